@@ -1,0 +1,82 @@
+// swift-tools-version: 6.1
+// The CrocBot package: one engine for backtest and live trading.
+
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "CrocBot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "crocbot", targets: ["crocbot"]),
+        .library(name: "CrocCore", targets: ["CrocCore"]),
+        .library(name: "CrocData", targets: ["CrocData"]),
+        .library(name: "CrocStrategies", targets: ["CrocStrategies"]),
+        .library(name: "CrocExecution", targets: ["CrocExecution"]),
+        .library(name: "CrocRuntime", targets: ["CrocRuntime"]),
+        .library(name: "CrocPipelines", targets: ["CrocPipelines"]),
+        .library(name: "CrocSupport", targets: ["CrocSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "CrocSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "CrocCore", dependencies: ["CrocSupport"], swiftSettings: strictSettings),
+        .target(name: "CrocData", dependencies: ["CrocCore"], swiftSettings: strictSettings),
+        .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocSupport"], swiftSettings: strictSettings),
+        .target(name: "CrocExecution", dependencies: ["CrocCore"], swiftSettings: strictSettings),
+        .target(
+            name: "CrocRuntime",
+            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CrocPipelines",
+            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "crocbot",
+            dependencies: [
+                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
+        .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore"], swiftSettings: strictSettings),
+        .testTarget(name: "CrocStrategiesTests", dependencies: ["CrocStrategies", "CrocCore"], swiftSettings: strictSettings),
+        .testTarget(name: "CrocExecutionTests", dependencies: ["CrocExecution", "CrocCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CrocRuntimeTests",
+            dependencies: ["CrocRuntime", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CrocPipelinesTests",
+            dependencies: ["CrocPipelines", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CrocSupportTests",
+            dependencies: ["CrocSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,62 @@
+/// The account ledger: cash, positions, fees, realised and unrealised PnL.
+///
+/// Exact by construction: every amount is `FixedPoint`, cash changes by
+/// exactly notional ± commission on each fill, and equity is cash plus the
+/// marked value of the positions.
+public struct Portfolio: Sendable, Hashable, Codable {
+    /// Cash balance.
+    public private(set) var cash: Money
+    /// Cash at the start.
+    public let initialCash: Money
+    /// Positions by symbol.
+    public private(set) var positions: [String: Position]
+    /// Commissions paid so far.
+    public private(set) var totalCommission: Money
+    /// Number of fills applied.
+    public private(set) var fillCount: Int
+
+    /// An account holding only cash.
+    public init(cash: Money) {
+        self.cash = cash
+        self.initialCash = cash
+        self.positions = [:]
+        self.totalCommission = .zero
+        self.fillCount = 0
+    }
+
+    /// The position in `symbol` (flat when never traded).
+    public func position(_ symbol: String) -> Position {
+        positions[symbol] ?? Position(symbol: symbol)
+    }
+
+    /// Books a fill: moves cash by the notional and the commission, updates the position.
+    public mutating func apply(_ fill: Fill) {
+        let notional = fill.notional
+        cash += fill.side == .buy ? -notional : notional
+        cash -= fill.commission
+        totalCommission += fill.commission
+        fillCount += 1
+        var p = positions[fill.symbol] ?? Position(symbol: fill.symbol)
+        p.apply(fill)
+        if p.markPrice.isZero { p.markPrice = fill.price }
+        positions[fill.symbol] = p
+    }
+
+    /// Marks `symbol` at `price` for unrealised PnL and equity.
+    public mutating func mark(_ symbol: String, at price: Price) {
+        if positions[symbol] != nil { positions[symbol]!.markPrice = price }
+    }
+
+    /// Cash plus the marked value of all positions.
+    public var equity: Money {
+        var e = cash
+        for p in positions.values { e += p.marketValue }
+        return e
+    }
+
+    /// PnL realised by closing positions, before commissions.
+    public var realizedPnL: Money { positions.values.reduce(.zero) { $0 + $1.realizedPnL } }
+
+    /// PnL of open positions at their marks.
+    public var unrealizedPnL: Money { positions.values.reduce(.zero) { $0 + $1.unrealizedPnL } }
+}

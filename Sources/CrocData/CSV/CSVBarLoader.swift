@@ -1,0 +1,326 @@
+import CrocCore
+import Foundation
+
+/// Options for reading OHLCV bars from CSV.
+public struct CSVOptions: Sendable, Hashable {
+    /// Field delimiter byte (`,` by default).
+    public var delimiter: UInt8
+    /// How timestamps are written.
+    public var timestampFormat: TimestampFormat
+    /// Symbol for the series; default: the file name without extension.
+    public var symbol: String?
+
+    /// Creates options.
+    public init(delimiter: UInt8 = UInt8(ascii: ","), timestampFormat: TimestampFormat = .auto, symbol: String? = nil) {
+        self.delimiter = delimiter
+        self.timestampFormat = timestampFormat
+        self.symbol = symbol
+    }
+}
+
+/// The result of reading a CSV leniently: the valid rows and every problem found.
+public struct CSVInspection: Sendable {
+    /// The rows that passed validation.
+    public var series: BarSeries
+    /// Data rows read (valid or not).
+    public var rowCount: Int
+    /// Problems, in file order (capped by the `maxProblems` argument).
+    public var problems: [CSVError]
+    /// Total number of problems, including those beyond the cap.
+    public var problemCount: Int
+}
+
+/// Reads OHLCV bars from CSV bytes with a hand-written parser.
+///
+/// Columns are found by header name, case-insensitively: the timestamp
+/// (`date`, `time`, `timestamp`, `datetime`, ...), `open`, `high`, `low`,
+/// `close`, and optionally `volume` (0 when absent). Other columns are
+/// ignored. Every row is validated; the first problem is thrown as a
+/// `CSVError` naming file, line and column (`load`), or all problems are
+/// collected (`inspect`). No row is ever dropped silently.
+public enum CSVBarLoader {
+    /// Loads a file strictly.
+    /// - Throws: `CSVError` for the first problem.
+    public static func load(path: String, options: CSVOptions = .init()) throws(CSVError) -> BarSeries {
+        let bytes = try read(path)
+        return try bytes.withUnsafeBufferPointer { buf throws(CSVError) -> BarSeries in
+            try parse(buf, file: path, options: options, maxProblems: 0).series
+        }
+    }
+
+    /// Parses bytes strictly (tests and in-memory data).
+    /// - Throws: `CSVError` for the first problem.
+    public static func parse(text: String, file: String = "<memory>", options: CSVOptions = .init()) throws(CSVError) -> BarSeries {
+        var bytes = Array(text.utf8)
+        return try bytes.withUnsafeMutableBufferPointer { b throws(CSVError) -> BarSeries in
+            try parse(UnsafeBufferPointer(b), file: file, options: options, maxProblems: 0).series
+        }
+    }
+
+    /// Reads a file leniently, collecting problems instead of stopping.
+    /// - Throws: `CSVError` only for problems that stop reading altogether (unreadable file, bad header).
+    public static func inspect(path: String, options: CSVOptions = .init(), maxProblems: Int = 100) throws(CSVError) -> CSVInspection {
+        let bytes = try read(path)
+        return try bytes.withUnsafeBufferPointer { buf throws(CSVError) -> CSVInspection in
+            try parse(buf, file: path, options: options, maxProblems: max(1, maxProblems))
+        }
+    }
+
+    /// Lenient parse of in-memory text.
+    public static func inspect(text: String, file: String = "<memory>", options: CSVOptions = .init(), maxProblems: Int = 100) throws(CSVError) -> CSVInspection {
+        var bytes = Array(text.utf8)
+        return try bytes.withUnsafeMutableBufferPointer { b throws(CSVError) -> CSVInspection in
+            try parse(UnsafeBufferPointer(b), file: file, options: options, maxProblems: max(1, maxProblems))
+        }
+    }
+
+    /// Reads a whole file into memory with one `read` loop (no Foundation copy).
+    static func read(_ path: String) throws(CSVError) -> [UInt8] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CSVError(.unreadable, file: path, line: 0, detail: "no such file")
+        }
+        guard !isDir.boolValue, let f = fopen(path, "rb") else {
+            throw CSVError(.unreadable, file: path, line: 0, detail: isDir.boolValue ? "is a directory" : "permission denied")
+        }
+        defer { fclose(f) }
+        fseek(f, 0, SEEK_END)
+        let size = ftell(f)
+        fseek(f, 0, SEEK_SET)
+        guard size >= 0 else { throw CSVError(.unreadable, file: path, line: 0, detail: "cannot determine size") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, f) }
+        guard got == size else { throw CSVError(.unreadable, file: path, line: 0, detail: "short read (\(got) of \(size) bytes)") }
+        return bytes
+    }
+
+    enum Role: UInt8 {
+        case ignore, timestamp, open, high, low, close, volume
+    }
+
+    static let timestampNames: Set<String> = [
+        "date", "time", "timestamp", "datetime", "date_time", "date time", "gmt time", "local time", "open time", "open_time",
+        "opentime", "ts",
+    ]
+
+    /// The shared parser. `maxProblems == 0` means strict: throw the first problem.
+    static func parse(_ buf: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, maxProblems: Int) throws(CSVError) -> CSVInspection {
+        let symbol = options.symbol ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        guard let p = buf.baseAddress, buf.count > 0 else { throw CSVError(.empty, file: file, line: 0, detail: "no header line") }
+        let n = buf.count
+        var i = 0
+        if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { i = 3 }  // UTF-8 BOM
+        let delim = options.delimiter
+
+        // Header.
+        var headerEnd = i
+        while headerEnd < n && p[headerEnd] != 10 { headerEnd += 1 }
+        var names: [String] = []
+        var fieldStart = i
+        var k = i
+        while k <= headerEnd {
+            if k == headerEnd || p[k] == delim {
+                var e = k
+                if e > fieldStart && p[e - 1] == 13 { e -= 1 }
+                let raw = String(decoding: UnsafeBufferPointer(start: p + fieldStart, count: e - fieldStart), as: UTF8.self)
+                names.append(raw.trimmingCharacters(in: CharacterSet(charactersIn: " \t\"'")).lowercased())
+                fieldStart = k + 1
+            }
+            k += 1
+        }
+        if names.allSatisfy(\.isEmpty) { throw CSVError(.empty, file: file, line: 1, detail: "empty header line") }
+        var roles = [Role](repeating: .ignore, count: names.count)
+        var columnOf: [Role: Int] = [:]
+        for (c, name) in names.enumerated() {
+            let role: Role
+            switch name {
+            case "open", "o": role = .open
+            case "high", "h": role = .high
+            case "low", "l": role = .low
+            case "close", "c": role = .close
+            case "volume", "vol", "v": role = .volume
+            case _ where timestampNames.contains(name): role = .timestamp
+            default: role = .ignore
+            }
+            guard role != .ignore else { continue }
+            if let prev = columnOf[role] {
+                throw CSVError(
+                    .duplicateColumn, file: file, line: 1, column: c + 1, columnName: name,
+                    detail: "'\(names[prev])' (column \(prev + 1)) already provides the \(role) column"
+                )
+            }
+            columnOf[role] = c
+            roles[c] = role
+        }
+        for role in [Role.timestamp, .open, .high, .low, .close] where columnOf[role] == nil {
+            throw CSVError(.missingColumn, file: file, line: 1, detail: "no \(role) column in header [\(names.joined(separator: ", "))]")
+        }
+        let requiredFields = (columnOf.values.max() ?? 0) + 1
+        let pattern: [UInt8]
+        if case .pattern(let s) = options.timestampFormat { pattern = Array(s.utf8) } else { pattern = [] }
+
+        var series = BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, n / 48))
+        var problems: [CSVError] = []
+        var problemCount = 0
+        var maxFraction = 0
+        var rowCount = 0
+        var lastTimestamp = Int64.min
+        var lastLine = 0
+        var line = 1
+        i = headerEnd + 1
+
+        func report(_ e: CSVError) throws(CSVError) {
+            if maxProblems == 0 { throw e }
+            problemCount += 1
+            if problems.count < maxProblems { problems.append(e) }
+        }
+
+        var values = (0.0, 0.0, 0.0, 0.0, 0.0)  // open, high, low, close, volume
+        rowLoop: while i < n {
+            line += 1
+            var lineEnd = i
+            while lineEnd < n && p[lineEnd] != 10 { lineEnd += 1 }
+            defer { i = lineEnd + 1 }
+            var contentEnd = lineEnd
+            if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
+            // Blank lines carry no data; skip them.
+            var blank = true
+            for b in i..<contentEnd where p[b] != 32 && p[b] != 9 {
+                blank = false
+                break
+            }
+            if blank { continue }
+            rowCount += 1
+
+            var ts: Int64 = 0
+            var column = 0
+            var s = i
+            var rowOK = true
+            values = (0, 0, 0, 0, 0)
+            while true {
+                var e = s
+                while e < contentEnd && p[e] != delim { e += 1 }
+                if column < roles.count {
+                    let role = roles[column]
+                    if role == .timestamp {
+                        var a = s
+                        var b = e
+                        while a < b && (p[a] == 32 || p[a] == 34) { a += 1 }
+                        while b > a && (p[b - 1] == 32 || p[b - 1] == 34) { b -= 1 }
+                        if a == b {
+                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: names[column]))
+                            rowOK = false
+                        } else if let t = TimestampParser.parse(p, a, b, format: options.timestampFormat, pattern: pattern) {
+                            ts = t
+                        } else {
+                            let text = String(decoding: UnsafeBufferPointer(start: p + a, count: min(b - a, 64)), as: UTF8.self)
+                            try report(CSVError(.badTimestamp, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'"))
+                            rowOK = false
+                        }
+                    } else if role != .ignore {
+                        switch NumberParser.parse(p, s, e) {
+                        case .value(let v, let frac):
+                            switch role {
+                            case .open: values.0 = v
+                            case .high: values.1 = v
+                            case .low: values.2 = v
+                            case .close: values.3 = v
+                            default: values.4 = v
+                            }
+                            if role != .volume && frac > maxFraction { maxFraction = frac }
+                        case .empty:
+                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: names[column]))
+                            rowOK = false
+                        case .invalid:
+                            let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
+                            try report(CSVError(.notANumber, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'"))
+                            rowOK = false
+                        case .nonFinite:
+                            let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
+                            try report(CSVError(.nonFinite, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'"))
+                            rowOK = false
+                        }
+                    }
+                } else {
+                    try report(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns"))
+                    rowOK = false
+                    break
+                }
+                column += 1
+                if e >= contentEnd { break }
+                s = e + 1
+            }
+            if column < requiredFields {
+                let missing = roles.indices.first { $0 >= column && roles[$0] != .ignore } ?? column
+                try report(
+                    CSVError(.missingValue, file: file, line: line, column: missing + 1, columnName: names[missing],
+                             detail: "row has \(column) fields, header has \(names.count)")
+                )
+                continue rowLoop
+            }
+            guard rowOK else { continue rowLoop }
+
+            let (o, h, l, c, v) = values
+            // Validation, each naming the column at fault.
+            func fail(_ code: CSVError.Code, _ role: Role, _ detail: String) throws(CSVError) {
+                let col = columnOf[role]!
+                try report(CSVError(code, file: file, line: line, column: col + 1, columnName: names[col], detail: detail))
+            }
+            if o <= 0 || h <= 0 || l <= 0 || c <= 0 {
+                let role: Role = o <= 0 ? .open : (h <= 0 ? .high : (l <= 0 ? .low : .close))
+                let value = o <= 0 ? o : (h <= 0 ? h : (l <= 0 ? l : c))
+                try fail(.nonPositivePrice, role, "\(value)")
+                continue rowLoop
+            }
+            if h < l {
+                try fail(.highBelowLow, .high, "high=\(h) low=\(l)")
+                continue rowLoop
+            }
+            if o < l || o > h {
+                try fail(.openOutsideRange, .open, "open=\(o) low=\(l) high=\(h)")
+                continue rowLoop
+            }
+            if c < l || c > h {
+                try fail(.closeOutsideRange, .close, "close=\(c) low=\(l) high=\(h)")
+                continue rowLoop
+            }
+            if v < 0 {
+                try fail(.negativeVolume, .volume, "\(v)")
+                continue rowLoop
+            }
+            if ts <= lastTimestamp {
+                let code: CSVError.Code = ts == lastTimestamp ? .duplicateTimestamp : .outOfOrderTimestamp
+                try fail(code, .timestamp, "\(Timestamp(nanoseconds: ts)) after \(Timestamp(nanoseconds: lastTimestamp)) on line \(lastLine)")
+                continue rowLoop
+            }
+            lastTimestamp = ts
+            lastLine = line
+            series.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: ts), open: o, high: h, low: l, close: c, volume: v))
+        }
+        series.pricePrecision = min(maxFraction, FixedPoint.decimals)
+        return CSVInspection(series: series, rowCount: rowCount, problems: problems, problemCount: problemCount)
+    }
+}
+
+/// A `MarketDataSource` backed by a CSV file.
+public struct CSVDataSource: MarketDataSource {
+    /// The file.
+    public let path: String
+    /// Parsing options.
+    public let options: CSVOptions
+
+    /// Creates a source.
+    public init(path: String, options: CSVOptions = .init()) {
+        self.path = path
+        self.options = options
+    }
+
+    /// The symbol: `options.symbol` or the file name without extension.
+    public var symbol: String { options.symbol ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+
+    /// Loads and validates the file.
+    /// - Throws: `CSVError` naming file, line and column of the first problem.
+    public func loadBars() throws -> BarSeries {
+        try CSVBarLoader.load(path: path, options: options)
+    }
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The outcome of parsing one numeric field.
+@usableFromInline
+enum NumberParse {
+    case value(Double, fractionDigits: Int)
+    case empty
+    case invalid
+    case nonFinite
+}
+
+/// Decimal text to `Double`, correctly rounded.
+///
+/// The fast path (Clinger's): at most 19 significant digits whose mantissa is
+/// ≤ 2^53 and a decimal exponent within ±22 is one exact multiplication or
+/// division, hence correctly rounded. Anything else goes to `strtod`.
+@usableFromInline
+enum NumberParser {
+    @usableFromInline static let powersOfTen: [Double] = (0...22).map { pow(10.0, Double($0)) }
+
+    @inlinable
+    static func parse(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> NumberParse {
+        var start = s
+        var end = e
+        while start < end && (p[start] == 32 || p[start] == 9 || p[start] == 34) { start += 1 }  // space, tab, quote
+        while end > start && (p[end - 1] == 32 || p[end - 1] == 9 || p[end - 1] == 34) { end -= 1 }
+        if start == end { return .empty }
+        var i = start
+        var negative = false
+        if p[i] == 45 || p[i] == 43 {
+            negative = p[i] == 45
+            i += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fracDigits = 0
+        var sawDigit = false
+        var exponent = 0
+        while i < end, p[i] &- 48 < 10 {
+            sawDigit = true
+            if digits < 19 {
+                mantissa = mantissa &* 10 &+ UInt64(p[i] &- 48)
+                if mantissa != 0 { digits += 1 }
+            } else {
+                exponent += 1
+            }
+            i += 1
+        }
+        if i < end && p[i] == 46 {
+            i += 1
+            while i < end, p[i] &- 48 < 10 {
+                sawDigit = true
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(p[i] &- 48)
+                    if mantissa != 0 { digits += 1 }
+                    exponent -= 1
+                }
+                fracDigits += 1
+                i += 1
+            }
+        }
+        if !sawDigit {
+            return classifyWord(p, start, end)
+        }
+        if i < end && (p[i] == 101 || p[i] == 69) {  // e/E
+            i += 1
+            var expNeg = false
+            if i < end && (p[i] == 45 || p[i] == 43) {
+                expNeg = p[i] == 45
+                i += 1
+            }
+            var ev = 0
+            let es = i
+            while i < end, p[i] &- 48 < 10 {
+                if ev < 100_000 { ev = ev * 10 + Int(p[i] &- 48) }
+                i += 1
+            }
+            if i == es { return .invalid }
+            exponent += expNeg ? -ev : ev
+            fracDigits = max(0, fracDigits - (expNeg ? -ev : ev))
+        }
+        if i != end { return .invalid }
+        if mantissa <= (1 << 53) && exponent >= -22 && exponent <= 22 && digits <= 19 {
+            var v = Double(mantissa)
+            if exponent < 0 { v /= powersOfTen[-exponent] } else if exponent > 0 { v *= powersOfTen[exponent] }
+            return .value(negative ? -v : v, fractionDigits: fracDigits)
+        }
+        return slowPath(p, start, end, fracDigits)
+    }
+
+    @usableFromInline
+    static func classifyWord(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> NumberParse {
+        var word = ""
+        for k in start..<min(end, start + 12) { word.unicodeScalars.append(Unicode.Scalar(p[k] | 0x20)) }
+        let w = word.trimmingPrefix(while: { $0 == "-" || $0 == "+" })
+        if w == "nan" || w == "inf" || w == "infinity" { return .nonFinite }
+        return .invalid
+    }
+
+    @usableFromInline
+    static func slowPath(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ fracDigits: Int) -> NumberParse {
+        var buf = [CChar](repeating: 0, count: end - start + 1)
+        for k in start..<end { buf[k - start] = CChar(bitPattern: p[k]) }
+        var v = 0.0
+        let consumed = buf.withUnsafeMutableBufferPointer { b -> Int in
+            var endPtr: UnsafeMutablePointer<CChar>?
+            v = strtod(b.baseAddress!, &endPtr)
+            return endPtr.map { $0 - b.baseAddress! } ?? 0
+        }
+        guard consumed == end - start else { return .invalid }
+        guard v.isFinite else { return .nonFinite }
+        return .value(v, fractionDigits: fracDigits)
+    }
+}
+
+extension String {
+    fileprivate func trimmingPrefix(while predicate: (Character) -> Bool) -> Substring {
+        var s = Substring(self)
+        while let f = s.first, predicate(f) { s = s.dropFirst() }
+        return s
+    }
+}

@@ -1,0 +1,130 @@
+import CrocCore
+import CrocData
+import CrocExecution
+import CrocRuntime
+import CrocStrategies
+import CrocSupport
+
+/// Settings of one backtest, in ledger units.
+public struct BacktestOptions: Sendable {
+    /// Starting cash.
+    public var cash: Money
+    /// Commission and slippage.
+    public var fees: FeeModel
+    /// When market orders fill.
+    public var fillTiming: FillTiming
+    /// How open positions are settled at the end.
+    public var finalize: FinalizeMode
+    /// Whether sells may open shorts.
+    public var allowShort: Bool
+
+    /// Creates options.
+    public init(cash: Money, fees: FeeModel, fillTiming: FillTiming = .nextOpen, finalize: FinalizeMode = .lastOpen, allowShort: Bool = false) {
+        self.cash = cash
+        self.fees = fees
+        self.fillTiming = fillTiming
+        self.finalize = finalize
+        self.allowShort = allowShort
+    }
+
+    /// Converts validated configuration.
+    /// - Throws: `ConfigError` when a value cannot be represented exactly enough.
+    public init(_ s: BacktestSettings) throws(ConfigError) {
+        guard let cash = FixedPoint(s.cash), let rate = FixedPoint(s.commission), let fixed = FixedPoint(s.commissionFixed),
+            let slip = FixedPoint(s.slippageBps)
+        else {
+            throw ConfigError(.invalidValue, keyPath: "backtest", rule: "cash, commission and slippage must be finite and below 9.2e10")
+        }
+        self.init(
+            cash: cash,
+            fees: FeeModel(commissionRate: rate, commissionFixed: fixed, slippageBps: slip),
+            fillTiming: s.fillAt,
+            finalize: s.finalize,
+            allowShort: s.allowShort
+        )
+    }
+}
+
+/// What a backtest produced.
+public struct BacktestResult: Sendable {
+    /// The instrument traded.
+    public var instrument: Instrument
+    /// The strategy's name.
+    public var strategyName: String
+    /// Bar times (ns), one per equity point.
+    public var timestamps: [Int64]
+    /// Equity at each bar's close.
+    public var equity: [Double]
+    /// Closed round trips.
+    public var trades: [ClosedTrade]
+    /// Every fill.
+    public var fills: [Fill]
+    /// Rejected orders and why.
+    public var rejections: [(order: Order, reason: RejectionReason)]
+    /// The final ledger.
+    public var portfolio: Portfolio
+    /// The statistics.
+    public var statistics: BacktestStatistics
+}
+
+/// Why a backtest could not run.
+public struct BacktestError: Error, Sendable, CustomStringConvertible {
+    /// A message for people.
+    public var description: String
+}
+
+/// The backtest flow: drives `TradingEngine` over a historical series with
+/// the simulated exchange and computes the statistics.
+public enum Backtester {
+    /// Runs `strategy` over `series`.
+    /// - Throws: `BacktestError` when the series is empty.
+    public static func run(series: BarSeries, instrument: Instrument, strategy: any Strategy, options: BacktestOptions) throws(BacktestError) -> BacktestResult {
+        guard !series.isEmpty else { throw BacktestError(description: "no bars to backtest (\(series.symbol))") }
+        let warmup = strategy.warmupBars
+        let name = strategy.name
+        var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options)
+        engine.finish(options.finalize)
+        let trades = engine.trades.closed
+        let stats = BacktestStatistics.compute(
+            timestamps: series.timestamps,
+            close: series.close,
+            equity: engine.equityCurve,
+            trades: trades,
+            warmupBars: warmup,
+            commissions: engine.portfolio.totalCommission.doubleValue
+        )
+        return BacktestResult(
+            instrument: instrument,
+            strategyName: name,
+            timestamps: series.timestamps,
+            equity: engine.equityCurve,
+            trades: trades,
+            fills: engine.fills,
+            rejections: engine.rejections,
+            portfolio: engine.portfolio,
+            statistics: stats
+        )
+    }
+
+    /// Feeds every bar of `series` to a fresh engine (the hot loop; no statistics).
+    public static func runEngine(series: BarSeries, instrument: Instrument, strategy: any Strategy, options: BacktestOptions) -> TradingEngine {
+        let exchange = SimulatedExchange(instrument: instrument, fees: options.fees, fillTiming: options.fillTiming, allowShort: options.allowShort)
+        var engine = TradingEngine(instrument: instrument, strategy: strategy, exchange: exchange, cash: options.cash, expectedBars: series.count)
+        series.timestamps.withUnsafeBufferPointer { t in
+            series.open.withUnsafeBufferPointer { o in
+                series.high.withUnsafeBufferPointer { h in
+                    series.low.withUnsafeBufferPointer { l in
+                        series.close.withUnsafeBufferPointer { c in
+                            series.volume.withUnsafeBufferPointer { v in
+                                for i in 0..<t.count {
+                                    engine.process(Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i]))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return engine
+    }
+}

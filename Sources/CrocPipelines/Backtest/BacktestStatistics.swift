@@ -1,0 +1,308 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CrocCore
+import CrocSupport
+
+/// The statistics users know from backtesting.py, computed the way its
+/// `compute_stats` computes them (0.6.x), so the two can be compared line by
+/// line. Percentages are in percent; durations in seconds; NaN where
+/// backtesting.py reports NaN (e.g. no trades).
+public struct BacktestStatistics: Sendable, Equatable {
+    /// First bar time.
+    public var start: Timestamp
+    /// Last bar time.
+    public var end: Timestamp
+    /// end − start, seconds.
+    public var durationSeconds: Double
+    /// Share of bars with a position, %.
+    public var exposureTimePct: Double
+    /// Final equity.
+    public var equityFinal: Double
+    /// Highest equity.
+    public var equityPeak: Double
+    /// Commissions paid.
+    public var commissions: Double
+    /// Total return, %.
+    public var returnPct: Double
+    /// Buy & hold return from the first tradable bar, %.
+    public var buyAndHoldReturnPct: Double
+    /// Annualised (geometric) return, %.
+    public var returnAnnualizedPct: Double
+    /// Annualised volatility, %.
+    public var volatilityAnnualizedPct: Double
+    /// Compound annual growth rate, %.
+    public var cagrPct: Double
+    /// Sharpe ratio (annualised return / annualised volatility, risk-free 0).
+    public var sharpeRatio: Double
+    /// Sortino ratio.
+    public var sortinoRatio: Double
+    /// Calmar ratio.
+    public var calmarRatio: Double
+    /// Jensen's alpha against buy & hold, %.
+    public var alphaPct: Double
+    /// Beta of equity log returns against the market's.
+    public var beta: Double
+    /// Maximum drawdown, % (negative).
+    public var maxDrawdownPct: Double
+    /// Mean drawdown depth, % (negative).
+    public var avgDrawdownPct: Double
+    /// Longest drawdown, seconds.
+    public var maxDrawdownDurationSeconds: Double
+    /// Mean drawdown duration, seconds.
+    public var avgDrawdownDurationSeconds: Double
+    /// Number of closed trades.
+    public var tradeCount: Int
+    /// Winning trades, %.
+    public var winRatePct: Double
+    /// Best trade return, %.
+    public var bestTradePct: Double
+    /// Worst trade return, %.
+    public var worstTradePct: Double
+    /// Geometric mean trade return, %.
+    public var avgTradePct: Double
+    /// Longest trade, seconds.
+    public var maxTradeDurationSeconds: Double
+    /// Mean trade duration, seconds.
+    public var avgTradeDurationSeconds: Double
+    /// Sum of winning returns / |sum of losing returns|.
+    public var profitFactor: Double
+    /// Mean trade return, %.
+    public var expectancyPct: Double
+    /// System Quality Number.
+    public var sqn: Double
+    /// Kelly criterion.
+    public var kellyCriterion: Double
+
+    /// Computes the statistics.
+    /// - Parameters:
+    ///   - timestamps: Bar times (ns), one per equity point.
+    ///   - close: Closing prices.
+    ///   - equity: Equity at each bar.
+    ///   - trades: Closed trades.
+    ///   - warmupBars: The strategy's warm-up; buy & hold starts there.
+    ///   - commissions: Total commission paid.
+    ///   - riskFreeRate: Annual risk-free rate, fraction.
+    public static func compute(
+        timestamps: [Int64],
+        close: [Double],
+        equity: [Double],
+        trades: [ClosedTrade],
+        warmupBars: Int,
+        commissions: Double,
+        riskFreeRate: Double = 0
+    ) -> BacktestStatistics {
+        let n = equity.count
+        precondition(n > 0 && timestamps.count == n && close.count == n, "statistics need one equity point per bar")
+        let nan = Double.nan
+        let day: Int64 = Timestamp.nanosecondsPerDay
+
+        // Drawdowns.
+        var dd = [Double](repeating: 0, count: n)
+        var peak = -Double.infinity
+        for i in 0..<n {
+            peak = max(peak, equity[i])
+            dd[i] = 1 - equity[i] / peak
+        }
+        var ddDurations: [Double] = []
+        var ddPeaks: [Double] = []
+        var zeroIdx: [Int] = []
+        for i in 0..<n where dd[i] == 0 { zeroIdx.append(i) }
+        if zeroIdx.last != n - 1 { zeroIdx.append(n - 1) }
+        if zeroIdx.count > 1 {
+            for k in 1..<zeroIdx.count where zeroIdx[k] > zeroIdx[k - 1] + 1 {
+                let a = zeroIdx[k - 1]
+                let b = zeroIdx[k]
+                ddDurations.append(Double(timestamps[b] - timestamps[a]) / 1e9)
+                ddPeaks.append(dd[a...b].max()!)
+            }
+        }
+        let period = dataPeriod(timestamps)
+        let unit = resolutionUnit(period)
+        func ceilDuration(_ seconds: Double) -> Double {
+            guard seconds.isFinite else { return seconds }
+            let ns = seconds * 1e9
+            let u = Double(unit)
+            return (ns / u).rounded(.up) * u / 1e9
+        }
+
+        var s = BacktestStatistics(
+            start: Timestamp(nanoseconds: timestamps[0]),
+            end: Timestamp(nanoseconds: timestamps[n - 1]),
+            durationSeconds: Double(timestamps[n - 1] - timestamps[0]) / 1e9,
+            exposureTimePct: 0, equityFinal: equity[n - 1], equityPeak: equity.max()!, commissions: commissions,
+            returnPct: (equity[n - 1] - equity[0]) / equity[0] * 100,
+            buyAndHoldReturnPct: nan, returnAnnualizedPct: nan, volatilityAnnualizedPct: nan, cagrPct: nan,
+            sharpeRatio: nan, sortinoRatio: nan, calmarRatio: nan, alphaPct: nan, beta: nan,
+            maxDrawdownPct: nan, avgDrawdownPct: nan, maxDrawdownDurationSeconds: nan, avgDrawdownDurationSeconds: nan,
+            tradeCount: trades.count, winRatePct: nan, bestTradePct: nan, worstTradePct: nan, avgTradePct: nan,
+            maxTradeDurationSeconds: nan, avgTradeDurationSeconds: nan, profitFactor: nan, expectancyPct: nan, sqn: nan,
+            kellyCriterion: nan
+        )
+
+        var exposed = [Bool](repeating: false, count: n)
+        for t in trades {
+            let a = max(0, t.entryBar)
+            let b = min(n - 1, t.exitBar)
+            if a <= b { for i in a...b { exposed[i] = true } }
+        }
+        s.exposureTimePct = Double(exposed.lazy.filter { $0 }.count) / Double(n) * 100
+        let firstBar = min(max(0, warmupBars), n - 1)
+        s.buyAndHoldReturnPct = (close[n - 1] - close[firstBar]) / close[firstBar] * 100
+
+        // Period returns: the last equity of each calendar bucket.
+        let freqDays = Int(period / day)
+        var weekendBars = 0
+        for t in timestamps where CivilCalendar.isoWeekday(days: Timestamp(nanoseconds: t).daysSinceEpoch) >= 6 { weekendBars += 1 }
+        let haveWeekends = Double(weekendBars) / Double(n) > 2.0 / 7.0 * 0.6
+        let annualPeriods: Double
+        switch freqDays {
+        case 7: annualPeriods = 52
+        case 31: annualPeriods = 12
+        case 365: annualPeriods = 1
+        default: annualPeriods = haveWeekends ? 365 : 252
+        }
+        func bucket(_ t: Int64) -> Int64 {
+            let d = Timestamp(nanoseconds: t).daysSinceEpoch
+            switch freqDays {
+            case 7: return (d + 3).floorDiv(7)  // weeks ending Sunday
+            case 31:
+                let c = CivilCalendar.date(fromDays: d)
+                return Int64(c.year * 12 + c.month)
+            case 365: return Int64(CivilCalendar.date(fromDays: d).year)
+            default: return d
+            }
+        }
+        var lastPerBucket: [Double] = []
+        var currentBucket = Int64.min
+        for i in 0..<n {
+            let b = bucket(timestamps[i])
+            if b != currentBucket {
+                lastPerBucket.append(equity[i])
+                currentBucket = b
+            } else {
+                lastPerBucket[lastPerBucket.count - 1] = equity[i]
+            }
+        }
+        var periodReturns: [Double] = []
+        if lastPerBucket.count > 1 {
+            for k in 1..<lastPerBucket.count { periodReturns.append(lastPerBucket[k] / lastPerBucket[k - 1] - 1) }
+        }
+        let g = geometricMean(periodReturns)
+        let annualized = pow(1 + g, annualPeriods) - 1
+        s.returnAnnualizedPct = annualized * 100
+        let variance = sampleVariance(periodReturns)
+        s.volatilityAnnualizedPct = sqrt(pow(variance + (1 + g) * (1 + g), annualPeriods) - pow(1 + g, 2 * annualPeriods)) * 100
+        let years = s.durationSeconds.rounded(.down) / 86400 / 365.25
+        s.cagrPct = years != 0 ? (pow(s.equityFinal / equity[0], 1 / years) - 1) * 100 : nan
+        s.sharpeRatio = (s.returnAnnualizedPct - riskFreeRate * 100) / nonZero(s.volatilityAnnualizedPct)
+        if !periodReturns.isEmpty {
+            let downside = periodReturns.reduce(0) { $0 + pow(min($1, 0), 2) } / Double(periodReturns.count)
+            s.sortinoRatio = (annualized - riskFreeRate) / (sqrt(downside) * sqrt(annualPeriods))
+        }
+        let maxDD = dd.max() ?? 0
+        s.calmarRatio = annualized / nonZero(maxDD)
+        if n > 2 {
+            var x: [Double] = []
+            var y: [Double] = []
+            x.reserveCapacity(n - 1)
+            y.reserveCapacity(n - 1)
+            for i in 1..<n {
+                x.append(log(equity[i] / equity[i - 1]))
+                y.append(log(close[i] / close[i - 1]))
+            }
+            s.beta = covariance(x, y) / sampleVariance(y)
+        }
+        s.alphaPct = s.returnPct - riskFreeRate * 100 - s.beta * (s.buyAndHoldReturnPct - riskFreeRate * 100)
+        s.maxDrawdownPct = -maxDD * 100
+        if !ddPeaks.isEmpty {
+            s.avgDrawdownPct = -mean(ddPeaks) * 100
+            s.maxDrawdownDurationSeconds = ceilDuration(ddDurations.max()!)
+            s.avgDrawdownDurationSeconds = ceilDuration(mean(ddDurations))
+        }
+
+        if !trades.isEmpty {
+            let pl = trades.map { $0.pnl.doubleValue }
+            let returns = trades.map(\.returnFraction)
+            let durations = trades.map { Double($0.duration) / 1e9 }
+            let winRate = Double(pl.lazy.filter { $0 > 0 }.count) / Double(pl.count)
+            s.winRatePct = winRate * 100
+            s.bestTradePct = returns.max()! * 100
+            s.worstTradePct = returns.min()! * 100
+            s.avgTradePct = geometricMean(returns) * 100
+            s.maxTradeDurationSeconds = ceilDuration(durations.max()!)
+            s.avgTradeDurationSeconds = ceilDuration(mean(durations))
+            let gains = returns.filter { $0 > 0 }.reduce(0, +)
+            let losses = abs(returns.filter { $0 < 0 }.reduce(0, +))
+            s.profitFactor = gains / nonZero(losses)
+            s.expectancyPct = mean(returns) * 100
+            s.sqn = sqrt(Double(pl.count)) * mean(pl) / nonZero(sqrt(sampleVariance(pl)))
+            let avgWin = mean(pl.filter { $0 > 0 })
+            let avgLoss = -mean(pl.filter { $0 < 0 })
+            s.kellyCriterion = winRate - (1 - winRate) / (avgWin / avgLoss)
+        }
+        return s
+    }
+
+    /// Median spacing of the last 100 timestamps (ns), as pandas computes it.
+    static func dataPeriod(_ t: [Int64]) -> Int64 {
+        let tail = t.suffix(100)
+        guard tail.count > 1 else { return 0 }
+        var diffs: [Int64] = []
+        var prev = tail.first!
+        for x in tail.dropFirst() {
+            diffs.append(x - prev)
+            prev = x
+        }
+        diffs.sort()
+        let m = diffs.count
+        return m % 2 == 1 ? diffs[m / 2] : (diffs[m / 2 - 1] + diffs[m / 2]) / 2
+    }
+
+    /// The coarsest unit that divides the period (pandas' `resolution_string`), in ns.
+    static func resolutionUnit(_ period: Int64) -> Int64 {
+        let units: [Int64] = [86_400_000_000_000, 3_600_000_000_000, 60_000_000_000, 1_000_000_000, 1_000_000, 1_000, 1]
+        for u in units where period != 0 && period % u == 0 { return u }
+        return 1
+    }
+
+    static func mean(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.reduce(0, +) / Double(x.count) }
+
+    static func sampleVariance(_ x: [Double]) -> Double {
+        guard x.count > 1 else { return .nan }
+        let m = mean(x)
+        return x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)
+    }
+
+    static func covariance(_ x: [Double], _ y: [Double]) -> Double {
+        guard x.count > 1 else { return .nan }
+        let mx = mean(x)
+        let my = mean(y)
+        var s = 0.0
+        for i in x.indices { s += (x[i] - mx) * (y[i] - my) }
+        return s / Double(x.count - 1)
+    }
+
+    /// backtesting.py's `geometric_mean`: 0 if any 1 + r ≤ 0, NaN when empty.
+    static func geometricMean(_ r: [Double]) -> Double {
+        guard !r.isEmpty else { return .nan }
+        var logSum = 0.0
+        for x in r {
+            let v = (x.isNaN ? 0 : x) + 1
+            if v <= 0 { return 0 }
+            logSum += log(v)
+        }
+        return exp(logSum / Double(r.count)) - 1
+    }
+
+    static func nonZero(_ x: Double) -> Double { x == 0 ? .nan : x }
+}
+
+extension Int64 {
+    fileprivate func floorDiv(_ d: Int64) -> Int64 {
+        let q = self / d
+        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+    }
+}

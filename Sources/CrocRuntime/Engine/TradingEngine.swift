@@ -1,0 +1,178 @@
+import CrocCore
+import CrocExecution
+import CrocStrategies
+import CrocSupport
+
+/// The one event-processing kernel for backtests and live trading
+/// (DESIGN rules 1-2).
+///
+/// Synchronous and deterministic: `process(_:)` takes one bar and runs
+/// execution client → fills → portfolio → strategy → orders, without
+/// `await`. A backtest feeds it a historical series; live trading feeds it a
+/// stream. The same inputs give the same fills, bit for bit.
+///
+/// Per bar:
+/// 1. working orders are matched against the bar (next-open fills, limits, stops);
+/// 2. the account is marked at the close and the context refreshed;
+/// 3. the strategy sees the bar and may place or cancel orders;
+/// 4. those commands go to the execution client (`.close` fills happen here);
+/// 5. equity at the close is recorded.
+public struct TradingEngine: Sendable {
+    /// The traded instrument.
+    public let instrument: Instrument
+    /// The strategy.
+    public private(set) var strategy: any Strategy
+    /// The simulated execution client.
+    public private(set) var exchange: SimulatedExchange
+    /// The account ledger.
+    public private(set) var portfolio: Portfolio
+    /// Round-trip trades.
+    public private(set) var trades: TradeLedger
+    /// Every fill, in order.
+    public private(set) var fills: [Fill] = []
+    /// Rejected orders with their reasons, in order.
+    public private(set) var rejections: [(order: Order, reason: RejectionReason)] = []
+    /// Equity at each processed bar's close.
+    public private(set) var equityCurve: [Double] = []
+    /// Bars processed.
+    public private(set) var barCount = 0
+    private var context: StrategyContext
+    private var lastBar: Bar?
+    private var tags: [OrderID: String] = [:]
+    // Cached account figures: change only on fills, read on every bar.
+    private var cash: Money
+    private var position: Quantity = .zero
+
+    /// Creates an engine.
+    /// - Parameters:
+    ///   - instrument: The traded instrument.
+    ///   - strategy: The strategy to run.
+    ///   - exchange: The execution client (simulated or paper).
+    ///   - cash: Starting cash.
+    ///   - expectedBars: Capacity to reserve for the equity curve.
+    ///   - runID: Prefix of client order ids.
+    public init(instrument: Instrument, strategy: any Strategy, exchange: SimulatedExchange, cash: Money, expectedBars: Int = 0, runID: String = "crocbot") {
+        self.instrument = instrument
+        self.strategy = strategy
+        self.exchange = exchange
+        self.portfolio = Portfolio(cash: cash)
+        self.trades = TradeLedger()
+        self.cash = cash
+        self.context = StrategyContext(instrument: instrument, fees: exchange.fees, runID: runID)
+        equityCurve.reserveCapacity(expectedBars)
+    }
+
+    /// Processes one market event.
+    public mutating func process(_ event: MarketEvent) {
+        switch event {
+        case .bar(let bar): process(bar)
+        }
+    }
+
+    /// Processes one bar.
+    public mutating func process(_ bar: Bar) {
+        let index = barCount
+        barCount += 1
+        if !exchange.workingOrders.isEmpty {
+            var events: [OrderEvent] = []
+            exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+            handle(events)
+        }
+        let close = instrument.price(bar.close)
+        var equity = cash
+        if position.raw != 0 { equity += position * close }
+        context.barIndex = index
+        context.time = bar.timestamp
+        context.position = position
+        context.cash = cash
+        context.equity = equity
+        strategy.onBar(bar, context: &context)
+        if !context.commands.isEmpty {
+            execute(commands: bar, index: index)
+            equity = cash
+            if position.raw != 0 { equity += position * close }
+        }
+        equityCurve.append(equity.doubleValue)
+        lastBar = bar
+    }
+
+    /// Ends the run, settling open positions as `mode` says, and marks the
+    /// portfolio at the last close.
+    /// - `.lastOpen`: pending orders, then market orders closing every position, fill at the last
+    ///   bar's open (backtesting.py's `finalize_trades=True`);
+    /// - `.lastClose`: positions are closed at the last bar's close;
+    /// - `.none`: positions stay open.
+    public mutating func finish(_ mode: FinalizeMode) {
+        guard let bar = lastBar else { return }
+        let index = barCount - 1
+        let close = instrument.price(bar.close)
+        if mode != .none && position.raw != 0 {
+            context.commands.removeAll(keepingCapacity: true)
+            context.position = position
+            context.closePosition(tag: "finalize")
+            let commands = context.commands
+            context.commands.removeAll(keepingCapacity: true)
+            for case .submit(let order) in commands {
+                tags[order.id] = order.tag
+                var events: [OrderEvent] = []
+                if mode == .lastClose {
+                    exchange.execute(order, at: close, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+                } else {
+                    exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+                }
+                handle(events)
+            }
+            if mode == .lastOpen {
+                var events: [OrderEvent] = []
+                exchange.process(bar: bar, barIndex: index, portfolio: &portfolio, openOnly: true) { events.append($0) }
+                handle(events)
+            }
+        }
+        portfolio.mark(instrument.symbol, at: close)
+        var equity = cash
+        if position.raw != 0 { equity += position * close }
+        if !equityCurve.isEmpty { equityCurve[equityCurve.count - 1] = equity.doubleValue }
+    }
+
+    private mutating func execute(commands bar: Bar, index: Int) {
+        let commands = context.commands
+        context.commands.removeAll(keepingCapacity: true)
+        portfolio.mark(instrument.symbol, at: instrument.price(bar.close))
+        for command in commands {
+            var events: [OrderEvent] = []
+            switch command {
+            case .submit(let order):
+                if let tag = order.tag { tags[order.id] = tag }
+                exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+            case .cancel(let id):
+                if let order = exchange.cancel(id) { events.append(.cancelled(order)) }
+            }
+            handle(events)
+        }
+    }
+
+    private mutating func handle(_ events: [OrderEvent]) {
+        for event in events {
+            switch event {
+            case .filled(let order, let fill):
+                fills.append(fill)
+                trades.record(fill, tag: tags.removeValue(forKey: order.id))
+                let p = portfolio.position(instrument.symbol)
+                position = p.quantity
+                cash = portfolio.cash
+            case .rejected(let order, let reason):
+                tags[order.id] = nil
+                rejections.append((order, reason))
+            case .cancelled(let order):
+                tags[order.id] = nil
+            case .accepted:
+                break
+            }
+            context.position = position
+            context.cash = cash
+            context.workingOrders = exchange.workingOrders
+            strategy.onOrderEvent(event, context: &context)
+        }
+        // Orders placed from onOrderEvent are sent on the next bar.
+    }
+}

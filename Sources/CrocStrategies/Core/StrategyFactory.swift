@@ -1,0 +1,150 @@
+import CrocCore
+import CrocSupport
+
+/// A strategy parameter problem, naming the parameter (`strategy.params.fast`).
+public struct StrategyError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Code: Sendable, Equatable {
+        /// No strategy is registered under the name.
+        case unknownStrategy
+        /// A parameter the strategy does not take.
+        case unknownParameter
+        /// A parameter has the wrong type or an invalid value.
+        case invalidParameter
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// The key path (`strategy.name`, `strategy.params.fast`).
+    public var keyPath: String
+    /// The rule broken, in words.
+    public var rule: String
+
+    /// Creates an error.
+    public init(_ code: Code, keyPath: String, rule: String) {
+        self.code = code
+        self.keyPath = keyPath
+        self.rule = rule
+    }
+
+    /// `strategy.params.fast: must be >= 1, found 0`.
+    public var description: String { "\(keyPath): \(rule)" }
+}
+
+/// Typed access to a strategy's parameter dictionary, with defaults and
+/// validation; rejects parameters the strategy did not read.
+public struct StrategyParameters: Sendable {
+    /// The raw values.
+    public let values: [String: ConfigValue]
+    private var consumed: Set<String> = []
+
+    /// Wraps a dictionary.
+    public init(_ values: [String: ConfigValue]) { self.values = values }
+
+    private static func path(_ key: String) -> String { "strategy.params.\(key)" }
+
+    /// An integer in `range`, or `fallback` when absent.
+    public mutating func int(_ key: String, default fallback: Int, in range: ClosedRange<Int>) throws(StrategyError) -> Int {
+        consumed.insert(key)
+        guard let v = values[key] else { return fallback }
+        guard let i = v.intValue else {
+            throw StrategyError(.invalidParameter, keyPath: Self.path(key), rule: "expected an integer, found '\(v)'")
+        }
+        guard range.contains(i) else {
+            throw StrategyError(.invalidParameter, keyPath: Self.path(key), rule: "must be in \(range.lowerBound)...\(range.upperBound), found \(i)")
+        }
+        return i
+    }
+
+    /// A number in `range`, or `fallback` when absent.
+    public mutating func double(_ key: String, default fallback: Double, in range: ClosedRange<Double>) throws(StrategyError) -> Double {
+        consumed.insert(key)
+        guard let v = values[key] else { return fallback }
+        guard let d = v.doubleValue, d.isFinite else {
+            throw StrategyError(.invalidParameter, keyPath: Self.path(key), rule: "expected a number, found '\(v)'")
+        }
+        guard range.contains(d) else {
+            throw StrategyError(.invalidParameter, keyPath: Self.path(key), rule: "must be in \(range.lowerBound)...\(range.upperBound), found \(d)")
+        }
+        return d
+    }
+
+    /// A string, or `fallback` when absent.
+    public mutating func string(_ key: String, default fallback: String) throws(StrategyError) -> String {
+        consumed.insert(key)
+        guard let v = values[key] else { return fallback }
+        guard let s = v.stringValue else {
+            throw StrategyError(.invalidParameter, keyPath: Self.path(key), rule: "expected a string, found '\(v)'")
+        }
+        return s
+    }
+
+    /// Fails when a parameter was given that nothing read (a typo, usually).
+    public func rejectUnread() throws(StrategyError) {
+        for key in values.keys.sorted() where !consumed.contains(key) {
+            let known = consumed.sorted().joined(separator: ", ")
+            throw StrategyError(.unknownParameter, keyPath: Self.path(key), rule: "unknown parameter; this strategy takes: \(known)")
+        }
+    }
+}
+
+/// Builds strategies by name from configuration, at run time.
+///
+/// Each entry validates its own parameters. The built-ins are registered by
+/// `StrategyFactory.standard`; applications add their own with `register`.
+public struct StrategyFactory: Sendable {
+    /// Builds a strategy from parameters.
+    public typealias Builder = @Sendable (inout StrategyParameters) throws(StrategyError) -> any Strategy
+
+    /// A registered strategy kind.
+    public struct Entry: Sendable {
+        /// One-line description for `--help` and docs.
+        public var summary: String
+        /// Parameter names with their defaults, for docs.
+        public var parameters: [(name: String, defaultValue: String)]
+        /// The builder.
+        public var build: Builder
+    }
+
+    private var entries: [String: Entry] = [:]
+
+    /// An empty factory.
+    public init() {}
+
+    /// A factory with the built-in strategies (`sma_cross`).
+    public static var standard: StrategyFactory {
+        var f = StrategyFactory()
+        f.register("sma_cross", summary: SMACrossStrategy.summary, parameters: [("fast", "10"), ("slow", "20")]) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+            try SMACrossStrategy(parameters: &p)
+        }
+        return f
+    }
+
+    /// Registered names, sorted.
+    public var names: [String] { entries.keys.sorted() }
+
+    /// The entry for a name.
+    public func entry(_ name: String) -> Entry? { entries[name] }
+
+    /// Registers (or replaces) a strategy kind.
+    public mutating func register(_ name: String, summary: String, parameters: [(name: String, defaultValue: String)] = [], build: @escaping Builder) {
+        entries[name] = Entry(summary: summary, parameters: parameters, build: build)
+    }
+
+    /// Builds the strategy `name` with `parameters`.
+    /// - Throws: `StrategyError` for an unknown name, an unknown parameter or an invalid value.
+    public func make(_ name: String, parameters: [String: ConfigValue] = [:]) throws(StrategyError) -> any Strategy {
+        guard let entry = entries[name] else {
+            throw StrategyError(.unknownStrategy, keyPath: "strategy.name", rule: "unknown strategy '\(name)'; registered: \(names.joined(separator: ", "))")
+        }
+        var p = StrategyParameters(parameters)
+        let s = try entry.build(&p)
+        try p.rejectUnread()
+        return s
+    }
+
+    /// Builds the strategy a configuration names.
+    public func make(_ config: StrategyConfig) throws(StrategyError) -> any Strategy {
+        try make(config.name, parameters: config.params)
+    }
+}

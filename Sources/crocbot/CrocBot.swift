@@ -1,0 +1,24 @@
+import ArgumentParser
+import CrocSupport
+
+/// The `crocbot` command line.
+@main
+struct CrocBot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crocbot",
+        abstract: "An async-first algorithmic trading framework: one engine for backtests and live trading.",
+        discussion: """
+            Start with a backtest of the default strategy on the shipped sample data:
+
+              crocbot backtest
+              crocbot backtest --data Examples/data/EURUSD_1H_ASK.csv --param fast=5 --param slow=30
+            """,
+        version: CrocBotVersion.current,
+        subcommands: [BacktestCommand.self]
+    )
+}
+
+/// The release version.
+enum CrocBotVersion {
+    static let current = "0.1.0"
+}

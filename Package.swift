@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(
             name: "CrocPipelinesTests",
             dependencies: ["CrocPipelines", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime"],
-            resources: [.copy("Fixtures")],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -104,7 +104,7 @@ struct BacktestCommand: ParsableCommand {
         let started = ContinuousClock.now
         let series = try source.loadBars()
         let loaded = ContinuousClock.now
-        guard let step = FixedPoint(cfg.instrument.quantityStep) else {
+        guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
             throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
         }
         let instrument = Instrument(symbol: series.symbol, pricePrecision: cfg.instrument.pricePrecision ?? series.pricePrecision, quantityStep: step)

@@ -25,7 +25,7 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
     /// Rounds a `Double` to 8 decimals; nil for NaN, infinities or values
     /// beyond ±9.2e10.
     @inlinable
-    public init?(_ value: Double) {
+    public init?(rounding value: Double) {
         guard value.isFinite, abs(value) < Self.maxMagnitude else { return nil }
         self.raw = Int64((value * Double(Self.scale)).rounded(.toNearestOrEven))
     }
@@ -174,7 +174,7 @@ extension FixedPoint: Codable {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self), let v = FixedPoint(s) {
             self = v
-        } else if let d = try? c.decode(Double.self), let v = FixedPoint(d) {
+        } else if let d = try? c.decode(Double.self), let v = FixedPoint(rounding: d) {
             self = v
         } else {
             throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a decimal with at most 8 fractional digits")

@@ -30,8 +30,8 @@ public struct BacktestOptions: Sendable {
     /// Converts validated configuration.
     /// - Throws: `ConfigError` when a value cannot be represented exactly enough.
     public init(_ s: BacktestSettings) throws(ConfigError) {
-        guard let cash = FixedPoint(s.cash), let rate = FixedPoint(s.commission), let fixed = FixedPoint(s.commissionFixed),
-            let slip = FixedPoint(s.slippageBps)
+        guard let cash = FixedPoint(rounding: s.cash), let rate = FixedPoint(rounding: s.commission), let fixed = FixedPoint(rounding: s.commissionFixed),
+            let slip = FixedPoint(rounding: s.slippageBps)
         else {
             throw ConfigError(.invalidValue, keyPath: "backtest", rule: "cash, commission and slippage must be finite and below 9.2e10")
         }

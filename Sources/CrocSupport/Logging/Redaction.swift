@@ -14,3 +14,23 @@ public enum SecretRedaction {
         return secretFragments.contains { k.contains($0) }
     }
 }
+
+import Logging
+
+extension SecretRedaction {
+    /// `metadata` with every secret-looking key masked, at any depth.
+    public static func redact(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        var out = metadata
+        for (k, v) in metadata { out[k] = isSecret(key: k) ? .string(mask) : redact(v) }
+        return out
+    }
+
+    /// A metadata value with secret-looking keys masked inside dictionaries.
+    public static func redact(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
+        switch value {
+        case .dictionary(let d): return .dictionary(redact(d))
+        case .array(let a): return .array(a.map(redact))
+        case .string, .stringConvertible: return value
+        }
+    }
+}

@@ -34,9 +34,9 @@ public struct TextLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let m = event.metadata { merged.merge(m) { _, new in new } }
         var line = "\(LogTime.iso8601(clock())) \(event.level.rawValue) \(label): \(event.message)"
-        for key in merged.keys.sorted() {
-            let value = SecretRedaction.isSecret(key: key) ? SecretRedaction.mask : "\(merged[key]!)"
-            line += " \(key)=\(value)"
+        let safe = SecretRedaction.redact(merged)
+        for key in safe.keys.sorted() {
+            line += " \(key)=\(safe[key]!)"
         }
         sink.write(line)
     }

@@ -1,0 +1,94 @@
+import Testing
+
+@testable import CrocCore
+
+@Suite("FixedPoint")
+struct FixedPointTests {
+    @Test("parses decimal strings exactly and rejects malformed ones")
+    func parsing() {
+        #expect(FixedPoint("123.45")?.raw == 12_345_000_000)
+        #expect(FixedPoint("-0.00000001")?.raw == -1)
+        #expect(FixedPoint(".5")?.raw == 50_000_000)
+        #expect(FixedPoint("7")?.raw == 700_000_000)
+        #expect(FixedPoint("1.123456789") == nil)  // 9 decimals
+        #expect(FixedPoint("1.2.3") == nil)
+        #expect(FixedPoint("abc") == nil)
+        #expect(FixedPoint("") == nil)
+        #expect(FixedPoint("999999999999") == nil)  // out of range
+    }
+
+    @Test("converts doubles with rounding and refuses non-finite ones")
+    func doubles() {
+        #expect(FixedPoint(rounding: 216.716721)?.raw == 21_671_672_100)
+        #expect(FixedPoint(rounding: Double.nan) == nil)
+        #expect(FixedPoint(rounding: Double.infinity) == nil)
+        #expect(FixedPoint(rounding: 1e12) == nil)
+        #expect(FixedPoint(rounding: 0.1)!.doubleValue == 0.1)
+    }
+
+    @Test("multiplies exactly and rounds half to even once")
+    func multiplication() {
+        let a = FixedPoint("46")!
+        let p = FixedPoint("216.716721")!
+        #expect((a * p).description == "9968.969166")
+        let rate = FixedPoint("0.002")!
+        #expect((a * p * rate).description == "19.93793833")  // 19.937938332 rounds down
+        // 0.00000001 * 0.5 = 0.000000005 → half to even → 0
+        #expect((FixedPoint(raw: 1) * FixedPoint("0.5")!).raw == 0)
+        #expect((FixedPoint(raw: 3) * FixedPoint("0.5")!).raw == 2)  // 1.5 → 2
+        #expect((FixedPoint(raw: -3) * FixedPoint("0.5")!).raw == -2)
+    }
+
+    @Test("large products take the 128-bit path without overflow")
+    func wideMultiplication() {
+        let big = FixedPoint("50000000")!
+        let x = FixedPoint("1000.5")!
+        // 5e7 * 1000.5 overflows the 64-bit raw product but fits the result range.
+        #expect((big * FixedPoint("0.001")!).description == "50000")
+        #expect((FixedPoint("90000")! * x).description == "90045000")
+    }
+
+    @Test("divides with rounding and reports division by zero")
+    func division() {
+        #expect(FixedPoint(10).divided(by: FixedPoint(3))?.description == "3.33333333")
+        #expect(FixedPoint(20).divided(by: FixedPoint(3))?.description == "6.66666667")
+        #expect(FixedPoint(1).divided(by: .zero) == nil)
+    }
+
+    @Test("floors to a step and rounds to decimals")
+    func steps() {
+        #expect(FixedPoint("46.99")!.floored(toMultipleOf: .one).description == "46")
+        #expect(FixedPoint("-0.5")!.floored(toMultipleOf: .one).description == "-1")
+        #expect(FixedPoint("0.123")!.floored(toMultipleOf: FixedPoint("0.01")!).description == "0.12")
+        #expect(FixedPoint("1.005")!.rounded(toDecimals: 2).description == "1")  // half to even
+        #expect(FixedPoint("1.015")!.rounded(toDecimals: 2).description == "1.02")
+        #expect(FixedPoint("3.14159")!.formatted(decimals: 2) == "3.14")
+    }
+}
+
+@Suite("Timestamp")
+struct TimestampTests {
+    @Test("calendar fields round-trip through ISO text", arguments: [
+        (1970, 1, 1, 0, 0, 0, "1970-01-01"),
+        (2009, 5, 22, 0, 0, 0, "2009-05-22"),
+        (2017, 1, 1, 22, 0, 0, "2017-01-01T22:00:00"),
+        (2024, 2, 29, 23, 59, 59, "2024-02-29T23:59:59"),
+        (1969, 12, 31, 12, 0, 0, "1969-12-31T12:00:00"),
+    ])
+    func roundTrip(y: Int, m: Int, d: Int, h: Int, mi: Int, s: Int, text: String) throws {
+        let t = try #require(Timestamp(year: y, month: m, day: d, hour: h, minute: mi, second: s))
+        #expect(t.description == text)
+    }
+
+    @Test("rejects impossible dates")
+    func invalid() {
+        #expect(Timestamp(year: 2023, month: 2, day: 29) == nil)
+        #expect(Timestamp(year: 2023, month: 13, day: 1) == nil)
+        #expect(Timestamp(year: 2023, month: 1, day: 1, hour: 24) == nil)
+    }
+
+    @Test("epoch anchor is exact")
+    func epoch() {
+        #expect(Timestamp(year: 2017, month: 1, day: 1)!.nanoseconds == 1_483_228_800 * 1_000_000_000)
+    }
+}

@@ -1,0 +1,185 @@
+import CrocCore
+import Foundation
+import Testing
+
+@testable import CrocData
+
+@Suite("CSV loader: shipped data")
+struct CSVSampleDataTests {
+    @Test("loads GOOGL daily bars completely")
+    func googl() throws {
+        let s = try CSVBarLoader.load(path: sampleData("GOOGL.csv"))
+        #expect(s.count == 2335)
+        #expect(s.symbol == "GOOGL")
+        #expect(s.pricePrecision == 6)
+        #expect(Timestamp(nanoseconds: s.timestamps[0]).description == "2009-05-22")
+        #expect(s.open[0] == 198.528534)
+        #expect(s.close[0] == 196.946945)
+        #expect(s.volume[0] == 3_433_700)
+        #expect(Timestamp(nanoseconds: s.timestamps.last!).description == "2018-08-29")
+    }
+
+    @Test("loads EURUSD hourly bars completely")
+    func eurusd() throws {
+        let s = try CSVDataSource(path: sampleData("EURUSD_1H_ASK.csv")).loadBars()
+        #expect(s.count == 6225)
+        #expect(s.pricePrecision == 5)
+        #expect(Timestamp(nanoseconds: s.timestamps[0]).description == "2017-01-01T22:00:00")
+        #expect(s.volume[0] == 143_539_993.3)
+    }
+}
+
+@Suite("CSV loader: validation errors name file, line and column")
+struct CSVErrorTests {
+    static let header = "Date,Open,High,Low,Close,Volume\n"
+    static let good = "2020-01-01,10,12,9,11,100\n"
+
+    struct Case: Sendable, CustomStringConvertible {
+        let row: String
+        let code: CSVError.Code
+        let column: Int?
+        let name: String?
+        var description: String { "\(code)" }
+    }
+
+    static let cases: [Case] = [
+        Case(row: "2020-01-02,abc,12,9,11,100", code: .notANumber, column: 2, name: "open"),
+        Case(row: "2020-01-02,10,,9,11,100", code: .missingValue, column: 3, name: "high"),
+        Case(row: "2020-01-02,10,12,9", code: .missingValue, column: 5, name: "close"),
+        Case(row: "2020-01-02,10,12,9,NaN,100", code: .nonFinite, column: 5, name: "close"),
+        Case(row: "2020-01-02,10,inf,9,11,100", code: .nonFinite, column: 3, name: "high"),
+        Case(row: "2020-01-02,0,12,9,11,100", code: .nonPositivePrice, column: 2, name: "open"),
+        Case(row: "2020-01-02,10,12,-9,11,100", code: .nonPositivePrice, column: 4, name: "low"),
+        Case(row: "2020-01-02,10,8,9,8.5,100", code: .highBelowLow, column: 3, name: "high"),
+        Case(row: "2020-01-02,13,12,9,11,100", code: .openOutsideRange, column: 2, name: "open"),
+        Case(row: "2020-01-02,10,12,9,8,100", code: .closeOutsideRange, column: 5, name: "close"),
+        Case(row: "2020-01-02,10,12,9,11,-1", code: .negativeVolume, column: 6, name: "volume"),
+        Case(row: "2020-01-01,10,12,9,11,100", code: .duplicateTimestamp, column: 1, name: "date"),
+        Case(row: "2019-12-31,10,12,9,11,100", code: .outOfOrderTimestamp, column: 1, name: "date"),
+        Case(row: "2020-13-45,10,12,9,11,100", code: .badTimestamp, column: 1, name: "date"),
+        Case(row: "yesterday,10,12,9,11,100", code: .badTimestamp, column: 1, name: "date"),
+        Case(row: "2020-01-02,10,12,9,11,100,7", code: .extraFields, column: 7, name: nil),
+        Case(row: "2020-01-02,10,12,9,11,1e", code: .notANumber, column: 6, name: "volume"),
+    ]
+
+    @Test("each bad row is reported with its location", arguments: cases)
+    func badRow(c: Case) {
+        let text = Self.header + Self.good + c.row + "\n"
+        let e = #expect(throws: CSVError.self) { try CSVBarLoader.parse(text: text, file: "bars.csv") }
+        #expect(e?.code == c.code)
+        #expect(e?.file == "bars.csv")
+        #expect(e?.line == 3)
+        #expect(e?.column == c.column)
+        #expect(e?.columnName == c.name)
+        #expect(e?.description.hasPrefix("bars.csv:3: ") == true)
+    }
+
+    @Test("a missing required column is named")
+    func missingColumn() {
+        let e = #expect(throws: CSVError.self) { try CSVBarLoader.parse(text: "Date,Open,High,Close\n2020-01-01,1,2,1\n") }
+        #expect(e?.code == .missingColumn)
+        #expect(e?.line == 1)
+        #expect(e?.detail.contains("low") == true)
+    }
+
+    @Test("two timestamp columns are ambiguous, not silently resolved")
+    func duplicateColumn() {
+        let e = #expect(throws: CSVError.self) { try CSVBarLoader.parse(text: "Date,Time,Open,High,Low,Close\n") }
+        #expect(e?.code == .duplicateColumn)
+        #expect(e?.column == 2)
+    }
+
+    @Test("empty and unreadable files are typed errors")
+    func emptyAndUnreadable() {
+        #expect(throws: CSVError.self) { try CSVBarLoader.parse(text: "") }
+        let e = #expect(throws: CSVError.self) { try CSVBarLoader.load(path: "/nonexistent/bars.csv") }
+        #expect(e?.code == .unreadable)
+        #expect(e?.description.contains("/nonexistent/bars.csv") == true)
+        let dir = #expect(throws: CSVError.self) { try CSVBarLoader.load(path: "/tmp") }
+        #expect(dir?.code == .unreadable)
+    }
+
+    @Test("inspect collects every problem and keeps only valid rows")
+    func inspect() throws {
+        let text = Self.header + Self.good + "2020-01-02,abc,12,9,11,100\n2020-01-03,10,12,9,11,100\n2020-01-03,10,12,9,11,100\n2020-01-04,10,8,9,8.5,1\n"
+        let r = try CSVBarLoader.inspect(text: text)
+        #expect(r.rowCount == 5)
+        #expect(r.series.count == 2)
+        #expect(r.problems.map(\.code) == [.notANumber, .duplicateTimestamp, .highBelowLow])
+        #expect(r.problems.map(\.line) == [3, 5, 6])
+        #expect(r.problemCount == 3)
+    }
+}
+
+@Suite("CSV loader: formats")
+struct CSVFormatTests {
+    func firstTimestamp(_ ts: String, _ format: TimestampFormat = .auto) throws -> String {
+        let s = try CSVBarLoader.parse(text: "time,open,high,low,close\n\(ts),1,1,1,1\n", options: CSVOptions(timestampFormat: format))
+        return Timestamp(nanoseconds: s.timestamps[0]).iso8601()
+    }
+
+    @Test("timestamps in every supported spelling", arguments: [
+        ("2017-01-01", "2017-01-01T00:00:00"),
+        ("2017-01-01 22:00:00", "2017-01-01T22:00:00"),
+        ("2017-01-01T22:00", "2017-01-01T22:00:00"),
+        ("2017-01-01T22:00:00.250Z", "2017-01-01T22:00:00.250"),
+        ("2017-01-01T22:00:00+02:00", "2017-01-01T20:00:00"),
+        ("2017-01-01T22:00:00-0130", "2017-01-01T23:30:00"),
+        ("01.01.2017 22:00:00.000", "2017-01-01T22:00:00"),
+        ("01.01.2017", "2017-01-01T00:00:00"),
+        ("1483308000", "2017-01-01T22:00:00"),
+        ("1483308000123", "2017-01-01T22:00:00.123"),
+        ("\"2017-01-01\"", "2017-01-01T00:00:00"),
+    ])
+    func autoFormats(text: String, expected: String) throws {
+        #expect(try firstTimestamp(text) == expected)
+    }
+
+    @Test("explicit formats: epoch units and patterns")
+    func explicitFormats() throws {
+        #expect(try firstTimestamp("1483308000", .epochSeconds) == "2017-01-01T22:00:00")
+        #expect(try firstTimestamp("1483308000000", .epochMilliseconds) == "2017-01-01T22:00:00")
+        #expect(try firstTimestamp("01/02/2017 07:30", .pattern("%m/%d/%Y %H:%M")) == "2017-01-02T07:30:00")
+        #expect(try firstTimestamp("20170102-073005.5", .pattern("%Y%m%d-%H%M%S.%f")) == "2017-01-02T07:30:05.500")
+        #expect(throws: CSVError.self) { try firstTimestamp("2017-01-02", .pattern("%d/%m/%Y")) }
+        #expect(TimestampFormat(configValue: "epoch_ms") == .epochMilliseconds)
+        #expect(TimestampFormat(configValue: "weird") == nil)
+    }
+
+    @Test("headers match case-insensitively; CRLF, BOM, quotes, blank lines and extra columns are handled")
+    func tolerantLayout() throws {
+        let text = "\u{FEFF}\"Timestamp\";\"OPEN\";High;LOW;Close;Adj Close;VOLUME\r\n2020-01-01;1.5;2;1;1.75;9;10\r\n\r\n2020-01-02;1.75;2.5;1.5;2;9;0\r\n"
+        let s = try CSVBarLoader.parse(text: text, options: CSVOptions(delimiter: UInt8(ascii: ";"), symbol: "ABC"))
+        #expect(s.count == 2)
+        #expect(s.symbol == "ABC")
+        #expect(s.close == [1.75, 2])
+        #expect(s.volume == [10, 0])
+        #expect(s.pricePrecision == 2)
+    }
+
+    @Test("volume is optional and reads as zero when absent")
+    func noVolume() throws {
+        let s = try CSVBarLoader.parse(text: "date,open,high,low,close\n2020-01-01,1,2,1,1.5\n")
+        #expect(s.volume == [0])
+    }
+
+    @Test("numbers parse exactly like Swift's correctly rounded parser")
+    func numberParsing() throws {
+        var rng = SystemRandomNumberGenerator()
+        var lines = ["date,open,high,low,close"]
+        var expected: [Double] = []
+        let samples = ["0.1", "1e-7", "123456789012345678901234", "3.14159265358979323846", "1E5", "0.000001234", "98765.4321e-3"]
+        for (i, text) in samples.enumerated() {
+            lines.append("\(2000 + i)-01-01,\(text),\(text),\(text),\(text)")
+            expected.append(Double(text)!)
+        }
+        for i in 0..<500 {
+            let v = Double.random(in: 1e-3...1e6, using: &rng)
+            let text = String(v)
+            lines.append("\(2100 + i / 12)-\(String(format: "%02d", i % 12 + 1))-01,\(text),\(text),\(text),\(text)")
+            expected.append(v)
+        }
+        let s = try CSVBarLoader.parse(text: lines.joined(separator: "\n"))
+        #expect(s.close == expected)
+    }
+}

@@ -1,0 +1,162 @@
+import CrocCore
+import CrocData
+import CrocStrategies
+import CrocSupport
+import Foundation
+import Testing
+
+@testable import CrocPipelines
+
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// backtesting.py 0.6.6's run of sma_cross 10/20 on GOOGL (scripts/backtesting_reference.py).
+struct Reference: Decodable {
+    struct Trade: Decodable {
+        let size: Int
+        let entryBar: Int
+        let exitBar: Int
+        let entryPrice: Double
+        let exitPrice: Double
+        let pnl: Double
+        let returnPct: Double
+        let commission: Double
+        let entryTime: String
+        let exitTime: String
+    }
+    let trades: [Trade]
+    let stats: [String: Double?]
+    let equityFinal: Double
+    let equity: [Double]
+
+    static func load() throws -> Reference {
+        let url = repoRoot.appendingPathComponent("Tests/CrocPipelinesTests/Fixtures/backtesting_py_sma_cross_googl.json")
+        let data = try Data(contentsOf: url)
+        // Durations and timestamps are strings or numbers; decode leniently.
+        let raw = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        var stats: [String: Double?] = [:]
+        for (k, v) in raw["stats"] as! [String: Any] { stats[k] = v as? Double }
+        struct Partial: Decodable {
+            let trades: [Trade]
+            let equityFinal: Double
+            let equity: [Double]
+        }
+        let p = try JSONDecoder().decode(Partial.self, from: data)
+        return Reference(trades: p.trades, stats: stats, equityFinal: p.equityFinal, equity: p.equity)
+    }
+}
+
+func defaultBacktest() throws -> BacktestResult {
+    let cfg = try AppConfig.load(path: nil)
+    let series = try CSVBarLoader.load(path: repoRoot.appendingPathComponent(cfg.data.path).path)
+    let instrument = Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision, quantityStep: .one)
+    let strategy = try StrategyFactory.standard.make(cfg.strategy)
+    return try Backtester.run(series: series, instrument: instrument, strategy: strategy, options: try BacktestOptions(cfg.backtest))
+}
+
+@Suite("Backtest parity with backtesting.py")
+struct BacktestParityTests {
+    @Test("same trades: entry/exit bar and time, price, size")
+    func trades() throws {
+        let ref = try Reference.load()
+        let result = try defaultBacktest()
+        #expect(result.trades.count == ref.trades.count)
+        for (ours, theirs) in zip(result.trades, ref.trades) {
+            #expect(ours.quantity == FixedPoint(theirs.size))
+            #expect(ours.entryBar == theirs.entryBar)
+            #expect(ours.exitBar == theirs.exitBar)
+            #expect(ours.entryPrice.doubleValue == theirs.entryPrice)
+            #expect(ours.exitPrice.doubleValue == theirs.exitPrice)
+            #expect(ours.entryTime.iso8601() == theirs.entryTime)
+            #expect(ours.exitTime.iso8601() == theirs.exitTime)
+            #expect(abs(ours.pnl.doubleValue - theirs.pnl) < 1e-6)
+            #expect(abs(ours.commission.doubleValue - theirs.commission) < 1e-6)
+            #expect(abs(ours.returnFraction - theirs.returnPct) < 1e-12)
+        }
+    }
+
+    @Test("same final equity to the cent, and the same equity curve")
+    func equity() throws {
+        let ref = try Reference.load()
+        let result = try defaultBacktest()
+        #expect((result.statistics.equityFinal * 100).rounded() == (ref.equityFinal * 100).rounded())
+        #expect(abs(result.statistics.equityFinal - ref.equityFinal) < 1e-6)
+        #expect(result.equity.count == ref.equity.count)
+        let worst = zip(result.equity, ref.equity).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-6)
+    }
+
+    @Test("same statistics, line by line")
+    func statistics() throws {
+        let ref = try Reference.load()
+        let s = try defaultBacktest().statistics
+        let ours: [String: Double] = [
+            "Duration": s.durationSeconds, "Exposure Time [%]": s.exposureTimePct, "Equity Final [$]": s.equityFinal,
+            "Equity Peak [$]": s.equityPeak, "Commissions [$]": s.commissions, "Return [%]": s.returnPct,
+            "Buy & Hold Return [%]": s.buyAndHoldReturnPct, "Return (Ann.) [%]": s.returnAnnualizedPct,
+            "Volatility (Ann.) [%]": s.volatilityAnnualizedPct, "CAGR [%]": s.cagrPct, "Sharpe Ratio": s.sharpeRatio,
+            "Sortino Ratio": s.sortinoRatio, "Calmar Ratio": s.calmarRatio, "Alpha [%]": s.alphaPct, "Beta": s.beta,
+            "Max. Drawdown [%]": s.maxDrawdownPct, "Avg. Drawdown [%]": s.avgDrawdownPct,
+            "Max. Drawdown Duration": s.maxDrawdownDurationSeconds, "Avg. Drawdown Duration": s.avgDrawdownDurationSeconds,
+            "# Trades": Double(s.tradeCount), "Win Rate [%]": s.winRatePct, "Best Trade [%]": s.bestTradePct,
+            "Worst Trade [%]": s.worstTradePct, "Avg. Trade [%]": s.avgTradePct,
+            "Max. Trade Duration": s.maxTradeDurationSeconds, "Avg. Trade Duration": s.avgTradeDurationSeconds,
+            "Profit Factor": s.profitFactor, "Expectancy [%]": s.expectancyPct, "SQN": s.sqn, "Kelly Criterion": s.kellyCriterion,
+        ]
+        for (key, value) in ours {
+            let expected = try #require(ref.stats[key] ?? nil, "fixture lacks \(key)")
+            let tolerance = max(1e-9, abs(expected) * 1e-9)
+            #expect(abs(value - expected) <= tolerance, "\(key): ours \(value), backtesting.py \(expected)")
+        }
+        #expect(ours.count == 30)
+    }
+
+    @Test("reports: aligned table and CSV files with every trade and bar")
+    func reports() throws {
+        let result = try defaultBacktest()
+        let table = BacktestReport.table(result)
+        let lines = table.split(separator: "\n")
+        #expect(lines.count == 34)
+        #expect(Set(lines.map(\.count)).count == 1)  // aligned
+        #expect(table.contains("Equity Final [$]") && table.contains("18090.536482"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-report-\(UUID().uuidString)").path
+        let files = try BacktestReport.write(result, to: dir)
+        let trades = try String(contentsOfFile: files.trades, encoding: .utf8).split(separator: "\n")
+        #expect(trades.count == 61)
+        #expect(trades[1].hasPrefix("46,38,119,216.716721,281.646637,"))
+        let equity = try String(contentsOfFile: files.equity, encoding: .utf8).split(separator: "\n")
+        #expect(equity.count == 2336)
+        #expect(equity.last?.hasPrefix("2018-08-29T00:00:00,18090.536") == true)
+    }
+}
+
+@Suite("Backtest statistics edge cases")
+struct StatisticsEdgeTests {
+    @Test("no trades: trade statistics are NaN, return is zero")
+    func noTrades() {
+        let t: [Int64] = (0..<10).map { Int64($0) * 86_400_000_000_000 }
+        let s = BacktestStatistics.compute(timestamps: t, close: Array(repeating: 5, count: 10), equity: Array(repeating: 100, count: 10), trades: [], warmupBars: 0, commissions: 0)
+        #expect(s.tradeCount == 0)
+        #expect(s.returnPct == 0)
+        #expect(s.winRatePct.isNaN && s.sqn.isNaN && s.profitFactor.isNaN)
+        #expect(s.maxDrawdownPct == 0)
+        #expect(s.maxDrawdownDurationSeconds.isNaN)
+        #expect(s.exposureTimePct == 0)
+    }
+
+    @Test("drawdown depth and duration follow the equity curve")
+    func drawdown() {
+        let t: [Int64] = (0..<6).map { Int64($0) * 86_400_000_000_000 }
+        let e: [Double] = [100, 120, 90, 60, 120, 130]
+        let s = BacktestStatistics.compute(timestamps: t, close: e, equity: e, trades: [], warmupBars: 0, commissions: 0)
+        #expect(s.maxDrawdownPct == -50)
+        #expect(s.maxDrawdownDurationSeconds == 3 * 86400)
+        #expect(s.equityPeak == 130)
+    }
+
+    @Test("an empty series cannot be backtested")
+    func emptySeries() {
+        #expect(throws: BacktestError.self) {
+            try Backtester.run(series: BarSeries(symbol: "X"), instrument: Instrument(symbol: "X"), strategy: SMACrossStrategy(), options: BacktestOptions(cash: FixedPoint(1), fees: .free))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import CrocCore
+import CrocExecution
+import CrocStrategies
+import CrocSupport
+import Testing
+
+@testable import CrocRuntime
+
+let day: Int64 = 86_400_000_000_000
+
+func bars(_ closes: [Double]) -> [Bar] {
+    closes.enumerated().map { i, c in
+        Bar(timestamp: Timestamp(nanoseconds: Int64(i) * day), open: c, high: c + 1, low: c - 1, close: c, volume: 1)
+    }
+}
+
+/// Records what it is shown and buys once on a chosen bar.
+struct Recorder: Strategy {
+    var name: String { "recorder" }
+    var warmupBars: Int { 0 }
+    var seen: [Int64] = []
+    var equities: [Money] = []
+    var buyOn: Int
+    var events: [String] = []
+
+    mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+        seen.append(bar.timestamp.nanoseconds)
+        equities.append(context.equity)
+        if context.barIndex == buyOn { context.buy(.quantity(FixedPoint(2)), tag: "entry") }
+    }
+
+    mutating func onOrderEvent(_ event: OrderEvent, context: inout StrategyContext) {
+        switch event {
+        case .accepted: events.append("accepted")
+        case .filled(_, let f): events.append("filled@\(f.barIndex)")
+        case .rejected: events.append("rejected")
+        case .cancelled: events.append("cancelled")
+        }
+    }
+}
+
+func makeEngine(_ strategy: any Strategy, cash: Int = 1000, timing: FillTiming = .nextOpen) -> TradingEngine {
+    let instrument = Instrument(symbol: "X", pricePrecision: 2)
+    let exchange = SimulatedExchange(instrument: instrument, fees: FeeModel(commissionRate: FixedPoint("0.01")!), fillTiming: timing)
+    return TradingEngine(instrument: instrument, strategy: strategy, exchange: exchange, cash: FixedPoint(cash))
+}
+
+@Suite("TradingEngine")
+struct TradingEngineTests {
+    @Test("the strategy sees each bar once, in order, and never a later one")
+    func noLookAhead() throws {
+        var engine = makeEngine(Recorder(buyOn: -1))
+        let input = bars([10, 11, 12, 13])
+        for b in input { engine.process(.bar(b)) }
+        let r = try #require(engine.strategy as? Recorder)
+        #expect(r.seen == input.map(\.timestamp.nanoseconds))
+    }
+
+    @Test("an order placed on bar t fills on bar t+1 and the account follows")
+    func orderFlow() throws {
+        var engine = makeEngine(Recorder(buyOn: 1))
+        for b in bars([10, 11, 12, 13]) { engine.process(b) }
+        let r = try #require(engine.strategy as? Recorder)
+        #expect(r.events == ["accepted", "filled@2"])
+        #expect(engine.fills.count == 1)
+        #expect(engine.fills[0].price == FixedPoint(12))
+        // cash 1000 − 24 − 0.24 commission; equity at bar 3 = cash + 2 × 13.
+        #expect(engine.portfolio.cash.description == "975.76")
+        #expect(engine.equityCurve == [1000, 1000, 999.76, 1001.76])
+        #expect(r.equities.map(\.description) == ["1000", "1000", "999.76", "1001.76"])
+    }
+
+    @Test("fill-at-close fills on the signal bar")
+    func closeTiming() {
+        var engine = makeEngine(Recorder(buyOn: 1), timing: .close)
+        for b in bars([10, 11, 12]) { engine.process(b) }
+        #expect(engine.fills.first?.barIndex == 1)
+        #expect(engine.fills.first?.price == FixedPoint(11))
+    }
+
+    @Test("finish settles open positions at the last open or close, or leaves them")
+    func finalize() {
+        for (mode, cash) in [(FinalizeMode.lastOpen, "1001.5"), (.lastClose, "1001.5"), (.none, "975.76")] {
+            var engine = makeEngine(Recorder(buyOn: 1))
+            for b in bars([10, 11, 12, 13]) { engine.process(b) }
+            engine.finish(mode)
+            // Close: sell 2 at 13 (open == close here) − 0.26 commission.
+            #expect(engine.portfolio.cash.description == cash, "\(mode)")
+            #expect(engine.trades.closed.count == (mode == .none ? 0 : 1))
+            #expect(engine.equityCurve.last == (mode == .none ? 1001.76 : 1001.5))
+        }
+    }
+
+    @Test("rejections are recorded with their reason and the run goes on")
+    func rejection() {
+        var engine = makeEngine(Recorder(buyOn: 0), cash: 5)
+        for b in bars([10, 11, 12]) { engine.process(b) }
+        #expect(engine.fills.isEmpty)
+        #expect(engine.rejections.count == 1)
+        #expect(engine.equityCurve == [5, 5, 5])
+    }
+
+    @Test("two runs over the same data give identical fills and equity")
+    func determinism() {
+        var closes: [Double] = []
+        var x = 100.0
+        var seed: UInt64 = 42
+        for _ in 0..<2000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            x *= 1 + (Double(seed >> 11) / Double(1 << 53) - 0.5) * 0.04
+            closes.append((x * 100).rounded() / 100)
+        }
+        func once() -> TradingEngine {
+            var e = makeEngine(SMACrossStrategy(fast: 5, slow: 20), cash: 100_000)
+            for b in bars(closes) { e.process(b) }
+            e.finish(.lastOpen)
+            return e
+        }
+        let a = once()
+        let b = once()
+        #expect(a.fills.count > 10)
+        #expect(a.fills == b.fills)
+        #expect(a.equityCurve == b.equityCurve)
+        #expect(a.portfolio == b.portfolio)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import CrocSupport
+
+@Suite("Logging")
+struct LoggingTests {
+    let fixedClock: @Sendable () -> Date = { Date(timeIntervalSince1970: 1_764_000_000.123) }
+
+    @Test("JSON handler writes one object per line with the documented keys in order")
+    func jsonShape() throws {
+        let sink = LogSink.inMemory()
+        var logger = Logger(label: "crocbot.test") { JSONLogHandler(label: $0, sink: sink, clock: fixedClock) }
+        logger.logLevel = .debug
+        logger.error("order \"rejected\"\nnext line", metadata: ["clientOrderId": "crocbot-7", "nested": ["a": "1"], "list": ["x", "y"]])
+        let lines = sink.lines
+        #expect(lines.count == 1)
+        let line = try #require(lines.first)
+        #expect(!line.contains("\n"))
+        #expect(line.hasPrefix(#"{"time":"2025-11-24T16:00:00.123Z","level":"error","label":"crocbot.test","message":"#))
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(Set(obj.keys) == ["time", "level", "label", "message", "metadata", "file", "line", "function"])
+        #expect(obj["message"] as? String == "order \"rejected\"\nnext line")
+        let meta = try #require(obj["metadata"] as? [String: Any])
+        #expect(meta["clientOrderId"] as? String == "crocbot-7")
+        #expect((meta["nested"] as? [String: Any])?["a"] as? String == "1")
+        #expect(meta["list"] as? [String] == ["x", "y"])
+        #expect((obj["file"] as? String)?.hasSuffix("LoggingTests.swift") == true)
+        #expect(obj["line"] as? Int ?? 0 > 0)
+        #expect(obj["function"] as? String == "jsonShape()")
+    }
+
+    @Test("secrets never reach the log, in either format")
+    func redaction() {
+        let sink = LogSink.inMemory()
+        let json = Logger(label: "j") { JSONLogHandler(label: $0, sink: sink) }
+        let text = Logger(label: "t") { TextLogHandler(label: $0, sink: sink) }
+        for logger in [json, text] {
+            logger.info("connect", metadata: ["api_key": "AKIA-SECRET-1", "apiSecret": "s3cr3t", "headers": ["Authorization": "Bearer tok"], "symbol": "BTCUSDT"])
+        }
+        let all = sink.lines.joined(separator: "\n")
+        #expect(!all.contains("AKIA-SECRET-1"))
+        #expect(!all.contains("s3cr3t"))
+        #expect(!all.contains("Bearer tok"))
+        #expect(all.contains("BTCUSDT"))
+        #expect(all.contains(SecretRedaction.mask))
+    }
+
+    @Test("text handler writes a readable line with sorted metadata")
+    func textLine() throws {
+        let sink = LogSink.inMemory()
+        let logger = Logger(label: "crocbot") { TextLogHandler(label: $0, sink: sink, clock: fixedClock) }
+        logger.warning("slow", metadata: ["b": "2", "a": "1"])
+        #expect(sink.lines == ["2025-11-24T16:00:00.123Z warning crocbot: slow a=1 b=2"])
+    }
+}

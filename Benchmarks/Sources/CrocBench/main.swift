@@ -1,0 +1,123 @@
+// crocbench: release-build benchmarks for the targets in issue #2.
+//
+//   cd Benchmarks && swift run -c release crocbench [engine|csv|all] [--bars N] [--csv PATH]
+//
+// engine: sma_cross 10/20 through TradingEngine over N synthetic bars (default 1,000,000);
+//         reports bars/s (best of 5) and peak resident memory per bar.
+// csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
+//         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CrocCore
+import CrocData
+import CrocPipelines
+import CrocStrategies
+import Foundation
+
+func peakRSSBytes() -> Int {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    #if os(Linux)
+    return Int(usage.ru_maxrss) * 1024
+    #else
+    return Int(usage.ru_maxrss)
+    #endif
+}
+
+func currentRSSBytes() -> Int {
+    #if os(Linux)
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let parts = s.split(separator: " ")
+    return parts.count > 1 ? (Int(parts[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    #else
+    return 0
+    #endif
+}
+
+/// A reproducible random walk with valid OHLC invariants, 2 decimals.
+func syntheticSeries(bars n: Int, seed: UInt64 = 7) -> BarSeries {
+    var s = BarSeries(symbol: "SYN", pricePrecision: 2, reservingCapacity: n)
+    var state = seed
+    func next() -> Double {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Double(state >> 11) / Double(1 << 53)
+    }
+    var price = 100.0
+    let t0: Int64 = 1_500_000_000 * 1_000_000_000
+    for i in 0..<n {
+        let open = price
+        let close = max(1, (open * (1 + (next() - 0.5) * 0.02) * 100).rounded() / 100)
+        let high = (max(open, close) * (1 + next() * 0.005) * 100).rounded(.up) / 100
+        let low = (min(open, close) * (1 - next() * 0.005) * 100).rounded(.down) / 100
+        s.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: t0 + Int64(i) * 60_000_000_000), open: open, high: high, low: low, close: close, volume: (next() * 1000).rounded()))
+        price = close
+    }
+    return s
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+func benchEngine(bars n: Int) {
+    let before = currentRSSBytes()
+    let series = syntheticSeries(bars: n)
+    let instrument = Instrument(symbol: "SYN", pricePrecision: 2, quantityStep: .one)
+    let options = BacktestOptions(cash: FixedPoint(1_000_000), fees: FeeModel(commissionRate: FixedPoint("0.002")!))
+    var best = Double.infinity
+    var trades = 0
+    for _ in 0..<5 {
+        let start = ContinuousClock.now
+        var engine = Backtester.runEngine(series: series, instrument: instrument, strategy: SMACrossStrategy(fast: 10, slow: 20), options: options)
+        engine.finish(.lastOpen)
+        let t = seconds(ContinuousClock.now - start)
+        trades = engine.trades.closed.count
+        best = min(best, t)
+    }
+    let peak = peakRSSBytes()
+    print(String(format: "engine: sma_cross 10/20 over %d bars: best %.2f ms, %.1f M bars/s, %d trades", n, best * 1000, Double(n) / best / 1e6, trades))
+    print(String(format: "engine: peak RSS %.1f MB, %.0f bytes/bar over the process baseline (series + engine state)", Double(peak) / 1e6, Double(peak - before) / Double(n)))
+}
+
+func benchCSV(rows n: Int, path: String) throws {
+    if !FileManager.default.fileExists(atPath: path) {
+        let s = syntheticSeries(bars: n)
+        var text = "Date,Open,High,Low,Close,Volume\n"
+        text.reserveCapacity(n * 64)
+        for i in 0..<s.count {
+            text += "\(Timestamp(nanoseconds: s.timestamps[i]).iso8601().replacingOccurrences(of: "T", with: " ")),\(s.open[i]),\(s.high[i]),\(s.low[i]),\(s.close[i]),\(s.volume[i])\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    var best = Double.infinity
+    var count = 0
+    for _ in 0..<5 {
+        let start = ContinuousClock.now
+        let s = try CSVBarLoader.load(path: path)
+        best = min(best, seconds(ContinuousClock.now - start))
+        count = s.count
+    }
+    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    print(String(format: "csv: loaded %d rows (%.1f MB) from %@: best %.1f ms, %.1f M rows/s", count, Double(size) / 1e6, path, best * 1000, Double(count) / best / 1e6))
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+var bars = 1_000_000
+var csvPath = "/tmp/crocbench_1m.csv"
+if let i = args.firstIndex(of: "--bars"), i + 1 < args.count, let v = Int(args[i + 1]) {
+    bars = v
+    args.removeSubrange(i...(i + 1))
+}
+if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
+    csvPath = args[i + 1]
+    args.removeSubrange(i...(i + 1))
+}
+let which = args.first ?? "all"
+if which == "engine" || which == "all" { benchEngine(bars: bars) }
+if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }

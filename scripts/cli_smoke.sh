@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Smoke test of the crocbot command line: the default backtest works, and bad
+# input exits non-zero with the typed error's message (never a stack trace).
+# Usage: scripts/cli_smoke.sh [path/to/crocbot]   (default: release build)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-.build/release/crocbot}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+fail=0
+
+expect_ok() {
+    local desc=$1; shift
+    if ! "$BIN" "$@" >"$OUT/stdout" 2>"$OUT/stderr"; then
+        echo "FAIL: $desc: exited non-zero"; cat "$OUT/stderr"; fail=1
+    else
+        echo "ok:   $desc"
+    fi
+}
+
+expect_error() {
+    local desc=$1 pattern=$2; shift 2
+    "$BIN" "$@" >"$OUT/stdout" 2>"$OUT/stderr"
+    local rc=$?
+    if [ $rc -eq 0 ]; then
+        echo "FAIL: $desc: expected a non-zero exit"; fail=1
+    elif ! grep -q -- "$pattern" "$OUT/stderr"; then
+        echo "FAIL: $desc: stderr lacks '$pattern':"; cat "$OUT/stderr"; fail=1
+    elif grep -qiE "fatal error|stack dump|backtrace" "$OUT/stderr"; then
+        echo "FAIL: $desc: crashed:"; cat "$OUT/stderr"; fail=1
+    else
+        echo "ok:   $desc -> $(grep -m1 -- "$pattern" "$OUT/stderr")"
+    fi
+}
+
+expect_ok "default backtest" backtest --output "$OUT/run"
+grep -q "Equity Final \[\$\]  *18090.536482" "$OUT/stdout" || { echo "FAIL: default backtest equity differs from backtesting.py"; fail=1; }
+test -s "$OUT/run/trades.csv" && test -s "$OUT/run/equity.csv" || { echo "FAIL: CSV outputs missing"; fail=1; }
+expect_ok "EURUSD with parameters" backtest --data Examples/data/EURUSD_1H_ASK.csv --param fast=5 --param slow=30 --output "$OUT/run2" --log-format json
+
+printf 'Date,Open,High,Low,Close,Volume\n2020-01-01,10,12,9,11,100\n2020-01-02,10,8,9,8.5,100\n' >"$OUT/bad.csv"
+expect_error "malformed CSV row" "bad.csv:3: column 3 (high): high is below low" backtest --data "$OUT/bad.csv" --output "$OUT/x"
+expect_error "missing data file" "no such file" backtest --data "$OUT/none.csv" --output "$OUT/x"
+expect_error "negative cash" "backtest.cash: must be > 0" backtest --cash=-5 --output "$OUT/x"
+expect_error "unknown strategy" "unknown strategy 'nope'" backtest --strategy nope --output "$OUT/x"
+expect_error "bad strategy parameter" "strategy.params.fast" backtest --param fast=50 --output "$OUT/x"
+printf 'backtest:\n  cahs: 5\n' >"$OUT/typo.yaml"
+expect_error "config typo" "backtest.cahs: unknown key" backtest --config "$OUT/typo.yaml" --output "$OUT/x"
+CROCBOT_BACKTEST__COMMISSION=0.5 expect_error "bad environment override" "backtest.commission" backtest --output "$OUT/x"
+
+exit $fail

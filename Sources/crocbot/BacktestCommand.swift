@@ -97,7 +97,11 @@ struct BacktestCommand: ParsableCommand {
         let strategy = try factory.make(cfg.strategy)
         let options = try BacktestOptions(cfg.backtest)
         guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
-            throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern, found '\(cfg.data.timestampFormat)'")
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "data.timestampFormat",
+                rule: "use auto, epoch_s, epoch_ms or a %-pattern, found '\(cfg.data.timestampFormat)'"
+            )
         }
         let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first!, timestampFormat: format, symbol: cfg.data.symbol)
         let source = CSVDataSource(path: cfg.data.path, options: csv)

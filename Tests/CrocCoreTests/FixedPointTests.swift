@@ -68,13 +68,16 @@ struct FixedPointTests {
 
 @Suite("Timestamp")
 struct TimestampTests {
-    @Test("calendar fields round-trip through ISO text", arguments: [
-        (1970, 1, 1, 0, 0, 0, "1970-01-01"),
-        (2009, 5, 22, 0, 0, 0, "2009-05-22"),
-        (2017, 1, 1, 22, 0, 0, "2017-01-01T22:00:00"),
-        (2024, 2, 29, 23, 59, 59, "2024-02-29T23:59:59"),
-        (1969, 12, 31, 12, 0, 0, "1969-12-31T12:00:00"),
-    ])
+    @Test(
+        "calendar fields round-trip through ISO text",
+        arguments: [
+            (1970, 1, 1, 0, 0, 0, "1970-01-01"),
+            (2009, 5, 22, 0, 0, 0, "2009-05-22"),
+            (2017, 1, 1, 22, 0, 0, "2017-01-01T22:00:00"),
+            (2024, 2, 29, 23, 59, 59, "2024-02-29T23:59:59"),
+            (1969, 12, 31, 12, 0, 0, "1969-12-31T12:00:00"),
+        ]
+    )
     func roundTrip(y: Int, m: Int, d: Int, h: Int, mi: Int, s: Int, text: String) throws {
         let t = try #require(Timestamp(year: y, month: m, day: d, hour: h, minute: mi, second: s))
         #expect(t.description == text)

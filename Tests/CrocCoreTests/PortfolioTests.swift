@@ -4,8 +4,14 @@ import Testing
 
 func fill(_ side: OrderSide, _ qty: String, at price: String, fee: String = "0", bar: Int = 0, id: UInt64 = 1) -> Fill {
     Fill(
-        orderID: OrderID(id), symbol: "X", side: side, quantity: FixedPoint(qty)!, price: FixedPoint(price)!,
-        commission: FixedPoint(fee)!, timestamp: Timestamp(nanoseconds: Int64(bar) * 86_400_000_000_000), barIndex: bar
+        orderID: OrderID(id),
+        symbol: "X",
+        side: side,
+        quantity: FixedPoint(qty)!,
+        price: FixedPoint(price)!,
+        commission: FixedPoint(fee)!,
+        timestamp: Timestamp(nanoseconds: Int64(bar) * 86_400_000_000_000),
+        barIndex: bar
     )
 }
 

@@ -101,7 +101,8 @@ struct CSVErrorTests {
 
     @Test("inspect collects every problem and keeps only valid rows")
     func inspect() throws {
-        let text = Self.header + Self.good + "2020-01-02,abc,12,9,11,100\n2020-01-03,10,12,9,11,100\n2020-01-03,10,12,9,11,100\n2020-01-04,10,8,9,8.5,1\n"
+        let text =
+            Self.header + Self.good + "2020-01-02,abc,12,9,11,100\n2020-01-03,10,12,9,11,100\n2020-01-03,10,12,9,11,100\n2020-01-04,10,8,9,8.5,1\n"
         let r = try CSVBarLoader.inspect(text: text)
         #expect(r.rowCount == 5)
         #expect(r.series.count == 2)
@@ -118,19 +119,22 @@ struct CSVFormatTests {
         return Timestamp(nanoseconds: s.timestamps[0]).iso8601()
     }
 
-    @Test("timestamps in every supported spelling", arguments: [
-        ("2017-01-01", "2017-01-01T00:00:00"),
-        ("2017-01-01 22:00:00", "2017-01-01T22:00:00"),
-        ("2017-01-01T22:00", "2017-01-01T22:00:00"),
-        ("2017-01-01T22:00:00.250Z", "2017-01-01T22:00:00.250"),
-        ("2017-01-01T22:00:00+02:00", "2017-01-01T20:00:00"),
-        ("2017-01-01T22:00:00-0130", "2017-01-01T23:30:00"),
-        ("01.01.2017 22:00:00.000", "2017-01-01T22:00:00"),
-        ("01.01.2017", "2017-01-01T00:00:00"),
-        ("1483308000", "2017-01-01T22:00:00"),
-        ("1483308000123", "2017-01-01T22:00:00.123"),
-        ("\"2017-01-01\"", "2017-01-01T00:00:00"),
-    ])
+    @Test(
+        "timestamps in every supported spelling",
+        arguments: [
+            ("2017-01-01", "2017-01-01T00:00:00"),
+            ("2017-01-01 22:00:00", "2017-01-01T22:00:00"),
+            ("2017-01-01T22:00", "2017-01-01T22:00:00"),
+            ("2017-01-01T22:00:00.250Z", "2017-01-01T22:00:00.250"),
+            ("2017-01-01T22:00:00+02:00", "2017-01-01T20:00:00"),
+            ("2017-01-01T22:00:00-0130", "2017-01-01T23:30:00"),
+            ("01.01.2017 22:00:00.000", "2017-01-01T22:00:00"),
+            ("01.01.2017", "2017-01-01T00:00:00"),
+            ("1483308000", "2017-01-01T22:00:00"),
+            ("1483308000123", "2017-01-01T22:00:00.123"),
+            ("\"2017-01-01\"", "2017-01-01T00:00:00"),
+        ]
+    )
     func autoFormats(text: String, expected: String) throws {
         #expect(try firstTimestamp(text) == expected)
     }
@@ -148,7 +152,8 @@ struct CSVFormatTests {
 
     @Test("headers match case-insensitively; CRLF, BOM, quotes, blank lines and extra columns are handled")
     func tolerantLayout() throws {
-        let text = "\u{FEFF}\"Timestamp\";\"OPEN\";High;LOW;Close;Adj Close;VOLUME\r\n2020-01-01;1.5;2;1;1.75;9;10\r\n\r\n2020-01-02;1.75;2.5;1.5;2;9;0\r\n"
+        let text =
+            "\u{FEFF}\"Timestamp\";\"OPEN\";High;LOW;Close;Adj Close;VOLUME\r\n2020-01-01;1.5;2;1;1.75;9;10\r\n\r\n2020-01-02;1.75;2.5;1.5;2;9;0\r\n"
         let s = try CSVBarLoader.parse(text: text, options: CSVOptions(delimiter: UInt8(ascii: ";"), symbol: "ABC"))
         #expect(s.count == 2)
         #expect(s.symbol == "ABC")

@@ -12,8 +12,15 @@ func bar(_ i: Int, _ o: Double, _ h: Double, _ l: Double, _ c: Double) -> Bar {
 
 func order(_ id: UInt64, _ side: OrderSide, _ size: OrderSize, _ type: OrderType = .market, tif: TimeInForce = .gtc, bar: Int = 0) -> Order {
     Order(
-        id: OrderID(id), clientOrderID: "t-\(id)", symbol: "X", side: side, type: type, size: size, timeInForce: tif,
-        createdAt: Timestamp(nanoseconds: Int64(bar) * day), createdBar: bar
+        id: OrderID(id),
+        clientOrderID: "t-\(id)",
+        symbol: "X",
+        side: side,
+        type: type,
+        size: size,
+        timeInForce: tif,
+        createdAt: Timestamp(nanoseconds: Int64(bar) * day),
+        createdBar: bar
     )
 }
 
@@ -27,7 +34,12 @@ struct Venue {
     var events: [OrderEvent] = []
 
     init(cash: Int = 10_000, fees: FeeModel = .free, timing: FillTiming = .nextOpen, allowShort: Bool = false, step: String = "1") {
-        exchange = SimulatedExchange(instrument: Instrument(symbol: "X", pricePrecision: 4, quantityStep: FixedPoint(step)!), fees: fees, fillTiming: timing, allowShort: allowShort)
+        exchange = SimulatedExchange(
+            instrument: Instrument(symbol: "X", pricePrecision: 4, quantityStep: FixedPoint(step)!),
+            fees: fees,
+            fillTiming: timing,
+            allowShort: allowShort
+        )
         portfolio = Portfolio(cash: FixedPoint(cash))
     }
 
@@ -110,7 +122,18 @@ struct LimitStopTests {
     @Test("a sell limit fills at the limit or a better gap open")
     func sellLimit() {
         var v = Venue()
-        v.portfolio.apply(Fill(orderID: OrderID(99), symbol: "X", side: .buy, quantity: FixedPoint(2), price: px("100"), commission: .zero, timestamp: Timestamp(nanoseconds: 0), barIndex: 0))
+        v.portfolio.apply(
+            Fill(
+                orderID: OrderID(99),
+                symbol: "X",
+                side: .buy,
+                quantity: FixedPoint(2),
+                price: px("100"),
+                commission: .zero,
+                timestamp: Timestamp(nanoseconds: 0),
+                barIndex: 0
+            )
+        )
         v.submit(order(1, .sell, qty("1"), .limit(px("105"))), on: bar(0, 100, 101, 99, 100), index: 0)
         v.submit(order(2, .sell, qty("1"), .limit(px("103"))), on: bar(0, 100, 101, 99, 100), index: 0)
         v.process(bar(1, 104, 106, 103.5, 105), index: 1)
@@ -131,7 +154,18 @@ struct LimitStopTests {
     @Test("a sell stop protects a long: triggers on the low, gaps fill at the open")
     func sellStop() {
         var v = Venue()
-        v.portfolio.apply(Fill(orderID: OrderID(99), symbol: "X", side: .buy, quantity: FixedPoint(1), price: px("100"), commission: .zero, timestamp: Timestamp(nanoseconds: 0), barIndex: 0))
+        v.portfolio.apply(
+            Fill(
+                orderID: OrderID(99),
+                symbol: "X",
+                side: .buy,
+                quantity: FixedPoint(1),
+                price: px("100"),
+                commission: .zero,
+                timestamp: Timestamp(nanoseconds: 0),
+                barIndex: 0
+            )
+        )
         v.submit(order(1, .sell, qty("1"), .stop(px("95"))), on: bar(0, 100, 101, 99, 100), index: 0)
         v.process(bar(1, 92, 93, 90, 91), index: 1)
         #expect(v.fills.first?.price == px("92"))

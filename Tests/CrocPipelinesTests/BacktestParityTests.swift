@@ -134,7 +134,14 @@ struct StatisticsEdgeTests {
     @Test("no trades: trade statistics are NaN, return is zero")
     func noTrades() {
         let t: [Int64] = (0..<10).map { Int64($0) * 86_400_000_000_000 }
-        let s = BacktestStatistics.compute(timestamps: t, close: Array(repeating: 5, count: 10), equity: Array(repeating: 100, count: 10), trades: [], warmupBars: 0, commissions: 0)
+        let s = BacktestStatistics.compute(
+            timestamps: t,
+            close: Array(repeating: 5, count: 10),
+            equity: Array(repeating: 100, count: 10),
+            trades: [],
+            warmupBars: 0,
+            commissions: 0
+        )
         #expect(s.tradeCount == 0)
         #expect(s.returnPct == 0)
         #expect(s.winRatePct.isNaN && s.sqn.isNaN && s.profitFactor.isNaN)
@@ -156,7 +163,12 @@ struct StatisticsEdgeTests {
     @Test("an empty series cannot be backtested")
     func emptySeries() {
         #expect(throws: BacktestError.self) {
-            try Backtester.run(series: BarSeries(symbol: "X"), instrument: Instrument(symbol: "X"), strategy: SMACrossStrategy(), options: BacktestOptions(cash: FixedPoint(1), fees: .free))
+            try Backtester.run(
+                series: BarSeries(symbol: "X"),
+                instrument: Instrument(symbol: "X"),
+                strategy: SMACrossStrategy(),
+                options: BacktestOptions(cash: FixedPoint(1), fees: .free)
+            )
         }
     }
 }

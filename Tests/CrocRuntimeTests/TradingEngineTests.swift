@@ -106,7 +106,7 @@ struct TradingEngineTests {
         var x = 100.0
         var seed: UInt64 = 42
         for _ in 0..<2000 {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             x *= 1 + (Double(seed >> 11) / Double(1 << 53) - 0.5) * 0.04
             closes.append((x * 100).rounded() / 100)
         }

@@ -19,14 +19,17 @@ struct StrategyFactoryTests {
         #expect(c.name == "sma_cross(3,20)")
     }
 
-    @Test("errors name the parameter and the rule", arguments: [
-        ("nope", [String: ConfigValue](), StrategyError.Code.unknownStrategy, "strategy.name"),
-        ("sma_cross", ["fats": .int(5)], .unknownParameter, "strategy.params.fats"),
-        ("sma_cross", ["fast": .int(30)], .invalidParameter, "strategy.params.fast"),
-        ("sma_cross", ["fast": .int(0)], .invalidParameter, "strategy.params.fast"),
-        ("sma_cross", ["slow": .string("ten")], .invalidParameter, "strategy.params.slow"),
-        ("sma_cross", ["fast": .double(2.5)], .invalidParameter, "strategy.params.fast"),
-    ])
+    @Test(
+        "errors name the parameter and the rule",
+        arguments: [
+            ("nope", [String: ConfigValue](), StrategyError.Code.unknownStrategy, "strategy.name"),
+            ("sma_cross", ["fats": .int(5)], .unknownParameter, "strategy.params.fats"),
+            ("sma_cross", ["fast": .int(30)], .invalidParameter, "strategy.params.fast"),
+            ("sma_cross", ["fast": .int(0)], .invalidParameter, "strategy.params.fast"),
+            ("sma_cross", ["slow": .string("ten")], .invalidParameter, "strategy.params.slow"),
+            ("sma_cross", ["fast": .double(2.5)], .invalidParameter, "strategy.params.fast"),
+        ]
+    )
     func errors(name: String, params: [String: ConfigValue], code: StrategyError.Code, path: String) {
         let e = #expect(throws: StrategyError.self) { try StrategyFactory.standard.make(name, parameters: params) }
         #expect(e?.code == code)
@@ -70,7 +73,10 @@ struct SMACrossTests {
         #expect(cmds.count == 1)
         let (i, cmd) = try #require(cmds.first)
         #expect(i == 4)
-        guard case .submit(let o) = cmd else { Issue.record("expected an order"); return }
+        guard case .submit(let o) = cmd else {
+            Issue.record("expected an order")
+            return
+        }
         #expect(o.side == .buy)
         #expect(o.size == .cashFraction(.one))
         #expect(o.type == .market)
@@ -82,7 +88,10 @@ struct SMACrossTests {
         #expect(run(closes).isEmpty)  // flat: nothing to close
         let cmds = run(closes, position: { _ in FixedPoint(7) })
         #expect(cmds.count == 1)
-        guard case .submit(let o) = cmds[0].1 else { Issue.record("expected an order"); return }
+        guard case .submit(let o) = cmds[0].1 else {
+            Issue.record("expected an order")
+            return
+        }
         #expect(o.side == .sell)
         #expect(o.size == .quantity(FixedPoint(7)))
     }

@@ -58,18 +58,21 @@ struct AppConfigTests {
         #expect(f.backtest.cash == 300)
     }
 
-    @Test("validation errors name the key path and the rule", arguments: [
-        ("backtest: {cash: -5}", "backtest.cash", "must be > 0"),
-        ("backtest: {commission: 0.5}", "backtest.commission", "[0, 0.1)"),
-        ("backtest: {cash: lots}", "backtest.cash", "expected a finite number"),
-        ("backtest: {fillAt: tomorrow}", "backtest.fillAt", "must be one of next_open, close"),
-        ("backtest: {cahs: 5}", "backtest.cahs", "unknown key"),
-        ("strategi: {name: x}", "strategi", "unknown key"),
-        ("logging: {level: loud}", "logging.level", "must be one of"),
-        ("data: {delimiter: ';;'}", "data.delimiter", "exactly one"),
-        ("instrument: {quantityStep: 0}", "instrument.quantityStep", "between"),
-        ("data: [1, 2]", "data", "expected a mapping"),
-    ])
+    @Test(
+        "validation errors name the key path and the rule",
+        arguments: [
+            ("backtest: {cash: -5}", "backtest.cash", "must be > 0"),
+            ("backtest: {commission: 0.5}", "backtest.commission", "[0, 0.1)"),
+            ("backtest: {cash: lots}", "backtest.cash", "expected a finite number"),
+            ("backtest: {fillAt: tomorrow}", "backtest.fillAt", "must be one of next_open, close"),
+            ("backtest: {cahs: 5}", "backtest.cahs", "unknown key"),
+            ("strategi: {name: x}", "strategi", "unknown key"),
+            ("logging: {level: loud}", "logging.level", "must be one of"),
+            ("data: {delimiter: ';;'}", "data.delimiter", "exactly one"),
+            ("instrument: {quantityStep: 0}", "instrument.quantityStep", "between"),
+            ("data: [1, 2]", "data", "expected a mapping"),
+        ]
+    )
     func validation(yaml: String, path: String, rule: String) throws {
         let error = #expect(throws: ConfigError.self) { try AppConfig(from: try AppConfig.parse(text: yaml), source: "t.yaml") }
         #expect(error?.keyPath == path)

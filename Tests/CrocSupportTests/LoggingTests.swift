@@ -37,7 +37,10 @@ struct LoggingTests {
         let json = Logger(label: "j") { JSONLogHandler(label: $0, sink: sink) }
         let text = Logger(label: "t") { TextLogHandler(label: $0, sink: sink) }
         for logger in [json, text] {
-            logger.info("connect", metadata: ["api_key": "AKIA-SECRET-1", "apiSecret": "s3cr3t", "headers": ["Authorization": "Bearer tok"], "symbol": "BTCUSDT"])
+            logger.info(
+                "connect",
+                metadata: ["api_key": "AKIA-SECRET-1", "apiSecret": "s3cr3t", "headers": ["Authorization": "Bearer tok"], "symbol": "BTCUSDT"]
+            )
         }
         let all = sink.lines.joined(separator: "\n")
         #expect(!all.contains("AKIA-SECRET-1"))

@@ -5,7 +5,12 @@ import Testing
 
 final class Counter: Sendable {
     let value = Mutex(0)
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    func next() -> Int {
+        value.withLock {
+            $0 += 1
+            return $0
+        }
+    }
 }
 
 struct Store { let id: Int }
@@ -54,8 +59,14 @@ struct ServiceContainerTests {
     @Test("a cycle is reported with its chain instead of recursing forever")
     func circular() {
         let c = ServiceContainer()
-        c.register(A.self) { _ = try $0.resolve(B.self); return A(b: ()) }
-        c.register(B.self) { _ = try $0.resolve(A.self); return B() }
+        c.register(A.self) {
+            _ = try $0.resolve(B.self)
+            return A(b: ())
+        }
+        c.register(B.self) {
+            _ = try $0.resolve(A.self)
+            return B()
+        }
         let e = #expect(throws: ServiceContainerError.self) { try c.resolve(A.self) }
         #expect(e?.code == .circular)
         #expect(e?.description.contains("A -> ") == true)

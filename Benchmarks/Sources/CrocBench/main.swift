@@ -7,16 +7,17 @@
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CrocCore
 import CrocData
 import CrocPipelines
 import CrocStrategies
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 func peakRSSBytes() -> Int {
     var usage = rusage()
@@ -47,7 +48,7 @@ func syntheticSeries(bars n: Int, seed: UInt64 = 7) -> BarSeries {
     var s = BarSeries(symbol: "SYN", pricePrecision: 2, reservingCapacity: n)
     var state = seed
     func next() -> Double {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Double(state >> 11) / Double(1 << 53)
     }
     var price = 100.0
@@ -57,7 +58,16 @@ func syntheticSeries(bars n: Int, seed: UInt64 = 7) -> BarSeries {
         let close = max(1, (open * (1 + (next() - 0.5) * 0.02) * 100).rounded() / 100)
         let high = (max(open, close) * (1 + next() * 0.005) * 100).rounded(.up) / 100
         let low = (min(open, close) * (1 - next() * 0.005) * 100).rounded(.down) / 100
-        s.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: t0 + Int64(i) * 60_000_000_000), open: open, high: high, low: low, close: close, volume: (next() * 1000).rounded()))
+        s.appendUnchecked(
+            Bar(
+                timestamp: Timestamp(nanoseconds: t0 + Int64(i) * 60_000_000_000),
+                open: open,
+                high: high,
+                low: low,
+                close: close,
+                volume: (next() * 1000).rounded()
+            )
+        )
         price = close
     }
     return s
@@ -81,8 +91,16 @@ func benchEngine(bars n: Int) {
         best = min(best, t)
     }
     let peak = peakRSSBytes()
-    print(String(format: "engine: sma_cross 10/20 over %d bars: best %.2f ms, %.1f M bars/s, %d trades", n, best * 1000, Double(n) / best / 1e6, trades))
-    print(String(format: "engine: peak RSS %.1f MB, %.0f bytes/bar over the process baseline (series + engine state)", Double(peak) / 1e6, Double(peak - before) / Double(n)))
+    print(
+        String(format: "engine: sma_cross 10/20 over %d bars: best %.2f ms, %.1f M bars/s, %d trades", n, best * 1000, Double(n) / best / 1e6, trades)
+    )
+    print(
+        String(
+            format: "engine: peak RSS %.1f MB, %.0f bytes/bar over the process baseline (series + engine state)",
+            Double(peak) / 1e6,
+            Double(peak - before) / Double(n)
+        )
+    )
 }
 
 func benchCSV(rows n: Int, path: String) throws {
@@ -91,7 +109,8 @@ func benchCSV(rows n: Int, path: String) throws {
         var text = "Date,Open,High,Low,Close,Volume\n"
         text.reserveCapacity(n * 64)
         for i in 0..<s.count {
-            text += "\(Timestamp(nanoseconds: s.timestamps[i]).iso8601().replacingOccurrences(of: "T", with: " ")),\(s.open[i]),\(s.high[i]),\(s.low[i]),\(s.close[i]),\(s.volume[i])\n"
+            text +=
+                "\(Timestamp(nanoseconds: s.timestamps[i]).iso8601().replacingOccurrences(of: "T", with: " ")),\(s.open[i]),\(s.high[i]),\(s.low[i]),\(s.close[i]),\(s.volume[i])\n"
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
@@ -104,7 +123,16 @@ func benchCSV(rows n: Int, path: String) throws {
         count = s.count
     }
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    print(String(format: "csv: loaded %d rows (%.1f MB) from %@: best %.1f ms, %.1f M rows/s", count, Double(size) / 1e6, path, best * 1000, Double(count) / best / 1e6))
+    print(
+        String(
+            format: "csv: loaded %d rows (%.1f MB) from %@: best %.1f ms, %.1f M rows/s",
+            count,
+            Double(size) / 1e6,
+            path,
+            best * 1000,
+            Double(count) / best / 1e6
+        )
+    )
 }
 
 var args = Array(CommandLine.arguments.dropFirst())

@@ -98,7 +98,9 @@ public struct TradeLedger: Sendable, Hashable, Codable {
             remaining = remaining.signum > 0 ? remaining - closing : remaining + closing
         }
         if remaining.raw != 0 {
-            open.append(Lot(quantity: remaining, price: fill.price, bar: fill.barIndex, time: fill.timestamp, commission: exitCommissionLeft, tag: tag))
+            open.append(
+                Lot(quantity: remaining, price: fill.price, bar: fill.barIndex, time: fill.timestamp, commission: exitCommissionLeft, tag: tag)
+            )
         }
         lots[fill.symbol] = open
     }

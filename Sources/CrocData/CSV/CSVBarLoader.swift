@@ -67,7 +67,12 @@ public enum CSVBarLoader {
     }
 
     /// Lenient parse of in-memory text.
-    public static func inspect(text: String, file: String = "<memory>", options: CSVOptions = .init(), maxProblems: Int = 100) throws(CSVError) -> CSVInspection {
+    public static func inspect(
+        text: String,
+        file: String = "<memory>",
+        options: CSVOptions = .init(),
+        maxProblems: Int = 100
+    ) throws(CSVError) -> CSVInspection {
         var bytes = Array(text.utf8)
         return try bytes.withUnsafeMutableBufferPointer { b throws(CSVError) -> CSVInspection in
             try parse(UnsafeBufferPointer(b), file: file, options: options, maxProblems: max(1, maxProblems))
@@ -145,7 +150,11 @@ public enum CSVBarLoader {
             guard role != .ignore else { continue }
             if let prev = columnOf[role] {
                 throw CSVError(
-                    .duplicateColumn, file: file, line: 1, column: c + 1, columnName: name,
+                    .duplicateColumn,
+                    file: file,
+                    line: 1,
+                    column: c + 1,
+                    columnName: name,
                     detail: "'\(names[prev])' (column \(prev + 1)) already provides the \(role) column"
                 )
             }
@@ -214,7 +223,9 @@ public enum CSVBarLoader {
                             ts = t
                         } else {
                             let text = String(decoding: UnsafeBufferPointer(start: p + a, count: min(b - a, 64)), as: UTF8.self)
-                            try report(CSVError(.badTimestamp, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'"))
+                            try report(
+                                CSVError(.badTimestamp, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'")
+                            )
                             rowOK = false
                         }
                     } else if role != .ignore {
@@ -233,11 +244,15 @@ public enum CSVBarLoader {
                             rowOK = false
                         case .invalid:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
-                            try report(CSVError(.notANumber, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'"))
+                            try report(
+                                CSVError(.notANumber, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'")
+                            )
                             rowOK = false
                         case .nonFinite:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
-                            try report(CSVError(.nonFinite, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'"))
+                            try report(
+                                CSVError(.nonFinite, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'")
+                            )
                             rowOK = false
                         }
                     }
@@ -253,8 +268,14 @@ public enum CSVBarLoader {
             if column < requiredFields {
                 let missing = roles.indices.first { $0 >= column && roles[$0] != .ignore } ?? column
                 try report(
-                    CSVError(.missingValue, file: file, line: line, column: missing + 1, columnName: names[missing],
-                             detail: "row has \(column) fields, header has \(names.count)")
+                    CSVError(
+                        .missingValue,
+                        file: file,
+                        line: line,
+                        column: missing + 1,
+                        columnName: names[missing],
+                        detail: "row has \(column) fields, header has \(names.count)"
+                    )
                 )
                 continue rowLoop
             }

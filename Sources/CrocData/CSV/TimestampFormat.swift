@@ -60,7 +60,10 @@ enum TimestampParser {
     static func parseEpoch(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, nanosPerUnit: Int64) -> Int64? {
         var i = start
         var neg = false
-        if i < end && p[i] == 45 { neg = true; i += 1 }
+        if i < end && p[i] == 45 {
+            neg = true
+            i += 1
+        }
         guard i < end, end - i <= 19 else { return nil }
         var v: Int64 = 0
         while i < end {
@@ -104,7 +107,10 @@ enum TimestampParser {
     /// Parses an optional `[T ]HH:MM[:SS[.fff]]` and optional `Z`/`±HH[:MM]` after a date.
     static func parseTime(_ p: UnsafePointer<UInt8>, _ i0: Int, _ end: Int, year: Int, month: Int, day: Int, allowOffset: Bool) -> Int64? {
         var i = i0
-        var hour = 0, minute = 0, second = 0, nanos = 0
+        var hour = 0
+        var minute = 0
+        var second = 0
+        var nanos = 0
         var offsetSeconds = 0
         if i < end {
             guard p[i] == 84 || p[i] == 32 else { return nil }  // 'T' or ' '
@@ -122,7 +128,10 @@ enum TimestampParser {
                     var scale = 100_000_000
                     let fracStart = i
                     while i < end, let d = digit(p[i]) {
-                        if scale > 0 { nanos += d * scale; scale /= 10 }
+                        if scale > 0 {
+                            nanos += d * scale
+                            scale /= 10
+                        }
                         i += 1
                     }
                     guard i > fracStart else { return nil }
@@ -139,7 +148,10 @@ enum TimestampParser {
                     i += 2
                     var om = 0
                     if i < end && p[i] == 58 { i += 1 }
-                    if end - i >= 2, let m2 = number(p, i, 2) { om = m2; i += 2 }
+                    if end - i >= 2, let m2 = number(p, i, 2) {
+                        om = m2
+                        i += 2
+                    }
                     guard oh < 24, om < 60 else { return nil }
                     offsetSeconds = sign * (oh * 3600 + om * 60)
                 }
@@ -153,7 +165,14 @@ enum TimestampParser {
     static func parsePattern(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ pattern: [UInt8]) -> Int64? {
         var i = start
         var k = 0
-        var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, nanos = 0, offset = 0
+        var year = 1970
+        var month = 1
+        var day = 1
+        var hour = 0
+        var minute = 0
+        var second = 0
+        var nanos = 0
+        var offset = 0
         func readInt(_ maxDigits: Int) -> Int? {
             var v = 0
             var count = 0
@@ -170,23 +189,41 @@ enum TimestampParser {
                 let spec = pattern[k + 1]
                 k += 2
                 switch spec {
-                case 89: guard let v = readInt(4) else { return nil }; year = v  // Y
-                case 109: guard let v = readInt(2) else { return nil }; month = v  // m
-                case 100: guard let v = readInt(2) else { return nil }; day = v  // d
-                case 72: guard let v = readInt(2) else { return nil }; hour = v  // H
-                case 77: guard let v = readInt(2) else { return nil }; minute = v  // M
-                case 83: guard let v = readInt(2) else { return nil }; second = v  // S
+                case 89:
+                    guard let v = readInt(4) else { return nil }
+                    year = v  // Y
+                case 109:
+                    guard let v = readInt(2) else { return nil }
+                    month = v  // m
+                case 100:
+                    guard let v = readInt(2) else { return nil }
+                    day = v  // d
+                case 72:
+                    guard let v = readInt(2) else { return nil }
+                    hour = v  // H
+                case 77:
+                    guard let v = readInt(2) else { return nil }
+                    minute = v  // M
+                case 83:
+                    guard let v = readInt(2) else { return nil }
+                    second = v  // S
                 case 102:  // f
                     var scale = 100_000_000
                     let s0 = i
                     while i < end, let d = digit(p[i]) {
-                        if scale > 0 { nanos += d * scale; scale /= 10 }
+                        if scale > 0 {
+                            nanos += d * scale
+                            scale /= 10
+                        }
                         i += 1
                     }
                     guard i > s0 else { return nil }
                 case 122:  // z
                     guard i < end else { return nil }
-                    if p[i] == 90 { i += 1; continue }
+                    if p[i] == 90 {
+                        i += 1
+                        continue
+                    }
                     guard p[i] == 43 || p[i] == 45 else { return nil }
                     let sign = p[i] == 45 ? -1 : 1
                     i += 1

@@ -30,7 +30,8 @@ public struct BacktestOptions: Sendable {
     /// Converts validated configuration.
     /// - Throws: `ConfigError` when a value cannot be represented exactly enough.
     public init(_ s: BacktestSettings) throws(ConfigError) {
-        guard let cash = FixedPoint(rounding: s.cash), let rate = FixedPoint(rounding: s.commission), let fixed = FixedPoint(rounding: s.commissionFixed),
+        guard let cash = FixedPoint(rounding: s.cash), let rate = FixedPoint(rounding: s.commission),
+            let fixed = FixedPoint(rounding: s.commissionFixed),
             let slip = FixedPoint(rounding: s.slippageBps)
         else {
             throw ConfigError(.invalidValue, keyPath: "backtest", rule: "cash, commission and slippage must be finite and below 9.2e10")
@@ -78,7 +79,12 @@ public struct BacktestError: Error, Sendable, CustomStringConvertible {
 public enum Backtester {
     /// Runs `strategy` over `series`.
     /// - Throws: `BacktestError` when the series is empty.
-    public static func run(series: BarSeries, instrument: Instrument, strategy: any Strategy, options: BacktestOptions) throws(BacktestError) -> BacktestResult {
+    public static func run(
+        series: BarSeries,
+        instrument: Instrument,
+        strategy: any Strategy,
+        options: BacktestOptions
+    ) throws(BacktestError) -> BacktestResult {
         guard !series.isEmpty else { throw BacktestError(description: "no bars to backtest (\(series.symbol))") }
         let warmup = strategy.warmupBars
         let name = strategy.name
@@ -117,7 +123,9 @@ public enum Backtester {
                         series.close.withUnsafeBufferPointer { c in
                             series.volume.withUnsafeBufferPointer { v in
                                 for i in 0..<t.count {
-                                    engine.process(Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i]))
+                                    engine.process(
+                                        Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i])
+                                    )
                                 }
                             }
                         }

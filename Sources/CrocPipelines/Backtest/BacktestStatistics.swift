@@ -1,10 +1,11 @@
+import CrocCore
+import CrocSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CrocCore
-import CrocSupport
 
 /// The statistics users know from backtesting.py, computed the way its
 /// `compute_stats` computes them (0.6.x), so the two can be compared line by
@@ -132,13 +133,34 @@ public struct BacktestStatistics: Sendable, Equatable {
             start: Timestamp(nanoseconds: timestamps[0]),
             end: Timestamp(nanoseconds: timestamps[n - 1]),
             durationSeconds: Double(timestamps[n - 1] - timestamps[0]) / 1e9,
-            exposureTimePct: 0, equityFinal: equity[n - 1], equityPeak: equity.max()!, commissions: commissions,
+            exposureTimePct: 0,
+            equityFinal: equity[n - 1],
+            equityPeak: equity.max()!,
+            commissions: commissions,
             returnPct: (equity[n - 1] - equity[0]) / equity[0] * 100,
-            buyAndHoldReturnPct: nan, returnAnnualizedPct: nan, volatilityAnnualizedPct: nan, cagrPct: nan,
-            sharpeRatio: nan, sortinoRatio: nan, calmarRatio: nan, alphaPct: nan, beta: nan,
-            maxDrawdownPct: nan, avgDrawdownPct: nan, maxDrawdownDurationSeconds: nan, avgDrawdownDurationSeconds: nan,
-            tradeCount: trades.count, winRatePct: nan, bestTradePct: nan, worstTradePct: nan, avgTradePct: nan,
-            maxTradeDurationSeconds: nan, avgTradeDurationSeconds: nan, profitFactor: nan, expectancyPct: nan, sqn: nan,
+            buyAndHoldReturnPct: nan,
+            returnAnnualizedPct: nan,
+            volatilityAnnualizedPct: nan,
+            cagrPct: nan,
+            sharpeRatio: nan,
+            sortinoRatio: nan,
+            calmarRatio: nan,
+            alphaPct: nan,
+            beta: nan,
+            maxDrawdownPct: nan,
+            avgDrawdownPct: nan,
+            maxDrawdownDurationSeconds: nan,
+            avgDrawdownDurationSeconds: nan,
+            tradeCount: trades.count,
+            winRatePct: nan,
+            bestTradePct: nan,
+            worstTradePct: nan,
+            avgTradePct: nan,
+            maxTradeDurationSeconds: nan,
+            avgTradeDurationSeconds: nan,
+            profitFactor: nan,
+            expectancyPct: nan,
+            sqn: nan,
             kellyCriterion: nan
         )
 

@@ -85,7 +85,8 @@ public enum BacktestReport {
         var peak = -Double.infinity
         for (i, e) in result.equity.enumerated() {
             peak = max(peak, e)
-            out += "\(Timestamp(nanoseconds: result.timestamps[i]).iso8601()),\(String(format: "%.8f", e)),\(String(format: "%.6f", (1 - e / peak) * 100))\n"
+            out +=
+                "\(Timestamp(nanoseconds: result.timestamps[i]).iso8601()),\(String(format: "%.8f", e)),\(String(format: "%.6f", (1 - e / peak) * 100))\n"
         }
         return out
     }

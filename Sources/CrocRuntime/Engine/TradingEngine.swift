@@ -51,7 +51,14 @@ public struct TradingEngine: Sendable {
     ///   - cash: Starting cash.
     ///   - expectedBars: Capacity to reserve for the equity curve.
     ///   - runID: Prefix of client order ids.
-    public init(instrument: Instrument, strategy: any Strategy, exchange: SimulatedExchange, cash: Money, expectedBars: Int = 0, runID: String = "crocbot") {
+    public init(
+        instrument: Instrument,
+        strategy: any Strategy,
+        exchange: SimulatedExchange,
+        cash: Money,
+        expectedBars: Int = 0,
+        runID: String = "crocbot"
+    ) {
         self.instrument = instrument
         self.strategy = strategy
         self.exchange = exchange

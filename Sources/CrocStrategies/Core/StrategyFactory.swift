@@ -114,7 +114,8 @@ public struct StrategyFactory: Sendable {
     /// A factory with the built-in strategies (`sma_cross`).
     public static var standard: StrategyFactory {
         var f = StrategyFactory()
-        f.register("sma_cross", summary: SMACrossStrategy.summary, parameters: [("fast", "10"), ("slow", "20")]) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+        f.register("sma_cross", summary: SMACrossStrategy.summary, parameters: [("fast", "10"), ("slow", "20")]) {
+            (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             try SMACrossStrategy(parameters: &p)
         }
         return f
@@ -127,7 +128,8 @@ public struct StrategyFactory: Sendable {
     public func entry(_ name: String) -> Entry? { entries[name] }
 
     /// Registers (or replaces) a strategy kind.
-    public mutating func register(_ name: String, summary: String, parameters: [(name: String, defaultValue: String)] = [], build: @escaping Builder) {
+    public mutating func register(_ name: String, summary: String, parameters: [(name: String, defaultValue: String)] = [], build: @escaping Builder)
+    {
         entries[name] = Entry(summary: summary, parameters: parameters, build: build)
     }
 
@@ -135,7 +137,11 @@ public struct StrategyFactory: Sendable {
     /// - Throws: `StrategyError` for an unknown name, an unknown parameter or an invalid value.
     public func make(_ name: String, parameters: [String: ConfigValue] = [:]) throws(StrategyError) -> any Strategy {
         guard let entry = entries[name] else {
-            throw StrategyError(.unknownStrategy, keyPath: "strategy.name", rule: "unknown strategy '\(name)'; registered: \(names.joined(separator: ", "))")
+            throw StrategyError(
+                .unknownStrategy,
+                keyPath: "strategy.name",
+                rule: "unknown strategy '\(name)'; registered: \(names.joined(separator: ", "))"
+            )
         }
         var p = StrategyParameters(parameters)
         let s = try entry.build(&p)

@@ -56,7 +56,11 @@ public struct AppConfig: Sendable, Equatable, Encodable {
     ///   - environment: Usually `ProcessInfo.processInfo.environment`.
     /// - Throws: `ConfigError` for an unreadable file, bad syntax or an invalid value.
     ///   - overrides: Dotted key paths set last (command-line flags), e.g. `["backtest.cash": .double(5000)]`.
-    public static func load(path: String?, environment: [String: String] = [:], overrides: [String: ConfigValue] = [:]) throws(ConfigError) -> AppConfig {
+    public static func load(
+        path: String?,
+        environment: [String: String] = [:],
+        overrides: [String: ConfigValue] = [:]
+    ) throws(ConfigError) -> AppConfig {
         var tree: ConfigValue = .object([:])
         if let path {
             let text: String
@@ -92,7 +96,9 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         var result = tree
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("CROCBOT_") {
             let keys = name.dropFirst("CROCBOT_".count).components(separatedBy: "__").map { $0.lowercased() }
-            guard !keys.contains(where: \.isEmpty), let first = keys.first, sections.contains(where: { ConfigReader.normalise($0) == ConfigReader.normalise(first) }) else {
+            guard !keys.contains(where: \.isEmpty), let first = keys.first,
+                sections.contains(where: { ConfigReader.normalise($0) == ConfigReader.normalise(first) })
+            else {
                 continue  // other CROCBOT_ variables (e.g. secrets read elsewhere) are not config paths
             }
             result = try setting(ConfigValue(parsingScalar: value), at: keys[...], in: result, path: "", source: name)
@@ -181,7 +187,12 @@ public struct InstrumentConfig: Sendable, Equatable, Encodable {
             throw ConfigError(.invalidValue, keyPath: r.childPath("pricePrecision"), rule: "must be between 0 and 8, found \(p)", source: r.source)
         }
         if !(quantityStep >= 1e-8 && quantityStep <= 1e9) {
-            throw ConfigError(.invalidValue, keyPath: r.childPath("quantityStep"), rule: "must be between 1e-8 and 1e9, found \(quantityStep)", source: r.source)
+            throw ConfigError(
+                .invalidValue,
+                keyPath: r.childPath("quantityStep"),
+                rule: "must be between 1e-8 and 1e9, found \(quantityStep)",
+                source: r.source
+            )
         }
     }
 }
@@ -321,7 +332,12 @@ public struct LoggingConfig: Sendable, Equatable, Encodable {
         try r.rejectUnknownKeys(["format", "level"])
         self.init(format: try r.choice("format", default: .text), level: try r.string("level", default: "info").lowercased())
         guard Self.levels.contains(level) else {
-            throw ConfigError(.invalidValue, keyPath: r.childPath("level"), rule: "must be one of \(Self.levels.joined(separator: ", ")), found '\(level)'", source: r.source)
+            throw ConfigError(
+                .invalidValue,
+                keyPath: r.childPath("level"),
+                rule: "must be one of \(Self.levels.joined(separator: ", ")), found '\(level)'",
+                source: r.source
+            )
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A dynamically typed configuration value: the tree that YAML, JSON and
 /// environment overrides are merged into before `AppConfig` is decoded.
 ///
@@ -132,5 +134,3 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Logging
+
 /// Masks secrets in log metadata: any key that looks like it holds a
 /// credential (`api_key`, `secret`, `token`, `password`, `signature`,
 /// `authorization`) has its value replaced, at any nesting depth.
@@ -14,8 +16,6 @@ public enum SecretRedaction {
         return secretFragments.contains { k.contains($0) }
     }
 }
-
-import Logging
 
 extension SecretRedaction {
     /// `metadata` with every secret-looking key masked, at any depth.

@@ -59,7 +59,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
-        .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore"], swiftSettings: strictSettings),
+        .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore", "CrocSupport"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(name: "CrocStrategiesTests", dependencies: ["CrocStrategies", "CrocCore"], swiftSettings: strictSettings),
         .testTarget(name: "CrocExecutionTests", dependencies: ["CrocExecution", "CrocCore"], swiftSettings: strictSettings),
         .testTarget(

@@ -1,0 +1,297 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Rolling mean and sum of squared deviations of the last `period` values,
+/// updated in O(1) with Welford's add/replace recurrences.
+///
+/// E[x²] − E[x]² from running sums loses about 1e-8 relative on FX prices
+/// (the two terms nearly cancel); these recurrences keep the error at the
+/// scale of the variance itself, and an exact two-pass re-anchoring every
+/// `period` updates stops drift, matching TA-Lib 0.8's STDDEV/VAR to ~1e-12.
+@usableFromInline
+struct RollingMoments: Sendable, Hashable {
+    @usableFromInline let period: Int
+    @usableFromInline var ring: RingBuffer
+    @usableFromInline var mean = 0.0
+    @usableFromInline var m2 = 0.0
+    @usableFromInline var seen = 0
+
+    @usableFromInline
+    init(period: Int) {
+        self.period = period
+        ring = RingBuffer(capacity: period)
+    }
+
+    /// Adds `x`; returns the population variance of the window, or NaN during warm-up.
+    @inlinable
+    mutating func push(_ x: Double) -> Double {
+        let full = ring.isFull
+        let old = ring.push(x)
+        seen += 1
+        if !full {
+            let delta = x - mean
+            mean += delta / Double(seen)
+            m2 += delta * (x - mean)
+        } else if seen % period == 0 {
+            reanchor()
+        } else {
+            let oldMean = mean
+            mean += (x - old) / Double(period)
+            m2 += (x - old) * (x - mean + old - oldMean)
+        }
+        guard seen >= period else { return .nan }
+        return m2 / Double(period)
+    }
+
+    /// Recomputes mean and M2 exactly (two passes over the window), so
+    /// rounding drift never outlives `period` updates: O(n) once per n updates.
+    @inlinable
+    mutating func reanchor() {
+        let n = ring.count
+        var s = 0.0
+        for k in stride(from: n - 1, through: 0, by: -1) { s += ring.back(k) }
+        let m = s / Double(n)
+        var q = 0.0
+        for k in stride(from: n - 1, through: 0, by: -1) {
+            let d = ring.back(k) - m
+            q += d * d
+        }
+        mean = m
+        m2 = q
+    }
+}
+
+/// Rolling population standard deviation × `deviations` (TA-Lib's STDDEV:
+/// 0 when the variance is ≤ 1e-14). First value at index n − 1.
+public struct StdDev: Sendable, Hashable {
+    /// Window length.
+    public let period: Int
+    /// Multiplier of σ.
+    public let deviations: Double
+    @usableFromInline var moments: RollingMoments
+
+    /// Creates a rolling standard deviation; `period` is clamped to at least 1.
+    public init(period: Int, deviations: Double = 1) {
+        self.period = max(1, period)
+        self.deviations = deviations
+        moments = RollingMoments(period: self.period)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period - 1 }
+
+    /// Adds a value; returns the population variance or NaN during warm-up.
+    @inlinable
+    public mutating func variance(_ x: Double) -> Double { moments.push(x) }
+
+    /// Adds a value; returns σ × deviations or NaN during warm-up.
+    @inlinable
+    public mutating func update(_ x: Double) -> Double {
+        let v = moments.push(x)
+        if v.isNaN { return v }
+        if taIsZeroOrNeg(v) { return 0 }
+        return deviations != 1.0 ? sqrt(v) * deviations : sqrt(v)
+    }
+
+    /// σ with the sample (n − 1) denominator from a population σ (pandas' default).
+    public static func sampleFromPopulation(_ sigma: Double, period: Int) -> Double {
+        period > 1 ? sigma * (Double(period) / Double(period - 1)).squareRoot() : .nan
+    }
+}
+
+/// One Bollinger Bands observation.
+public struct BollingerValue: Sendable, Hashable {
+    /// middle + up·σ.
+    public var upper: Double
+    /// SMA.
+    public var middle: Double
+    /// middle − down·σ.
+    public var lower: Double
+    /// Creates a value.
+    @inlinable public init(upper: Double, middle: Double, lower: Double) {
+        self.upper = upper
+        self.middle = middle
+        self.lower = lower
+    }
+
+    /// All NaN.
+    public static let nan = BollingerValue(upper: .nan, middle: .nan, lower: .nan)
+}
+
+/// Bollinger Bands on an SMA with population σ (TA-Lib's BBANDS with
+/// MA type SMA). First value at index n − 1.
+public struct BollingerBands: Sendable, Hashable {
+    /// Window length.
+    public let period: Int
+    /// σ multiplier of the upper band.
+    public let deviationsUp: Double
+    /// σ multiplier of the lower band.
+    public let deviationsDown: Double
+    @usableFromInline var sma: SMA
+    @usableFromInline var moments: RollingMoments
+
+    /// Creates Bollinger Bands (TA-Lib defaults 5, 2, 2; the common choice is 20, 2, 2).
+    public init(period: Int = 20, deviationsUp: Double = 2, deviationsDown: Double = 2) {
+        self.period = max(1, period)
+        self.deviationsUp = deviationsUp
+        self.deviationsDown = deviationsDown
+        sma = SMA(period: self.period)
+        moments = RollingMoments(period: self.period)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period - 1 }
+
+    /// Adds a value.
+    @inlinable
+    public mutating func update(_ x: Double) -> BollingerValue {
+        let middle = sma.update(x)
+        let v = moments.push(x)
+        guard !middle.isNaN else { return .nan }
+        let sigma = taIsZeroOrNeg(v) ? 0 : sqrt(v)
+        if deviationsUp == deviationsDown {
+            if deviationsUp == 1.0 { return BollingerValue(upper: middle + sigma, middle: middle, lower: middle - sigma) }
+            let w = sigma * deviationsUp
+            return BollingerValue(upper: middle + w, middle: middle, lower: middle - w)
+        }
+        return BollingerValue(upper: middle + sigma * deviationsUp, middle: middle, lower: middle - sigma * deviationsDown)
+    }
+}
+
+/// Rolling z-score: (x − SMA) / population σ over the same window; 0 when σ is 0.
+public struct ZScore: Sendable, Hashable {
+    /// Window length.
+    public let period: Int
+    @usableFromInline var mean: SMA
+    @usableFromInline var sigma: StdDev
+
+    /// Creates a z-score; `period` is clamped to at least 2.
+    public init(period: Int) {
+        self.period = max(2, period)
+        mean = SMA(period: self.period)
+        sigma = StdDev(period: self.period)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period - 1 }
+
+    /// Adds a value.
+    @inlinable
+    public mutating func update(_ x: Double) -> Double {
+        let m = mean.update(x)
+        let s = sigma.update(x)
+        if m.isNaN { return .nan }
+        return s != 0 ? (x - m) / s : 0
+    }
+}
+
+/// True range: max(high − low, |high − previous close|, |low − previous close|).
+/// First value at index 1 (TA-Lib never uses TR[0]).
+public struct TrueRange: Sendable, Hashable {
+    @usableFromInline var prevClose = Double.nan
+
+    /// Creates a true-range indicator.
+    public init() {}
+
+    /// Index of the first value.
+    public var lookback: Int { 1 }
+
+    /// Adds a bar.
+    @inlinable
+    public mutating func update(high: Double, low: Double, close: Double) -> Double {
+        let yc = prevClose
+        prevClose = close
+        if yc.isNaN { return .nan }
+        var greatest = high - low
+        let v2 = abs(yc - high)
+        if v2 > greatest { greatest = v2 }
+        let v3 = abs(yc - low)
+        if v3 > greatest { greatest = v3 }
+        return greatest
+    }
+}
+
+/// Average true range with Wilder smoothing: seeded at index n with the mean
+/// of TR[1...n], then (ATR·(n − 1) + TR) / n.
+public struct ATR: Sendable, Hashable {
+    /// Period n.
+    public let period: Int
+    @usableFromInline var tr = TrueRange()
+    @usableFromInline var value = 0.0
+    @usableFromInline var count = 0
+
+    /// Creates an ATR; `period` is clamped to at least 1.
+    public init(period: Int) { self.period = max(1, period) }
+
+    /// Index of the first value.
+    public var lookback: Int { period }
+
+    /// Adds a bar.
+    @inlinable
+    public mutating func update(high: Double, low: Double, close: Double) -> Double {
+        let t = tr.update(high: high, low: low, close: close)
+        if t.isNaN { return .nan }
+        count += 1
+        if count < period {
+            value += t
+            return .nan
+        }
+        if count == period {
+            value = (value + t) / Double(period)
+            return value
+        }
+        value *= Double(period - 1)
+        value += t
+        value /= Double(period)
+        return value
+    }
+}
+
+/// Rolling minimum over `period` values (exact). First value at index n − 1.
+public struct RollingMin: Sendable, Hashable {
+    /// Window length.
+    public let period: Int
+    @usableFromInline var window: MonotonicWindow
+
+    /// Creates a rolling minimum; `period` is clamped to at least 1.
+    public init(period: Int) {
+        self.period = max(1, period)
+        window = MonotonicWindow(period: self.period, isMax: false)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period - 1 }
+
+    /// Adds a value.
+    @inlinable
+    public mutating func update(_ x: Double) -> Double {
+        let v = window.push(x)
+        return window.seen >= period ? v : .nan
+    }
+}
+
+/// Rolling maximum over `period` values (exact). First value at index n − 1.
+public struct RollingMax: Sendable, Hashable {
+    /// Window length.
+    public let period: Int
+    @usableFromInline var window: MonotonicWindow
+
+    /// Creates a rolling maximum; `period` is clamped to at least 1.
+    public init(period: Int) {
+        self.period = max(1, period)
+        window = MonotonicWindow(period: self.period, isMax: true)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period - 1 }
+
+    /// Adds a value.
+    @inlinable
+    public mutating func update(_ x: Double) -> Double {
+        let v = window.push(x)
+        return window.seen >= period ? v : .nan
+    }
+}

@@ -4,6 +4,8 @@
 //
 // engine: sma_cross 10/20 through TradingEngine over N synthetic bars (default 1,000,000);
 //         reports bars/s (best of 5) and peak resident memory per bar.
+// indicators: batch RSI/EMA/SMA/MACD/BBANDS/ATR/ADX over the CSV's closes and streaming
+//         EMA/SMA updates/s. Compare with scripts/bench_talib.py on the same file.
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -135,7 +137,71 @@ func benchCSV(rows n: Int, path: String) throws {
     )
 }
 
+/// Best-of-`runs` wall time of `body`, in seconds.
+func best(_ runs: Int = 7, _ body: () -> Void) -> Double {
+    var b = Double.infinity
+    for _ in 0..<runs {
+        let start = ContinuousClock.now
+        body()
+        b = min(b, seconds(ContinuousClock.now - start))
+    }
+    return b
+}
+
+func benchIndicators(path: String) throws {
+    let s = try CSVBarLoader.load(path: path)
+    let c = s.close
+    var sink = 0.0
+    func report(_ name: String, _ t: Double) {
+        print(String(format: "indicators: %-22@ %7.2f ms  (%.0f M values/s)", name as NSString, t * 1000, Double(c.count) / t / 1e6))
+    }
+    report("RSI(14)", best { sink += Indicators.rsi(c, period: 14).last! })
+    report("EMA(20)", best { sink += Indicators.ema(c, period: 20).last! })
+    report("SMA(20)", best { sink += Indicators.sma(c, period: 20).last! })
+    report("MACD(12,26,9)", best { sink += Indicators.macd(c).histogram.last! })
+    report("BBANDS(20,2)", best { sink += Indicators.bollinger(c, period: 20).upper.last! })
+    // Compute only: the same kernels writing into reused buffers (as TA-Lib's C API does).
+    var o1 = [Double](repeating: 0, count: c.count)
+    var o2 = o1
+    var o3 = o1
+    c.withUnsafeBufferPointer { xs in
+        o1.withUnsafeMutableBufferPointer { a in
+            o2.withUnsafeMutableBufferPointer { b in
+                o3.withUnsafeMutableBufferPointer { d in
+                    report(
+                        "MACD into buffers",
+                        best { Indicators.macd(xs, macd: a.baseAddress!, signalLine: b.baseAddress!, histogram: d.baseAddress!) }
+                    )
+                    report(
+                        "BBANDS into buffers",
+                        best { Indicators.bollinger(xs, period: 20, upper: a.baseAddress!, middle: b.baseAddress!, lower: d.baseAddress!) }
+                    )
+                }
+            }
+        }
+    }
+    sink += o1[100] + o2[100] + o3[100]
+    report("ATR(14)", best { sink += Indicators.atr(high: s.high, low: s.low, close: c).last! })
+    report("ADX(14)", best { sink += Indicators.adx(high: s.high, low: s.low, close: c).last! })
+    // Streaming: one update call per value, state kept across calls.
+    let tEMA = best {
+        var e = EMA(period: 20)
+        var acc = 0.0
+        for x in c { acc += e.update(x) }
+        sink += acc
+    }
+    let tSMA = best {
+        var m = SMA(period: 20)
+        var acc = 0.0
+        for x in c { acc += m.update(x) }
+        sink += acc
+    }
+    print(String(format: "streaming: EMA(20) %.0f M updates/s, SMA(20) %.0f M updates/s", Double(c.count) / tEMA / 1e6, Double(c.count) / tSMA / 1e6))
+    if sink == 42 { print("") }
+}
+
 var args = Array(CommandLine.arguments.dropFirst())
+
 var bars = 1_000_000
 var csvPath = "/tmp/crocbench_1m.csv"
 if let i = args.firstIndex(of: "--bars"), i + 1 < args.count, let v = Int(args[i + 1]) {
@@ -149,3 +215,7 @@ if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
 let which = args.first ?? "all"
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
+if which == "indicators" || which == "all" {
+    if !FileManager.default.fileExists(atPath: csvPath) { try benchCSV(rows: bars, path: csvPath) }
+    try benchIndicators(path: csvPath)
+}

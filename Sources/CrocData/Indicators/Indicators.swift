@@ -40,14 +40,105 @@ public enum Indicators {
         }
     }
 
+    /// Allocates an output array and fills it through a pointer. Large
+    /// outputs are backed by transparent huge pages where the kernel offers
+    /// them (as numpy does), so first-touch page faults do not dominate.
+    @inlinable
+    static func output(_ count: Int, _ fill: (UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        [Double](unsafeUninitializedCapacity: count) { buf, n in
+            if count > 0 {
+                LargeMemory.adviseHugePages(UnsafeMutableRawPointer(buf.baseAddress!), bytes: count * MemoryLayout<Double>.stride)
+                fill(buf.baseAddress!)
+            }
+            n = count
+        }
+    }
+
+    // The kernels below perform exactly the operations of the streaming
+    // structs (same expressions, same order), over contiguous memory.
+
     /// Simple moving average.
-    public static func sma(_ x: [Double], period: Int) -> [Double] { run(x, SMA(period: period)) { $0.update($1) } }
+    public static func sma(_ x: [Double], period: Int) -> [Double] {
+        let n = max(1, period)
+        let inverse = SMA(period: n).inverse
+        return x.withUnsafeBufferPointer { xs in
+            output(xs.count) { out in
+                var sum = 0.0
+                for i in 0..<min(n - 1, xs.count) {
+                    sum += xs[i]
+                    out[i] = .nan
+                }
+                if xs.count >= n {
+                    for i in (n - 1)..<xs.count {
+                        sum += xs[i]
+                        out[i] = sum * inverse
+                        sum -= xs[i - n + 1]
+                    }
+                }
+            }
+        }
+    }
+
     /// Exponential moving average (SMA-seeded).
-    public static func ema(_ x: [Double], period: Int) -> [Double] { run(x, EMA(period: period)) { $0.update($1) } }
+    public static func ema(_ x: [Double], period: Int) -> [Double] {
+        let proto = EMA(period: period)
+        let n = proto.period
+        let k = proto.k
+        let k1 = proto.oneMinusK
+        return x.withUnsafeBufferPointer { xs in
+            output(xs.count) { out in
+                var v = 0.0
+                for i in 0..<min(n - 1, xs.count) {
+                    v += xs[i]
+                    out[i] = .nan
+                }
+                guard xs.count >= n else { return }
+                v = (v + xs[n - 1]) / Double(n)
+                out[n - 1] = v
+                for i in n..<xs.count {
+                    v = xs[i] * k + v * k1
+                    out[i] = v
+                }
+            }
+        }
+    }
+
     /// Weighted moving average.
     public static func wma(_ x: [Double], period: Int) -> [Double] { run(x, WMA(period: period)) { $0.update($1) } }
+
     /// Relative Strength Index (Wilder).
-    public static func rsi(_ x: [Double], period: Int = 14) -> [Double] { run(x, RSI(period: period)) { $0.update($1) } }
+    public static func rsi(_ x: [Double], period: Int = 14) -> [Double] {
+        let proto = RSI(period: period)
+        let n = proto.period
+        let decay = proto.decay
+        let inverse = proto.inverse
+        return x.withUnsafeBufferPointer { xs in
+            output(xs.count) { out in
+                let warm = min(n, xs.count)
+                for i in 0..<warm { out[i] = .nan }
+                guard xs.count > n else { return }
+                var gain = 0.0
+                var loss = 0.0
+                var prev = xs[0]
+                for i in 1...n {
+                    let d = xs[i] - prev
+                    prev = xs[i]
+                    if d < 0 { loss -= d } else { gain += d }
+                }
+                loss /= Double(n)
+                gain /= Double(n)
+                out[n] = RSI.value(gain: gain, loss: loss)
+                for i in (n + 1)..<xs.count {
+                    let d = xs[i] - prev
+                    prev = xs[i]
+                    gain = RSI.smooth(gain, d > 0 ? d : 0, decay, inverse)
+                    loss = RSI.smooth(loss, d < 0 ? -d : 0, decay, inverse)
+                    out[i] = RSI.value(gain: gain, loss: loss)
+                }
+            }
+        }
+    }
+
     /// Momentum x[t] − x[t − n].
     public static func momentum(_ x: [Double], period: Int = 10) -> [Double] { run(x, Momentum(period: period)) { $0.update($1) } }
     /// Rate of change, %.
@@ -58,7 +149,41 @@ public enum Indicators {
     public static func logReturns(_ x: [Double], period: Int = 1) -> [Double] { run(x, LogReturns(period: period)) { $0.update($1) } }
     /// Rolling population standard deviation × `deviations`.
     public static func stddev(_ x: [Double], period: Int, deviations: Double = 1) -> [Double] {
-        run(x, StdDev(period: period, deviations: deviations)) { $0.update($1) }
+        let n = max(1, period)
+        return movingVariance(x, period: n) { v in
+            if v.isNaN { return v }
+            if taIsZeroOrNeg(v) { return 0 }
+            return deviations != 1.0 ? v.squareRoot() * deviations : v.squareRoot()
+        }
+    }
+
+    /// The rolling population variance kernel (`RollingMoments`), mapped through `transform`.
+    @inlinable
+    static func movingVariance(_ x: [Double], period n: Int, _ transform: (Double) -> Double) -> [Double] {
+        let inverse = 1.0 / Double(n)
+        return x.withUnsafeBufferPointer { xs in
+            output(xs.count) { out in
+                guard let p = xs.baseAddress else { return }
+                var mean = 0.0
+                var m2 = 0.0
+                var untilAnchor = n
+                for i in 0..<xs.count {
+                    let seen = i + 1
+                    if i < n {
+                        RollingMoments.add(&mean, &m2, xs[i], seen)
+                    } else {
+                        untilAnchor -= 1
+                        if untilAnchor == 0 {
+                            RollingMoments.reanchor(p + (i - n + 1), n, inverse, &mean, &m2)
+                            untilAnchor = n
+                        } else {
+                            RollingMoments.replace(&mean, &m2, xs[i], xs[i - n], inverse)
+                        }
+                    }
+                    out[i] = transform(seen >= n ? m2 * inverse : .nan)
+                }
+            }
+        }
     }
     /// Rolling z-score.
     public static func zscore(_ x: [Double], period: Int) -> [Double] { run(x, ZScore(period: period)) { $0.update($1) } }
@@ -70,25 +195,77 @@ public enum Indicators {
     /// MACD line, signal and histogram.
     public static func macd(_ x: [Double], fast: Int = 12, slow: Int = 26, signal: Int = 9) -> (macd: [Double], signal: [Double], histogram: [Double])
     {
-        var s = MACD(fast: fast, slow: slow, signal: signal)
-        var m = [Double](repeating: 0, count: x.count)
-        var sig = m
-        var h = m
-        x.withUnsafeBufferPointer { xs in
-            m.withUnsafeMutableBufferPointer { mo in
-                sig.withUnsafeMutableBufferPointer { so in
-                    h.withUnsafeMutableBufferPointer { ho in
-                        for i in 0..<xs.count {
-                            let v = s.update(xs[i])
-                            mo[i] = v.macd
-                            so[i] = v.signal
-                            ho[i] = v.histogram
-                        }
+        let count = x.count
+        var sigOut: [Double] = []
+        var histOut: [Double] = []
+        let macdOut = x.withUnsafeBufferPointer { xs in
+            output(count) { mo in
+                sigOut = output(count) { so in
+                    histOut = output(count) { ho in
+                        macd(xs, fast: fast, slow: slow, signal: signal, macd: mo, signalLine: so, histogram: ho)
                     }
                 }
             }
         }
-        return (m, sig, h)
+        return (macdOut, sigOut, histOut)
+    }
+
+    /// MACD written into caller-provided buffers of `x.count` values each.
+    public static func macd(
+        _ xs: UnsafeBufferPointer<Double>,
+        fast: Int = 12,
+        slow: Int = 26,
+        signal: Int = 9,
+        macd mo: UnsafeMutablePointer<Double>,
+        signalLine so: UnsafeMutablePointer<Double>,
+        histogram ho: UnsafeMutablePointer<Double>
+    ) {
+        let p = MACD(fast: fast, slow: slow, signal: signal)
+        let f = p.fast
+        let s = p.slow
+        let g = p.signalPeriod
+        let (kf, kf1, ks, ks1, kg, kg1) = (p.kFast, p.kFast1, p.kSlow, p.kSlow1, p.kSignal, p.kSignal1)
+        let count = xs.count
+        for i in 0..<min(count, p.lookback) {
+            mo[i] = .nan
+            so[i] = .nan
+            ho[i] = .nan
+        }
+        guard count >= s else { return }
+        var slowSum = 0.0
+        for i in 0..<s { slowSum += xs[i] }
+        var slowEMA = slowSum / Double(s)
+        var fastSum = 0.0
+        for i in (s - f)..<s { fastSum += xs[i] }
+        var fastEMA = fastSum / Double(f)
+        // Seed the signal EMA over the first g MACD values.
+        var sig = 0.0
+        let firstOut = s - 1 + g - 1
+        for i in (s - 1)..<min(count, firstOut + 1) {
+            if i >= s {
+                fastEMA = xs[i] * kf + fastEMA * kf1
+                slowEMA = xs[i] * ks + slowEMA * ks1
+            }
+            let m = fastEMA - slowEMA
+            if i < firstOut {
+                sig += m
+            } else {
+                sig = (sig + m) / Double(g)
+                mo[i] = m
+                so[i] = sig
+                ho[i] = m - sig
+            }
+        }
+        guard count > firstOut + 1 else { return }
+        for i in (firstOut + 1)..<count {
+            fastEMA = xs[i] * kf + fastEMA * kf1
+            slowEMA = xs[i] * ks + slowEMA * ks1
+            let m = fastEMA - slowEMA
+            sig = m * kg + sig * kg1
+            mo[i] = m
+            so[i] = sig
+            ho[i] = m - sig
+        }
     }
 
     /// Bollinger Bands: upper, middle, lower.
@@ -98,25 +275,69 @@ public enum Indicators {
         deviationsUp: Double = 2,
         deviationsDown: Double = 2
     ) -> (upper: [Double], middle: [Double], lower: [Double]) {
-        var s = BollingerBands(period: period, deviationsUp: deviationsUp, deviationsDown: deviationsDown)
-        var u = [Double](repeating: 0, count: x.count)
-        var m = u
-        var l = u
-        x.withUnsafeBufferPointer { xs in
-            u.withUnsafeMutableBufferPointer { uo in
-                m.withUnsafeMutableBufferPointer { mo in
-                    l.withUnsafeMutableBufferPointer { lo in
-                        for i in 0..<xs.count {
-                            let v = s.update(xs[i])
-                            uo[i] = v.upper
-                            mo[i] = v.middle
-                            lo[i] = v.lower
-                        }
+        let count = x.count
+        var middleOut: [Double] = []
+        var lowerOut: [Double] = []
+        let upperOut = x.withUnsafeBufferPointer { xs in
+            output(count) { uo in
+                middleOut = output(count) { mo in
+                    lowerOut = output(count) { lo in
+                        bollinger(xs, period: period, deviationsUp: deviationsUp, deviationsDown: deviationsDown, upper: uo, middle: mo, lower: lo)
                     }
                 }
             }
         }
-        return (u, m, l)
+        return (upperOut, middleOut, lowerOut)
+    }
+
+    /// Bollinger Bands written into caller-provided buffers of `x.count` values each.
+    public static func bollinger(
+        _ xs: UnsafeBufferPointer<Double>,
+        period: Int = 20,
+        deviationsUp: Double = 2,
+        deviationsDown: Double = 2,
+        upper uo: UnsafeMutablePointer<Double>,
+        middle mo: UnsafeMutablePointer<Double>,
+        lower lo: UnsafeMutablePointer<Double>
+    ) {
+        let n = max(1, period)
+        let inverse = 1.0 / Double(n)
+        guard let p = xs.baseAddress else { return }
+        let count = xs.count
+        var sum = 0.0
+        var mean = 0.0
+        var m2 = 0.0
+        for i in 0..<min(n, count) {
+            sum += xs[i]
+            RollingMoments.add(&mean, &m2, xs[i], i + 1)
+            if i < n - 1 {
+                uo[i] = .nan
+                mo[i] = .nan
+                lo[i] = .nan
+            }
+        }
+        guard count >= n else { return }
+        func emit(_ i: Int) {
+            let middle = sum * inverse
+            sum -= xs[i - n + 1]
+            let b = BollingerBands.bands(middle: middle, variance: m2 * inverse, up: deviationsUp, down: deviationsDown)
+            uo[i] = b.upper
+            mo[i] = b.middle
+            lo[i] = b.lower
+        }
+        emit(n - 1)
+        var untilAnchor = n
+        for i in n..<count {
+            sum += xs[i]
+            untilAnchor -= 1
+            if untilAnchor == 0 {
+                RollingMoments.reanchor(p + (i - n + 1), n, inverse, &mean, &m2)
+                untilAnchor = n
+            } else {
+                RollingMoments.replace(&mean, &m2, xs[i], xs[i - n], inverse)
+            }
+            emit(i)
+        }
     }
 
     /// True range.

@@ -1,9 +1,10 @@
 /// Simple moving average, TA-Lib's running-sum arithmetic: add the new
-/// value, emit sum / n, subtract the value leaving the window.
+/// value, emit sum · (1/n), subtract the value leaving the window.
 /// First value at index `period − 1`; NaN before.
 public struct SMA: Sendable, Hashable {
     /// Window length.
     public let period: Int
+    @usableFromInline let inverse: Double
     @usableFromInline var ring: RingBuffer
     @usableFromInline var sum = 0.0
     @usableFromInline var seen = 0
@@ -11,6 +12,7 @@ public struct SMA: Sendable, Hashable {
     /// Creates an SMA; `period` is clamped to at least 1.
     public init(period: Int) {
         self.period = max(1, period)
+        inverse = 1.0 / Double(self.period)
         ring = RingBuffer(capacity: self.period)
     }
 
@@ -24,19 +26,22 @@ public struct SMA: Sendable, Hashable {
         sum += x
         _ = ring.push(x)
         guard seen >= period else { return .nan }
-        let out = sum / Double(period)
+        let out = sum * inverse
         sum -= ring.oldest
         return out
     }
 }
 
 /// Exponential moving average with k = 2 / (n + 1), seeded at index n − 1
-/// with the SMA of the first n values (TA-Lib's default).
+/// with the SMA of the first n values (TA-Lib's default). Updates as
+/// x·k + ema·(1 − k), which equals TA-Lib's (x − ema)·k + ema to a few ulps
+/// and keeps the dependency chain to one multiply and one add.
 public struct EMA: Sendable, Hashable {
     /// Period n.
     public let period: Int
     /// Smoothing factor 2 / (n + 1).
     public let k: Double
+    @usableFromInline let oneMinusK: Double
     @usableFromInline var value = 0.0
     @usableFromInline var seen = 0
 
@@ -44,6 +49,7 @@ public struct EMA: Sendable, Hashable {
     public init(period: Int) {
         self.period = max(1, period)
         k = 2.0 / Double(self.period + 1)
+        oneMinusK = 1.0 - k
     }
 
     /// Index of the first value.
@@ -61,7 +67,7 @@ public struct EMA: Sendable, Hashable {
             value = (value + x) / Double(period)
             return value
         }
-        value = ((x - value) * k) + value
+        value = x * k + value * oneMinusK  // one multiply-add on the loop-carried chain
         return value
     }
 }

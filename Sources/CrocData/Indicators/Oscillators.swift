@@ -9,13 +9,33 @@ import Darwin
 public struct RSI: Sendable, Hashable {
     /// Period n.
     public let period: Int
+    @usableFromInline let decay: Double
+    @usableFromInline let inverse: Double
     @usableFromInline var prevValue = 0.0
     @usableFromInline var gain = 0.0
     @usableFromInline var loss = 0.0
     @usableFromInline var seen = 0
 
     /// Creates an RSI; `period` is clamped to at least 2.
-    public init(period: Int) { self.period = max(2, period) }
+    public init(period: Int) {
+        self.period = max(2, period)
+        decay = Double(self.period - 1) / Double(self.period)
+        inverse = 1.0 / Double(self.period)
+    }
+
+    /// Wilder's smoothing step avg·(n − 1)/n + x/n, written so the loop-carried
+    /// chain is one multiply and one add (shared by the batch kernel).
+    @inlinable @inline(__always)
+    static func smooth(_ average: Double, _ x: Double, _ decay: Double, _ inverse: Double) -> Double {
+        average * decay + x * inverse
+    }
+
+    /// RSI from smoothed gain and loss (0 when both are 0).
+    @inlinable @inline(__always)
+    static func value(gain: Double, loss: Double) -> Double {
+        let total = gain + loss
+        return taIsZero(total) ? 0 : 100 * (gain / total)
+    }
 
     /// Index of the first value.
     public var lookback: Int { period }
@@ -30,21 +50,16 @@ public struct RSI: Sendable, Hashable {
         }
         let d = x - prevValue
         prevValue = x
-        let n = Double(period)
         if seen <= period + 1 {
             if d < 0 { loss -= d } else { gain += d }
             guard seen == period + 1 else { return .nan }
-            loss /= n
-            gain /= n
+            loss /= Double(period)
+            gain /= Double(period)
         } else {
-            loss *= n - 1
-            gain *= n - 1
-            if d < 0 { loss -= d } else { gain += d }
-            loss /= n
-            gain /= n
+            gain = Self.smooth(gain, d > 0 ? d : 0, decay, inverse)
+            loss = Self.smooth(loss, d < 0 ? -d : 0, decay, inverse)
         }
-        let total = gain + loss
-        return taIsZero(total) ? 0 : 100 * (gain / total)
+        return Self.value(gain: gain, loss: loss)
     }
 }
 
@@ -81,6 +96,9 @@ public struct MACD: Sendable, Hashable {
     @usableFromInline let kFast: Double
     @usableFromInline let kSlow: Double
     @usableFromInline let kSignal: Double
+    @usableFromInline let kFast1: Double
+    @usableFromInline let kSlow1: Double
+    @usableFromInline let kSignal1: Double
     @usableFromInline var ring: RingBuffer
     @usableFromInline var slowSum = 0.0
     @usableFromInline var fastEMA = 0.0
@@ -98,6 +116,9 @@ public struct MACD: Sendable, Hashable {
         kFast = 2.0 / Double(f + 1)
         kSlow = 2.0 / Double(s + 1)
         kSignal = 2.0 / Double(signalPeriod + 1)
+        kFast1 = 1.0 - kFast
+        kSlow1 = 1.0 - kSlow
+        kSignal1 = 1.0 - kSignal
         ring = RingBuffer(capacity: f)
     }
 
@@ -115,8 +136,8 @@ public struct MACD: Sendable, Hashable {
             slowEMA = slowSum / Double(slow)
             fastEMA = ring.sumOldestFirst() / Double(fast)
         } else {
-            fastEMA = ((x - fastEMA) * kFast) + fastEMA
-            slowEMA = ((x - slowEMA) * kSlow) + slowEMA
+            fastEMA = x * kFast + fastEMA * kFast1
+            slowEMA = x * kSlow + slowEMA * kSlow1
         }
         let m = fastEMA - slowEMA
         let k = seen - slow  // 0 at the first MACD value
@@ -127,7 +148,7 @@ public struct MACD: Sendable, Hashable {
         if k == signalPeriod - 1 {
             signalEMA = (signalEMA + m) / Double(signalPeriod)
         } else {
-            signalEMA = ((m - signalEMA) * kSignal) + signalEMA
+            signalEMA = m * kSignal + signalEMA * kSignal1
         }
         return MACDValue(macd: m, signal: signalEMA, histogram: m - signalEMA)
     }

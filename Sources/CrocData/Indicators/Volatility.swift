@@ -14,15 +14,35 @@ import Darwin
 @usableFromInline
 struct RollingMoments: Sendable, Hashable {
     @usableFromInline let period: Int
+    @usableFromInline let inverse: Double
     @usableFromInline var ring: RingBuffer
     @usableFromInline var mean = 0.0
     @usableFromInline var m2 = 0.0
     @usableFromInline var seen = 0
+    @usableFromInline var untilAnchor: Int  // replace steps left before the next exact re-anchoring
 
     @usableFromInline
     init(period: Int) {
         self.period = period
+        inverse = 1.0 / Double(period)
         ring = RingBuffer(capacity: period)
+        untilAnchor = period
+    }
+
+    /// Welford's replace step: `old` leaves the window, `x` enters.
+    @inlinable @inline(__always)
+    static func replace(_ mean: inout Double, _ m2: inout Double, _ x: Double, _ old: Double, _ inverse: Double) {
+        let oldMean = mean
+        mean += (x - old) * inverse
+        m2 += (x - old) * (x - mean + old - oldMean)
+    }
+
+    /// Welford's add step for the growing window (`count` values including `x`).
+    @inlinable @inline(__always)
+    static func add(_ mean: inout Double, _ m2: inout Double, _ x: Double, _ count: Int) {
+        let delta = x - mean
+        mean += delta / Double(count)
+        m2 += delta * (x - mean)
     }
 
     /// Adds `x`; returns the population variance of the window, or NaN during warm-up.
@@ -32,18 +52,18 @@ struct RollingMoments: Sendable, Hashable {
         let old = ring.push(x)
         seen += 1
         if !full {
-            let delta = x - mean
-            mean += delta / Double(seen)
-            m2 += delta * (x - mean)
-        } else if seen % period == 0 {
-            reanchor()
+            Self.add(&mean, &m2, x, seen)
         } else {
-            let oldMean = mean
-            mean += (x - old) / Double(period)
-            m2 += (x - old) * (x - mean + old - oldMean)
+            untilAnchor -= 1
+            if untilAnchor == 0 {
+                reanchor()
+                untilAnchor = period
+            } else {
+                Self.replace(&mean, &m2, x, old, inverse)
+            }
         }
         guard seen >= period else { return .nan }
-        return m2 / Double(period)
+        return m2 * inverse
     }
 
     /// Recomputes mean and M2 exactly (two passes over the window), so
@@ -53,10 +73,25 @@ struct RollingMoments: Sendable, Hashable {
         let n = ring.count
         var s = 0.0
         for k in stride(from: n - 1, through: 0, by: -1) { s += ring.back(k) }
-        let m = s / Double(n)
+        let m = s * inverse
         var q = 0.0
         for k in stride(from: n - 1, through: 0, by: -1) {
             let d = ring.back(k) - m
+            q += d * d
+        }
+        mean = m
+        m2 = q
+    }
+
+    /// The same re-anchoring over a contiguous window (the batch kernel's view).
+    @inlinable @inline(__always)
+    static func reanchor(_ window: UnsafePointer<Double>, _ n: Int, _ inverse: Double, _ mean: inout Double, _ m2: inout Double) {
+        var s = 0.0
+        for j in 0..<n { s += window[j] }
+        let m = s * inverse
+        var q = 0.0
+        for j in 0..<n {
+            let d = window[j] - m
             q += d * d
         }
         mean = m
@@ -151,13 +186,19 @@ public struct BollingerBands: Sendable, Hashable {
         let middle = sma.update(x)
         let v = moments.push(x)
         guard !middle.isNaN else { return .nan }
+        return Self.bands(middle: middle, variance: v, up: deviationsUp, down: deviationsDown)
+    }
+
+    /// The bands from the middle and the population variance (shared with the batch kernel).
+    @inlinable @inline(__always)
+    static func bands(middle: Double, variance v: Double, up: Double, down: Double) -> BollingerValue {
         let sigma = taIsZeroOrNeg(v) ? 0 : sqrt(v)
-        if deviationsUp == deviationsDown {
-            if deviationsUp == 1.0 { return BollingerValue(upper: middle + sigma, middle: middle, lower: middle - sigma) }
-            let w = sigma * deviationsUp
+        if up == down {
+            if up == 1.0 { return BollingerValue(upper: middle + sigma, middle: middle, lower: middle - sigma) }
+            let w = sigma * up
             return BollingerValue(upper: middle + w, middle: middle, lower: middle - w)
         }
-        return BollingerValue(upper: middle + sigma * deviationsUp, middle: middle, lower: middle - sigma * deviationsDown)
+        return BollingerValue(upper: middle + sigma * up, middle: middle, lower: middle - sigma * down)
     }
 }
 

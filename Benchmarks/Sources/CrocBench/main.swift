@@ -196,6 +196,35 @@ func benchIndicators(path: String) throws {
         for x in c { acc += m.update(x) }
         sink += acc
     }
+    let pipeline = FeaturePipeline(.standard)
+    var cells = 0
+    let tPipe = best {
+        let m = pipeline.transform(s)
+        cells = m.values.count
+        sink += m[m.rows - 1, 0]
+    }
+    print(
+        String(
+            format: "pipeline: standard %d features over %d bars: %.1f ms (%.0f M cells/s)",
+            pipeline.width,
+            s.count,
+            tPipe * 1000,
+            Double(cells) / tPipe / 1e6
+        )
+    )
+    if ProcessInfo.processInfo.environment["CROCBENCH_BREAKDOWN"] == "1" {
+        for f in FeaturePipelineDefinition.standard.features {
+            let one = FeaturePipeline(try! FeaturePipelineDefinition(features: [f]))
+            let t = best(3) { sink += one.transform(s)[0, 0] }
+            print(String(format: "  %-10@ %6.2f ms", f.name as NSString, t * 1000))
+        }
+    }
+    var stream = pipeline.makeStream()
+    let bars = (0..<200_000).map { s[$0] }
+    let tStream = best(3) {
+        for b in bars { sink += stream.update(b)[0] }
+    }
+    print(String(format: "pipeline: streaming %d features: %.2f us per bar", pipeline.width, tStream / Double(bars.count) * 1e6))
     print(String(format: "streaming: EMA(20) %.0f M updates/s, SMA(20) %.0f M updates/s", Double(c.count) / tEMA / 1e6, Double(c.count) / tSMA / 1e6))
     if sink == 42 { print("") }
 }

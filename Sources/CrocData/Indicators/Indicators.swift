@@ -17,6 +17,28 @@ public enum Indicators {
         }
     }
 
+    /// Runs `step` over `xs`, writing into `out`.
+    @inlinable
+    static func run<S>(_ xs: UnsafeBufferPointer<Double>, into out: UnsafeMutablePointer<Double>, _ state: S, _ step: (inout S, Double) -> Double) {
+        var s = state
+        for i in 0..<xs.count { out[i] = step(&s, xs[i]) }
+    }
+
+    /// Runs `step` over high/low/close columns, writing into `out`.
+    @inlinable
+    static func runHLC<S>(
+        _ h: UnsafePointer<Double>,
+        _ l: UnsafePointer<Double>,
+        _ c: UnsafePointer<Double>,
+        count: Int,
+        into out: UnsafeMutablePointer<Double>,
+        _ state: S,
+        _ step: (inout S, Double, Double, Double) -> Double
+    ) {
+        var s = state
+        for i in 0..<count { out[i] = step(&s, h[i], l[i], c[i]) }
+    }
+
     /// Runs `step` over bars given as high/low/close columns.
     @inlinable
     static func runHLC<S>(
@@ -59,47 +81,49 @@ public enum Indicators {
 
     /// Simple moving average.
     public static func sma(_ x: [Double], period: Int) -> [Double] {
+        x.withUnsafeBufferPointer { xs in output(xs.count) { out in sma(xs, period: period, into: out) } }
+    }
+
+    /// `sma` written into a caller-provided buffer of `xs.count` values.
+    public static func sma(_ xs: UnsafeBufferPointer<Double>, period: Int, into out: UnsafeMutablePointer<Double>) {
         let n = max(1, period)
         let inverse = SMA(period: n).inverse
-        return x.withUnsafeBufferPointer { xs in
-            output(xs.count) { out in
-                var sum = 0.0
-                for i in 0..<min(n - 1, xs.count) {
-                    sum += xs[i]
-                    out[i] = .nan
-                }
-                if xs.count >= n {
-                    for i in (n - 1)..<xs.count {
-                        sum += xs[i]
-                        out[i] = sum * inverse
-                        sum -= xs[i - n + 1]
-                    }
-                }
+        var sum = 0.0
+        for i in 0..<min(n - 1, xs.count) {
+            sum += xs[i]
+            out[i] = .nan
+        }
+        if xs.count >= n {
+            for i in (n - 1)..<xs.count {
+                sum += xs[i]
+                out[i] = sum * inverse
+                sum -= xs[i - n + 1]
             }
         }
     }
 
     /// Exponential moving average (SMA-seeded).
     public static func ema(_ x: [Double], period: Int) -> [Double] {
+        x.withUnsafeBufferPointer { xs in output(xs.count) { out in ema(xs, period: period, into: out) } }
+    }
+
+    /// `ema` written into a caller-provided buffer of `xs.count` values.
+    public static func ema(_ xs: UnsafeBufferPointer<Double>, period: Int, into out: UnsafeMutablePointer<Double>) {
         let proto = EMA(period: period)
         let n = proto.period
         let k = proto.k
         let k1 = proto.oneMinusK
-        return x.withUnsafeBufferPointer { xs in
-            output(xs.count) { out in
-                var v = 0.0
-                for i in 0..<min(n - 1, xs.count) {
-                    v += xs[i]
-                    out[i] = .nan
-                }
-                guard xs.count >= n else { return }
-                v = (v + xs[n - 1]) / Double(n)
-                out[n - 1] = v
-                for i in n..<xs.count {
-                    v = xs[i] * k + v * k1
-                    out[i] = v
-                }
-            }
+        var v = 0.0
+        for i in 0..<min(n - 1, xs.count) {
+            v += xs[i]
+            out[i] = .nan
+        }
+        guard xs.count >= n else { return }
+        v = (v + xs[n - 1]) / Double(n)
+        out[n - 1] = v
+        for i in n..<xs.count {
+            v = xs[i] * k + v * k1
+            out[i] = v
         }
     }
 
@@ -108,34 +132,35 @@ public enum Indicators {
 
     /// Relative Strength Index (Wilder).
     public static func rsi(_ x: [Double], period: Int = 14) -> [Double] {
+        x.withUnsafeBufferPointer { xs in output(xs.count) { out in rsi(xs, period: period, into: out) } }
+    }
+
+    /// `rsi` written into a caller-provided buffer of `xs.count` values.
+    public static func rsi(_ xs: UnsafeBufferPointer<Double>, period: Int = 14, into out: UnsafeMutablePointer<Double>) {
         let proto = RSI(period: period)
         let n = proto.period
         let decay = proto.decay
         let inverse = proto.inverse
-        return x.withUnsafeBufferPointer { xs in
-            output(xs.count) { out in
-                let warm = min(n, xs.count)
-                for i in 0..<warm { out[i] = .nan }
-                guard xs.count > n else { return }
-                var gain = 0.0
-                var loss = 0.0
-                var prev = xs[0]
-                for i in 1...n {
-                    let d = xs[i] - prev
-                    prev = xs[i]
-                    if d < 0 { loss -= d } else { gain += d }
-                }
-                loss /= Double(n)
-                gain /= Double(n)
-                out[n] = RSI.value(gain: gain, loss: loss)
-                for i in (n + 1)..<xs.count {
-                    let d = xs[i] - prev
-                    prev = xs[i]
-                    gain = RSI.smooth(gain, d > 0 ? d : 0, decay, inverse)
-                    loss = RSI.smooth(loss, d < 0 ? -d : 0, decay, inverse)
-                    out[i] = RSI.value(gain: gain, loss: loss)
-                }
-            }
+        let warm = min(n, xs.count)
+        for i in 0..<warm { out[i] = .nan }
+        guard xs.count > n else { return }
+        var gain = 0.0
+        var loss = 0.0
+        var prev = xs[0]
+        for i in 1...n {
+            let d = xs[i] - prev
+            prev = xs[i]
+            if d < 0 { loss -= d } else { gain += d }
+        }
+        loss /= Double(n)
+        gain /= Double(n)
+        out[n] = RSI.value(gain: gain, loss: loss)
+        for i in (n + 1)..<xs.count {
+            let d = xs[i] - prev
+            prev = xs[i]
+            gain = RSI.smooth(gain, d > 0 ? d : 0, decay, inverse)
+            loss = RSI.smooth(loss, d < 0 ? -d : 0, decay, inverse)
+            out[i] = RSI.value(gain: gain, loss: loss)
         }
     }
 
@@ -157,36 +182,184 @@ public enum Indicators {
         }
     }
 
-    /// The rolling population variance kernel (`RollingMoments`), mapped through `transform`.
-    @inlinable
-    static func movingVariance(_ x: [Double], period n: Int, _ transform: (Double) -> Double) -> [Double] {
+    /// `stddev` written into a caller-provided buffer.
+    public static func stddev(_ xs: UnsafeBufferPointer<Double>, period: Int, deviations: Double = 1, into out: UnsafeMutablePointer<Double>) {
+        movingVariance(xs, period: max(1, period), into: out) { v in
+            if v.isNaN { return v }
+            if taIsZeroOrNeg(v) { return 0 }
+            return deviations != 1.0 ? v.squareRoot() * deviations : v.squareRoot()
+        }
+    }
+
+    /// Rolling z-score written into a caller-provided buffer (the `ZScore` struct's arithmetic).
+    public static func zscore(_ xs: UnsafeBufferPointer<Double>, period: Int, into out: UnsafeMutablePointer<Double>) {
+        let n = max(2, period)
         let inverse = 1.0 / Double(n)
-        return x.withUnsafeBufferPointer { xs in
-            output(xs.count) { out in
-                guard let p = xs.baseAddress else { return }
-                var mean = 0.0
-                var m2 = 0.0
-                var untilAnchor = n
-                for i in 0..<xs.count {
-                    let seen = i + 1
-                    if i < n {
-                        RollingMoments.add(&mean, &m2, xs[i], seen)
-                    } else {
-                        untilAnchor -= 1
-                        if untilAnchor == 0 {
-                            RollingMoments.reanchor(p + (i - n + 1), n, inverse, &mean, &m2)
-                            untilAnchor = n
-                        } else {
-                            RollingMoments.replace(&mean, &m2, xs[i], xs[i - n], inverse)
-                        }
-                    }
-                    out[i] = transform(seen >= n ? m2 * inverse : .nan)
+        guard let p = xs.baseAddress else { return }
+        var sum = 0.0
+        var mean = 0.0
+        var m2 = 0.0
+        var untilAnchor = n
+        for i in 0..<xs.count {
+            let x = xs[i]
+            sum += x
+            if i < n {
+                RollingMoments.add(&mean, &m2, x, i + 1)
+            } else {
+                untilAnchor -= 1
+                if untilAnchor == 0 {
+                    RollingMoments.reanchor(p + (i - n + 1), n, inverse, &mean, &m2)
+                    untilAnchor = n
+                } else {
+                    RollingMoments.replace(&mean, &m2, x, xs[i - n], inverse)
                 }
+            }
+            guard i >= n - 1 else {
+                out[i] = .nan
+                continue
+            }
+            let m = sum * inverse
+            sum -= xs[i - n + 1]
+            let v = m2 * inverse
+            let sd = taIsZeroOrNeg(v) ? 0 : v.squareRoot()
+            out[i] = sd != 0 ? (x - m) / sd : 0
+        }
+    }
+
+    /// Stochastic slow %K and %D written into caller-provided buffers (the
+    /// `Stochastic` struct's arithmetic; rolling extremes by monotonic index deques).
+    public static func stochastic(
+        high h: UnsafePointer<Double>,
+        low l: UnsafePointer<Double>,
+        close c: UnsafePointer<Double>,
+        count: Int,
+        fastK: Int = 5,
+        slowK: Int = 3,
+        slowD: Int = 3,
+        k kOut: UnsafeMutablePointer<Double>,
+        d dOut: UnsafeMutablePointer<Double>
+    ) {
+        let proto = Stochastic(fastK: fastK, slowK: slowK, slowD: slowD)
+        let fk = proto.fastK
+        let kInverse = proto.kSMA.inverse
+        let dInverse = proto.dSMA.inverse
+        let sk = proto.slowK
+        let sd = proto.slowD
+        // Rolling extremes as TA-Lib tracks them: keep the extreme and its
+        // index, rescan the window only when that index leaves it. Rings of
+        // the last sk fast %K / sd slow %K values feed the two SMAs.
+        var rings = [Double](repeating: 0, count: sk + sd)
+        rings.withUnsafeMutableBufferPointer { r in
+            let fRing = r.baseAddress!
+            let sRing = r.baseAddress! + sk
+            var highest = -Double.infinity
+            var lowest = Double.infinity
+            var highestIdx = -1
+            var lowestIdx = -1
+            var fPos = 0
+            var sPos = 0
+            var kCount = 0
+            var dCount = 0
+            var kSum = 0.0
+            var dSum = 0.0
+            for i in 0..<count {
+                let trailing = i - fk + 1
+                if highestIdx < trailing {
+                    highestIdx = max(0, trailing)
+                    highest = h[highestIdx]
+                    var j = highestIdx + 1
+                    while j <= i {
+                        if h[j] >= highest {
+                            highest = h[j]
+                            highestIdx = j
+                        }
+                        j += 1
+                    }
+                } else if h[i] >= highest {
+                    highest = h[i]
+                    highestIdx = i
+                }
+                if lowestIdx < trailing {
+                    lowestIdx = max(0, trailing)
+                    lowest = l[lowestIdx]
+                    var j = lowestIdx + 1
+                    while j <= i {
+                        if l[j] <= lowest {
+                            lowest = l[j]
+                            lowestIdx = j
+                        }
+                        j += 1
+                    }
+                } else if l[i] <= lowest {
+                    lowest = l[i]
+                    lowestIdx = i
+                }
+                kOut[i] = .nan
+                dOut[i] = .nan
+                guard i >= fk - 1 else { continue }
+                let diff = (highest - lowest) / 100.0
+                let fv = diff != 0 ? (c[i] - lowest) / diff : 0
+                // SMA(sk) of fast %K, as SMA.update: add, emit sum·(1/n), subtract the oldest.
+                kSum += fv
+                fRing[fPos] = fv
+                fPos = fPos + 1 == sk ? 0 : fPos + 1
+                kCount += 1
+                guard kCount >= sk else { continue }
+                let kv = kSum * kInverse
+                kSum -= fRing[fPos]
+                dSum += kv
+                sRing[sPos] = kv
+                sPos = sPos + 1 == sd ? 0 : sPos + 1
+                dCount += 1
+                guard dCount >= sd else { continue }
+                let dv = dSum * dInverse
+                dSum -= sRing[sPos]
+                kOut[i] = kv
+                dOut[i] = dv
             }
         }
     }
+
+    /// The rolling population variance kernel (`RollingMoments`), mapped through `transform`.
+    @inlinable
+    static func movingVariance(_ x: [Double], period n: Int, _ transform: (Double) -> Double) -> [Double] {
+        x.withUnsafeBufferPointer { xs in output(xs.count) { out in movingVariance(xs, period: n, into: out, transform) } }
+    }
+
+    /// The rolling population variance kernel into a buffer.
+    @inlinable
+    static func movingVariance(
+        _ xs: UnsafeBufferPointer<Double>,
+        period n: Int,
+        into out: UnsafeMutablePointer<Double>,
+        _ transform: (Double) -> Double
+    ) {
+        let inverse = 1.0 / Double(n)
+        guard let p = xs.baseAddress else { return }
+        var mean = 0.0
+        var m2 = 0.0
+        var untilAnchor = n
+        for i in 0..<xs.count {
+            let seen = i + 1
+            if i < n {
+                RollingMoments.add(&mean, &m2, xs[i], seen)
+            } else {
+                untilAnchor -= 1
+                if untilAnchor == 0 {
+                    RollingMoments.reanchor(p + (i - n + 1), n, inverse, &mean, &m2)
+                    untilAnchor = n
+                } else {
+                    RollingMoments.replace(&mean, &m2, xs[i], xs[i - n], inverse)
+                }
+            }
+            out[i] = transform(seen >= n ? m2 * inverse : .nan)
+        }
+    }
+
     /// Rolling z-score.
-    public static func zscore(_ x: [Double], period: Int) -> [Double] { run(x, ZScore(period: period)) { $0.update($1) } }
+    public static func zscore(_ x: [Double], period: Int) -> [Double] {
+        x.withUnsafeBufferPointer { xs in output(xs.count) { out in zscore(xs, period: period, into: out) } }
+    }
     /// Rolling minimum.
     public static func rollingMin(_ x: [Double], period: Int) -> [Double] { run(x, RollingMin(period: period)) { $0.update($1) } }
     /// Rolling maximum.

@@ -260,12 +260,18 @@ public struct TrueRange: Sendable, Hashable {
 public struct ATR: Sendable, Hashable {
     /// Period n.
     public let period: Int
+    @usableFromInline let decay: Double
+    @usableFromInline let inverse: Double
     @usableFromInline var tr = TrueRange()
     @usableFromInline var value = 0.0
     @usableFromInline var count = 0
 
     /// Creates an ATR; `period` is clamped to at least 1.
-    public init(period: Int) { self.period = max(1, period) }
+    public init(period: Int) {
+        self.period = max(1, period)
+        decay = Double(self.period - 1) / Double(self.period)
+        inverse = 1.0 / Double(self.period)
+    }
 
     /// Index of the first value.
     public var lookback: Int { period }
@@ -284,9 +290,7 @@ public struct ATR: Sendable, Hashable {
             value = (value + t) / Double(period)
             return value
         }
-        value *= Double(period - 1)
-        value += t
-        value /= Double(period)
+        value = RSI.smooth(value, t, decay, inverse)  // Wilder: (ATR·(n − 1) + TR) / n
         return value
     }
 }

@@ -15,10 +15,10 @@ public struct OBV: Sendable, Hashable {
     public mutating func update(close: Double, volume: Double) -> Double {
         if prevClose.isNaN {
             value = volume
-        } else if close > prevClose {
-            value += volume
-        } else if close < prevClose {
-            value -= volume
+        } else {
+            // ±volume or +0 without a data-dependent branch (the same sums as TA-Lib's if/else).
+            let direction = (close > prevClose ? 1.0 : 0.0) - (close < prevClose ? 1.0 : 0.0)
+            value += volume * direction
         }
         prevClose = close
         return value
@@ -63,11 +63,14 @@ public struct VWAP: Sendable, Hashable {
     }
 }
 
-/// Average directional index (TA-Lib's ADX, Wilder smoothing, no rounding).
+/// Average directional index (TA-Lib's ADX, Wilder smoothing, no rounding;
+/// divisions by n are multiplications by 1/n, within 1e-9 of TA-Lib).
 /// First value at index 2n − 1.
 public struct ADX: Sendable, Hashable {
     /// Period n.
     public let period: Int
+    @usableFromInline let decay: Double
+    @usableFromInline let inverse: Double
     @usableFromInline var prevHigh = 0.0
     @usableFromInline var prevLow = 0.0
     @usableFromInline var prevClose = 0.0
@@ -79,7 +82,11 @@ public struct ADX: Sendable, Hashable {
     @usableFromInline var seen = 0
 
     /// Creates an ADX; `period` is clamped to at least 2.
-    public init(period: Int = 14) { self.period = max(2, period) }
+    public init(period: Int = 14) {
+        self.period = max(2, period)
+        decay = Double(self.period - 1) / Double(self.period)
+        inverse = 1.0 / Double(self.period)
+    }
 
     /// Index of the first value.
     public var lookback: Int { 2 * period - 1 }
@@ -94,15 +101,14 @@ public struct ADX: Sendable, Hashable {
             prevClose = close
             return .nan
         }
-        let n = Double(period)
         let diffP = high - prevHigh
         prevHigh = high
         let diffM = prevLow - low
         prevLow = low
         let accumulating = seen <= period  // the first n − 1 changes are summed, not smoothed
         if !accumulating {
-            minusDM -= minusDM / n
-            plusDM -= plusDM / n
+            minusDM *= decay  // x − x/n
+            plusDM *= decay
         }
         if diffM > 0 && diffP < diffM {
             minusDM += diffM
@@ -114,23 +120,24 @@ public struct ADX: Sendable, Hashable {
         if r2 > range { range = r2 }
         let r3 = abs(prevLow - prevClose)
         if r3 > range { range = r3 }
-        tr = accumulating ? tr + range : tr - (tr / n) + range
+        tr = accumulating ? tr + range : tr * decay + range
         prevClose = close
         if accumulating { return .nan }
         var dx = Double.nan
         if !taIsZero(tr) {
-            let minusDI = 100.0 * (minusDM / tr)
-            let plusDI = 100.0 * (plusDM / tr)
+            let scale = 100.0 / tr
+            let minusDI = minusDM * scale
+            let plusDI = plusDM * scale
             let s = minusDI + plusDI
             if !taIsZero(s) { dx = 100.0 * (abs(minusDI - plusDI) / s) }
         }
         if seen <= 2 * period {
             if !dx.isNaN { sumDX += dx }
             guard seen == 2 * period else { return .nan }
-            value = sumDX / n
+            value = sumDX * inverse
             return value
         }
-        if !dx.isNaN { value = ((value * (n - 1)) + dx) / n }
+        if !dx.isNaN { value = RSI.smooth(value, dx, decay, inverse) }
         return value
     }
 }

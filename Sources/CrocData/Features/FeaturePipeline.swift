@@ -1,0 +1,394 @@
+import CrocCore
+
+/// A feature matrix: one row per bar, one column per feature, stored column
+/// by column (each column contiguous, as indicators produce them).
+/// Warm-up rows hold NaN.
+public struct FeatureMatrix: Sendable {
+    /// Number of rows (bars).
+    public let rows: Int
+    /// Column names, in order.
+    public let columnNames: [String]
+    /// Bar times (ns), one per row.
+    public let timestamps: [Int64]
+    /// Values, column-major: `values[column * rows + row]`.
+    public internal(set) var values: [Double]
+
+    /// Number of columns.
+    public var columns: Int { columnNames.count }
+
+    /// The value at `row`, `column`.
+    @inlinable
+    public subscript(row: Int, column: Int) -> Double { values[column * rows + row] }
+
+    /// One column, without copying.
+    public func column(_ j: Int) -> ArraySlice<Double> { values[(j * rows)..<((j + 1) * rows)] }
+
+    /// One column by name.
+    public func column(named name: String) -> ArraySlice<Double>? {
+        columnNames.firstIndex(of: name).map { column($0) }
+    }
+
+    /// One row as a vector (a copy).
+    public func row(_ i: Int) -> [Double] { (0..<columns).map { self[i, $0] } }
+
+    /// CSV text: `time,<columns>`; NaN written as empty fields.
+    public func csv() -> String {
+        var out = "time," + columnNames.joined(separator: ",") + "\n"
+        out.reserveCapacity(rows * (columns * 12 + 24))
+        for i in 0..<rows {
+            out += Timestamp(nanoseconds: timestamps[i]).iso8601()
+            for j in 0..<columns {
+                let v = self[i, j]
+                out += v.isNaN ? "," : ",\(v)"
+            }
+            out += "\n"
+        }
+        return out
+    }
+}
+
+/// A compiled `FeaturePipelineDefinition`: computes the feature matrix of a
+/// series (batch) and hands out streaming states that produce the same
+/// vector one bar at a time.
+public struct FeaturePipeline: Sendable {
+    /// The definition it was built from.
+    public let definition: FeaturePipelineDefinition
+    /// Column names, in order.
+    public let columnNames: [String]
+    /// The first row at which every column is defined.
+    public let warmup: Int
+
+    /// Compiles a definition.
+    public init(_ definition: FeaturePipelineDefinition) {
+        self.definition = definition
+        columnNames = definition.features.flatMap(\.columnNames)
+        warmup = definition.features.map(\.warmup).max() ?? 0
+    }
+
+    /// Number of columns.
+    public var width: Int { columnNames.count }
+
+    /// The feature matrix of `series`.
+    public func transform(_ series: BarSeries) -> FeatureMatrix {
+        let rows = series.count
+        let values = [Double](unsafeUninitializedCapacity: rows * width) { buf, n in
+            n = rows * width
+            guard rows > 0, let base = buf.baseAddress else { return }
+            LargeMemory.adviseHugePages(UnsafeMutableRawPointer(base), bytes: rows * width * 8)
+            var column = 0
+            for spec in definition.features {
+                Self.fill(spec, series: series, rows: rows, matrix: base, firstColumn: column)
+                column += spec.columnNames.count
+            }
+        }
+        return FeatureMatrix(rows: rows, columnNames: columnNames, timestamps: series.timestamps, values: values)
+    }
+
+    /// A streaming state, positioned before the first bar.
+    public func makeStream() -> FeatureStream { FeatureStream(definition) }
+
+    /// Computes one feature's columns into the matrix.
+    static func fill(_ spec: FeatureSpec, series s: BarSeries, rows: Int, matrix: UnsafeMutablePointer<Double>, firstColumn: Int) {
+        let all = spec.indicator.outputs
+        let kept = spec.keptOutputs
+        // Kept outputs go straight into their matrix columns; others into scratch.
+        var scratch = [Double](repeating: 0, count: rows * (all.count - kept.count))
+        scratch.withUnsafeMutableBufferPointer { tmp in
+            var targets: [UnsafeMutablePointer<Double>] = []
+            var k = 0
+            var t = 0
+            for o in all {
+                if kept.contains(o) {
+                    targets.append(matrix + (firstColumn + k) * rows)
+                    k += 1
+                } else {
+                    targets.append(tmp.baseAddress! + t * rows)
+                    t += 1
+                }
+            }
+            compute(spec, series: s, into: targets)
+        }
+        // Lags: shifted copies of each kept output.
+        let baseCount = kept.count
+        for b in 0..<baseCount {
+            let src = matrix + (firstColumn + b) * rows
+            for (li, lag) in spec.lags.enumerated() {
+                let dst = matrix + (firstColumn + baseCount + b * spec.lags.count + li) * rows
+                let shift = min(lag, rows)
+                for i in 0..<shift { dst[i] = .nan }
+                if rows > shift { (dst + shift).update(from: src, count: rows - shift) }
+            }
+        }
+    }
+
+    static func compute(_ spec: FeatureSpec, series s: BarSeries, into out: [UnsafeMutablePointer<Double>]) {
+        let rows = s.count
+        let p = spec.intParameter
+        func single(_ body: (UnsafeBufferPointer<Double>) -> Void) {
+            let column = spec.source.column(s)
+            column.withUnsafeBufferPointer(body)
+        }
+        func hlc(_ body: (UnsafePointer<Double>, UnsafePointer<Double>, UnsafePointer<Double>) -> Void) {
+            s.high.withUnsafeBufferPointer { h in
+                s.low.withUnsafeBufferPointer { l in
+                    s.close.withUnsafeBufferPointer { c in body(h.baseAddress!, l.baseAddress!, c.baseAddress!) }
+                }
+            }
+        }
+        switch spec.indicator {
+        case .price: single { out[0].update(from: $0.baseAddress!, count: rows) }
+        case .returns: single { Indicators.run($0, into: out[0], Returns(period: p("period"))) { $0.update($1) } }
+        case .logReturns: single { Indicators.run($0, into: out[0], LogReturns(period: p("period"))) { $0.update($1) } }
+        case .sma: single { Indicators.sma($0, period: p("period"), into: out[0]) }
+        case .ema: single { Indicators.ema($0, period: p("period"), into: out[0]) }
+        case .wma: single { Indicators.run($0, into: out[0], WMA(period: p("period"))) { $0.update($1) } }
+        case .rsi: single { Indicators.rsi($0, period: p("period"), into: out[0]) }
+        case .macd:
+            single { Indicators.macd($0, fast: p("fast"), slow: p("slow"), signal: p("signal"), macd: out[0], signalLine: out[1], histogram: out[2]) }
+        case .bbands:
+            let d = spec.parameter("deviations")
+            single { Indicators.bollinger($0, period: p("period"), deviationsUp: d, deviationsDown: d, upper: out[0], middle: out[1], lower: out[2]) }
+        case .stddev:
+            let d = spec.parameter("deviations")
+            single { Indicators.stddev($0, period: p("period"), deviations: d, into: out[0]) }
+        case .zscore: single { Indicators.zscore($0, period: p("period"), into: out[0]) }
+        case .min: single { Indicators.run($0, into: out[0], RollingMin(period: p("period"))) { $0.update($1) } }
+        case .max: single { Indicators.run($0, into: out[0], RollingMax(period: p("period"))) { $0.update($1) } }
+        case .mom: single { Indicators.run($0, into: out[0], Momentum(period: p("period"))) { $0.update($1) } }
+        case .roc: single { Indicators.run($0, into: out[0], RateOfChange(period: p("period"))) { $0.update($1) } }
+        case .atr:
+            hlc { Indicators.runHLC($0, $1, $2, count: rows, into: out[0], ATR(period: p("period"))) { $0.update(high: $1, low: $2, close: $3) } }
+        case .trange: hlc { Indicators.runHLC($0, $1, $2, count: rows, into: out[0], TrueRange()) { $0.update(high: $1, low: $2, close: $3) } }
+        case .adx:
+            hlc { Indicators.runHLC($0, $1, $2, count: rows, into: out[0], ADX(period: p("period"))) { $0.update(high: $1, low: $2, close: $3) } }
+        case .stoch:
+            hlc {
+                Indicators.stochastic(
+                    high: $0,
+                    low: $1,
+                    close: $2,
+                    count: rows,
+                    fastK: p("fastK"),
+                    slowK: p("slowK"),
+                    slowD: p("slowD"),
+                    k: out[0],
+                    d: out[1]
+                )
+            }
+        case .obv:
+            var o = OBV()
+            s.close.withUnsafeBufferPointer { c in
+                s.volume.withUnsafeBufferPointer { v in
+                    for i in 0..<rows { out[0][i] = o.update(close: c[i], volume: v[i]) }
+                }
+            }
+        case .vwap:
+            var w = VWAP(period: p("period"))
+            hlc { h, l, c in
+                s.volume.withUnsafeBufferPointer { v in
+                    for i in 0..<rows { out[0][i] = w.update(high: h[i], low: l[i], close: c[i], volume: v[i]) }
+                }
+            }
+        }
+    }
+}
+
+/// The streaming form of a pipeline: feed bars one at a time, read the
+/// feature vector of the latest bar. O(1) per bar per feature; the vector
+/// equals the batch matrix's row for the same bar, bit for bit.
+public struct FeatureStream: Sendable {
+    enum State: Sendable {
+        case price(PriceField)
+        case returns(Returns, PriceField)
+        case logReturns(LogReturns, PriceField)
+        case sma(SMA, PriceField)
+        case ema(EMA, PriceField)
+        case wma(WMA, PriceField)
+        case rsi(RSI, PriceField)
+        case macd(MACD, PriceField)
+        case bbands(BollingerBands, PriceField)
+        case stddev(StdDev, PriceField)
+        case zscore(ZScore, PriceField)
+        case min(RollingMin, PriceField)
+        case max(RollingMax, PriceField)
+        case mom(Momentum, PriceField)
+        case roc(RateOfChange, PriceField)
+        case atr(ATR)
+        case trange(TrueRange)
+        case adx(ADX)
+        case stoch(Stochastic)
+        case obv(OBV)
+        case vwap(VWAP)
+
+        init(_ f: FeatureSpec) {
+            let p = f.intParameter
+            let src = f.source
+            switch f.indicator {
+            case .price: self = .price(src)
+            case .returns: self = .returns(Returns(period: p("period")), src)
+            case .logReturns: self = .logReturns(LogReturns(period: p("period")), src)
+            case .sma: self = .sma(SMA(period: p("period")), src)
+            case .ema: self = .ema(EMA(period: p("period")), src)
+            case .wma: self = .wma(WMA(period: p("period")), src)
+            case .rsi: self = .rsi(RSI(period: p("period")), src)
+            case .macd: self = .macd(MACD(fast: p("fast"), slow: p("slow"), signal: p("signal")), src)
+            case .bbands:
+                let d = f.parameter("deviations")
+                self = .bbands(BollingerBands(period: p("period"), deviationsUp: d, deviationsDown: d), src)
+            case .stddev: self = .stddev(StdDev(period: p("period"), deviations: f.parameter("deviations")), src)
+            case .zscore: self = .zscore(ZScore(period: p("period")), src)
+            case .min: self = .min(RollingMin(period: p("period")), src)
+            case .max: self = .max(RollingMax(period: p("period")), src)
+            case .mom: self = .mom(Momentum(period: p("period")), src)
+            case .roc: self = .roc(RateOfChange(period: p("period")), src)
+            case .atr: self = .atr(ATR(period: p("period")))
+            case .trange: self = .trange(TrueRange())
+            case .adx: self = .adx(ADX(period: p("period")))
+            case .stoch: self = .stoch(Stochastic(fastK: p("fastK"), slowK: p("slowK"), slowD: p("slowD")))
+            case .obv: self = .obv(OBV())
+            case .vwap: self = .vwap(VWAP(period: p("period")))
+            }
+        }
+
+        /// Updates with `bar`, writing every output of the indicator into `out`.
+        mutating func update(_ b: Bar, _ out: inout [Double]) {
+            switch self {
+            case .price(let f): out[0] = f.value(b)
+            case .returns(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .returns(s, f)
+            case .logReturns(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .logReturns(s, f)
+            case .sma(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .sma(s, f)
+            case .ema(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .ema(s, f)
+            case .wma(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .wma(s, f)
+            case .rsi(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .rsi(s, f)
+            case .macd(var s, let f):
+                let v = s.update(f.value(b))
+                out[0] = v.macd
+                out[1] = v.signal
+                out[2] = v.histogram
+                self = .macd(s, f)
+            case .bbands(var s, let f):
+                let v = s.update(f.value(b))
+                out[0] = v.upper
+                out[1] = v.middle
+                out[2] = v.lower
+                self = .bbands(s, f)
+            case .stddev(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .stddev(s, f)
+            case .zscore(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .zscore(s, f)
+            case .min(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .min(s, f)
+            case .max(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .max(s, f)
+            case .mom(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .mom(s, f)
+            case .roc(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .roc(s, f)
+            case .atr(var s):
+                out[0] = s.update(high: b.high, low: b.low, close: b.close)
+                self = .atr(s)
+            case .trange(var s):
+                out[0] = s.update(high: b.high, low: b.low, close: b.close)
+                self = .trange(s)
+            case .adx(var s):
+                out[0] = s.update(high: b.high, low: b.low, close: b.close)
+                self = .adx(s)
+            case .stoch(var s):
+                let v = s.update(high: b.high, low: b.low, close: b.close)
+                out[0] = v.k
+                out[1] = v.d
+                self = .stoch(s)
+            case .obv(var s):
+                out[0] = s.update(close: b.close, volume: b.volume)
+                self = .obv(s)
+            case .vwap(var s):
+                out[0] = s.update(high: b.high, low: b.low, close: b.close, volume: b.volume)
+                self = .vwap(s)
+            }
+        }
+    }
+
+    struct Slot: Sendable {
+        var state: State
+        let outputIndex: [Int]  // indicator output index of each kept output
+        let firstColumn: Int
+        let lags: [Int]
+        var history: [RingBuffer]  // per kept output, for lags
+    }
+
+    var slots: [Slot]
+    var scratch = [Double](repeating: .nan, count: 3)
+    /// The feature vector of the latest bar (NaN where not yet defined).
+    public private(set) var vector: [Double]
+    /// Bars processed.
+    public private(set) var barCount = 0
+    /// The first bar index at which every column is defined.
+    public let warmup: Int
+
+    init(_ definition: FeaturePipelineDefinition) {
+        var slots: [Slot] = []
+        var column = 0
+        for f in definition.features {
+            let kept = f.keptOutputs
+            let indices = kept.map { o in f.indicator.outputs.firstIndex(of: o)! }
+            let maxLag = f.lags.max() ?? 0
+            slots.append(
+                Slot(
+                    state: State(f),
+                    outputIndex: indices,
+                    firstColumn: column,
+                    lags: f.lags,
+                    history: maxLag > 0 ? kept.map { _ in RingBuffer(capacity: maxLag) } : []
+                )
+            )
+            column += f.columnNames.count
+        }
+        self.slots = slots
+        vector = [Double](repeating: .nan, count: column)
+        warmup = definition.features.map(\.warmup).max() ?? 0
+    }
+
+    /// Whether every column of the latest vector is defined.
+    public var isWarm: Bool { barCount > warmup }
+
+    /// Processes one bar and returns the new feature vector.
+    @discardableResult
+    public mutating func update(_ bar: Bar) -> [Double] {
+        barCount += 1
+        for s in slots.indices {
+            slots[s].state.update(bar, &scratch)
+            let slot = slots[s]
+            let kept = slot.outputIndex.count
+            for (k, o) in slot.outputIndex.enumerated() {
+                let value = scratch[o]
+                vector[slot.firstColumn + k] = value
+                if !slot.lags.isEmpty {
+                    let h = slot.history[k]
+                    for (li, lag) in slot.lags.enumerated() {
+                        vector[slot.firstColumn + kept + k * slot.lags.count + li] = h.count >= lag ? h.back(lag - 1) : .nan
+                    }
+                    _ = slots[s].history[k].push(value)
+                }
+            }
+        }
+        return vector
+    }
+}

@@ -48,4 +48,21 @@ printf 'backtest:\n  cahs: 5\n' >"$OUT/typo.yaml"
 expect_error "config typo" "backtest.cahs: unknown key" backtest --config "$OUT/typo.yaml" --output "$OUT/x"
 CROCBOT_BACKTEST__COMMISSION=0.5 expect_error "bad environment override" "backtest.commission" backtest --output "$OUT/x"
 
+# crocbot data
+expect_ok "data inspect (shipped EURUSD)" data inspect --data Examples/data/EURUSD_1H_ASK.csv
+grep -q "Valid bars  *6225" "$OUT/stdout" || { echo "FAIL: data inspect row count"; fail=1; }
+if "$BIN" data inspect --data "$OUT/bad.csv" >"$OUT/stdout" 2>"$OUT/stderr"; then
+    echo "FAIL: data inspect should exit 1 on a file with problems"; fail=1
+elif grep -q "bad.csv:3: column 3 (high): high is below low" "$OUT/stdout"; then
+    echo "ok:   data inspect lists problems with line and column, exits 1"
+else
+    echo "FAIL: data inspect did not list the problem"; cat "$OUT/stdout"; fail=1
+fi
+expect_ok "data features (standard set)" data features --output "$OUT/features.csv"
+test "$(head -1 "$OUT/features.csv" | tr ',' '\n' | wc -l)" -eq 23 || { echo "FAIL: standard features should have 22 columns + time"; fail=1; }
+expect_ok "data features (example definition)" data features --data Examples/data/EURUSD_1H_ASK.csv --features Examples/features.yaml --output "$OUT/f2.csv"
+test "$(wc -l < "$OUT/f2.csv")" -eq 6226 || { echo "FAIL: feature CSV should have 6225 rows + header"; fail=1; }
+printf 'features:\n  - {indicator: rsi, params: {period: 1}}\n' >"$OUT/badfeat.yaml"
+expect_error "bad feature definition names the key path" "features\[0\].params.period" data features --features "$OUT/badfeat.yaml" --output "$OUT/x.csv"
+
 exit $fail

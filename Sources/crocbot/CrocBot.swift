@@ -12,9 +12,11 @@ struct CrocBot: ParsableCommand {
 
               crocbot backtest
               crocbot backtest --data Examples/data/EURUSD_1H_ASK.csv --param fast=5 --param slow=30
+              crocbot data inspect --data Examples/data/EURUSD_1H_ASK.csv
+              crocbot data features --features Examples/features.yaml --output features.csv
             """,
         version: CrocBotVersion.current,
-        subcommands: [BacktestCommand.self]
+        subcommands: [BacktestCommand.self, DataCommand.self]
     )
 }
 

@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "crocbot", targets: ["crocbot"]),
         .library(name: "CrocCore", targets: ["CrocCore"]),
         .library(name: "CrocData", targets: ["CrocData"]),
+        .library(name: "CrocModels", targets: ["CrocModels"]),
         .library(name: "CrocStrategies", targets: ["CrocStrategies"]),
         .library(name: "CrocExecution", targets: ["CrocExecution"]),
         .library(name: "CrocRuntime", targets: ["CrocRuntime"]),
@@ -37,7 +38,8 @@ let package = Package(
         ),
         .target(name: "CrocCore", dependencies: ["CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocData", dependencies: ["CrocCore"], swiftSettings: strictSettings),
-        .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocSupport"], swiftSettings: strictSettings),
+        .target(name: "CrocModels", dependencies: ["CrocCore", "CrocData", "CrocSupport"], swiftSettings: strictSettings),
+        .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocModels", "CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocExecution", dependencies: ["CrocCore"], swiftSettings: strictSettings),
         .target(
             name: "CrocRuntime",
@@ -60,6 +62,12 @@ let package = Package(
         ),
         .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
         .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore", "CrocSupport"], exclude: ["Fixtures"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CrocModelsTests",
+            dependencies: ["CrocModels", "CrocData", "CrocCore"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CrocStrategiesTests", dependencies: ["CrocStrategies", "CrocCore"], swiftSettings: strictSettings),
         .testTarget(name: "CrocExecutionTests", dependencies: ["CrocExecution", "CrocCore"], swiftSettings: strictSettings),
         .testTarget(

@@ -1,0 +1,377 @@
+import Foundation
+
+/// Per-feature bin edges: value ≤ edges[b] (and > edges[b − 1]) falls in bin b.
+/// NaN falls in bin 0, the leftmost, matching `RegressionTree`'s NaN-goes-left rule.
+struct BinMapper: Sendable {
+    var edges: [[Double]]
+
+    /// scikit-learn's thresholds: midpoints of distinct values when there are
+    /// few, else "midpoint" percentiles; fitted on at most 200,000 sampled rows.
+    init(_ x: Matrix, maxBins: Int, seed: UInt64) {
+        let n = x.rows
+        var rows = Array(0..<n)
+        if n > 200_000 {
+            var rng = SplitMix64(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
+            for i in 0..<200_000 {
+                let j = i + Int(rng.next() % UInt64(n - i))
+                rows.swapAt(i, j)
+            }
+            rows = Array(rows[0..<200_000])
+        }
+        var edges: [[Double]] = []
+        for f in 0..<x.columns {
+            var col = rows.map { x[$0, f] }.filter { !$0.isNaN }
+            col.sort()
+            var distinct: [Double] = []
+            for v in col where distinct.last != v { distinct.append(v) }
+            var e: [Double] = []
+            if distinct.count <= maxBins {
+                for k in 0..<max(0, distinct.count - 1) { e.append((distinct[k] + distinct[k + 1]) * 0.5) }
+            } else {
+                let m = col.count
+                for k in 1..<maxBins {
+                    let pos = Double(k) / Double(maxBins) * Double(m - 1)
+                    let v = (col[Int(pos.rounded(.down))] + col[Int(pos.rounded(.up))]) * 0.5
+                    if e.last != v { e.append(v) }
+                }
+            }
+            edges.append(e)
+        }
+        self.edges = edges
+    }
+
+    @inline(__always)
+    func bin(_ v: Double, _ f: Int) -> UInt8 {
+        if v.isNaN { return 0 }
+        let e = edges[f]
+        var lo = 0
+        var hi = e.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if e[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return UInt8(lo)
+    }
+}
+
+/// SplitMix64: a small, fast, seedable generator (deterministic across platforms).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+}
+
+/// Progress of one boosting round, for progress bars.
+public struct BoostingProgress: Sendable {
+    /// Rounds done.
+    public var round: Int
+    /// Rounds in all.
+    public var rounds: Int
+    /// Mean training loss after this round.
+    public var trainingLoss: Double
+}
+
+extension GradientBoostedTrees {
+    /// Fits on `data` (0/1 targets for the logistic loss).
+    /// - Parameter progress: Called after each round (from the fitting thread).
+    /// - Throws: `ModelError` for bad data or hyperparameters.
+    public static func fit(_ data: Dataset, parameters p: GBDTParameters = .init(), progress: ((BoostingProgress) -> Void)? = nil) throws(ModelError) -> GradientBoostedTrees {
+        try p.validate()
+        let n = data.count
+        let d = data.x.columns
+        guard n >= 2, d >= 1 else { throw ModelError(.invalidData, "GBDT needs at least two rows and one feature") }
+        if p.loss == .logistic, !data.y.allSatisfy({ $0 == 0 || $0 == 1 }) {
+            throw ModelError(.invalidData, "the logistic loss needs 0/1 targets")
+        }
+        var trainer = GBDTTrainer(data: data, parameters: p)
+        return trainer.run(progress: progress)
+    }
+}
+
+struct GBDTTrainer {
+    let p: GBDTParameters
+    let n: Int
+    let d: Int
+    let y: [Double]
+    let mapper: BinMapper
+    let bins: Int  // histogram slots per feature
+    var binned: [UInt8]  // column-major d × n
+    var raw: [Double]
+    var g: [Double]
+    var h: [Double]
+    var featureGain: [Double]
+    var rng: SplitMix64
+
+    init(data: Dataset, parameters: GBDTParameters) {
+        p = parameters
+        n = data.count
+        d = data.x.columns
+        y = data.y
+        mapper = BinMapper(data.x, maxBins: parameters.maxBins, seed: parameters.seed)
+        bins = (mapper.edges.map(\.count).max() ?? 0) + 1
+        var b = [UInt8](repeating: 0, count: d * n)
+        let (nn, dd, m) = (n, d, mapper)
+        data.x.values.withUnsafeBufferPointer { xv in
+            b.withUnsafeMutableBufferPointer { bv in
+                let xs = SharedPointer(xv.baseAddress!)
+                let out = SharedPointer(bv.baseAddress!)
+                parallelChunks(min(dd, parameters.threads)) { c in
+                    let lo = dd * c / min(dd, parameters.threads)
+                    let hi = dd * (c + 1) / min(dd, parameters.threads)
+                    for f in lo..<hi {
+                        for i in 0..<nn { out.base[f * nn + i] = m.bin(xs.base[i * dd + f], f) }
+                    }
+                }
+            }
+        }
+        binned = b
+        raw = [Double](repeating: 0, count: n)
+        g = raw
+        h = raw
+        featureGain = [Double](repeating: 0, count: d)
+        rng = SplitMix64(seed: parameters.seed)
+    }
+
+    var baseScore: Double {
+        let mean = y.reduce(0, +) / Double(n)
+        if p.loss == .squared { return mean }
+        let q = min(max(mean, 1e-12), 1 - 1e-12)
+        return log(q / (1 - q))
+    }
+
+    mutating func run(progress: ((BoostingProgress) -> Void)?) -> GradientBoostedTrees {
+        let base = baseScore
+        for i in 0..<n { raw[i] = base }
+        var trees: [RegressionTree] = []
+        for round in 0..<p.rounds {
+            var loss = 0.0
+            for i in 0..<n {
+                if p.loss == .logistic {
+                    let q = sigmoid(raw[i])
+                    g[i] = q - y[i]
+                    h[i] = max(q * (1 - q), 1e-16)
+                    loss += logisticLoss(raw[i], y[i])
+                } else {
+                    g[i] = raw[i] - y[i]
+                    h[i] = 1
+                    loss += 0.5 * g[i] * g[i]
+                }
+            }
+            var rows: [Int32]
+            if p.subsample < 1 {
+                rows = []
+                rows.reserveCapacity(Int(Double(n) * p.subsample) + 16)
+                for i in 0..<n where rng.uniform() < p.subsample { rows.append(Int32(i)) }
+                if rows.count < 2 * p.minSamplesLeaf { rows = (0..<n).map { Int32($0) } }
+            } else {
+                rows = (0..<n).map { Int32($0) }
+            }
+            let tree = grow(rows: &rows, sampledAll: p.subsample >= 1)
+            trees.append(tree)
+            progress?(BoostingProgress(round: round + 1, rounds: p.rounds, trainingLoss: loss / Double(n)))
+        }
+        return GradientBoostedTrees(loss: p.loss, inputWidth: d, baseScore: base, trees: trees, featureGain: featureGain)
+    }
+
+    struct Split {
+        var gain = 0.0
+        var feature = -1
+        var bin = 0
+        var leftG = 0.0
+        var leftH = 0.0
+        var leftCount = 0
+    }
+
+    struct Leaf {
+        var start: Int
+        var end: Int
+        var depth: Int
+        var sumG: Double
+        var sumH: Double
+        var hist: [Double]  // d × bins × 3: g, h, count
+        var split: Split
+        var node: Int  // index in the tree arrays
+    }
+
+    /// Builds a histogram of the rows `rows[start..<end]`.
+    func histogram(_ rows: UnsafePointer<Int32>, _ start: Int, _ end: Int) -> [Double] {
+        let (d, n, bins) = (self.d, self.n, self.bins)
+        var hist = [Double](repeating: 0, count: d * bins * 3)
+        let m = end - start
+        // Gather this node's gradients once, in row order (sequential reads below).
+        var og = [Double](repeating: 0, count: 2 * m)
+        for k in 0..<m {
+            let i = Int(rows[start + k])
+            og[2 * k] = g[i]
+            og[2 * k + 1] = h[i]
+        }
+        let threads = min(p.threads, d, max(1, m / 2048))
+        binned.withUnsafeBufferPointer { bv in
+            og.withUnsafeBufferPointer { ov in
+                hist.withUnsafeMutableBufferPointer { hv in
+                    let b = SharedPointer(bv.baseAddress!)
+                    let o = SharedPointer(ov.baseAddress!)
+                    let out = SharedPointer(hv.baseAddress!)
+                    let r = SharedPointer(rows + start)
+                    parallelChunks(threads) { c in
+                        for f in (d * c / threads)..<(d * (c + 1) / threads) {
+                            let col = b.base + f * n
+                            let hf = out.base + f * bins * 3
+                            let idx = r.base
+                            let grad = o.base
+                            for k in 0..<m {
+                                let slot = Int(col[Int(idx[k])]) * 3
+                                hf[slot] += grad[2 * k]
+                                hf[slot + 1] += grad[2 * k + 1]
+                                hf[slot + 2] += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return hist
+    }
+
+    func bestSplit(_ hist: [Double], sumG: Double, sumH: Double, count: Int) -> Split {
+        var best = Split()
+        let lambda = p.l2
+        let parent = sumG * sumG / (sumH + lambda)
+        let minLeaf = p.minSamplesLeaf
+        guard count >= 2 * minLeaf else { return best }
+        hist.withUnsafeBufferPointer { hv in
+            for f in 0..<d {
+                let hf = hv.baseAddress! + f * bins * 3
+                let usable = mapper.edges[f].count  // splits after bins 0..<usable
+                var gl = 0.0
+                var hl = 0.0
+                var cl = 0
+                for b in 0..<usable {
+                    gl += hf[3 * b]
+                    hl += hf[3 * b + 1]
+                    cl += Int(hf[3 * b + 2])
+                    if cl < minLeaf { continue }
+                    let cr = count - cl
+                    if cr < minLeaf { break }
+                    let hr = sumH - hl
+                    if hl < 1e-3 || hr < 1e-3 { continue }
+                    let gr = sumG - gl
+                    let gain = gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parent
+                    if gain > best.gain {
+                        best = Split(gain: gain, feature: f, bin: b, leftG: gl, leftH: hl, leftCount: cl)
+                    }
+                }
+            }
+        }
+        return best
+    }
+
+    mutating func grow(rows: inout [Int32], sampledAll: Bool) -> RegressionTree {
+        var tree = RegressionTree()
+        var splitBin: [Int] = []
+        func addNode() -> Int {
+            tree.feature.append(-1)
+            tree.threshold.append(0)
+            tree.left.append(0)
+            tree.right.append(0)
+            tree.value.append(0)
+            splitBin.append(0)
+            return tree.feature.count - 1
+        }
+        let m = rows.count
+        var scratch = [Int32](repeating: 0, count: m)
+        var leaves: [Leaf] = []
+        rows.withUnsafeMutableBufferPointer { rv in
+            scratch.withUnsafeMutableBufferPointer { sv in
+                let r = rv.baseAddress!
+                let tmp = sv.baseAddress!
+                var sumG = 0.0
+                var sumH = 0.0
+                for k in 0..<m {
+                    sumG += g[Int(r[k])]
+                    sumH += h[Int(r[k])]
+                }
+                let rootHist = histogram(r, 0, m)
+                let root = addNode()
+                leaves.append(Leaf(start: 0, end: m, depth: 0, sumG: sumG, sumH: sumH, hist: rootHist,
+                                   split: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: m), node: root))
+                while leaves.count < p.maxLeaves {
+                    var pick = -1
+                    for (k, leaf) in leaves.enumerated() where leaf.split.feature >= 0 && leaf.split.gain > 0 {
+                        if pick < 0 || leaf.split.gain > leaves[pick].split.gain { pick = k }
+                    }
+                    if pick < 0 { break }
+                    let parent = leaves.remove(at: pick)
+                    let s = parent.split
+                    featureGain[s.feature] += s.gain
+                    // Stable partition: rows with bin ≤ s.bin first, order kept.
+                    let col = binned.withUnsafeBufferPointer { $0.baseAddress! + s.feature * n }
+                    var nl = 0
+                    var nr = 0
+                    for k in parent.start..<parent.end {
+                        let i = r[k]
+                        if Int(col[Int(i)]) <= s.bin {
+                            r[parent.start + nl] = i
+                            nl += 1
+                        } else {
+                            tmp[nr] = i
+                            nr += 1
+                        }
+                    }
+                    (r + parent.start + nl).update(from: tmp, count: nr)
+                    let mid = parent.start + nl
+                    let leftNode = addNode()
+                    let rightNode = addNode()
+                    tree.feature[parent.node] = Int32(s.feature)
+                    tree.threshold[parent.node] = mapper.edges[s.feature][s.bin]
+                    tree.left[parent.node] = Int32(leftNode)
+                    tree.right[parent.node] = Int32(rightNode)
+                    splitBin[parent.node] = s.bin
+                    // Histogram subtraction: build the smaller child, derive the other.
+                    let leftSmaller = nl <= nr
+                    let small = leftSmaller ? histogram(r, parent.start, mid) : histogram(r, mid, parent.end)
+                    var large = parent.hist
+                    for k in 0..<large.count { large[k] -= small[k] }
+                    let (lh, rh) = leftSmaller ? (small, large) : (large, small)
+                    let depth = parent.depth + 1
+                    let canSplit = p.maxDepth == 0 || depth < p.maxDepth
+                    let lG = s.leftG, lH = s.leftH
+                    let rG = parent.sumG - lG, rH = parent.sumH - lH
+                    let lSplit = canSplit ? bestSplit(lh, sumG: lG, sumH: lH, count: nl) : Split()
+                    let rSplit = canSplit ? bestSplit(rh, sumG: rG, sumH: rH, count: nr) : Split()
+                    leaves.append(Leaf(start: parent.start, end: mid, depth: depth, sumG: lG, sumH: lH, hist: lh, split: lSplit, node: leftNode))
+                    leaves.append(Leaf(start: mid, end: parent.end, depth: depth, sumG: rG, sumH: rH, hist: rh, split: rSplit, node: rightNode))
+                }
+                // Leaf values, and the raw-score update of the rows each leaf holds.
+                for leaf in leaves {
+                    let v = -leaf.sumG / (leaf.sumH + p.l2) * p.learningRate
+                    tree.value[leaf.node] = v
+                    if sampledAll {
+                        for k in leaf.start..<leaf.end { raw[Int(r[k])] += v }
+                    }
+                }
+            }
+        }
+        if !sampledAll {
+            // Unsampled rows too: route every row by its bins.
+            binned.withUnsafeBufferPointer { b in
+                for i in 0..<n {
+                    var node = 0
+                    while tree.feature[node] >= 0 {
+                        let f = Int(tree.feature[node])
+                        node = Int(Int(b[f * n + i]) <= splitBin[node] ? tree.left[node] : tree.right[node])
+                    }
+                    raw[i] += tree.value[node]
+                }
+            }
+        }
+        return tree
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+/// The loss a GBDT minimises.
+public enum BoostingLoss: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Binary log loss (predicts P(class 1)).
+    case logistic
+    /// Squared error (predicts a value).
+    case squared
+}
+
+/// GBDT hyperparameters (names follow scikit-learn's HistGradientBoosting / LightGBM).
+public struct GBDTParameters: Sendable, Hashable, Codable {
+    /// Boosting rounds (trees).
+    public var rounds: Int = 100
+    /// Shrinkage applied to every leaf value.
+    public var learningRate: Double = 0.1
+    /// Maximum leaves per tree (leaf-wise growth).
+    public var maxLeaves: Int = 31
+    /// Maximum depth (0 = unlimited).
+    public var maxDepth: Int = 0
+    /// Minimum samples in a leaf.
+    public var minSamplesLeaf: Int = 20
+    /// L2 regularisation of leaf values.
+    public var l2: Double = 0
+    /// Histogram bins per feature (≤ 255).
+    public var maxBins: Int = 255
+    /// Fraction of rows sampled for each tree (1 = all).
+    public var subsample: Double = 1
+    /// The loss.
+    public var loss: BoostingLoss = .logistic
+    /// Seed for binning samples and row subsampling.
+    public var seed: UInt64 = 0
+    /// Worker threads for histogram building.
+    public var threads: Int = 2
+
+    /// Defaults.
+    public init() {}
+
+    /// Checks ranges.
+    /// - Throws: `ModelError.invalidHyperparameter` naming the parameter.
+    public func validate() throws(ModelError) {
+        func fail(_ s: String) -> ModelError { ModelError(.invalidHyperparameter, s) }
+        guard rounds >= 1, rounds <= 100_000 else { throw fail("rounds must be in 1...100000, found \(rounds)") }
+        guard learningRate > 0, learningRate <= 10 else { throw fail("learningRate must be in (0, 10], found \(learningRate)") }
+        guard maxLeaves >= 2, maxLeaves <= 65_536 else { throw fail("maxLeaves must be in 2...65536, found \(maxLeaves)") }
+        guard maxDepth >= 0 else { throw fail("maxDepth must be ≥ 0 (0 = unlimited), found \(maxDepth)") }
+        guard minSamplesLeaf >= 1 else { throw fail("minSamplesLeaf must be ≥ 1, found \(minSamplesLeaf)") }
+        guard l2 >= 0 else { throw fail("l2 must be ≥ 0, found \(l2)") }
+        guard (2...255).contains(maxBins) else { throw fail("maxBins must be in 2...255, found \(maxBins)") }
+        guard subsample > 0, subsample <= 1 else { throw fail("subsample must be in (0, 1], found \(subsample)") }
+        guard threads >= 1 else { throw fail("threads must be ≥ 1") }
+    }
+}
+
+/// One regression tree, as flat arrays. Node 0 is the root; a node with
+/// `feature[i] < 0` is a leaf holding `value[i]`. NaN goes left.
+public struct RegressionTree: Sendable, Hashable, Codable {
+    /// Split feature, or −1 for a leaf.
+    public var feature: [Int32] = []
+    /// Split threshold: x ≤ threshold goes left.
+    public var threshold: [Double] = []
+    /// Left child index.
+    public var left: [Int32] = []
+    /// Right child index.
+    public var right: [Int32] = []
+    /// Leaf value (shrinkage applied).
+    public var value: [Double] = []
+
+    /// The leaf value for `x`.
+    @inlinable
+    public func evaluate(_ x: UnsafeBufferPointer<Double>) -> Double {
+        var i = 0
+        while feature[i] >= 0 {
+            let v = x[Int(feature[i])]
+            i = Int(v <= threshold[i] || v.isNaN ? left[i] : right[i])
+        }
+        return value[i]
+    }
+}
+
+/// Histogram-based gradient-boosted decision trees (binary log loss or
+/// squared error), grown leaf-wise like LightGBM and scikit-learn's
+/// `HistGradientBoosting*`.
+public struct GradientBoostedTrees: Model, Hashable {
+    /// The learner.
+    public var kind: ModelKind { .gbdt }
+    /// Classification for the logistic loss, regression for squared error.
+    public var task: ModelTask { loss == .logistic ? .binaryClassification : .regression }
+    /// The loss.
+    public let loss: BoostingLoss
+    /// Features expected.
+    public let inputWidth: Int
+    /// The raw score before any tree (log-odds or mean).
+    public let baseScore: Double
+    /// The trees.
+    public let trees: [RegressionTree]
+    /// Total split gain per feature (importance).
+    public let featureGain: [Double]
+
+    /// Wraps fitted parameters.
+    public init(loss: BoostingLoss, inputWidth: Int, baseScore: Double, trees: [RegressionTree], featureGain: [Double]) {
+        self.loss = loss
+        self.inputWidth = inputWidth
+        self.baseScore = baseScore
+        self.trees = trees
+        self.featureGain = featureGain
+    }
+
+    /// The raw score (log-odds for the logistic loss).
+    public func rawScore(_ x: UnsafeBufferPointer<Double>) -> Double {
+        var s = baseScore
+        for t in trees { s += t.evaluate(x) }
+        return s
+    }
+
+    /// P(class 1) for the logistic loss, the value for squared error.
+    public func predict(_ x: UnsafeBufferPointer<Double>) -> Double {
+        let s = rawScore(x)
+        return loss == .logistic ? sigmoid(s) : s
+    }
+
+    /// Parameters as JSON (trees are small; JSON keeps them inspectable).
+    public func encodeWeights() -> [UInt8] {
+        let payload = Payload(loss: loss, inputWidth: inputWidth, baseScore: baseScore, trees: trees, featureGain: featureGain)
+        return Array((try? JSONEncoder().encode(payload)) ?? Data())
+    }
+
+    struct Payload: Codable {
+        var loss: BoostingLoss
+        var inputWidth: Int
+        var baseScore: Double
+        var trees: [RegressionTree]
+        var featureGain: [Double]
+    }
+
+    /// Reads `encodeWeights()` output.
+    /// - Throws: `ModelError.corruptWeights` for malformed or inconsistent trees.
+    public static func decode(_ bytes: [UInt8]) throws(ModelError) -> GradientBoostedTrees {
+        let p: Payload
+        do {
+            p = try JSONDecoder().decode(Payload.self, from: Data(bytes))
+        } catch {
+            throw ModelError(.corruptWeights, "GBDT weights are not valid: \(error)")
+        }
+        for (k, t) in p.trees.enumerated() {
+            let n = t.feature.count
+            guard n > 0, t.threshold.count == n, t.left.count == n, t.right.count == n, t.value.count == n else {
+                throw ModelError(.corruptWeights, "tree \(k): arrays of different lengths")
+            }
+            for i in 0..<n where t.feature[i] >= 0 {
+                guard Int(t.feature[i]) < p.inputWidth, (1..<n).contains(Int(t.left[i])), (1..<n).contains(Int(t.right[i])),
+                    Int(t.left[i]) > i, Int(t.right[i]) > i
+                else { throw ModelError(.corruptWeights, "tree \(k) node \(i): invalid split") }
+            }
+        }
+        return GradientBoostedTrees(loss: p.loss, inputWidth: p.inputWidth, baseScore: p.baseScore, trees: p.trees, featureGain: p.featureGain)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+@testable import CrocModels
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// Loads a numeric CSV with a header; returns the columns' rows.
+func loadCSV(_ name: String) -> [[Double]] {
+    let text = try! String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8)
+    return text.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
+}
+
+struct Reference: @unchecked Sendable {
+    let json: [String: Any]
+    static let shared = Reference(json: try! JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("sklearn.json"))) as! [String: Any])
+    func fit(_ key: String) -> [String: Any] { json[key] as! [String: Any] }
+}
+
+enum Data6 {
+    static let rows = loadCSV("linear.csv")
+    static let x = Matrix(rows.map { Array($0[0..<6]) })
+    static let regression = Dataset(x: x, y: rows.map { $0[6] })
+    static let classification = Dataset(x: x, y: rows.map { $0[7] })
+}
+
+enum Nonlinear {
+    static let rows = loadCSV("nonlinear.csv")
+    static let all = Dataset(x: Matrix(rows.map { Array($0[0..<8]) }), y: rows.map { $0[8] })
+    static let train = all.slice(0..<4000)
+    static let test = all.slice(4000..<6000)
+}
+
+@Suite("Learners against scikit-learn")
+struct LearnerTests {
+    @Test("ridge coefficients match sklearn's Ridge to 1e-8", arguments: [1.0, 0.0])
+    func ridge(alpha: Double) throws {
+        let ref = Reference.shared.fit(alpha == 1 ? "ridge_alpha_1" : "ridge_alpha_0")
+        let m = try RidgeRegression.fit(Data6.regression, alpha: alpha)
+        let coef = ref["coef"] as! [Double]
+        for j in coef.indices { #expect(abs(m.coefficients[j] - coef[j]) < 1e-8, "coef \(j): \(m.coefficients[j]) vs \(coef[j])") }
+        #expect(abs(m.intercept - (ref["intercept"] as! Double)) < 1e-8)
+    }
+
+    @Test("logistic regression log loss is within 1e-6 of sklearn's lbfgs")
+    func logistic() throws {
+        let ref = Reference.shared.fit("logistic_C_0.5")
+        let (m, report) = try LogisticRegression.fit(Data6.classification, c: 0.5)
+        #expect(report.converged)
+        let p = m.predict(batch: Data6.x)
+        let loss = Metrics.logLoss(Data6.classification.y, p)
+        #expect(abs(loss - (ref["log_loss"] as! Double)) < 1e-6, "ours \(loss), sklearn \(ref["log_loss"]!)")
+        #expect(abs(report.logLoss - loss) < 1e-9)
+        let coef = ref["coef"] as! [Double]
+        for j in coef.indices { #expect(abs(m.coefficients[j] - coef[j]) < 1e-4) }
+    }
+
+    @Test("GBDT test accuracy and AUC are within 1 point of HistGradientBoostingClassifier")
+    func gbdt() throws {
+        let ref = Reference.shared.fit("hgb")
+        var params = GBDTParameters()
+        params.rounds = 100
+        params.learningRate = 0.1
+        params.maxLeaves = 31
+        params.minSamplesLeaf = 20
+        let m = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
+        let p = m.predict(batch: Nonlinear.test.x)
+        let acc = Metrics.accuracy(Nonlinear.test.y, p)
+        let auc = Metrics.rocAUC(Nonlinear.test.y, p)
+        #expect(abs(acc - (ref["accuracy"] as! Double)) <= 0.01, "accuracy ours \(acc), sklearn \(ref["accuracy"]!)")
+        #expect(abs(auc - (ref["auc"] as! Double)) <= 0.01, "AUC ours \(auc), sklearn \(ref["auc"]!)")
+        #expect(m.trees.count == 100)
+        #expect(m.trees.allSatisfy { $0.feature.filter { $0 < 0 }.count <= 31 })
+        // The informative features carry the gain; x6 and x7 are noise.
+        #expect(m.featureGain[6] < m.featureGain[0] && m.featureGain[7] < m.featureGain[1])
+    }
+
+    @Test("GBDT is deterministic for a seed, with row subsampling and depth limits")
+    func gbdtDeterministic() throws {
+        var params = GBDTParameters()
+        params.rounds = 20
+        params.subsample = 0.7
+        params.maxDepth = 3
+        params.seed = 42
+        let a = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
+        let b = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
+        #expect(a == b)
+        #expect(a.trees.allSatisfy { $0.feature.count <= 15 })  // depth 3: at most 7 splits + 8 leaves
+        params.seed = 43
+        #expect(try GradientBoostedTrees.fit(Nonlinear.train, parameters: params) != a)
+    }
+
+    @Test("GBDT with squared loss fits a regression target")
+    func gbdtRegression() throws {
+        var params = GBDTParameters()
+        params.loss = .squared
+        params.rounds = 200
+        let m = try GradientBoostedTrees.fit(Data6.regression.slice(0..<1000), parameters: params)
+        let test = Data6.regression.slice(1000..<1500)
+        let r2 = Metrics.r2(test.y, m.predict(batch: test.x))
+        #expect(r2 > 0.9, "R² \(r2)")
+        #expect(m.task == .regression)
+    }
+
+    @Test("fitted parameters round-trip through their binary encoding; corrupt bytes are refused")
+    func encoding() throws {
+        let r = try RidgeRegression.fit(Data6.regression)
+        #expect(try RidgeRegression.decode(r.encodeWeights()) == r)
+        let l = try LogisticRegression.fit(Data6.classification).model
+        #expect(try LogisticRegression.decode(l.encodeWeights()) == l)
+        var params = GBDTParameters()
+        params.rounds = 5
+        let g = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
+        #expect(try GradientBoostedTrees.decode(g.encodeWeights()) == g)
+        #expect(throws: ModelError.self) { try RidgeRegression.decode(Array(r.encodeWeights().dropLast(3))) }
+        #expect(throws: ModelError.self) { try LogisticRegression.decode(l.encodeWeights() + [0]) }
+        #expect(throws: ModelError.self) { try GradientBoostedTrees.decode(Array("{\"trees\": 3}".utf8)) }
+    }
+
+    @Test("bad inputs are typed errors")
+    func errors() {
+        #expect(throws: ModelError.self) { try RidgeRegression.fit(Data6.regression, alpha: -1) }
+        #expect(throws: ModelError.self) { try LogisticRegression.fit(Data6.regression) }  // non-0/1 targets
+        var p = GBDTParameters()
+        p.maxBins = 300
+        #expect(throws: ModelError.self) { try GradientBoostedTrees.fit(Nonlinear.train, parameters: p) }
+        let collinear = Dataset(x: Matrix([[1, 2], [2, 4], [3, 6]]), y: [1, 2, 3])
+        #expect(throws: ModelError.self) { try RidgeRegression.fit(collinear, alpha: 0) }
+    }
+
+    @Test("metrics on hand-checked values")
+    func metrics() {
+        #expect(Metrics.rocAUC([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75)
+        #expect(Metrics.accuracy([0, 1, 1], [0.2, 0.7, 0.4]) == 2.0 / 3.0)
+        #expect(Metrics.r2([1, 2, 3], [1, 2, 3]) == 1)
+        #expect(Metrics.informationCoefficient([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
+        let pr = Metrics.precisionRecall([1, 0, 1, 0], [0.9, 0.8, 0.2, 0.1])
+        #expect(pr.precision == 0.5 && pr.recall == 0.5)
+    }
+}

@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore", "CrocSupport"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "CrocModelsTests",
-            dependencies: ["CrocModels", "CrocData", "CrocCore"],
+            dependencies: ["CrocModels", "CrocData", "CrocCore", "CrocSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
@@ -77,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocPipelinesTests",
-            dependencies: ["CrocPipelines", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime"],
+            dependencies: ["CrocPipelines", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

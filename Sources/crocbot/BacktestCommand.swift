@@ -25,6 +25,7 @@ struct BacktestCommand: ParsableCommand {
               crocbot backtest --strategy sma_cross --param fast=5 --param slow=40
               crocbot backtest --data Examples/data/EURUSD_1H_ASK.csv --cash 100000 --commission 0.0001
               crocbot backtest --config Examples/backtest.yaml --log-format json
+              crocbot backtest --strategy model --param model=models/googl-gbdt --from 2016-12-01
             """
     )
 
@@ -33,6 +34,12 @@ struct BacktestCommand: ParsableCommand {
 
     @Option(name: .long, help: "CSV file with date/open/high/low/close[/volume] columns.")
     var data: String?
+
+    @Option(name: .long, help: "Only bars from this date (ISO-8601), e.g. a model's held-out years.")
+    var from: String?
+
+    @Option(name: .long, help: "Only bars before this date (ISO-8601).")
+    var to: String?
 
     @Option(name: .long, help: "Registered strategy name (\(StrategyFactory.standard.names.joined(separator: ", "))).")
     var strategy: String?
@@ -73,6 +80,8 @@ struct BacktestCommand: ParsableCommand {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
         if let strategy { o["strategy.name"] = .string(strategy) }
+        if let from { o["data.start"] = .string(from) }
+        if let to { o["data.end"] = .string(to) }
         for kv in param {
             guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
                 throw ValidationError("--param expects key=value, got '\(kv)'")
@@ -106,7 +115,7 @@ struct BacktestCommand: ParsableCommand {
         let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first!, timestampFormat: format, symbol: cfg.data.symbol)
         let source = CSVDataSource(path: cfg.data.path, options: csv)
         let started = ContinuousClock.now
-        let series = try source.loadBars()
+        let series = try TrainingPipeline.restrict(try source.loadBars(), start: cfg.data.start, end: cfg.data.end)
         let loaded = ContinuousClock.now
         guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
             throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")

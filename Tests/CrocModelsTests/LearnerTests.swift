@@ -13,7 +13,9 @@ func loadCSV(_ name: String) -> [[Double]] {
 
 struct Reference: @unchecked Sendable {
     let json: [String: Any]
-    static let shared = Reference(json: try! JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("sklearn.json"))) as! [String: Any])
+    static let shared = Reference(
+        json: try! JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("sklearn.json"))) as! [String: Any]
+    )
     func fit(_ key: String) -> [String: Any] { json[key] as! [String: Any] }
 }
 

@@ -16,6 +16,16 @@ public struct FeatureMatrix: Sendable {
     /// Number of columns.
     public var columns: Int { columnNames.count }
 
+    /// Wraps column-major values.
+    /// - Precondition: `values.count == rows × columnNames.count` and one timestamp per row.
+    public init(rows: Int, columnNames: [String], timestamps: [Int64], values: [Double]) {
+        precondition(values.count == rows * columnNames.count && timestamps.count == rows, "feature matrix shape mismatch")
+        self.rows = rows
+        self.columnNames = columnNames
+        self.timestamps = timestamps
+        self.values = values
+    }
+
     /// The value at `row`, `column`.
     @inlinable
     public subscript(row: Int, column: Int) -> Double { values[column * rows + row] }

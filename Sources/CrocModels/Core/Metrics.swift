@@ -12,7 +12,9 @@ public enum Metrics {
 
     /// Precision and recall of class 1 at `threshold`.
     public static func precisionRecall(_ y: [Double], _ p: [Double], threshold: Double = 0.5) -> (precision: Double, recall: Double) {
-        var tp = 0.0, fp = 0.0, fn = 0.0
+        var tp = 0.0
+        var fp = 0.0
+        var fn = 0.0
         for i in y.indices {
             let predicted = p[i] > threshold
             if predicted && y[i] == 1 { tp += 1 } else if predicted { fp += 1 } else if y[i] == 1 { fn += 1 }
@@ -83,7 +85,9 @@ public enum Metrics {
         guard a.count > 1 else { return .nan }
         let ma = a.reduce(0, +) / Double(a.count)
         let mb = b.reduce(0, +) / Double(b.count)
-        var sab = 0.0, saa = 0.0, sbb = 0.0
+        var sab = 0.0
+        var saa = 0.0
+        var sbb = 0.0
         for i in a.indices {
             sab += (a[i] - ma) * (b[i] - mb)
             saa += (a[i] - ma) * (a[i] - ma)

@@ -40,7 +40,13 @@ public struct LogisticRegression: Model, Hashable {
     ///   - maxIterations: L-BFGS iteration cap.
     ///   - threads: Worker threads for the gradient (deterministic for a given count).
     /// - Throws: `ModelError` for bad data or hyperparameters.
-    public static func fit(_ data: Dataset, c: Double = 1.0, tolerance: Double = 1e-9, maxIterations: Int = 1000, threads: Int = 2) throws(ModelError) -> (model: LogisticRegression, report: FitReport) {
+    public static func fit(
+        _ data: Dataset,
+        c: Double = 1.0,
+        tolerance: Double = 1e-9,
+        maxIterations: Int = 1000,
+        threads: Int = 2
+    ) throws(ModelError) -> (model: LogisticRegression, report: FitReport) {
         let n = data.count
         let d = data.x.columns
         guard n > 0, d > 0 else { throw ModelError(.invalidData, "logistic regression needs at least one row and one feature") }
@@ -61,7 +67,8 @@ public struct LogisticRegression: Model, Hashable {
     /// Incremental update (`partial_fit`): `epochs` passes of mini-batch
     /// gradient descent on the same objective, starting from the current
     /// weights, for online retraining as new bars arrive.
-    public func updated(with data: Dataset, c: Double = 1.0, learningRate: Double = 0.05, epochs: Int = 1, batchSize: Int = 256) -> LogisticRegression {
+    public func updated(with data: Dataset, c: Double = 1.0, learningRate: Double = 0.05, epochs: Int = 1, batchSize: Int = 256) -> LogisticRegression
+    {
         var w = coefficients
         var b = intercept
         let d = w.count
@@ -153,7 +160,9 @@ struct LogisticObjective: @unchecked Sendable {
                             let loss = SharedPointer(pl.baseAddress!)
                             let grads = SharedPointer(pg.baseAddress!)
                             parallelChunks(chunks) { c in
-                                let xs = xs.base, ys = ys.base, w = w.base
+                                let xs = xs.base
+                                let ys = ys.base
+                                let w = w.base
                                 let lo = n * c / chunks
                                 let hi = n * (c + 1) / chunks
                                 let g = grads.base + c * (d + 1)

@@ -101,7 +101,9 @@ enum Cholesky {
                 var s = a0[i * d + j]
                 for k in 0..<j { s -= l[i * d + k] * l[j * d + k] }
                 if i == j {
-                    guard s > minPivot, s.isFinite else { throw ModelError(.numerical, "matrix not positive definite (collinear features? try alpha > 0)") }
+                    guard s > minPivot, s.isFinite else {
+                        throw ModelError(.numerical, "matrix not positive definite (collinear features? try alpha > 0)")
+                    }
                     l[i * d + i] = s.squareRoot()
                 } else {
                     l[i * d + j] = s / l[j * d + j]

@@ -82,7 +82,11 @@ extension GradientBoostedTrees {
     /// Fits on `data` (0/1 targets for the logistic loss).
     /// - Parameter progress: Called after each round (from the fitting thread).
     /// - Throws: `ModelError` for bad data or hyperparameters.
-    public static func fit(_ data: Dataset, parameters p: GBDTParameters = .init(), progress: ((BoostingProgress) -> Void)? = nil) throws(ModelError) -> GradientBoostedTrees {
+    public static func fit(
+        _ data: Dataset,
+        parameters p: GBDTParameters = .init(),
+        progress: ((BoostingProgress) -> Void)? = nil
+    ) throws(ModelError) -> GradientBoostedTrees {
         try p.validate()
         let n = data.count
         let d = data.x.columns
@@ -300,8 +304,18 @@ struct GBDTTrainer {
                 }
                 let rootHist = histogram(r, 0, m)
                 let root = addNode()
-                leaves.append(Leaf(start: 0, end: m, depth: 0, sumG: sumG, sumH: sumH, hist: rootHist,
-                                   split: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: m), node: root))
+                leaves.append(
+                    Leaf(
+                        start: 0,
+                        end: m,
+                        depth: 0,
+                        sumG: sumG,
+                        sumH: sumH,
+                        hist: rootHist,
+                        split: bestSplit(rootHist, sumG: sumG, sumH: sumH, count: m),
+                        node: root
+                    )
+                )
                 while leaves.count < p.maxLeaves {
                     var pick = -1
                     for (k, leaf) in leaves.enumerated() where leaf.split.feature >= 0 && leaf.split.gain > 0 {
@@ -342,8 +356,10 @@ struct GBDTTrainer {
                     let (lh, rh) = leftSmaller ? (small, large) : (large, small)
                     let depth = parent.depth + 1
                     let canSplit = p.maxDepth == 0 || depth < p.maxDepth
-                    let lG = s.leftG, lH = s.leftH
-                    let rG = parent.sumG - lG, rH = parent.sumH - lH
+                    let lG = s.leftG
+                    let lH = s.leftH
+                    let rG = parent.sumG - lG
+                    let rH = parent.sumH - lH
                     let lSplit = canSplit ? bestSplit(lh, sumG: lG, sumH: lH, count: nl) : Split()
                     let rSplit = canSplit ? bestSplit(rh, sumG: rG, sumH: rH, count: nr) : Split()
                     leaves.append(Leaf(start: parent.start, end: mid, depth: depth, sumG: lG, sumH: lH, hist: lh, split: lSplit, node: leftNode))

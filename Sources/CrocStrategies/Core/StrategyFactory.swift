@@ -1,4 +1,5 @@
 import CrocCore
+import CrocModels
 import CrocSupport
 
 /// A strategy parameter problem, naming the parameter (`strategy.params.fast`).
@@ -69,6 +70,16 @@ public struct StrategyParameters: Sendable {
         return d
     }
 
+    /// A boolean, or `fallback` when absent.
+    public mutating func bool(_ key: String, default fallback: Bool) throws(StrategyError) -> Bool {
+        consumed.insert(key)
+        guard let v = values[key] else { return fallback }
+        guard let b = v.boolValue else {
+            throw StrategyError(.invalidParameter, keyPath: Self.path(key), rule: "expected true or false, found '\(v)'")
+        }
+        return b
+    }
+
     /// A string, or `fallback` when absent.
     public mutating func string(_ key: String, default fallback: String) throws(StrategyError) -> String {
         consumed.insert(key)
@@ -111,14 +122,54 @@ public struct StrategyFactory: Sendable {
     /// An empty factory.
     public init() {}
 
-    /// A factory with the built-in strategies (`sma_cross`).
+    /// A factory with the built-in strategies (`sma_cross`, `model`).
     public static var standard: StrategyFactory {
         var f = StrategyFactory()
         f.register("sma_cross", summary: SMACrossStrategy.summary, parameters: [("fast", "10"), ("slow", "20")]) {
             (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             try SMACrossStrategy(parameters: &p)
         }
+        f.register(
+            "model",
+            summary: "a trained model bundle's score through a decision rule",
+            parameters: [
+                ("model", "(bundle directory)"), ("longAbove", "0.55"), ("exitBelow", "0.5"), ("shortBelow", "(none)"),
+                ("coverAbove", "0.5"), ("sizeByConfidence", "false"), ("minimumFraction", "0.25"), ("cooldown", "0"),
+            ]
+        ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+            try makeModelStrategy(&p)
+        }
         return f
+    }
+
+    /// Builds `ModelDrivenStrategy` from `model=<bundle dir>` and the rule's parameters.
+    static func makeModelStrategy(_ p: inout StrategyParameters) throws(StrategyError) -> any Strategy {
+        let path = try p.string("model", default: "")
+        guard !path.isEmpty else {
+            throw StrategyError(
+                .invalidParameter,
+                keyPath: "strategy.params.model",
+                rule: "required: the directory of a trained model bundle (crocbot train)"
+            )
+        }
+        let adapter: InferenceAdapter
+        do {
+            adapter = try InferenceAdapter(path: path)
+        } catch {
+            throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: error.description)
+        }
+        let regression = adapter.bundle.metadata.task == .regression
+        let short = p.values["shortBelow"] == nil ? nil : try p.double("shortBelow", default: 0, in: -1e9...1e9)
+        let rule = DecisionRule(
+            longAbove: try p.double("longAbove", default: regression ? 0 : 0.55, in: -1e9...1e9),
+            exitBelow: try p.double("exitBelow", default: regression ? 0 : 0.5, in: -1e9...1e9),
+            shortBelow: short,
+            coverAbove: try p.double("coverAbove", default: regression ? 0 : 0.5, in: -1e9...1e9),
+            sizeByConfidence: try p.bool("sizeByConfidence", default: false),
+            minimumFraction: try p.double("minimumFraction", default: 0.25, in: 0.001...1),
+            cooldownBars: try p.int("cooldown", default: 0, in: 0...1_000_000)
+        )
+        return ModelDrivenStrategy(adapter: adapter, rule: rule)
     }
 
     /// Registered names, sorted.

@@ -139,25 +139,42 @@ public struct DataConfig: Sendable, Equatable, Encodable {
     public var timestampFormat: String
     /// Field delimiter (one character).
     public var delimiter: String
+    /// Only bars at or after this time (ISO-8601 date or date-time), if set.
+    public var start: String?
+    /// Only bars before this time (ISO-8601), if set.
+    public var end: String?
 
     /// The shipped default data set.
     public static let defaultPath = "Examples/data/GOOGL.csv"
 
     /// Creates a data section.
-    public init(path: String = DataConfig.defaultPath, symbol: String? = nil, timestampFormat: String = "auto", delimiter: String = ",") {
+    public init(
+        path: String = DataConfig.defaultPath,
+        symbol: String? = nil,
+        timestampFormat: String = "auto",
+        delimiter: String = ",",
+        start: String? = nil,
+        end: String? = nil
+    ) {
         self.path = path
         self.symbol = symbol
         self.timestampFormat = timestampFormat
         self.delimiter = delimiter
+        self.start = start
+        self.end = end
     }
 
-    init(_ r: ConfigReader) throws(ConfigError) {
-        try r.rejectUnknownKeys(["path", "symbol", "timestampFormat", "delimiter"])
+    /// Reads and validates the section from `r`.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ r: ConfigReader) throws(ConfigError) {
+        try r.rejectUnknownKeys(["path", "symbol", "timestampFormat", "delimiter", "start", "end"])
         self.init(
             path: try r.string("path", default: Self.defaultPath),
             symbol: try r.optionalString("symbol"),
             timestampFormat: try r.string("timestampFormat", default: "auto"),
-            delimiter: try r.string("delimiter", default: ",")
+            delimiter: try r.string("delimiter", default: ","),
+            start: try r.optionalString("start"),
+            end: try r.optionalString("end")
         )
         if path.isEmpty { throw ConfigError(.invalidValue, keyPath: r.childPath("path"), rule: "must not be empty", source: r.source) }
         if delimiter.utf8.count != 1 {
@@ -179,7 +196,9 @@ public struct InstrumentConfig: Sendable, Equatable, Encodable {
         self.quantityStep = quantityStep
     }
 
-    init(_ r: ConfigReader) throws(ConfigError) {
+    /// Reads and validates the section from `r`.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys(["pricePrecision", "quantityStep"])
         let precision = r.raw("pricePrecision") == nil ? nil : try r.int("pricePrecision", default: 0)
         self.init(pricePrecision: precision, quantityStep: try r.double("quantityStep", default: 1))
@@ -210,7 +229,9 @@ public struct StrategyConfig: Sendable, Equatable, Encodable {
         self.params = params
     }
 
-    init(_ r: ConfigReader) throws(ConfigError) {
+    /// Reads and validates the section from `r`.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys(["name", "params"])
         self.init(name: try r.string("name", default: "sma_cross"), params: try r.freeform("params"))
         if name.isEmpty { throw ConfigError(.invalidValue, keyPath: r.childPath("name"), rule: "must not be empty", source: r.source) }
@@ -275,7 +296,9 @@ public struct BacktestSettings: Sendable, Equatable, Encodable {
         self.output = output
     }
 
-    init(_ r: ConfigReader) throws(ConfigError) {
+    /// Reads and validates the section from `r`.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys(["cash", "commission", "commissionFixed", "slippageBps", "fillAt", "finalize", "allowShort", "output"])
         self.init(
             cash: try r.double("cash", default: 10_000),
@@ -328,7 +351,9 @@ public struct LoggingConfig: Sendable, Equatable, Encodable {
     /// Accepted level names.
     public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
-    init(_ r: ConfigReader) throws(ConfigError) {
+    /// Reads and validates the section from `r`.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys(["format", "level"])
         self.init(format: try r.choice("format", default: .text), level: try r.string("level", default: "info").lowercased())
         guard Self.levels.contains(level) else {

@@ -17,6 +17,7 @@ let package = Package(
             dependencies: [
                 .product(name: "CrocCore", package: "CrocBot"),
                 .product(name: "CrocData", package: "CrocBot"),
+                .product(name: "CrocModels", package: "CrocBot"),
                 .product(name: "CrocStrategies", package: "CrocBot"),
                 .product(name: "CrocExecution", package: "CrocBot"),
                 .product(name: "CrocRuntime", package: "CrocBot"),

@@ -65,4 +65,16 @@ test "$(wc -l < "$OUT/f2.csv")" -eq 6226 || { echo "FAIL: feature CSV should hav
 printf 'features:\n  - {indicator: rsi, params: {period: 1}}\n' >"$OUT/badfeat.yaml"
 expect_error "bad feature definition names the key path" "features\[0\].params.period" data features --features "$OUT/badfeat.yaml" --output "$OUT/x.csv"
 
+# crocbot train / evaluate / backtest --strategy model
+expect_ok "train the example GBDT" train --config Examples/train-gbdt-googl.yaml --output "$OUT/googl-gbdt"
+grep -q "auc" "$OUT/stdout" && test -s "$OUT/googl-gbdt/bundle.json" && test -s "$OUT/googl-gbdt/weights.bin" || { echo "FAIL: train output/bundle"; fail=1; }
+expect_ok "evaluate the bundle on held-out years" evaluate --model "$OUT/googl-gbdt" --data Examples/data/GOOGL.csv --from 2016-08-01
+grep -q "Equity Final" "$OUT/stdout" || { echo "FAIL: evaluate printed no backtest"; fail=1; }
+expect_ok "backtest the model strategy" backtest --strategy model --param model="$OUT/googl-gbdt" --from 2016-08-01 --output "$OUT/model-run"
+grep -q "model(googl-gbdt)" "$OUT/stdout" || { echo "FAIL: backtest did not use the model"; fail=1; }
+printf 'corrupt' >> "$OUT/googl-gbdt/weights.bin"
+expect_error "corrupt bundle is refused" "bundle.json records" backtest --strategy model --param model="$OUT/googl-gbdt" --output "$OUT/x"
+printf 'model: {kind: forest}\n' >"$OUT/badtrain.yaml"
+expect_error "bad training config names the key" "model.kind" train --config "$OUT/badtrain.yaml"
+
 exit $fail

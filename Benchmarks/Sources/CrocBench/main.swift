@@ -11,6 +11,7 @@
 
 import CrocCore
 import CrocData
+import CrocModels
 import CrocPipelines
 import CrocStrategies
 import Foundation
@@ -229,6 +230,90 @@ func benchIndicators(path: String) throws {
     if sink == 42 { print("") }
 }
 
+/// 1M × 32 synthetic classification data (seeded), shared with scripts/bench_models.py
+/// through a binary file: row-major float64 features then float64 labels.
+func modelData(rows n: Int, path: String) throws -> Dataset {
+    let d = 32
+    if !FileManager.default.fileExists(atPath: path) {
+        var rng = SystemRandomNumberGenerator()
+        _ = rng
+        var state: UInt64 = 12345
+        func uniform() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        var x = [Double](repeating: 0, count: n * d)
+        var y = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var z = -0.3
+            for j in 0..<d {
+                let v = uniform() * 4 - 2
+                x[i * d + j] = v
+                if j < 8 { z += (j % 2 == 0 ? 0.6 : -0.4) * v }
+            }
+            z += sin(2 * x[i * d + 8]) + x[i * d + 9] * x[i * d + 10] - abs(x[i * d + 11])
+            y[i] = uniform() < 1 / (1 + exp(-z)) ? 1 : 0
+        }
+        var bytes = Data(capacity: (n * d + n) * 8)
+        x.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        y.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        try bytes.write(to: URL(fileURLWithPath: path))
+    }
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    let all = data.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+    return Dataset(x: Matrix(rows: n, columns: d, values: Array(all[0..<(n * d)])), y: Array(all[(n * d)...]))
+}
+
+func benchModels(path: String) throws {
+    let data = try modelData(rows: 1_000_000, path: path)
+    for tol in [1e-4, 1e-6] {
+        let start = ContinuousClock.now
+        let (_, report) = try LogisticRegression.fit(data, c: 1.0, tolerance: tol, threads: 2)
+        let t = seconds(ContinuousClock.now - start)
+        print(String(format: "logistic 1M x 32 (C=1, tol %.0e): %.2f s, %d iterations, log loss %.9f", tol, t, report.iterations, report.logLoss))
+    }
+    var p = GBDTParameters()
+    p.rounds = 100
+    p.maxDepth = 6
+    p.maxLeaves = 63
+    p.threads = 2
+    let start = ContinuousClock.now
+    let gbdt = try GradientBoostedTrees.fit(data, parameters: p)
+    let tg = seconds(ContinuousClock.now - start)
+    let sample = data.x.slice(rows: 0..<100_000)
+    let p1 = gbdt.predict(batch: sample)
+    print(
+        String(
+            format: "gbdt 1M x 32, 100 rounds, depth 6, 63 leaves, 2 threads: %.2f s; train AUC (first 100k) %.4f",
+            tg,
+            Metrics.rocAUC(Array(data.y[0..<100_000]), p1)
+        )
+    )
+    // Single-vector inference through the adapter.
+    let def = try FeaturePipelineDefinition(features: (0..<32).map { FeatureSpec(name: "f\($0)", indicator: .price) })
+    let bundle = ModelBundle(
+        metadata: ModelMetadata(name: "bench", kind: .gbdt, task: .binaryClassification),
+        features: def,
+        scaler: .standard(StandardScaler(mean: [Double](repeating: 0, count: 32), scale: [Double](repeating: 1, count: 32))),
+        label: LabelDefinition(),
+        model: gbdt
+    )
+    let adapter = InferenceAdapter(bundle: bundle)
+    var sink = 0.0
+    let rows = (0..<10_000).map { data.x.row($0) }
+    let ti = best(5) { for r in rows { sink += adapter.predict(r) } }
+    let l = adapter.latency
+    print(
+        String(
+            format: "inference (GBDT 100 trees, 32 features, via adapter): mean %.2f us per vector; adapter p50 <= %.0f ns, p99 <= %.0f ns",
+            ti / Double(rows.count) * 1e6,
+            l.p50Nanoseconds,
+            l.p99Nanoseconds
+        )
+    )
+    if sink == 42 { print("") }
+}
+
 var args = Array(CommandLine.arguments.dropFirst())
 
 var bars = 1_000_000
@@ -244,6 +329,9 @@ if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
 let which = args.first ?? "all"
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
+if which == "models" {
+    try benchModels(path: "/tmp/crocbench_models_1m.bin")
+}
 if which == "indicators" || which == "all" {
     if !FileManager.default.fileExists(atPath: csvPath) { try benchCSV(rows: bars, path: csvPath) }
     try benchIndicators(path: csvPath)

@@ -156,12 +156,13 @@ struct GBDTTrainer {
         var trees: [RegressionTree] = []
         for round in 0..<p.rounds {
             var loss = 0.0
+            let wantLoss = progress != nil
             for i in 0..<n {
                 if p.loss == .logistic {
                     let q = sigmoid(raw[i])
                     g[i] = q - y[i]
                     h[i] = max(q * (1 - q), 1e-16)
-                    loss += logisticLoss(raw[i], y[i])
+                    if wantLoss { loss -= log(max(y[i] == 1 ? q : 1 - q, 1e-300)) }  // only for progress reports
                 } else {
                     g[i] = raw[i] - y[i]
                     h[i] = 1
@@ -193,74 +194,131 @@ struct GBDTTrainer {
         var leftCount = 0
     }
 
+    /// Per feature and bin: summed (gradient, hessian) and the row count.
+    struct Histogram {
+        var gh: [SIMD2<Double>]  // d × bins
+        var count: [UInt32]  // d × bins
+
+        static func - (a: Histogram, b: Histogram) -> Histogram {
+            var out = a
+            for k in 0..<out.gh.count {
+                out.gh[k] -= b.gh[k]
+                out.count[k] -= b.count[k]
+            }
+            return out
+        }
+    }
+
     struct Leaf {
         var start: Int
         var end: Int
         var depth: Int
         var sumG: Double
         var sumH: Double
-        var hist: [Double]  // d × bins × 3: g, h, count
+        var hist: Histogram
         var split: Split
         var node: Int  // index in the tree arrays
     }
 
-    /// Builds a histogram of the rows `rows[start..<end]`.
-    func histogram(_ rows: UnsafePointer<Int32>, _ start: Int, _ end: Int) -> [Double] {
+    /// Builds a histogram of the rows `rows[start..<end]`, features split
+    /// across workers (each feature's bins stay in L1 while its column streams).
+    func histogram(_ rows: UnsafePointer<Int32>, _ start: Int, _ end: Int) -> Histogram {
         let (d, n, bins) = (self.d, self.n, self.bins)
-        var hist = [Double](repeating: 0, count: d * bins * 3)
+        var gh = [SIMD2<Double>](repeating: .zero, count: d * bins)
+        var count = [UInt32](repeating: 0, count: d * bins)
         let m = end - start
-        // Gather this node's gradients once, in row order (sequential reads below).
-        var og = [Double](repeating: 0, count: 2 * m)
+        // Gather this node's (g, h) once, in row order: the feature loops then read them sequentially.
+        var og = [SIMD2<Double>](repeating: .zero, count: m)
         for k in 0..<m {
             let i = Int(rows[start + k])
-            og[2 * k] = g[i]
-            og[2 * k + 1] = h[i]
+            og[k] = SIMD2(g[i], h[i])
         }
         let threads = min(p.threads, d, max(1, m / 2048))
+        // The root of a tree fitted on all rows holds 0..<n in order: no index loads needed.
+        let identity = m == n && start == 0 && rows[0] == 0 && rows[m - 1] == Int32(n - 1)
         binned.withUnsafeBufferPointer { bv in
             og.withUnsafeBufferPointer { ov in
-                hist.withUnsafeMutableBufferPointer { hv in
-                    let b = SharedPointer(bv.baseAddress!)
-                    let o = SharedPointer(ov.baseAddress!)
-                    let out = SharedPointer(hv.baseAddress!)
-                    let r = SharedPointer(rows + start)
-                    parallelChunks(threads) { c in
-                        for f in (d * c / threads)..<(d * (c + 1) / threads) {
-                            let col = b.base + f * n
-                            let hf = out.base + f * bins * 3
+                gh.withUnsafeMutableBufferPointer { hv in
+                    count.withUnsafeMutableBufferPointer { cv in
+                        let b = SharedPointer(bv.baseAddress!)
+                        let o = SharedPointer(ov.baseAddress!)
+                        let outGH = SharedPointer(hv.baseAddress!)
+                        let outCount = SharedPointer(cv.baseAddress!)
+                        let r = SharedPointer(rows + start)
+                        parallelChunks(threads) { c in
                             let idx = r.base
                             let grad = o.base
-                            for k in 0..<m {
-                                let slot = Int(col[Int(idx[k])]) * 3
-                                hf[slot] += grad[2 * k]
-                                hf[slot + 1] += grad[2 * k + 1]
-                                hf[slot + 2] += 1
+                            var f = d * c / threads
+                            let stop = d * (c + 1) / threads
+                            // Four features per pass: each row index and (g, h) is loaded once per block.
+                            while f + 4 <= stop {
+                                let c0 = b.base + f * n
+                                let c1 = c0 + n
+                                let c2 = c1 + n
+                                let c3 = c2 + n
+                                let h0 = outGH.base + f * bins
+                                let h1 = h0 + bins
+                                let h2 = h1 + bins
+                                let h3 = h2 + bins
+                                let n0 = outCount.base + f * bins
+                                let n1 = n0 + bins
+                                let n2 = n1 + bins
+                                let n3 = n2 + bins
+                                for k in 0..<m {
+                                    let i = identity ? k : Int(idx[k])
+                                    let o = grad[k]
+                                    let b0 = Int(c0[i])
+                                    let b1 = Int(c1[i])
+                                    let b2 = Int(c2[i])
+                                    let b3 = Int(c3[i])
+                                    h0[b0] += o
+                                    n0[b0] &+= 1
+                                    h1[b1] += o
+                                    n1[b1] &+= 1
+                                    h2[b2] += o
+                                    n2[b2] &+= 1
+                                    h3[b3] += o
+                                    n3[b3] &+= 1
+                                }
+                                f += 4
+                            }
+                            while f < stop {
+                                let col = b.base + f * n
+                                let hf = outGH.base + f * bins
+                                let cf = outCount.base + f * bins
+                                for k in 0..<m {
+                                    let bin = Int(col[Int(idx[k])])
+                                    hf[bin] += grad[k]
+                                    cf[bin] &+= 1
+                                }
+                                f += 1
                             }
                         }
                     }
                 }
             }
         }
-        return hist
+        return Histogram(gh: gh, count: count)
     }
 
-    func bestSplit(_ hist: [Double], sumG: Double, sumH: Double, count: Int) -> Split {
+    func bestSplit(_ hist: Histogram, sumG: Double, sumH: Double, count: Int) -> Split {
         var best = Split()
         let lambda = p.l2
         let parent = sumG * sumG / (sumH + lambda)
         let minLeaf = p.minSamplesLeaf
         guard count >= 2 * minLeaf else { return best }
-        hist.withUnsafeBufferPointer { hv in
+        hist.gh.withUnsafeBufferPointer { hv in
             for f in 0..<d {
-                let hf = hv.baseAddress! + f * bins * 3
+                let hf = hv.baseAddress! + f * bins
+                let cf = f * bins
                 let usable = mapper.edges[f].count  // splits after bins 0..<usable
                 var gl = 0.0
                 var hl = 0.0
                 var cl = 0
                 for b in 0..<usable {
-                    gl += hf[3 * b]
-                    hl += hf[3 * b + 1]
-                    cl += Int(hf[3 * b + 2])
+                    gl += hf[b].x
+                    hl += hf[b].y
+                    cl += Int(hist.count[cf + b])
                     if cl < minLeaf { continue }
                     let cr = count - cl
                     if cr < minLeaf { break }
@@ -351,8 +409,7 @@ struct GBDTTrainer {
                     // Histogram subtraction: build the smaller child, derive the other.
                     let leftSmaller = nl <= nr
                     let small = leftSmaller ? histogram(r, parent.start, mid) : histogram(r, mid, parent.end)
-                    var large = parent.hist
-                    for k in 0..<large.count { large[k] -= small[k] }
+                    let large = parent.hist - small
                     let (lh, rh) = leftSmaller ? (small, large) : (large, small)
                     let depth = parent.depth + 1
                     let canSplit = p.maxDepth == 0 || depth < p.maxDepth

@@ -108,8 +108,7 @@ struct GBDTTrainer {
     let bins: Int  // histogram slots per feature
     var binned: [UInt8]  // column-major d × n
     var raw: [Double]
-    var g: [Double]
-    var h: [Double]
+    var gh: [SIMD2<Double>]  // (gradient, hessian) per row, interleaved
     var featureGain: [Double]
     var rng: SplitMix64
 
@@ -137,8 +136,7 @@ struct GBDTTrainer {
         }
         binned = b
         raw = [Double](repeating: 0, count: n)
-        g = raw
-        h = raw
+        gh = [SIMD2<Double>](repeating: .zero, count: n)
         featureGain = [Double](repeating: 0, count: d)
         rng = SplitMix64(seed: parameters.seed)
     }
@@ -160,13 +158,12 @@ struct GBDTTrainer {
             for i in 0..<n {
                 if p.loss == .logistic {
                     let q = sigmoid(raw[i])
-                    g[i] = q - y[i]
-                    h[i] = max(q * (1 - q), 1e-16)
+                    gh[i] = SIMD2(q - y[i], max(q * (1 - q), 1e-16))
                     if wantLoss { loss -= log(max(y[i] == 1 ? q : 1 - q, 1e-300)) }  // only for progress reports
                 } else {
-                    g[i] = raw[i] - y[i]
-                    h[i] = 1
-                    loss += 0.5 * g[i] * g[i]
+                    let e = raw[i] - y[i]
+                    gh[i] = SIMD2(e, 1)
+                    loss += 0.5 * e * e
                 }
             }
             var rows: [Int32]
@@ -224,21 +221,32 @@ struct GBDTTrainer {
     /// across workers (each feature's bins stay in L1 while its column streams).
     func histogram(_ rows: UnsafePointer<Int32>, _ start: Int, _ end: Int) -> Histogram {
         let (d, n, bins) = (self.d, self.n, self.bins)
-        var gh = [SIMD2<Double>](repeating: .zero, count: d * bins)
+        var sums = [SIMD2<Double>](repeating: .zero, count: d * bins)
         var count = [UInt32](repeating: 0, count: d * bins)
         let m = end - start
-        // Gather this node's (g, h) once, in row order: the feature loops then read them sequentially.
-        var og = [SIMD2<Double>](repeating: .zero, count: m)
-        for k in 0..<m {
-            let i = Int(rows[start + k])
-            og[k] = SIMD2(g[i], h[i])
-        }
         let threads = min(p.threads, d, max(1, m / 2048))
-        // The root of a tree fitted on all rows holds 0..<n in order: no index loads needed.
+        // The root of a tree fitted on all rows holds 0..<n in order: no index loads, no gather.
         let identity = m == n && start == 0 && rows[0] == 0 && rows[m - 1] == Int32(n - 1)
+        // Otherwise gather this node's (g, h) once, in row order, so the feature loops read them sequentially.
+        var og = [SIMD2<Double>]()
+        if !identity {
+            og = [SIMD2<Double>](repeating: .zero, count: m)
+            let gatherers = max(1, min(p.threads, m / 65_536))
+            gh.withUnsafeBufferPointer { src in
+                og.withUnsafeMutableBufferPointer { dst in
+                    let from = SharedPointer(src.baseAddress!)
+                    let to = SharedPointer(dst.baseAddress!)
+                    let r = SharedPointer(rows + start)
+                    parallelChunks(gatherers) { c in
+                        for k in (m * c / gatherers)..<(m * (c + 1) / gatherers) { to.base[k] = from.base[Int(r.base[k])] }
+                    }
+                }
+            }
+        }
+        let source = identity ? gh : og
         binned.withUnsafeBufferPointer { bv in
-            og.withUnsafeBufferPointer { ov in
-                gh.withUnsafeMutableBufferPointer { hv in
+            source.withUnsafeBufferPointer { ov in
+                sums.withUnsafeMutableBufferPointer { hv in
                     count.withUnsafeMutableBufferPointer { cv in
                         let b = SharedPointer(bv.baseAddress!)
                         let o = SharedPointer(ov.baseAddress!)
@@ -298,7 +306,7 @@ struct GBDTTrainer {
                 }
             }
         }
-        return Histogram(gh: gh, count: count)
+        return Histogram(gh: sums, count: count)
     }
 
     func bestSplit(_ hist: Histogram, sumG: Double, sumH: Double, count: Int) -> Split {
@@ -357,8 +365,9 @@ struct GBDTTrainer {
                 var sumG = 0.0
                 var sumH = 0.0
                 for k in 0..<m {
-                    sumG += g[Int(r[k])]
-                    sumH += h[Int(r[k])]
+                    let v = gh[Int(r[k])]
+                    sumG += v.x
+                    sumH += v.y
                 }
                 let rootHist = histogram(r, 0, m)
                 let root = addNode()

@@ -77,6 +77,64 @@ struct LearnerTests {
         #expect(m.featureGain[6] < m.featureGain[0] && m.featureGain[7] < m.featureGain[1])
     }
 
+    @Test("MLP mean test accuracy and AUC over five seeds are within 1 point of MLPClassifier's")
+    func mlp() throws {
+        // One seed moves an MLP's score by several points (scikit-learn's own range here is
+        // 0.833-0.882), so the comparison is mean against mean over seeds 0-4.
+        let ref = Reference.shared.fit("mlp")
+        var p = MLPParameters()
+        p.hiddenLayers = [64, 64]
+        p.activation = .relu
+        p.learningRate = 1e-3
+        p.batchSize = 64
+        p.epochs = 200
+        p.earlyStopping = true
+        p.validationFraction = 0.1
+        p.patience = 10
+        var accs: [Double] = []
+        var aucs: [Double] = []
+        var epochs = 0
+        var epochCounts: [Int] = []
+        var m = try MultilayerPerceptron.fit(Nonlinear.train.slice(0..<10), task: .binaryClassification, parameters: p)
+        for seed in 0..<5 {
+            p.seed = UInt64(seed)
+            m = try MultilayerPerceptron.fit(Nonlinear.train, task: .binaryClassification, parameters: p) { epochs = $0.epoch }
+            let pred = m.predict(batch: Nonlinear.test.x)
+            accs.append(Metrics.accuracy(Nonlinear.test.y, pred))
+            aucs.append(Metrics.rocAUC(Nonlinear.test.y, pred))
+            epochCounts.append(epochs)
+        }
+        let acc = accs.reduce(0, +) / 5
+        let auc = aucs.reduce(0, +) / 5
+        #expect(
+            abs(acc - (ref["accuracy"] as! Double)) <= 0.01,
+            "mean accuracy ours \(acc) \(accs) after \(epochCounts) epochs, sklearn \(ref["accuracy"]!)"
+        )
+        #expect(abs(auc - (ref["auc"] as! Double)) <= 0.01, "mean AUC ours \(auc) \(aucs), sklearn \(ref["auc"]!)")
+        #expect(epochs < 200)  // early stopping ended it
+        #expect(try MultilayerPerceptron.decode(m.encodeWeights()) == m)
+        // Seeded: the same data and seed give the same network; partial updates move it.
+        let again = try MultilayerPerceptron.fit(Nonlinear.train.slice(0..<500), task: .binaryClassification, parameters: p)
+        #expect(again == (try MultilayerPerceptron.fit(Nonlinear.train.slice(0..<500), task: .binaryClassification, parameters: p)))
+        let moved = again.updated(with: Nonlinear.train.slice(500..<1000))
+        #expect(moved != again && moved.layers.map(\.outputs) == again.layers.map(\.outputs))
+    }
+
+    @Test("MLP with dropout and tanh fits a regression target")
+    func mlpRegression() throws {
+        var p = MLPParameters()
+        p.hiddenLayers = [32]
+        p.activation = .tanh
+        p.dropout = 0.1
+        p.epochs = 60
+        p.learningRate = 1e-2
+        let train = Data6.regression.slice(0..<1000)
+        let m = try MultilayerPerceptron.fit(train, task: .regression, parameters: p)
+        let test = Data6.regression.slice(1000..<1500)
+        let r2 = Metrics.r2(test.y, m.predict(batch: test.x))
+        #expect(r2 > 0.9, "R² \(r2)")
+    }
+
     @Test("GBDT is deterministic for a seed, with row subsampling and depth limits")
     func gbdtDeterministic() throws {
         var params = GBDTParameters()

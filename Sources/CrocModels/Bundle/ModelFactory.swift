@@ -8,6 +8,14 @@ public enum ModelFactory {
         switch kind {
         case .ridge: return ["alpha": .double(1)]
         case .logistic: return ["c": .double(1), "maxIterations": .int(1000), "tolerance": .double(1e-9)]
+        case .mlp:
+            let p = MLPParameters()
+            return [
+                "hiddenLayers": .array(p.hiddenLayers.map { .int($0) }), "activation": .string(p.activation.rawValue), "dropout": .double(p.dropout),
+                "learningRate": .double(p.learningRate), "l2": .double(p.l2), "batchSize": .int(p.batchSize), "epochs": .int(p.epochs),
+                "earlyStopping": .bool(p.earlyStopping), "validationFraction": .double(p.validationFraction), "patience": .int(p.patience),
+                "tolerance": .double(p.tolerance), "seed": .int(Int(p.seed)),
+            ]
         case .gbdt:
             let p = GBDTParameters()
             return [
@@ -51,6 +59,9 @@ public enum ModelFactory {
             )
             progress?(report.iterations, report.iterations, report.logLoss)
             return m
+        case .mlp:
+            let p = try mlpParameters(r)
+            return try MultilayerPerceptron.fit(data, task: task, parameters: p) { progress?($0.epoch, $0.epochs, $0.loss) }
         case .gbdt:
             var p = GBDTParameters()
             p.rounds = try r.int("rounds", default: p.rounds)
@@ -73,6 +84,33 @@ public enum ModelFactory {
         }
     }
 
+    static func mlpParameters(_ r: ConfigReader) throws(ConfigError) -> MLPParameters {
+        var p = MLPParameters()
+        if let raw = r.raw("hiddenLayers") {
+            guard case .array(let items) = raw, !items.isEmpty, items.allSatisfy({ ($0.intValue ?? 0) >= 1 }) else {
+                throw ConfigError(.invalidValue, keyPath: r.childPath("hiddenLayers"), rule: "expected a list of positive layer sizes, e.g. [64, 64]")
+            }
+            p.hiddenLayers = items.map { $0.intValue! }
+        }
+        p.activation = try r.choice("activation", default: p.activation)
+        p.dropout = try r.double("dropout", default: p.dropout)
+        p.learningRate = try r.double("learningRate", default: p.learningRate)
+        p.l2 = try r.double("l2", default: p.l2)
+        p.batchSize = try r.int("batchSize", default: p.batchSize)
+        p.epochs = try r.int("epochs", default: p.epochs)
+        p.earlyStopping = try r.bool("earlyStopping", default: p.earlyStopping)
+        p.validationFraction = try r.double("validationFraction", default: p.validationFraction)
+        p.patience = try r.int("patience", default: p.patience)
+        p.tolerance = try r.double("tolerance", default: p.tolerance)
+        p.seed = UInt64(max(0, try r.int("seed", default: 0)))
+        do {
+            try p.validate()
+        } catch {
+            throw ConfigError(.invalidValue, keyPath: r.path, rule: error.description)
+        }
+        return p
+    }
+
     /// Decodes stored weights of `kind`.
     /// - Throws: `ModelError.corruptWeights`.
     public static func decode(kind: ModelKind, weights: [UInt8]) throws(ModelError) -> any Model {
@@ -80,6 +118,7 @@ public enum ModelFactory {
         case .ridge: return try RidgeRegression.decode(weights)
         case .logistic: return try LogisticRegression.decode(weights)
         case .gbdt: return try GradientBoostedTrees.decode(weights)
+        case .mlp: return try MultilayerPerceptron.decode(weights)
         }
     }
 }

@@ -14,6 +14,8 @@ public enum ModelKind: String, Sendable, Hashable, Codable, CaseIterable {
     case logistic
     /// Histogram gradient-boosted decision trees.
     case gbdt
+    /// Multilayer perceptron (Adam).
+    case mlp
 }
 
 /// A fitted model: maps one feature vector (or a batch) to a prediction.

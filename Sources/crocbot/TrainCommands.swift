@@ -48,6 +48,20 @@ struct TrainCommand: ParsableCommand {
                 ])
             )
             print("\nwrote bundle \(cfg.output) (train rows \(result.split.train), validation \(result.split.validation), test \(result.split.test))")
+            if let wf = cfg.walkForward {
+                let series = try TrainingPipeline.loadSeries(cfg.data)
+                let data = LabelledSeries(series: series, features: cfg.features, label: cfg.label)
+                let wfProgress = ProgressReporter("walk-forward")
+                let r = try WalkForward.run(data, config: cfg, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding) {
+                    step,
+                    total in
+                    wfProgress.update(step: step, total: total, detail: "windows")
+                }
+                print(
+                    "\nWalk-forward (\(wf.expanding ? "expanding" : "rolling"), \(r.windows.count) windows of \(wf.testSize) test rows), stitched out-of-sample:"
+                )
+                print(evaluationTable(r.outOfSample.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: cfg.label.task))
+            }
         }
     }
 }

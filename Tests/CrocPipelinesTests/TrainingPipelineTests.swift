@@ -151,3 +151,41 @@ struct ModelDrivenStrategyTests {
         #expect(actions == ["1:buy", "3:sell", "6:buy"])
     }
 }
+
+@Suite("Walk-forward and online training")
+struct WalkForwardTests {
+    static let yaml = """
+        features: [{name: r, indicator: returns, lags: [1]}, {name: z, indicator: zscore, params: {period: 10}}]
+        label: {kind: sign, horizon: 3}
+        model: {kind: logistic, params: {c: 1}}
+        """
+
+    @Test("each window fits on its own past only; out-of-sample predictions cover every test row once")
+    func walkForward() throws {
+        let series = try CSVBarLoader.load(path: repoRoot.appendingPathComponent("Examples/data/GOOGL.csv").path)
+        let config = try TrainingConfig(try AppConfig.parse(text: Self.yaml))
+        let data = LabelledSeries(series: series, features: config.features, label: config.label)
+        let result = try WalkForward.run(data, config: config, trainSize: 500, testSize: 250, expanding: false)
+        #expect(result.windows.count == (series.count - 3 - data.warmup - 500) / 250)
+        for w in result.windows { #expect(w.train.upperBound + 3 <= w.test.lowerBound) }
+        let rows = result.predictions.map(\.row)
+        #expect(rows == rows.sorted() && Set(rows).count == rows.count)
+        #expect(result.outOfSample["rows"] == Double(rows.count))
+        #expect(result.outOfSample["auc"] != nil)
+    }
+
+    @Test("online retraining runs on schedule and only on labels that are already known")
+    func online() throws {
+        let series = try CSVBarLoader.load(path: repoRoot.appendingPathComponent("Examples/data/GOOGL.csv").path)
+        let config = try TrainingConfig(try AppConfig.parse(text: Self.yaml))
+        var retrainer = OnlineRetrainer(config: config, every: 100, window: 300)
+        var retrainedAt: [Int] = []
+        for i in 0..<600 where try retrainer.add(series[i]) {
+            retrainedAt.append(i)
+            // Trained at bar i: the newest label used needs bar lastLabelledBar + 3 ≤ i.
+            #expect(retrainer.lastLabelledBar + 3 <= i)
+        }
+        #expect(retrainedAt == [99, 199, 299, 399, 499, 599])
+        #expect(retrainer.bundle?.metadata.version == "1+online.6")
+    }
+}

@@ -47,6 +47,8 @@ public struct TrainingConfig: Sendable {
     public var backtest: BacktestSettings
     /// Bundle directory.
     public var output: String
+    /// Walk-forward evaluation windows `(trainSize, testSize, expanding)`, if configured.
+    public var walkForward: (trainSize: Int, testSize: Int, expanding: Bool)?
 
     /// Reads a config file.
     /// - Throws: `ConfigError` naming the key path.
@@ -66,7 +68,9 @@ public struct TrainingConfig: Sendable {
     /// - Throws: `ConfigError` naming the key path.
     public init(_ tree: ConfigValue, source: String? = nil, baseDirectory: String = ".") throws(ConfigError) {
         let r = try ConfigReader(tree, source: source)
-        try r.rejectUnknownKeys(["name", "version", "data", "features", "label", "split", "scaler", "model", "rule", "backtest", "output"])
+        try r.rejectUnknownKeys([
+            "name", "version", "data", "features", "label", "split", "scaler", "model", "rule", "backtest", "output", "walkForward",
+        ])
         name = try r.string("name", default: "model")
         version = try r.string("version", default: "1")
         data = try DataConfig(try r.nested("data"))
@@ -131,5 +135,15 @@ public struct TrainingConfig: Sendable {
         )
         backtest = try BacktestSettings(try r.nested("backtest"))
         output = try r.string("output", default: "models/\(name)")
+        if r.raw("walkForward") != nil {
+            let w = try r.nested("walkForward")
+            try w.rejectUnknownKeys(["trainSize", "testSize", "expanding"])
+            let train = try w.int("trainSize", default: 500)
+            let test = try w.int("testSize", default: 100)
+            guard train >= 20, test >= 1 else {
+                throw ConfigError(.invalidValue, keyPath: w.childPath("trainSize"), rule: "trainSize must be ≥ 20 and testSize ≥ 1", source: source)
+            }
+            walkForward = (train, test, try w.bool("expanding", default: false))
+        }
     }
 }

@@ -368,19 +368,7 @@ public enum Indicators {
     /// MACD line, signal and histogram.
     public static func macd(_ x: [Double], fast: Int = 12, slow: Int = 26, signal: Int = 9) -> (macd: [Double], signal: [Double], histogram: [Double])
     {
-        let count = x.count
-        var sigOut: [Double] = []
-        var histOut: [Double] = []
-        let macdOut = x.withUnsafeBufferPointer { xs in
-            output(count) { mo in
-                sigOut = output(count) { so in
-                    histOut = output(count) { ho in
-                        macd(xs, fast: fast, slow: slow, signal: signal, macd: mo, signalLine: so, histogram: ho)
-                    }
-                }
-            }
-        }
-        return (macdOut, sigOut, histOut)
+        threeOutputs(x) { xs, a, b, c in macd(xs, fast: fast, slow: slow, signal: signal, macd: a, signalLine: b, histogram: c) }
     }
 
     /// MACD written into caller-provided buffers of `x.count` values each.
@@ -448,19 +436,27 @@ public enum Indicators {
         deviationsUp: Double = 2,
         deviationsDown: Double = 2
     ) -> (upper: [Double], middle: [Double], lower: [Double]) {
+        threeOutputs(x) { xs, a, b, c in
+            bollinger(xs, period: period, deviationsUp: deviationsUp, deviationsDown: deviationsDown, upper: a, middle: b, lower: c)
+        }
+    }
+
+    /// Runs a three-output kernel into three new arrays of `x.count` values.
+    static func threeOutputs(
+        _ x: [Double],
+        _ kernel: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+    ) -> ([Double], [Double], [Double]) {
         let count = x.count
-        var middleOut: [Double] = []
-        var lowerOut: [Double] = []
-        let upperOut = x.withUnsafeBufferPointer { xs in
-            output(count) { uo in
-                middleOut = output(count) { mo in
-                    lowerOut = output(count) { lo in
-                        bollinger(xs, period: period, deviationsUp: deviationsUp, deviationsDown: deviationsDown, upper: uo, middle: mo, lower: lo)
-                    }
+        var second: [Double] = []
+        var third: [Double] = []
+        let first = x.withUnsafeBufferPointer { xs in
+            output(count) { a in
+                second = output(count) { b in
+                    third = output(count) { c in kernel(xs, a, b, c) }
                 }
             }
         }
-        return (upperOut, middleOut, lowerOut)
+        return (first, second, third)
     }
 
     /// Bollinger Bands written into caller-provided buffers of `x.count` values each.

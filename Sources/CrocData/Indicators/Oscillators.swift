@@ -154,105 +154,69 @@ public struct MACD: Sendable, Hashable {
     }
 }
 
+/// How a lagged indicator combines the current value with the one `period` bars earlier.
+public protocol LagFormula: Sendable, Hashable {
+    /// The indicator's value from the current and the lagged input.
+    static func apply(current: Double, old: Double) -> Double
+}
+
+/// An indicator of x[t] and x[t − n]; first value at index n. `Momentum`,
+/// `RateOfChange`, `Returns` and `LogReturns` are this with their formulas.
+public struct LaggedIndicator<Formula: LagFormula>: Sendable, Hashable {
+    /// Look-back n.
+    public let period: Int
+    @usableFromInline var ring: RingBuffer
+
+    /// Creates the indicator; `period` is clamped to at least 1.
+    public init(period: Int = 1) {
+        self.period = max(1, period)
+        ring = RingBuffer(capacity: self.period)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period }
+
+    /// Adds a value.
+    @inlinable
+    public mutating func update(_ x: Double) -> Double {
+        let full = ring.isFull
+        let old = ring.push(x)
+        return full ? Formula.apply(current: x, old: old) : .nan
+    }
+}
+
+/// x − x[t − n].
+public enum MomentumFormula: LagFormula {
+    /// The difference.
+    @inlinable public static func apply(current x: Double, old: Double) -> Double { x - old }
+}
+
+/// TA-Lib's ROC: ((x / x[t − n]) − 1) · 100, 0 when the old value is 0.
+public enum RateOfChangeFormula: LagFormula {
+    /// The percentage change.
+    @inlinable public static func apply(current x: Double, old: Double) -> Double { old != 0 ? ((x / old) - 1.0) * 100.0 : 0 }
+}
+
+/// TA-Lib's ROCP: (x − x[t − n]) / x[t − n], 0 when the old value is 0.
+public enum ReturnsFormula: LagFormula {
+    /// The simple return.
+    @inlinable public static func apply(current x: Double, old: Double) -> Double { old != 0 ? (x - old) / old : 0 }
+}
+
+/// ln(x / x[t − n]).
+public enum LogReturnsFormula: LagFormula {
+    /// The log return.
+    @inlinable public static func apply(current x: Double, old: Double) -> Double { log(x / old) }
+}
+
 /// Momentum: x[t] − x[t − n]. First value at index n.
-public struct Momentum: Sendable, Hashable {
-    /// Look-back n.
-    public let period: Int
-    @usableFromInline var ring: RingBuffer
-
-    /// Creates a momentum indicator; `period` is clamped to at least 1.
-    public init(period: Int) {
-        self.period = max(1, period)
-        ring = RingBuffer(capacity: self.period)
-    }
-
-    /// Index of the first value.
-    public var lookback: Int { period }
-
-    /// Adds a value.
-    @inlinable
-    public mutating func update(_ x: Double) -> Double {
-        let full = ring.isFull
-        let old = ring.push(x)
-        return full ? x - old : .nan
-    }
-}
-
-/// Rate of change in percent, TA-Lib's ROC: ((x / x[t − n]) − 1) · 100, 0
-/// when the old value is 0. First value at index n.
-public struct RateOfChange: Sendable, Hashable {
-    /// Look-back n.
-    public let period: Int
-    @usableFromInline var ring: RingBuffer
-
-    /// Creates a ROC; `period` is clamped to at least 1.
-    public init(period: Int) {
-        self.period = max(1, period)
-        ring = RingBuffer(capacity: self.period)
-    }
-
-    /// Index of the first value.
-    public var lookback: Int { period }
-
-    /// Adds a value.
-    @inlinable
-    public mutating func update(_ x: Double) -> Double {
-        let full = ring.isFull
-        let old = ring.push(x)
-        guard full else { return .nan }
-        return old != 0 ? ((x / old) - 1.0) * 100.0 : 0
-    }
-}
-
-/// Simple returns over `period` bars, TA-Lib's ROCP: (x − x[t − n]) / x[t − n]
-/// (0 when the old value is 0). First value at index n.
-public struct Returns: Sendable, Hashable {
-    /// Look-back n (1 = bar-to-bar returns).
-    public let period: Int
-    @usableFromInline var ring: RingBuffer
-
-    /// Creates a returns indicator; `period` is clamped to at least 1.
-    public init(period: Int = 1) {
-        self.period = max(1, period)
-        ring = RingBuffer(capacity: self.period)
-    }
-
-    /// Index of the first value.
-    public var lookback: Int { period }
-
-    /// Adds a value.
-    @inlinable
-    public mutating func update(_ x: Double) -> Double {
-        let full = ring.isFull
-        let old = ring.push(x)
-        guard full else { return .nan }
-        return old != 0 ? (x - old) / old : 0
-    }
-}
-
-/// Log returns over `period` bars: ln(x / x[t − n]). First value at index n.
-public struct LogReturns: Sendable, Hashable {
-    /// Look-back n.
-    public let period: Int
-    @usableFromInline var ring: RingBuffer
-
-    /// Creates a log-returns indicator; `period` is clamped to at least 1.
-    public init(period: Int = 1) {
-        self.period = max(1, period)
-        ring = RingBuffer(capacity: self.period)
-    }
-
-    /// Index of the first value.
-    public var lookback: Int { period }
-
-    /// Adds a value.
-    @inlinable
-    public mutating func update(_ x: Double) -> Double {
-        let full = ring.isFull
-        let old = ring.push(x)
-        return full ? log(x / old) : .nan
-    }
-}
+public typealias Momentum = LaggedIndicator<MomentumFormula>
+/// Rate of change in percent (TA-Lib's ROC). First value at index n.
+public typealias RateOfChange = LaggedIndicator<RateOfChangeFormula>
+/// Simple returns over `period` bars (TA-Lib's ROCP). First value at index n.
+public typealias Returns = LaggedIndicator<ReturnsFormula>
+/// Log returns over `period` bars. First value at index n.
+public typealias LogReturns = LaggedIndicator<LogReturnsFormula>
 
 /// One stochastic oscillator observation.
 public struct StochasticValue: Sendable, Hashable {

@@ -43,9 +43,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// The JSON line for an event (exposed for tests and other sinks).
     public func format(event: LogEvent) -> String {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let m = event.metadata { merged.merge(m) { _, new in new } }
+        let merged = Logger.Metadata.merged(handler: metadata, provider: metadataProvider, event: event.metadata)
         var out = "{\"time\":"
         JSONText.appendString(LogTime.iso8601(clock()), to: &out)
         out += ",\"level\":"

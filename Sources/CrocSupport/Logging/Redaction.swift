@@ -34,3 +34,14 @@ extension SecretRedaction {
         }
     }
 }
+
+extension Logger.Metadata {
+    /// Handler metadata, then the provider's, then the event's (later wins): the merge every
+    /// CrocBot log handler applies before formatting.
+    static func merged(handler: Logger.Metadata, provider: Logger.MetadataProvider?, event: Logger.Metadata?) -> Logger.Metadata {
+        var merged = handler
+        if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
+        if let m = event { merged.merge(m) { _, new in new } }
+        return merged
+    }
+}

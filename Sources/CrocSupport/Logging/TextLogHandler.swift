@@ -30,9 +30,7 @@ public struct TextLogHandler: LogHandler {
 
     /// Formats and writes one event.
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let m = event.metadata { merged.merge(m) { _, new in new } }
+        let merged = Logger.Metadata.merged(handler: metadata, provider: metadataProvider, event: event.metadata)
         var line = "\(LogTime.iso8601(clock())) \(event.level.rawValue) \(label): \(event.message)"
         let safe = SecretRedaction.redact(merged)
         for key in safe.keys.sorted() {

@@ -300,7 +300,7 @@ func benchModels(path: String) throws {
     let tm = seconds(ContinuousClock.now - startMLP)
     print(
         String(
-            format: "mlp 32-64-64-1, 1 epoch over 1M rows, batch 256 (1 thread): %.2f s; train AUC (first 100k) %.4f",
+            format: "mlp 32-64-64-1, 1 epoch over 1M rows, batch 256, 2 threads: %.2f s; train AUC (first 100k) %.4f",
             tm,
             Metrics.rocAUC(Array(data.y[0..<100_000]), mlp.predict(batch: sample))
         )

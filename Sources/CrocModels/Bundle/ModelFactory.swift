@@ -14,7 +14,7 @@ public enum ModelFactory {
                 "hiddenLayers": .array(p.hiddenLayers.map { .int($0) }), "activation": .string(p.activation.rawValue), "dropout": .double(p.dropout),
                 "learningRate": .double(p.learningRate), "l2": .double(p.l2), "batchSize": .int(p.batchSize), "epochs": .int(p.epochs),
                 "earlyStopping": .bool(p.earlyStopping), "validationFraction": .double(p.validationFraction), "patience": .int(p.patience),
-                "tolerance": .double(p.tolerance), "seed": .int(Int(p.seed)),
+                "tolerance": .double(p.tolerance), "seed": .int(Int(p.seed)), "threads": .int(p.threads),
             ]
         case .gbdt:
             let p = GBDTParameters()
@@ -103,6 +103,7 @@ public enum ModelFactory {
         p.patience = try r.int("patience", default: p.patience)
         p.tolerance = try r.double("tolerance", default: p.tolerance)
         p.seed = UInt64(max(0, try r.int("seed", default: 0)))
+        p.threads = try r.int("threads", default: p.threads)
         do {
             try p.validate()
         } catch {

@@ -106,23 +106,16 @@ struct MLPTrainer {
         var bestLayers = layers
         var stale = 0
         var order = trainRows
-        let widths = layers.map(\.outputs)
-        let batch = p.batchSize
-        // Activations per layer for a batch (input copy, then each layer's output), deltas, and gradients.
-        var acts = [[Float]](repeating: [], count: layers.count + 1)
-        acts[0] = [Float](repeating: 0, count: batch * d)
-        for (k, w) in widths.enumerated() { acts[k + 1] = [Float](repeating: 0, count: batch * w) }
-        var masks = acts
-        var deltas = acts
-        var gW = layers.map { [Float](repeating: 0, count: $0.weights.count) }
-        var gB = layers.map { [Float](repeating: 0, count: $0.bias.count) }
+        let workers = max(1, min(p.threads, p.batchSize / 32))
+        // Each workspace holds a full batch: a short final batch may run on fewer workers.
+        var spaces = (0..<workers).map { Workspace(layers: layers, inputs: d, rows: p.batchSize, seed: p.seed &+ UInt64($0) &* 0x9E37_79B9) }
         for epoch in 1...p.epochs {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             var lossSum = 0.0
             var start = 0
             while start < order.count {
-                let m = min(batch, order.count - start)
-                lossSum += trainBatch(Array(order[start..<(start + m)]), &acts, &masks, &deltas, &gW, &gB) * Double(m)
+                let m = min(p.batchSize, order.count - start)
+                lossSum += trainBatch(order[start..<(start + m)], &spaces)
                 start += m
             }
             var score = Double.nan
@@ -160,31 +153,72 @@ struct MLPTrainer {
         return task == .binaryClassification ? hits / Double(validationRows.count) : -sq / Double(validationRows.count)
     }
 
-    /// Forward, backward and one Adam step on `rows`; returns the mean loss.
-    mutating func trainBatch(
-        _ rows: [Int],
-        _ acts: inout [[Float]],
-        _ masks: inout [[Float]],
-        _ deltas: inout [[Float]],
-        _ gW: inout [[Float]],
-        _ gB: inout [[Float]]
-    ) -> Double {
+    /// Buffers and gradient sums of one worker.
+    struct Workspace {
+        var acts: [[Float]]  // input copy, then each layer's output
+        var masks: [[Float]]
+        var deltas: [[Float]]
+        var gW: [[Float]]
+        var gB: [[Float]]
+        var rng: SplitMix64
+
+        init(layers: [MultilayerPerceptron.Layer], inputs d: Int, rows: Int, seed: UInt64) {
+            acts = [[Float](repeating: 0, count: rows * d)] + layers.map { [Float](repeating: 0, count: rows * $0.outputs) }
+            masks = acts
+            deltas = acts
+            gW = layers.map { [Float](repeating: 0, count: $0.weights.count) }
+            gB = layers.map { [Float](repeating: 0, count: $0.bias.count) }
+            rng = SplitMix64(seed: seed)
+        }
+    }
+
+    /// One Adam step on `rows`: the rows are split across workers, each runs
+    /// forward and backward into its own gradient sums, and the sums are added
+    /// in worker order. Returns the summed loss.
+    mutating func trainBatch(_ rows: ArraySlice<Int>, _ spaces: inout [Workspace]) -> Double {
+        let m = rows.count
+        let workers = min(spaces.count, max(1, m / 16))
+        var losses = [Double](repeating: 0, count: workers)
+        let trainer = self
+        let batchRows = Array(rows)
+        spaces.withUnsafeMutableBufferPointer { sp in
+            losses.withUnsafeMutableBufferPointer { lp in
+                let s = SharedPointer(sp.baseAddress!)
+                let l = SharedPointer(lp.baseAddress!)
+                parallelChunks(workers) { c in
+                    let part = batchRows[(m * c / workers)..<(m * (c + 1) / workers)]
+                    l.base[c] = trainer.backprop(part, batchSize: m, into: &s.base[c])
+                }
+            }
+        }
+        for c in 1..<max(1, workers) {
+            for k in 0..<layers.count {
+                for t in 0..<spaces[0].gW[k].count { spaces[0].gW[k][t] += spaces[c].gW[k][t] }
+                for t in 0..<spaces[0].gB[k].count { spaces[0].gB[k][t] += spaces[c].gB[k][t] }
+            }
+        }
+        adam(spaces[0].gW, spaces[0].gB, batchSize: m)
+        return losses.reduce(0, +)
+    }
+
+    /// Forward and backward on `rows` (part of a batch of `batchSize`), writing the
+    /// gradient sums into `w`; returns the summed loss of these rows.
+    func backprop(_ rows: ArraySlice<Int>, batchSize: Int, into w: inout Workspace) -> Double {
         let m = rows.count
         let last = layers.count - 1
         for (r, i) in rows.enumerated() {
-            for j in 0..<d { acts[0][r * d + j] = x[i * d + j] }
+            for j in 0..<d { w.acts[0][r * d + j] = x[i * d + j] }
         }
         let keep = Float(1 - p.dropout)
-        // Forward.
         for (k, layer) in layers.enumerated() {
             let (fi, fo) = (layer.inputs, layer.outputs)
-            acts[k].withUnsafeBufferPointer { a in
-                acts[k + 1].withUnsafeMutableBufferPointer { z in
-                    layer.weights.withUnsafeBufferPointer { w in
+            w.acts[k].withUnsafeBufferPointer { a in
+                w.acts[k + 1].withUnsafeMutableBufferPointer { z in
+                    layer.weights.withUnsafeBufferPointer { wt in
                         for r in 0..<m {
                             let input = a.baseAddress! + r * fi
                             for o in 0..<fo {
-                                let row = w.baseAddress! + o * fi
+                                let row = wt.baseAddress! + o * fi
                                 var s: Float = 0
                                 for j in 0..<fi { s += row[j] * input[j] }
                                 z[r * fo + o] = s + layer.bias[o]
@@ -195,23 +229,22 @@ struct MLPTrainer {
             }
             if k < last {
                 for t in 0..<(m * fo) {
-                    var v = acts[k + 1][t]
+                    var v = w.acts[k + 1][t]
                     v = p.activation == .relu ? max(0, v) : Foundation.tanh(v)
                     if p.dropout > 0 {
-                        let kept: Float = rng.uniform() < Double(keep) ? 1 / keep : 0
-                        masks[k + 1][t] = kept
+                        let kept: Float = w.rng.uniform() < Double(keep) ? 1 / keep : 0
+                        w.masks[k + 1][t] = kept
                         v *= kept
                     }
-                    acts[k + 1][t] = v
+                    w.acts[k + 1][t] = v
                 }
             }
         }
-        // Output delta and loss (mean over the batch).
         var loss = 0.0
-        let inv = 1 / Float(m)
-        for r in 0..<m {
-            let z = Double(acts[last + 1][r])
-            let target = Double(y[rows[r]])
+        let inv = 1 / Float(batchSize)
+        for (r, i) in rows.enumerated() {
+            let z = Double(w.acts[last + 1][r])
+            let target = Double(y[i])
             let out: Double
             if task == .binaryClassification {
                 out = sigmoid(z)
@@ -220,42 +253,43 @@ struct MLPTrainer {
                 out = z
                 loss += 0.5 * (z - target) * (z - target)
             }
-            deltas[last + 1][r] = Float(out - target) * inv
+            w.deltas[last + 1][r] = Float(out - target) * inv
         }
-        // Backward.
         for k in stride(from: last, through: 0, by: -1) {
             let layer = layers[k]
             let (fi, fo) = (layer.inputs, layer.outputs)
-            for t in 0..<gW[k].count { gW[k][t] = 0 }
-            for t in 0..<fo { gB[k][t] = 0 }
-            deltas[k + 1].withUnsafeBufferPointer { dl in
-                acts[k].withUnsafeBufferPointer { a in
-                    gW[k].withUnsafeMutableBufferPointer { g in
-                        for r in 0..<m {
-                            let input = a.baseAddress! + r * fi
-                            for o in 0..<fo {
-                                let dv = dl[r * fo + o]
-                                if dv == 0 { continue }
-                                gB[k][o] += dv
-                                let row = g.baseAddress! + o * fi
-                                for j in 0..<fi { row[j] += dv * input[j] }
+            for t in 0..<w.gW[k].count { w.gW[k][t] = 0 }
+            for t in 0..<fo { w.gB[k][t] = 0 }
+            w.deltas[k + 1].withUnsafeBufferPointer { dl in
+                w.acts[k].withUnsafeBufferPointer { a in
+                    w.gW[k].withUnsafeMutableBufferPointer { g in
+                        w.gB[k].withUnsafeMutableBufferPointer { gb in
+                            for r in 0..<m {
+                                let input = a.baseAddress! + r * fi
+                                for o in 0..<fo {
+                                    let dv = dl[r * fo + o]
+                                    if dv == 0 { continue }
+                                    gb[o] += dv
+                                    let row = g.baseAddress! + o * fi
+                                    for j in 0..<fi { row[j] += dv * input[j] }
+                                }
                             }
                         }
                     }
                 }
             }
             if k > 0 {
-                // δ_{k} = (δ_{k+1} · W) ⊙ f'(a_k) (⊙ dropout mask).
-                for t in 0..<(m * fi) { deltas[k][t] = 0 }
-                deltas[k + 1].withUnsafeBufferPointer { dl in
-                    deltas[k].withUnsafeMutableBufferPointer { dk in
-                        layer.weights.withUnsafeBufferPointer { w in
+                // δ_k = (δ_{k+1} · W) ⊙ f'(a_k) (⊙ the dropout mask).
+                for t in 0..<(m * fi) { w.deltas[k][t] = 0 }
+                w.deltas[k + 1].withUnsafeBufferPointer { dl in
+                    w.deltas[k].withUnsafeMutableBufferPointer { dk in
+                        layer.weights.withUnsafeBufferPointer { wt in
                             for r in 0..<m {
                                 let out = dk.baseAddress! + r * fi
                                 for o in 0..<fo {
                                     let dv = dl[r * fo + o]
                                     if dv == 0 { continue }
-                                    let row = w.baseAddress! + o * fi
+                                    let row = wt.baseAddress! + o * fi
                                     for j in 0..<fi { out[j] += dv * row[j] }
                                 }
                             }
@@ -263,31 +297,34 @@ struct MLPTrainer {
                     }
                 }
                 for t in 0..<(m * fi) {
-                    let a = acts[k][t]
+                    let a = w.acts[k][t]
                     var g: Float = p.activation == .relu ? (a > 0 ? 1 : 0) : 1 - a * a
-                    if p.dropout > 0 { g *= masks[k][t] }
-                    deltas[k][t] *= g
+                    if p.dropout > 0 { g *= w.masks[k][t] }
+                    w.deltas[k][t] *= g
                 }
             }
         }
-        // L2 (scikit-learn scales it by the batch size) and Adam.
+        return loss
+    }
+
+    /// L2 (scaled by the batch size, as scikit-learn) and one Adam step.
+    mutating func adam(_ gW: [[Float]], _ gB: [[Float]], batchSize m: Int) {
         step += 1
-        let lr = p.learningRate * (1 - pow(0.999, Double(step))).squareRoot() / (1 - pow(0.9, Double(step)))
-        let alpha = Float(p.l2) * inv
+        let lr = Float(p.learningRate * (1 - pow(0.999, Double(step))).squareRoot() / (1 - pow(0.9, Double(step))))
+        let alpha = Float(p.l2) / Float(m)
         for k in 0..<layers.count {
             for t in 0..<layers[k].weights.count {
                 let g = gW[k][t] + alpha * layers[k].weights[t]
                 mW[k][t] = 0.9 * mW[k][t] + 0.1 * g
                 vW[k][t] = 0.999 * vW[k][t] + 0.001 * g * g
-                layers[k].weights[t] -= Float(lr) * mW[k][t] / (vW[k][t].squareRoot() + 1e-8)
+                layers[k].weights[t] -= lr * mW[k][t] / (vW[k][t].squareRoot() + 1e-8)
             }
             for t in 0..<layers[k].bias.count {
                 let g = gB[k][t]
                 mB[k][t] = 0.9 * mB[k][t] + 0.1 * g
                 vB[k][t] = 0.999 * vB[k][t] + 0.001 * g * g
-                layers[k].bias[t] -= Float(lr) * mB[k][t] / (vB[k][t].squareRoot() + 1e-8)
+                layers[k].bias[t] -= lr * mB[k][t] / (vB[k][t].squareRoot() + 1e-8)
             }
         }
-        return loss / Double(m)
     }
 }

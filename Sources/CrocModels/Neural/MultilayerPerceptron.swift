@@ -36,6 +36,8 @@ public struct MLPParameters: Sendable, Hashable, Codable {
     public var tolerance: Double = 1e-4
     /// Seed for initialisation, shuffling, dropout and the validation split.
     public var seed: UInt64 = 0
+    /// Worker threads per mini-batch (results are deterministic for a given count).
+    public var threads: Int = 2
 
     /// Defaults.
     public init() {}
@@ -54,6 +56,7 @@ public struct MLPParameters: Sendable, Hashable, Codable {
         guard epochs >= 1 else { throw fail("epochs must be ≥ 1") }
         guard validationFraction > 0, validationFraction < 1 else { throw fail("validationFraction must be in (0, 1)") }
         guard patience >= 1 else { throw fail("patience must be ≥ 1") }
+        guard threads >= 1 else { throw fail("threads must be ≥ 1") }
     }
 }
 

@@ -77,4 +77,15 @@ expect_error "corrupt bundle is refused" "bundle.json records" backtest --strate
 printf 'model: {kind: forest}\n' >"$OUT/badtrain.yaml"
 expect_error "bad training config names the key" "model.kind" train --config "$OUT/badtrain.yaml"
 
+# crocbot import-onnx (needs CROCBOT_ONNXRUNTIME; .ci/run sets it)
+if [ -n "${CROCBOT_ONNXRUNTIME:-}" ]; then
+    printf 'features:\n' >"$OUT/six.yaml"
+    for c in open high low close volume hl2; do printf '  - {name: %s, indicator: price, source: %s}\n' "$c" "$c" >>"$OUT/six.yaml"; done
+    expect_ok "import an ONNX model" import-onnx --model Tests/CrocModelsTests/Fixtures/logistic.onnx --features "$OUT/six.yaml" --output-name probability --output "$OUT/onnx-bundle"
+    expect_ok "backtest the imported ONNX model" backtest --strategy model --param model="$OUT/onnx-bundle" --param longAbove=0.5 --output "$OUT/onnx-run"
+    expect_error "a wrong ONNX output name is refused at import" "ONNX Runtime Run" import-onnx --model Tests/CrocModelsTests/Fixtures/logistic.onnx --features "$OUT/six.yaml" --output-name nope --output "$OUT/x"
+else
+    echo "FAIL: CROCBOT_ONNXRUNTIME is not set (see .ci/run)"; fail=1
+fi
+
 exit $fail

@@ -16,7 +16,7 @@ struct CrocBot: ParsableCommand {
               crocbot data features --features Examples/features.yaml --output features.csv
             """,
         version: CrocBotVersion.current,
-        subcommands: [BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, DataCommand.self]
+        subcommands: [BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, ImportONNXCommand.self, DataCommand.self]
     )
 }
 

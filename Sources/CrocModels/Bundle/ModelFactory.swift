@@ -7,6 +7,7 @@ public enum ModelFactory {
     public static func parameters(of kind: ModelKind) -> [String: ConfigValue] {
         switch kind {
         case .ridge: return ["alpha": .double(1)]
+        case .onnx: return [:]
         case .logistic: return ["c": .double(1), "maxIterations": .int(1000), "tolerance": .double(1e-9)]
         case .mlp:
             let p = MLPParameters()
@@ -42,6 +43,12 @@ public enum ModelFactory {
         let r = try ConfigReader(.object(hyperparameters), path: "model.params")
         try r.rejectUnknownKeys(Array(parameters(of: kind).keys).sorted())
         switch kind {
+        case .onnx:
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "model.kind",
+                rule: "onnx models are imported (ONNXModel, crocbot import-onnx), not trained here"
+            )
         case .ridge:
             guard task == .regression else {
                 throw ConfigError(.invalidValue, keyPath: "model.kind", rule: "ridge is a regressor; use a value label or the logistic/gbdt kinds")
@@ -120,6 +127,7 @@ public enum ModelFactory {
         case .logistic: return try LogisticRegression.decode(weights)
         case .gbdt: return try GradientBoostedTrees.decode(weights)
         case .mlp: return try MultilayerPerceptron.decode(weights)
+        case .onnx: return try ONNXModel.decode(weights)
         }
     }
 }

@@ -16,6 +16,8 @@ public enum ModelKind: String, Sendable, Hashable, Codable, CaseIterable {
     case gbdt
     /// Multilayer perceptron (Adam).
     case mlp
+    /// An imported ONNX model, run through ONNX Runtime.
+    case onnx
 }
 
 /// A fitted model: maps one feature vector (or a batch) to a prediction.

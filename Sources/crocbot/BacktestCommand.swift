@@ -65,6 +65,9 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Log format: text or json.")
     var logFormat: String?
 
+    @Option(name: .long, help: "HTML report path (default: report.html in the output directory).")
+    var report: String?
+
     func run() throws {
         do {
             try execute()
@@ -138,6 +141,11 @@ struct BacktestCommand: ParsableCommand {
         }
         print(BacktestReport.table(result))
         let files = try BacktestReport.write(result, to: cfg.backtest.output)
-        print("\nwrote \(files.trades) and \(files.equity)")
+        let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let settings = (try? encoder.encode(cfg)).flatMap { String(data: $0, encoding: .utf8) } ?? "\(cfg)"
+        try BacktestHTMLReport.write(result, configuration: settings, to: reportPath)
+        print("\nwrote \(files.trades), \(files.equity) and \(reportPath)")
     }
 }

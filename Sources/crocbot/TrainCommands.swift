@@ -34,9 +34,18 @@ struct TrainCommand: ParsableCommand {
             var cfg = try TrainingConfig.load(path: config)
             if let output { cfg.output = output }
             let progress = ProgressReporter("train \(cfg.modelKind.rawValue)")
+            var curve: [(step: Int, loss: Double)] = []
             let result = try TrainingPipeline.run(cfg) { step, total, loss in
+                curve.append((step, loss))
                 progress.update(step: step, total: total, detail: String(format: "loss %.5f", loss))
             }
+            let configText = (try? String(contentsOfFile: config, encoding: .utf8)) ?? config
+            let reportPath = (cfg.output as NSString).appendingPathComponent("report.html")
+            try TrainingHTMLReport.render(result, learningCurve: curve, configuration: configText).write(
+                toFile: reportPath,
+                atomically: true,
+                encoding: .utf8
+            )
             print(evaluationTable(result.metrics, task: result.bundle.metadata.task))
             let s = result.testBacktest.statistics
             print("\nTest-range backtest (\(s.start.iso8601()) to \(s.end.iso8601())):")
@@ -47,7 +56,9 @@ struct TrainCommand: ParsableCommand {
                     ("# Trades", "\(s.tradeCount)"), ("Win Rate [%]", String(format: "%.2f", s.winRatePct)),
                 ])
             )
-            print("\nwrote bundle \(cfg.output) (train rows \(result.split.train), validation \(result.split.validation), test \(result.split.test))")
+            print(
+                "\nwrote bundle \(cfg.output) and \(reportPath) (train rows \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
+            )
             if let wf = cfg.walkForward {
                 let series = try TrainingPipeline.loadSeries(cfg.data)
                 let data = LabelledSeries(series: series, features: cfg.features, label: cfg.label)

@@ -75,6 +75,10 @@ struct TrainingPipelineTests {
             #expect(total == 20)
         }
         #expect(steps == 20)
+        let report = TrainingHTMLReport.render(result, learningCurve: [(1, 0.69), (20, 0.6)], configuration: yaml)
+        for id in ["learning-curve", "confusion", "roc", "feature-importance"] { #expect(report.contains("data-chart=\"\(id)\"")) }
+        #expect(!report.contains("https://") && report.contains("test.auc"))
+        #expect(result.testLabels.count == result.testPredictions.count && result.testLabels.count == Int(result.metrics["test.rows"]!))
         #expect(result.metrics["test.rows"]! > 300)
         #expect(result.metrics["train.auc"]! > 0.5)
         #expect(result.testBacktest.trades.count > 0)

@@ -56,6 +56,10 @@ public struct BacktestResult: Sendable {
     public var timestamps: [Int64]
     /// Equity at each bar's close.
     public var equity: [Double]
+    /// Closing prices, one per bar.
+    public var closes: [Double]
+    /// The strategy's warm-up (buy & hold starts there).
+    public var warmupBars: Int
     /// Closed round trips.
     public var trades: [ClosedTrade]
     /// Every fill.
@@ -104,6 +108,8 @@ public enum Backtester {
             strategyName: name,
             timestamps: series.timestamps,
             equity: engine.equityCurve,
+            closes: series.close,
+            warmupBars: warmup,
             trades: trades,
             fills: engine.fills,
             rejections: engine.rejections,

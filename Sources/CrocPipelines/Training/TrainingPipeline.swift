@@ -148,6 +148,10 @@ public struct TrainingResult: Sendable {
     public var testBacktest: BacktestResult
     /// Buy-and-hold return over the same range, %.
     public var testBuyAndHoldPct: Double
+    /// Labels of the test rows.
+    public var testLabels: [Double]
+    /// The model's scores on the test rows.
+    public var testPredictions: [Double]
 }
 
 /// Offline training: dataset → split → scaler (train rows only) → fit →
@@ -181,11 +185,18 @@ public enum TrainingPipeline {
             progress: progress
         )
         var metrics: [String: Double] = [:]
+        var testLabels: [Double] = []
+        var testPredictions: [Double] = []
         for (name, range) in [("train", split.train), ("validation", split.validation), ("test", split.test)] {
             let rows = data.rows(range)
             let ds = data.dataset(rows, scaler: scaler)
-            for (k, v) in Evaluation.metrics(task: config.label.task, labels: ds.y, predictions: model.predict(batch: ds.x)) {
+            let predictions = model.predict(batch: ds.x)
+            for (k, v) in Evaluation.metrics(task: config.label.task, labels: ds.y, predictions: predictions) {
                 metrics["\(name).\(k)"] = v
+            }
+            if name == "test" {
+                testLabels = ds.y
+                testPredictions = predictions
             }
         }
         let first = Timestamp(nanoseconds: series.timestamps[trainRows.first!]).iso8601()
@@ -219,7 +230,15 @@ public enum TrainingPipeline {
         try finalBundle.save(to: config.output)
         let c0 = series.close[split.test.lowerBound]
         let c1 = series.close[series.count - 1]
-        return TrainingResult(bundle: finalBundle, split: split, metrics: metrics, testBacktest: result, testBuyAndHoldPct: (c1 - c0) / c0 * 100)
+        return TrainingResult(
+            bundle: finalBundle,
+            split: split,
+            metrics: metrics,
+            testBacktest: result,
+            testBuyAndHoldPct: (c1 - c0) / c0 * 100,
+            testLabels: testLabels,
+            testPredictions: testPredictions
+        )
     }
 
     /// Loads the configured data, restricted to `start`/`end` when set.

@@ -1,0 +1,281 @@
+import Foundation
+
+/// Minimal SVG charts for self-contained HTML reports: no scripts, no
+/// network, scaled by `viewBox` so they fit a laptop or a phone.
+public enum SVG {
+    /// A series of (x, y) points with a style.
+    public struct Series {
+        /// Points; NaN y values break the line.
+        public var points: [(x: Double, y: Double)]
+        /// Stroke colour (CSS).
+        public var color: String
+        /// Legend label.
+        public var label: String
+        /// Fill down to the baseline instead of a line.
+        public var area: Bool = false
+
+        /// Creates a series.
+        public init(points: [(x: Double, y: Double)], color: String, label: String, area: Bool = false) {
+            self.points = points
+            self.color = color
+            self.label = label
+            self.area = area
+        }
+    }
+
+    /// A marker drawn at a point (trade entries and exits).
+    public struct Marker {
+        /// Position.
+        public var x: Double
+        /// Position.
+        public var y: Double
+        /// Up (▲) or down (▼).
+        public var up: Bool
+        /// Fill colour.
+        public var color: String
+        /// Tooltip text.
+        public var title: String
+
+        /// Creates a marker.
+        public init(x: Double, y: Double, up: Bool, color: String, title: String) {
+            self.x = x
+            self.y = y
+            self.up = up
+            self.color = color
+            self.title = title
+        }
+    }
+
+    static let width = 800.0
+    static let height = 260.0
+    static let left = 62.0
+    static let right = 12.0
+    static let top = 14.0
+    static let bottom = 26.0
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// Keeps at most `limit` points, always including each bucket's extremes (so spikes survive).
+    static func downsample(_ p: [(x: Double, y: Double)], limit: Int = 1600) -> [(x: Double, y: Double)] {
+        guard p.count > limit else { return p }
+        let bucket = Int((Double(p.count) / Double(limit / 2)).rounded(.up))
+        var out: [(x: Double, y: Double)] = []
+        var i = 0
+        while i < p.count {
+            let chunk = p[i..<min(p.count, i + bucket)].filter { !$0.y.isNaN }
+            if let lo = chunk.min(by: { $0.y < $1.y }), let hi = chunk.max(by: { $0.y < $1.y }) {
+                out += lo.x <= hi.x ? [lo, hi] : [hi, lo]
+            }
+            i += bucket
+        }
+        return out
+    }
+
+    /// "Nice" tick values covering [lo, hi].
+    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+        guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
+        let raw = (hi - lo) / Double(count)
+        let mag = pow(10, (log10(raw)).rounded(.down))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? raw
+        var t = (lo / step).rounded(.up) * step
+        var out: [Double] = []
+        while t <= hi + step * 1e-9 {
+            out.append(abs(t) < step * 1e-9 ? 0 : t)  // no "-0.0" labels
+            t += step
+        }
+        return out
+    }
+
+    /// Compact axis text for a number (`12k`, `1.5M`, `0.123`).
+    public static func label(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 1e6 { return String(format: "%.1fM", v / 1e6) }
+        if a >= 1e4 { return String(format: "%.0fk", v / 1e3) }
+        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 1 { return String(format: "%.2f", v) }
+        return String(format: "%.3g", v)
+    }
+
+    /// A line/area chart with optional markers; `xLabels` maps x to axis text.
+    public static func lineChart(
+        id: String,
+        title: String,
+        series: [Series],
+        markers: [Marker] = [],
+        xLabel: (Double) -> String,
+        yFormat: (Double) -> String = label,
+        zeroLine: Bool = false
+    ) -> String {
+        let all = series.flatMap(\.points).filter { !$0.y.isNaN && $0.y.isFinite }
+        guard let x0 = all.map(\.x).min(), let x1 = all.map(\.x).max(), var y0 = all.map(\.y).min(), var y1 = all.map(\.y).max() else {
+            return "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><p>No data.</p></figure>"
+        }
+        for m in markers {
+            y0 = min(y0, m.y)
+            y1 = max(y1, m.y)
+        }
+        if zeroLine {
+            y0 = min(y0, 0)
+            y1 = max(y1, 0)
+        }
+        if y1 == y0 {
+            y0 -= 1
+            y1 += 1
+        }
+        let pad = (y1 - y0) * 0.05
+        y0 -= pad
+        y1 += pad
+        let pw = width - left - right
+        let ph = height - top - bottom
+        func px(_ x: Double) -> Double { left + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * pw }
+        func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
+        var s = "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption>"
+        s += "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        for t in ticks(y0, y1) {
+            s += "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>"
+            s += "<text class=\"tick\" x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(escape(yFormat(t)))</text>"
+        }
+        for k in 0...4 {
+            let x = x0 + (x1 - x0) * Double(k) / 4
+            s +=
+                "<text class=\"tick\" x=\"\(f(px(x)))\" y=\"\(f(height - 8))\" text-anchor=\"\(k == 0 ? "start" : (k == 4 ? "end" : "middle"))\">\(escape(xLabel(x)))</text>"
+        }
+        if zeroLine { s += "<line class=\"zero\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(0)))\" y2=\"\(f(py(0)))\"/>" }
+        for ser in series {
+            let pts = downsample(ser.points.filter { !$0.y.isNaN })
+            guard !pts.isEmpty else { continue }
+            var d = "M\(f(px(pts[0].x))),\(f(py(pts[0].y)))"
+            for p in pts.dropFirst() { d += "L\(f(px(p.x))),\(f(py(p.y)))" }
+            if ser.area {
+                let base = py(max(y0, min(y1, 0)))
+                d += "L\(f(px(pts.last!.x))),\(f(base))L\(f(px(pts[0].x))),\(f(base))Z"
+                s += "<path d=\"\(d)\" fill=\"\(ser.color)\" fill-opacity=\"0.35\" stroke=\"\(ser.color)\" stroke-width=\"1\"/>"
+            } else {
+                s += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+            }
+        }
+        for m in markers {
+            let (cx, cy) = (px(m.x), py(m.y))
+            let tri =
+                m.up
+                ? "M\(f(cx)),\(f(cy - 6))L\(f(cx - 5)),\(f(cy + 3))L\(f(cx + 5)),\(f(cy + 3))Z"
+                : "M\(f(cx)),\(f(cy + 6))L\(f(cx - 5)),\(f(cy - 3))L\(f(cx + 5)),\(f(cy - 3))Z"
+            s += "<path class=\"marker\" d=\"\(tri)\" fill=\"\(m.color)\"><title>\(escape(m.title))</title></path>"
+        }
+        s += "</svg>"
+        if series.count > 1 || !markers.isEmpty {
+            s += "<div class=\"legend\">" + series.map { "<span><i style=\"background:\($0.color)\"></i>\(escape($0.label))</span>" }.joined()
+            if !markers.isEmpty { s += "<span><i class=\"up\"></i>entry</span><span><i class=\"down\"></i>exit</span>" }
+            s += "</div>"
+        }
+        return s + "</figure>"
+    }
+
+    /// A histogram of `values` in `bins` equal-width bins (negative bins red, positive green).
+    public static func histogram(id: String, title: String, values: [Double], bins: Int = 20, format: (Double) -> String = label) -> String {
+        let v = values.filter(\.isFinite)
+        guard let lo = v.min(), let hi = v.max() else {
+            return "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><p>No data.</p></figure>"
+        }
+        let span = hi > lo ? hi - lo : 1
+        var counts = [Int](repeating: 0, count: bins)
+        for x in v { counts[min(bins - 1, Int((x - lo) / span * Double(bins)))] += 1 }
+        let maxCount = Double(counts.max() ?? 1)
+        let pw = width - left - right
+        let ph = height - top - bottom
+        let bw = pw / Double(bins)
+        var s =
+            "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        for t in ticks(0, maxCount) where t == t.rounded() {
+            let y = top + (1 - t / maxCount) * ph
+            s +=
+                "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(y))\" y2=\"\(f(y))\"/><text class=\"tick\" x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(Int(t))</text>"
+        }
+        for (k, c) in counts.enumerated() {
+            let x = left + Double(k) * bw
+            let h = Double(c) / maxCount * ph
+            let mid = lo + (Double(k) + 0.5) / Double(bins) * span
+            s +=
+                "<rect x=\"\(f(x + 1))\" y=\"\(f(top + ph - h))\" width=\"\(f(max(1, bw - 2)))\" height=\"\(f(h))\" fill=\"\(mid < 0 ? "#d9534f" : "#2e9d5b")\"><title>\(escape(format(mid))): \(c)</title></rect>"
+        }
+        for k in [0, bins / 2, bins] {
+            let x = left + Double(k) * bw
+            s +=
+                "<text class=\"tick\" x=\"\(f(x))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(escape(format(lo + Double(k) / Double(bins) * span)))</text>"
+        }
+        return s + "</svg></figure>"
+    }
+
+    /// A heatmap of rows × 12 months; nil cells are blank.
+    public static func monthlyHeatmap(id: String, title: String, years: [Int], values: [[Double?]]) -> String {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let cell = 56.0
+        let rowH = 24.0
+        let w = 60 + cell * 12
+        let h = 24 + rowH * Double(years.count)
+        let maxAbs = max(0.01, values.flatMap { $0.compactMap { $0 } }.map(abs).max() ?? 0.01)
+        var s =
+            "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><svg viewBox=\"0 0 \(Int(w)) \(Int(h))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        for (m, name) in months.enumerated() {
+            s += "<text class=\"tick\" x=\"\(f(60 + cell * (Double(m) + 0.5)))\" y=\"16\" text-anchor=\"middle\">\(name)</text>"
+        }
+        for (r, year) in years.enumerated() {
+            let y = 24 + rowH * Double(r)
+            s += "<text class=\"tick\" x=\"52\" y=\"\(f(y + 16))\" text-anchor=\"end\">\(year)</text>"
+            for m in 0..<12 {
+                guard let v = values[r][m] else { continue }
+                let a = min(1, abs(v) / maxAbs)
+                let color =
+                    v >= 0
+                    ? "rgba(46,157,91,\(String(format: "%.2f", 0.15 + 0.85 * a)))" : "rgba(217,83,79,\(String(format: "%.2f", 0.15 + 0.85 * a)))"
+                s +=
+                    "<rect x=\"\(f(60 + cell * Double(m) + 1))\" y=\"\(f(y + 1))\" width=\"\(f(cell - 2))\" height=\"\(f(rowH - 2))\" fill=\"\(color)\"><title>\(year)-\(months[m]): \(String(format: "%.2f", v))%</title></rect>"
+                s +=
+                    "<text class=\"cell\" x=\"\(f(60 + cell * (Double(m) + 0.5)))\" y=\"\(f(y + 16))\" text-anchor=\"middle\">\(String(format: "%.1f", v))</text>"
+            }
+        }
+        return s + "</svg></figure>"
+    }
+
+    /// The page: title, CSS for laptop and phone, and the sections.
+    public static func page(title: String, subtitle: String, sections: [String]) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title))</title>
+        <style>
+        body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}
+        header{background:#123;color:#fff;padding:14px 20px}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.8}
+        main{max-width:1180px;margin:0 auto;padding:12px;display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1fr));gap:12px}
+        section,figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:0;padding:10px 12px}
+        figure.wide,section.wide{grid-column:1/-1}figcaption,h2{font-weight:600;font-size:15px;margin:0 0 6px}
+        svg{width:100%;height:auto;display:block}.grid{stroke:#e6e9ee}.zero{stroke:#8a94a3;stroke-dasharray:3 3}
+        .tick{font-size:13px;fill:#5b6573}.cell{font-size:10px;fill:#1d232b}
+        .legend{font-size:12px;color:#5b6573;margin-top:4px}.legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:middle}
+        .legend i.up{background:#2e9d5b;clip-path:polygon(50% 0,0 100%,100% 100%)}.legend i.down{background:#d9534f;clip-path:polygon(0 0,100% 0,50% 100%)}
+        table{border-collapse:collapse;width:100%;font-size:13px}td{padding:3px 6px;border-bottom:1px solid #eef0f3}td:last-child{text-align:right;font-variant-numeric:tabular-nums}
+        pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f3f5f8;padding:8px;border-radius:6px;margin:0}
+        </style></head><body>
+        <header><h1>\(escape(title))</h1><p>\(escape(subtitle))</p></header>
+        <main>
+        \(sections.joined(separator: "\n"))
+        </main></body></html>
+        """
+    }
+
+    /// A two-column table section.
+    public static func table(_ title: String, rows: [(String, String)], wide: Bool = false) -> String {
+        "<section\(wide ? " class=\"wide\"" : "")><h2>\(escape(title))</h2><table>"
+            + rows.map { "<tr><td>\(escape($0.0))</td><td>\(escape($0.1))</td></tr>" }.joined() + "</table></section>"
+    }
+
+    /// A preformatted text section.
+    public static func text(_ title: String, _ body: String) -> String {
+        "<section><h2>\(escape(title))</h2><pre>\(escape(body))</pre></section>"
+    }
+}

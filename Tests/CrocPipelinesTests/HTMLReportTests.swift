@@ -1,0 +1,51 @@
+import CrocCore
+import Foundation
+import Testing
+
+@testable import CrocPipelines
+
+@Suite("HTML reports")
+struct HTMLReportTests {
+    @Test("the backtest report is one self-contained page with every chart, the statistics and the config")
+    func backtestReport() throws {
+        let result = try defaultBacktest()
+        let html = BacktestHTMLReport.render(result, configuration: "strategy: sma_cross")
+        for id in BacktestHTMLReport.chartIDs { #expect(html.contains("data-chart=\"\(id)\""), "missing \(id)") }
+        #expect(html.components(separatedBy: "<svg").count - 1 == BacktestHTMLReport.chartIDs.count)
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))  // no network, no scripts
+        #expect(html.contains("name=\"viewport\""))  // phone-readable
+        #expect(html.contains("18090.536482"))  // the statistics table
+        #expect(html.contains("strategy: sma_cross"))
+        #expect(html.components(separatedBy: "class=\"marker\"").count - 1 == 2 * result.trades.count)  // an entry and an exit per trade
+        #expect(html.hasSuffix("</html>"))
+    }
+
+    @Test("monthly returns chain from the starting equity; rolling Sharpe is NaN until its window fills")
+    func helpers() throws {
+        let day: Int64 = 86_400_000_000_000
+        let jan1 = Timestamp(year: 2020, month: 1, day: 1)!.nanoseconds
+        let times = [jan1, jan1 + 10 * day, jan1 + 40 * day, jan1 + 70 * day]  // Jan, Jan, Feb, Mar
+        var result = try defaultBacktest()
+        result.timestamps = times
+        result.equity = [100, 110, 99, 108.9]
+        result.closes = [1, 1, 1, 1]
+        let (years, cells) = BacktestHTMLReport.monthlyReturns(result)
+        #expect(years == [2020])
+        #expect(abs(cells[0][0]! - 10) < 1e-9)
+        #expect(abs(cells[0][1]! + 10) < 1e-9)
+        #expect(abs(cells[0][2]! - 10) < 1e-9)
+        #expect(cells[0][3] == nil)
+        let s = BacktestHTMLReport.rollingSharpe([100, 101, 102, 101, 103, 104], window: 3, perYear: 252)
+        #expect(s[0].isNaN && s[1].isNaN && s[2].isNaN && !s[3].isNaN)
+    }
+
+    @Test("SVG helpers escape text and keep spikes when downsampling")
+    func svg() {
+        #expect(SVG.escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;")
+        var points = (0..<10_000).map { (x: Double($0), y: 0.0) }
+        points[5_000].y = 99
+        let d = SVG.downsample(points, limit: 400)
+        #expect(d.count <= 400 && d.contains { $0.y == 99 })
+        #expect(SVG.ticks(0, 100) == [0, 20, 40, 60, 80, 100])
+    }
+}

@@ -128,7 +128,10 @@ struct BacktestCommand: ParsableCommand {
             "data loaded",
             metadata: ["file": "\(cfg.data.path)", "bars": "\(series.count)", "symbol": "\(series.symbol)", "elapsed": "\(loaded - started)"]
         )
-        let result = try Backtester.run(series: series, instrument: instrument, strategy: strategy, options: options)
+        let bar = series.count >= 1 << 19 ? ProgressReporter("backtest") : nil
+        let result = try Backtester.run(series: series, instrument: instrument, strategy: strategy, options: options) { done, total in
+            bar?.update(step: done, total: total, detail: "bars")
+        }
         logger.info(
             "backtest finished",
             metadata: [

@@ -83,16 +83,18 @@ public struct BacktestError: Error, Sendable, CustomStringConvertible {
 public enum Backtester {
     /// Runs `strategy` over `series`.
     /// - Throws: `BacktestError` when the series is empty.
+    /// - Parameter progress: Called with (bars done, bars in all) every 2^18 bars, for long runs.
     public static func run(
         series: BarSeries,
         instrument: Instrument,
         strategy: any Strategy,
-        options: BacktestOptions
+        options: BacktestOptions,
+        progress: ((Int, Int) -> Void)? = nil
     ) throws(BacktestError) -> BacktestResult {
         guard !series.isEmpty else { throw BacktestError(description: "no bars to backtest (\(series.symbol))") }
         let warmup = strategy.warmupBars
         let name = strategy.name
-        var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options)
+        var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options, progress: progress)
         engine.finish(options.finalize)
         let trades = engine.trades.closed
         let stats = BacktestStatistics.compute(
@@ -119,7 +121,13 @@ public enum Backtester {
     }
 
     /// Feeds every bar of `series` to a fresh engine (the hot loop; no statistics).
-    public static func runEngine(series: BarSeries, instrument: Instrument, strategy: any Strategy, options: BacktestOptions) -> TradingEngine {
+    public static func runEngine(
+        series: BarSeries,
+        instrument: Instrument,
+        strategy: any Strategy,
+        options: BacktestOptions,
+        progress: ((Int, Int) -> Void)? = nil
+    ) -> TradingEngine {
         let exchange = SimulatedExchange(instrument: instrument, fees: options.fees, fillTiming: options.fillTiming, allowShort: options.allowShort)
         var engine = TradingEngine(instrument: instrument, strategy: strategy, exchange: exchange, cash: options.cash, expectedBars: series.count)
         series.timestamps.withUnsafeBufferPointer { t in
@@ -128,10 +136,17 @@ public enum Backtester {
                     series.low.withUnsafeBufferPointer { l in
                         series.close.withUnsafeBufferPointer { c in
                             series.volume.withUnsafeBufferPointer { v in
-                                for i in 0..<t.count {
-                                    engine.process(
-                                        Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i])
-                                    )
+                                let chunk = 1 << 18
+                                var start = 0
+                                while start < t.count {
+                                    let end = min(t.count, start + chunk)
+                                    for i in start..<end {
+                                        engine.process(
+                                            Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i])
+                                        )
+                                    }
+                                    progress?(end, t.count)
+                                    start = end
                                 }
                             }
                         }

@@ -1,0 +1,252 @@
+import CrocCore
+import CrocData
+import CrocExecution
+import CrocModels
+import CrocRuntime
+import CrocStrategies
+import CrocSupport
+import Foundation
+
+/// The positions an agent may choose.
+public enum TradingActions: String, Sendable, Hashable, Codable, CaseIterable {
+    /// 0 = flat, 1 = long (all cash).
+    case flatLong = "flat_long"
+    /// 0 = short, 1 = flat, 2 = long (shorts need `allowShort`).
+    case shortFlatLong = "short_flat_long"
+    /// A target position in [−1, 1] as a fraction of equity.
+    case continuous
+}
+
+/// Maps an agent's action to a target exposure in [−1, 1].
+public func targetExposure(_ action: Action, _ kind: TradingActions) -> Double {
+    switch (kind, action) {
+    case (.flatLong, .discrete(let a)): return a == 1 ? 1 : 0
+    case (.shortFlatLong, .discrete(let a)): return Double(min(2, max(0, a)) - 1)
+    case (.continuous, .continuous(let x)): return min(1, max(-1, x))
+    case (.continuous, .discrete(let a)): return Double(a)
+    case (_, .continuous(let x)): return x > 0.5 ? 1 : 0
+    }
+}
+
+/// Moves the position toward a target exposure chosen from outside (an RL
+/// agent, or a replay of its actions): the one piece of trading logic both
+/// the environment and its backtest replay run.
+public struct TargetPositionStrategy: Strategy {
+    /// Where the target comes from.
+    public final class Controller: @unchecked Sendable {
+        // @unchecked: the environment sets `target` and then runs the engine on the same thread.
+        /// Target exposure in [−1, 1] (fraction of equity; sign = direction).
+        public var target: Double = 0
+        /// Targets to replay bar by bar (when not nil, `target` is taken from here).
+        public var schedule: [Int: Double]?
+        /// Creates a controller.
+        public init(schedule: [Int: Double]? = nil) { self.schedule = schedule }
+    }
+
+    /// The target's source.
+    public let controller: Controller
+    /// "rl-target".
+    public var name: String { "rl-target" }
+    /// No warm-up of its own.
+    public var warmupBars: Int { 0 }
+
+    /// Creates the strategy.
+    public init(controller: Controller) { self.controller = controller }
+
+    /// Trades toward the target at the next bar's open.
+    public mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+        if let s = controller.schedule, let t = s[context.barIndex] { controller.target = t }
+        let target = controller.target
+        guard context.workingOrders.isEmpty else { return }
+        let price = FixedPoint(unchecked: bar.close)
+        let held = context.position
+        if target == 0 {
+            if held.raw != 0 { context.closePosition(tag: "rl-flat") }
+            return
+        }
+        if target > 0 && held.raw < 0 || target < 0 && held.raw > 0 {
+            context.closePosition(tag: "rl-reverse")  // flatten first; the new side follows next bar
+            return
+        }
+        if target > 0 && held.raw == 0 {
+            context.buy(.cashFraction(FixedPoint(unchecked: min(1, target))), tag: "rl-long")
+        } else if target < 0 && held.raw == 0 {
+            let q =
+                (context.equity * FixedPoint(unchecked: -target)).divided(by: price * FixedPoint(unchecked: 1.02))?.floored(
+                    toMultipleOf: context.instrument.quantityStep
+                ) ?? .zero
+            if q.raw > 0 { context.sell(.quantity(q), tag: "rl-short") }
+        }
+    }
+}
+
+/// Environment settings: data, features, window, actions, costs and reward shaping.
+public struct TradingEnvironmentConfig: Sendable {
+    /// Feature vectors per observation.
+    public var window: Int = 32
+    /// The actions.
+    public var actions: TradingActions = .flatLong
+    /// Bars per episode (truncated after).
+    public var episodeLength: Int = 256
+    /// Starting cash.
+    public var cash: Double = 10_000
+    /// Costs.
+    public var fees = FeeModel(commissionRate: FixedPoint("0.001")!)
+    /// Penalty per unit of drawdown increase (reward −= penalty × Δdrawdown × cash).
+    public var drawdownPenalty: Double = 0
+    /// Penalty per unit of exposure change.
+    public var turnoverPenalty: Double = 0
+
+    /// Defaults.
+    public init() {}
+}
+
+/// A trading environment with the Gymnasium contract on CrocBot's own
+/// engine, simulated exchange and portfolio (DESIGN rule 1).
+///
+/// Observation: the last `window` feature vectors (flattened, oldest first),
+/// then the current exposure and the unrealised PnL as a fraction of equity.
+/// An action sets the target exposure; orders fill at the next bar's open
+/// with the configured costs; the reward is the change in equity (net of
+/// commission and slippage) scaled by the starting cash, minus the optional
+/// drawdown and turnover penalties. Episodes start at a random bar (seeded)
+/// and last `episodeLength` bars.
+public struct TradingEnvironment: Environment {
+    /// The bars.
+    public let series: BarSeries
+    /// Features of every bar (batch form of the pipeline).
+    public let features: FeatureMatrix
+    /// Settings.
+    public let config: TradingEnvironmentConfig
+    let instrument: Instrument
+    let firstValid: Int
+    var engine: TradingEngine?
+    var controller = TargetPositionStrategy.Controller()
+    var rng = SplitMix64(seed: 0)
+    /// The bar the agent last observed.
+    public private(set) var bar = 0
+    /// The episode's first bar.
+    public private(set) var episodeStart = 0
+    var peakEquity = 0.0
+    var lastEquity = 0.0
+    /// Target exposures taken this episode, by bar index within the episode (a replay schedule).
+    public private(set) var actionLog: [Int: Double] = [:]
+
+    /// Creates an environment.
+    /// - Throws: `ModelError` when the data is too short for one episode.
+    public init(series: BarSeries, features definition: FeaturePipelineDefinition, config: TradingEnvironmentConfig = .init()) throws {
+        let pipeline = FeaturePipeline(definition)
+        self.series = series
+        self.features = pipeline.transform(series)
+        self.config = config
+        self.instrument = Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision)
+        self.firstValid = pipeline.warmup + config.window - 1
+        guard series.count > firstValid + config.episodeLength + 1 else {
+            throw ModelError(
+                .invalidData,
+                "\(series.count) bars are too few for warm-up \(pipeline.warmup), window \(config.window) and episodes of \(config.episodeLength)"
+            )
+        }
+    }
+
+    /// window × features + 2.
+    public var observationSize: Int { config.window * features.columns + 2 }
+
+    /// Discrete or continuous, per the config.
+    public var actionSpace: ActionSpace {
+        switch config.actions {
+        case .flatLong: return .discrete(2)
+        case .shortFlatLong: return .discrete(3)
+        case .continuous: return .continuous(low: -1, high: 1)
+        }
+    }
+
+    /// Starts an episode at a random bar (seeded) and returns its first observation.
+    public mutating func reset(seed: UInt64? = nil) -> [Double] {
+        if let seed { rng = SplitMix64(seed: seed) }
+        let span = series.count - config.episodeLength - 1 - firstValid
+        reset(at: firstValid + Int(rng.next() % UInt64(max(1, span))))
+        return observation()
+    }
+
+    /// Starts an episode at bar `start` (deterministic, for evaluation and replays).
+    public mutating func reset(at start: Int) {
+        controller = TargetPositionStrategy.Controller()
+        let exchange = SimulatedExchange(instrument: instrument, fees: config.fees, fillTiming: .nextOpen, allowShort: config.actions != .flatLong)
+        var e = TradingEngine(
+            instrument: instrument,
+            strategy: TargetPositionStrategy(controller: controller),
+            exchange: exchange,
+            cash: FixedPoint(unchecked: config.cash)
+        )
+        e.process(series[start])
+        engine = e
+        episodeStart = start
+        bar = start
+        lastEquity = config.cash
+        peakEquity = config.cash
+        actionLog = [:]
+    }
+
+    /// Applies an action: trade toward its exposure at the next bar's open, advance one bar.
+    public mutating func step(_ action: Action) -> StepResult {
+        guard var e = engine, bar + 1 < series.count else {
+            return StepResult(observation: observation(), reward: 0, terminated: true, truncated: false)
+        }
+        let target = targetExposure(action, config.actions)
+        let previousExposure = exposure()
+        controller.target = target
+        actionLog[bar + 1 - episodeStart] = target  // keyed by the engine's bar index, as a replay sees it
+        bar += 1
+        e.process(series[bar])
+        engine = e
+        let equity = e.equityCurve.last ?? lastEquity
+        var reward = (equity - lastEquity) / config.cash
+        if config.drawdownPenalty > 0 {
+            let ddBefore = 1 - lastEquity / peakEquity
+            peakEquity = max(peakEquity, equity)
+            let ddAfter = 1 - equity / peakEquity
+            reward -= config.drawdownPenalty * max(0, ddAfter - ddBefore)
+        } else {
+            peakEquity = max(peakEquity, equity)
+        }
+        if config.turnoverPenalty > 0 { reward -= config.turnoverPenalty * abs(target - previousExposure) }
+        lastEquity = equity
+        let ruined = equity <= config.cash * 0.01
+        let truncated = !ruined && (bar - episodeStart >= config.episodeLength || bar + 1 >= series.count)
+        return StepResult(
+            observation: observation(),
+            reward: reward,
+            terminated: ruined,
+            truncated: truncated,
+            info: ["equity": equity, "exposure": exposure()]
+        )
+    }
+
+    /// The signed position value as a fraction of equity.
+    func exposure() -> Double {
+        guard let e = engine, lastEquity > 0 else { return 0 }
+        let q = e.portfolio.position(instrument.symbol).quantity.doubleValue
+        return q * series.close[bar] / max(1e-9, e.equityCurve.last ?? lastEquity)
+    }
+
+    /// The current observation.
+    public func observation() -> [Double] {
+        var obs = [Double](repeating: 0, count: observationSize)
+        let cols = features.columns
+        let start = bar - config.window + 1
+        for w in 0..<config.window {
+            for j in 0..<cols { obs[w * cols + j] = features[start + w, j] }
+        }
+        obs[config.window * cols] = exposure()
+        var pnl = 0.0
+        if let p = engine?.portfolio.position(instrument.symbol), p.quantity.raw != 0 {
+            pnl = p.quantity.doubleValue * (series.close[bar] - p.averagePrice.doubleValue) / max(1e-9, lastEquity)
+        }
+        obs[config.window * cols + 1] = pnl
+        return obs
+    }
+
+    /// The equity curve of the current episode.
+    public var equityCurve: [Double] { engine?.equityCurve ?? [] }
+}

@@ -55,7 +55,7 @@ struct TradingEnvironmentTests {
             let a: Action = actions == .continuous ? .continuous(rng.uniform() * 2 - 1) : .discrete(Int(rng.next() % (actions == .flatLong ? 2 : 3)))
             r = e.step(a)
             rewards += r.reward
-            if r.info["exposure"].map({ abs($0) > 0.01 }) == true { trades += 1 }
+            if abs(e.exposure()) > 0.01 { trades += 1 }
         }
         #expect(trades > 10)
         let slice = Self.series.slice(e.episodeStart..<(e.bar + 1))
@@ -69,6 +69,7 @@ struct TradingEnvironmentTests {
         )
         #expect(bt.equity == e.equityCurve)
         #expect(abs(rewards - (e.equityCurve.last! - 100_000) / 100_000) < 1e-9)  // rewards sum to the equity change
+        #expect(r.info["equity"] == e.equityCurve.last)  // the episode summary
     }
 
     @Test("commission and slippage reduce the reward of the same trades")

@@ -14,6 +14,7 @@ import CrocData
 import CrocModels
 import CrocPipelines
 import CrocStrategies
+import CrocSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -357,6 +358,29 @@ if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
 let which = args.first ?? "all"
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
+if which == "rl" {
+    // Environment steps per second: one env, the stationary example features, window 32.
+    let series = try CSVBarLoader.load(path: "Examples/data/EURUSD_1H_ASK.csv")
+    let def = try FeaturePipelineDefinition.load(path: "Examples/features-stationary.yaml")
+    var config = TradingEnvironmentConfig()
+    config.window = 32
+    config.episodeLength = 4096
+    var env = try TradingEnvironment(series: series, features: def, config: config)
+    var steps = 0
+    var sink = 0.0
+    let t = best(3) {
+        _ = env.reset(seed: 1)
+        var done = false
+        while !done {
+            let r = env.step(.discrete(steps % 13 < 6 ? 1 : 0))
+            sink += r.reward + r.observation[0]
+            steps += 1
+            done = r.truncated || r.terminated
+        }
+    }
+    print(String(format: "rl env: %d features x window 32 (+2), %.2f M steps/s", FeaturePipeline(def).width, Double(steps / 3) / t / 1e6))
+    if sink == 42 { print("") }
+}
 if which == "models" {
     try benchModels(path: "/tmp/crocbench_models_1m.bin")
 }

@@ -37,10 +37,10 @@ public struct TargetPositionStrategy: Strategy {
         // @unchecked: the environment sets `target` and then runs the engine on the same thread.
         /// Target exposure in [−1, 1] (fraction of equity; sign = direction).
         public var target: Double = 0
-        /// Targets to replay bar by bar (when not nil, `target` is taken from here).
-        public var schedule: [Int: Double]?
+        /// Targets to replay, indexed by the engine's bar index (when set, `target` is taken from here).
+        public var schedule: [Double]?
         /// Creates a controller.
-        public init(schedule: [Int: Double]? = nil) { self.schedule = schedule }
+        public init(schedule: [Double]? = nil) { self.schedule = schedule }
     }
 
     /// The target's source.
@@ -55,7 +55,7 @@ public struct TargetPositionStrategy: Strategy {
 
     /// Trades toward the target at the next bar's open.
     public mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
-        if let s = controller.schedule, let t = s[context.barIndex] { controller.target = t }
+        if let s = controller.schedule, context.barIndex < s.count { controller.target = s[context.barIndex] }
         let target = controller.target
         guard context.workingOrders.isEmpty else { return }
         let price = FixedPoint(unchecked: bar.close)
@@ -116,11 +116,13 @@ public struct TradingEnvironment: Environment {
     public let series: BarSeries
     /// Features of every bar (batch form of the pipeline).
     public let features: FeatureMatrix
+    /// The same features row-major, so an observation window is one contiguous copy.
+    let rows: [Double]
     /// Settings.
     public let config: TradingEnvironmentConfig
     let instrument: Instrument
     let firstValid: Int
-    var engine: TradingEngine?
+    var engine: TradingEngine
     var controller = TargetPositionStrategy.Controller()
     var rng = SplitMix64(seed: 0)
     /// The bar the agent last observed.
@@ -129,15 +131,25 @@ public struct TradingEnvironment: Environment {
     public private(set) var episodeStart = 0
     var peakEquity = 0.0
     var lastEquity = 0.0
-    /// Target exposures taken this episode, by bar index within the episode (a replay schedule).
-    public private(set) var actionLog: [Int: Double] = [:]
+    // Position facts cached once per step (reading the engine through the Optional copies it).
+    var quantity: Quantity = .zero
+    var heldQuantity = 0.0
+    var averagePrice = 0.0
+    /// Target exposures taken this episode, by bar index within the episode (a replay schedule; index 0 is the start bar).
+    public private(set) var actionLog: [Double] = []
 
     /// Creates an environment.
     /// - Throws: `ModelError` when the data is too short for one episode.
     public init(series: BarSeries, features definition: FeaturePipelineDefinition, config: TradingEnvironmentConfig = .init()) throws {
         let pipeline = FeaturePipeline(definition)
         self.series = series
-        self.features = pipeline.transform(series)
+        let matrix = pipeline.transform(series)
+        self.features = matrix
+        var rows = [Double](repeating: 0, count: matrix.values.count)
+        for i in 0..<matrix.rows {
+            for j in 0..<matrix.columns { rows[i * matrix.columns + j] = matrix[i, j] }
+        }
+        self.rows = rows
         self.config = config
         self.instrument = Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision)
         self.firstValid = pipeline.warmup + config.window - 1
@@ -147,6 +159,7 @@ public struct TradingEnvironment: Environment {
                 "\(series.count) bars are too few for warm-up \(pipeline.warmup), window \(config.window) and episodes of \(config.episodeLength)"
             )
         }
+        engine = Self.makeEngine(instrument: instrument, config: config, controller: controller)
     }
 
     /// window × features + 2.
@@ -172,35 +185,47 @@ public struct TradingEnvironment: Environment {
     /// Starts an episode at bar `start` (deterministic, for evaluation and replays).
     public mutating func reset(at start: Int) {
         controller = TargetPositionStrategy.Controller()
-        let exchange = SimulatedExchange(instrument: instrument, fees: config.fees, fillTiming: .nextOpen, allowShort: config.actions != .flatLong)
-        var e = TradingEngine(
-            instrument: instrument,
-            strategy: TargetPositionStrategy(controller: controller),
-            exchange: exchange,
-            cash: FixedPoint(unchecked: config.cash)
-        )
-        e.process(series[start])
-        engine = e
+        engine = Self.makeEngine(instrument: instrument, config: config, controller: controller)
+        engine.process(series[start])
         episodeStart = start
         bar = start
         lastEquity = config.cash
         peakEquity = config.cash
-        actionLog = [:]
+        quantity = .zero
+        heldQuantity = 0
+        averagePrice = 0
+        actionLog = [0]
+    }
+
+    static func makeEngine(instrument: Instrument, config: TradingEnvironmentConfig, controller: TargetPositionStrategy.Controller) -> TradingEngine {
+        let exchange = SimulatedExchange(instrument: instrument, fees: config.fees, fillTiming: .nextOpen, allowShort: config.actions != .flatLong)
+        return TradingEngine(
+            instrument: instrument,
+            strategy: TargetPositionStrategy(controller: controller),
+            exchange: exchange,
+            cash: FixedPoint(unchecked: config.cash),
+            expectedBars: config.episodeLength + 1
+        )
     }
 
     /// Applies an action: trade toward its exposure at the next bar's open, advance one bar.
     public mutating func step(_ action: Action) -> StepResult {
-        guard var e = engine, bar + 1 < series.count else {
+        guard bar + 1 < series.count else {
             return StepResult(observation: observation(), reward: 0, terminated: true, truncated: false)
         }
         let target = targetExposure(action, config.actions)
         let previousExposure = exposure()
         controller.target = target
-        actionLog[bar + 1 - episodeStart] = target  // keyed by the engine's bar index, as a replay sees it
+        actionLog.append(target)  // index = the engine's bar index, as a replay sees it
         bar += 1
-        e.process(series[bar])
-        engine = e
-        let equity = e.equityCurve.last ?? lastEquity
+        engine.process(series[bar])  // in place: a copy would duplicate the equity curve every step
+        let equity = engine.equityCurve.last ?? lastEquity
+        let q = engine.position
+        if q != quantity {
+            quantity = q
+            heldQuantity = q.doubleValue
+            averagePrice = q.raw == 0 ? 0 : engine.portfolio.position(instrument.symbol).averagePrice.doubleValue
+        }
         var reward = (equity - lastEquity) / config.cash
         if config.drawdownPenalty > 0 {
             let ddBefore = 1 - lastEquity / peakEquity
@@ -214,39 +239,32 @@ public struct TradingEnvironment: Environment {
         lastEquity = equity
         let ruined = equity <= config.cash * 0.01
         let truncated = !ruined && (bar - episodeStart >= config.episodeLength || bar + 1 >= series.count)
-        return StepResult(
-            observation: observation(),
-            reward: reward,
-            terminated: ruined,
-            truncated: truncated,
-            info: ["equity": equity, "exposure": exposure()]
-        )
+        // As Gymnasium's episode summary: info only on the final step (a dictionary per step would cost more than the step).
+        let info: [String: Double] =
+            ruined || truncated ? ["equity": equity, "return": equity / config.cash - 1, "bars": Double(bar - episodeStart)] : [:]
+        return StepResult(observation: observation(), reward: reward, terminated: ruined, truncated: truncated, info: info)
     }
 
     /// The signed position value as a fraction of equity.
-    func exposure() -> Double {
-        guard let e = engine, lastEquity > 0 else { return 0 }
-        let q = e.portfolio.position(instrument.symbol).quantity.doubleValue
-        return q * series.close[bar] / max(1e-9, e.equityCurve.last ?? lastEquity)
+    public func exposure() -> Double {
+        heldQuantity == 0 ? 0 : heldQuantity * series.close[bar] / max(1e-9, lastEquity)
     }
 
     /// The current observation.
     public func observation() -> [Double] {
-        var obs = [Double](repeating: 0, count: observationSize)
         let cols = features.columns
-        let start = bar - config.window + 1
-        for w in 0..<config.window {
-            for j in 0..<cols { obs[w * cols + j] = features[start + w, j] }
+        let n = config.window * cols
+        let start = (bar - config.window + 1) * cols
+        let pnl = heldQuantity == 0 ? 0 : heldQuantity * (series.close[bar] - averagePrice) / max(1e-9, lastEquity)
+        let exposure = exposure()
+        return [Double](unsafeUninitializedCapacity: n + 2) { buf, count in
+            rows.withUnsafeBufferPointer { r in buf.baseAddress!.update(from: r.baseAddress! + start, count: n) }
+            buf[n] = exposure
+            buf[n + 1] = pnl
+            count = n + 2
         }
-        obs[config.window * cols] = exposure()
-        var pnl = 0.0
-        if let p = engine?.portfolio.position(instrument.symbol), p.quantity.raw != 0 {
-            pnl = p.quantity.doubleValue * (series.close[bar] - p.averagePrice.doubleValue) / max(1e-9, lastEquity)
-        }
-        obs[config.window * cols + 1] = pnl
-        return obs
     }
 
     /// The equity curve of the current episode.
-    public var equityCurve: [Double] { engine?.equityCurve ?? [] }
+    public var equityCurve: [Double] { engine.equityCurve }
 }

@@ -41,7 +41,8 @@ public struct TradingEngine: Sendable {
     private var tags: [OrderID: String] = [:]
     // Cached account figures: change only on fills, read on every bar.
     private var cash: Money
-    private var position: Quantity = .zero
+    /// The instrument's signed position (cached; changes only on fills).
+    public private(set) var position: Quantity = .zero
 
     /// Creates an engine.
     /// - Parameters:

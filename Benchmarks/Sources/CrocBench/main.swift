@@ -381,6 +381,49 @@ if which == "rl" {
     print(String(format: "rl env: %d features x window 32 (+2), %.2f M steps/s", FeaturePipeline(def).width, Double(steps / 3) / t / 1e6))
     if sink == 42 { print("") }
 }
+if which == "ppo-cartpole" {
+    // PPO (Stable-Baselines3 defaults) on CartPole-v1 until the greedy policy averages 475 over
+    // 100 evaluation episodes; budget 400,000 environment steps.
+    var env = CartPole()
+    var agent = PPOAgent(observationSize: 4, actions: 2)
+    var evalEnv = CartPole()
+    let start = ContinuousClock.now
+    var reached: (steps: Int, seconds: Double, score: Double)?
+    agent.train(&env, totalSteps: 400_000) { report, current in
+        var probe = evalEnv
+        let quick = current.evaluate(&probe, episodes: 20, seed: 1_000)
+        print(
+            String(
+                format: "ppo: %7d steps, mean episode return %6.1f, greedy eval %6.1f, policy loss %+.4f, value loss %.3f",
+                report.steps,
+                report.meanEpisodeReturn,
+                quick,
+                report.policyLoss,
+                report.valueLoss
+            )
+        )
+        guard quick >= 475 else { return true }
+        let full = current.evaluate(&evalEnv, episodes: 100, seed: 10_000)
+        if full >= 475 {
+            reached = (report.steps, seconds(ContinuousClock.now - start), full)
+            return false
+        }
+        return true
+    }
+    if let r = reached {
+        print(
+            String(
+                format: "ppo cartpole: average return %.1f over 100 episodes after %d steps, %.1f s wall clock (training incl. evaluations)",
+                r.score,
+                r.steps,
+                r.seconds
+            )
+        )
+    } else {
+        print("ppo cartpole: did not reach 475 within 400,000 steps")
+        exit(1)
+    }
+}
 if which == "models" {
     try benchModels(path: "/tmp/crocbench_models_1m.bin")
 }

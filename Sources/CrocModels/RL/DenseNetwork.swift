@@ -1,0 +1,144 @@
+import Foundation
+
+/// A small fully connected network with explicit forward and backward passes,
+/// for reinforcement-learning agents (policy and value heads need custom losses).
+/// Hidden layers use tanh; the output layer is linear.
+public struct DenseNetwork: Sendable, Hashable, Codable {
+    /// Layer sizes, input first.
+    public let sizes: [Int]
+    /// Weights per layer, out × in row-major.
+    public var weights: [[Double]]
+    /// Biases per layer.
+    public var biases: [[Double]]
+
+    /// Creates a network with scaled uniform initialisation; the output layer's
+    /// weights are scaled by `outputGain` (small for policies, as Stable-Baselines3 does).
+    public init(sizes: [Int], outputGain: Double = 1, rng: inout SplitMix64) {
+        self.sizes = sizes
+        var w: [[Double]] = []
+        var b: [[Double]] = []
+        for k in 0..<(sizes.count - 1) {
+            let (fi, fo) = (sizes[k], sizes[k + 1])
+            let gain = k == sizes.count - 2 ? outputGain : 2.0.squareRoot()
+            let bound = gain * (3.0 / Double(fi)).squareRoot()
+            w.append((0..<(fi * fo)).map { _ in (rng.uniform() * 2 - 1) * bound })
+            b.append([Double](repeating: 0, count: fo))
+        }
+        weights = w
+        biases = b
+    }
+
+    /// Activations of every layer (input first, output last), for `backward`.
+    public func forward(_ x: [Double]) -> [[Double]] {
+        var acts = [x]
+        for k in 0..<weights.count {
+            let (fi, fo) = (sizes[k], sizes[k + 1])
+            let input = acts[k]
+            var out = biases[k]
+            weights[k].withUnsafeBufferPointer { w in
+                for o in 0..<fo {
+                    var s = out[o]
+                    let row = o * fi
+                    for j in 0..<fi { s += w[row + j] * input[j] }
+                    out[o] = k == weights.count - 1 ? s : Foundation.tanh(s)
+                }
+            }
+            acts.append(out)
+        }
+        return acts
+    }
+
+    /// The output for `x`.
+    public func callAsFunction(_ x: [Double]) -> [Double] { forward(x).last! }
+
+    /// Gradient sums, shaped like the parameters.
+    public struct Gradients: Sendable {
+        /// Per layer, like `weights`.
+        public var weights: [[Double]]
+        /// Per layer, like `biases`.
+        public var biases: [[Double]]
+    }
+
+    /// Zero gradients for this network.
+    public func zeroGradients() -> Gradients {
+        Gradients(weights: weights.map { [Double](repeating: 0, count: $0.count) }, biases: biases.map { [Double](repeating: 0, count: $0.count) })
+    }
+
+    /// Adds ∂loss/∂parameters for one sample, given ∂loss/∂output.
+    public func backward(_ acts: [[Double]], outputGradient: [Double], into g: inout Gradients) {
+        var delta = outputGradient
+        for k in stride(from: weights.count - 1, through: 0, by: -1) {
+            let (fi, fo) = (sizes[k], sizes[k + 1])
+            let input = acts[k]
+            var next = [Double](repeating: 0, count: fi)
+            for o in 0..<fo {
+                let d = delta[o]
+                if d == 0 { continue }
+                g.biases[k][o] += d
+                let row = o * fi
+                for j in 0..<fi {
+                    g.weights[k][row + j] += d * input[j]
+                    next[j] += d * weights[k][row + j]
+                }
+            }
+            if k > 0 {
+                for j in 0..<fi { next[j] *= 1 - input[j] * input[j] }  // tanh'
+            }
+            delta = next
+        }
+    }
+}
+
+/// Adam over one or more networks, with an optional global gradient-norm clip.
+public struct AdamOptimizer: Sendable {
+    /// Step size.
+    public var learningRate: Double
+    /// Adam's ε (Stable-Baselines3 uses 1e-5).
+    public var epsilon: Double
+    var m: [DenseNetwork.Gradients] = []
+    var v: [DenseNetwork.Gradients] = []
+    var t = 0
+
+    /// Creates an optimiser.
+    public init(learningRate: Double, epsilon: Double = 1e-8) {
+        self.learningRate = learningRate
+        self.epsilon = epsilon
+    }
+
+    /// One step for `nets` with gradients `grads` (same order), clipping the global norm to `maxNorm`.
+    public mutating func step(_ nets: inout [DenseNetwork], _ grads: [DenseNetwork.Gradients], maxNorm: Double? = nil) {
+        if m.isEmpty {
+            m = nets.map { $0.zeroGradients() }
+            v = m
+        }
+        var scale = 1.0
+        if let maxNorm {
+            var sq = 0.0
+            for g in grads {
+                for l in g.weights { for x in l { sq += x * x } }
+                for l in g.biases { for x in l { sq += x * x } }
+            }
+            let norm = sq.squareRoot()
+            if norm > maxNorm { scale = maxNorm / (norm + 1e-6) }
+        }
+        t += 1
+        let c1 = 1 - pow(0.9, Double(t))
+        let c2 = 1 - pow(0.999, Double(t))
+        let lr = learningRate
+        let eps = epsilon
+        func update(_ p: inout [Double], _ g: [Double], _ mm: inout [Double], _ vv: inout [Double]) {
+            for i in p.indices {
+                let gi = g[i] * scale
+                mm[i] = 0.9 * mm[i] + 0.1 * gi
+                vv[i] = 0.999 * vv[i] + 0.001 * gi * gi
+                p[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).squareRoot() + eps)
+            }
+        }
+        for n in nets.indices {
+            for k in nets[n].weights.indices {
+                update(&nets[n].weights[k], grads[n].weights[k], &m[n].weights[k], &v[n].weights[k])
+                update(&nets[n].biases[k], grads[n].biases[k], &m[n].biases[k], &v[n].biases[k])
+            }
+        }
+    }
+}

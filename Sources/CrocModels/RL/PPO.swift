@@ -1,0 +1,232 @@
+import Foundation
+
+/// PPO hyperparameters (Stable-Baselines3's defaults).
+public struct PPOParameters: Sendable, Hashable, Codable {
+    /// Steps collected per update.
+    public var steps: Int = 2048
+    /// Minibatch size.
+    public var batchSize: Int = 64
+    /// Passes over each rollout.
+    public var epochs: Int = 10
+    /// Adam step size.
+    public var learningRate: Double = 3e-4
+    /// Discount.
+    public var gamma: Double = 0.99
+    /// GAE λ.
+    public var gaeLambda: Double = 0.95
+    /// Ratio clip.
+    public var clip: Double = 0.2
+    /// Value-loss weight.
+    public var valueCoefficient: Double = 0.5
+    /// Entropy bonus weight.
+    public var entropyCoefficient: Double = 0
+    /// Global gradient-norm clip.
+    public var maxGradNorm: Double = 0.5
+    /// Hidden layers of the policy and of the value network.
+    public var hidden: [Int] = [64, 64]
+    /// Seed.
+    public var seed: UInt64 = 0
+
+    /// Defaults.
+    public init() {}
+}
+
+/// A PPO training report, per update.
+public struct PPOProgress: Sendable {
+    /// Environment steps so far.
+    public var steps: Int
+    /// Mean return of the episodes finished in this rollout (NaN if none).
+    public var meanEpisodeReturn: Double
+    /// Mean policy loss of the update.
+    public var policyLoss: Double
+    /// Mean value loss of the update.
+    public var valueLoss: Double
+}
+
+/// Proximal Policy Optimization with a categorical policy (clipped
+/// objective, GAE, minibatch epochs, advantage normalisation per minibatch,
+/// bootstrapping of time-limit truncations), on `DenseNetwork`s.
+public struct PPOAgent: Sendable {
+    /// Policy network: observation → action logits.
+    public var policy: DenseNetwork
+    /// Value network: observation → V(s).
+    public var value: DenseNetwork
+    /// Hyperparameters.
+    public let parameters: PPOParameters
+    var optimizer: AdamOptimizer
+    var rng: SplitMix64
+
+    /// Creates an agent for `observationSize` inputs and `actions` discrete actions.
+    public init(observationSize: Int, actions: Int, parameters: PPOParameters = .init()) {
+        self.parameters = parameters
+        var r = SplitMix64(seed: parameters.seed)
+        policy = DenseNetwork(sizes: [observationSize] + parameters.hidden + [actions], outputGain: 0.01, rng: &r)
+        value = DenseNetwork(sizes: [observationSize] + parameters.hidden + [1], outputGain: 1, rng: &r)
+        optimizer = AdamOptimizer(learningRate: parameters.learningRate, epsilon: 1e-5)
+        rng = r
+    }
+
+    static func softmax(_ z: [Double]) -> [Double] {
+        let m = z.max() ?? 0
+        let e = z.map { exp($0 - m) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+
+    /// The greedy action (evaluation).
+    public func act(_ observation: [Double]) -> Int {
+        let logits = policy(observation)
+        return logits.indices.max { logits[$0] < logits[$1] } ?? 0
+    }
+
+    mutating func sample(_ probabilities: [Double]) -> Int {
+        let u = rng.uniform()
+        var c = 0.0
+        for (i, p) in probabilities.enumerated() {
+            c += p
+            if u < c { return i }
+        }
+        return probabilities.count - 1
+    }
+
+    /// Trains for at least `totalSteps` environment steps.
+    /// - Parameter progress: Called after each update with the report and the agent as it is
+    ///   now (to evaluate it); return false to stop early.
+    public mutating func train<E: Environment>(_ env: inout E, totalSteps: Int, progress: ((PPOProgress, PPOAgent) -> Bool)? = nil) {
+        let p = parameters
+        var obs = env.reset(seed: p.seed)
+        var episodeReturn = 0.0
+        var done = 0
+        while done < totalSteps {
+            var observations: [[Double]] = []
+            var actions: [Int] = []
+            var logProbs: [Double] = []
+            var values: [Double] = []
+            var rewards: [Double] = []
+            var ends: [Bool] = []
+            var finished: [Double] = []
+            for _ in 0..<p.steps {
+                let probs = Self.softmax(policy(obs))
+                let a = sample(probs)
+                let v = value(obs)[0]
+                let r = env.step(.discrete(a))
+                var reward = r.reward
+                if r.truncated && !r.terminated { reward += p.gamma * value(r.observation)[0] }  // time limit: bootstrap
+                observations.append(obs)
+                actions.append(a)
+                logProbs.append(log(max(probs[a], 1e-12)))
+                values.append(v)
+                rewards.append(reward)
+                ends.append(r.terminated || r.truncated)
+                episodeReturn += r.reward
+                if r.terminated || r.truncated {
+                    finished.append(episodeReturn)
+                    episodeReturn = 0
+                    obs = env.reset(seed: nil)
+                } else {
+                    obs = r.observation
+                }
+            }
+            done += p.steps
+            let advantages = Self.generalizedAdvantages(
+                rewards: rewards,
+                values: values,
+                ends: ends,
+                nextValue: value(obs)[0],
+                gamma: p.gamma,
+                lambda: p.gaeLambda
+            )
+            let returns = zip(advantages, values).map { $0 + $1 }
+            var policyLossSum = 0.0
+            var valueLossSum = 0.0
+            var batches = 0
+            var order = Array(0..<p.steps)
+            for _ in 0..<p.epochs {
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+                var start = 0
+                while start < p.steps {
+                    let idx = order[start..<min(p.steps, start + p.batchSize)]
+                    start += p.batchSize
+                    let adv = idx.map { advantages[$0] }
+                    let mean = adv.reduce(0, +) / Double(adv.count)
+                    let sd = (adv.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, adv.count - 1))).squareRoot()
+                    var gp = policy.zeroGradients()
+                    var gv = value.zeroGradients()
+                    let n = Double(idx.count)
+                    for (k, i) in idx.enumerated() {
+                        let a = (adv[k] - mean) / (sd + 1e-8)
+                        let acts = policy.forward(observations[i])
+                        let probs = Self.softmax(acts.last!)
+                        let ratio = exp(log(max(probs[actions[i]], 1e-12)) - logProbs[i])
+                        let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
+                        policyLossSum += -min(ratio * a, clipped * a) / n
+                        // The unclipped term is the minimum (or the ratio is inside the clip range): it carries the gradient.
+                        let active = ratio * a <= clipped * a
+                        var gLogits = [Double](repeating: 0, count: probs.count)
+                        if active {
+                            for j in probs.indices { gLogits[j] = -ratio * a * ((j == actions[i] ? 1 : 0) - probs[j]) / n }
+                        }
+                        if p.entropyCoefficient > 0 {
+                            let h = probs.reduce(0) { $0 - ($1 > 0 ? $1 * log($1) : 0) }
+                            for j in probs.indices { gLogits[j] += p.entropyCoefficient * probs[j] * (log(max(probs[j], 1e-12)) + h) / n }
+                        }
+                        policy.backward(acts, outputGradient: gLogits, into: &gp)
+                        let vacts = value.forward(observations[i])
+                        let diff = vacts.last![0] - returns[i]
+                        valueLossSum += diff * diff / n
+                        value.backward(vacts, outputGradient: [p.valueCoefficient * 2 * diff / n], into: &gv)
+                    }
+                    var nets = [policy, value]
+                    optimizer.step(&nets, [gp, gv], maxNorm: p.maxGradNorm)
+                    policy = nets[0]
+                    value = nets[1]
+                    batches += 1
+                }
+            }
+            let report = PPOProgress(
+                steps: done,
+                meanEpisodeReturn: finished.isEmpty ? .nan : finished.reduce(0, +) / Double(finished.count),
+                policyLoss: policyLossSum / Double(batches),
+                valueLoss: valueLossSum / Double(batches)
+            )
+            if let progress, !progress(report, self) { return }
+        }
+    }
+
+    /// Generalised advantage estimates: δ_t = r_t + γ·V(s_{t+1})·(1 − end_t) − V(s_t),
+    /// A_t = δ_t + γλ·(1 − end_t)·A_{t+1}; `nextValue` is V of the state after the last step.
+    public static func generalizedAdvantages(
+        rewards: [Double],
+        values: [Double],
+        ends: [Bool],
+        nextValue: Double,
+        gamma: Double,
+        lambda: Double
+    ) -> [Double] {
+        var advantages = [Double](repeating: 0, count: rewards.count)
+        var last = 0.0
+        for t in stride(from: rewards.count - 1, through: 0, by: -1) {
+            let nonTerminal = ends[t] ? 0.0 : 1.0
+            let nv = t == rewards.count - 1 ? nextValue : values[t + 1]
+            let delta = rewards[t] + gamma * nv * nonTerminal - values[t]
+            last = delta + gamma * lambda * nonTerminal * last
+            advantages[t] = last
+        }
+        return advantages
+    }
+
+    /// Mean return of the greedy policy over `episodes` episodes.
+    public func evaluate<E: Environment>(_ env: inout E, episodes: Int, seed: UInt64) -> Double {
+        var total = 0.0
+        for e in 0..<episodes {
+            var obs = env.reset(seed: seed &+ UInt64(e))
+            while true {
+                let r = env.step(.discrete(act(obs)))
+                total += r.reward
+                if r.terminated || r.truncated { break }
+                obs = r.observation
+            }
+        }
+        return total / Double(episodes)
+    }
+}

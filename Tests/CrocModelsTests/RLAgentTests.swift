@@ -69,3 +69,32 @@ struct RLAgentTests {
         #expect(a.policy != PPOAgent(observationSize: 4, actions: 2, parameters: p).policy)  // training moved it
     }
 }
+
+@Suite("DQN")
+struct DQNTests {
+    @Test("DQN is seeded, fills its buffer before learning, and its greedy action is the argmax of Q")
+    func seeded() {
+        var p = DQNParameters()
+        p.hidden = [16]
+        p.learningStarts = 100
+        p.trainFrequency = 50
+        p.gradientSteps = 5
+        var envA = CartPole()
+        var envB = CartPole()
+        var a = DQNAgent(observationSize: 4, actions: 2, parameters: p)
+        var b = DQNAgent(observationSize: 4, actions: 2, parameters: p)
+        var phases = 0
+        a.train(&envA, totalSteps: 400) { _, _, eps, _ in
+            phases += 1
+            #expect(eps < 1 && eps >= p.finalEpsilon)
+            return true
+        }
+        b.train(&envB, totalSteps: 400)
+        #expect(phases == 6)  // steps 150, 200, ..., 400 after 100 random steps
+        #expect(a.online == b.online)
+        #expect(a.online != DQNAgent(observationSize: 4, actions: 2, parameters: p).online)
+        let s = [0.01, -0.02, 0.03, 0.04]
+        let q = a.online(s)
+        #expect(a.act(s) == (q[1] > q[0] ? 1 : 0))
+    }
+}

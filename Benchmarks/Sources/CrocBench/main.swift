@@ -424,6 +424,33 @@ if which == "ppo-cartpole" {
         exit(1)
     }
 }
+if which == "dqn-cartpole" {
+    // Double DQN (RL Zoo's CartPole settings) until the greedy policy averages 475 over 100
+    // evaluation episodes; budget 100,000 environment steps.
+    var env = CartPole()
+    var agent = DQNAgent(observationSize: 4, actions: 2)
+    var evalEnv = CartPole()
+    let start = ContinuousClock.now
+    var reached: (steps: Int, seconds: Double, score: Double)?
+    agent.train(&env, totalSteps: 100_000) { steps, mean, epsilon, current in
+        var probe = evalEnv
+        let quick = current.evaluate(&probe, episodes: 20, seed: 1_000)
+        print(String(format: "dqn: %6d steps, recent episode return %6.1f, eps %.3f, greedy eval %6.1f", steps, mean, epsilon, quick))
+        guard quick >= 475 else { return true }
+        let full = current.evaluate(&evalEnv, episodes: 100, seed: 10_000)
+        if full >= 475 {
+            reached = (steps, seconds(ContinuousClock.now - start), full)
+            return false
+        }
+        return true
+    }
+    if let r = reached {
+        print(String(format: "dqn cartpole: average return %.1f over 100 episodes after %d steps, %.1f s wall clock", r.score, r.steps, r.seconds))
+    } else {
+        print("dqn cartpole: did not reach 475 within 100,000 steps")
+        exit(1)
+    }
+}
 if which == "models" {
     try benchModels(path: "/tmp/crocbench_models_1m.bin")
 }

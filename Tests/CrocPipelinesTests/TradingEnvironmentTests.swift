@@ -59,7 +59,7 @@ struct TradingEnvironmentTests {
         }
         #expect(trades > 10)
         let slice = Self.series.slice(e.episodeStart..<(e.bar + 1))
-        let replay = TargetPositionStrategy(controller: .init(schedule: e.actionLog))
+        let replay = TargetScheduleStrategy(schedule: e.actionLog)
         let options = BacktestOptions(cash: FixedPoint(100_000), fees: e.config.fees, finalize: .none, allowShort: actions != .flatLong)
         let bt = try Backtester.run(
             series: slice,
@@ -70,6 +70,17 @@ struct TradingEnvironmentTests {
         #expect(bt.equity == e.equityCurve)
         #expect(abs(rewards - (e.equityCurve.last! - 100_000) / 100_000) < 1e-9)  // rewards sum to the equity change
         #expect(r.info["equity"] == e.equityCurve.last)  // the episode summary
+    }
+
+    @Test("an action decided after observing bar t fills at bar t+1's open, as a strategy's order would")
+    func latency() throws {
+        var e = try env()
+        e.reset(at: 300)
+        _ = e.step(.discrete(1))
+        let fill = try #require(e.engine.fills.first)
+        #expect(fill.barIndex == 1)  // the engine's bar 1 = series bar 301
+        #expect(fill.price == FixedPoint(unchecked: Self.series.open[301]).rounded(toDecimals: Self.series.pricePrecision))
+        #expect(e.exposure() > 0.9)
     }
 
     @Test("commission and slippage reduce the reward of the same trades")

@@ -7,79 +7,6 @@ import CrocStrategies
 import CrocSupport
 import Foundation
 
-/// The positions an agent may choose.
-public enum TradingActions: String, Sendable, Hashable, Codable, CaseIterable {
-    /// 0 = flat, 1 = long (all cash).
-    case flatLong = "flat_long"
-    /// 0 = short, 1 = flat, 2 = long (shorts need `allowShort`).
-    case shortFlatLong = "short_flat_long"
-    /// A target position in [−1, 1] as a fraction of equity.
-    case continuous
-}
-
-/// Maps an agent's action to a target exposure in [−1, 1].
-public func targetExposure(_ action: Action, _ kind: TradingActions) -> Double {
-    switch (kind, action) {
-    case (.flatLong, .discrete(let a)): return a == 1 ? 1 : 0
-    case (.shortFlatLong, .discrete(let a)): return Double(min(2, max(0, a)) - 1)
-    case (.continuous, .continuous(let x)): return min(1, max(-1, x))
-    case (.continuous, .discrete(let a)): return Double(a)
-    case (_, .continuous(let x)): return x > 0.5 ? 1 : 0
-    }
-}
-
-/// Moves the position toward a target exposure chosen from outside (an RL
-/// agent, or a replay of its actions): the one piece of trading logic both
-/// the environment and its backtest replay run.
-public struct TargetPositionStrategy: Strategy {
-    /// Where the target comes from.
-    public final class Controller: @unchecked Sendable {
-        // @unchecked: the environment sets `target` and then runs the engine on the same thread.
-        /// Target exposure in [−1, 1] (fraction of equity; sign = direction).
-        public var target: Double = 0
-        /// Targets to replay, indexed by the engine's bar index (when set, `target` is taken from here).
-        public var schedule: [Double]?
-        /// Creates a controller.
-        public init(schedule: [Double]? = nil) { self.schedule = schedule }
-    }
-
-    /// The target's source.
-    public let controller: Controller
-    /// "rl-target".
-    public var name: String { "rl-target" }
-    /// No warm-up of its own.
-    public var warmupBars: Int { 0 }
-
-    /// Creates the strategy.
-    public init(controller: Controller) { self.controller = controller }
-
-    /// Trades toward the target at the next bar's open.
-    public mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
-        if let s = controller.schedule, context.barIndex < s.count { controller.target = s[context.barIndex] }
-        let target = controller.target
-        guard context.workingOrders.isEmpty else { return }
-        let price = FixedPoint(unchecked: bar.close)
-        let held = context.position
-        if target == 0 {
-            if held.raw != 0 { context.closePosition(tag: "rl-flat") }
-            return
-        }
-        if target > 0 && held.raw < 0 || target < 0 && held.raw > 0 {
-            context.closePosition(tag: "rl-reverse")  // flatten first; the new side follows next bar
-            return
-        }
-        if target > 0 && held.raw == 0 {
-            context.buy(.cashFraction(FixedPoint(unchecked: min(1, target))), tag: "rl-long")
-        } else if target < 0 && held.raw == 0 {
-            let q =
-                (context.equity * FixedPoint(unchecked: -target)).divided(by: price * FixedPoint(unchecked: 1.02))?.floored(
-                    toMultipleOf: context.instrument.quantityStep
-                ) ?? .zero
-            if q.raw > 0 { context.sell(.quantity(q), tag: "rl-short") }
-        }
-    }
-}
-
 /// Environment settings: data, features, window, actions, costs and reward shaping.
 public struct TradingEnvironmentConfig: Sendable {
     /// Feature vectors per observation.
@@ -123,7 +50,6 @@ public struct TradingEnvironment: Environment {
     let instrument: Instrument
     let firstValid: Int
     var engine: TradingEngine
-    var controller = TargetPositionStrategy.Controller()
     var rng = SplitMix64(seed: 0)
     /// The bar the agent last observed.
     public private(set) var bar = 0
@@ -135,7 +61,7 @@ public struct TradingEnvironment: Environment {
     var quantity: Quantity = .zero
     var heldQuantity = 0.0
     var averagePrice = 0.0
-    /// Target exposures taken this episode, by bar index within the episode (a replay schedule; index 0 is the start bar).
+    /// Target exposures decided this episode, by the engine's bar index of each decision (a replay schedule).
     public private(set) var actionLog: [Double] = []
 
     /// Creates an environment.
@@ -159,20 +85,14 @@ public struct TradingEnvironment: Environment {
                 "\(series.count) bars are too few for warm-up \(pipeline.warmup), window \(config.window) and episodes of \(config.episodeLength)"
             )
         }
-        engine = Self.makeEngine(instrument: instrument, config: config, controller: controller)
+        engine = Self.makeEngine(instrument: instrument, config: config)
     }
 
     /// window × features + 2.
     public var observationSize: Int { config.window * features.columns + 2 }
 
     /// Discrete or continuous, per the config.
-    public var actionSpace: ActionSpace {
-        switch config.actions {
-        case .flatLong: return .discrete(2)
-        case .shortFlatLong: return .discrete(3)
-        case .continuous: return .continuous(low: -1, high: 1)
-        }
-    }
+    public var actionSpace: ActionSpace { config.actions.space }
 
     /// Starts an episode at a random bar (seeded) and returns its first observation.
     public mutating func reset(seed: UInt64? = nil) -> [Double] {
@@ -184,8 +104,7 @@ public struct TradingEnvironment: Environment {
 
     /// Starts an episode at bar `start` (deterministic, for evaluation and replays).
     public mutating func reset(at start: Int) {
-        controller = TargetPositionStrategy.Controller()
-        engine = Self.makeEngine(instrument: instrument, config: config, controller: controller)
+        engine = Self.makeEngine(instrument: instrument, config: config)
         engine.process(series[start])
         episodeStart = start
         bar = start
@@ -194,14 +113,14 @@ public struct TradingEnvironment: Environment {
         quantity = .zero
         heldQuantity = 0
         averagePrice = 0
-        actionLog = [0]
+        actionLog = []
     }
 
-    static func makeEngine(instrument: Instrument, config: TradingEnvironmentConfig, controller: TargetPositionStrategy.Controller) -> TradingEngine {
+    static func makeEngine(instrument: Instrument, config: TradingEnvironmentConfig) -> TradingEngine {
         let exchange = SimulatedExchange(instrument: instrument, fees: config.fees, fillTiming: .nextOpen, allowShort: config.actions != .flatLong)
         return TradingEngine(
             instrument: instrument,
-            strategy: TargetPositionStrategy(controller: controller),
+            strategy: IdleStrategy(),
             exchange: exchange,
             cash: FixedPoint(unchecked: config.cash),
             expectedBars: config.episodeLength + 1
@@ -215,8 +134,11 @@ public struct TradingEnvironment: Environment {
         }
         let target = targetExposure(action, config.actions)
         let previousExposure = exposure()
-        controller.target = target
-        actionLog.append(target)  // index = the engine's bar index, as a replay sees it
+        // Decided after observing `bar`: the orders go in at that bar and fill at the next open,
+        // exactly as a strategy's would.
+        let close = series.close[bar]
+        engine.act { TargetExposureTrader.trade(toward: target, close: close, context: &$0) }
+        actionLog.append(target)  // index = the engine's bar index of the decision, as a replay sees it
         bar += 1
         engine.process(series[bar])  // in place: a copy would duplicate the equity curve every step
         let equity = engine.equityCurve.last ?? lastEquity

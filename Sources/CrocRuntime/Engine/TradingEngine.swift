@@ -104,6 +104,16 @@ public struct TradingEngine: Sendable {
         lastBar = bar
     }
 
+    /// Acts at the last processed bar from outside a strategy (an RL agent that
+    /// decides after observing the bar): `body` gets the bar's context, and its
+    /// orders go to the execution client as if the strategy had placed them
+    /// in `onBar`, so they fill at the next bar's open.
+    public mutating func act(_ body: (inout StrategyContext) -> Void) {
+        guard let bar = lastBar else { return }
+        body(&context)
+        if !context.commands.isEmpty { execute(commands: bar, index: barCount - 1) }
+    }
+
     /// Ends the run, settling open positions as `mode` says, and marks the
     /// portfolio at the last close.
     /// - `.lastOpen`: pending orders, then market orders closing every position, fill at the last

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocData
 import CrocModels
+import CrocRuntime
 import CrocStrategies
 import CrocSupport
 import Foundation

@@ -21,7 +21,7 @@ final class ProgressReporter: @unchecked Sendable {
         let now = ContinuousClock.now
         let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
         let rate = elapsed > 0 ? Double(step) / elapsed : 0
-        let eta = rate > 0 ? Double(total - step) / rate : 0
+        let eta = rate > 0 ? max(0, Double(total - step)) / rate : 0
         if interactive {
             let width = 30
             let filled = total > 0 ? width * step / total : 0

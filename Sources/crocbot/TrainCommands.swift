@@ -31,6 +31,12 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            let tree = try AppConfig.parse(text: text, source: config)
+            if RLTrainingConfig.isRL(tree) {
+                try trainRL(tree)
+                return
+            }
             var cfg = try TrainingConfig.load(path: config)
             if let output { cfg.output = output }
             let progress = ProgressReporter("train \(cfg.modelKind.rawValue)")
@@ -74,6 +80,28 @@ struct TrainCommand: ParsableCommand {
                 print(evaluationTable(r.outOfSample.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: cfg.label.task))
             }
         }
+    }
+}
+
+extension TrainCommand {
+    /// The RL path: train on the training range, evaluate on the held-out range, save the bundle.
+    func trainRL(_ tree: ConfigValue) throws {
+        var cfg = try RLTrainingConfig(tree, source: config, baseDirectory: URL(fileURLWithPath: config).deletingLastPathComponent().path)
+        if let output { cfg.output = output }
+        let progress = ProgressReporter("train \(cfg.agent.rawValue)")
+        let result = try RLTraining.run(cfg) { step, total, episodeReturn in
+            progress.update(step: step, total: total, detail: String(format: "episode return %+.4f", episodeReturn))
+        }
+        print(
+            table([
+                ("Agent", cfg.agent.rawValue), ("Training steps", "\(cfg.steps)"),
+                ("Steps/s (learning included)", String(format: "%.0f", result.stepsPerSecond)),
+                ("Held-out return, policy [%]", String(format: "%.4f", result.testReturnPct)),
+                ("Held-out return, random policy [%]", String(format: "%.4f", result.randomReturnPct)),
+                ("Held-out return, buy & hold [%]", String(format: "%.4f", result.buyAndHoldPct)),
+            ])
+        )
+        print("\nwrote RL bundle \(cfg.output); backtest it with: crocbot backtest --strategy rl --param model=\(cfg.output)")
     }
 }
 

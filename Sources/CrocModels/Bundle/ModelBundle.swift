@@ -115,6 +115,13 @@ public struct BundleError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Detail for people.
     public var detail: String
 
+    /// Creates an error.
+    public init(code: Code, path: String, detail: String) {
+        self.code = code
+        self.path = path
+        self.detail = detail
+    }
+
     /// `models/x/bundle.json: checksum mismatch: ...`.
     public var description: String { "\(path): \(detail)" }
 }

@@ -178,6 +178,7 @@ public struct TradingEngine: Sendable {
                 let p = portfolio.position(instrument.symbol)
                 position = p.quantity
                 cash = portfolio.cash
+                context.averagePrice = p.averagePrice
             case .rejected(let order, let reason):
                 tags[order.id] = nil
                 rejections.append((order, reason))

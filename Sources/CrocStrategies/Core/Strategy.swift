@@ -48,6 +48,8 @@ public struct StrategyContext: Sendable {
     public package(set) var time: Timestamp = Timestamp(nanoseconds: 0)
     /// Signed position quantity.
     public package(set) var position: Quantity = .zero
+    /// Average entry price of the open position (zero when flat).
+    public package(set) var averagePrice: Price = .zero
     /// Cash balance.
     public package(set) var cash: Money = .zero
     /// Cash plus marked positions, at the current bar's close.

@@ -139,6 +139,23 @@ public struct StrategyFactory: Sendable {
         ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             try makeModelStrategy(&p)
         }
+        f.register(
+            "rl",
+            summary: "a trained RL policy bundle (crocbot train with an agent: section)",
+            parameters: [("model", "(RL bundle directory)")]
+        ) {
+            (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+            let path = try p.string("model", default: "")
+            do {
+                return RLPolicyStrategy(bundle: try RLModelBundle.load(from: path))
+            } catch {
+                throw StrategyError(
+                    .invalidParameter,
+                    keyPath: "strategy.params.model",
+                    rule: path.isEmpty ? "required: the directory of a trained RL bundle" : "\(error)"
+                )
+            }
+        }
         return f
     }
 

@@ -1,0 +1,220 @@
+import CrocCore
+import CrocData
+import CrocModels
+import CrocStrategies
+import CrocSupport
+import Foundation
+
+/// `crocbot train` for RL: a config with an `agent:` key.
+///
+/// ```yaml
+/// name: eurusd-ppo
+/// agent: ppo            # or dqn
+/// data: {path: Examples/data/EURUSD_1H_ASK.csv}
+/// features: Examples/features-stationary.yaml
+/// window: 16
+/// actions: flat_long    # short_flat_long
+/// steps: 50000
+/// episodeLength: 256
+/// trainFraction: 0.7
+/// costs: {commission: 0.0001, slippageBps: 0.5}
+/// output: models/eurusd-ppo
+/// ```
+public struct RLTrainingConfig: Sendable {
+    /// Bundle name.
+    public var name: String
+    /// PPO or DQN.
+    public var agent: RLModelBundle.Agent
+    /// The data.
+    public var data: DataConfig
+    /// Observation features.
+    public var features: FeaturePipelineDefinition
+    /// Feature vectors per observation.
+    public var window: Int
+    /// The actions.
+    public var actions: TradingActions
+    /// Environment steps of training.
+    public var steps: Int
+    /// Bars per training episode.
+    public var episodeLength: Int
+    /// Share of the bars used for training (the rest is the held-out test range).
+    public var trainFraction: Double
+    /// Commission fraction.
+    public var commission: Double
+    /// Slippage, bps.
+    public var slippageBps: Double
+    /// Seed.
+    public var seed: UInt64
+    /// Bundle directory.
+    public var output: String
+
+    /// Whether a configuration tree is an RL one (has `agent:`).
+    public static func isRL(_ tree: ConfigValue) -> Bool {
+        if case .object(let o) = tree { return o.keys.contains("agent") }
+        return false
+    }
+
+    /// Validates a configuration tree.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ tree: ConfigValue, source: String? = nil, baseDirectory: String = ".") throws(ConfigError) {
+        let r = try ConfigReader(tree, source: source)
+        try r.rejectUnknownKeys([
+            "name", "agent", "data", "features", "window", "actions", "steps", "episodeLength", "trainFraction", "costs", "seed", "output",
+        ])
+        name = try r.string("name", default: "rl")
+        agent = try r.choice("agent", default: .ppo)
+        data = try DataConfig(try r.nested("data"))
+        switch r.raw("features") {
+        case nil, .string("standard")?: features = .standard
+        case .string(let path)?:
+            let candidate = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: baseDirectory + "/")).path
+            features = try FeaturePipelineDefinition.load(path: FileManager.default.fileExists(atPath: path) ? path : candidate)
+        case let other?: features = try FeaturePipelineDefinition(from: .object(["features": other]), source: source)
+        }
+        window = try r.int("window", default: 16)
+        actions = try r.choice("actions", default: .flatLong)
+        steps = try r.int("steps", default: 50_000)
+        episodeLength = try r.int("episodeLength", default: 256)
+        trainFraction = try r.double("trainFraction", default: 0.7)
+        let c = try r.nested("costs")
+        try c.rejectUnknownKeys(["commission", "slippageBps"])
+        commission = try c.double("commission", default: 0.001)
+        slippageBps = try c.double("slippageBps", default: 0)
+        seed = UInt64(max(0, try r.int("seed", default: 0)))
+        output = try r.string("output", default: "models/\(name)")
+        guard (1...512).contains(window) else { throw ConfigError(.invalidValue, keyPath: "window", rule: "must be in 1...512", source: source) }
+        guard steps >= 256 else { throw ConfigError(.invalidValue, keyPath: "steps", rule: "must be ≥ 256", source: source) }
+        guard episodeLength >= 16 else { throw ConfigError(.invalidValue, keyPath: "episodeLength", rule: "must be ≥ 16", source: source) }
+        guard trainFraction > 0.1, trainFraction < 0.95 else {
+            throw ConfigError(.invalidValue, keyPath: "trainFraction", rule: "must be in (0.1, 0.95)", source: source)
+        }
+        guard actions != .continuous else {
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "actions",
+                rule: "the shipped agents take discrete actions: flat_long or short_flat_long",
+                source: source
+            )
+        }
+    }
+
+    func environmentConfig(episodeLength: Int) -> TradingEnvironmentConfig {
+        var e = TradingEnvironmentConfig()
+        e.window = window
+        e.actions = actions
+        e.episodeLength = episodeLength
+        e.fees = FeeModel(commissionRate: FixedPoint(unchecked: commission), slippageBps: FixedPoint(unchecked: slippageBps))
+        return e
+    }
+}
+
+/// What RL training produced.
+public struct RLTrainingResult: Sendable {
+    /// The saved bundle.
+    public var bundle: RLModelBundle
+    /// Held-out return of the greedy policy, %.
+    public var testReturnPct: Double
+    /// Mean held-out return of a uniformly random policy (5 seeds), %.
+    public var randomReturnPct: Double
+    /// Buy & hold over the held-out range, %.
+    public var buyAndHoldPct: Double
+    /// Training throughput, environment steps per second (learning included).
+    public var stepsPerSecond: Double
+}
+
+/// Trains an RL agent on the training range and evaluates it on the held-out range.
+public enum RLTraining {
+    /// Runs training, evaluation and saving.
+    /// - Parameter progress: (steps, total, mean episode return) after each update.
+    /// - Throws: data, configuration or bundle errors.
+    public static func run(_ config: RLTrainingConfig, progress: ((Int, Int, Double) -> Void)? = nil) throws -> RLTrainingResult {
+        let series = try TrainingPipeline.loadSeries(config.data)
+        let split = Int(Double(series.count) * config.trainFraction)
+        var trainEnv = try TradingEnvironment(
+            series: series.slice(0..<split),
+            features: config.features,
+            config: config.environmentConfig(episodeLength: config.episodeLength)
+        )
+        let actionCount: Int
+        if case .discrete(let n) = trainEnv.actionSpace { actionCount = n } else { actionCount = 2 }
+        let start = ContinuousClock.now
+        let policy: DenseNetwork
+        switch config.agent {
+        case .ppo:
+            var p = PPOParameters()
+            p.seed = config.seed
+            p.steps = min(p.steps, max(256, config.steps / 4))
+            var agent = PPOAgent(observationSize: trainEnv.observationSize, actions: actionCount, parameters: p)
+            agent.train(&trainEnv, totalSteps: config.steps) { report, _ in
+                progress?(report.steps, config.steps, report.meanEpisodeReturn)
+                return true
+            }
+            policy = agent.policy
+        case .dqn:
+            var p = DQNParameters()
+            p.seed = config.seed
+            p.hidden = [64, 64]
+            p.learningStarts = min(p.learningStarts, config.steps / 10)
+            var agent = DQNAgent(observationSize: trainEnv.observationSize, actions: actionCount, parameters: p)
+            agent.train(&trainEnv, totalSteps: config.steps) { steps, mean, _, _ in
+                progress?(steps, config.steps, mean)
+                return true
+            }
+            policy = agent.online
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let spec = RLEnvironmentSpec(
+            features: config.features,
+            window: config.window,
+            actions: config.actions,
+            commission: config.commission,
+            slippageBps: config.slippageBps
+        )
+        var bundle = RLModelBundle(
+            metadata: .init(
+                name: config.name,
+                agent: config.agent,
+                symbol: series.symbol,
+                trainingRange: [
+                    Timestamp(nanoseconds: series.timestamps[0]).iso8601(), Timestamp(nanoseconds: series.timestamps[split - 1]).iso8601(),
+                ],
+                metrics: [:]
+            ),
+            environment: spec,
+            policy: policy
+        )
+        // Held-out evaluation on the full series (features warm from its start), from the split onward.
+        let testLength = series.count - 1 - split
+        var testEnv = try TradingEnvironment(series: series, features: config.features, config: config.environmentConfig(episodeLength: testLength))
+        func episode(_ choose: ([Double]) -> Action) -> Double {
+            testEnv.reset(at: split)
+            var obs = testEnv.observation()
+            while true {
+                let r = testEnv.step(choose(obs))
+                if r.terminated || r.truncated { return ((testEnv.equityCurve.last ?? 0) / testEnv.config.cash - 1) * 100 }
+                obs = r.observation
+            }
+        }
+        let policyReturn = episode { bundle.action($0) }
+        var randomReturns: [Double] = []
+        for s in 0..<5 {
+            var rng = SplitMix64(seed: UInt64(s) &+ 77)
+            randomReturns.append(episode { _ in .discrete(Int(rng.next() % UInt64(actionCount))) })
+        }
+        let hold = (series.close[series.count - 1] / series.close[split] - 1) * 100
+        let random = randomReturns.reduce(0, +) / 5
+        bundle.metadata.metrics = [
+            "test.return_pct": policyReturn, "test.random_return_pct": random, "test.buy_and_hold_pct": hold,
+            "train.steps_per_second": Double(config.steps) / seconds,
+        ]
+        try bundle.save(to: config.output)
+        return RLTrainingResult(
+            bundle: bundle,
+            testReturnPct: policyReturn,
+            randomReturnPct: random,
+            buyAndHoldPct: hold,
+            stepsPerSecond: Double(config.steps) / seconds
+        )
+    }
+}

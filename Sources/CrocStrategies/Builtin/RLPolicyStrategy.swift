@@ -1,0 +1,206 @@
+import CrocCore
+import CrocData
+import CrocModels
+import Foundation
+
+/// What an RL policy was trained on: the observation it expects and the actions it takes.
+public struct RLEnvironmentSpec: Sendable, Hashable, Codable {
+    /// The feature pipeline.
+    public var features: FeaturePipelineDefinition
+    /// Feature vectors per observation.
+    public var window: Int
+    /// The action set.
+    public var actions: TradingActions
+    /// Commission fraction used in training.
+    public var commission: Double
+    /// Slippage (bps) used in training.
+    public var slippageBps: Double
+
+    /// Creates a spec.
+    public init(features: FeaturePipelineDefinition, window: Int, actions: TradingActions, commission: Double, slippageBps: Double) {
+        self.features = features
+        self.window = window
+        self.actions = actions
+        self.commission = commission
+        self.slippageBps = slippageBps
+    }
+}
+
+/// A trained RL policy with its environment spec and metadata, saved as a
+/// directory like `ModelBundle`: `bundle.json` and `weights.bin` (the
+/// network), size- and checksum-verified on load.
+public struct RLModelBundle: Sendable {
+    /// The agent that produced the policy.
+    public enum Agent: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Proximal Policy Optimization (policy logits).
+        case ppo
+        /// Double DQN (Q-values).
+        case dqn
+    }
+
+    /// Descriptive facts.
+    public struct Metadata: Sendable, Hashable, Codable {
+        /// Name.
+        public var name: String
+        /// Agent.
+        public var agent: Agent
+        /// Symbol of the training data.
+        public var symbol: String
+        /// First and last training bar (ISO-8601).
+        public var trainingRange: [String]
+        /// Evaluation results.
+        public var metrics: [String: Double]
+        /// Creation time (ISO-8601).
+        public var createdAt: String
+
+        /// Creates metadata.
+        public init(
+            name: String,
+            agent: Agent,
+            symbol: String,
+            trainingRange: [String],
+            metrics: [String: Double],
+            createdAt: String = ISO8601DateFormatter().string(from: Date())
+        ) {
+            self.name = name
+            self.agent = agent
+            self.symbol = symbol
+            self.trainingRange = trainingRange
+            self.metrics = metrics
+            self.createdAt = createdAt
+        }
+    }
+
+    /// Descriptive facts.
+    public var metadata: Metadata
+    /// The environment the policy expects.
+    public var environment: RLEnvironmentSpec
+    /// The network: observation → logits (PPO) or Q-values (DQN); the greedy action is the argmax.
+    public var policy: DenseNetwork
+
+    /// Creates a bundle.
+    public init(metadata: Metadata, environment: RLEnvironmentSpec, policy: DenseNetwork) {
+        self.metadata = metadata
+        self.environment = environment
+        self.policy = policy
+    }
+
+    /// The greedy action for an observation.
+    public func action(_ observation: [Double]) -> Action {
+        let out = policy(observation)
+        return .discrete(out.indices.max { out[$0] < out[$1] } ?? 0)
+    }
+
+    struct Manifest: Codable {
+        var format: String
+        var formatVersion: Int
+        var metadata: Metadata
+        var environment: RLEnvironmentSpec
+        var weightsBytes: Int
+        var weightsChecksum: String
+    }
+
+    /// Writes `bundle.json` and `weights.bin` into `directory`.
+    /// - Throws: `BundleError.io`.
+    public func save(to directory: String) throws(BundleError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            let weights = [UInt8](try JSONEncoder().encode(policy))
+            let manifest = Manifest(
+                format: "crocbot-rl-model",
+                formatVersion: 1,
+                metadata: metadata,
+                environment: environment,
+                weightsBytes: weights.count,
+                weightsChecksum: ModelBundle.checksum(weights)
+            )
+            let dir = URL(fileURLWithPath: directory)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try Data(weights).write(to: dir.appendingPathComponent("weights.bin"), options: .atomic)
+            try encoder.encode(manifest).write(to: dir.appendingPathComponent("bundle.json"), options: .atomic)
+        } catch {
+            throw BundleError(code: .io, path: directory, detail: "cannot write RL bundle: \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads and verifies a bundle directory.
+    /// - Throws: `BundleError` naming the file and the problem.
+    public static func load(from directory: String) throws(BundleError) -> RLModelBundle {
+        let dir = URL(fileURLWithPath: directory)
+        let manifestPath = dir.appendingPathComponent("bundle.json").path
+        guard let json = FileManager.default.contents(atPath: manifestPath) else {
+            throw BundleError(code: .missingFile, path: manifestPath, detail: "no bundle.json: not an RL bundle directory")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let m = try? decoder.decode(Manifest.self, from: json), m.format == "crocbot-rl-model" else {
+            throw BundleError(code: .wrongFormat, path: manifestPath, detail: "not a crocbot-rl-model bundle")
+        }
+        guard m.formatVersion == 1 else {
+            throw BundleError(code: .unsupportedVersion, path: manifestPath, detail: "format version \(m.formatVersion) is not supported")
+        }
+        let weightsPath = dir.appendingPathComponent("weights.bin").path
+        guard let data = FileManager.default.contents(atPath: weightsPath) else {
+            throw BundleError(code: .missingFile, path: weightsPath, detail: "weights file missing")
+        }
+        let bytes = [UInt8](data)
+        guard bytes.count == m.weightsBytes, ModelBundle.checksum(bytes) == m.weightsChecksum else {
+            throw BundleError(code: .checksumMismatch, path: weightsPath, detail: "size or checksum differs from bundle.json")
+        }
+        guard let net = try? JSONDecoder().decode(DenseNetwork.self, from: data) else {
+            throw BundleError(code: .invalidWeights, path: weightsPath, detail: "not a policy network")
+        }
+        let width = FeaturePipeline(m.environment.features).width * m.environment.window + 2
+        guard net.sizes.first == width else {
+            throw BundleError(
+                code: .invalidWeights,
+                path: weightsPath,
+                detail: "network takes \(net.sizes.first ?? 0) inputs, the spec makes \(width)"
+            )
+        }
+        return RLModelBundle(metadata: m.metadata, environment: m.environment, policy: net)
+    }
+}
+
+/// Runs an RL bundle's greedy policy as a strategy, backtest or live: each bar
+/// goes through the bundle's feature pipeline (streaming), the last `window`
+/// vectors plus exposure and unrealised PnL form the same observation the
+/// training environment gave, and the action's target exposure is traded with
+/// the environment's own order logic.
+public struct RLPolicyStrategy: Strategy {
+    /// The bundle.
+    public let bundle: RLModelBundle
+    private var stream: FeatureStream
+    private var window: [Double] = []
+    private var filled = 0
+
+    /// Creates the strategy.
+    public init(bundle: RLModelBundle) {
+        self.bundle = bundle
+        stream = FeaturePipeline(bundle.environment.features).makeStream()
+    }
+
+    /// `rl(<name>)`.
+    public var name: String { "rl(\(bundle.metadata.name))" }
+    /// Feature warm-up plus the window.
+    public var warmupBars: Int { stream.warmup + bundle.environment.window - 1 }
+
+    /// Observes the bar, asks the policy, trades toward its target.
+    public mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+        let v = stream.update(bar)
+        guard stream.isWarm else { return }
+        window.append(contentsOf: v)
+        let w = bundle.environment.window * v.count
+        if window.count > w { window.removeFirst(window.count - w) }
+        filled += 1
+        guard filled >= bundle.environment.window else { return }
+        let equity = max(1e-9, context.equity.doubleValue)
+        let held = context.position.doubleValue
+        let exposure = held == 0 ? 0 : held * bar.close / equity
+        let pnl = held == 0 ? 0 : held * (bar.close - context.averagePrice.doubleValue) / equity
+        let target = targetExposure(bundle.action(window + [exposure, pnl]), bundle.environment.actions)
+        TargetExposureTrader.trade(toward: target, close: bar.close, context: &context)
+    }
+}

@@ -1,0 +1,101 @@
+import CrocCore
+import CrocData
+import CrocModels
+import CrocStrategies
+import CrocSupport
+import Foundation
+import Testing
+
+@testable import CrocPipelines
+
+@Suite("RL bundles and the rl strategy")
+struct RLPolicyTests {
+    static let series = try! CSVBarLoader.load(path: repoRoot.appendingPathComponent("Examples/data/EURUSD_1H_ASK.csv").path)
+    static let features = try! FeaturePipelineDefinition.parse(
+        text: "[{name: r, indicator: returns, lags: [1]}, {name: z, indicator: zscore, params: {period: 10}}]"
+    )
+
+    func bundle(seed: UInt64 = 4) -> RLModelBundle {
+        var rng = SplitMix64(seed: seed)
+        let width = FeaturePipeline(Self.features).width * 8 + 2
+        let net = DenseNetwork(sizes: [width, 16, 2], outputGain: 3, rng: &rng)  // an untrained but decisive policy
+        return RLModelBundle(
+            metadata: .init(name: "t", agent: .ppo, symbol: "EURUSD", trainingRange: [], metrics: ["x": 1]),
+            environment: RLEnvironmentSpec(features: Self.features, window: 8, actions: .flatLong, commission: 0.0001, slippageBps: 0),
+            policy: net
+        )
+    }
+
+    @Test("the rl strategy in a backtest trades exactly as the policy does in the environment")
+    func parity() throws {
+        let b = bundle()
+        var config = TradingEnvironmentConfig()
+        config.window = 8
+        config.episodeLength = 300
+        config.fees = FeeModel(commissionRate: FixedPoint("0.0001")!)
+        var env = try TradingEnvironment(series: Self.series, features: Self.features, config: config)
+        let start = 1_000
+        env.reset(at: start)
+        var obs = env.observation()
+        while true {
+            let r = env.step(b.action(obs))
+            if r.terminated || r.truncated { break }
+            obs = r.observation
+        }
+        let lead = env.firstValid  // the strategy needs the same warm-up before `start`
+        let slice = Self.series.slice((start - lead)..<(env.bar + 1))
+        let bt = try Backtester.run(
+            series: slice,
+            instrument: Instrument(symbol: slice.symbol, pricePrecision: slice.pricePrecision),
+            strategy: RLPolicyStrategy(bundle: b),
+            options: BacktestOptions(cash: FixedPoint(10_000), fees: config.fees, finalize: .none)
+        )
+        #expect(bt.trades.count > 3)
+        #expect(Array(bt.equity[lead...]) == env.equityCurve)
+    }
+
+    @Test("RL bundles round-trip and refuse corruption; the factory builds `rl` from a path")
+    func bundles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rl-\(UUID().uuidString)").path
+        let b = bundle()
+        try b.save(to: dir)
+        let back = try RLModelBundle.load(from: dir)
+        #expect(back.policy == b.policy && back.environment == b.environment && back.metadata.name == "t")
+        let strategy = try StrategyFactory.standard.make("rl", parameters: ["model": .string(dir)])
+        #expect(strategy.name == "rl(t)")
+        let weights = URL(fileURLWithPath: dir).appendingPathComponent("weights.bin")
+        var data = try Data(contentsOf: weights)
+        data[data.count / 2] ^= 0x01
+        try data.write(to: weights)
+        #expect((#expect(throws: BundleError.self) { try RLModelBundle.load(from: dir) })?.code == .checksumMismatch)
+        #expect(
+            (#expect(throws: StrategyError.self) { try StrategyFactory.standard.make("rl", parameters: [:]) })?.keyPath == "strategy.params.model"
+        )
+    }
+
+    @Test("RL training runs end to end: trains, evaluates against buy & hold and random, saves a loadable bundle")
+    func training() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlt-\(UUID().uuidString)").path
+        let yaml = """
+            name: small
+            agent: ppo
+            data: {path: \(repoRoot.appendingPathComponent("Examples/data/EURUSD_1H_ASK.csv").path)}
+            features: [{name: r, indicator: returns}, {name: rsi, indicator: rsi}]
+            window: 4
+            steps: 512
+            episodeLength: 64
+            output: \(out)
+            """
+        let config = try RLTrainingConfig(try AppConfig.parse(text: yaml))
+        var calls = 0
+        let result = try RLTraining.run(config) { _, total, _ in
+            calls += 1
+            #expect(total == 512)
+        }
+        #expect(calls >= 1)
+        #expect(result.testReturnPct.isFinite && result.randomReturnPct.isFinite && result.buyAndHoldPct.isFinite)
+        #expect(try RLModelBundle.load(from: out).metadata.metrics["test.return_pct"] == result.testReturnPct)
+        let bad = #expect(throws: ConfigError.self) { try RLTrainingConfig(try AppConfig.parse(text: "agent: a2c")) }
+        #expect(bad?.keyPath == "agent")
+    }
+}

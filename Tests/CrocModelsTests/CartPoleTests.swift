@@ -54,3 +54,30 @@ struct CartPoleTests {
         #expect(a.reset(seed: 4) != s1)
     }
 }
+
+@Suite("VectorEnvironment")
+struct VectorEnvironmentTests {
+    @Test("copies step like independent environments and reset themselves when an episode ends")
+    func vector() {
+        var vec = VectorEnvironment(count: 3) { _ in CartPole() }
+        let first = vec.reset(seed: 10)
+        var singles = (0..<3).map { _ in CartPole() }
+        for i in 0..<3 { #expect(first[i] == singles[i].reset(seed: 10 + UInt64(i))) }
+        var resets = 0
+        for _ in 0..<40 {
+            let results = vec.step([.discrete(1), .discrete(0), .discrete(1)])
+            for i in 0..<3 {
+                let single = singles[i].step(.discrete(i == 1 ? 0 : 1))
+                if single.terminated || single.truncated {
+                    #expect(vec.finalObservations[i] == single.observation)
+                    resets += 1
+                    _ = singles[i].reset(seed: nil)
+                } else {
+                    #expect(results[i].observation == single.observation)
+                    #expect(vec.finalObservations[i] == nil)
+                }
+            }
+        }
+        #expect(resets >= 3)  // always pushing one way ends episodes quickly
+    }
+}

@@ -98,3 +98,41 @@ struct DQNTests {
         #expect(a.act(s) == (q[1] > q[0] ? 1 : 0))
     }
 }
+
+/// A one-step continuous task: observe x in [−1, 1], act a in [−1, 1], reward −(a − x)².
+struct TrackingTask: Environment {
+    var x = 0.0
+    var rng = SplitMix64(seed: 0)
+    var observationSize: Int { 1 }
+    var actionSpace: ActionSpace { .continuous(low: -1, high: 1) }
+    mutating func reset(seed: UInt64?) -> [Double] {
+        if let seed { rng = SplitMix64(seed: seed) }
+        x = rng.uniform() * 2 - 1
+        return [x]
+    }
+    mutating func step(_ action: Action) -> StepResult {
+        guard case .continuous(let a) = action else { return StepResult(observation: [x], reward: -4, terminated: true, truncated: false) }
+        return StepResult(observation: [x], reward: -(a - x) * (a - x), terminated: true, truncated: false)
+    }
+}
+
+@Suite("PPO with a Gaussian policy")
+struct GaussianPPOTests {
+    @Test("learns a continuous control task, and its exploration noise shrinks")
+    func tracking() {
+        var p = PPOParameters()
+        p.steps = 512
+        p.hidden = [16]
+        p.learningRate = 3e-3
+        var env = TrackingTask()
+        var agent = PPOAgent(observationSize: 1, continuousDimensions: 1, parameters: p)
+        var evalEnv = TrackingTask()
+        let before = agent.evaluate(&evalEnv, episodes: 200, seed: 99)  // ≈ −E[x²] = −1/3 at the start
+        agent.train(&env, totalSteps: 6_144)
+        let after = agent.evaluate(&evalEnv, episodes: 200, seed: 99)
+        #expect(before < -0.2)
+        #expect(after > -0.05, "mean reward after training \(after)")
+        #expect(agent.logStd[0] < 0)  // σ < 1: less exploration once the mean is right
+        if case .continuous(let a) = agent.action([0.5]) { #expect(abs(a - 0.5) < 0.25) } else { Issue.record("expected a continuous action") }
+    }
+}

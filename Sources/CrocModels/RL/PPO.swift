@@ -43,12 +43,19 @@ public struct PPOProgress: Sendable {
     public var valueLoss: Double
 }
 
-/// Proximal Policy Optimization with a categorical policy (clipped
-/// objective, GAE, minibatch epochs, advantage normalisation per minibatch,
-/// bootstrapping of time-limit truncations), on `DenseNetwork`s.
+/// Proximal Policy Optimization (clipped objective, GAE, minibatch epochs,
+/// advantage normalisation per minibatch, bootstrapping of time-limit
+/// truncations) on `DenseNetwork`s, with a categorical policy for discrete
+/// actions or a Gaussian policy (learned, state-independent log σ, as
+/// Stable-Baselines3) for continuous ones.
 public struct PPOAgent: Sendable {
-    /// Policy network: observation → action logits.
+    /// Policy network: observation → action logits (discrete) or action means (continuous).
     public var policy: DenseNetwork
+    /// Log standard deviations of the Gaussian policy (empty for discrete actions).
+    public var logStd: [Double] = []
+    /// The action range of a continuous policy.
+    public var actionRange: ClosedRange<Double>?
+    var logStdMoments: (m: [Double], v: [Double]) = ([], [])
     /// Value network: observation → V(s).
     public var value: DenseNetwork
     /// Hyperparameters.
@@ -71,6 +78,43 @@ public struct PPOAgent: Sendable {
         let e = z.map { exp($0 - m) }
         let s = e.reduce(0, +)
         return e.map { $0 / s }
+    }
+
+    /// Creates an agent with a Gaussian policy over `dimensions` continuous actions in `range`.
+    public init(
+        observationSize: Int,
+        continuousDimensions dimensions: Int = 1,
+        range: ClosedRange<Double> = -1...1,
+        parameters: PPOParameters = .init()
+    ) {
+        self.init(observationSize: observationSize, actions: dimensions, parameters: parameters)
+        logStd = [Double](repeating: 0, count: dimensions)
+        logStdMoments = ([Double](repeating: 0, count: dimensions), [Double](repeating: 0, count: dimensions))
+        actionRange = range
+    }
+
+    /// Whether the policy is Gaussian.
+    public var isContinuous: Bool { !logStd.isEmpty }
+
+    /// The deterministic action: the argmax (discrete) or the clipped mean (continuous).
+    public func action(_ observation: [Double]) -> Action {
+        guard isContinuous, let range = actionRange else { return .discrete(act(observation)) }
+        return .continuous(min(range.upperBound, max(range.lowerBound, policy(observation)[0])))
+    }
+
+    static func gaussianLogProb(_ a: [Double], mean: [Double], logStd: [Double]) -> Double {
+        var lp = 0.0
+        for k in a.indices {
+            let z = (a[k] - mean[k]) / exp(logStd[k])
+            lp += -0.5 * z * z - logStd[k] - 0.5 * log(2 * Double.pi)
+        }
+        return lp
+    }
+
+    mutating func normal() -> Double {
+        let u1 = max(rng.uniform(), 1e-300)
+        let u2 = rng.uniform()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
     /// The greedy action (evaluation).
@@ -100,21 +144,32 @@ public struct PPOAgent: Sendable {
         while done < totalSteps {
             var observations: [[Double]] = []
             var actions: [Int] = []
+            var continuousActions: [[Double]] = []
             var logProbs: [Double] = []
             var values: [Double] = []
             var rewards: [Double] = []
             var ends: [Bool] = []
             var finished: [Double] = []
             for _ in 0..<p.steps {
-                let probs = Self.softmax(policy(obs))
-                let a = sample(probs)
+                let out = policy(obs)
                 let v = value(obs)[0]
-                let r = env.step(.discrete(a))
+                let r: StepResult
+                var a = 0
+                if isContinuous, let range = actionRange {
+                    let raw = out.indices.map { out[$0] + exp(logStd[$0]) * normal() }
+                    r = env.step(.continuous(min(range.upperBound, max(range.lowerBound, raw[0]))))
+                    continuousActions.append(raw)
+                    logProbs.append(Self.gaussianLogProb(raw, mean: out, logStd: logStd))
+                } else {
+                    let probs = Self.softmax(out)
+                    a = sample(probs)
+                    r = env.step(.discrete(a))
+                    logProbs.append(log(max(probs[a], 1e-12)))
+                }
                 var reward = r.reward
                 if r.truncated && !r.terminated { reward += p.gamma * value(r.observation)[0] }  // time limit: bootstrap
                 observations.append(obs)
                 actions.append(a)
-                logProbs.append(log(max(probs[a], 1e-12)))
                 values.append(v)
                 rewards.append(reward)
                 ends.append(r.terminated || r.truncated)
@@ -152,25 +207,43 @@ public struct PPOAgent: Sendable {
                     let sd = (adv.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, adv.count - 1))).squareRoot()
                     var gp = policy.zeroGradients()
                     var gv = value.zeroGradients()
+                    var gLogStd = [Double](repeating: 0, count: logStd.count)
                     let n = Double(idx.count)
                     for (k, i) in idx.enumerated() {
                         let a = (adv[k] - mean) / (sd + 1e-8)
                         let acts = policy.forward(observations[i])
-                        let probs = Self.softmax(acts.last!)
-                        let ratio = exp(log(max(probs[actions[i]], 1e-12)) - logProbs[i])
-                        let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
-                        policyLossSum += -min(ratio * a, clipped * a) / n
-                        // The unclipped term is the minimum (or the ratio is inside the clip range): it carries the gradient.
-                        let active = ratio * a <= clipped * a
-                        var gLogits = [Double](repeating: 0, count: probs.count)
-                        if active {
-                            for j in probs.indices { gLogits[j] = -ratio * a * ((j == actions[i] ? 1 : 0) - probs[j]) / n }
+                        let out = acts.last!
+                        var gOut = [Double](repeating: 0, count: out.count)
+                        if isContinuous {
+                            let raw = continuousActions[i]
+                            let ratio = exp(Self.gaussianLogProb(raw, mean: out, logStd: logStd) - logProbs[i])
+                            let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
+                            policyLossSum += -min(ratio * a, clipped * a) / n
+                            if ratio * a <= clipped * a {
+                                // ∂L/∂log π = −ratio·A/n; ∂log π/∂μ = (a − μ)/σ²; ∂log π/∂log σ = (a − μ)²/σ² − 1.
+                                let dlogp = -ratio * a / n
+                                for k in out.indices {
+                                    let sigma2 = exp(2 * logStd[k])
+                                    let d = raw[k] - out[k]
+                                    gOut[k] = dlogp * d / sigma2
+                                    gLogStd[k] += dlogp * (d * d / sigma2 - 1)
+                                }
+                            }
+                        } else {
+                            let probs = Self.softmax(out)
+                            let ratio = exp(log(max(probs[actions[i]], 1e-12)) - logProbs[i])
+                            let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
+                            policyLossSum += -min(ratio * a, clipped * a) / n
+                            // The unclipped term is the minimum (or the ratio is inside the clip range): it carries the gradient.
+                            if ratio * a <= clipped * a {
+                                for j in probs.indices { gOut[j] = -ratio * a * ((j == actions[i] ? 1 : 0) - probs[j]) / n }
+                            }
+                            if p.entropyCoefficient > 0 {
+                                let h = probs.reduce(0) { $0 - ($1 > 0 ? $1 * log($1) : 0) }
+                                for j in probs.indices { gOut[j] += p.entropyCoefficient * probs[j] * (log(max(probs[j], 1e-12)) + h) / n }
+                            }
                         }
-                        if p.entropyCoefficient > 0 {
-                            let h = probs.reduce(0) { $0 - ($1 > 0 ? $1 * log($1) : 0) }
-                            for j in probs.indices { gLogits[j] += p.entropyCoefficient * probs[j] * (log(max(probs[j], 1e-12)) + h) / n }
-                        }
-                        policy.backward(acts, outputGradient: gLogits, into: &gp)
+                        policy.backward(acts, outputGradient: gOut, into: &gp)
                         let vacts = value.forward(observations[i])
                         let diff = vacts.last![0] - returns[i]
                         valueLossSum += diff * diff / n
@@ -180,6 +253,17 @@ public struct PPOAgent: Sendable {
                     optimizer.step(&nets, [gp, gv], maxNorm: p.maxGradNorm)
                     policy = nets[0]
                     value = nets[1]
+                    if isContinuous {
+                        // Adam for log σ, with the networks' step count for bias correction.
+                        let t = Double(optimizer.t)
+                        for k in logStd.indices {
+                            logStdMoments.m[k] = 0.9 * logStdMoments.m[k] + 0.1 * gLogStd[k]
+                            logStdMoments.v[k] = 0.999 * logStdMoments.v[k] + 0.001 * gLogStd[k] * gLogStd[k]
+                            let mh = logStdMoments.m[k] / (1 - pow(0.9, t))
+                            let vh = logStdMoments.v[k] / (1 - pow(0.999, t))
+                            logStd[k] -= p.learningRate * mh / (vh.squareRoot() + 1e-5)
+                        }
+                    }
                     batches += 1
                 }
             }
@@ -221,7 +305,7 @@ public struct PPOAgent: Sendable {
         for e in 0..<episodes {
             var obs = env.reset(seed: seed &+ UInt64(e))
             while true {
-                let r = env.step(.discrete(act(obs)))
+                let r = env.step(action(obs))
                 total += r.reward
                 if r.terminated || r.truncated { break }
                 obs = r.observation

@@ -15,21 +15,26 @@ struct RLPolicyTests {
         text: "[{name: r, indicator: returns, lags: [1]}, {name: z, indicator: zscore, params: {period: 10}}]"
     )
 
-    func bundle(seed: UInt64 = 4) -> RLModelBundle {
+    func bundle(seed: UInt64 = 4, actions: TradingActions = .flatLong) -> RLModelBundle {
         var rng = SplitMix64(seed: seed)
         let width = FeaturePipeline(Self.features).width * 8 + 2
-        let net = DenseNetwork(sizes: [width, 16, 2], outputGain: 3, rng: &rng)  // an untrained but decisive policy
+        let outputs = actions == .continuous ? 1 : 2
+        let net = DenseNetwork(sizes: [width, 16, outputs], outputGain: 3, rng: &rng)  // an untrained but decisive policy
         return RLModelBundle(
             metadata: .init(name: "t", agent: .ppo, symbol: "EURUSD", trainingRange: [], metrics: ["x": 1]),
-            environment: RLEnvironmentSpec(features: Self.features, window: 8, actions: .flatLong, commission: 0.0001, slippageBps: 0),
+            environment: RLEnvironmentSpec(features: Self.features, window: 8, actions: actions, commission: 0.0001, slippageBps: 0),
             policy: net
         )
     }
 
-    @Test("the rl strategy in a backtest trades exactly as the policy does in the environment")
-    func parity() throws {
-        let b = bundle()
+    @Test(
+        "the rl strategy in a backtest trades exactly as the policy does in the environment",
+        arguments: [TradingActions.flatLong, .continuous]
+    )
+    func parity(actions: TradingActions) throws {
+        let b = bundle(actions: actions)
         var config = TradingEnvironmentConfig()
+        config.actions = actions
         config.window = 8
         config.episodeLength = 300
         config.fees = FeeModel(commissionRate: FixedPoint("0.0001")!)
@@ -48,7 +53,7 @@ struct RLPolicyTests {
             series: slice,
             instrument: Instrument(symbol: slice.symbol, pricePrecision: slice.pricePrecision),
             strategy: RLPolicyStrategy(bundle: b),
-            options: BacktestOptions(cash: FixedPoint(10_000), fees: config.fees, finalize: .none)
+            options: BacktestOptions(cash: FixedPoint(10_000), fees: config.fees, finalize: .none, allowShort: actions != .flatLong)
         )
         #expect(bt.trades.count > 3)
         #expect(Array(bt.equity[lead...]) == env.equityCurve)
@@ -97,5 +102,38 @@ struct RLPolicyTests {
         #expect(try RLModelBundle.load(from: out).metadata.metrics["test.return_pct"] == result.testReturnPct)
         let bad = #expect(throws: ConfigError.self) { try RLTrainingConfig(try AppConfig.parse(text: "agent: a2c")) }
         #expect(bad?.keyPath == "agent")
+    }
+
+    @Test("continuous actions: PPO trains a Gaussian policy from config, its bundle acts in [−1, 1]; dqn refuses them")
+    func continuousTraining() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlc-\(UUID().uuidString)").path
+        let yaml = """
+            name: small-continuous
+            agent: ppo
+            actions: continuous
+            data: {path: \(repoRoot.appendingPathComponent("Examples/data/EURUSD_1H_ASK.csv").path)}
+            features: [{name: r, indicator: returns}]
+            window: 4
+            steps: 512
+            episodeLength: 64
+            output: \(out)
+            """
+        let result = try RLTraining.run(try RLTrainingConfig(try AppConfig.parse(text: yaml)))
+        #expect(result.testReturnPct.isFinite && result.randomReturnPct.isFinite)
+        let loaded = try RLModelBundle.load(from: out)
+        #expect(loaded.environment.actions == .continuous && loaded.policy.sizes.last == 1)
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<50 {
+            let obs = (0..<loaded.policy.sizes[0]).map { _ in rng.uniform() * 20 - 10 }
+            guard case .continuous(let x) = loaded.action(obs) else {
+                Issue.record("a continuous bundle must give continuous actions")
+                break
+            }
+            #expect((-1...1).contains(x))
+        }
+        let dqn = #expect(throws: ConfigError.self) {
+            try RLTrainingConfig(try AppConfig.parse(text: "agent: dqn\nactions: continuous\ndata: {path: x.csv}"))
+        }
+        #expect(dqn?.keyPath == "actions")
     }
 }

@@ -88,11 +88,11 @@ public struct RLTrainingConfig: Sendable {
         guard trainFraction > 0.1, trainFraction < 0.95 else {
             throw ConfigError(.invalidValue, keyPath: "trainFraction", rule: "must be in (0.1, 0.95)", source: source)
         }
-        guard actions != .continuous else {
+        guard actions != .continuous || agent == .ppo else {
             throw ConfigError(
                 .invalidValue,
                 keyPath: "actions",
-                rule: "the shipped agents take discrete actions: flat_long or short_flat_long",
+                rule: "dqn takes discrete actions (flat_long or short_flat_long); continuous needs agent: ppo",
                 source: source
             )
         }
@@ -135,8 +135,12 @@ public enum RLTraining {
             features: config.features,
             config: config.environmentConfig(episodeLength: config.episodeLength)
         )
-        let actionCount: Int
-        if case .discrete(let n) = trainEnv.actionSpace { actionCount = n } else { actionCount = 2 }
+        var actionCount = 1
+        var actionRange: ClosedRange<Double>?
+        switch trainEnv.actionSpace {
+        case .discrete(let n): actionCount = n
+        case .continuous(let low, let high): actionRange = low...high
+        }
         let start = ContinuousClock.now
         let policy: DenseNetwork
         switch config.agent {
@@ -144,7 +148,9 @@ public enum RLTraining {
             var p = PPOParameters()
             p.seed = config.seed
             p.steps = min(p.steps, max(256, config.steps / 4))
-            var agent = PPOAgent(observationSize: trainEnv.observationSize, actions: actionCount, parameters: p)
+            var agent =
+                actionRange.map { PPOAgent(observationSize: trainEnv.observationSize, continuousDimensions: 1, range: $0, parameters: p) }
+                ?? PPOAgent(observationSize: trainEnv.observationSize, actions: actionCount, parameters: p)
             agent.train(&trainEnv, totalSteps: config.steps) { report, _ in
                 progress?(report.steps, config.steps, report.meanEpisodeReturn)
                 return true
@@ -200,7 +206,12 @@ public enum RLTraining {
         var randomReturns: [Double] = []
         for s in 0..<5 {
             var rng = SplitMix64(seed: UInt64(s) &+ 77)
-            randomReturns.append(episode { _ in .discrete(Int(rng.next() % UInt64(actionCount))) })
+            randomReturns.append(
+                episode { _ in
+                    if let r = actionRange { return .continuous(r.lowerBound + rng.uniform() * (r.upperBound - r.lowerBound)) }
+                    return .discrete(Int(rng.next() % UInt64(actionCount)))
+                }
+            )
         }
         let hold = (series.close[series.count - 1] / series.close[split] - 1) * 100
         let random = randomReturns.reduce(0, +) / 5

@@ -85,9 +85,11 @@ public struct RLModelBundle: Sendable {
         self.policy = policy
     }
 
-    /// The greedy action for an observation.
+    /// The greedy action for an observation: the argmax for discrete action
+    /// sets, the policy mean clipped to the action range for continuous ones.
     public func action(_ observation: [Double]) -> Action {
         let out = policy(observation)
+        if case .continuous(let low, let high) = environment.actions.space { return .continuous(min(high, max(low, out.first ?? 0))) }
         return .discrete(out.indices.max { out[$0] < out[$1] } ?? 0)
     }
 

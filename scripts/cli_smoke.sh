@@ -80,7 +80,7 @@ expect_error "bad training config names the key" "model.kind" train --config "$O
 # RL: train a small PPO policy, backtest it with the rl strategy
 sed -e 's/^steps: .*/steps: 2048/' -e "s#^output: .*#output: $OUT/rl-bundle#" Examples/train-ppo-eurusd.yaml >"$OUT/rl.yaml"
 expect_ok "train an RL policy" train --config "$OUT/rl.yaml"
-grep -q "Held-out return, buy & hold" "$OUT/stdout" || { echo "FAIL: RL training printed no evaluation"; fail=1; }
+grep -q "Held-out return, buy & hold" "$OUT/stdout" && cat "$OUT/stdout" "$OUT/stderr" | grep -q "episode return .*, loss " || { echo "FAIL: RL training printed no evaluation or loss"; fail=1; }
 expect_ok "backtest the RL policy" backtest --strategy rl --param model="$OUT/rl-bundle" --data Examples/data/EURUSD_1H_ASK.csv --commission 0.00005 --output "$OUT/rl-run"
 grep -q "rl(eurusd-ppo)" "$OUT/stdout" || { echo "FAIL: backtest did not run the RL policy"; fail=1; }
 printf 'agent: a2c\n' >"$OUT/badrl.yaml"

@@ -89,8 +89,9 @@ extension TrainCommand {
         var cfg = try RLTrainingConfig(tree, source: config, baseDirectory: URL(fileURLWithPath: config).deletingLastPathComponent().path)
         if let output { cfg.output = output }
         let progress = ProgressReporter("train \(cfg.agent.rawValue)")
-        let result = try RLTraining.run(cfg) { step, total, episodeReturn in
-            progress.update(step: step, total: total, detail: String(format: "episode return %+.4f", episodeReturn))
+        // The reporter appends steps/s and the ETA.
+        let result = try RLTraining.run(cfg) { p in
+            progress.update(step: p.steps, total: p.totalSteps, detail: String(format: "episode return %+.4f, loss %.5f", p.meanEpisodeReturn, p.loss))
         }
         print(
             table([

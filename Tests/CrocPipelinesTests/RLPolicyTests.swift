@@ -78,12 +78,15 @@ struct RLPolicyTests {
         )
     }
 
-    @Test("RL training runs end to end: trains, evaluates against buy & hold and random, saves a loadable bundle")
-    func training() throws {
+    @Test(
+        "RL training runs end to end: trains, evaluates against buy & hold and random, saves a loadable bundle",
+        arguments: [RLModelBundle.Agent.ppo, .dqn]
+    )
+    func training(agent: RLModelBundle.Agent) throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlt-\(UUID().uuidString)").path
         let yaml = """
             name: small
-            agent: ppo
+            agent: \(agent.rawValue)
             data: {path: \(repoRoot.appendingPathComponent("Examples/data/EURUSD_1H_ASK.csv").path)}
             features: [{name: r, indicator: returns}, {name: rsi, indicator: rsi}]
             window: 4
@@ -93,9 +96,10 @@ struct RLPolicyTests {
             """
         let config = try RLTrainingConfig(try AppConfig.parse(text: yaml))
         var calls = 0
-        let result = try RLTraining.run(config) { _, total, _ in
+        let result = try RLTraining.run(config) { p in
             calls += 1
-            #expect(total == 512)
+            #expect(p.totalSteps == 512 && p.steps <= 512)
+            #expect(p.loss.isFinite)
         }
         #expect(calls >= 1)
         #expect(result.testReturnPct.isFinite && result.randomReturnPct.isFinite && result.buyAndHoldPct.isFinite)

@@ -44,6 +44,8 @@ public struct DQNAgent: Sendable {
     /// Hyperparameters.
     public let parameters: DQNParameters
     var optimizer: AdamOptimizer
+    /// Mean Huber loss of the latest gradient step (NaN before learning starts).
+    public private(set) var lastLoss: Double = .nan
     var rng: SplitMix64
 
     /// Creates an agent.
@@ -107,6 +109,7 @@ public struct DQNAgent: Sendable {
             for _ in 0..<p.gradientSteps {
                 var g = online.zeroGradients()
                 let n = Double(p.batchSize)
+                var lossSum = 0.0
                 for _ in 0..<p.batchSize {
                     let i = Int(rng.next() % UInt64(states.count))
                     var y = rewards[i]
@@ -117,6 +120,7 @@ public struct DQNAgent: Sendable {
                     }
                     let acts = online.forward(states[i])
                     let diff = acts.last![actions[i]] - y
+                    lossSum += abs(diff) <= 1 ? 0.5 * diff * diff : abs(diff) - 0.5
                     var grad = [Double](repeating: 0, count: actionCount)
                     grad[actions[i]] = max(-1, min(1, diff)) / n  // Huber
                     online.backward(acts, outputGradient: grad, into: &g)
@@ -124,6 +128,7 @@ public struct DQNAgent: Sendable {
                 var nets = [online]
                 optimizer.step(&nets, [g], maxNorm: p.maxGradNorm)
                 online = nets[0]
+                lastLoss = lossSum / n
                 gradientStepsDone += 1
                 if gradientStepsDone % p.targetUpdateInterval == 0 { target = online }
             }

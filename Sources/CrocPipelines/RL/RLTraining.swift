@@ -108,6 +108,18 @@ public struct RLTrainingConfig: Sendable {
     }
 }
 
+/// One progress report of RL training.
+public struct RLTrainingProgress: Sendable {
+    /// Environment steps so far.
+    public var steps: Int
+    /// Steps the run will take.
+    public var totalSteps: Int
+    /// Mean return of recently finished episodes (NaN if none yet).
+    public var meanEpisodeReturn: Double
+    /// Latest training loss: PPO's policy + value loss, DQN's Huber loss (NaN before learning starts).
+    public var loss: Double
+}
+
 /// What RL training produced.
 public struct RLTrainingResult: Sendable {
     /// The saved bundle.
@@ -125,9 +137,9 @@ public struct RLTrainingResult: Sendable {
 /// Trains an RL agent on the training range and evaluates it on the held-out range.
 public enum RLTraining {
     /// Runs training, evaluation and saving.
-    /// - Parameter progress: (steps, total, mean episode return) after each update.
+    /// - Parameter progress: called after each update.
     /// - Throws: data, configuration or bundle errors.
-    public static func run(_ config: RLTrainingConfig, progress: ((Int, Int, Double) -> Void)? = nil) throws -> RLTrainingResult {
+    public static func run(_ config: RLTrainingConfig, progress: ((RLTrainingProgress) -> Void)? = nil) throws -> RLTrainingResult {
         let series = try TrainingPipeline.loadSeries(config.data)
         let split = Int(Double(series.count) * config.trainFraction)
         var trainEnv = try TradingEnvironment(
@@ -152,7 +164,14 @@ public enum RLTraining {
                 actionRange.map { PPOAgent(observationSize: trainEnv.observationSize, continuousDimensions: 1, range: $0, parameters: p) }
                 ?? PPOAgent(observationSize: trainEnv.observationSize, actions: actionCount, parameters: p)
             agent.train(&trainEnv, totalSteps: config.steps) { report, _ in
-                progress?(report.steps, config.steps, report.meanEpisodeReturn)
+                progress?(
+                    RLTrainingProgress(
+                        steps: report.steps,
+                        totalSteps: config.steps,
+                        meanEpisodeReturn: report.meanEpisodeReturn,
+                        loss: report.policyLoss + report.valueLoss
+                    )
+                )
                 return true
             }
             policy = agent.policy
@@ -162,8 +181,10 @@ public enum RLTraining {
             p.hidden = [64, 64]
             p.learningStarts = min(p.learningStarts, config.steps / 10)
             var agent = DQNAgent(observationSize: trainEnv.observationSize, actions: actionCount, parameters: p)
-            agent.train(&trainEnv, totalSteps: config.steps) { steps, mean, _, _ in
-                progress?(steps, config.steps, mean)
+            agent.train(&trainEnv, totalSteps: config.steps) { steps, mean, _, now in
+                if steps % 256 == 0 || steps == config.steps {
+                    progress?(RLTrainingProgress(steps: steps, totalSteps: config.steps, meanEpisodeReturn: mean, loss: now.lastLoss))
+                }
                 return true
             }
             policy = agent.online

@@ -83,6 +83,11 @@ expect_ok "train an RL policy" train --config "$OUT/rl.yaml"
 grep -q "Held-out return, buy & hold" "$OUT/stdout" && cat "$OUT/stdout" "$OUT/stderr" | grep -q "episode return .*, loss " || { echo "FAIL: RL training printed no evaluation or loss"; fail=1; }
 expect_ok "backtest the RL policy" backtest --strategy rl --param model="$OUT/rl-bundle" --data Examples/data/EURUSD_1H_ASK.csv --commission 0.00005 --output "$OUT/rl-run"
 grep -q "rl(eurusd-ppo)" "$OUT/stdout" || { echo "FAIL: backtest did not run the RL policy"; fail=1; }
+# A continuous-action policy: its backtest allows shorts as its training did, so nothing is rejected.
+sed -e 's/^actions: .*/actions: continuous/' -e "s#^output: .*#output: $OUT/rl-cont#" "$OUT/rl.yaml" >"$OUT/rl-cont.yaml"
+expect_ok "train a continuous RL policy" train --config "$OUT/rl-cont.yaml"
+expect_ok "backtest the continuous RL policy" backtest --strategy rl --param model="$OUT/rl-cont" --data Examples/data/EURUSD_1H_ASK.csv --output "$OUT/rl-cont-run"
+cat "$OUT/stdout" "$OUT/stderr" | grep -q "shorting enabled" && cat "$OUT/stdout" "$OUT/stderr" | grep -q "rejections=0 " || { echo "FAIL: continuous RL backtest did not allow shorts"; fail=1; }
 printf 'agent: a2c\n' >"$OUT/badrl.yaml"
 expect_error "unknown RL agent names the key" "config error at agent" train --config "$OUT/badrl.yaml"
 

@@ -59,6 +59,9 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "When market orders fill: next_open or close.")
     var fillAt: String?
 
+    @Flag(name: .long, help: "Allow short positions (rl policies trained with shorts enable this themselves).")
+    var allowShort = false
+
     @Option(name: .long, help: "Directory for trades.csv and equity.csv.")
     var output: String?
 
@@ -95,6 +98,7 @@ struct BacktestCommand: ParsableCommand {
         if let commission { o["backtest.commission"] = .double(commission) }
         if let slippageBps { o["backtest.slippageBps"] = .double(slippageBps) }
         if let fillAt { o["backtest.fillAt"] = .string(fillAt) }
+        if allowShort { o["backtest.allowShort"] = .bool(true) }
         if let output { o["backtest.output"] = .string(output) }
         if let logFormat { o["logging.format"] = .string(logFormat) }
         return o
@@ -107,7 +111,12 @@ struct BacktestCommand: ParsableCommand {
 
         let factory = StrategyFactory.standard
         let strategy = try factory.make(cfg.strategy)
-        let options = try BacktestOptions(cfg.backtest)
+        var options = try BacktestOptions(cfg.backtest)
+        if let rl = strategy as? RLPolicyStrategy, rl.bundle.environment.actions != .flatLong, !options.allowShort {
+            // The policy was trained in an environment that allows shorts; backtest it under the same rules.
+            options.allowShort = true
+            logger.info("shorting enabled: the rl policy was trained with shorts", metadata: ["actions": "\(rl.bundle.environment.actions.rawValue)"])
+        }
         guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
             throw ConfigError(
                 .invalidValue,

@@ -91,7 +91,8 @@ extension TrainCommand {
         let progress = ProgressReporter("train \(cfg.agent.rawValue)")
         // The reporter appends steps/s and the ETA.
         let result = try RLTraining.run(cfg) { p in
-            progress.update(step: p.steps, total: p.totalSteps, detail: String(format: "episode return %+.4f, loss %.5f", p.meanEpisodeReturn, p.loss))
+            let detail = String(format: "episode return %+.4f, loss %.5f", p.meanEpisodeReturn, p.loss)
+            progress.update(step: p.steps, total: p.totalSteps, detail: detail)
         }
         print(
             table([

@@ -90,10 +90,19 @@ extension TrainCommand {
         if let output { cfg.output = output }
         let progress = ProgressReporter("train \(cfg.agent.rawValue)")
         // The reporter appends steps/s and the ETA.
+        var curve: [RLTrainingProgress] = []
         let result = try RLTraining.run(cfg) { p in
+            curve.append(p)
             let detail = String(format: "episode return %+.4f, loss %.5f", p.meanEpisodeReturn, p.loss)
             progress.update(step: p.steps, total: p.totalSteps, detail: detail)
         }
+        let reportPath = (cfg.output as NSString).appendingPathComponent("report.html")
+        let configText = (try? String(contentsOfFile: config, encoding: .utf8)) ?? config
+        try RLTrainingHTMLReport.render(result, progress: curve, configuration: configText).write(
+            toFile: reportPath,
+            atomically: true,
+            encoding: .utf8
+        )
         print(
             table([
                 ("Agent", cfg.agent.rawValue), ("Training steps", "\(cfg.steps)"),
@@ -103,7 +112,7 @@ extension TrainCommand {
                 ("Held-out return, buy & hold [%]", String(format: "%.4f", result.buyAndHoldPct)),
             ])
         )
-        print("\nwrote RL bundle \(cfg.output); backtest it with: crocbot backtest --strategy rl --param model=\(cfg.output)")
+        print("\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --strategy rl --param model=\(cfg.output)")
     }
 }
 

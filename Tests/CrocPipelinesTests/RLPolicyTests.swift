@@ -96,12 +96,17 @@ struct RLPolicyTests {
             """
         let config = try RLTrainingConfig(try AppConfig.parse(text: yaml))
         var calls = 0
+        var reports: [RLTrainingProgress] = []
         let result = try RLTraining.run(config) { p in
             calls += 1
+            reports.append(p)
             #expect(p.totalSteps == 512 && p.steps <= 512)
             #expect(p.loss.isFinite)
         }
         #expect(calls >= 1)
+        let html = RLTrainingHTMLReport.render(result, progress: reports, configuration: yaml)
+        #expect(html.contains("data-chart=\"episode-returns\"") && html.contains("data-chart=\"rl-loss\""))
+        #expect(html.contains(String(format: "%.4f", result.testReturnPct)) && html.contains("<svg"))
         #expect(result.testReturnPct.isFinite && result.randomReturnPct.isFinite && result.buyAndHoldPct.isFinite)
         #expect(try RLModelBundle.load(from: out).metadata.metrics["test.return_pct"] == result.testReturnPct)
         let bad = #expect(throws: ConfigError.self) { try RLTrainingConfig(try AppConfig.parse(text: "agent: a2c")) }

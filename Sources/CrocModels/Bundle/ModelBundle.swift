@@ -200,69 +200,20 @@ public struct ModelBundle: Sendable {
             label: label,
             weights: WeightsInfo(file: "weights.bin", bytes: weights.count, checksum: Self.checksum(weights))
         )
-        let dir = URL(fileURLWithPath: directory)
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try Data(weights).write(to: dir.appendingPathComponent("weights.bin"), options: .atomic)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try encoder.encode(manifest).write(to: dir.appendingPathComponent("bundle.json"), options: .atomic)
-        } catch {
-            throw BundleError(code: .io, path: directory, detail: "cannot write bundle: \(error.localizedDescription)")
-        }
+        try BundleDirectory.write(manifest, weights: weights, to: directory)
     }
 
     /// Reads and verifies a bundle directory.
     /// - Throws: `BundleError` naming the file and the problem.
     public static func load(from directory: String) throws(BundleError) -> ModelBundle {
-        let dir = URL(fileURLWithPath: directory)
-        let manifestPath = dir.appendingPathComponent("bundle.json").path
-        guard FileManager.default.fileExists(atPath: manifestPath) else {
-            throw BundleError(code: .missingFile, path: manifestPath, detail: "no bundle.json: not a model bundle directory")
-        }
-        guard let json = FileManager.default.contents(atPath: manifestPath) else {
-            throw BundleError(code: .io, path: manifestPath, detail: "cannot read")
-        }
-        // Check the format marker and version before decoding the rest.
-        guard let header = try? JSONSerialization.jsonObject(with: json) as? [String: Any], header["format"] as? String == formatName else {
-            throw BundleError(code: .wrongFormat, path: manifestPath, detail: "not a \(formatName) bundle")
-        }
-        guard let version = header["formatVersion"] as? Int, version == formatVersion else {
-            throw BundleError(
-                code: .unsupportedVersion,
-                path: manifestPath,
-                detail: "format version \(header["formatVersion"] ?? "missing") is not supported (this build reads \(formatVersion))"
-            )
-        }
-        let manifest: Manifest
-        do {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            manifest = try decoder.decode(Manifest.self, from: json)
-        } catch {
-            throw BundleError(code: .wrongFormat, path: manifestPath, detail: "malformed: \(error)")
-        }
-        let weightsPath = dir.appendingPathComponent(manifest.weights.file).path
-        guard !manifest.weights.file.contains("/"), let data = FileManager.default.contents(atPath: weightsPath) else {
-            throw BundleError(code: .missingFile, path: weightsPath, detail: "weights file missing")
-        }
-        let bytes = [UInt8](data)
-        guard bytes.count == manifest.weights.bytes else {
-            throw BundleError(
-                code: .checksumMismatch,
-                path: weightsPath,
-                detail: "has \(bytes.count) bytes, bundle.json records \(manifest.weights.bytes)"
-            )
-        }
-        let sum = checksum(bytes)
-        guard sum == manifest.weights.checksum else {
-            throw BundleError(
-                code: .checksumMismatch,
-                path: weightsPath,
-                detail: "checksum \(sum) differs from the recorded \(manifest.weights.checksum)"
-            )
-        }
+        let manifest = try BundleDirectory.readManifest(Manifest.self, from: directory, format: formatName, version: formatVersion)
+        let weightsPath = URL(fileURLWithPath: directory).appendingPathComponent(manifest.weights.file).path
+        let bytes = try BundleDirectory.readWeights(
+            manifest.weights.file,
+            in: directory,
+            bytes: manifest.weights.bytes,
+            checksum: manifest.weights.checksum
+        )
         let model: any Model
         do {
             model = try ModelFactory.decode(kind: manifest.metadata.kind, weights: bytes)
@@ -278,5 +229,74 @@ public struct ModelBundle: Sendable {
             )
         }
         return ModelBundle(metadata: manifest.metadata, features: manifest.features, scaler: manifest.scaler, label: manifest.label, model: model)
+    }
+}
+
+/// Reading and writing of bundle directories (`bundle.json` plus a weights
+/// file), shared by `ModelBundle` and `RLModelBundle`: every check of format,
+/// version, size and checksum happens here, with the same typed errors.
+public enum BundleDirectory {
+    /// Writes `weights.bin` and then `bundle.json` (each atomically) into `directory`, created if needed.
+    /// - Throws: `BundleError.io` when the files cannot be written.
+    public static func write(_ manifest: some Encodable, weights: [UInt8], to directory: String) throws(BundleError) {
+        let dir = URL(fileURLWithPath: directory)
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try Data(weights).write(to: dir.appendingPathComponent("weights.bin"), options: .atomic)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try encoder.encode(manifest).write(to: dir.appendingPathComponent("bundle.json"), options: .atomic)
+        } catch {
+            throw BundleError(code: .io, path: directory, detail: "cannot write bundle: \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads `directory/bundle.json`, checking its `format` marker and
+    /// `formatVersion` before decoding the rest as `M`.
+    /// - Throws: `BundleError` (`missingFile`, `io`, `wrongFormat`, `unsupportedVersion`).
+    public static func readManifest<M: Decodable>(_ type: M.Type, from directory: String, format: String, version: Int) throws(BundleError) -> M {
+        let manifestPath = URL(fileURLWithPath: directory).appendingPathComponent("bundle.json").path
+        guard FileManager.default.fileExists(atPath: manifestPath) else {
+            throw BundleError(code: .missingFile, path: manifestPath, detail: "no bundle.json: not a bundle directory")
+        }
+        guard let json = FileManager.default.contents(atPath: manifestPath) else {
+            throw BundleError(code: .io, path: manifestPath, detail: "cannot read")
+        }
+        guard let header = try? JSONSerialization.jsonObject(with: json) as? [String: Any], header["format"] as? String == format else {
+            throw BundleError(code: .wrongFormat, path: manifestPath, detail: "not a \(format) bundle")
+        }
+        guard let found = header["formatVersion"] as? Int, found == version else {
+            throw BundleError(
+                code: .unsupportedVersion,
+                path: manifestPath,
+                detail: "format version \(header["formatVersion"] ?? "missing") is not supported (this build reads \(version))"
+            )
+        }
+        do {
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            return try decoder.decode(M.self, from: json)
+        } catch {
+            throw BundleError(code: .wrongFormat, path: manifestPath, detail: "malformed: \(error)")
+        }
+    }
+
+    /// Reads the weights file `file` in `directory` and verifies its size and checksum.
+    /// - Throws: `BundleError` (`missingFile`, `checksumMismatch`).
+    public static func readWeights(_ file: String, in directory: String, bytes count: Int, checksum expected: String) throws(BundleError) -> [UInt8] {
+        let weightsPath = URL(fileURLWithPath: directory).appendingPathComponent(file).path
+        guard !file.contains("/"), let data = FileManager.default.contents(atPath: weightsPath) else {
+            throw BundleError(code: .missingFile, path: weightsPath, detail: "weights file missing")
+        }
+        let bytes = [UInt8](data)
+        guard bytes.count == count else {
+            throw BundleError(code: .checksumMismatch, path: weightsPath, detail: "has \(bytes.count) bytes, bundle.json records \(count)")
+        }
+        let sum = ModelBundle.checksum(bytes)
+        guard sum == expected else {
+            throw BundleError(code: .checksumMismatch, path: weightsPath, detail: "checksum \(sum) differs from the recorded \(expected)")
+        }
+        return bytes
     }
 }

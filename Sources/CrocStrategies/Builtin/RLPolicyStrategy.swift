@@ -93,6 +93,9 @@ public struct RLModelBundle: Sendable {
         return .discrete(out.indices.max { out[$0] < out[$1] } ?? 0)
     }
 
+    /// The `format` marker in `bundle.json`.
+    static let formatName = "crocbot-rl-model"
+
     struct Manifest: Codable {
         var format: String
         var formatVersion: Int
@@ -105,52 +108,29 @@ public struct RLModelBundle: Sendable {
     /// Writes `bundle.json` and `weights.bin` into `directory`.
     /// - Throws: `BundleError.io`.
     public func save(to directory: String) throws(BundleError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let weights: [UInt8]
         do {
-            let weights = [UInt8](try JSONEncoder().encode(policy))
-            let manifest = Manifest(
-                format: "crocbot-rl-model",
-                formatVersion: 1,
-                metadata: metadata,
-                environment: environment,
-                weightsBytes: weights.count,
-                weightsChecksum: ModelBundle.checksum(weights)
-            )
-            let dir = URL(fileURLWithPath: directory)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try Data(weights).write(to: dir.appendingPathComponent("weights.bin"), options: .atomic)
-            try encoder.encode(manifest).write(to: dir.appendingPathComponent("bundle.json"), options: .atomic)
+            weights = [UInt8](try JSONEncoder().encode(policy))
         } catch {
-            throw BundleError(code: .io, path: directory, detail: "cannot write RL bundle: \(error.localizedDescription)")
+            throw BundleError(code: .io, path: directory, detail: "cannot encode the policy: \(error)")
         }
+        let manifest = Manifest(
+            format: Self.formatName,
+            formatVersion: 1,
+            metadata: metadata,
+            environment: environment,
+            weightsBytes: weights.count,
+            weightsChecksum: ModelBundle.checksum(weights)
+        )
+        try BundleDirectory.write(manifest, weights: weights, to: directory)
     }
 
     /// Reads and verifies a bundle directory.
     /// - Throws: `BundleError` naming the file and the problem.
     public static func load(from directory: String) throws(BundleError) -> RLModelBundle {
-        let dir = URL(fileURLWithPath: directory)
-        let manifestPath = dir.appendingPathComponent("bundle.json").path
-        guard let json = FileManager.default.contents(atPath: manifestPath) else {
-            throw BundleError(code: .missingFile, path: manifestPath, detail: "no bundle.json: not an RL bundle directory")
-        }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        guard let m = try? decoder.decode(Manifest.self, from: json), m.format == "crocbot-rl-model" else {
-            throw BundleError(code: .wrongFormat, path: manifestPath, detail: "not a crocbot-rl-model bundle")
-        }
-        guard m.formatVersion == 1 else {
-            throw BundleError(code: .unsupportedVersion, path: manifestPath, detail: "format version \(m.formatVersion) is not supported")
-        }
-        let weightsPath = dir.appendingPathComponent("weights.bin").path
-        guard let data = FileManager.default.contents(atPath: weightsPath) else {
-            throw BundleError(code: .missingFile, path: weightsPath, detail: "weights file missing")
-        }
-        let bytes = [UInt8](data)
-        guard bytes.count == m.weightsBytes, ModelBundle.checksum(bytes) == m.weightsChecksum else {
-            throw BundleError(code: .checksumMismatch, path: weightsPath, detail: "size or checksum differs from bundle.json")
-        }
+        let m = try BundleDirectory.readManifest(Manifest.self, from: directory, format: formatName, version: 1)
+        let weightsPath = URL(fileURLWithPath: directory).appendingPathComponent("weights.bin").path
+        let data = Data(try BundleDirectory.readWeights("weights.bin", in: directory, bytes: m.weightsBytes, checksum: m.weightsChecksum))
         guard let net = try? JSONDecoder().decode(DenseNetwork.self, from: data) else {
             throw BundleError(code: .invalidWeights, path: weightsPath, detail: "not a policy network")
         }

@@ -26,6 +26,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Tests only for now: the local exchange server the Binance client is tested against.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Documentation only: `swift package generate-documentation` (a plugin; nothing is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -42,7 +49,20 @@ let package = Package(
         .target(name: "CrocData", dependencies: ["CrocCore"], swiftSettings: strictSettings),
         .target(name: "CrocModels", dependencies: ["CrocCore", "CrocData", "CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocModels", "CrocSupport"], swiftSettings: strictSettings),
-        .target(name: "CrocExecution", dependencies: ["CrocCore"], swiftSettings: strictSettings),
+        .target(
+            name: "CrocExecution",
+            dependencies: [
+                "CrocCore", "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "CrocRuntime",
             dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution"],
@@ -71,7 +91,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CrocStrategiesTests", dependencies: ["CrocStrategies", "CrocCore"], swiftSettings: strictSettings),
-        .testTarget(name: "CrocExecutionTests", dependencies: ["CrocExecution", "CrocCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CrocExecutionTests",
+            dependencies: [
+                "CrocExecution", "CrocCore", "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CrocRuntimeTests",
             dependencies: ["CrocRuntime", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution"],

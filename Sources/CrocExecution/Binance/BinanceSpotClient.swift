@@ -1,0 +1,381 @@
+import AsyncHTTPClient
+import CrocCore
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Binance spot REST trading (`/api/v3`), signed with HMAC-SHA256.
+///
+/// - Orders: `POST /api/v3/order` (`newOrderRespType=FULL`, our client order
+///   id as `newClientOrderId`), `DELETE /api/v3/order`, `GET /api/v3/order`
+///   (by `origClientOrderId`), `GET /api/v3/openOrders`; balances from
+///   `GET /api/v3/account`.
+/// - Signing: every signed request carries `timestamp` (local clock plus the
+///   offset measured with `GET /api/v3/time`) and `recvWindow`; the query is
+///   signed with the secret and the key goes in `X-MBX-APIKEY`.
+/// - Rate limits: the `X-MBX-USED-WEIGHT-1M` header is tracked; a request that
+///   would exceed the configured weight budget fails locally with
+///   `.rateLimited` (until the next minute) instead of earning a 429 or a ban.
+///   429/418 answers become `.rateLimited` with their `Retry-After`.
+/// - Errors: Binance codes map to `ExecutionError` (see `mapError`); the
+///   executor retries only the transient ones.
+///
+/// The base URL defaults to the spot testnet. Fills of resting orders are
+/// found by `MarketOrderExecutor.reconcile()` (the user-data WebSocket stream
+/// belongs to the live runtime).
+public actor BinanceSpotClient: ExecutionClient {
+    /// Settings.
+    public struct Configuration: Sendable {
+        /// `https://testnet.binance.vision` (testnet) or `https://api.binance.com`.
+        public var baseURL: String
+        /// How long after `timestamp` the venue accepts a request.
+        public var recvWindow: Duration
+        /// Request weight allowed per minute (Binance spot: 6000); requests beyond it are held back.
+        public var weightLimitPerMinute: Int
+
+        /// The spot testnet.
+        public static let testnetURL = "https://testnet.binance.vision"
+        /// Production.
+        public static let productionURL = "https://api.binance.com"
+
+        /// Creates settings.
+        public init(baseURL: String = testnetURL, recvWindow: Duration = .seconds(5), weightLimitPerMinute: Int = 6000) {
+            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.recvWindow = recvWindow
+            self.weightLimitPerMinute = weightLimitPerMinute
+        }
+    }
+
+    /// `binance`.
+    public nonisolated let venueName = "binance"
+    /// Settings.
+    public nonisolated let configuration: Configuration
+    private let credentials: BinanceCredentials
+    private let http: HTTPClient
+    private let logger: Logger
+    private nonisolated let broadcaster = ReportBroadcaster()
+    /// Venue clock minus local clock, in milliseconds.
+    public private(set) var serverTimeOffsetMillis: Int64 = 0
+    /// The weight the venue says we used in the current minute.
+    public private(set) var usedWeight = 0
+    private var weightMinute: Int64 = 0
+
+    /// Creates a client.
+    /// - Parameters:
+    ///   - credentials: The key pair (never logged).
+    ///   - configuration: Base URL, receive window, weight budget.
+    ///   - httpClient: The HTTP client (the shared one by default).
+    ///   - logger: Requests are logged at debug level without their query strings.
+    public init(
+        credentials: BinanceCredentials,
+        configuration: Configuration = Configuration(),
+        httpClient: HTTPClient = .shared,
+        logger: Logger = Logger(label: "crocbot.binance")
+    ) {
+        self.credentials = credentials
+        self.configuration = configuration
+        self.http = httpClient
+        self.logger = logger
+    }
+
+    // MARK: ExecutionClient
+
+    public func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
+        var params: [(String, String)] = [
+            ("symbol", request.symbol),
+            ("side", request.side == .buy ? "BUY" : "SELL"),
+            ("type", request.kind.limitPrice == nil ? "MARKET" : "LIMIT"),
+            ("quantity", request.quantity.description),
+            ("newClientOrderId", request.clientOrderID),
+            ("newOrderRespType", "FULL"),
+        ]
+        if let price = request.kind.limitPrice {
+            params.append(("price", price.description))
+            params.append(("timeInForce", request.timeInForce == .ioc ? "IOC" : "GTC"))
+        }
+        let data = try await send(.POST, "/api/v3/order", params, signed: true, weight: 1, operation: "submit", deadline: deadline)
+        return try Self.decodeOrder(data, operation: "submit")
+    }
+
+    public func cancel(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
+        let data = try await send(
+            .DELETE,
+            "/api/v3/order",
+            [("symbol", symbol), ("origClientOrderId", clientOrderID)],
+            signed: true,
+            weight: 1,
+            operation: "cancel",
+            deadline: deadline
+        )
+        return try Self.decodeOrder(data, operation: "cancel")
+    }
+
+    public func queryOrder(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder? {
+        do {
+            let data = try await send(
+                .GET,
+                "/api/v3/order",
+                [("symbol", symbol), ("origClientOrderId", clientOrderID)],
+                signed: true,
+                weight: 4,
+                operation: "query",
+                deadline: deadline
+            )
+            return try Self.decodeOrder(data, operation: "query")
+        } catch .orderNotFound {
+            return nil
+        }
+    }
+
+    public func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder] {
+        let params = symbol.map { [("symbol", $0)] } ?? []
+        let data = try await send(.GET, "/api/v3/openOrders", params, signed: true, weight: symbol == nil ? 80 : 6, operation: "open orders", deadline: deadline)
+        do {
+            let wire = try JSONDecoder().decode([WireOrder].self, from: data)
+            var out: [VenueOrder] = []
+            for w in wire { out.append(try w.venueOrder(operation: "open orders")) }
+            return out
+        } catch let e as ExecutionError {
+            throw e
+        } catch {
+            throw .invalidResponse(operation: "open orders", message: "\(error)")
+        }
+    }
+
+    public func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance] {
+        let data = try await send(.GET, "/api/v3/account", [("omitZeroBalances", "true")], signed: true, weight: 20, operation: "account", deadline: deadline)
+        struct Account: Decodable {
+            struct Balance: Decodable {
+                let asset: String
+                let free: String
+                let locked: String
+            }
+            let balances: [Balance]
+        }
+        do {
+            let account = try JSONDecoder().decode(Account.self, from: data)
+            return try account.balances.map { b throws(ExecutionError) in
+                guard let free = FixedPoint(b.free), let locked = FixedPoint(b.locked) else {
+                    throw .invalidResponse(operation: "account", message: "unreadable balance of \(b.asset)")
+                }
+                return AssetBalance(asset: b.asset, free: free, locked: locked)
+            }
+        } catch let e as ExecutionError {
+            throw e
+        } catch {
+            throw .invalidResponse(operation: "account", message: "\(error)")
+        }
+    }
+
+    public nonisolated func executionReports() -> AsyncStream<ExecutionReport> { broadcaster.stream() }
+
+    // MARK: Time
+
+    /// Measures the venue's clock (`GET /api/v3/time`) and keeps the offset for `timestamp`.
+    @discardableResult
+    public func syncTime(deadline: ContinuousClock.Instant = .now + .seconds(5)) async throws(ExecutionError) -> Int64 {
+        let before = Self.localMillis()
+        let data = try await send(.GET, "/api/v3/time", [], signed: false, weight: 1, operation: "time", deadline: deadline)
+        let after = Self.localMillis()
+        struct ServerTime: Decodable { let serverTime: Int64 }
+        guard let t = try? JSONDecoder().decode(ServerTime.self, from: data) else {
+            throw .invalidResponse(operation: "time", message: String(decoding: data, as: UTF8.self))
+        }
+        serverTimeOffsetMillis = t.serverTime - (before + after) / 2
+        logger.debug("binance clock offset", metadata: ["offset_ms": "\(serverTimeOffsetMillis)"])
+        return serverTimeOffsetMillis
+    }
+
+    // MARK: Transport
+
+    /// The signed query for `params`: `a=1&b=2&timestamp=…&recvWindow=…&signature=hex`.
+    package func signedQuery(_ params: [(String, String)], timestampMillis: Int64) -> String {
+        var all = params
+        all.append(("recvWindow", String(configuration.recvWindow.components.seconds * 1000 + configuration.recvWindow.components.attoseconds / 1_000_000_000_000_000)))
+        all.append(("timestamp", String(timestampMillis)))
+        let query = Self.encode(all)
+        let signature = Self.hmacHex(secret: credentials.secretKey, message: query)
+        return query + "&signature=" + signature
+    }
+
+    /// HMAC-SHA256 of `message` under `secret`, lowercase hex (Binance's signature format).
+    public static func hmacHex(secret: String, message: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func encode(_ params: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return params.map { k, v in "\(k)=\(v.addingPercentEncoding(withAllowedCharacters: allowed) ?? v)" }.joined(separator: "&")
+    }
+
+    private func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        _ params: [(String, String)],
+        signed: Bool,
+        weight: Int,
+        operation: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> Data {
+        // Our own weight budget: never spend what the venue would punish.
+        let minute = Self.localMillis() / 60_000
+        if minute != weightMinute {
+            weightMinute = minute
+            usedWeight = 0
+        }
+        if usedWeight + weight > configuration.weightLimitPerMinute {
+            let waitMillis = (minute + 1) * 60_000 - Self.localMillis()
+            throw .rateLimited(operation: operation, retryAfter: .milliseconds(max(waitMillis, 1)), message: "local weight budget \(configuration.weightLimitPerMinute)/min spent")
+        }
+        usedWeight += weight
+        let query = signed ? signedQuery(params, timestampMillis: Self.localMillis() + serverTimeOffsetMillis) : Self.encode(params)
+        var request = HTTPClientRequest(url: configuration.baseURL + path + (query.isEmpty ? "" : "?" + query))
+        request.method = method
+        request.headers.add(name: "X-MBX-APIKEY", value: credentials.apiKey)
+        request.headers.add(name: "User-Agent", value: "crocbot")
+        let remaining = deadline - .now
+        guard remaining > .zero else { throw .timeout(operation: operation) }
+        let nanos = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+        logger.debug("binance request", metadata: ["method": "\(method.rawValue)", "path": "\(path)", "operation": "\(operation)"])
+        let status: Int
+        let headers: HTTPHeaders
+        let body: ByteBuffer
+        do {
+            let response = try await http.execute(request, deadline: .now() + .nanoseconds(nanos))
+            status = Int(response.status.code)
+            headers = response.headers
+            body = try await response.body.collect(upTo: 4 << 20)
+        } catch {
+            throw Self.mapTransport(error, operation: operation)
+        }
+        if let used = headers.first(name: "X-MBX-USED-WEIGHT-1M").flatMap(Int.init) { usedWeight = used }
+        let data = Data(body.readableBytesView)
+        if (200..<300).contains(status) { return data }
+        throw mapError(status: status, headers: headers, body: data, operation: operation, params: params)
+    }
+
+    /// Binance's error answer → a typed error.
+    package func mapError(status: Int, headers: HTTPHeaders, body: Data, operation: String, params: [(String, String)]) -> ExecutionError {
+        struct WireError: Decodable {
+            let code: Int
+            let msg: String
+        }
+        let wire = try? JSONDecoder().decode(WireError.self, from: body)
+        let message = wire?.msg ?? String(decoding: body.prefix(300), as: UTF8.self)
+        let code = wire?.code
+        let clientID = params.first { $0.0 == "newClientOrderId" || $0.0 == "origClientOrderId" }?.1 ?? ""
+        if status == 429 || status == 418 || code == -1003 {
+            let after = headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+            return .rateLimited(operation: operation, retryAfter: after, message: message)
+        }
+        if status >= 500 { return .server(operation: operation, status: status, code: code, message: message) }
+        switch code {
+        case -1021:
+            return .clockSkew(message: message)
+        case -1022, -2014, -2015, -1002:
+            return .authentication(code: code, message: message)
+        case -1001, -1006, -1007:
+            // Disconnected / unexpected response / "send status unknown; execution status unknown".
+            return .server(operation: operation, status: status, code: code, message: message)
+        case -2013:
+            return .orderNotFound(clientOrderID: clientID)
+        case -2011 where message.localizedCaseInsensitiveContains("unknown order"):
+            return .orderNotFound(clientOrderID: clientID)
+        case -2010 where message.localizedCaseInsensitiveContains("duplicate"):
+            return .duplicateOrder(clientOrderID: clientID)
+        default:
+            return .rejected(operation: operation, code: code, message: message)
+        }
+    }
+
+    private static func mapTransport(_ error: any Error, operation: String) -> ExecutionError {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .deadlineExceeded, .readTimeout: return .timeout(operation: operation)
+            case .connectTimeout: return .transport(operation: operation, message: "\(e)", requestSent: false)
+            case .remoteConnectionClosed: return .transport(operation: operation, message: "\(e)", requestSent: true)
+            default: break
+            }
+        }
+        let text = "\(error)"
+        if text.localizedCaseInsensitiveContains("refused") || text.localizedCaseInsensitiveContains("connect") && !text.localizedCaseInsensitiveContains("closed") {
+            return .transport(operation: operation, message: text, requestSent: false)
+        }
+        return .transport(operation: operation, message: text, requestSent: true)
+    }
+
+    private static func localMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: Wire format
+
+    struct WireOrder: Decodable {
+        struct WireFill: Decodable {
+            let price: String
+            let qty: String
+            let commission: String?
+        }
+        let symbol: String
+        let orderId: Int64?
+        let clientOrderId: String
+        let origQty: String
+        let executedQty: String
+        let cummulativeQuoteQty: String
+        let status: String
+        let side: String
+        let transactTime: Int64?
+        let updateTime: Int64?
+        let time: Int64?
+        let fills: [WireFill]?
+
+        func venueOrder(operation: String) throws(ExecutionError) -> VenueOrder {
+            guard let qty = FixedPoint(origQty), let exec = FixedPoint(executedQty), let quote = FixedPoint(cummulativeQuoteQty) else {
+                throw .invalidResponse(operation: operation, message: "order \(clientOrderId): unreadable quantities")
+            }
+            let st: VenueOrderStatus
+            switch status {
+            case "NEW", "PENDING_NEW": st = .new
+            case "PARTIALLY_FILLED", "PENDING_CANCEL": st = exec.raw > 0 ? .partiallyFilled : .new
+            case "FILLED": st = .filled
+            case "CANCELED": st = .canceled
+            case "REJECTED": st = .rejected
+            case "EXPIRED", "EXPIRED_IN_MATCH": st = .expired
+            default: throw .invalidResponse(operation: operation, message: "order \(clientOrderId): unknown status \(status)")
+            }
+            var commission: Money?
+            if let fills {
+                var total = Money.zero
+                for f in fills {
+                    if let c = f.commission.flatMap(FixedPoint.init) { total += c }
+                }
+                commission = total
+            }
+            let millis = transactTime ?? updateTime ?? time ?? 0
+            return VenueOrder(
+                clientOrderID: clientOrderId,
+                venueOrderID: orderId.map(String.init),
+                symbol: symbol,
+                side: side == "SELL" ? .sell : .buy,
+                status: st,
+                quantity: qty,
+                executedQuantity: exec,
+                cumulativeQuote: quote,
+                cumulativeCommission: commission,
+                updateTime: Timestamp(nanoseconds: millis * 1_000_000)
+            )
+        }
+    }
+
+    static func decodeOrder(_ data: Data, operation: String) throws(ExecutionError) -> VenueOrder {
+        let wire: WireOrder
+        do {
+            wire = try JSONDecoder().decode(WireOrder.self, from: data)
+        } catch {
+            throw .invalidResponse(operation: operation, message: "\(error)")
+        }
+        return try wire.venueOrder(operation: operation)
+    }
+}

@@ -1,0 +1,83 @@
+import CoreMetrics
+import Metrics
+
+/// The executor's counters, gauges and timers (swift-metrics; the runtime
+/// bootstraps the Prometheus backend). Names follow Prometheus conventions:
+///
+/// - `crocbot_orders_total{event=submitted|acked|filled|partially_filled|rejected|retried|canceled|expired|dropped|unresolved}`
+/// - `crocbot_signals_refused_total{reason=risk|queue_full|invalid|stopped|store}`
+/// - `crocbot_backpressure_total{policy=suspend|drop_oldest|reject}`
+/// - `crocbot_risk_refusals_total{check=...}`
+/// - `crocbot_execution_reports_total{kind=...}`, `crocbot_execution_reports_ignored_total`
+/// - `crocbot_order_transitions_invalid_total`
+/// - gauges `crocbot_executor_queue_depth`, `crocbot_executor_in_flight`, `crocbot_kill_switch_engaged`
+/// - timers `crocbot_order_submit_to_ack_seconds`, `crocbot_signal_to_submit_seconds`
+public struct ExecutorMetrics: Sendable {
+    let factory: any MetricsFactory
+    let submitted: Counter
+    let acked: Counter
+    let filled: Counter
+    let partiallyFilled: Counter
+    let rejected: Counter
+    let retried: Counter
+    let canceled: Counter
+    let expired: Counter
+    let dropped: Counter
+    let unresolved: Counter
+    let reportsIgnored: Counter
+    let invalidTransitions: Counter
+    let queueDepth: Gauge
+    let inFlight: Gauge
+    let killSwitch: Gauge
+    let submitToAck: Metrics.Timer
+    let signalToSubmit: Metrics.Timer
+
+    /// Metrics created on `factory` (default: the bootstrapped global one).
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        func orders(_ event: String) -> Counter {
+            Counter(label: "crocbot_orders_total", dimensions: [("event", event)], factory: factory)
+        }
+        submitted = orders("submitted")
+        acked = orders("acked")
+        filled = orders("filled")
+        partiallyFilled = orders("partially_filled")
+        rejected = orders("rejected")
+        retried = orders("retried")
+        canceled = orders("canceled")
+        expired = orders("expired")
+        dropped = orders("dropped")
+        unresolved = orders("unresolved")
+        reportsIgnored = Counter(label: "crocbot_execution_reports_ignored_total", factory: factory)
+        invalidTransitions = Counter(label: "crocbot_order_transitions_invalid_total", factory: factory)
+        queueDepth = Gauge(label: "crocbot_executor_queue_depth", factory: factory)
+        inFlight = Gauge(label: "crocbot_executor_in_flight", factory: factory)
+        killSwitch = Gauge(label: "crocbot_kill_switch_engaged", factory: factory)
+        submitToAck = Metrics.Timer(label: "crocbot_order_submit_to_ack_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        signalToSubmit = Metrics.Timer(label: "crocbot_signal_to_submit_seconds", preferredDisplayUnit: .seconds, factory: factory)
+    }
+
+    func refused(_ reason: String) {
+        Counter(label: "crocbot_signals_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    func backpressure(_ policy: BackpressurePolicy) {
+        Counter(label: "crocbot_backpressure_total", dimensions: [("policy", policy.rawValue)], factory: factory).increment()
+    }
+
+    func riskRefusal(_ check: String) {
+        Counter(label: "crocbot_risk_refusals_total", dimensions: [("check", check)], factory: factory).increment()
+    }
+
+    func report(_ kind: ExecutionReportKind) {
+        Counter(label: "crocbot_execution_reports_total", dimensions: [("kind", kind.rawValue)], factory: factory).increment()
+    }
+}
+
+extension CoreMetrics.Timer {
+    /// Records the time elapsed since `start` on the continuous clock.
+    func record(since start: ContinuousClock.Instant) {
+        let d = ContinuousClock.now - start
+        recordNanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+    }
+}

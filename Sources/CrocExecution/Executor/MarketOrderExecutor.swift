@@ -1,0 +1,673 @@
+import CoreMetrics
+import CrocCore
+import Foundation
+import Logging
+
+/// Turns a strategy's order intents into orders at a venue, with a fixed
+/// concurrency limit and explicit backpressure (DESIGN rules 5 and 6).
+///
+/// The path of a signal:
+/// 1. `onSignal(_:)` validates the intent and, if the queue is full, applies
+///    the backpressure policy (`suspend`, `dropOldest`, `reject`), counted in
+///    `crocbot_backpressure_total`;
+/// 2. the risk checks run (`RiskEngine`); a refusal is typed, logged and counted;
+/// 3. the order gets a unique client order id and is **written to the store
+///    before it is sent**;
+/// 4. one of `maxInFlight` workers sends it with a deadline; transient
+///    failures (timeouts, 5xx, 429 with Retry-After, connection errors) are
+///    retried with exponential backoff and jitter, **reusing the client order
+///    id**, and a request that may have reached the venue is first looked up
+///    by that id, so a timeout never becomes a second order; rejections are
+///    final;
+/// 5. the venue's answers and pushed execution reports move the order through
+///    `OrderState`'s state machine; fills are booked from cumulative figures,
+///    so duplicated or out-of-order reports book nothing twice and lose nothing.
+///
+/// On `start()` the executor reloads unfinished orders from the store and
+/// reconciles them with the venue by client order id.
+public actor MarketOrderExecutor {
+    /// Where an injected crash happens (tests of recovery).
+    package enum CrashPoint: Sendable {
+        /// After the order is in the store, before the request leaves.
+        case beforeSend
+        /// After the venue answered, before the answer is processed.
+        case afterSend
+    }
+
+    /// The venue.
+    public nonisolated let client: any ExecutionClient
+    /// The order store.
+    public nonisolated let store: any OrderStore
+    /// The settings.
+    public nonisolated let configuration: ExecutorConfiguration
+    private let logger: Logger
+    private let metrics: ExecutorMetrics
+    private var risk: RiskEngine
+    private var records: [String: OrderRecord] = [:]
+    private var positions: [String: Quantity] = [:]
+    private var working: [String: Quantity] = [:]  // signed unfilled quantity of open orders, per symbol
+    private var queue = RingQueue<String>()
+    private var enqueuedAt: [String: ContinuousClock.Instant] = [:]
+    private var waitingWorkers: [CheckedContinuation<String?, Never>] = []
+    private var waitingProducers = RingQueue<CheckedContinuation<Void, Never>>()
+    private var inFlight = 0
+    private var running = false
+    private var crashed = false
+    private var workers: [Task<Void, Never>] = []
+    private var reportTask: Task<Void, Never>?
+    private var sequence: UInt64 = 0
+    private let session: String
+    private var rng = SystemRandomNumberGenerator()
+    package var crashPoint: CrashPoint?
+
+    /// Creates an executor; call `start()` before sending signals.
+    /// - Parameters:
+    ///   - client: The venue.
+    ///   - store: Where orders are persisted (SQLite for live trading).
+    ///   - configuration: Limits, backpressure, retries and risk.
+    ///   - logger: Order events are logged with `client_order_id` metadata.
+    ///   - metrics: Counters, gauges and timers.
+    public init(
+        client: any ExecutionClient,
+        store: any OrderStore = InMemoryOrderStore(),
+        configuration: ExecutorConfiguration = ExecutorConfiguration(),
+        logger: Logger = Logger(label: "crocbot.executor"),
+        metrics: ExecutorMetrics = ExecutorMetrics()
+    ) {
+        self.client = client
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.risk = RiskEngine(limits: configuration.risk)
+        // A per-process token keeps client order ids unique across restarts.
+        let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+        self.session = String(ms, radix: 36) + String(UInt32.random(in: 0..<(36 * 36 * 36)), radix: 36)
+    }
+
+    // MARK: Lifecycle
+
+    /// Reloads unfinished orders from the store, reconciles them with the
+    /// venue, then starts the workers and the report listener.
+    public func start() async throws(OrderStoreError) {
+        guard !running else { return }
+        running = true
+        crashed = false
+        for r in try store.openOrders() where records[r.clientOrderID] == nil {
+            records[r.clientOrderID] = r
+            working[r.request.symbol, default: .zero] += signedRemaining(r)
+        }
+        positions = try store.positions()
+        let reports = client.executionReports()
+        reportTask = Task { [weak self] in
+            for await report in reports {
+                guard let self else { return }
+                await self.handle(report: report)
+            }
+        }
+        for _ in 0..<configuration.maxInFlight {
+            workers.append(Task { await self.workerLoop() })
+        }
+        if !records.isEmpty {
+            logger.info("recovering orders", metadata: ["open_orders": "\(records.count)", "venue": "\(client.venueName)"])
+            await reconcile(recovering: true)
+        }
+    }
+
+    /// Stops taking signals, drops queued (unsent) orders, lets requests in
+    /// flight finish (each is bounded by its deadline and retries), optionally
+    /// cancels orders still working at the venue, and stops the workers.
+    public func shutdown(cancelOpenOrders: Bool = false) async {
+        guard running else { return }
+        running = false
+        while let id = queue.popFirst() { drop(id, reason: "executor shutting down") }
+        for w in waitingWorkers { w.resume(returning: nil) }
+        waitingWorkers.removeAll()
+        while let p = waitingProducers.popFirst() { p.resume() }
+        metrics.queueDepth.record(0)
+        let tasks = workers
+        workers.removeAll()
+        for t in tasks { await t.value }
+        if cancelOpenOrders { await cancelAll(symbol: nil) }
+        reportTask?.cancel()
+        reportTask = nil
+        logger.info("executor stopped", metadata: ["open_orders": "\(records.count)"])
+    }
+
+    /// Simulates the process dying: everything stops at once, nothing more is written.
+    package func simulateCrash() {
+        crashed = true
+        running = false
+        for w in waitingWorkers { w.resume(returning: nil) }
+        waitingWorkers.removeAll()
+        while let p = waitingProducers.popFirst() { p.resume() }
+        for t in workers { t.cancel() }
+        workers.removeAll()
+        reportTask?.cancel()
+        reportTask = nil
+    }
+
+    // MARK: Signals
+
+    /// Turns an order intent into a persisted, queued order, or says why not.
+    /// Suspends while the queue is full under the `suspend` policy.
+    public func onSignal(_ intent: OrderIntent) async -> SignalOutcome {
+        guard running else { return refuse(.stopped, intent) }
+        guard !intent.symbol.isEmpty else { return refuse(.invalid("empty symbol"), intent) }
+        guard intent.quantity.raw > 0 else { return refuse(.invalid("quantity \(intent.quantity) must be > 0"), intent) }
+        if let p = intent.kind.limitPrice, p.raw <= 0 { return refuse(.invalid("limit price \(p) must be > 0"), intent) }
+        if queue.count >= configuration.queueCapacity {
+            metrics.backpressure(configuration.backpressure)
+            switch configuration.backpressure {
+            case .reject:
+                return refuse(.queueFull, intent)
+            case .dropOldest:
+                if let oldest = queue.popFirst() { drop(oldest, reason: "queue full: dropped for a newer signal") }
+            case .suspend:
+                while running && queue.count >= configuration.queueCapacity {
+                    await withCheckedContinuation { waitingProducers.append($0) }
+                }
+                guard running else { return refuse(.stopped, intent) }
+            }
+        }
+        sequence += 1
+        let id = "\(configuration.clientOrderIDPrefix)-\(session)-\(String(sequence, radix: 36))"
+        let request = OrderRequest(
+            clientOrderID: id,
+            symbol: intent.symbol,
+            side: intent.side,
+            kind: intent.kind,
+            quantity: intent.quantity,
+            timeInForce: intent.timeInForce
+        )
+        let nowNanos = UInt64(DispatchTime.now().uptimeNanoseconds)
+        let exposure = (positions[intent.symbol] ?? .zero) + (working[intent.symbol] ?? .zero)
+        if let violation = risk.check(request, exposure: exposure, openOrders: records.count, nowNanos: nowNanos) {
+            metrics.riskRefusal(violation.check)
+            return refuse(.risk(violation), intent)
+        }
+        let record = OrderRecord(request: request, createdAt: Self.wallClock(), tag: intent.tag)
+        do {
+            try store.insert(record)
+        } catch {
+            return refuse(.store(error), intent)
+        }
+        records[id] = record
+        working[intent.symbol, default: .zero] += signedRemaining(record)
+        enqueuedAt[id] = .now
+        if let worker = waitingWorkers.popLast() {
+            worker.resume(returning: id)
+        } else {
+            queue.append(id)
+            metrics.queueDepth.record(queue.count)
+        }
+        if logger.logLevel <= .debug {
+            logger.debug("order queued", metadata: orderMetadata(record))
+        }
+        return .accepted(clientOrderID: id)
+    }
+
+    private func refuse(_ refusal: SignalRefusal, _ intent: OrderIntent) -> SignalOutcome {
+        let reason: String
+        switch refusal {
+        case .risk: reason = "risk"
+        case .queueFull: reason = "queue_full"
+        case .invalid: reason = "invalid"
+        case .stopped: reason = "stopped"
+        case .store: reason = "store"
+        }
+        metrics.refused(reason)
+        logger.warning(
+            "signal refused",
+            metadata: ["reason": "\(reason)", "detail": "\(refusal)", "symbol": "\(intent.symbol)", "side": "\(intent.side.rawValue)"]
+        )
+        return .refused(refusal)
+    }
+
+    // MARK: Market and account
+
+    /// Records a market price (for the price-band and notional checks).
+    public func updateMarket(symbol: String, price: Price) { risk.updatePrice(symbol: symbol, price: price) }
+
+    /// Records account equity; engages the drawdown kill switch when the limit
+    /// is reached, which drops queued orders, cancels working ones and refuses new ones.
+    public func updateEquity(_ equity: Money) async {
+        guard risk.updateEquity(equity) else { return }
+        await engageKillSwitch(reason: risk.killReason ?? "drawdown")
+    }
+
+    /// Engages the kill switch by hand.
+    public func engageKillSwitch(reason: String) async {
+        if !risk.isKillSwitchEngaged { risk.engageKillSwitch(reason: reason) }
+        metrics.killSwitch.record(1)
+        logger.critical("kill switch engaged", metadata: ["reason": "\(reason)"])
+        while let id = queue.popFirst() { drop(id, reason: "kill switch") }
+        metrics.queueDepth.record(0)
+        await cancelAll(symbol: nil)
+    }
+
+    /// Releases the kill switch.
+    public func resetKillSwitch() {
+        risk.resetKillSwitch()
+        metrics.killSwitch.record(0)
+        logger.warning("kill switch reset")
+    }
+
+    /// Whether the kill switch is engaged.
+    public var isKillSwitchEngaged: Bool { risk.isKillSwitchEngaged }
+
+    /// Net position per symbol: the sum of booked fills.
+    public func position(_ symbol: String) -> Quantity { positions[symbol] ?? .zero }
+
+    /// Every position.
+    public var allPositions: [String: Quantity] { positions }
+
+    /// Orders not yet terminal, by client order id.
+    public var openOrders: [OrderRecord] { records.values.sorted { $0.createdAt < $1.createdAt } }
+
+    /// One order as the executor knows it (open orders from memory, others from the store).
+    public func order(_ clientOrderID: String) -> OrderRecord? {
+        records[clientOrderID] ?? (try? store.order(clientOrderID)) ?? nil
+    }
+
+    /// Signals waiting for a worker.
+    public var queueDepth: Int { queue.count }
+
+    /// Requests in flight.
+    public var requestsInFlight: Int { inFlight }
+
+    // MARK: Cancels and reconciliation
+
+    /// Cancels one working order.
+    public func cancel(clientOrderID: String) async throws(ExecutionError) {
+        guard let r = records[clientOrderID] else { throw .orderNotFound(clientOrderID: clientOrderID) }
+        if r.state == .pendingNew {
+            if queue.remove(where: { $0 == clientOrderID }) { drop(clientOrderID, reason: "cancelled before sending") }
+            return
+        }
+        let snap = try await client.cancel(symbol: r.request.symbol, clientOrderID: clientOrderID, deadline: deadline())
+        apply(snap, kind: .cancel)
+    }
+
+    /// Cancels every working order (of one symbol, or all).
+    public func cancelAll(symbol: String?) async {
+        for r in records.values where r.state.isOpenAtVenue && (symbol == nil || r.request.symbol == symbol) {
+            do {
+                try await cancel(clientOrderID: r.clientOrderID)
+            } catch {
+                logger.error("cancel failed", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Looks every sent, unfinished order up at the venue by client order id
+    /// and books what it says. On recovery, orders the venue has never seen
+    /// are sent again (same id) if recent, or dropped.
+    public func reconcile() async { await reconcile(recovering: false) }
+
+    private func reconcile(recovering: Bool) async {
+        let candidates = records.values.filter { recovering || $0.state.isOpenAtVenue }.sorted { $0.createdAt < $1.createdAt }
+        for r in candidates {
+            if recovering, configuration.recoveryGrace > .zero {
+                let ageNanos = Self.wallClock().nanoseconds - r.createdAt.nanoseconds
+                let graceNanos = Self.nanoseconds(configuration.recoveryGrace)
+                if ageNanos < graceNanos { try? await Task.sleep(for: .nanoseconds(graceNanos - ageNanos)) }
+            }
+            let found: VenueOrder?
+            do {
+                found = try await queryWithRetry(r)
+            } catch {
+                logger.error("reconcile: lookup failed", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
+                continue
+            }
+            if let snap = found {
+                logger.info("reconcile: order found at venue", metadata: ["client_order_id": "\(r.clientOrderID)", "status": "\(snap.status.rawValue)"])
+                apply(snap, kind: nil)
+                continue
+            }
+            guard var current = records[r.clientOrderID] else { continue }
+            let age = Self.wallClock().nanoseconds - current.createdAt.nanoseconds
+            if recovering, current.state == .pendingNew || current.state == .submitted, current.filledQuantity.isZero {
+                if age <= Self.nanoseconds(configuration.resubmitUnsentWithin) {
+                    current.state = .pendingNew  // never reached the venue: safe to send under the same id
+                    records[current.clientOrderID] = current
+                    enqueuedAt[current.clientOrderID] = .now
+                    logger.warning("reconcile: order unknown at venue, sending again", metadata: orderMetadata(current))
+                    if let worker = waitingWorkers.popLast() {
+                        worker.resume(returning: current.clientOrderID)
+                    } else {
+                        queue.append(current.clientOrderID)
+                    }
+                } else {
+                    drop(current.clientOrderID, reason: "unknown at venue after restart and older than the resubmit window")
+                }
+            } else if current.state.isOpenAtVenue && current.state != .submitted {
+                current.lastError = "venue no longer knows the order"
+                logger.error("reconcile: acknowledged order unknown at venue; marking expired", metadata: orderMetadata(current))
+                transition(&current, to: .expired)
+            }
+        }
+    }
+
+    private func queryWithRetry(_ r: OrderRecord) async throws(ExecutionError) -> VenueOrder? {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.queryOrder(symbol: r.request.symbol, clientOrderID: r.clientOrderID, deadline: deadline())
+            } catch .orderNotFound {
+                return nil
+            } catch {
+                guard error.isTransient, attempt < configuration.retry.maxAttempts, !crashed else { throw error }
+                try? await Task.sleep(for: backoff(attempt, error))
+            }
+        }
+    }
+
+    // MARK: Workers
+
+    private func workerLoop() async {
+        while let id = await nextJob() {
+            await send(id)
+        }
+    }
+
+    private func nextJob() async -> String? {
+        if let id = queue.popFirst() {
+            metrics.queueDepth.record(queue.count)
+            if let p = waitingProducers.popFirst() { p.resume() }
+            return id
+        }
+        guard running else { return nil }
+        return await withCheckedContinuation { waitingWorkers.append($0) }
+    }
+
+    private func send(_ id: String) async {
+        guard !crashed, var record = records[id], record.state == .pendingNew else { return }
+        if let t0 = enqueuedAt.removeValue(forKey: id) { metrics.signalToSubmit.record(since: t0) }
+        if crashPoint == .beforeSend {
+            simulateCrash()
+            return
+        }
+        inFlight += 1
+        metrics.inFlight.record(inFlight)
+        defer {
+            inFlight -= 1
+            metrics.inFlight.record(inFlight)
+        }
+        record.state = .submitted
+        records[id] = record
+        metrics.submitted.increment()
+        if logger.logLevel <= .info { logger.info("order submitted", metadata: orderMetadata(record)) }
+        var attempt = 0
+        var lookUpFirst = false
+        while !crashed {
+            attempt += 1
+            records[id]?.attempts = attempt
+            let started = ContinuousClock.now
+            do {
+                if lookUpFirst, let found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline()) {
+                    // The earlier attempt reached the venue: adopt it, never send twice.
+                    if crashPoint == .afterSend { return simulateCrash() }
+                    logger.info("order found after ambiguous failure", metadata: ["client_order_id": "\(id)"])
+                    apply(found, kind: nil)
+                    return
+                }
+                let snap = try await client.submit(record.request, deadline: deadline())
+                if crashPoint == .afterSend { return simulateCrash() }
+                metrics.submitToAck.record(since: started)
+                apply(snap, kind: nil)
+                return
+            } catch .duplicateOrder {
+                // The id is already at the venue: an earlier attempt got through.
+                lookUpFirst = true
+                if attempt >= configuration.retry.maxAttempts { break }
+                continue
+            } catch .orderNotFound {
+                lookUpFirst = false  // the lookup says the venue never saw it: send
+                attempt -= 1
+                continue
+            } catch {
+                guard !crashed else { return }
+                records[id]?.lastError = "\(error)"
+                if !error.isTransient {
+                    reject(id, error)
+                    return
+                }
+                if error.mayHaveReachedVenue { lookUpFirst = true }
+                guard attempt < configuration.retry.maxAttempts else { break }
+                metrics.retried.increment()
+                let wait = backoff(attempt, error)
+                logger.warning(
+                    "order send failed, retrying",
+                    metadata: ["client_order_id": "\(id)", "attempt": "\(attempt)", "error": "\(error)", "retry_in": "\(wait)"]
+                )
+                try? await Task.sleep(for: wait)
+            }
+        }
+        guard !crashed, let r = records[id] else { return }
+        metrics.unresolved.increment()
+        persist(r)
+        logger.error(
+            "order outcome unknown after retries; will reconcile",
+            metadata: ["client_order_id": "\(id)", "attempts": "\(attempt)", "error": "\(r.lastError ?? "")"]
+        )
+    }
+
+    private func reject(_ id: String, _ error: ExecutionError) {
+        guard var r = records[id] else { return }
+        r.lastError = "\(error)"
+        metrics.rejected.increment()
+        logger.error("order rejected", metadata: orderMetadata(r).merging(["error": "\(error)"]) { $1 })
+        transition(&r, to: .rejected)
+    }
+
+    // MARK: Reports
+
+    private func handle(report: ExecutionReport) {
+        metrics.report(report.kind)
+        apply(report.order, kind: report.kind)
+    }
+
+    /// Applies the venue's view of an order: books unbooked fills from the
+    /// cumulative figures and moves the state forward; stale or duplicate
+    /// views change nothing.
+    private func apply(_ snap: VenueOrder, kind: ExecutionReportKind?) {
+        guard !crashed else { return }
+        guard var r = records[snap.clientOrderID] else {
+            metrics.reportsIgnored.increment()
+            return
+        }
+        if r.venueOrderID == nil, let v = snap.venueOrderID { r.venueOrderID = v }
+        var target = OrderState(snap.status)
+        if snap.executedQuantity > r.filledQuantity {
+            let deltaQty = snap.executedQuantity - r.filledQuantity
+            var deltaQuote = snap.cumulativeQuote - r.filledQuote
+            if deltaQuote.raw <= 0 { deltaQuote = deltaQty * (snap.averagePrice ?? .zero) }
+            let price = deltaQuote.divided(by: deltaQty) ?? .zero
+            var deltaFee = Money.zero
+            if let c = snap.cumulativeCommission, c > r.commission { deltaFee = c - r.commission }
+            r.filledQuantity = snap.executedQuantity
+            r.filledQuote = snap.cumulativeQuote.raw > 0 ? snap.cumulativeQuote : r.filledQuote + deltaQuote
+            r.commission += deltaFee
+            if target == .acked || target == .submitted { target = .partiallyFilled }
+            if r.filledQuantity >= r.request.quantity { target = .filled }
+            let previous = r.state
+            guard r.state.canTransition(to: target) || r.state == target else {
+                invalid(r, target)
+                return
+            }
+            r.state = target
+            r.updatedAt = Self.wallClock()
+            let fill = ExecutionFill(
+                clientOrderID: r.clientOrderID,
+                symbol: r.request.symbol,
+                side: r.request.side,
+                quantity: deltaQty,
+                price: price,
+                commission: deltaFee,
+                cumulativeQuantity: r.filledQuantity,
+                time: snap.updateTime
+            )
+            do {
+                guard try store.record(fill: fill, order: r) else { return }
+            } catch {
+                logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
+            }
+            positions[r.request.symbol, default: .zero] += fill.signedQuantity
+            working[r.request.symbol, default: .zero] -= fill.signedQuantity
+            if previous == .submitted { metrics.acked.increment() }
+            if target == .filled { metrics.filled.increment() } else { metrics.partiallyFilled.increment() }
+            if logger.logLevel <= .info {
+                logger.info(
+                    target == .filled ? "order filled" : "order partially filled",
+                    metadata: orderMetadata(r).merging(["fill_qty": "\(deltaQty)", "fill_price": "\(price)", "filled": "\(r.filledQuantity)"]) { $1 }
+                )
+            }
+            if target.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
+            return
+        }
+        // No new fill: a state change, a duplicate, or a stale report.
+        if target == r.state { return }
+        guard r.state.canTransition(to: target) else {
+            if r.state.isTerminal || isStale(from: r.state, to: target) {
+                metrics.reportsIgnored.increment()
+            } else {
+                invalid(r, target)
+            }
+            return
+        }
+        if target == .rejected { r.lastError = snap.rejectReason ?? r.lastError }
+        switch target {
+        case .acked: metrics.acked.increment()
+        case .canceled: metrics.canceled.increment()
+        case .expired: metrics.expired.increment()
+        case .rejected: metrics.rejected.increment()
+        default: break
+        }
+        if logger.logLevel <= .info { logger.info("order \(target.rawValue)", metadata: orderMetadata(r)) }
+        transition(&r, to: target)
+    }
+
+    /// An older state arriving after a newer one (e.g. `acked` after `partially_filled`).
+    private func isStale(from: OrderState, to: OrderState) -> Bool {
+        let rank: [OrderState: Int] = [.pendingNew: 0, .submitted: 1, .acked: 2, .partiallyFilled: 3]
+        guard let a = rank[from], let b = rank[to] else { return false }
+        return b < a
+    }
+
+    private func invalid(_ r: OrderRecord, _ target: OrderState) {
+        metrics.invalidTransitions.increment()
+        logger.error(
+            "invalid order transition refused",
+            metadata: orderMetadata(r).merging(["error": "\(InvalidOrderTransition(clientOrderID: r.clientOrderID, from: r.state, to: target))"]) { $1 }
+        )
+    }
+
+    /// Moves an order to a new state (checked) and persists it.
+    private func transition(_ r: inout OrderRecord, to next: OrderState) {
+        do {
+            try r.transition(to: next)
+        } catch {
+            invalid(r, next)
+            return
+        }
+        r.updatedAt = Self.wallClock()
+        if next.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
+        persist(r)
+    }
+
+    private func drop(_ id: String, reason: String) {
+        guard var r = records[id] else { return }
+        enqueuedAt[id] = nil
+        r.lastError = reason
+        metrics.dropped.increment()
+        logger.warning("order dropped", metadata: orderMetadata(r).merging(["reason": "\(reason)"]) { $1 })
+        transition(&r, to: .dropped)
+    }
+
+    /// Removes a terminal order from memory; its unfilled part stops counting as exposure.
+    private func retire(_ r: OrderRecord) {
+        records[r.clientOrderID] = nil
+        working[r.request.symbol, default: .zero] -= signedRemaining(r)
+        if r.state == .filled { persist(r) }
+    }
+
+    private func persist(_ r: OrderRecord) {
+        do {
+            try store.update(r)
+        } catch {
+            logger.critical("order could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Helpers
+
+    private func signedRemaining(_ r: OrderRecord) -> Quantity {
+        let remaining = r.request.quantity - r.filledQuantity
+        return r.request.side == .buy ? remaining : -remaining
+    }
+
+    private func deadline() -> ContinuousClock.Instant { .now + configuration.requestTimeout }
+
+    private func backoff(_ attempt: Int, _ error: ExecutionError) -> Duration {
+        configuration.retry.delay(retry: attempt, retryAfter: error.retryAfter, random: Double.random(in: 0...1, using: &rng))
+    }
+
+    private func orderMetadata(_ r: OrderRecord) -> Logger.Metadata {
+        [
+            "client_order_id": "\(r.clientOrderID)",
+            "symbol": "\(r.request.symbol)",
+            "side": "\(r.request.side.rawValue)",
+            "quantity": "\(r.request.quantity)",
+            "state": "\(r.state.rawValue)",
+            "venue": "\(client.venueName)",
+        ]
+    }
+
+    private static func wallClock() -> Timestamp {
+        Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
+    }
+
+    private static func nanoseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+    }
+}
+
+/// A growable FIFO ring buffer (O(1) append and pop).
+struct RingQueue<Element> {
+    private var storage: [Element?] = Array(repeating: nil, count: 16)
+    private var head = 0
+    private(set) var count = 0
+
+    mutating func append(_ e: Element) {
+        if count == storage.count {
+            var grown: [Element?] = Array(repeating: nil, count: storage.count * 2)
+            for i in 0..<count { grown[i] = storage[(head + i) % storage.count] }
+            storage = grown
+            head = 0
+        }
+        storage[(head + count) % storage.count] = e
+        count += 1
+    }
+
+    mutating func popFirst() -> Element? {
+        guard count > 0 else { return nil }
+        let e = storage[head]
+        storage[head] = nil
+        head = (head + 1) % storage.count
+        count -= 1
+        return e
+    }
+
+    /// Removes the first element matching `predicate`; returns whether one was removed.
+    mutating func remove(where predicate: (Element) -> Bool) -> Bool {
+        var kept: [Element] = []
+        var removed = false
+        while let e = popFirst() {
+            if !removed && predicate(e) { removed = true } else { kept.append(e) }
+        }
+        for e in kept { append(e) }
+        return removed
+    }
+}

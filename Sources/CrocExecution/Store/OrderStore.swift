@@ -1,0 +1,113 @@
+import CrocCore
+import Synchronization
+
+/// A failure of the order store.
+public struct OrderStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was being done.
+    public var operation: String
+    /// The underlying error.
+    public var message: String
+
+    /// Creates an error.
+    public init(operation: String, message: String) {
+        self.operation = operation
+        self.message = message
+    }
+
+    /// A message for people.
+    public var description: String { "order store \(operation): \(message)" }
+}
+
+/// Where orders and fills live so a restart loses nothing (DESIGN rule 5).
+///
+/// The executor writes an order before it is sent and every state change and
+/// fill after it is received. `record(fill:order:)` is atomic and idempotent:
+/// a fill is keyed by (client order id, cumulative quantity), so booking the
+/// same venue report twice books it once.
+public protocol OrderStore: Sendable {
+    /// Adds a new order. Fails if the client order id exists.
+    func insert(_ record: OrderRecord) throws(OrderStoreError)
+    /// Replaces an order's stored state.
+    func update(_ record: OrderRecord) throws(OrderStoreError)
+    /// Books a fill and the order's new state in one transaction.
+    /// - Returns: false when the fill was already booked (nothing changed).
+    @discardableResult
+    func record(fill: ExecutionFill, order: OrderRecord) throws(OrderStoreError) -> Bool
+    /// One order by client order id.
+    func order(_ clientOrderID: String) throws(OrderStoreError) -> OrderRecord?
+    /// Orders that are not terminal, oldest first.
+    func openOrders() throws(OrderStoreError) -> [OrderRecord]
+    /// All orders, oldest first.
+    func allOrders() throws(OrderStoreError) -> [OrderRecord]
+    /// Fills, oldest first, for one order or all.
+    func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill]
+}
+
+extension OrderStore {
+    /// Net position per symbol: the sum of booked fills.
+    public func positions() throws(OrderStoreError) -> [String: Quantity] {
+        var out: [String: Quantity] = [:]
+        for f in try fills(clientOrderID: nil) { out[f.symbol, default: .zero] += f.signedQuantity }
+        return out
+    }
+}
+
+/// An order store in memory: for tests, benchmarks and backtests that need no durability.
+public final class InMemoryOrderStore: OrderStore {
+    private struct State {
+        var orders: [String: OrderRecord] = [:]
+        var sequence: [String] = []
+        var fills: [ExecutionFill] = []
+        var fillKeys: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates an empty store.
+    public init() {}
+
+    public func insert(_ record: OrderRecord) throws(OrderStoreError) {
+        let ok = state.withLock { s -> Bool in
+            guard s.orders[record.clientOrderID] == nil else { return false }
+            s.orders[record.clientOrderID] = record
+            s.sequence.append(record.clientOrderID)
+            return true
+        }
+        if !ok { throw OrderStoreError(operation: "insert", message: "client order id \(record.clientOrderID) exists") }
+    }
+
+    public func update(_ record: OrderRecord) throws(OrderStoreError) {
+        let ok = state.withLock { s -> Bool in
+            guard s.orders[record.clientOrderID] != nil else { return false }
+            s.orders[record.clientOrderID] = record
+            return true
+        }
+        if !ok { throw OrderStoreError(operation: "update", message: "unknown client order id \(record.clientOrderID)") }
+    }
+
+    public func record(fill: ExecutionFill, order: OrderRecord) throws(OrderStoreError) -> Bool {
+        state.withLock { s in
+            let key = "\(fill.clientOrderID)|\(fill.cumulativeQuantity.raw)"
+            guard s.fillKeys.insert(key).inserted else { return false }
+            s.fills.append(fill)
+            s.orders[order.clientOrderID] = order
+            return true
+        }
+    }
+
+    public func order(_ clientOrderID: String) throws(OrderStoreError) -> OrderRecord? {
+        state.withLock { $0.orders[clientOrderID] }
+    }
+
+    public func openOrders() throws(OrderStoreError) -> [OrderRecord] {
+        state.withLock { s in s.sequence.compactMap { s.orders[$0] }.filter { !$0.state.isTerminal } }
+    }
+
+    public func allOrders() throws(OrderStoreError) -> [OrderRecord] {
+        state.withLock { s in s.sequence.compactMap { s.orders[$0] } }
+    }
+
+    public func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill] {
+        state.withLock { s in clientOrderID.map { id in s.fills.filter { $0.clientOrderID == id } } ?? s.fills }
+    }
+}

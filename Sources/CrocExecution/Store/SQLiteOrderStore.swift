@@ -1,0 +1,234 @@
+import CrocCore
+import GRDB
+
+/// The durable order store: SQLite through GRDB, in WAL mode.
+///
+/// Tables `orders` (one row per client order id) and `fills` (primary key
+/// client order id + cumulative quantity, so a report booked twice is booked
+/// once). Amounts are stored as the ledger's fixed-point integers, exact.
+///
+/// Durability: `.processCrash` (WAL, `synchronous=NORMAL`, the default)
+/// survives the process dying at any point; `.powerLoss` (`synchronous=FULL`)
+/// also survives the machine losing power, at an fsync per write.
+public final class SQLiteOrderStore: OrderStore {
+    /// How hard each commit is pushed to disk.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Survives a crash of the process (WAL, `synchronous=NORMAL`).
+        case processCrash
+        /// Survives power loss too (`synchronous=FULL`).
+        case powerLoss
+    }
+
+    /// The database file.
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the store at `path`.
+    /// - Throws: `OrderStoreError` when the file cannot be opened or migrated.
+    public init(path: String, durability: Durability = .processCrash) throws(OrderStoreError) {
+        self.path = path
+        var config = Configuration()
+        let sync = durability == .powerLoss ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE IF NOT EXISTS orders (
+                            client_order_id TEXT PRIMARY KEY NOT NULL,
+                            symbol TEXT NOT NULL,
+                            side TEXT NOT NULL,
+                            limit_price INTEGER,
+                            quantity INTEGER NOT NULL,
+                            time_in_force TEXT NOT NULL,
+                            state TEXT NOT NULL,
+                            venue_order_id TEXT,
+                            filled_quantity INTEGER NOT NULL,
+                            filled_quote INTEGER NOT NULL,
+                            commission INTEGER NOT NULL,
+                            attempts INTEGER NOT NULL,
+                            created_at INTEGER NOT NULL,
+                            updated_at INTEGER NOT NULL,
+                            last_error TEXT,
+                            tag TEXT,
+                            seq INTEGER NOT NULL
+                        );
+                        CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+                        CREATE TABLE IF NOT EXISTS fills (
+                            client_order_id TEXT NOT NULL,
+                            cumulative_quantity INTEGER NOT NULL,
+                            symbol TEXT NOT NULL,
+                            side TEXT NOT NULL,
+                            quantity INTEGER NOT NULL,
+                            price INTEGER NOT NULL,
+                            commission INTEGER NOT NULL,
+                            time INTEGER NOT NULL,
+                            seq INTEGER NOT NULL,
+                            PRIMARY KEY (client_order_id, cumulative_quantity)
+                        );
+                        """
+                )
+            }
+        } catch {
+            throw OrderStoreError(operation: "open \(path)", message: "\(error)")
+        }
+    }
+
+    private static let orderColumns =
+        "client_order_id, symbol, side, limit_price, quantity, time_in_force, state, venue_order_id, filled_quantity, filled_quote, commission, attempts, created_at, updated_at, last_error, tag"
+
+    private static func arguments(_ r: OrderRecord) -> StatementArguments {
+        [
+            r.clientOrderID, r.request.symbol, r.request.side.rawValue, r.request.kind.limitPrice?.raw, r.request.quantity.raw,
+            r.request.timeInForce.rawValue, r.state.rawValue, r.venueOrderID, r.filledQuantity.raw, r.filledQuote.raw, r.commission.raw,
+            r.attempts, r.createdAt.nanoseconds, r.updatedAt.nanoseconds, r.lastError, r.tag,
+        ]
+    }
+
+    private static func decode(_ row: Row) throws(OrderStoreError) -> OrderRecord {
+        let id: String = row["client_order_id"]
+        guard let side = OrderSide(rawValue: row["side"]), let tif = TimeInForce(rawValue: row["time_in_force"]),
+            let state = OrderState(rawValue: row["state"])
+        else { throw OrderStoreError(operation: "read", message: "order \(id): unreadable side/time_in_force/state") }
+        let limit: Int64? = row["limit_price"]
+        let request = OrderRequest(
+            clientOrderID: id,
+            symbol: row["symbol"],
+            side: side,
+            kind: limit.map { .limit(Price(raw: $0)) } ?? .market,
+            quantity: Quantity(raw: row["quantity"]),
+            timeInForce: tif
+        )
+        var r = OrderRecord(request: request, createdAt: Timestamp(nanoseconds: row["created_at"]), tag: row["tag"])
+        r.state = state
+        r.venueOrderID = row["venue_order_id"]
+        r.filledQuantity = Quantity(raw: row["filled_quantity"])
+        r.filledQuote = Money(raw: row["filled_quote"])
+        r.commission = Money(raw: row["commission"])
+        r.attempts = row["attempts"]
+        r.updatedAt = Timestamp(nanoseconds: row["updated_at"])
+        r.lastError = row["last_error"]
+        return r
+    }
+
+    public func insert(_ record: OrderRecord) throws(OrderStoreError) {
+        do {
+            try pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO orders (\(Self.orderColumns), seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))",
+                    arguments: Self.arguments(record)
+                )
+            }
+        } catch {
+            throw OrderStoreError(operation: "insert \(record.clientOrderID)", message: "\(error)")
+        }
+    }
+
+    private static func update(_ db: Database, _ r: OrderRecord) throws {
+        try db.execute(
+            sql: """
+                UPDATE orders SET state = ?, venue_order_id = ?, filled_quantity = ?, filled_quote = ?, commission = ?,
+                attempts = ?, updated_at = ?, last_error = ? WHERE client_order_id = ?
+                """,
+            arguments: [
+                r.state.rawValue, r.venueOrderID, r.filledQuantity.raw, r.filledQuote.raw, r.commission.raw, r.attempts,
+                r.updatedAt.nanoseconds, r.lastError, r.clientOrderID,
+            ]
+        )
+        if db.changesCount == 0 { throw OrderStoreError(operation: "update", message: "unknown client order id \(r.clientOrderID)") }
+    }
+
+    public func update(_ record: OrderRecord) throws(OrderStoreError) {
+        do {
+            try pool.write { db in try Self.update(db, record) }
+        } catch let e as OrderStoreError {
+            throw e
+        } catch {
+            throw OrderStoreError(operation: "update \(record.clientOrderID)", message: "\(error)")
+        }
+    }
+
+    public func record(fill: ExecutionFill, order: OrderRecord) throws(OrderStoreError) -> Bool {
+        do {
+            return try pool.write { db -> Bool in
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO fills (client_order_id, cumulative_quantity, symbol, side, quantity, price, commission, time, seq)
+                        VALUES (?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM fills))
+                        """,
+                    arguments: [
+                        fill.clientOrderID, fill.cumulativeQuantity.raw, fill.symbol, fill.side.rawValue, fill.quantity.raw, fill.price.raw,
+                        fill.commission.raw, fill.time.nanoseconds,
+                    ]
+                )
+                guard db.changesCount == 1 else { return false }
+                try Self.update(db, order)
+                return true
+            }
+        } catch let e as OrderStoreError {
+            throw e
+        } catch {
+            throw OrderStoreError(operation: "record fill \(fill.clientOrderID)", message: "\(error)")
+        }
+    }
+
+    private func readOrders(_ sql: String, _ args: StatementArguments = []) throws(OrderStoreError) -> [OrderRecord] {
+        let rows: [Row]
+        do {
+            rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: args) }
+        } catch {
+            throw OrderStoreError(operation: "read orders", message: "\(error)")
+        }
+        var out: [OrderRecord] = []
+        out.reserveCapacity(rows.count)
+        for row in rows { out.append(try Self.decode(row)) }
+        return out
+    }
+
+    public func order(_ clientOrderID: String) throws(OrderStoreError) -> OrderRecord? {
+        try readOrders("SELECT \(Self.orderColumns) FROM orders WHERE client_order_id = ?", [clientOrderID]).first
+    }
+
+    public func openOrders() throws(OrderStoreError) -> [OrderRecord] {
+        let terminal = OrderState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try readOrders("SELECT \(Self.orderColumns) FROM orders WHERE state NOT IN (\(terminal)) ORDER BY seq")
+    }
+
+    public func allOrders() throws(OrderStoreError) -> [OrderRecord] {
+        try readOrders("SELECT \(Self.orderColumns) FROM orders ORDER BY seq")
+    }
+
+    public func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill] {
+        let rows: [Row]
+        do {
+            rows = try pool.read { db in
+                if let id = clientOrderID {
+                    return try Row.fetchAll(db, sql: "SELECT * FROM fills WHERE client_order_id = ? ORDER BY seq", arguments: [id])
+                }
+                return try Row.fetchAll(db, sql: "SELECT * FROM fills ORDER BY seq")
+            }
+        } catch {
+            throw OrderStoreError(operation: "read fills", message: "\(error)")
+        }
+        var out: [ExecutionFill] = []
+        for row in rows {
+            guard let side = OrderSide(rawValue: row["side"]) else {
+                throw OrderStoreError(operation: "read fills", message: "unreadable side in fill of \(row["client_order_id"] as String)")
+            }
+            out.append(
+                ExecutionFill(
+                    clientOrderID: row["client_order_id"],
+                    symbol: row["symbol"],
+                    side: side,
+                    quantity: Quantity(raw: row["quantity"]),
+                    price: Price(raw: row["price"]),
+                    commission: Money(raw: row["commission"]),
+                    cumulativeQuantity: Quantity(raw: row["cumulative_quantity"]),
+                    time: Timestamp(nanoseconds: row["time"])
+                )
+            )
+        }
+        return out
+    }
+}

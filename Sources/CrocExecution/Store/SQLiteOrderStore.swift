@@ -232,3 +232,14 @@ public final class SQLiteOrderStore: OrderStore {
         return out
     }
 }
+
+extension SQLiteOrderStore {
+    /// The database's journal mode (`wal` for this store).
+    public func pragmaJournalMode() throws(OrderStoreError) -> String {
+        do {
+            return try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+        } catch {
+            throw OrderStoreError(operation: "read journal mode", message: "\(error)")
+        }
+    }
+}

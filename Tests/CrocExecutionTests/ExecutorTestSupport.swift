@@ -52,8 +52,16 @@ actor ScriptedVenue: ExecutionClient {
         if !failures.isEmpty { throw failures.removeFirst() }
         if orders[request.clientOrderID]?.status.isOpen == true { throw .duplicateOrder(clientOrderID: request.clientOrderID) }
         var o = VenueOrder(
-            clientOrderID: request.clientOrderID, venueOrderID: "V\(nextID)", symbol: request.symbol, side: request.side, status: .new,
-            quantity: request.quantity, executedQuantity: .zero, cumulativeQuote: .zero, updateTime: Timestamp(nanoseconds: 0))
+            clientOrderID: request.clientOrderID,
+            venueOrderID: "V\(nextID)",
+            symbol: request.symbol,
+            side: request.side,
+            status: .new,
+            quantity: request.quantity,
+            executedQuantity: .zero,
+            cumulativeQuote: .zero,
+            updateTime: Timestamp(nanoseconds: 0)
+        )
         nextID += 1
         if request.kind == .market || !restLimits {
             o.status = .filled

@@ -187,7 +187,8 @@ final class FakeBinance: Sendable {
         if fills {
             if o.executedQty.raw > 0 {
                 let px = o.quote.divided(by: o.executedQty)!
-                s += ",\"fills\":[{\"price\":\"\(px)\",\"qty\":\"\(o.executedQty)\",\"commission\":\"0.001\",\"commissionAsset\":\"BNB\",\"tradeId\":\(o.orderId * 10)}]"
+                s +=
+                    ",\"fills\":[{\"price\":\"\(px)\",\"qty\":\"\(o.executedQty)\",\"commission\":\"0.001\",\"commissionAsset\":\"BNB\",\"tradeId\":\(o.orderId * 10)}]"
             } else {
                 s += ",\"fills\":[]"
             }
@@ -196,7 +197,8 @@ final class FakeBinance: Sendable {
     }
 
     private func newOrder(_ p: [String: String]) -> Response {
-        guard let symbol = p["symbol"], let side = p["side"], let type = p["type"], let q = p["quantity"].flatMap(FixedPoint.init), let cid = p["newClientOrderId"]
+        guard let symbol = p["symbol"], let side = p["side"], let type = p["type"], let q = p["quantity"].flatMap(FixedPoint.init),
+            let cid = p["newClientOrderId"]
         else { return Self.error(400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed.") }
         return state.withLock { s -> Response in
             if let reject = s.rejectNextOrder {
@@ -208,8 +210,18 @@ final class FakeBinance: Sendable {
             }
             let id = Int64(s.orders.count + 1)
             var o = Order(
-                orderId: id, clientOrderId: cid, symbol: symbol, side: side, type: type, price: p["price"] ?? "0.00000000", origQty: q,
-                executedQty: .zero, quote: .zero, status: "NEW", time: Self.millis())
+                orderId: id,
+                clientOrderId: cid,
+                symbol: symbol,
+                side: side,
+                type: type,
+                price: p["price"] ?? "0.00000000",
+                origQty: q,
+                executedQty: .zero,
+                quote: .zero,
+                status: "NEW",
+                time: Self.millis()
+            )
             if type == "MARKET" {
                 o.executedQty = s.partialFills ? q.floored(toMultipleOf: FixedPoint("0.00000001")!) * FixedPoint("0.5")! : q
                 o.quote = o.executedQty * s.fillPrice
@@ -242,18 +254,26 @@ final class FakeBinance: Sendable {
     private func cancelOrder(_ p: [String: String]) -> Response {
         guard let i = find(p) else { return Self.error(400, -2011, "Unknown order sent.") }
         return state.withLock { s -> Response in
-            guard s.orders[i].status == "NEW" || s.orders[i].status == "PARTIALLY_FILLED" else { return Self.error(400, -2011, "Unknown order sent.") }
+            guard s.orders[i].status == "NEW" || s.orders[i].status == "PARTIALLY_FILLED" else {
+                return Self.error(400, -2011, "Unknown order sent.")
+            }
             s.orders[i].status = "CANCELED"
             return Self.json(200, render(s.orders[i], fills: false), weight: 0)
         }
     }
 
     private func openOrders(_ p: [String: String]) -> Response {
-        let open = state.withLock { s in s.orders.filter { ($0.status == "NEW" || $0.status == "PARTIALLY_FILLED") && (p["symbol"] == nil || $0.symbol == p["symbol"]) } }
+        let open = state.withLock { s in
+            s.orders.filter { ($0.status == "NEW" || $0.status == "PARTIALLY_FILLED") && (p["symbol"] == nil || $0.symbol == p["symbol"]) }
+        }
         return Self.json(200, "[" + open.map { render($0, fills: false) }.joined(separator: ",") + "]", weight: 0)
     }
 
     private func account() -> Response {
-        Self.json(200, #"{"makerCommission":15,"canTrade":true,"balances":[{"asset":"BTC","free":"1.50000000","locked":"0.25000000"},{"asset":"USDT","free":"1000.00000000","locked":"0.00000000"}]}"#, weight: 0)
+        Self.json(
+            200,
+            #"{"makerCommission":15,"canTrade":true,"balances":[{"asset":"BTC","free":"1.50000000","locked":"0.25000000"},{"asset":"USDT","free":"1000.00000000","locked":"0.00000000"}]}"#,
+            weight: 0
+        )
     }
 }

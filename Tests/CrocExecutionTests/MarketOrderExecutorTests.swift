@@ -11,7 +11,10 @@ import Testing
 @Suite("Order state machine")
 struct OrderStateTests {
     @Test func forwardTransitionsAreAllowedAndImpossibleOnesRefused() throws {
-        var r = OrderRecord(request: OrderRequest(clientOrderID: "a", symbol: "X", side: .buy, kind: .market, quantity: q("1")), createdAt: Timestamp(nanoseconds: 0))
+        var r = OrderRecord(
+            request: OrderRequest(clientOrderID: "a", symbol: "X", side: .buy, kind: .market, quantity: q("1")),
+            createdAt: Timestamp(nanoseconds: 0)
+        )
         try r.transition(to: .submitted)
         try r.transition(to: .acked)
         try r.transition(to: .partiallyFilled)
@@ -94,7 +97,11 @@ struct MarketOrderExecutorTests {
         let store = InMemoryOrderStore()
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
-            client: venue, store: store, configuration: ExecutorConfiguration(retry: fastRetry), metrics: ExecutorMetrics(factory: metrics))
+            client: venue,
+            store: store,
+            configuration: ExecutorConfiguration(retry: fastRetry),
+            metrics: ExecutorMetrics(factory: metrics)
+        )
         try await ex.start()
         var ids: [String] = []
         for _ in 0..<10 { ids.append(try #require(await ex.onSignal(buy("0.5")).clientOrderID)) }
@@ -132,8 +139,10 @@ struct MarketOrderExecutorTests {
         await venue.closeGate()
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
-            client: venue, configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .reject, retry: fastRetry),
-            metrics: ExecutorMetrics(factory: metrics))
+            client: venue,
+            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .reject, retry: fastRetry),
+            metrics: ExecutorMetrics(factory: metrics)
+        )
         try await ex.start()
         var outcomes: [SignalOutcome] = []
         for _ in 0..<6 {
@@ -155,8 +164,11 @@ struct MarketOrderExecutorTests {
         let store = InMemoryOrderStore()
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
-            client: venue, store: store, configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .dropOldest, retry: fastRetry),
-            metrics: ExecutorMetrics(factory: metrics))
+            client: venue,
+            store: store,
+            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .dropOldest, retry: fastRetry),
+            metrics: ExecutorMetrics(factory: metrics)
+        )
         try await ex.start()
         var ids: [String] = []
         for i in 0..<5 {
@@ -178,8 +190,10 @@ struct MarketOrderExecutorTests {
         await venue.closeGate()
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
-            client: venue, configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .suspend, retry: fastRetry),
-            metrics: ExecutorMetrics(factory: metrics))
+            client: venue,
+            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .suspend, retry: fastRetry),
+            metrics: ExecutorMetrics(factory: metrics)
+        )
         try await ex.start()
         let produced = Mutex(0)
         let producer = Task {
@@ -201,11 +215,17 @@ struct MarketOrderExecutorTests {
     @Test func transientErrorsAreRetriedWithTheSameIdAndRejectionsAreNot() async throws {
         let venue = ScriptedVenue()
         await venue.script(failures: [
-            .transport(operation: "submit", message: "refused", requestSent: false), .server(operation: "submit", status: 503, code: nil, message: "busy"),
+            .transport(operation: "submit", message: "refused", requestSent: false),
+            .server(operation: "submit", status: 503, code: nil, message: "busy"),
         ])
         let metrics = TestMetrics()
         let store = InMemoryOrderStore()
-        let ex = MarketOrderExecutor(client: venue, store: store, configuration: ExecutorConfiguration(retry: fastRetry), metrics: ExecutorMetrics(factory: metrics))
+        let ex = MarketOrderExecutor(
+            client: venue,
+            store: store,
+            configuration: ExecutorConfiguration(retry: fastRetry),
+            metrics: ExecutorMetrics(factory: metrics)
+        )
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("1")).clientOrderID)
         #expect(await eventually { await ex.position("BTCUSDT") == q("1") })
@@ -276,7 +296,8 @@ struct MarketOrderExecutorTests {
             client: venue,
             configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxPosition: q("2"))),
             logger: memoryLogger(sink),
-            metrics: ExecutorMetrics(factory: metrics))
+            metrics: ExecutorMetrics(factory: metrics)
+        )
         try await ex.start()
         #expect(await ex.onSignal(buy("2")).clientOrderID != nil)
         let outcome = await ex.onSignal(buy("1"))
@@ -294,7 +315,10 @@ struct MarketOrderExecutorTests {
 
     @Test func killSwitchCancelsWorkingOrdersAndBlocksNewOnes() async throws {
         let venue = ScriptedVenue()
-        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxDrawdown: FixedPoint("0.05")!)))
+        let ex = MarketOrderExecutor(
+            client: venue,
+            configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxDrawdown: FixedPoint("0.05")!))
+        )
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("1", limit: "90")).clientOrderID)
         #expect(await eventually { await ex.order(id)?.state == .acked })
@@ -336,8 +360,17 @@ struct MarketOrderExecutorTests {
 struct OrderStoreTests {
     func record(_ id: String) -> OrderRecord {
         OrderRecord(
-            request: OrderRequest(clientOrderID: id, symbol: "ETHUSDT", side: .sell, kind: .limit(FixedPoint("1234.5")!), quantity: q("0.25"), timeInForce: .ioc),
-            createdAt: Timestamp(nanoseconds: 42), tag: "t")
+            request: OrderRequest(
+                clientOrderID: id,
+                symbol: "ETHUSDT",
+                side: .sell,
+                kind: .limit(FixedPoint("1234.5")!),
+                quantity: q("0.25"),
+                timeInForce: .ioc
+            ),
+            createdAt: Timestamp(nanoseconds: 42),
+            tag: "t"
+        )
     }
 
     @Test(arguments: ["memory", "sqlite"])
@@ -351,8 +384,15 @@ struct OrderStoreTests {
         r.filledQuantity = q("0.1")
         r.filledQuote = FixedPoint("123.45")!
         let f = ExecutionFill(
-            clientOrderID: "o1", symbol: "ETHUSDT", side: .sell, quantity: q("0.1"), price: FixedPoint("1234.5")!, commission: FixedPoint("0.01")!,
-            cumulativeQuantity: q("0.1"), time: Timestamp(nanoseconds: 7))
+            clientOrderID: "o1",
+            symbol: "ETHUSDT",
+            side: .sell,
+            quantity: q("0.1"),
+            price: FixedPoint("1234.5")!,
+            commission: FixedPoint("0.01")!,
+            cumulativeQuantity: q("0.1"),
+            time: Timestamp(nanoseconds: 7)
+        )
         #expect(try store.record(fill: f, order: r))
         #expect(try store.record(fill: f, order: r) == false)
         #expect(try store.fills(clientOrderID: "o1") == [f])

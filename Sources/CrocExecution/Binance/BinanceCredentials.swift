@@ -22,7 +22,9 @@ public struct BinanceCredentials: Sendable, Hashable, CustomStringConvertible, C
 
     /// Reads `BINANCE_API_KEY` and `BINANCE_API_SECRET`.
     /// - Throws: `ExecutionError.authentication` naming the missing variable.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ExecutionError) -> BinanceCredentials {
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ExecutionError) -> BinanceCredentials {
         guard let key = environment[apiKeyVariable], !key.isEmpty else {
             throw .authentication(code: nil, message: "environment variable \(apiKeyVariable) is not set")
         }

@@ -131,7 +131,15 @@ public actor BinanceSpotClient: ExecutionClient {
 
     public func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder] {
         let params = symbol.map { [("symbol", $0)] } ?? []
-        let data = try await send(.GET, "/api/v3/openOrders", params, signed: true, weight: symbol == nil ? 80 : 6, operation: "open orders", deadline: deadline)
+        let data = try await send(
+            .GET,
+            "/api/v3/openOrders",
+            params,
+            signed: true,
+            weight: symbol == nil ? 80 : 6,
+            operation: "open orders",
+            deadline: deadline
+        )
         do {
             let wire = try JSONDecoder().decode([WireOrder].self, from: data)
             var out: [VenueOrder] = []
@@ -145,7 +153,15 @@ public actor BinanceSpotClient: ExecutionClient {
     }
 
     public func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance] {
-        let data = try await send(.GET, "/api/v3/account", [("omitZeroBalances", "true")], signed: true, weight: 20, operation: "account", deadline: deadline)
+        let data = try await send(
+            .GET,
+            "/api/v3/account",
+            [("omitZeroBalances", "true")],
+            signed: true,
+            weight: 20,
+            operation: "account",
+            deadline: deadline
+        )
         struct Account: Decodable {
             struct Balance: Decodable {
                 let asset: String
@@ -193,7 +209,12 @@ public actor BinanceSpotClient: ExecutionClient {
     /// The signed query for `params`: `a=1&b=2&timestamp=…&recvWindow=…&signature=hex`.
     package func signedQuery(_ params: [(String, String)], timestampMillis: Int64) -> String {
         var all = params
-        all.append(("recvWindow", String(configuration.recvWindow.components.seconds * 1000 + configuration.recvWindow.components.attoseconds / 1_000_000_000_000_000)))
+        all.append(
+            (
+                "recvWindow",
+                String(configuration.recvWindow.components.seconds * 1000 + configuration.recvWindow.components.attoseconds / 1_000_000_000_000_000)
+            )
+        )
         all.append(("timestamp", String(timestampMillis)))
         let query = Self.encode(all)
         let signature = Self.hmacHex(secret: credentials.secretKey, message: query)
@@ -229,7 +250,11 @@ public actor BinanceSpotClient: ExecutionClient {
         }
         if usedWeight + weight > configuration.weightLimitPerMinute {
             let waitMillis = (minute + 1) * 60_000 - Self.localMillis()
-            throw .rateLimited(operation: operation, retryAfter: .milliseconds(max(waitMillis, 1)), message: "local weight budget \(configuration.weightLimitPerMinute)/min spent")
+            throw .rateLimited(
+                operation: operation,
+                retryAfter: .milliseconds(max(waitMillis, 1)),
+                message: "local weight budget \(configuration.weightLimitPerMinute)/min spent"
+            )
         }
         usedWeight += weight
         let query = signed ? signedQuery(params, timestampMillis: Self.localMillis() + serverTimeOffsetMillis) : Self.encode(params)
@@ -302,7 +327,9 @@ public actor BinanceSpotClient: ExecutionClient {
             }
         }
         let text = "\(error)"
-        if text.localizedCaseInsensitiveContains("refused") || text.localizedCaseInsensitiveContains("connect") && !text.localizedCaseInsensitiveContains("closed") {
+        if text.localizedCaseInsensitiveContains("refused")
+            || text.localizedCaseInsensitiveContains("connect") && !text.localizedCaseInsensitiveContains("closed")
+        {
             return .transport(operation: operation, message: text, requestSent: false)
         }
         return .transport(operation: operation, message: text, requestSent: true)

@@ -70,7 +70,8 @@ public enum ExecutionError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .timeout(let op): return "\(op): timed out"
-        case .transport(let op, let m, let sent): return "\(op): connection failed (\(sent ? "request may have been sent" : "request not sent")): \(m)"
+        case .transport(let op, let m, let sent):
+            return "\(op): connection failed (\(sent ? "request may have been sent" : "request not sent")): \(m)"
         case .server(let op, let status, let code, let m): return "\(op): venue error HTTP \(status)\(code.map { " code \($0)" } ?? ""): \(m)"
         case .rateLimited(let op, let after, let m):
             return "\(op): rate limited\(after.map { ", retry after \($0)" } ?? ""): \(m)"

@@ -145,7 +145,8 @@ public actor PaperExecutionClient: ExecutionClient {
         if order.side == .buy {
             if notional + commission > portfolio.cash {
                 order.status = .rejected
-                order.rejectReason = "insufficient cash: requires \((notional + commission).formatted(decimals: 2)), available \(portfolio.cash.formatted(decimals: 2))"
+                order.rejectReason =
+                    "insufficient cash: requires \((notional + commission).formatted(decimals: 2)), available \(portfolio.cash.formatted(decimals: 2))"
                 orders[order.clientOrderID] = order
                 return nil
             }

@@ -106,7 +106,14 @@ public struct OrderIntent: Sendable, Hashable {
     public var tag: String?
 
     /// Creates an intent.
-    public init(symbol: String, side: OrderSide, quantity: Quantity, kind: OrderRequest.Kind = .market, timeInForce: TimeInForce = .gtc, tag: String? = nil) {
+    public init(
+        symbol: String,
+        side: OrderSide,
+        quantity: Quantity,
+        kind: OrderRequest.Kind = .market,
+        timeInForce: TimeInForce = .gtc,
+        tag: String? = nil
+    ) {
         self.symbol = symbol
         self.side = side
         self.quantity = quantity

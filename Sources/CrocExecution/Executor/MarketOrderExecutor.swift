@@ -134,6 +134,12 @@ public actor MarketOrderExecutor {
         logger.info("executor stopped", metadata: ["open_orders": "\(records.count)"])
     }
 
+    /// Sets where an injected crash happens (tests of recovery).
+    package func setCrashPoint(_ point: CrashPoint?) { crashPoint = point }
+
+    /// Whether an injected crash happened.
+    package var isCrashed: Bool { crashed }
+
     /// Simulates the process dying: everything stops at once, nothing more is written.
     package func simulateCrash() {
         crashed = true
@@ -321,7 +327,10 @@ public actor MarketOrderExecutor {
                 continue
             }
             if let snap = found {
-                logger.info("reconcile: order found at venue", metadata: ["client_order_id": "\(r.clientOrderID)", "status": "\(snap.status.rawValue)"])
+                logger.info(
+                    "reconcile: order found at venue",
+                    metadata: ["client_order_id": "\(r.clientOrderID)", "status": "\(snap.status.rawValue)"]
+                )
                 apply(snap, kind: nil)
                 continue
             }
@@ -560,7 +569,9 @@ public actor MarketOrderExecutor {
         metrics.invalidTransitions.increment()
         logger.error(
             "invalid order transition refused",
-            metadata: orderMetadata(r).merging(["error": "\(InvalidOrderTransition(clientOrderID: r.clientOrderID, from: r.state, to: target))"]) { $1 }
+            metadata: orderMetadata(r).merging(["error": "\(InvalidOrderTransition(clientOrderID: r.clientOrderID, from: r.state, to: target))"]) {
+                $1
+            }
         )
     }
 

@@ -133,7 +133,8 @@ public struct RiskEngine: Sendable {
         if peakEquity == nil || equity > peakEquity! { peakEquity = equity }
         guard killReason == nil, let maxDD = limits.maxDrawdown, let peak = peakEquity, peak.raw > 0 else { return false }
         guard let dd = (peak - equity).divided(by: peak), dd >= maxDD else { return false }
-        killReason = "drawdown \((dd * FixedPoint(100)).formatted(decimals: 2))% from peak \(peak.formatted(decimals: 2)) reached the \((maxDD * FixedPoint(100)).formatted(decimals: 2))% limit"
+        killReason =
+            "drawdown \((dd * FixedPoint(100)).formatted(decimals: 2))% from peak \(peak.formatted(decimals: 2)) reached the \((maxDD * FixedPoint(100)).formatted(decimals: 2))% limit"
         return true
     }
 

@@ -116,7 +116,8 @@ public final class SQLiteOrderStore: OrderStore {
         do {
             try pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO orders (\(Self.orderColumns), seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))",
+                    sql:
+                        "INSERT INTO orders (\(Self.orderColumns), seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))",
                     arguments: Self.arguments(record)
                 )
             }

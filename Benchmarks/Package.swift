@@ -9,7 +9,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [.executable(name: "crocbench", targets: ["CrocBench"])],
     dependencies: [
-        .package(name: "CrocBot", path: "..")
+        .package(name: "CrocBot", path: ".."),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .executableTarget(
@@ -22,6 +25,9 @@ let package = Package(
                 .product(name: "CrocExecution", package: "CrocBot"),
                 .product(name: "CrocRuntime", package: "CrocBot"),
                 .product(name: "CrocPipelines", package: "CrocBot"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Sources/CrocBench"
         )

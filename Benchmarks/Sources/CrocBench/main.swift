@@ -6,6 +6,8 @@
 //         reports bars/s (best of 5) and peak resident memory per bar.
 // indicators: batch RSI/EMA/SMA/MACD/BBANDS/ATR/ADX over the CSV's closes and streaming
 //         EMA/SMA updates/s. Compare with scripts/bench_talib.py on the same file.
+// executor: signals through MarketOrderExecutor (8 in flight) to the simulated venue (flood and paced
+//         100k/s; in-memory and SQLite stores) and to the Binance client over local HTTP.
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -358,6 +360,11 @@ if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
 let which = args.first ?? "all"
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
+if which == "executor-sim" { try await benchExecutor(orders: 200_000) }
+if which == "executor" {
+    try await benchExecutor(orders: 200_000)
+    try await benchExecutorHTTP(orders: 5_000)
+}
 if which == "rl" {
     // Environment steps per second: one env, the stationary example features, window 32.
     let series = try CSVBarLoader.load(path: "Examples/data/EURUSD_1H_ASK.csv")

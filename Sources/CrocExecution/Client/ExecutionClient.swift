@@ -186,6 +186,10 @@ public struct AssetBalance: Sendable, Hashable, Codable {
 /// A venue that takes orders: the simulated exchange, the paper client, or a
 /// real exchange such as Binance.
 ///
+/// The calls are `nonisolated(nonsending)`: an in-process client that is not
+/// an actor (the simulated exchange) runs on the caller's executor with no
+/// hop; actor clients hop to themselves as usual.
+///
 /// Every call takes a `deadline`; implementations must give up by then with
 /// `ExecutionError.timeout`. All errors are `ExecutionError`s, whose
 /// `isTransient` and `mayHaveReachedVenue` tell the executor whether and how
@@ -196,19 +200,27 @@ public protocol ExecutionClient: Sendable {
 
     /// Sends a new order. Returns the venue's view of it right after acceptance
     /// (market orders may already be filled).
-    func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
+    nonisolated(nonsending) func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
 
     /// Cancels a working order by client order id.
-    func cancel(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
+    nonisolated(nonsending) func cancel(
+        symbol: String,
+        clientOrderID: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> VenueOrder
 
     /// The venue's view of one order, or `nil` if the venue has never seen it.
-    func queryOrder(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder?
+    nonisolated(nonsending) func queryOrder(
+        symbol: String,
+        clientOrderID: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> VenueOrder?
 
     /// Working orders, for one symbol or all.
-    func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder]
+    nonisolated(nonsending) func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder]
 
     /// Account balances.
-    func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance]
+    nonisolated(nonsending) func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance]
 
     /// Execution reports pushed by the venue (fills of resting orders, cancels
     /// by the venue). Each call returns a new stream; a client without push

@@ -1,5 +1,6 @@
 import CrocCore
 import CrocSupport
+import Synchronization
 
 /// The backtest's `SimulatedExchange` behind the `ExecutionClient` protocol:
 /// the same matching, fee, slippage and cash rules, driven by bars.
@@ -8,17 +9,24 @@ import CrocSupport
 /// matched by the exchange's rules (`.nextOpen` fills market orders at the
 /// next bar's open, `.close` at once at the current close). Reports for fills
 /// that happen on a later bar arrive on `executionReports()`.
-public actor SimulatedExecutionClient: ExecutionClient {
+///
+/// A lock-protected class rather than an actor: its calls never suspend, so
+/// they run on the caller's executor without a hop (the executor benchmark's
+/// in-process venue).
+public final class SimulatedExecutionClient: ExecutionClient {
+    private struct State: Sendable {
+        var exchange: SimulatedExchange
+        var portfolio: Portfolio
+        var lastBar: Bar?
+        var barIndex = -1
+        var orders = IndexedOrders()
+        var nextID: UInt64 = 1
+    }
+
     /// `simulated`.
-    public nonisolated let venueName = "simulated"
-    private var exchange: SimulatedExchange
-    private var portfolio: Portfolio
-    private var lastBar: Bar?
-    private var barIndex = -1
-    private var orders: [String: VenueOrder] = [:]
-    private var clientIDs: [OrderID: String] = [:]
-    private var nextID: UInt64 = 1
-    private nonisolated let broadcaster = ReportBroadcaster()
+    public let venueName = "simulated"
+    private let state: Mutex<State>
+    private let broadcaster = ReportBroadcaster()
 
     /// Creates a client.
     /// - Parameters:
@@ -28,114 +36,173 @@ public actor SimulatedExecutionClient: ExecutionClient {
     ///   - allowShort: Whether sells may open shorts.
     ///   - cash: Starting cash (quote currency).
     public init(instrument: Instrument, fees: FeeModel, fillTiming: FillTiming = .close, allowShort: Bool = false, cash: Money) {
-        exchange = SimulatedExchange(instrument: instrument, fees: fees, fillTiming: fillTiming, allowShort: allowShort)
-        portfolio = Portfolio(cash: cash)
+        state = Mutex(
+            State(
+                exchange: SimulatedExchange(instrument: instrument, fees: fees, fillTiming: fillTiming, allowShort: allowShort),
+                portfolio: Portfolio(cash: cash)
+            )
+        )
     }
 
     /// The account as the venue sees it.
-    public var account: Portfolio { portfolio }
+    public var account: Portfolio { state.withLock { $0.portfolio } }
 
     /// Advances the market by one bar: working orders are matched against it.
     public func process(bar: Bar) {
-        barIndex += 1
-        lastBar = bar
-        exchange.process(bar: bar, barIndex: barIndex, portfolio: &portfolio) { handle($0, push: true) }
-        portfolio.mark(exchange.instrument.symbol, at: exchange.instrument.price(bar.close))
-    }
-
-    public func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
-        guard orders[request.clientOrderID] == nil else { throw .duplicateOrder(clientOrderID: request.clientOrderID) }
-        guard let bar = lastBar else { throw .invalidRequest("\(request.symbol): no market data yet") }
-        let id = OrderID(nextID)
-        nextID += 1
-        clientIDs[id] = request.clientOrderID
-        let order = Order(
-            id: id,
-            clientOrderID: request.clientOrderID,
-            symbol: request.symbol,
-            side: request.side,
-            type: request.kind.limitPrice.map { .limit($0) } ?? .market,
-            size: .quantity(request.quantity),
-            timeInForce: request.timeInForce,
-            createdAt: bar.timestamp,
-            createdBar: barIndex
-        )
-        orders[request.clientOrderID] = VenueOrder(
-            clientOrderID: request.clientOrderID,
-            venueOrderID: String(id.rawValue),
-            symbol: request.symbol,
-            side: request.side,
-            status: .new,
-            quantity: request.quantity,
-            executedQuantity: .zero,
-            cumulativeQuote: .zero,
-            cumulativeCommission: .zero,
-            updateTime: bar.timestamp
-        )
-        exchange.submit(order, bar: bar, barIndex: barIndex, portfolio: &portfolio) { handle($0, push: false) }
-        let snapshot = orders[request.clientOrderID]!
-        if snapshot.status == .rejected {
-            throw .rejected(operation: "submit", code: nil, message: snapshot.rejectReason ?? "rejected")
+        let reports = state.withLock { s -> [ExecutionReport] in
+            s.barIndex += 1
+            s.lastBar = bar
+            var out: [ExecutionReport] = []
+            let index = s.barIndex
+            var orders = IndexedOrders()
+            swap(&orders, &s.orders)
+            s.exchange.process(bar: bar, barIndex: index, portfolio: &s.portfolio) { event in
+                if let r = Self.handle(event, orders: &orders) { out.append(r) }
+            }
+            swap(&orders, &s.orders)
+            s.portfolio.mark(s.exchange.instrument.symbol, at: s.exchange.instrument.price(bar.close))
+            return out
         }
-        return snapshot
+        for r in reports { broadcaster.send(r) }
     }
 
-    public func cancel(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
-        guard var order = orders[clientOrderID], let raw = order.venueOrderID.flatMap(UInt64.init) else {
-            throw .orderNotFound(clientOrderID: clientOrderID)
+    public nonisolated(nonsending) func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
+    {
+        let result = state.withLock { s -> Result<VenueOrder, ExecutionError> in
+            guard s.orders[request.clientOrderID] == nil else { return .failure(.duplicateOrder(clientOrderID: request.clientOrderID)) }
+            guard let bar = s.lastBar else { return .failure(.invalidRequest("\(request.symbol): no market data yet")) }
+            let id = OrderID(s.nextID)
+            s.nextID += 1
+            let order = Order(
+                id: id,
+                clientOrderID: request.clientOrderID,
+                symbol: request.symbol,
+                side: request.side,
+                type: request.kind.limitPrice.map { .limit($0) } ?? .market,
+                size: .quantity(request.quantity),
+                timeInForce: request.timeInForce,
+                createdAt: bar.timestamp,
+                createdBar: s.barIndex
+            )
+            s.orders[request.clientOrderID] = VenueOrder(
+                clientOrderID: request.clientOrderID,
+                venueOrderID: String(id.rawValue),
+                symbol: request.symbol,
+                side: request.side,
+                status: .new,
+                quantity: request.quantity,
+                executedQuantity: .zero,
+                cumulativeQuote: .zero,
+                cumulativeCommission: .zero,
+                updateTime: bar.timestamp
+            )
+            var orders = IndexedOrders()
+            swap(&orders, &s.orders)
+            let index = s.barIndex
+            s.exchange.submit(order, bar: bar, barIndex: index, portfolio: &s.portfolio) { event in
+                _ = Self.handle(event, orders: &orders)
+            }
+            swap(&orders, &s.orders)
+            let snapshot = s.orders[request.clientOrderID]!
+            if snapshot.status == .rejected {
+                return .failure(.rejected(operation: "submit", code: nil, message: snapshot.rejectReason ?? "rejected"))
+            }
+            return .success(snapshot)
         }
-        guard exchange.cancel(OrderID(raw)) != nil else {
-            throw .rejected(operation: "cancel", code: nil, message: "order \(clientOrderID) is \(order.status.rawValue)")
+        return try result.get()
+    }
+
+    public nonisolated(nonsending) func cancel(
+        symbol: String,
+        clientOrderID: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> VenueOrder {
+        let result = state.withLock { s -> Result<VenueOrder, ExecutionError> in
+            guard var order = s.orders[clientOrderID], let raw = order.venueOrderID.flatMap(UInt64.init) else {
+                return .failure(.orderNotFound(clientOrderID: clientOrderID))
+            }
+            guard s.exchange.cancel(OrderID(raw)) != nil else {
+                return .failure(.rejected(operation: "cancel", code: nil, message: "order \(clientOrderID) is \(order.status.rawValue)"))
+            }
+            order.status = .canceled
+            s.orders[clientOrderID] = order
+            return .success(order)
         }
-        order.status = .canceled
-        orders[clientOrderID] = order
-        return order
+        return try result.get()
     }
 
-    public func queryOrder(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder? {
-        orders[clientOrderID]
+    public nonisolated(nonsending) func queryOrder(
+        symbol: String,
+        clientOrderID: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> VenueOrder? {
+        state.withLock { $0.orders[clientOrderID] }
     }
 
-    public func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder] {
-        orders.values.filter { $0.status.isOpen && (symbol == nil || $0.symbol == symbol) }
+    public nonisolated(nonsending) func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder] {
+        state.withLock { s in s.orders.values.filter { $0.status.isOpen && (symbol == nil || $0.symbol == symbol) } }
     }
 
-    public func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance] {
-        [
-            AssetBalance(asset: "CASH", free: portfolio.cash, locked: .zero),
-            AssetBalance(asset: exchange.instrument.symbol, free: portfolio.position(exchange.instrument.symbol).quantity, locked: .zero),
-        ]
+    public nonisolated(nonsending) func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance] {
+        state.withLock { s in
+            let symbol = s.exchange.instrument.symbol
+            return [
+                AssetBalance(asset: "CASH", free: s.portfolio.cash, locked: .zero),
+                AssetBalance(asset: symbol, free: s.portfolio.position(symbol).quantity, locked: .zero),
+            ]
+        }
     }
 
-    public nonisolated func executionReports() -> AsyncStream<ExecutionReport> { broadcaster.stream() }
+    public func executionReports() -> AsyncStream<ExecutionReport> { broadcaster.stream() }
 
-    private func handle(_ event: OrderEvent, push: Bool) {
-        let report: ExecutionReport
+    /// Applies an exchange event to the order snapshots; returns the report it implies.
+    private static func handle(_ event: OrderEvent, orders: inout IndexedOrders) -> ExecutionReport? {
         switch event {
         case .accepted(let o):
-            guard let snap = orders[o.clientOrderID] else { return }
-            report = ExecutionReport(kind: .ack, order: snap)
+            guard let snap = orders[o.clientOrderID] else { return nil }
+            return ExecutionReport(kind: .ack, order: snap)
         case .rejected(let o, let reason):
-            guard var snap = orders[o.clientOrderID] else { return }
+            guard var snap = orders[o.clientOrderID] else { return nil }
             snap.status = .rejected
             snap.rejectReason = reason.description
             orders[o.clientOrderID] = snap
-            report = ExecutionReport(kind: .reject, order: snap)
+            return ExecutionReport(kind: .reject, order: snap)
         case .cancelled(let o):
-            guard var snap = orders[o.clientOrderID] else { return }
+            guard var snap = orders[o.clientOrderID] else { return nil }
             snap.status = o.timeInForce == .gtc ? .canceled : .expired
             orders[o.clientOrderID] = snap
-            report = ExecutionReport(kind: snap.status == .canceled ? .cancel : .expire, order: snap)
+            return ExecutionReport(kind: snap.status == .canceled ? .cancel : .expire, order: snap)
         case .filled(let o, let fill):
-            guard var snap = orders[o.clientOrderID] else { return }
+            guard var snap = orders[o.clientOrderID] else { return nil }
             snap.status = .filled
             snap.executedQuantity += fill.quantity
             snap.cumulativeQuote += fill.notional
             snap.cumulativeCommission = (snap.cumulativeCommission ?? .zero) + fill.commission
             snap.updateTime = fill.timestamp
             orders[o.clientOrderID] = snap
-            report = ExecutionReport(kind: .fill, order: snap)
+            return ExecutionReport(kind: .fill, order: snap)
         }
-        if push { broadcaster.send(report) }
     }
+}
+
+/// Venue orders in arrival order with an index by client order id
+/// (resizing the index moves small values only).
+struct IndexedOrders: Sendable {
+    private var items: [VenueOrder] = []
+    private var index: [String: Int] = [:]
+
+    subscript(id: String) -> VenueOrder? {
+        get { index[id].map { items[$0] } }
+        set {
+            guard let value = newValue else { return }
+            if let i = index[id] {
+                items[i] = value
+            } else {
+                index[id] = items.count
+                items.append(value)
+            }
+        }
+    }
+
+    var values: [VenueOrder] { items }
 }

@@ -76,8 +76,10 @@ public struct ExecutorMetrics: Sendable {
 
 extension CoreMetrics.Timer {
     /// Records the time elapsed since `start` on the continuous clock.
-    func record(since start: ContinuousClock.Instant) {
-        let d = ContinuousClock.now - start
+    func record(since start: ContinuousClock.Instant) { record(ContinuousClock.now - start) }
+
+    /// Records a duration.
+    func record(_ d: Duration) {
         recordNanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
     }
 }

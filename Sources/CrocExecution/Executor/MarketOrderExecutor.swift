@@ -46,9 +46,8 @@ public actor MarketOrderExecutor {
     private var records: [String: OrderRecord] = [:]
     private var positions: [String: Quantity] = [:]
     private var working: [String: Quantity] = [:]  // signed unfilled quantity of open orders, per symbol
-    private var queue = RingQueue<String>()
-    private var enqueuedAt: [String: ContinuousClock.Instant] = [:]
-    private var waitingWorkers: [CheckedContinuation<String?, Never>] = []
+    private var queue = RingQueue<Job>()
+    private var waitingWorkers: [CheckedContinuation<Job?, Never>] = []
     private var waitingProducers = RingQueue<CheckedContinuation<Void, Never>>()
     private var inFlight = 0
     private var running = false
@@ -120,7 +119,7 @@ public actor MarketOrderExecutor {
     public func shutdown(cancelOpenOrders: Bool = false) async {
         guard running else { return }
         running = false
-        while let id = queue.popFirst() { drop(id, reason: "executor shutting down") }
+        while let job = queue.popFirst() { drop(job.id, reason: "executor shutting down") }
         for w in waitingWorkers { w.resume(returning: nil) }
         waitingWorkers.removeAll()
         while let p = waitingProducers.popFirst() { p.resume() }
@@ -168,7 +167,7 @@ public actor MarketOrderExecutor {
             case .reject:
                 return refuse(.queueFull, intent)
             case .dropOldest:
-                if let oldest = queue.popFirst() { drop(oldest, reason: "queue full: dropped for a newer signal") }
+                if let oldest = queue.popFirst() { drop(oldest.id, reason: "queue full: dropped for a newer signal") }
             case .suspend:
                 while running && queue.count >= configuration.queueCapacity {
                     await withCheckedContinuation { waitingProducers.append($0) }
@@ -186,7 +185,7 @@ public actor MarketOrderExecutor {
             quantity: intent.quantity,
             timeInForce: intent.timeInForce
         )
-        let nowNanos = UInt64(DispatchTime.now().uptimeNanoseconds)
+        let nowNanos = configuration.risk.maxOrdersPerSecond == nil ? 0 : UInt64(DispatchTime.now().uptimeNanoseconds)
         let exposure = (positions[intent.symbol] ?? .zero) + (working[intent.symbol] ?? .zero)
         if let violation = risk.check(request, exposure: exposure, openOrders: records.count, nowNanos: nowNanos) {
             metrics.riskRefusal(violation.check)
@@ -200,17 +199,20 @@ public actor MarketOrderExecutor {
         }
         records[id] = record
         working[intent.symbol, default: .zero] += signedRemaining(record)
-        enqueuedAt[id] = .now
-        if let worker = waitingWorkers.popLast() {
-            worker.resume(returning: id)
-        } else {
-            queue.append(id)
-            metrics.queueDepth.record(queue.count)
-        }
+        enqueue(id)
         if logger.logLevel <= .debug {
             logger.debug("order queued", metadata: orderMetadata(record))
         }
         return .accepted(clientOrderID: id)
+    }
+
+    /// `onSignal` for several intents at once (one hop onto the executor for
+    /// the whole batch, e.g. a portfolio rebalance); outcomes in order.
+    public func onSignals(_ intents: [OrderIntent]) async -> [SignalOutcome] {
+        var out: [SignalOutcome] = []
+        out.reserveCapacity(intents.count)
+        for intent in intents { out.append(await onSignal(intent)) }
+        return out
     }
 
     private func refuse(_ refusal: SignalRefusal, _ intent: OrderIntent) -> SignalOutcome {
@@ -247,7 +249,7 @@ public actor MarketOrderExecutor {
         if !risk.isKillSwitchEngaged { risk.engageKillSwitch(reason: reason) }
         metrics.killSwitch.record(1)
         logger.critical("kill switch engaged", metadata: ["reason": "\(reason)"])
-        while let id = queue.popFirst() { drop(id, reason: "kill switch") }
+        while let job = queue.popFirst() { drop(job.id, reason: "kill switch") }
         metrics.queueDepth.record(0)
         await cancelAll(symbol: nil)
     }
@@ -288,7 +290,7 @@ public actor MarketOrderExecutor {
     public func cancel(clientOrderID: String) async throws(ExecutionError) {
         guard let r = records[clientOrderID] else { throw .orderNotFound(clientOrderID: clientOrderID) }
         if r.state == .pendingNew {
-            if queue.remove(where: { $0 == clientOrderID }) { drop(clientOrderID, reason: "cancelled before sending") }
+            if queue.remove(where: { $0.id == clientOrderID }) { drop(clientOrderID, reason: "cancelled before sending") }
             return
         }
         let snap = try await client.cancel(symbol: r.request.symbol, clientOrderID: clientOrderID, deadline: deadline())
@@ -340,13 +342,8 @@ public actor MarketOrderExecutor {
                 if age <= Self.nanoseconds(configuration.resubmitUnsentWithin) {
                     current.state = .pendingNew  // never reached the venue: safe to send under the same id
                     records[current.clientOrderID] = current
-                    enqueuedAt[current.clientOrderID] = .now
                     logger.warning("reconcile: order unknown at venue, sending again", metadata: orderMetadata(current))
-                    if let worker = waitingWorkers.popLast() {
-                        worker.resume(returning: current.clientOrderID)
-                    } else {
-                        queue.append(current.clientOrderID)
-                    }
+                    enqueue(current.clientOrderID)
                 } else {
                     drop(current.clientOrderID, reason: "unknown at venue after restart and older than the resubmit window")
                 }
@@ -375,25 +372,44 @@ public actor MarketOrderExecutor {
 
     // MARK: Workers
 
-    private func workerLoop() async {
-        while let id = await nextJob() {
-            await send(id)
+    /// A queued order and when it was queued.
+    private struct Job {
+        var id: String
+        var enqueuedAt: ContinuousClock.Instant
+    }
+
+    /// Hands an order to an idle worker, or queues it.
+    private func enqueue(_ id: String) {
+        let job = Job(id: id, enqueuedAt: .now)
+        if let worker = waitingWorkers.popLast() {
+            worker.resume(returning: job)
+        } else {
+            queue.append(job)
+            metrics.queueDepth.record(queue.count)
         }
     }
 
-    private func nextJob() async -> String? {
-        if let id = queue.popFirst() {
+    private func workerLoop() async {
+        while let job = await nextJob() {
+            await send(job)
+        }
+    }
+
+    private func nextJob() async -> Job? {
+        if let job = queue.popFirst() {
             metrics.queueDepth.record(queue.count)
             if let p = waitingProducers.popFirst() { p.resume() }
-            return id
+            return job
         }
         guard running else { return nil }
         return await withCheckedContinuation { waitingWorkers.append($0) }
     }
 
-    private func send(_ id: String) async {
+    private func send(_ job: Job) async {
+        let id = job.id
         guard !crashed, var record = records[id], record.state == .pendingNew else { return }
-        if let t0 = enqueuedAt.removeValue(forKey: id) { metrics.signalToSubmit.record(since: t0) }
+        let dequeued = ContinuousClock.now
+        metrics.signalToSubmit.record(dequeued - job.enqueuedAt)
         if crashPoint == .beforeSend {
             simulateCrash()
             return
@@ -405,6 +421,7 @@ public actor MarketOrderExecutor {
             metrics.inFlight.record(inFlight)
         }
         record.state = .submitted
+        record.attempts = 1
         records[id] = record
         metrics.submitted.increment()
         if logger.logLevel <= .info { logger.info("order submitted", metadata: orderMetadata(record)) }
@@ -412,8 +429,8 @@ public actor MarketOrderExecutor {
         var lookUpFirst = false
         while !crashed {
             attempt += 1
-            records[id]?.attempts = attempt
-            let started = ContinuousClock.now
+            if attempt > 1 { records[id]?.attempts = attempt }
+            let started = attempt == 1 ? dequeued : ContinuousClock.now
             do {
                 if lookUpFirst, let found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline()) {
                     // The earlier attempt reached the venue: adopt it, never send twice.
@@ -590,7 +607,6 @@ public actor MarketOrderExecutor {
 
     private func drop(_ id: String, reason: String) {
         guard var r = records[id] else { return }
-        enqueuedAt[id] = nil
         r.lastError = reason
         metrics.dropped.increment()
         logger.warning("order dropped", metadata: orderMetadata(r).merging(["reason": "\(reason)"]) { $1 })
@@ -601,7 +617,6 @@ public actor MarketOrderExecutor {
     private func retire(_ r: OrderRecord) {
         records[r.clientOrderID] = nil
         working[r.request.symbol, default: .zero] -= signedRemaining(r)
-        if r.state == .filled { persist(r) }
     }
 
     private func persist(_ r: OrderRecord) {

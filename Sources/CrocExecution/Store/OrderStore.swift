@@ -55,10 +55,16 @@ extension OrderStore {
 /// An order store in memory: for tests, benchmarks and backtests that need no durability.
 public final class InMemoryOrderStore: OrderStore {
     private struct State {
-        var orders: [String: OrderRecord] = [:]
-        var sequence: [String] = []
+        // Records in insertion order, indexed by client order id: resizing the index moves small values only.
+        var records: [OrderRecord] = []
+        var index: [String: Int] = [:]
         var fills: [ExecutionFill] = []
-        var fillKeys: Set<String> = []
+        var fillKeys: Set<FillKey> = []
+    }
+
+    private struct FillKey: Hashable {
+        var id: String
+        var cumulative: Int64
     }
 
     private let state = Mutex(State())
@@ -68,9 +74,9 @@ public final class InMemoryOrderStore: OrderStore {
 
     public func insert(_ record: OrderRecord) throws(OrderStoreError) {
         let ok = state.withLock { s -> Bool in
-            guard s.orders[record.clientOrderID] == nil else { return false }
-            s.orders[record.clientOrderID] = record
-            s.sequence.append(record.clientOrderID)
+            guard s.index[record.clientOrderID] == nil else { return false }
+            s.index[record.clientOrderID] = s.records.count
+            s.records.append(record)
             return true
         }
         if !ok { throw OrderStoreError(operation: "insert", message: "client order id \(record.clientOrderID) exists") }
@@ -78,8 +84,8 @@ public final class InMemoryOrderStore: OrderStore {
 
     public func update(_ record: OrderRecord) throws(OrderStoreError) {
         let ok = state.withLock { s -> Bool in
-            guard s.orders[record.clientOrderID] != nil else { return false }
-            s.orders[record.clientOrderID] = record
+            guard let i = s.index[record.clientOrderID] else { return false }
+            s.records[i] = record
             return true
         }
         if !ok { throw OrderStoreError(operation: "update", message: "unknown client order id \(record.clientOrderID)") }
@@ -87,24 +93,23 @@ public final class InMemoryOrderStore: OrderStore {
 
     public func record(fill: ExecutionFill, order: OrderRecord) throws(OrderStoreError) -> Bool {
         state.withLock { s in
-            let key = "\(fill.clientOrderID)|\(fill.cumulativeQuantity.raw)"
-            guard s.fillKeys.insert(key).inserted else { return false }
+            guard s.fillKeys.insert(FillKey(id: fill.clientOrderID, cumulative: fill.cumulativeQuantity.raw)).inserted else { return false }
             s.fills.append(fill)
-            s.orders[order.clientOrderID] = order
+            if let i = s.index[order.clientOrderID] { s.records[i] = order }
             return true
         }
     }
 
     public func order(_ clientOrderID: String) throws(OrderStoreError) -> OrderRecord? {
-        state.withLock { $0.orders[clientOrderID] }
+        state.withLock { s in s.index[clientOrderID].map { s.records[$0] } }
     }
 
     public func openOrders() throws(OrderStoreError) -> [OrderRecord] {
-        state.withLock { s in s.sequence.compactMap { s.orders[$0] }.filter { !$0.state.isTerminal } }
+        state.withLock { s in s.records.filter { !$0.state.isTerminal } }
     }
 
     public func allOrders() throws(OrderStoreError) -> [OrderRecord] {
-        state.withLock { s in s.sequence.compactMap { s.orders[$0] } }
+        state.withLock { $0.records }
     }
 
     public func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill] {

@@ -51,8 +51,7 @@ public final class SQLiteOrderStore: OrderStore {
                             created_at INTEGER NOT NULL,
                             updated_at INTEGER NOT NULL,
                             last_error TEXT,
-                            tag TEXT,
-                            seq INTEGER NOT NULL
+                            tag TEXT
                         );
                         CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
                         CREATE TABLE IF NOT EXISTS fills (
@@ -64,7 +63,6 @@ public final class SQLiteOrderStore: OrderStore {
                             price INTEGER NOT NULL,
                             commission INTEGER NOT NULL,
                             time INTEGER NOT NULL,
-                            seq INTEGER NOT NULL,
                             PRIMARY KEY (client_order_id, cumulative_quantity)
                         );
                         """
@@ -117,7 +115,7 @@ public final class SQLiteOrderStore: OrderStore {
             try pool.write { db in
                 try db.execute(
                     sql:
-                        "INSERT INTO orders (\(Self.orderColumns), seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))",
+                        "INSERT INTO orders (\(Self.orderColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     arguments: Self.arguments(record)
                 )
             }
@@ -155,8 +153,8 @@ public final class SQLiteOrderStore: OrderStore {
             return try pool.write { db -> Bool in
                 try db.execute(
                     sql: """
-                        INSERT OR IGNORE INTO fills (client_order_id, cumulative_quantity, symbol, side, quantity, price, commission, time, seq)
-                        VALUES (?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM fills))
+                        INSERT OR IGNORE INTO fills (client_order_id, cumulative_quantity, symbol, side, quantity, price, commission, time)
+                        VALUES (?,?,?,?,?,?,?,?)
                         """,
                     arguments: [
                         fill.clientOrderID, fill.cumulativeQuantity.raw, fill.symbol, fill.side.rawValue, fill.quantity.raw, fill.price.raw,
@@ -193,11 +191,11 @@ public final class SQLiteOrderStore: OrderStore {
 
     public func openOrders() throws(OrderStoreError) -> [OrderRecord] {
         let terminal = OrderState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
-        return try readOrders("SELECT \(Self.orderColumns) FROM orders WHERE state NOT IN (\(terminal)) ORDER BY seq")
+        return try readOrders("SELECT \(Self.orderColumns) FROM orders WHERE state NOT IN (\(terminal)) ORDER BY rowid")
     }
 
     public func allOrders() throws(OrderStoreError) -> [OrderRecord] {
-        try readOrders("SELECT \(Self.orderColumns) FROM orders ORDER BY seq")
+        try readOrders("SELECT \(Self.orderColumns) FROM orders ORDER BY rowid")
     }
 
     public func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill] {
@@ -205,9 +203,9 @@ public final class SQLiteOrderStore: OrderStore {
         do {
             rows = try pool.read { db in
                 if let id = clientOrderID {
-                    return try Row.fetchAll(db, sql: "SELECT * FROM fills WHERE client_order_id = ? ORDER BY seq", arguments: [id])
+                    return try Row.fetchAll(db, sql: "SELECT *, rowid FROM fills WHERE client_order_id = ? ORDER BY rowid", arguments: [id])
                 }
-                return try Row.fetchAll(db, sql: "SELECT * FROM fills ORDER BY seq")
+                return try Row.fetchAll(db, sql: "SELECT *, rowid FROM fills ORDER BY rowid")
             }
         } catch {
             throw OrderStoreError(operation: "read fills", message: "\(error)")

@@ -26,7 +26,7 @@ struct OrderStateTests {
         #expect(!OrderState.partiallyFilled.canTransition(to: .acked))
         #expect(!OrderState.dropped.canTransition(to: .submitted))
         #expect(OrderState.submitted.canTransition(to: .rejected))
-        #expect(!OrderState.acked.canTransition(to: .rejected))
+        #expect(!OrderState.partiallyFilled.canTransition(to: .rejected))
     }
 
     @Test func retryDelaysGrowExponentiallyAndHonourRetryAfter() {

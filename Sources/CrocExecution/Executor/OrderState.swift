@@ -6,7 +6,7 @@ import CrocCore
 /// pendingNew ─▶ submitted ─▶ acked ─▶ partiallyFilled ─▶ filled
 ///     │  │          │  ╲        │  ╲         │
 ///     │  ╰▶ dropped │   ╲       │   ╲        ╰▶ canceled / expired
-///     ╰▶ refused    ╰▶ rejected  ╰▶ canceled / expired / filled
+///     ╰▶ rejected   ╰▶ rejected  ╰▶ canceled / expired / rejected
 /// ```
 /// `pendingNew`: written to the store, not yet sent. `submitted`: sent, no
 /// answer yet (the state a crash can leave behind, resolved by reconciliation).
@@ -47,7 +47,8 @@ public enum OrderState: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .pendingNew: return [.submitted, .dropped, .rejected, .acked, .partiallyFilled, .filled, .canceled, .expired].contains(next)
         case .submitted: return [.acked, .partiallyFilled, .filled, .canceled, .rejected, .expired].contains(next)
-        case .acked: return [.partiallyFilled, .filled, .canceled, .expired].contains(next)
+        // A simulated or paper venue may refuse an accepted order when it comes to fill it (cash at the fill price).
+        case .acked: return [.partiallyFilled, .filled, .canceled, .expired, .rejected].contains(next)
         case .partiallyFilled: return [.filled, .canceled, .expired].contains(next)
         case .filled, .canceled, .rejected, .expired, .dropped: return false
         }

@@ -212,7 +212,7 @@ public actor BinanceSpotClient: ExecutionClient {
         all.append(
             (
                 "recvWindow",
-                String(configuration.recvWindow.components.seconds * 1000 + configuration.recvWindow.components.attoseconds / 1_000_000_000_000_000)
+                String(configuration.recvWindow.nanoseconds / 1_000_000)
             )
         )
         all.append(("timestamp", String(timestampMillis)))
@@ -264,13 +264,12 @@ public actor BinanceSpotClient: ExecutionClient {
         request.headers.add(name: "User-Agent", value: "crocbot")
         let remaining = deadline - .now
         guard remaining > .zero else { throw .timeout(operation: operation) }
-        let nanos = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
         logger.debug("binance request", metadata: ["method": "\(method.rawValue)", "path": "\(path)", "operation": "\(operation)"])
         let status: Int
         let headers: HTTPHeaders
         let body: ByteBuffer
         do {
-            let response = try await http.execute(request, deadline: .now() + .nanoseconds(nanos))
+            let response = try await http.execute(request, deadline: .now() + .nanoseconds(remaining.nanoseconds))
             status = Int(response.status.code)
             headers = response.headers
             body = try await response.body.collect(upTo: 4 << 20)

@@ -48,7 +48,7 @@ public actor PaperExecutionClient: ExecutionClient {
         for entry in book {
             guard let order = orders[entry.id], order.status.isOpen else { continue }
             let reached = order.side == .buy ? price <= entry.limit : price >= entry.limit
-            if reached, let filled = fill(order, at: entry.limit, time: time, maker: true) {
+            if reached, let filled = fill(order, at: entry.limit, time: time) {
                 broadcaster.send(ExecutionReport(snapshot: filled))
             } else if reached {
                 broadcaster.send(ExecutionReport(snapshot: orders[entry.id]!))
@@ -81,7 +81,7 @@ public actor PaperExecutionClient: ExecutionClient {
         orders[request.clientOrderID] = order
         switch request.kind {
         case .market:
-            if let filled = fill(order, at: fees.slipped(last.price, side: request.side), time: last.time, maker: false) { return filled }
+            if let filled = fill(order, at: fees.slipped(last.price, side: request.side), time: last.time) { return filled }
             let rejected = orders[request.clientOrderID]!
             throw .rejected(operation: "submit", code: nil, message: rejected.rejectReason ?? "rejected")
         case .limit(let limit):
@@ -93,7 +93,7 @@ public actor PaperExecutionClient: ExecutionClient {
             if marketable {
                 // Crosses the book: fills at once at the better of last price and limit.
                 let px = request.side == .buy ? min(last.price, limit) : max(last.price, limit)
-                if let filled = fill(order, at: px, time: last.time, maker: false) { return filled }
+                if let filled = fill(order, at: px, time: last.time) { return filled }
                 let rejected = orders[request.clientOrderID]!
                 throw .rejected(operation: "submit", code: nil, message: rejected.rejectReason ?? "rejected")
             }
@@ -137,7 +137,7 @@ public actor PaperExecutionClient: ExecutionClient {
 
     /// Fills `order` completely at `price` if the account allows it; otherwise marks it rejected.
     /// - Returns: The filled order, or nil when rejected.
-    private func fill(_ order: VenueOrder, at price: Price, time: Timestamp, maker: Bool) -> VenueOrder? {
+    private func fill(_ order: VenueOrder, at price: Price, time: Timestamp) -> VenueOrder? {
         var order = order
         let notional = order.quantity * price
         let commission = fees.commission(notional: notional)

@@ -55,14 +55,29 @@ public struct ExecutorMetrics: Sendable {
         killSwitch = Gauge(label: "crocbot_kill_switch_engaged", factory: factory)
         submitToAck = Metrics.Timer(label: "crocbot_order_submit_to_ack_seconds", preferredDisplayUnit: .seconds, factory: factory)
         signalToSubmit = Metrics.Timer(label: "crocbot_signal_to_submit_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        // Counters on per-report and per-signal paths are made once, not per event.
+        let kinds: [ExecutionReportKind] = [.ack, .partialFill, .fill, .cancel, .reject, .expire]
+        reportCounters = Dictionary(
+            uniqueKeysWithValues: kinds.map {
+                ($0, Counter(label: "crocbot_execution_reports_total", dimensions: [("kind", $0.rawValue)], factory: factory))
+            }
+        )
+        backpressureCounters = Dictionary(
+            uniqueKeysWithValues: BackpressurePolicy.allCases.map {
+                ($0, Counter(label: "crocbot_backpressure_total", dimensions: [("policy", $0.rawValue)], factory: factory))
+            }
+        )
     }
+
+    private let reportCounters: [ExecutionReportKind: Counter]
+    private let backpressureCounters: [BackpressurePolicy: Counter]
 
     func refused(_ reason: String) {
         Counter(label: "crocbot_signals_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     func backpressure(_ policy: BackpressurePolicy) {
-        Counter(label: "crocbot_backpressure_total", dimensions: [("policy", policy.rawValue)], factory: factory).increment()
+        backpressureCounters[policy]?.increment()
     }
 
     func riskRefusal(_ check: String) {
@@ -70,7 +85,7 @@ public struct ExecutorMetrics: Sendable {
     }
 
     func report(_ kind: ExecutionReportKind) {
-        Counter(label: "crocbot_execution_reports_total", dimensions: [("kind", kind.rawValue)], factory: factory).increment()
+        reportCounters[kind]?.increment()
     }
 }
 
@@ -80,6 +95,11 @@ extension CoreMetrics.Timer {
 
     /// Records a duration.
     func record(_ d: Duration) {
-        recordNanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+        recordNanoseconds(d.nanoseconds)
     }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds.
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

@@ -318,7 +318,7 @@ public actor MarketOrderExecutor {
         for r in candidates {
             if recovering, configuration.recoveryGrace > .zero {
                 let ageNanos = Self.wallClock().nanoseconds - r.createdAt.nanoseconds
-                let graceNanos = Self.nanoseconds(configuration.recoveryGrace)
+                let graceNanos = configuration.recoveryGrace.nanoseconds
                 if ageNanos < graceNanos { try? await Task.sleep(for: .nanoseconds(graceNanos - ageNanos)) }
             }
             let found: VenueOrder?
@@ -339,7 +339,7 @@ public actor MarketOrderExecutor {
             guard var current = records[r.clientOrderID] else { continue }
             let age = Self.wallClock().nanoseconds - current.createdAt.nanoseconds
             if recovering, current.state == .pendingNew || current.state == .submitted, current.filledQuantity.isZero {
-                if age <= Self.nanoseconds(configuration.resubmitUnsentWithin) {
+                if age <= configuration.resubmitUnsentWithin.nanoseconds {
                     current.state = .pendingNew  // never reached the venue: safe to send under the same id
                     records[current.clientOrderID] = current
                     logger.warning("reconcile: order unknown at venue, sending again", metadata: orderMetadata(current))
@@ -577,8 +577,16 @@ public actor MarketOrderExecutor {
 
     /// An older state arriving after a newer one (e.g. `acked` after `partially_filled`).
     private func isStale(from: OrderState, to: OrderState) -> Bool {
-        let rank: [OrderState: Int] = [.pendingNew: 0, .submitted: 1, .acked: 2, .partiallyFilled: 3]
-        guard let a = rank[from], let b = rank[to] else { return false }
+        func rank(_ s: OrderState) -> Int? {
+            switch s {
+            case .pendingNew: return 0
+            case .submitted: return 1
+            case .acked: return 2
+            case .partiallyFilled: return 3
+            case .filled, .canceled, .rejected, .expired, .dropped: return nil
+            }
+        }
+        guard let a = rank(from), let b = rank(to) else { return false }
         return b < a
     }
 
@@ -653,10 +661,6 @@ public actor MarketOrderExecutor {
 
     private static func wallClock() -> Timestamp {
         Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
-    }
-
-    private static func nanoseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
     }
 }
 

@@ -66,7 +66,11 @@ let package = Package(
         ),
         .target(
             name: "CrocRuntime",
-            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution"],
+            dependencies: [
+                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

@@ -125,6 +125,9 @@ public enum RejectionReason: Sendable, Hashable, Codable, CustomStringConvertibl
     case shortingDisabled(requested: Quantity, held: Quantity)
     /// The order names another instrument.
     case unknownSymbol(String)
+    /// Refused outside the engine: by the live executor (risk, backpressure)
+    /// or by the venue, with its message.
+    case refused(String)
 
     /// A message for people.
     public var description: String {
@@ -141,6 +144,8 @@ public enum RejectionReason: Sendable, Hashable, Codable, CustomStringConvertibl
             return "shorting disabled: sell \(req) exceeds position \(held)"
         case .unknownSymbol(let s):
             return "unknown symbol \(s)"
+        case .refused(let why):
+            return "refused: \(why)"
         }
     }
 }

@@ -18,6 +18,9 @@ public struct OrderRequest: Sendable, Hashable, Codable {
     public var quantity: Quantity
     /// How long a limit order works (market orders ignore it).
     public var timeInForce: TimeInForce
+    /// Size at fill time as this fraction of available cash (simulated and
+    /// paper venues); `quantity` is the estimate. Real venues send `quantity`.
+    public var cashFraction: FixedPoint?
 
     /// Market or limit.
     public enum Kind: Sendable, Hashable, Codable {
@@ -34,7 +37,16 @@ public struct OrderRequest: Sendable, Hashable, Codable {
     }
 
     /// Creates a request.
-    public init(clientOrderID: String, symbol: String, side: OrderSide, kind: Kind, quantity: Quantity, timeInForce: TimeInForce = .gtc) {
+    public init(
+        clientOrderID: String,
+        symbol: String,
+        side: OrderSide,
+        kind: Kind,
+        quantity: Quantity,
+        timeInForce: TimeInForce = .gtc,
+        cashFraction: FixedPoint? = nil
+    ) {
+        self.cashFraction = cashFraction
         self.clientOrderID = clientOrderID
         self.symbol = symbol
         self.side = side
@@ -139,17 +151,38 @@ public enum ExecutionReportKind: String, Sendable, Hashable, Codable {
     case expire
 }
 
+/// One execution as the venue reports it (Binance's `l`, `L` and `n`).
+public struct VenueFill: Sendable, Hashable, Codable {
+    /// Quantity of this execution.
+    public var quantity: Quantity
+    /// Its price.
+    public var price: Price
+    /// Its commission.
+    public var commission: Money
+
+    /// Creates an execution.
+    public init(quantity: Quantity, price: Price, commission: Money) {
+        self.quantity = quantity
+        self.price = price
+        self.commission = commission
+    }
+}
+
 /// One event from the venue about one order, with the order's state after it.
 public struct ExecutionReport: Sendable, Hashable, Codable {
     /// What happened.
     public var kind: ExecutionReportKind
     /// The order after the event (cumulative figures).
     public var order: VenueOrder
+    /// The execution this report announces, when the venue gives it
+    /// (exact price and commission, rather than a difference of cumulative figures).
+    public var lastFill: VenueFill?
 
     /// Creates a report.
-    public init(kind: ExecutionReportKind, order: VenueOrder) {
+    public init(kind: ExecutionReportKind, order: VenueOrder, lastFill: VenueFill? = nil) {
         self.kind = kind
         self.order = order
+        self.lastFill = lastFill
     }
 
     /// The report a snapshot implies on its own (`ack` for a working order, `fill` for a filled one, ...).
@@ -163,6 +196,7 @@ public struct ExecutionReport: Sendable, Hashable, Codable {
         case .expired: kind = .expire
         }
         order = snapshot
+        lastFill = nil
     }
 }
 

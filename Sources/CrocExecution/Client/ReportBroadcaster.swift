@@ -1,18 +1,21 @@
 import Synchronization
 
 /// Fans execution reports out to every open `executionReports()` stream.
-/// Thread-safe, so `executionReports()` can be nonisolated and synchronous.
-final class ReportBroadcaster: Sendable {
+typealias ReportBroadcaster = EventBroadcaster<ExecutionReport>
+
+/// Fans events out to every open stream.
+/// Thread-safe, so subscribing can be nonisolated and synchronous.
+final class EventBroadcaster<Element: Sendable>: Sendable {
     private struct State {
-        var continuations: [Int: AsyncStream<ExecutionReport>.Continuation] = [:]
+        var continuations: [Int: AsyncStream<Element>.Continuation] = [:]
         var nextKey = 0
     }
 
     private let state = Mutex(State())
 
     /// A new stream that receives every report sent from now on.
-    func stream() -> AsyncStream<ExecutionReport> {
-        let (stream, continuation) = AsyncStream<ExecutionReport>.makeStream(bufferingPolicy: .bufferingNewest(65_536))
+    func stream() -> AsyncStream<Element> {
+        let (stream, continuation) = AsyncStream<Element>.makeStream(bufferingPolicy: .bufferingNewest(65_536))
         let key = state.withLock { s in
             let k = s.nextKey
             s.nextKey += 1
@@ -25,8 +28,8 @@ final class ReportBroadcaster: Sendable {
         return stream
     }
 
-    /// Sends a report to every subscriber.
-    func send(_ report: ExecutionReport) {
+    /// Sends an event to every subscriber.
+    func send(_ report: Element) {
         let targets = state.withLock { Array($0.continuations.values) }
         for c in targets { c.yield(report) }
     }

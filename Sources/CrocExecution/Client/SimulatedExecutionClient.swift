@@ -44,11 +44,20 @@ public final class SimulatedExecutionClient: ExecutionClient {
         )
     }
 
+    /// The instrument traded.
+    public var instrument: Instrument { state.withLock { $0.exchange.instrument } }
+
+    /// The instrument's symbol.
+    public var symbol: String { instrument.symbol }
+
     /// The account as the venue sees it.
     public var account: Portfolio { state.withLock { $0.portfolio } }
 
     /// Advances the market by one bar: working orders are matched against it.
-    public func process(bar: Bar) {
+    /// - Parameter broadcast: Whether the reports also go to `executionReports()` streams.
+    /// - Returns: The reports the bar caused, in order.
+    @discardableResult
+    public func process(bar: Bar, broadcast: Bool = true) -> [ExecutionReport] {
         let reports = state.withLock { s -> [ExecutionReport] in
             s.barIndex += 1
             s.lastBar = bar
@@ -63,7 +72,8 @@ public final class SimulatedExecutionClient: ExecutionClient {
             s.portfolio.mark(s.exchange.instrument.symbol, at: s.exchange.instrument.price(bar.close))
             return out
         }
-        for r in reports { broadcaster.send(r) }
+        if broadcast { for r in reports { broadcaster.send(r) } }
+        return reports
     }
 
     public nonisolated(nonsending) func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
@@ -79,7 +89,7 @@ public final class SimulatedExecutionClient: ExecutionClient {
                 symbol: request.symbol,
                 side: request.side,
                 type: request.kind.limitPrice.map { .limit($0) } ?? .market,
-                size: .quantity(request.quantity),
+                size: request.cashFraction.map { .cashFraction($0) } ?? .quantity(request.quantity),
                 timeInForce: request.timeInForce,
                 createdAt: bar.timestamp,
                 createdBar: s.barIndex
@@ -180,7 +190,7 @@ public final class SimulatedExecutionClient: ExecutionClient {
             snap.cumulativeCommission = (snap.cumulativeCommission ?? .zero) + fill.commission
             snap.updateTime = fill.timestamp
             orders[o.clientOrderID] = snap
-            return ExecutionReport(kind: .fill, order: snap)
+            return ExecutionReport(kind: .fill, order: snap, lastFill: VenueFill(quantity: fill.quantity, price: fill.price, commission: fill.commission))
         }
     }
 }

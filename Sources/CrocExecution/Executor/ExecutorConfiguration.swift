@@ -104,6 +104,10 @@ public struct OrderIntent: Sendable, Hashable {
     public var timeInForce: TimeInForce
     /// Free text carried into logs and the store.
     public var tag: String?
+    /// Size the order at fill time as this fraction of available cash
+    /// (the backtest's `.cashFraction`); `quantity` is then the estimate
+    /// that risk checks use. Venues that cannot size by cash send `quantity`.
+    public var cashFraction: FixedPoint?
 
     /// Creates an intent.
     public init(
@@ -112,7 +116,8 @@ public struct OrderIntent: Sendable, Hashable {
         quantity: Quantity,
         kind: OrderRequest.Kind = .market,
         timeInForce: TimeInForce = .gtc,
-        tag: String? = nil
+        tag: String? = nil,
+        cashFraction: FixedPoint? = nil
     ) {
         self.symbol = symbol
         self.side = side
@@ -120,6 +125,7 @@ public struct OrderIntent: Sendable, Hashable {
         self.kind = kind
         self.timeInForce = timeInForce
         self.tag = tag
+        self.cashFraction = cashFraction
     }
 }
 

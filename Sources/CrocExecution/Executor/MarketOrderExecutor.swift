@@ -58,6 +58,10 @@ public actor MarketOrderExecutor {
     private let session: String
     private var rng = SystemRandomNumberGenerator()
     package var crashPoint: CrashPoint?
+    private let eventBroadcaster = EventBroadcaster<ExecutorEvent>()
+    private var captured: [ExecutorEvent]?
+    private var handoffs = 0  // jobs handed to a waiting worker that has not started them yet
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Creates an executor; call `start()` before sending signals.
     /// - Parameters:
@@ -130,6 +134,8 @@ public actor MarketOrderExecutor {
         if cancelOpenOrders { await cancelAll(symbol: nil) }
         reportTask?.cancel()
         reportTask = nil
+        wakeIdleWaiters()
+        eventBroadcaster.finish()
         logger.info("executor stopped", metadata: ["open_orders": "\(records.count)"])
     }
 
@@ -150,6 +156,56 @@ public actor MarketOrderExecutor {
         workers.removeAll()
         reportTask?.cancel()
         reportTask = nil
+    }
+
+    // MARK: Events
+
+    /// Fills as they are booked and orders as they end, from now on (each
+    /// call returns a new stream). The live loop books these in its engine.
+    public nonisolated func events() -> AsyncStream<ExecutorEvent> { eventBroadcaster.stream() }
+
+    /// Applies reports the caller got from the venue directly (a simulated
+    /// venue advanced by a bar) and returns the events they caused, in order.
+    /// The same reports arriving again on the venue's stream book nothing twice.
+    public func ingest(_ reports: [ExecutionReport]) -> [ExecutorEvent] {
+        captured = []
+        for r in reports { handle(report: r) }
+        defer { captured = nil }
+        return captured ?? []
+    }
+
+    /// Whether every accepted signal has been sent and answered (nothing
+    /// queued, handed over, or in flight).
+    public var isIdle: Bool { queue.count == 0 && inFlight == 0 && handoffs == 0 }
+
+    /// Waits until `isIdle`, or at most `timeout`.
+    /// - Returns: whether the executor became idle in time.
+    @discardableResult
+    public func waitUntilIdle(timeout: Duration = .seconds(30)) async -> Bool {
+        if isIdle { return true }
+        let deadline = ContinuousClock.now + timeout
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline)
+            await self?.wakeIdleWaiters()
+        }
+        defer { timer.cancel() }
+        await withCheckedContinuation { idleWaiters.append($0) }
+        return isIdle
+    }
+
+    private func wakeIdleWaiters() {
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        for w in waiters { w.resume() }
+    }
+
+    private func notifyIfIdle() {
+        if !idleWaiters.isEmpty && isIdle { wakeIdleWaiters() }
+    }
+
+    private func emit(_ event: ExecutorEvent) {
+        captured?.append(event)
+        eventBroadcaster.send(event)
     }
 
     // MARK: Signals
@@ -183,7 +239,8 @@ public actor MarketOrderExecutor {
             side: intent.side,
             kind: intent.kind,
             quantity: intent.quantity,
-            timeInForce: intent.timeInForce
+            timeInForce: intent.timeInForce,
+            cashFraction: intent.cashFraction
         )
         let nowNanos = configuration.risk.maxOrdersPerSecond == nil ? 0 : UInt64(DispatchTime.now().uptimeNanoseconds)
         let exposure = (positions[intent.symbol] ?? .zero) + (working[intent.symbol] ?? .zero)
@@ -382,6 +439,7 @@ public actor MarketOrderExecutor {
     private func enqueue(_ id: String) {
         let job = Job(id: id, enqueuedAt: .now)
         if let worker = waitingWorkers.popLast() {
+            handoffs += 1
             worker.resume(returning: job)
         } else {
             queue.append(job)
@@ -402,7 +460,9 @@ public actor MarketOrderExecutor {
             return job
         }
         guard running else { return nil }
-        return await withCheckedContinuation { waitingWorkers.append($0) }
+        let job = await withCheckedContinuation { waitingWorkers.append($0) }
+        if job != nil { handoffs -= 1 }
+        return job
     }
 
     private func send(_ job: Job) async {
@@ -419,6 +479,7 @@ public actor MarketOrderExecutor {
         defer {
             inFlight -= 1
             metrics.inFlight.record(inFlight)
+            notifyIfIdle()
         }
         record.state = .submitted
         record.attempts = 1
@@ -492,13 +553,13 @@ public actor MarketOrderExecutor {
 
     private func handle(report: ExecutionReport) {
         metrics.report(report.kind)
-        apply(report.order, kind: report.kind)
+        apply(report.order, kind: report.kind, lastFill: report.lastFill)
     }
 
     /// Applies the venue's view of an order: books unbooked fills from the
     /// cumulative figures and moves the state forward; stale or duplicate
     /// views change nothing.
-    private func apply(_ snap: VenueOrder, kind: ExecutionReportKind?) {
+    private func apply(_ snap: VenueOrder, kind: ExecutionReportKind?, lastFill: VenueFill? = nil) {
         guard !crashed else { return }
         guard var r = records[snap.clientOrderID] else {
             metrics.reportsIgnored.increment()
@@ -510,9 +571,14 @@ public actor MarketOrderExecutor {
             let deltaQty = snap.executedQuantity - r.filledQuantity
             var deltaQuote = snap.cumulativeQuote - r.filledQuote
             if deltaQuote.raw <= 0 { deltaQuote = deltaQty * (snap.averagePrice ?? .zero) }
-            let price = deltaQuote.divided(by: deltaQty) ?? .zero
+            var price = deltaQuote.divided(by: deltaQty) ?? .zero
             var deltaFee = Money.zero
             if let c = snap.cumulativeCommission, c > r.commission { deltaFee = c - r.commission }
+            if let last = lastFill, last.quantity == deltaQty {
+                // The venue's own figures for this execution: exact, no rounding through the average.
+                price = last.price
+                deltaFee = last.commission
+            }
             r.filledQuantity = snap.executedQuantity
             r.filledQuote = snap.cumulativeQuote.raw > 0 ? snap.cumulativeQuote : r.filledQuote + deltaQuote
             r.commission += deltaFee
@@ -551,6 +617,7 @@ public actor MarketOrderExecutor {
                 )
             }
             if target.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
+            emit(.filled(fill, orderComplete: target.isTerminal))
             return
         }
         // No new fill: a state change, a duplicate, or a stale report.
@@ -611,6 +678,7 @@ public actor MarketOrderExecutor {
         r.updatedAt = Self.wallClock()
         if next.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
         persist(r)
+        if next.isTerminal { emit(.ended(clientOrderID: r.clientOrderID, state: next, reason: r.lastError)) }
     }
 
     private func drop(_ id: String, reason: String) {
@@ -619,6 +687,7 @@ public actor MarketOrderExecutor {
         metrics.dropped.increment()
         logger.warning("order dropped", metadata: orderMetadata(r).merging(["reason": "\(reason)"]) { $1 })
         transition(&r, to: .dropped)
+        notifyIfIdle()
     }
 
     /// Removes a terminal order from memory; its unfilled part stops counting as exposure.

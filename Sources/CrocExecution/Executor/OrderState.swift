@@ -173,3 +173,11 @@ public struct ExecutionFill: Sendable, Hashable, Codable {
     /// Quantity with its sign: positive for buys.
     public var signedQuantity: Quantity { side == .buy ? quantity : -quantity }
 }
+
+/// What the executor tells its listeners (`MarketOrderExecutor.events()`).
+public enum ExecutorEvent: Sendable, Hashable {
+    /// A fill was booked; `orderComplete` when the order is now terminal.
+    case filled(ExecutionFill, orderComplete: Bool)
+    /// An order ended without a (further) fill: rejected, cancelled, expired or dropped.
+    case ended(clientOrderID: String, state: OrderState, reason: String?)
+}

@@ -95,6 +95,13 @@ public enum Backtester {
         let warmup = strategy.warmupBars
         let name = strategy.name
         var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options, progress: progress)
+        if let failure = engine.strategyFailures.first {
+            throw BacktestError(
+                description:
+                    "strategy \(name) failed at bar \(failure.barIndex) (\(failure.time)): \(failure.message)"
+                    + (engine.strategyFailureCount > 1 ? " (and \(engine.strategyFailureCount - 1) more bars)" : "")
+            )
+        }
         engine.finish(options.finalize)
         let trades = engine.trades.closed
         let stats = BacktestStatistics.compute(

@@ -17,7 +17,34 @@ import CrocSupport
 /// 3. the strategy sees the bar and may place or cancel orders;
 /// 4. those commands go to the execution client (`.close` fills happen here);
 /// 5. equity at the close is recorded.
+///
+/// Orders are routed one of two ways (`OrderRouting`): to the in-process
+/// `SimulatedExchange` (backtests), or to an outbox that the live loop hands
+/// to an executor, with the venue's fills coming back through
+/// `applyFill(_:orderComplete:)`. Everything else — the strategy, the
+/// context, the ledger, the equity curve — is the same code in both.
 public struct TradingEngine: Sendable {
+    /// Where the strategy's orders go.
+    public enum OrderRouting: Sendable, Hashable {
+        /// Matched by the engine's own `SimulatedExchange` (backtests).
+        case simulated
+        /// Collected in `outbox` for an execution client; fills come back
+        /// through `applyFill(_:orderComplete:)` (live and paper trading).
+        case external
+    }
+
+    /// One failure of the strategy's `onBar`.
+    public struct StrategyFailure: Sendable, Hashable {
+        /// The bar's index.
+        public var barIndex: Int
+        /// The bar's time.
+        public var time: Timestamp
+        /// The error, as text.
+        public var message: String
+    }
+
+    /// Where orders go.
+    public let routing: OrderRouting
     /// The traded instrument.
     public let instrument: Instrument
     /// The strategy.
@@ -43,6 +70,14 @@ public struct TradingEngine: Sendable {
     private var cash: Money
     /// The instrument's signed position (cached; changes only on fills).
     public private(set) var position: Quantity = .zero
+    /// Strategy failures (the first 1,000; `strategyFailureCount` counts all).
+    public private(set) var strategyFailures: [StrategyFailure] = []
+    /// How many times the strategy's `onBar` threw.
+    public private(set) var strategyFailureCount = 0
+    /// Commands waiting for an external execution client (`.external` routing).
+    public private(set) var outbox: [StrategyCommand] = []
+    /// Orders handed out through the outbox and not yet complete, by id.
+    private var externalWorking: [OrderID: Order] = [:]
 
     /// Creates an engine.
     /// - Parameters:
@@ -58,8 +93,10 @@ public struct TradingEngine: Sendable {
         exchange: SimulatedExchange,
         cash: Money,
         expectedBars: Int = 0,
-        runID: String = "crocbot"
+        runID: String = "crocbot",
+        routing: OrderRouting = .simulated
     ) {
+        self.routing = routing
         self.instrument = instrument
         self.strategy = strategy
         self.exchange = exchange
@@ -81,7 +118,7 @@ public struct TradingEngine: Sendable {
     public mutating func process(_ bar: Bar) {
         let index = barCount
         barCount += 1
-        if !exchange.workingOrders.isEmpty {
+        if routing == .simulated && !exchange.workingOrders.isEmpty {
             var events: [OrderEvent] = []
             exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
             handle(events)
@@ -94,7 +131,16 @@ public struct TradingEngine: Sendable {
         context.position = position
         context.cash = cash
         context.equity = equity
-        strategy.onBar(bar, context: &context)
+        do {
+            try strategy.onBar(bar, context: &context)
+        } catch {
+            // A strategy that failed mid-decision places nothing.
+            context.commands.removeAll(keepingCapacity: true)
+            strategyFailureCount += 1
+            if strategyFailures.count < 1000 {
+                strategyFailures.append(StrategyFailure(barIndex: index, time: bar.timestamp, message: "\(error)"))
+            }
+        }
         if !context.commands.isEmpty {
             execute(commands: bar, index: index)
             equity = cash
@@ -152,10 +198,74 @@ public struct TradingEngine: Sendable {
         if !equityCurve.isEmpty { equityCurve[equityCurve.count - 1] = equity.doubleValue }
     }
 
+    // MARK: External routing (live and paper trading)
+
+    /// Takes the commands waiting for the execution client, oldest first.
+    public mutating func takeOutbox() -> [StrategyCommand] {
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    /// An order handed out through the outbox and not yet complete.
+    public func workingOrder(_ id: OrderID) -> Order? { externalWorking[id] }
+
+    /// Orders handed out and not yet complete, oldest first.
+    public var externalWorkingOrders: [Order] { externalWorking.values.sorted { $0.id.rawValue < $1.id.rawValue } }
+
+    /// Books a fill reported by the venue for an order from the outbox: the
+    /// ledger, the trades, the cached account, then the strategy's
+    /// `onOrderEvent` — exactly what a simulated fill does.
+    /// - Parameters:
+    ///   - fill: The execution (its `orderID` names the engine's order).
+    ///   - orderComplete: Whether the order is done (nothing left working).
+    /// - Returns: false when the order is unknown (not from this engine, or already complete).
+    @discardableResult
+    public mutating func applyFill(_ fill: Fill, orderComplete: Bool) -> Bool {
+        guard let order = externalWorking[fill.orderID] else { return false }
+        if orderComplete { externalWorking[fill.orderID] = nil }
+        portfolio.apply(fill)
+        if let bar = lastBar, fill.symbol == instrument.symbol { portfolio.mark(instrument.symbol, at: instrument.price(bar.close)) }
+        handle([.filled(order, fill)])
+        return true
+    }
+
+    /// Ends an order from the outbox without (further) fills: rejected by
+    /// the venue or the executor, cancelled, or expired.
+    /// - Returns: false when the order is unknown.
+    @discardableResult
+    public mutating func endOrder(_ id: OrderID, rejected reason: RejectionReason?) -> Bool {
+        guard let order = externalWorking.removeValue(forKey: id) else { return false }
+        if let reason { handle([.rejected(order, reason)]) } else { handle([.cancelled(order)]) }
+        return true
+    }
+
+    /// Re-marks the last equity point after fills booked since the bar was
+    /// processed (orders that fill at once at the close).
+    public mutating func remarkLastEquity() {
+        guard let bar = lastBar, !equityCurve.isEmpty else { return }
+        var equity = cash
+        if position.raw != 0 { equity += position * instrument.price(bar.close) }
+        equityCurve[equityCurve.count - 1] = equity.doubleValue
+    }
+
+    /// The last bar processed.
+    public var lastProcessedBar: Bar? { lastBar }
+
     private mutating func execute(commands bar: Bar, index: Int) {
         let commands = context.commands
         context.commands.removeAll(keepingCapacity: true)
         portfolio.mark(instrument.symbol, at: instrument.price(bar.close))
+        if routing == .external {
+            for command in commands {
+                outbox.append(command)
+                if case .submit(let order) = command {
+                    if let tag = order.tag { tags[order.id] = tag }
+                    externalWorking[order.id] = order
+                }
+            }
+            context.workingOrders = externalWorkingOrders
+            return
+        }
         for command in commands {
             var events: [OrderEvent] = []
             switch command {
@@ -189,7 +299,7 @@ public struct TradingEngine: Sendable {
             }
             context.position = position
             context.cash = cash
-            context.workingOrders = exchange.workingOrders
+            context.workingOrders = routing == .simulated ? exchange.workingOrders : externalWorkingOrders
             strategy.onOrderEvent(event, context: &context)
         }
         // Orders placed from onOrderEvent are sent on the next bar.

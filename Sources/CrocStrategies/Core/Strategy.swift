@@ -14,7 +14,12 @@ public protocol Strategy: Sendable {
     /// indicator warm-up); buy & hold statistics start at this bar.
     var warmupBars: Int { get }
     /// Handles a completed bar.
-    mutating func onBar(_ bar: Bar, context: inout StrategyContext)
+    ///
+    /// A strategy that cannot decide (a model that fails, bad input) throws:
+    /// the engine then discards the orders placed during this call, records
+    /// the failure, and goes on with the next bar. A backtest fails with the
+    /// first such error; the live loop logs and counts each one.
+    mutating func onBar(_ bar: Bar, context: inout StrategyContext) throws
     /// Handles an order event (fill, rejection, cancellation). Default: nothing.
     mutating func onOrderEvent(_ event: OrderEvent, context: inout StrategyContext)
 }

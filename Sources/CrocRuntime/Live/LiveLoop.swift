@@ -1,0 +1,438 @@
+import CoreMetrics
+import CrocCore
+import CrocData
+import CrocExecution
+import CrocStrategies
+import Foundation
+import Logging
+import Synchronization
+
+/// Settings of a live loop: the instrument, the engine's account and costs.
+public struct LiveLoopSettings: Sendable {
+    /// The traded instrument.
+    public var instrument: Instrument
+    /// Starting cash of the engine's ledger.
+    public var cash: Money
+    /// The costs the strategy sizes with (the venue charges its own).
+    public var fees: FeeModel
+    /// Prefix of the engine's order ids.
+    public var runID: String
+    /// The bar interval, for gap detection (nil: no gap check).
+    public var barInterval: Duration?
+    /// How long to wait, after handing orders over, for the venue to have them
+    /// (paper venues: keeps a replay deterministic; real venues: keep it short).
+    public var settleTimeout: Duration
+    /// How many tick-to-order samples to keep for `LiveLoopResult` (benchmarks).
+    public var latencySamples: Int
+
+    /// Creates settings.
+    public init(
+        instrument: Instrument = Instrument(symbol: "SAMPLE"),
+        cash: Money = Money(10_000),
+        fees: FeeModel = FeeModel(commissionRate: .zero),
+        runID: String = "live",
+        barInterval: Duration? = nil,
+        settleTimeout: Duration = .seconds(5),
+        latencySamples: Int = 0
+    ) {
+        self.instrument = instrument
+        self.cash = cash
+        self.fees = fees
+        self.runID = runID
+        self.barInterval = barInterval
+        self.settleTimeout = settleTimeout
+        self.latencySamples = latencySamples
+    }
+}
+
+/// The venue side of a live loop: what happens around each market event
+/// besides the strategy. `ExecutorVenue` is the implementation over a
+/// `MarketOrderExecutor`.
+public protocol LiveVenue: Sendable {
+    /// Called with each market event before the engine sees it. A simulated
+    /// or paper venue matches its resting orders against the bar here and
+    /// returns what that booked; a real venue returns nothing.
+    func marketEvent(_ event: MarketEvent) async -> [ExecutorEvent]
+    /// Events booked since the last call (pushed fills, rejections, cancels).
+    func drainEvents() -> [ExecutorEvent]
+    /// Called after the engine's orders for an event were handed over.
+    func settle(timeout: Duration) async
+    /// Cancels a working order by the executor's client order id.
+    func cancel(clientOrderID: String) async
+}
+
+/// A `LiveVenue` over a `MarketOrderExecutor`, optionally with the
+/// in-process simulated venue it trades on (paper trading on bars).
+///
+/// With a simulated venue, each bar first advances the venue (resting orders
+/// fill at this bar's open, exactly as in a backtest), and `settle` waits
+/// until the executor has sent every order — so a replay gives the same
+/// fills as `crocbot backtest`, bit for bit.
+public final class ExecutorVenue: LiveVenue, Sendable {
+    /// The executor.
+    public let executor: MarketOrderExecutor
+    /// The simulated venue, for paper trading on bars.
+    public let simulated: SimulatedExecutionClient?
+    private let inbox = EventInbox()
+    private let listener: Task<Void, Never>
+
+    /// Listens to `executor`'s events from now on.
+    public init(executor: MarketOrderExecutor, simulated: SimulatedExecutionClient? = nil) {
+        self.executor = executor
+        self.simulated = simulated
+        let events = executor.events()
+        let inbox = self.inbox
+        listener = Task {
+            for await e in events { inbox.append(e) }
+        }
+    }
+
+    deinit { listener.cancel() }
+
+    /// Advances the simulated venue by the bar and books its reports.
+    public func marketEvent(_ event: MarketEvent) async -> [ExecutorEvent] {
+        guard case .bar(let bar) = event else { return [] }
+        if let simulated {
+            let reports = simulated.process(bar: bar, broadcast: false)
+            await executor.updateMarket(symbol: simulated.symbol, price: simulated.instrument.price(bar.close))
+            return reports.isEmpty ? [] : await executor.ingest(reports)
+        }
+        return []
+    }
+
+    /// Events pushed by the executor since the last call.
+    public func drainEvents() -> [ExecutorEvent] { inbox.drain() }
+
+    /// With a simulated venue, waits until every order is sent and answered.
+    public func settle(timeout: Duration) async {
+        guard simulated != nil else { return }
+        await executor.waitUntilIdle(timeout: timeout)
+    }
+
+    /// Cancels through the executor; failures are logged by it.
+    public func cancel(clientOrderID: String) async {
+        try? await executor.cancel(clientOrderID: clientOrderID)
+    }
+}
+
+/// A lock-protected list of events.
+final class EventInbox: Sendable {
+    private let events = Mutex<[ExecutorEvent]>([])
+    func append(_ e: ExecutorEvent) { events.withLock { $0.append(e) } }
+    func drain() -> [ExecutorEvent] {
+        events.withLock { e in
+            defer { e.removeAll() }
+            return e
+        }
+    }
+}
+
+/// What a live loop did, when its stream ended.
+public struct LiveLoopResult: Sendable {
+    /// The engine at the end: ledger, fills, trades, equity curve.
+    public var engine: TradingEngine
+    /// Market events processed.
+    public var events: Int
+    /// Orders handed to `submitOrder`.
+    public var ordersSubmitted: Int
+    /// Orders `submitOrder` refused.
+    public var ordersRefused: Int
+    /// Bars dropped as late (not after the last one).
+    public var lateBars: Int
+    /// Bars missing by the interval (gaps).
+    public var missingBars: Int
+    /// Tick-to-order latencies in nanoseconds (event in → order handed over),
+    /// at most `LiveLoopSettings.latencySamples` of them.
+    public var tickToOrderNanos: [Int64]
+}
+
+/// Runs a strategy on a live stream: each event goes through the same
+/// `TradingEngine` as a backtest (feature state, strategy, ledger), and the
+/// orders it places go to `submitOrder` — usually the executor's `onSignal`,
+/// which applies risk, persistence and backpressure.
+///
+/// The blueprint's `run_live_loop(data_stream=, strategy=, submit_order=)`.
+/// Per event:
+/// 1. the venue sees the event first (`LiveVenue.marketEvent`: a paper venue
+///    fills resting orders at the bar's open) and booked fills reach the engine;
+/// 2. late bars (not after the last one) are dropped and counted; gaps are counted;
+/// 3. the engine runs the strategy; a strategy that throws is logged, counted
+///    and skipped for this bar, and the loop goes on;
+/// 4. each new order becomes an `OrderIntent` and is handed to `submitOrder`;
+///    a refusal ends the order in the engine with the reason;
+/// 5. the venue settles, fills booked since are applied, and the status board
+///    and metrics are updated.
+///
+/// Ends when the stream ends (returns the result) or the task is cancelled
+/// (throws `CancellationError`); it never sends an order twice.
+/// - Parameters:
+///   - dataStream: Market events (a feed, a replay, an `InMemoryStream`).
+///   - strategy: The strategy (from `StrategyFactory`).
+///   - submitOrder: Hands an order to execution; its outcome says whether it was taken.
+///   - settings: Instrument, cash and costs of the engine's ledger.
+///   - venue: Where fills come from (nil: orders are handed over and nothing comes back).
+///   - status: Where the status page and `/api/status` read from.
+///   - metrics: Counters and timers.
+///   - logger: Order and fault log lines.
+@discardableResult
+public func runLiveLoop<Stream: MarketDataStream>(
+    dataStream: Stream,
+    strategy: any Strategy,
+    submitOrder: @escaping @Sendable (OrderIntent) async -> SignalOutcome,
+    settings: LiveLoopSettings = LiveLoopSettings(),
+    venue: (any LiveVenue)? = nil,
+    status: LiveStatusBoard? = nil,
+    metrics: LiveMetrics = LiveMetrics(),
+    logger: Logger = Logger(label: "crocbot.live")
+) async throws -> LiveLoopResult {
+    var loop = LiveLoopState(settings: settings, strategy: strategy, venue: venue, status: status, metrics: metrics, logger: logger)
+    status?.update { $0.strategy = strategy.name }
+    status?.update { $0.symbol = settings.instrument.symbol }
+    var iterator = dataStream.makeAsyncIterator()
+    while let event = try await iterator.next() {
+        try Task.checkCancellation()
+        await loop.handle(event, submitOrder: submitOrder)
+    }
+    return loop.result
+}
+
+/// The loop's state between events.
+struct LiveLoopState {
+    let settings: LiveLoopSettings
+    let venue: (any LiveVenue)?
+    let status: LiveStatusBoard?
+    let metrics: LiveMetrics
+    let logger: Logger
+    var engine: TradingEngine
+    var byClientID: [String: OrderID] = [:]
+    var clientIDs: [OrderID: String] = [:]
+    var booked: [String: Quantity] = [:]
+    var events = 0
+    var submitted = 0
+    var refused = 0
+    var late = 0
+    var missing = 0
+    var lastTime: Timestamp?
+    var peak = 0.0
+    var samples: [Int64] = []
+
+    init(
+        settings: LiveLoopSettings,
+        strategy: any Strategy,
+        venue: (any LiveVenue)?,
+        status: LiveStatusBoard?,
+        metrics: LiveMetrics,
+        logger: Logger
+    ) {
+        self.settings = settings
+        self.venue = venue
+        self.status = status
+        self.metrics = metrics
+        self.logger = logger
+        let exchange = SimulatedExchange(instrument: settings.instrument, fees: settings.fees)
+        engine = TradingEngine(
+            instrument: settings.instrument,
+            strategy: strategy,
+            exchange: exchange,
+            cash: settings.cash,
+            runID: settings.runID,
+            routing: .external
+        )
+        samples.reserveCapacity(settings.latencySamples)
+    }
+
+    var result: LiveLoopResult {
+        LiveLoopResult(
+            engine: engine,
+            events: events,
+            ordersSubmitted: submitted,
+            ordersRefused: refused,
+            lateBars: late,
+            missingBars: missing,
+            tickToOrderNanos: samples
+        )
+    }
+
+    mutating func handle(_ event: MarketEvent, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
+        let received = ContinuousClock.now
+        guard case .bar(let bar) = event else { return }
+        events += 1
+        metrics.barsReceived.increment()
+        if let last = lastTime, bar.timestamp <= last {
+            late += 1
+            metrics.barsLate.increment()
+            logger.warning("late bar dropped", metadata: ["bar_time": "\(bar.timestamp)", "last_bar_time": "\(last)"])
+            return
+        }
+        if let last = lastTime, let interval = settings.barInterval, interval > .zero {
+            let step = interval.nanoseconds
+            let gap = (bar.timestamp.nanoseconds - last.nanoseconds) / step - 1
+            if gap > 0 {
+                missing += Int(gap)
+                metrics.barsMissing.increment(by: Int(gap))
+                logger.warning("bars missing", metadata: ["missing": "\(gap)", "after": "\(last)", "bar_time": "\(bar.timestamp)"])
+            }
+        }
+        lastTime = bar.timestamp
+        if let venue {
+            apply(await venue.marketEvent(event))
+            apply(venue.drainEvents())
+        }
+        let failures = engine.strategyFailureCount
+        let strategyStart = ContinuousClock.now
+        engine.process(bar)
+        metrics.strategyLatency.recordNanoseconds((ContinuousClock.now - strategyStart).nanoseconds)
+        if engine.strategyFailureCount > failures, let f = engine.strategyFailures.last {
+            metrics.strategyErrors.increment()
+            logger.error(
+                "strategy failed; bar skipped",
+                metadata: ["strategy": "\(engine.strategy.name)", "bar_time": "\(bar.timestamp)", "error": "\(f.message)"]
+            )
+        }
+        let commands = engine.takeOutbox()
+        if !commands.isEmpty {
+            await send(commands, bar: bar, received: received, submitOrder: submitOrder)
+            if let venue {
+                await venue.settle(timeout: settings.settleTimeout)
+                if apply(venue.drainEvents()) { engine.remarkLastEquity() }
+            }
+        }
+        publish(bar)
+    }
+
+    private mutating func send(
+        _ commands: [StrategyCommand],
+        bar: Bar,
+        received: ContinuousClock.Instant,
+        submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
+    ) async {
+        for command in commands {
+            switch command {
+            case .cancel(let id):
+                if let clientID = clientIDs[id] { await venue?.cancel(clientOrderID: clientID) }
+            case .submit(let order):
+                guard let intent = intent(for: order, bar: bar) else { continue }
+                metrics.signals.increment()
+                let outcome = await submitOrder(intent)
+                let handed = ContinuousClock.now - received
+                metrics.tickToOrder.recordNanoseconds(handed.nanoseconds)
+                if samples.count < settings.latencySamples { samples.append(handed.nanoseconds) }
+                switch outcome {
+                case .accepted(let clientID):
+                    submitted += 1
+                    byClientID[clientID] = order.id
+                    clientIDs[order.id] = clientID
+                    logger.info(
+                        "order handed to executor",
+                        metadata: [
+                            "client_order_id": "\(clientID)", "side": "\(order.side.rawValue)", "quantity": "\(intent.quantity)",
+                            "bar_time": "\(bar.timestamp)",
+                        ]
+                    )
+                case .refused(let why):
+                    refused += 1
+                    metrics.ordersRefused.increment()
+                    engine.endOrder(order.id, rejected: .refused("\(why)"))
+                }
+            }
+        }
+    }
+
+    /// The executor's form of an engine order; nil (and the order ended) when it cannot be sent.
+    private mutating func intent(for order: Order, bar: Bar) -> OrderIntent? {
+        let kind: OrderRequest.Kind
+        switch order.type {
+        case .market: kind = .market
+        case .limit(let p): kind = .limit(p)
+        case .stop:
+            engine.endOrder(order.id, rejected: .refused("stop orders are not supported by the live executor"))
+            return nil
+        }
+        let quantity: Quantity
+        var fraction: FixedPoint?
+        switch order.size {
+        case .quantity(let q):
+            quantity = q
+        case .cashFraction(let f):
+            fraction = f
+            let price = settings.fees.slipped(engine.instrument.price(bar.close), side: .buy)
+            let estimate = settings.fees.affordableQuantity(budget: engine.portfolio.cash * f, price: price, step: engine.instrument.quantityStep)
+            // The venue sizes the order at fill time; the estimate is for risk checks.
+            quantity = estimate.isZero ? engine.instrument.quantityStep : estimate
+        }
+        return OrderIntent(
+            symbol: order.symbol,
+            side: order.side,
+            quantity: quantity,
+            kind: kind,
+            timeInForce: order.timeInForce,
+            tag: order.tag,
+            cashFraction: fraction
+        )
+    }
+
+    /// Books executor events in the engine; duplicates book nothing. Returns whether a fill was booked.
+    @discardableResult
+    private mutating func apply(_ events: [ExecutorEvent]) -> Bool {
+        var filled = false
+        for e in events {
+            switch e {
+            case .filled(let f, let complete):
+                guard let id = byClientID[f.clientOrderID] else { continue }
+                if let done = booked[f.clientOrderID], done >= f.cumulativeQuantity { continue }
+                booked[f.clientOrderID] = f.cumulativeQuantity
+                let fill = Fill(
+                    orderID: id,
+                    symbol: f.symbol,
+                    side: f.side,
+                    quantity: f.quantity,
+                    price: f.price,
+                    commission: f.commission,
+                    timestamp: f.time,
+                    barIndex: engine.barCount
+                )
+                if engine.applyFill(fill, orderComplete: complete) {
+                    filled = true
+                    metrics.fills.increment()
+                    status?.recordFill(fill, clientOrderID: f.clientOrderID)
+                }
+                if complete { forget(f.clientOrderID, id) }
+            case .ended(let clientID, let state, let reason):
+                guard let id = byClientID[clientID] else { continue }
+                let rejected = state == .rejected || state == .dropped
+                engine.endOrder(id, rejected: rejected ? .refused(reason ?? state.rawValue) : nil)
+                forget(clientID, id)
+            }
+        }
+        return filled
+    }
+
+    private mutating func forget(_ clientID: String, _ id: OrderID) {
+        byClientID[clientID] = nil
+        clientIDs[id] = nil
+        booked[clientID] = nil
+    }
+
+    private mutating func publish(_ bar: Bar) {
+        let equity = engine.equityCurve.last ?? engine.portfolio.cash.doubleValue
+        peak = max(peak, equity)
+        let drawdown = peak > 0 ? (peak - equity) / peak : 0
+        metrics.equity.record(equity)
+        metrics.drawdown.record(drawdown)
+        guard let status else { return }
+        let engine = self.engine
+        let events = self.events
+        status.update { s in
+            s.bars = events
+            s.lastBarTime = bar.timestamp
+            s.lastClose = bar.close
+            s.equity = equity
+            s.cash = engine.portfolio.cash.doubleValue
+            s.position = engine.position.doubleValue
+            s.drawdown = drawdown
+            s.strategyErrors = engine.strategyFailureCount
+            s.openOrders = engine.externalWorkingOrders.map { LiveStatus.OpenOrder($0) }
+            s.appendEquity(time: bar.timestamp, equity: equity)
+        }
+    }
+}

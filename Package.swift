@@ -87,6 +87,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "blueprint-wiring",
+            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
+            path: "Examples/BlueprintWiring",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
         .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore", "CrocSupport"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
@@ -119,7 +125,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocPipelinesTests",
-            dependencies: ["CrocPipelines", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
+            dependencies: [
+                "CrocPipelines", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

@@ -5,9 +5,13 @@ import CrocRuntime
 import CrocStrategies
 import CrocSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import CrocPipelines
+
+/// A logger that drops everything (keeps test output readable).
+let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// The live loop's wiring for a replay through the paper venue: the
 /// backtest's fill model behind the `ExecutionClient` protocol, the async
@@ -26,7 +30,7 @@ func paperReplay(
         allowShort: options.allowShort,
         cash: options.cash
     )
-    let executor = MarketOrderExecutor(client: venue)
+    let executor = MarketOrderExecutor(client: venue, logger: quietLogger)
     try await executor.start()
     let link = ExecutorVenue(executor: executor, simulated: venue)
     let result = try await runLiveLoop(
@@ -34,7 +38,8 @@ func paperReplay(
         strategy: strategy,
         submitOrder: { await executor.onSignal($0) },
         settings: LiveLoopSettings(instrument: instrument, cash: options.cash, fees: options.fees),
-        venue: link
+        venue: link,
+        logger: quietLogger
     )
     return (result, executor)
 }

@@ -2,6 +2,7 @@ import CoreMetrics
 import CrocCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Turns a strategy's order intents into orders at a venue, with a fixed
 /// concurrency limit and explicit backpressure (DESIGN rules 5 and 6).
@@ -59,6 +60,7 @@ public actor MarketOrderExecutor {
     private var rng = SystemRandomNumberGenerator()
     package var crashPoint: CrashPoint?
     private let eventBroadcaster = EventBroadcaster<ExecutorEvent>()
+    private let eventSinks = Mutex<[@Sendable (ExecutorEvent) -> Void]>([])
     private var captured: [ExecutorEvent]?
     private var handoffs = 0  // jobs handed to a waiting worker that has not started them yet
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -164,6 +166,13 @@ public actor MarketOrderExecutor {
     /// call returns a new stream). The live loop books these in its engine.
     public nonisolated func events() -> AsyncStream<ExecutorEvent> { eventBroadcaster.stream() }
 
+    /// Calls `sink` synchronously, on the executor, with every event from
+    /// now on: when a call into the executor returns, the sink has seen what
+    /// it caused (the live loop's paper venues rely on this to stay deterministic).
+    public nonisolated func subscribe(_ sink: @escaping @Sendable (ExecutorEvent) -> Void) {
+        eventSinks.withLock { $0.append(sink) }
+    }
+
     /// Applies reports the caller got from the venue directly (a simulated
     /// venue advanced by a bar) and returns the events they caused, in order.
     /// The same reports arriving again on the venue's stream book nothing twice.
@@ -205,6 +214,7 @@ public actor MarketOrderExecutor {
 
     private func emit(_ event: ExecutorEvent) {
         captured?.append(event)
+        for sink in eventSinks.withLock({ $0 }) { sink(event) }
         eventBroadcaster.send(event)
     }
 

@@ -59,6 +59,13 @@ public protocol LiveVenue: Sendable {
     func settle(timeout: Duration) async
     /// Cancels a working order by the executor's client order id.
     func cancel(clientOrderID: String) async
+    /// Tells the venue the symbol of the stream's bars (bars carry none).
+    func bind(symbol: String)
+}
+
+extension LiveVenue {
+    /// Ignores the symbol.
+    public func bind(symbol: String) {}
 }
 
 /// A `LiveVenue` over a `MarketOrderExecutor`, optionally with the
@@ -71,23 +78,24 @@ public protocol LiveVenue: Sendable {
 public final class ExecutorVenue: LiveVenue, Sendable {
     /// The executor.
     public let executor: MarketOrderExecutor
-    /// The simulated venue, for paper trading on bars.
+    /// The simulated venue, for paper trading on bars with the backtest's fill model.
     public let simulated: SimulatedExecutionClient?
+    /// The paper venue, for paper trading at the last price.
+    public let paper: PaperExecutionClient?
     private let inbox = EventInbox()
-    private let listener: Task<Void, Never>
 
     /// Listens to `executor`'s events from now on.
-    public init(executor: MarketOrderExecutor, simulated: SimulatedExecutionClient? = nil) {
+    /// - Parameters:
+    ///   - executor: The executor orders go through.
+    ///   - simulated: An in-process venue advanced by each bar (fills at the next open, like a backtest).
+    ///   - paper: A paper venue given each bar's close as its last price (fills market orders at once).
+    public init(executor: MarketOrderExecutor, simulated: SimulatedExecutionClient? = nil, paper: PaperExecutionClient? = nil) {
         self.executor = executor
         self.simulated = simulated
-        let events = executor.events()
+        self.paper = paper
         let inbox = self.inbox
-        listener = Task {
-            for await e in events { inbox.append(e) }
-        }
+        executor.subscribe { inbox.append($0) }
     }
-
-    deinit { listener.cancel() }
 
     /// Advances the simulated venue by the bar and books its reports.
     public func marketEvent(_ event: MarketEvent) async -> [ExecutorEvent] {
@@ -97,15 +105,27 @@ public final class ExecutorVenue: LiveVenue, Sendable {
             await executor.updateMarket(symbol: simulated.symbol, price: simulated.instrument.price(bar.close))
             return reports.isEmpty ? [] : await executor.ingest(reports)
         }
+        if let paper, let symbol = symbol {
+            let price = Price(unchecked: bar.close)
+            await paper.updatePrice(symbol: symbol, price: price, time: bar.timestamp)
+            await executor.updateMarket(symbol: symbol, price: price)
+        }
         return []
     }
+
+    /// The symbol a paper venue prices (set by the loop).
+    private var symbol: String? { symbolBox.withLock { $0 } }
+    private let symbolBox = Mutex<String?>(nil)
+
+    /// Tells the venue which symbol the bars are for (the loop calls this).
+    public func bind(symbol: String) { symbolBox.withLock { $0 = symbol } }
 
     /// Events pushed by the executor since the last call.
     public func drainEvents() -> [ExecutorEvent] { inbox.drain() }
 
     /// With a simulated venue, waits until every order is sent and answered.
     public func settle(timeout: Duration) async {
-        guard simulated != nil else { return }
+        guard simulated != nil || paper != nil else { return }
         await executor.waitUntilIdle(timeout: timeout)
     }
 
@@ -188,6 +208,7 @@ public func runLiveLoop<Stream: MarketDataStream>(
     var loop = LiveLoopState(settings: settings, strategy: strategy, venue: venue, status: status, metrics: metrics, logger: logger)
     status?.update { $0.strategy = strategy.name }
     status?.update { $0.symbol = settings.instrument.symbol }
+    venue?.bind(symbol: settings.instrument.symbol)
     var iterator = dataStream.makeAsyncIterator()
     while let event = try await iterator.next() {
         try Task.checkCancellation()

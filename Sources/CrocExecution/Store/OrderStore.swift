@@ -41,10 +41,17 @@ public protocol OrderStore: Sendable {
     func allOrders() throws(OrderStoreError) -> [OrderRecord]
     /// Fills, oldest first, for one order or all.
     func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill]
+    /// Makes everything written so far durable (on shutdown).
+    func flush() throws(OrderStoreError)
 }
 
 extension OrderStore {
+    /// Makes everything written so far durable and compact (a WAL
+    /// checkpoint for SQLite). Default: nothing to do.
+    public func flush() throws(OrderStoreError) {}
+
     /// Net position per symbol: the sum of booked fills.
+
     public func positions() throws(OrderStoreError) -> [String: Quantity] {
         var out: [String: Quantity] = [:]
         for f in try fills(clientOrderID: nil) { out[f.symbol, default: .zero] += f.signedQuantity }

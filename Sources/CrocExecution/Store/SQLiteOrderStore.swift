@@ -110,6 +110,15 @@ public final class SQLiteOrderStore: OrderStore {
         return r
     }
 
+    /// Checkpoints the write-ahead log into the database file (on shutdown).
+    public func flush() throws(OrderStoreError) {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        } catch {
+            throw OrderStoreError(operation: "checkpoint \(path)", message: "\(error)")
+        }
+    }
+
     public func insert(_ record: OrderRecord) throws(OrderStoreError) {
         do {
             try pool.write { db in

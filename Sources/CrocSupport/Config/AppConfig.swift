@@ -18,6 +18,8 @@ public struct AppConfig: Sendable, Equatable, Encodable {
     public var backtest: BacktestSettings
     /// Logging settings.
     public var logging: LoggingConfig
+    /// Live and paper trading settings.
+    public var live: LiveConfig
 
     /// The defaults: `sma_cross` 10/20 on the shipped GOOGL data, 10,000 cash, 0.2 % commission.
     public init(
@@ -25,17 +27,19 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         instrument: InstrumentConfig = .init(),
         strategy: StrategyConfig = .init(),
         backtest: BacktestSettings = .init(),
-        logging: LoggingConfig = .init()
+        logging: LoggingConfig = .init(),
+        live: LiveConfig = .init()
     ) {
         self.data = data
         self.instrument = instrument
         self.strategy = strategy
         self.backtest = backtest
         self.logging = logging
+        self.live = live
     }
 
     /// Top-level keys the document may contain.
-    public static let sections = ["data", "instrument", "strategy", "backtest", "logging"]
+    public static let sections = ["data", "instrument", "strategy", "backtest", "logging", "live"]
 
     /// Reads and validates a configuration tree.
     /// - Throws: `ConfigError` naming the key path of the first problem.
@@ -47,6 +51,7 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         self.strategy = try StrategyConfig(try root.nested("strategy"))
         self.backtest = try BacktestSettings(try root.nested("backtest"))
         self.logging = try LoggingConfig(try root.nested("logging"))
+        self.live = try LiveConfig(try root.nested("live"))
     }
 
     /// Loads a YAML or JSON file (JSON is read as YAML), applies `CROCBOT_*`

@@ -1,0 +1,131 @@
+/// Which venue live trading uses.
+public enum LiveExchange: String, Sendable, Equatable, CaseIterable, Encodable {
+    /// In-process paper trading: the backtest's fill model on replayed bars.
+    case paper
+    /// Binance spot (testnet unless `testnet: false`).
+    case binance
+}
+
+/// Live and paper trading settings (`crocbot live`).
+///
+/// ```yaml
+/// live:
+///   exchange: paper          # or binance
+///   speed: 180000            # replay: 1 h bars at 50 per second
+///   host: 127.0.0.1
+///   port: 8080
+///   token: ""                # bearer token for everything but /health (or CROCBOT_LIVE__TOKEN)
+///   store: output/live-orders.sqlite
+///   cancelOpenOrdersOnShutdown: true
+/// ```
+public struct LiveConfig: Sendable, Equatable, Encodable {
+    /// The venue.
+    public var exchange: LiveExchange
+    /// Binance: use the testnet.
+    public var testnet: Bool
+    /// Binance: the symbol, e.g. `BTCUSDT`.
+    public var symbol: String
+    /// Binance: the kline interval, e.g. `1m`.
+    public var interval: String
+    /// Replay speed: seconds of data per second of wall time.
+    public var speed: Double
+    /// HTTP bind address.
+    public var host: String
+    /// HTTP port (0: any free port).
+    public var port: Int
+    /// Bearer token required for everything but `/health` (empty: none).
+    public var token: String
+    /// The SQLite order store (written before every order is sent).
+    public var store: String
+    /// Cancel working orders on shutdown (else they stay at the venue and are reconciled on restart).
+    public var cancelOpenOrdersOnShutdown: Bool
+    /// Orders in flight at most.
+    public var maxInFlight: Int
+    /// Queued orders at most.
+    public var queueCapacity: Int
+    /// Keep serving the status page after a replay ends, until SIGINT/SIGTERM.
+    public var serveAfterReplay: Bool
+
+    /// Creates live settings.
+    public init(
+        exchange: LiveExchange = .paper,
+        testnet: Bool = true,
+        symbol: String = "BTCUSDT",
+        interval: String = "1m",
+        speed: Double = 180_000,
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        token: String = "",
+        store: String = "output/live-orders.sqlite",
+        cancelOpenOrdersOnShutdown: Bool = true,
+        maxInFlight: Int = 8,
+        queueCapacity: Int = 1024,
+        serveAfterReplay: Bool = true
+    ) {
+        self.exchange = exchange
+        self.testnet = testnet
+        self.symbol = symbol
+        self.interval = interval
+        self.speed = speed
+        self.host = host
+        self.port = port
+        self.token = token
+        self.store = store
+        self.cancelOpenOrdersOnShutdown = cancelOpenOrdersOnShutdown
+        self.maxInFlight = maxInFlight
+        self.queueCapacity = queueCapacity
+        self.serveAfterReplay = serveAfterReplay
+    }
+
+    /// Kline intervals Binance accepts.
+    public static let intervals = ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
+
+    /// Reads and validates the section.
+    /// - Throws: `ConfigError` naming the key path.
+    public init(_ r: ConfigReader) throws(ConfigError) {
+        try r.rejectUnknownKeys([
+            "exchange", "testnet", "symbol", "interval", "speed", "host", "port", "token", "store", "cancelOpenOrdersOnShutdown",
+            "maxInFlight", "queueCapacity", "serveAfterReplay",
+        ])
+        self.init(
+            exchange: try r.choice("exchange", default: .paper),
+            testnet: try r.bool("testnet", default: true),
+            symbol: try r.string("symbol", default: "BTCUSDT"),
+            interval: try r.string("interval", default: "1m"),
+            speed: try r.double("speed", default: 180_000),
+            host: try r.string("host", default: "127.0.0.1"),
+            port: try r.int("port", default: 8080),
+            token: try r.string("token", default: ""),
+            store: try r.string("store", default: "output/live-orders.sqlite"),
+            cancelOpenOrdersOnShutdown: try r.bool("cancelOpenOrdersOnShutdown", default: true),
+            maxInFlight: try r.int("maxInFlight", default: 8),
+            queueCapacity: try r.int("queueCapacity", default: 1024),
+            serveAfterReplay: try r.bool("serveAfterReplay", default: true)
+        )
+        func fail(_ key: String, _ rule: String) -> ConfigError {
+            ConfigError(.invalidValue, keyPath: r.childPath(key), rule: rule, source: r.source)
+        }
+        guard speed > 0, speed.isFinite else { throw fail("speed", "must be > 0, found \(speed)") }
+        guard (0...65_535).contains(port) else { throw fail("port", "must be in 0...65535, found \(port)") }
+        guard (1...256).contains(maxInFlight) else { throw fail("maxInFlight", "must be in 1...256, found \(maxInFlight)") }
+        guard (1...1_000_000).contains(queueCapacity) else { throw fail("queueCapacity", "must be in 1...1000000, found \(queueCapacity)") }
+        guard Self.intervals.contains(interval) else {
+            throw fail("interval", "must be one of \(Self.intervals.joined(separator: ", ")), found '\(interval)'")
+        }
+        guard !symbol.isEmpty, symbol.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+            throw fail("symbol", "must be letters and digits, found '\(symbol)'")
+        }
+        guard !store.isEmpty else { throw fail("store", "must not be empty") }
+    }
+
+    /// The interval as a duration.
+    public var intervalDuration: Duration {
+        let n = Int64(interval.dropLast()) ?? 1
+        switch interval.last {
+        case "s": return .seconds(n)
+        case "m": return .seconds(n * 60)
+        case "h": return .seconds(n * 3600)
+        default: return .seconds(n * 86_400)
+        }
+    }
+}

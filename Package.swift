@@ -97,6 +97,8 @@ let package = Package(
                 "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),

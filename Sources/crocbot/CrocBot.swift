@@ -3,7 +3,7 @@ import CrocSupport
 
 /// The `crocbot` command line.
 @main
-struct CrocBot: ParsableCommand {
+struct CrocBot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crocbot",
         abstract: "An async-first algorithmic trading framework: one engine for backtests and live trading.",
@@ -14,9 +14,10 @@ struct CrocBot: ParsableCommand {
               crocbot backtest --data Examples/data/EURUSD_1H_ASK.csv --param fast=5 --param slow=30
               crocbot data inspect --data Examples/data/EURUSD_1H_ASK.csv
               crocbot data features --features Examples/features.yaml --output features.csv
+              crocbot live --paper          # paper trading on a replay, status page at http://127.0.0.1:8080/
             """,
         version: CrocBotVersion.current,
-        subcommands: [BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, ImportONNXCommand.self, DataCommand.self]
+        subcommands: [BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, LiveCommand.self, ImportONNXCommand.self, DataCommand.self]
     )
 }
 

@@ -62,6 +62,7 @@ public struct LiveRuntime: Sendable {
     ///   - registry: What `/metrics` exposes (the one bootstrapped into swift-metrics).
     ///   - environment: For exchange keys (`BINANCE_API_KEY`, `BINANCE_API_SECRET`).
     ///   - logger: The root logger.
+    ///   - paper: Trade on the in-process paper venue even with a Binance feed.
     ///   - exitAtEnd: End when the replay ends instead of serving until a signal.
     /// - Throws: `LiveRuntimeError`, `ConfigError`, `StrategyError`, `OrderStoreError`, `ExecutionError`.
     public init(
@@ -71,9 +72,11 @@ public struct LiveRuntime: Sendable {
         registry: PrometheusCollectorRegistry,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "crocbot.live"),
+        paper: Bool = false,
         exitAtEnd: Bool = false
     ) throws {
         let live = config.live
+        let onPaper = paper || live.exchange == .paper
         let options = try LiveRuntime.ledger(config.backtest)
         let container = ServiceContainer()
         container.register(instance: registry)
@@ -84,8 +87,7 @@ public struct LiveRuntime: Sendable {
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             return try SQLiteOrderStore(path: live.store)
         }
-        switch live.exchange {
-        case .paper:
+        if onPaper {
             container.register(SimulatedExecutionClient.self) { _ in
                 SimulatedExecutionClient(
                     instrument: instrument,
@@ -96,7 +98,7 @@ public struct LiveRuntime: Sendable {
                 )
             }
             container.register((any ExecutionClient).self) { c in try c.resolve(SimulatedExecutionClient.self) }
-        case .binance:
+        } else {
             container.register((any ExecutionClient).self) { _ in
                 let credentials = try BinanceCredentials.fromEnvironment(environment)
                 let url = live.testnet ? BinanceSpotClient.Configuration.testnetURL : BinanceSpotClient.Configuration.productionURL
@@ -113,7 +115,7 @@ public struct LiveRuntime: Sendable {
         }
         container.register((any LiveVenue).self) { c in
             let executor = try c.resolve(MarketOrderExecutor.self)
-            let simulated = live.exchange == .paper ? try c.resolve(SimulatedExecutionClient.self) : nil
+            let simulated = onPaper ? try c.resolve(SimulatedExecutionClient.self) : nil
             return ExecutorVenue(executor: executor, simulated: simulated)
         }
         container.register(StatusServer.self) { c in
@@ -164,7 +166,7 @@ public struct LiveRuntime: Sendable {
         case .binance(let feedConfig):
             status.update {
                 $0.feed = "binance \(feedConfig.symbol.lowercased())@kline_\(feedConfig.interval)"
-                $0.venue = live.exchange == .binance ? (live.testnet ? "binance-testnet" : "binance") : "paper"
+                $0.venue = onPaper ? "paper" : (live.testnet ? "binance-testnet" : "binance")
             }
             var s = settings
             s.barInterval = live.intervalDuration

@@ -20,7 +20,7 @@ enum StatusPage {
         #error{color:#f87171}
         </style></head>
         <body>
-        <header><h1>🐊 CrocBot live</h1><span id="strategy" class="muted"></span><span id="feed" class="muted"></span>
+        <header><h1>CrocBot live</h1><span id="strategy" class="muted"></span><span id="feed" class="muted"></span>
         <span id="updated" class="muted"></span><span id="error"></span></header>
         <main>
         <section class="kpis">

@@ -1,0 +1,184 @@
+import ArgumentParser
+import CoreMetrics
+import CrocCore
+import CrocData
+import CrocPipelines
+import CrocRuntime
+import CrocSupport
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+
+struct LiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "live",
+        abstract: "Trade live or on paper through the same engine as the backtest, and serve /metrics and a status page.",
+        discussion: """
+            With no flags (or --paper): replays the shipped EURUSD hourly data at 50 bars a second
+            through the paper venue (the backtest's fill model) with the default strategy, and
+            serves http://127.0.0.1:8080/ — a status page with the equity curve and recent
+            orders — plus /metrics (Prometheus), /health and /api/status. After the replay the
+            page stays up until Ctrl-C (or pass --exit-at-end).
+
+            Orders go through the async executor and are written to an SQLite store before
+            they are sent. SIGINT/SIGTERM: data stops, in-flight orders finish or time out,
+            working orders are cancelled (live.cancelOpenOrdersOnShutdown), the store is
+            flushed, exit 0.
+
+            Binance: --exchange binance streams klines over WebSocket (reconnects, backfills
+            gaps over REST) and sends orders to the testnet with keys from BINANCE_API_KEY and
+            BINANCE_API_SECRET; add --paper to trade the live stream on paper instead.
+
+            Examples:
+              crocbot live --paper
+              crocbot live --paper --speed 720000 --port 9090 --exit-at-end
+              crocbot live --paper --data Examples/data/GOOGL.csv --strategy sma_cross --param fast=5
+              CROCBOT_LIVE__TOKEN=s3cret crocbot live --paper        # bearer auth for all but /health
+              crocbot live --exchange binance --testnet --symbol BTCUSDT --interval 1m
+              crocbot live --exchange binance --paper --symbol ETHUSDT
+            """
+    )
+
+    @Option(name: .long, help: "YAML or JSON configuration file (see the live: section in Examples/live.yaml).")
+    var config: String?
+
+    @Flag(name: .long, help: "Trade on paper: the in-process venue with the backtest's fill model (default for replays).")
+    var paper = false
+
+    @Option(name: .long, help: "Venue and feed: paper (replay a CSV) or binance (WebSocket klines).")
+    var exchange: String?
+
+    @Flag(inversion: .prefixedNo, help: "Binance: use the testnet (default) or production.")
+    var testnet = true
+
+    @Option(name: .long, help: "Replay: CSV with date/open/high/low/close[/volume] (default: the shipped EURUSD hourly data).")
+    var data: String?
+
+    @Option(name: .long, help: "Replay speed: seconds of data per second (default 180000: 1 h bars at 50/s).")
+    var speed: Double?
+
+    @Option(name: .long, help: "Binance symbol, e.g. BTCUSDT.")
+    var symbol: String?
+
+    @Option(name: .long, help: "Binance kline interval, e.g. 1m.")
+    var interval: String?
+
+    @Option(name: .long, help: "Registered strategy name.")
+    var strategy: String?
+
+    @Option(name: .long, help: ArgumentHelp("Strategy parameter, repeatable.", valueName: "key=value"))
+    var param: [String] = []
+
+    @Option(name: .long, help: "HTTP bind address (default 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "HTTP port (default 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(name: .long, help: "SQLite order store (default output/live-orders.sqlite).")
+    var store: String?
+
+    @Flag(name: .long, help: "Stop when the replay ends instead of serving until a signal.")
+    var exitAtEnd = false
+
+    @Option(name: .long, help: "Log format: text or json.")
+    var logFormat: String?
+
+    func overrides() throws -> [String: ConfigValue] {
+        var o: [String: ConfigValue] = [:]
+        if let data { o["data.path"] = .string(data) }
+        if let strategy { o["strategy.name"] = .string(strategy) }
+        for kv in param {
+            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
+                throw ValidationError("--param expects key=value, got '\(kv)'")
+            }
+            o["strategy.params.\(kv[..<eq])"] = ConfigValue(parsingScalar: String(kv[kv.index(after: eq)...]))
+        }
+        if let exchange { o["live.exchange"] = .string(exchange) }
+        if !testnet { o["live.testnet"] = .bool(false) }
+        if let speed { o["live.speed"] = .double(speed) }
+        if let symbol { o["live.symbol"] = .string(symbol) }
+        if let interval { o["live.interval"] = .string(interval) }
+        if let host { o["live.host"] = .string(host) }
+        if let port { o["live.port"] = .int(port) }
+        if let store { o["live.store"] = .string(store) }
+        if let logFormat { o["logging.format"] = .string(logFormat) }
+        return o
+    }
+
+    func run() async throws {
+        let cfg: AppConfig
+        do {
+            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment, overrides: try overrides())
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let fast: [Duration] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 20_000, 100_000].map { .microseconds($0) }
+        factory.durationHistogramBuckets["crocbot_tick_to_order_seconds"] = fast
+        factory.durationHistogramBuckets["crocbot_strategy_seconds"] = fast
+        factory.durationHistogramBuckets["crocbot_signal_to_submit_seconds"] = fast
+        MetricsSystem.bootstrap(factory)
+        let logger = Logger(label: "crocbot.live")
+        do {
+            let runtime = try makeRuntime(cfg, registry: registry, logger: logger)
+            try await runtime.run()
+            logger.notice("stopped cleanly")
+        } catch {
+            logger.critical("live trading stopped with an error", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func makeRuntime(_ cfg: AppConfig, registry: PrometheusCollectorRegistry, logger: Logger) throws -> LiveRuntime {
+        let live = cfg.live
+        switch live.exchange {
+        case .paper:
+            let path = cfg.data.path == DataConfig.defaultPath && data == nil ? "Examples/data/EURUSD_1H_ASK.csv" : cfg.data.path
+            guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
+                throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
+            }
+            let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first!, timestampFormat: format, symbol: cfg.data.symbol)
+            let series = try TrainingPipeline.restrict(try CSVDataSource(path: path, options: csv).loadBars(), start: cfg.data.start, end: cfg.data.end)
+            guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
+                throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
+            }
+            let instrument = Instrument(symbol: series.symbol, pricePrecision: cfg.instrument.pricePrecision ?? series.pricePrecision, quantityStep: step)
+            logger.info("replaying", metadata: ["file": "\(path)", "bars": "\(series.count)", "speed": "\(live.speed)"])
+            return try LiveRuntime(
+                config: cfg,
+                feed: .replay(series, label: (path as NSString).lastPathComponent),
+                instrument: instrument,
+                registry: registry,
+                logger: logger,
+                exitAtEnd: exitAtEnd
+            )
+        case .binance:
+            guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
+                throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
+            }
+            let instrument = Instrument(symbol: live.symbol, pricePrecision: cfg.instrument.pricePrecision ?? 8, quantityStep: step)
+            let feed = BinanceKlineFeed.Configuration(
+                symbol: live.symbol,
+                interval: live.interval,
+                intervalDuration: live.intervalDuration,
+                webSocketURL: live.testnet ? "wss://stream.testnet.binance.vision" : "wss://stream.binance.com:9443",
+                restURL: live.testnet ? "https://testnet.binance.vision" : "https://api.binance.com"
+            )
+            return try LiveRuntime(
+                config: cfg,
+                feed: .binance(feed),
+                instrument: instrument,
+                registry: registry,
+                logger: logger,
+                paper: paper,
+                exitAtEnd: exitAtEnd
+            )
+        }
+    }
+}

@@ -135,7 +135,18 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocRuntimeTests",
-            dependencies: ["CrocRuntime", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution"],
+            dependencies: [
+                "CrocRuntime", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

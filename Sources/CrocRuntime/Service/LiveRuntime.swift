@@ -201,6 +201,12 @@ public struct LiveRuntime: Sendable {
     /// - Parameter signals: Signals that shut down gracefully (default SIGINT and SIGTERM).
     /// - Throws: the first service error, after the others shut down.
     public func run(signals: [UnixSignal] = [.sigint, .sigterm]) async throws {
+        try await makeServiceGroup(signals: signals).run()
+    }
+
+    /// The service group `run()` runs (tests trigger its graceful shutdown
+    /// as a signal would).
+    public func makeServiceGroup(signals: [UnixSignal] = [.sigint, .sigterm]) -> ServiceGroup {
         let configs = services.map {
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: $0,
@@ -210,8 +216,7 @@ public struct LiveRuntime: Sendable {
         }
         var configuration = ServiceGroupConfiguration(services: configs, gracefulShutdownSignals: signals, logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(60)
-        let group = ServiceGroup(configuration: configuration)
-        try await group.run()
+        return ServiceGroup(configuration: configuration)
     }
 
     /// Cash and costs from the backtest section (the paper ledger uses the same).

@@ -1,0 +1,303 @@
+import AsyncHTTPClient
+import CoreMetrics
+import CrocCore
+import CrocData
+import CrocExecution
+import CrocStrategies
+import CrocSupport
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import Prometheus
+import ServiceLifecycle
+import Testing
+
+@testable import CrocRuntime
+
+let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+let sampleDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Examples/data")
+
+func get(_ url: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
+    var request = HTTPClientRequest(url: url)
+    for (k, v) in headers { request.headers.add(name: k, value: v) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+    let body = try await response.body.collect(upTo: 16 << 20)
+    return (Int(response.status.code), String(buffer: body))
+}
+
+/// The value of one Prometheus sample line (`name{labels} value`).
+func sample(_ text: String, _ series: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.split(separator: " ").last ?? "")
+    }
+    return nil
+}
+
+/// Runs the status server on an ephemeral port for the duration of `body`.
+func withServer<T: Sendable>(_ server: StatusServer, _ body: (Int) async throws -> T) async throws -> T {
+    let app = server.makeApplication(logger: quiet)
+    let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+    defer { task.cancel() }
+    let port = await server.boundPort.value()
+    return try await body(port)
+}
+
+func tempPath(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-rt-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
+@Suite("Status endpoint")
+struct StatusServerTests {
+    @Test("a paper replay moves the counters that /metrics exposes, and /api/status shows the account")
+    func metricsScrape() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
+        let series = try CSVBarLoader.load(path: sampleDir.appendingPathComponent("GOOGL.csv").path)
+        let instrument = Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision)
+        let fees = FeeModel(commissionRate: FixedPoint(unchecked: 0.002))
+        let venue = SimulatedExecutionClient(instrument: instrument, fees: fees, fillTiming: .nextOpen, cash: Money(10_000))
+        let executor = MarketOrderExecutor(client: venue, logger: quiet, metrics: ExecutorMetrics(factory: factory))
+        try await executor.start()
+        let status = LiveStatusBoard()
+        let server = StatusServer(host: "127.0.0.1", port: 0, registry: registry, status: status)
+        try await withServer(server) { port async throws in
+            let before = try await get("http://127.0.0.1:\(port)/metrics")
+            #expect(before.status == 200)
+            #expect(sample(before.body, #"crocbot_bars_total{kind="received"}"#) == nil)
+            let result = try await runLiveLoop(
+                dataStream: ReplayStream(series: series),
+                strategy: SMACrossStrategy(),
+                submitOrder: { await executor.onSignal($0) },
+                settings: LiveLoopSettings(instrument: instrument, cash: Money(10_000), fees: fees),
+                venue: ExecutorVenue(executor: executor, simulated: venue),
+                status: status,
+                metrics: LiveMetrics(factory: factory),
+                logger: quiet
+            )
+            let after = try await get("http://127.0.0.1:\(port)/metrics")
+            #expect(after.status == 200)
+            #expect(sample(after.body, #"crocbot_bars_total{kind="received"}"#) == Double(series.count))
+            #expect(sample(after.body, "crocbot_signals_total") == Double(result.ordersSubmitted))
+            #expect(sample(after.body, #"crocbot_orders_total{event="filled"}"#) == Double(result.engine.fills.count))
+            #expect(sample(after.body, "crocbot_tick_to_order_seconds_count") == Double(result.ordersSubmitted))
+            #expect(sample(after.body, "crocbot_live_fills_total") == Double(result.engine.fills.count))
+            #expect((sample(after.body, "crocbot_equity") ?? 0) > 0)
+
+            let s = try await get("http://127.0.0.1:\(port)/api/status")
+            #expect(s.status == 200)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(s.body.utf8)) as? [String: Any])
+            #expect(json["bars"] as? Int == series.count)
+            #expect(json["strategy"] as? String == "sma_cross(10,20)")
+            #expect((json["equity"] as? Double).map { abs($0 - (result.engine.equityCurve.last ?? 0)) < 1e-9 } == true)
+            #expect((json["equity_curve"] as? [Any])?.isEmpty == false)
+            #expect((json["recent_fills"] as? [Any])?.count == min(50, result.engine.fills.count))
+            #expect(json["last_bar_time"] as? String != nil)
+            let page = try await get("http://127.0.0.1:\(port)/")
+            #expect(page.status == 200 && page.body.contains("equity-line") && page.body.contains("api/status"))
+        }
+        await executor.shutdown()
+    }
+
+    @Test("with a token: 401 without it or with a wrong one, /health stays open")
+    func bearerAuth() async throws {
+        let server = StatusServer(host: "127.0.0.1", port: 0, token: "t0ken", registry: PrometheusCollectorRegistry(), status: LiveStatusBoard())
+        try await withServer(server) { port async throws in
+            let base = "http://127.0.0.1:\(port)"
+            #expect(try await get("\(base)/health").status == 200)
+            #expect(try await get("\(base)/health/live").status == 200)
+            #expect(try await get("\(base)/health/ready").status == 503)  // not ready: no loop running
+            for path in ["/", "/metrics", "/api/status"] {
+                #expect(try await get(base + path).status == 401)
+                #expect(try await get(base + path, headers: [("Authorization", "Bearer wrong")]).status == 401)
+                #expect(try await get(base + path, headers: [("Authorization", "Bearer t0ken")]).status == 200)
+            }
+            #expect(try await get("\(base)/api/status?token=t0ken").status == 200)
+            #expect(try await get("\(base)/api/status?token=t0ke").status == 401)
+        }
+    }
+}
+
+/// A venue that is down (transport errors before anything is sent) while `down` is set.
+final class FlakyVenue: ExecutionClient, @unchecked Sendable {
+    let inner: SimulatedExecutionClient
+    let lock = NSLock()
+    var down = false
+    var failed = 0
+    var venueName: String { "flaky" }
+    init(_ inner: SimulatedExecutionClient) { self.inner = inner }
+    func setDown(_ d: Bool) {
+        lock.lock()
+        down = d
+        lock.unlock()
+    }
+    private func check(_ op: String) throws(ExecutionError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if down {
+            failed += 1
+            throw .transport(operation: op, message: "connection refused", requestSent: false)
+        }
+    }
+    nonisolated(nonsending) func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
+        try check("submit")
+        return try await inner.submit(request, deadline: deadline)
+    }
+    nonisolated(nonsending) func cancel(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
+        try check("cancel")
+        return try await inner.cancel(symbol: symbol, clientOrderID: clientOrderID, deadline: deadline)
+    }
+    nonisolated(nonsending) func queryOrder(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder? {
+        try check("query")
+        return try await inner.queryOrder(symbol: symbol, clientOrderID: clientOrderID, deadline: deadline)
+    }
+    nonisolated(nonsending) func openOrders(symbol: String?, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [VenueOrder] {
+        try await inner.openOrders(symbol: symbol, deadline: deadline)
+    }
+    nonisolated(nonsending) func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance] {
+        try await inner.balances(deadline: deadline)
+    }
+    func executionReports() -> AsyncStream<ExecutionReport> { inner.executionReports() }
+}
+
+/// Buys one unit on every bar.
+struct BuyEveryBar: Strategy {
+    var name: String { "buy_every_bar" }
+    var warmupBars: Int { 0 }
+    mutating func onBar(_ bar: Bar, context: inout StrategyContext) { context.buy(.quantity(.one)) }
+}
+
+@Suite("Live loop faults")
+struct LiveFaultTests {
+    @Test("an exchange outage: orders queue, backpressure shows in the metrics, nothing is lost or sent twice")
+    func outage() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
+        let instrument = Instrument(symbol: "TEST", pricePrecision: 2)
+        let sim = SimulatedExecutionClient(
+            instrument: instrument,
+            fees: FeeModel(commissionRate: .zero),
+            fillTiming: .close,
+            cash: Money(1_000_000)
+        )
+        let venue = FlakyVenue(sim)
+        let executor = MarketOrderExecutor(
+            client: venue,
+            configuration: ExecutorConfiguration(
+                maxInFlight: 1,
+                queueCapacity: 3,
+                backpressure: .suspend,
+                retry: RetryPolicy(maxAttempts: 10_000, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
+            ),
+            logger: quiet,
+            metrics: ExecutorMetrics(factory: factory)
+        )
+        try await executor.start()
+        let stream = InMemoryStream(capacity: 64)
+        let bars = (0..<30).map { i in
+            Bar(timestamp: Timestamp(seconds: Int64(i) * 60), open: 100, high: 101, low: 99, close: 100, volume: 1)
+        }
+        let loop = Task {
+            try await runLiveLoop(
+                dataStream: stream,
+                strategy: BuyEveryBar(),
+                submitOrder: { await executor.onSignal($0) },
+                settings: LiveLoopSettings(instrument: instrument, cash: Money(1_000_000), fees: FeeModel(commissionRate: .zero), settleTimeout: .milliseconds(5)),
+                venue: ExecutorVenue(executor: executor, simulated: sim),
+                metrics: LiveMetrics(factory: factory),
+                logger: quiet
+            )
+        }
+        for b in bars[0..<5] { try await stream.send(.bar(b)) }
+        try await waitFor { await executor.position("TEST") == FixedPoint(5) }
+        venue.setDown(true)
+        for b in bars[5..<15] { try await stream.send(.bar(b)) }
+        try await waitFor { sample(registry.emitToString(), #"crocbot_backpressure_total{policy="suspend"}"#) ?? 0 > 0 }
+        #expect(await executor.position("TEST") == FixedPoint(5))  // nothing got through while down
+        venue.setDown(false)
+        for b in bars[15...] { try await stream.send(.bar(b)) }
+        stream.finish()
+        let result = try await loop.value
+        #expect(await executor.waitUntilIdle(timeout: .seconds(10)))
+        let text = registry.emitToString()
+        #expect(sample(text, #"crocbot_backpressure_total{policy="suspend"}"#) ?? 0 > 0)
+        #expect(sample(text, #"crocbot_orders_total{event="retried"}"#) ?? 0 > 0)
+        #expect(venue.failed > 0)
+        // Every order the strategy placed reached the venue exactly once and filled.
+        #expect(result.ordersSubmitted == 30)
+        #expect(result.ordersRefused == 0)
+        #expect(await executor.position("TEST") == FixedPoint(30))
+        #expect(sim.account.position("TEST").quantity == FixedPoint(30))
+        #expect(try executor.store.allOrders().allSatisfy { $0.state == .filled })
+        await executor.shutdown()
+    }
+
+    @Test("graceful shutdown (what SIGTERM does) during a replay: clean return, store flushed and consistent")
+    func gracefulShutdown() async throws {
+        var config = AppConfig()
+        config.live.port = 0
+        config.live.speed = 360_000  // 100 hourly bars a second
+        config.live.store = tempPath("orders.sqlite")
+        let series = try CSVBarLoader.load(path: sampleDir.appendingPathComponent("EURUSD_1H_ASK.csv").path)
+        let runtime = try LiveRuntime(
+            config: config,
+            feed: .replay(series, label: "EURUSD"),
+            instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
+            registry: PrometheusCollectorRegistry(),
+            logger: quiet
+        )
+        let group = runtime.makeServiceGroup(signals: [])
+        let task = Task { try await group.run() }
+        try await waitFor { runtime.status.snapshot.bars > 150 }
+        let port = await runtime.server.boundPort.value()
+        #expect(try await get("http://127.0.0.1:\(port)/health/ready").status == 200)
+        await group.triggerGracefulShutdown()
+        try await task.value  // returns normally: exit 0
+        let bars = runtime.status.snapshot.bars
+        #expect(bars > 150 && bars < series.count)  // stopped taking data
+        let store = try SQLiteOrderStore(path: config.live.store)
+        let orders = try store.allOrders()
+        #expect(!orders.isEmpty)
+        #expect(try store.openOrders().isEmpty)
+        for o in orders {
+            let filled = try store.fills(clientOrderID: o.clientOrderID).reduce(Quantity.zero) { $0 + $1.quantity }
+            #expect(filled == o.filledQuantity)
+        }
+        #expect(await runtime.executor.onSignal(OrderIntent(symbol: series.symbol, side: .buy, quantity: .one)) == .refused(.stopped))
+    }
+
+    @Test("a failing service (port taken) shuts the group down and its error comes out")
+    func failingService() async throws {
+        let blocker = StatusServer(host: "127.0.0.1", port: 0, registry: PrometheusCollectorRegistry(), status: LiveStatusBoard())
+        try await withServer(blocker) { port async throws in
+            var config = AppConfig()
+            config.live.port = port
+            config.live.store = tempPath("orders.sqlite")
+            let series = try CSVBarLoader.load(path: sampleDir.appendingPathComponent("GOOGL.csv").path)
+            let runtime = try LiveRuntime(
+                config: config,
+                feed: .replay(series, label: "GOOGL"),
+                instrument: Instrument(symbol: series.symbol),
+                registry: PrometheusCollectorRegistry(),
+                logger: quiet
+            )
+            await #expect(throws: (any Error).self) { try await runtime.run(signals: []) }
+            #expect(await runtime.executor.onSignal(OrderIntent(symbol: series.symbol, side: .buy, quantity: .one)) == .refused(.stopped))
+        }
+    }
+}
+
+/// Polls `condition` until it holds (at most 10 s).
+func waitFor(_ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("condition not met within 10 s")
+}

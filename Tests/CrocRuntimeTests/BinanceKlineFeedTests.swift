@@ -1,0 +1,142 @@
+import CrocCore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import CrocRuntime
+
+/// A Binance-shaped market-data server on 127.0.0.1: the kline WebSocket
+/// stream and REST `/api/v3/klines`, scripted per connection.
+final class FakeMarketData: Sendable {
+    /// One minute in ms.
+    static let minute: Int64 = 60_000
+    /// What connection N (0-based) sends; `nil` in a script = stay silent until closed.
+    let scripts: [[String?]]
+    private let state = Mutex<(connections: Int, restCalls: [String])>((0, []))
+    private let portBox = Mutex<Int?>(nil)
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    init(scripts: [[String?]]) { self.scripts = scripts }
+
+    var connections: Int { state.withLock { $0.connections } }
+    var restCalls: [String] { state.withLock { $0.restCalls } }
+
+    /// A kline message for minute `i`.
+    static func kline(_ i: Int64, closed: Bool = true) -> String {
+        let t = i * minute
+        let c = 100 + Double(i)
+        return #"{"e":"kline","E":\#(t + minute),"s":"BTCUSDT","k":{"t":\#(t),"T":\#(t + minute - 1),"s":"BTCUSDT","i":"1m","o":"\#(c - 0.5)","c":"\#(c)","h":"\#(c + 1)","l":"\#(c - 1)","v":"12.5","x":\#(closed)}}"#
+    }
+
+    /// Starts listening; returns the port.
+    func start() async -> Int {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.get("/api/v3/klines") { request, _ -> Response in
+            let p = request.uri.queryParameters
+            let from = Int64(p.get("startTime") ?? "") ?? 0
+            let to = Int64(p.get("endTime") ?? "") ?? 0
+            self.state.withLock { $0.restCalls.append("\(from)-\(to)") }
+            var rows: [String] = []
+            var i = (from + FakeMarketData.minute - 1) / FakeMarketData.minute
+            while i * FakeMarketData.minute <= to {
+                let c = 100 + Double(i)
+                rows.append(#"[\#(i * FakeMarketData.minute),"\#(c - 0.5)","\#(c + 1)","\#(c - 1)","\#(c)","12.5",\#(i * FakeMarketData.minute + 59_999),"0",1,"0","0","0"]"#)
+                i += 1
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[" + rows.joined(separator: ",") + "]")))
+        }
+        router.ws("/ws/btcusdt@kline_1m") { inbound, outbound, _ in
+            let n = self.state.withLock { s in
+                defer { s.connections += 1 }
+                return s.connections
+            }
+            let script = n < self.scripts.count ? self.scripts[n] : [nil]
+            for message in script {
+                guard let message else {
+                    for try await _ in inbound {}  // silent until the client goes
+                    return
+                }
+                try await outbound.write(.text(message))
+            }
+            // returning closes the connection: a drop
+        }
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: Logger(label: "fake-market", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        var it = stream.makeAsyncIterator()
+        let port = await it.next() ?? 0
+        portBox.withLock { $0 = port }
+        return port
+    }
+
+    func stop() { task.withLock { $0?.cancel() } }
+}
+
+@Suite("Binance kline feed")
+struct BinanceKlineFeedTests {
+    @Test("closed klines become bars; a drop reconnects, a gap is backfilled over REST, duplicates and junk are skipped, a silent connection is dropped")
+    func reconnectAndBackfill() async throws {
+        let server = FakeMarketData(scripts: [
+            // connection 0: minutes 0-2 (with an unfinished kline and junk), then the server drops it
+            [FakeMarketData.kline(0), FakeMarketData.kline(1, closed: false), "not json", FakeMarketData.kline(1), FakeMarketData.kline(2)],
+            // connection 1: minute 2 again (duplicate), then 6: minutes 3-5 were missed; then silence
+            [FakeMarketData.kline(2), FakeMarketData.kline(6), FakeMarketData.kline(7), nil],
+            // connection 2 (after the idle watchdog dropped connection 1): minute 8
+            [FakeMarketData.kline(8), nil],
+        ])
+        let port = await server.start()
+        defer { server.stop() }
+        let metrics = LiveMetrics()
+        let status = LiveStatusBoard()
+        let feed = BinanceKlineFeed(
+            configuration: .init(
+                symbol: "BTCUSDT",
+                interval: "1m",
+                intervalDuration: .seconds(60),
+                webSocketURL: "ws://127.0.0.1:\(port)",
+                restURL: "http://127.0.0.1:\(port)",
+                reconnectBaseDelay: .milliseconds(10),
+                reconnectMaxDelay: .milliseconds(50),
+                idleTimeout: .milliseconds(400),
+                pingInterval: .seconds(30)
+            ),
+            metrics: metrics,
+            status: status,
+            logger: Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let collect = Task { () -> [Bar] in
+            var bars: [Bar] = []
+            var it = feed.makeAsyncIterator()
+            while bars.count < 9, let e = try await it.next() {
+                if case .bar(let b) = e { bars.append(b) }
+            }
+            return bars
+        }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(20))
+            collect.cancel()
+        }
+        let bars = try await collect.value
+        timeout.cancel()
+        #expect(bars.map { $0.timestamp.nanoseconds / 60_000_000_000 } == Array(0...8))
+        #expect(bars.map(\.close) == (0...8).map { 100 + Double($0) })
+        let c = feed.counters
+        #expect(c.connections == 3)
+        #expect(c.reconnects >= 2)
+        #expect(c.backfilled == 3)
+        #expect(c.duplicates == 1)
+        #expect(c.ignored >= 2)  // the unfinished kline and the junk
+        #expect(server.restCalls == ["\(3 * FakeMarketData.minute)-\(6 * FakeMarketData.minute - 1)"])
+        #expect(status.snapshot.reconnects >= 2)
+    }
+}

@@ -8,6 +8,8 @@
 //         EMA/SMA updates/s. Compare with scripts/bench_talib.py on the same file.
 // executor: signals through MarketOrderExecutor (8 in flight) to the simulated venue (flood and paced
 //         100k/s; in-memory and SQLite stores) and to the Binance client over local HTTP.
+// live:   tick-to-order latency of the live loop (bar in → order handed to the executor) with the
+//         default strategy and a GBDT model strategy, paced at 10,000 events/s and flooded.
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -361,6 +363,7 @@ let which = args.first ?? "all"
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
 if which == "executor-sim" { try await benchExecutor(orders: 200_000) }
+if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "executor" {
     try await benchExecutor(orders: 200_000)
     try await benchExecutorHTTP(orders: 5_000)

@@ -36,7 +36,7 @@ struct LiveCommand: AsyncParsableCommand {
               crocbot live --paper --data Examples/data/GOOGL.csv --strategy sma_cross --param fast=5
               CROCBOT_LIVE__TOKEN=s3cret crocbot live --paper        # bearer auth for all but /health
               crocbot live --exchange binance --testnet --symbol BTCUSDT --interval 1m
-              crocbot live --exchange binance --paper --symbol ETHUSDT
+              crocbot live --exchange binance --paper --symbol ETHUSDT --stream trade --interval 1s
             """
     )
 
@@ -61,8 +61,11 @@ struct LiveCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Binance symbol, e.g. BTCUSDT.")
     var symbol: String?
 
-    @Option(name: .long, help: "Binance kline interval, e.g. 1m.")
+    @Option(name: .long, help: "Binance kline interval, e.g. 1m (also the bar length built from trades).")
     var interval: String?
+
+    @Option(name: .long, help: "Binance market stream: kline (the venue's bars) or trade (trades aggregated into bars).")
+    var stream: String?
 
     @Option(name: .long, help: "Registered strategy name.")
     var strategy: String?
@@ -100,6 +103,7 @@ struct LiveCommand: AsyncParsableCommand {
         if let speed { o["live.speed"] = .double(speed) }
         if let symbol { o["live.symbol"] = .string(symbol) }
         if let interval { o["live.interval"] = .string(interval) }
+        if let stream { o["live.stream"] = .string(stream) }
         if let host { o["live.host"] = .string(host) }
         if let port { o["live.port"] = .int(port) }
         if let store { o["live.store"] = .string(store) }
@@ -164,6 +168,7 @@ struct LiveCommand: AsyncParsableCommand {
             }
             let instrument = Instrument(symbol: live.symbol, pricePrecision: cfg.instrument.pricePrecision ?? 8, quantityStep: step)
             let feed = BinanceKlineFeed.Configuration(
+                stream: live.stream == "trade" ? .trade : .kline,
                 symbol: live.symbol,
                 interval: live.interval,
                 intervalDuration: live.intervalDuration,

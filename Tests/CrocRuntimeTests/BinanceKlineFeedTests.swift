@@ -32,6 +32,11 @@ final class FakeMarketData: Sendable {
         return #"{"e":"kline","E":\#(t + minute),"s":"BTCUSDT","k":{"t":\#(t),"T":\#(t + minute - 1),"s":"BTCUSDT","i":"1m","o":"\#(c - 0.5)","c":"\#(c)","h":"\#(c + 1)","l":"\#(c - 1)","v":"12.5","x":\#(closed)}}"#
     }
 
+    /// A trade message at `ms` (price 100 + ms/1000).
+    static func trade(_ ms: Int64, id: Int) -> String {
+        #"{"e":"trade","E":\#(ms),"s":"BTCUSDT","t":\#(id),"p":"\#(100 + Double(ms) / 1000)","q":"0.5","T":\#(ms),"m":false}"#
+    }
+
     /// Starts listening; returns the port.
     func start() async -> Int {
         let router = Router(context: BasicWebSocketRequestContext.self)
@@ -49,7 +54,7 @@ final class FakeMarketData: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[" + rows.joined(separator: ",") + "]")))
         }
-        router.ws("/ws/btcusdt@kline_1m") { inbound, outbound, _ in
+        let handler: WebSocketDataHandler<WebSocketRouterContext<BasicWebSocketRequestContext>> = { inbound, outbound, _ in
             let n = self.state.withLock { s in
                 defer { s.connections += 1 }
                 return s.connections
@@ -64,6 +69,8 @@ final class FakeMarketData: Sendable {
             }
             // returning closes the connection: a drop
         }
+        router.ws("/ws/btcusdt@kline_1m", onUpgrade: handler)
+        router.ws("/ws/btcusdt@trade", onUpgrade: handler)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router,
@@ -138,5 +145,70 @@ struct BinanceKlineFeedTests {
         #expect(c.ignored >= 2)  // the unfinished kline and the junk
         #expect(server.restCalls == ["\(3 * FakeMarketData.minute)-\(6 * FakeMarketData.minute - 1)"])
         #expect(status.snapshot.reconnects >= 2)
+    }
+}
+
+@Suite("Trade bars")
+struct TradeBarTests {
+    @Test("trades become OHLCV bars by interval; the first (joined mid-way) interval and late trades are dropped")
+    func aggregate() {
+        var a = TradeBarAggregator(intervalMilliseconds: 60_000)
+        #expect(a.add(price: 9, quantity: 1, timeMilliseconds: 30_000) == nil)  // joined mid-interval 0
+        #expect(a.add(price: 10, quantity: 1, timeMilliseconds: 60_000) == nil)  // interval 0 discarded
+        #expect(a.add(price: 12, quantity: 2, timeMilliseconds: 70_000) == nil)
+        #expect(a.add(price: 8, quantity: 1, timeMilliseconds: 80_000) == nil)
+        #expect(a.add(price: 11, quantity: 1, timeMilliseconds: 119_999) == nil)
+        #expect(a.add(price: 50, quantity: 1, timeMilliseconds: 10_000) == nil)  // late: interval 0 is over
+        let done = a.add(price: 13, quantity: 1, timeMilliseconds: 180_000)
+        #expect(done?.openTime == 60_000)
+        #expect(done?.bar == Bar(timestamp: Timestamp(nanoseconds: 60_000 * 1_000_000), open: 10, high: 12, low: 8, close: 11, volume: 5))
+        #expect(a.lateTrades == 1)
+    }
+
+    @Test("the trade stream through the feed: bars from trades, an interrupted interval refetched whole over REST")
+    func tradeFeed() async throws {
+        let m = FakeMarketData.minute
+        let server = FakeMarketData(scripts: [
+            // connection 0: joins in minute 0 (discarded), builds minute 1, starts minute 2, then drops
+            [FakeMarketData.trade(30_000, id: 1), FakeMarketData.trade(m, id: 2), FakeMarketData.trade(m + 20_000, id: 3),
+             FakeMarketData.trade(2 * m + 1_000, id: 4)],
+            // connection 1: joins in minute 3 (discarded), minute 4 complete, then minute 5 starts: 2 and 3 come from REST
+            [FakeMarketData.trade(3 * m + 5_000, id: 9), FakeMarketData.trade(4 * m, id: 10), FakeMarketData.trade(4 * m + 59_000, id: 11),
+             FakeMarketData.trade(5 * m, id: 12), nil],
+        ])
+        let port = await server.start()
+        defer { server.stop() }
+        let feed = BinanceKlineFeed(
+            configuration: .init(
+                stream: .trade,
+                symbol: "BTCUSDT",
+                interval: "1m",
+                intervalDuration: .seconds(60),
+                webSocketURL: "ws://127.0.0.1:\(port)",
+                restURL: "http://127.0.0.1:\(port)",
+                reconnectBaseDelay: .milliseconds(10)
+            ),
+            logger: Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let collect = Task { () -> [Bar] in
+            var bars: [Bar] = []
+            var it = feed.makeAsyncIterator()
+            while bars.count < 4, let e = try await it.next() {
+                if case .bar(let b) = e { bars.append(b) }
+            }
+            return bars
+        }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(20))
+            collect.cancel()
+        }
+        let bars = try await collect.value
+        timeout.cancel()
+        #expect(bars.map { $0.timestamp.nanoseconds / 60_000_000_000 } == [1, 2, 3, 4])
+        // Minute 1 from its trades; 2 and 3 from REST klines (close 100 + minute); 4 from its trades.
+        #expect(bars[0].open == 160 && bars[0].close == 180 && bars[0].volume == 1)
+        #expect(bars[1].close == 102 && bars[2].close == 103)
+        #expect(bars[3].open == 340 && bars[3].close == 399 && bars[3].volume == 1)
+        #expect(feed.counters.backfilled == 2)
     }
 }

@@ -9,10 +9,14 @@ import NIOHTTP1
 import Synchronization
 import WSClient
 
-/// Closed Binance klines as a live `MarketDataStream`, over the WebSocket
-/// market stream `<symbol>@kline_<interval>`.
+/// Binance market data as a live `MarketDataStream` of bars, over the
+/// WebSocket market stream `<symbol>@kline_<interval>` or `<symbol>@trade`.
 ///
-/// - Only closed klines (`"x": true`) become bars, stamped with their open time.
+/// - Klines: only closed klines (`"x": true`) become bars, stamped with their open time.
+/// - Trades: trades are aggregated into bars of the interval (`TradeBarAggregator`);
+///   a bar is complete when the first trade of a later interval arrives. After
+///   a reconnect the interrupted bar is discarded and fetched whole over REST
+///   (a bar built from part of its trades would be wrong).
 /// - Heartbeats: the client answers the server's pings and pings itself
 ///   (`pingInterval`); a connection silent for `idleTimeout` is dropped.
 /// - A dropped connection is reopened with exponential backoff and jitter,
@@ -24,8 +28,18 @@ public struct BinanceKlineFeed: MarketDataStream {
     /// The element type.
     public typealias Element = MarketEvent
 
+    /// Which market stream.
+    public enum StreamKind: String, Sendable, Hashable, CaseIterable {
+        /// `<symbol>@kline_<interval>`: the venue's bars.
+        case kline
+        /// `<symbol>@trade`: every trade, aggregated here into bars.
+        case trade
+    }
+
     /// Where and what to stream.
     public struct Configuration: Sendable {
+        /// Klines or trades.
+        public var stream: StreamKind
         /// The symbol, e.g. `BTCUSDT`.
         public var symbol: String
         /// The kline interval, e.g. `1m`.
@@ -47,6 +61,7 @@ public struct BinanceKlineFeed: MarketDataStream {
 
         /// The testnet's market stream for `symbol` and `interval`.
         public init(
+            stream: StreamKind = .kline,
             symbol: String,
             interval: String,
             intervalDuration: Duration,
@@ -57,6 +72,7 @@ public struct BinanceKlineFeed: MarketDataStream {
             idleTimeout: Duration = .seconds(90),
             pingInterval: Duration = .seconds(30)
         ) {
+            self.stream = stream
             self.symbol = symbol
             self.interval = interval
             self.intervalDuration = intervalDuration
@@ -69,7 +85,12 @@ public struct BinanceKlineFeed: MarketDataStream {
         }
 
         /// The stream's URL.
-        public var streamURL: String { "\(webSocketURL)/ws/\(symbol.lowercased())@kline_\(interval)" }
+        public var streamURL: String {
+            switch stream {
+            case .kline: return "\(webSocketURL)/ws/\(symbol.lowercased())@kline_\(interval)"
+            case .trade: return "\(webSocketURL)/ws/\(symbol.lowercased())@trade"
+            }
+        }
     }
 
     /// Counters of one feed (also in the metrics).
@@ -124,6 +145,7 @@ public struct BinanceKlineFeed: MarketDataStream {
 
     private func produce(into out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async {
         let last = LockedBox<Int64?>(nil)  // open time (ms) of the last bar delivered
+        let step = Int64(configuration.intervalDuration.components.seconds) * 1000
         var failures = 0
         while !Task.isCancelled {
             let connectedAt = ContinuousClock.now
@@ -134,6 +156,7 @@ public struct BinanceKlineFeed: MarketDataStream {
                     logger: logger
                 ) { inbound, _, _ in
                     count { $0.connections += 1 }
+                    let aggregator = LockedBox(TradeBarAggregator(intervalMilliseconds: step))
                     status?.update { $0.ready = true }
                     logger.notice("feed connected", metadata: ["stream": "\(configuration.streamURL)"])
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -142,7 +165,7 @@ public struct BinanceKlineFeed: MarketDataStream {
                             for try await message in inbound.messages(maxSize: 1 << 20) {
                                 lastMessage.withLock { $0 = .now }
                                 guard case .text(let text) = message else { continue }
-                                try await handle(text, last: last, out: out)
+                                try await handle(text, last: last, aggregator: aggregator, out: out)
                             }
                         }
                         group.addTask {
@@ -159,9 +182,9 @@ public struct BinanceKlineFeed: MarketDataStream {
                     }
                 }
                 logger.warning("feed connection closed by the server", metadata: ["stream": "\(configuration.streamURL)"])
-            } catch is CancellationError {
-                break
             } catch {
+                // Only our own cancellation ends the feed; a CancellationError from inside the
+                // client (its tasks torn down with the connection) is a dropped connection.
                 if Task.isCancelled { break }
                 logger.error("feed connection failed", metadata: ["stream": "\(configuration.streamURL)", "error": "\(error)"])
             }
@@ -183,14 +206,36 @@ public struct BinanceKlineFeed: MarketDataStream {
         out.finish()
     }
 
-    private func handle(_ text: String, last: LockedBox<Int64?>, out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async throws {
-        guard let kline = try? JSONDecoder().decode(KlineMessage.self, from: Data(text.utf8)), kline.e == "kline", kline.k.x,
-            let bar = kline.k.bar
-        else {
-            count { $0.ignored += 1 }
-            return
+    private func handle(
+        _ text: String,
+        last: LockedBox<Int64?>,
+        aggregator: LockedBox<TradeBarAggregator>,
+        out: AsyncThrowingStream<MarketEvent, any Error>.Continuation
+    ) async throws {
+        let data = Data(text.utf8)
+        switch configuration.stream {
+        case .kline:
+            guard let kline = try? JSONDecoder().decode(KlineMessage.self, from: data), kline.e == "kline", kline.k.x,
+                let bar = kline.k.bar
+            else {
+                count { $0.ignored += 1 }
+                return
+            }
+            await deliver(bar, openTime: kline.k.t, last: last, out: out)
+        case .trade:
+            guard let trade = try? JSONDecoder().decode(TradeMessage.self, from: data), trade.e == "trade",
+                let price = Double(trade.p), let quantity = Double(trade.q), price > 0, price.isFinite, quantity >= 0
+            else {
+                count { $0.ignored += 1 }
+                return
+            }
+            if let done = aggregator.withLock({ $0.add(price: price, quantity: quantity, timeMilliseconds: trade.T) }) {
+                await deliver(done.bar, openTime: done.openTime, last: last, out: out)
+            }
         }
-        let t = kline.k.t
+    }
+
+    private func deliver(_ bar: Bar, openTime t: Int64, last: LockedBox<Int64?>, out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async {
         let step = Int64(configuration.intervalDuration.components.seconds) * 1000
         let previous = last.withLock { $0 }
         if let previous, t <= previous {
@@ -274,4 +319,73 @@ struct KlineMessage: Decodable {
     }
     let e: String
     let k: Kline
+}
+
+/// A trade event (`{"e":"trade","E":...,"s":"BTCUSDT","t":1,"p":"...","q":"...","T":...}`).
+struct TradeMessage: Decodable {
+    let e: String
+    let p: String
+    let q: String
+    let T: Int64
+}
+
+/// Builds time bars from trades: open, high, low, close and volume of every
+/// trade whose time falls in `[k·interval, (k+1)·interval)`. A bar is
+/// complete when a trade of a later interval arrives; trades older than the
+/// current bar are dropped (counted). The first interval seen is discarded
+/// by default: joining a stream mid-interval gives only part of its trades.
+public struct TradeBarAggregator: Sendable {
+    /// The bar length in ms.
+    public let intervalMilliseconds: Int64
+    private var openTime: Int64?
+    private var open = 0.0
+    private var high = 0.0
+    private var low = 0.0
+    private var close = 0.0
+    private var volume = 0.0
+    /// Trades dropped because their interval was already complete.
+    public private(set) var lateTrades = 0
+
+    private var discardCurrent: Bool
+
+    /// An empty aggregator.
+    /// - Parameter discardFirstInterval: Drop the first interval's bar (it started before we joined).
+    public init(intervalMilliseconds: Int64, discardFirstInterval: Bool = true) {
+        self.intervalMilliseconds = max(1, intervalMilliseconds)
+        self.discardCurrent = discardFirstInterval
+    }
+
+    /// Adds a trade; returns the bar it completed, if any (with its open time in ms).
+    public mutating func add(price: Double, quantity: Double, timeMilliseconds: Int64) -> (openTime: Int64, bar: Bar)? {
+        let bucket = timeMilliseconds - ((timeMilliseconds % intervalMilliseconds) + intervalMilliseconds) % intervalMilliseconds
+        guard let current = openTime else {
+            start(bucket, price, quantity)
+            return nil
+        }
+        if bucket < current {
+            lateTrades += 1
+            return nil
+        }
+        if bucket == current {
+            high = Swift.max(high, price)
+            low = Swift.min(low, price)
+            close = price
+            volume += quantity
+            return nil
+        }
+        let done = (current, Bar(timestamp: Timestamp(nanoseconds: current * 1_000_000), open: open, high: high, low: low, close: close, volume: volume))
+        let discard = discardCurrent
+        discardCurrent = false
+        start(bucket, price, quantity)
+        return discard ? nil : done
+    }
+
+    private mutating func start(_ bucket: Int64, _ price: Double, _ quantity: Double) {
+        openTime = bucket
+        open = price
+        high = price
+        low = price
+        close = price
+        volume = quantity
+    }
 }

@@ -165,7 +165,7 @@ public struct LiveRuntime: Sendable {
             )
         case .binance(let feedConfig):
             status.update {
-                $0.feed = "binance \(feedConfig.symbol.lowercased())@kline_\(feedConfig.interval)"
+                $0.feed = "binance " + (feedConfig.streamURL.split(separator: "/").last.map(String.init) ?? feedConfig.symbol)
                 $0.venue = onPaper ? "paper" : (live.testnet ? "binance-testnet" : "binance")
             }
             var s = settings

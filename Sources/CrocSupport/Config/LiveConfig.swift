@@ -25,8 +25,10 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
     public var testnet: Bool
     /// Binance: the symbol, e.g. `BTCUSDT`.
     public var symbol: String
-    /// Binance: the kline interval, e.g. `1m`.
+    /// Binance: the kline interval, e.g. `1m` (also the bar length built from trades).
     public var interval: String
+    /// Binance: the market stream, `kline` (the venue's bars) or `trade` (trades aggregated into bars here).
+    public var stream: String
     /// Replay speed: seconds of data per second of wall time.
     public var speed: Double
     /// HTTP bind address.
@@ -52,6 +54,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         testnet: Bool = true,
         symbol: String = "BTCUSDT",
         interval: String = "1m",
+        stream: String = "kline",
         speed: Double = 180_000,
         host: String = "127.0.0.1",
         port: Int = 8080,
@@ -66,6 +69,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         self.testnet = testnet
         self.symbol = symbol
         self.interval = interval
+        self.stream = stream
         self.speed = speed
         self.host = host
         self.port = port
@@ -84,7 +88,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
     /// - Throws: `ConfigError` naming the key path.
     public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys([
-            "exchange", "testnet", "symbol", "interval", "speed", "host", "port", "token", "store", "cancelOpenOrdersOnShutdown",
+            "exchange", "testnet", "symbol", "interval", "stream", "speed", "host", "port", "token", "store", "cancelOpenOrdersOnShutdown",
             "maxInFlight", "queueCapacity", "serveAfterReplay",
         ])
         self.init(
@@ -92,6 +96,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
             testnet: try r.bool("testnet", default: true),
             symbol: try r.string("symbol", default: "BTCUSDT"),
             interval: try r.string("interval", default: "1m"),
+            stream: try r.string("stream", default: "kline"),
             speed: try r.double("speed", default: 180_000),
             host: try r.string("host", default: "127.0.0.1"),
             port: try r.int("port", default: 8080),
@@ -116,6 +121,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
             throw fail("symbol", "must be letters and digits, found '\(symbol)'")
         }
         guard !store.isEmpty else { throw fail("store", "must not be empty") }
+        guard ["kline", "trade"].contains(stream) else { throw fail("stream", "must be kline or trade, found '\(stream)'") }
     }
 
     /// The interval as a duration.

@@ -151,6 +151,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .long, help: "Commission fraction for the backtest.")
     var commission: Double = 0.002
 
+    @Option(name: .long, help: "HTML report path (default: evaluation.html in the bundle directory).")
+    var report: String?
+
     func run() throws {
         try reportingErrors {
             let bundle = try ModelBundle.load(from: model)
@@ -158,7 +161,8 @@ struct EvaluateCommand: ParsableCommand {
             let labelled = LabelledSeries(series: series, features: bundle.features, label: bundle.label)
             let rows = labelled.rows(0..<series.count)
             let ds = labelled.dataset(rows, scaler: bundle.scaler)
-            let metrics = Evaluation.metrics(task: bundle.metadata.task, labels: ds.y, predictions: bundle.model.predict(batch: ds.x))
+            let predictions = bundle.model.predict(batch: ds.x)
+            let metrics = Evaluation.metrics(task: bundle.metadata.task, labels: ds.y, predictions: predictions)
             print(
                 "Model \(bundle.metadata.name) v\(bundle.metadata.version) (\(bundle.metadata.kind.rawValue), trained on \(bundle.metadata.trainingRange.joined(separator: " to ")))"
             )
@@ -175,6 +179,18 @@ struct EvaluateCommand: ParsableCommand {
             )
             print("\nBacktest:")
             print(BacktestReport.table(result))
+            let path = report ?? (model as NSString).appendingPathComponent("evaluation.html")
+            let settings = "model: \(model)\ndata: \(data)\nfrom: \(from ?? "-")\nto: \(to ?? "-")\nrule: longAbove \(rule.longAbove), exitBelow \(rule.exitBelow)\ncash: \(cash)\ncommission: \(commission)"
+            let html = EvaluationHTMLReport.render(
+                bundle: bundle,
+                labels: ds.y,
+                predictions: predictions,
+                metrics: metrics,
+                backtest: result,
+                configuration: settings
+            )
+            try Data(html.utf8).write(to: URL(fileURLWithPath: path))
+            print("\nwrote \(path)")
         }
     }
 }

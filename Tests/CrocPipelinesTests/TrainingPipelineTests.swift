@@ -93,6 +93,18 @@ struct TrainingPipelineTests {
             options: BacktestOptions(cash: FixedPoint(10_000), fees: FeeModel(commissionRate: FixedPoint("0.002")!))
         )
         #expect(run.trades.count > 0)
+        // The evaluation report of the same bundle on the same data.
+        let evaluation = EvaluationHTMLReport.render(
+            bundle: result.bundle,
+            labels: result.testLabels,
+            predictions: result.testPredictions,
+            metrics: ["auc": result.metrics["test.auc"]!, "rows": result.metrics["test.rows"]!],
+            backtest: run,
+            configuration: "model: e2e"
+        )
+        for id in ["confusion", "roc", "feature-importance", "equity"] { #expect(evaluation.contains("data-chart=\"\(id)\""), "missing \(id)") }
+        #expect(evaluation.contains(String(format: "%.5f", result.metrics["test.auc"]!)))
+        #expect(!evaluation.contains("https://") && evaluation.contains("model: e2e") && evaluation.hasSuffix("</html>"))
         let missing = #expect(throws: StrategyError.self) {
             try StrategyFactory.standard.make("model", parameters: ["model": .string("/nonexistent")])
         }

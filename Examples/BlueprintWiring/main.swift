@@ -60,5 +60,9 @@ await executor.shutdown()
 
 let account = await paper.account as Portfolio
 print("bars: \(result.events), orders handed to the executor: \(result.ordersSubmitted), refused: \(result.ordersRefused)")
-print("engine: \(result.engine.fills.count) fills, position \(result.engine.position), cash \(result.engine.portfolio.cash.formatted(decimals: 2)), equity at the last close \(String(format: "%.2f", result.engine.equityCurve.last ?? 0))")
-print("venue:  position \(await executor.position(symbol)), cash \(account.cash.formatted(decimals: 2)), equity \(account.equity.formatted(decimals: 2))")
+print(
+    "engine: \(result.engine.fills.count) fills, position \(result.engine.position), cash \(result.engine.portfolio.cash.formatted(decimals: 2)), equity at the last close \(String(format: "%.2f", result.engine.equityCurve.last ?? 0))"
+)
+print(
+    "venue:  position \(await executor.position(symbol)), cash \(account.cash.formatted(decimals: 2)), equity \(account.equity.formatted(decimals: 2))"
+)

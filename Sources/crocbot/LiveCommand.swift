@@ -148,11 +148,19 @@ struct LiveCommand: AsyncParsableCommand {
                 throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
             }
             let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first!, timestampFormat: format, symbol: cfg.data.symbol)
-            let series = try TrainingPipeline.restrict(try CSVDataSource(path: path, options: csv).loadBars(), start: cfg.data.start, end: cfg.data.end)
+            let series = try TrainingPipeline.restrict(
+                try CSVDataSource(path: path, options: csv).loadBars(),
+                start: cfg.data.start,
+                end: cfg.data.end
+            )
             guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
                 throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
             }
-            let instrument = Instrument(symbol: series.symbol, pricePrecision: cfg.instrument.pricePrecision ?? series.pricePrecision, quantityStep: step)
+            let instrument = Instrument(
+                symbol: series.symbol,
+                pricePrecision: cfg.instrument.pricePrecision ?? series.pricePrecision,
+                quantityStep: step
+            )
             logger.info("replaying", metadata: ["file": "\(path)", "bars": "\(series.count)", "speed": "\(live.speed)"])
             return try LiveRuntime(
                 config: cfg,

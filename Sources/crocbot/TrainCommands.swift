@@ -180,7 +180,8 @@ struct EvaluateCommand: ParsableCommand {
             print("\nBacktest:")
             print(BacktestReport.table(result))
             let path = report ?? (model as NSString).appendingPathComponent("evaluation.html")
-            let settings = "model: \(model)\ndata: \(data)\nfrom: \(from ?? "-")\nto: \(to ?? "-")\nrule: longAbove \(rule.longAbove), exitBelow \(rule.exitBelow)\ncash: \(cash)\ncommission: \(commission)"
+            let settings =
+                "model: \(model)\ndata: \(data)\nfrom: \(from ?? "-")\nto: \(to ?? "-")\nrule: longAbove \(rule.longAbove), exitBelow \(rule.exitBelow)\ncash: \(cash)\ncommission: \(commission)"
             let html = EvaluationHTMLReport.render(
                 bundle: bundle,
                 labels: ds.y,

@@ -51,7 +51,10 @@ struct LiveParityTests {
         return (series, Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision, quantityStep: .one))
     }
 
-    @Test("same bars through the backtest and the live loop with the paper venue: identical fills and equity", arguments: ["GOOGL.csv", "EURUSD_1H_ASK.csv"])
+    @Test(
+        "same bars through the backtest and the live loop with the paper venue: identical fills and equity",
+        arguments: ["GOOGL.csv", "EURUSD_1H_ASK.csv"]
+    )
     func parity(file: String) async throws {
         let (series, instrument) = try load(file)
         var options = try BacktestOptions(AppConfig().backtest)
@@ -83,7 +86,11 @@ struct LiveParityTests {
                     context.buy(.quantity(.one))  // discarded: the call failed
                     throw ModelDown()
                 }
-                if context.isFlat && context.workingOrders.isEmpty { context.buy(.quantity(.one)) } else if !context.isFlat { context.closePosition() }
+                if context.isFlat && context.workingOrders.isEmpty {
+                    context.buy(.quantity(.one))
+                } else if !context.isFlat {
+                    context.closePosition()
+                }
             }
         }
         let (series, instrument) = try load("GOOGL.csv")

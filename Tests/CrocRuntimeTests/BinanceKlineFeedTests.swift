@@ -29,7 +29,8 @@ final class FakeMarketData: Sendable {
     static func kline(_ i: Int64, closed: Bool = true) -> String {
         let t = i * minute
         let c = 100 + Double(i)
-        return #"{"e":"kline","E":\#(t + minute),"s":"BTCUSDT","k":{"t":\#(t),"T":\#(t + minute - 1),"s":"BTCUSDT","i":"1m","o":"\#(c - 0.5)","c":"\#(c)","h":"\#(c + 1)","l":"\#(c - 1)","v":"12.5","x":\#(closed)}}"#
+        return
+            #"{"e":"kline","E":\#(t + minute),"s":"BTCUSDT","k":{"t":\#(t),"T":\#(t + minute - 1),"s":"BTCUSDT","i":"1m","o":"\#(c - 0.5)","c":"\#(c)","h":"\#(c + 1)","l":"\#(c - 1)","v":"12.5","x":\#(closed)}}"#
     }
 
     /// A trade message at `ms` (price 100 + ms/1000).
@@ -49,10 +50,16 @@ final class FakeMarketData: Sendable {
             var i = (from + FakeMarketData.minute - 1) / FakeMarketData.minute
             while i * FakeMarketData.minute <= to {
                 let c = 100 + Double(i)
-                rows.append(#"[\#(i * FakeMarketData.minute),"\#(c - 0.5)","\#(c + 1)","\#(c - 1)","\#(c)","12.5",\#(i * FakeMarketData.minute + 59_999),"0",1,"0","0","0"]"#)
+                rows.append(
+                    #"[\#(i * FakeMarketData.minute),"\#(c - 0.5)","\#(c + 1)","\#(c - 1)","\#(c)","12.5",\#(i * FakeMarketData.minute + 59_999),"0",1,"0","0","0"]"#
+                )
                 i += 1
             }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[" + rows.joined(separator: ",") + "]")))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "[" + rows.joined(separator: ",") + "]"))
+            )
         }
         let handler: WebSocketDataHandler<WebSocketRouterContext<BasicWebSocketRequestContext>> = { inbound, outbound, _ in
             let n = self.state.withLock { s in
@@ -91,7 +98,9 @@ final class FakeMarketData: Sendable {
 
 @Suite("Binance kline feed")
 struct BinanceKlineFeedTests {
-    @Test("closed klines become bars; a drop reconnects, a gap is backfilled over REST, duplicates and junk are skipped, a silent connection is dropped")
+    @Test(
+        "closed klines become bars; a drop reconnects, a gap is backfilled over REST, duplicates and junk are skipped, a silent connection is dropped"
+    )
     func reconnectAndBackfill() async throws {
         let server = FakeMarketData(scripts: [
             // connection 0: minutes 0-2 (with an unfinished kline and junk), then the server drops it
@@ -170,11 +179,15 @@ struct TradeBarTests {
         let m = FakeMarketData.minute
         let server = FakeMarketData(scripts: [
             // connection 0: joins in minute 0 (discarded), builds minute 1, starts minute 2, then drops
-            [FakeMarketData.trade(30_000, id: 1), FakeMarketData.trade(m, id: 2), FakeMarketData.trade(m + 20_000, id: 3),
-             FakeMarketData.trade(2 * m + 1_000, id: 4)],
+            [
+                FakeMarketData.trade(30_000, id: 1), FakeMarketData.trade(m, id: 2), FakeMarketData.trade(m + 20_000, id: 3),
+                FakeMarketData.trade(2 * m + 1_000, id: 4),
+            ],
             // connection 1: joins in minute 3 (discarded), minute 4 complete, then minute 5 starts: 2 and 3 come from REST
-            [FakeMarketData.trade(3 * m + 5_000, id: 9), FakeMarketData.trade(4 * m, id: 10), FakeMarketData.trade(4 * m + 59_000, id: 11),
-             FakeMarketData.trade(5 * m, id: 12), nil],
+            [
+                FakeMarketData.trade(3 * m + 5_000, id: 9), FakeMarketData.trade(4 * m, id: 10), FakeMarketData.trade(4 * m + 59_000, id: 11),
+                FakeMarketData.trade(5 * m, id: 12), nil,
+            ],
         ])
         let port = await server.start()
         defer { server.stop() }

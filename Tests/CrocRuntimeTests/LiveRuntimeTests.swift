@@ -148,11 +148,19 @@ final class FlakyVenue: ExecutionClient, @unchecked Sendable {
         try check("submit")
         return try await inner.submit(request, deadline: deadline)
     }
-    nonisolated(nonsending) func cancel(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder {
+    nonisolated(nonsending) func cancel(
+        symbol: String,
+        clientOrderID: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> VenueOrder {
         try check("cancel")
         return try await inner.cancel(symbol: symbol, clientOrderID: clientOrderID, deadline: deadline)
     }
-    nonisolated(nonsending) func queryOrder(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder? {
+    nonisolated(nonsending) func queryOrder(
+        symbol: String,
+        clientOrderID: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> VenueOrder? {
         try check("query")
         return try await inner.queryOrder(symbol: symbol, clientOrderID: clientOrderID, deadline: deadline)
     }
@@ -207,7 +215,12 @@ struct LiveFaultTests {
                 dataStream: stream,
                 strategy: BuyEveryBar(),
                 submitOrder: { await executor.onSignal($0) },
-                settings: LiveLoopSettings(instrument: instrument, cash: Money(1_000_000), fees: FeeModel(commissionRate: .zero), settleTimeout: .milliseconds(5)),
+                settings: LiveLoopSettings(
+                    instrument: instrument,
+                    cash: Money(1_000_000),
+                    fees: FeeModel(commissionRate: .zero),
+                    settleTimeout: .milliseconds(5)
+                ),
                 venue: ExecutorVenue(executor: executor, simulated: sim),
                 metrics: LiveMetrics(factory: factory),
                 logger: quiet

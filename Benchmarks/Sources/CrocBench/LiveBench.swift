@@ -110,7 +110,12 @@ func benchLive(events: Int, rate: Double) async throws {
                     paced ? "paced \(Int(rate)) events/s" : "flood",
                     events,
                     runs[0].orders,
-                    p50.first!, p50.last!, p99.first!, p99.last!, eps.first!, eps.last!
+                    p50.first!,
+                    p50.last!,
+                    p99.first!,
+                    p99.last!,
+                    eps.first!,
+                    eps.last!
                 )
             )
         }

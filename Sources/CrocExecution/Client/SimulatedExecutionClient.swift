@@ -190,7 +190,11 @@ public final class SimulatedExecutionClient: ExecutionClient {
             snap.cumulativeCommission = (snap.cumulativeCommission ?? .zero) + fill.commission
             snap.updateTime = fill.timestamp
             orders[o.clientOrderID] = snap
-            return ExecutionReport(kind: .fill, order: snap, lastFill: VenueFill(quantity: fill.quantity, price: fill.price, commission: fill.commission))
+            return ExecutionReport(
+                kind: .fill,
+                order: snap,
+                lastFill: VenueFill(quantity: fill.quantity, price: fill.price, commission: fill.commission)
+            )
         }
     }
 }

@@ -90,7 +90,8 @@ public enum EvaluationHTMLReport {
             )
         )
         sections.append(SVG.text("Configuration", configuration))
-        let subtitle = "\(b.metadata.kind.rawValue) trained on \(b.metadata.trainingRange.joined(separator: " to ")), evaluated on \(backtest.instrument.symbol) \(s.start.iso8601().prefix(10)) to \(s.end.iso8601().prefix(10))"
+        let subtitle =
+            "\(b.metadata.kind.rawValue) trained on \(b.metadata.trainingRange.joined(separator: " to ")), evaluated on \(backtest.instrument.symbol) \(s.start.iso8601().prefix(10)) to \(s.end.iso8601().prefix(10))"
         return SVG.page(title: "CrocBot evaluation: \(b.metadata.name)", subtitle: subtitle, sections: sections)
     }
 }

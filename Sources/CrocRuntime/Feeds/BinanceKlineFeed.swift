@@ -197,8 +197,10 @@ public struct BinanceKlineFeed: MarketDataStream {
                 $0.reconnects += 1
                 $0.ready = false
             }
-            let base = Double(configuration.reconnectBaseDelay.components.attoseconds) / 1e18 + Double(configuration.reconnectBaseDelay.components.seconds)
-            let cap = Double(configuration.reconnectMaxDelay.components.seconds) + Double(configuration.reconnectMaxDelay.components.attoseconds) / 1e18
+            let base =
+                Double(configuration.reconnectBaseDelay.components.attoseconds) / 1e18 + Double(configuration.reconnectBaseDelay.components.seconds)
+            let cap =
+                Double(configuration.reconnectMaxDelay.components.seconds) + Double(configuration.reconnectMaxDelay.components.attoseconds) / 1e18
             let wait = Swift.min(cap, base * pow(2, Double(Swift.min(failures - 1, 20)))) * Double.random(in: 0.8...1.2)
             logger.warning("feed reconnecting", metadata: ["in_seconds": "\(String(format: "%.2f", wait))", "attempt": "\(failures)"])
             try? await Task.sleep(for: .seconds(wait))
@@ -235,7 +237,8 @@ public struct BinanceKlineFeed: MarketDataStream {
         }
     }
 
-    private func deliver(_ bar: Bar, openTime t: Int64, last: LockedBox<Int64?>, out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async {
+    private func deliver(_ bar: Bar, openTime t: Int64, last: LockedBox<Int64?>, out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async
+    {
         let step = Int64(configuration.intervalDuration.components.seconds) * 1000
         let previous = last.withLock { $0 }
         if let previous, t <= previous {
@@ -264,7 +267,7 @@ public struct BinanceKlineFeed: MarketDataStream {
             + "&startTime=\(from)&endTime=\(to)&limit=1000"
         do {
             var request = HTTPClientRequest(url: url)
-                        let response = try await httpClient.execute(request, timeout: .seconds(10))
+            let response = try await httpClient.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 8 << 20)
             guard response.status.code == 200 else {
                 logger.error("backfill failed", metadata: ["status": "\(response.status.code)", "from_ms": "\(from)", "to_ms": "\(to)"])
@@ -373,7 +376,9 @@ public struct TradeBarAggregator: Sendable {
             volume += quantity
             return nil
         }
-        let done = (current, Bar(timestamp: Timestamp(nanoseconds: current * 1_000_000), open: open, high: high, low: low, close: close, volume: volume))
+        let done = (
+            current, Bar(timestamp: Timestamp(nanoseconds: current * 1_000_000), open: open, high: high, low: low, close: close, volume: volume)
+        )
         let discard = discardCurrent
         discardCurrent = false
         start(bucket, price, quantity)

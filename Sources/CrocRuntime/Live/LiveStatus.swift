@@ -112,9 +112,17 @@ public struct LiveStatus: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case strategy, symbol, feed, venue, startedAt = "started_at", uptimeSeconds = "uptime_seconds", bars
-        case lastBarTime = "last_bar_time", lastClose = "last_close", equity, cash, position, drawdown
-        case strategyErrors = "strategy_errors", reconnects, ready, openOrders = "open_orders", recentFills = "recent_fills"
+        case strategy, symbol, feed, venue
+        case startedAt = "started_at"
+        case uptimeSeconds = "uptime_seconds"
+        case bars
+        case lastBarTime = "last_bar_time"
+        case lastClose = "last_close"
+        case equity, cash, position, drawdown
+        case strategyErrors = "strategy_errors"
+        case reconnects, ready
+        case openOrders = "open_orders"
+        case recentFills = "recent_fills"
         case equityCurve = "equity_curve"
     }
 

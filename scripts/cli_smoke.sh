@@ -91,6 +91,13 @@ cat "$OUT/stdout" "$OUT/stderr" | grep -q "shorting enabled" && cat "$OUT/stdout
 printf 'agent: a2c\n' >"$OUT/badrl.yaml"
 expect_error "unknown RL agent names the key" "config error at agent" train --config "$OUT/badrl.yaml"
 
+# crocbot live: bad settings are refused before anything starts
+expect_error "live: a port out of range names the key" "live.port: must be in 0...65535" live --paper --port 70000
+expect_error "live: an unknown stream names the key" "live.stream: must be kline or trade" live --exchange binance --paper --stream depth
+expect_error "live: a bad replay file names the file" "nope.csv" live --paper --data "$OUT/nope.csv" --port 0
+expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
+expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
+
 # crocbot import-onnx (needs CROCBOT_ONNXRUNTIME; .ci/run sets it)
 if [ -n "${CROCBOT_ONNXRUNTIME:-}" ]; then
     printf 'features:\n' >"$OUT/six.yaml"

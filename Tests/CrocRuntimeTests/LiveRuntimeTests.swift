@@ -314,3 +314,32 @@ func waitFor(_ condition: @Sendable () async throws -> Bool) async throws {
     }
     Issue.record("condition not met within 10 s")
 }
+
+@Suite("Executor service")
+struct ExecutorServiceTests {
+    @Test("a resting order filled silently at the venue is found by the periodic reconcile; shutdown flushes")
+    func periodicReconcile() async throws {
+        let instrument = Instrument(symbol: "TEST", pricePrecision: 2)
+        let venue = SimulatedExecutionClient(instrument: instrument, fees: FeeModel(commissionRate: .zero), fillTiming: .nextOpen, cash: Money(100_000))
+        venue.process(bar: Bar(timestamp: Timestamp(seconds: 0), open: 100, high: 101, low: 99, close: 100, volume: 1))
+        let executor = MarketOrderExecutor(client: venue, store: try SQLiteOrderStore(path: tempPath("orders.sqlite")), logger: quiet)
+        let started = ReadyLatch()
+        let service = ExecutorService(executor: executor, cancelOpenOrders: false, started: started, logger: quiet, reconcileEvery: .milliseconds(20))
+        let group = ServiceGroup(configuration: .init(services: [service], logger: quiet))
+        let task = Task { try await group.run() }
+        await started.wait()
+        let outcome = await executor.onSignal(OrderIntent(symbol: "TEST", side: .buy, quantity: FixedPoint(3), kind: .limit(FixedPoint(95))))
+        guard case .accepted(let id) = outcome else {
+            Issue.record("refused: \(outcome)")
+            return
+        }
+        try await waitFor { await executor.order(id)?.state == .acked }
+        // The next bar trades through the limit; the venue pushes nothing.
+        venue.process(bar: Bar(timestamp: Timestamp(seconds: 60), open: 96, high: 97, low: 94, close: 96, volume: 1), broadcast: false)
+        try await waitFor { await executor.position("TEST") == FixedPoint(3) }
+        #expect(await executor.order(id)?.state == .filled)
+        await group.triggerGracefulShutdown()
+        try await task.value
+        #expect(try executor.store.fills(clientOrderID: id).count == 1)
+    }
+}

@@ -190,7 +190,13 @@ public struct LiveRuntime: Sendable {
         self.logger = logger
         self.services = [
             ProcessMetricsService(version: "0.1.0"),
-            ExecutorService(executor: executor, cancelOpenOrders: live.cancelOpenOrdersOnShutdown, started: started, logger: logger),
+            ExecutorService(
+                executor: executor,
+                cancelOpenOrders: live.cancelOpenOrdersOnShutdown,
+                started: started,
+                logger: logger,
+                reconcileEvery: onPaper ? nil : .seconds(5)
+            ),
             server.makeApplication(logger: Logger(label: "crocbot.http")),
             loop,
         ]

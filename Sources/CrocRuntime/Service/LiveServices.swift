@@ -54,20 +54,35 @@ public struct ExecutorService: Service {
     public let started: ReadyLatch
     /// Where the service logs.
     public let logger: Logger
+    /// How often working orders are looked up at the venue (nil: never). A
+    /// venue without pushed reports for resting orders (Binance's REST client)
+    /// needs this so that their fills are not missed.
+    public let reconcileEvery: Duration?
 
     /// Creates the service.
-    public init(executor: MarketOrderExecutor, cancelOpenOrders: Bool, started: ReadyLatch, logger: Logger) {
+    public init(executor: MarketOrderExecutor, cancelOpenOrders: Bool, started: ReadyLatch, logger: Logger, reconcileEvery: Duration? = nil) {
         self.executor = executor
         self.cancelOpenOrders = cancelOpenOrders
         self.started = started
         self.logger = logger
+        self.reconcileEvery = reconcileEvery
     }
 
     /// Runs until graceful shutdown.
     public func run() async throws {
         try await executor.start()
         started.open()
-        try? await gracefulShutdown()
+        if let every = reconcileEvery {
+            let executor = self.executor
+            try? await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: every)
+                    if await !executor.openOrders.isEmpty { await executor.reconcile() }
+                }
+            }
+        } else {
+            try? await gracefulShutdown()
+        }
         logger.notice("shutting down the executor", metadata: ["cancel_open_orders": "\(cancelOpenOrders)"])
         await executor.shutdown(cancelOpenOrders: cancelOpenOrders)
         try executor.store.flush()
@@ -178,9 +193,11 @@ public struct ProcessMetricsService: Service {
         Gauge(label: "crocbot_build_info", dimensions: [("version", version)], factory: factory).record(1)
         let uptime = Gauge(label: "crocbot_uptime_seconds", factory: factory)
         let start = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            uptime.record(Double((ContinuousClock.now - start).components.seconds))
-            try? await Task.sleep(for: .seconds(1))
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                uptime.record(Double((ContinuousClock.now - start).components.seconds))
+                try await Task.sleep(for: .seconds(1))
+            }
         }
     }
 }

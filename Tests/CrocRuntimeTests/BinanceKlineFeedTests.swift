@@ -1,8 +1,11 @@
 import CrocCore
+import CrocExecution
+import CrocStrategies
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Prometheus
 import NIOCore
 import Synchronization
 import Testing
@@ -74,7 +77,10 @@ final class FakeMarketData: Sendable {
                 }
                 try await outbound.write(.text(message))
             }
-            // returning closes the connection: a drop
+            // Returning closes the connection: a drop. Wait first, as a real server's
+            // drop comes after the client has read what was sent (the client library
+            // discards frames it has not read yet when the close arrives).
+            try await Task.sleep(for: .milliseconds(300))
         }
         router.ws("/ws/btcusdt@kline_1m", onUpgrade: handler)
         router.ws("/ws/btcusdt@trade", onUpgrade: handler)
@@ -223,5 +229,56 @@ struct TradeBarTests {
         #expect(bars[1].close == 102 && bars[2].close == 103)
         #expect(bars[3].open == 340 && bars[3].close == 399 && bars[3].volume == 1)
         #expect(feed.counters.backfilled == 2)
+    }
+}
+
+@Suite("Live loop over the Binance feed")
+struct LiveFeedLoopTests {
+    @Test("disconnect, reconnect and backfill through the live loop: every bar processed once, none missing, reconnects counted")
+    func loopOverFeed() async throws {
+        let server = FakeMarketData(scripts: [
+            [FakeMarketData.kline(0), FakeMarketData.kline(1), FakeMarketData.kline(2)],
+            [FakeMarketData.kline(2), FakeMarketData.kline(6), FakeMarketData.kline(7), FakeMarketData.kline(8), nil],
+        ])
+        let port = await server.start()
+        defer { server.stop() }
+        let registry = PrometheusCollectorRegistry()
+        let metrics = LiveMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let status = LiveStatusBoard()
+        let quietLog = Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() })
+        let feed = BinanceKlineFeed(
+            configuration: .init(
+                symbol: "BTCUSDT",
+                interval: "1m",
+                intervalDuration: .seconds(60),
+                webSocketURL: "ws://127.0.0.1:\(port)",
+                restURL: "http://127.0.0.1:\(port)",
+                reconnectBaseDelay: .milliseconds(10)
+            ),
+            metrics: metrics,
+            status: status,
+            logger: quietLog
+        )
+        let loop = Task {
+            try await runLiveLoop(
+                dataStream: feed,
+                strategy: SMACrossStrategy(fast: 2, slow: 3),
+                submitOrder: { _ in .refused(.stopped) },
+                settings: LiveLoopSettings(instrument: Instrument(symbol: "BTCUSDT"), barInterval: .seconds(60)),
+                status: status,
+                metrics: metrics,
+                logger: quietLog
+            )
+        }
+        try await waitFor { status.snapshot.bars == 9 }
+        loop.cancel()
+        _ = try? await loop.value
+        let text = registry.emitToString()
+        #expect(sample(text, #"crocbot_bars_total{kind="received"}"#) == 9)
+        #expect(sample(text, #"crocbot_bars_total{kind="missing"}"#) ?? 0 == 0)
+        #expect(sample(text, #"crocbot_bars_total{kind="late"}"#) ?? 0 == 0)
+        #expect(sample(text, "crocbot_feed_reconnects_total") ?? 0 >= 1)
+        #expect(status.snapshot.lastBarTime == Timestamp(nanoseconds: 8 * 60_000_000_000))
+        #expect(feed.counters.backfilled == 3)
     }
 }

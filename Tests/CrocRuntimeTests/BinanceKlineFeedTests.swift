@@ -5,8 +5,8 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
-import Prometheus
 import NIOCore
+import Prometheus
 import Synchronization
 import Testing
 
@@ -80,7 +80,7 @@ final class FakeMarketData: Sendable {
             // Returning closes the connection: a drop. Wait first, as a real server's
             // drop comes after the client has read what was sent (the client library
             // discards frames it has not read yet when the close arrives).
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .seconds(1))
         }
         router.ws("/ws/btcusdt@kline_1m", onUpgrade: handler)
         router.ws("/ws/btcusdt@trade", onUpgrade: handler)
@@ -129,7 +129,7 @@ struct BinanceKlineFeedTests {
                 restURL: "http://127.0.0.1:\(port)",
                 reconnectBaseDelay: .milliseconds(10),
                 reconnectMaxDelay: .milliseconds(50),
-                idleTimeout: .milliseconds(400),
+                idleTimeout: .milliseconds(1500),
                 pingInterval: .seconds(30)
             ),
             metrics: metrics,

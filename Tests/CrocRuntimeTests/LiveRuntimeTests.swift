@@ -266,13 +266,14 @@ struct LiveFaultTests {
         )
         let group = runtime.makeServiceGroup(signals: [])
         let task = Task { try await group.run() }
-        try await waitFor { runtime.status.snapshot.bars > 150 }
+        // Two fills in (the cooperative pool is shared with the rest of the suite, so time is loose).
+        try await waitFor(seconds: 60) { runtime.status.snapshot.recentFills.count >= 2 }
         let port = await runtime.server.boundPort.value()
         #expect(try await get("http://127.0.0.1:\(port)/health/ready").status == 200)
         await group.triggerGracefulShutdown()
         try await task.value  // returns normally: exit 0
         let bars = runtime.status.snapshot.bars
-        #expect(bars > 150 && bars < series.count)  // stopped taking data
+        #expect(bars > 20 && bars < series.count)  // stopped taking data
         let store = try SQLiteOrderStore(path: config.live.store)
         let orders = try store.allOrders()
         #expect(!orders.isEmpty)
@@ -305,14 +306,14 @@ struct LiveFaultTests {
     }
 }
 
-/// Polls `condition` until it holds (at most 10 s).
-func waitFor(_ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+/// Polls `condition` until it holds (at most `seconds`).
+func waitFor(seconds: Int = 30, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(5))
     }
-    Issue.record("condition not met within 10 s")
+    Issue.record("condition not met within \(seconds) s")
 }
 
 @Suite("Executor service")
@@ -320,7 +321,12 @@ struct ExecutorServiceTests {
     @Test("a resting order filled silently at the venue is found by the periodic reconcile; shutdown flushes")
     func periodicReconcile() async throws {
         let instrument = Instrument(symbol: "TEST", pricePrecision: 2)
-        let venue = SimulatedExecutionClient(instrument: instrument, fees: FeeModel(commissionRate: .zero), fillTiming: .nextOpen, cash: Money(100_000))
+        let venue = SimulatedExecutionClient(
+            instrument: instrument,
+            fees: FeeModel(commissionRate: .zero),
+            fillTiming: .nextOpen,
+            cash: Money(100_000)
+        )
         venue.process(bar: Bar(timestamp: Timestamp(seconds: 0), open: 100, high: 101, low: 99, close: 100, volume: 1))
         let executor = MarketOrderExecutor(client: venue, store: try SQLiteOrderStore(path: tempPath("orders.sqlite")), logger: quiet)
         let started = ReadyLatch()

@@ -16,6 +16,28 @@ struct AppConfigTests {
         #expect(c.logging.format == .text)
     }
 
+    @Test("the live section: defaults, environment overrides, key-path errors, and the token masked when encoded")
+    func live() throws {
+        let d = try AppConfig.load(path: nil)
+        #expect(d.live.exchange == .paper && d.live.port == 8080 && d.live.host == "127.0.0.1" && d.live.token.isEmpty)
+        #expect(d.live.intervalDuration == .seconds(60))
+        let c = try AppConfig.load(
+            path: nil,
+            environment: ["CROCBOT_LIVE__TOKEN": "s3cret", "CROCBOT_LIVE__PORT": "9090", "CROCBOT_LIVE__INTERVAL": "4h"]
+        )
+        #expect(c.live.token == "s3cret" && c.live.port == 9090 && c.live.intervalDuration == .seconds(4 * 3600))
+        let json = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+        #expect(!json.contains("s3cret") && json.contains("\"token\":\"***\""))
+        for (key, value, message) in [
+            ("live.port", ConfigValue.int(70_000), "live.port"), ("live.exchange", .string("kraken"), "live.exchange"),
+            ("live.stream", .string("depth"), "live.stream"), ("live.speed", .double(0), "live.speed"),
+            ("live.interval", .string("7m"), "live.interval"), ("live.symbol", .string("BTC/USDT"), "live.symbol"),
+        ] {
+            let e = #expect(throws: ConfigError.self) { try AppConfig.load(path: nil, overrides: [key: value]) }
+            #expect(e?.keyPath == message)
+        }
+    }
+
     @Test("reads YAML and JSON with snake_case or camelCase keys")
     func files() throws {
         let yaml = """

@@ -688,7 +688,8 @@ public actor MarketOrderExecutor {
         r.updatedAt = Self.wallClock()
         if next.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
         persist(r)
-        if next.isTerminal { emit(.ended(clientOrderID: r.clientOrderID, state: next, reason: r.lastError)) }
+        // Fills announce themselves (`.filled`); this tells listeners about the other endings.
+        if next.isTerminal && next != .filled { emit(.ended(clientOrderID: r.clientOrderID, state: next, reason: r.lastError)) }
     }
 
     private func drop(_ id: String, reason: String) {

@@ -124,6 +124,30 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         guard ["kline", "trade"].contains(stream) else { throw fail("stream", "must be kline or trade, found '\(stream)'") }
     }
 
+    enum CodingKeys: String, CodingKey {
+        case exchange, testnet, symbol, interval, stream, speed, host, port, token, store, cancelOpenOrdersOnShutdown, maxInFlight
+        case queueCapacity, serveAfterReplay
+    }
+
+    /// Encodes the settings with the token masked (configs end up in reports and logs).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(exchange, forKey: .exchange)
+        try c.encode(testnet, forKey: .testnet)
+        try c.encode(symbol, forKey: .symbol)
+        try c.encode(interval, forKey: .interval)
+        try c.encode(stream, forKey: .stream)
+        try c.encode(speed, forKey: .speed)
+        try c.encode(host, forKey: .host)
+        try c.encode(port, forKey: .port)
+        try c.encode(token.isEmpty ? "" : "***", forKey: .token)
+        try c.encode(store, forKey: .store)
+        try c.encode(cancelOpenOrdersOnShutdown, forKey: .cancelOpenOrdersOnShutdown)
+        try c.encode(maxInFlight, forKey: .maxInFlight)
+        try c.encode(queueCapacity, forKey: .queueCapacity)
+        try c.encode(serveAfterReplay, forKey: .serveAfterReplay)
+    }
+
     /// The interval as a duration.
     public var intervalDuration: Duration {
         let n = Int64(interval.dropLast()) ?? 1

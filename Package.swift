@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "CrocRuntime", targets: ["CrocRuntime"]),
         .library(name: "CrocPipelines", targets: ["CrocPipelines"]),
         .library(name: "CrocSupport", targets: ["CrocSupport"]),
+        .library(name: "CrocAgent", targets: ["CrocAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -102,6 +103,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            // The refactor agent reads CrocBot's logs and metrics, never its types (DESIGN.md).
+            name: "CrocAgent",
+            dependencies: [
+                "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "blueprint-wiring",
             dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
@@ -156,6 +169,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CrocAgentTests",
+            dependencies: ["CrocAgent", "CrocSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+@testable import CrocAgent
+
+let source = """
+    struct Ledger {
+        var total = 0
+
+        mutating func add(_ x: Int) {
+            total += x
+        }
+
+        mutating func remove(_ x: Int) {
+            total -= x
+        }
+    }
+
+    """
+
+@Suite("Unified diffs")
+struct UnifiedDiffTests {
+    @Test("a fenced diff with prose around it and wrong counts parses; the applier finds hunks by content")
+    func tolerant() throws {
+        let reply = """
+            Here is the fix:
+            ```diff
+            --- a/Sources/Ledger.swift
+            +++ b/Sources/Ledger.swift
+            @@ -99,3 +99,3 @@
+                 mutating func remove(_ x: Int) {
+            -        total -= x
+            +        total = max(0, total - x)
+                 }
+            ```
+            This clamps the total.
+            """
+        let patches = try UnifiedDiff.parse(reply)
+        #expect(patches.count == 1)
+        #expect(patches[0].path == "Sources/Ledger.swift")
+        #expect(patches[0].changedLines == 2)
+        let out = try #require(try PatchApplier().apply(patches[0], to: source))
+        #expect(out.contains("total = max(0, total - x)"))
+        #expect(!out.contains("total -= x"))
+        #expect(out.hasSuffix("}\n"))
+    }
+
+    @Test("missing context at the ends and empty context lines without their space still apply")
+    func fuzz() throws {
+        let diff = """
+            --- Sources/Ledger.swift
+            +++ Sources/Ledger.swift
+            @@ -1,6 +1,6 @@
+             struct Ledger {
+                 var total = 0
+
+                 mutating func add(_ x: Int) {
+            -        total += x
+            +        total &+= x
+                 }
+             invented context line
+            """
+        let p = try UnifiedDiff.parse(diff)[0]
+        let out = try #require(try PatchApplier().apply(p, to: source))
+        #expect(out.contains("total &+= x"))
+    }
+
+    @Test("a hunk that matches twice away from its stated line is refused as ambiguous; at its line it applies")
+    func ambiguous() throws {
+        let text = "a\nx\nb\na\nx\nb\n"
+        let far = try UnifiedDiff.parse("--- f\n+++ f\n@@ -50,3 +50,3 @@\n a\n-x\n+y\n b\n")[0]
+        let e = #expect(throws: PatchError.self) { try PatchApplier().apply(far, to: text) }
+        #expect(e?.code == .ambiguous)
+        let second = try UnifiedDiff.parse("--- f\n+++ f\n@@ -4,3 +4,3 @@\n a\n-x\n+y\n b\n")[0]
+        #expect(try PatchApplier().apply(second, to: text) == "a\nx\nb\na\ny\nb\n")
+    }
+
+    @Test("broken diffs are typed errors, never crashes")
+    func broken() {
+        for (text, code) in [
+            ("no diff here at all", PatchError.Code.malformed),
+            ("@@ -1 +1 @@\n-a\n+b\n", .malformed),
+            ("--- a/f\n+++ b/f\n@@ nonsense @@\n-a\n+b\n", .malformed),
+            ("--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n same\n", .malformed),
+        ] {
+            let e = #expect(throws: PatchError.self) { try UnifiedDiff.parse(text) }
+            #expect(e?.code == code, "\(text)")
+        }
+        let p = try! UnifiedDiff.parse("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-not there\n+x\n")[0]
+        let e = #expect(throws: PatchError.self) { try PatchApplier().apply(p, to: source) }
+        #expect(e?.code == .noMatch)
+    }
+
+    @Test("new and deleted files")
+    func newAndDeleted() throws {
+        let new = try UnifiedDiff.parse("--- /dev/null\n+++ b/Sources/New.swift\n@@ -0,0 +1,2 @@\n+let a = 1\n+let b = 2\n")[0]
+        #expect(new.oldPath == nil)
+        #expect(try PatchApplier().apply(new, to: nil) == "let a = 1\nlet b = 2\n")
+        #expect(throws: PatchError.self) { try PatchApplier().apply(new, to: "exists") }
+        let gone = try UnifiedDiff.parse("--- a/Old.swift\n+++ /dev/null\n@@ -1 +0,0 @@\n-let a = 1\n")[0]
+        #expect(try PatchApplier().apply(gone, to: "let a = 1\n") == nil)
+    }
+}
+
+@Suite("Patch policy")
+struct PatchPolicyTests {
+    func repo() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("Sources"), withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test("paths outside the repository, in .git, or on the deny-list are refused; sizes are limited")
+    func refusals() throws {
+        let root = try repo()
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-outside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("Sources/escape"), withDestinationURL: outside)
+        let policy = PatchPolicy(repository: root, denyList: [".github/", "Package.swift", "*.yml"], maxFiles: 2, maxChangedLines: 3)
+        for (path, rule) in [
+            ("/etc/passwd", PatchRefusal.Rule.absolutePath), ("../outside/x.swift", .outsideRepository),
+            ("Sources/../../x.swift", .outsideRepository), (".git/config", .gitDirectory), ("Sub/.git/hooks/pre-commit", .gitDirectory),
+            (".github/workflows/ci.yml", .denied), ("Package.swift", .denied), ("Examples/a.yml", .denied),
+            ("Sources/escape/evil.swift", .outsideRepository),
+        ] {
+            let e = #expect(throws: PatchRefusal.self) { try policy.check(path: path) }
+            #expect(e?.rule == rule, "\(path)")
+        }
+        try policy.check(path: "Sources/Ledger.swift")
+        try policy.check(path: "Sources/NewDir/New.swift")
+        let big = try UnifiedDiff.parse("--- a/Sources/A.swift\n+++ b/Sources/A.swift\n@@ -1,2 +1,2 @@\n-a\n-b\n+c\n+d\n")
+        #expect((try? policy.check(big)) == nil)
+        let many = try UnifiedDiff.parse(
+            "--- a/A\n+++ b/A\n@@ -1 +1 @@\n-a\n+b\n--- a/B\n+++ b/B\n@@ -1 +1 @@\n-a\n+b\n--- a/C\n+++ b/C\n@@ -1 +1 @@\n-a\n+b\n"
+        )
+        let e = #expect(throws: PatchRefusal.self) { try policy.check(many) }
+        #expect(e?.rule == .tooManyFiles)
+    }
+}

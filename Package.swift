@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "crocbot",
             dependencies: [
-                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport",
+                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport", "CrocAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -173,7 +173,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocAgentTests",
-            dependencies: ["CrocAgent", "CrocSupport"],
+            dependencies: [
+                "CrocAgent", "CrocSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

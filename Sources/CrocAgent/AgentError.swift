@@ -40,10 +40,20 @@ public struct AgentError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Small HTTP helpers over AsyncHTTPClient.
 enum HTTP {
+    /// A process-wide client that fails at once when a connection is refused
+    /// (AsyncHTTPClient's default keeps retrying until the request's deadline):
+    /// the agent's own retry policy decides what to do.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// GETs `url` as text.
     static func get(_ url: String, timeout: TimeAmount = .seconds(10)) async throws(AgentError) -> String {
         do {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: timeout)
+            let response = try await client.execute(HTTPClientRequest(url: url), timeout: timeout)
             let body = try await response.body.collect(upTo: 32 << 20)
             guard response.status == .ok else { throw AgentError(.monitor, "GET \(url): HTTP \(response.status.code)") }
             return String(buffer: body)

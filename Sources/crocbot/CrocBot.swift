@@ -17,7 +17,7 @@ struct CrocBot: AsyncParsableCommand {
               crocbot live --paper          # paper trading on a replay, status page at http://127.0.0.1:8080/
             """,
         version: CrocBotVersion.current,
-        subcommands: [BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, LiveCommand.self, ImportONNXCommand.self, DataCommand.self]
+        subcommands: [BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, LiveCommand.self, AgentCommand.self, ImportONNXCommand.self, DataCommand.self]
     )
 }
 

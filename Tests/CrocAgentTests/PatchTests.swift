@@ -137,3 +137,38 @@ struct PatchPolicyTests {
         #expect(e?.rule == .tooManyFiles)
     }
 }
+
+@Suite("Workspace")
+struct WorkspaceTests {
+    @Test("commands report their exit code and output; a command past its limit is killed with what it started")
+    func commands() async throws {
+        let dir = FileManager.default.temporaryDirectory
+        let ok = await Workspace.run("echo hello; exit 0", in: dir, timeout: 30, limit: 100)
+        #expect(ok.passed && ok.output == "hello\n")
+        let bad = await Workspace.run("echo oops >&2; exit 3", in: dir, timeout: 30, limit: 100)
+        #expect(!bad.passed && bad.exitCode == 3 && bad.output.contains("oops"))
+        let marker = dir.appendingPathComponent("crocagent-orphan-\(UUID().uuidString)").path
+        let started = ContinuousClock.now
+        let slow = await Workspace.run("(sleep 3; touch \(marker)) & sleep 30", in: dir, timeout: 0.5, limit: 100)
+        #expect(slow.timedOut && !slow.passed && slow.exitCode == nil)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await Task.sleep(for: .seconds(4))
+        #expect(!FileManager.default.fileExists(atPath: marker))  // the background child died with the group
+        let long = await Workspace.run("yes | head -c 50000", in: dir, timeout: 30, limit: 1000)
+        #expect(long.output.count <= 1001)
+    }
+
+    @Test("a copied workspace takes the patch; the repository does not change; removal deletes it")
+    func copy() async throws {
+        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-ws-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: repo.appendingPathComponent("Sources"), withIntermediateDirectories: true)
+        try Data(source.utf8).write(to: repo.appendingPathComponent("Sources/Ledger.swift"))
+        let ws = try await Workspace.create(from: repo)
+        let patch = try UnifiedDiff.parse("--- a/Sources/Ledger.swift\n+++ b/Sources/Ledger.swift\n@@ -5 +5 @@\n-        total += x\n+        total += 2 * x\n")
+        try ws.apply(patch)
+        #expect(try String(contentsOf: ws.root.appendingPathComponent("Sources/Ledger.swift"), encoding: .utf8).contains("2 * x"))
+        #expect(try String(contentsOf: repo.appendingPathComponent("Sources/Ledger.swift"), encoding: .utf8) == source)
+        await ws.remove()
+        #expect(!FileManager.default.fileExists(atPath: ws.root.path))
+    }
+}

@@ -15,9 +15,12 @@ public struct Fingerprint: Sendable, Hashable, Codable, CustomStringConvertible 
     }
 
     /// 16 hex digits of FNV-1a over the key: short enough for logs and file names.
-    public var hash: String {
+    public var hash: String { Self.fnv(key) }
+
+    /// 16 hex digits of 64-bit FNV-1a over `text` (prompt and reply hashes too).
+    public static func fnv(_ text: String) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key.utf8 {
+        for b in text.utf8 {
             h ^= UInt64(b)
             h = h &* 0x0000_0100_0000_01b3
         }

@@ -20,6 +20,8 @@ public struct AppConfig: Sendable, Equatable, Encodable {
     public var logging: LoggingConfig
     /// Live and paper trading settings.
     public var live: LiveConfig
+    /// The refactor agent's settings.
+    public var agent: AgentConfig
 
     /// The defaults: `sma_cross` 10/20 on the shipped GOOGL data, 10,000 cash, 0.2 % commission.
     public init(
@@ -28,7 +30,8 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         strategy: StrategyConfig = .init(),
         backtest: BacktestSettings = .init(),
         logging: LoggingConfig = .init(),
-        live: LiveConfig = .init()
+        live: LiveConfig = .init(),
+        agent: AgentConfig = .init()
     ) {
         self.data = data
         self.instrument = instrument
@@ -36,10 +39,11 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         self.backtest = backtest
         self.logging = logging
         self.live = live
+        self.agent = agent
     }
 
     /// Top-level keys the document may contain.
-    public static let sections = ["data", "instrument", "strategy", "backtest", "logging", "live"]
+    public static let sections = ["data", "instrument", "strategy", "backtest", "logging", "live", "agent"]
 
     /// Reads and validates a configuration tree.
     /// - Throws: `ConfigError` naming the key path of the first problem.
@@ -52,6 +56,7 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         self.backtest = try BacktestSettings(try root.nested("backtest"))
         self.logging = try LoggingConfig(try root.nested("logging"))
         self.live = try LiveConfig(try root.nested("live"))
+        self.agent = try AgentConfig(try root.nested("agent"))
     }
 
     /// Loads a YAML or JSON file (JSON is read as YAML), applies `CROCBOT_*`

@@ -1,0 +1,126 @@
+import ArgumentParser
+import CrocAgent
+import CrocSupport
+import Foundation
+import Logging
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "The AI code refactor agent: watch logs and metrics, propose fixes, validate them, apply only when allowed.",
+        subcommands: [AgentRunCommand.self, AgentReviewCommand.self]
+    )
+}
+
+struct AgentRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Monitor → analyse → propose → validate → apply, logging every decision.",
+        discussion: """
+            Tails CrocBot's JSON logs and reads a metrics snapshot (a file or a /metrics URL),
+            detects anomalies (repeated errors, error-rate and latency spikes, rising failure
+            counters), gathers the code around them, asks an LLM (the agent: section: any
+            OpenAI-compatible server, or Anthropic) for a unified diff with a rationale and a
+            confidence, validates it in a throwaway workspace (swift build, swift test by
+            default), and applies it only with --apply, a passing validation and enough
+            confidence. Patches that leave the repository, touch .git or the deny-list are
+            refused before validation. Every step goes to the decision log (crocbot agent review).
+
+            Examples:
+              crocbot agent run --logs Examples/agent/crocbot.jsonl --metrics Examples/agent/metrics.prom --once
+              crocbot agent run --logs output/live.jsonl --metrics http://127.0.0.1:8080/metrics --repo . --apply
+              OPENAI_API_KEY=... crocbot agent run --config agent.yaml --logs app.jsonl --once
+            """
+    )
+
+    @Option(name: .long, help: "YAML or JSON configuration file (agent: section).")
+    var config: String?
+
+    @Option(name: .long, help: "JSON-lines log file to tail.")
+    var logs: String?
+
+    @Option(name: .long, help: "Metrics: a Prometheus text file or a /metrics URL.")
+    var metrics: String?
+
+    @Option(name: .long, help: "The repository the agent may patch (default: the current directory).")
+    var repo: String = "."
+
+    @Flag(name: .long, help: "Apply validated patches (default: validate and log only).")
+    var apply = false
+
+    @Flag(name: .long, help: "One pass, then exit.")
+    var once = false
+
+    @Option(name: .long, help: "Seconds between passes.")
+    var interval: Double = 30
+
+    @Option(name: .long, help: "Decision log path (default from the config: output/agent-decisions.jsonl).")
+    var decisionLog: String?
+
+    func run() async throws {
+        guard logs != nil || metrics != nil else { throw ValidationError("give --logs, --metrics or both") }
+        let cfg: AppConfig
+        do {
+            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
+        let a = cfg.agent
+        let repository = URL(fileURLWithPath: repo).standardizedFileURL
+        var configuration = AgentConfiguration(
+            repository: repository,
+            logs: logs,
+            metrics: metrics,
+            decisionLog: decisionLog ?? a.decisionLog,
+            applyChanges: apply || a.applyChanges,
+            commitToBranch: a.commitToBranch,
+            confidenceThreshold: a.confidenceThreshold,
+            retries: a.retries,
+            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) },
+            policy: PatchPolicy(repository: repository, denyList: a.denyList, maxFiles: a.maxFiles, maxChangedLines: a.maxChangedLines)
+        )
+        configuration.detector.repeatThreshold = a.repeatThreshold
+        configuration.detector.latencyThresholds = a.latencyThresholds
+        let key = ProcessInfo.processInfo.environment[a.apiKeyEnv]
+        let settings = LLMSettings(baseURL: a.baseURL, model: a.model, apiKey: key)
+        let llm: any LLMClient = a.provider == "anthropic" ? AnthropicClient(settings: settings) : OpenAICompatibleClient(settings: settings)
+        let agent = AICodeRefactorAgent(configuration: configuration, llm: llm)
+        if once {
+            let decisions = await agent.runOnce()
+            print("\(decisions.count) anomal\(decisions.count == 1 ? "y" : "ies"); decision log: \(configuration.decisionLog)")
+            for (anomaly, outcome) in decisions { print("  \(anomaly.fingerprint.hash)  \(outcome.rawValue)  \(anomaly.summary)") }
+        } else {
+            await agent.run(every: .milliseconds(Int64(interval * 1000)))
+        }
+    }
+}
+
+struct AgentReviewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review",
+        abstract: "Print the agent's decision log as a table.",
+        discussion: """
+            Examples:
+              crocbot agent review
+              crocbot agent review --log output/agent-decisions.jsonl --fingerprint 3f2a
+            """
+    )
+
+    @Option(name: .long, help: "Decision log (default output/agent-decisions.jsonl).")
+    var log: String = "output/agent-decisions.jsonl"
+
+    @Option(name: .long, help: "Only entries whose fingerprint starts with this.")
+    var fingerprint: String?
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: log) else {
+            FileHandle.standardError.write(Data("error: no decision log at \(log)\n".utf8))
+            throw ExitCode(1)
+        }
+        var entries = DecisionLog(path: log).entries()
+        if let fingerprint { entries = entries.filter { $0.fingerprint.hasPrefix(fingerprint) } }
+        print(DecisionLog.table(entries))
+    }
+}

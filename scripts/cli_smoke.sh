@@ -98,6 +98,23 @@ expect_error "live: a bad replay file names the file" "nope.csv" live --paper --
 expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
 expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
 
+# crocbot agent: one pass over the shipped example logs and metrics (the LLM server is
+# unreachable on purpose: both anomalies are found and rejected as "llm failed"), the
+# decision log as a table, a second pass skips them as duplicates, bad input is typed.
+sed -e 's#baseURL: .*#baseURL: http://127.0.0.1:9/v1#' Examples/agent/agent.yaml >"$OUT/agent.yaml"
+AGENT=(agent run --config "$OUT/agent.yaml" --logs Examples/agent/crocbot.jsonl --metrics Examples/agent/metrics.prom --decision-log "$OUT/decisions.jsonl" --once)
+expect_ok "agent: one pass over the example logs and metrics" "${AGENT[@]}"
+grep -q "^2 anomalies" "$OUT/stdout" && grep -q "latency_spike" "$OUT/decisions.jsonl" && grep -q "repeated_error" "$OUT/decisions.jsonl" \
+    || { echo "FAIL: agent did not find the two example anomalies"; cat "$OUT/stdout"; fail=1; }
+expect_ok "agent: review prints the decision log" agent review --log "$OUT/decisions.jsonl"
+grep -q "llm failed" "$OUT/stdout" && grep -q "anomaly" "$OUT/stdout" || { echo "FAIL: agent review table"; cat "$OUT/stdout"; fail=1; }
+expect_ok "agent: a second pass skips what was decided" "${AGENT[@]}"
+grep -c "skipped_duplicate" "$OUT/stdout" | grep -q "^2$" || { echo "FAIL: agent redid decided anomalies"; cat "$OUT/stdout"; fail=1; }
+printf 'agent:\n  confidenceThreshold: 2\n' >"$OUT/badagent.yaml"
+expect_error "agent: a bad threshold names the key" "agent.confidenceThreshold" agent run --config "$OUT/badagent.yaml" --logs Examples/agent/crocbot.jsonl --once
+expect_error "agent: nothing to watch" "give --logs, --metrics or both" agent run --once
+expect_error "agent: review without a log" "no decision log" agent review --log "$OUT/none.jsonl"
+
 # crocbot import-onnx (needs CROCBOT_ONNXRUNTIME; .ci/run sets it)
 if [ -n "${CROCBOT_ONNXRUNTIME:-}" ]; then
     printf 'features:\n' >"$OUT/six.yaml"

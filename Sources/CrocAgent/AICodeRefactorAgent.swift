@@ -177,7 +177,8 @@ public actor AICodeRefactorAgent {
                 fp,
                 nil,
                 [
-                    "attempt": "\(attempt)", "files": files.joined(separator: ", "), "changed_lines": "\(proposal.patches.reduce(0) { $0 + $1.changedLines })",
+                    "attempt": "\(attempt)", "files": files.joined(separator: ", "),
+                    "changed_lines": "\(proposal.patches.reduce(0) { $0 + $1.changedLines })",
                     "confidence": "\(proposal.confidence)", "rationale": proposal.rationale, "diff_hash": Fingerprint.fnv(proposal.diff),
                 ]
             )
@@ -255,7 +256,9 @@ public actor AICodeRefactorAgent {
                 ]
             )
             if !r.passed {
-                return (false, "`\(r.command)` " + (r.timedOut ? "timed out" : "exited \(r.exitCode ?? -1)") + ":\n" + String(r.output.suffix(4000)), nil)
+                return (
+                    false, "`\(r.command)` " + (r.timedOut ? "timed out" : "exited \(r.exitCode ?? -1)") + ":\n" + String(r.output.suffix(4000)), nil
+                )
             }
         }
         var branch: String?

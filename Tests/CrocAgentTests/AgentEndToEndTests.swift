@@ -90,7 +90,10 @@ struct Fixture {
             """
         )
         // A fast stand-in for `swift test` (cases other than the one real build).
-        try write("Checks/main.swift", "@main struct Check { static func main() { precondition(lastPrice([1, 2, 3]) == 3, \"lastPrice\"); print(\"ok\") } }\n")
+        try write(
+            "Checks/main.swift",
+            "@main struct Check { static func main() { precondition(lastPrice([1, 2, 3]) == 3, \"lastPrice\"); print(\"ok\") } }\n"
+        )
         let lines = (0..<3).map { i in
             #"{"time":"2026-11-25T10:00:0\#(i).000Z","level":"error","label":"fixture","message":"price lookup crashed","metadata":{"error":"Fatal error: Index out of range","request":"r\#(i)"},"file":"Fixture/Prices.swift","line":3,"function":"lastPrice(_:)"}"#
         }
@@ -120,12 +123,25 @@ struct Fixture {
         return "Here is my proposal:\n```json\n\(json)\n```\n"
     }
 
-    static let correct = reply("@@ -2,3 +2,3 @@\n public func lastPrice(_ prices: [Double]) -> Double {\n-    return prices[prices.count]\n+    return prices[prices.count - 1]\n }\n")
-    static let doesNotCompile = reply("@@ -2,3 +2,3 @@\n public func lastPrice(_ prices: [Double]) -> Double {\n-    return prices[prices.count]\n+    return prices[prices.count - 1\n }\n")
-    static let failsTests = reply("@@ -2,3 +2,3 @@\n public func lastPrice(_ prices: [Double]) -> Double {\n-    return prices[prices.count]\n+    return prices[0]\n }\n")
+    static let correct = reply(
+        "@@ -2,3 +2,3 @@\n public func lastPrice(_ prices: [Double]) -> Double {\n-    return prices[prices.count]\n+    return prices[prices.count - 1]\n }\n"
+    )
+    static let doesNotCompile = reply(
+        "@@ -2,3 +2,3 @@\n public func lastPrice(_ prices: [Double]) -> Double {\n-    return prices[prices.count]\n+    return prices[prices.count - 1\n }\n"
+    )
+    static let failsTests = reply(
+        "@@ -2,3 +2,3 @@\n public func lastPrice(_ prices: [Double]) -> Double {\n-    return prices[prices.count]\n+    return prices[0]\n }\n"
+    )
 }
 
-func agent(_ fixture: Fixture, port: Int, apply: Bool = false, retries: Int = 0, validation: [ValidationCommand] = Fixture.quickValidation, log: String? = nil)
+func agent(
+    _ fixture: Fixture,
+    port: Int,
+    apply: Bool = false,
+    retries: Int = 0,
+    validation: [ValidationCommand] = Fixture.quickValidation,
+    log: String? = nil
+)
     -> AICodeRefactorAgent
 {
     let configuration = AgentConfiguration(
@@ -137,7 +153,9 @@ func agent(_ fixture: Fixture, port: Int, apply: Bool = false, retries: Int = 0,
         retries: retries,
         validation: validation
     )
-    let llm = OpenAICompatibleClient(settings: LLMSettings(baseURL: "http://127.0.0.1:\(port)/v1", model: "scripted", apiKey: "sk-test-key", maxAttempts: 1))
+    let llm = OpenAICompatibleClient(
+        settings: LLMSettings(baseURL: "http://127.0.0.1:\(port)/v1", model: "scripted", apiKey: "sk-test-key", maxAttempts: 1)
+    )
     return AICodeRefactorAgent(configuration: configuration, llm: llm, logger: Logger(label: "agent", factory: { _ in SwiftLogNoOpLogHandler() }))
 }
 
@@ -158,7 +176,13 @@ struct AgentEndToEndTests {
         #expect(first.map(\.1) == [.validatedNotApplied])
         #expect(fixture.read("Sources/Fixture/Prices.swift") == Fixture.buggy)
         // With --apply and the real toolchain.
-        let real = agent(fixture, port: port, apply: true, validation: ValidationCommand.swiftDefaults, log: fixture.root.appendingPathComponent("out/apply.jsonl").path)
+        let real = agent(
+            fixture,
+            port: port,
+            apply: true,
+            validation: ValidationCommand.swiftDefaults,
+            log: fixture.root.appendingPathComponent("out/apply.jsonl").path
+        )
         let second = await real.runOnce()
         #expect(second.map(\.1) == [.applied])
         #expect(fixture.read("Sources/Fixture/Prices.swift").contains("prices[prices.count - 1]"))
@@ -281,8 +305,12 @@ struct AgentEndToEndTests {
         )
         configuration.detector.latencyThresholds = ["crocbot_tick_to_order_seconds": 0.00005]
         let llm = OpenAICompatibleClient(settings: LLMSettings(baseURL: "http://127.0.0.1:\(port)/v1", model: "scripted", maxAttempts: 1))
-        let result = await AICodeRefactorAgent(configuration: configuration, llm: llm, logger: Logger(label: "a", factory: { _ in SwiftLogNoOpLogHandler() }))
-            .runOnce()
+        let result = await AICodeRefactorAgent(
+            configuration: configuration,
+            llm: llm,
+            logger: Logger(label: "a", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        .runOnce()
         #expect(result.count == 1)
         #expect(result.first?.0.kind == .latencySpike)
         #expect(result.first?.0.metricEvidence.contains { $0.name == "crocbot_tick_to_order_seconds_bucket" } == true)

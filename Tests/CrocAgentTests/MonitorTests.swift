@@ -21,7 +21,7 @@ struct LogMonitorTests {
     func temp() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-log-\(UUID().uuidString).jsonl").path }
 
     func append(_ path: String, _ text: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try h.seekToEnd()
         try h.write(contentsOf: Data(text.utf8))

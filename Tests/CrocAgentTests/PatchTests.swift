@@ -154,8 +154,11 @@ struct WorkspaceTests {
         #expect(ContinuousClock.now - started < .seconds(10))
         try await Task.sleep(for: .seconds(4))
         #expect(!FileManager.default.fileExists(atPath: marker))  // the background child died with the group
-        let long = await Workspace.run("yes | head -c 50000", in: dir, timeout: 30, limit: 1000)
-        #expect(long.output.count <= 1001)
+        let long = await Workspace.run("echo FIRST; yes | head -c 50000; echo; echo LAST", in: dir, timeout: 30, limit: 1000)
+        #expect(long.output.count <= 1100)
+        // A crash message at the top and a summary at the bottom both survive the cut.
+        #expect(long.output.hasPrefix("FIRST\n") && long.output.hasSuffix("LAST\n") && long.output.contains("characters omitted"))
+        #expect(Workspace.truncate("short", limit: 10) == "short")
     }
 
     @Test("a copied workspace takes the patch; the repository does not change; removal deletes it")
@@ -164,7 +167,9 @@ struct WorkspaceTests {
         try FileManager.default.createDirectory(at: repo.appendingPathComponent("Sources"), withIntermediateDirectories: true)
         try Data(source.utf8).write(to: repo.appendingPathComponent("Sources/Ledger.swift"))
         let ws = try await Workspace.create(from: repo)
-        let patch = try UnifiedDiff.parse("--- a/Sources/Ledger.swift\n+++ b/Sources/Ledger.swift\n@@ -5 +5 @@\n-        total += x\n+        total += 2 * x\n")
+        let patch = try UnifiedDiff.parse(
+            "--- a/Sources/Ledger.swift\n+++ b/Sources/Ledger.swift\n@@ -5 +5 @@\n-        total += x\n+        total += 2 * x\n"
+        )
         try ws.apply(patch)
         #expect(try String(contentsOf: ws.root.appendingPathComponent("Sources/Ledger.swift"), encoding: .utf8).contains("2 * x"))
         #expect(try String(contentsOf: repo.appendingPathComponent("Sources/Ledger.swift"), encoding: .utf8) == source)

@@ -38,6 +38,39 @@ struct AppConfigTests {
         }
     }
 
+    @Test("the agent section: safe defaults, YAML values, key-path errors for every rule")
+    func agent() throws {
+        let d = try AppConfig.load(path: nil).agent
+        #expect(!d.applyChanges && d.confidenceThreshold == 0.7 && d.validation == ["swift build", "swift test"])
+        #expect(d.denyList.contains(".ci/") && d.provider == "openai" && d.apiKeyEnv == "OPENAI_API_KEY")
+        let yaml = """
+            agent:
+              llm: {provider: anthropic, baseURL: "https://api.anthropic.com/v1", model: claude, apiKeyEnv: ANTHROPIC_API_KEY}
+              applyChanges: true
+              confidenceThreshold: 0.9
+              retries: 1
+              validation: ["pytest -q"]
+              denyList: [secrets/]
+              latencyThresholds: {crocbot_tick_to_order_seconds: 0.00005, other: 1}
+            """
+        let a = try AppConfig(from: try AppConfig.parse(text: yaml), source: "a.yaml").agent
+        #expect(a.provider == "anthropic" && a.baseURL == "https://api.anthropic.com/v1" && a.apiKeyEnv == "ANTHROPIC_API_KEY")
+        #expect(a.applyChanges && a.confidenceThreshold == 0.9 && a.retries == 1 && a.validation == ["pytest -q"] && a.denyList == ["secrets/"])
+        #expect(a.latencyThresholds == ["crocbot_tick_to_order_seconds": 0.00005, "other": 1])
+        for (text, path) in [
+            ("agent: {llm: {provider: gemini}}", "agent.llm.provider"), ("agent: {llm: {baseURL: ftp://x}}", "agent.llm.baseURL"),
+            ("agent: {confidenceThreshold: 1.5}", "agent.confidenceThreshold"), ("agent: {retries: 11}", "agent.retries"),
+            ("agent: {validation: []}", "agent.validation"), ("agent: {validation: [1]}", "agent.validation[0]"),
+            ("agent: {validation: swift test}", "agent.validation"), ("agent: {timeoutSeconds: 0}", "agent.timeoutSeconds"),
+            ("agent: {maxFiles: 0}", "agent.maxFiles"), ("agent: {repeatThreshold: 0}", "agent.repeatThreshold"),
+            ("agent: {latencyThresholds: {x: fast}}", "agent.latencyThresholds.x"), ("agent: {apply: true}", "agent.apply"),
+            ("agent: {llm: {key: abc}}", "agent.llm.key"),
+        ] {
+            let e = #expect(throws: ConfigError.self) { try AppConfig(from: try AppConfig.parse(text: text), source: "a.yaml") }
+            #expect(e?.keyPath == path, "\(text): \(e.map { String(describing: $0) } ?? "no error")")
+        }
+    }
+
     @Test("reads YAML and JSON with snake_case or camelCase keys")
     func files() throws {
         let yaml = """

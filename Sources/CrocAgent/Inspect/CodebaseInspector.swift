@@ -1,4 +1,6 @@
 import Foundation
+internal import SwiftParser
+internal import SwiftSyntax
 
 /// Source code gathered for one anomaly, within a size budget.
 public struct CodeContext: Sendable, Hashable {
@@ -26,63 +28,111 @@ public struct CodeContext: Sendable, Hashable {
     public var size: Int { text.count }
 }
 
-/// Finds the code behind an anomaly: the declaration enclosing each logged
-/// source location, and the tests that name its function, within a budget.
+/// Finds the code behind an anomaly, within a size budget, most relevant first:
+///
+/// 1. for each logged source location (at most three), the declaration that
+///    encloses the line — the innermost function, initializer, accessor,
+///    subscript or closure-bearing variable, found with swift-syntax's
+///    `SwiftParser` (a type, when the line is in no member; a line window
+///    when the declaration is too big or the file is not Swift);
+/// 2. the declarations of the repository's types that code uses, as
+///    interfaces (stored properties and member signatures, bodies dropped);
+/// 3. the test functions that call the logged function by name.
 ///
 /// Log lines name files as swift-log records them (`Module/File.swift`);
-/// they are matched against the repository's files by suffix. The enclosing
-/// declaration is found by brace matching from the nearest `func`/`init`/
-/// `var`/type declaration above the line; non-Swift files get a window of
-/// lines around it.
+/// they are matched against the repository's files exactly, by suffix, or as
+/// `Sources/Module/**/File.swift`.
 public struct CodebaseInspector: Sendable {
     /// The repository root.
     public var repository: URL
     /// Characters of context at most.
     public var budget: Int
-    /// Lines each side for non-Swift files (and Swift fallbacks).
+    /// Lines each side for non-Swift files (and declarations over `maxDeclarationLines`).
     public var window: Int
+    /// A declaration longer than this is shown as a window of lines around the location.
+    public var maxDeclarationLines: Int
 
     /// Creates an inspector.
-    public init(repository: URL, budget: Int = 24_000, window: Int = 30) {
+    public init(repository: URL, budget: Int = 24_000, window: Int = 30, maxDeclarationLines: Int = 400) {
         self.repository = repository
         self.budget = budget
         self.window = window
+        self.maxDeclarationLines = maxDeclarationLines
     }
 
     /// The context for an anomaly's locations.
     public func context(for anomaly: Anomaly) -> CodeContext {
-        var excerpts: [CodeContext.Excerpt] = []
-        var used = 0
+        var collector = Collector(budget: budget)
         let files = repositoryFiles()
+        var parsed: [String: SourceFileSyntax] = [:]
+        func tree(_ path: String) -> SourceFileSyntax? {
+            if let t = parsed[path] { return t }
+            guard let text = read(path) else { return nil }
+            let t = Parser.parse(source: text)
+            parsed[path] = t
+            return t
+        }
+
+        var usedTypes: [String] = []
+        var functions: [String] = []
         for loc in anomaly.locations.prefix(3) {
-            guard let path = resolve(loc.file, in: files), let text = try? String(contentsOf: repository.appendingPathComponent(path), encoding: .utf8)
-            else { continue }
-            let lines = text.components(separatedBy: "\n")
-            let line = min(max(1, loc.line ?? 1), lines.count)
-            let (start, end) = path.hasSuffix(".swift") ? enclosingDeclaration(lines, line: line - 1) : (max(0, line - 1 - window), min(lines.count - 1, line - 1 + window))
-            let excerpt = CodeContext.Excerpt(
-                path: path,
-                firstLine: start + 1,
-                text: lines[start...end].joined(separator: "\n"),
-                reason: "enclosing declaration of line \(line)" + (loc.function.map { " in \($0)" } ?? "")
-            )
-            guard used + excerpt.text.count <= budget else { break }
-            used += excerpt.text.count
-            excerpts.append(excerpt)
-            // Tests that name the function.
-            if let function = loc.function?.split(separator: "(").first.map(String.init), !function.isEmpty {
-                for test in files where test.hasPrefix("Tests/") && test.hasSuffix(".swift") {
-                    guard let body = try? String(contentsOf: repository.appendingPathComponent(test), encoding: .utf8), body.contains(function + "(") else {
-                        continue
-                    }
-                    let capped = String(body.prefix(max(0, min(budget - used, 6_000))))
-                    guard !capped.isEmpty else { break }
-                    used += capped.count
-                    excerpts.append(CodeContext.Excerpt(path: test, firstLine: 1, text: capped, reason: "a test naming \(function)"))
+            guard let path = resolve(loc.file, in: files), let text = read(path) else { continue }
+            let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            let line = min(max(1, loc.line ?? 1), max(1, lineCount))
+            let reason = "enclosing declaration of line \(line)" + (loc.function.map { " in \($0)" } ?? "")
+            if path.hasSuffix(".swift"), let file = tree(path),
+                let found = Self.enclosingDeclaration(in: file, line: line, maxLines: maxDeclarationLines)
+            {
+                collector.add(path: path, firstLine: found.firstLine, text: found.text, reason: reason)
+                for name in Self.typeNames(in: found.node) where !usedTypes.contains(name) { usedTypes.append(name) }
+            } else {
+                let (first, body) = Self.lineWindow(text, line: line, window: window)
+                collector.add(path: path, firstLine: first, text: body, reason: reason)
+            }
+            if let name = loc.function?.split(separator: "(").first.map(String.init), !name.isEmpty, !functions.contains(name) {
+                functions.append(name)
+            }
+        }
+
+        // The repository's types that the code uses, as interfaces.
+        let sources = files.filter { $0.hasSuffix(".swift") && !$0.hasPrefix("Tests/") }
+        for name in usedTypes {
+            for path in sources {
+                guard let text = read(path), Self.mightDeclare(name, in: text), let file = tree(path) else { continue }
+                for decl in Self.typeDeclarations(named: name, in: file) {
+                    collector.add(path: path, firstLine: decl.firstLine, text: decl.text, reason: "declaration of \(name), used there")
                 }
             }
         }
-        return CodeContext(excerpts: excerpts)
+
+        // Tests that call the function.
+        for name in functions {
+            for path in files where path.hasPrefix("Tests/") && path.hasSuffix(".swift") {
+                guard let text = read(path), text.contains(name + "("), let file = tree(path) else { continue }
+                for test in Self.functions(calling: name, in: file) {
+                    collector.add(path: path, firstLine: test.firstLine, text: test.text, reason: "a test calling \(name)")
+                }
+            }
+        }
+        return CodeContext(excerpts: collector.excerpts)
+    }
+
+    /// Adds excerpts while they fit the budget; a duplicate is skipped.
+    struct Collector {
+        let budget: Int
+        var used = 0
+        var excerpts: [CodeContext.Excerpt] = []
+
+        mutating func add(path: String, firstLine: Int, text: String, reason: String) {
+            guard !excerpts.contains(where: { $0.path == path && $0.firstLine == firstLine }) else { return }
+            guard used + text.count <= budget else { return }
+            used += text.count
+            excerpts.append(CodeContext.Excerpt(path: path, firstLine: firstLine, text: text, reason: reason))
+        }
+    }
+
+    private func read(_ path: String) -> String? {
+        try? String(contentsOf: repository.appendingPathComponent(path), encoding: .utf8)
     }
 
     /// Repository-relative paths of source files (no `.build`, `.git`).
@@ -121,35 +171,210 @@ public struct CodebaseInspector: Sendable {
         return named.first { $0.hasPrefix("Sources/") } ?? named.first
     }
 
-    /// Lines (0-based, inclusive) of the declaration around `line`.
-    func enclosingDeclaration(_ lines: [String], line: Int) -> (Int, Int) {
-        let starters = ["func ", "init(", "init?(", "var ", "subscript", "struct ", "class ", "enum ", "actor ", "extension "]
-        var start = line
-        while start > 0 {
-            let t = lines[start].trimmingCharacters(in: .whitespaces)
-            if starters.contains(where: { t.hasPrefix($0) || t.contains(" " + $0) }) && t.contains("{") { break }
-            start -= 1
+    // MARK: - Syntax
+
+    /// A piece of a file: where it starts and its text (leading doc comments included).
+    struct Piece {
+        var node: Syntax
+        var firstLine: Int
+        var text: String
+    }
+
+    /// The innermost member-like declaration (function, initializer,
+    /// deinitializer, subscript, accessor's variable) around `line`, else the
+    /// innermost type or extension; nil when there is none or it is longer
+    /// than `maxLines`.
+    static func enclosingDeclaration(in file: SourceFileSyntax, line: Int, maxLines: Int) -> Piece? {
+        let converter = SourceLocationConverter(fileName: "", tree: file)
+        let finder = EnclosingFinder(line: line, converter: converter)
+        finder.walk(file)
+        guard let node = finder.member ?? finder.type else { return nil }
+        let piece = piece(node, converter)
+        let lines = piece.text.split(separator: "\n", omittingEmptySubsequences: false).count
+        return lines <= maxLines ? piece : nil
+    }
+
+    static func piece(_ node: Syntax, _ converter: SourceLocationConverter) -> Piece {
+        // Leading trivia holds the doc comment; start at its first non-blank line.
+        let text = node.description
+        let trimmedLeading = text.drop { $0 == "\n" || $0 == " " || $0 == "\t" || $0 == "\r" }
+        let droppedNewlines = text[text.startIndex..<trimmedLeading.startIndex].filter { $0 == "\n" }.count
+        let nodeStartLine = converter.location(for: node.position).line
+        var body = String(trimmedLeading)
+        while body.hasSuffix("\n") || body.hasSuffix(" ") { body.removeLast() }
+        // Re-indent the first line as in the file.
+        let indent = text[text.startIndex..<trimmedLeading.startIndex].split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+        return Piece(node: node, firstLine: nodeStartLine + droppedNewlines, text: String(indent) + body)
+    }
+
+    /// Finds the innermost declarations around a line.
+    final class EnclosingFinder: SyntaxVisitor {
+        let line: Int
+        let converter: SourceLocationConverter
+        var member: Syntax?
+        var type: Syntax?
+
+        init(line: Int, converter: SourceLocationConverter) {
+            self.line = line
+            self.converter = converter
+            super.init(viewMode: .sourceAccurate)
         }
-        // Doc comments and attributes above belong to it.
-        while start > 0, lines[start - 1].trimmingCharacters(in: .whitespaces).hasPrefix("///") || lines[start - 1].trimmingCharacters(in: .whitespaces).hasPrefix("@") {
-            start -= 1
+
+        private func contains(_ node: some SyntaxProtocol) -> Bool {
+            let start = converter.location(for: node.positionAfterSkippingLeadingTrivia).line
+            let end = converter.location(for: node.endPositionBeforeTrailingTrivia).line
+            return start <= line && line <= end
         }
-        var depth = 0
-        var seenOpen = false
-        var end = start
-        for i in start..<lines.count {
-            for c in lines[i] {
-                if c == "{" {
-                    depth += 1
-                    seenOpen = true
-                } else if c == "}" {
-                    depth -= 1
-                }
+
+        private func visitMember(_ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
+            guard contains(node) else { return .skipChildren }
+            member = Syntax(node)
+            return .visitChildren
+        }
+
+        private func visitType(_ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
+            guard contains(node) else { return .skipChildren }
+            type = Syntax(node)
+            member = nil
+            return .visitChildren
+        }
+
+        override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind { visitMember(node) }
+        override func visit(_ node: InitializerDeclSyntax) -> SyntaxVisitorContinueKind { visitMember(node) }
+        override func visit(_ node: DeinitializerDeclSyntax) -> SyntaxVisitorContinueKind { visitMember(node) }
+        override func visit(_ node: SubscriptDeclSyntax) -> SyntaxVisitorContinueKind { visitMember(node) }
+        override func visit(_ node: VariableDeclSyntax) -> SyntaxVisitorContinueKind {
+            // A member variable with a body (computed, or a multi-line initializer); a
+            // one-line stored property says less than its type, and locals belong to their function.
+            guard member == nil, contains(node) else { return .skipChildren }
+            let start = converter.location(for: node.positionAfterSkippingLeadingTrivia).line
+            let end = converter.location(for: node.endPositionBeforeTrailingTrivia).line
+            return end > start ? visitMember(node) : .skipChildren
+        }
+        override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { visitType(node) }
+        override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { visitType(node) }
+        override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { visitType(node) }
+        override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { visitType(node) }
+        override func visit(_ node: ProtocolDeclSyntax) -> SyntaxVisitorContinueKind { visitType(node) }
+        override func visit(_ node: ExtensionDeclSyntax) -> SyntaxVisitorContinueKind { visitType(node) }
+    }
+
+    /// Capitalised type names a declaration mentions (in types and in expressions such as `Order(...)`).
+    static func typeNames(in node: Syntax) -> [String] {
+        final class Names: SyntaxVisitor {
+            var names: [String] = []
+            func add(_ text: String) {
+                guard let first = text.first, first.isUppercase, !names.contains(text), !Self.standard.contains(text) else { return }
+                names.append(text)
             }
-            end = i
-            if seenOpen && depth <= 0 { break }
+            static let standard: Set<String> = [
+                "Int", "Double", "Float", "String", "Bool", "Array", "Dictionary", "Set", "Optional", "Self", "Character",
+                "UInt8", "Int64", "UInt64", "Int32", "UInt32", "Error", "Never", "Void", "Any", "AnyObject", "Result",
+                "Duration", "Date", "URL", "Data", "UUID", "Task", "Sendable", "Hashable", "Codable", "Equatable",
+            ]
+            override func visit(_ node: IdentifierTypeSyntax) -> SyntaxVisitorContinueKind {
+                add(node.name.text)
+                return .visitChildren
+            }
+            override func visit(_ node: DeclReferenceExprSyntax) -> SyntaxVisitorContinueKind {
+                add(node.baseName.text)
+                return .visitChildren
+            }
         }
-        if end < line || end - start > 400 { return (max(0, line - window), min(lines.count - 1, line + window)) }
-        return (start, end)
+        let visitor = Names(viewMode: .sourceAccurate)
+        visitor.walk(node)
+        return visitor.names
+    }
+
+    /// A cheap text test before parsing a file for a type's declaration.
+    static func mightDeclare(_ name: String, in text: String) -> Bool {
+        ["struct ", "class ", "enum ", "actor ", "protocol ", "typealias "].contains { text.contains($0 + name) }
+    }
+
+    /// The declarations of a type (not its extensions), as interfaces: member
+    /// bodies and computed accessors dropped.
+    static func typeDeclarations(named name: String, in file: SourceFileSyntax) -> [Piece] {
+        final class Finder: SyntaxVisitor {
+            let name: String
+            var found: [Syntax] = []
+            init(name: String) {
+                self.name = name
+                super.init(viewMode: .sourceAccurate)
+            }
+            override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
+            override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
+            override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
+            override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
+            override func visit(_ node: ProtocolDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
+            override func visit(_ node: TypeAliasDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
+            private func check(_ token: TokenSyntax, _ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
+                if token.text == name { found.append(Syntax(node)) }
+                return .visitChildren
+            }
+        }
+        let finder = Finder(name: name)
+        finder.walk(file)
+        let converter = SourceLocationConverter(fileName: "", tree: file)
+        return finder.found.map { node in
+            let stripped = InterfaceRewriter(viewMode: .sourceAccurate).rewrite(node)
+            var p = piece(stripped, converter)
+            p.firstLine = piece(node, converter).firstLine
+            return p
+        }
+    }
+
+    /// Drops function, initializer and accessor bodies, keeping signatures.
+    final class InterfaceRewriter: SyntaxRewriter {
+        override func visit(_ node: FunctionDeclSyntax) -> DeclSyntax { DeclSyntax(node.with(\.body, nil)) }
+        override func visit(_ node: InitializerDeclSyntax) -> DeclSyntax { DeclSyntax(node.with(\.body, nil)) }
+        override func visit(_ node: DeinitializerDeclSyntax) -> DeclSyntax { DeclSyntax(node.with(\.body, nil)) }
+        override func visit(_ node: SubscriptDeclSyntax) -> DeclSyntax { DeclSyntax(node.with(\.accessorBlock, nil)) }
+        override func visit(_ node: PatternBindingSyntax) -> PatternBindingSyntax {
+            // Computed properties keep their type, not their getter.
+            node.accessorBlock == nil ? node : node.with(\.accessorBlock, nil)
+        }
+    }
+
+    /// Top-level or member functions of a test file whose body calls `name(`.
+    static func functions(calling name: String, in file: SourceFileSyntax) -> [Piece] {
+        final class Finder: SyntaxVisitor {
+            let name: String
+            var found: [Syntax] = []
+            init(name: String) {
+                self.name = name
+                super.init(viewMode: .sourceAccurate)
+            }
+            override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind {
+                let calls = CallFinder(name: name)
+                if let body = node.body { calls.walk(body) }
+                if calls.hit { found.append(Syntax(node)) }
+                return .skipChildren
+            }
+        }
+        final class CallFinder: SyntaxVisitor {
+            let name: String
+            var hit = false
+            init(name: String) {
+                self.name = name
+                super.init(viewMode: .sourceAccurate)
+            }
+            override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
+                if let ref = node.calledExpression.as(DeclReferenceExprSyntax.self), ref.baseName.text == name { hit = true }
+                if let member = node.calledExpression.as(MemberAccessExprSyntax.self), member.declName.baseName.text == name { hit = true }
+                return hit ? .skipChildren : .visitChildren
+            }
+        }
+        let finder = Finder(name: name)
+        finder.walk(file)
+        let converter = SourceLocationConverter(fileName: "", tree: file)
+        return finder.found.map { piece($0, converter) }
+    }
+
+    /// Lines around `line` (1-based): the first line's number and the text.
+    static func lineWindow(_ text: String, line: Int, window: Int) -> (Int, String) {
+        let lines = text.components(separatedBy: "\n")
+        let first = max(0, line - 1 - window)
+        let last = max(first, min(lines.count - 1, line - 1 + window))
+        return (first + 1, lines[first...last].joined(separator: "\n"))
     }
 }

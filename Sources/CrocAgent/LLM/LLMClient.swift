@@ -169,7 +169,14 @@ public struct AnthropicClient: LLMClient {
         )
         var headers: [(String, String)] = [("Content-Type", "application/json"), ("anthropic-version", "2023-06-01")]
         if let key = settings.apiKey, !key.isEmpty { headers.append(("x-api-key", key)) }
-        let data = try await LLMHTTP.post(url: settings.baseURL + "/messages", headers: headers, json: body, settings: settings, http: http, logger: logger)
+        let data = try await LLMHTTP.post(
+            url: settings.baseURL + "/messages",
+            headers: headers,
+            json: body,
+            settings: settings,
+            http: http,
+            logger: logger
+        )
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let content = object["content"] as? [[String: Any]]
         else { throw AgentError(.llm, "\(name): the answer has no content blocks") }

@@ -13,7 +13,7 @@ public enum AnomalyKind: String, Sendable, Hashable, Codable {
 }
 
 /// Where in the source a log line came from.
-public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct CodeLocation: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The file as logged (`CrocRuntime/LiveLoop.swift`).
     public var file: String
     /// The line.
@@ -38,7 +38,7 @@ public struct Anomaly: Sendable, Hashable, Codable {
     /// The metric samples that show it.
     public var metricEvidence: [MetricSample]
     /// Source locations named by the evidence, most frequent first.
-    public var locations: [SourceLocation]
+    public var locations: [CodeLocation]
 }
 
 /// Finds anomalies in log records and metric snapshots.
@@ -215,9 +215,9 @@ public struct AnomalyDetector: Sendable {
         ["error", "fail", "reject", "refused", "invalid", "unresolved"].contains { name.contains($0) }
     }
 
-    static func locations(_ records: [LogRecord]) -> [SourceLocation] {
-        var counts: [SourceLocation: Int] = [:]
-        for r in records { if let f = r.file { counts[SourceLocation(file: f, line: r.line, function: r.function), default: 0] += 1 } }
+    static func locations(_ records: [LogRecord]) -> [CodeLocation] {
+        var counts: [CodeLocation: Int] = [:]
+        for r in records { if let f = r.file { counts[CodeLocation(file: f, line: r.line, function: r.function), default: 0] += 1 } }
         return counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key.description < $1.key.description) }.map(\.key)
     }
 

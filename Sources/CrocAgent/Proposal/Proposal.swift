@@ -106,7 +106,9 @@ public enum PromptBuilder {
         var messages = [ChatMessage(role: "system", content: system), ChatMessage(role: "user", content: user)]
         for attempt in previousAttempts {
             messages.append(ChatMessage(role: "assistant", content: attempt.diff))
-            messages.append(ChatMessage(role: "user", content: "That patch failed validation:\n\(attempt.failure)\nPropose a corrected patch, same JSON format."))
+            messages.append(
+                ChatMessage(role: "user", content: "That patch failed validation:\n\(attempt.failure)\nPropose a corrected patch, same JSON format.")
+            )
         }
         return messages
     }

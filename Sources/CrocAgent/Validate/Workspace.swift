@@ -34,7 +34,9 @@ public struct CommandResult: Sendable, Hashable {
     public var timedOut: Bool
     /// Wall time in seconds.
     public var seconds: Double
-    /// The last `outputLimit` characters of its combined output.
+    /// Its combined output, at most `outputLimit` characters: the first quarter
+    /// and the last three quarters around an omission marker (a crash's message
+    /// comes first, a compiler's summary last).
     public var output: String
 
     /// Exit 0 within the limit.
@@ -84,7 +86,8 @@ public final class Workspace: @unchecked Sendable {
         }
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-            for item in try FileManager.default.contentsOfDirectory(atPath: repo.path) where item != ".build" && item != ".git" && !item.hasPrefix(".build") {
+            for item in try FileManager.default.contentsOfDirectory(atPath: repo.path)
+            where item != ".build" && item != ".git" && !item.hasPrefix(".build") {
                 try FileManager.default.copyItem(at: repo.appendingPathComponent(item), to: root.appendingPathComponent(item))
             }
         } catch {
@@ -131,7 +134,12 @@ public final class Workspace: @unchecked Sendable {
     /// Deletes the workspace.
     public func remove() async {
         if isWorktree {
-            _ = await Self.run("git -C \(Self.quote(repository.path)) worktree remove --force \(Self.quote(root.path))", in: repository, timeout: 60, limit: 2000)
+            _ = await Self.run(
+                "git -C \(Self.quote(repository.path)) worktree remove --force \(Self.quote(root.path))",
+                in: repository,
+                timeout: 60,
+                limit: 2000
+            )
         }
         try? FileManager.default.removeItem(at: root)
     }
@@ -142,9 +150,17 @@ public final class Workspace: @unchecked Sendable {
     /// Runs `command` through `sh -c`; Foundation starts the child in its own
     /// process group, so on timeout the whole group (the shell and whatever it
     /// started) is killed. Output (stdout + stderr) goes to a file whose tail is kept.
+    /// `text` cut to about `limit` characters: its head and tail around a marker.
+    static func truncate(_ text: String, limit: Int) -> String {
+        guard text.count > limit else { return text }
+        let head = limit / 4
+        let tail = limit - head
+        return String(text.prefix(head)) + "\n… \(text.count - limit) characters omitted …\n" + String(text.suffix(tail))
+    }
+
     static func run(_ command: String, in directory: URL, timeout: Double, limit: Int) async -> CommandResult {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-agent-cmd-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
         let started = Date()
         let process = Process()
@@ -185,7 +201,7 @@ public final class Workspace: @unchecked Sendable {
         let timedOut = fired.withLock { $0 }
         try? handle.close()
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        let tail = text.count > limit ? "…" + String(text.suffix(limit)) : text
+        let tail = Self.truncate(text, limit: limit)
         return CommandResult(
             command: command,
             exitCode: timedOut ? nil : status,

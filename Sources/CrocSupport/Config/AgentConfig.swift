@@ -119,7 +119,13 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
             switch v {
             case .double(let d): thresholds[k] = d
             case .int(let i): thresholds[k] = Double(i)
-            default: throw ConfigError(.typeMismatch, keyPath: r.childPath("latencyThresholds.\(k)"), rule: "must be a number of seconds", source: r.source)
+            default:
+                throw ConfigError(
+                    .typeMismatch,
+                    keyPath: r.childPath("latencyThresholds.\(k)"),
+                    rule: "must be a number of seconds",
+                    source: r.source
+                )
             }
         }
         self.init(
@@ -140,7 +146,9 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
             repeatThreshold: try r.int("repeatThreshold", default: 3),
             latencyThresholds: thresholds
         )
-        func fail(_ key: String, _ rule: String) -> ConfigError { ConfigError(.invalidValue, keyPath: r.childPath(key), rule: rule, source: r.source) }
+        func fail(_ key: String, _ rule: String) -> ConfigError {
+            ConfigError(.invalidValue, keyPath: r.childPath(key), rule: rule, source: r.source)
+        }
         guard ["openai", "anthropic"].contains(provider) else { throw fail("llm.provider", "must be openai or anthropic, found '\(provider)'") }
         guard baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else { throw fail("llm.baseURL", "must be an http(s) URL") }
         guard (0...1).contains(confidenceThreshold) else { throw fail("confidenceThreshold", "must be in [0, 1], found \(confidenceThreshold)") }

@@ -199,6 +199,59 @@ struct AgentEndToEndTests {
         #expect(server.requestBodies.first?.contains("lastPrice") == true)  // the code context was sent
     }
 
+    @Test(
+        "the blueprint's pytest as the validation command: a Python repository's fix is validated by its tests and applied",
+        .enabled(if: Workspace.pytestAvailable, "needs python3 -m pytest (.ci/run installs it)")
+    )
+    func pytestValidation() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-py-\(UUID().uuidString)")
+        func write(_ path: String, _ text: String) throws {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        defer { try? FileManager.default.removeItem(at: root) }
+        let buggy = "def last_price(prices):\n    return prices[len(prices)]\n"
+        try write("prices.py", buggy)
+        try write("test_prices.py", "from prices import last_price\n\n\ndef test_last_price():\n    assert last_price([1, 2, 3]) == 3\n")
+        let line =
+            #"{"time":"2026-11-25T10:00:00.000Z","level":"error","message":"price lookup crashed","metadata":{"error":"IndexError: list index out of range"},"file":"prices.py","line":2,"function":"last_price"}"#
+        try write("logs/app.jsonl", Array(repeating: line, count: 3).joined(separator: "\n") + "\n")
+        let before = await Workspace.run("python3 -m pytest -q -p no:cacheprovider", in: root, timeout: 120, limit: 4000)
+        #expect(!before.passed && before.output.contains("IndexError"))
+
+        let fix = Fixture.reply(
+            "@@ -1,2 +1,2 @@\n def last_price(prices):\n-    return prices[len(prices)]\n+    return prices[-1]\n",
+            path: "prices.py"
+        )
+        let server = ScriptedLLMServer(replies: [fix])
+        let port = await server.start()
+        defer { server.stop() }
+        let configuration = AgentConfiguration(
+            repository: root,
+            logs: root.appendingPathComponent("logs/app.jsonl").path,
+            decisionLog: root.appendingPathComponent("out/decisions.jsonl").path,
+            applyChanges: true,
+            validation: [ValidationCommand("python3 -m pytest -q -p no:cacheprovider", timeoutSeconds: 120)]
+        )
+        let llm = OpenAICompatibleClient(
+            settings: LLMSettings(baseURL: "http://127.0.0.1:\(port)/v1", model: "scripted", apiKey: nil, maxAttempts: 1)
+        )
+        let result = await AICodeRefactorAgent(
+            configuration: configuration,
+            llm: llm,
+            logger: Logger(label: "agent", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        .runOnce()
+        #expect(result.map(\.1) == [.applied])
+        // The prompt carried the Python source around the logged line.
+        #expect(server.requestBodies.first?.contains("return prices[len(prices)]") == true)
+        let validation = DecisionLog(path: configuration.decisionLog).entries().filter { $0.step == .validation }
+        #expect(validation.count == 1 && validation[0].detail["exit_code"] == "0")
+        let after = await Workspace.run("python3 -m pytest -q -p no:cacheprovider", in: root, timeout: 120, limit: 4000)
+        #expect(after.passed, "\(after.output)")
+    }
+
     @Test("(b) a patch that does not compile is rejected and fed back; the second attempt succeeds")
     func compileFailureThenSuccess() async throws {
         let fixture = try Fixture()

@@ -133,6 +133,28 @@ struct InspectorTests {
         #expect(inspector.context(for: anomaly([CodeLocation(file: "Nowhere/Gone.swift", line: 3, function: "f()")])).excerpts.isEmpty)
     }
 
+    @Test("a metric anomaly without source lines gets the code that names the metric")
+    func metricContext() throws {
+        let root = try repository()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let source = """
+            struct ShopMetrics {
+                let latency: Timer
+                init(factory: Factory) {
+                    latency = Timer(label: "shop_checkout_seconds", factory: factory)
+                }
+            }
+            """
+        try source.write(to: root.appendingPathComponent("Sources/Shop/ShopMetrics.swift"), atomically: true, encoding: .utf8)
+        var a = anomaly([])
+        a.metricEvidence = [MetricSample(name: "shop_checkout_seconds_bucket", labels: ["le": "0.1"], value: 3)]
+        let context = CodebaseInspector(repository: root).context(for: a)
+        let first = try #require(context.excerpts.first)
+        #expect(first.path == "Sources/Shop/ShopMetrics.swift" && first.firstLine == 3 && first.text.contains("init(factory: Factory)"))
+        #expect(first.reason == "enclosing declaration of line 4")
+        #expect(CodebaseInspector(repository: root).context(for: anomaly([])).excerpts.isEmpty)
+    }
+
     @Test("the budget caps the context: what does not fit is left out")
     func budget() throws {
         let root = try repository()

@@ -30,7 +30,8 @@ public struct CodeContext: Sendable, Hashable {
 
 /// Finds the code behind an anomaly, within a size budget, most relevant first:
 ///
-/// 1. for each logged source location (at most three), the declaration that
+/// 1. for each logged source location (at most three; for a metric anomaly,
+///    the lines that name the metric), the declaration that
 ///    encloses the line — the innermost function, initializer, accessor,
 ///    subscript or closure-bearing variable, found with swift-syntax's
 ///    `SwiftParser` (a type, when the line is in no member; a line window
@@ -75,7 +76,9 @@ public struct CodebaseInspector: Sendable {
 
         var usedTypes: [String] = []
         var functions: [String] = []
-        for loc in anomaly.locations.prefix(3) {
+        // A metric anomaly names no source line: use where the code names the metric.
+        let locations = anomaly.locations.isEmpty ? metricLocations(anomaly.metricEvidence, files: files) : anomaly.locations
+        for loc in locations.prefix(3) {
             guard let path = resolve(loc.file, in: files), let text = read(path) else { continue }
             let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
             let line = min(max(1, loc.line ?? 1), max(1, lineCount))
@@ -115,6 +118,30 @@ public struct CodebaseInspector: Sendable {
             }
         }
         return CodeContext(excerpts: collector.excerpts)
+    }
+
+    /// Lines of the repository's Swift sources (tests excluded) that name one of
+    /// the metrics as a string literal (`"crocbot_tick_to_order_seconds"`), for
+    /// samples `_bucket`/`_count`/`_sum`/`_total` suffixes removed too.
+    func metricLocations(_ samples: [MetricSample], files: [String]) -> [CodeLocation] {
+        var names: [String] = []
+        for sample in samples {
+            var candidates = [sample.name]
+            for suffix in ["_bucket", "_count", "_sum", "_total"] where sample.name.hasSuffix(suffix) {
+                candidates.append(String(sample.name.dropLast(suffix.count)))
+            }
+            for c in candidates where !names.contains(c) { names.append(c) }
+        }
+        guard !names.isEmpty else { return [] }
+        var out: [CodeLocation] = []
+        for path in files where path.hasSuffix(".swift") && !path.hasPrefix("Tests/") {
+            guard let text = read(path), names.contains(where: { text.contains("\"\($0)\"") }) else { continue }
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where names.contains(where: { line.contains("\"\($0)\"") }) {
+                out.append(CodeLocation(file: path, line: i + 1, function: nil))
+            }
+        }
+        return out
     }
 
     /// Adds excerpts while they fit the budget; a duplicate is skipped.

@@ -150,6 +150,16 @@ public final class Workspace: @unchecked Sendable {
     /// Runs `command` through `sh -c`; Foundation starts the child in its own
     /// process group, so on timeout the whole group (the shell and whatever it
     /// started) is killed. Output (stdout + stderr) goes to a file whose tail is kept.
+    /// Whether `python3 -m pytest` runs here (the blueprint's default validation command).
+    public static var pytestAvailable: Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "python3 -m pytest --version >/dev/null 2>&1"]
+        do { try p.run() } catch { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
     /// `text` cut to about `limit` characters: its head and tail around a marker.
     static func truncate(_ text: String, limit: Int) -> String {
         guard text.count > limit else { return text }

@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "CrocPipelines", targets: ["CrocPipelines"]),
         .library(name: "CrocSupport", targets: ["CrocSupport"]),
         .library(name: "CrocAgent", targets: ["CrocAgent"]),
+        .library(name: "CrocSweepPostgres", targets: ["CrocSweepPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // The refactor agent's code inspector parses Swift sources (CrocAgent only: it adds ~1.5 min to a cold build).
         .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
+        // Sweeps across machines write to one PostgreSQL store (CrocSweepPostgres only).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Documentation only: `swift package generate-documentation` (a plugin; nothing is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -91,13 +94,27 @@ let package = Package(
         ),
         .target(
             name: "CrocPipelines",
-            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
+            dependencies: [
+                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            // The PostgreSQL sweep store: postgres-nio stays out of the core targets.
+            name: "CrocSweepPostgres",
+            dependencies: [
+                "CrocPipelines", "CrocSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "crocbot",
             dependencies: [
                 "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport", "CrocAgent",
+                "CrocSweepPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

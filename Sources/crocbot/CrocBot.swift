@@ -15,12 +15,14 @@ struct CrocBot: AsyncParsableCommand {
               crocbot data inspect --data Examples/data/EURUSD_1H_ASK.csv
               crocbot data features --features Examples/features.yaml --output features.csv
               crocbot live --paper          # paper trading on a replay, status page at http://127.0.0.1:8080/
+              crocbot sweep --config Examples/sweep-sma.yaml   # a parameter grid on all cores, HTML report
               crocbot agent run --logs Examples/agent/crocbot.jsonl --metrics Examples/agent/metrics.prom --once
             """,
         version: CrocBotVersion.current,
         subcommands: [
             BacktestCommand.self, TrainCommand.self, EvaluateCommand.self, LiveCommand.self, AgentCommand.self, ImportONNXCommand.self,
             DataCommand.self,
+            SweepCommand.self,
         ]
     )
 }

@@ -1,0 +1,319 @@
+import CrocCore
+import CrocData
+import CrocModels
+import CrocStrategies
+import CrocSupport
+import Dispatch
+import Foundation
+import Synchronization
+
+/// This process's share of a sweep: trials whose index is `index` modulo `count`.
+public struct Shard: Sendable, Hashable, CustomStringConvertible {
+    /// 0-based shard index.
+    public var index: Int
+    /// Number of shards.
+    public var count: Int
+
+    /// The whole sweep.
+    public static let all = Shard(index: 0, count: 1)
+
+    /// Creates a shard.
+    /// - Precondition: `0 <= index < count`.
+    public init(index: Int, count: Int) {
+        precondition(count >= 1 && (0..<count).contains(index), "shard index must be in 0..<count")
+        self.index = index
+        self.count = count
+    }
+
+    /// `I/N`.
+    public var description: String { "\(index)/\(count)" }
+
+    /// Whether trial `i` belongs to this shard.
+    public func owns(_ i: Int) -> Bool { i % count == index }
+
+    /// Parses `I/N` (0-based `I`).
+    /// - Throws: `ConfigError` for anything else.
+    public static func parse(_ text: String) throws(ConfigError) -> Shard {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (0..<n).contains(i) else {
+            throw ConfigError(.invalidValue, keyPath: "shard", rule: "expected I/N with 0 ≤ I < N (e.g. 0/3), found '\(text)'")
+        }
+        return Shard(index: i, count: n)
+    }
+
+    /// The shard a scheduler assigned: a Slurm array task (`SLURM_ARRAY_TASK_ID`,
+    /// `SLURM_ARRAY_TASK_COUNT`, minus `SLURM_ARRAY_TASK_MIN` when the array
+    /// does not start at 0) or a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`,
+    /// with the count from `configuredCount`, the sweep's `shards:`, or
+    /// `CROCBOT_SHARDS`). Nil when neither is set.
+    /// - Throws: `ConfigError` when the variables are inconsistent.
+    public static func fromEnvironment(_ env: [String: String], configuredCount: Int?) throws(ConfigError) -> Shard? {
+        if let id = env["SLURM_ARRAY_TASK_ID"] {
+            guard let i = Int(id), let n = env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) else {
+                throw ConfigError(.invalidValue, keyPath: "SLURM_ARRAY_TASK_ID", rule: "needs integer SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT")
+            }
+            let base = env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
+            guard n >= 1, (0..<n).contains(i - base) else {
+                throw ConfigError(.invalidValue, keyPath: "SLURM_ARRAY_TASK_ID", rule: "task \(i) (min \(base)) is outside an array of \(n)")
+            }
+            return Shard(index: i - base, count: n)
+        }
+        if let id = env["JOB_COMPLETION_INDEX"] {
+            guard let i = Int(id) else { throw ConfigError(.invalidValue, keyPath: "JOB_COMPLETION_INDEX", rule: "not an integer: '\(id)'") }
+            guard let n = configuredCount ?? env["CROCBOT_SHARDS"].flatMap(Int.init) else {
+                throw ConfigError(
+                    .invalidValue,
+                    keyPath: "shards",
+                    rule: "JOB_COMPLETION_INDEX is set: give the shard count as shards: in the sweep file or CROCBOT_SHARDS"
+                )
+            }
+            guard n >= 1, (0..<n).contains(i) else {
+                throw ConfigError(.invalidValue, keyPath: "JOB_COMPLETION_INDEX", rule: "index \(i) is outside \(n) shards")
+            }
+            return Shard(index: i, count: n)
+        }
+        return nil
+    }
+}
+
+/// What a sweep run did.
+public struct SweepRunSummary: Sendable {
+    /// Trials this run evaluated.
+    public var evaluated: Int
+    /// Trials of this shard that were already in the store (skipped).
+    public var skipped: Int
+    /// Wall time of this run.
+    public var seconds: Double
+    /// Every trial of the sweep in the store after the run (all shards).
+    public var trials: [TrialResult]
+
+    /// The best feasible trial.
+    public var best: TrialResult? { trials.filter(\.feasible).max { ($0.objective!, -$0.index) < ($1.objective!, -$1.index) } }
+}
+
+/// Runs a sweep: one backtest per trial and data file, in parallel on all
+/// cores with no shared mutable state, results recorded in a store in
+/// batches so an interrupted run resumes where it stopped.
+public struct SweepRunner: Sendable {
+    /// The sweep.
+    public let spec: SweepSpec
+    /// Builds strategies by name.
+    public let factory: StrategyFactory
+    /// The data, one series per file.
+    public let series: [BarSeries]
+    /// The instrument of each series.
+    public let instruments: [Instrument]
+    /// The backtest options.
+    public let options: BacktestOptions
+
+    /// Creates a runner over loaded data.
+    /// - Throws: `ConfigError` for unrepresentable instrument settings.
+    public init(spec: SweepSpec, series: [BarSeries], factory: StrategyFactory = .standard) throws(ConfigError) {
+        self.spec = spec
+        self.factory = factory
+        self.series = series
+        guard let step = FixedPoint(rounding: spec.instrument.quantityStep) else {
+            throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
+        }
+        instruments = series.map { Instrument(symbol: $0.symbol, pricePrecision: spec.instrument.pricePrecision ?? $0.pricePrecision, quantityStep: step) }
+        options = try BacktestOptions(spec.backtest)
+    }
+
+    /// Loads the sweep's data files and creates a runner.
+    /// - Throws: `CSVError` or `ConfigError` naming the file.
+    public init(spec: SweepSpec, factory: StrategyFactory = .standard) throws {
+        try self.init(spec: spec, series: try spec.data.map { try TrainingPipeline.loadSeries($0) }, factory: factory)
+    }
+
+    /// Evaluates one parameter set on every data file (thread-safe: everything is local).
+    public func evaluate(_ parameters: [String: ConfigValue], index: Int, shard: Int = 0) -> TrialResult {
+        let started = ContinuousClock.now
+        var metrics: [String: Double] = [:]
+        var blocks = [ReturnMoments](repeating: ReturnMoments(), count: spec.blocks)
+        var violations: [String] = []
+        var sums: [String: Double] = [:]
+        for (k, s) in series.enumerated() {
+            var p = StrategyParameters(parameters)
+            let strategy: any Strategy
+            do {
+                strategy = try factory.entry(spec.strategy)!.build(&p)
+                try p.rejectUnread()
+            } catch {
+                violations.append("invalid parameters: \(error)")
+                break
+            }
+            let result: BacktestResult
+            do {
+                result = try Backtester.run(series: s, instrument: instruments[k], strategy: strategy, options: options)
+            } catch {
+                violations.append("backtest failed on \(s.symbol): \(error)")
+                break
+            }
+            let st = result.statistics
+            for (name, v) in [
+                ("sharpe", st.sharpeRatio), ("sortino", st.sortinoRatio), ("calmar", st.calmarRatio), ("return", st.returnPct),
+                ("maxDrawdownPct", st.maxDrawdownPct), ("exposurePct", st.exposureTimePct), ("equityFinal", st.equityFinal),
+            ] {
+                sums[name, default: 0] += v
+            }
+            sums["trades", default: 0] += Double(st.tradeCount)
+            Self.addBlocks(result.equity, into: &blocks)
+        }
+        if violations.isEmpty {
+            let n = Double(series.count)
+            for (k, v) in sums { metrics[k] = k == "trades" ? v : v / n }
+            violations = spec.constraints.violations(metrics)
+        }
+        var objective: Double? = nil
+        if violations.isEmpty {
+            objective = spec.objective.value(metrics)
+            if objective == nil { violations.append("objective \(spec.objective) is not a number (no trades or no variance)") }
+        }
+        let elapsed = ContinuousClock.now - started
+        return TrialResult(
+            index: index,
+            shard: shard,
+            parameters: parameters,
+            objective: objective,
+            violations: violations,
+            metrics: metrics,
+            blocks: blocks,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        )
+    }
+
+    /// Per-bar returns of an equity curve, added to `blocks` equal time slices.
+    static func addBlocks(_ equity: [Double], into blocks: inout [ReturnMoments]) {
+        let n = equity.count
+        guard n > 1 else { return }
+        let b = blocks.count
+        for t in 1..<n {
+            let prev = equity[t - 1]
+            let r = prev > 0 ? equity[t] / prev - 1 : 0
+            blocks[min(b - 1, (t - 1) * b / (n - 1))].add(r)
+        }
+    }
+
+    /// The parameters of trial `index` for grid and random sweeps.
+    public func parameters(of index: Int) -> [String: ConfigValue] {
+        spec.sampler == .grid ? spec.space.gridPoint(index) : randomTrial(spec.space, seed: spec.seed, index: index)
+    }
+
+    /// Evaluates `jobs` on `workers` threads; results in the order of `jobs`.
+    func evaluateAll(_ jobs: [(index: Int, parameters: [String: ConfigValue])], shard: Int, workers: Int) async -> [TrialResult] {
+        await withCheckedContinuation { (c: CheckedContinuation<[TrialResult], Never>) in
+            DispatchQueue.global().async {
+                let next = Atomic<Int>(0)
+                var out = [TrialResult?](repeating: nil, count: jobs.count)
+                out.withUnsafeMutableBufferPointer { buffer in
+                    nonisolated(unsafe) let slots = buffer
+                    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, jobs.count))) { _ in
+                        while true {
+                            let i = next.add(1, ordering: .relaxed).oldValue
+                            guard i < jobs.count else { return }
+                            slots[i] = evaluate(jobs[i].parameters, index: jobs[i].index, shard: shard)
+                        }
+                    }
+                }
+                c.resume(returning: out.map { $0! })
+            }
+        }
+    }
+
+    /// Runs this shard's trials that the store does not have yet.
+    /// - Parameters:
+    ///   - store: Where results go; trials already there are skipped.
+    ///   - shard: This process's share.
+    ///   - workers: Threads (default: all cores).
+    ///   - chunk: Trials per recorded batch (grid and random).
+    ///   - sweepName: The name in the store (default: the spec's name).
+    ///   - progress: Called with (trials done, trials of this shard) after each batch.
+    /// - Throws: `SweepStoreError` from the store.
+    public func run(
+        store: any SweepStore,
+        shard: Shard = .all,
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        chunk: Int = 1024,
+        sweepName: String? = nil,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) async throws -> SweepRunSummary {
+        let name = sweepName ?? spec.name
+        let started = ContinuousClock.now
+        try await store.open(SweepRecord(name: name, specHash: spec.specHash, spec: spec.canonical, planned: spec.plannedTrials))
+        let done = try await store.finished(sweep: name)
+        var evaluated = 0
+        var skipped = 0
+        if spec.sampler == .tpe {
+            (evaluated, skipped) = try await runTPE(store: store, name: name, shard: shard, workers: workers, done: done, progress: progress)
+        } else {
+            let mine = (0..<spec.plannedTrials).filter { shard.owns($0) }
+            let pending = mine.filter { !done.contains($0) }
+            skipped = mine.count - pending.count
+            var position = 0
+            while position < pending.count {
+                let slice = pending[position..<min(pending.count, position + chunk)]
+                let jobs = slice.map { ($0, parameters(of: $0)) }
+                let results = await evaluateAll(jobs, shard: shard.index, workers: workers)
+                try await store.record(results, sweep: name)
+                position += slice.count
+                evaluated += slice.count
+                progress?(skipped + evaluated, mine.count)
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        return SweepRunSummary(
+            evaluated: evaluated,
+            skipped: skipped,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
+            trials: try await store.trials(sweep: name)
+        )
+    }
+
+    /// TPE: rounds of `batch` proposals from this shard's own history, each
+    /// round seeded from (seed, shard, round): deterministic, and a resumed
+    /// shard proposes what it would have.
+    private func runTPE(
+        store: any SweepStore,
+        name: String,
+        shard: Shard,
+        workers: Int,
+        done: Set<Int>,
+        progress: (@Sendable (Int, Int) -> Void)?
+    ) async throws -> (Int, Int) {
+        let local = (0..<spec.trials).filter { shard.owns($0) }  // global indices, in local order
+        let sampler = TPESampler()
+        var history: [(parameters: [String: ConfigValue], objective: Double?)] = []
+        var byIndex: [Int: TrialResult] = [:]
+        if !done.isEmpty {
+            for t in try await store.trials(sweep: name) where shard.owns(t.index) { byIndex[t.index] = t }
+        }
+        var evaluated = 0
+        var skipped = 0
+        var round = 0
+        var position = 0
+        while position < local.count {
+            let indices = Array(local[position..<min(local.count, position + spec.batch)])
+            var rng = SplitMix64(seed: spec.seed ^ (UInt64(shard.index) &* 0xA24B_AED4_963E_E407) ^ (UInt64(round) &* 0x9FB2_1C65_1E98_DF25))
+            var jobs: [(index: Int, parameters: [String: ConfigValue])] = []
+            var proposals: [[String: ConfigValue]] = []
+            for i in indices {
+                // Proposals within a round see the same history; pending ones count as bad to spread them out.
+                let p = sampler.propose(spec.space, history: history + proposals.map { ($0, nil) }, rng: &rng)
+                proposals.append(p)
+                if byIndex[i] == nil { jobs.append((i, p)) }
+            }
+            let results = jobs.isEmpty ? [] : await evaluateAll(jobs, shard: shard.index, workers: workers)
+            try await store.record(results, sweep: name)
+            for r in results { byIndex[r.index] = r }
+            for i in indices {
+                if let t = byIndex[i] { history.append((t.parameters, t.objective)) }
+            }
+            evaluated += jobs.count
+            skipped += indices.count - jobs.count
+            position += indices.count
+            round += 1
+            progress?(position, local.count)
+        }
+        return (evaluated, skipped)
+    }
+}

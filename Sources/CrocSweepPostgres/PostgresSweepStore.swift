@@ -43,13 +43,18 @@ public final class PostgresSweepStore: SweepStore {
         )
         displayURL = Self.redact(url)
         self.logger = logger
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // Background chatter (such as a lease queued before `run()` has started) stays quiet;
+        // failures surface as thrown errors.
+        var background = logger
+        background.logLevel = .error
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.client = client
         runner = Task { await client.run() }
         do {
             try await client.withTransaction(logger: logger) { c in
                 try await c.query("SELECT pg_advisory_xact_lock(727263)", logger: logger)
-                for statement in SQLiteSweepStore.schema.split(separator: ";") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                for statement in SQLiteSweepStore.schema.split(separator: ";")
+                where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                     try await c.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
                 }
             }

@@ -94,7 +94,8 @@ struct SweepRunCommand: AsyncParsableCommand {
             let logger = Logger(label: "crocbot.sweep")
             let spec = try SweepSpec.load(path: config)
             let env = ProcessInfo.processInfo.environment
-            let part = try shard.map { s throws(ConfigError) in try Shard.parse(s) } ?? Shard.fromEnvironment(env, configuredCount: spec.shards) ?? .all
+            let part =
+                try shard.map { s throws(ConfigError) in try Shard.parse(s) } ?? Shard.fromEnvironment(env, configuredCount: spec.shards) ?? .all
             let threads = workers ?? ProcessInfo.processInfo.activeProcessorCount
             guard threads >= 1 else { throw ValidationError("--workers must be ≥ 1") }
             let store = try await storeOptions.open()
@@ -138,7 +139,9 @@ struct SweepRunCommand: AsyncParsableCommand {
                 try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials), to: reportPath)
                 print("report: \(reportPath)")
             } else {
-                print("\(spec.plannedTrials - summary.trials.count) trials still to run on other shards; `crocbot sweep report` writes the report later")
+                print(
+                    "\(spec.plannedTrials - summary.trials.count) trials still to run on other shards; `crocbot sweep report` writes the report later"
+                )
             }
         }
     }
@@ -152,19 +155,16 @@ struct SweepRunCommand: AsyncParsableCommand {
     static func walkForwardTable(_ o: WalkForwardOutcome, _ spec: SweepSpec) -> String {
         var lines = ["window  in-sample      out-of-sample  chosen                          IS objective  OOS return %  OOS trades"]
         for (k, s) in o.steps.enumerated() {
-            let chosen = s.chosen.map { t in spec.space.dimensions.map { "\($0.name)=\(t.parameters[$0.name].map { "\($0)" } ?? "?")" }.joined(separator: " ") }
-            lines.append(
-                String(
-                    format: "%-7d %-14@ %-14@ %-31@ %12@ %13.2f %11d",
-                    k,
-                    "\(s.inSample.lowerBound)-\(s.inSample.upperBound - 1)",
-                    "\(s.outOfSample.lowerBound)-\(s.outOfSample.upperBound - 1)",
-                    chosen ?? "none feasible",
-                    s.chosen.map { String(format: "%.4f", $0.objective!) } ?? "-",
-                    s.outOfSampleMetrics["return"] ?? 0,
-                    Int(s.outOfSampleMetrics["trades"] ?? 0)
-                )
-            )
+            let chosen = s.chosen.map { t in
+                spec.space.dimensions.map { "\($0.name)=\(t.parameters[$0.name].map { "\($0)" } ?? "?")" }.joined(separator: " ")
+            }
+            let cells = [
+                "\(k)", "\(s.inSample.lowerBound)-\(s.inSample.upperBound - 1)", "\(s.outOfSample.lowerBound)-\(s.outOfSample.upperBound - 1)",
+                chosen ?? "none feasible", s.chosen.map { String(format: "%.4f", $0.objective!) } ?? "-",
+                String(format: "%.2f", s.outOfSampleMetrics["return"] ?? 0), "\(Int(s.outOfSampleMetrics["trades"] ?? 0))",
+            ]
+            let widths = [7, 14, 14, 31, 13, 13, 10]
+            lines.append(zip(cells, widths).map { $0.0.padding(toLength: max($0.1, $0.0.count), withPad: " ", startingAt: 0) }.joined(separator: " "))
         }
         let st = o.statistics
         lines.append(
@@ -190,17 +190,28 @@ struct SweepRunCommand: AsyncParsableCommand {
         if byShard.count > 1 { lines.append("by shard: " + byShard.keys.sorted().map { "\($0): \(byShard[$0]!)" }.joined(separator: ", ")) }
         let d = SweepHTMLReport.Diagnostics(trials: trials)
         if let ds = d.deflated, let p = d.pbo {
-            lines.append(String(format: "deflated Sharpe P[SR > 0] = %.3f over %d trials; probability of backtest overfitting = %.3f", ds.probability, ds.trials, p.probability))
+            lines.append(
+                String(
+                    format: "deflated Sharpe P[SR > 0] = %.3f over %d trials; probability of backtest overfitting = %.3f",
+                    ds.probability,
+                    ds.trials,
+                    p.probability
+                )
+            )
         }
         guard !feasible.isEmpty else { return lines.joined(separator: "\n") }
         let names = spec.space.dimensions.map(\.name)
         lines.append(
-            (["rank", "trial"] + names + ["objective", "sharpe", "return %", "max DD %", "trades"]).map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }
-                .joined(separator: " ")
+            (["rank", "trial"] + names + ["objective", "sharpe", "return %", "max DD %", "trades"]).map {
+                $0.padding(toLength: 10, withPad: " ", startingAt: 0)
+            }
+            .joined(separator: " ")
         )
         for (rank, t) in feasible.prefix(top).enumerated() {
             var cells = ["\(rank + 1)", "\(t.index)"] + names.map { t.parameters[$0].map { "\($0)" } ?? "" }
-            cells += [t.objective!, t.metrics["sharpe"] ?? .nan, t.metrics["return"] ?? .nan, t.metrics["maxDrawdownPct"] ?? .nan].map { String(format: "%.4f", $0) }
+            cells += [t.objective!, t.metrics["sharpe"] ?? .nan, t.metrics["return"] ?? .nan, t.metrics["maxDrawdownPct"] ?? .nan].map {
+                String(format: "%.4f", $0)
+            }
             cells.append("\(Int(t.metrics["trades"] ?? 0))")
             lines.append(cells.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined(separator: " "))
         }
@@ -281,7 +292,9 @@ struct SweepReportCommand: AsyncParsableCommand {
                 record = r
             } else {
                 guard records.count == 1 else {
-                    throw ValidationError("the store has \(records.count) sweeps (\(records.map(\.name).joined(separator: ", "))); pick one with --name")
+                    throw ValidationError(
+                        "the store has \(records.count) sweeps (\(records.map(\.name).joined(separator: ", "))); pick one with --name"
+                    )
                 }
                 record = records[0]
             }

@@ -31,7 +31,12 @@ public enum SweepHTMLReport {
     ///   - trials: All its trials (all shards).
     ///   - walkForward: The walk-forward outcome, if one ran.
     ///   - heatmap: The two parameters of the heatmap (default: the first two swept numbers).
-    public static func render(spec: SweepSpec, trials: [TrialResult], walkForward: WalkForwardOutcome? = nil, heatmap: (String, String)? = nil) -> String {
+    public static func render(
+        spec: SweepSpec,
+        trials: [TrialResult],
+        walkForward: WalkForwardOutcome? = nil,
+        heatmap: (String, String)? = nil
+    ) -> String {
         let feasible = trials.filter(\.feasible)
         let ranked = feasible.sorted { ($0.objective!, -$0.index) > ($1.objective!, -$1.index) }
         let diagnostics = Diagnostics(trials: trials)
@@ -50,14 +55,21 @@ public enum SweepHTMLReport {
         if let d = diagnostics.deflated {
             summary.append(("Deflated Sharpe (P[SR > 0])", String(format: "%.3f", d.probability)))
             summary.append(
-                ("Best per-bar Sharpe vs E[max] of \(d.trials) trials", String(format: "%.4f vs %.4f (%d returns)", d.sharpe, d.benchmark, d.observations))
+                (
+                    "Best per-bar Sharpe vs E[max] of \(d.trials) trials",
+                    String(format: "%.4f vs %.4f (%d returns)", d.sharpe, d.benchmark, d.observations)
+                )
             )
         }
         if let p = diagnostics.pbo {
-            summary.append(("Probability of backtest overfitting", String(format: "%.3f (%d CSCV splits, %d blocks)", p.probability, p.splits, spec.blocks)))
+            summary.append(
+                ("Probability of backtest overfitting", String(format: "%.3f (%d CSCV splits, %d blocks)", p.probability, p.splits, spec.blocks))
+            )
         }
         let seconds = trials.map(\.seconds)
-        if !seconds.isEmpty { summary.append(("CPU time per trial (mean)", String(format: "%.1f ms", seconds.reduce(0, +) / Double(seconds.count) * 1000))) }
+        if !seconds.isEmpty {
+            summary.append(("CPU time per trial (mean)", String(format: "%.1f ms", seconds.reduce(0, +) / Double(seconds.count) * 1000)))
+        }
         sections.append(SVG.table("Summary", rows: summary))
 
         // Best trials.
@@ -81,25 +93,30 @@ public enum SweepHTMLReport {
         }
         sections.append(SVG.histogram(id: "objective-histogram", title: "Objective over feasible trials", values: feasible.map { $0.objective! }))
         if let p = diagnostics.pbo {
-            sections.append(SVG.histogram(id: "pbo-logits", title: "CSCV: logit of the in-sample best's out-of-sample rank (≤ 0: overfit)", values: p.logits))
+            sections.append(
+                SVG.histogram(id: "pbo-logits", title: "CSCV: logit of the in-sample best's out-of-sample rank (≤ 0: overfit)", values: p.logits)
+            )
         }
         if let wf = walkForward {
             let points = wf.equity.enumerated().map { (x: Double($0.offset), y: $0.element) }
             let ts = wf.timestamps
             sections.append(
                 SVG.lineChart(
-                        id: "oos-equity",
-                        title: "Walk-forward: stitched out-of-sample equity (\(wf.steps.count) windows, \(wf.trades) trades)",
-                        series: [SVG.Series(points: points, color: "#2b6cb0", label: "out-of-sample equity")],
-                        xLabel: { i in ts.isEmpty ? "" : String(Timestamp(nanoseconds: ts[min(ts.count - 1, max(0, Int(i)))]).description.prefix(10)) }
-                    ).replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
+                    id: "oos-equity",
+                    title: "Walk-forward: stitched out-of-sample equity (\(wf.steps.count) windows, \(wf.trades) trades)",
+                    series: [SVG.Series(points: points, color: "#2b6cb0", label: "out-of-sample equity")],
+                    xLabel: { i in ts.isEmpty ? "" : String(Timestamp(nanoseconds: ts[min(ts.count - 1, max(0, Int(i)))]).description.prefix(10)) }
+                ).replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
             )
-            var w = "<section class=\"wide\"><h2>Walk-forward windows</h2><table data-table=\"walk-forward\"><tr><td>window</td><td>in-sample</td><td>out-of-sample</td><td>chosen</td><td>IS objective</td><td>OOS return %</td><td>OOS trades</td></tr>"
+            var w =
+                "<section class=\"wide\"><h2>Walk-forward windows</h2><table data-table=\"walk-forward\"><tr><td>window</td><td>in-sample</td><td>out-of-sample</td><td>chosen</td><td>IS objective</td><td>OOS return %</td><td>OOS trades</td></tr>"
             for (k, s) in wf.steps.enumerated() {
-                w += "<tr><td>\(k)</td><td>\(s.inSample.lowerBound)–\(s.inSample.upperBound - 1)</td><td>\(s.outOfSample.lowerBound)–\(s.outOfSample.upperBound - 1)</td>"
+                w +=
+                    "<tr><td>\(k)</td><td>\(s.inSample.lowerBound)–\(s.inSample.upperBound - 1)</td><td>\(s.outOfSample.lowerBound)–\(s.outOfSample.upperBound - 1)</td>"
                 w += "<td>\(SVG.escape(s.chosen.map { describe($0.parameters, spec) } ?? "none feasible"))</td>"
                 w += "<td>\(s.chosen.map { String(format: "%.3f", $0.objective!) } ?? "–")</td>"
-                w += "<td>\(String(format: "%.2f", s.outOfSampleMetrics["return"] ?? 0))</td><td>\(Int(s.outOfSampleMetrics["trades"] ?? 0))</td></tr>"
+                w +=
+                    "<td>\(String(format: "%.2f", s.outOfSampleMetrics["return"] ?? 0))</td><td>\(Int(s.outOfSampleMetrics["trades"] ?? 0))</td></tr>"
             }
             sections.append(w + "</table></section>")
             let st = wf.statistics
@@ -108,7 +125,8 @@ public enum SweepHTMLReport {
                     "Out-of-sample statistics",
                     rows: [
                         ("Return [%]", String(format: "%.2f", st.returnPct)), ("Sharpe Ratio", String(format: "%.3f", st.sharpeRatio)),
-                        ("Max. Drawdown [%]", String(format: "%.2f", st.maxDrawdownPct)), ("Buy & Hold Return [%]", String(format: "%.2f", st.buyAndHoldReturnPct)),
+                        ("Max. Drawdown [%]", String(format: "%.2f", st.maxDrawdownPct)),
+                        ("Buy & Hold Return [%]", String(format: "%.2f", st.buyAndHoldReturnPct)),
                     ]
                 )
             )
@@ -147,7 +165,10 @@ public enum SweepHTMLReport {
             let hi = values.max()!
             let bins = 20
             let span = hi > lo ? hi - lo : 1
-            return ((0..<bins).map { String(format: "%.3g", lo + (Double($0) + 0.5) * span / Double(bins)) }, { min(bins - 1, Int(($0 - lo) / span * Double(bins))) })
+            return (
+                (0..<bins).map { String(format: "%.3g", lo + (Double($0) + 0.5) * span / Double(bins)) },
+                { min(bins - 1, Int(($0 - lo) / span * Double(bins))) }
+            )
         }
         guard let ax = axis(x), let ay = axis(y) else { return "" }
         var cells = [[Double?]](repeating: [Double?](repeating: nil, count: ax.labels.count), count: ay.labels.count)
@@ -179,10 +200,12 @@ public enum SweepHTMLReport {
             }
         }
         for k in stride(from: 0, to: ax.labels.count, by: max(1, ax.labels.count / 8)) {
-            s += "<text class=\"tick\" x=\"\(SVG.f(left + (Double(k) + 0.5) * cw))\" y=\"16\" text-anchor=\"middle\">\(SVG.escape(ax.labels[k]))</text>"
+            s +=
+                "<text class=\"tick\" x=\"\(SVG.f(left + (Double(k) + 0.5) * cw))\" y=\"16\" text-anchor=\"middle\">\(SVG.escape(ax.labels[k]))</text>"
         }
         for k in stride(from: 0, to: ay.labels.count, by: max(1, ay.labels.count / 10)) {
-            s += "<text class=\"tick\" x=\"\(SVG.f(left - 4))\" y=\"\(SVG.f(22 + (Double(k) + 0.5) * ch + 4))\" text-anchor=\"end\">\(SVG.escape(ay.labels[k]))</text>"
+            s +=
+                "<text class=\"tick\" x=\"\(SVG.f(left - 4))\" y=\"\(SVG.f(22 + (Double(k) + 0.5) * ch + 4))\" text-anchor=\"end\">\(SVG.escape(ay.labels[k]))</text>"
         }
         s += "<text class=\"tick\" x=\"\(SVG.f(left))\" y=\"\(SVG.f(h - 6))\">\(SVG.escape(String(format: "low %.3f", lo)))</text>"
         s += "<text class=\"tick\" x=\"\(SVG.f(w))\" y=\"\(SVG.f(h - 6))\" text-anchor=\"end\">\(SVG.escape(String(format: "high %.3f", hi)))</text>"

@@ -37,9 +37,15 @@ public enum Overfitting {
     /// Φ⁻¹ (Acklam's rational approximation, refined by one Halley step; |error| < 1e-12).
     public static func normalQuantile(_ p: Double) -> Double {
         precondition(p > 0 && p < 1, "quantile needs 0 < p < 1")
-        let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
+        let a = [
+            -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01,
+            2.506628277459239e+00,
+        ]
         let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01]
-        let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+        let c = [
+            -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00,
+            2.938163982698783e+00,
+        ]
         let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
         let low = 0.02425
         var x: Double
@@ -49,7 +55,9 @@ public enum Overfitting {
         } else if p <= 1 - low {
             let q = p - 0.5
             let r = q * q
-            x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+            x =
+                (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+                / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
         } else {
             let q = (-2 * log(1 - p)).squareRoot()
             x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
@@ -73,16 +81,38 @@ public enum Overfitting {
     ///   - trialSharpes: Per-period Sharpe ratios of all trials (the spread of the search).
     /// - Returns: nil with fewer than two trials or two returns.
     public static func deflatedSharpe(selected: ReturnMoments, trialSharpes: [Double]) -> DeflatedSharpe? {
+        deflatedSharpe(
+            sharpe: selected.sharpe,
+            observations: Int(selected.n),
+            skewness: selected.skewness,
+            kurtosis: selected.kurtosis,
+            trialSharpes: trialSharpes
+        )
+    }
+
+    /// The deflated Sharpe ratio from its inputs: DSR = Φ((SR − SR₀)·√(T − 1) /
+    /// √(1 − γ₃·SR + (γ₄ − 1)/4·SR²)), SR₀ = √V[SRₙ] · E[max of N standard normals].
+    /// - Parameters:
+    ///   - sharpe: The selected per-period Sharpe ratio.
+    ///   - observations: T, its number of returns.
+    ///   - skewness: γ₃ of its returns.
+    ///   - kurtosis: γ₄ of its returns (3 for normal).
+    ///   - trialSharpes: Per-period Sharpe ratios of all trials (N and their variance).
+    public static func deflatedSharpe(
+        sharpe sr: Double,
+        observations t: Int,
+        skewness: Double,
+        kurtosis: Double,
+        trialSharpes: [Double]
+    ) -> DeflatedSharpe? {
         let s = trialSharpes.filter(\.isFinite)
-        guard s.count >= 2, selected.n >= 2 else { return nil }
+        guard s.count >= 2, t >= 2 else { return nil }
         let mean = s.reduce(0, +) / Double(s.count)
         let variance = s.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(s.count - 1)
         let benchmark = variance.squareRoot() * expectedMaximum(trials: s.count)
-        let sr = selected.sharpe
-        let t = selected.n
-        let denominator = 1 - selected.skewness * sr + (selected.kurtosis - 1) / 4 * sr * sr
-        let z = denominator > 0 ? (sr - benchmark) * (t - 1).squareRoot() / denominator.squareRoot() : 0
-        return DeflatedSharpe(sharpe: sr, benchmark: benchmark, trials: s.count, observations: Int(t), probability: normalCDF(z))
+        let denominator = 1 - skewness * sr + (kurtosis - 1) / 4 * sr * sr
+        let z = denominator > 0 ? (sr - benchmark) * Double(t - 1).squareRoot() / denominator.squareRoot() : 0
+        return DeflatedSharpe(sharpe: sr, benchmark: benchmark, trials: s.count, observations: t, probability: normalCDF(z))
     }
 
     /// PBO by CSCV over trials' per-block return moments.

@@ -275,11 +275,18 @@ public struct TPESampler: Sendable {
         guard k < points.count else { return ParameterSpace.sample(domain, &rng) }
         let (lo, hi) = bounds(domain)
         let sigma = bandwidth(domain, count: points.count)
-        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
-        let u2 = Double.random(in: 0..<1, using: &rng)
-        let z = (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
-        let x = min(hi, max(lo, position(domain, points[k]) + sigma * z))
-        return snap(domain, x)
+        // A Gaussian truncated to the bounds (redrawn, not clipped: clipping piles mass on the edges).
+        var x = position(domain, points[k])
+        for _ in 0..<32 {
+            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
+            let u2 = Double.random(in: 0..<1, using: &rng)
+            let candidate = x + sigma * (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
+            if candidate >= lo && candidate <= hi {
+                x = candidate
+                break
+            }
+        }
+        return snap(domain, min(hi, max(lo, x)))
     }
 
     /// A position back to a legal value of the domain.

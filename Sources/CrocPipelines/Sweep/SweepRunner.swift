@@ -115,7 +115,9 @@ public struct SweepRunner: Sendable {
         guard let step = FixedPoint(rounding: spec.instrument.quantityStep) else {
             throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
         }
-        instruments = series.map { Instrument(symbol: $0.symbol, pricePrecision: spec.instrument.pricePrecision ?? $0.pricePrecision, quantityStep: step) }
+        instruments = series.map {
+            Instrument(symbol: $0.symbol, pricePrecision: spec.instrument.pricePrecision ?? $0.pricePrecision, quantityStep: step)
+        }
         options = try BacktestOptions(spec.backtest)
     }
 
@@ -298,7 +300,11 @@ public struct SweepRunner: Sendable {
             var proposals: [[String: ConfigValue]] = []
             for i in indices {
                 // Proposals within a round see the same history; pending ones count as bad to spread them out.
-                let p = sampler.propose(spec.space, history: history + proposals.map { ($0, nil) }, rng: &rng)
+                let seen = history + proposals.map { ($0, nil) }
+                var p = sampler.propose(spec.space, history: seen, rng: &rng)
+                // A point already tried teaches nothing: draw again (a few times) for a new one.
+                for _ in 0..<8 where seen.contains(where: { $0.parameters == p }) { p = sampler.propose(spec.space, history: seen, rng: &rng) }
+                for _ in 0..<64 where seen.contains(where: { $0.parameters == p }) { p = spec.space.randomPoint(&rng) }
                 proposals.append(p)
                 if byIndex[i] == nil { jobs.append((i, p)) }
             }

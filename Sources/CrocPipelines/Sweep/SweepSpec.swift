@@ -209,7 +209,10 @@ public struct SweepSpec: Sendable {
         guard (1...1024).contains(batch) else { throw fail("batch", "must be in 1...1024, found \(batch)") }
         if sampler == .grid {
             guard let size = space.gridSize else {
-                throw fail("parameters", "a grid needs a step (or a list of values) for every parameter; continuous ranges need sampler random or tpe")
+                throw fail(
+                    "parameters",
+                    "a grid needs a step (or a list of values) for every parameter; continuous ranges need sampler random or tpe"
+                )
             }
             guard size <= 10_000_000 else { throw fail("parameters", "the grid has \(size) points; at most 10,000,000") }
         }

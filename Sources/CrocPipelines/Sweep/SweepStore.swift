@@ -256,7 +256,11 @@ public final class SQLiteSweepStore: SweepStore {
     public func open(_ sweep: SweepRecord) throws {
         try wrap("open sweep") {
             try db.write { db in
-                let row = try Row.fetchOne(db, sql: "SELECT name, spec_hash, spec, planned FROM crocbot_sweeps WHERE name = ?", arguments: [sweep.name])
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT name, spec_hash, spec, planned FROM crocbot_sweeps WHERE name = ?",
+                    arguments: [sweep.name]
+                )
                 let existing = row.map { SweepRecord(name: $0["name"], specHash: $0["spec_hash"], spec: $0["spec"], planned: $0["planned"]) }
                 try Self.check(existing, sweep, store: path)
                 try db.execute(
@@ -290,7 +294,9 @@ public final class SQLiteSweepStore: SweepStore {
 
     /// See `SweepStore`.
     public func finished(sweep: String) throws -> Set<Int> {
-        try wrap("read trials") { Set(try db.read { db in try Int.fetchAll(db, sql: "SELECT trial FROM crocbot_trials WHERE sweep = ?", arguments: [sweep]) }) }
+        try wrap("read trials") {
+            Set(try db.read { db in try Int.fetchAll(db, sql: "SELECT trial FROM crocbot_trials WHERE sweep = ?", arguments: [sweep]) })
+        }
     }
 
     /// See `SweepStore`.
@@ -299,7 +305,8 @@ public final class SQLiteSweepStore: SweepStore {
             try db.read { db in
                 try Row.fetchAll(
                     db,
-                    sql: "SELECT trial, shard, parameters, objective, violations, metrics, blocks, seconds FROM crocbot_trials WHERE sweep = ? ORDER BY trial",
+                    sql:
+                        "SELECT trial, shard, parameters, objective, violations, metrics, blocks, seconds FROM crocbot_trials WHERE sweep = ? ORDER BY trial",
                     arguments: [sweep]
                 ).map { row in
                     TrialResult(

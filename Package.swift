@@ -204,6 +204,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "CrocSweepPostgresTests",
+            dependencies: ["CrocSweepPostgres", "CrocPipelines", "CrocSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "CrocSupportTests",
             dependencies: ["CrocSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings

@@ -115,6 +115,31 @@ expect_error "agent: a bad threshold names the key" "agent.confidenceThreshold" 
 expect_error "agent: nothing to watch" "give --logs, --metrics or both" agent run --once
 expect_error "agent: review without a log" "no decision log" agent review --log "$OUT/none.jsonl"
 
+# crocbot sweep: a grid on all cores, resume, shards from Slurm and Kubernetes variables, status, report, walk-forward
+expect_ok "sweep: the example grid" sweep --config Examples/sweep-sma.yaml --store "$OUT/sweep.sqlite" --report "$OUT/sweep.html"
+grep -q "^shard 0/1: 690 trials evaluated, 0 already in the store" "$OUT/stdout" && test -s "$OUT/sweep.html" || { echo "FAIL: sweep grid"; cat "$OUT/stdout"; fail=1; }
+expect_ok "sweep: a rerun resumes (nothing left to do)" sweep --config Examples/sweep-sma.yaml --store "$OUT/sweep.sqlite" --report "$OUT/sweep.html"
+grep -q "^shard 0/1: 0 trials evaluated, 690 already in the store" "$OUT/stdout" || { echo "FAIL: sweep resume"; cat "$OUT/stdout"; fail=1; }
+SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 expect_ok "sweep: a Slurm array task runs its shard" sweep --config Examples/sweep-sma.yaml --store "$OUT/shards.sqlite"
+grep -q "^shard 1/3: 230 trials evaluated" "$OUT/stdout" || { echo "FAIL: Slurm shard"; cat "$OUT/stdout"; fail=1; }
+JOB_COMPLETION_INDEX=2 CROCBOT_SHARDS=3 expect_ok "sweep: a Kubernetes Indexed Job pod runs its shard" sweep --config Examples/sweep-sma.yaml --store "$OUT/shards.sqlite"
+grep -q "^shard 2/3: 230 trials evaluated" "$OUT/stdout" || { echo "FAIL: Kubernetes shard"; cat "$OUT/stdout"; fail=1; }
+JOB_COMPLETION_INDEX=0 expect_error "sweep: an indexed job without a shard count" "CROCBOT_SHARDS" sweep --config Examples/sweep-sma.yaml --store "$OUT/shards.sqlite"
+expect_ok "sweep: status merges the shards" sweep status --store "$OUT/shards.sqlite"
+grep -q "460/690 trials recorded" "$OUT/stdout" && grep -q "by shard: 1: 230, 2: 230" "$OUT/stdout" || { echo "FAIL: sweep status"; cat "$OUT/stdout"; fail=1; }
+expect_ok "sweep: report from the store" sweep report --store "$OUT/sweep.sqlite" --output "$OUT/sweep2.html"
+grep -q 'data-chart="objective-heatmap"' "$OUT/sweep2.html" || { echo "FAIL: sweep report"; fail=1; }
+expect_ok "sweep: walk-forward" sweep --config Examples/sweep-walkforward.yaml --store "$OUT/wf.sqlite" --report "$OUT/wf.html"
+grep -q "stitched out-of-sample: return" "$OUT/stdout" && grep -q 'data-chart="oos-equity"' "$OUT/wf.html" || { echo "FAIL: walk-forward"; cat "$OUT/stdout"; fail=1; }
+expect_ok "sweep: TPE over two files" sweep --config Examples/sweep-sma-tpe.yaml --store "$OUT/tpe.sqlite" --report "$OUT/tpe.html"
+expect_error "sweep: a bad shard" "expected I/N" sweep --config Examples/sweep-sma.yaml --store "$OUT/x.sqlite" --shard 3/3
+printf 'name: x\nstrategy: nope\nparameters: {fast: [1]}\n' >"$OUT/badsweep.yaml"
+expect_error "sweep: an unknown strategy names the key" "config error at strategy" sweep --config "$OUT/badsweep.yaml" --store "$OUT/x.sqlite"
+sed -e 's/^seed: .*/seed: 8/' Examples/sweep-sma-tpe.yaml >"$OUT/tpe2.yaml"
+expect_error "sweep: a changed spec under the same name is refused" "already exists with different settings" sweep --config "$OUT/tpe2.yaml" --store "$OUT/tpe.sqlite"
+expect_error "sweep: an unreachable PostgreSQL store is a typed error, password hidden" "postgres://u:\*\*\*@127.0.0.1:1/db" sweep --config Examples/sweep-sma.yaml --store postgres://u:secret@127.0.0.1:1/db
+grep -q secret "$OUT/stderr" && { echo "FAIL: the store password reached the output"; fail=1; }
+
 # crocbot import-onnx (needs CROCBOT_ONNXRUNTIME; .ci/run sets it)
 if [ -n "${CROCBOT_ONNXRUNTIME:-}" ]; then
     printf 'features:\n' >"$OUT/six.yaml"

@@ -20,7 +20,8 @@ public final class PostgresSweepStore: SweepStore {
     /// Connects to `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`
     /// and creates the tables if needed.
     /// - Throws: `SweepStoreError` naming the server (never the password).
-    public init(url: String, logger: Logger = Logger(label: "crocbot.sweep.postgres")) async throws {
+    /// - Parameter timeout: How long to wait for the server before giving up.
+    public init(url: String, timeout: Duration = .seconds(15), logger: Logger = Logger(label: "crocbot.sweep.postgres")) async throws {
         guard let u = URLComponents(string: url), ["postgres", "postgresql"].contains(u.scheme ?? ""), let host = u.host, !host.isEmpty else {
             throw SweepStoreError("store: expected postgres://user:password@host:port/database, found '\(Self.redact(url))'")
         }
@@ -33,7 +34,7 @@ public final class PostgresSweepStore: SweepStore {
         case "require": tls = .require(.makeClientConfiguration())
         default: throw SweepStoreError("store: sslmode must be disable, prefer or require, found '\(mode)'")
         }
-        let configuration = PostgresClient.Configuration(
+        var configuration = PostgresClient.Configuration(
             host: host,
             port: u.port ?? 5432,
             username: u.user ?? "postgres",
@@ -41,6 +42,7 @@ public final class PostgresSweepStore: SweepStore {
             database: database.isEmpty ? nil : database,
             tls: tls
         )
+        configuration.options.connectTimeout = timeout
         displayURL = Self.redact(url)
         self.logger = logger
         // Background chatter (such as a lease queued before `run()` has started) stays quiet;
@@ -51,12 +53,23 @@ public final class PostgresSweepStore: SweepStore {
         self.client = client
         runner = Task { await client.run() }
         do {
-            try await client.withTransaction(logger: logger) { c in
-                try await c.query("SELECT pg_advisory_xact_lock(727263)", logger: logger)
-                for statement in SQLiteSweepStore.schema.split(separator: ";")
-                where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    try await c.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+            // The pool retries a refused connection for as long as a lease waits: bound the wait.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await client.withTransaction(logger: logger) { c in
+                        try await c.query("SELECT pg_advisory_xact_lock(727263)", logger: logger)
+                        for statement in SQLiteSweepStore.schema.split(separator: ";")
+                        where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                            try await c.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+                        }
+                    }
                 }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw SweepStoreError("no answer within \(timeout)")
+                }
+                try await group.next()
+                group.cancelAll()
             }
         } catch {
             runner.cancel()

@@ -82,6 +82,9 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var workers: Int?
 
+    @Option(name: .long, help: "Trials per batch written to the store (a killed run loses at most one batch).")
+    var chunk: Int = 1024
+
     @Option(name: .long, help: "HTML report path (default: output/sweep-<name>.html); written when every trial is in the store.")
     var report: String?
 
@@ -121,7 +124,8 @@ struct SweepRunCommand: AsyncParsableCommand {
                 print("report: \(reportPath)")
                 return
             }
-            let summary = try await runner.run(store: store, shard: part, workers: threads) { done, total in
+            guard chunk >= 1 else { throw ValidationError("--chunk must be ≥ 1") }
+            let summary = try await runner.run(store: store, shard: part, workers: threads, chunk: chunk) { done, total in
                 progress.update(step: done, total: total, detail: "trials")
             }
             print(

@@ -10,6 +10,8 @@
 //         100k/s; in-memory and SQLite stores) and to the Binance client over local HTTP.
 // live:   tick-to-order latency of the live loop (bar in → order handed to the executor) with the
 //         default strategy and a GBDT model strategy, paced at 10,000 events/s and flooded.
+// sweep:  the 100 x 100 sma_cross grid on GOOGL (10,000 backtests), 1 worker vs all cores, in
+//         memory and with the SQLite store. Compare with scripts/bench_vectorbt_grid.py.
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -364,6 +366,7 @@ if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
 if which == "executor-sim" { try await benchExecutor(orders: 200_000) }
 if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
+if which == "sweep" { try await benchSweep() }
 if which == "executor" {
     try await benchExecutor(orders: 200_000)
     try await benchExecutorHTTP(orders: 5_000)

@@ -1,0 +1,58 @@
+import CrocPipelines
+import Foundation
+
+/// `crocbench sweep`: the 100 × 100 `sma_cross` grid of `Examples/sweep-grid-100x100.yaml`
+/// (10,000 backtests on the shipped GOOGL data) on one worker and on all cores, in memory
+/// and with the SQLite store. Fails when a run loses a trial or when the results differ
+/// between worker counts (the parallel runner must be deterministic).
+/// Compare with `python3 scripts/bench_vectorbt_grid.py` (the same grid in vectorbt).
+func benchSweep() async throws {
+    let spec = try SweepSpec.load(path: "Examples/sweep-grid-100x100.yaml")
+    let runner = try SweepRunner(spec: spec)
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    _ = try await runner.run(store: InMemorySweepStore(), workers: cores)  // warm-up
+    var reference: [TrialResult]?
+    var times: [Int: Double] = [:]
+    for workers in Set([1, cores]).sorted() {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let summary = try await runner.run(store: InMemorySweepStore(), workers: workers)
+            best = min(best, summary.seconds)
+            guard summary.trials.count == 10_000, summary.evaluated == 10_000 else {
+                print("sweep bench: \(summary.trials.count) trials recorded, expected 10000")
+                exit(1)
+            }
+            let results = summary.trials.map { var t = $0; t.seconds = 0; return t }
+            if let r = reference, r != results {
+                print("sweep bench: results differ between runs or worker counts")
+                exit(1)
+            }
+            reference = results
+        }
+        times[workers] = best
+    }
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocbench-sweep-\(UUID().uuidString).sqlite").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let lite = try await runner.run(store: try SQLiteSweepStore(path: path), workers: cores)
+    guard lite.trials.count == 10_000 else {
+        print("sweep bench: the SQLite store holds \(lite.trials.count) trials")
+        exit(1)
+    }
+    let one = times[1]!
+    let all = times[cores]!
+    let best = lite.best!
+    print(
+        String(
+            format: "sweep 100x100 sma_cross on GOOGL (%d bars): 1 worker %.3f s (%.0f backtests/s); %d workers %.3f s (%.0f backtests/s), %.2fx; with the SQLite store %.3f s",
+            runner.series[0].count,
+            one,
+            10_000 / one,
+            cores,
+            all,
+            10_000 / all,
+            one / all,
+            lite.seconds
+        )
+    )
+    print("  targets: < 0.5 s on 2 cores, >= 1.8x one core; best trial \(best.index) \(best.parameters) Sharpe \(best.objective!)")
+}

@@ -127,8 +127,9 @@ grep -q "^shard 2/3: 230 trials evaluated" "$OUT/stdout" || { echo "FAIL: Kubern
 JOB_COMPLETION_INDEX=0 expect_error "sweep: an indexed job without a shard count" "CROCBOT_SHARDS" sweep --config Examples/sweep-sma.yaml --store "$OUT/shards.sqlite"
 expect_ok "sweep: status merges the shards" sweep status --store "$OUT/shards.sqlite"
 grep -q "460/690 trials recorded" "$OUT/stdout" && grep -q "by shard: 1: 230, 2: 230" "$OUT/stdout" || { echo "FAIL: sweep status"; cat "$OUT/stdout"; fail=1; }
-expect_ok "sweep: report from the store" sweep report --store "$OUT/sweep.sqlite" --output "$OUT/sweep2.html"
-grep -q 'data-chart="objective-heatmap"' "$OUT/sweep2.html" || { echo "FAIL: sweep report"; fail=1; }
+expect_ok "sweep: report from the store, heatmap axes chosen" sweep report --store "$OUT/sweep.sqlite" --output "$OUT/sweep2.html" --heatmap slow,fast
+grep -q 'Objective by slow (across) and fast (down)' "$OUT/sweep2.html" || { echo "FAIL: sweep report heatmap axes"; fail=1; }
+expect_error "sweep: a heatmap axis that is not swept" "expects two swept parameters" sweep report --store "$OUT/sweep.sqlite" --heatmap fast,cash
 expect_ok "sweep: walk-forward" sweep --config Examples/sweep-walkforward.yaml --store "$OUT/wf.sqlite" --report "$OUT/wf.html"
 grep -q "stitched out-of-sample: return" "$OUT/stdout" && grep -q 'data-chart="oos-equity"' "$OUT/wf.html" || { echo "FAIL: walk-forward"; cat "$OUT/stdout"; fail=1; }
 expect_ok "sweep: TPE over two files" sweep --config Examples/sweep-sma-tpe.yaml --store "$OUT/tpe.sqlite" --report "$OUT/tpe.html"

@@ -46,6 +46,17 @@ struct StoreOptions: ParsableArguments {
     var display: String { PostgresSweepStore.redact(resolved) }
 }
 
+/// `--heatmap a,b`: two swept parameters of the spec.
+func heatmapAxes(_ text: String?, _ spec: SweepSpec) throws -> (String, String)? {
+    guard let text else { return nil }
+    let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let swept = spec.space.dimensions.map(\.name)
+    guard names.count == 2, names.allSatisfy(swept.contains) else {
+        throw ValidationError("--heatmap expects two swept parameters as a,b (this sweep has \(swept.joined(separator: ", "))), found '\(text)'")
+    }
+    return (names[0], names[1])
+}
+
 /// Runs a command body, printing typed errors as one line and exiting 1.
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
@@ -88,6 +99,9 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HTML report path (default: output/sweep-<name>.html); written when every trial is in the store.")
     var report: String?
 
+    @Option(name: .long, help: "The report's heatmap axes: two swept parameters, a,b (default: the first two numeric ones).")
+    var heatmap: String?
+
     @Option(name: .long, help: "Log format: text or json.")
     var logFormat: String = "text"
 
@@ -96,6 +110,7 @@ struct SweepRunCommand: AsyncParsableCommand {
             CrocLogging.bootstrap(format: logFormat == "json" ? .json : .text, level: "info")
             let logger = Logger(label: "crocbot.sweep")
             let spec = try SweepSpec.load(path: config)
+            let axes = try heatmapAxes(heatmap, spec)
             let env = ProcessInfo.processInfo.environment
             let part =
                 try shard.map { s throws(ConfigError) in try Shard.parse(s) } ?? Shard.fromEnvironment(env, configuredCount: spec.shards) ?? .all
@@ -120,7 +135,7 @@ struct SweepRunCommand: AsyncParsableCommand {
                 print(Self.walkForwardTable(outcome, spec))
                 var all: [TrialResult] = []
                 for k in outcome.steps.indices { all += try await store.trials(sweep: "\(spec.name).wf\(k)") }
-                try Self.write(SweepHTMLReport.render(spec: spec, trials: all, walkForward: outcome), to: reportPath)
+                try Self.write(SweepHTMLReport.render(spec: spec, trials: all, walkForward: outcome, heatmap: axes), to: reportPath)
                 print("report: \(reportPath)")
                 return
             }
@@ -140,7 +155,7 @@ struct SweepRunCommand: AsyncParsableCommand {
             )
             print(Self.statusTable(spec: spec, trials: summary.trials, top: 10))
             if summary.trials.count >= spec.plannedTrials {
-                try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials), to: reportPath)
+                try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials, heatmap: axes), to: reportPath)
                 print("report: \(reportPath)")
             } else {
                 print(
@@ -283,6 +298,9 @@ struct SweepReportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HTML report path (default: output/sweep-<name>.html).")
     var output: String?
 
+    @Option(name: .long, help: "The heatmap axes: two swept parameters, a,b (default: the first two numeric ones).")
+    var heatmap: String?
+
     func run() async throws {
         try await reportingErrors {
             let store = try await storeOptions.open()
@@ -305,7 +323,7 @@ struct SweepReportCommand: AsyncParsableCommand {
             let spec = try storedSpec(record)
             let trials = try await store.trials(sweep: record.name)
             let path = output ?? "output/sweep-\(record.name).html"
-            try SweepRunCommand.write(SweepHTMLReport.render(spec: spec, trials: trials), to: path)
+            try SweepRunCommand.write(SweepHTMLReport.render(spec: spec, trials: trials, heatmap: try heatmapAxes(heatmap, spec)), to: path)
             print("\(trials.count)/\(spec.plannedTrials) trials; report: \(path)")
         }
     }

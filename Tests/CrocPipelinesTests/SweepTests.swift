@@ -157,6 +157,31 @@ struct SweepRunnerTests {
         #expect(summary.best?.objective == summary.trials.compactMap(\.objective).max())
     }
 
+    @Test("statistics from a shared calendar without the market regression equal the full ones (beta and alpha aside)")
+    func sharedCalendar() throws {
+        for path in [googl, repoRoot.appendingPathComponent("Examples/data/EURUSD_1H_ASK.csv").path] {
+            let series = try CSVBarLoader.load(path: path)
+            let instrument = Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision, quantityStep: FixedPoint(1))
+            let options = try BacktestOptions(BacktestSettings())
+            let calendar = BacktestStatistics.Calendar(timestamps: series.timestamps)
+            for (f, sl) in [(10, 20), (5, 60)] {
+                let full = try Backtester.run(series: series, instrument: instrument, strategy: SMACrossStrategy(fast: f, slow: sl), options: options)
+                var lean = try Backtester.run(
+                    series: series,
+                    instrument: instrument,
+                    strategy: SMACrossStrategy(fast: f, slow: sl),
+                    options: options,
+                    calendar: calendar,
+                    marketStatistics: false
+                ).statistics
+                #expect(lean.beta.isNaN && lean.alphaPct.isNaN)
+                lean.beta = full.statistics.beta
+                lean.alphaPct = full.statistics.alphaPct
+                #expect(lean == full.statistics, "\(series.symbol) \(f)/\(sl)")
+            }
+        }
+    }
+
     @Test("an interrupted sweep resumes: finished trials are skipped, nothing is recorded twice, results match an uninterrupted run")
     func resume() async throws {
         let spec = try smallGrid(name: "resume")

@@ -46,7 +46,14 @@ struct PostgresSweepStoreTests {
         #expect(trials.map(\.index) == Array(0..<40))
         #expect(trials.allSatisfy { $0.shard == $0.index % 3 })
         // Recording again (a restarted shard) changes nothing.
-        try await store.record(trials.map { var t = $0; t.seconds = 99; return t }, sweep: name)
+        try await store.record(
+            trials.map {
+                var t = $0
+                t.seconds = 99
+                return t
+            },
+            sweep: name
+        )
         #expect(try await store.trials(sweep: name) == trials)
         // The same sweep on SQLite gives the same results, bit for bit.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-pg-\(UUID().uuidString).sqlite").path
@@ -72,7 +79,9 @@ struct PostgresSweepStoreTests {
         }
         #expect(e?.description.contains("already exists with different settings") == true)
         await #expect(throws: SweepStoreError.self) { try await PostgresSweepStore(url: "mysql://x") }
-        let down = await #expect(throws: SweepStoreError.self) { try await PostgresSweepStore(url: "postgres://u:hunter2@127.0.0.1:1/db", timeout: .seconds(2)) }
+        let down = await #expect(throws: SweepStoreError.self) {
+            try await PostgresSweepStore(url: "postgres://u:hunter2@127.0.0.1:1/db", timeout: .seconds(2))
+        }
         #expect(down?.description.contains("hunter2") == false)
         #expect(down?.description.contains("***") == true)
     }

@@ -1,4 +1,5 @@
 import CrocPipelines
+import CrocStrategies
 import Foundation
 
 /// `crocbench sweep`: the 100 × 100 `sma_cross` grid of `Examples/sweep-grid-100x100.yaml`
@@ -10,6 +11,45 @@ func benchSweep() async throws {
     let spec = try SweepSpec.load(path: "Examples/sweep-grid-100x100.yaml")
     let runner = try SweepRunner(spec: spec)
     let cores = ProcessInfo.processInfo.activeProcessorCount
+    // Where one trial's time goes: the engine alone, the full backtest with statistics, the trial.
+    do {
+        let s = runner.series[0]
+        var sink = 0.0
+        let n = 2_000
+        var t0 = ContinuousClock.now
+        for i in 0..<n {
+            sink += Backtester.runEngine(
+                series: s,
+                instrument: runner.instruments[0],
+                strategy: SMACrossStrategy(fast: 1 + i % 100, slow: 101 + i % 100),
+                options: runner.options
+            ).equityCurve.last!
+        }
+        let engine = ContinuousClock.now - t0
+        t0 = ContinuousClock.now
+        for i in 0..<n {
+            sink += try Backtester.run(
+                series: s,
+                instrument: runner.instruments[0],
+                strategy: SMACrossStrategy(fast: 1 + i % 100, slow: 101 + i % 100),
+                options: runner.options
+            ).statistics.sharpeRatio
+        }
+        let full = ContinuousClock.now - t0
+        t0 = ContinuousClock.now
+        for i in 0..<n { sink += runner.evaluate(runner.parameters(of: i * 5), index: i).objective ?? 0 }
+        let trial = ContinuousClock.now - t0
+        func us(_ d: Duration) -> Double { (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18) / Double(n) * 1e6 }
+        print(
+            String(
+                format: "per trial on one core: engine %.1f us, backtest with statistics %.1f us, sweep trial %.1f us",
+                us(engine),
+                us(full),
+                us(trial)
+            )
+        )
+        if sink == 42 { print("") }
+    }
     _ = try await runner.run(store: InMemorySweepStore(), workers: cores)  // warm-up
     var reference: [TrialResult]?
     var times: [Int: Double] = [:]
@@ -22,7 +62,11 @@ func benchSweep() async throws {
                 print("sweep bench: \(summary.trials.count) trials recorded, expected 10000")
                 exit(1)
             }
-            let results = summary.trials.map { var t = $0; t.seconds = 0; return t }
+            let results = summary.trials.map {
+                var t = $0
+                t.seconds = 0
+                return t
+            }
             if let r = reference, r != results {
                 print("sweep bench: results differ between runs or worker counts")
                 exit(1)
@@ -43,7 +87,8 @@ func benchSweep() async throws {
     let best = lite.best!
     print(
         String(
-            format: "sweep 100x100 sma_cross on GOOGL (%d bars): 1 worker %.3f s (%.0f backtests/s); %d workers %.3f s (%.0f backtests/s), %.2fx; with the SQLite store %.3f s",
+            format:
+                "sweep 100x100 sma_cross on GOOGL (%d bars): 1 worker %.3f s (%.0f backtests/s); %d workers %.3f s (%.0f backtests/s), %.2fx; with the SQLite store %.3f s",
             runner.series[0].count,
             one,
             10_000 / one,

@@ -83,13 +83,18 @@ public struct BacktestError: Error, Sendable, CustomStringConvertible {
 public enum Backtester {
     /// Runs `strategy` over `series`.
     /// - Throws: `BacktestError` when the series is empty.
-    /// - Parameter progress: Called with (bars done, bars in all) every 2^18 bars, for long runs.
+    /// - Parameters:
+    ///   - progress: Called with (bars done, bars in all) every 2^18 bars, for long runs.
+    ///   - calendar: The series' calendar, when many runs share the series (sweeps).
+    ///   - marketStatistics: Whether to compute beta and alpha.
     public static func run(
         series: BarSeries,
         instrument: Instrument,
         strategy: any Strategy,
         options: BacktestOptions,
-        progress: ((Int, Int) -> Void)? = nil
+        progress: ((Int, Int) -> Void)? = nil,
+        calendar: BacktestStatistics.Calendar? = nil,
+        marketStatistics: Bool = true
     ) throws(BacktestError) -> BacktestResult {
         guard !series.isEmpty else { throw BacktestError(description: "no bars to backtest (\(series.symbol))") }
         let warmup = strategy.warmupBars
@@ -110,7 +115,9 @@ public enum Backtester {
             equity: engine.equityCurve,
             trades: trades,
             warmupBars: warmup,
-            commissions: engine.portfolio.totalCommission.doubleValue
+            commissions: engine.portfolio.totalCommission.doubleValue,
+            calendar: calendar,
+            market: marketStatistics
         )
         return BacktestResult(
             instrument: instrument,

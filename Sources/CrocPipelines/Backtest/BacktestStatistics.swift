@@ -86,6 +86,9 @@ public struct BacktestStatistics: Sendable, Equatable {
     ///   - warmupBars: The strategy's warm-up; buy & hold starts there.
     ///   - commissions: Total commission paid.
     ///   - riskFreeRate: Annual risk-free rate, fraction.
+    ///   - calendar: The series' calendar facts, when computed once for many runs over the same bars.
+    ///   - market: Whether to compute beta and alpha (a log-return regression on the closes);
+    ///     sweeps that do not report them skip it (they stay NaN).
     public static func compute(
         timestamps: [Int64],
         close: [Double],
@@ -93,12 +96,15 @@ public struct BacktestStatistics: Sendable, Equatable {
         trades: [ClosedTrade],
         warmupBars: Int,
         commissions: Double,
-        riskFreeRate: Double = 0
+        riskFreeRate: Double = 0,
+        calendar given: Calendar? = nil,
+        market: Bool = true
     ) -> BacktestStatistics {
         let n = equity.count
         precondition(n > 0 && timestamps.count == n && close.count == n, "statistics need one equity point per bar")
         let nan = Double.nan
-        let day: Int64 = Timestamp.nanosecondsPerDay
+        let calendar = given ?? Calendar(timestamps: timestamps)
+        precondition(calendar.bars == n, "the calendar was computed for another series")
 
         // Drawdowns.
         var dd = [Double](repeating: 0, count: n)
@@ -120,8 +126,7 @@ public struct BacktestStatistics: Sendable, Equatable {
                 ddPeaks.append(dd[a...b].max()!)
             }
         }
-        let period = dataPeriod(timestamps)
-        let unit = resolutionUnit(period)
+        let unit = calendar.unit
         func ceilDuration(_ seconds: Double) -> Double {
             guard seconds.isFinite else { return seconds }
             let ns = seconds * 1e9
@@ -175,39 +180,10 @@ public struct BacktestStatistics: Sendable, Equatable {
         s.buyAndHoldReturnPct = (close[n - 1] - close[firstBar]) / close[firstBar] * 100
 
         // Period returns: the last equity of each calendar bucket.
-        let freqDays = Int(period / day)
-        var weekendBars = 0
-        for t in timestamps where CivilCalendar.isoWeekday(days: Timestamp(nanoseconds: t).daysSinceEpoch) >= 6 { weekendBars += 1 }
-        let haveWeekends = Double(weekendBars) / Double(n) > 2.0 / 7.0 * 0.6
-        let annualPeriods: Double
-        switch freqDays {
-        case 7: annualPeriods = 52
-        case 31: annualPeriods = 12
-        case 365: annualPeriods = 1
-        default: annualPeriods = haveWeekends ? 365 : 252
-        }
-        func bucket(_ t: Int64) -> Int64 {
-            let d = Timestamp(nanoseconds: t).daysSinceEpoch
-            switch freqDays {
-            case 7: return (d + 3).floorDiv(7)  // weeks ending Sunday
-            case 31:
-                let c = CivilCalendar.date(fromDays: d)
-                return Int64(c.year * 12 + c.month)
-            case 365: return Int64(CivilCalendar.date(fromDays: d).year)
-            default: return d
-            }
-        }
+        let annualPeriods = calendar.annualPeriods
         var lastPerBucket: [Double] = []
-        var currentBucket = Int64.min
-        for i in 0..<n {
-            let b = bucket(timestamps[i])
-            if b != currentBucket {
-                lastPerBucket.append(equity[i])
-                currentBucket = b
-            } else {
-                lastPerBucket[lastPerBucket.count - 1] = equity[i]
-            }
-        }
+        lastPerBucket.reserveCapacity(calendar.bucketEnds.count)
+        for i in calendar.bucketEnds { lastPerBucket.append(equity[i]) }
         var periodReturns: [Double] = []
         if lastPerBucket.count > 1 {
             for k in 1..<lastPerBucket.count { periodReturns.append(lastPerBucket[k] / lastPerBucket[k - 1] - 1) }
@@ -226,7 +202,7 @@ public struct BacktestStatistics: Sendable, Equatable {
         }
         let maxDD = dd.max() ?? 0
         s.calmarRatio = annualized / nonZero(maxDD)
-        if n > 2 {
+        if market && n > 2 {
             var x: [Double] = []
             var y: [Double] = []
             x.reserveCapacity(n - 1)
@@ -269,6 +245,60 @@ public struct BacktestStatistics: Sendable, Equatable {
     }
 
     /// Median spacing of the last 100 timestamps (ns), as pandas computes it.
+    /// What the statistics need from a series' timestamps alone: computed once
+    /// per series, it serves every run over those bars (sweeps).
+    public struct Calendar: Sendable {
+        /// Bars.
+        public let bars: Int
+        /// Resolution unit of durations (ns).
+        public let unit: Int64
+        /// Periods per year for annualising (252, 365, 52, 12 or 1).
+        public let annualPeriods: Double
+        /// The last bar index of each calendar bucket (day, week, month or year).
+        public let bucketEnds: [Int]
+
+        /// Derives the calendar of a series.
+        public init(timestamps: [Int64]) {
+            let n = timestamps.count
+            bars = n
+            let period = BacktestStatistics.dataPeriod(timestamps)
+            unit = BacktestStatistics.resolutionUnit(period)
+            let freqDays = Int(period / Timestamp.nanosecondsPerDay)
+            var weekendBars = 0
+            for t in timestamps where CivilCalendar.isoWeekday(days: Timestamp(nanoseconds: t).daysSinceEpoch) >= 6 { weekendBars += 1 }
+            let haveWeekends = n > 0 && Double(weekendBars) / Double(n) > 2.0 / 7.0 * 0.6
+            switch freqDays {
+            case 7: annualPeriods = 52
+            case 31: annualPeriods = 12
+            case 365: annualPeriods = 1
+            default: annualPeriods = haveWeekends ? 365 : 252
+            }
+            func bucket(_ t: Int64) -> Int64 {
+                let d = Timestamp(nanoseconds: t).daysSinceEpoch
+                switch freqDays {
+                case 7: return (d + 3).floorDiv(7)  // weeks ending Sunday
+                case 31:
+                    let c = CivilCalendar.date(fromDays: d)
+                    return Int64(c.year * 12 + c.month)
+                case 365: return Int64(CivilCalendar.date(fromDays: d).year)
+                default: return d
+                }
+            }
+            var ends: [Int] = []
+            var current = Int64.min
+            for i in 0..<n {
+                let b = bucket(timestamps[i])
+                if b != current {
+                    ends.append(i)
+                    current = b
+                } else {
+                    ends[ends.count - 1] = i
+                }
+            }
+            bucketEnds = ends
+        }
+    }
+
     static func dataPeriod(_ t: [Int64]) -> Int64 {
         let tail = t.suffix(100)
         guard tail.count > 1 else { return 0 }

@@ -105,6 +105,8 @@ public struct SweepRunner: Sendable {
     public let instruments: [Instrument]
     /// The backtest options.
     public let options: BacktestOptions
+    /// Each series' calendar, computed once for all trials.
+    let calendars: [BacktestStatistics.Calendar]
 
     /// Creates a runner over loaded data.
     /// - Throws: `ConfigError` for unrepresentable instrument settings.
@@ -119,6 +121,7 @@ public struct SweepRunner: Sendable {
             Instrument(symbol: $0.symbol, pricePrecision: spec.instrument.pricePrecision ?? $0.pricePrecision, quantityStep: step)
         }
         options = try BacktestOptions(spec.backtest)
+        calendars = series.map { BacktestStatistics.Calendar(timestamps: $0.timestamps) }
     }
 
     /// Loads the sweep's data files and creates a runner.
@@ -146,7 +149,14 @@ public struct SweepRunner: Sendable {
             }
             let result: BacktestResult
             do {
-                result = try Backtester.run(series: s, instrument: instruments[k], strategy: strategy, options: options)
+                result = try Backtester.run(
+                    series: s,
+                    instrument: instruments[k],
+                    strategy: strategy,
+                    options: options,
+                    calendar: calendars[k],
+                    marketStatistics: false
+                )
             } catch {
                 violations.append("backtest failed on \(s.symbol): \(error)")
                 break

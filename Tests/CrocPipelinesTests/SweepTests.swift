@@ -182,6 +182,21 @@ struct SweepRunnerTests {
         }
     }
 
+    @Test("returns go to time blocks as ⌊(t − 1)·b / (n − 1)⌋ says, every return once")
+    func blocks() {
+        for n in [2, 3, 7, 10, 101, 2335] {
+            let equity = (0..<n).map { 100 + Double(($0 * 37) % 11) }
+            for b in [4, 10, 20] {
+                var fast = [ReturnMoments](repeating: ReturnMoments(), count: b)
+                SweepRunner.addBlocks(equity, into: &fast)
+                var slow = [ReturnMoments](repeating: ReturnMoments(), count: b)
+                for t in 1..<n { slow[min(b - 1, (t - 1) * b / (n - 1))].add(equity[t] / equity[t - 1] - 1) }
+                #expect(fast == slow, "n \(n), b \(b)")
+                #expect(fast.map(\.n).reduce(0, +) == Double(n - 1))
+            }
+        }
+    }
+
     @Test("an interrupted sweep resumes: finished trials are skipped, nothing is recorded twice, results match an uninterrupted run")
     func resume() async throws {
         let spec = try smallGrid(name: "resume")

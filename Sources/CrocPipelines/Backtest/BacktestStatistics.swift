@@ -106,26 +106,34 @@ public struct BacktestStatistics: Sendable, Equatable {
         let calendar = given ?? Calendar(timestamps: timestamps)
         precondition(calendar.bars == n, "the calendar was computed for another series")
 
-        // Drawdowns.
-        var dd = [Double](repeating: 0, count: n)
-        var peak = -Double.infinity
-        for i in 0..<n {
-            peak = max(peak, equity[i])
-            dd[i] = 1 - equity[i] / peak
-        }
+        // Drawdowns, in one pass: dd = 1 − equity / running peak; each run between bars at a
+        // peak (dd = 0; the last bar closes an open run) is one drawdown with its depth and length.
         var ddDurations: [Double] = []
         var ddPeaks: [Double] = []
-        var zeroIdx: [Int] = []
-        for i in 0..<n where dd[i] == 0 { zeroIdx.append(i) }
-        if zeroIdx.last != n - 1 { zeroIdx.append(n - 1) }
-        if zeroIdx.count > 1 {
-            for k in 1..<zeroIdx.count where zeroIdx[k] > zeroIdx[k - 1] + 1 {
-                let a = zeroIdx[k - 1]
-                let b = zeroIdx[k]
-                ddDurations.append(Double(timestamps[b] - timestamps[a]) / 1e9)
-                ddPeaks.append(dd[a...b].max()!)
+        var peak = -Double.infinity
+        var maxDD = -Double.infinity
+        var lastZero: Int? = nil
+        var runMax = 0.0
+        for i in 0..<n {
+            peak = max(peak, equity[i])
+            let d = 1 - equity[i] / peak
+            if d > maxDD { maxDD = d }
+            if d == 0 {
+                if let a = lastZero, i > a + 1 {
+                    ddDurations.append(Double(timestamps[i] - timestamps[a]) / 1e9)
+                    ddPeaks.append(runMax)
+                }
+                lastZero = i
+                runMax = 0
+            } else if d > runMax {
+                runMax = d
             }
         }
+        if let a = lastZero, a != n - 1, n - 1 > a + 1 {
+            ddDurations.append(Double(timestamps[n - 1] - timestamps[a]) / 1e9)
+            ddPeaks.append(runMax)
+        }
+        if n == 0 { maxDD = 0 }
         let unit = calendar.unit
         func ceilDuration(_ seconds: Double) -> Double {
             guard seconds.isFinite else { return seconds }
@@ -140,7 +148,7 @@ public struct BacktestStatistics: Sendable, Equatable {
             durationSeconds: Double(timestamps[n - 1] - timestamps[0]) / 1e9,
             exposureTimePct: 0,
             equityFinal: equity[n - 1],
-            equityPeak: equity.max()!,
+            equityPeak: peak,
             commissions: commissions,
             returnPct: (equity[n - 1] - equity[0]) / equity[0] * 100,
             buyAndHoldReturnPct: nan,
@@ -188,7 +196,16 @@ public struct BacktestStatistics: Sendable, Equatable {
         if lastPerBucket.count > 1 {
             for k in 1..<lastPerBucket.count { periodReturns.append(lastPerBucket[k] / lastPerBucket[k - 1] - 1) }
         }
-        let g = geometricMean(periodReturns)
+        // The geometric mean of the period returns: Π(1 + r) telescopes to last / first bucket equity,
+        // so one log replaces one per period (equal to the per-period log sum within rounding).
+        let g: Double
+        if periodReturns.isEmpty {
+            g = .nan
+        } else if periodReturns.contains(where: { $0 + 1 <= 0 }) {
+            g = 0
+        } else {
+            g = exp(log(lastPerBucket[lastPerBucket.count - 1] / lastPerBucket[0]) / Double(periodReturns.count)) - 1
+        }
         let annualized = pow(1 + g, annualPeriods) - 1
         s.returnAnnualizedPct = annualized * 100
         let variance = sampleVariance(periodReturns)
@@ -197,10 +214,13 @@ public struct BacktestStatistics: Sendable, Equatable {
         s.cagrPct = years != 0 ? (pow(s.equityFinal / equity[0], 1 / years) - 1) * 100 : nan
         s.sharpeRatio = (s.returnAnnualizedPct - riskFreeRate * 100) / nonZero(s.volatilityAnnualizedPct)
         if !periodReturns.isEmpty {
-            let downside = periodReturns.reduce(0) { $0 + pow(min($1, 0), 2) } / Double(periodReturns.count)
+            let downside =
+                periodReturns.reduce(0) { acc, r in
+                    let m = min(r, 0)
+                    return acc + m * m
+                } / Double(periodReturns.count)
             s.sortinoRatio = (annualized - riskFreeRate) / (sqrt(downside) * sqrt(annualPeriods))
         }
-        let maxDD = dd.max() ?? 0
         s.calmarRatio = annualized / nonZero(maxDD)
         if market && n > 2 {
             var x: [Double] = []

@@ -199,10 +199,18 @@ public struct SweepRunner: Sendable {
         let n = equity.count
         guard n > 1 else { return }
         let b = blocks.count
-        for t in 1..<n {
-            let prev = equity[t - 1]
-            let r = prev > 0 ? equity[t] / prev - 1 : 0
-            blocks[min(b - 1, (t - 1) * b / (n - 1))].add(r)
+        // Return t (1..<n) goes to block ⌊(t − 1)·b / (n − 1)⌋: walk the blocks, not a division per bar.
+        var t = 1
+        for k in 0..<b {
+            var m = blocks[k]
+            // ⌊(t − 1)·b / (n − 1)⌋ = k  ⇔  t − 1 < ⌈(k + 1)(n − 1) / b⌉.
+            let end = min(n, 1 + ((k + 1) * (n - 1) + b - 1) / b)
+            while t < end {
+                let prev = equity[t - 1]
+                m.add(prev > 0 ? equity[t] / prev - 1 : 0)
+                t += 1
+            }
+            blocks[k] = m
         }
     }
 

@@ -463,7 +463,7 @@ struct WalkForwardOptimizationTests {
         let store = InMemorySweepStore()
         let outcome = try await WalkForwardOptimizer.run(runner: runner, store: store, workers: 2)
         #expect(outcome.steps.count == 3 && outcome.equity.first! > 0)
-        let html = SweepHTMLReport.render(spec: spec, trials: try await store.trials(sweep: "wf.wf0"), walkForward: outcome)
+        let html = SweepHTMLReport.render(spec: spec, trials: await store.trials(sweep: "wf.wf0"), walkForward: outcome)
         #expect(html.contains("data-chart=\"oos-equity\"") && html.contains("data-table=\"walk-forward\""))
         let grid = try await SweepRunner(spec: try smallGrid()).run(store: InMemorySweepStore(), workers: 2)
         let page = SweepHTMLReport.render(spec: try smallGrid(), trials: grid.trials)

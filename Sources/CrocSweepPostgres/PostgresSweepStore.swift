@@ -133,11 +133,11 @@ public final class PostgresSweepStore: SweepStore {
                         binds.append(sweep)
                         binds.append(t.index)
                         binds.append(t.shard)
-                        binds.append(Self.encode(t.parameters))
+                        binds.append(SweepJSON.encode(t.parameters))
                         binds.append(t.objective)
-                        binds.append(Self.encode(t.violations))
-                        binds.append(Self.encode(t.metrics))
-                        binds.append(Self.encode(t.blocks))
+                        binds.append(SweepJSON.encode(t.violations))
+                        binds.append(SweepJSON.encode(t.metrics))
+                        binds.append(SweepJSON.encode(t.blocks))
                         binds.append(t.seconds)
                     }
                     let sql = """
@@ -176,11 +176,11 @@ public final class PostgresSweepStore: SweepStore {
                     TrialResult(
                         index: trial,
                         shard: shard,
-                        parameters: try Self.decode([String: ConfigValue].self, parameters),
+                        parameters: try SweepJSON.decode([String: ConfigValue].self, parameters),
                         objective: objective,
-                        violations: try Self.decode([String].self, violations),
-                        metrics: try Self.decode([String: Double].self, metrics),
-                        blocks: try Self.decode([ReturnMoments].self, blocks),
+                        violations: try SweepJSON.decode([String].self, violations),
+                        metrics: try SweepJSON.decode([String: Double].self, metrics),
+                        blocks: try SweepJSON.decode([ReturnMoments].self, blocks),
                         seconds: seconds
                     )
                 )

@@ -167,14 +167,18 @@ func table(_ rows: [(String, String)]) -> String {
 
 /// Runs `body`; typed errors become `error: <message>` on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as ExitCode {
-        throw e
-    } catch let e as ValidationError {
-        throw e
-    } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
+    do { try body() } catch { throw commandLineError(error) }
+}
+
+/// The async form of `reportingErrors`.
+func reportingAsyncErrors(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch { throw commandLineError(error) }
+}
+
+/// What a command throws for `error`: argument-parser errors as they are; any
+/// other error printed as `error: <message>` on stderr, then exit status 1.
+private func commandLineError(_ error: any Error) -> any Error {
+    if error is ExitCode || error is ValidationError { return error }
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return ExitCode(1)
 }

@@ -57,20 +57,6 @@ func heatmapAxes(_ text: String?, _ spec: SweepSpec) throws -> (String, String)?
     return (names[0], names[1])
 }
 
-/// Runs a command body, printing typed errors as one line and exiting 1.
-func reportingErrors(_ body: () async throws -> Void) async throws {
-    do {
-        try await body()
-    } catch let e as ExitCode {
-        throw e
-    } catch let e as ValidationError {
-        throw e
-    } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
-
 struct SweepRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -106,7 +92,7 @@ struct SweepRunCommand: AsyncParsableCommand {
     var logFormat: String = "text"
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingAsyncErrors {
             CrocLogging.bootstrap(format: logFormat == "json" ? .json : .text, level: "info")
             let logger = Logger(label: "crocbot.sweep")
             let spec = try SweepSpec.load(path: config)
@@ -153,9 +139,10 @@ struct SweepRunCommand: AsyncParsableCommand {
                     summary.seconds > 0 ? Double(summary.evaluated) / summary.seconds : 0
                 )
             )
-            print(Self.statusTable(spec: spec, trials: summary.trials, top: 10))
+            let diagnostics = SweepHTMLReport.Diagnostics(trials: summary.trials)
+            print(Self.statusTable(spec: spec, trials: summary.trials, top: 10, diagnostics: diagnostics))
             if summary.trials.count >= spec.plannedTrials {
-                try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials, heatmap: axes), to: reportPath)
+                try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials, heatmap: axes, diagnostics: diagnostics), to: reportPath)
                 print("report: \(reportPath)")
             } else {
                 print(
@@ -199,15 +186,15 @@ struct SweepRunCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func statusTable(spec: SweepSpec, trials: [TrialResult], top: Int) -> String {
-        let feasible = trials.filter(\.feasible).sorted { ($0.objective!, -$0.index) > ($1.objective!, -$1.index) }
+    static func statusTable(spec: SweepSpec, trials: [TrialResult], top: Int, diagnostics: SweepHTMLReport.Diagnostics? = nil) -> String {
+        let feasible = trials.ranked()
         var lines = [
             "sweep \(spec.name): \(trials.count)/\(spec.plannedTrials) trials recorded, \(feasible.count) feasible; objective \(spec.objective)"
         ]
         var byShard: [Int: Int] = [:]
         for t in trials { byShard[t.shard, default: 0] += 1 }
         if byShard.count > 1 { lines.append("by shard: " + byShard.keys.sorted().map { "\($0): \(byShard[$0]!)" }.joined(separator: ", ")) }
-        let d = SweepHTMLReport.Diagnostics(trials: trials)
+        let d = diagnostics ?? SweepHTMLReport.Diagnostics(ranked: feasible)
         if let ds = d.deflated, let p = d.pbo {
             lines.append(
                 String(
@@ -263,7 +250,7 @@ struct SweepStatusCommand: AsyncParsableCommand {
     var top: Int = 5
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingAsyncErrors {
             let store = try await storeOptions.open()
             defer { (store as? PostgresSweepStore)?.close() }
             var records = try await store.sweeps()
@@ -302,7 +289,7 @@ struct SweepReportCommand: AsyncParsableCommand {
     var heatmap: String?
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingAsyncErrors {
             let store = try await storeOptions.open()
             defer { (store as? PostgresSweepStore)?.close() }
             let records = try await store.sweeps().filter { !$0.name.contains(".wf") }

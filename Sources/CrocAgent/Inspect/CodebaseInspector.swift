@@ -65,10 +65,18 @@ public struct CodebaseInspector: Sendable {
     public func context(for anomaly: Anomaly) -> CodeContext {
         var collector = Collector(budget: budget)
         let files = repositoryFiles()
+        // Each file is read and parsed at most once per anomaly.
+        var texts: [String: String?] = [:]
+        func source(_ path: String) -> String? {
+            if let t = texts[path] { return t }
+            let t = read(path)
+            texts[path] = t
+            return t
+        }
         var parsed: [String: SourceFileSyntax] = [:]
         func tree(_ path: String) -> SourceFileSyntax? {
             if let t = parsed[path] { return t }
-            guard let text = read(path) else { return nil }
+            guard let text = source(path) else { return nil }
             let t = Parser.parse(source: text)
             parsed[path] = t
             return t
@@ -77,9 +85,9 @@ public struct CodebaseInspector: Sendable {
         var usedTypes: [String] = []
         var functions: [String] = []
         // A metric anomaly names no source line: use where the code names the metric.
-        let locations = anomaly.locations.isEmpty ? metricLocations(anomaly.metricEvidence, files: files) : anomaly.locations
+        let locations = anomaly.locations.isEmpty ? metricLocations(anomaly.metricEvidence, files: files, read: source) : anomaly.locations
         for loc in locations.prefix(3) {
-            guard let path = resolve(loc.file, in: files), let text = read(path) else { continue }
+            guard let path = resolve(loc.file, in: files), let text = source(path) else { continue }
             let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
             let line = min(max(1, loc.line ?? 1), max(1, lineCount))
             let reason = "enclosing declaration of line \(line)" + (loc.function.map { " in \($0)" } ?? "")
@@ -101,7 +109,7 @@ public struct CodebaseInspector: Sendable {
         let sources = files.filter { $0.hasSuffix(".swift") && !$0.hasPrefix("Tests/") }
         for name in usedTypes {
             for path in sources {
-                guard let text = read(path), Self.mightDeclare(name, in: text), let file = tree(path) else { continue }
+                guard let text = source(path), Self.mightDeclare(name, in: text), let file = tree(path) else { continue }
                 for decl in Self.typeDeclarations(named: name, in: file) {
                     collector.add(path: path, firstLine: decl.firstLine, text: decl.text, reason: "declaration of \(name), used there")
                 }
@@ -111,7 +119,7 @@ public struct CodebaseInspector: Sendable {
         // Tests that call the function.
         for name in functions {
             for path in files where path.hasPrefix("Tests/") && path.hasSuffix(".swift") {
-                guard let text = read(path), text.contains(name + "("), let file = tree(path) else { continue }
+                guard let text = source(path), text.contains(name + "("), let file = tree(path) else { continue }
                 for test in Self.functions(calling: name, in: file) {
                     collector.add(path: path, firstLine: test.firstLine, text: test.text, reason: "a test calling \(name)")
                 }
@@ -123,7 +131,7 @@ public struct CodebaseInspector: Sendable {
     /// Lines of the repository's Swift sources (tests excluded) that name one of
     /// the metrics as a string literal (`"crocbot_tick_to_order_seconds"`), for
     /// samples `_bucket`/`_count`/`_sum`/`_total` suffixes removed too.
-    func metricLocations(_ samples: [MetricSample], files: [String]) -> [CodeLocation] {
+    func metricLocations(_ samples: [MetricSample], files: [String], read: (String) -> String?) -> [CodeLocation] {
         var names: [String] = []
         for sample in samples {
             var candidates = [sample.name]
@@ -321,13 +329,7 @@ public struct CodebaseInspector: Sendable {
     /// The declarations of a type (not its extensions), as interfaces: member
     /// bodies and computed accessors dropped.
     static func typeDeclarations(named name: String, in file: SourceFileSyntax) -> [Piece] {
-        final class Finder: SyntaxVisitor {
-            let name: String
-            var found: [Syntax] = []
-            init(name: String) {
-                self.name = name
-                super.init(viewMode: .sourceAccurate)
-            }
+        final class Finder: NameFinder {
             override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
             override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
             override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { check(node.name, node) }
@@ -350,6 +352,17 @@ public struct CodebaseInspector: Sendable {
         }
     }
 
+    /// A syntax visitor looking for one name, collecting what it finds.
+    class NameFinder: SyntaxVisitor {
+        let name: String
+        var found: [Syntax] = []
+
+        init(name: String) {
+            self.name = name
+            super.init(viewMode: .sourceAccurate)
+        }
+    }
+
     /// Drops function, initializer and accessor bodies, keeping signatures.
     final class InterfaceRewriter: SyntaxRewriter {
         override func visit(_ node: FunctionDeclSyntax) -> DeclSyntax { DeclSyntax(node.with(\.body, nil)) }
@@ -364,13 +377,7 @@ public struct CodebaseInspector: Sendable {
 
     /// Top-level or member functions of a test file whose body calls `name(`.
     static func functions(calling name: String, in file: SourceFileSyntax) -> [Piece] {
-        final class Finder: SyntaxVisitor {
-            let name: String
-            var found: [Syntax] = []
-            init(name: String) {
-                self.name = name
-                super.init(viewMode: .sourceAccurate)
-            }
+        final class Finder: NameFinder {
             override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind {
                 let calls = CallFinder(name: name)
                 if let body = node.body { calls.walk(body) }
@@ -378,13 +385,8 @@ public struct CodebaseInspector: Sendable {
                 return .skipChildren
             }
         }
-        final class CallFinder: SyntaxVisitor {
-            let name: String
+        final class CallFinder: NameFinder {
             var hit = false
-            init(name: String) {
-                self.name = name
-                super.init(viewMode: .sourceAccurate)
-            }
             override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
                 if let ref = node.calledExpression.as(DeclReferenceExprSyntax.self), ref.baseName.text == name { hit = true }
                 if let member = node.calledExpression.as(MemberAccessExprSyntax.self), member.declName.baseName.text == name { hit = true }

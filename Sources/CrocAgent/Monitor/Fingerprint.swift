@@ -1,3 +1,5 @@
+import CrocSupport
+
 /// A stable identity for "the same problem": kind + error type + the message
 /// with numbers, ids and timestamps normalised + the top source location.
 public struct Fingerprint: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -19,13 +21,7 @@ public struct Fingerprint: Sendable, Hashable, Codable, CustomStringConvertible 
 
     /// 16 hex digits of 64-bit FNV-1a over `text` (prompt and reply hashes too).
     public static func fnv(_ text: String) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        let s = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        FNV1a.hex(text)
     }
 
     /// The hash.

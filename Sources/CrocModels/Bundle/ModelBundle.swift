@@ -178,13 +178,7 @@ public struct ModelBundle: Sendable {
     /// FNV-1a 64-bit over the weights, as `fnv1a64:<hex>`: detects truncation
     /// and corruption (it is an integrity check, not a signature).
     public static func checksum(_ bytes: [UInt8]) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        let hex = String(h, radix: 16)
-        return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+        "fnv1a64:" + FNV1a.hex(bytes)
     }
 
     /// Writes the bundle into `directory` (created if needed).

@@ -14,14 +14,14 @@ public enum SweepHTMLReport {
         public var pbo: Overfitting.PBO?
 
         /// Computes both from the trials (best = highest objective).
-        public init(trials: [TrialResult]) {
-            let feasible = trials.filter(\.feasible)
-            let best = feasible.max { ($0.objective!, -$0.index) < ($1.objective!, -$1.index) }
-            let sharpes = feasible.map { $0.blocks.reduce(ReturnMoments(), +).sharpe }
-            deflated = best.flatMap { Overfitting.deflatedSharpe(selected: $0.blocks.reduce(ReturnMoments(), +), trialSharpes: sharpes) }
+        public init(trials: [TrialResult]) { self.init(ranked: trials.ranked()) }
+
+        /// Computes both from the feasible trials, best first (`ranked()`).
+        public init(ranked: [TrialResult]) {
+            let sharpes = ranked.map { $0.blocks.reduce(ReturnMoments(), +).sharpe }
+            deflated = ranked.first.flatMap { Overfitting.deflatedSharpe(selected: $0.blocks.reduce(ReturnMoments(), +), trialSharpes: sharpes) }
             // CSCV over at most 2,000 trials (the best by objective): the split count, not N, sets the resolution.
-            let ranked = feasible.sorted { ($0.objective!, -$0.index) > ($1.objective!, -$1.index) }.prefix(2_000)
-            pbo = Overfitting.pbo(ranked.map(\.blocks))
+            pbo = Overfitting.pbo(ranked.prefix(2_000).map(\.blocks))
         }
     }
 
@@ -31,21 +31,22 @@ public enum SweepHTMLReport {
     ///   - trials: All its trials (all shards).
     ///   - walkForward: The walk-forward outcome, if one ran.
     ///   - heatmap: The two parameters of the heatmap (default: the first two swept numbers).
+    ///   - diagnostics: The overfitting diagnostics, when the caller already computed them.
     public static func render(
         spec: SweepSpec,
         trials: [TrialResult],
         walkForward: WalkForwardOutcome? = nil,
-        heatmap: (String, String)? = nil
+        heatmap: (String, String)? = nil,
+        diagnostics given: Diagnostics? = nil
     ) -> String {
-        let feasible = trials.filter(\.feasible)
-        let ranked = feasible.sorted { ($0.objective!, -$0.index) > ($1.objective!, -$1.index) }
-        let diagnostics = Diagnostics(trials: trials)
+        let ranked = trials.ranked()
+        let diagnostics = given ?? Diagnostics(ranked: ranked)
         var sections: [String] = []
         let best = ranked.first
         var summary: [(String, String)] = [
             ("Sweep", spec.name), ("Strategy", spec.strategy), ("Data", spec.data.map(\.path).joined(separator: ", ")),
             ("Sampler", spec.sampler.rawValue + (spec.sampler == .grid ? "" : " (seed \(spec.seed))")),
-            ("Trials recorded / planned", "\(trials.count) / \(spec.plannedTrials)"), ("Feasible", "\(feasible.count)"),
+            ("Trials recorded / planned", "\(trials.count) / \(spec.plannedTrials)"), ("Feasible", "\(ranked.count)"),
             ("Objective", spec.objective.description),
         ]
         if let best {
@@ -91,7 +92,7 @@ public enum SweepHTMLReport {
         if let (a, b) = heatmap ?? (numeric.count >= 2 ? (numeric[0], numeric[1]) : nil) {
             sections.append(objectiveHeatmap(trials: trials, x: a, y: b))
         }
-        sections.append(SVG.histogram(id: "objective-histogram", title: "Objective over feasible trials", values: feasible.map { $0.objective! }))
+        sections.append(SVG.histogram(id: "objective-histogram", title: "Objective over feasible trials", values: ranked.map { $0.objective! }))
         if let p = diagnostics.pbo {
             sections.append(
                 SVG.histogram(id: "pbo-logits", title: "CSCV: logit of the in-sample best's out-of-sample rank (≤ 0: overfit)", values: p.logits)

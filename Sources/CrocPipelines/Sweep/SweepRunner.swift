@@ -88,7 +88,7 @@ public struct SweepRunSummary: Sendable {
     public var trials: [TrialResult]
 
     /// The best feasible trial.
-    public var best: TrialResult? { trials.filter(\.feasible).max { ($0.objective!, -$0.index) < ($1.objective!, -$1.index) } }
+    public var best: TrialResult? { trials.ranked().first }
 }
 
 /// Runs a sweep: one backtest per trial and data file, in parallel on all

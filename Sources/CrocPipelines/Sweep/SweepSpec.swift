@@ -138,15 +138,7 @@ public struct SweepSpec: Sendable {
 
     /// 16 hex digits identifying the settings that define the results: a
     /// store refuses to mix trials of two different sweeps under one name.
-    public var specHash: String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in canonical.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        let s = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
+    public var specHash: String { FNV1a.hex(canonical) }
 
     /// Trials planned: the grid size, or `trials`.
     public var plannedTrials: Int {
@@ -268,13 +260,6 @@ public struct SweepSpec: Sendable {
         // Everything but the operational `shards` defines the results.
         var defining = r.values
         defining["shards"] = nil
-        canonical = Self.canonicalJSON(.object(defining))
-    }
-
-    /// JSON with sorted keys: the same tree gives the same text.
-    static func canonicalJSON(_ v: ConfigValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? String(decoding: encoder.encode(v), as: UTF8.self)) ?? "\(v)"
+        canonical = SweepJSON.encode(ConfigValue.object(defining))
     }
 }

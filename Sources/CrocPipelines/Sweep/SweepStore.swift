@@ -113,6 +113,13 @@ public struct TrialResult: Sendable, Hashable, Codable {
     public var feasible: Bool { objective != nil }
 }
 
+extension Sequence where Element == TrialResult {
+    /// The feasible trials, best objective first; ties go to the lower index.
+    public func ranked() -> [TrialResult] {
+        filter(\.feasible).sorted { ($0.objective!, -$0.index) > ($1.objective!, -$1.index) }
+    }
+}
+
 /// A sweep's record in a store.
 public struct SweepRecord: Sendable, Hashable {
     /// The sweep's name.
@@ -169,8 +176,12 @@ extension SweepStore {
             )
         }
     }
+}
 
-    /// JSON with sorted keys (non-finite numbers as strings): how stores keep structured columns.
+/// How sweeps write structured values: JSON with sorted keys (non-finite
+/// numbers as strings), so the same value is always the same text.
+public enum SweepJSON {
+    /// The JSON text of `v`.
     public static func encode<T: Encodable>(_ v: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -284,8 +295,9 @@ public final class SQLiteSweepStore: SweepStore {
                 )
                 for t in trials {
                     try statement.execute(arguments: [
-                        sweep, t.index, t.shard, Self.encode(t.parameters), t.objective, Self.encode(t.violations), Self.encode(t.metrics),
-                        Self.encode(t.blocks), t.seconds,
+                        sweep, t.index, t.shard, SweepJSON.encode(t.parameters), t.objective, SweepJSON.encode(t.violations),
+                        SweepJSON.encode(t.metrics),
+                        SweepJSON.encode(t.blocks), t.seconds,
                     ])
                 }
             }
@@ -312,11 +324,11 @@ public final class SQLiteSweepStore: SweepStore {
                     TrialResult(
                         index: row["trial"],
                         shard: row["shard"],
-                        parameters: try Self.decode([String: ConfigValue].self, row["parameters"]),
+                        parameters: try SweepJSON.decode([String: ConfigValue].self, row["parameters"]),
                         objective: row["objective"],
-                        violations: try Self.decode([String].self, row["violations"]),
-                        metrics: try Self.decode([String: Double].self, row["metrics"]),
-                        blocks: try Self.decode([ReturnMoments].self, row["blocks"]),
+                        violations: try SweepJSON.decode([String].self, row["violations"]),
+                        metrics: try SweepJSON.decode([String: Double].self, row["metrics"]),
+                        blocks: try SweepJSON.decode([ReturnMoments].self, row["blocks"]),
                         seconds: row["seconds"]
                     )
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CrocCore
@@ -46,6 +47,70 @@ struct FixedPointTests {
         // 5e7 * 1000.5 overflows the 64-bit raw product but fits the result range.
         #expect((big * FixedPoint("0.001")!).description == "50000")
         #expect((FixedPoint("90000")! * x).description == "90045000")
+    }
+
+    @Test("the fast wide product equals the 128-bit division for random, signed and half-way operands")
+    func wideProductMatchesFullWidthDivision() {
+        func reference(_ a: Int64, _ b: Int64) -> Int64 {
+            let (q, r) = FixedPoint.scale.dividingFullWidth(a.multipliedFullWidth(by: b))
+            return FixedPoint.adjust(q, r, FixedPoint.scale)
+        }
+        var rng = SystemRandomNumberGenerator()
+        var cases: [(Int64, Int64)] = [
+            (10_000_000_000, 123_456_789_012),  // 100 shares × 1234.56789012
+            (-10_000_000_000, 123_456_789_012),
+            (5_000_000_000_000_000, 100_000),  // 5e7 × 0.001
+            (15, 10_000_000_000_000_000 / 3 * 2),
+            (150_000_000, 3_000_000_000_000_000_050),  // x0·y0 ends in 50000000: a tie
+            (250_000_000, 3_000_000_000_000_000_050),
+            (Int64.max / 100_000_000, 100_000_000),
+        ]
+        // Ties (remainder exactly half the scale) on overflowing products: even quotient stays, odd rounds up.
+        #expect(FixedPoint.wideProduct(100_000_001, 100_050_000_000) == 100_050_001_000)
+        #expect(FixedPoint.wideProduct(100_000_001, 100_150_000_000) == 100_150_001_002)
+        #expect(FixedPoint.wideProduct(-100_000_001, 100_150_000_000) == -100_150_001_002)
+        for _ in 0..<20_000 {
+            // Magnitudes from tiny to large, so that some products overflow and some results are at the edge.
+            let a = Int64.random(in: -(1 << Int64.random(in: 1...62, using: &rng))...(1 << 40), using: &rng)
+            let b = Int64.random(in: -(1 << 40)...(1 << Int64.random(in: 1...62, using: &rng)), using: &rng)
+            cases.append((a, b))
+        }
+        for (a, b) in cases {
+            // Only operands whose rounded quotient fits: the rest trap in both implementations.
+            let quotient = Double(a) * Double(b) / 1e8
+            guard abs(quotient) < 9.0e18 else { continue }
+            #expect(FixedPoint(raw: a) * FixedPoint(raw: b) == FixedPoint(raw: reference(a, b)), "\(a) × \(b)")
+            #expect(FixedPoint.wideProduct(a, b) == reference(a, b), "\(a) × \(b)")
+        }
+    }
+
+    @Test("the fast half-to-even rounding of doubles equals Double.rounded(.toNearestOrEven)")
+    func fastRounding() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [
+            0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 4_503_599_627_370_495.5, 2_251_799_813_685_247.5, 2_251_799_813_685_248.0, 9.2e18, -9.2e18, 1e-300,
+        ]
+        for _ in 0..<50_000 {
+            let e = Double.random(in: -8...19, using: &rng)
+            let v = (Bool.random(using: &rng) ? 1 : -1) * Foundation.pow(10, e)
+            values.append(v)
+            values.append((v * 2).rounded() / 2)  // exact halves
+        }
+        for v in values {
+            #expect(FixedPoint.roundedToEven(v) == v.rounded(.toNearestOrEven), "\(v)")
+        }
+        // Prices as the engine sees them: instrument rounding equals rounding to decimals.
+        for precision in 0...8 {
+            let instrument = Instrument(symbol: "X", pricePrecision: precision)
+            for _ in 0..<2_000 {
+                let price = Double.random(in: 0...100_000, using: &rng)
+                let exact = FixedPoint(unchecked: price)
+                #expect(instrument.price(price) == exact.rounded(toDecimals: precision), "\(price) at \(precision) decimals")
+                #expect(instrument.price(-price) == FixedPoint(unchecked: -price).rounded(toDecimals: precision))
+            }
+            let tie = FixedPoint(raw: 125 * 1_000_000 / 10)  // 0.125 → 0.12 at 2 decimals
+            #expect(instrument.price(tie.doubleValue) == tie.rounded(toDecimals: precision))
+        }
     }
 
     @Test("divides with rounding and reports division by zero")

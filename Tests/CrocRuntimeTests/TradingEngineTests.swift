@@ -1,7 +1,9 @@
 import CrocCore
+import CrocData
 import CrocExecution
 import CrocStrategies
 import CrocSupport
+import Foundation
 import Testing
 
 @testable import CrocRuntime
@@ -54,6 +56,33 @@ struct TradingEngineTests {
         for b in input { engine.process(.bar(b)) }
         let r = try #require(engine.strategy as? Recorder)
         #expect(r.seen == input.map(\.timestamp.nanoseconds))
+    }
+
+    @Test("processing a series range equals processing its bars one by one, fills, orders and equity alike")
+    func rangeEqualsBarByBar() throws {
+        var closes: [Double] = []
+        var x = 100.0
+        for i in 0..<600 {
+            x *= 1 + 0.02 * sin(Double(i) * 0.37) + 0.003 * cos(Double(i) * 1.9)
+            closes.append((x * 1000).rounded() / 1000)
+        }
+        let series = try BarSeries(symbol: "X", bars: bars(closes))
+        var one = makeEngine(SMACrossStrategy(fast: 3, slow: 11), cash: 100_000)
+        for b in bars(closes) { one.process(b) }
+        var ranged = makeEngine(SMACrossStrategy(fast: 3, slow: 11), cash: 100_000)
+        ranged.process(series, range: 0..<250)
+        ranged.process(series, range: 250..<600)
+        #expect(one.fills.count > 10)
+        #expect(ranged.fills == one.fills)
+        #expect(ranged.equityCurve == one.equityCurve)
+        #expect(ranged.portfolio == one.portfolio)
+        #expect(ranged.trades.closed.map(\.pnl) == one.trades.closed.map(\.pnl))
+        // The strategy is back in the engine with its state, not a placeholder.
+        #expect(ranged.strategy.name == "sma_cross(3,11)")
+        one.finish(.lastOpen)
+        ranged.finish(.lastOpen)
+        #expect(ranged.equityCurve == one.equityCurve)
+        #expect(ranged.strategy.name == "sma_cross(3,11)")
     }
 
     @Test("an order placed on bar t fills on bar t+1 and the account follows")

@@ -27,14 +27,25 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
     @inlinable
     public init?(rounding value: Double) {
         guard value.isFinite, abs(value) < Self.maxMagnitude else { return nil }
-        self.raw = Int64((value * Double(Self.scale)).rounded(.toNearestOrEven))
+        self.raw = Int64(Self.roundedToEven(value * Double(Self.scale)))
     }
 
     /// Rounds a `Double` already known to be finite and in range (hot paths:
     /// bar prices validated by the loader).
     @inlinable
     public init(unchecked value: Double) {
-        self.raw = Int64((value * Double(Self.scale)).rounded(.toNearestOrEven))
+        self.raw = Int64(Self.roundedToEven(value * Double(Self.scale)))
+    }
+
+    /// `x.rounded(.toNearestOrEven)`, without the libm call baseline x86-64
+    /// makes for it: below 2^51 in magnitude, adding and subtracting 1.5·2^52
+    /// rounds to an integer in the FPU's default mode (nearest, ties to even),
+    /// which is the same result bit for bit (up to the sign of a zero).
+    @inlinable @inline(__always)
+    static func roundedToEven(_ x: Double) -> Double {
+        let magic = 6_755_399_441_055_744.0  // 1.5 · 2^52
+        guard abs(x) < 2_251_799_813_685_248.0 else { return x.rounded(.toNearestOrEven) }  // 2^51
+        return (x + magic) - magic
     }
 
     /// Parses a plain decimal string (`"123.45"`, `"-0.001"`); nil when it
@@ -92,10 +103,44 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
     @inlinable
     public static func * (a: FixedPoint, b: FixedPoint) -> FixedPoint {
         let (p, overflow) = a.raw.multipliedReportingOverflow(by: b.raw)
-        if !overflow { return FixedPoint(raw: roundedQuotient(p, scale)) }
-        let wide = a.raw.multipliedFullWidth(by: b.raw)
-        let (q, r) = scale.dividingFullWidth(wide)
-        return FixedPoint(raw: adjust(q, r, scale))
+        let s: Int64 = 100_000_000  // scale, as a literal so the divisions become multiplications
+        if !overflow { return FixedPoint(raw: adjust(p / s, p % s, s)) }
+        return FixedPoint(raw: wideProduct(a.raw, b.raw))
+    }
+
+    /// `a·b / 10^8` rounded half to even when `a·b` overflows 64 bits, with
+    /// divisions by the constant scale only (no 128-bit division): with
+    /// `x = x1·s + x0` and `y = y1·s + y0`, `x·y / s = x1·y1·s + x1·y0 + x0·y1 + x0·y0 / s`,
+    /// where only the last term has a remainder. Magnitudes, then the sign,
+    /// as the truncating division it replaces rounds symmetrically.
+    /// Traps, like the full-width division, when the result does not fit.
+    @inlinable
+    static func wideProduct(_ a: Int64, _ b: Int64) -> Int64 {
+        let s: UInt64 = 100_000_000  // scale
+        let x = a.magnitude
+        let y = b.magnitude
+        let (x1, x0) = (x / s, x % s)
+        if x0 == 0 {
+            // A whole number of units (positions in shares): the product is exact, nothing to round.
+            let (p, o) = x1.multipliedReportingOverflow(by: y)
+            if !o && p <= UInt64(Int64.max) { return (a < 0) != (b < 0) ? -Int64(p) : Int64(p) }
+        }
+        let (y1, y0) = (y / s, y % s)
+        let low = x0 * y0  // < 10^16: no overflow
+        let r = low % s
+        let (hh, o1) = x1.multipliedReportingOverflow(by: y1)
+        let (hs, o2) = hh.multipliedReportingOverflow(by: s)
+        let (m1, o3) = x1.multipliedReportingOverflow(by: y0)
+        let (m2, o4) = x0.multipliedReportingOverflow(by: y1)
+        let (t1, o5) = hs.addingReportingOverflow(m1)
+        let (t2, o6) = t1.addingReportingOverflow(m2)
+        var (q, o7) = t2.addingReportingOverflow(low / s)
+        if o1 || o2 || o3 || o4 || o5 || o6 || o7 || q >= UInt64(Int64.max) {
+            let (wq, wr) = scale.dividingFullWidth(a.multipliedFullWidth(by: b))
+            return adjust(wq, wr, scale)
+        }
+        if r &* 2 > s || (r &* 2 == s && q & 1 != 0) { q += 1 }
+        return (a < 0) != (b < 0) ? -Int64(q) : Int64(q)
     }
 
     /// Product with an integer count.
@@ -138,7 +183,7 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     /// Half-to-even adjustment of a truncated quotient `q` with remainder `r` (divisor `d` > 0 or < 0).
-    @inlinable
+    @inlinable @inline(__always)
     static func adjust(_ q: Int64, _ r: Int64, _ d: Int64) -> Int64 {
         if r == 0 { return q }
         let twice = (r < 0 ? -r : r) &* 2

@@ -144,29 +144,13 @@ public enum Backtester {
     ) -> TradingEngine {
         let exchange = SimulatedExchange(instrument: instrument, fees: options.fees, fillTiming: options.fillTiming, allowShort: options.allowShort)
         var engine = TradingEngine(instrument: instrument, strategy: strategy, exchange: exchange, cash: options.cash, expectedBars: series.count)
-        series.timestamps.withUnsafeBufferPointer { t in
-            series.open.withUnsafeBufferPointer { o in
-                series.high.withUnsafeBufferPointer { h in
-                    series.low.withUnsafeBufferPointer { l in
-                        series.close.withUnsafeBufferPointer { c in
-                            series.volume.withUnsafeBufferPointer { v in
-                                let chunk = 1 << 18
-                                var start = 0
-                                while start < t.count {
-                                    let end = min(t.count, start + chunk)
-                                    for i in start..<end {
-                                        engine.process(
-                                            Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i])
-                                        )
-                                    }
-                                    progress?(end, t.count)
-                                    start = end
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        let chunk = 1 << 18
+        var start = 0
+        while start < series.count {
+            let end = min(series.count, start + chunk)
+            engine.process(series, range: start..<end)
+            progress?(end, series.count)
+            start = end
         }
         return engine
     }

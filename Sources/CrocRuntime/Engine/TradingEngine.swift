@@ -1,4 +1,5 @@
 import CrocCore
+import CrocData
 import CrocExecution
 import CrocStrategies
 import CrocSupport
@@ -116,16 +117,72 @@ public struct TradingEngine: Sendable {
 
     /// Processes one bar.
     public mutating func process(_ bar: Bar) {
+        var s = takeStrategy()
+        step(bar, &s)
+        strategy = s
+    }
+
+    /// Processes bars `range` of `series` in order: the same per-bar work as
+    /// `process(_:)` bar by bar, bit for bit, with the strategy's concrete
+    /// type opened once for the whole range and each bar read straight from
+    /// the series' columns (the backtest hot loop).
+    /// - Precondition: `range` lies within the series.
+    public mutating func process(_ series: BarSeries, range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= series.count, "bar range outside the series")
+        var s = takeStrategy()
+        processRange(series, range, &s)
+        strategy = s
+    }
+
+    private mutating func processRange<S: Strategy>(_ series: BarSeries, _ range: Range<Int>, _ strategy: inout S) {
+        series.timestamps.withUnsafeBufferPointer { t in
+            series.open.withUnsafeBufferPointer { o in
+                series.high.withUnsafeBufferPointer { h in
+                    series.low.withUnsafeBufferPointer { l in
+                        series.close.withUnsafeBufferPointer { c in
+                            series.volume.withUnsafeBufferPointer { v in
+                                for i in range {
+                                    step(
+                                        Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i]),
+                                        &strategy
+                                    )
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the strategy out (a no-op strategy holds its place), so that the
+    /// per-bar code can hold it `inout` next to `self` without a box check per call.
+    private mutating func takeStrategy() -> any Strategy {
+        var s: any Strategy = Vacant()
+        swap(&s, &strategy)
+        return s
+    }
+
+    /// Stands in for the strategy while it is out of the engine.
+    private struct Vacant: Strategy {
+        var name: String { "vacant" }
+        var warmupBars: Int { 0 }
+        func onBar(_ bar: Bar, context: inout StrategyContext) {}
+    }
+
+    /// The per-bar work: fills, marks, the strategy's decision, its orders, the equity point.
+    @inline(__always)
+    private mutating func step<S: Strategy>(_ bar: Bar, _ strategy: inout S) {
         let index = barCount
         barCount += 1
         if routing == .simulated && !exchange.workingOrders.isEmpty {
             var events: [OrderEvent] = []
             exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
-            handle(events)
+            handle(events, &strategy)
         }
-        let close = instrument.price(bar.close)
+        // The close is converted only when a position needs marking (the price rounding is not free).
         var equity = cash
-        if position.raw != 0 { equity += position * close }
+        if position.raw != 0 { equity += position * instrument.price(bar.close) }
         context.barIndex = index
         context.time = bar.timestamp
         context.position = position
@@ -142,9 +199,9 @@ public struct TradingEngine: Sendable {
             }
         }
         if !context.commands.isEmpty {
-            execute(commands: bar, index: index)
+            execute(commands: bar, index: index, &strategy)
             equity = cash
-            if position.raw != 0 { equity += position * close }
+            if position.raw != 0 { equity += position * instrument.price(bar.close) }
         }
         equityCurve.append(equity.doubleValue)
         lastBar = bar
@@ -157,7 +214,11 @@ public struct TradingEngine: Sendable {
     public mutating func act(_ body: (inout StrategyContext) -> Void) {
         guard let bar = lastBar else { return }
         body(&context)
-        if !context.commands.isEmpty { execute(commands: bar, index: barCount - 1) }
+        if !context.commands.isEmpty {
+            var s = takeStrategy()
+            execute(commands: bar, index: barCount - 1, &s)
+            strategy = s
+        }
     }
 
     /// Ends the run, settling open positions as `mode` says, and marks the
@@ -170,6 +231,8 @@ public struct TradingEngine: Sendable {
         guard let bar = lastBar else { return }
         let index = barCount - 1
         let close = instrument.price(bar.close)
+        var s = takeStrategy()
+        defer { strategy = s }
         if mode != .none && position.raw != 0 {
             context.commands.removeAll(keepingCapacity: true)
             context.position = position
@@ -184,12 +247,12 @@ public struct TradingEngine: Sendable {
                 } else {
                     exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
                 }
-                handle(events)
+                handle(events, &s)
             }
             if mode == .lastOpen {
                 var events: [OrderEvent] = []
                 exchange.process(bar: bar, barIndex: index, portfolio: &portfolio, openOnly: true) { events.append($0) }
-                handle(events)
+                handle(events, &s)
             }
         }
         portfolio.mark(instrument.symbol, at: close)
@@ -225,7 +288,9 @@ public struct TradingEngine: Sendable {
         if orderComplete { externalWorking[fill.orderID] = nil }
         portfolio.apply(fill)
         if let bar = lastBar, fill.symbol == instrument.symbol { portfolio.mark(instrument.symbol, at: instrument.price(bar.close)) }
-        handle([.filled(order, fill)])
+        var s = takeStrategy()
+        handle([.filled(order, fill)], &s)
+        strategy = s
         return true
     }
 
@@ -235,7 +300,9 @@ public struct TradingEngine: Sendable {
     @discardableResult
     public mutating func endOrder(_ id: OrderID, rejected reason: RejectionReason?) -> Bool {
         guard let order = externalWorking.removeValue(forKey: id) else { return false }
-        if let reason { handle([.rejected(order, reason)]) } else { handle([.cancelled(order)]) }
+        var s = takeStrategy()
+        handle(reason.map { [.rejected(order, $0)] } ?? [.cancelled(order)], &s)
+        strategy = s
         return true
     }
 
@@ -251,7 +318,7 @@ public struct TradingEngine: Sendable {
     /// The last bar processed.
     public var lastProcessedBar: Bar? { lastBar }
 
-    private mutating func execute(commands bar: Bar, index: Int) {
+    private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, _ strategy: inout S) {
         let commands = context.commands
         context.commands.removeAll(keepingCapacity: true)
         portfolio.mark(instrument.symbol, at: instrument.price(bar.close))
@@ -275,11 +342,11 @@ public struct TradingEngine: Sendable {
             case .cancel(let id):
                 if let order = exchange.cancel(id) { events.append(.cancelled(order)) }
             }
-            handle(events)
+            handle(events, &strategy)
         }
     }
 
-    private mutating func handle(_ events: [OrderEvent]) {
+    private mutating func handle<S: Strategy>(_ events: [OrderEvent], _ strategy: inout S) {
         for event in events {
             switch event {
             case .filled(let order, let fill):

@@ -52,7 +52,8 @@ public struct SMACrossStrategy: Strategy {
         let x = FixedPoint(unchecked: bar.close).raw
         // Ring buffer of the last `slow` closes; `head` is the oldest slot.
         let outSlow = window[head]
-        let fastOutIndex = (head + slow - fast) % slow
+        let shifted = head + slow - fast  // < 2·slow: one subtraction instead of a division
+        let fastOutIndex = shifted >= slow ? shifted - slow : shifted
         let outFast = window[fastOutIndex]
         window[head] = x
         head = head + 1 == slow ? 0 : head + 1

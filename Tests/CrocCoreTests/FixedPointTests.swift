@@ -98,7 +98,17 @@ struct FixedPointTests {
         }
         for v in values {
             #expect(FixedPoint.roundedToEven(v) == v.rounded(.toNearestOrEven), "\(v)")
+            let price = v / 1e8  // prices from 1e-16 to 1e11, ties among them
+            if abs(price) < 9e10 {
+                #expect(FixedPoint(unchecked: price).raw == Int64((price * 1e8).rounded(.toNearestOrEven)), "\(price)")
+            }
         }
+        // Half-cent ties of the bit-pattern conversion go to even, both signs.
+        for k in -40...40 {
+            let tie = (Double(k) + 0.5) / 1e8
+            #expect(FixedPoint(unchecked: tie).raw == Int64((tie * 1e8).rounded(.toNearestOrEven)), "\(tie)")
+        }
+        #expect(FixedPoint(unchecked: 1e9).raw == 100_000_000_000_000_000)  // above 2^51 after scaling: the fallback
         // Prices as the engine sees them: instrument rounding equals rounding to decimals.
         for precision in 0...8 {
             let instrument = Instrument(symbol: "X", pricePrecision: precision)

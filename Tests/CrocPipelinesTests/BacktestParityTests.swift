@@ -1,10 +1,11 @@
-import CrocCore
 import CrocData
+import CrocModels
 import CrocStrategies
 import CrocSupport
 import Foundation
 import Testing
 
+@testable import CrocCore
 @testable import CrocPipelines
 
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -158,6 +159,39 @@ struct StatisticsEdgeTests {
         #expect(s.maxDrawdownPct == -50)
         #expect(s.maxDrawdownDurationSeconds == 3 * 86400)
         #expect(s.equityPeak == 130)
+    }
+
+    @Test("exposure counts each bar under some open trade once, overlapping or unsorted trades alike")
+    func exposureUnion() {
+        var rng = SplitMix64(seed: 7)
+        for round in 0..<200 {
+            let n = 1 + Int(rng.next() % 60)
+            var trades: [ClosedTrade] = []
+            for _ in 0..<Int(rng.next() % 6) {
+                let a = Int(rng.next() % UInt64(n + 4)) - 2  // some out of range, some inverted
+                let b = a + Int(rng.next() % 12) - 2
+                trades.append(
+                    ClosedTrade(
+                        symbol: "X",
+                        quantity: .one,
+                        entryBar: a,
+                        exitBar: b,
+                        entryTime: Timestamp(nanoseconds: 0),
+                        exitTime: Timestamp(nanoseconds: 0),
+                        entryPrice: .one,
+                        exitPrice: .one,
+                        commission: .zero,
+                        pnl: .zero,
+                        tag: nil
+                    )
+                )
+            }
+            var covered = Set<Int>()
+            for t in trades where max(0, t.entryBar) <= min(n - 1, t.exitBar) {
+                for i in max(0, t.entryBar)...min(n - 1, t.exitBar) { covered.insert(i) }
+            }
+            #expect(BacktestStatistics.exposedBars(trades, bars: n) == covered.count, "round \(round)")
+        }
     }
 
     @Test("an empty series cannot be backtested")

@@ -32,9 +32,16 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// Rounds a `Double` already known to be finite and in range (hot paths:
     /// bar prices validated by the loader).
-    @inlinable
+    @inlinable @inline(__always)
     public init(unchecked value: Double) {
-        self.raw = Int64(Self.roundedToEven(value * Double(Self.scale)))
+        let scaled = value * 100_000_000  // × scale
+        // Below 2^51, x + 1.5·2^52 holds round(x) (nearest, ties to even) in its low mantissa bits:
+        // the difference of the bit patterns is the integer, with no conversion instruction.
+        if abs(scaled) < 2_251_799_813_685_248.0 {
+            self.raw = Int64(bitPattern: (scaled + 6_755_399_441_055_744.0).bitPattern) &- 0x4338_0000_0000_0000
+        } else {
+            self.raw = Int64(scaled.rounded(.toNearestOrEven))
+        }
     }
 
     /// `x.rounded(.toNearestOrEven)`, without the libm call baseline x86-64

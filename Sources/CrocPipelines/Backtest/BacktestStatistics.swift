@@ -177,48 +177,51 @@ public struct BacktestStatistics: Sendable, Equatable {
             kellyCriterion: nan
         )
 
-        var exposed = [Bool](repeating: false, count: n)
-        for t in trades {
-            let a = max(0, t.entryBar)
-            let b = min(n - 1, t.exitBar)
-            if a <= b { for i in a...b { exposed[i] = true } }
-        }
-        s.exposureTimePct = Double(exposed.lazy.filter { $0 }.count) / Double(n) * 100
+        s.exposureTimePct = Double(exposedBars(trades, bars: n)) / Double(n) * 100
         let firstBar = min(max(0, warmupBars), n - 1)
         s.buyAndHoldReturnPct = (close[n - 1] - close[firstBar]) / close[firstBar] * 100
 
-        // Period returns: the last equity of each calendar bucket.
+        // Period returns: from the last equity of each calendar bucket. One pass also sums them
+        // and their downside squares in order (the same sums the separate passes made).
         let annualPeriods = calendar.annualPeriods
-        var lastPerBucket: [Double] = []
-        lastPerBucket.reserveCapacity(calendar.bucketEnds.count)
-        for i in calendar.bucketEnds { lastPerBucket.append(equity[i]) }
+        let ends = calendar.bucketEnds
         var periodReturns: [Double] = []
-        if lastPerBucket.count > 1 {
-            for k in 1..<lastPerBucket.count { periodReturns.append(lastPerBucket[k] / lastPerBucket[k - 1] - 1) }
+        var returnSum = 0.0
+        var downsideSum = 0.0
+        var nonPositiveGrowth = false
+        if ends.count > 1 {
+            periodReturns.reserveCapacity(ends.count - 1)
+            var previous = equity[ends[0]]
+            for k in 1..<ends.count {
+                let current = equity[ends[k]]
+                let r = current / previous - 1
+                periodReturns.append(r)
+                returnSum += r
+                let m = min(r, 0)
+                downsideSum += m * m
+                if r + 1 <= 0 { nonPositiveGrowth = true }
+                previous = current
+            }
         }
         // The geometric mean of the period returns: Π(1 + r) telescopes to last / first bucket equity,
         // so one log replaces one per period (equal to the per-period log sum within rounding).
         let g: Double
         if periodReturns.isEmpty {
             g = .nan
-        } else if periodReturns.contains(where: { $0 + 1 <= 0 }) {
+        } else if nonPositiveGrowth {
             g = 0
         } else {
-            g = exp(log(lastPerBucket[lastPerBucket.count - 1] / lastPerBucket[0]) / Double(periodReturns.count)) - 1
+            g = exp(log(equity[ends[ends.count - 1]] / equity[ends[0]]) / Double(periodReturns.count)) - 1
         }
         let annualized = pow(1 + g, annualPeriods) - 1
         s.returnAnnualizedPct = annualized * 100
-        let variance = sampleVariance(periodReturns)
+        let variance = sampleVariance(periodReturns, sum: returnSum)
         s.volatilityAnnualizedPct = sqrt(pow(variance + (1 + g) * (1 + g), annualPeriods) - pow(1 + g, 2 * annualPeriods)) * 100
         let years = s.durationSeconds.rounded(.down) / 86400 / 365.25
         s.cagrPct = years != 0 ? (pow(s.equityFinal / equity[0], 1 / years) - 1) * 100 : nan
         s.sharpeRatio = (s.returnAnnualizedPct - riskFreeRate * 100) / nonZero(s.volatilityAnnualizedPct)
         if !periodReturns.isEmpty {
-            let downside =
-                periodReturns.reduce(0) { acc, r in
-                    let m = min(r, 0)
-                    return acc + m * m
-                } / Double(periodReturns.count)
+            let downside = downsideSum / Double(periodReturns.count)
             s.sortinoRatio = (annualized - riskFreeRate) / (sqrt(downside) * sqrt(annualPeriods))
         }
         s.calmarRatio = annualized / nonZero(maxDD)
@@ -343,9 +346,39 @@ public struct BacktestStatistics: Sendable, Equatable {
     static func mean(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.reduce(0, +) / Double(x.count) }
 
     static func sampleVariance(_ x: [Double]) -> Double {
+        sampleVariance(x, sum: x.reduce(0, +))
+    }
+
+    /// The sample variance given `sum`, the in-order sum of `x` (two-pass: the mean, then squared deviations).
+    static func sampleVariance(_ x: [Double], sum: Double) -> Double {
         guard x.count > 1 else { return .nan }
-        let m = mean(x)
-        return x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)
+        let m = sum / Double(x.count)
+        var squares = 0.0
+        for v in x { squares += (v - m) * (v - m) }
+        return squares / Double(x.count - 1)
+    }
+
+    /// Bars at which some trade was open (entry to exit, inclusive), counted
+    /// once where trades overlap: the length of the union of their intervals.
+    static func exposedBars(_ trades: [ClosedTrade], bars n: Int) -> Int {
+        var intervals: [(Int, Int)] = []
+        intervals.reserveCapacity(trades.count)
+        var sorted = true
+        for t in trades {
+            let a = max(0, t.entryBar)
+            let b = min(n - 1, t.exitBar)
+            guard a <= b else { continue }
+            if let last = intervals.last, a < last.0 { sorted = false }
+            intervals.append((a, b))
+        }
+        if !sorted { intervals.sort { $0.0 < $1.0 } }
+        var total = 0
+        var end = -1  // the last bar counted so far
+        for (a, b) in intervals where b > end {
+            total += b - max(a, end + 1) + 1
+            end = b
+        }
+        return total
     }
 
     static func covariance(_ x: [Double], _ y: [Double]) -> Double {

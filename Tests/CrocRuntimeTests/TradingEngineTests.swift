@@ -71,7 +71,16 @@ struct TradingEngineTests {
         for b in bars(closes) { one.process(b) }
         var ranged = makeEngine(SMACrossStrategy(fast: 3, slow: 11), cash: 100_000)
         ranged.process(series, range: 0..<250)
+        ranged.process(series, range: 250..<250)
         ranged.process(series, range: 250..<600)
+        #expect(ranged.lastProcessedBar == one.lastProcessedBar)
+        // With the closes rounded once beforehand: the same run.
+        var marked = makeEngine(SMACrossStrategy(fast: 3, slow: 11), cash: 100_000)
+        let marks = TradingEngine.MarkPrices(series: series, instrument: marked.instrument)
+        #expect(marks.prices[17] == marked.instrument.price(closes[17]))
+        marked.process(series, range: 0..<600, markPrices: marks)
+        #expect(marked.fills == one.fills)
+        #expect(marked.equityCurve == one.equityCurve)
         #expect(one.fills.count > 10)
         #expect(ranged.fills == one.fills)
         #expect(ranged.equityCurve == one.equityCurve)

@@ -94,12 +94,13 @@ public enum Backtester {
         options: BacktestOptions,
         progress: ((Int, Int) -> Void)? = nil,
         calendar: BacktestStatistics.Calendar? = nil,
-        marketStatistics: Bool = true
+        marketStatistics: Bool = true,
+        markPrices: TradingEngine.MarkPrices? = nil
     ) throws(BacktestError) -> BacktestResult {
         guard !series.isEmpty else { throw BacktestError(description: "no bars to backtest (\(series.symbol))") }
         let warmup = strategy.warmupBars
         let name = strategy.name
-        var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options, progress: progress)
+        var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options, progress: progress, markPrices: markPrices)
         if let failure = engine.strategyFailures.first {
             throw BacktestError(
                 description:
@@ -140,7 +141,8 @@ public enum Backtester {
         instrument: Instrument,
         strategy: any Strategy,
         options: BacktestOptions,
-        progress: ((Int, Int) -> Void)? = nil
+        progress: ((Int, Int) -> Void)? = nil,
+        markPrices: TradingEngine.MarkPrices? = nil
     ) -> TradingEngine {
         let exchange = SimulatedExchange(instrument: instrument, fees: options.fees, fillTiming: options.fillTiming, allowShort: options.allowShort)
         var engine = TradingEngine(instrument: instrument, strategy: strategy, exchange: exchange, cash: options.cash, expectedBars: series.count)
@@ -148,7 +150,7 @@ public enum Backtester {
         var start = 0
         while start < series.count {
             let end = min(series.count, start + chunk)
-            engine.process(series, range: start..<end)
+            engine.process(series, range: start..<end, markPrices: markPrices)
             progress?(end, series.count)
             start = end
         }

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocData
 import CrocModels
+import CrocRuntime
 import CrocStrategies
 import CrocSupport
 import Dispatch
@@ -107,6 +108,8 @@ public struct SweepRunner: Sendable {
     public let options: BacktestOptions
     /// Each series' calendar, computed once for all trials.
     let calendars: [BacktestStatistics.Calendar]
+    /// Each series' closes rounded for its instrument, computed once for all trials.
+    let markPrices: [TradingEngine.MarkPrices]
 
     /// Creates a runner over loaded data.
     /// - Throws: `ConfigError` for unrepresentable instrument settings.
@@ -122,6 +125,7 @@ public struct SweepRunner: Sendable {
         }
         options = try BacktestOptions(spec.backtest)
         calendars = series.map { BacktestStatistics.Calendar(timestamps: $0.timestamps) }
+        markPrices = zip(series, instruments).map { TradingEngine.MarkPrices(series: $0, instrument: $1) }
     }
 
     /// Loads the sweep's data files and creates a runner.
@@ -155,7 +159,8 @@ public struct SweepRunner: Sendable {
                     strategy: strategy,
                     options: options,
                     calendar: calendars[k],
-                    marketStatistics: false
+                    marketStatistics: false,
+                    markPrices: markPrices[k]
                 )
             } catch {
                 violations.append("backtest failed on \(s.symbol): \(error)")

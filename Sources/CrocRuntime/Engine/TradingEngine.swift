@@ -79,6 +79,8 @@ public struct TradingEngine: Sendable {
     public private(set) var outbox: [StrategyCommand] = []
     /// Orders handed out through the outbox and not yet complete, by id.
     private var externalWorking: [OrderID: Order] = [:]
+    /// Order events of the current bar (kept to reuse its storage).
+    private var eventBuffer: [OrderEvent] = []
 
     /// Creates an engine.
     /// - Parameters:
@@ -118,34 +120,89 @@ public struct TradingEngine: Sendable {
     /// Processes one bar.
     public mutating func process(_ bar: Bar) {
         var s = takeStrategy()
-        step(bar, &s)
+        let equity = step(bar, &s, markPrice: nil)
         strategy = s
+        equityCurve.append(equity)
+        lastBar = bar
+    }
+
+    /// The closes of a series rounded to an instrument's price precision
+    /// (`Instrument.price`), computed once for many backtests over the same
+    /// bars (sweeps): the engine marks positions with them instead of
+    /// rounding each close again. Same values, so the same results.
+    public struct MarkPrices: Sendable {
+        /// The instrument whose precision they have.
+        public let instrument: Instrument
+        /// The series' symbol.
+        public let symbol: String
+        /// One price per bar.
+        public let prices: [Price]
+
+        /// Rounds every close of `series` for `instrument`.
+        public init(series: BarSeries, instrument: Instrument) {
+            self.instrument = instrument
+            self.symbol = series.symbol
+            self.prices = series.close.map { instrument.price($0) }
+        }
     }
 
     /// Processes bars `range` of `series` in order: the same per-bar work as
     /// `process(_:)` bar by bar, bit for bit, with the strategy's concrete
-    /// type opened once for the whole range and each bar read straight from
-    /// the series' columns (the backtest hot loop).
-    /// - Precondition: `range` lies within the series.
-    public mutating func process(_ series: BarSeries, range: Range<Int>) {
+    /// type opened once for the whole range, each bar read straight from
+    /// the series' columns, and the equity points written in place (the
+    /// backtest hot loop).
+    /// - Parameters:
+    ///   - markPrices: The series' closes already rounded for this engine's instrument (optional).
+    /// - Precondition: `range` lies within the series; `markPrices`, when given,
+    ///   were made from this series for this instrument.
+    public mutating func process(_ series: BarSeries, range: Range<Int>, markPrices: MarkPrices? = nil) {
         precondition(range.lowerBound >= 0 && range.upperBound <= series.count, "bar range outside the series")
+        if let m = markPrices {
+            precondition(
+                m.instrument == instrument && m.symbol == series.symbol && m.prices.count == series.count,
+                "mark prices made for another series or instrument"
+            )
+        }
+        guard !range.isEmpty else { return }
         var s = takeStrategy()
-        processRange(series, range, &s)
+        var curve: [Double] = []
+        swap(&curve, &equityCurve)
+        let base = curve.count
+        curve.append(contentsOf: repeatElement(0, count: range.count))
+        curve.withUnsafeMutableBufferPointer { out in
+            if let m = markPrices {
+                m.prices.withUnsafeBufferPointer { p in processRange(series, range, &s, out: out, base: base, marks: p) }
+            } else {
+                processRange(series, range, &s, out: out, base: base, marks: nil)
+            }
+        }
+        swap(&curve, &equityCurve)
         strategy = s
+        lastBar = series[range.upperBound - 1]
     }
 
-    private mutating func processRange<S: Strategy>(_ series: BarSeries, _ range: Range<Int>, _ strategy: inout S) {
+    private mutating func processRange<S: Strategy>(
+        _ series: BarSeries,
+        _ range: Range<Int>,
+        _ strategy: inout S,
+        out: UnsafeMutableBufferPointer<Double>,
+        base: Int,
+        marks: UnsafeBufferPointer<Price>?
+    ) {
         series.timestamps.withUnsafeBufferPointer { t in
             series.open.withUnsafeBufferPointer { o in
                 series.high.withUnsafeBufferPointer { h in
                     series.low.withUnsafeBufferPointer { l in
                         series.close.withUnsafeBufferPointer { c in
                             series.volume.withUnsafeBufferPointer { v in
+                                var k = base
                                 for i in range {
-                                    step(
+                                    out[k] = step(
                                         Bar(timestamp: Timestamp(nanoseconds: t[i]), open: o[i], high: h[i], low: l[i], close: c[i], volume: v[i]),
-                                        &strategy
+                                        &strategy,
+                                        markPrice: marks?[i]
                                     )
+                                    k += 1
                                 }
                             }
                         }
@@ -170,19 +227,22 @@ public struct TradingEngine: Sendable {
         func onBar(_ bar: Bar, context: inout StrategyContext) {}
     }
 
-    /// The per-bar work: fills, marks, the strategy's decision, its orders, the equity point.
+    /// The per-bar work: fills, marks, the strategy's decision, its orders.
+    /// Returns the equity at the close (the caller records it and the bar).
+    /// `markPrice` is `instrument.price(bar.close)` when the caller has it.
     @inline(__always)
-    private mutating func step<S: Strategy>(_ bar: Bar, _ strategy: inout S) {
+    private mutating func step<S: Strategy>(_ bar: Bar, _ strategy: inout S, markPrice: Price?) -> Double {
         let index = barCount
         barCount += 1
         if routing == .simulated && !exchange.workingOrders.isEmpty {
-            var events: [OrderEvent] = []
+            var events = takeEventBuffer()
             exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
             handle(events, &strategy)
+            returnEventBuffer(&events)
         }
         // The close is converted only when a position needs marking (the price rounding is not free).
         var equity = cash
-        if position.raw != 0 { equity += position * instrument.price(bar.close) }
+        if position.raw != 0 { equity += position * (markPrice ?? instrument.price(bar.close)) }
         context.barIndex = index
         context.time = bar.timestamp
         context.position = position
@@ -199,12 +259,24 @@ public struct TradingEngine: Sendable {
             }
         }
         if !context.commands.isEmpty {
-            execute(commands: bar, index: index, &strategy)
+            let close = markPrice ?? instrument.price(bar.close)
+            execute(commands: bar, index: index, close: close, &strategy)
             equity = cash
-            if position.raw != 0 { equity += position * instrument.price(bar.close) }
+            if position.raw != 0 { equity += position * close }
         }
-        equityCurve.append(equity.doubleValue)
-        lastBar = bar
+        return equity.doubleValue
+    }
+
+    /// The reusable event array (order events are collected per bar; one allocation per run, not per order).
+    private mutating func takeEventBuffer() -> [OrderEvent] {
+        var events: [OrderEvent] = []
+        swap(&events, &eventBuffer)
+        return events
+    }
+
+    private mutating func returnEventBuffer(_ events: inout [OrderEvent]) {
+        events.removeAll(keepingCapacity: true)
+        swap(&events, &eventBuffer)
     }
 
     /// Acts at the last processed bar from outside a strategy (an RL agent that
@@ -216,7 +288,7 @@ public struct TradingEngine: Sendable {
         body(&context)
         if !context.commands.isEmpty {
             var s = takeStrategy()
-            execute(commands: bar, index: barCount - 1, &s)
+            execute(commands: bar, index: barCount - 1, close: instrument.price(bar.close), &s)
             strategy = s
         }
     }
@@ -318,10 +390,10 @@ public struct TradingEngine: Sendable {
     /// The last bar processed.
     public var lastProcessedBar: Bar? { lastBar }
 
-    private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, _ strategy: inout S) {
+    private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, close: Price, _ strategy: inout S) {
         let commands = context.commands
         context.commands.removeAll(keepingCapacity: true)
-        portfolio.mark(instrument.symbol, at: instrument.price(bar.close))
+        portfolio.mark(instrument.symbol, at: close)
         if routing == .external {
             for command in commands {
                 outbox.append(command)
@@ -334,7 +406,7 @@ public struct TradingEngine: Sendable {
             return
         }
         for command in commands {
-            var events: [OrderEvent] = []
+            var events = takeEventBuffer()
             switch command {
             case .submit(let order):
                 if let tag = order.tag { tags[order.id] = tag }
@@ -343,6 +415,7 @@ public struct TradingEngine: Sendable {
                 if let order = exchange.cancel(id) { events.append(.cancelled(order)) }
             }
             handle(events, &strategy)
+            returnEventBuffer(&events)
         }
     }
 

@@ -87,6 +87,7 @@ public enum Backtester {
     ///   - progress: Called with (bars done, bars in all) every 2^18 bars, for long runs.
     ///   - calendar: The series' calendar, when many runs share the series (sweeps).
     ///   - marketStatistics: Whether to compute beta and alpha.
+    ///   - markPrices: The series' closes rounded for `instrument`, when many runs share the series (sweeps).
     public static func run(
         series: BarSeries,
         instrument: Instrument,
@@ -100,7 +101,14 @@ public enum Backtester {
         guard !series.isEmpty else { throw BacktestError(description: "no bars to backtest (\(series.symbol))") }
         let warmup = strategy.warmupBars
         let name = strategy.name
-        var engine = runEngine(series: series, instrument: instrument, strategy: strategy, options: options, progress: progress, markPrices: markPrices)
+        var engine = runEngine(
+            series: series,
+            instrument: instrument,
+            strategy: strategy,
+            options: options,
+            progress: progress,
+            markPrices: markPrices
+        )
         if let failure = engine.strategyFailures.first {
             throw BacktestError(
                 description:
@@ -136,6 +144,7 @@ public enum Backtester {
     }
 
     /// Feeds every bar of `series` to a fresh engine (the hot loop; no statistics).
+    /// `markPrices`, when given, are the series' closes rounded for `instrument`.
     public static func runEngine(
         series: BarSeries,
         instrument: Instrument,

@@ -94,6 +94,30 @@ struct TradingEngineTests {
         #expect(ranged.strategy.name == "sma_cross(3,11)")
     }
 
+    @Test("equity marks whole and fractional positions as cash + position × close, exactly")
+    func markingExact() throws {
+        struct Buyer: Strategy {
+            var quantity: Quantity
+            var name: String { "buyer" }
+            var warmupBars: Int { 0 }
+            mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+                if context.barIndex == 0 { context.buy(.quantity(quantity)) }
+            }
+        }
+        for text in ["1.25", "3", "0.07"] {
+            let quantity = try #require(FixedPoint(text))
+            let instrument = Instrument(symbol: "X", pricePrecision: 2, quantityStep: try #require(FixedPoint("0.01")))
+            let exchange = SimulatedExchange(instrument: instrument, fees: .free, fillTiming: .nextOpen)
+            var engine = TradingEngine(instrument: instrument, strategy: Buyer(quantity: quantity), exchange: exchange, cash: FixedPoint(1000))
+            let closes = [10.333, 11.777, 12.125, 13.005]
+            for b in bars(closes) { engine.process(b) }
+            #expect(engine.position == quantity)
+            for i in 1..<closes.count {
+                #expect(engine.equityCurve[i] == (engine.portfolio.cash + quantity * instrument.price(closes[i])).doubleValue, "\(text) at bar \(i)")
+            }
+        }
+    }
+
     @Test("an order placed on bar t fills on bar t+1 and the account follows")
     func orderFlow() throws {
         var engine = makeEngine(Recorder(buyOn: 1))

@@ -362,6 +362,13 @@ if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
     args.removeSubrange(i...(i + 1))
 }
 let which = args.first ?? "all"
+// The benchmarks read the shipped examples by paths relative to the repository root.
+guard FileManager.default.fileExists(atPath: "Examples/data/GOOGL.csv") else {
+    FileHandle.standardError.write(
+        Data("crocbench: run it from the repository root (Examples/data/GOOGL.csv not found in \(FileManager.default.currentDirectoryPath))\n".utf8)
+    )
+    exit(2)
+}
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
 if which == "executor-sim" { try await benchExecutor(orders: 200_000) }

@@ -21,25 +21,7 @@ public struct Instrument: Hashable, Sendable, Codable {
     /// Rounds a raw price to this instrument's precision (half to even).
     @inlinable
     public func price(_ value: Double) -> Price {
-        let p = FixedPoint(unchecked: value)
-        // The same rounding as `p.rounded(toDecimals: pricePrecision)`, with a constant divisor per case.
-        switch pricePrecision {
-        case 0: return FixedPoint(raw: Self.round(p.raw, 100_000_000))
-        case 1: return FixedPoint(raw: Self.round(p.raw, 10_000_000))
-        case 2: return FixedPoint(raw: Self.round(p.raw, 1_000_000))
-        case 3: return FixedPoint(raw: Self.round(p.raw, 100_000))
-        case 4: return FixedPoint(raw: Self.round(p.raw, 10_000))
-        case 5: return FixedPoint(raw: Self.round(p.raw, 1_000))
-        case 6: return FixedPoint(raw: Self.round(p.raw, 100))
-        case 7: return FixedPoint(raw: Self.round(p.raw, 10))
-        default: return p
-        }
-    }
-
-    /// `raw` rounded half to even to a multiple of `unit`.
-    @inlinable @inline(__always)
-    static func round(_ raw: Int64, _ unit: Int64) -> Int64 {
-        FixedPoint.adjust(raw / unit, raw % unit, unit) * unit
+        FixedPoint(unchecked: value).rounded(toDecimals: pricePrecision)
     }
 
     /// Whether `quantity` is a positive multiple of the step.

@@ -176,15 +176,24 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
     public func isMultiple(of step: FixedPoint) -> Bool { step.raw > 0 && raw % step.raw == 0 }
 
     /// Rounds to `digits` decimals (half to even).
+    /// One case per unit, so that each division is by a constant (a multiplication):
+    /// instruments round every price with it.
     @inlinable
     public func rounded(toDecimals digits: Int) -> FixedPoint {
-        guard digits < Self.decimals else { return self }
-        var unit: Int64 = 1
-        for _ in 0..<(Self.decimals - max(0, digits)) { unit *= 10 }
-        return FixedPoint(raw: Self.roundedQuotient(raw, unit) * unit)
+        switch digits {
+        case ...0: return FixedPoint(raw: Self.roundedQuotient(raw, 100_000_000) * 100_000_000)
+        case 1: return FixedPoint(raw: Self.roundedQuotient(raw, 10_000_000) * 10_000_000)
+        case 2: return FixedPoint(raw: Self.roundedQuotient(raw, 1_000_000) * 1_000_000)
+        case 3: return FixedPoint(raw: Self.roundedQuotient(raw, 100_000) * 100_000)
+        case 4: return FixedPoint(raw: Self.roundedQuotient(raw, 10_000) * 10_000)
+        case 5: return FixedPoint(raw: Self.roundedQuotient(raw, 1_000) * 1_000)
+        case 6: return FixedPoint(raw: Self.roundedQuotient(raw, 100) * 100)
+        case 7: return FixedPoint(raw: Self.roundedQuotient(raw, 10) * 10)
+        default: return self
+        }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     static func roundedQuotient(_ n: Int64, _ d: Int64) -> Int64 {
         adjust(n / d, n % d, d)
     }

@@ -208,7 +208,12 @@ struct SweepRunnerTests {
         await #expect(throws: SweepStoreError.self) { try await runner.run(store: failing, workers: 2, chunk: 7) }
         let partial = try store.finished(sweep: "resume")
         #expect(partial.count == 14)
-        let again = try await runner.run(store: try SQLiteSweepStore(path: path), workers: 2, chunk: 7)
+        // Progress comes after each recorded chunk (7, 7, 2 pending trials), counting the skipped ones.
+        let reports = Mutex<[[Int]]>([])
+        let again = try await runner.run(store: try SQLiteSweepStore(path: path), workers: 2, chunk: 7) { done, total in
+            reports.withLock { $0.append([done, total]) }
+        }
+        #expect(reports.withLock { $0 } == [[21, 30], [28, 30], [30, 30]])
         #expect(again.skipped == 14 && again.evaluated == 16 && again.trials.count == 30)
         #expect(Set(again.trials.map(\.index)) == Set(0..<30))
         let reference = try await runner.run(store: InMemorySweepStore(), workers: 1)

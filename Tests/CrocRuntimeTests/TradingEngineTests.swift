@@ -132,6 +132,47 @@ struct TradingEngineTests {
         #expect(r.equities.map(\.description) == ["1000", "1000", "999.76", "1001.76"])
     }
 
+    @Test("orders placed on a fill are sent once; working limits that do not fill stay working, bar after bar")
+    func ordersFromFills() throws {
+        /// Buys 2 on bar 0; when that fills, places two take-profit limits (sold one at a time).
+        struct Bracket: Strategy {
+            var name: String { "bracket" }
+            var warmupBars: Int { 0 }
+            var events: [String] = []
+            mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+                if context.barIndex == 0 { context.buy(.quantity(FixedPoint(2)), tag: "entry") }
+            }
+            mutating func onOrderEvent(_ event: OrderEvent, context: inout StrategyContext) {
+                switch event {
+                case .accepted(let o): events.append("accepted \(o.tag ?? "")")
+                case .filled(let o, let f): events.append("filled \(o.tag ?? "")@\(f.barIndex)")
+                case .rejected, .cancelled: events.append("other")
+                }
+                if case .filled(let o, _) = event, o.side == .buy {
+                    context.sell(.quantity(FixedPoint(1)), type: .limit(FixedPoint(12)), tag: "tp1")
+                    context.sell(.quantity(FixedPoint(1)), type: .limit(FixedPoint(15)), tag: "tp2")
+                }
+            }
+        }
+        // Highs are close + 1: tp1 (12) is reached on bar 2, tp2 (15) only on bar 4.
+        let closes: [Double] = [10, 10, 11, 13, 14, 14]
+        var engine = makeEngine(Bracket())
+        for b in bars(closes) { engine.process(b) }
+        let r = try #require(engine.strategy as? Bracket)
+        #expect(r.events == ["accepted entry", "filled entry@1", "accepted tp1", "accepted tp2", "filled tp1@2", "filled tp2@4"])
+        #expect(engine.fills.map(\.price) == [FixedPoint(10), FixedPoint(12), FixedPoint(15)])
+        #expect(engine.fills.map(\.orderID.rawValue) == [1, 2, 3])
+        #expect(engine.position == .zero && engine.exchange.workingOrders.isEmpty)
+        #expect(engine.trades.closed.map(\.exitPrice) == [FixedPoint(12), FixedPoint(15)])
+        #expect(engine.trades.closed.map(\.tag) == ["entry", "entry"])
+        // The same run through the range loop.
+        var ranged = makeEngine(Bracket())
+        ranged.process(try BarSeries(symbol: "X", bars: bars(closes)), range: 0..<closes.count)
+        #expect(ranged.fills == engine.fills)
+        #expect(ranged.equityCurve == engine.equityCurve)
+        #expect((ranged.strategy as? Bracket)?.events == r.events)
+    }
+
     @Test("fill-at-close fills on the signal bar")
     func closeTiming() {
         var engine = makeEngine(Recorder(buyOn: 1), timing: .close)

@@ -12,6 +12,8 @@
 //         default strategy and a GBDT model strategy, paced at 10,000 events/s and flooded.
 // sweep:  the 100 x 100 sma_cross grid on GOOGL (10,000 backtests), 1 worker vs all cores, in
 //         memory and with the SQLite store. Compare with scripts/bench_vectorbt_grid.py.
+// trials: N trials spread over that grid (--trials N, default 500) on one core, untimed: a
+//         fixed workload for profilers (perf record, valgrind --tool=callgrind).
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -361,6 +363,11 @@ if let i = args.firstIndex(of: "--csv"), i + 1 < args.count {
     csvPath = args[i + 1]
     args.removeSubrange(i...(i + 1))
 }
+var trials = 500
+if let i = args.firstIndex(of: "--trials"), i + 1 < args.count, let v = Int(args[i + 1]) {
+    trials = v
+    args.removeSubrange(i...(i + 1))
+}
 let which = args.first ?? "all"
 // The benchmarks read the shipped examples by paths relative to the repository root.
 guard FileManager.default.fileExists(atPath: "Examples/data/GOOGL.csv") else {
@@ -374,6 +381,18 @@ if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
 if which == "executor-sim" { try await benchExecutor(orders: 200_000) }
 if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
+if which == "trials" {
+    // A fixed amount of work for profilers (perf, valgrind --tool=callgrind): the first
+    // `--trials` (default 500) trials spread evenly over the 100 × 100 grid, on one core, untimed.
+    let runner = try SweepRunner(spec: try SweepSpec.load(path: "Examples/sweep-grid-100x100.yaml"))
+    let n = min(trials, 10_000)
+    var sink = 0.0
+    for k in 0..<n {
+        let i = k * 10_000 / n
+        sink += runner.evaluate(runner.parameters(of: i), index: i).objective ?? 0
+    }
+    print(String(format: "trials: objective sum %.6f", sink))
+}
 if which == "executor" {
     try await benchExecutor(orders: 200_000)
     try await benchExecutorHTTP(orders: 5_000)

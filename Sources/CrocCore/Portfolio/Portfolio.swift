@@ -36,15 +36,18 @@ public struct Portfolio: Sendable, Hashable, Codable {
         cash -= fill.commission
         totalCommission += fill.commission
         fillCount += 1
-        var p = positions[fill.symbol] ?? Position(symbol: fill.symbol)
+        // One lookup, the position updated in place.
+        Self.apply(fill, to: &positions[fill.symbol, default: Position(symbol: fill.symbol)])
+    }
+
+    private static func apply(_ fill: Fill, to p: inout Position) {
         p.apply(fill)
         if p.markPrice.isZero { p.markPrice = fill.price }
-        positions[fill.symbol] = p
     }
 
     /// Marks `symbol` at `price` for unrealised PnL and equity.
     public mutating func mark(_ symbol: String, at price: Price) {
-        if positions[symbol] != nil { positions[symbol]!.markPrice = price }
+        positions[symbol]?.markPrice = price
     }
 
     /// Cash plus the marked value of all positions.

@@ -61,7 +61,11 @@ public struct TradeLedger: Sendable, Hashable, Codable {
     /// Records a fill.
     /// - Parameter tag: The order's tag, kept on lots it opens.
     public mutating func record(_ fill: Fill, tag: String? = nil) {
-        var open = lots[fill.symbol] ?? []
+        // One lookup; the symbol's lots are updated in place (no copy of the array).
+        Self.record(fill, tag: tag, open: &lots[fill.symbol, default: []], closed: &closed)
+    }
+
+    private static func record(_ fill: Fill, tag: String?, open: inout [Lot], closed: inout [ClosedTrade]) {
         var remaining = fill.signedQuantity
         var exitCommissionLeft = fill.commission
         var quantityLeft = fill.quantity
@@ -102,6 +106,5 @@ public struct TradeLedger: Sendable, Hashable, Codable {
                 Lot(quantity: remaining, price: fill.price, bar: fill.barIndex, time: fill.timestamp, commission: exitCommissionLeft, tag: tag)
             )
         }
-        lots[fill.symbol] = open
     }
 }

@@ -28,6 +28,8 @@ public struct SimulatedExchange: Sendable {
     public let allowShort: Bool
     /// Orders accepted and not yet filled or cancelled, oldest first.
     public private(set) var workingOrders: [Order] = []
+    /// The spare order array `process` swaps with `workingOrders` (kept to reuse its storage).
+    private var spareOrders: [Order] = []
 
     /// Creates an exchange.
     public init(instrument: Instrument, fees: FeeModel, fillTiming: FillTiming = .nextOpen, allowShort: Bool = false) {
@@ -72,8 +74,14 @@ public struct SimulatedExchange: Sendable {
     ///     settle orders when a run ends, as backtesting.py does).
     public mutating func process(bar: Bar, barIndex: Int, portfolio: inout Portfolio, openOnly: Bool = false, emit: (OrderEvent) -> Void) {
         guard !workingOrders.isEmpty else { return }
-        let orders = workingOrders
-        workingOrders.removeAll(keepingCapacity: true)
+        // The orders move out and the still-working ones go back one by one, into the spare
+        // buffer: no array is copied or allocated per bar.
+        var orders = spareOrders
+        swap(&orders, &workingOrders)
+        defer {
+            orders.removeAll(keepingCapacity: true)
+            spareOrders = orders
+        }
         let open = instrument.price(bar.open)
         let high = openOnly ? open : instrument.price(bar.high)
         let low = openOnly ? open : instrument.price(bar.low)

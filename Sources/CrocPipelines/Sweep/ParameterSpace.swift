@@ -40,11 +40,14 @@ public struct ParameterSpace: Sendable, Hashable {
     public private(set) var dimensions: [(name: String, domain: ParameterDomain)]
     /// Parameters passed unchanged to every trial.
     public var fixed: [String: ConfigValue]
+    /// Each dimension's grid values, computed once (nil where continuous).
+    private let gridTable: [[ConfigValue]?]
 
     /// Creates a space.
     public init(_ dimensions: [String: ParameterDomain], fixed: [String: ConfigValue] = [:]) {
         self.dimensions = dimensions.keys.sorted().map { ($0, dimensions[$0]!) }
         self.fixed = fixed
+        self.gridTable = self.dimensions.map(\.domain.gridValues)
     }
 
     /// Compares names and domains.
@@ -64,8 +67,8 @@ public struct ParameterSpace: Sendable, Hashable {
     /// Grid size (nil when a dimension is continuous).
     public var gridSize: Int? {
         var n = 1
-        for d in dimensions {
-            guard let c = d.domain.count else { return nil }
+        for values in gridTable {
+            guard let c = values?.count else { return nil }
             n *= c
         }
         return n
@@ -76,9 +79,9 @@ public struct ParameterSpace: Sendable, Hashable {
     public func gridPoint(_ index: Int) -> [String: ConfigValue] {
         var out = fixed
         var rest = index
-        for d in dimensions.reversed() {
-            let values = d.domain.gridValues!
-            out[d.name] = values[rest % values.count]
+        for k in dimensions.indices.reversed() {
+            let values = gridTable[k]!
+            out[dimensions[k].name] = values[rest % values.count]
             rest /= values.count
         }
         return out

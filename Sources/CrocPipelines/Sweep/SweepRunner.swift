@@ -224,19 +224,27 @@ public struct SweepRunner: Sendable {
         spec.sampler == .grid ? spec.space.gridPoint(index) : randomTrial(spec.space, seed: spec.seed, index: index)
     }
 
-    /// Evaluates `jobs` on `workers` threads; results in the order of `jobs`.
-    func evaluateAll(_ jobs: [(index: Int, parameters: [String: ConfigValue])], shard: Int, workers: Int) async -> [TrialResult] {
+    /// Evaluates `count` jobs on `workers` threads; results in job order.
+    /// `job(k)` gives job k's trial index and parameters; the workers call it,
+    /// so building the parameters runs in parallel too.
+    func evaluateAll(
+        count: Int,
+        shard: Int,
+        workers: Int,
+        job: @escaping @Sendable (Int) -> (index: Int, parameters: [String: ConfigValue])
+    ) async -> [TrialResult] {
         await withCheckedContinuation { (c: CheckedContinuation<[TrialResult], Never>) in
             DispatchQueue.global().async {
                 let next = Atomic<Int>(0)
-                var out = [TrialResult?](repeating: nil, count: jobs.count)
+                var out = [TrialResult?](repeating: nil, count: count)
                 out.withUnsafeMutableBufferPointer { buffer in
                     nonisolated(unsafe) let slots = buffer
-                    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, jobs.count))) { _ in
+                    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, count))) { _ in
                         while true {
                             let i = next.add(1, ordering: .relaxed).oldValue
-                            guard i < jobs.count else { return }
-                            slots[i] = evaluate(jobs[i].parameters, index: jobs[i].index, shard: shard)
+                            guard i < count else { return }
+                            let (index, parameters) = job(i)
+                            slots[i] = evaluate(parameters, index: index, shard: shard)
                         }
                     }
                 }
@@ -274,15 +282,26 @@ public struct SweepRunner: Sendable {
             let mine = (0..<spec.plannedTrials).filter { shard.owns($0) }
             let pending = mine.filter { !done.contains($0) }
             skipped = mine.count - pending.count
+            // Chunk k + 1 is evaluated while chunk k is being recorded, so the
+            // workers do not wait for the store.
+            var recording: [TrialResult] = []
             var position = 0
-            while position < pending.count {
-                let slice = pending[position..<min(pending.count, position + chunk)]
-                let jobs = slice.map { ($0, parameters(of: $0)) }
-                let results = await evaluateAll(jobs, shard: shard.index, workers: workers)
-                try await store.record(results, sweep: name)
+            while position < pending.count || !recording.isEmpty {
+                let slice = pending[position..<min(pending.count, position + max(1, chunk))]
+                async let next =
+                    slice.isEmpty
+                    ? []
+                    : evaluateAll(count: slice.count, shard: shard.index, workers: workers) { [self] k in
+                        let i = slice[slice.startIndex + k]
+                        return (i, parameters(of: i))
+                    }
+                if !recording.isEmpty {
+                    try await store.record(recording, sweep: name)
+                    evaluated += recording.count
+                    progress?(skipped + evaluated, mine.count)
+                }
+                recording = await next
                 position += slice.count
-                evaluated += slice.count
-                progress?(skipped + evaluated, mine.count)
             }
         }
         let elapsed = ContinuousClock.now - started
@@ -331,7 +350,7 @@ public struct SweepRunner: Sendable {
                 proposals.append(p)
                 if byIndex[i] == nil { jobs.append((i, p)) }
             }
-            let results = jobs.isEmpty ? [] : await evaluateAll(jobs, shard: shard.index, workers: workers)
+            let results = jobs.isEmpty ? [] : await evaluateAll(count: jobs.count, shard: shard.index, workers: workers) { [jobs] in jobs[$0] }
             try await store.record(results, sweep: name)
             for r in results { byIndex[r.index] = r }
             for i in indices {

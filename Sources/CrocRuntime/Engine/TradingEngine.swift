@@ -66,7 +66,6 @@ public struct TradingEngine: Sendable {
     public private(set) var barCount = 0
     private var context: StrategyContext
     private var lastBar: Bar?
-    private var tags: [OrderID: String] = [:]
     // Cached account figures: change only on fills, read on every bar.
     private var cash: Money
     /// The instrument's signed position (cached; changes only on fills).
@@ -81,6 +80,8 @@ public struct TradingEngine: Sendable {
     private var externalWorking: [OrderID: Order] = [:]
     /// Order events of the current bar (kept to reuse its storage).
     private var eventBuffer: [OrderEvent] = []
+    /// The spare command array, swapped with the context's (kept to reuse its storage).
+    private var commandBuffer: [StrategyCommand] = []
 
     /// Creates an engine.
     /// - Parameters:
@@ -312,7 +313,6 @@ public struct TradingEngine: Sendable {
             let commands = context.commands
             context.commands.removeAll(keepingCapacity: true)
             for case .submit(let order) in commands {
-                tags[order.id] = order.tag
                 var events: [OrderEvent] = []
                 if mode == .lastClose {
                     exchange.execute(order, at: close, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
@@ -391,16 +391,19 @@ public struct TradingEngine: Sendable {
     public var lastProcessedBar: Bar? { lastBar }
 
     private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, close: Price, _ strategy: inout S) {
-        let commands = context.commands
-        context.commands.removeAll(keepingCapacity: true)
+        // The commands move out and the context gets the spare buffer (orders placed from
+        // onOrderEvent land there): no array is copied or allocated per order.
+        var commands = commandBuffer
+        swap(&commands, &context.commands)
+        defer {
+            commands.removeAll(keepingCapacity: true)
+            commandBuffer = commands
+        }
         portfolio.mark(instrument.symbol, at: close)
         if routing == .external {
             for command in commands {
                 outbox.append(command)
-                if case .submit(let order) = command {
-                    if let tag = order.tag { tags[order.id] = tag }
-                    externalWorking[order.id] = order
-                }
+                if case .submit(let order) = command { externalWorking[order.id] = order }
             }
             context.workingOrders = externalWorkingOrders
             return
@@ -409,7 +412,6 @@ public struct TradingEngine: Sendable {
             var events = takeEventBuffer()
             switch command {
             case .submit(let order):
-                if let tag = order.tag { tags[order.id] = tag }
                 exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
             case .cancel(let id):
                 if let order = exchange.cancel(id) { events.append(.cancelled(order)) }
@@ -424,17 +426,14 @@ public struct TradingEngine: Sendable {
             switch event {
             case .filled(let order, let fill):
                 fills.append(fill)
-                trades.record(fill, tag: tags.removeValue(forKey: order.id))
+                trades.record(fill, tag: order.tag)
                 let p = portfolio.position(instrument.symbol)
                 position = p.quantity
                 cash = portfolio.cash
                 context.averagePrice = p.averagePrice
             case .rejected(let order, let reason):
-                tags[order.id] = nil
                 rejections.append((order, reason))
-            case .cancelled(let order):
-                tags[order.id] = nil
-            case .accepted:
+            case .cancelled, .accepted:
                 break
             }
             context.position = position

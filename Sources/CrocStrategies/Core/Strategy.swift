@@ -65,12 +65,15 @@ public struct StrategyContext: Sendable {
     public package(set) var commands: [StrategyCommand] = []
     package var nextOrderID: UInt64 = 1
     package let runID: String
+    /// `runID` + "-", the fixed part of every client order id.
+    private let clientOrderPrefix: String
 
     /// Creates a context (the engine does this).
     public init(instrument: Instrument, fees: FeeModel, runID: String = "run") {
         self.instrument = instrument
         self.fees = fees
         self.runID = runID
+        self.clientOrderPrefix = runID + "-"
     }
 
     /// Whether no position is held.
@@ -90,7 +93,7 @@ public struct StrategyContext: Sendable {
         nextOrderID += 1
         let order = Order(
             id: id,
-            clientOrderID: "\(runID)-\(id.rawValue)",
+            clientOrderID: clientOrderPrefix + String(id.rawValue),
             symbol: instrument.symbol,
             side: side,
             type: type,

@@ -37,7 +37,13 @@ public struct Portfolio: Sendable, Hashable, Codable {
         totalCommission += fill.commission
         fillCount += 1
         // One lookup, the position updated in place.
-        Self.apply(fill, to: &positions[fill.symbol, default: Position(symbol: fill.symbol)])
+        if let i = positions.index(forKey: fill.symbol) {
+            Self.apply(fill, to: &positions.values[i])
+        } else {
+            var p = Position(symbol: fill.symbol)
+            Self.apply(fill, to: &p)
+            positions[fill.symbol] = p
+        }
     }
 
     private static func apply(_ fill: Fill, to p: inout Position) {
@@ -47,7 +53,7 @@ public struct Portfolio: Sendable, Hashable, Codable {
 
     /// Marks `symbol` at `price` for unrealised PnL and equity.
     public mutating func mark(_ symbol: String, at price: Price) {
-        positions[symbol]?.markPrice = price
+        if let i = positions.index(forKey: symbol) { positions.values[i].markPrice = price }
     }
 
     /// Cash plus the marked value of all positions.

@@ -62,7 +62,13 @@ public struct TradeLedger: Sendable, Hashable, Codable {
     /// - Parameter tag: The order's tag, kept on lots it opens.
     public mutating func record(_ fill: Fill, tag: String? = nil) {
         // One lookup; the symbol's lots are updated in place (no copy of the array).
-        Self.record(fill, tag: tag, open: &lots[fill.symbol, default: []], closed: &closed)
+        if let i = lots.index(forKey: fill.symbol) {
+            Self.record(fill, tag: tag, open: &lots.values[i], closed: &closed)
+        } else {
+            var open: [Lot] = []
+            Self.record(fill, tag: tag, open: &open, closed: &closed)
+            lots[fill.symbol] = open
+        }
     }
 
     private static func record(_ fill: Fill, tag: String?, open: inout [Lot], closed: inout [ClosedTrade]) {

@@ -69,7 +69,15 @@ public struct TradingEngine: Sendable {
     // Cached account figures: change only on fills, read on every bar.
     private var cash: Money
     /// The instrument's signed position (cached; changes only on fills).
-    public private(set) var position: Quantity = .zero
+    public private(set) var position: Quantity = .zero {
+        didSet {
+            let (units, fraction) = position.raw.quotientAndRemainder(dividingBy: FixedPoint.scale)
+            wholeUnits = fraction == 0 ? units : 0
+        }
+    }
+    /// `position` in whole units when it is a whole number of them, else 0: such a position
+    /// marks by one exact integer product (units × price), the value `position * price` rounds to.
+    private var wholeUnits: Int64 = 0
     /// Strategy failures (the first 1,000; `strategyFailureCount` counts all).
     public private(set) var strategyFailures: [StrategyFailure] = []
     /// How many times the strategy's `onBar` threw.
@@ -243,7 +251,7 @@ public struct TradingEngine: Sendable {
         }
         // The close is converted only when a position needs marking (the price rounding is not free).
         var equity = cash
-        if position.raw != 0 { equity += position * (markPrice ?? instrument.price(bar.close)) }
+        if position.raw != 0 { equity += Self.markedValue(position, wholeUnits, markPrice ?? instrument.price(bar.close)) }
         context.barIndex = index
         context.time = bar.timestamp
         context.position = position
@@ -263,9 +271,22 @@ public struct TradingEngine: Sendable {
             let close = markPrice ?? instrument.price(bar.close)
             execute(commands: bar, index: index, close: close, &strategy)
             equity = cash
-            if position.raw != 0 { equity += position * close }
+            if position.raw != 0 { equity += Self.markedValue(position, wholeUnits, close) }
         }
         return equity.doubleValue
+    }
+
+    /// The position's value at `price`: `position * price`, by one multiplication when the
+    /// position is a whole number of units (the usual case, and exact: nothing to round).
+    /// (Static, with its inputs as arguments: a method on `self` here made the generic range
+    /// loop copy the whole engine per bar.)
+    @inline(__always)
+    private static func markedValue(_ position: Quantity, _ wholeUnits: Int64, _ price: Price) -> Money {
+        if wholeUnits != 0 {
+            let (value, overflow) = wholeUnits.multipliedReportingOverflow(by: price.raw)
+            if !overflow { return FixedPoint(raw: value) }
+        }
+        return position * price
     }
 
     /// The reusable event array (order events are collected per bar; one allocation per run, not per order).

@@ -68,9 +68,20 @@ public struct SMACrossStrategy: Strategy {
         defer { previousSign = sign }
         guard count > slow else { return }
         if previousSign < 0 && sign > 0 {
-            if context.isFlat && context.workingOrders.isEmpty { context.buy(.cashFraction(.one), tag: "sma_cross_up") }
+            Self.enter(&context)
         } else if previousSign > 0 && sign < 0 {
-            context.closePosition(tag: "sma_cross_down")
+            Self.exit(&context)
         }
+    }
+
+    // The order paths are out of line: a cross is rare, and the per-bar path stays small.
+    @inline(never)
+    private static func enter(_ context: inout StrategyContext) {
+        if context.isFlat && context.workingOrders.isEmpty { context.buy(.cashFraction(.one), tag: "sma_cross_up") }
+    }
+
+    @inline(never)
+    private static func exit(_ context: inout StrategyContext) {
+        context.closePosition(tag: "sma_cross_down")
     }
 }

@@ -245,7 +245,11 @@ public struct TradingEngine: Sendable {
         barCount += 1
         if routing == .simulated && !exchange.workingOrders.isEmpty {
             var events = takeEventBuffer()
+            // The context lets go of the exchange's order array while the exchange updates it
+            // (a shared array would be copied on every change), and gets it back after.
+            context.workingOrders = []
             exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+            context.workingOrders = exchange.workingOrders
             handle(events, &strategy)
             returnEventBuffer(&events)
         }
@@ -431,12 +435,14 @@ public struct TradingEngine: Sendable {
         }
         for command in commands {
             var events = takeEventBuffer()
+            context.workingOrders = []  // not shared while the exchange changes it (see `step`)
             switch command {
             case .submit(let order):
                 exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
             case .cancel(let id):
                 if let order = exchange.cancel(id) { events.append(.cancelled(order)) }
             }
+            context.workingOrders = exchange.workingOrders
             handle(events, &strategy)
             returnEventBuffer(&events)
         }

@@ -197,6 +197,41 @@ struct SweepRunnerTests {
         }
     }
 
+    @Test("blocks from a backtest's daily period returns equal blocks from its equity, bankrupt bars included")
+    func blocksFromPeriodReturns() throws {
+        // Daily GOOGL: every bar ends its own period, so the period returns are the bar returns.
+        let spec = try smallGrid()
+        let runner = try SweepRunner(spec: spec)
+        let result = try Backtester.run(
+            series: runner.series[0],
+            instrument: runner.instruments[0],
+            strategy: SMACrossStrategy(fast: 10, slow: 30),
+            options: runner.options
+        )
+        #expect(result.periodsAreBars && result.periodReturns.count == result.equity.count - 1)
+        var fromEquity = [ReturnMoments](repeating: ReturnMoments(), count: 16)
+        var fromReturns = fromEquity
+        SweepRunner.addBlocks(result.equity, into: &fromEquity)
+        SweepRunner.addBlocks(result.equity, returns: result.periodReturns, into: &fromReturns)
+        #expect(fromEquity == fromReturns)
+        #expect(fromEquity.map(\.n).reduce(0, +) == Double(result.equity.count - 1))
+        // A curve that reaches zero and below: those bars' returns count as 0 either way.
+        let equity: [Double] = [100, 50, 0, -10, 20, 40, 80]
+        let returns = (1..<equity.count).map { equity[$0] / equity[$0 - 1] - 1 }
+        var a = [ReturnMoments](repeating: ReturnMoments(), count: 3)
+        var b = a
+        SweepRunner.addBlocks(equity, into: &a)
+        SweepRunner.addBlocks(equity, returns: returns, into: &b)
+        #expect(a == b)
+        // −0.5 (100 → 50), −1 (50 → 0), 0 and 0 (from 0 and −10), +1, +1.
+        let sum: Double = a.map(\.s1).reduce(0, +)
+        #expect(sum == 0.5)
+        // Returns of another length are not used.
+        var c = [ReturnMoments](repeating: ReturnMoments(), count: 3)
+        SweepRunner.addBlocks(equity, returns: [1, 2], into: &c)
+        #expect(c == a)
+    }
+
     @Test("an interrupted sweep resumes: finished trials are skipped, nothing is recorded twice, results match an uninterrupted run")
     func resume() async throws {
         let spec = try smallGrid(name: "resume")

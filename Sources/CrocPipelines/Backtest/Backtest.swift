@@ -70,6 +70,12 @@ public struct BacktestResult: Sendable {
     public var portfolio: Portfolio
     /// The statistics.
     public var statistics: BacktestStatistics
+    /// The returns of each calendar period behind the Sharpe and Sortino ratios (one per
+    /// bar after the first for daily bars): `equity[e₍ₖ₊₁₎] / equity[eₖ] − 1` over the
+    /// last bar `eₖ` of each day, week, month or year (`BacktestStatistics.Calendar`).
+    public var periodReturns: [Double]
+    /// Whether each period return is one bar's return: every bar ends its own period.
+    public var periodsAreBars: Bool
 }
 
 /// Why a backtest could not run.
@@ -118,6 +124,8 @@ public enum Backtester {
         }
         engine.finish(options.finalize)
         let trades = engine.trades.closed
+        let calendar = calendar ?? BacktestStatistics.Calendar(timestamps: series.timestamps)
+        var periodReturns: [Double] = []
         let stats = BacktestStatistics.compute(
             timestamps: series.timestamps,
             close: series.close,
@@ -126,7 +134,8 @@ public enum Backtester {
             warmupBars: warmup,
             commissions: engine.portfolio.totalCommission.doubleValue,
             calendar: calendar,
-            market: marketStatistics
+            market: marketStatistics,
+            periodReturns: &periodReturns
         )
         return BacktestResult(
             instrument: instrument,
@@ -139,7 +148,9 @@ public enum Backtester {
             fills: engine.fills,
             rejections: engine.rejections,
             portfolio: engine.portfolio,
-            statistics: stats
+            statistics: stats,
+            periodReturns: periodReturns,
+            periodsAreBars: calendar.bucketEnds.count == series.count
         )
     }
 

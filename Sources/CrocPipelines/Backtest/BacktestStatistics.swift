@@ -100,6 +100,35 @@ public struct BacktestStatistics: Sendable, Equatable {
         calendar given: Calendar? = nil,
         market: Bool = true
     ) -> BacktestStatistics {
+        var periodReturns: [Double] = []
+        return compute(
+            timestamps: timestamps,
+            close: close,
+            equity: equity,
+            trades: trades,
+            warmupBars: warmupBars,
+            commissions: commissions,
+            riskFreeRate: riskFreeRate,
+            calendar: given,
+            market: market,
+            periodReturns: &periodReturns
+        )
+    }
+
+    /// `compute`, also handing out the calendar-period returns it derives: return k is
+    /// `equity[ends[k + 1]] / equity[ends[k]] − 1` over `calendar.bucketEnds`.
+    static func compute(
+        timestamps: [Int64],
+        close: [Double],
+        equity: [Double],
+        trades: [ClosedTrade],
+        warmupBars: Int,
+        commissions: Double,
+        riskFreeRate: Double = 0,
+        calendar given: Calendar? = nil,
+        market: Bool = true,
+        periodReturns: inout [Double]
+    ) -> BacktestStatistics {
         let n = equity.count
         precondition(n > 0 && timestamps.count == n && close.count == n, "statistics need one equity point per bar")
         let nan = Double.nan
@@ -185,7 +214,7 @@ public struct BacktestStatistics: Sendable, Equatable {
         // and their downside squares in order (the same sums the separate passes made).
         let annualPeriods = calendar.annualPeriods
         let ends = calendar.bucketEnds
-        var periodReturns: [Double] = []
+        periodReturns.removeAll(keepingCapacity: true)
         var returnSum = 0.0
         var downsideSum = 0.0
         var nonPositiveGrowth = false

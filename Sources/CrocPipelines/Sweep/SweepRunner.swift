@@ -174,7 +174,8 @@ public struct SweepRunner: Sendable {
                 sums[name, default: 0] += v
             }
             sums["trades", default: 0] += Double(st.tradeCount)
-            Self.addBlocks(result.equity, into: &blocks)
+            // With one period per bar, the statistics' period returns are these bar returns.
+            Self.addBlocks(result.equity, returns: result.periodsAreBars ? result.periodReturns : nil, into: &blocks)
         }
         if violations.isEmpty {
             let n = Double(series.count)
@@ -200,19 +201,35 @@ public struct SweepRunner: Sendable {
     }
 
     /// Per-bar returns of an equity curve, added to `blocks` equal time slices.
-    static func addBlocks(_ equity: [Double], into blocks: inout [ReturnMoments]) {
+    /// - Parameter returns: `equity[t] / equity[t − 1] − 1` for t = 1..<n when already
+    ///   computed (the statistics' period returns of daily bars); used where `equity[t − 1] > 0`.
+    static func addBlocks(_ equity: [Double], returns given: [Double]? = nil, into blocks: inout [ReturnMoments]) {
         let n = equity.count
         guard n > 1 else { return }
+        equity.withUnsafeBufferPointer { e in
+            if let r = given, r.count == n - 1 {
+                r.withUnsafeBufferPointer { r in walkBlocks(n, &blocks) { t in e[t - 1] > 0 ? r[t - 1] : 0 } }
+            } else {
+                walkBlocks(n, &blocks) { t in
+                    let prev = e[t - 1]
+                    return prev > 0 ? e[t] / prev - 1 : 0
+                }
+            }
+        }
+    }
+
+    /// Adds `value(t)` for t = 1..<n to block ⌊(t − 1)·b / (n − 1)⌋ of `blocks`, walking the
+    /// blocks rather than dividing per bar.
+    @inline(__always)
+    private static func walkBlocks(_ n: Int, _ blocks: inout [ReturnMoments], _ value: (Int) -> Double) {
         let b = blocks.count
-        // Return t (1..<n) goes to block ⌊(t − 1)·b / (n − 1)⌋: walk the blocks, not a division per bar.
         var t = 1
         for k in 0..<b {
             var m = blocks[k]
             // ⌊(t − 1)·b / (n − 1)⌋ = k  ⇔  t − 1 < ⌈(k + 1)(n − 1) / b⌉.
             let end = min(n, 1 + ((k + 1) * (n - 1) + b - 1) / b)
             while t < end {
-                let prev = equity[t - 1]
-                m.add(prev > 0 ? equity[t] / prev - 1 : 0)
+                m.add(value(t))
                 t += 1
             }
             blocks[k] = m

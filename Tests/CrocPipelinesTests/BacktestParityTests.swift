@@ -194,6 +194,37 @@ struct StatisticsEdgeTests {
         }
     }
 
+    @Test("drawdowns without a division per bar equal the bar-by-bar definition; other curves take that path")
+    func drawdownsFastPath() throws {
+        var rng = SplitMix64(seed: 11)
+        for round in 0..<400 {
+            let n = 1 + Int(rng.next() % 80)
+            // Steps from a small set so that ties with the peak, flat runs and single-bar dips occur.
+            var e = 100.0 + Double(rng.next() % 5)
+            var equity: [Double] = []
+            for _ in 0..<n {
+                equity.append(e)
+                e = max(1, e + Double(Int(rng.next() % 7) - 3) * (round % 2 == 0 ? 1 : 0.37))
+            }
+            let times = (0..<n).map { Int64($0) * 86_400_000_000_000 }
+            let fast = try #require(BacktestStatistics.Drawdowns.positive(equity, times), "round \(round)")
+            let reference = BacktestStatistics.Drawdowns(reference: equity, timestamps: times)
+            #expect(fast == reference, "round \(round): \(equity)")
+            #expect(BacktestStatistics.Drawdowns(equity: equity, timestamps: times) == reference)
+        }
+        // Zero, negative and NaN equity are left to the bar-by-bar definition.
+        let times = (0..<5).map { Int64($0) * 86_400_000_000_000 }
+        for equity in [[100.0, 50, 0, 20, 120], [100, -5, 30, 90, 80], [100, .nan, 90, 80, 110], [0, 1, 2, 1, 3]] {
+            #expect(BacktestStatistics.Drawdowns.positive(equity, times) == nil)
+            let d = BacktestStatistics.Drawdowns(equity: equity, timestamps: times)
+            let r = BacktestStatistics.Drawdowns(reference: equity, timestamps: times)
+            #expect(d.durations == r.durations && d.maxDepth.bitPattern == r.maxDepth.bitPattern)
+        }
+        // A curve that ends one bar below its peak: that bar counts in the deepest drawdown, not as a drawdown.
+        let tail = BacktestStatistics.Drawdowns(equity: [100, 110, 99], timestamps: Array(times.prefix(3)))
+        #expect(tail.durations.isEmpty && tail.maxDepth == 1 - 99.0 / 110 && tail.peak == 110)
+    }
+
     @Test("an empty series cannot be backtested")
     func emptySeries() {
         #expect(throws: BacktestError.self) {

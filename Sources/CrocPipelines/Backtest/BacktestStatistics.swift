@@ -135,34 +135,8 @@ public struct BacktestStatistics: Sendable, Equatable {
         let calendar = given ?? Calendar(timestamps: timestamps)
         precondition(calendar.bars == n, "the calendar was computed for another series")
 
-        // Drawdowns, in one pass: dd = 1 − equity / running peak; each run between bars at a
-        // peak (dd = 0; the last bar closes an open run) is one drawdown with its depth and length.
-        var ddDurations: [Double] = []
-        var ddPeaks: [Double] = []
-        var peak = -Double.infinity
-        var maxDD = -Double.infinity
-        var lastZero: Int? = nil
-        var runMax = 0.0
-        for i in 0..<n {
-            peak = max(peak, equity[i])
-            let d = 1 - equity[i] / peak
-            if d > maxDD { maxDD = d }
-            if d == 0 {
-                if let a = lastZero, i > a + 1 {
-                    ddDurations.append(Double(timestamps[i] - timestamps[a]) / 1e9)
-                    ddPeaks.append(runMax)
-                }
-                lastZero = i
-                runMax = 0
-            } else if d > runMax {
-                runMax = d
-            }
-        }
-        if let a = lastZero, a != n - 1, n - 1 > a + 1 {
-            ddDurations.append(Double(timestamps[n - 1] - timestamps[a]) / 1e9)
-            ddPeaks.append(runMax)
-        }
-        if n == 0 { maxDD = 0 }
+        let dd = Drawdowns(equity: equity, timestamps: timestamps)
+        let (peak, maxDD, ddDurations, ddPeaks) = (dd.peak, dd.maxDepth, dd.durations, dd.depths)
         let unit = calendar.unit
         func ceilDuration(_ seconds: Double) -> Double {
             guard seconds.isFinite else { return seconds }
@@ -219,17 +193,24 @@ public struct BacktestStatistics: Sendable, Equatable {
         var downsideSum = 0.0
         var nonPositiveGrowth = false
         if ends.count > 1 {
-            periodReturns.reserveCapacity(ends.count - 1)
-            var previous = equity[ends[0]]
-            for k in 1..<ends.count {
-                let current = equity[ends[k]]
-                let r = current / previous - 1
-                periodReturns.append(r)
-                returnSum += r
-                let m = min(r, 0)
-                downsideSum += m * m
-                if r + 1 <= 0 { nonPositiveGrowth = true }
-                previous = current
+            // The calendar was derived from n timestamps (checked above): its bucket ends are bar indices.
+            periodReturns = equity.withUnsafeBufferPointer { e in
+                ends.withUnsafeBufferPointer { ends in
+                    [Double](unsafeUninitializedCapacity: ends.count - 1) { out, count in
+                        var previous = e[ends[0]]
+                        for k in 1..<ends.count {
+                            let current = e[ends[k]]
+                            let r = current / previous - 1
+                            out[k - 1] = r
+                            returnSum += r
+                            let m = min(r, 0)
+                            downsideSum += m * m
+                            if r + 1 <= 0 { nonPositiveGrowth = true }
+                            previous = current
+                        }
+                        count = ends.count - 1
+                    }
+                }
             }
         }
         // The geometric mean of the period returns: Π(1 + r) telescopes to last / first bucket equity,
@@ -297,6 +278,103 @@ public struct BacktestStatistics: Sendable, Equatable {
     }
 
     /// Median spacing of the last 100 timestamps (ns), as pandas computes it.
+    /// The drawdowns of an equity curve: dd = 1 − equity / running peak; each run of bars
+    /// below the peak, closed by the next bar at a peak (or by the last bar, when at least
+    /// two bars are below), is one drawdown with its depth and length.
+    struct Drawdowns: Equatable {
+        /// The highest equity.
+        var peak = -Double.infinity
+        /// The deepest drawdown (0 when equity never falls below its peak).
+        var maxDepth = -Double.infinity
+        /// Each drawdown's length, seconds, from its peak bar to its recovery (or the last bar).
+        var durations: [Double] = []
+        /// Each drawdown's depth, as a fraction of its peak.
+        var depths: [Double] = []
+
+        private init() {}
+
+        /// Measures `equity` (one point per timestamp; not empty).
+        init(equity: [Double], timestamps: [Int64]) {
+            if let fast = Self.positive(equity, timestamps) {
+                self = fast
+            } else {
+                self.init(reference: equity, timestamps: timestamps)
+            }
+        }
+
+        /// Bar by bar, any values: dd of every bar.
+        init(reference equity: [Double], timestamps: [Int64]) {
+            let n = equity.count
+            var lastZero: Int? = nil
+            var runMax = 0.0
+            for i in 0..<n {
+                peak = max(peak, equity[i])
+                let d = 1 - equity[i] / peak
+                if d > maxDepth { maxDepth = d }
+                if d == 0 {
+                    if let a = lastZero, i > a + 1 {
+                        durations.append(Double(timestamps[i] - timestamps[a]) / 1e9)
+                        depths.append(runMax)
+                    }
+                    lastZero = i
+                    runMax = 0
+                } else if d > runMax {
+                    runMax = d
+                }
+            }
+            if let a = lastZero, a != n - 1, n - 1 > a + 1 {
+                durations.append(Double(timestamps[n - 1] - timestamps[a]) / 1e9)
+                depths.append(runMax)
+            }
+        }
+
+        /// The same figures for a curve of positive, finite values without a division per bar
+        /// (nil when a value is not): below a peak p, 1 − e / p only grows as e falls, so a
+        /// run's depth is 1 − (its lowest equity) / p, and a bar is at a peak exactly when
+        /// e ≥ p (for 0 < e < p, e / p rounds below 1).
+        static func positive(_ equity: [Double], _ timestamps: [Int64]) -> Drawdowns? {
+            equity.withUnsafeBufferPointer { e -> Drawdowns? in
+                let n = e.count
+                guard n > 0, e[0] > 0, e[0].isFinite else { return nil }
+                var out = Drawdowns()
+                var peak = e[0]
+                var low = peak  // the lowest equity since the last peak bar
+                var maxDepth = 0.0
+                var lastZero = 0
+                for i in 1..<n {
+                    let x = e[i]
+                    if x >= peak {
+                        guard x.isFinite else { return nil }
+                        if i > lastZero + 1 {
+                            let depth = 1 - low / peak
+                            out.durations.append(Double(timestamps[i] - timestamps[lastZero]) / 1e9)
+                            out.depths.append(depth)
+                            if depth > maxDepth { maxDepth = depth }
+                        }
+                        peak = x
+                        low = x
+                        lastZero = i
+                    } else if x > 0 {
+                        if x < low { low = x }
+                    } else {
+                        return nil  // zero, negative or NaN
+                    }
+                }
+                if lastZero != n - 1 {
+                    let depth = 1 - low / peak
+                    if depth > maxDepth { maxDepth = depth }
+                    if n - 1 > lastZero + 1 {
+                        out.durations.append(Double(timestamps[n - 1] - timestamps[lastZero]) / 1e9)
+                        out.depths.append(depth)
+                    }
+                }
+                out.peak = peak
+                out.maxDepth = maxDepth
+                return out
+            }
+        }
+    }
+
     /// What the statistics need from a series' timestamps alone: computed once
     /// per series, it serves every run over those bars (sweeps).
     public struct Calendar: Sendable {

@@ -190,6 +190,11 @@ public struct TradingEngine: Sendable {
         lastBar = series[range.upperBound - 1]
     }
 
+    // The built-in strategies get loops compiled for their type, which call `onBar`
+    // directly; any other strategy runs the generic loop, through the witness table.
+    @_specialize(where S == SMACrossStrategy)
+    @_specialize(where S == ModelDrivenStrategy)
+    @_specialize(where S == RLPolicyStrategy)
     private mutating func processRange<S: Strategy>(
         _ series: BarSeries,
         _ range: Range<Int>,

@@ -1,6 +1,6 @@
 // crocbench: release-build benchmarks for the targets in issue #2.
 //
-//   cd Benchmarks && swift run -c release crocbench [engine|csv|all] [--bars N] [--csv PATH]
+//   cd Benchmarks && swift run -c release crocbench [engine|csv|all|sweep|trials|...] [--bars N] [--csv PATH] [--trials N]
 //
 // engine: sma_cross 10/20 through TradingEngine over N synthetic bars (default 1,000,000);
 //         reports bars/s (best of 5) and peak resident memory per bar.

@@ -133,11 +133,12 @@ public final class PostgresSweepStore: SweepStore {
                         binds.append(sweep)
                         binds.append(t.index)
                         binds.append(t.shard)
-                        binds.append(SweepJSON.encode(t.parameters))
+                        let columns = TrialColumns.encode(t)
+                        binds.append(columns.parameters)
                         binds.append(t.objective)
-                        binds.append(SweepJSON.encode(t.violations))
-                        binds.append(SweepJSON.encode(t.metrics))
-                        binds.append(SweepJSON.encode(t.blocks))
+                        binds.append(columns.violations)
+                        binds.append(columns.metrics)
+                        binds.append(columns.blocks)
                         binds.append(t.seconds)
                     }
                     let sql = """
@@ -176,11 +177,11 @@ public final class PostgresSweepStore: SweepStore {
                     TrialResult(
                         index: trial,
                         shard: shard,
-                        parameters: try SweepJSON.decode([String: ConfigValue].self, parameters),
+                        parameters: try TrialColumns.parameters(parameters),
                         objective: objective,
-                        violations: try SweepJSON.decode([String].self, violations),
-                        metrics: try SweepJSON.decode([String: Double].self, metrics),
-                        blocks: try SweepJSON.decode([ReturnMoments].self, blocks),
+                        violations: try TrialColumns.violations(violations),
+                        metrics: try TrialColumns.metrics(metrics),
+                        blocks: try TrialColumns.blocks(blocks),
                         seconds: seconds
                     )
                 )

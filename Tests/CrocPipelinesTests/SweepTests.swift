@@ -511,3 +511,141 @@ struct WalkForwardOptimizationTests {
         #expect(page.contains("data-table=\"best-trials\"") && page.contains("Probability of backtest overfitting"))
     }
 }
+
+@Suite("Stored trial columns")
+struct TrialColumnTests {
+    /// Bit-for-bit equality, NaN included.
+    func same(_ a: Double, _ b: Double) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+
+    /// Equal, with integers and doubles compared as numbers.
+    func sameNumbers(_ a: ConfigValue, _ b: ConfigValue) -> Bool {
+        switch (a, b) {
+        case (.int, .double), (.double, .int): return a.doubleValue == b.doubleValue
+        case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { sameNumbers($0, $1) }
+        case (.object(let x), .object(let y)): return x.keys == y.keys && x.allSatisfy { sameNumbers($0.value, y[$0.key]!) }
+        default: return a == b
+        }
+    }
+
+    func randomDouble(_ rng: inout SplitMix64) -> Double {
+        switch rng.next() % 8 {
+        case 0: return [0, -0.0, 3.0, 1e-5, 5e-324, 1.7976931348623157e308, .nan, .infinity, -.infinity][Int(rng.next() % 9)]
+        case 1: return Double(Int64(bitPattern: rng.next()) % 1000)
+        default:
+            // Any finite double: random bit patterns, non-finite ones folded back.
+            let d = Double(bitPattern: rng.next())
+            return d.isFinite ? d : Double(rng.next() % 1_000_000) / 7
+        }
+    }
+
+    func randomString(_ rng: inout SplitMix64) -> String {
+        let pieces = ["a", "fast", "\"", "\\", "/", "\n", "\t", "\r", "\u{01}", "\u{1f}", "é", "€", "🐊", " ", "{", "]", ":", ","]
+        return (0..<Int(rng.next() % 6)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+    }
+
+    func randomValue(_ rng: inout SplitMix64, depth: Int = 0) -> ConfigValue {
+        switch rng.next() % (depth < 2 ? 8 : 6) {
+        case 0: return .null
+        case 1: return .bool(rng.next() % 2 == 0)
+        case 2: return .int(Int(truncatingIfNeeded: rng.next()) >> Int(rng.next() % 64))
+        case 3:
+            let d = randomDouble(&rng)
+            return d.isFinite ? .double(d) : .double(0.25)
+        case 4, 5: return .string(randomString(&rng))
+        case 6: return .array((0..<Int(rng.next() % 4)).map { _ in randomValue(&rng, depth: depth + 1) })
+        default:
+            return .object(Dictionary((0..<Int(rng.next() % 4)).map { _ in (randomString(&rng), randomValue(&rng, depth: depth + 1)) }) { a, _ in a })
+        }
+    }
+
+    func randomTrial(_ rng: inout SplitMix64, index: Int) -> TrialResult {
+        var parameters: [String: ConfigValue] = [:]
+        for _ in 0..<Int(rng.next() % 5) { parameters[randomString(&rng)] = randomValue(&rng) }
+        var metrics: [String: Double] = [:]
+        for name in ["sharpe", "sortino", "calmar", "return", "trades", randomString(&rng)] { metrics[name] = randomDouble(&rng) }
+        let blocks = (0..<Int(rng.next() % 12)).map { _ in
+            var m = ReturnMoments()
+            m.n = randomDouble(&rng)
+            m.s1 = randomDouble(&rng)
+            m.s2 = randomDouble(&rng)
+            m.s3 = randomDouble(&rng)
+            m.s4 = randomDouble(&rng)
+            return m
+        }
+        return TrialResult(
+            index: index,
+            shard: 0,
+            parameters: parameters,
+            objective: nil,
+            violations: (0..<Int(rng.next() % 3)).map { _ in randomString(&rng) },
+            metrics: metrics,
+            blocks: blocks,
+            seconds: 0
+        )
+    }
+
+    @Test("every column reads back exactly what was written: integers, doubles (NaN, ±inf, −0, subnormals), escapes, nesting")
+    func roundTrip() throws {
+        var rng = SplitMix64(seed: 11)
+        for k in 0..<3000 {
+            let t = randomTrial(&rng, index: k)
+            let c = TrialColumns.encode(t)
+            #expect(try TrialColumns.parameters(c.parameters) == t.parameters)
+            #expect(try TrialColumns.violations(c.violations) == t.violations)
+            let metrics = try TrialColumns.metrics(c.metrics)
+            #expect(metrics.keys.sorted() == t.metrics.keys.sorted())
+            #expect(t.metrics.allSatisfy { same($0.value, metrics[$0.key]!) })
+            let blocks = try TrialColumns.blocks(c.blocks)
+            #expect(blocks.count == t.blocks.count)
+            for (a, b) in zip(blocks, t.blocks) {
+                #expect(same(a.n, b.n) && same(a.s1, b.s1) && same(a.s2, b.s2) && same(a.s3, b.s3) && same(a.s4, b.s4))
+            }
+        }
+        // Doubles stay doubles, integers integers.
+        let c = TrialColumns.encode(
+            TrialResult(index: 0, shard: 0, parameters: ["a": .double(3), "b": .int(3)], objective: 1, violations: [], metrics: [:], blocks: [], seconds: 0)
+        )
+        #expect(c.parameters == #"{"a":3.0,"b":3}"#)
+        #expect(try TrialColumns.parameters(c.parameters) == ["a": .double(3), "b": .int(3)])
+    }
+
+    @Test("the columns are JSON that Foundation reads to the same values, and rows written by JSONEncoder read as before")
+    func compatibleWithJSONCoders() throws {
+        var rng = SplitMix64(seed: 12)
+        for k in 0..<1000 {
+            let t = randomTrial(&rng, index: k)
+            let c = TrialColumns.encode(t)
+            // Foundation reads this codec's text (so SQL's JSON functions do too)…
+            #expect(try SweepJSON.decode([String].self, c.violations) == t.violations)
+            let metrics = try SweepJSON.decode([String: Double].self, c.metrics)
+            #expect(t.metrics.allSatisfy { same($0.value, metrics[$0.key]!) })
+            let blocks = try SweepJSON.decode([ReturnMoments].self, c.blocks)
+            #expect(zip(blocks, t.blocks).allSatisfy { same($0.s2, $1.s2) && same($0.n, $1.n) } && blocks.count == t.blocks.count)
+            #expect(try JSONSerialization.jsonObject(with: Data(c.parameters.utf8)) is [String: Any])
+            // …and this codec reads what JSONEncoder wrote before it.
+            let old = SweepJSON.encode(t.parameters)
+            // (Foundation reads an integral number written with an exponent, 2.9e+16, as an integer; this
+            // codec keeps it a double, as it was before JSONEncoder wrote it: the same number either way.)
+            #expect(
+                sameNumbers(.object(try TrialColumns.parameters(old)), .object(try SweepJSON.decode([String: ConfigValue].self, old))),
+                "\(old)"
+            )
+            let oldMetrics = try TrialColumns.metrics(SweepJSON.encode(t.metrics))
+            #expect(t.metrics.allSatisfy { same($0.value, oldMetrics[$0.key]!) })
+            #expect(try TrialColumns.violations(SweepJSON.encode(t.violations)) == t.violations)
+            #expect(try TrialColumns.blocks(SweepJSON.encode(t.blocks)).count == t.blocks.count)
+        }
+        // Whitespace and escaped slashes from other writers.
+        #expect(try TrialColumns.parameters(#" { "a\/b" : [ 1 , 2.5 , "x\u00e9\ud83d\udc0a" ] } "#) == ["a/b": .array([.int(1), .double(2.5), .string("xé🐊")])])
+    }
+
+    @Test("damaged columns are refused with Foundation's error, never read as something else")
+    func damaged() {
+        for text in [#"{"fast":"#, #"{"fast":1"#, #"{"fast":1}x"#, "", "[", #"{"a":01x}"#, #"{"a":-}"#] {
+            #expect(throws: DecodingError.self) { try TrialColumns.parameters(text) }
+        }
+        #expect(throws: DecodingError.self) { try TrialColumns.metrics(#"{"sharpe":"high"}"#) }
+        #expect(throws: DecodingError.self) { try TrialColumns.violations(#"["a",2]"#) }
+        #expect(throws: DecodingError.self) { try TrialColumns.blocks(#"[{"n":1,"s1":0,"s2":0,"s3":0}]"#) }
+    }
+}

@@ -88,6 +88,30 @@ func benchSweep() async throws {
         print("sweep bench: the SQLite store holds \(lite.trials.count) trials")
         exit(1)
     }
+    // Where the store's time goes: writing the 10,000 results in the runner's batches, reading them back.
+    var write = Double.infinity
+    var read = Double.infinity
+    for round in 0..<3 {
+        let storePath = FileManager.default.temporaryDirectory.appendingPathComponent("crocbench-store-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: storePath) }
+        let store = try SQLiteSweepStore(path: storePath)
+        try store.open(SweepRecord(name: "bench\(round)", specHash: spec.specHash, spec: spec.canonical, planned: 10_000))
+        var t0 = ContinuousClock.now
+        var k = 0
+        while k < reference!.count {
+            try store.record(Array(reference![k..<min(reference!.count, k + 1024)]), sweep: "bench\(round)")
+            k += 1024
+        }
+        write = min(write, seconds(ContinuousClock.now - t0))
+        t0 = ContinuousClock.now
+        let back = try store.trials(sweep: "bench\(round)")
+        read = min(read, seconds(ContinuousClock.now - t0))
+        guard back == reference! else {
+            print("sweep bench: the SQLite store gave back other results than it was given")
+            exit(1)
+        }
+    }
+    print(String(format: "SQLite store, 10,000 trials: write %.3f s (%.1f us/trial), read back %.3f s (%.1f us/trial)", write, write * 100, read, read * 100))
     let one = times[1]!
     let all = times[cores]!
     let best = lite.best!
@@ -107,3 +131,4 @@ func benchSweep() async throws {
     )
     print("  targets: < 0.5 s on 2 cores, >= 1.8x one core; best trial \(best.index) \(best.parameters) Sharpe \(best.objective!)")
 }
+

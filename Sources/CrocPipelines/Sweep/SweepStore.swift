@@ -294,10 +294,9 @@ public final class SQLiteSweepStore: SweepStore {
                         """
                 )
                 for t in trials {
+                    let c = TrialColumns.encode(t)
                     try statement.execute(arguments: [
-                        sweep, t.index, t.shard, SweepJSON.encode(t.parameters), t.objective, SweepJSON.encode(t.violations),
-                        SweepJSON.encode(t.metrics),
-                        SweepJSON.encode(t.blocks), t.seconds,
+                        sweep, t.index, t.shard, c.parameters, t.objective, c.violations, c.metrics, c.blocks, t.seconds,
                     ])
                 }
             }
@@ -324,11 +323,11 @@ public final class SQLiteSweepStore: SweepStore {
                     TrialResult(
                         index: row["trial"],
                         shard: row["shard"],
-                        parameters: try SweepJSON.decode([String: ConfigValue].self, row["parameters"]),
+                        parameters: try TrialColumns.parameters(row["parameters"]),
                         objective: row["objective"],
-                        violations: try SweepJSON.decode([String].self, row["violations"]),
-                        metrics: try SweepJSON.decode([String: Double].self, row["metrics"]),
-                        blocks: try SweepJSON.decode([ReturnMoments].self, row["blocks"]),
+                        violations: try TrialColumns.violations(row["violations"]),
+                        metrics: try TrialColumns.metrics(row["metrics"]),
+                        blocks: try TrialColumns.blocks(row["blocks"]),
                         seconds: row["seconds"]
                     )
                 }

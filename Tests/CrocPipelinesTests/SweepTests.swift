@@ -641,7 +641,7 @@ struct TrialColumnTests {
 
     @Test("damaged columns are refused with Foundation's error, never read as something else")
     func damaged() {
-        for text in [#"{"fast":"#, #"{"fast":1"#, #"{"fast":1}x"#, "", "[", #"{"a":01x}"#, #"{"a":-}"#] {
+        for text in [#"{"fast":"#, #"{"fast":1"#, #"{"fast":1}x"#, "", "[", #"{"a":01x}"#, #"{"a":01}"#, #"{"a":-}"#, #"{"a":1.5.2}"#] {
             #expect(throws: DecodingError.self) { try TrialColumns.parameters(text) }
         }
         #expect(throws: DecodingError.self) { try TrialColumns.metrics(#"{"sharpe":"high"}"#) }

@@ -357,6 +357,10 @@ public enum TrialColumns {
                 }
             }
             guard i > digits, b[digits] >= UInt8(ascii: "0"), b[digits] <= UInt8(ascii: "9") else { throw Failure() }
+            // JSON has no leading zeros (01); Foundation gets to refuse those.
+            if b[digits] == UInt8(ascii: "0"), digits + 1 < i, b[digits + 1] >= UInt8(ascii: "0"), b[digits + 1] <= UInt8(ascii: "9") {
+                throw Failure()
+            }
             let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
             return (Substring(text), integer)
         }

@@ -52,6 +52,27 @@ struct ParameterSpaceTests {
         #expect(values.allSatisfy { (0.001...1).contains($0) } && values.contains { $0 < 0.01 })  // log-uniform reaches low decades
     }
 
+    @Test("grid steps of real numbers give the decimals written (0.4, 0.42, …), in grids, random draws and TPE snaps")
+    func decimalSteps() throws {
+        let d = ParameterDomain.double(lower: 0.4, upper: 0.5, step: 0.02, log: false)
+        #expect(d.gridValues == [0.4, 0.42, 0.44, 0.46, 0.48, 0.5].map { ConfigValue.double($0) })
+        let cents = try #require(ParameterDomain.double(lower: 0.5, upper: 0.6, step: 0.01, log: false).gridValues)
+        #expect(cents == (50...60).map { .double(Double($0) / 100) })  // n / 100 is the double nearest 0.nn
+        #expect(ParameterDomain.point(0.1, 0.1, 2) == 0.3)  // 0.1 + 2 × 0.1 = 0.30000000000000004 unrounded
+        #expect(ParameterDomain.point(1e-5, 1e-5, 2) == 3e-5)
+        #expect(ParameterDomain.point(250, 12.5, 3) == 287.5)
+        // Beyond 15 decimals or 2^52 the sum is left as computed.
+        #expect(ParameterDomain.point(1e300, 1e300, 1) == 2e300)
+        #expect(ParameterDomain.point(0.1, 1e-17, 1) == 0.1 + 1e-17)
+        #expect(ParameterDomain.decimals(0.02) == 2 && ParameterDomain.decimals(1.5e-7) == 8 && ParameterDomain.decimals(250) == 0)
+        #expect(ParameterDomain.decimals(1e-20) == nil)
+        // Random draws and TPE's snap land on the same points.
+        let space = ParameterSpace(["x": d])
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<200 { #expect(d.gridValues!.contains(space.randomPoint(&rng)["x"]!)) }
+        for x in stride(from: 0.39, through: 0.51, by: 0.003) { #expect(d.gridValues!.contains(TPESampler.snap(d, x))) }
+    }
+
     @Test(
         "bad sweep files name the key path",
         arguments: [
@@ -155,6 +176,68 @@ struct SweepRunnerTests {
         #expect(strict.trials.allSatisfy { !$0.feasible } && strict.best == nil)
         #expect(strict.trials.contains { $0.violations.contains { $0.hasPrefix("trades ") } })
         #expect(summary.best?.objective == summary.trials.compactMap(\.objective).max())
+    }
+
+    @Test("a trained model's decision thresholds are swept like any strategy's parameters; each trial equals a direct backtest")
+    func modelStrategySweep() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-sweep-model-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let training = """
+            name: thresholds
+            data: {path: \(googl)}
+            features: [{name: r, indicator: returns, lags: [1, 2]}, {name: rsi, indicator: rsi}]
+            label: {kind: sign, horizon: 5}
+            model: {kind: gbdt, params: {rounds: 10, maxLeaves: 7, minSamplesLeaf: 40}}
+            output: \(dir)
+            """
+        _ = try TrainingPipeline.run(try TrainingConfig(try AppConfig.parse(text: training)))
+        let spec = try sweepSpec(
+            """
+            name: model-thresholds
+            strategy: model
+            data: [\(googl)]
+            parameters:
+              model: \(dir)
+              longAbove: [0.5, 0.52, 0.55]
+              exitBelow: {min: 0.46, max: 0.5, step: 0.02}
+            constraints: {minTrades: 1}
+            """
+        )
+        #expect(spec.plannedTrials == 9)
+        // The bundle is read once for all nine trials, and the results are those of reading it per trial.
+        let cache = BundleCache()
+        let runner = try SweepRunner(spec: spec, factory: .standard(bundles: cache))
+        let summary = try await runner.run(store: InMemorySweepStore(), workers: 2)
+        #expect(cache.count == 1)
+        let uncached = try await SweepRunner(spec: spec, factory: .standard).run(store: InMemorySweepStore(), workers: 2)
+        #expect(uncached.trials.map(\.metrics) == summary.trials.map(\.metrics))
+        #expect(summary.trials.count == 9 && summary.trials.allSatisfy { $0.violations.isEmpty || $0.violations[0].hasPrefix("trades") })
+        // Different thresholds trade differently.
+        #expect(Set(summary.trials.compactMap { $0.metrics["trades"] }).count > 1)
+        for t in summary.trials {
+            let direct = try Backtester.run(
+                series: runner.series[0],
+                instrument: runner.instruments[0],
+                strategy: try StrategyFactory.standard.make("model", parameters: t.parameters),
+                options: runner.options
+            )
+            #expect(t.metrics["trades"] == Double(direct.statistics.tradeCount))
+            #expect(t.metrics["return"] == direct.statistics.returnPct)
+        }
+        // A bundle that is not there is a trial's typed violation, not a crash.
+        let missing = try SweepRunner(spec: try sweepSpec("name: m\nstrategy: model\ndata: [\(googl)]\nparameters: {model: /nonexistent, longAbove: [0.5]}"))
+        let bad = try await missing.run(store: InMemorySweepStore(), workers: 1)
+        #expect(bad.trials.count == 1 && bad.trials[0].violations.first?.contains("strategy.params.model") == true)
+        // Class-instance models (ONNX sessions) are not shared between threads; value-type models are.
+        final class SessionModel: Model, @unchecked Sendable {
+            var kind: ModelKind { .onnx }
+            var task: ModelTask { .binaryClassification }
+            var inputWidth: Int { 1 }
+            func predict(_ x: UnsafeBufferPointer<Double>) -> Double { 0 }
+            func encodeWeights() -> [UInt8] { [] }
+        }
+        #expect(!BundleCache.shares(SessionModel()))
+        #expect(BundleCache.shares(try ModelBundle.load(from: dir).model))
     }
 
     @Test("statistics from a shared calendar without the market regression equal the full ones (beta and alpha aside)")

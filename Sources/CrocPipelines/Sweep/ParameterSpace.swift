@@ -20,10 +20,41 @@ public enum ParameterDomain: Sendable, Hashable {
         case .double(let lo, let hi, let step, _):
             guard let step else { return nil }
             let n = Int(((hi - lo) / step + 1e-9).rounded(.down))
-            return (0...n).map { .double(lo + Double($0) * step) }
+            return (0...n).map { .double(Self.point(lo, step, $0)) }
         case .choice(let values):
             return values
         }
+    }
+
+    /// `lower + k·step` as the decimal it stands for: 0.4 + 1 × 0.02 is 0.42, not
+    /// 0.42000000000000004, so trials show and store the values a person wrote. The sum
+    /// is rounded to the decimals of `lower` and `step` (when they have at most 15 and the
+    /// scaled value is exact in a double; otherwise it is left as computed).
+    static func point(_ lower: Double, _ step: Double, _ k: Int) -> Double {
+        let v = lower + Double(k) * step
+        guard let a = decimals(lower), let b = decimals(step) else { return v }
+        let scale = Foundation.pow(10, Double(max(a, b)))
+        let scaled = (v * scale).rounded()
+        guard abs(scaled) < 4_503_599_627_370_496 else { return v }  // 2^52: integers exact
+        return scaled / scale
+    }
+
+    /// The fractional decimal digits of `x`'s shortest form (0.02 → 2, 1e-05 → 5, 250 → 0), nil above 15.
+    static func decimals(_ x: Double) -> Int? {
+        guard x.isFinite else { return nil }
+        let text = x.magnitude.description
+        var mantissa = Substring(text)
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            guard let p = Int(text[text.index(after: e)...]) else { return nil }
+            exponent = p
+            mantissa = text[..<e]
+        }
+        let fraction = mantissa.firstIndex(of: ".").map { mantissa.distance(from: $0, to: mantissa.endIndex) - 1 } ?? 0
+        var digits = max(0, fraction - exponent)
+        // "3.0" has no real fractional digit.
+        if mantissa.hasSuffix(".0") && exponent == 0 { digits = 0 }
+        return digits <= 15 ? digits : nil
     }
 
     /// Points on the grid, or nil when continuous.
@@ -102,7 +133,7 @@ public struct ParameterSpace: Sendable, Hashable {
         case .double(let lo, let hi, let step, let log):
             if let step {
                 let n = Int(((hi - lo) / step + 1e-9).rounded(.down))
-                return .double(lo + Double(Int.random(in: 0...n, using: &rng)) * step)
+                return .double(ParameterDomain.point(lo, step, Int.random(in: 0...n, using: &rng)))
             }
             if log { return .double(Foundation.exp(Double.random(in: Foundation.log(lo)...Foundation.log(hi), using: &rng))) }
             return .double(Double.random(in: lo...hi, using: &rng))
@@ -300,7 +331,7 @@ public struct TPESampler: Sendable {
             return .int(min(hi, max(lo, lo + Int(k) * step)))
         case .double(let lo, let hi, let step, let log):
             var v = log ? Foundation.exp(x) : x
-            if let step { v = lo + ((v - lo) / step).rounded() * step }
+            if let step { v = ParameterDomain.point(lo, step, Int(((v - lo) / step).rounded())) }
             return .double(min(hi, max(lo, v)))
         case .choice(let values):
             return values[min(values.count - 1, max(0, Int(x.rounded())))]

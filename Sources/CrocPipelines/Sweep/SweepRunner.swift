@@ -112,8 +112,10 @@ public struct SweepRunner: Sendable {
     let markPrices: [TradingEngine.MarkPrices]
 
     /// Creates a runner over loaded data.
+    /// - Parameter factory: Builds each trial's strategy; by default the built-ins, with
+    ///   model and RL bundles read once for all trials (`BundleCache`).
     /// - Throws: `ConfigError` for unrepresentable instrument settings.
-    public init(spec: SweepSpec, series: [BarSeries], factory: StrategyFactory = .standard) throws(ConfigError) {
+    public init(spec: SweepSpec, series: [BarSeries], factory: StrategyFactory = .standard(bundles: BundleCache())) throws(ConfigError) {
         self.spec = spec
         self.factory = factory
         self.series = series
@@ -130,7 +132,7 @@ public struct SweepRunner: Sendable {
 
     /// Loads the sweep's data files and creates a runner.
     /// - Throws: `CSVError` or `ConfigError` naming the file.
-    public init(spec: SweepSpec, factory: StrategyFactory = .standard) throws {
+    public init(spec: SweepSpec, factory: StrategyFactory = .standard(bundles: BundleCache())) throws {
         try self.init(spec: spec, series: try spec.data.map { try TrainingPipeline.loadSeries($0) }, factory: factory)
     }
 

@@ -122,8 +122,13 @@ public struct StrategyFactory: Sendable {
     /// An empty factory.
     public init() {}
 
-    /// A factory with the built-in strategies (`sma_cross`, `model`).
-    public static var standard: StrategyFactory {
+    /// A factory with the built-in strategies (`sma_cross`, `model`, `rl`).
+    public static var standard: StrategyFactory { standard(bundles: nil) }
+
+    /// The built-in strategies, with `model` and `rl` reading their bundles
+    /// through `bundles` when given (once for all the strategies built, as a
+    /// sweep's trials want) instead of from disk for each strategy.
+    public static func standard(bundles: BundleCache?) -> StrategyFactory {
         var f = StrategyFactory()
         f.register("sma_cross", summary: SMACrossStrategy.summary, parameters: [("fast", "10"), ("slow", "20")]) {
             (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
@@ -137,7 +142,7 @@ public struct StrategyFactory: Sendable {
                 ("coverAbove", "0.5"), ("sizeByConfidence", "false"), ("minimumFraction", "0.25"), ("cooldown", "0"),
             ]
         ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
-            try makeModelStrategy(&p)
+            try makeModelStrategy(&p, bundles: bundles)
         }
         f.register(
             "rl",
@@ -147,7 +152,9 @@ public struct StrategyFactory: Sendable {
             (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             let path = try p.string("model", default: "")
             do {
-                return RLPolicyStrategy(bundle: try RLModelBundle.load(from: path))
+                let bundle: RLModelBundle
+                if let bundles { bundle = try bundles.policy(at: path) } else { bundle = try RLModelBundle.load(from: path) }
+                return RLPolicyStrategy(bundle: bundle)
             } catch {
                 throw StrategyError(
                     .invalidParameter,
@@ -160,7 +167,7 @@ public struct StrategyFactory: Sendable {
     }
 
     /// Builds `ModelDrivenStrategy` from `model=<bundle dir>` and the rule's parameters.
-    static func makeModelStrategy(_ p: inout StrategyParameters) throws(StrategyError) -> any Strategy {
+    static func makeModelStrategy(_ p: inout StrategyParameters, bundles: BundleCache?) throws(StrategyError) -> any Strategy {
         let path = try p.string("model", default: "")
         guard !path.isEmpty else {
             throw StrategyError(
@@ -171,7 +178,7 @@ public struct StrategyFactory: Sendable {
         }
         let adapter: InferenceAdapter
         do {
-            adapter = try InferenceAdapter(path: path)
+            adapter = InferenceAdapter(bundle: try loadModel(path, bundles))
         } catch {
             throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: error.description)
         }
@@ -187,6 +194,11 @@ public struct StrategyFactory: Sendable {
             cooldownBars: try p.int("cooldown", default: 0, in: 0...1_000_000)
         )
         return ModelDrivenStrategy(adapter: adapter, rule: rule)
+    }
+
+    private static func loadModel(_ path: String, _ bundles: BundleCache?) throws(BundleError) -> ModelBundle {
+        if let bundles { return try bundles.model(at: path) }
+        return try ModelBundle.load(from: path)
     }
 
     /// Registered names, sorted.

@@ -1,0 +1,44 @@
+import CrocModels
+import Synchronization
+
+/// Model bundles read once and shared, read-only, by the strategies that one
+/// factory builds: a sweep's trials of the `model` or `rl` strategy read,
+/// verify and decode the bundle directory on first use and reuse it after,
+/// instead of once per trial. The trials of one sweep therefore all see the
+/// bundle as it was when first read, even if it is retrained meanwhile.
+///
+/// Only value-type models are shared (they are immutable once decoded). A
+/// bundle whose model is a class instance, such as an ONNX Runtime session,
+/// is loaded anew for every strategy, as without a cache.
+public final class BundleCache: Sendable {
+    private let models = Mutex<[String: ModelBundle]>([:])
+    private let policies = Mutex<[String: RLModelBundle]>([:])
+
+    /// An empty cache.
+    public init() {}
+
+    /// The model bundle in `directory`, read and verified on first use.
+    /// - Throws: `BundleError` from `ModelBundle.load(from:)` (failures are not cached).
+    public func model(at directory: String) throws(BundleError) -> ModelBundle {
+        if let b = models.withLock({ $0[directory] }) { return b }
+        let b = try ModelBundle.load(from: directory)
+        if Self.shares(b.model) { models.withLock { $0[directory] = b } }
+        return b
+    }
+
+    /// Whether a decoded model may be shared by strategies on many threads: value types
+    /// only (a class instance may keep a session or scratch state of its own).
+    public static func shares(_ model: any Model) -> Bool { !(type(of: model) is AnyClass) }
+
+    /// The RL policy bundle in `directory`, read and verified on first use.
+    /// - Throws: `BundleError` from `RLModelBundle.load(from:)` (failures are not cached).
+    public func policy(at directory: String) throws(BundleError) -> RLModelBundle {
+        if let b = policies.withLock({ $0[directory] }) { return b }
+        let b = try RLModelBundle.load(from: directory)
+        policies.withLock { $0[directory] = b }
+        return b
+    }
+
+    /// How many bundles are held (model and RL together).
+    public var count: Int { models.withLock { $0.count } + policies.withLock { $0.count } }
+}

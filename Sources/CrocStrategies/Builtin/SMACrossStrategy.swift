@@ -21,12 +21,13 @@ public struct SMACrossStrategy: Strategy {
     /// The slow SMA's first value is at bar `slow − 1`.
     public var warmupBars: Int { slow - 1 }
 
-    private var window: [Int64]
-    private var head = 0
-    private var count = 0
-    private var fastSum: Int64 = 0
-    private var slowSum: Int64 = 0
-    private var previousSign = 0  // sign of (fast − slow) on the previous bar; 0 = unknown or equal
+    // Internal, and visible to inlining: the backtest's range loop inlines `onBar` (see below).
+    @usableFromInline var window: [Int64]
+    @usableFromInline var head = 0
+    @usableFromInline var count = 0
+    @usableFromInline var fastSum: Int64 = 0
+    @usableFromInline var slowSum: Int64 = 0
+    @usableFromInline var previousSign = 0  // sign of (fast − slow) on the previous bar; 0 = unknown or equal
 
     /// Creates the strategy.
     /// - Precondition: `1 <= fast < slow`; use `init(parameters:)` for user input.
@@ -47,7 +48,9 @@ public struct SMACrossStrategy: Strategy {
         self.init(fast: fast, slow: slow)
     }
 
-    /// Updates the averages and acts on a cross.
+    /// Updates the averages and acts on a cross. Inlinable: the engine's range loop,
+    /// compiled for this type, runs it without a call per bar.
+    @inlinable @inline(__always)
     public mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
         let x = FixedPoint(unchecked: bar.close).raw
         // Ring buffer of the last `slow` closes; `head` is the oldest slot.
@@ -75,13 +78,13 @@ public struct SMACrossStrategy: Strategy {
     }
 
     // The order paths are out of line: a cross is rare, and the per-bar path stays small.
-    @inline(never)
-    private static func enter(_ context: inout StrategyContext) {
+    @inline(never) @usableFromInline
+    static func enter(_ context: inout StrategyContext) {
         if context.isFlat && context.workingOrders.isEmpty { context.buy(.cashFraction(.one), tag: "sma_cross_up") }
     }
 
-    @inline(never)
-    private static func exit(_ context: inout StrategyContext) {
+    @inline(never) @usableFromInline
+    static func exit(_ context: inout StrategyContext) {
         context.closePosition(tag: "sma_cross_down")
     }
 }

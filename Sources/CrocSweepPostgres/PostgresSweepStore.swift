@@ -163,7 +163,10 @@ public final class PostgresSweepStore: SweepStore {
     }
 
     /// See `SweepStore`.
-    public func trials(sweep: String) async throws -> [TrialResult] {
+    public func trials(sweep: String) async throws -> [TrialResult] { try await trials(sweep: sweep, reusing: [:]) }
+
+    /// See `SweepStore`.
+    public func trials(sweep: String, reusing known: [Int: TrialResult]) async throws -> [TrialResult] {
         try await wrap("read trials") {
             var out: [TrialResult] = []
             let rows = try await client.query(
@@ -173,6 +176,10 @@ public final class PostgresSweepStore: SweepStore {
             for try await (trial, shard, parameters, objective, violations, metrics, blocks, seconds) in rows.decode(
                 (Int, Int, String, Double?, String, String, String, Double).self
             ) {
+                if let k = Self.reusable(known, index: trial, shard: shard, seconds: seconds) {
+                    out.append(k)
+                    continue
+                }
                 out.append(
                     TrialResult(
                         index: trial,

@@ -367,6 +367,18 @@ struct SweepRunnerTests {
                     return t
                 }
         )
+        // The run's own summary reuses the rows it recorded; it equals a full read of the store.
+        let summaryPath = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: summaryPath) }
+        let run = try await runner.run(store: try SQLiteSweepStore(path: summaryPath), workers: 2)
+        let stored = try SQLiteSweepStore(path: summaryPath)
+        #expect(run.trials == (try stored.trials(sweep: "sharded")))
+        var known = Dictionary(uniqueKeysWithValues: run.trials.map { ($0.index, $0) })
+        known[3]?.objective = 42  // marks which rows were taken from `known`
+        known[4]?.objective = 42
+        known[4]?.shard = 7  // …and this one no longer matches the stored row
+        let mixed = try await (stored as any SweepStore).trials(sweep: "sharded", reusing: known)  // as the runner calls it
+        #expect(mixed[3].objective == 42 && mixed[4] == run.trials[4] && Array(mixed[5...]) == Array(run.trials[5...]))
         let changed = try SweepRunner(spec: try smallGrid(name: "sharded", extra: "seed: 5"))
         let e = await #expect(throws: SweepStoreError.self) { try await changed.run(store: try SQLiteSweepStore(path: path)) }
         #expect(e?.description.contains("already exists with different settings") == true)

@@ -55,6 +55,14 @@ struct PostgresSweepStoreTests {
             sweep: name
         )
         #expect(try await store.trials(sweep: name) == trials)
+        // Rows this process holds (same index, shard and timing) are reused, others decoded.
+        var known = Dictionary(uniqueKeysWithValues: trials.map { ($0.index, $0) })
+        #expect(try await store.trials(sweep: name, reusing: known) == trials)
+        known[3]?.objective = 42  // marks which rows were taken from `known`
+        known[4]?.objective = 42
+        known[4]?.seconds += 1  // …and this one no longer matches the stored row
+        let mixed = try await store.trials(sweep: name, reusing: known)
+        #expect(mixed[3].objective == 42 && mixed[4] == trials[4] && Array(mixed[5...]) == Array(trials[5...]))
         // The same sweep on SQLite gives the same results, bit for bit.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-pg-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }

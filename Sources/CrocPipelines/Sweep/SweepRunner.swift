@@ -295,8 +295,10 @@ public struct SweepRunner: Sendable {
         let done = try await store.finished(sweep: name)
         var evaluated = 0
         var skipped = 0
+        // What this run recorded: the final read of the store decodes only the other rows.
+        var recorded: [Int: TrialResult] = [:]
         if spec.sampler == .tpe {
-            (evaluated, skipped) = try await runTPE(store: store, name: name, shard: shard, workers: workers, done: done, progress: progress)
+            (evaluated, skipped, recorded) = try await runTPE(store: store, name: name, shard: shard, workers: workers, done: done, progress: progress)
         } else {
             let mine = (0..<spec.plannedTrials).filter { shard.owns($0) }
             let pending = mine.filter { !done.contains($0) }
@@ -316,6 +318,7 @@ public struct SweepRunner: Sendable {
                     }
                 if !recording.isEmpty {
                     try await store.record(recording, sweep: name)
+                    for t in recording { recorded[t.index] = t }
                     evaluated += recording.count
                     progress?(skipped + evaluated, mine.count)
                 }
@@ -328,7 +331,7 @@ public struct SweepRunner: Sendable {
             evaluated: evaluated,
             skipped: skipped,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
-            trials: try await store.trials(sweep: name)
+            trials: try await store.trials(sweep: name, reusing: recorded)
         )
     }
 
@@ -342,7 +345,7 @@ public struct SweepRunner: Sendable {
         workers: Int,
         done: Set<Int>,
         progress: (@Sendable (Int, Int) -> Void)?
-    ) async throws -> (Int, Int) {
+    ) async throws -> (evaluated: Int, skipped: Int, recorded: [Int: TrialResult]) {
         let local = (0..<spec.trials).filter { shard.owns($0) }  // global indices, in local order
         let sampler = TPESampler()
         var history: [(parameters: [String: ConfigValue], objective: Double?)] = []
@@ -352,6 +355,7 @@ public struct SweepRunner: Sendable {
         }
         var evaluated = 0
         var skipped = 0
+        var recorded: [Int: TrialResult] = [:]
         var round = 0
         var position = 0
         while position < local.count {
@@ -371,7 +375,10 @@ public struct SweepRunner: Sendable {
             }
             let results = jobs.isEmpty ? [] : await evaluateAll(count: jobs.count, shard: shard.index, workers: workers) { [jobs] in jobs[$0] }
             try await store.record(results, sweep: name)
-            for r in results { byIndex[r.index] = r }
+            for r in results {
+                byIndex[r.index] = r
+                recorded[r.index] = r
+            }
             for i in indices {
                 if let t = byIndex[i] { history.append((t.parameters, t.objective)) }
             }
@@ -381,6 +388,6 @@ public struct SweepRunner: Sendable {
             round += 1
             progress?(position, local.count)
         }
-        return (evaluated, skipped)
+        return (evaluated, skipped, recorded)
     }
 }

@@ -161,11 +161,26 @@ public protocol SweepStore: Sendable {
     func finished(sweep: String) async throws -> Set<Int>
     /// All trials of the sweep, by index.
     func trials(sweep: String) async throws -> [TrialResult]
+    /// All trials of the sweep, by index, taking a row from `known` instead of decoding it
+    /// when `known` holds a result with its index, shard and timing (the row this process
+    /// recorded itself); every other row is read from the store.
+    func trials(sweep: String, reusing known: [Int: TrialResult]) async throws -> [TrialResult]
     /// The sweeps in the store.
     func sweeps() async throws -> [SweepRecord]
 }
 
 extension SweepStore {
+    /// Reads every row (stores that cannot skip decoding).
+    public func trials(sweep: String, reusing known: [Int: TrialResult]) async throws -> [TrialResult] {
+        try await trials(sweep: sweep)
+    }
+
+    /// Whether `known` holds the stored row (index, shard, seconds) so that it need not be decoded.
+    public static func reusable(_ known: [Int: TrialResult], index: Int, shard: Int, seconds: Double) -> TrialResult? {
+        guard let k = known[index], k.shard == shard, k.seconds.bitPattern == seconds.bitPattern else { return nil }
+        return k
+    }
+
     /// Checks a sweep against an existing record of the same name.
     /// - Throws: `SweepStoreError` when the settings differ.
     public static func check(_ existing: SweepRecord?, _ sweep: SweepRecord, store: String) throws {
@@ -311,7 +326,10 @@ public final class SQLiteSweepStore: SweepStore {
     }
 
     /// See `SweepStore`.
-    public func trials(sweep: String) throws -> [TrialResult] {
+    public func trials(sweep: String) throws -> [TrialResult] { try trials(sweep: sweep, reusing: [:]) }
+
+    /// See `SweepStore`.
+    public func trials(sweep: String, reusing known: [Int: TrialResult]) throws -> [TrialResult] {
         try wrap("read trials") {
             try db.read { db in
                 try Row.fetchAll(
@@ -320,7 +338,8 @@ public final class SQLiteSweepStore: SweepStore {
                         "SELECT trial, shard, parameters, objective, violations, metrics, blocks, seconds FROM crocbot_trials WHERE sweep = ? ORDER BY trial",
                     arguments: [sweep]
                 ).map { row in
-                    TrialResult(
+                    if let k = Self.reusable(known, index: row["trial"], shard: row["shard"], seconds: row["seconds"]) { return k }
+                    return TrialResult(
                         index: row["trial"],
                         shard: row["shard"],
                         parameters: try TrialColumns.parameters(row["parameters"]),

@@ -355,7 +355,6 @@ public struct SweepRunner: Sendable {
         }
         var evaluated = 0
         var skipped = 0
-        var recorded: [Int: TrialResult] = [:]
         var round = 0
         var position = 0
         while position < local.count {
@@ -375,10 +374,7 @@ public struct SweepRunner: Sendable {
             }
             let results = jobs.isEmpty ? [] : await evaluateAll(count: jobs.count, shard: shard.index, workers: workers) { [jobs] in jobs[$0] }
             try await store.record(results, sweep: name)
-            for r in results {
-                byIndex[r.index] = r
-                recorded[r.index] = r
-            }
+            for r in results { byIndex[r.index] = r }
             for i in indices {
                 if let t = byIndex[i] { history.append((t.parameters, t.objective)) }
             }
@@ -388,6 +384,7 @@ public struct SweepRunner: Sendable {
             round += 1
             progress?(position, local.count)
         }
-        return (evaluated, skipped, recorded)
+        // Every row of this shard as the store holds it (read before, or recorded by this run).
+        return (evaluated, skipped, byIndex)
     }
 }

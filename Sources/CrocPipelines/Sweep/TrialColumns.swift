@@ -94,6 +94,8 @@ public enum TrialColumns {
             s.withUTF8Buffer { bytes.append(contentsOf: $0) }
         }
 
+        private static let hex = Array("0123456789abcdef".utf8)
+
         mutating func string(_ s: String) {
             bytes.append(UInt8(ascii: "\""))
             for b in s.utf8 {
@@ -105,9 +107,8 @@ public enum TrialColumns {
                 case UInt8(ascii: "\t"): raw("\\t")
                 case 0..<0x20:
                     raw("\\u00")
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    bytes.append(hex[Int(b >> 4)])
-                    bytes.append(hex[Int(b & 15)])
+                    bytes.append(Self.hex[Int(b >> 4)])
+                    bytes.append(Self.hex[Int(b & 15)])
                 default: bytes.append(b)
                 }
             }
@@ -132,13 +133,7 @@ public enum TrialColumns {
             case .int(let i): bytes.append(contentsOf: String(i).utf8)
             case .double(let d): double(d)
             case .string(let s): string(s)
-            case .array(let a):
-                bytes.append(UInt8(ascii: "["))
-                for (k, x) in a.enumerated() {
-                    if k > 0 { bytes.append(UInt8(ascii: ",")) }
-                    value(x)
-                }
-                bytes.append(UInt8(ascii: "]"))
+            case .array(let a): list(a) { w, x in w.value(x) }
             case .object(let o): object(o)
             }
         }
@@ -162,32 +157,33 @@ public enum TrialColumns {
             bytes.append(UInt8(ascii: "}"))
         }
 
-        mutating func strings(_ a: [String]) {
+        private mutating func list<E>(_ a: [E], _ body: (inout Writer, E) -> Void) {
             bytes.append(UInt8(ascii: "["))
-            for (k, s) in a.enumerated() {
+            for (k, x) in a.enumerated() {
                 if k > 0 { bytes.append(UInt8(ascii: ",")) }
-                string(s)
+                body(&self, x)
             }
             bytes.append(UInt8(ascii: "]"))
         }
 
+        mutating func strings(_ a: [String]) {
+            list(a) { w, s in w.string(s) }
+        }
+
         mutating func blocks(_ a: [ReturnMoments]) {
-            bytes.append(UInt8(ascii: "["))
-            for (k, m) in a.enumerated() {
-                if k > 0 { bytes.append(UInt8(ascii: ",")) }
-                raw("{\"n\":")
-                double(m.n)
-                raw(",\"s1\":")
-                double(m.s1)
-                raw(",\"s2\":")
-                double(m.s2)
-                raw(",\"s3\":")
-                double(m.s3)
-                raw(",\"s4\":")
-                double(m.s4)
-                bytes.append(UInt8(ascii: "}"))
+            list(a) { w, m in
+                w.raw("{\"n\":")
+                w.double(m.n)
+                w.raw(",\"s1\":")
+                w.double(m.s1)
+                w.raw(",\"s2\":")
+                w.double(m.s2)
+                w.raw(",\"s3\":")
+                w.double(m.s3)
+                w.raw(",\"s4\":")
+                w.double(m.s4)
+                w.bytes.append(UInt8(ascii: "}"))
             }
-            bytes.append(UInt8(ascii: "]"))
         }
     }
 
@@ -337,7 +333,7 @@ public enum TrialColumns {
         }
 
         /// A JSON number's text and whether it is an integer literal.
-        private mutating func number() throws -> (Substring, isInteger: Bool) {
+        private mutating func number() throws -> (text: String, isInteger: Bool) {
             skipSpace()
             let start = i
             var integer = true
@@ -361,8 +357,7 @@ public enum TrialColumns {
             if b[digits] == UInt8(ascii: "0"), digits + 1 < i, b[digits + 1] >= UInt8(ascii: "0"), b[digits + 1] <= UInt8(ascii: "9") {
                 throw Failure()
             }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
-            return (Substring(text), integer)
+            return (String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self), integer)
         }
 
         /// A number, or one of the strings "nan", "inf", "-inf".
@@ -377,7 +372,7 @@ public enum TrialColumns {
                 default: throw Failure()
                 }
             }
-            guard let d = Double(try number().0) else { throw Failure() }
+            guard let d = Double(try number().text) else { throw Failure() }
             return d
         }
 

@@ -152,9 +152,7 @@ public struct StrategyFactory: Sendable {
             (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             let path = try p.string("model", default: "")
             do {
-                let bundle: RLModelBundle
-                if let bundles { bundle = try bundles.policy(at: path) } else { bundle = try RLModelBundle.load(from: path) }
-                return RLPolicyStrategy(bundle: bundle)
+                return RLPolicyStrategy(bundle: try loadPolicy(path, bundles))
             } catch {
                 throw StrategyError(
                     .invalidParameter,
@@ -196,9 +194,15 @@ public struct StrategyFactory: Sendable {
         return ModelDrivenStrategy(adapter: adapter, rule: rule)
     }
 
+    // Bundles come through the cache when the factory has one, else straight from disk.
     private static func loadModel(_ path: String, _ bundles: BundleCache?) throws(BundleError) -> ModelBundle {
         if let bundles { return try bundles.model(at: path) }
         return try ModelBundle.load(from: path)
+    }
+
+    private static func loadPolicy(_ path: String, _ bundles: BundleCache?) throws(BundleError) -> RLModelBundle {
+        if let bundles { return try bundles.policy(at: path) }
+        return try RLModelBundle.load(from: path)
     }
 
     /// Registered names, sorted.

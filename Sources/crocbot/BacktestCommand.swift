@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrocCore
 import CrocData
+import CrocExecution
 import CrocPipelines
 import CrocStrategies
 import CrocSupport
@@ -112,6 +113,7 @@ struct BacktestCommand: ParsableCommand {
         let factory = StrategyFactory.standard
         let strategy = try factory.make(cfg.strategy)
         var options = try BacktestOptions(cfg.backtest)
+        options.risk = try RiskLimits(config: cfg.risk)
         if let rl = strategy as? RLPolicyStrategy, rl.bundle.environment.actions != .flatLong, !options.allowShort {
             // The policy was trained in an environment that allows shorts; backtest it under the same rules.
             options.allowShort = true

@@ -79,7 +79,7 @@ struct LiveCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HTTP port (default 8080; 0 picks a free one).")
     var port: Int?
 
-    @Option(name: .long, help: "SQLite order store (default output/live-orders.sqlite).")
+    @Option(name: .long, help: "SQLite order store (default output/live-orders-<venue>[-testnet].sqlite).")
     var store: String?
 
     @Flag(name: .long, help: "Stop when the replay ends instead of serving until a signal.")
@@ -180,8 +180,8 @@ struct LiveCommand: AsyncParsableCommand {
                 symbol: live.symbol,
                 interval: live.interval,
                 intervalDuration: live.intervalDuration,
-                webSocketURL: live.testnet ? "wss://stream.testnet.binance.vision" : "wss://stream.binance.com:9443",
-                restURL: live.testnet ? "https://testnet.binance.vision" : "https://api.binance.com"
+                webSocketURL: LiveRuntime.streamURL(live),
+                restURL: LiveRuntime.restURL(live)
             )
             return try LiveRuntime(
                 config: cfg,

@@ -119,17 +119,23 @@ struct BinanceProtocolTests {
         }
     }
 
-    @Test func clockSkewIsDetectedAndFixedByTimeSync() async throws {
+    @Test func clockSkewResynchronisesTheClockAndRetriesOnce() async throws {
         let fake = FakeBinance()  // its clock runs 1.5 s ahead
         try await fake.start()
         defer { fake.stop() }
         let c = client(fake, recvWindow: .seconds(1))
-        await #expect(throws: ExecutionError.clockSkew(message: "Timestamp for this request is outside of the recvWindow.")) {
-            try await c.submit(market("t-1"), deadline: soon())
-        }
-        let offset = try await c.syncTime()
-        #expect(abs(offset - 1500) < 200)
+        #expect(await c.serverTimeOffsetMillis == 0)
+        // -1021: the venue refused the timestamp without processing; the client measures its clock and sends again.
         #expect(try await c.submit(market("t-1"), deadline: soon()).status == .filled)
+        #expect(abs(await c.serverTimeOffsetMillis - 1500) < 200)
+        #expect(fake.count(clientOrderID: "t-1") == 1)
+        #expect(fake.state.withLock { $0.requests }.filter { $0 == "POST /api/v3/order" }.count == 2)
+        // A skew that persists after the resync is a typed, transient error (the executor retries with backoff).
+        fake.inject(.clockSkew, on: "POST /api/v3/order", times: 2)
+        await #expect(throws: ExecutionError.clockSkew(message: "Timestamp for this request is outside of the recvWindow.")) {
+            try await c.submit(market("t-2"), deadline: soon())
+        }
+        #expect(fake.count(clientOrderID: "t-2") == 0)
     }
 
     @Test func connectionRefusedIsATransportErrorThatNeverLeft() async throws {
@@ -167,7 +173,7 @@ struct BinanceProtocolTests {
         let sink = LogSink.inMemory()
         let logger = memoryLogger(sink, level: .trace)
         let c = client(fake, logger: logger)
-        let ex = MarketOrderExecutor(client: c, configuration: ExecutorConfiguration(retry: fastRetry), logger: logger)
+        let ex = MarketOrderExecutor(client: c, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow), logger: logger)
         try await ex.start()
         fake.inject(.error500BeforeProcessing, on: "POST /api/v3/order")
         _ = await ex.onSignal(buy("0.01"))
@@ -208,7 +214,7 @@ struct ExecutorFailureModeTests {
     }
 
     func setUp(
-        _ config: ExecutorConfiguration = ExecutorConfiguration(requestTimeout: .milliseconds(300), retry: fastRetry),
+        _ config: ExecutorConfiguration = ExecutorConfiguration(requestTimeout: .milliseconds(300), retry: fastRetry, venueReceiveWindow: testWindow),
         store: (any OrderStore)? = nil
     )
         async throws -> (FakeBinance, MarketOrderExecutor, any OrderStore, TestMetrics)
@@ -283,7 +289,7 @@ struct ExecutorFailureModeTests {
 
     @Test func aSlowVenueForcesBackpressureAndEveryAcceptedOrderFillsOnce() async throws {
         let (fake, ex, store, metrics) = try await setUp(
-            ExecutorConfiguration(maxInFlight: 8, queueCapacity: 4, backpressure: .reject, requestTimeout: .seconds(5), retry: fastRetry)
+            ExecutorConfiguration(maxInFlight: 8, queueCapacity: 4, backpressure: .reject, requestTimeout: .seconds(5), retry: fastRetry, venueReceiveWindow: testWindow)
         )
         defer { fake.stop() }
         fake.state.withLock { $0.slowAll = .milliseconds(100) }
@@ -323,7 +329,7 @@ struct ExecutorFailureModeTests {
         let fake = FakeBinance()
         try await fake.start()
         defer { fake.stop() }
-        let config = ExecutorConfiguration(requestTimeout: .seconds(2), retry: fastRetry)
+        let config = ExecutorConfiguration(requestTimeout: .seconds(2), retry: fastRetry, venueReceiveWindow: testWindow)
         let first = MarketOrderExecutor(client: client(fake), store: try SQLiteOrderStore(path: path), configuration: config)
         try await first.start()
         await first.setCrashPoint(point == "beforeSend" ? .beforeSend : .afterSend)

@@ -99,7 +99,7 @@ struct SimulatedClientTests {
     @Test func anExecutorOverTheSimulatedClientMatchesTheExchangesRules() async throws {
         let sim = SimulatedExecutionClient(instrument: Instrument(symbol: "ETHUSDT"), fees: .free, fillTiming: .nextOpen, cash: FixedPoint(1_000))
         sim.process(bar: bar(0, 100))
-        let ex = MarketOrderExecutor(client: sim, configuration: ExecutorConfiguration(retry: fastRetry))
+        let ex = MarketOrderExecutor(client: sim, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow))
         try await ex.start()
         let id = try #require(await ex.onSignal(OrderIntent(symbol: "ETHUSDT", side: .buy, quantity: q("5"))).clientOrderID)
         #expect(await eventually { await ex.order(id)?.state == .acked })

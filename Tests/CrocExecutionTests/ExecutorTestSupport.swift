@@ -107,6 +107,8 @@ actor ScriptedVenue: ExecutionClient {
 
 /// A retry policy with no waiting, for tests.
 let fastRetry = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5), jitter: 0.1)
+/// The venue receive window of the tests: short, so ambiguous failures resolve fast (live trading uses 6 s).
+let testWindow: Duration = .milliseconds(150)
 
 /// A logger that writes JSON lines to memory.
 func memoryLogger(_ sink: LogSink, level: Logger.Level = .info) -> Logger {

@@ -24,6 +24,10 @@ final class FakeBinance: Sendable {
         case error500AfterProcessing
         /// Answer 429 with `Retry-After: seconds`, without processing.
         case rateLimit(retryAfterSeconds: Int)
+        /// Process, then answer 200 with a body that is not JSON (the order exists).
+        case garbageAfterProcessing
+        /// Answer -1021 (timestamp outside recvWindow) without processing.
+        case clockSkew
     }
 
     struct Order: Sendable {
@@ -52,6 +56,17 @@ final class FakeBinance: Sendable {
         var concurrent = 0
         var maxConcurrent = 0
         var rejectNextOrder: (code: Int, msg: String)?
+        /// The asset fills charge their commission in (Binance: the received asset, or BNB).
+        var commissionAsset = "BNB"
+        /// Commission per fill, in `commissionAsset`; nil: 0.001.
+        var commissionRate: FixedPoint?
+        /// Balances `GET /api/v3/account` reports (nil: the fixed sample).
+        var balances: [(asset: String, free: String, locked: String)]?
+        /// Filters `exchangeInfo` reports for BTCUSDT.
+        var stepSize = "0.00001000"
+        var minQty = "0.00001000"
+        var minNotional = "5.00000000"
+        var tickSize = "0.01000000"
     }
 
     let apiKey: String
@@ -84,6 +99,8 @@ final class FakeBinance: Sendable {
         router.delete("/api/v3/order") { req, _ in await self.handle(req, route: "DELETE /api/v3/order", weight: 1) { self.cancelOrder($0) } }
         router.get("/api/v3/openOrders") { req, _ in await self.handle(req, route: "GET /api/v3/openOrders", weight: 6) { self.openOrders($0) } }
         router.get("/api/v3/account") { req, _ in await self.handle(req, route: "GET /api/v3/account", weight: 20) { _ in self.account() } }
+        router.get("/api/v3/myTrades") { req, _ in await self.handle(req, route: "GET /api/v3/myTrades", weight: 20) { self.myTrades($0) } }
+        router.get("/api/v3/exchangeInfo") { _, _ in Self.json(200, self.exchangeInfo(), weight: 20) }
         router.get("/api/v3/time") { _, _ in
             Self.json(200, "{\"serverTime\":\(Self.millis() + 1500)}", weight: 1)
         }
@@ -162,6 +179,11 @@ final class FakeBinance: Sendable {
         case .error500AfterProcessing:
             _ = body(params)
             return Self.error(500, -1000, "An unknown error occurred while processing the request.")
+        case .garbageAfterProcessing:
+            _ = body(params)
+            return Self.json(200, "<html>gateway hiccup</html>", weight: 1)
+        case .clockSkew:
+            return Self.error(400, -1021, "Timestamp for this request is outside of the recvWindow.")
         case .delayAfterProcessing(let d):
             let response = body(params)
             try? await Task.sleep(for: d)
@@ -177,7 +199,7 @@ final class FakeBinance: Sendable {
         }
     }
 
-    private func render(_ o: Order, fills: Bool) -> String {
+    private func render(_ o: Order, fills: Bool, fee: (FixedPoint, String)? = nil) -> String {
         var s = """
             {"symbol":"\(o.symbol)","orderId":\(o.orderId),"orderListId":-1,"clientOrderId":"\(o.clientOrderId)","transactTime":\(o.time),\
             "price":"\(o.price)","origQty":"\(o.origQty.formatted(decimals: 8))","executedQty":"\(o.executedQty.formatted(decimals: 8))",\
@@ -187,8 +209,9 @@ final class FakeBinance: Sendable {
         if fills {
             if o.executedQty.raw > 0 {
                 let px = o.quote.divided(by: o.executedQty)!
+                let (fee, asset) = fee ?? (FixedPoint("0.001")!, "BNB")
                 s +=
-                    ",\"fills\":[{\"price\":\"\(px)\",\"qty\":\"\(o.executedQty)\",\"commission\":\"0.001\",\"commissionAsset\":\"BNB\",\"tradeId\":\(o.orderId * 10)}]"
+                    ",\"fills\":[{\"price\":\"\(px)\",\"qty\":\"\(o.executedQty)\",\"commission\":\"\(fee)\",\"commissionAsset\":\"\(asset)\",\"tradeId\":\(o.orderId * 10)}]"
             } else {
                 s += ",\"fills\":[]"
             }
@@ -228,7 +251,7 @@ final class FakeBinance: Sendable {
                 o.status = o.executedQty == q ? "FILLED" : "PARTIALLY_FILLED"
             }
             s.orders.append(o)
-            return Self.json(200, render(o, fills: true), weight: s.usedWeight)
+            return Self.json(200, render(o, fills: true, fee: Self.commission(o, s)), weight: s.usedWeight)
         }
     }
 
@@ -269,11 +292,43 @@ final class FakeBinance: Sendable {
         return Self.json(200, "[" + open.map { render($0, fills: false) }.joined(separator: ",") + "]", weight: 0)
     }
 
+    /// The commission of an order's fills and its asset.
+    static func commission(_ o: Order, _ s: State) -> (FixedPoint, String) {
+        (s.commissionRate.map { o.executedQty * $0 } ?? FixedPoint("0.001")!, s.commissionAsset)
+    }
+
     private func account() -> Response {
-        Self.json(
-            200,
-            #"{"makerCommission":15,"canTrade":true,"balances":[{"asset":"BTC","free":"1.50000000","locked":"0.25000000"},{"asset":"USDT","free":"1000.00000000","locked":"0.00000000"}]}"#,
-            weight: 0
-        )
+        let custom = state.withLock { $0.balances }
+        guard let custom else {
+            return Self.json(
+                200,
+                #"{"makerCommission":15,"canTrade":true,"balances":[{"asset":"BTC","free":"1.50000000","locked":"0.25000000"},{"asset":"USDT","free":"1000.00000000","locked":"0.00000000"}]}"#,
+                weight: 0
+            )
+        }
+        let list = custom.map { "{\"asset\":\"\($0.asset)\",\"free\":\"\($0.free)\",\"locked\":\"\($0.locked)\"}" }.joined(separator: ",")
+        return Self.json(200, "{\"canTrade\":true,\"balances\":[\(list)]}", weight: 0)
+    }
+
+    private func myTrades(_ p: [String: String]) -> Response {
+        let (matching, snapshot) = state.withLock { s in (s.orders.filter { String($0.orderId) == p["orderId"] && $0.executedQty.raw > 0 }, s) }
+        let list = matching.map { o -> String in
+            let (fee, asset) = Self.commission(o, snapshot)
+            let px = o.quote.divided(by: o.executedQty)!
+            return
+                "{\"symbol\":\"\(o.symbol)\",\"id\":\(o.orderId * 10),\"orderId\":\(o.orderId),\"price\":\"\(px)\",\"qty\":\"\(o.executedQty)\",\"commission\":\"\(fee)\",\"commissionAsset\":\"\(asset)\",\"isBuyer\":\(o.side == "BUY")}"
+        }
+        return Self.json(200, "[" + list.joined(separator: ",") + "]", weight: 20)
+    }
+
+    private func exchangeInfo() -> String {
+        let s = state.withLock { $0 }
+        return """
+            {"timezone":"UTC","symbols":[{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","quoteAsset":"USDT","filters":[\
+            {"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"\(s.tickSize)"},\
+            {"filterType":"LOT_SIZE","minQty":"\(s.minQty)","maxQty":"9000.00000000","stepSize":"\(s.stepSize)"},\
+            {"filterType":"ICEBERG_PARTS","limit":10},\
+            {"filterType":"NOTIONAL","minNotional":"\(s.minNotional)","applyMinToMarket":true,"maxNotional":"9000000.00000000","avgPriceMins":5}]}]}
+            """
     }
 }

@@ -99,7 +99,7 @@ struct MarketOrderExecutorTests {
         let ex = MarketOrderExecutor(
             client: venue,
             store: store,
-            configuration: ExecutorConfiguration(retry: fastRetry),
+            configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -122,7 +122,7 @@ struct MarketOrderExecutorTests {
     @Test func neverMoreThanTheConfiguredRequestsInFlight() async throws {
         let venue = ScriptedVenue()
         await venue.closeGate()
-        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(maxInFlight: 3, queueCapacity: 100, retry: fastRetry))
+        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(maxInFlight: 3, queueCapacity: 100, retry: fastRetry, venueReceiveWindow: testWindow))
         try await ex.start()
         for _ in 0..<20 { _ = await ex.onSignal(buy("1")) }
         #expect(await eventually { await venue.inFlight == 3 })
@@ -140,7 +140,7 @@ struct MarketOrderExecutorTests {
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
             client: venue,
-            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .reject, retry: fastRetry),
+            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .reject, retry: fastRetry, venueReceiveWindow: testWindow),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -166,7 +166,7 @@ struct MarketOrderExecutorTests {
         let ex = MarketOrderExecutor(
             client: venue,
             store: store,
-            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .dropOldest, retry: fastRetry),
+            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .dropOldest, retry: fastRetry, venueReceiveWindow: testWindow),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -191,7 +191,7 @@ struct MarketOrderExecutorTests {
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
             client: venue,
-            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .suspend, retry: fastRetry),
+            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .suspend, retry: fastRetry, venueReceiveWindow: testWindow),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -223,7 +223,7 @@ struct MarketOrderExecutorTests {
         let ex = MarketOrderExecutor(
             client: venue,
             store: store,
-            configuration: ExecutorConfiguration(retry: fastRetry),
+            configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -245,7 +245,7 @@ struct MarketOrderExecutorTests {
         let venue = ScriptedVenue()
         // The venue places the order but the answer is lost (timeout); the retry must find it, not place it again.
         await venue.script(afterPlacing: [.timeout(operation: "submit")])
-        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry))
+        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow))
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("2")).clientOrderID)
         #expect(await eventually { await ex.position("BTCUSDT") == q("2") })
@@ -259,7 +259,7 @@ struct MarketOrderExecutorTests {
     @Test func duplicatedAndOutOfOrderReportsBookEachFillOnce() async throws {
         let venue = ScriptedVenue()
         let store = InMemoryOrderStore()
-        let ex = MarketOrderExecutor(client: venue, store: store, configuration: ExecutorConfiguration(retry: fastRetry))
+        let ex = MarketOrderExecutor(client: venue, store: store, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow))
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("10", limit: "100")).clientOrderID)
         #expect(await eventually { await ex.order(id)?.state == .acked })
@@ -294,7 +294,7 @@ struct MarketOrderExecutorTests {
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
             client: venue,
-            configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxPosition: q("2"))),
+            configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxPosition: q("2")), venueReceiveWindow: testWindow),
             logger: memoryLogger(sink),
             metrics: ExecutorMetrics(factory: metrics)
         )
@@ -317,7 +317,7 @@ struct MarketOrderExecutorTests {
         let venue = ScriptedVenue()
         let ex = MarketOrderExecutor(
             client: venue,
-            configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxDrawdown: FixedPoint("0.05")!))
+            configuration: ExecutorConfiguration(retry: fastRetry, risk: RiskLimits(maxDrawdown: FixedPoint("0.05")!), venueReceiveWindow: testWindow)
         )
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("1", limit: "90")).clientOrderID)
@@ -339,7 +339,7 @@ struct MarketOrderExecutorTests {
     @Test func everyOrderEventIsAJSONLineWithTheClientOrderID() async throws {
         let venue = ScriptedVenue()
         let sink = LogSink.inMemory()
-        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry), logger: memoryLogger(sink))
+        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow), logger: memoryLogger(sink))
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("1")).clientOrderID)
         #expect(await eventually { await ex.position("BTCUSDT") == q("1") })

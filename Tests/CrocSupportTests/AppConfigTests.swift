@@ -108,7 +108,8 @@ struct AppConfigTests {
         let c = try AppConfig.load(path: file, environment: env)
         #expect(c.backtest.cash == 200)
         #expect(c.backtest.commission == 0.001)
-        #expect(c.strategy.params["fast"] == .int(7))
+        #expect(c.strategy.params["fast"] == .string("7"))  // environment text stays text; readers convert
+        #expect(c.strategy.params["fast"]?.intValue == 7)
         let f = try AppConfig.load(path: file, environment: env, overrides: ["backtest.cash": .double(300)])
         #expect(f.backtest.cash == 300)
     }

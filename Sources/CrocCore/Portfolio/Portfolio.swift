@@ -24,6 +24,18 @@ public struct Portfolio: Sendable, Hashable, Codable {
         self.fillCount = 0
     }
 
+    /// An account that starts with positions already held (a restart of live
+    /// trading: what the venue and the order store say is held), and `cash`.
+    /// No cash moves for them; they are marked at their average price until
+    /// the first mark.
+    public init(cash: Money, holding: [Position]) {
+        self.init(cash: cash)
+        for var p in holding where !p.isFlat {
+            if p.markPrice.isZero { p.markPrice = p.averagePrice }
+            positions[p.symbol] = p
+        }
+    }
+
     /// The position in `symbol` (flat when never traded).
     public func position(_ symbol: String) -> Position {
         positions[symbol] ?? Position(symbol: symbol)

@@ -20,12 +20,19 @@ import NIOHTTP1
 ///   `.rateLimited` (until the next minute) instead of earning a 429 or a ban.
 ///   429/418 answers become `.rateLimited` with their `Retry-After`.
 /// - Errors: Binance codes map to `ExecutionError` (see `mapError`); the
-///   executor retries only the transient ones.
+///   executor retries only the transient ones. A -1021 (timestamp outside
+///   `recvWindow`) resynchronises the clock and is retried once here.
+/// - Transport: only a failure proven to happen before the request left
+///   (connect refused or timed out, DNS, TLS handshake) is "not sent"; a
+///   reset, a timeout, a half-closed connection or an unreadable 2xx body
+///   means the venue may have the order, so the executor looks it up.
+/// - Fees: `commissionAsset` of each fill is kept (`VenueOrder.commissionsByAsset`);
+///   a lookup of a filled order reads its trades (`myTrades`) for them.
 ///
 /// The base URL defaults to the spot testnet. Fills of resting orders are
 /// found by `MarketOrderExecutor.reconcile()` (the user-data WebSocket stream
 /// belongs to the live runtime).
-public actor BinanceSpotClient: ExecutionClient {
+public actor BinanceSpotClient: ExecutionClient, VenueRulesProvider {
     /// Settings.
     public struct Configuration: Sendable {
         /// `https://testnet.binance.vision` (testnet) or `https://api.binance.com`.
@@ -113,6 +120,7 @@ public actor BinanceSpotClient: ExecutionClient {
     }
 
     public func queryOrder(symbol: String, clientOrderID: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder? {
+        var order: VenueOrder
         do {
             let data = try await send(
                 .GET,
@@ -123,9 +131,113 @@ public actor BinanceSpotClient: ExecutionClient {
                 operation: "query",
                 deadline: deadline
             )
-            return try Self.decodeOrder(data, operation: "query")
+            order = try Self.decodeOrder(data, operation: "query")
         } catch .orderNotFound {
             return nil
+        }
+        // The order endpoint gives no commissions: its trades do, with their assets.
+        if order.executedQuantity.raw > 0, let venueID = order.venueOrderID {
+            let data = try await send(
+                .GET,
+                "/api/v3/myTrades",
+                [("symbol", symbol), ("orderId", venueID)],
+                signed: true,
+                weight: 20,
+                operation: "trades",
+                deadline: deadline
+            )
+            struct Trade: Decodable {
+                let commission: String
+                let commissionAsset: String
+            }
+            guard let trades = try? JSONDecoder().decode([Trade].self, from: data) else {
+                throw .invalidResponse(operation: "trades", message: String(decoding: data.prefix(300), as: UTF8.self))
+            }
+            var byAsset: [String: FixedPoint] = [:]
+            for t in trades {
+                guard let c = FixedPoint(t.commission) else {
+                    throw .invalidResponse(operation: "trades", message: "order \(clientOrderID): unreadable commission '\(t.commission)'")
+                }
+                byAsset[t.commissionAsset, default: .zero] += c
+            }
+            order.commissionsByAsset = byAsset
+            order.cumulativeCommission = byAsset.values.reduce(.zero, +)
+        }
+        return order
+    }
+
+    /// The symbol's trading rules from `GET /api/v3/exchangeInfo?symbol=`:
+    /// `PRICE_FILTER` tick size, `LOT_SIZE` step, minimum and maximum,
+    /// `MIN_NOTIONAL` or `NOTIONAL` minimum value, and the base and quote assets.
+    public func rules(symbol: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueRules {
+        let data = try await send(.GET, "/api/v3/exchangeInfo", [("symbol", symbol)], signed: false, weight: 20, operation: "exchange info", deadline: deadline)
+        return try Self.decodeRules(data, symbol: symbol)
+    }
+
+    /// Parses an `exchangeInfo` answer for `symbol`.
+    static func decodeRules(_ data: Data, symbol: String) throws(ExecutionError) -> VenueRules {
+        struct Info: Decodable {
+            struct Symbol: Decodable {
+                let symbol: String
+                let baseAsset: String
+                let quoteAsset: String
+                let filters: [[String: JSONValue]]
+            }
+            let symbols: [Symbol]
+        }
+        let info: Info
+        do {
+            info = try JSONDecoder().decode(Info.self, from: data)
+        } catch {
+            throw .invalidResponse(operation: "exchange info", message: "\(error)")
+        }
+        guard let s = info.symbols.first(where: { $0.symbol == symbol }) else {
+            throw .invalidRequest("symbol \(symbol) is not listed by the venue (exchangeInfo)")
+        }
+        var rules = VenueRules(symbol: symbol, baseAsset: s.baseAsset, quoteAsset: s.quoteAsset)
+        func number(_ f: [String: JSONValue], _ key: String) throws(ExecutionError) -> FixedPoint? {
+            guard let v = f[key] else { return nil }
+            guard case .string(let text) = v, let x = FixedPoint(text) else {
+                throw .invalidResponse(operation: "exchange info", message: "\(symbol): unreadable filter value \(key)")
+            }
+            return x
+        }
+        for f in s.filters {
+            guard case .string(let type)? = f["filterType"] else { continue }
+            switch type {
+            case "PRICE_FILTER":
+                rules.tickSize = try number(f, "tickSize") ?? .zero
+            case "LOT_SIZE":
+                rules.stepSize = try number(f, "stepSize") ?? .zero
+                rules.minQuantity = try number(f, "minQty") ?? .zero
+                if let m = try number(f, "maxQty"), m.raw > 0 { rules.maxQuantity = m }
+            case "MIN_NOTIONAL", "NOTIONAL":
+                rules.minNotional = max(rules.minNotional, try number(f, "minNotional") ?? .zero)
+            default:
+                continue
+            }
+        }
+        return rules
+    }
+
+    /// A JSON scalar of an `exchangeInfo` filter (strings, numbers, booleans).
+    enum JSONValue: Decodable {
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case other
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let s = try? c.decode(String.self) {
+                self = .string(s)
+            } else if let b = try? c.decode(Bool.self) {
+                self = .bool(b)
+            } else if let d = try? c.decode(Double.self) {
+                self = .number(d)
+            } else {
+                self = .other
+            }
         }
     }
 
@@ -193,7 +305,7 @@ public actor BinanceSpotClient: ExecutionClient {
     @discardableResult
     public func syncTime(deadline: ContinuousClock.Instant = .now + .seconds(5)) async throws(ExecutionError) -> Int64 {
         let before = Self.localMillis()
-        let data = try await send(.GET, "/api/v3/time", [], signed: false, weight: 1, operation: "time", deadline: deadline)
+        let data = try await sendOnce(.GET, "/api/v3/time", [], signed: false, weight: 1, operation: "time", deadline: deadline)
         let after = Self.localMillis()
         struct ServerTime: Decodable { let serverTime: Int64 }
         guard let t = try? JSONDecoder().decode(ServerTime.self, from: data) else {
@@ -234,6 +346,25 @@ public actor BinanceSpotClient: ExecutionClient {
     }
 
     private func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        _ params: [(String, String)],
+        signed: Bool,
+        weight: Int,
+        operation: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(ExecutionError) -> Data {
+        do {
+            return try await sendOnce(method, path, params, signed: signed, weight: weight, operation: operation, deadline: deadline)
+        } catch .clockSkew(let message) where signed {
+            // The venue refused the timestamp without processing the request: measure its clock and try once more.
+            logger.warning("venue clock skew; resynchronising", metadata: ["operation": "\(operation)", "message": "\(message)"])
+            try await syncTime(deadline: deadline)
+            return try await sendOnce(method, path, params, signed: signed, weight: weight, operation: operation, deadline: deadline)
+        }
+    }
+
+    private func sendOnce(
         _ method: HTTPMethod,
         _ path: String,
         _ params: [(String, String)],
@@ -316,19 +447,32 @@ public actor BinanceSpotClient: ExecutionClient {
         }
     }
 
-    private static func mapTransport(_ error: any Error, operation: String) -> ExecutionError {
+    /// A transport failure → a typed error. `requestSent: false` only when the
+    /// failure provably happened before the request could leave: the
+    /// connection was never made (refused, unreachable, connect timeout, DNS)
+    /// or its TLS handshake failed. Anything after the connection was up —
+    /// a reset, a broken pipe, a half-close, a read timeout — may have
+    /// reached the venue.
+    package static func mapTransport(_ error: any Error, operation: String) -> ExecutionError {
         if let e = error as? HTTPClientError {
             switch e {
-            case .deadlineExceeded, .readTimeout: return .timeout(operation: operation)
-            case .connectTimeout: return .transport(operation: operation, message: "\(e)", requestSent: false)
-            case .remoteConnectionClosed: return .transport(operation: operation, message: "\(e)", requestSent: true)
-            default: break
+            case .deadlineExceeded, .readTimeout, .writeTimeout: return .timeout(operation: operation)
+            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .socksHandshakeTimeout, .httpProxyHandshakeTimeout,
+                .invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown:
+                return .transport(operation: operation, message: "\(e)", requestSent: false)
+            default: return .transport(operation: operation, message: "\(e)", requestSent: true)
             }
         }
+        if let io = error as? IOError {
+            let neverConnected = [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL].contains(io.errnoCode)
+            let connectCall = "\(io)".hasPrefix("connect")
+            return .transport(operation: operation, message: "\(io)", requestSent: !(neverConnected || connectCall))
+        }
         let text = "\(error)"
-        if text.localizedCaseInsensitiveContains("refused")
-            || text.localizedCaseInsensitiveContains("connect") && !text.localizedCaseInsensitiveContains("closed")
-        {
+        // NIOPosix's NIOConnectionError ("Connection errors: ..." / "DNS error: ...") and NIOSSL's handshake
+        // failures are not visible as types here: their texts name them.
+        let preSend = ["Connection errors:", "DNS error", "NIOConnectionError", "getaddrinfo", "SocketAddressError", "handshakeFailed", "TLS handshake"]
+        if preSend.contains(where: { text.contains($0) }) {
             return .transport(operation: operation, message: text, requestSent: false)
         }
         return .transport(operation: operation, message: text, requestSent: true)
@@ -343,6 +487,7 @@ public actor BinanceSpotClient: ExecutionClient {
             let price: String
             let qty: String
             let commission: String?
+            let commissionAsset: String?
         }
         let symbol: String
         let orderId: Int64?
@@ -372,10 +517,16 @@ public actor BinanceSpotClient: ExecutionClient {
             default: throw .invalidResponse(operation: operation, message: "order \(clientOrderId): unknown status \(status)")
             }
             var commission: Money?
+            var byAsset: [String: FixedPoint] = [:]
             if let fills {
                 var total = Money.zero
                 for f in fills {
-                    if let c = f.commission.flatMap(FixedPoint.init) { total += c }
+                    guard let text = f.commission else { continue }
+                    guard let c = FixedPoint(text) else {
+                        throw .invalidResponse(operation: operation, message: "order \(clientOrderId): unreadable commission '\(text)'")
+                    }
+                    total += c
+                    if let asset = f.commissionAsset { byAsset[asset, default: .zero] += c }
                 }
                 commission = total
             }
@@ -390,6 +541,7 @@ public actor BinanceSpotClient: ExecutionClient {
                 executedQuantity: exec,
                 cumulativeQuote: quote,
                 cumulativeCommission: commission,
+                commissionsByAsset: byAsset,
                 updateTime: Timestamp(nanoseconds: millis * 1_000_000)
             )
         }

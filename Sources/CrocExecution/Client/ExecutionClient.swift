@@ -95,8 +95,13 @@ public struct VenueOrder: Sendable, Hashable, Codable {
     public var executedQuantity: Quantity
     /// Quote value filled so far (cumulative Σ qty × price).
     public var cumulativeQuote: Money
-    /// Commission charged so far, when the venue reports it.
+    /// Commission charged so far in the quote asset (or in an asset the venue
+    /// does not name), when the venue reports it.
     public var cumulativeCommission: Money?
+    /// Commission charged so far by asset, when the venue names the asset
+    /// (Binance `commissionAsset`: the base asset on most buys, the quote
+    /// asset on sells, BNB when enabled). Empty when it does not.
+    public var commissionsByAsset: [String: FixedPoint] = [:]
     /// Venue time of this state, nanoseconds since the epoch.
     public var updateTime: Timestamp
     /// The venue's reason for a rejection, if any.
@@ -113,9 +118,11 @@ public struct VenueOrder: Sendable, Hashable, Codable {
         executedQuantity: Quantity,
         cumulativeQuote: Money,
         cumulativeCommission: Money? = nil,
+        commissionsByAsset: [String: FixedPoint] = [:],
         updateTime: Timestamp,
         rejectReason: String? = nil
     ) {
+        self.commissionsByAsset = commissionsByAsset
         self.clientOrderID = clientOrderID
         self.venueOrderID = venueOrderID
         self.symbol = symbol
@@ -159,12 +166,15 @@ public struct VenueFill: Sendable, Hashable, Codable {
     public var price: Price
     /// Its commission.
     public var commission: Money
+    /// The commission's asset (nil: the quote asset).
+    public var commissionAsset: String?
 
     /// Creates an execution.
-    public init(quantity: Quantity, price: Price, commission: Money) {
+    public init(quantity: Quantity, price: Price, commission: Money, commissionAsset: String? = nil) {
         self.quantity = quantity
         self.price = price
         self.commission = commission
+        self.commissionAsset = commissionAsset
     }
 }
 

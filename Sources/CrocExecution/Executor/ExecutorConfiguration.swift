@@ -65,6 +65,17 @@ public struct ExecutorConfiguration: Sendable, Hashable {
     /// before looking it up, so a request still travelling (within the venue's
     /// `recvWindow`) cannot land after the lookup.
     public var recoveryGrace: Duration
+    /// How long after it was signed the venue may still accept a request
+    /// (Binance `recvWindow`, plus clock error). After an ambiguous failure
+    /// (reset, timeout, unreadable answer) an order the venue says it does not
+    /// know is looked up again once this has passed since the last send, and
+    /// only then sent again: a request still travelling cannot land after it.
+    public var venueReceiveWindow: Duration
+    /// An order whose outcome is still unknown this long after it was
+    /// created is ended (`expired`, with the reason) by reconciliation once
+    /// the venue has confirmed it never saw it; before that it is resent under
+    /// the same client order id.
+    public var resolveWithin: Duration
 
     /// Creates a configuration.
     public init(
@@ -76,8 +87,12 @@ public struct ExecutorConfiguration: Sendable, Hashable {
         risk: RiskLimits = .none,
         clientOrderIDPrefix: String = "cb",
         resubmitUnsentWithin: Duration = .seconds(60),
-        recoveryGrace: Duration = .zero
+        recoveryGrace: Duration = .zero,
+        venueReceiveWindow: Duration = .seconds(6),
+        resolveWithin: Duration = .seconds(30)
     ) {
+        self.venueReceiveWindow = venueReceiveWindow
+        self.resolveWithin = resolveWithin
         self.maxInFlight = max(1, maxInFlight)
         self.queueCapacity = max(1, queueCapacity)
         self.backpressure = backpressure
@@ -141,6 +156,8 @@ public enum SignalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     case stopped
     /// The order could not be persisted, so it was not sent.
     case store(OrderStoreError)
+    /// The order cannot meet the venue's trading rules (lot size, minimum notional, tick).
+    case venueRule(VenueRuleViolation)
 
     /// A message for people.
     public var description: String {
@@ -150,6 +167,7 @@ public enum SignalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalid(let m): return "invalid signal: \(m)"
         case .stopped: return "executor stopped"
         case .store(let e): return "\(e)"
+        case .venueRule(let v): return "venue rule: \(v)"
         }
     }
 }

@@ -10,7 +10,9 @@ import Metrics
 /// - `crocbot_risk_refusals_total{check=...}`
 /// - `crocbot_execution_reports_total{kind=...}`, `crocbot_execution_reports_ignored_total`
 /// - `crocbot_order_transitions_invalid_total`
-/// - gauges `crocbot_executor_queue_depth`, `crocbot_executor_in_flight`, `crocbot_kill_switch_engaged`
+/// - `crocbot_venue_rule_refusals_total{rule=...}`, `crocbot_unknown_order_reports_total`
+/// - gauges `crocbot_executor_queue_depth`, `crocbot_executor_in_flight`, `crocbot_kill_switch_engaged`,
+///   `crocbot_orders_unresolved` (sent, outcome not yet known)
 /// - timers `crocbot_order_submit_to_ack_seconds`, `crocbot_signal_to_submit_seconds`
 public struct ExecutorMetrics: Sendable {
     let factory: any MetricsFactory
@@ -29,6 +31,8 @@ public struct ExecutorMetrics: Sendable {
     let queueDepth: Gauge
     let inFlight: Gauge
     let killSwitch: Gauge
+    let unresolvedOrders: Gauge
+    let unknownReports: Counter
     let submitToAck: Metrics.Timer
     let signalToSubmit: Metrics.Timer
 
@@ -53,6 +57,8 @@ public struct ExecutorMetrics: Sendable {
         queueDepth = Gauge(label: "crocbot_executor_queue_depth", factory: factory)
         inFlight = Gauge(label: "crocbot_executor_in_flight", factory: factory)
         killSwitch = Gauge(label: "crocbot_kill_switch_engaged", factory: factory)
+        unresolvedOrders = Gauge(label: "crocbot_orders_unresolved", factory: factory)
+        unknownReports = Counter(label: "crocbot_unknown_order_reports_total", factory: factory)
         submitToAck = Metrics.Timer(label: "crocbot_order_submit_to_ack_seconds", preferredDisplayUnit: .seconds, factory: factory)
         signalToSubmit = Metrics.Timer(label: "crocbot_signal_to_submit_seconds", preferredDisplayUnit: .seconds, factory: factory)
         // Counters on per-report and per-signal paths are made once, not per event.
@@ -71,6 +77,10 @@ public struct ExecutorMetrics: Sendable {
 
     private let reportCounters: [ExecutionReportKind: Counter]
     private let backpressureCounters: [BackpressurePolicy: Counter]
+
+    func venueRule(_ rule: String) {
+        Counter(label: "crocbot_venue_rule_refusals_total", dimensions: [("rule", rule)], factory: factory).increment()
+    }
 
     func refused(_ reason: String) {
         Counter(label: "crocbot_signals_refused_total", dimensions: [("reason", reason)], factory: factory).increment()

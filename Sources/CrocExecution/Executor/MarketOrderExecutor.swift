@@ -1,5 +1,6 @@
 import CoreMetrics
 import CrocCore
+import DequeModule
 import Foundation
 import Logging
 import Synchronization
@@ -44,12 +45,17 @@ public actor MarketOrderExecutor {
     private let logger: Logger
     private let metrics: ExecutorMetrics
     private var risk: RiskEngine
+    private var rules: [String: VenueRules] = [:]
     private var records: [String: OrderRecord] = [:]
+    /// When each order was last sent (for the venue's receive window).
+    private var lastSent: [String: ContinuousClock.Instant] = [:]
+    /// Orders a worker is sending or retrying right now.
+    private var sending: Set<String> = []
     private var positions: [String: Quantity] = [:]
     private var working: [String: Quantity] = [:]  // signed unfilled quantity of open orders, per symbol
-    private var queue = RingQueue<Job>()
+    private var queue = Deque<Job>()
     private var waitingWorkers: [CheckedContinuation<Job?, Never>] = []
-    private var waitingProducers = RingQueue<CheckedContinuation<Void, Never>>()
+    private var waitingProducers = Deque<CheckedContinuation<Void, Never>>()
     private var inFlight = 0
     private var running = false
     private var crashed = false
@@ -243,7 +249,7 @@ public actor MarketOrderExecutor {
         }
         sequence += 1
         let id = "\(configuration.clientOrderIDPrefix)-\(session)-\(String(sequence, radix: 36))"
-        let request = OrderRequest(
+        var request = OrderRequest(
             clientOrderID: id,
             symbol: intent.symbol,
             side: intent.side,
@@ -252,7 +258,15 @@ public actor MarketOrderExecutor {
             timeInForce: intent.timeInForce,
             cashFraction: intent.cashFraction
         )
-        let nowNanos = configuration.risk.maxOrdersPerSecond == nil ? 0 : UInt64(DispatchTime.now().uptimeNanoseconds)
+        if let venue = rules[intent.symbol] {
+            switch venue.conform(request, referencePrice: risk.lastPrices[intent.symbol]) {
+            case .success(let conformed): request = conformed
+            case .failure(let violation):
+                metrics.venueRule(violation.rule)
+                return refuse(.venueRule(violation), intent)
+            }
+        }
+        let nowNanos = risk.needsClock ? UInt64(DispatchTime.now().uptimeNanoseconds) : 0
         let exposure = (positions[intent.symbol] ?? .zero) + (working[intent.symbol] ?? .zero)
         if let violation = risk.check(request, exposure: exposure, openOrders: records.count, nowNanos: nowNanos) {
             metrics.riskRefusal(violation.check)
@@ -290,6 +304,7 @@ public actor MarketOrderExecutor {
         case .invalid: reason = "invalid"
         case .stopped: reason = "stopped"
         case .store: reason = "store"
+        case .venueRule: reason = "venue_rule"
         }
         metrics.refused(reason)
         logger.warning(
@@ -300,6 +315,17 @@ public actor MarketOrderExecutor {
     }
 
     // MARK: Market and account
+
+    /// Sets the venue's trading rules for their symbols: from now on every
+    /// order for them is rounded to the rules and refused locally when it
+    /// cannot meet them (before it is written or sent), and fees are booked by
+    /// asset (a base-asset commission reduces the position).
+    public func setRules(_ list: [VenueRules]) {
+        for r in list { rules[r.symbol] = r }
+    }
+
+    /// The rules in force for `symbol`, if the venue published them.
+    public func venueRules(_ symbol: String) -> VenueRules? { rules[symbol] }
 
     /// Records a market price (for the price-band and notional checks).
     public func updateMarket(symbol: String, price: Price) { risk.updatePrice(symbol: symbol, price: price) }
@@ -345,6 +371,13 @@ public actor MarketOrderExecutor {
         records[clientOrderID] ?? (try? store.order(clientOrderID)) ?? nil
     }
 
+    /// Orders sent whose outcome is not known yet and that no worker is
+    /// retrying: reconciliation looks them up, then resends (same id) or ends
+    /// them within `configuration.resolveWithin`.
+    public var unresolvedOrders: [OrderRecord] {
+        records.values.filter { $0.state == .submitted && !sending.contains($0.clientOrderID) }.sorted { $0.createdAt < $1.createdAt }
+    }
+
     /// Signals waiting for a worker.
     public var queueDepth: Int { queue.count }
 
@@ -357,7 +390,10 @@ public actor MarketOrderExecutor {
     public func cancel(clientOrderID: String) async throws(ExecutionError) {
         guard let r = records[clientOrderID] else { throw .orderNotFound(clientOrderID: clientOrderID) }
         if r.state == .pendingNew {
-            if queue.remove(where: { $0.id == clientOrderID }) { drop(clientOrderID, reason: "cancelled before sending") }
+            if let i = queue.firstIndex(where: { $0.id == clientOrderID }) {
+                queue.remove(at: i)
+                drop(clientOrderID, reason: "cancelled before sending")
+            }
             return
         }
         let snap = try await client.cancel(symbol: r.request.symbol, clientOrderID: clientOrderID, deadline: deadline())
@@ -381,7 +417,9 @@ public actor MarketOrderExecutor {
     public func reconcile() async { await reconcile(recovering: false) }
 
     private func reconcile(recovering: Bool) async {
-        let candidates = records.values.filter { recovering || $0.state.isOpenAtVenue }.sorted { $0.createdAt < $1.createdAt }
+        let candidates = records.values.filter { (recovering || $0.state.isOpenAtVenue) && !sending.contains($0.clientOrderID) }
+            .sorted { $0.createdAt < $1.createdAt }
+        defer { metrics.unresolvedOrders.record(unresolvedOrders.count) }
         for r in candidates {
             if recovering, configuration.recoveryGrace > .zero {
                 let ageNanos = Self.wallClock().nanoseconds - r.createdAt.nanoseconds
@@ -403,7 +441,7 @@ public actor MarketOrderExecutor {
                 apply(snap, kind: nil)
                 continue
             }
-            guard var current = records[r.clientOrderID] else { continue }
+            guard var current = records[r.clientOrderID], !sending.contains(r.clientOrderID) else { continue }
             let age = Self.wallClock().nanoseconds - current.createdAt.nanoseconds
             if recovering, current.state == .pendingNew || current.state == .submitted, current.filledQuantity.isZero {
                 if age <= configuration.resubmitUnsentWithin.nanoseconds {
@@ -414,7 +452,23 @@ public actor MarketOrderExecutor {
                 } else {
                     drop(current.clientOrderID, reason: "unknown at venue after restart and older than the resubmit window")
                 }
-            } else if current.state.isOpenAtVenue && current.state != .submitted {
+            } else if current.state == .submitted {
+                // Sent, retries spent, and the venue has not seen it. Once no request can still land
+                // (the receive window since the last send has passed) it is safe to send it again under
+                // the same id; past `resolveWithin` the signal is stale and the order is ended instead.
+                if let sent = lastSent[current.clientOrderID], ContinuousClock.now < sent + configuration.venueReceiveWindow { continue }
+                if age <= configuration.resolveWithin.nanoseconds {
+                    current.state = .pendingNew
+                    records[current.clientOrderID] = current
+                    logger.warning("reconcile: unresolved order unknown at venue, sending again", metadata: orderMetadata(current))
+                    enqueue(current.clientOrderID)
+                } else {
+                    current.lastError =
+                        "outcome unknown for \(age / 1_000_000_000) s and the venue never saw it: ended without a fill (last error: \(current.lastError ?? "none"))"
+                    logger.error("reconcile: unresolved order ended", metadata: orderMetadata(current).merging(["reason": "\(current.lastError!)"]) { $1 })
+                    transition(&current, to: .expired)
+                }
+            } else if current.state.isOpenAtVenue {
                 current.lastError = "venue no longer knows the order"
                 logger.error("reconcile: acknowledged order unknown at venue; marking expired", metadata: orderMetadata(current))
                 transition(&current, to: .expired)
@@ -485,10 +539,13 @@ public actor MarketOrderExecutor {
             return
         }
         inFlight += 1
+        sending.insert(id)
         metrics.inFlight.record(inFlight)
         defer {
             inFlight -= 1
+            sending.remove(id)
             metrics.inFlight.record(inFlight)
+            metrics.unresolvedOrders.record(unresolvedOrders.count)
             notifyIfIdle()
         }
         record.state = .submitted
@@ -503,13 +560,25 @@ public actor MarketOrderExecutor {
             if attempt > 1 { records[id]?.attempts = attempt }
             let started = attempt == 1 ? dequeued : ContinuousClock.now
             do {
-                if lookUpFirst, let found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline()) {
-                    // The earlier attempt reached the venue: adopt it, never send twice.
-                    if crashPoint == .afterSend { return simulateCrash() }
-                    logger.info("order found after ambiguous failure", metadata: ["client_order_id": "\(id)"])
-                    apply(found, kind: nil)
-                    return
+                if lookUpFirst {
+                    var found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline())
+                    if found == nil, let sent = lastSent[id], ContinuousClock.now < sent + configuration.venueReceiveWindow {
+                        // "Not found" right after a possible send: the request may still be on its way.
+                        // Ask again once the venue can no longer accept it, and only then send.
+                        try? await Task.sleep(until: sent + configuration.venueReceiveWindow)
+                        guard !crashed else { return }
+                        found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline())
+                    }
+                    if let found {
+                        // The earlier attempt reached the venue: adopt it, never send twice.
+                        if crashPoint == .afterSend { return simulateCrash() }
+                        logger.info("order found after ambiguous failure", metadata: ["client_order_id": "\(id)"])
+                        apply(found, kind: nil)
+                        return
+                    }
+                    lookUpFirst = false
                 }
+                lastSent[id] = .now
                 let snap = try await client.submit(record.request, deadline: deadline())
                 if crashPoint == .afterSend { return simulateCrash() }
                 metrics.submitToAck.record(since: started)
@@ -527,7 +596,10 @@ public actor MarketOrderExecutor {
             } catch {
                 guard !crashed else { return }
                 records[id]?.lastError = "\(error)"
-                if !error.isTransient {
+                // A success answer we could not read means the venue may well have the order: look it up.
+                let unreadable: Bool
+                if case .invalidResponse = error { unreadable = true } else { unreadable = false }
+                if !error.isTransient && !unreadable {
                     reject(id, error)
                     return
                 }
@@ -542,7 +614,7 @@ public actor MarketOrderExecutor {
                 try? await Task.sleep(for: wait)
             }
         }
-        guard !crashed, let r = records[id] else { return }
+        guard !crashed, let r = records[id], !r.state.isTerminal else { return }
         metrics.unresolved.increment()
         persist(r)
         logger.error(
@@ -568,10 +640,28 @@ public actor MarketOrderExecutor {
 
     /// Applies the venue's view of an order: books unbooked fills from the
     /// cumulative figures and moves the state forward; stale or duplicate
-    /// views change nothing.
+    /// views change nothing. A fill reported after the order ended here
+    /// (Binance can report a fill after a cancel) is still booked; a fill for
+    /// an order this executor never had is logged, stored and announced.
     private func apply(_ snap: VenueOrder, kind: ExecutionReportKind?, lastFill: VenueFill? = nil) {
         guard !crashed else { return }
-        guard var r = records[snap.clientOrderID] else {
+        var late = false
+        var found = records[snap.clientOrderID]
+        if found == nil, snap.executedQuantity.raw > 0 {
+            let stored = (try? store.order(snap.clientOrderID)) ?? nil
+            if let stored, stored.state.isTerminal, snap.executedQuantity > stored.filledQuantity {
+                found = stored
+                late = true
+                logger.warning(
+                    "fill reported after the order ended; booking it",
+                    metadata: orderMetadata(stored).merging(["venue_executed": "\(snap.executedQuantity)"]) { $1 }
+                )
+            } else if stored == nil {
+                unknownFill(snap)
+                return
+            }
+        }
+        guard var r = found else {
             metrics.reportsIgnored.increment()
             return
         }
@@ -582,42 +672,63 @@ public actor MarketOrderExecutor {
             var deltaQuote = snap.cumulativeQuote - r.filledQuote
             if deltaQuote.raw <= 0 { deltaQuote = deltaQty * (snap.averagePrice ?? .zero) }
             var price = deltaQuote.divided(by: deltaQty) ?? .zero
-            var deltaFee = Money.zero
-            if let c = snap.cumulativeCommission, c > r.commission { deltaFee = c - r.commission }
+            let fees = commissions(snap, symbol: r.request.symbol)
+            var deltaFee = fees.quote > r.commission ? fees.quote - r.commission : .zero
+            var deltaBase = fees.base > r.baseCommission ? fees.base - r.baseCommission : .zero
             if let last = lastFill, last.quantity == deltaQty {
                 // The venue's own figures for this execution: exact, no rounding through the average.
                 price = last.price
-                deltaFee = last.commission
+                if let asset = last.commissionAsset, let venue = rules[r.request.symbol], asset != venue.quoteAsset {
+                    deltaFee = .zero
+                    deltaBase = asset == venue.baseAsset ? last.commission : .zero
+                } else {
+                    deltaFee = last.commission
+                    deltaBase = .zero
+                }
             }
+            for (asset, amount) in fees.other where amount.raw > 0 {
+                logger.notice(
+                    "commission paid in a third asset (not in the ledger's cash)",
+                    metadata: ["client_order_id": "\(r.clientOrderID)", "asset": "\(asset)", "cumulative": "\(amount)"]
+                )
+            }
+            let baseValue = deltaBase.raw > 0 ? deltaBase * price : .zero
             r.filledQuantity = snap.executedQuantity
             r.filledQuote = snap.cumulativeQuote.raw > 0 ? snap.cumulativeQuote : r.filledQuote + deltaQuote
             r.commission += deltaFee
+            r.baseCommission += deltaBase
             if target == .acked || target == .submitted { target = .partiallyFilled }
             if r.filledQuantity >= r.request.quantity { target = .filled }
             let previous = r.state
-            guard r.state.canTransition(to: target) || r.state == target else {
-                invalid(r, target)
-                return
+            if late {
+                // Ended here, filled there: the fill counts; the order stays ended unless it is now complete.
+                if target != .filled { target = previous }
+            } else {
+                guard r.state.canTransition(to: target) || r.state == target else {
+                    invalid(r, target)
+                    return
+                }
             }
             r.state = target
             r.updatedAt = Self.wallClock()
-            let fill = ExecutionFill(
+            var fill = ExecutionFill(
                 clientOrderID: r.clientOrderID,
                 symbol: r.request.symbol,
                 side: r.request.side,
                 quantity: deltaQty,
                 price: price,
-                commission: deltaFee,
+                commission: deltaFee + baseValue,
                 cumulativeQuantity: r.filledQuantity,
                 time: snap.updateTime
             )
+            fill.baseCommission = deltaBase
             do {
                 guard try store.record(fill: fill, order: r) else { return }
             } catch {
                 logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
             }
-            positions[r.request.symbol, default: .zero] += fill.signedQuantity
-            working[r.request.symbol, default: .zero] -= fill.signedQuantity
+            positions[r.request.symbol, default: .zero] += fill.positionChange
+            if !late { working[r.request.symbol, default: .zero] -= fill.signedQuantity }
             if previous == .submitted { metrics.acked.increment() }
             if target == .filled { metrics.filled.increment() } else { metrics.partiallyFilled.increment() }
             if logger.logLevel <= .info {
@@ -626,7 +737,13 @@ public actor MarketOrderExecutor {
                     metadata: orderMetadata(r).merging(["fill_qty": "\(deltaQty)", "fill_price": "\(price)", "filled": "\(r.filledQuantity)"]) { $1 }
                 )
             }
-            if target.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
+            if late {
+                records[r.clientOrderID] = nil
+            } else if target.isTerminal {
+                retire(r)
+            } else {
+                records[r.clientOrderID] = r
+            }
             emit(.filled(fill, orderComplete: target.isTerminal))
             return
         }
@@ -650,6 +767,34 @@ public actor MarketOrderExecutor {
         }
         if logger.logLevel <= .info { logger.info("order \(target.rawValue)", metadata: orderMetadata(r)) }
         transition(&r, to: target)
+    }
+
+    /// Cumulative commissions of `snap` split by what they do to the account:
+    /// in the quote asset (cash), in the base asset (the position), in any other asset.
+    private func commissions(_ snap: VenueOrder, symbol: String) -> (quote: Money, base: Quantity, other: [String: FixedPoint]) {
+        guard !snap.commissionsByAsset.isEmpty, let venue = rules[symbol] else { return (snap.cumulativeCommission ?? .zero, .zero, [:]) }
+        var other = snap.commissionsByAsset
+        let quote = other.removeValue(forKey: venue.quoteAsset) ?? .zero
+        let base = other.removeValue(forKey: venue.baseAsset) ?? .zero
+        return (quote, base, other)
+    }
+
+    /// A fill for an order this executor has no record of: never dropped silently.
+    private func unknownFill(_ snap: VenueOrder) {
+        metrics.unknownReports.increment()
+        logger.error(
+            "fill reported for an unknown order; stored for reconciliation",
+            metadata: [
+                "client_order_id": "\(snap.clientOrderID)", "venue_order_id": "\(snap.venueOrderID ?? "")", "symbol": "\(snap.symbol)",
+                "side": "\(snap.side.rawValue)", "executed": "\(snap.executedQuantity)", "venue": "\(client.venueName)",
+            ]
+        )
+        do {
+            try store.recordUnknownReport(snap, receivedAt: Self.wallClock())
+        } catch {
+            logger.critical("unknown-order report could not be stored", metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"])
+        }
+        emit(.unknownFill(snap))
     }
 
     /// An older state arriving after a newer one (e.g. `acked` after `partially_filled`).
@@ -741,43 +886,5 @@ public actor MarketOrderExecutor {
 
     private static func wallClock() -> Timestamp {
         Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
-    }
-}
-
-/// A growable FIFO ring buffer (O(1) append and pop).
-struct RingQueue<Element> {
-    private var storage: [Element?] = Array(repeating: nil, count: 16)
-    private var head = 0
-    private(set) var count = 0
-
-    mutating func append(_ e: Element) {
-        if count == storage.count {
-            var grown: [Element?] = Array(repeating: nil, count: storage.count * 2)
-            for i in 0..<count { grown[i] = storage[(head + i) % storage.count] }
-            storage = grown
-            head = 0
-        }
-        storage[(head + count) % storage.count] = e
-        count += 1
-    }
-
-    mutating func popFirst() -> Element? {
-        guard count > 0 else { return nil }
-        let e = storage[head]
-        storage[head] = nil
-        head = (head + 1) % storage.count
-        count -= 1
-        return e
-    }
-
-    /// Removes the first element matching `predicate`; returns whether one was removed.
-    mutating func remove(where predicate: (Element) -> Bool) -> Bool {
-        var kept: [Element] = []
-        var removed = false
-        while let e = popFirst() {
-            if !removed && predicate(e) { removed = true } else { kept.append(e) }
-        }
-        for e in kept { append(e) }
-        return removed
     }
 }

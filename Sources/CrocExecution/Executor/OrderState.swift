@@ -92,8 +92,10 @@ public struct OrderRecord: Sendable, Hashable, Codable {
     public var filledQuantity: Quantity
     /// Quote value filled and booked (cumulative).
     public var filledQuote: Money
-    /// Commission booked (cumulative).
+    /// Commission booked in the quote asset (or the venue's unnamed asset), cumulative.
     public var commission: Money
+    /// Commission paid in the base asset (cumulative): it reduces what is held.
+    public var baseCommission: Quantity = .zero
     /// Send attempts so far.
     public var attempts: Int
     /// When the signal arrived (wall clock, ns since the epoch).
@@ -142,8 +144,12 @@ public struct ExecutionFill: Sendable, Hashable, Codable {
     public var quantity: Quantity
     /// Average price of this fill.
     public var price: Price
-    /// Commission of this fill.
+    /// Commission of this fill in the quote asset, with any base-asset part
+    /// valued at the fill price (what the ledger's cash pays for it).
     public var commission: Money
+    /// The part of the commission paid in the base asset, in base units: the
+    /// position changes by `signedQuantity − baseCommission`.
+    public var baseCommission: Quantity = .zero
     /// The order's cumulative filled quantity after this fill: unique per order, the store's dedupe key.
     public var cumulativeQuantity: Quantity
     /// Venue time.
@@ -172,12 +178,24 @@ public struct ExecutionFill: Sendable, Hashable, Codable {
 
     /// Quantity with its sign: positive for buys.
     public var signedQuantity: Quantity { side == .buy ? quantity : -quantity }
+
+    /// What the fill changes in the base asset held: the executed quantity with
+    /// its sign, less any commission paid in the base asset.
+    public var positionChange: Quantity { signedQuantity - baseCommission }
+
+    /// The quantity the account ledger books for this fill: for a buy, what
+    /// arrived net of a base-asset fee; for a sell, what left including it. With
+    /// `commission` (which values that fee) cash moves exactly by the notional.
+    public var heldQuantity: Quantity { side == .buy ? quantity - baseCommission : quantity + baseCommission }
 }
 
 /// What the executor tells its listeners (`MarketOrderExecutor.events()`).
 public enum ExecutorEvent: Sendable, Hashable {
     /// A fill was booked; `orderComplete` when the order is now terminal.
     case filled(ExecutionFill, orderComplete: Bool)
+    /// The venue reported a fill for an order the executor does not know
+    /// (not from this store): logged, stored, and left for reconciliation.
+    case unknownFill(VenueOrder)
     /// An order ended without a (further) fill: rejected, cancelled, expired or dropped.
     case ended(clientOrderID: String, state: OrderState, reason: String?)
 }

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocSupport
 
 /// Limits every order must pass before it leaves (checked in this order).
 /// `nil` disables a check.
@@ -11,6 +12,10 @@ public struct RiskLimits: Sendable, Hashable, Codable {
     public var maxOpenOrders: Int?
     /// Most orders accepted in any one-second window.
     public var maxOrdersPerSecond: Int?
+    /// Most orders accepted in any 60-second window.
+    public var maxOrdersPerMinute: Int?
+    /// Largest value of a single order (quantity × limit or last price).
+    public var maxOrderNotional: Money?
     /// Largest distance of an order's price from the last price, in basis points.
     /// Market orders need a last price when this is set.
     public var priceBandBps: FixedPoint?
@@ -37,6 +42,44 @@ public struct RiskLimits: Sendable, Hashable, Codable {
     /// No limits.
     public static let none = RiskLimits()
 
+    /// Whether no check is configured.
+    public var isEmpty: Bool { self == .none }
+
+    /// The limits of a `risk:` section.
+    /// - Throws: `ConfigError` naming the key when a value is not representable.
+    public init(config c: RiskConfig) throws(ConfigError) {
+        func fixed(_ v: Double?, _ key: String) throws(ConfigError) -> FixedPoint? {
+            guard let v else { return nil }
+            guard let f = FixedPoint(rounding: v) else {
+                throw ConfigError(.invalidValue, keyPath: "risk.\(key)", rule: "not representable as an exact amount (|x| < 9.2e10), found \(v)")
+            }
+            return f
+        }
+        self.init(
+            maxPosition: try fixed(c.maxPosition, "maxPosition"),
+            maxNotional: try fixed(c.maxPositionNotional, "maxPositionNotional"),
+            maxOpenOrders: c.maxOpenOrders,
+            priceBandBps: try fixed(c.priceBandBps, "priceBandBps"),
+            maxDrawdown: try fixed(c.maxDrawdown, "maxDrawdown"),
+            maxOrdersPerMinute: c.maxOrdersPerMinute,
+            maxOrderNotional: try fixed(c.maxOrderNotional, "maxOrderNotional")
+        )
+    }
+
+    /// A one-line summary of the limits in force (logged at start).
+    public var summary: String {
+        var parts: [String] = []
+        if let v = maxOrderNotional { parts.append("maxOrderNotional=\(v)") }
+        if let v = maxNotional { parts.append("maxPositionNotional=\(v)") }
+        if let v = maxPosition { parts.append("maxPosition=\(v)") }
+        if let v = maxOpenOrders { parts.append("maxOpenOrders=\(v)") }
+        if let v = maxOrdersPerSecond { parts.append("maxOrdersPerSecond=\(v)") }
+        if let v = maxOrdersPerMinute { parts.append("maxOrdersPerMinute=\(v)") }
+        if let v = maxDrawdown { parts.append("maxDrawdown=\(v)") }
+        if let v = priceBandBps { parts.append("priceBandBps=\(v)") }
+        return parts.isEmpty ? "none" : parts.joined(separator: " ")
+    }
+
     /// Creates limits.
     public init(
         maxPosition: Quantity? = nil,
@@ -45,8 +88,12 @@ public struct RiskLimits: Sendable, Hashable, Codable {
         maxOrdersPerSecond: Int? = nil,
         priceBandBps: FixedPoint? = nil,
         maxDrawdown: FixedPoint? = nil,
-        symbols: [String: SymbolLimits] = [:]
+        symbols: [String: SymbolLimits] = [:],
+        maxOrdersPerMinute: Int? = nil,
+        maxOrderNotional: Money? = nil
     ) {
+        self.maxOrdersPerMinute = maxOrdersPerMinute
+        self.maxOrderNotional = maxOrderNotional
         self.maxPosition = maxPosition
         self.maxNotional = maxNotional
         self.maxOpenOrders = maxOpenOrders
@@ -67,6 +114,10 @@ public enum RiskViolation: Error, Sendable, Hashable, CustomStringConvertible {
     case maxOpenOrders(open: Int, limit: Int)
     /// Too many orders in the last second.
     case orderRate(limit: Int)
+    /// Too many orders in the last minute.
+    case orderRatePerMinute(limit: Int)
+    /// One order's value is above the limit.
+    case maxOrderNotional(symbol: String, value: Money, limit: Money)
     /// The order's price is too far from the last price.
     case priceBand(symbol: String, price: Price, reference: Price, bandBps: FixedPoint)
     /// A price check is configured and no price is known for the symbol.
@@ -81,6 +132,8 @@ public enum RiskViolation: Error, Sendable, Hashable, CustomStringConvertible {
         case .maxNotional: return "max_notional"
         case .maxOpenOrders: return "max_open_orders"
         case .orderRate: return "order_rate"
+        case .orderRatePerMinute: return "order_rate_minute"
+        case .maxOrderNotional: return "max_order_notional"
         case .priceBand: return "price_band"
         case .noReferencePrice: return "no_reference_price"
         case .killSwitch: return "kill_switch"
@@ -94,6 +147,9 @@ public enum RiskViolation: Error, Sendable, Hashable, CustomStringConvertible {
         case .maxNotional(let s, let p, let l): return "\(s): position value would be \(p.formatted(decimals: 2)), limit \(l.formatted(decimals: 2))"
         case .maxOpenOrders(let o, let l): return "\(o) orders open, limit \(l)"
         case .orderRate(let l): return "more than \(l) orders in one second"
+        case .orderRatePerMinute(let l): return "more than \(l) orders in one minute"
+        case .maxOrderNotional(let s, let v, let l):
+            return "\(s): order value \(v.formatted(decimals: 2)) is above the limit \(l.formatted(decimals: 2))"
         case .priceBand(let s, let p, let r, let b): return "\(s): price \(p) is more than \(b) bps from the last price \(r)"
         case .noReferencePrice(let s): return "\(s): no last price to check the order against"
         case .killSwitch(let r): return "kill switch engaged: \(r)"
@@ -111,14 +167,14 @@ public struct RiskEngine: Sendable {
     public private(set) var peakEquity: Money?
     /// Why the kill switch is engaged, or nil when it is not.
     public private(set) var killReason: String?
-    private var recent: [UInt64]
-    private var recentHead = 0
-    private var recentCount = 0
+    private var perSecond: RateWindow
+    private var perMinute: RateWindow
 
     /// Creates the checks.
     public init(limits: RiskLimits) {
         self.limits = limits
-        recent = Array(repeating: 0, count: max(limits.maxOrdersPerSecond ?? 0, 0))
+        perSecond = RateWindow(limit: limits.maxOrdersPerSecond ?? 0, windowNanos: 1_000_000_000)
+        perMinute = RateWindow(limit: limits.maxOrdersPerMinute ?? 0, windowNanos: 60_000_000_000)
     }
 
     /// Whether new orders are blocked.
@@ -153,14 +209,23 @@ public struct RiskEngine: Sendable {
     ///   - exposure: The symbol's position plus the signed unfilled quantity of its working orders.
     ///   - openOrders: Orders working or in flight.
     ///   - nowNanos: A monotonic clock reading in nanoseconds.
+    ///
+    /// An order that only reduces the exposure (an exit, never past flat) is
+    /// always allowed, kill switch included: no limit may keep a position open.
     public mutating func check(_ request: OrderRequest, exposure: Quantity, openOrders: Int, nowNanos: UInt64) -> RiskViolation? {
+        let projected = exposure + (request.side == .buy ? request.quantity : -request.quantity)
+        if projected.magnitude < exposure.magnitude && (projected.raw == 0 || projected.signum == exposure.signum) { return nil }
         if let reason = killReason { return .killSwitch(reason: reason) }
         let symbolLimits = limits.symbols[request.symbol]
-        let projected = exposure + (request.side == .buy ? request.quantity : -request.quantity)
         if let maxPos = symbolLimits?.maxPosition ?? limits.maxPosition, projected.magnitude > maxPos {
             return .maxPosition(symbol: request.symbol, projected: projected, limit: maxPos)
         }
         let last = lastPrices[request.symbol]
+        if let maxOrder = limits.maxOrderNotional {
+            guard let price = request.kind.limitPrice ?? last else { return .noReferencePrice(symbol: request.symbol) }
+            let value = request.quantity * price
+            if value > maxOrder { return .maxOrderNotional(symbol: request.symbol, value: value, limit: maxOrder) }
+        }
         if let maxNotional = symbolLimits?.maxNotional ?? limits.maxNotional {
             guard let price = request.kind.limitPrice ?? last else { return .noReferencePrice(symbol: request.symbol) }
             let value = projected.magnitude * price
@@ -175,17 +240,41 @@ public struct RiskEngine: Sendable {
                 if distance > allowed { return .priceBand(symbol: request.symbol, price: price, reference: reference, bandBps: band) }
             }
         }
-        if let rate = limits.maxOrdersPerSecond, rate > 0 {
-            if recentCount == rate {
-                let oldest = recent[recentHead]
-                if nowNanos &- oldest < 1_000_000_000 { return .orderRate(limit: rate) }
-                recent[recentHead] = nowNanos
-                recentHead = (recentHead + 1) % rate
-            } else {
-                recent[(recentHead + recentCount) % rate] = nowNanos
-                recentCount += 1
-            }
-        }
+        if perSecond.limit > 0 && perSecond.isFull(at: nowNanos) { return .orderRate(limit: perSecond.limit) }
+        if perMinute.limit > 0 && perMinute.isFull(at: nowNanos) { return .orderRatePerMinute(limit: perMinute.limit) }
+        if perSecond.limit > 0 { perSecond.record(nowNanos) }
+        if perMinute.limit > 0 { perMinute.record(nowNanos) }
         return nil
+    }
+
+    /// Whether the rate checks need a clock reading.
+    public var needsClock: Bool { perSecond.limit > 0 || perMinute.limit > 0 }
+}
+
+/// The times of the last `limit` accepted orders, for a sliding-window rate limit.
+struct RateWindow: Sendable {
+    let limit: Int
+    let windowNanos: UInt64
+    private var times: [UInt64]
+    private var head = 0
+    private var count = 0
+
+    init(limit: Int, windowNanos: UInt64) {
+        self.limit = max(limit, 0)
+        self.windowNanos = windowNanos
+        times = Array(repeating: 0, count: self.limit)
+    }
+
+    /// Whether `limit` orders were accepted within the window ending at `now`.
+    func isFull(at now: UInt64) -> Bool { count == limit && now &- times[head] < windowNanos }
+
+    mutating func record(_ now: UInt64) {
+        if count == limit {
+            times[head] = now
+            head = (head + 1) % limit
+        } else {
+            times[(head + count) % limit] = now
+            count += 1
+        }
     }
 }

@@ -43,6 +43,11 @@ public protocol OrderStore: Sendable {
     func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill]
     /// Makes everything written so far durable (on shutdown).
     func flush() throws(OrderStoreError)
+    /// Keeps a venue report about an order this store does not know (a fill
+    /// of an order placed elsewhere, or by a lost process), for reconciliation.
+    func recordUnknownReport(_ order: VenueOrder, receivedAt: Timestamp) throws(OrderStoreError)
+    /// Reports kept by `recordUnknownReport`, oldest first.
+    func unknownReports() throws(OrderStoreError) -> [VenueOrder]
 }
 
 extension OrderStore {
@@ -54,7 +59,7 @@ extension OrderStore {
 
     public func positions() throws(OrderStoreError) -> [String: Quantity] {
         var out: [String: Quantity] = [:]
-        for f in try fills(clientOrderID: nil) { out[f.symbol, default: .zero] += f.signedQuantity }
+        for f in try fills(clientOrderID: nil) { out[f.symbol, default: .zero] += f.positionChange }
         return out
     }
 }
@@ -67,6 +72,7 @@ public final class InMemoryOrderStore: OrderStore {
         var index: [String: Int] = [:]
         var fills: [ExecutionFill] = []
         var fillKeys: Set<FillKey> = []
+        var unknown: [VenueOrder] = []
     }
 
     private struct FillKey: Hashable {
@@ -122,4 +128,10 @@ public final class InMemoryOrderStore: OrderStore {
     public func fills(clientOrderID: String?) throws(OrderStoreError) -> [ExecutionFill] {
         state.withLock { s in clientOrderID.map { id in s.fills.filter { $0.clientOrderID == id } } ?? s.fills }
     }
+
+    public func recordUnknownReport(_ order: VenueOrder, receivedAt: Timestamp) throws(OrderStoreError) {
+        state.withLock { $0.unknown.append(order) }
+    }
+
+    public func unknownReports() throws(OrderStoreError) -> [VenueOrder] { state.withLock { $0.unknown } }
 }

@@ -1,4 +1,5 @@
 import CrocCore
+import Foundation
 import GRDB
 
 /// The durable order store: SQLite through GRDB, in WAL mode.
@@ -9,7 +10,11 @@ import GRDB
 ///
 /// Durability: `.processCrash` (WAL, `synchronous=NORMAL`, the default)
 /// survives the process dying at any point; `.powerLoss` (`synchronous=FULL`)
-/// also survives the machine losing power, at an fsync per write.
+/// also survives the machine losing power, at an fsync per write (live
+/// trading uses it). Connections wait up to `busyTimeout` for a lock instead
+/// of failing at once, and `exclusive: true` takes an advisory lock on
+/// `<path>.lock` for the store's lifetime, so a second process cannot trade
+/// from the same store (`OrderStoreError` naming the file).
 public final class SQLiteOrderStore: OrderStore {
     /// How hard each commit is pushed to disk.
     public enum Durability: String, Sendable, CaseIterable {
@@ -22,13 +27,25 @@ public final class SQLiteOrderStore: OrderStore {
     /// The database file.
     public let path: String
     private let pool: DatabasePool
+    private let lock: StoreLock?
 
     /// Opens (creating if needed) the store at `path`.
-    /// - Throws: `OrderStoreError` when the file cannot be opened or migrated.
-    public init(path: String, durability: Durability = .processCrash) throws(OrderStoreError) {
+    /// - Parameters:
+    ///   - durability: How hard commits are pushed to disk.
+    ///   - busyTimeout: How long a connection waits for another's lock.
+    ///   - exclusive: Hold `<path>.lock` so no other process opens the store exclusively.
+    /// - Throws: `OrderStoreError` when the file cannot be opened or migrated, or is locked by another process.
+    public init(
+        path: String,
+        durability: Durability = .processCrash,
+        busyTimeout: Duration = .seconds(5),
+        exclusive: Bool = false
+    ) throws(OrderStoreError) {
         self.path = path
+        lock = exclusive ? try StoreLock(path: path + ".lock") : nil
         var config = Configuration()
         let sync = durability == .powerLoss ? "FULL" : "NORMAL"
+        config.busyMode = .timeout(Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) * 1e-18)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -65,8 +82,27 @@ public final class SQLiteOrderStore: OrderStore {
                             time INTEGER NOT NULL,
                             PRIMARY KEY (client_order_id, cumulative_quantity)
                         );
+                        CREATE TABLE IF NOT EXISTS unknown_reports (
+                            client_order_id TEXT NOT NULL,
+                            venue_order_id TEXT,
+                            symbol TEXT NOT NULL,
+                            side TEXT NOT NULL,
+                            status TEXT NOT NULL,
+                            quantity INTEGER NOT NULL,
+                            executed_quantity INTEGER NOT NULL,
+                            cumulative_quote INTEGER NOT NULL,
+                            update_time INTEGER NOT NULL,
+                            received_at INTEGER NOT NULL
+                        );
                         """
                 )
+                // Columns added after the first release: stores written by older builds gain them (zero).
+                for (table, column) in [("orders", "base_commission"), ("fills", "base_commission")] {
+                    let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table))").map { $0["name"] as String }
+                    if !columns.contains(column) {
+                        try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \(column) INTEGER NOT NULL DEFAULT 0")
+                    }
+                }
             }
         } catch {
             throw OrderStoreError(operation: "open \(path)", message: "\(error)")
@@ -74,13 +110,13 @@ public final class SQLiteOrderStore: OrderStore {
     }
 
     private static let orderColumns =
-        "client_order_id, symbol, side, limit_price, quantity, time_in_force, state, venue_order_id, filled_quantity, filled_quote, commission, attempts, created_at, updated_at, last_error, tag"
+        "client_order_id, symbol, side, limit_price, quantity, time_in_force, state, venue_order_id, filled_quantity, filled_quote, commission, attempts, created_at, updated_at, last_error, tag, base_commission"
 
     private static func arguments(_ r: OrderRecord) -> StatementArguments {
         [
             r.clientOrderID, r.request.symbol, r.request.side.rawValue, r.request.kind.limitPrice?.raw, r.request.quantity.raw,
             r.request.timeInForce.rawValue, r.state.rawValue, r.venueOrderID, r.filledQuantity.raw, r.filledQuote.raw, r.commission.raw,
-            r.attempts, r.createdAt.nanoseconds, r.updatedAt.nanoseconds, r.lastError, r.tag,
+            r.attempts, r.createdAt.nanoseconds, r.updatedAt.nanoseconds, r.lastError, r.tag, r.baseCommission.raw,
         ]
     }
 
@@ -107,6 +143,7 @@ public final class SQLiteOrderStore: OrderStore {
         r.attempts = row["attempts"]
         r.updatedAt = Timestamp(nanoseconds: row["updated_at"])
         r.lastError = row["last_error"]
+        r.baseCommission = Quantity(raw: row["base_commission"] ?? 0)
         return r
     }
 
@@ -124,7 +161,7 @@ public final class SQLiteOrderStore: OrderStore {
             try pool.write { db in
                 try db.execute(
                     sql:
-                        "INSERT INTO orders (\(Self.orderColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT INTO orders (\(Self.orderColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     arguments: Self.arguments(record)
                 )
             }
@@ -137,11 +174,11 @@ public final class SQLiteOrderStore: OrderStore {
         try db.execute(
             sql: """
                 UPDATE orders SET state = ?, venue_order_id = ?, filled_quantity = ?, filled_quote = ?, commission = ?,
-                attempts = ?, updated_at = ?, last_error = ? WHERE client_order_id = ?
+                attempts = ?, updated_at = ?, last_error = ?, base_commission = ? WHERE client_order_id = ?
                 """,
             arguments: [
                 r.state.rawValue, r.venueOrderID, r.filledQuantity.raw, r.filledQuote.raw, r.commission.raw, r.attempts,
-                r.updatedAt.nanoseconds, r.lastError, r.clientOrderID,
+                r.updatedAt.nanoseconds, r.lastError, r.baseCommission.raw, r.clientOrderID,
             ]
         )
         if db.changesCount == 0 { throw OrderStoreError(operation: "update", message: "unknown client order id \(r.clientOrderID)") }
@@ -162,12 +199,12 @@ public final class SQLiteOrderStore: OrderStore {
             return try pool.write { db -> Bool in
                 try db.execute(
                     sql: """
-                        INSERT OR IGNORE INTO fills (client_order_id, cumulative_quantity, symbol, side, quantity, price, commission, time)
-                        VALUES (?,?,?,?,?,?,?,?)
+                        INSERT OR IGNORE INTO fills (client_order_id, cumulative_quantity, symbol, side, quantity, price, commission, time, base_commission)
+                        VALUES (?,?,?,?,?,?,?,?,?)
                         """,
                     arguments: [
                         fill.clientOrderID, fill.cumulativeQuantity.raw, fill.symbol, fill.side.rawValue, fill.quantity.raw, fill.price.raw,
-                        fill.commission.raw, fill.time.nanoseconds,
+                        fill.commission.raw, fill.time.nanoseconds, fill.baseCommission.raw,
                     ]
                 )
                 guard db.changesCount == 1 else { return false }
@@ -224,20 +261,92 @@ public final class SQLiteOrderStore: OrderStore {
             guard let side = OrderSide(rawValue: row["side"]) else {
                 throw OrderStoreError(operation: "read fills", message: "unreadable side in fill of \(row["client_order_id"] as String)")
             }
+            var fill = ExecutionFill(
+                clientOrderID: row["client_order_id"],
+                symbol: row["symbol"],
+                side: side,
+                quantity: Quantity(raw: row["quantity"]),
+                price: Price(raw: row["price"]),
+                commission: Money(raw: row["commission"]),
+                cumulativeQuantity: Quantity(raw: row["cumulative_quantity"]),
+                time: Timestamp(nanoseconds: row["time"])
+            )
+            fill.baseCommission = Quantity(raw: row["base_commission"] ?? 0)
+            out.append(fill)
+        }
+        return out
+    }
+
+    public func recordUnknownReport(_ order: VenueOrder, receivedAt: Timestamp) throws(OrderStoreError) {
+        do {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO unknown_reports (client_order_id, venue_order_id, symbol, side, status, quantity, executed_quantity,
+                            cumulative_quote, update_time, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)
+                        """,
+                    arguments: [
+                        order.clientOrderID, order.venueOrderID, order.symbol, order.side.rawValue, order.status.rawValue, order.quantity.raw,
+                        order.executedQuantity.raw, order.cumulativeQuote.raw, order.updateTime.nanoseconds, receivedAt.nanoseconds,
+                    ]
+                )
+            }
+        } catch {
+            throw OrderStoreError(operation: "record unknown report \(order.clientOrderID)", message: "\(error)")
+        }
+    }
+
+    public func unknownReports() throws(OrderStoreError) -> [VenueOrder] {
+        let rows: [Row]
+        do {
+            rows = try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM unknown_reports ORDER BY rowid") }
+        } catch {
+            throw OrderStoreError(operation: "read unknown reports", message: "\(error)")
+        }
+        var out: [VenueOrder] = []
+        for row in rows {
+            guard let side = OrderSide(rawValue: row["side"]), let status = VenueOrderStatus(rawValue: row["status"]) else {
+                throw OrderStoreError(operation: "read unknown reports", message: "unreadable side or status of \(row["client_order_id"] as String)")
+            }
             out.append(
-                ExecutionFill(
+                VenueOrder(
                     clientOrderID: row["client_order_id"],
+                    venueOrderID: row["venue_order_id"],
                     symbol: row["symbol"],
                     side: side,
+                    status: status,
                     quantity: Quantity(raw: row["quantity"]),
-                    price: Price(raw: row["price"]),
-                    commission: Money(raw: row["commission"]),
-                    cumulativeQuantity: Quantity(raw: row["cumulative_quantity"]),
-                    time: Timestamp(nanoseconds: row["time"])
+                    executedQuantity: Quantity(raw: row["executed_quantity"]),
+                    cumulativeQuote: Money(raw: row["cumulative_quote"]),
+                    updateTime: Timestamp(nanoseconds: row["update_time"])
                 )
             )
         }
         return out
+    }
+}
+
+/// An advisory lock on a file (`flock`), held while the store is open: two
+/// processes trading from one store would send each other's orders twice.
+final class StoreLock: Sendable {
+    private let fd: Int32
+
+    init(path: String) throws(OrderStoreError) {
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw OrderStoreError(operation: "lock \(path)", message: String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw OrderStoreError(
+                operation: "lock \(path)",
+                message: "another process holds this order store; two processes must never trade from one store"
+            )
+        }
+        self.fd = fd
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }
 

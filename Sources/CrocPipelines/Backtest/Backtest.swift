@@ -17,6 +17,8 @@ public struct BacktestOptions: Sendable {
     public var finalize: FinalizeMode
     /// Whether sells may open shorts.
     public var allowShort: Bool
+    /// Pre-trade limits (`risk:`), checked by the engine exactly as on paper and live.
+    public var risk: RiskLimits = .none
 
     /// Creates options.
     public init(cash: Money, fees: FeeModel, fillTiming: FillTiming = .nextOpen, finalize: FinalizeMode = .lastOpen, allowShort: Bool = false) {
@@ -165,7 +167,14 @@ public enum Backtester {
         markPrices: TradingEngine.MarkPrices? = nil
     ) -> TradingEngine {
         let exchange = SimulatedExchange(instrument: instrument, fees: options.fees, fillTiming: options.fillTiming, allowShort: options.allowShort)
-        var engine = TradingEngine(instrument: instrument, strategy: strategy, exchange: exchange, cash: options.cash, expectedBars: series.count)
+        var engine = TradingEngine(
+            instrument: instrument,
+            strategy: strategy,
+            exchange: exchange,
+            cash: options.cash,
+            expectedBars: series.count,
+            risk: options.risk
+        )
         let chunk = 1 << 18
         var start = 0
         while start < series.count {

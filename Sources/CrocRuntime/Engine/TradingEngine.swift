@@ -16,8 +16,17 @@ import CrocSupport
 /// 1. working orders are matched against the bar (next-open fills, limits, stops);
 /// 2. the account is marked at the close and the context refreshed;
 /// 3. the strategy sees the bar and may place or cancel orders;
-/// 4. those commands go to the execution client (`.close` fills happen here);
-/// 5. equity at the close is recorded.
+/// 4. the risk checks (`RiskEngine`, when limits are set) refuse orders that
+///    break a limit, with the limit and the figures, before they reach the
+///    execution client — simulated in a backtest, the executor live — and a
+///    drawdown beyond `maxDrawdown` engages the kill switch: working orders
+///    are cancelled, the position is closed, and the strategy is not asked
+///    again until `resetKillSwitch()`;
+/// 5. the remaining commands go to the execution client (`.close` fills happen here);
+/// 6. equity at the close is recorded.
+///
+/// The risk clock is the bar's time, so a backtest and a paper replay of the
+/// same bars refuse the same orders.
 ///
 /// Orders are routed one of two ways (`OrderRouting`): to the in-process
 /// `SimulatedExchange` (backtests), or to an outbox that the live loop hands
@@ -90,6 +99,12 @@ public struct TradingEngine: Sendable {
     private var eventBuffer: [OrderEvent] = []
     /// The spare command array, swapped with the context's (kept to reuse its storage).
     private var commandBuffer: [StrategyCommand] = []
+    /// The pre-trade checks (nil: no limits, nothing to check per order or bar).
+    private var risk: RiskEngine?
+    /// Whether a drawdown limit is set (checked per bar).
+    private let watchesDrawdown: Bool
+    /// Orders the risk checks refused, in order.
+    public private(set) var riskRefusals: [(order: Order, violation: RiskViolation)] = []
 
     /// Creates an engine.
     /// - Parameters:
@@ -106,8 +121,11 @@ public struct TradingEngine: Sendable {
         cash: Money,
         expectedBars: Int = 0,
         runID: String = "crocbot",
-        routing: OrderRouting = .simulated
+        routing: OrderRouting = .simulated,
+        risk limits: RiskLimits = .none
     ) {
+        self.risk = limits.isEmpty ? nil : RiskEngine(limits: limits)
+        self.watchesDrawdown = limits.maxDrawdown != nil
         self.routing = routing
         self.instrument = instrument
         self.strategy = strategy
@@ -266,6 +284,23 @@ public struct TradingEngine: Sendable {
         context.position = position
         context.cash = cash
         context.equity = equity
+        if watchesDrawdown, riskStops(bar, equity: equity) {
+            // Kill switch: flattened on the bar it engaged; the strategy is not asked again.
+        } else {
+            decide(bar, &strategy, index: index)
+        }
+        if !context.commands.isEmpty {
+            let close = markPrice ?? instrument.price(bar.close)
+            execute(commands: bar, index: index, close: close, &strategy)
+            equity = cash
+            if position.raw != 0 { equity += Self.markedValue(position, wholeUnits, close) }
+        }
+        return equity.doubleValue
+    }
+
+    /// Runs the strategy's `onBar`; a failure places nothing and is recorded.
+    @inline(__always)
+    private mutating func decide<S: Strategy>(_ bar: Bar, _ strategy: inout S, index: Int) {
         do {
             try strategy.onBar(bar, context: &context)
         } catch {
@@ -276,13 +311,64 @@ public struct TradingEngine: Sendable {
                 strategyFailures.append(StrategyFailure(barIndex: index, time: bar.timestamp, message: "\(error)"))
             }
         }
-        if !context.commands.isEmpty {
-            let close = markPrice ?? instrument.price(bar.close)
-            execute(commands: bar, index: index, close: close, &strategy)
-            equity = cash
-            if position.raw != 0 { equity += Self.markedValue(position, wholeUnits, close) }
+    }
+
+    /// Feeds the drawdown check; returns whether the kill switch is engaged (the
+    /// strategy sits out). On the bar it engages, every working order is
+    /// cancelled and the position closed.
+    @inline(never)
+    private mutating func riskStops(_ bar: Bar, equity: Money) -> Bool {
+        guard var r = risk else { return false }
+        if r.isKillSwitchEngaged { return true }
+        let engaged = r.updateEquity(equity)
+        risk = r
+        guard engaged else { return false }
+        killReason = r.killReason
+        context.commands.removeAll(keepingCapacity: true)
+        context.cancelAllOrders()
+        context.closePosition(tag: "kill_switch")
+        return true
+    }
+
+    /// Why the kill switch engaged, or nil while it is not.
+    public private(set) var killReason: String?
+
+    /// Whether the drawdown kill switch has stopped the strategy.
+    public var isKillSwitchEngaged: Bool { risk?.isKillSwitchEngaged ?? false }
+
+    /// Releases the kill switch (an operator's decision): the strategy is asked again from the next bar.
+    public mutating func resetKillSwitch() {
+        risk?.resetKillSwitch()
+        killReason = nil
+    }
+
+    /// The risk checks for one order; nil when it may go.
+    private mutating func riskCheck(_ order: Order, close: Price, bar: Bar) -> RiskViolation? {
+        guard var r = risk else { return nil }
+        if order.tag == "kill_switch" { return nil }  // the kill switch's own exit is never refused
+        let quantity: Quantity
+        switch order.size {
+        case .quantity(let q): quantity = q
+        case .cashFraction(let f):
+            let price = exchange.fees.slipped(close, side: order.side)
+            quantity = exchange.fees.affordableQuantity(budget: cash * f, price: price, step: instrument.quantityStep)
         }
-        return equity.doubleValue
+        let kind: OrderRequest.Kind
+        switch order.type {
+        case .limit(let p): kind = .limit(p)
+        case .market, .stop: kind = .market
+        }
+        var working = Quantity.zero
+        var open = 0
+        for o in routing == .simulated ? exchange.workingOrders : Array(externalWorking.values) where o.symbol == order.symbol {
+            open += 1
+            if case .quantity(let q) = o.size { working += o.side == .buy ? q : -q }
+        }
+        r.updatePrice(symbol: order.symbol, price: close)
+        let request = OrderRequest(clientOrderID: "", symbol: order.symbol, side: order.side, kind: kind, quantity: quantity)
+        let violation = r.check(request, exposure: position + working, openOrders: open, nowNanos: UInt64(max(bar.timestamp.nanoseconds, 0)))
+        risk = r
+        return violation
     }
 
     /// The position's value at `price`: `position * price`, by one multiplication when the
@@ -408,6 +494,25 @@ public struct TradingEngine: Sendable {
         return true
     }
 
+    /// Starts the ledger from a position held before this engine existed (a
+    /// live restart: the reconciled position, its average price, and the cash
+    /// the bot may still spend). The strategy sees it in its context from the
+    /// next bar, so an open position is managed — exited at the next exit
+    /// signal — and not entered a second time.
+    /// - Precondition: nothing was processed yet.
+    public mutating func restore(position quantity: Quantity, averagePrice: Price, cash: Money) {
+        precondition(barCount == 0 && fills.isEmpty, "restore before the first bar")
+        var p = Position(symbol: instrument.symbol)
+        p.quantity = quantity
+        p.averagePrice = quantity.isZero ? .zero : averagePrice
+        portfolio = Portfolio(cash: cash, holding: [p])
+        self.cash = cash
+        position = quantity
+        context.position = quantity
+        context.averagePrice = p.averagePrice
+        context.cash = cash
+    }
+
     /// Re-marks the last equity point after fills booked since the bar was
     /// processed (orders that fill at once at the close).
     public mutating func remarkLastEquity() {
@@ -430,6 +535,18 @@ public struct TradingEngine: Sendable {
             commandBuffer = commands
         }
         portfolio.mark(instrument.symbol, at: close)
+        if risk != nil {
+            commands.removeAll { command in
+                guard case .submit(let order) = command, let violation = riskCheck(order, close: close, bar: bar) else { return false }
+                riskRefusals.append((order, violation))
+                let reason = RejectionReason.refused("risk: \(violation)")
+                rejections.append((order, reason))
+                context.position = position
+                context.cash = cash
+                strategy.onOrderEvent(.rejected(order, reason), context: &context)
+                return true
+            }
+        }
         if routing == .external {
             for command in commands {
                 outbox.append(command)

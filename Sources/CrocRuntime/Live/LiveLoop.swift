@@ -24,6 +24,11 @@ public struct LiveLoopSettings: Sendable {
     public var settleTimeout: Duration
     /// How many tick-to-order samples to keep for `LiveLoopResult` (benchmarks).
     public var latencySamples: Int
+    /// The pre-trade limits the engine applies (the same checks as a backtest's).
+    public var risk: RiskLimits
+    /// A position held before this run (a restart, reconciled with the venue):
+    /// the engine starts from it instead of flat, with `cash` as what is left to spend.
+    public var startPosition: (quantity: Quantity, averagePrice: Price)?
 
     /// Creates settings.
     public init(
@@ -33,8 +38,12 @@ public struct LiveLoopSettings: Sendable {
         runID: String = "live",
         barInterval: Duration? = nil,
         settleTimeout: Duration = .seconds(5),
-        latencySamples: Int = 0
+        latencySamples: Int = 0,
+        risk: RiskLimits = .none,
+        startPosition: (quantity: Quantity, averagePrice: Price)? = nil
     ) {
+        self.risk = risk
+        self.startPosition = startPosition
         self.instrument = instrument
         self.cash = cash
         self.fees = fees
@@ -257,8 +266,12 @@ struct LiveLoopState {
             exchange: exchange,
             cash: settings.cash,
             runID: settings.runID,
-            routing: .external
+            routing: .external,
+            risk: settings.risk
         )
+        if let start = settings.startPosition {
+            engine.restore(position: start.quantity, averagePrice: start.averagePrice, cash: settings.cash)
+        }
         samples.reserveCapacity(settings.latencySamples)
     }
 
@@ -377,9 +390,22 @@ struct LiveLoopState {
         case .cashFraction(let f):
             fraction = f
             let price = settings.fees.slipped(engine.instrument.price(bar.close), side: .buy)
-            let estimate = settings.fees.affordableQuantity(budget: engine.portfolio.cash * f, price: price, step: engine.instrument.quantityStep)
-            // The venue sizes the order at fill time; the estimate is for risk checks.
-            quantity = estimate.isZero ? engine.instrument.quantityStep : estimate
+            let budget = engine.portfolio.cash * f
+            let estimate = settings.fees.affordableQuantity(budget: budget, price: price, step: engine.instrument.quantityStep)
+            // Never more than the cash allows: an order the cash cannot pay for one step of is not sent.
+            guard !estimate.isZero else {
+                engine.endOrder(
+                    order.id,
+                    rejected: .refused(
+                        "cash \(budget.formatted(decimals: 2)) affords less than one step (\(engine.instrument.quantityStep)) at \(price), costs included"
+                    )
+                )
+                refused += 1
+                metrics.ordersRefused.increment()
+                return nil
+            }
+            // Simulated and paper venues size the order at fill time; real venues send this quantity.
+            quantity = estimate
         }
         return OrderIntent(
             symbol: order.symbol,
@@ -402,11 +428,13 @@ struct LiveLoopState {
                 guard let id = byClientID[f.clientOrderID] else { continue }
                 if let done = booked[f.clientOrderID], done >= f.cumulativeQuantity { continue }
                 booked[f.clientOrderID] = f.cumulativeQuantity
+                // A commission paid in the base asset changes what is held (`heldQuantity`);
+                // `commission` values it, so cash moves exactly by the notional.
                 let fill = Fill(
                     orderID: id,
                     symbol: f.symbol,
                     side: f.side,
-                    quantity: f.quantity,
+                    quantity: f.heldQuantity,
                     price: f.price,
                     commission: f.commission,
                     timestamp: f.time,
@@ -418,6 +446,10 @@ struct LiveLoopState {
                     status?.recordFill(fill, clientOrderID: f.clientOrderID)
                 }
                 if complete { forget(f.clientOrderID, id) }
+            case .unknownFill(let report):
+                // Not this engine's order (the executor logged and stored it): an operator decides.
+                status?.update { $0.unknownFills += 1 }
+                logger.error("venue fill for an order this run did not place", metadata: ["client_order_id": "\(report.clientOrderID)"])
             case .ended(let clientID, let state, let reason):
                 guard let id = byClientID[clientID] else { continue }
                 let rejected = state == .rejected || state == .dropped
@@ -453,6 +485,7 @@ struct LiveLoopState {
             s.drawdown = drawdown
             s.strategyErrors = engine.strategyFailureCount
             s.openOrders = engine.externalWorkingOrders.map { LiveStatus.OpenOrder($0) }
+            s.killSwitch = engine.killReason
             s.appendEquity(time: bar.timestamp, equity: equity)
         }
     }

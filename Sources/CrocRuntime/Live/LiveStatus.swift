@@ -90,6 +90,17 @@ public struct LiveStatus: Sendable, Encodable {
     public var ready = false
     /// Working orders.
     public var openOrders: [OpenOrder] = []
+    /// Orders sent whose outcome is not known yet (client order ids), until
+    /// reconciliation resends or ends them.
+    public var unresolvedOrders: [String] = []
+    /// Venue fills for orders this run did not place (logged and stored).
+    public var unknownFills = 0
+    /// The risk limits in force (one line).
+    public var riskLimits = ""
+    /// Why the kill switch engaged, when it did.
+    public var killSwitch: String?
+    /// What the start-up reconciliation found (position, cash, venue balances).
+    public var recovery = ""
     /// The last fills, newest last (at most 50).
     public var recentFills: [RecentFill] = []
     /// The equity curve, thinned to at most `maxPoints` points.
@@ -124,6 +135,11 @@ public struct LiveStatus: Sendable, Encodable {
         case openOrders = "open_orders"
         case recentFills = "recent_fills"
         case equityCurve = "equity_curve"
+        case unresolvedOrders = "unresolved_orders"
+        case unknownFills = "unknown_fills"
+        case riskLimits = "risk_limits"
+        case killSwitch = "kill_switch"
+        case recovery
     }
 
     /// Encodes with ISO 8601 times.
@@ -148,6 +164,11 @@ public struct LiveStatus: Sendable, Encodable {
         try c.encode(openOrders, forKey: .openOrders)
         try c.encode(recentFills, forKey: .recentFills)
         try c.encode(equityCurve, forKey: .equityCurve)
+        try c.encode(unresolvedOrders, forKey: .unresolvedOrders)
+        try c.encode(unknownFills, forKey: .unknownFills)
+        try c.encode(riskLimits, forKey: .riskLimits)
+        try c.encode(killSwitch, forKey: .killSwitch)
+        try c.encode(recovery, forKey: .recovery)
     }
 
     static func iso(_ t: Timestamp) -> String {

@@ -78,14 +78,18 @@ public struct LiveRuntime: Sendable {
         let live = config.live
         let onPaper = paper || live.exchange == .paper
         let options = try LiveRuntime.ledger(config.backtest)
+        // The same limits as a backtest's; a real venue adds safe defaults where none are set.
+        let engineRisk = try LiveRuntime.riskLimits(config.risk, budget: options.cash, realVenue: !onPaper)
+        let storePath = live.storePath(paper: onPaper)
         let container = ServiceContainer()
         container.register(instance: registry)
         container.register(instance: LiveStatusBoard())
         container.register((any Strategy).self) { _ in try StrategyFactory.standard.make(config.strategy) }
         container.register((any OrderStore).self) { _ in
-            let dir = (live.store as NSString).deletingLastPathComponent
+            let dir = (storePath as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            return try SQLiteOrderStore(path: live.store)
+            // Order rows are fsynced (power loss loses nothing); one process per store.
+            return try SQLiteOrderStore(path: storePath, durability: .powerLoss, exclusive: true)
         }
         if onPaper {
             container.register(SimulatedExecutionClient.self) { _ in
@@ -99,17 +103,31 @@ public struct LiveRuntime: Sendable {
             }
             container.register((any ExecutionClient).self) { c in try c.resolve(SimulatedExecutionClient.self) }
         } else {
-            container.register((any ExecutionClient).self) { _ in
+            container.register(BinanceSpotClient.self) { _ in
                 let credentials = try BinanceCredentials.fromEnvironment(environment)
-                let url = live.testnet ? BinanceSpotClient.Configuration.testnetURL : BinanceSpotClient.Configuration.productionURL
-                return BinanceSpotClient(credentials: credentials, configuration: .init(baseURL: url), logger: Logger(label: "crocbot.binance"))
+                return BinanceSpotClient(
+                    credentials: credentials,
+                    configuration: .init(baseURL: LiveRuntime.restURL(live)),
+                    logger: Logger(label: "crocbot.binance")
+                )
             }
+            container.register((any ExecutionClient).self) { c in try c.resolve(BinanceSpotClient.self) }
         }
         container.register(MarketOrderExecutor.self) { c in
-            MarketOrderExecutor(
+            var executorConfig = ExecutorConfiguration(maxInFlight: live.maxInFlight, queueCapacity: live.queueCapacity)
+            if !onPaper {
+                // A real venue: the executor checks the limits again on the wall clock, waits out the
+                // venue's receive window before resending anything it may have sent, and resolves every
+                // order within live.resolveWithin.
+                executorConfig.risk = engineRisk
+                executorConfig.venueReceiveWindow = .seconds(6)
+                executorConfig.recoveryGrace = .seconds(6)
+                executorConfig.resolveWithin = .milliseconds(Int64(live.resolveWithin * 1000))
+            }
+            return MarketOrderExecutor(
                 client: try c.resolve((any ExecutionClient).self),
                 store: try c.resolve((any OrderStore).self),
-                configuration: ExecutorConfiguration(maxInFlight: live.maxInFlight, queueCapacity: live.queueCapacity),
+                configuration: executorConfig,
                 logger: Logger(label: "crocbot.executor")
             )
         }
@@ -140,8 +158,40 @@ public struct LiveRuntime: Sendable {
             fees: options.fees,
             runID: "live",
             barInterval: nil,
-            settleTimeout: .seconds(10)
+            settleTimeout: .seconds(10),
+            risk: engineRisk
         )
+        status.update { $0.riskLimits = engineRisk.summary }
+        logger.notice("risk limits in force", metadata: ["limits": "\(engineRisk.summary)", "store": "\(storePath)"])
+        // A real venue: before the first bar, load its rules and reconcile the position and cash with it.
+        var prepare: (@Sendable (LiveLoopSettings) async throws -> LiveLoopSettings)?
+        if !onPaper {
+            let binance = try container.resolve(BinanceSpotClient.self)
+            let policy = live.onUnknownPosition
+            let recoveryLogger = Logger(label: "crocbot.recovery")
+            prepare = { current in
+                try await binance.syncTime()
+                let rules = try await binance.rules(symbol: current.instrument.symbol, deadline: .now + .seconds(10))
+                let start = try await LiveRecovery.reconcile(
+                    executor: executor,
+                    client: binance,
+                    rules: rules,
+                    budget: current.cash,
+                    onUnknownPosition: policy,
+                    logger: recoveryLogger
+                )
+                var next = current
+                next.instrument = Instrument(
+                    symbol: current.instrument.symbol,
+                    pricePrecision: rules.pricePrecision,
+                    quantityStep: rules.stepSize.raw > 0 ? rules.stepSize : current.instrument.quantityStep
+                )
+                next.cash = start.cash
+                if !start.position.isZero { next.startPosition = (start.position, start.averagePrice) }
+                status.update { $0.recovery = start.summary }
+                return next
+            }
+        }
         let loopLogger = Logger(label: "crocbot.live")
         let metrics = LiveMetrics()
         let loop: any Service
@@ -180,7 +230,8 @@ public struct LiveRuntime: Sendable {
                 executorStarted: started,
                 waitForShutdownAtEnd: !exitAtEnd,
                 logger: loopLogger,
-                metrics: metrics
+                metrics: metrics,
+                prepare: prepare
             )
         }
         self.container = container
@@ -195,7 +246,8 @@ public struct LiveRuntime: Sendable {
                 cancelOpenOrders: live.cancelOpenOrdersOnShutdown,
                 started: started,
                 logger: logger,
-                reconcileEvery: onPaper ? nil : .seconds(5)
+                reconcileEvery: onPaper ? nil : .seconds(5),
+                status: status
             ),
             server.makeApplication(logger: Logger(label: "crocbot.http")),
             loop,
@@ -223,6 +275,30 @@ public struct LiveRuntime: Sendable {
         var configuration = ServiceGroupConfiguration(services: configs, gracefulShutdownSignals: signals, logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(60)
         return ServiceGroup(configuration: configuration)
+    }
+
+    /// The risk limits of `config`; on a real venue, safe defaults where a key
+    /// is absent: one order is never worth more than the cash budget, and at
+    /// most 60 orders a minute.
+    public static func riskLimits(_ config: RiskConfig, budget: Money, realVenue: Bool) throws(ConfigError) -> RiskLimits {
+        var limits = try RiskLimits(config: config)
+        if realVenue {
+            if limits.maxOrderNotional == nil { limits.maxOrderNotional = budget }
+            if limits.maxOrdersPerMinute == nil { limits.maxOrdersPerMinute = 60 }
+        }
+        return limits
+    }
+
+    /// The venue's REST URL: `live.restURL`, else Binance's testnet or production.
+    public static func restURL(_ live: LiveConfig) -> String {
+        if !live.restURL.isEmpty { return live.restURL }
+        return live.testnet ? BinanceSpotClient.Configuration.testnetURL : BinanceSpotClient.Configuration.productionURL
+    }
+
+    /// The venue's WebSocket URL: `live.streamURL`, else Binance's testnet or production.
+    public static func streamURL(_ live: LiveConfig) -> String {
+        if !live.streamURL.isEmpty { return live.streamURL }
+        return live.testnet ? "wss://stream.testnet.binance.vision" : "wss://stream.binance.com:9443"
     }
 
     /// Cash and costs from the backtest section (the paper ledger uses the same).

@@ -56,11 +56,22 @@ public struct ExecutorService: Service {
     public let logger: Logger
     /// How often working orders are looked up at the venue (nil: never). A
     /// venue without pushed reports for resting orders (Binance's REST client)
-    /// needs this so that their fills are not missed.
+    /// needs this so that their fills are not missed, and it resolves orders
+    /// whose outcome is unknown (resent under the same id, or ended).
     public let reconcileEvery: Duration?
+    /// Where unresolved orders are shown.
+    public let status: LiveStatusBoard?
 
     /// Creates the service.
-    public init(executor: MarketOrderExecutor, cancelOpenOrders: Bool, started: ReadyLatch, logger: Logger, reconcileEvery: Duration? = nil) {
+    public init(
+        executor: MarketOrderExecutor,
+        cancelOpenOrders: Bool,
+        started: ReadyLatch,
+        logger: Logger,
+        reconcileEvery: Duration? = nil,
+        status: LiveStatusBoard? = nil
+    ) {
+        self.status = status
         self.executor = executor
         self.cancelOpenOrders = cancelOpenOrders
         self.started = started
@@ -78,6 +89,8 @@ public struct ExecutorService: Service {
                 while true {
                     try await Task.sleep(for: every)
                     if await !executor.openOrders.isEmpty { await executor.reconcile() }
+                    let unresolved = await executor.unresolvedOrders.map(\.clientOrderID)
+                    status?.update { $0.unresolvedOrders = unresolved }
                 }
             }
         } else {
@@ -113,6 +126,10 @@ public struct LiveLoopService<Stream: MarketDataStream>: Service {
     public let logger: Logger
     /// The loop's metrics.
     public let metrics: LiveMetrics
+    /// Runs once the executor is up and before the first event: reconciles
+    /// with the venue and returns the settings to trade with (restart memory).
+    /// A failure ends the service with its error (nothing is traded).
+    public let prepare: (@Sendable (LiveLoopSettings) async throws -> LiveLoopSettings)?
 
     /// Creates the service.
     public init(
@@ -125,8 +142,10 @@ public struct LiveLoopService<Stream: MarketDataStream>: Service {
         executorStarted: ReadyLatch,
         waitForShutdownAtEnd: Bool,
         logger: Logger,
-        metrics: LiveMetrics = LiveMetrics()
+        metrics: LiveMetrics = LiveMetrics(),
+        prepare: (@Sendable (LiveLoopSettings) async throws -> LiveLoopSettings)? = nil
     ) {
+        self.prepare = prepare
         self.stream = stream
         self.strategy = strategy
         self.executor = executor
@@ -142,6 +161,7 @@ public struct LiveLoopService<Stream: MarketDataStream>: Service {
     /// Runs the loop until the stream ends or shutdown.
     public func run() async throws {
         await executorStarted.wait()
+        let settings = try await prepare?(self.settings) ?? self.settings
         status.update { $0.ready = true }
         let executor = self.executor
         do {

@@ -119,6 +119,7 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
             switch v {
             case .double(let d): thresholds[k] = d
             case .int(let i): thresholds[k] = Double(i)
+            case .string(let text) where Double(text)?.isFinite == true: thresholds[k] = Double(text)
             default:
                 throw ConfigError(
                     .typeMismatch,

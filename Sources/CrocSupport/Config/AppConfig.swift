@@ -6,7 +6,9 @@ import Yams
 ///
 /// Environment variables name a key path with `__` between levels and are
 /// matched case-insensitively: `CROCBOT_BACKTEST__CASH=5000`,
-/// `CROCBOT_STRATEGY__PARAMS__FAST=5`. Their values are parsed as scalars.
+/// `CROCBOT_STRATEGY__PARAMS__FAST=5`. Their values stay text (`000123`
+/// is the string `000123` where the schema wants a string) and are read as
+/// numbers or booleans where the schema wants those.
 public struct AppConfig: Sendable, Equatable, Encodable {
     /// Where market data comes from.
     public var data: DataConfig
@@ -22,6 +24,8 @@ public struct AppConfig: Sendable, Equatable, Encodable {
     public var live: LiveConfig
     /// The refactor agent's settings.
     public var agent: AgentConfig
+    /// Pre-trade risk limits for backtests, paper and live trading.
+    public var risk: RiskConfig
 
     /// The defaults: `sma_cross` 10/20 on the shipped GOOGL data, 10,000 cash, 0.2 % commission.
     public init(
@@ -31,8 +35,10 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         backtest: BacktestSettings = .init(),
         logging: LoggingConfig = .init(),
         live: LiveConfig = .init(),
-        agent: AgentConfig = .init()
+        agent: AgentConfig = .init(),
+        risk: RiskConfig = .init()
     ) {
+        self.risk = risk
         self.data = data
         self.instrument = instrument
         self.strategy = strategy
@@ -43,7 +49,7 @@ public struct AppConfig: Sendable, Equatable, Encodable {
     }
 
     /// Top-level keys the document may contain.
-    public static let sections = ["data", "instrument", "strategy", "backtest", "logging", "live", "agent"]
+    public static let sections = ["data", "instrument", "strategy", "backtest", "logging", "live", "agent", "risk"]
 
     /// Reads and validates a configuration tree.
     /// - Throws: `ConfigError` naming the key path of the first problem.
@@ -57,6 +63,7 @@ public struct AppConfig: Sendable, Equatable, Encodable {
         self.logging = try LoggingConfig(try root.nested("logging"))
         self.live = try LiveConfig(try root.nested("live"))
         self.agent = try AgentConfig(try root.nested("agent"))
+        self.risk = try RiskConfig(try root.nested("risk"))
     }
 
     /// Loads a YAML or JSON file (JSON is read as YAML), applies `CROCBOT_*`
@@ -111,7 +118,7 @@ public struct AppConfig: Sendable, Equatable, Encodable {
             else {
                 continue  // other CROCBOT_ variables (e.g. secrets read elsewhere) are not config paths
             }
-            result = try setting(ConfigValue(parsingScalar: value), at: keys[...], in: result, path: "", source: name)
+            result = try setting(.string(value), at: keys[...], in: result, path: "", source: name)
         }
         return result
     }

@@ -6,6 +6,15 @@ public enum LiveExchange: String, Sendable, Equatable, CaseIterable, Encodable {
     case binance
 }
 
+/// What live trading does at start with a venue balance of the traded asset
+/// that the order store cannot explain.
+public enum UnknownPositionPolicy: String, Sendable, Equatable, CaseIterable, Encodable {
+    /// Refuse to start, saying what was found (the default).
+    case refuse
+    /// Trade it as the bot's position (exit it at the next exit signal).
+    case adopt
+}
+
 /// Live and paper trading settings (`crocbot live`).
 ///
 /// ```yaml
@@ -14,9 +23,14 @@ public enum LiveExchange: String, Sendable, Equatable, CaseIterable, Encodable {
 ///   speed: 180000            # replay: 1 h bars at 50 per second
 ///   host: 127.0.0.1
 ///   port: 8080
-///   token: ""                # bearer token for everything but /health (or CROCBOT_LIVE__TOKEN)
-///   store: output/live-orders.sqlite
+///   token: ""                # bearer token for everything but /health (or CROCBOT_LIVE__TOKEN);
+///                            # required when host is not a loopback address
+///   store: ""                # default output/live-orders-<venue>[-testnet].sqlite
 ///   cancelOpenOrdersOnShutdown: true
+///   restURL: ""              # override the venue's REST URL (testnets, regional endpoints, local servers)
+///   streamURL: ""            # override the venue's WebSocket URL
+///   onUnknownPosition: refuse  # or adopt: a venue balance the store cannot explain
+///   resolveWithin: 30        # seconds: an order whose outcome is unknown is resent or ended by then
 /// ```
 public struct LiveConfig: Sendable, Equatable, Encodable {
     /// The venue.
@@ -47,6 +61,14 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
     public var queueCapacity: Int
     /// Keep serving the status page after a replay ends, until SIGINT/SIGTERM.
     public var serveAfterReplay: Bool
+    /// The venue's REST base URL (empty: the venue's default for `testnet`).
+    public var restURL: String
+    /// The venue's market-data WebSocket base URL (empty: the venue's default for `testnet`).
+    public var streamURL: String
+    /// What to do at start with a venue balance the order store cannot explain.
+    public var onUnknownPosition: UnknownPositionPolicy
+    /// Seconds within which an order whose outcome is unknown is resent (same id) or ended.
+    public var resolveWithin: Double
 
     /// Creates live settings.
     public init(
@@ -59,12 +81,20 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         host: String = "127.0.0.1",
         port: Int = 8080,
         token: String = "",
-        store: String = "output/live-orders.sqlite",
+        store: String = "",
         cancelOpenOrdersOnShutdown: Bool = true,
         maxInFlight: Int = 8,
         queueCapacity: Int = 1024,
-        serveAfterReplay: Bool = true
+        serveAfterReplay: Bool = true,
+        restURL: String = "",
+        streamURL: String = "",
+        onUnknownPosition: UnknownPositionPolicy = .refuse,
+        resolveWithin: Double = 30
     ) {
+        self.restURL = restURL
+        self.streamURL = streamURL
+        self.onUnknownPosition = onUnknownPosition
+        self.resolveWithin = resolveWithin
         self.exchange = exchange
         self.testnet = testnet
         self.symbol = symbol
@@ -89,7 +119,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
     public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys([
             "exchange", "testnet", "symbol", "interval", "stream", "speed", "host", "port", "token", "store", "cancelOpenOrdersOnShutdown",
-            "maxInFlight", "queueCapacity", "serveAfterReplay",
+            "maxInFlight", "queueCapacity", "serveAfterReplay", "restURL", "streamURL", "onUnknownPosition", "resolveWithin",
         ])
         self.init(
             exchange: try r.choice("exchange", default: .paper),
@@ -101,11 +131,15 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
             host: try r.string("host", default: "127.0.0.1"),
             port: try r.int("port", default: 8080),
             token: try r.string("token", default: ""),
-            store: try r.string("store", default: "output/live-orders.sqlite"),
+            store: try r.string("store", default: ""),
             cancelOpenOrdersOnShutdown: try r.bool("cancelOpenOrdersOnShutdown", default: true),
             maxInFlight: try r.int("maxInFlight", default: 8),
             queueCapacity: try r.int("queueCapacity", default: 1024),
-            serveAfterReplay: try r.bool("serveAfterReplay", default: true)
+            serveAfterReplay: try r.bool("serveAfterReplay", default: true),
+            restURL: try r.string("restURL", default: ""),
+            streamURL: try r.string("streamURL", default: ""),
+            onUnknownPosition: try r.choice("onUnknownPosition", default: .refuse),
+            resolveWithin: try r.double("resolveWithin", default: 30)
         )
         func fail(_ key: String, _ rule: String) -> ConfigError {
             ConfigError(.invalidValue, keyPath: r.childPath(key), rule: rule, source: r.source)
@@ -120,13 +154,25 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         guard !symbol.isEmpty, symbol.allSatisfy({ $0.isLetter || $0.isNumber }) else {
             throw fail("symbol", "must be letters and digits, found '\(symbol)'")
         }
-        guard !store.isEmpty else { throw fail("store", "must not be empty") }
+        guard Self.isLoopback(host) || !token.isEmpty else {
+            throw fail(
+                "token",
+                "must be set when live.host is not a loopback address (found host '\(host)'): the status server's control endpoints would be open to the network"
+            )
+        }
+        for (key, url) in [("restURL", restURL), ("streamURL", streamURL)] where !url.isEmpty {
+            let schemes = key == "restURL" ? ["http://", "https://"] : ["ws://", "wss://"]
+            guard schemes.contains(where: { url.hasPrefix($0) }) else {
+                throw fail(key, "must start with \(schemes.joined(separator: " or ")), found '\(url)'")
+            }
+        }
+        guard resolveWithin >= 1, resolveWithin <= 3600 else { throw fail("resolveWithin", "must be in 1...3600 seconds, found \(resolveWithin)") }
         guard ["kline", "trade"].contains(stream) else { throw fail("stream", "must be kline or trade, found '\(stream)'") }
     }
 
     enum CodingKeys: String, CodingKey {
         case exchange, testnet, symbol, interval, stream, speed, host, port, token, store, cancelOpenOrdersOnShutdown, maxInFlight
-        case queueCapacity, serveAfterReplay
+        case queueCapacity, serveAfterReplay, restURL, streamURL, onUnknownPosition, resolveWithin
     }
 
     /// Encodes the settings with the token masked (configs end up in reports and logs).
@@ -146,6 +192,25 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         try c.encode(maxInFlight, forKey: .maxInFlight)
         try c.encode(queueCapacity, forKey: .queueCapacity)
         try c.encode(serveAfterReplay, forKey: .serveAfterReplay)
+        try c.encode(restURL, forKey: .restURL)
+        try c.encode(streamURL, forKey: .streamURL)
+        try c.encode(onUnknownPosition, forKey: .onUnknownPosition)
+        try c.encode(resolveWithin, forKey: .resolveWithin)
+    }
+
+    /// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// The order store's path: `store` when set, else one per venue and
+    /// network (`output/live-orders-paper.sqlite`,
+    /// `output/live-orders-binance-testnet.sqlite`, `output/live-orders-binance.sqlite`),
+    /// so testnet and production orders never share a store.
+    public func storePath(paper: Bool) -> String {
+        if !store.isEmpty { return store }
+        if paper || exchange == .paper { return "output/live-orders-paper.sqlite" }
+        return "output/live-orders-\(exchange.rawValue)\(testnet ? "-testnet" : "").sqlite"
     }
 
     /// The interval as a duration.

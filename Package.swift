@@ -157,7 +157,9 @@ let package = Package(
         .testTarget(
             name: "CrocExecutionTests",
             dependencies: [
-                "CrocExecution", "CrocCore", "CrocSupport",
+                // CrocRuntime and CrocStrategies: the live-safety tests run the live loop against the local venue.
+                "CrocExecution", "CrocCore", "CrocSupport", "CrocRuntime", "CrocStrategies",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -58,6 +58,8 @@ final class FakeBinance: Sendable {
         var rejectNextOrder: (code: Int, msg: String)?
         /// The asset fills charge their commission in (Binance: the received asset, or BNB).
         var commissionAsset = "BNB"
+        /// The asset of sells' commissions (nil: `commissionAsset`).
+        var sellCommissionAsset: String?
         /// Commission per fill, in `commissionAsset`; nil: 0.001.
         var commissionRate: FixedPoint?
         /// Balances `GET /api/v3/account` reports (nil: the fixed sample).
@@ -294,7 +296,7 @@ final class FakeBinance: Sendable {
 
     /// The commission of an order's fills and its asset.
     static func commission(_ o: Order, _ s: State) -> (FixedPoint, String) {
-        (s.commissionRate.map { o.executedQty * $0 } ?? FixedPoint("0.001")!, s.commissionAsset)
+        (s.commissionRate.map { o.executedQty * $0 } ?? FixedPoint("0.001")!, o.side == "SELL" ? s.sellCommissionAsset ?? s.commissionAsset : s.commissionAsset)
     }
 
     private func account() -> Response {

@@ -37,7 +37,7 @@ func paperReplay(
         dataStream: ReplayStream(series: series, speed: speed),
         strategy: strategy,
         submitOrder: { await executor.onSignal($0) },
-        settings: LiveLoopSettings(instrument: instrument, cash: options.cash, fees: options.fees),
+        settings: LiveLoopSettings(instrument: instrument, cash: options.cash, fees: options.fees, risk: options.risk),
         venue: link,
         logger: quietLogger
     )
@@ -70,6 +70,27 @@ struct LiveParityTests {
         #expect(live.ordersRefused == 0)
         // The executor booked the same position as the engine, from the venue's reports.
         #expect(await executor.position(instrument.symbol) == live.engine.position)
+        await executor.shutdown()
+    }
+
+    @Test("risk limits refuse the same orders, with the same reasons, in a backtest and on paper")
+    func riskParity() async throws {
+        let (series, instrument) = try load("GOOGL.csv")
+        var options = try BacktestOptions(AppConfig().backtest)
+        options.finalize = .none
+        // sma_cross goes all in: entries worth more than 11,000 are refused, smaller ones go through.
+        options.risk = RiskLimits(maxOrderNotional: FixedPoint(11_000))
+        let strategy = try StrategyFactory.standard.make(StrategyConfig(name: "sma_cross"))
+        let backtest = try Backtester.run(series: series, instrument: instrument, strategy: strategy, options: options)
+        let (live, executor) = try await paperReplay(series: series, instrument: instrument, strategy: strategy, options: options)
+        let refusedInBacktest = backtest.rejections.map { "\($0.order.id) \($0.reason)" }
+        let refusedOnPaper = live.engine.rejections.map { "\($0.order.id) \($0.reason)" }
+        #expect(!refusedInBacktest.isEmpty)
+        #expect(refusedInBacktest.allSatisfy { $0.contains("risk:") && $0.contains("above the limit 11000.00") })
+        #expect(refusedOnPaper == refusedInBacktest)
+        #expect(live.engine.fills == backtest.fills)
+        #expect(backtest.fills.count >= 2)  // the first entry was small enough, and its exit is never refused
+        #expect(live.engine.equityCurve == backtest.equity)
         await executor.shutdown()
     }
 

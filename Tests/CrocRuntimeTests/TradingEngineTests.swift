@@ -49,6 +49,47 @@ func makeEngine(_ strategy: any Strategy, cash: Int = 1000, timing: FillTiming =
 
 @Suite("TradingEngine")
 struct TradingEngineTests {
+    @Test("the drawdown kill switch cancels working orders, flattens the position and stops the strategy")
+    func killSwitch() throws {
+        /// Buys 8 on bar 0, rests a far buy limit on bar 1, and wants to rest another on every later bar.
+        struct Eager: Strategy {
+            var name: String { "eager" }
+            var warmupBars: Int { 0 }
+            var asked = 0
+            mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+                asked += 1
+                if context.barIndex == 0 { context.buy(.quantity(FixedPoint(8))) }
+                if context.barIndex == 1 { context.buy(.quantity(FixedPoint(1)), type: .limit(FixedPoint(1))) }
+                if context.barIndex > 1 { context.buy(.quantity(FixedPoint(1)), type: .limit(FixedPoint(1))) }
+            }
+        }
+        let instrument = Instrument(symbol: "X", pricePrecision: 2)
+        let exchange = SimulatedExchange(instrument: instrument, fees: FeeModel(commissionRate: .zero))
+        var engine = TradingEngine(
+            instrument: instrument,
+            strategy: Eager(),
+            exchange: exchange,
+            cash: FixedPoint(1000),
+            risk: RiskLimits(maxOpenOrders: 1, maxDrawdown: FixedPoint("0.2")!)
+        )
+        // Equity: 1000 until the buy at 100 (bar 1's open), then 200 + 8 × close: 920, 840, then 760 on bar 4
+        // (−24 % from the peak of 1000): the switch engages there; the exit fills at bar 5's open.
+        for b in bars([100, 100, 90, 80, 70, 60, 70, 80]) { engine.process(.bar(b)) }
+        #expect(engine.isKillSwitchEngaged)
+        #expect(engine.killReason?.contains("drawdown") == true)
+        #expect(engine.fills.map(\.side) == [.buy, .sell])
+        #expect(engine.position == .zero)
+        #expect(engine.exchange.workingOrders.isEmpty)
+        let asked = try #require(engine.strategy as? Eager).asked
+        #expect(asked == 4)  // bars 0-3; not asked again once the switch engaged on bar 4
+        #expect(engine.fills.last?.price == FixedPoint(60))
+        // maxOpenOrders: 1 refused the second resting limit while bar 1's was working.
+        #expect(engine.riskRefusals.map(\.violation.check).contains("max_open_orders"))
+        engine.resetKillSwitch()
+        engine.process(.bar(bars([80])[0]))
+        #expect(try #require(engine.strategy as? Eager).asked == 5)
+    }
+
     @Test("the strategy sees each bar once, in order, and never a later one")
     func noLookAhead() throws {
         var engine = makeEngine(Recorder(buyOn: -1))

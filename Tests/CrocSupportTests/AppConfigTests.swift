@@ -38,6 +38,65 @@ struct AppConfigTests {
         }
     }
 
+    @Test("live safety settings: text stays text from the environment, no open status server without a token, one store per venue")
+    func liveSafety() throws {
+        // Environment strings stay strings where the schema says string: the token 000123 is not the number 123.
+        let c = try AppConfig.load(path: nil, environment: ["CROCBOT_LIVE__TOKEN": "000123", "CROCBOT_LIVE__PORT": "9091"])
+        #expect(c.live.token == "000123" && c.live.port == 9091)
+        // A non-loopback bind address needs a token.
+        let open = #expect(throws: ConfigError.self) { try AppConfig.load(path: nil, overrides: ["live.host": .string("0.0.0.0")]) }
+        #expect(open?.keyPath == "live.token")
+        #expect(open?.description.contains("not a loopback address") == true)
+        let guarded = try AppConfig.load(path: nil, overrides: ["live.host": .string("0.0.0.0"), "live.token": .string("t0ken")])
+        #expect(guarded.live.host == "0.0.0.0")
+        #expect(try AppConfig.load(path: nil, overrides: ["live.host": .string("localhost")]).live.token.isEmpty)
+        // Testnet and production never share a store.
+        var live = LiveConfig(exchange: .binance)
+        #expect(live.storePath(paper: false) == "output/live-orders-binance-testnet.sqlite")
+        live.testnet = false
+        #expect(live.storePath(paper: false) == "output/live-orders-binance.sqlite")
+        #expect(live.storePath(paper: true) == "output/live-orders-paper.sqlite")
+        live.store = "elsewhere.sqlite"
+        #expect(live.storePath(paper: false) == "elsewhere.sqlite")
+        // Endpoints and the unknown-position policy come from config.
+        let yaml = "live: {restURL: 'http://127.0.0.1:9999', streamURL: 'ws://127.0.0.1:9998', onUnknownPosition: adopt, resolveWithin: 10}\n"
+        let e = try AppConfig(from: try AppConfig.parse(text: yaml)).live
+        #expect(e.restURL == "http://127.0.0.1:9999" && e.streamURL == "ws://127.0.0.1:9998" && e.onUnknownPosition == .adopt && e.resolveWithin == 10)
+        #expect(try AppConfig.load(path: nil).live.onUnknownPosition == .refuse)
+        for (key, value) in [("live.restURL", ConfigValue.string("ftp://x")), ("live.onUnknownPosition", .string("ignore")), ("live.resolveWithin", .int(0))] {
+            let err = #expect(throws: ConfigError.self) { try AppConfig.load(path: nil, overrides: [key: value]) }
+            #expect(err?.keyPath == key)
+        }
+    }
+
+    @Test("the risk section: optional limits, validated with key paths")
+    func risk() throws {
+        #expect(try AppConfig.load(path: nil).risk.isEmpty)
+        let yaml = """
+            risk:
+              maxOrderNotional: 5000
+              maxPositionNotional: 10000
+              maxPosition: 2
+              maxOpenOrders: 4
+              maxOrdersPerMinute: 30
+              maxDrawdown: 0.2
+              priceBandBps: 500
+            """
+        let r = try AppConfig(from: try AppConfig.parse(text: yaml), source: "r.yaml").risk
+        #expect(r == RiskConfig(maxOrderNotional: 5000, maxPositionNotional: 10000, maxPosition: 2, maxOpenOrders: 4, maxOrdersPerMinute: 30, maxDrawdown: 0.2, priceBandBps: 500))
+        for (text, path, rule) in [
+            ("risk: {maxDrawdown: 1.5}", "risk.maxDrawdown", "(0, 1)"), ("risk: {maxOrderNotional: -1}", "risk.maxOrderNotional", "> 0"),
+            ("risk: {maxOpenOrders: 0}", "risk.maxOpenOrders", "1...1000000"), ("risk: {maxOrder: 5}", "risk.maxOrder", "unknown key"),
+            ("risk: {maxPosition: lots}", "risk.maxPosition", "expected a finite number"),
+        ] {
+            let e = #expect(throws: ConfigError.self) { try AppConfig(from: try AppConfig.parse(text: text), source: "r.yaml") }
+            #expect(e?.keyPath == path)
+            #expect(e?.description.contains(rule) == true, "\(e?.description ?? "")")
+        }
+        let env = try AppConfig.load(path: nil, environment: ["CROCBOT_RISK__MAXDRAWDOWN": "0.25"])
+        #expect(env.risk.maxDrawdown == 0.25)
+    }
+
     @Test("the agent section: safe defaults, YAML values, key-path errors for every rule")
     func agent() throws {
         let d = try AppConfig.load(path: nil).agent

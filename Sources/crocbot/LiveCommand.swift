@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import CoreMetrics
 import CrocCore
 import CrocData
@@ -8,12 +9,25 @@ import CrocSupport
 import Foundation
 import Logging
 import Metrics
+import NIOCore
+import NIOHTTP1
 import Prometheus
 
+/// `crocbot live`: runs the bot (`live run`, the default) or controls a running one (`live control`).
 struct LiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "live",
         abstract: "Trade live or on paper through the same engine as the backtest, and serve /metrics and a status page.",
+        subcommands: [LiveRunCommand.self, LiveControlCommand.self],
+        defaultSubcommand: LiveRunCommand.self
+    )
+}
+
+/// `crocbot live [run]`.
+struct LiveRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Trade live or on paper through the same engine as the backtest, and serve /metrics and a status page (the default).",
         discussion: """
             With no flags (or --paper): replays the shipped EURUSD hourly data at 50 bars a second
             through the paper venue (the backtest's fill model) with the default strategy, and
@@ -37,6 +51,7 @@ struct LiveCommand: AsyncParsableCommand {
               CROCBOT_LIVE__TOKEN=s3cret crocbot live --paper        # bearer auth for all but /health
               crocbot live --exchange binance --testnet --symbol BTCUSDT --interval 1m
               crocbot live --exchange binance --paper --symbol ETHUSDT --stream trade --interval 1s
+              CROCBOT_LIVE__TOKEN=s3cret crocbot live control flatten   # operator controls (see `live control --help`)
             """
     )
 
@@ -192,6 +207,71 @@ struct LiveCommand: AsyncParsableCommand {
                 paper: paper,
                 exitAtEnd: exitAtEnd
             )
+        }
+    }
+}
+
+/// `crocbot live control <action>`: operator controls of a running bot, over
+/// its authenticated `POST /api/control/<action>` endpoints.
+struct LiveControlCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "control",
+        abstract: "Pause or resume new entries, cancel all working orders, flatten, or stop a running bot.",
+        discussion: """
+            Calls POST /api/control/<action> on the bot's status server with its bearer token
+            (--token, or CROCBOT_LIVE__TOKEN). Every control is logged by the bot with a
+            fingerprint of the token and the time, and listed on its status page.
+
+              pause       refuse new entries (exits still go)
+              resume      take new entries again
+              cancel-all  cancel every working order
+              flatten     cancel every working order and close the position at the market
+              stop        shut down gracefully, as SIGTERM
+
+            Examples:
+              CROCBOT_LIVE__TOKEN=s3cret crocbot live control pause
+              crocbot live control flatten --url http://127.0.0.1:9090 --token s3cret
+            """
+    )
+
+    @Argument(help: "pause, resume, cancel-all, flatten or stop.")
+    var action: String
+
+    @Option(name: .long, help: "The bot's status server (default http://127.0.0.1:8080).")
+    var url: String = "http://127.0.0.1:8080"
+
+    @Option(name: .long, help: "The bearer token (default: CROCBOT_LIVE__TOKEN).")
+    var token: String?
+
+    func run() async throws {
+        guard let action = OperatorAction(rawValue: action) else {
+            FileHandle.standardError.write(
+                Data("error: unknown control '\(action)'; one of: \(OperatorAction.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8)
+            )
+            throw ExitCode(2)
+        }
+        guard let token = token ?? ProcessInfo.processInfo.environment["CROCBOT_LIVE__TOKEN"], !token.isEmpty else {
+            FileHandle.standardError.write(Data("error: operator controls need the bot's token: --token or CROCBOT_LIVE__TOKEN\n".utf8))
+            throw ExitCode(2)
+        }
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        var request = HTTPClientRequest(url: base + "/api/control/" + action.rawValue)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer " + token)
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let text = String(buffer: body)
+            guard (200..<300).contains(Int(response.status.code)) else {
+                FileHandle.standardError.write(Data("error: \(action.rawValue): HTTP \(response.status.code): \(text)\n".utf8))
+                throw ExitCode(1)
+            }
+            print(text)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("error: \(action.rawValue): cannot reach \(base): \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

@@ -349,3 +349,65 @@ struct ExecutorServiceTests {
         #expect(try executor.store.fills(clientOrderID: id).count == 1)
     }
 }
+
+func post(_ url: String, token: String?) async throws -> (status: Int, body: String) {
+    var request = HTTPClientRequest(url: url)
+    request.method = .POST
+    if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+    let body = try await response.body.collect(upTo: 1 << 20)
+    return (Int(response.status.code), String(buffer: body))
+}
+
+@Suite("Operator controls", .serialized)
+struct OperatorControlTests {
+    @Test("pause refuses entries, flatten closes the position, stop shuts down; each logged with a token fingerprint")
+    func controls() async throws {
+        var config = AppConfig()
+        config.live.port = 0
+        config.live.speed = 720_000  // 200 hourly bars a second
+        config.live.token = "op-s3cret"
+        config.live.store = tempPath("orders.sqlite")
+        let series = try CSVBarLoader.load(path: sampleDir.appendingPathComponent("EURUSD_1H_ASK.csv").path)
+        let runtime = try LiveRuntime(
+            config: config,
+            feed: .replay(series, label: "EURUSD"),
+            instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
+            registry: PrometheusCollectorRegistry(),
+            logger: quiet
+        )
+        let task = Task { try await runtime.run(signals: []) }
+        let port = await runtime.server.boundPort.value()
+        let base = "http://127.0.0.1:\(port)/api/control/"
+        #expect(try await post(base + "pause", token: nil).status == 401)
+        #expect(try await post(base + "pause", token: "wrong").status == 401)
+        #expect(try await post(base + "explode", token: "op-s3cret").status == 404)
+        try await waitFor(seconds: 60) { runtime.status.snapshot.position != 0 }
+        let paused = try await post(base + "pause", token: "op-s3cret")
+        #expect(paused.status == 202 && paused.body.contains("\"action\":\"pause\""))
+        #expect(!paused.body.contains("op-s3cret") && paused.body.contains("token sha256:"))
+        #expect(runtime.status.snapshot.paused)
+        #expect(try await post(base + "flatten", token: "op-s3cret").status == 202)
+        try await waitFor(seconds: 30) { runtime.status.snapshot.position == 0 }
+        // Paused: the strategy's next entries are refused, so the bot stays flat while bars go by.
+        let barsAtFlat = runtime.status.snapshot.bars
+        try await waitFor(seconds: 30) { runtime.status.snapshot.bars > barsAtFlat + 150 }
+        #expect(runtime.status.snapshot.position == 0)
+        let log = runtime.status.snapshot.controls.map(\.action)
+        #expect(log == [.pause, .flatten])
+        #expect(try await post(base + "stop", token: "op-s3cret").status == 202)
+        try await task.value  // an operator's stop is a graceful shutdown: run() returns normally
+        #expect(runtime.controls.log.map(\.action) == [.pause, .flatten, .stop])
+        let store = try SQLiteOrderStore(path: config.live.store)
+        #expect(try store.allOrders().contains { $0.tag == "operator_flatten" })
+    }
+
+    @Test("without a token the control endpoints answer 403")
+    func noToken() async throws {
+        let server = StatusServer(port: 0, registry: PrometheusCollectorRegistry(), status: LiveStatusBoard(), controls: LiveControls(), logger: quiet)
+        try await withServer(server) { port in
+            let r = try await post("http://127.0.0.1:\(port)/api/control/flatten", token: nil)
+            #expect(r.status == 403 && r.body.contains("set live.token"))
+        }
+    }
+}

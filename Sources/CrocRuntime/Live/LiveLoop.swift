@@ -203,6 +203,8 @@ public struct LiveLoopResult: Sendable {
 ///   - status: Where the status page and `/api/status` read from.
 ///   - metrics: Counters and timers.
 ///   - logger: Order and fault log lines.
+///   - controls: The operator's channel (pause, resume, cancel-all, flatten);
+///     its controls are applied between market events, on this loop's task.
 @discardableResult
 public func runLiveLoop<Stream: MarketDataStream>(
     dataStream: Stream,
@@ -212,18 +214,65 @@ public func runLiveLoop<Stream: MarketDataStream>(
     venue: (any LiveVenue)? = nil,
     status: LiveStatusBoard? = nil,
     metrics: LiveMetrics = LiveMetrics(),
-    logger: Logger = Logger(label: "crocbot.live")
+    logger: Logger = Logger(label: "crocbot.live"),
+    controls: LiveControls? = nil
 ) async throws -> LiveLoopResult {
     var loop = LiveLoopState(settings: settings, strategy: strategy, venue: venue, status: status, metrics: metrics, logger: logger)
+    loop.controls = controls
     status?.update { $0.strategy = strategy.name }
     status?.update { $0.symbol = settings.instrument.symbol }
     venue?.bind(symbol: settings.instrument.symbol)
-    var iterator = dataStream.makeAsyncIterator()
-    while let event = try await iterator.next() {
-        try Task.checkCancellation()
-        await loop.handle(event, submitOrder: submitOrder)
+    guard let controls else {
+        var iterator = dataStream.makeAsyncIterator()
+        while let event = try await iterator.next() {
+            try Task.checkCancellation()
+            await loop.handle(event, submitOrder: submitOrder)
+        }
+        return loop.result
     }
+    // With an operator channel: market events and controls merge into one sequence, so a
+    // control is applied at once, not at the next bar, and never in the middle of one.
+    let (inputs, sink) = AsyncStream<LiveLoopInput>.makeStream()
+    let feeder = Task {
+        do {
+            for try await event in dataStream { sink.yield(.event(event)) }
+            sink.yield(.end)
+        } catch {
+            sink.yield(.failed(error))
+        }
+    }
+    let listener = Task {
+        while let action = await controls.next() { sink.yield(.control(action)) }
+    }
+    defer {
+        feeder.cancel()
+        controls.close()
+        listener.cancel()
+        sink.finish()
+    }
+    try await withTaskCancellationHandler {
+        for await input in inputs {
+            try Task.checkCancellation()
+            switch input {
+            case .event(let event): await loop.handle(event, submitOrder: submitOrder)
+            case .control(let action): await loop.control(action, submitOrder: submitOrder)
+            case .end: return
+            case .failed(let error): throw error
+            }
+        }
+    } onCancel: {
+        sink.finish()
+    }
+    try Task.checkCancellation()
     return loop.result
+}
+
+/// What the live loop takes next when an operator channel is attached.
+enum LiveLoopInput: Sendable {
+    case event(MarketEvent)
+    case control(OperatorAction)
+    case end
+    case failed(any Error)
 }
 
 /// The loop's state between events.
@@ -245,6 +294,9 @@ struct LiveLoopState {
     var lastTime: Timestamp?
     var peak = 0.0
     var samples: [Int64] = []
+    var controls: LiveControls?
+    /// A flatten asked before the first bar (no price to act at yet).
+    var pendingFlatten = false
 
     init(
         settings: LiveLoopSettings,
@@ -312,6 +364,7 @@ struct LiveLoopState {
             apply(await venue.marketEvent(event))
             apply(venue.drainEvents())
         }
+
         let failures = engine.strategyFailureCount
         let strategyStart = ContinuousClock.now
         engine.process(bar)
@@ -332,6 +385,51 @@ struct LiveLoopState {
             }
         }
         publish(bar)
+        if pendingFlatten {
+            // A flatten asked before the first bar (a restored position): done at this first bar.
+            pendingFlatten = false
+            await control(.flatten, submitOrder: submitOrder)
+        }
+    }
+
+    /// Applies an operator's order-changing control (pause and resume only set the channel's flag).
+    mutating func control(_ action: OperatorAction, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
+        if let venue { apply(venue.drainEvents()) }
+        switch action {
+        case .cancelAll:
+            logger.notice("operator: cancelling every working order", metadata: ["orders": "\(engine.externalWorkingOrders.count)"])
+            for order in engine.externalWorkingOrders {
+                if let clientID = clientIDs[order.id] { await venue?.cancel(clientOrderID: clientID) }
+            }
+        case .flatten:
+            guard let bar = engine.lastProcessedBar else {
+                pendingFlatten = true
+                logger.notice("operator: flatten at the first bar (none yet)")
+                return
+            }
+            logger.notice("operator: flattening", metadata: ["position": "\(engine.position)"])
+            engine.act { ctx in
+                ctx.cancelAllOrders()
+                ctx.closePosition(tag: "operator_flatten")
+            }
+            await send(engine.takeOutbox(), bar: bar, received: .now, submitOrder: submitOrder)
+            if let venue {
+                await venue.settle(timeout: settings.settleTimeout)
+                if apply(venue.drainEvents()) { engine.remarkLastEquity() }
+            }
+            publish(bar)
+        case .pause, .resume, .stop:
+            break
+        }
+    }
+
+    /// Whether `order` would increase the position (an entry), which a pause refuses.
+    private func isEntry(_ order: Order) -> Bool {
+        let held = engine.position
+        switch order.side {
+        case .buy: return held.raw >= 0
+        case .sell: return held.raw <= 0
+        }
     }
 
     private mutating func send(
@@ -345,6 +443,12 @@ struct LiveLoopState {
             case .cancel(let id):
                 if let clientID = clientIDs[id] { await venue?.cancel(clientOrderID: clientID) }
             case .submit(let order):
+                if let controls, controls.isPaused, isEntry(order) {
+                    refused += 1
+                    metrics.ordersRefused.increment()
+                    engine.endOrder(order.id, rejected: .refused("paused by the operator: no new entries"))
+                    continue
+                }
                 guard let intent = intent(for: order, bar: bar) else { continue }
                 metrics.signals.increment()
                 let outcome = await submitOrder(intent)

@@ -101,6 +101,10 @@ public struct LiveStatus: Sendable, Encodable {
     public var killSwitch: String?
     /// What the start-up reconciliation found (position, cash, venue balances).
     public var recovery = ""
+    /// Whether an operator paused new entries.
+    public var paused = false
+    /// Operator controls so far (who and when), oldest first.
+    public var controls: [OperatorControl] = []
     /// The last fills, newest last (at most 50).
     public var recentFills: [RecentFill] = []
     /// The equity curve, thinned to at most `maxPoints` points.
@@ -139,7 +143,7 @@ public struct LiveStatus: Sendable, Encodable {
         case unknownFills = "unknown_fills"
         case riskLimits = "risk_limits"
         case killSwitch = "kill_switch"
-        case recovery
+        case recovery, paused, controls
     }
 
     /// Encodes with ISO 8601 times.
@@ -169,6 +173,8 @@ public struct LiveStatus: Sendable, Encodable {
         try c.encode(riskLimits, forKey: .riskLimits)
         try c.encode(killSwitch, forKey: .killSwitch)
         try c.encode(recovery, forKey: .recovery)
+        try c.encode(paused, forKey: .paused)
+        try c.encode(controls, forKey: .controls)
     }
 
     static func iso(_ t: Timestamp) -> String {

@@ -42,6 +42,8 @@ public struct LiveRuntime: Sendable {
     public let server: StatusServer
     /// The executor.
     public let executor: MarketOrderExecutor
+    /// The operator's channel (what `POST /api/control/...` writes).
+    public let controls: LiveControls
     /// The services, in start order.
     public let services: [any Service]
     private let logger: Logger
@@ -136,13 +138,16 @@ public struct LiveRuntime: Sendable {
             let simulated = onPaper ? try c.resolve(SimulatedExecutionClient.self) : nil
             return ExecutorVenue(executor: executor, simulated: simulated)
         }
+        container.register(instance: LiveControls())
         container.register(StatusServer.self) { c in
             StatusServer(
                 host: live.host,
                 port: live.port,
                 token: live.token.isEmpty ? nil : live.token,
                 registry: try c.resolve(PrometheusCollectorRegistry.self),
-                status: try c.resolve(LiveStatusBoard.self)
+                status: try c.resolve(LiveStatusBoard.self),
+                controls: try c.resolve(LiveControls.self),
+                logger: Logger(label: "crocbot.http")
             )
         }
 
@@ -151,6 +156,7 @@ public struct LiveRuntime: Sendable {
         let executor = try container.resolve(MarketOrderExecutor.self)
         let strategy = try container.resolve((any Strategy).self)
         let venue = try container.resolve((any LiveVenue).self)
+        let controls = try container.resolve(LiveControls.self)
         let started = ReadyLatch()
         let settings = LiveLoopSettings(
             instrument: instrument,
@@ -211,7 +217,8 @@ public struct LiveRuntime: Sendable {
                 executorStarted: started,
                 waitForShutdownAtEnd: live.serveAfterReplay && !exitAtEnd,
                 logger: loopLogger,
-                metrics: metrics
+                metrics: metrics,
+                controls: controls
             )
         case .binance(let feedConfig):
             status.update {
@@ -231,6 +238,7 @@ public struct LiveRuntime: Sendable {
                 waitForShutdownAtEnd: !exitAtEnd,
                 logger: loopLogger,
                 metrics: metrics,
+                controls: controls,
                 prepare: prepare
             )
         }
@@ -238,6 +246,7 @@ public struct LiveRuntime: Sendable {
         self.status = status
         self.server = server
         self.executor = executor
+        self.controls = controls
         self.logger = logger
         self.services = [
             ProcessMetricsService(version: "0.1.0"),
@@ -259,7 +268,20 @@ public struct LiveRuntime: Sendable {
     /// - Parameter signals: Signals that shut down gracefully (default SIGINT and SIGTERM).
     /// - Throws: the first service error, after the others shut down.
     public func run(signals: [UnixSignal] = [.sigint, .sigterm]) async throws {
-        try await makeServiceGroup(signals: signals).run()
+        let group = makeServiceGroup(signals: signals)
+        let controls = self.controls
+        let logger = self.logger
+        // An operator's `stop` shuts the group down as SIGTERM would.
+        let watcher = Task {
+            guard await controls.stopRequested() else { return }
+            logger.notice("operator asked to stop; shutting down gracefully")
+            await group.triggerGracefulShutdown()
+        }
+        defer {
+            controls.releaseStopWaiters()
+            watcher.cancel()
+        }
+        try await group.run()
     }
 
     /// The service group `run()` runs (tests trigger its graceful shutdown

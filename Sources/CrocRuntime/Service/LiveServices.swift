@@ -126,6 +126,8 @@ public struct LiveLoopService<Stream: MarketDataStream>: Service {
     public let logger: Logger
     /// The loop's metrics.
     public let metrics: LiveMetrics
+    /// The operator's channel (pause, resume, cancel-all, flatten).
+    public let controls: LiveControls?
     /// Runs once the executor is up and before the first event: reconciles
     /// with the venue and returns the settings to trade with (restart memory).
     /// A failure ends the service with its error (nothing is traded).
@@ -143,8 +145,10 @@ public struct LiveLoopService<Stream: MarketDataStream>: Service {
         waitForShutdownAtEnd: Bool,
         logger: Logger,
         metrics: LiveMetrics = LiveMetrics(),
+        controls: LiveControls? = nil,
         prepare: (@Sendable (LiveLoopSettings) async throws -> LiveLoopSettings)? = nil
     ) {
+        self.controls = controls
         self.prepare = prepare
         self.stream = stream
         self.strategy = strategy
@@ -174,7 +178,8 @@ public struct LiveLoopService<Stream: MarketDataStream>: Service {
                     venue: venue,
                     status: status,
                     metrics: metrics,
-                    logger: logger
+                    logger: logger,
+                    controls: controls
                 )
             }
             logger.notice(

@@ -37,6 +37,12 @@ enum StatusPage {
         </section>
         <section class="card"><div class="muted">Open orders</div><table id="orders"><thead><tr><th>id</th><th>side</th><th>size</th><th>type</th><th>created</th></tr></thead><tbody></tbody></table></section>
         <section class="card"><div class="muted">Recent fills</div><table id="fills"><thead><tr><th>order</th><th>side</th><th>qty</th><th>price</th><th>fee</th><th>time</th></tr></thead><tbody></tbody></table></section>
+        <section class="card"><div class="muted">Safety</div>
+          <div>Risk limits: <span id="risk">–</span></div>
+          <div>Kill switch: <b id="kill">off</b> · Entries: <b id="paused">open</b> · Unresolved orders: <b id="unresolved">0</b> · Unknown fills: <b id="unknown">0</b></div>
+          <div>Start-up reconciliation: <span id="recovery" class="muted">–</span></div>
+          <table id="controls"><thead><tr><th>operator control</th><th>at</th><th>by</th></tr></thead><tbody></tbody></table>
+        </section>
         </main>
         <script>
         const token = new URLSearchParams(location.search).get("token");
@@ -74,6 +80,13 @@ enum StatusPage {
                 (1000 * (p.t - t0) / Math.max(1e-9, t1 - t0)).toFixed(1) + "," + (250 - 240 * (p.equity - lo) / (hi - lo)).toFixed(1)).join(" "));
             }
             rows("orders", s.open_orders, o => [esc(o.id), `<span class="${o.side}">${o.side}</span>`, esc(o.size), esc(o.type), esc(o.created)]);
+            document.getElementById("risk").textContent = s.risk_limits || "none";
+            document.getElementById("kill").textContent = s.kill_switch ? "ENGAGED: " + s.kill_switch : "off";
+            document.getElementById("paused").textContent = s.paused ? "PAUSED" : "open";
+            document.getElementById("unresolved").textContent = (s.unresolved_orders || []).length;
+            document.getElementById("unknown").textContent = s.unknown_fills || 0;
+            document.getElementById("recovery").textContent = s.recovery || "–";
+            rows("controls", (s.controls || []).slice().reverse(), c => [esc(c.action), esc(c.at), esc(c.by)]);
             rows("fills", s.recent_fills.slice().reverse(), f => [esc(f.clientOrderID), `<span class="${f.side}">${f.side}</span>`, fmt(f.quantity, 0), fmt(f.price, 5), fmt(f.commission), esc(f.time)]);
           } catch (e) {
             document.getElementById("error").textContent = "⚠ " + e.message;

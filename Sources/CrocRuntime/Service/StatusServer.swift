@@ -13,6 +13,11 @@ import Synchronization
 /// With a token, every path but `/health` needs `Authorization: Bearer
 /// <token>` (or `?token=<token>`, which the status page passes on to its
 /// own requests); without it the answer is 401.
+///
+/// Operator controls: `POST /api/control/pause|resume|cancel-all|flatten|stop`
+/// (see `OperatorAction`). They need the token: without one configured they
+/// answer 403. Each is logged with a fingerprint of the token and the time,
+/// and listed on the status page.
 public struct StatusServer: Sendable {
     /// Bind address and port (0: any free port).
     public var host: String
@@ -26,9 +31,23 @@ public struct StatusServer: Sendable {
     public let status: LiveStatusBoard
     /// Where the bound port is published once listening.
     public let boundPort = BoundPort()
+    /// Where operator controls go (nil: no control endpoints).
+    public let controls: LiveControls?
+    /// Where controls are logged.
+    public let logger: Logger
 
     /// Creates a server description; `makeApplication` builds the service.
-    public init(host: String = "127.0.0.1", port: Int = 8080, token: String? = nil, registry: PrometheusCollectorRegistry, status: LiveStatusBoard) {
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        token: String? = nil,
+        registry: PrometheusCollectorRegistry,
+        status: LiveStatusBoard,
+        controls: LiveControls? = nil,
+        logger: Logger = Logger(label: "crocbot.http")
+    ) {
+        self.controls = controls
+        self.logger = logger
         self.host = host
         self.port = port
         self.token = token
@@ -64,6 +83,30 @@ public struct StatusServer: Sendable {
             let data = (try? encoder.encode(status.snapshot)) ?? Data("{}".utf8)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+        if let controls {
+            let token = self.token
+            let logger = self.logger
+            router.post("/api/control/:action") { _, context -> Response in
+                let name = context.parameters.get("action") ?? ""
+                guard let action = OperatorAction(rawValue: name) else {
+                    let allowed = OperatorAction.allCases.map(\.rawValue).joined(separator: ", ")
+                    return Self.error(.notFound, "unknown control '\(name)'; one of: \(allowed)")
+                }
+                guard let token, !token.isEmpty else {
+                    return Self.error(.forbidden, "operator controls need a token: set live.token (or CROCBOT_LIVE__TOKEN)")
+                }
+                let control = controls.submit(action, by: LiveControls.fingerprint(token: token))
+                status.update { s in
+                    s.paused = controls.isPaused
+                    s.controls = controls.log
+                }
+                logger.notice("operator control", metadata: ["action": "\(action.rawValue)", "by": "\(control.by)", "at": "\(control.at)"])
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let data = (try? encoder.encode(control)) ?? Data("{}".utf8)
+                return Response(status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            }
+        }
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: StatusPage.html)))
         }
@@ -84,6 +127,11 @@ public struct StatusServer: Sendable {
             },
             logger: logger
         )
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}")))
     }
 
     static func json(_ object: [String: Bool], status: HTTPResponse.Status) -> Response {

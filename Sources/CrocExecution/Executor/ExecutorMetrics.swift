@@ -78,6 +78,22 @@ public struct ExecutorMetrics: Sendable {
     private let reportCounters: [ExecutionReportKind: Counter]
     private let backpressureCounters: [BackpressurePolicy: Counter]
 
+    /// Counts what the order book says happened.
+    func count(_ counter: OrderBook.Counter) {
+        switch counter {
+        case .acked: acked.increment()
+        case .filled: filled.increment()
+        case .partiallyFilled: partiallyFilled.increment()
+        case .canceled: canceled.increment()
+        case .expired: expired.increment()
+        case .rejected: rejected.increment()
+        case .dropped: dropped.increment()
+        case .reportsIgnored: reportsIgnored.increment()
+        case .invalidTransition: invalidTransitions.increment()
+        case .unknownReport: unknownReports.increment()
+        }
+    }
+
     func venueRule(_ rule: String) {
         Counter(label: "crocbot_venue_rule_refusals_total", dimensions: [("rule", rule)], factory: factory).increment()
     }

@@ -45,14 +45,12 @@ public actor MarketOrderExecutor {
     private let logger: Logger
     private let metrics: ExecutorMetrics
     private var risk: RiskEngine
-    private var rules: [String: VenueRules] = [:]
-    private var records: [String: OrderRecord] = [:]
+    /// The order bookkeeping (a value type; this actor carries out its actions).
+    private var book = OrderBook()
     /// When each order was last sent (for the venue's receive window).
     private var lastSent: [String: ContinuousClock.Instant] = [:]
     /// Orders a worker is sending or retrying right now.
     private var sending: Set<String> = []
-    private var positions: [String: Quantity] = [:]
-    private var working: [String: Quantity] = [:]  // signed unfilled quantity of open orders, per symbol
     private var queue = Deque<Job>()
     private var waitingWorkers: [CheckedContinuation<Job?, Never>] = []
     private var waitingProducers = Deque<CheckedContinuation<Void, Never>>()
@@ -91,6 +89,7 @@ public actor MarketOrderExecutor {
         self.logger = logger
         self.metrics = metrics
         self.risk = RiskEngine(limits: configuration.risk)
+        self.book.logLevel = logger.logLevel
         // A per-process token keeps client order ids unique across restarts.
         let ms = UInt64(Date().timeIntervalSince1970 * 1000)
         self.session = String(ms, radix: 36) + String(UInt32.random(in: 0..<(36 * 36 * 36)), radix: 36)
@@ -104,11 +103,10 @@ public actor MarketOrderExecutor {
         guard !running else { return }
         running = true
         crashed = false
-        for r in try store.openOrders() where records[r.clientOrderID] == nil {
-            records[r.clientOrderID] = r
-            working[r.request.symbol, default: .zero] += signedRemaining(r)
-        }
-        positions = try store.positions()
+        let rules = book.rules
+        book = OrderBook(open: try store.openOrders(), positions: try store.positions())
+        book.rules = rules
+        book.logLevel = logger.logLevel
         let reports = client.executionReports()
         reportTask = Task { [weak self] in
             for await report in reports {
@@ -119,8 +117,8 @@ public actor MarketOrderExecutor {
         for _ in 0..<configuration.maxInFlight {
             workers.append(Task { await self.workerLoop() })
         }
-        if !records.isEmpty {
-            logger.info("recovering orders", metadata: ["open_orders": "\(records.count)", "venue": "\(client.venueName)"])
+        if !book.records.isEmpty {
+            logger.info("recovering orders", metadata: ["open_orders": "\(book.records.count)", "venue": "\(client.venueName)"])
             await reconcile(recovering: true)
         }
     }
@@ -144,7 +142,7 @@ public actor MarketOrderExecutor {
         reportTask = nil
         wakeIdleWaiters()
         eventBroadcaster.finish()
-        logger.info("executor stopped", metadata: ["open_orders": "\(records.count)"])
+        logger.info("executor stopped", metadata: ["open_orders": "\(book.records.count)"])
     }
 
     /// Sets where an injected crash happens (tests of recovery).
@@ -258,7 +256,7 @@ public actor MarketOrderExecutor {
             timeInForce: intent.timeInForce,
             cashFraction: intent.cashFraction
         )
-        if let venue = rules[intent.symbol] {
+        if let venue = book.rules[intent.symbol] {
             switch venue.conform(request, referencePrice: risk.lastPrices[intent.symbol]) {
             case .success(let conformed): request = conformed
             case .failure(let violation):
@@ -267,8 +265,7 @@ public actor MarketOrderExecutor {
             }
         }
         let nowNanos = risk.needsClock ? UInt64(DispatchTime.now().uptimeNanoseconds) : 0
-        let exposure = (positions[intent.symbol] ?? .zero) + (working[intent.symbol] ?? .zero)
-        if let violation = risk.check(request, exposure: exposure, openOrders: records.count, nowNanos: nowNanos) {
+        if let violation = risk.check(request, exposure: book.exposure(intent.symbol), openOrders: book.records.count, nowNanos: nowNanos) {
             metrics.riskRefusal(violation.check)
             return refuse(.risk(violation), intent)
         }
@@ -278,8 +275,7 @@ public actor MarketOrderExecutor {
         } catch {
             return refuse(.store(error), intent)
         }
-        records[id] = record
-        working[intent.symbol, default: .zero] += signedRemaining(record)
+        book.add(record)
         enqueue(id)
         if logger.logLevel <= .debug {
             logger.debug("order queued", metadata: orderMetadata(record))
@@ -321,11 +317,11 @@ public actor MarketOrderExecutor {
     /// cannot meet them (before it is written or sent), and fees are booked by
     /// asset (a base-asset commission reduces the position).
     public func setRules(_ list: [VenueRules]) {
-        for r in list { rules[r.symbol] = r }
+        for r in list { book.rules[r.symbol] = r }
     }
 
     /// The rules in force for `symbol`, if the venue published them.
-    public func venueRules(_ symbol: String) -> VenueRules? { rules[symbol] }
+    public func venueRules(_ symbol: String) -> VenueRules? { book.rules[symbol] }
 
     /// Records a market price (for the price-band and notional checks).
     public func updateMarket(symbol: String, price: Price) { risk.updatePrice(symbol: symbol, price: price) }
@@ -358,24 +354,24 @@ public actor MarketOrderExecutor {
     public var isKillSwitchEngaged: Bool { risk.isKillSwitchEngaged }
 
     /// Net position per symbol: the sum of booked fills.
-    public func position(_ symbol: String) -> Quantity { positions[symbol] ?? .zero }
+    public func position(_ symbol: String) -> Quantity { book.positions[symbol] ?? .zero }
 
     /// Every position.
-    public var allPositions: [String: Quantity] { positions }
+    public var allPositions: [String: Quantity] { book.positions }
 
     /// Orders not yet terminal, by client order id.
-    public var openOrders: [OrderRecord] { records.values.sorted { $0.createdAt < $1.createdAt } }
+    public var openOrders: [OrderRecord] { book.records.values.sorted { $0.createdAt < $1.createdAt } }
 
     /// One order as the executor knows it (open orders from memory, others from the store).
     public func order(_ clientOrderID: String) -> OrderRecord? {
-        records[clientOrderID] ?? (try? store.order(clientOrderID)) ?? nil
+        book[clientOrderID] ?? (try? store.order(clientOrderID)) ?? nil
     }
 
     /// Orders sent whose outcome is not known yet and that no worker is
     /// retrying: reconciliation looks them up, then resends (same id) or ends
     /// them within `configuration.resolveWithin`.
     public var unresolvedOrders: [OrderRecord] {
-        records.values.filter { $0.state == .submitted && !sending.contains($0.clientOrderID) }.sorted { $0.createdAt < $1.createdAt }
+        book.records.values.filter { $0.state == .submitted && !sending.contains($0.clientOrderID) }.sorted { $0.createdAt < $1.createdAt }
     }
 
     /// Signals waiting for a worker.
@@ -388,7 +384,7 @@ public actor MarketOrderExecutor {
 
     /// Cancels one working order.
     public func cancel(clientOrderID: String) async throws(ExecutionError) {
-        guard let r = records[clientOrderID] else { throw .orderNotFound(clientOrderID: clientOrderID) }
+        guard let r = book[clientOrderID] else { throw .orderNotFound(clientOrderID: clientOrderID) }
         if r.state == .pendingNew {
             if let i = queue.firstIndex(where: { $0.id == clientOrderID }) {
                 queue.remove(at: i)
@@ -402,7 +398,7 @@ public actor MarketOrderExecutor {
 
     /// Cancels every working order (of one symbol, or all).
     public func cancelAll(symbol: String?) async {
-        for r in records.values where r.state.isOpenAtVenue && (symbol == nil || r.request.symbol == symbol) {
+        for r in book.records.values where r.state.isOpenAtVenue && (symbol == nil || r.request.symbol == symbol) {
             do {
                 try await cancel(clientOrderID: r.clientOrderID)
             } catch {
@@ -417,7 +413,7 @@ public actor MarketOrderExecutor {
     public func reconcile() async { await reconcile(recovering: false) }
 
     private func reconcile(recovering: Bool) async {
-        let candidates = records.values.filter { (recovering || $0.state.isOpenAtVenue) && !sending.contains($0.clientOrderID) }
+        let candidates = book.records.values.filter { (recovering || $0.state.isOpenAtVenue) && !sending.contains($0.clientOrderID) }
             .sorted { $0.createdAt < $1.createdAt }
         defer { metrics.unresolvedOrders.record(unresolvedOrders.count) }
         for r in candidates {
@@ -441,12 +437,11 @@ public actor MarketOrderExecutor {
                 apply(snap, kind: nil)
                 continue
             }
-            guard var current = records[r.clientOrderID], !sending.contains(r.clientOrderID) else { continue }
+            guard let current = book[r.clientOrderID], !sending.contains(r.clientOrderID) else { continue }
             let age = Self.wallClock().nanoseconds - current.createdAt.nanoseconds
             if recovering, current.state == .pendingNew || current.state == .submitted, current.filledQuantity.isZero {
                 if age <= configuration.resubmitUnsentWithin.nanoseconds {
-                    current.state = .pendingNew  // never reached the venue: safe to send under the same id
-                    records[current.clientOrderID] = current
+                    book.markUnsent(current.clientOrderID)  // never reached the venue: safe to send under the same id
                     logger.warning("reconcile: order unknown at venue, sending again", metadata: orderMetadata(current))
                     enqueue(current.clientOrderID)
                 } else {
@@ -458,20 +453,18 @@ public actor MarketOrderExecutor {
                 // the same id; past `resolveWithin` the signal is stale and the order is ended instead.
                 if let sent = lastSent[current.clientOrderID], ContinuousClock.now < sent + configuration.venueReceiveWindow { continue }
                 if age <= configuration.resolveWithin.nanoseconds {
-                    current.state = .pendingNew
-                    records[current.clientOrderID] = current
+                    book.markUnsent(current.clientOrderID)
                     logger.warning("reconcile: unresolved order unknown at venue, sending again", metadata: orderMetadata(current))
                     enqueue(current.clientOrderID)
                 } else {
-                    current.lastError =
+                    let reason =
                         "outcome unknown for \(age / 1_000_000_000) s and the venue never saw it: ended without a fill (last error: \(current.lastError ?? "none"))"
-                    logger.error("reconcile: unresolved order ended", metadata: orderMetadata(current).merging(["reason": "\(current.lastError!)"]) { $1 })
-                    transition(&current, to: .expired)
+                    logger.error("reconcile: unresolved order ended", metadata: orderMetadata(current).merging(["reason": "\(reason)"]) { $1 })
+                    perform(book.transition(current.clientOrderID, to: .expired, reason: reason, now: Self.wallClock()))
                 }
             } else if current.state.isOpenAtVenue {
-                current.lastError = "venue no longer knows the order"
                 logger.error("reconcile: acknowledged order unknown at venue; marking expired", metadata: orderMetadata(current))
-                transition(&current, to: .expired)
+                perform(book.transition(current.clientOrderID, to: .expired, reason: "venue no longer knows the order", now: Self.wallClock()))
             }
         }
     }
@@ -531,7 +524,7 @@ public actor MarketOrderExecutor {
 
     private func send(_ job: Job) async {
         let id = job.id
-        guard !crashed, var record = records[id], record.state == .pendingNew else { return }
+        guard !crashed, let record = book[id], record.state == .pendingNew else { return }
         let dequeued = ContinuousClock.now
         metrics.signalToSubmit.record(dequeued - job.enqueuedAt)
         if crashPoint == .beforeSend {
@@ -548,16 +541,14 @@ public actor MarketOrderExecutor {
             metrics.unresolvedOrders.record(unresolvedOrders.count)
             notifyIfIdle()
         }
-        record.state = .submitted
-        record.attempts = 1
-        records[id] = record
+        book.markSubmitted(id)
         metrics.submitted.increment()
-        if logger.logLevel <= .info { logger.info("order submitted", metadata: orderMetadata(record)) }
+        if logger.logLevel <= .info { logger.info("order submitted", metadata: orderMetadata(book[id] ?? record)) }
         var attempt = 0
         var lookUpFirst = false
         while !crashed {
             attempt += 1
-            if attempt > 1 { records[id]?.attempts = attempt }
+            if attempt > 1 { book.update(id) { $0.attempts = attempt } }
             let started = attempt == 1 ? dequeued : ContinuousClock.now
             do {
                 if lookUpFirst {
@@ -595,7 +586,7 @@ public actor MarketOrderExecutor {
                 continue
             } catch {
                 guard !crashed else { return }
-                records[id]?.lastError = "\(error)"
+                book.update(id) { $0.lastError = "\(error)" }
                 // A success answer we could not read means the venue may well have the order: look it up.
                 let unreadable: Bool
                 if case .invalidResponse = error { unreadable = true } else { unreadable = false }
@@ -614,7 +605,7 @@ public actor MarketOrderExecutor {
                 try? await Task.sleep(for: wait)
             }
         }
-        guard !crashed, let r = records[id], !r.state.isTerminal else { return }
+        guard !crashed, let r = book[id], !r.state.isTerminal else { return }
         metrics.unresolved.increment()
         persist(r)
         logger.error(
@@ -624,11 +615,9 @@ public actor MarketOrderExecutor {
     }
 
     private func reject(_ id: String, _ error: ExecutionError) {
-        guard var r = records[id] else { return }
-        r.lastError = "\(error)"
-        metrics.rejected.increment()
+        guard let r = book[id] else { return }
         logger.error("order rejected", metadata: orderMetadata(r).merging(["error": "\(error)"]) { $1 })
-        transition(&r, to: .rejected)
+        perform(book.transition(id, to: .rejected, reason: "\(error)", now: Self.wallClock()))
     }
 
     // MARK: Reports
@@ -638,218 +627,54 @@ public actor MarketOrderExecutor {
         apply(report.order, kind: report.kind, lastFill: report.lastFill)
     }
 
-    /// Applies the venue's view of an order: books unbooked fills from the
-    /// cumulative figures and moves the state forward; stale or duplicate
-    /// views change nothing. A fill reported after the order ended here
-    /// (Binance can report a fill after a cancel) is still booked; a fill for
-    /// an order this executor never had is logged, stored and announced.
+    /// Applies the venue's view of an order through the book (see `OrderBook.apply`).
     private func apply(_ snap: VenueOrder, kind: ExecutionReportKind?, lastFill: VenueFill? = nil) {
         guard !crashed else { return }
-        var late = false
-        var found = records[snap.clientOrderID]
-        if found == nil, snap.executedQuantity.raw > 0 {
-            let stored = (try? store.order(snap.clientOrderID)) ?? nil
-            if let stored, stored.state.isTerminal, snap.executedQuantity > stored.filledQuantity {
-                found = stored
-                late = true
-                logger.warning(
-                    "fill reported after the order ended; booking it",
-                    metadata: orderMetadata(stored).merging(["venue_executed": "\(snap.executedQuantity)"]) { $1 }
-                )
-            } else if stored == nil {
-                unknownFill(snap)
-                return
-            }
-        }
-        guard var r = found else {
-            metrics.reportsIgnored.increment()
-            return
-        }
-        if r.venueOrderID == nil, let v = snap.venueOrderID { r.venueOrderID = v }
-        var target = OrderState(snap.status)
-        if snap.executedQuantity > r.filledQuantity {
-            let deltaQty = snap.executedQuantity - r.filledQuantity
-            var deltaQuote = snap.cumulativeQuote - r.filledQuote
-            if deltaQuote.raw <= 0 { deltaQuote = deltaQty * (snap.averagePrice ?? .zero) }
-            var price = deltaQuote.divided(by: deltaQty) ?? .zero
-            let fees = commissions(snap, symbol: r.request.symbol)
-            var deltaFee = fees.quote > r.commission ? fees.quote - r.commission : .zero
-            var deltaBase = fees.base > r.baseCommission ? fees.base - r.baseCommission : .zero
-            if let last = lastFill, last.quantity == deltaQty {
-                // The venue's own figures for this execution: exact, no rounding through the average.
-                price = last.price
-                if let asset = last.commissionAsset, let venue = rules[r.request.symbol], asset != venue.quoteAsset {
-                    deltaFee = .zero
-                    deltaBase = asset == venue.baseAsset ? last.commission : .zero
-                } else {
-                    deltaFee = last.commission
-                    deltaBase = .zero
+        // A fill for an order not open here: the store says whether it ended here (a late fill) or is a stranger's.
+        var stored: OrderRecord?
+        if book[snap.clientOrderID] == nil, snap.executedQuantity.raw > 0 { stored = (try? store.order(snap.clientOrderID)) ?? nil }
+        perform(book.apply(snap, kind: kind, lastFill: lastFill, stored: stored, now: Self.wallClock()))
+    }
+
+    /// Carries out the book's actions, in order.
+    private func perform(_ actions: [OrderBook.Action]) {
+        for action in actions {
+            switch action {
+            case .recordFill(let fill, let r):
+                do {
+                    if try !store.record(fill: fill, order: r) {
+                        logger.warning("fill was already in the store", metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"])
+                    }
+                } catch {
+                    logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
                 }
-            }
-            for (asset, amount) in fees.other where amount.raw > 0 {
-                logger.notice(
-                    "commission paid in a third asset (not in the ledger's cash)",
-                    metadata: ["client_order_id": "\(r.clientOrderID)", "asset": "\(asset)", "cumulative": "\(amount)"]
-                )
-            }
-            let baseValue = deltaBase.raw > 0 ? deltaBase * price : .zero
-            r.filledQuantity = snap.executedQuantity
-            r.filledQuote = snap.cumulativeQuote.raw > 0 ? snap.cumulativeQuote : r.filledQuote + deltaQuote
-            r.commission += deltaFee
-            r.baseCommission += deltaBase
-            if target == .acked || target == .submitted { target = .partiallyFilled }
-            if r.filledQuantity >= r.request.quantity { target = .filled }
-            let previous = r.state
-            if late {
-                // Ended here, filled there: the fill counts; the order stays ended unless it is now complete.
-                if target != .filled { target = previous }
-            } else {
-                guard r.state.canTransition(to: target) || r.state == target else {
-                    invalid(r, target)
-                    return
+            case .persist(let r):
+                persist(r)
+            case .storeUnknown(let snap):
+                do {
+                    try store.recordUnknownReport(snap, receivedAt: Self.wallClock())
+                } catch {
+                    logger.critical("unknown-order report could not be stored", metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"])
                 }
-            }
-            r.state = target
-            r.updatedAt = Self.wallClock()
-            var fill = ExecutionFill(
-                clientOrderID: r.clientOrderID,
-                symbol: r.request.symbol,
-                side: r.request.side,
-                quantity: deltaQty,
-                price: price,
-                commission: deltaFee + baseValue,
-                cumulativeQuantity: r.filledQuantity,
-                time: snap.updateTime
-            )
-            fill.baseCommission = deltaBase
-            do {
-                guard try store.record(fill: fill, order: r) else { return }
-            } catch {
-                logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
-            }
-            positions[r.request.symbol, default: .zero] += fill.positionChange
-            if !late { working[r.request.symbol, default: .zero] -= fill.signedQuantity }
-            if previous == .submitted { metrics.acked.increment() }
-            if target == .filled { metrics.filled.increment() } else { metrics.partiallyFilled.increment() }
-            if logger.logLevel <= .info {
-                logger.info(
-                    target == .filled ? "order filled" : "order partially filled",
-                    metadata: orderMetadata(r).merging(["fill_qty": "\(deltaQty)", "fill_price": "\(price)", "filled": "\(r.filledQuantity)"]) { $1 }
-                )
-            }
-            if late {
-                records[r.clientOrderID] = nil
-            } else if target.isTerminal {
-                retire(r)
-            } else {
-                records[r.clientOrderID] = r
-            }
-            emit(.filled(fill, orderComplete: target.isTerminal))
-            return
-        }
-        // No new fill: a state change, a duplicate, or a stale report.
-        if target == r.state { return }
-        guard r.state.canTransition(to: target) else {
-            if r.state.isTerminal || isStale(from: r.state, to: target) {
-                metrics.reportsIgnored.increment()
-            } else {
-                invalid(r, target)
-            }
-            return
-        }
-        if target == .rejected { r.lastError = snap.rejectReason ?? r.lastError }
-        switch target {
-        case .acked: metrics.acked.increment()
-        case .canceled: metrics.canceled.increment()
-        case .expired: metrics.expired.increment()
-        case .rejected: metrics.rejected.increment()
-        default: break
-        }
-        if logger.logLevel <= .info { logger.info("order \(target.rawValue)", metadata: orderMetadata(r)) }
-        transition(&r, to: target)
-    }
-
-    /// Cumulative commissions of `snap` split by what they do to the account:
-    /// in the quote asset (cash), in the base asset (the position), in any other asset.
-    private func commissions(_ snap: VenueOrder, symbol: String) -> (quote: Money, base: Quantity, other: [String: FixedPoint]) {
-        guard !snap.commissionsByAsset.isEmpty, let venue = rules[symbol] else { return (snap.cumulativeCommission ?? .zero, .zero, [:]) }
-        var other = snap.commissionsByAsset
-        let quote = other.removeValue(forKey: venue.quoteAsset) ?? .zero
-        let base = other.removeValue(forKey: venue.baseAsset) ?? .zero
-        return (quote, base, other)
-    }
-
-    /// A fill for an order this executor has no record of: never dropped silently.
-    private func unknownFill(_ snap: VenueOrder) {
-        metrics.unknownReports.increment()
-        logger.error(
-            "fill reported for an unknown order; stored for reconciliation",
-            metadata: [
-                "client_order_id": "\(snap.clientOrderID)", "venue_order_id": "\(snap.venueOrderID ?? "")", "symbol": "\(snap.symbol)",
-                "side": "\(snap.side.rawValue)", "executed": "\(snap.executedQuantity)", "venue": "\(client.venueName)",
-            ]
-        )
-        do {
-            try store.recordUnknownReport(snap, receivedAt: Self.wallClock())
-        } catch {
-            logger.critical("unknown-order report could not be stored", metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"])
-        }
-        emit(.unknownFill(snap))
-    }
-
-    /// An older state arriving after a newer one (e.g. `acked` after `partially_filled`).
-    private func isStale(from: OrderState, to: OrderState) -> Bool {
-        func rank(_ s: OrderState) -> Int? {
-            switch s {
-            case .pendingNew: return 0
-            case .submitted: return 1
-            case .acked: return 2
-            case .partiallyFilled: return 3
-            case .filled, .canceled, .rejected, .expired, .dropped: return nil
+            case .emit(let event):
+                emit(event)
+            case .count(let counter):
+                metrics.count(counter)
+            case .log(let level, let message, let fields):
+                guard logger.logLevel <= level else { continue }
+                var metadata = Logger.Metadata()
+                for (k, v) in fields { metadata[k] = .string(v) }
+                metadata["venue"] = .string(client.venueName)
+                logger.log(level: level, "\(message)", metadata: metadata)
             }
         }
-        guard let a = rank(from), let b = rank(to) else { return false }
-        return b < a
-    }
-
-    private func invalid(_ r: OrderRecord, _ target: OrderState) {
-        metrics.invalidTransitions.increment()
-        logger.error(
-            "invalid order transition refused",
-            metadata: orderMetadata(r).merging(["error": "\(InvalidOrderTransition(clientOrderID: r.clientOrderID, from: r.state, to: target))"]) {
-                $1
-            }
-        )
-    }
-
-    /// Moves an order to a new state (checked) and persists it.
-    private func transition(_ r: inout OrderRecord, to next: OrderState) {
-        do {
-            try r.transition(to: next)
-        } catch {
-            invalid(r, next)
-            return
-        }
-        r.updatedAt = Self.wallClock()
-        if next.isTerminal { retire(r) } else { records[r.clientOrderID] = r }
-        persist(r)
-        // Fills announce themselves (`.filled`); this tells listeners about the other endings.
-        if next.isTerminal && next != .filled { emit(.ended(clientOrderID: r.clientOrderID, state: next, reason: r.lastError)) }
     }
 
     private func drop(_ id: String, reason: String) {
-        guard var r = records[id] else { return }
-        r.lastError = reason
-        metrics.dropped.increment()
+        guard let r = book[id] else { return }
         logger.warning("order dropped", metadata: orderMetadata(r).merging(["reason": "\(reason)"]) { $1 })
-        transition(&r, to: .dropped)
+        perform(book.transition(id, to: .dropped, reason: reason, now: Self.wallClock()))
         notifyIfIdle()
-    }
-
-    /// Removes a terminal order from memory; its unfilled part stops counting as exposure.
-    private func retire(_ r: OrderRecord) {
-        records[r.clientOrderID] = nil
-        working[r.request.symbol, default: .zero] -= signedRemaining(r)
     }
 
     private func persist(_ r: OrderRecord) {
@@ -861,11 +686,6 @@ public actor MarketOrderExecutor {
     }
 
     // MARK: Helpers
-
-    private func signedRemaining(_ r: OrderRecord) -> Quantity {
-        let remaining = r.request.quantity - r.filledQuantity
-        return r.request.side == .buy ? remaining : -remaining
-    }
 
     private func deadline() -> ContinuousClock.Instant { .now + configuration.requestTimeout }
 

@@ -97,6 +97,12 @@ expect_error "live: an unknown stream names the key" "live.stream: must be kline
 expect_error "live: a bad replay file names the file" "nope.csv" live --paper --data "$OUT/nope.csv" --port 0
 expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
 expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
+expect_error "live: a non-loopback status server without a token is refused" "live.token: must be set when live.host is not a loopback address" live --paper --host 0.0.0.0 --port 0
+CROCBOT_LIVE__TOKEN= expect_error "live control: no token names the variable" "CROCBOT_LIVE__TOKEN" live control pause
+expect_error "live control: an unknown control lists the known ones" "one of: pause, resume, cancel-all, flatten, stop" live control explode --token t
+expect_error "live control: an unreachable bot is a clear error" "cannot reach http://127.0.0.1:9" live control pause --url http://127.0.0.1:9 --token t
+printf 'risk:\n  maxDrawdown: 2\n' >"$OUT/badrisk.yaml"
+expect_error "backtest: a bad risk limit names the key" "risk.maxDrawdown" backtest --config "$OUT/badrisk.yaml" --output "$OUT/risk"
 
 # crocbot agent: one pass over the shipped example logs and metrics (the LLM server is
 # unreachable on purpose: both anomalies are found and rejected as "llm failed"), the

@@ -109,6 +109,9 @@ struct TransportTruthTests {
         #expect(sent(IOError(errnoCode: ECONNRESET, reason: "read(descriptor:pointer:size:)")))  // "Connection reset by peer"
         #expect(sent(IOError(errnoCode: ETIMEDOUT, reason: "read(descriptor:pointer:size:)")))  // "Connection timed out"
         #expect(sent(IOError(errnoCode: EPIPE, reason: "write(descriptor:pointer:size:)")))
+        // NIO names errors it reads from SO_ERROR "connection reset (error set)", on connected sockets too.
+        #expect(sent(IOError(errnoCode: ECONNRESET, reason: "connection reset (error set)")))
+        #expect(!sent(IOError(errnoCode: ECONNREFUSED, reason: "connection reset (error set)")))
         #expect(sent(HTTPClientError.remoteConnectionClosed))
         #expect(sent(HTTPClientError.readTimeout))
         #expect(sent(HTTPClientError.deadlineExceeded))

@@ -464,9 +464,12 @@ public actor BinanceSpotClient: ExecutionClient, VenueRulesProvider {
             }
         }
         if let io = error as? IOError {
+            // By errno: these only arise while connecting. (NIO reports socket errors found through
+            // SO_ERROR as "connection reset (error set)" whatever the errno, so the text proves nothing;
+            // only the connect(2) call itself, named in the reason, does.)
             let neverConnected = [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL].contains(io.errnoCode)
-            let connectCall = "\(io)".hasPrefix("connect")
-            return .transport(operation: operation, message: "\(io)", requestSent: !(neverConnected || connectCall))
+            let failedConnectCall = "\(io)".hasPrefix("connect(")
+            return .transport(operation: operation, message: "\(io)", requestSent: !(neverConnected || failedConnectCall))
         }
         let text = "\(error)"
         // NIOPosix's NIOConnectionError ("Connection errors: ..." / "DNS error: ...") and NIOSSL's handshake

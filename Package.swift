@@ -164,6 +164,8 @@ let package = Package(
                 // CrocRuntime and CrocStrategies: the live-safety tests run the live loop against the local venue.
                 "CrocExecution", "CrocCore", "CrocSupport", "CrocRuntime", "CrocStrategies",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

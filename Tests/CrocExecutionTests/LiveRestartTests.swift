@@ -5,6 +5,8 @@ import CrocStrategies
 import CrocSupport
 import Foundation
 import Logging
+import Prometheus
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -176,5 +178,83 @@ struct LiveRestartTests {
         #expect(fake.orders.first?.origQty == q("2.5"))
         #expect(result.engine.position == .zero)
         await ex.shutdown()
+    }
+}
+
+@Suite("crocbot live on a venue: start-up reconciliation through the runtime", .serialized)
+struct LiveRuntimeRecoveryTests {
+    func runtime(_ fake: FakeBinance, store: String, policy: UnknownPositionPolicy = .refuse) throws -> LiveRuntime {
+        var config = AppConfig()
+        config.live.exchange = .binance
+        config.live.port = 0
+        config.live.store = store
+        config.live.restURL = fake.baseURL
+        config.live.streamURL = "ws://127.0.0.1:9"  // no market data: the test is about what happens before the first bar
+        config.live.onUnknownPosition = policy
+        config.backtest.cash = 500
+        let feed = BinanceKlineFeed.Configuration(
+            stream: .kline,
+            symbol: "BTCUSDT",
+            interval: "1m",
+            intervalDuration: .seconds(60),
+            webSocketURL: config.live.streamURL,
+            restURL: config.live.restURL
+        )
+        return try LiveRuntime(
+            config: config,
+            feed: .binance(feed),
+            instrument: Instrument(symbol: "BTCUSDT", pricePrecision: 8, quantityStep: .one),
+            registry: PrometheusCollectorRegistry(),
+            environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret],
+            logger: quiet
+        )
+    }
+
+    @Test func theRuntimeLoadsTheRulesReconcilesAndLogsItsLimitsBeforeTheFirstBar() async throws {
+        let fake = FakeBinance()
+        try await fake.start()
+        defer { fake.stop() }
+        fake.state.withLock { $0.balances = [("USDT", "300.00000000", "0.00000000")] }
+        let rt = try runtime(fake, store: tempPath("orders.sqlite"))
+        let group = rt.makeServiceGroup(signals: [])
+        let task = Task { try await group.run() }
+        #expect(await eventually(.seconds(20)) { rt.status.snapshot.ready })
+        let s = rt.status.snapshot
+        #expect(s.riskLimits.contains("maxOrderNotional=500") && s.riskLimits.contains("maxOrdersPerMinute=60"))
+        #expect(s.recovery.contains("store explains 0 BTC") && s.recovery.contains("cash 300 USDT (budget 500"))
+        #expect(await rt.executor.venueRules("BTCUSDT") == btcusdt)
+        #expect(fake.state.withLock { $0.requests }.contains("GET /api/v3/account"))
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+
+    @Test func anUnexplainedBalanceOrWorkingOrderStopsTheStartWithWhatWasFound() async throws {
+        let fake = FakeBinance()
+        try await fake.start()
+        defer { fake.stop() }
+        fake.state.withLock { $0.balances = [("BTC", "0.40000000", "0.00000000"), ("USDT", "300.00000000", "0.00000000")] }
+        let rt = try runtime(fake, store: tempPath("orders.sqlite"))
+        do {
+            try await rt.run(signals: [])
+            Issue.record("expected the start to be refused")
+        } catch {
+            #expect("\(error)".contains("the venue holds 0.4 BTC but the order store explains only 0"))
+        }
+        #expect(fake.orderCount == 0)
+        #expect(!rt.status.snapshot.ready)
+        // A working order placed outside the bot: refused too, naming it.
+        fake.state.withLock { $0.balances = [("USDT", "300.00000000", "0.00000000")] }
+        let c = BinanceSpotClient(credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret), configuration: .init(baseURL: fake.baseURL), logger: quiet)
+        _ = try await c.submit(
+            OrderRequest(clientOrderID: "manual-1", symbol: "BTCUSDT", side: .buy, kind: .limit(FixedPoint(50)), quantity: q("1")),
+            deadline: .now + .seconds(5)
+        )
+        let again = try runtime(fake, store: tempPath("orders.sqlite"))
+        do {
+            try await again.run(signals: [])
+            Issue.record("expected the start to be refused")
+        } catch {
+            #expect("\(error)".contains("working order(s) on BTCUSDT that the order store does not know: manual-1"))
+        }
     }
 }

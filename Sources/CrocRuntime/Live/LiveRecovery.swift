@@ -64,6 +64,22 @@ public enum LiveRecovery {
         logger: Logger
     ) async throws -> LiveStartState {
         await executor.setRules([rules])
+        // Working orders at the venue that the store does not know could fill and move the position unseen.
+        let known = Set(await executor.openOrders.map(\.clientOrderID))
+        let strangers = try await client.openOrders(symbol: rules.symbol, deadline: .now + .seconds(10)).filter { !known.contains($0.clientOrderID) }
+        if !strangers.isEmpty {
+            let ids = strangers.map { "\($0.clientOrderID) (\($0.side.rawValue) \($0.quantity))" }.joined(separator: ", ")
+            switch onUnknownPosition {
+            case .refuse:
+                throw LiveRecoveryError(
+                    description:
+                        "the venue has \(strangers.count) working order(s) on \(rules.symbol) that the order store does not know: \(ids). "
+                        + "Refusing to start (live.onUnknownPosition: refuse): cancel them, or set live.onUnknownPosition: adopt."
+                )
+            case .adopt:
+                logger.warning("working orders at the venue not in the order store (left as they are)", metadata: ["orders": "\(ids)"])
+            }
+        }
         let balances = try await client.balances(deadline: .now + .seconds(10))
         let base = balances.first { $0.asset == rules.baseAsset }
         let quote = balances.first { $0.asset == rules.quoteAsset }

@@ -641,6 +641,7 @@ public actor MarketOrderExecutor {
         for action in actions {
             switch action {
             case .recordFill(let fill, let r):
+                if r.state.isTerminal { lastSent[r.clientOrderID] = nil }
                 do {
                     if try !store.record(fill: fill, order: r) {
                         logger.warning("fill was already in the store", metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"])
@@ -649,6 +650,7 @@ public actor MarketOrderExecutor {
                     logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
                 }
             case .persist(let r):
+                if r.state.isTerminal { lastSent[r.clientOrderID] = nil }
                 persist(r)
             case .storeUnknown(let snap):
                 do {

@@ -80,13 +80,28 @@ public enum BacktestReport {
 
     /// The equity curve as CSV: time, equity, drawdown %.
     public static func equityCSV(_ result: BacktestResult) -> String {
-        var out = "Time,Equity,DrawdownPct\n"
-        out.reserveCapacity(result.equity.count * 40)
+        String(decoding: equityCSVBytes(result), as: UTF8.self)
+    }
+
+    /// `equityCSV` as UTF-8 bytes, written into one buffer (no per-row `String`, no
+    /// `String(format:)`): the same text, byte for byte (`ByteText.appendFixed` is `%.Nf`).
+    public static func equityCSVBytes(_ result: BacktestResult) -> [UInt8] {
+        var out: [UInt8] = Array("Time,Equity,DrawdownPct\n".utf8)
+        out.reserveCapacity(32 + result.equity.count * 48)
         var peak = -Double.infinity
-        for (i, e) in result.equity.enumerated() {
-            peak = max(peak, e)
-            out +=
-                "\(Timestamp(nanoseconds: result.timestamps[i]).iso8601()),\(String(format: "%.8f", e)),\(String(format: "%.6f", (1 - e / peak) * 100))\n"
+        result.equity.withUnsafeBufferPointer { equity in
+            result.timestamps.withUnsafeBufferPointer { times in
+                for i in 0..<equity.count {
+                    let e = equity[i]
+                    peak = max(peak, e)
+                    ByteText.appendISO8601(Timestamp(nanoseconds: times[i]), to: &out)
+                    out.append(UInt8(ascii: ","))
+                    ByteText.appendFixed(e, decimals: 8, to: &out)
+                    out.append(UInt8(ascii: ","))
+                    ByteText.appendFixed((1 - e / peak) * 100, decimals: 6, to: &out)
+                    out.append(UInt8(ascii: "\n"))
+                }
+            }
         }
         return out
     }
@@ -100,7 +115,7 @@ public enum BacktestReport {
         let trades = (directory as NSString).appendingPathComponent("trades.csv")
         let equity = (directory as NSString).appendingPathComponent("equity.csv")
         try tradesCSV(result).write(toFile: trades, atomically: true, encoding: .utf8)
-        try equityCSV(result).write(toFile: equity, atomically: true, encoding: .utf8)
+        try Data(equityCSVBytes(result)).write(to: URL(fileURLWithPath: equity), options: .atomic)
         return (trades, equity)
     }
 }

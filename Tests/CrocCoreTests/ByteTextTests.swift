@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+@testable import CrocCore
+
+@Suite("ByteText: printf-exact numbers and ISO times into a byte buffer")
+struct ByteTextTests {
+    func fixed(_ x: Double, _ d: Int) -> String {
+        var out: [UInt8] = []
+        ByteText.appendFixed(x, decimals: d, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func fixedDecimalsMatchPrintfOnRandomAndHostileValues() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [
+            0, -0.0, 1, -1, 0.5, 1.5, 2.5, 0.125, 0.375, 1e-9, 5e-9, 1.5e-8, 2.5e-8, 123456.123456785, 9.2e10, 1e17, 1.7e18, 1e20, 3.3e26,
+            1e27, 1e30, -1e300, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, .infinity, -.infinity, .nan,
+            18090.536482, 10_000, 99.99999999, 0.1, 0.2, 0.3,
+        ]
+        for _ in 0..<20_000 {
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: values.append(Double.random(in: 0..<100_000, using: &rng))
+            case 1: values.append(Double.random(in: -1e12..<1e12, using: &rng))
+            case 2: values.append(Double(Int.random(in: -1_000_000..<1_000_000, using: &rng)) / 256)  // exact binary fractions: ties
+            default: values.append(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng)))
+            }
+        }
+        for x in values {
+            for d in [0, 2, 6, 8, 9] {
+                let expected = String(format: "%.\(d)f", x)
+                #expect(fixed(x, d) == expected, "\(x.bitPattern) with \(d) decimals")
+            }
+        }
+    }
+
+    @Test func isoTimesMatchTimestampIso8601() {
+        var rng = SystemRandomNumberGenerator()
+        var stamps: [Int64] = [0, 1, 999_999_999, 1_000_000, 86_400_000_000_000, -1, -86_400_000_000_001, 4_102_444_799_000_000_000]
+        for _ in 0..<20_000 { stamps.append(Int64.random(in: -2_000_000_000_000_000_000...4_000_000_000_000_000_000 as ClosedRange<Int64>, using: &rng)) }
+        for _ in 0..<2_000 { stamps.append(Int64.random(in: 0...4_000_000_000, using: &rng) * 1_000_000_000) }
+        for n in stamps {
+            var out: [UInt8] = []
+            ByteText.appendISO8601(Timestamp(nanoseconds: n), to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == Timestamp(nanoseconds: n).iso8601(), "\(n)")
+        }
+    }
+
+    @Test func integers() {
+        for v: Int64 in [0, 7, -7, 10, 1_234_567_890, .max, .min + 1] {
+            var out: [UInt8] = []
+            ByteText.appendInteger(v, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(v))
+        }
+        var out: [UInt8] = []
+        ByteText.appendPadded(42, width: 5, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "00042")
+    }
+}

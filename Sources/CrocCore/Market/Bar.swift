@@ -25,6 +25,21 @@ public struct Bar: Hashable, Sendable, Codable {
         self.close = close
         self.volume = volume
     }
+
+    /// The largest price the exact ledger represents (`FixedPoint`'s range, 9.2e10).
+    public static let maxPrice = FixedPoint.maxMagnitude
+    /// The smallest price the exact ledger represents without rounding it to zero (1e-8).
+    public static let minPrice = 1e-8
+    /// The largest volume accepted (features scale it; 1e15 keeps it exact in a `Double`).
+    public static let maxVolume = 1e15
+
+    /// Whether every price lies in [`minPrice`, `maxPrice`] and the volume in [0, `maxVolume`]
+    /// (NaN fails): what the engine can turn into exact amounts without a trap.
+    public var isWithinLedgerRange: Bool {
+        let lo = min(open, high, low, close)
+        let hi = max(open, high, low, close)
+        return lo >= Self.minPrice && hi <= Self.maxPrice && volume >= 0 && volume <= Self.maxVolume && !(lo.isNaN || hi.isNaN)
+    }
 }
 
 /// A market event the engine processes.

@@ -39,13 +39,22 @@ public struct CSVInspection: Sendable {
 /// `CSVError` naming file, line and column (`load`), or all problems are
 /// collected (`inspect`). No row is ever dropped silently.
 public enum CSVBarLoader {
+    /// The largest price a bar may have: `FixedPoint`'s range (`Bar.maxPrice`).
+    public static let maxPrice = Bar.maxPrice
+    /// The smallest price a bar may have: one unit of the ledger's last decimal (`Bar.minPrice`).
+    public static let minPrice = Bar.minPrice
+    /// The largest volume a bar may have (`Bar.maxVolume`).
+    public static let maxVolume = Bar.maxVolume
     /// Loads a file strictly.
     /// - Throws: `CSVError` for the first problem.
+    /// A header with no data rows is an error too (`.empty`): there is nothing to trade.
     public static func load(path: String, options: CSVOptions = .init()) throws(CSVError) -> BarSeries {
         let bytes = try read(path)
-        return try bytes.withUnsafeBufferPointer { buf throws(CSVError) -> BarSeries in
+        let series = try bytes.withUnsafeBufferPointer { buf throws(CSVError) -> BarSeries in
             try parse(buf, file: path, options: options, maxProblems: 0).series
         }
+        if series.isEmpty { throw CSVError(.empty, file: path, line: 2, detail: "no data rows after the header") }
+        return series
     }
 
     /// Parses bytes strictly (tests and in-memory data).
@@ -291,6 +300,24 @@ public enum CSVBarLoader {
                 let role: Role = o <= 0 ? .open : (h <= 0 ? .high : (l <= 0 ? .low : .close))
                 let value = o <= 0 ? o : (h <= 0 ? h : (l <= 0 ? l : c))
                 try fail(.nonPositivePrice, role, "\(value)")
+                continue rowLoop
+            }
+            // Prices become exact 8-decimal fixed-point numbers in the ledger: outside
+            // [1e-8, 9.2e10] they would round to zero or overflow it (a trap, not an error).
+            if o > Self.maxPrice || h > Self.maxPrice || l > Self.maxPrice || c > Self.maxPrice {
+                let role: Role = o > Self.maxPrice ? .open : (h > Self.maxPrice ? .high : (l > Self.maxPrice ? .low : .close))
+                let value = o > Self.maxPrice ? o : (h > Self.maxPrice ? h : (l > Self.maxPrice ? l : c))
+                try fail(.outOfRange, role, "\(value) is above the largest price \(Self.maxPrice)")
+                continue rowLoop
+            }
+            if o < Self.minPrice || h < Self.minPrice || l < Self.minPrice || c < Self.minPrice {
+                let role: Role = o < Self.minPrice ? .open : (h < Self.minPrice ? .high : (l < Self.minPrice ? .low : .close))
+                let value = o < Self.minPrice ? o : (h < Self.minPrice ? h : (l < Self.minPrice ? l : c))
+                try fail(.outOfRange, role, "\(value) is below the smallest price \(Self.minPrice) (it would round to zero)")
+                continue rowLoop
+            }
+            if v > Self.maxVolume {
+                try fail(.outOfRange, .volume, "\(v) is above the largest volume \(Self.maxVolume)")
                 continue rowLoop
             }
             if h < l {

@@ -20,6 +20,8 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case nonFinite = "NaN or infinite value"
         /// A price ≤ 0.
         case nonPositivePrice = "price must be > 0"
+        /// A price or volume outside what the exact ledger represents (prices 1e-8 ... 9.2e10).
+        case outOfRange = "value outside the representable range"
         /// high < low.
         case highBelowLow = "high is below low"
         /// open outside [low, high].

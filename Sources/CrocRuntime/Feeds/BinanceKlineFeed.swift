@@ -226,7 +226,8 @@ public struct BinanceKlineFeed: MarketDataStream {
             await deliver(bar, openTime: kline.k.t, last: last, out: out)
         case .trade:
             guard let trade = try? JSONDecoder().decode(TradeMessage.self, from: data), trade.e == "trade",
-                let price = Double(trade.p), let quantity = Double(trade.q), price > 0, price.isFinite, quantity >= 0
+                let price = Double(trade.p), let quantity = Double(trade.q), price >= Bar.minPrice, price <= Bar.maxPrice, quantity >= 0,
+                quantity <= Bar.maxVolume
             else {
                 count { $0.ignored += 1 }
                 return
@@ -281,7 +282,12 @@ public struct BinanceKlineFeed: MarketDataStream {
                     let l = (row[3] as? String).flatMap(Double.init), let c = (row[4] as? String).flatMap(Double.init),
                     let v = (row[5] as? String).flatMap(Double.init), t >= from, t <= to
                 else { continue }
-                out.append((t, Bar(timestamp: Timestamp(nanoseconds: t * 1_000_000), open: o, high: h, low: l, close: c, volume: v)))
+                let bar = Bar(timestamp: Timestamp(nanoseconds: t * 1_000_000), open: o, high: h, low: l, close: c, volume: v)
+                guard bar.isWithinLedgerRange, l <= Swift.min(o, c), h >= Swift.max(o, c) else {
+                    logger.warning("backfilled kline out of range or inconsistent; skipped", metadata: ["open_time_ms": "\(t)"])
+                    continue
+                }
+                out.append((t, bar))
             }
             logger.notice("gap backfilled", metadata: ["bars": "\(out.count)", "from_ms": "\(from)", "to_ms": "\(to)"])
             return out.sorted { $0.0 < $1.0 }
@@ -317,7 +323,9 @@ struct KlineMessage: Decodable {
             guard let o = Double(o), let h = Double(h), let l = Double(l), let c = Double(c), let v = Double(v),
                 o > 0, h > 0, l > 0, c > 0, v >= 0, o.isFinite, h.isFinite, l.isFinite, c.isFinite
             else { return nil }
-            return Bar(timestamp: Timestamp(nanoseconds: t * 1_000_000), open: o, high: h, low: l, close: c, volume: v)
+            let bar = Bar(timestamp: Timestamp(nanoseconds: t * 1_000_000), open: o, high: h, low: l, close: c, volume: v)
+            // Prices the exact ledger cannot hold would trap the engine: such a message is ignored (and counted).
+            return bar.isWithinLedgerRange ? bar : nil
         }
     }
     let e: String

@@ -65,8 +65,8 @@ struct OrderBookTests {
             return
         }
         #expect(done.state == .filled)
-        #expect(book.apply(half, stored: done, now: t0) == [.count(.reportsIgnored)])
-        #expect(book.apply(full, stored: done, now: t0) == [.count(.reportsIgnored)])
+        #expect(book.apply(half, stored: { done }, now: t0) == [.count(.reportsIgnored)])
+        #expect(book.apply(full, stored: { done }, now: t0) == [.count(.reportsIgnored)])
         #expect(book.positions["BTCUSDT"] == q("2"))
         #expect(book.exposure("BTCUSDT") == q("2"))
     }
@@ -83,7 +83,7 @@ struct OrderBookTests {
         // The venue reports 0.5 filled before the cancel took effect; the store has the cancelled record.
         var stored = open("c", limit: "90")
         stored.state = .canceled
-        let late = book.apply(snap("c", .canceled, executed: "0.5", quote: "45"), stored: stored, now: t0)
+        let late = book.apply(snap("c", .canceled, executed: "0.5", quote: "45"), stored: { stored }, now: t0)
         let f = fills(late)
         #expect(f.map(\.quantity) == [q("0.5")] && f.first?.price == FixedPoint(90))
         guard case .recordFill(_, let record)? = late.first(where: { if case .recordFill = $0 { true } else { false } }) else {

@@ -51,9 +51,12 @@ func quietLogger() -> Logger {
 
 /// Orders through `MarketOrderExecutor` against the in-process simulated exchange.
 func benchExecutor(orders: Int) async throws {
-    for (label, paced, batch) in [("flood", false, 1), ("flood, onSignals batches of 16", false, 16), ("paced 100k/s", true, 1)] {
+    // CROCBENCH_ONE_FLOOD=1: one flood run only (instruction counts under callgrind).
+    let one = ProcessInfo.processInfo.environment["CROCBENCH_ONE_FLOOD"] != nil
+    let modes = one ? [("flood", false, 1)] : [("flood", false, 1), ("flood, onSignals batches of 16", false, 16), ("paced 100k/s", true, 1)]
+    for (label, paced, batch) in modes {
         var results: [(rate: Double, p50: Double, p99: Double)] = []
-        for _ in 0..<3 {
+        for _ in 0..<(one ? 1 : 3) {
             let metrics = RecordingMetrics()
             let instrument = Instrument(symbol: "BTCUSDT", pricePrecision: 2, quantityStep: FixedPoint(1))
             let venue = SimulatedExecutionClient(

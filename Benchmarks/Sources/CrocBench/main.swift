@@ -378,7 +378,7 @@ guard FileManager.default.fileExists(atPath: "Examples/data/GOOGL.csv") else {
 }
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
-if which == "executor-sim" { try await benchExecutor(orders: 200_000) }
+if which == "executor-sim" { try await benchExecutor(orders: Int(ProcessInfo.processInfo.environment["CROCBENCH_ORDERS"] ?? "") ?? 200_000) }
 if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
 if which == "trials" {

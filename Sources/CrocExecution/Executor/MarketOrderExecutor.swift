@@ -49,8 +49,12 @@ public actor MarketOrderExecutor {
     private var book = OrderBook()
     /// When each order was last sent (for the venue's receive window).
     private var lastSent: [String: ContinuousClock.Instant] = [:]
-    /// Orders a worker is sending or retrying right now.
-    private var sending: Set<String> = []
+    /// Orders whose retries ran out with the outcome unknown, until they change state or are
+    /// sent again. A sent order not in this set belongs to the worker sending it: reconciliation
+    /// leaves it alone (looking it up mid-flight would find nothing and could send it twice).
+    private var unresolved: Set<String> = []
+    /// The reused buffer of the order book's actions.
+    private var actionBuffer: [OrderBook.Action] = []
     private var queue = Deque<Job>()
     private var waitingWorkers: [CheckedContinuation<Job?, Never>] = []
     private var waitingProducers = Deque<CheckedContinuation<Void, Never>>()
@@ -256,7 +260,7 @@ public actor MarketOrderExecutor {
             timeInForce: intent.timeInForce,
             cashFraction: intent.cashFraction
         )
-        if let venue = book.rules[intent.symbol] {
+        if !book.rules.isEmpty, let venue = book.rules[intent.symbol] {
             switch venue.conform(request, referencePrice: risk.lastPrices[intent.symbol]) {
             case .success(let conformed): request = conformed
             case .failure(let violation):
@@ -371,7 +375,8 @@ public actor MarketOrderExecutor {
     /// retrying: reconciliation looks them up, then resends (same id) or ends
     /// them within `configuration.resolveWithin`.
     public var unresolvedOrders: [OrderRecord] {
-        book.records.values.filter { $0.state == .submitted && !sending.contains($0.clientOrderID) }.sorted { $0.createdAt < $1.createdAt }
+        unresolved.compactMap { book[$0] }.filter { $0.state == .submitted }
+            .sorted { $0.createdAt < $1.createdAt }
     }
 
     /// Signals waiting for a worker.
@@ -413,9 +418,10 @@ public actor MarketOrderExecutor {
     public func reconcile() async { await reconcile(recovering: false) }
 
     private func reconcile(recovering: Bool) async {
-        let candidates = book.records.values.filter { (recovering || $0.state.isOpenAtVenue) && !sending.contains($0.clientOrderID) }
+        let candidates = book.records.values.filter { r in
+            recovering ? true : r.state.isOpenAtVenue && (r.state != .submitted || unresolved.contains(r.clientOrderID))
+        }
             .sorted { $0.createdAt < $1.createdAt }
-        defer { metrics.unresolvedOrders.record(unresolvedOrders.count) }
         for r in candidates {
             if recovering, configuration.recoveryGrace > .zero {
                 let ageNanos = Self.wallClock().nanoseconds - r.createdAt.nanoseconds
@@ -437,7 +443,9 @@ public actor MarketOrderExecutor {
                 apply(snap, kind: nil)
                 continue
             }
-            guard let current = book[r.clientOrderID], !sending.contains(r.clientOrderID) else { continue }
+            guard let current = book[r.clientOrderID],
+                recovering || current.state != .submitted || unresolved.contains(current.clientOrderID)
+            else { continue }  // meanwhile sent again by a worker
             let age = Self.wallClock().nanoseconds - current.createdAt.nanoseconds
             if recovering, current.state == .pendingNew || current.state == .submitted, current.filledQuantity.isZero {
                 if age <= configuration.resubmitUnsentWithin.nanoseconds {
@@ -454,6 +462,8 @@ public actor MarketOrderExecutor {
                 if let sent = lastSent[current.clientOrderID], ContinuousClock.now < sent + configuration.venueReceiveWindow { continue }
                 if age <= configuration.resolveWithin.nanoseconds {
                     book.markUnsent(current.clientOrderID)
+                    unresolved.remove(current.clientOrderID)
+                    metrics.unresolvedOrders.record(unresolved.count)
                     logger.warning("reconcile: unresolved order unknown at venue, sending again", metadata: orderMetadata(current))
                     enqueue(current.clientOrderID)
                 } else {
@@ -532,19 +542,17 @@ public actor MarketOrderExecutor {
             return
         }
         inFlight += 1
-        sending.insert(id)
         metrics.inFlight.record(inFlight)
         defer {
             inFlight -= 1
-            sending.remove(id)
             metrics.inFlight.record(inFlight)
-            metrics.unresolvedOrders.record(unresolvedOrders.count)
             notifyIfIdle()
         }
         book.markSubmitted(id)
         metrics.submitted.increment()
         if logger.logLevel <= .info { logger.info("order submitted", metadata: orderMetadata(book[id] ?? record)) }
         var attempt = 0
+        var attemptStart = dequeued
         var lookUpFirst = false
         while !crashed {
             attempt += 1
@@ -569,7 +577,7 @@ public actor MarketOrderExecutor {
                     }
                     lookUpFirst = false
                 }
-                lastSent[id] = .now
+                attemptStart = started
                 let snap = try await client.submit(record.request, deadline: deadline())
                 if crashPoint == .afterSend { return simulateCrash() }
                 metrics.submitToAck.record(since: started)
@@ -577,6 +585,7 @@ public actor MarketOrderExecutor {
                 return
             } catch .duplicateOrder {
                 // The id is already at the venue: an earlier attempt got through.
+                lastSent[id] = attemptStart
                 lookUpFirst = true
                 if attempt >= configuration.retry.maxAttempts { break }
                 continue
@@ -586,6 +595,7 @@ public actor MarketOrderExecutor {
                 continue
             } catch {
                 guard !crashed else { return }
+                lastSent[id] = attemptStart  // (only failed sends are remembered: the receive window counts from them)
                 book.update(id) { $0.lastError = "\(error)" }
                 // A success answer we could not read means the venue may well have the order: look it up.
                 let unreadable: Bool
@@ -607,6 +617,8 @@ public actor MarketOrderExecutor {
         }
         guard !crashed, let r = book[id], !r.state.isTerminal else { return }
         metrics.unresolved.increment()
+        unresolved.insert(id)
+        metrics.unresolvedOrders.record(unresolved.count)
         persist(r)
         logger.error(
             "order outcome unknown after retries; will reconcile",
@@ -631,9 +643,20 @@ public actor MarketOrderExecutor {
     private func apply(_ snap: VenueOrder, kind: ExecutionReportKind?, lastFill: VenueFill? = nil) {
         guard !crashed else { return }
         // A fill for an order not open here: the store says whether it ended here (a late fill) or is a stranger's.
-        var stored: OrderRecord?
-        if book[snap.clientOrderID] == nil, snap.executedQuantity.raw > 0 { stored = (try? store.order(snap.clientOrderID)) ?? nil }
-        perform(book.apply(snap, kind: kind, lastFill: lastFill, stored: stored, now: Self.wallClock()))
+        let store = self.store
+        let id = snap.clientOrderID
+        var actions: [OrderBook.Action] = []
+        swap(&actions, &actionBuffer)
+        book.apply(snap, kind: kind, lastFill: lastFill, stored: { (try? store.order(id)) ?? nil }, now: Self.wallClock(), into: &actions)
+        perform(actions)
+        actions.removeAll(keepingCapacity: true)
+        swap(&actions, &actionBuffer)
+    }
+
+    /// Stops counting `r` as unresolved once its outcome is known.
+    private func resolved(_ r: OrderRecord) {
+        guard r.state != .submitted, unresolved.remove(r.clientOrderID) != nil else { return }
+        metrics.unresolvedOrders.record(unresolved.count)
     }
 
     /// Carries out the book's actions, in order.
@@ -641,7 +664,8 @@ public actor MarketOrderExecutor {
         for action in actions {
             switch action {
             case .recordFill(let fill, let r):
-                if r.state.isTerminal { lastSent[r.clientOrderID] = nil }
+                if r.state.isTerminal && !lastSent.isEmpty { lastSent[r.clientOrderID] = nil }
+                if !unresolved.isEmpty { resolved(r) }
                 do {
                     if try !store.record(fill: fill, order: r) {
                         logger.warning("fill was already in the store", metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"])
@@ -650,7 +674,8 @@ public actor MarketOrderExecutor {
                     logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
                 }
             case .persist(let r):
-                if r.state.isTerminal { lastSent[r.clientOrderID] = nil }
+                if r.state.isTerminal && !lastSent.isEmpty { lastSent[r.clientOrderID] = nil }
+                if !unresolved.isEmpty { resolved(r) }
                 persist(r)
             case .storeUnknown(let snap):
                 do {

@@ -70,19 +70,19 @@ public struct OrderBook: Sendable {
 
     /// Changes fields of an open order that are not its state (attempts, the last error).
     public mutating func update(_ id: String, _ body: (inout OrderRecord) -> Void) {
-        guard var r = records[id] else { return }
-        let state = r.state
-        body(&r)
-        r.state = state
-        records[id] = r
+        guard let i = records.index(forKey: id) else { return }
+        let state = records.values[i].state
+        body(&records.values[i])  // in place: no copy of the record
+        records.values[i].state = state
     }
 
     /// Marks an order sent (first attempt).
     public mutating func markSubmitted(_ id: String) {
-        guard var r = records[id], r.state == .pendingNew || r.state == .submitted else { return }
-        r.state = .submitted
-        r.attempts = max(r.attempts, 1)
-        records[id] = r
+        guard let i = records.index(forKey: id) else { return }
+        let state = records.values[i].state
+        guard state == .pendingNew || state == .submitted else { return }
+        records.values[i].state = .submitted
+        if records.values[i].attempts < 1 { records.values[i].attempts = 1 }
     }
 
     /// Puts a sent order back to be sent again under the same id (the venue never saw it).
@@ -122,20 +122,34 @@ public struct OrderBook: Sendable {
     ///   - snap: The venue's snapshot (cumulative figures).
     ///   - kind: What the report announces, when it is a pushed report.
     ///   - lastFill: The execution the report announces, when the venue gives it.
-    ///   - stored: The store's record of the order, when it is not open here
-    ///     and the snapshot shows fills (a late or a stranger's fill); nil otherwise.
+    ///   - stored: Reads the store's record of the order; called only when the
+    ///     order is not open here and the snapshot shows fills (a late fill, or a stranger's).
     ///   - now: The wall clock.
     public mutating func apply(
         _ snap: VenueOrder,
         kind: ExecutionReportKind? = nil,
         lastFill: VenueFill? = nil,
-        stored: OrderRecord? = nil,
+        stored: () -> OrderRecord? = { nil },
         now: Timestamp
     ) -> [Action] {
         var out: [Action] = []
+        apply(snap, kind: kind, lastFill: lastFill, stored: stored, now: now, into: &out)
+        return out
+    }
+
+    /// `apply`, appending its actions to `out` (the executor reuses one buffer: no allocation per report).
+    public mutating func apply(
+        _ snap: VenueOrder,
+        kind: ExecutionReportKind? = nil,
+        lastFill: VenueFill? = nil,
+        stored: () -> OrderRecord? = { nil },
+        now: Timestamp,
+        into out: inout [Action]
+    ) {
         var late = false
         var found = records[snap.clientOrderID]
         if found == nil, snap.executedQuantity.raw > 0 {
+            let stored = stored()
             if let stored, stored.state.isTerminal, snap.executedQuantity > stored.filledQuantity {
                 found = stored
                 late = true
@@ -160,31 +174,31 @@ public struct OrderBook: Sendable {
                 )
                 out.append(.storeUnknown(snap))
                 out.append(.emit(.unknownFill(snap)))
-                return out
+                return
             }
         }
         guard var r = found else {
             out.append(.count(.reportsIgnored))
-            return out
+            return
         }
         if r.venueOrderID == nil, let v = snap.venueOrderID { r.venueOrderID = v }
         var target = OrderState(snap.status)
         guard snap.executedQuantity > r.filledQuantity else {
             // No new fill: a state change, a duplicate, or a stale report.
-            if late || target == r.state { return out }
+            if late || target == r.state { return }
             guard r.state.canTransition(to: target) else {
                 if r.state.isTerminal || Self.isStale(from: r.state, to: target) {
                     out.append(.count(.reportsIgnored))
                 } else {
                     invalid(r, target, &out)
                 }
-                return out
+                return
             }
             records[r.clientOrderID] = r
             if target == .rejected, let reason = snap.rejectReason { records[r.clientOrderID]?.lastError = reason }
             if logLevel <= .info { out.append(.log(.info, "order \(target.rawValue)", Self.metadata(r))) }
             out += transition(r.clientOrderID, to: target, now: now)
-            return out
+            return
         }
         let deltaQty = snap.executedQuantity - r.filledQuantity
         var deltaQuote = snap.cumulativeQuote - r.filledQuote
@@ -226,7 +240,7 @@ public struct OrderBook: Sendable {
             if target != .filled { target = previous }
         } else if !(r.state.canTransition(to: target) || r.state == target) {
             invalid(r, target, &out)
-            return out
+            return
         }
         r.state = target
         r.updatedAt = now
@@ -261,7 +275,6 @@ public struct OrderBook: Sendable {
             out.append(.log(.info, target == .filled ? "order filled" : "order partially filled", meta))
         }
         out.append(.emit(.filled(fill, orderComplete: target.isTerminal)))
-        return out
     }
 
     /// Cumulative commissions of `snap` split by what they do to the account:

@@ -85,11 +85,11 @@ public enum LiveRecovery {
         let quote = balances.first { $0.asset == rules.quoteAsset }
         let venueBase = (base?.free ?? .zero) + (base?.locked ?? .zero)
         let venueQuoteFree = quote?.free ?? .zero
-        // What the stored fills explain: the position, its average price, and what they spent.
-        var held = Position(symbol: rules.symbol)
-        var spent = Money.zero
+        // What the stored fills explain: replayed through the ledger from the budget, the position,
+        // its average price, and the cash left (a base-asset fee comes out of the position, not the cash).
+        var ledger = Portfolio(cash: budget)
         for f in try executor.store.fills(clientOrderID: nil) where f.symbol == rules.symbol {
-            held.apply(
+            ledger.apply(
                 Fill(
                     orderID: OrderID(0),
                     symbol: f.symbol,
@@ -101,8 +101,9 @@ public enum LiveRecovery {
                     barIndex: 0
                 )
             )
-            spent += (f.side == .buy ? f.quantity * f.price : -(f.quantity * f.price)) + f.commission
         }
+        let held = ledger.position(rules.symbol)
+        let spent = budget - ledger.cash
         let stored = held.quantity
         var position = stored
         var average = held.averagePrice
@@ -131,8 +132,7 @@ public enum LiveRecovery {
             logger.warning("venue holds less than the order store explains", metadata: ["stored": "\(stored)", "venue": "\(venueBase)"])
         }
         if position.isZero { average = .zero }
-        let left = budget - spent
-        let cash = max(.zero, min(left, venueQuoteFree))
+        let cash = max(.zero, min(ledger.cash, venueQuoteFree))
         note += "; cash \(cash) \(rules.quoteAsset) (budget \(budget), spent \(spent))"
         logger.notice(
             "start-up reconciliation",

@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "crocbot", targets: ["crocbot"]),
+        .executable(name: "crocbench", targets: ["crocbench"]),
         .library(name: "CrocCore", targets: ["CrocCore"]),
         .library(name: "CrocData", targets: ["CrocData"]),
         .library(name: "CrocModels", targets: ["CrocModels"]),
@@ -142,6 +143,18 @@ let package = Package(
                 .product(name: "SwiftSyntax", package: "swift-syntax"),
             ],
             swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            // The benchmarks (engine, indicators, models, RL, executor, live loop, sweeps): built by the same
+            // release build as crocbot, so CI and users compile every dependency once. `swift run -c release crocbench`.
+            name: "crocbench",
+            dependencies: [
+                "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Benchmarks/Sources/CrocBench"
         ),
         .executableTarget(
             name: "blueprint-wiring",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times scikit-learn's lbfgs logistic regression and LightGBM on the data crocbench uses.
 
-    cd Benchmarks && swift run -c release crocbench models   # writes /tmp/crocbench_models_1m.bin
+    swift run -c release crocbench models   # writes /tmp/crocbench_models_1m.bin
     python3 scripts/bench_models.py
 """
 import time

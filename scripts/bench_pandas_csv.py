@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times pandas.read_csv on the file crocbench writes (best of 5), for the CSV ratio.
 
-    cd Benchmarks && swift run -c release crocbench csv     # writes /tmp/crocbench_1m.csv
+    swift run -c release crocbench csv     # writes /tmp/crocbench_1m.csv
     python3 scripts/bench_pandas_csv.py /tmp/crocbench_1m.csv
 """
 import sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times TA-Lib's C implementations (best of 7) on the closes of the CSV crocbench uses.
 
-    cd Benchmarks && swift run -c release crocbench indicators   # writes /tmp/crocbench_1m.csv if missing
+    swift run -c release crocbench indicators   # writes /tmp/crocbench_1m.csv if missing
     python3 scripts/bench_talib.py /tmp/crocbench_1m.csv
 """
 import sys

@@ -2,7 +2,7 @@
 """Times one PyTorch CPU epoch of the MLP crocbench trains: 32-64-64-1, ReLU, Adam (lr 1e-3),
 BCE-with-logits, batch 256, shuffled, over the 1M x 32 rows crocbench writes, on 2 threads.
 
-    cd Benchmarks && swift run -c release crocbench models   # writes /tmp/crocbench_models_1m.bin
+    swift run -c release crocbench models   # writes /tmp/crocbench_models_1m.bin
     python3 scripts/bench_torch_mlp.py
 """
 import time

@@ -1,6 +1,6 @@
 // crocbench: release-build benchmarks for the targets in issue #2.
 //
-//   cd Benchmarks && swift run -c release crocbench [engine|csv|all|sweep|trials|...] [--bars N] [--csv PATH] [--trials N]
+//   swift run -c release crocbench [engine|csv|all|sweep|trials|...] [--bars N] [--csv PATH] [--trials N]
 //
 // engine: sma_cross 10/20 through TradingEngine over N synthetic bars (default 1,000,000);
 //         reports bars/s (best of 5) and peak resident memory per bar.
@@ -368,6 +368,18 @@ if let i = args.firstIndex(of: "--trials"), i + 1 < args.count, let v = Int(args
     trials = v
     args.removeSubrange(i...(i + 1))
 }
+// The CartPole convergence runs: `--steps N` (budget) and `--target R` (the average return over 100
+// greedy episodes to reach). The defaults are the full criterion; CI runs DQN reduced (see scripts/ci/bench.sh).
+var stepBudget: Int?
+if let i = args.firstIndex(of: "--steps"), i + 1 < args.count, let v = Int(args[i + 1]), v > 0 {
+    stepBudget = v
+    args.removeSubrange(i...(i + 1))
+}
+var targetReturn = 475.0
+if let i = args.firstIndex(of: "--target"), i + 1 < args.count, let v = Double(args[i + 1]) {
+    targetReturn = v
+    args.removeSubrange(i...(i + 1))
+}
 let which = args.first ?? "all"
 // The benchmarks read the shipped examples by paths relative to the repository root.
 guard FileManager.default.fileExists(atPath: "Examples/data/GOOGL.csv") else {
@@ -423,12 +435,13 @@ if which == "rl" {
 if which == "ppo-cartpole" {
     // PPO (Stable-Baselines3 defaults) on CartPole-v1 until the greedy policy averages 475 over
     // 100 evaluation episodes; budget 400,000 environment steps.
+    let budget = stepBudget ?? 400_000
     var env = CartPole()
     var agent = PPOAgent(observationSize: 4, actions: 2)
     var evalEnv = CartPole()
     let start = ContinuousClock.now
     var reached: (steps: Int, seconds: Double, score: Double)?
-    agent.train(&env, totalSteps: 400_000) { report, current in
+    agent.train(&env, totalSteps: budget) { report, current in
         var probe = evalEnv
         let quick = current.evaluate(&probe, episodes: 20, seed: 1_000)
         print(
@@ -441,9 +454,9 @@ if which == "ppo-cartpole" {
                 report.valueLoss
             )
         )
-        guard quick >= 475 else { return true }
+        guard quick >= targetReturn else { return true }
         let full = current.evaluate(&evalEnv, episodes: 100, seed: 10_000)
-        if full >= 475 {
+        if full >= targetReturn {
             reached = (report.steps, seconds(ContinuousClock.now - start), full)
             return false
         }
@@ -459,25 +472,26 @@ if which == "ppo-cartpole" {
             )
         )
     } else {
-        print("ppo cartpole: did not reach 475 within 400,000 steps")
+        print("ppo cartpole: did not reach \(targetReturn) within \(budget) steps")
         exit(1)
     }
 }
 if which == "dqn-cartpole" {
     // Double DQN (RL Zoo's CartPole settings) until the greedy policy averages 475 over 100
     // evaluation episodes; budget 100,000 environment steps.
+    let budget = stepBudget ?? 100_000
     var env = CartPole()
     var agent = DQNAgent(observationSize: 4, actions: 2)
     var evalEnv = CartPole()
     let start = ContinuousClock.now
     var reached: (steps: Int, seconds: Double, score: Double)?
-    agent.train(&env, totalSteps: 100_000) { steps, mean, epsilon, current in
+    agent.train(&env, totalSteps: budget) { steps, mean, epsilon, current in
         var probe = evalEnv
         let quick = current.evaluate(&probe, episodes: 20, seed: 1_000)
         print(String(format: "dqn: %6d steps, recent episode return %6.1f, eps %.3f, greedy eval %6.1f", steps, mean, epsilon, quick))
-        guard quick >= 475 else { return true }
+        guard quick >= targetReturn else { return true }
         let full = current.evaluate(&evalEnv, episodes: 100, seed: 10_000)
-        if full >= 475 {
+        if full >= targetReturn {
             reached = (steps, seconds(ContinuousClock.now - start), full)
             return false
         }
@@ -486,7 +500,7 @@ if which == "dqn-cartpole" {
     if let r = reached {
         print(String(format: "dqn cartpole: average return %.1f over 100 episodes after %d steps, %.1f s wall clock", r.score, r.steps, r.seconds))
     } else {
-        print("dqn cartpole: did not reach 475 within 100,000 steps")
+        print("dqn cartpole: did not reach \(targetReturn) within \(budget) steps")
         exit(1)
     }
 }

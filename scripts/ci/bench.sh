@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# CI stage `bench`: the release benchmarks that assert behaviour (convergence, no order lost, no
+# trial lost). The full DQN criterion (475 over 100 episodes within 100,000 steps: about 100 s on
+# 2 cores) runs outside CI: `swift run -c release crocbench dqn-cartpole`; CI runs it reduced.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+echo "== build (release; nothing to do after the end-to-end stage)"
+swift build -c release --product crocbench
+BENCH=.build/release/crocbench
+
+echo "== PPO solves CartPole-v1: average return >= 475 over 100 episodes within 400,000 steps"
+$BENCH ppo-cartpole | tail -3
+
+echo "== DQN learns CartPole-v1, reduced: average return >= DQN_TARGET over 100 greedy episodes within DQN_STEPS steps"
+$BENCH dqn-cartpole --steps DQN_STEPS --target DQN_TARGET | tail -3
+
+echo "== executor benchmark: every order through the executor reaches the venue and fills exactly once"
+$BENCH executor
+
+echo "== live loop benchmark: tick-to-order latency at 10,000 events/s, no event lost"
+$BENCH live
+
+echo "== sweep benchmark: the 100 x 100 sma_cross grid, 1 worker vs all cores; no trial lost, same results"
+$BENCH sweep

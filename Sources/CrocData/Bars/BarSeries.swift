@@ -66,6 +66,16 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
         volume.append(bar.volume)
     }
 
+    /// Appends another series' bars (a loader stitching the parts it parsed at once; no validation).
+    mutating func append(contentsOf other: BarSeries) {
+        timestamps += other.timestamps
+        open += other.open
+        high += other.high
+        low += other.low
+        close += other.close
+        volume += other.volume
+    }
+
     /// First index.
     public var startIndex: Int { 0 }
     /// One past the last index.

@@ -176,28 +176,129 @@ public enum CSVBarLoader {
         let requiredFields = (columnOf.values.max() ?? 0) + 1
         let pattern: [UInt8]
         if case .pattern(let s) = options.timestampFormat { pattern = Array(s.utf8) } else { pattern = [] }
+        let layout = Layout(names: names, roles: roles, columnOf: columnOf, requiredFields: requiredFields, pattern: pattern)
+        let bodyStart = min(headerEnd + 1, n)
 
-        var series = BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, n / 48))
+        // A large file read strictly is parsed in two parts at once, split at a line boundary, each
+        // validated as a whole file is; where they meet the order of the timestamps is checked, and
+        // the first problem in file order is the one reported, with its true line number.
+        if maxProblems == 0, n - bodyStart >= parallelThreshold, ProcessInfo.processInfo.activeProcessorCount > 1 {
+            var mid = bodyStart + (n - bodyStart) / 2
+            while mid < n && p[mid - 1] != 10 { mid += 1 }
+            if mid < n {
+                var linesBefore = 1
+                var q = bodyStart
+                while q < mid {
+                    guard let nl = memchr(p + q, 10, mid - q) else { break }
+                    linesBefore += 1
+                    q = UnsafeRawPointer(nl).assumingMemoryBound(to: UInt8.self) - p + 1
+                }
+                let parts = UnsafeMutablePointer<Rows>.allocate(capacity: 2)
+                defer {
+                    parts.deinitialize(count: 2)
+                    parts.deallocate()
+                }
+                let bounds = [(bodyStart, mid, 1), (mid, n, linesBefore)]
+                for k in 0..<2 {
+                    (parts + k).initialize(to: Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, (bounds[k].1 - bounds[k].0) / 48))))
+                }
+                // Each part writes only its own slot; the bytes are read-only and outlive the calls.
+                nonisolated(unsafe) let bytes = p
+                nonisolated(unsafe) let slots = parts
+                DispatchQueue.concurrentPerform(iterations: 2) { k in
+                    do throws(CSVError) {
+                        try parseRows(bytes, from: bounds[k].0, to: bounds[k].1, lineBefore: bounds[k].2, layout: layout, file: file, options: options, maxProblems: 0, into: &slots[k])
+                    } catch {
+                        slots[k].error = error
+                    }
+                }
+                if let e = parts[0].error { throw e }
+                if let first = parts[1].firstTimestamp, first <= parts[0].lastTimestamp {
+                    throw orderError(ts: first, line: parts[1].firstLine, after: parts[0].lastTimestamp, onLine: parts[0].lastLine, layout: layout, file: file)
+                }
+                if let e = parts[1].error { throw e }
+                var series = parts[0].series
+                series.append(contentsOf: parts[1].series)
+                series.pricePrecision = min(max(parts[0].maxFraction, parts[1].maxFraction), FixedPoint.decimals)
+                return CSVInspection(series: series, rowCount: parts[0].rowCount + parts[1].rowCount, problems: [], problemCount: 0)
+            }
+        }
+
+        var rows = Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, n / 48)))
+        try parseRows(p, from: bodyStart, to: n, lineBefore: 1, layout: layout, file: file, options: options, maxProblems: maxProblems, into: &rows)
+        rows.series.pricePrecision = min(rows.maxFraction, FixedPoint.decimals)
+        return CSVInspection(series: rows.series, rowCount: rows.rowCount, problems: rows.problems, problemCount: rows.problemCount)
+    }
+
+    /// Files at least this large (bytes after the header) are parsed on two cores when read strictly.
+    static let parallelThreshold = 4 << 20
+
+    /// The header's layout: which column plays which role.
+    struct Layout {
+        var names: [String]
+        var roles: [Role]
+        var columnOf: [Role: Int]
+        var requiredFields: Int
+        var pattern: [UInt8]
+    }
+
+    /// What a pass over rows found.
+    struct Rows {
+        var series: BarSeries
         var problems: [CSVError] = []
         var problemCount = 0
         var maxFraction = 0
         var rowCount = 0
         var lastTimestamp = Int64.min
         var lastLine = 0
-        var line = 1
-        i = headerEnd + 1
+        /// The first row accepted, and its line (to check the order where two parts meet).
+        var firstTimestamp: Int64?
+        var firstLine = 0
+        /// Where a strict pass stopped.
+        var error: CSVError?
+    }
+
+    /// A timestamp not after the previous row's.
+    static func orderError(ts: Int64, line: Int, after last: Int64, onLine lastLine: Int, layout: Layout, file: String) -> CSVError {
+        let col = layout.columnOf[.timestamp]!
+        return CSVError(
+            ts == last ? .duplicateTimestamp : .outOfOrderTimestamp,
+            file: file,
+            line: line,
+            column: col + 1,
+            columnName: layout.names[col],
+            detail: "\(Timestamp(nanoseconds: ts)) after \(Timestamp(nanoseconds: last)) on line \(lastLine)"
+        )
+    }
+
+    /// Parses the rows in `p[start..<end]` (whole lines; `lineBefore` is the line number before the
+    /// first), validating each, into `rows`. Strict (`maxProblems == 0`): throws the first problem.
+    static func parseRows(
+        _ p: UnsafePointer<UInt8>,
+        from start: Int,
+        to end: Int,
+        lineBefore: Int,
+        layout: Layout,
+        file: String,
+        options: CSVOptions,
+        maxProblems: Int,
+        into rows: inout Rows
+    ) throws(CSVError) {
+        let delim = options.delimiter
+        var line = lineBefore
+        var i = start
 
         func report(_ e: CSVError) throws(CSVError) {
             if maxProblems == 0 { throw e }
-            problemCount += 1
-            if problems.count < maxProblems { problems.append(e) }
+            rows.problemCount += 1
+            if rows.problems.count < maxProblems { rows.problems.append(e) }
         }
 
         var values = (0.0, 0.0, 0.0, 0.0, 0.0)  // open, high, low, close, volume
-        rowLoop: while i < n {
+        rowLoop: while i < end {
             line += 1
             var lineEnd = i
-            while lineEnd < n && p[lineEnd] != 10 { lineEnd += 1 }
+            while lineEnd < end && p[lineEnd] != 10 { lineEnd += 1 }
             defer { i = lineEnd + 1 }
             var contentEnd = lineEnd
             if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
@@ -208,7 +309,7 @@ public enum CSVBarLoader {
                 break
             }
             if blank { continue }
-            rowCount += 1
+            rows.rowCount += 1
 
             var ts: Int64 = 0
             var column = 0
@@ -218,22 +319,22 @@ public enum CSVBarLoader {
             while true {
                 var e = s
                 while e < contentEnd && p[e] != delim { e += 1 }
-                if column < roles.count {
-                    let role = roles[column]
+                if column < layout.roles.count {
+                    let role = layout.roles[column]
                     if role == .timestamp {
                         var a = s
                         var b = e
                         while a < b && (p[a] == 32 || p[a] == 34) { a += 1 }
                         while b > a && (p[b - 1] == 32 || p[b - 1] == 34) { b -= 1 }
                         if a == b {
-                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: names[column]))
+                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: layout.names[column]))
                             rowOK = false
-                        } else if let t = TimestampParser.parse(p, a, b, format: options.timestampFormat, pattern: pattern) {
+                        } else if let t = TimestampParser.parse(p, a, b, format: options.timestampFormat, pattern: layout.pattern) {
                             ts = t
                         } else {
                             let text = String(decoding: UnsafeBufferPointer(start: p + a, count: min(b - a, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.badTimestamp, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'")
+                                CSVError(.badTimestamp, file: file, line: line, column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
                             )
                             rowOK = false
                         }
@@ -247,26 +348,26 @@ public enum CSVBarLoader {
                             case .close: values.3 = v
                             default: values.4 = v
                             }
-                            if role != .volume && frac > maxFraction { maxFraction = frac }
+                            if role != .volume && frac > rows.maxFraction { rows.maxFraction = frac }
                         case .empty:
-                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: names[column]))
+                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: layout.names[column]))
                             rowOK = false
                         case .invalid:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.notANumber, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'")
+                                CSVError(.notANumber, file: file, line: line, column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
                             )
                             rowOK = false
                         case .nonFinite:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.nonFinite, file: file, line: line, column: column + 1, columnName: names[column], detail: "'\(text)'")
+                                CSVError(.nonFinite, file: file, line: line, column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
                             )
                             rowOK = false
                         }
                     }
                 } else {
-                    try report(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns"))
+                    try report(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(layout.names.count) columns"))
                     rowOK = false
                     break
                 }
@@ -274,16 +375,16 @@ public enum CSVBarLoader {
                 if e >= contentEnd { break }
                 s = e + 1
             }
-            if column < requiredFields {
-                let missing = roles.indices.first { $0 >= column && roles[$0] != .ignore } ?? column
+            if column < layout.requiredFields {
+                let missing = layout.roles.indices.first { $0 >= column && layout.roles[$0] != .ignore } ?? column
                 try report(
                     CSVError(
                         .missingValue,
                         file: file,
                         line: line,
                         column: missing + 1,
-                        columnName: names[missing],
-                        detail: "row has \(column) fields, header has \(names.count)"
+                        columnName: layout.names[missing],
+                        detail: "row has \(column) fields, header has \(layout.names.count)"
                     )
                 )
                 continue rowLoop
@@ -293,8 +394,8 @@ public enum CSVBarLoader {
             let (o, h, l, c, v) = values
             // Validation, each naming the column at fault.
             func fail(_ code: CSVError.Code, _ role: Role, _ detail: String) throws(CSVError) {
-                let col = columnOf[role]!
-                try report(CSVError(code, file: file, line: line, column: col + 1, columnName: names[col], detail: detail))
+                let col = layout.columnOf[role]!
+                try report(CSVError(code, file: file, line: line, column: col + 1, columnName: layout.names[col], detail: detail))
             }
             if o <= 0 || h <= 0 || l <= 0 || c <= 0 {
                 let role: Role = o <= 0 ? .open : (h <= 0 ? .high : (l <= 0 ? .low : .close))
@@ -336,17 +437,18 @@ public enum CSVBarLoader {
                 try fail(.negativeVolume, .volume, "\(v)")
                 continue rowLoop
             }
-            if ts <= lastTimestamp {
-                let code: CSVError.Code = ts == lastTimestamp ? .duplicateTimestamp : .outOfOrderTimestamp
-                try fail(code, .timestamp, "\(Timestamp(nanoseconds: ts)) after \(Timestamp(nanoseconds: lastTimestamp)) on line \(lastLine)")
+            if ts <= rows.lastTimestamp {
+                try report(Self.orderError(ts: ts, line: line, after: rows.lastTimestamp, onLine: rows.lastLine, layout: layout, file: file))
                 continue rowLoop
             }
-            lastTimestamp = ts
-            lastLine = line
-            series.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: ts), open: o, high: h, low: l, close: c, volume: v))
+            if rows.firstTimestamp == nil {
+                rows.firstTimestamp = ts
+                rows.firstLine = line
+            }
+            rows.lastTimestamp = ts
+            rows.lastLine = line
+            rows.series.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: ts), open: o, high: h, low: l, close: c, volume: v))
         }
-        series.pricePrecision = min(maxFraction, FixedPoint.decimals)
-        return CSVInspection(series: series, rowCount: rowCount, problems: problems, problemCount: problemCount)
     }
 }
 

@@ -279,11 +279,11 @@ public actor MarketOrderExecutor {
         } catch {
             return refuse(.store(error), intent)
         }
-        book.add(record)
-        enqueue(id)
         if logger.logLevel <= .debug {
             logger.debug("order queued", metadata: orderMetadata(record))
         }
+        book.add(record)  // (its last use: moved into the book)
+        enqueue(id)
         return .accepted(clientOrderID: id)
     }
 
@@ -648,8 +648,7 @@ public actor MarketOrderExecutor {
         var actions: [OrderBook.Action] = []
         swap(&actions, &actionBuffer)
         book.apply(snap, kind: kind, lastFill: lastFill, stored: { (try? store.order(id)) ?? nil }, now: Self.wallClock(), into: &actions)
-        perform(actions)
-        actions.removeAll(keepingCapacity: true)
+        perform(draining: &actions)
         swap(&actions, &actionBuffer)
     }
 
@@ -661,39 +660,59 @@ public actor MarketOrderExecutor {
 
     /// Carries out the book's actions, in order.
     private func perform(_ actions: [OrderBook.Action]) {
-        for action in actions {
-            switch action {
-            case .recordFill(let fill, let r):
-                if r.state.isTerminal && !lastSent.isEmpty { lastSent[r.clientOrderID] = nil }
-                if !unresolved.isEmpty { resolved(r) }
-                do {
-                    if try !store.record(fill: fill, order: r) {
-                        logger.warning("fill was already in the store", metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"])
-                    }
-                } catch {
-                    logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
-                }
-            case .persist(let r):
-                if r.state.isTerminal && !lastSent.isEmpty { lastSent[r.clientOrderID] = nil }
-                if !unresolved.isEmpty { resolved(r) }
-                persist(r)
-            case .storeUnknown(let snap):
-                do {
-                    try store.recordUnknownReport(snap, receivedAt: Self.wallClock())
-                } catch {
-                    logger.critical("unknown-order report could not be stored", metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"])
-                }
-            case .emit(let event):
-                emit(event)
-            case .count(let counter):
-                metrics.count(counter)
-            case .log(let level, let message, let fields):
-                guard logger.logLevel <= level else { continue }
-                var metadata = Logger.Metadata()
-                for (k, v) in fields { metadata[k] = .string(v) }
-                metadata["venue"] = .string(client.venueName)
-                logger.log(level: level, "\(message)", metadata: metadata)
+        var actions = actions
+        perform(draining: &actions)
+    }
+
+    /// Carries out the book's actions, in order, moving each out of `actions`
+    /// (no copy of the records and fills they carry); `actions` ends empty, its capacity kept.
+    private func perform(draining actions: inout [OrderBook.Action]) {
+        // Each action is moved out of the buffer and a trivial one left in its place (perform never
+        // suspends or re-enters the buffer), so the records and fills are neither copied nor swapped.
+        actions.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for i in 0..<buffer.count {
+                let action = (base + i).move()
+                (base + i).initialize(to: .count(.acked))
+                perform(action)
             }
+        }
+        actions.removeAll(keepingCapacity: true)
+    }
+
+    /// One action of the book, carried out.
+    private func perform(_ action: consuming OrderBook.Action) {
+        switch consume action {
+        case .recordFill(let fill, let r):
+            if r.state.isTerminal && !lastSent.isEmpty { lastSent[r.clientOrderID] = nil }
+            if !unresolved.isEmpty { resolved(r) }
+            do {
+                if try !store.record(fill: fill, order: r) {
+                    logger.warning("fill was already in the store", metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"])
+                }
+            } catch {
+                logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
+            }
+        case .persist(let r):
+            if r.state.isTerminal && !lastSent.isEmpty { lastSent[r.clientOrderID] = nil }
+            if !unresolved.isEmpty { resolved(r) }
+            persist(r)
+        case .storeUnknown(let snap):
+            do {
+                try store.recordUnknownReport(snap, receivedAt: Self.wallClock())
+            } catch {
+                logger.critical("unknown-order report could not be stored", metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"])
+            }
+        case .emit(let event):
+            emit(event)
+        case .count(let counter):
+            metrics.count(counter)
+        case .log(let level, let message, let fields):
+            guard logger.logLevel <= level else { return }
+            var metadata = Logger.Metadata()
+            for (k, v) in fields { metadata[k] = .string(v) }
+            metadata["venue"] = .string(client.venueName)
+            logger.log(level: level, "\(message)", metadata: metadata)
         }
     }
 

@@ -63,26 +63,20 @@ public struct OrderBook: Sendable {
     public func exposure(_ symbol: String) -> Quantity { (positions[symbol] ?? .zero) + (working[symbol] ?? .zero) }
 
     /// Adds a new (or reloaded) open order.
-    public mutating func add(_ r: OrderRecord) {
-        records[r.clientOrderID] = r
+    public mutating func add(_ r: consuming OrderRecord) {
         working[r.request.symbol, default: .zero] += Self.signedRemaining(r)
+        records[r.clientOrderID] = r
     }
 
     /// Changes fields of an open order that are not its state (attempts, the last error).
     public mutating func update(_ id: String, _ body: (inout OrderRecord) -> Void) {
-        guard let i = records.index(forKey: id) else { return }
-        let state = records.values[i].state
-        body(&records.values[i])  // in place: no copy of the record
-        records.values[i].state = state
+        // Through the dictionary's in-place accessor: the record is never copied.
+        records[id]?.updateKeepingState(body)
     }
 
     /// Marks an order sent (first attempt).
     public mutating func markSubmitted(_ id: String) {
-        guard let i = records.index(forKey: id) else { return }
-        let state = records.values[i].state
-        guard state == .pendingNew || state == .submitted else { return }
-        records.values[i].state = .submitted
-        if records.values[i].attempts < 1 { records.values[i].attempts = 1 }
+        records[id]?.markSubmitted()
     }
 
     /// Puts a sent order back to be sent again under the same id (the venue never saw it).
@@ -147,7 +141,8 @@ public struct OrderBook: Sendable {
         into out: inout [Action]
     ) {
         var late = false
-        var found = records[snap.clientOrderID]
+        // Taken out of the book (moved, not copied) and put back unless the report ends it.
+        var found = records.removeValue(forKey: snap.clientOrderID)
         if found == nil, snap.executedQuantity.raw > 0 {
             let stored = stored()
             if let stored, stored.state.isTerminal, snap.executedQuantity > stored.filledQuantity {
@@ -185,7 +180,9 @@ public struct OrderBook: Sendable {
         var target = OrderState(snap.status)
         guard snap.executedQuantity > r.filledQuantity else {
             // No new fill: a state change, a duplicate, or a stale report.
-            if late || target == r.state { return }
+            if late { return }
+            records[r.clientOrderID] = r
+            if target == r.state { return }
             guard r.state.canTransition(to: target) else {
                 if r.state.isTerminal || Self.isStale(from: r.state, to: target) {
                     out.append(.count(.reportsIgnored))
@@ -194,7 +191,6 @@ public struct OrderBook: Sendable {
                 }
                 return
             }
-            records[r.clientOrderID] = r
             if target == .rejected, let reason = snap.rejectReason { records[r.clientOrderID]?.lastError = reason }
             if logLevel <= .info { out.append(.log(.info, "order \(target.rawValue)", Self.metadata(r))) }
             out += transition(r.clientOrderID, to: target, now: now)
@@ -239,6 +235,7 @@ public struct OrderBook: Sendable {
             // Ended here, filled there: the fill counts; the order stays ended unless it is now complete.
             if target != .filled { target = previous }
         } else if !(r.state.canTransition(to: target) || r.state == target) {
+            records[r.clientOrderID] = r
             invalid(r, target, &out)
             return
         }
@@ -260,13 +257,13 @@ public struct OrderBook: Sendable {
         if previous == .submitted { out.append(.count(.acked)) }
         out.append(.count(target == .filled ? .filled : .partiallyFilled))
         if late {
-            records[r.clientOrderID] = nil
+            // (not in the book: it had ended here)
         } else if target.isTerminal {
-            retire(r)
+            working[r.request.symbol, default: .zero] -= Self.signedRemaining(r)  // retired: already out of the book
         } else {
             records[r.clientOrderID] = r
         }
-        out.append(.recordFill(fill, r))
+        out.append(.recordFill(fill, r))  // stored before anyone hears of it
         if logLevel <= .info {
             var meta = Self.metadata(r)
             meta["fill_qty"] = "\(deltaQty)"
@@ -325,5 +322,21 @@ public struct OrderBook: Sendable {
             "client_order_id": r.clientOrderID, "symbol": r.request.symbol, "side": r.request.side.rawValue, "quantity": "\(r.request.quantity)",
             "state": r.state.rawValue,
         ]
+    }
+}
+
+extension OrderRecord {
+    /// `body` on the record; its state is not for `body` to change (only `OrderBook.transition` moves it).
+    fileprivate mutating func updateKeepingState(_ body: (inout OrderRecord) -> Void) {
+        let state = self.state
+        body(&self)
+        self.state = state
+    }
+
+    /// Sent for the first time (or again): `submitted`, at least one attempt.
+    fileprivate mutating func markSubmitted() {
+        guard state == .pendingNew || state == .submitted else { return }
+        state = .submitted
+        if attempts < 1 { attempts = 1 }
     }
 }

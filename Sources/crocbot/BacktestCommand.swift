@@ -154,12 +154,11 @@ struct BacktestCommand: ParsableCommand {
             logger.warning("order rejected", metadata: ["order": "\(r.order.clientOrderID)", "reason": "\(r.reason)"])
         }
         print(BacktestReport.table(result))
-        let files = try BacktestReport.write(result, to: cfg.backtest.output)
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let settings = (try? encoder.encode(cfg)).flatMap { String(data: $0, encoding: .utf8) } ?? "\(cfg)"
-        try BacktestHTMLReport.write(result, configuration: settings, to: reportPath)
-        print("\nwrote \(files.trades), \(files.equity) and \(reportPath)")
+        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings)
+        print("\nwrote \(files.trades), \(files.equity) and \(files.report)")
     }
 }

@@ -56,4 +56,16 @@ struct ByteTextTests {
         ByteText.appendPadded(42, width: 5, to: &out)
         #expect(String(decoding: out, as: UTF8.self) == "00042")
     }
+
+    @Test func fixedPointsMatchTheirDescription() {
+        var rng = SystemRandomNumberGenerator()
+        var raws: [Int64] = [0, 1, -1, 10, 100_000_000, -100_000_000, 123_456_789, 150_000_000, -5, .max, .min, .min + 1]
+        for _ in 0..<20_000 { raws.append(Int64.random(in: .min ... .max, using: &rng)) }
+        for _ in 0..<5_000 { raws.append(Int64.random(in: -1_000_000...1_000_000, using: &rng) * 1_000) }  // trailing zeros
+        for raw in raws {
+            var out: [UInt8] = []
+            ByteText.appendFixedPoint(FixedPoint(raw: raw), to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == FixedPoint(raw: raw).description, "\(raw)")
+        }
+    }
 }

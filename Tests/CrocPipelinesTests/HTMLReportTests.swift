@@ -48,4 +48,21 @@ struct HTMLReportTests {
         #expect(d.count <= 400 && d.contains { $0.y == 99 })
         #expect(SVG.ticks(0, 100) == [0, 20, 40, 60, 80, 100])
     }
+
+    @Test("downsampling without copying gives the points filtering then downsampling gives (NaN gaps, ties, short series)")
+    func downsampleSkippingNaN() {
+        var rng = SystemRandomNumberGenerator()
+        for count in [0, 1, 7, 1_600, 1_601, 3_333, 50_000] {
+            let points = (0..<count).map { i -> (x: Double, y: Double) in
+                let r = Int.random(in: 0..<10, using: &rng)
+                return (Double(i), r == 0 ? .nan : Double(Int.random(in: 0..<5, using: &rng)))  // many ties
+            }
+            for limit in [400, 1_600] {
+                let a = SVG.downsample(skippingNaN: points, limit: limit)
+                let b = SVG.downsample(points.filter { !$0.y.isNaN }, limit: limit)
+                #expect(a.count == b.count, "\(count) \(limit)")
+                #expect(zip(a, b).allSatisfy { $0.x == $1.x && $0.y == $1.y }, "\(count) \(limit)")
+            }
+        }
+    }
 }

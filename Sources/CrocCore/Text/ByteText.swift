@@ -92,6 +92,23 @@ public enum ByteText {
         appendUnsigned(v.magnitude, to: &out)
     }
 
+    /// Appends `v` as `FixedPoint.description` writes it: the decimals it has, trailing zeros trimmed.
+    public static func appendFixedPoint(_ v: FixedPoint, to out: inout [UInt8]) {
+        if v.raw < 0 { out.append(UInt8(ascii: "-")) }
+        let m = v.raw.magnitude
+        let scale = UInt64(FixedPoint.scale)
+        appendUnsigned(m / scale, to: &out)
+        var frac = m % scale
+        guard frac > 0 else { return }
+        var width = FixedPoint.decimals
+        while frac % 10 == 0 {
+            frac /= 10
+            width -= 1
+        }
+        out.append(UInt8(ascii: "."))
+        appendPadded(frac, width: width, to: &out)
+    }
+
     /// Appends `v` with at least `width` digits (leading zeros).
     @inline(__always)
     public static func appendPadded(_ v: UInt64, width: Int, to out: inout [UInt8]) {

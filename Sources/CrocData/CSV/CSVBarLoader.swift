@@ -49,8 +49,7 @@ public enum CSVBarLoader {
     /// - Throws: `CSVError` for the first problem.
     /// A header with no data rows is an error too (`.empty`): there is nothing to trade.
     public static func load(path: String, options: CSVOptions = .init()) throws(CSVError) -> BarSeries {
-        let bytes = try read(path)
-        let series = try bytes.withUnsafeBufferPointer { buf throws(CSVError) -> BarSeries in
+        let series = try withContents(path) { buf throws(CSVError) -> BarSeries in
             try parse(buf, file: path, options: options, maxProblems: 0).series
         }
         if series.isEmpty { throw CSVError(.empty, file: path, line: 2, detail: "no data rows after the header") }
@@ -88,6 +87,13 @@ public enum CSVBarLoader {
         }
     }
 
+    /// Runs `body` on the file's bytes, read whole into memory. (Not mapped: a file truncated
+    /// by another process while it is parsed would kill a mapped reader with SIGBUS.)
+    static func withContents<R>(_ path: String, _ body: (UnsafeBufferPointer<UInt8>) throws(CSVError) -> R) throws(CSVError) -> R {
+        let bytes = try read(path)
+        return try bytes.withUnsafeBufferPointer { buf throws(CSVError) -> R in try body(buf) }
+    }
+
     /// Reads a whole file into memory with one `read` loop (no Foundation copy).
     static func read(_ path: String) throws(CSVError) -> [UInt8] {
         var isDir: ObjCBool = false
@@ -102,8 +108,31 @@ public enum CSVBarLoader {
         let size = ftell(f)
         fseek(f, 0, SEEK_SET)
         guard size >= 0 else { throw CSVError(.unreadable, file: path, line: 0, detail: "cannot determine size") }
-        var bytes = [UInt8](repeating: 0, count: size)
-        let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, f) }
+        // Read in two halves at once on large files (pread, no shared offset), into memory that is not zeroed first.
+        var got = 0
+        let fd = fileno(f)
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            let halves = size >= parallelThreshold ? 2 : 1
+            let step = (size + halves - 1) / halves
+            nonisolated(unsafe) let target = base
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: halves)
+            defer { counts.deallocate() }
+            nonisolated(unsafe) let slots = counts
+            DispatchQueue.concurrentPerform(iterations: halves) { k in
+                let start = k * step
+                let length = min(step, size - start)
+                var done = 0
+                while done < length {
+                    let r = pread(fd, target + start + done, length - done, off_t(start + done))
+                    if r <= 0 { break }
+                    done += r
+                }
+                slots[k] = done
+            }
+            got = (0..<halves).reduce(0) { $0 + counts[$1] }
+            initialized = got == size ? size : 0
+        }
         guard got == size else { throw CSVError(.unreadable, file: path, line: 0, detail: "short read (\(got) of \(size) bytes)") }
         return bytes
     }
@@ -199,9 +228,11 @@ public enum CSVBarLoader {
                     parts.deallocate()
                 }
                 let bounds = [(bodyStart, mid, 1), (mid, n, linesBefore)]
-                for k in 0..<2 {
-                    (parts + k).initialize(to: Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, (bounds[k].1 - bounds[k].0) / 48))))
-                }
+                // Part one holds the result: room for its lines and (by its mean line length) part two's.
+                let firstLines = max(1, linesBefore - 1)
+                let secondLines = Int(Double(n - mid) / Double(max(1, mid - bodyStart)) * Double(firstLines) * 1.02) + 64
+                (parts + 0).initialize(to: Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: firstLines + secondLines)))
+                (parts + 1).initialize(to: Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: secondLines)))
                 // Each part writes only its own slot; the bytes are read-only and outlive the calls.
                 nonisolated(unsafe) let bytes = p
                 nonisolated(unsafe) let slots = parts
@@ -218,6 +249,7 @@ public enum CSVBarLoader {
                 }
                 if let e = parts[1].error { throw e }
                 var series = parts[0].series
+                parts[0].series = BarSeries(symbol: symbol)  // (series is the only reference: appended in place)
                 series.append(contentsOf: parts[1].series)
                 series.pricePrecision = min(max(parts[0].maxFraction, parts[1].maxFraction), FixedPoint.decimals)
                 return CSVInspection(series: series, rowCount: parts[0].rowCount + parts[1].rowCount, problems: [], problemCount: 0)

@@ -19,10 +19,20 @@ public enum BacktestHTMLReport {
             let i = min(max(0, Int(x.rounded())), n - 1)
             return String(Timestamp(nanoseconds: t[i]).iso8601().prefix(10))
         }
-        let idx = (0..<n).map(Double.init)
-        // 1. Price with entries and exits.
+        /// `(index, value)` points, built as the labelled tuples charts take (no second, cast copy).
+        func indexed(_ values: [Double]) -> [(x: Double, y: Double)] {
+            var out: [(x: Double, y: Double)] = []
+            out.reserveCapacity(values.count)
+            for (i, v) in values.enumerated() { out.append((x: Double(i), y: v)) }
+            return out
+        }
+        // 1. Price with entries and exits: every trade up to `maxMarkedTrades`, else an evenly
+        // spaced sample of them (a 900-pixel chart cannot show more; the caption says how many).
         var markers: [SVG.Marker] = []
-        for trade in result.trades {
+        let marked = markedTrades(result.trades.count)
+        markers.reserveCapacity(marked.count * 2)
+        for k in marked {
+            let trade = result.trades[k]
             let long = trade.quantity.raw > 0
             markers.append(
                 .init(
@@ -45,20 +55,22 @@ public enum BacktestHTMLReport {
         }
         let price = SVG.lineChart(
             id: "price",
-            title: "\(result.instrument.symbol) close with trades",
-            series: [.init(points: zip(idx, result.closes).map { ($0, $1) }, color: "#3366cc", label: "close")],
+            title: marked.count == result.trades.count
+                ? "\(result.instrument.symbol) close with trades"
+                : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
+            series: [.init(points: indexed(result.closes), color: "#3366cc", label: "close")],
             markers: markers,
             xLabel: date
         )
         // 2. Equity against buy & hold from the first tradable bar.
         let start = min(max(0, result.warmupBars), n - 1)
         let initial = result.equity.first ?? 0
-        let hold = (0..<n).map { i in (Double(i), i < start ? initial : initial * result.closes[i] / result.closes[start]) }
+        let hold = (0..<n).map { i in (x: Double(i), y: i < start ? initial : initial * result.closes[i] / result.closes[start]) }
         let equity = SVG.lineChart(
             id: "equity",
             title: "Equity vs buy & hold",
             series: [
-                .init(points: zip(idx, result.equity).map { ($0, $1) }, color: "#3366cc", label: "strategy"),
+                .init(points: indexed(result.equity), color: "#3366cc", label: "strategy"),
                 .init(points: hold, color: "#999999", label: "buy & hold"),
             ],
             xLabel: date
@@ -94,7 +106,7 @@ public enum BacktestHTMLReport {
             title: "Rolling Sharpe (\(window) bars, annualised)",
             series: [
                 .init(
-                    points: rollingSharpe(result.equity, window: window, perYear: perYear).enumerated().map { (Double($0), $1) },
+                    points: indexed(rollingSharpe(result.equity, window: window, perYear: perYear)),
                     color: "#8e44ad",
                     label: "Sharpe"
                 )
@@ -174,6 +186,15 @@ public enum BacktestHTMLReport {
 
     /// Writes the report to `path`.
     /// - Throws: Foundation's error when the file cannot be written.
+    /// The most trades the price chart marks (two markers each).
+    public static let maxMarkedTrades = 250
+
+    /// The indices of the trades the price chart marks: all, or `maxMarkedTrades` evenly spaced.
+    static func markedTrades(_ count: Int) -> [Int] {
+        guard count > maxMarkedTrades else { return Array(0..<count) }
+        return (0..<maxMarkedTrades).map { $0 * (count - 1) / (maxMarkedTrades - 1) }
+    }
+
     public static func write(_ result: BacktestResult, configuration: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

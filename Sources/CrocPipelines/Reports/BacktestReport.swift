@@ -66,14 +66,40 @@ public enum BacktestReport {
 
     /// The trades as CSV (backtesting.py's column names).
     public static func tradesCSV(_ result: BacktestResult) -> String {
-        var out = "Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag\n"
+        String(decoding: tradesCSVBytes(result), as: UTF8.self)
+    }
+
+    /// `tradesCSV` as UTF-8 bytes, written into one buffer (no per-field `String` but the
+    /// return's shortest round-trip text).
+    public static func tradesCSVBytes(_ result: BacktestResult) -> [UInt8] {
+        var out: [UInt8] = Array("Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag\n".utf8)
+        out.reserveCapacity(out.count + result.trades.count * 160)
+        let comma = UInt8(ascii: ",")
         for t in result.trades {
-            let fields = [
-                t.quantity.description, String(t.entryBar), String(t.exitBar), t.entryPrice.description, t.exitPrice.description,
-                t.pnl.description, String(t.returnFraction), t.commission.description, t.entryTime.iso8601(), t.exitTime.iso8601(),
-                String(t.duration / 1_000_000_000), t.tag ?? "",
-            ]
-            out += fields.joined(separator: ",") + "\n"
+            ByteText.appendFixedPoint(t.quantity, to: &out)
+            out.append(comma)
+            ByteText.appendInteger(Int64(t.entryBar), to: &out)
+            out.append(comma)
+            ByteText.appendInteger(Int64(t.exitBar), to: &out)
+            out.append(comma)
+            ByteText.appendFixedPoint(t.entryPrice, to: &out)
+            out.append(comma)
+            ByteText.appendFixedPoint(t.exitPrice, to: &out)
+            out.append(comma)
+            ByteText.appendFixedPoint(t.pnl, to: &out)
+            out.append(comma)
+            out.append(contentsOf: t.returnFraction.description.utf8)
+            out.append(comma)
+            ByteText.appendFixedPoint(t.commission, to: &out)
+            out.append(comma)
+            ByteText.appendISO8601(t.entryTime, to: &out)
+            out.append(comma)
+            ByteText.appendISO8601(t.exitTime, to: &out)
+            out.append(comma)
+            ByteText.appendInteger(t.duration / 1_000_000_000, to: &out)
+            out.append(comma)
+            if let tag = t.tag { out.append(contentsOf: tag.utf8) }
+            out.append(UInt8(ascii: "\n"))
         }
         return out
     }
@@ -86,12 +112,17 @@ public enum BacktestReport {
     /// `equityCSV` as UTF-8 bytes, written into one buffer (no per-row `String`, no
     /// `String(format:)`): the same text, byte for byte (`ByteText.appendFixed` is `%.Nf`).
     public static func equityCSVBytes(_ result: BacktestResult) -> [UInt8] {
-        var out: [UInt8] = Array("Time,Equity,DrawdownPct\n".utf8)
-        out.reserveCapacity(32 + result.equity.count * 48)
-        var peak = -Double.infinity
+        equityCSVBytes(result, rows: 0..<result.equity.count, header: true, peak: -Double.infinity)
+    }
+
+    /// The rows `rows` of equity.csv; `peak` is the highest equity before them (the drawdown's reference).
+    static func equityCSVBytes(_ result: BacktestResult, rows: Range<Int>, header: Bool, peak peakBefore: Double) -> [UInt8] {
+        var out: [UInt8] = header ? Array("Time,Equity,DrawdownPct\n".utf8) : []
+        out.reserveCapacity(32 + rows.count * 48)
+        var peak = peakBefore
         result.equity.withUnsafeBufferPointer { equity in
             result.timestamps.withUnsafeBufferPointer { times in
-                for i in 0..<equity.count {
+                for i in rows {
                     let e = equity[i]
                     peak = max(peak, e)
                     ByteText.appendISO8601(Timestamp(nanoseconds: times[i]), to: &out)
@@ -106,6 +137,65 @@ public enum BacktestReport {
         return out
     }
 
+    /// Writes `trades.csv`, `equity.csv` and the HTML report at once, on every core: the equity
+    /// curve in two halves, the trades and the report beside them. The files are byte for byte
+    /// what `write` and `BacktestHTMLReport.write` give; each appears whole or not at all.
+    /// - Returns: The three file paths.
+    /// - Throws: Foundation's error when a directory or file cannot be written.
+    @discardableResult
+    public static func writeAll(
+        _ result: BacktestResult,
+        to directory: String,
+        report reportPath: String,
+        configuration: String
+    ) throws -> (trades: String, equity: String, report: String) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let reportURL = URL(fileURLWithPath: reportPath)
+        try FileManager.default.createDirectory(at: reportURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let trades = (directory as NSString).appendingPathComponent("trades.csv")
+        let equity = (directory as NSString).appendingPathComponent("equity.csv")
+        let n = result.equity.count
+        let mid = n / 2
+        let peakBefore = result.equity[..<mid].max() ?? -Double.infinity
+        final class Parts: @unchecked Sendable {  // each task writes only its own field
+            var html = ""
+            var first: [UInt8] = []
+            var second: [UInt8] = []
+            var trades: [UInt8] = []
+        }
+        let parts = Parts()
+        DispatchQueue.concurrentPerform(iterations: 4) { task in
+            switch task {
+            case 0: parts.html = BacktestHTMLReport.render(result, configuration: configuration)
+            case 1: parts.first = equityCSVBytes(result, rows: 0..<mid, header: true, peak: -Double.infinity)
+            case 2: parts.second = equityCSVBytes(result, rows: mid..<n, header: false, peak: peakBefore)
+            default: parts.trades = tradesCSVBytes(result)
+            }
+        }
+        try writeAtomically(trades, [parts.trades])
+        try writeAtomically(equity, [parts.first, parts.second])
+        try parts.html.write(to: reportURL, atomically: true, encoding: .utf8)
+        return (trades, equity, reportPath)
+    }
+
+    /// Writes `chunks` one after another to a temporary file beside `path`, then renames it into place.
+    static func writeAtomically(_ path: String, _ chunks: [[UInt8]]) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        guard let f = fopen(temporary, "wb") else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+        }
+        var ok = true
+        for chunk in chunks where !chunk.isEmpty {
+            ok = ok && chunk.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, f) == $0.count }
+        }
+        ok = fclose(f) == 0 && ok
+        guard ok, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot write \(path): \(reason)"])
+        }
+    }
+
     /// Writes `trades.csv` and `equity.csv` into `directory`, creating it.
     /// - Returns: The two file paths.
     /// - Throws: Foundation's error when the directory or files cannot be written.
@@ -114,7 +204,7 @@ public enum BacktestReport {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let trades = (directory as NSString).appendingPathComponent("trades.csv")
         let equity = (directory as NSString).appendingPathComponent("equity.csv")
-        try tradesCSV(result).write(toFile: trades, atomically: true, encoding: .utf8)
+        try Data(tradesCSVBytes(result)).write(to: URL(fileURLWithPath: trades), options: .atomic)
         try Data(equityCSVBytes(result)).write(to: URL(fileURLWithPath: equity), options: .atomic)
         return (trades, equity)
     }

@@ -1,3 +1,4 @@
+import CrocCore
 import Foundation
 
 /// Minimal SVG charts for self-contained HTML reports: no scripts, no
@@ -58,7 +59,12 @@ public enum SVG {
             .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+    static func f(_ v: Double) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(12)
+        ByteText.appendFixed(v, decimals: 1, to: &out)  // %.1f exactly
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// Keeps at most `limit` points, always including each bucket's extremes (so spikes survive).
     static func downsample(_ p: [(x: Double, y: Double)], limit: Int = 1600) -> [(x: Double, y: Double)] {
@@ -74,6 +80,41 @@ public enum SVG {
             i += bucket
         }
         return out
+    }
+
+    /// `downsample(p.filter { !$0.y.isNaN })`, the same points, without copying `p`.
+    static func downsample(skippingNaN p: [(x: Double, y: Double)], limit: Int = 1600) -> [(x: Double, y: Double)] {
+        p.withUnsafeBufferPointer { pts in
+            var count = 0
+            for q in pts where !q.y.isNaN { count += 1 }
+            var out: [(x: Double, y: Double)] = []
+            guard count > limit else {
+                out.reserveCapacity(count)
+                for q in pts where !q.y.isNaN { out.append(q) }
+                return out
+            }
+            let bucket = Int((Double(count) / Double(limit / 2)).rounded(.up))
+            out.reserveCapacity(2 * (count / bucket + 1))
+            var inBucket = 0
+            var lo = (x: 0.0, y: 0.0)
+            var hi = lo
+            for q in pts where !q.y.isNaN {
+                if inBucket == 0 {
+                    lo = q
+                    hi = q
+                } else {
+                    if q.y < lo.y { lo = q }  // the first lowest, as min(by:)
+                    if q.y > hi.y { hi = q }  // the first highest, as max(by:)
+                }
+                inBucket += 1
+                if inBucket == bucket {
+                    out += lo.x <= hi.x ? [lo, hi] : [hi, lo]
+                    inBucket = 0
+                }
+            }
+            if inBucket > 0 { out += lo.x <= hi.x ? [lo, hi] : [hi, lo] }
+            return out
+        }
     }
 
     /// "Nice" tick values covering [lo, hi].
@@ -111,8 +152,19 @@ public enum SVG {
         yFormat: (Double) -> String = label,
         zeroLine: Bool = false
     ) -> String {
-        let all = series.flatMap(\.points).filter { !$0.y.isNaN && $0.y.isFinite }
-        guard let x0 = all.map(\.x).min(), let x1 = all.map(\.x).max(), var y0 = all.map(\.y).min(), var y1 = all.map(\.y).max() else {
+        // The bounds of the finite points, in one pass and without copying them.
+        var (x0, x1, y0, y1) = (Double.infinity, -Double.infinity, Double.infinity, -Double.infinity)
+        for ser in series {
+            ser.points.withUnsafeBufferPointer { pts in
+                for p in pts where p.y.isFinite {
+                    x0 = min(x0, p.x)
+                    x1 = max(x1, p.x)
+                    y0 = min(y0, p.y)
+                    y1 = max(y1, p.y)
+                }
+            }
+        }
+        guard x0 <= x1 else {
             return "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><p>No data.</p></figure>"
         }
         for m in markers {
@@ -147,7 +199,7 @@ public enum SVG {
         }
         if zeroLine { s += "<line class=\"zero\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(0)))\" y2=\"\(f(py(0)))\"/>" }
         for ser in series {
-            let pts = downsample(ser.points.filter { !$0.y.isNaN })
+            let pts = downsample(skippingNaN: ser.points)
             guard !pts.isEmpty else { continue }
             var d = "M\(f(px(pts[0].x))),\(f(py(pts[0].y)))"
             for p in pts.dropFirst() { d += "L\(f(px(p.x))),\(f(py(p.y)))" }

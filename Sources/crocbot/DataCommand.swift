@@ -55,8 +55,21 @@ struct DataCommand: ParsableCommand {
         @Option(name: .long, help: "Gaps to list (the largest first).")
         var gaps: Int = 5
 
+        @Option(
+            name: .long,
+            help: "A universe instead of one file: a folder of CSV files, a wide CSV of closes, or a long CSV with a symbol column."
+        )
+        var universe: String?
+
+        @Option(name: .long, help: "With --universe: only these symbols (comma-separated), in this order.")
+        var symbols: String?
+
         func run() throws {
             try reportingErrors {
+                if let universe {
+                    try inspectUniverse(universe)
+                    return
+                }
                 let r = try CSVBarLoader.inspect(path: source.data, options: try source.options(), maxProblems: max(1, maxProblems))
                 let s = r.series
                 var rows: [(String, String)] = [
@@ -91,6 +104,36 @@ struct DataCommand: ParsableCommand {
                     throw ExitCode(1)
                 }
             }
+        }
+
+        /// Per-symbol rows, ranges, missing times and gaps of a universe (read strictly:
+        /// the first problem stops it, naming file and line).
+        func inspectUniverse(_ path: String) throws {
+            let picked = symbols.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let u = try UniverseLoader.load(path: path, symbols: picked, options: try source.options())
+            var rows: [(String, String)] = [
+                ("Universe", path), ("Layout", u.layout.rawValue), ("Symbols", "\(u.count)"), ("Timestamps (union)", "\(u.timestamps.count)"),
+                ("Time zone", u.timeZone),
+            ]
+            if let l = u.barLength { rows.append(("Bar length", Universe.describe(nanos: l))) }
+            if let a = u.timestamps.first, let b = u.timestamps.last {
+                rows += [("First bar", Timestamp(nanoseconds: a).iso8601()), ("Last bar", Timestamp(nanoseconds: b).iso8601())]
+            }
+            print(table(rows))
+            print("")
+            let header = ["Symbol", "Rows", "First", "Last", "Missing", "Gaps", "Longest gap"]
+            var lines = [header]
+            for m in u.summaries() {
+                lines.append([
+                    m.symbol, "\(m.rows)", m.first?.iso8601() ?? "-", m.last?.iso8601() ?? "-", "\(m.missing)", "\(m.gaps)",
+                    m.longestGap > 0 ? DataSummary.duration(m.longestGap) : "-",
+                ])
+            }
+            let widths = header.indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
+            for l in lines {
+                print(l.indices.map { c in c == 0 ? l[c].padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - l[c].count) + l[c] }.joined(separator: "  "))
+            }
+            print("\nMissing: times of the union calendar inside a symbol's own range where it has no bar (it does not trade then).")
         }
     }
 

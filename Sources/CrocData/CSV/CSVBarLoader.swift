@@ -9,12 +9,17 @@ public struct CSVOptions: Sendable, Hashable {
     public var timestampFormat: TimestampFormat
     /// Symbol for the series; default: the file name without extension.
     public var symbol: String?
+    /// Whether a file with a `close` column and no `open`, `high` or `low`
+    /// is accepted; each bar is then open = high = low = close (universes of
+    /// adjusted closes). Off by default: a missing column is an error.
+    public var allowCloseOnly: Bool
 
     /// Creates options.
-    public init(delimiter: UInt8 = UInt8(ascii: ","), timestampFormat: TimestampFormat = .auto, symbol: String? = nil) {
+    public init(delimiter: UInt8 = UInt8(ascii: ","), timestampFormat: TimestampFormat = .auto, symbol: String? = nil, allowCloseOnly: Bool = false) {
         self.delimiter = delimiter
         self.timestampFormat = timestampFormat
         self.symbol = symbol
+        self.allowCloseOnly = allowCloseOnly
     }
 }
 
@@ -147,7 +152,15 @@ public enum CSVBarLoader {
     ]
 
     /// The shared parser. `maxProblems == 0` means strict: throw the first problem.
-    static func parse(_ buf: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, maxProblems: Int) throws(CSVError) -> CSVInspection {
+    /// `lineMap`: when the rows were gathered from a larger file, the original line of each data
+    /// row (errors name it; see `parseRows`).
+    static func parse(
+        _ buf: UnsafeBufferPointer<UInt8>,
+        file: String,
+        options: CSVOptions,
+        maxProblems: Int,
+        lineMap: UnsafeBufferPointer<Int>? = nil
+    ) throws(CSVError) -> CSVInspection {
         let symbol = options.symbol ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         guard let p = buf.baseAddress, buf.count > 0 else { throw CSVError(.empty, file: file, line: 0, detail: "no header line") }
         let n = buf.count
@@ -199,13 +212,15 @@ public enum CSVBarLoader {
             columnOf[role] = c
             roles[c] = role
         }
-        for role in [Role.timestamp, .open, .high, .low, .close] where columnOf[role] == nil {
+        let closeOnly =
+            options.allowCloseOnly && columnOf[.close] != nil && columnOf[.open] == nil && columnOf[.high] == nil && columnOf[.low] == nil
+        for role in closeOnly ? [Role.timestamp, .close] : [Role.timestamp, .open, .high, .low, .close] where columnOf[role] == nil {
             throw CSVError(.missingColumn, file: file, line: 1, detail: "no \(role) column in header [\(names.joined(separator: ", "))]")
         }
         let requiredFields = (columnOf.values.max() ?? 0) + 1
         let pattern: [UInt8]
         if case .pattern(let s) = options.timestampFormat { pattern = Array(s.utf8) } else { pattern = [] }
-        let layout = Layout(names: names, roles: roles, columnOf: columnOf, requiredFields: requiredFields, pattern: pattern)
+        let layout = Layout(names: names, roles: roles, columnOf: columnOf, requiredFields: requiredFields, pattern: pattern, closeOnly: closeOnly)
         let bodyStart = min(headerEnd + 1, n)
 
         // A large file read strictly is parsed in two parts at once, split at a line boundary, each
@@ -236,16 +251,18 @@ public enum CSVBarLoader {
                 // Each part writes only its own slot; the bytes are read-only and outlive the calls.
                 nonisolated(unsafe) let bytes = p
                 nonisolated(unsafe) let slots = parts
+                nonisolated(unsafe) let lines = lineMap
                 DispatchQueue.concurrentPerform(iterations: 2) { k in
                     do throws(CSVError) {
-                        try parseRows(bytes, from: bounds[k].0, to: bounds[k].1, lineBefore: bounds[k].2, layout: layout, file: file, options: options, maxProblems: 0, into: &slots[k])
+                        try parseRows(bytes, from: bounds[k].0, to: bounds[k].1, lineBefore: bounds[k].2, layout: layout, file: file, options: options, maxProblems: 0, lineMap: lines, into: &slots[k])
                     } catch {
                         slots[k].error = error
                     }
                 }
                 if let e = parts[0].error { throw e }
                 if let first = parts[1].firstTimestamp, first <= parts[0].lastTimestamp {
-                    throw orderError(ts: first, line: parts[1].firstLine, after: parts[0].lastTimestamp, onLine: parts[0].lastLine, layout: layout, file: file)
+                    let map = { (l: Int) -> Int in lineMap.map { l >= 2 && l - 2 < $0.count ? $0[l - 2] : l } ?? l }
+                    throw orderError(ts: first, line: map(parts[1].firstLine), after: parts[0].lastTimestamp, onLine: map(parts[0].lastLine), layout: layout, file: file)
                 }
                 if let e = parts[1].error { throw e }
                 var series = parts[0].series
@@ -257,7 +274,7 @@ public enum CSVBarLoader {
         }
 
         var rows = Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, n / 48)))
-        try parseRows(p, from: bodyStart, to: n, lineBefore: 1, layout: layout, file: file, options: options, maxProblems: maxProblems, into: &rows)
+        try parseRows(p, from: bodyStart, to: n, lineBefore: 1, layout: layout, file: file, options: options, maxProblems: maxProblems, lineMap: lineMap, into: &rows)
         rows.series.pricePrecision = min(rows.maxFraction, FixedPoint.decimals)
         return CSVInspection(series: rows.series, rowCount: rows.rowCount, problems: rows.problems, problemCount: rows.problemCount)
     }
@@ -272,6 +289,8 @@ public enum CSVBarLoader {
         var columnOf: [Role: Int]
         var requiredFields: Int
         var pattern: [UInt8]
+        /// Only a close column: open, high and low are the close.
+        var closeOnly = false
     }
 
     /// What a pass over rows found.
@@ -314,11 +333,15 @@ public enum CSVBarLoader {
         file: String,
         options: CSVOptions,
         maxProblems: Int,
+        lineMap: UnsafeBufferPointer<Int>? = nil,
         into rows: inout Rows
     ) throws(CSVError) {
         let delim = options.delimiter
         var line = lineBefore
         var i = start
+        /// The line number errors name: `line`, or the original file's line when these rows were
+        /// gathered from a larger file (`lineMap[k]` is the line of data row k + 2; errors only).
+        func ln(_ l: Int) -> Int { lineMap.map { l >= 2 && l - 2 < $0.count ? $0[l - 2] : l } ?? l }
 
         func report(_ e: CSVError) throws(CSVError) {
             if maxProblems == 0 { throw e }
@@ -359,14 +382,14 @@ public enum CSVBarLoader {
                         while a < b && (p[a] == 32 || p[a] == 34) { a += 1 }
                         while b > a && (p[b - 1] == 32 || p[b - 1] == 34) { b -= 1 }
                         if a == b {
-                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: layout.names[column]))
+                            try report(CSVError(.missingValue, file: file, line: ln(line), column: column + 1, columnName: layout.names[column]))
                             rowOK = false
                         } else if let t = TimestampParser.parse(p, a, b, format: options.timestampFormat, pattern: layout.pattern) {
                             ts = t
                         } else {
                             let text = String(decoding: UnsafeBufferPointer(start: p + a, count: min(b - a, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.badTimestamp, file: file, line: line, column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
+                                CSVError(.badTimestamp, file: file, line: ln(line), column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
                             )
                             rowOK = false
                         }
@@ -382,24 +405,24 @@ public enum CSVBarLoader {
                             }
                             if role != .volume && frac > rows.maxFraction { rows.maxFraction = frac }
                         case .empty:
-                            try report(CSVError(.missingValue, file: file, line: line, column: column + 1, columnName: layout.names[column]))
+                            try report(CSVError(.missingValue, file: file, line: ln(line), column: column + 1, columnName: layout.names[column]))
                             rowOK = false
                         case .invalid:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.notANumber, file: file, line: line, column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
+                                CSVError(.notANumber, file: file, line: ln(line), column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
                             )
                             rowOK = false
                         case .nonFinite:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.nonFinite, file: file, line: line, column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
+                                CSVError(.nonFinite, file: file, line: ln(line), column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
                             )
                             rowOK = false
                         }
                     }
                 } else {
-                    try report(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(layout.names.count) columns"))
+                    try report(CSVError(.extraFields, file: file, line: ln(line), column: column + 1, detail: "header has \(layout.names.count) columns"))
                     rowOK = false
                     break
                 }
@@ -413,7 +436,7 @@ public enum CSVBarLoader {
                     CSVError(
                         .missingValue,
                         file: file,
-                        line: line,
+                        line: ln(line),
                         column: missing + 1,
                         columnName: layout.names[missing],
                         detail: "row has \(column) fields, header has \(layout.names.count)"
@@ -423,11 +446,12 @@ public enum CSVBarLoader {
             }
             guard rowOK else { continue rowLoop }
 
+            if layout.closeOnly { values = (values.3, values.3, values.3, values.3, values.4) }
             let (o, h, l, c, v) = values
-            // Validation, each naming the column at fault.
+            // Validation, each naming the column at fault (the close when it is the only price).
             func fail(_ code: CSVError.Code, _ role: Role, _ detail: String) throws(CSVError) {
-                let col = layout.columnOf[role]!
-                try report(CSVError(code, file: file, line: line, column: col + 1, columnName: layout.names[col], detail: detail))
+                let col = layout.columnOf[role] ?? layout.columnOf[.close]!
+                try report(CSVError(code, file: file, line: ln(line), column: col + 1, columnName: layout.names[col], detail: detail))
             }
             if o <= 0 || h <= 0 || l <= 0 || c <= 0 {
                 let role: Role = o <= 0 ? .open : (h <= 0 ? .high : (l <= 0 ? .low : .close))
@@ -470,7 +494,7 @@ public enum CSVBarLoader {
                 continue rowLoop
             }
             if ts <= rows.lastTimestamp {
-                try report(Self.orderError(ts: ts, line: line, after: rows.lastTimestamp, onLine: rows.lastLine, layout: layout, file: file))
+                try report(Self.orderError(ts: ts, line: ln(line), after: rows.lastTimestamp, onLine: ln(rows.lastLine), layout: layout, file: file))
                 continue rowLoop
             }
             if rows.firstTimestamp == nil {

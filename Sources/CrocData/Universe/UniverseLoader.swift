@@ -1,0 +1,373 @@
+import CrocCore
+import Foundation
+
+/// Reads a `Universe` from disk, in any of its three layouts:
+///
+/// - **a folder of CSV files**, one per symbol (the symbol is the file name
+///   without `.csv`), each read and validated exactly as `CSVBarLoader`
+///   reads a single file; hidden files are skipped, anything else that is
+///   not a `.csv` file is an error;
+/// - **a wide CSV**: the first column is the time, each other column holds
+///   one symbol's closes (a table of adjusted closes); an empty cell means the
+///   symbol has no bar then (not listed yet, or delisted);
+/// - **a long CSV**: a `symbol` (or `ticker`) column plus the usual OHLCV
+///   columns, the rows of the symbols in any interleaving, each symbol's rows
+///   in time order; the members are sorted by symbol, as a folder's are.
+///
+/// An ordinary OHLCV file is a universe of one. Close-only data is allowed
+/// everywhere: a bar is then open = high = low = close, volume 0. Errors name
+/// the file, the line and the column, as `CSVError` does for one file.
+public enum UniverseLoader {
+    /// Reads the universe at `path` (a folder or a CSV file).
+    /// - Parameters:
+    ///   - path: A folder of CSV files, or one wide, long or ordinary CSV file.
+    ///   - symbols: When given, only these symbols, in this order.
+    ///   - options: Delimiter and timestamp format (`symbol` is ignored; close-only files are always allowed).
+    /// - Throws: `UniverseError`, naming the file and line or the members that disagree.
+    public static func load(path: String, symbols: [String]? = nil, options: CSVOptions = .init()) throws(UniverseError) -> Universe {
+        var options = options
+        options.symbol = nil
+        options.allowCloseOnly = true
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw .unreadable(path: path, detail: "no such file or folder")
+        }
+        let universe: Universe
+        if isDir.boolValue {
+            universe = try loadFolder(path, options: options, only: symbols.map(Set.init))
+        } else {
+            let bytes: [UInt8]
+            do { bytes = try CSVBarLoader.read(path) } catch { throw .csv(error) }
+            universe = try bytes.withUnsafeBufferPointer { b throws(UniverseError) -> Universe in try parseFile(b, file: path, options: options) }
+        }
+        guard let symbols else { return universe }
+        return try universe.selecting(symbols)
+    }
+
+    /// Reads a universe from CSV text (a wide, long or ordinary file), as `load` reads a file.
+    public static func parse(text: String, file: String = "<memory>", symbols: [String]? = nil, options: CSVOptions = .init()) throws(UniverseError)
+        -> Universe
+    {
+        var options = options
+        options.symbol = nil
+        options.allowCloseOnly = true
+        let bytes = Array(text.utf8)
+        let universe = try bytes.withUnsafeBufferPointer { b throws(UniverseError) -> Universe in try parseFile(b, file: file, options: options) }
+        guard let symbols else { return universe }
+        return try universe.selecting(symbols)
+    }
+
+    // MARK: Folder
+
+    static func loadFolder(_ path: String, options: CSVOptions, only: Set<String>?) throws(UniverseError) -> Universe {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+        } catch {
+            throw .unreadable(path: path, detail: "cannot list the folder (\(error.localizedDescription))")
+        }
+        var files: [(symbol: String, path: String)] = []
+        var bySymbol: [String: String] = [:]
+        for name in names where !name.hasPrefix(".") {
+            let full = (path as NSString).appendingPathComponent(name)
+            guard name.lowercased().hasSuffix(".csv"), name.count > 4 else { throw .notCSV(path: full) }
+            let symbol = String(name.dropLast(4))
+            // Two files whose names differ only in the case of ".csv" name one symbol.
+            if let other = bySymbol[symbol] { throw .duplicateSymbol(symbol, first: other, second: full) }
+            bySymbol[symbol] = full
+            if let only, !only.contains(symbol) { continue }
+            files.append((symbol, full))
+        }
+        guard !bySymbol.isEmpty else { throw .noSymbols(path: path, detail: "the folder holds no .csv files") }
+        guard !files.isEmpty else { throw .noSymbols(path: path, detail: "none of the symbols asked for is in the folder") }
+        var members: [BarSeries] = []
+        var zones: [String] = []
+        for f in files {
+            let bytes: [UInt8]
+            do { bytes = try CSVBarLoader.read(f.path) } catch { throw .csv(error) }
+            var o = options
+            o.symbol = f.symbol
+            let series: BarSeries
+            do {
+                series = try bytes.withUnsafeBufferPointer { b throws(CSVError) -> BarSeries in
+                    try CSVBarLoader.parse(b, file: f.path, options: o, maxProblems: 0).series
+                }
+            } catch {
+                throw .csv(error)
+            }
+            members.append(series)
+            zones.append(bytes.withUnsafeBufferPointer { zone(of: $0, options: o) })
+        }
+        return try Universe(members: members, layout: .folder, timeZones: zones)
+    }
+
+    // MARK: One file
+
+    /// A header's fields, trimmed of spaces and quotes, case kept.
+    static func header(_ p: UnsafeBufferPointer<UInt8>, delimiter: UInt8) -> (names: [String], bodyStart: Int) {
+        var i = 0
+        if p.count >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { i = 3 }
+        var end = i
+        while end < p.count && p[end] != 10 { end += 1 }
+        var names: [String] = []
+        var start = i
+        for k in i...end where k == end || p[k] == delimiter {
+            var e = k
+            if e > start && p[e - 1] == 13 { e -= 1 }
+            let raw = String(decoding: UnsafeBufferPointer(rebasing: p[start..<e]), as: UTF8.self)
+            names.append(raw.trimmingCharacters(in: CharacterSet(charactersIn: " \t\"'")))
+            start = k + 1
+        }
+        return (names, min(end + 1, p.count))
+    }
+
+    static func parseFile(_ p: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions) throws(UniverseError) -> Universe {
+        guard p.count > 0 else { throw .csv(CSVError(.empty, file: file, line: 0, detail: "no header line")) }
+        let (names, _) = header(p, delimiter: options.delimiter)
+        let lower = names.map { $0.lowercased() }
+        if let symbolColumn = lower.firstIndex(where: { $0 == "symbol" || $0 == "ticker" }) {
+            return try parseLong(p, file: file, options: options, symbolColumn: symbolColumn, names: names)
+        }
+        if lower.contains("close") || lower.contains("c") {
+            var o = options
+            o.symbol = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+            let series: BarSeries
+            do { series = try CSVBarLoader.parse(p, file: file, options: o, maxProblems: 0).series } catch { throw .csv(error) }
+            return try Universe(members: [series], layout: .single, timeZones: [zone(of: p, options: o)])
+        }
+        return try parseWide(p, file: file, options: options, names: names)
+    }
+
+    // MARK: Long
+
+    /// Gathers each symbol's rows (with the header) into its own buffer, remembering each row's
+    /// line in the file, and reads every buffer with the single-file parser: the same validation,
+    /// the errors naming the file's own lines.
+    static func parseLong(_ p: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, symbolColumn: Int, names: [String]) throws(UniverseError)
+        -> Universe
+    {
+        let delim = options.delimiter
+        let (_, bodyStart) = header(p, delimiter: delim)
+        let headerBytes = Array(p[0..<bodyStart])
+        var order: [String] = []
+        var parts: [String: (bytes: [UInt8], lines: [Int])] = [:]
+        var i = bodyStart
+        var line = 1
+        while i < p.count {
+            line += 1
+            var end = i
+            while end < p.count && p[end] != 10 { end += 1 }
+            defer { i = end + 1 }
+            var contentEnd = end
+            if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
+            if !(i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { continue }  // blank line
+            // The symbol field.
+            var column = 0
+            var s = i
+            while column < symbolColumn && s < contentEnd {
+                if p[s] == delim { column += 1 }
+                s += 1
+            }
+            var e = s
+            while e < contentEnd && p[e] != delim { e += 1 }
+            let symbol = String(decoding: UnsafeBufferPointer(rebasing: p[s..<e]), as: UTF8.self)
+                .trimmingCharacters(in: CharacterSet(charactersIn: " \t\"'"))
+            guard column == symbolColumn, !symbol.isEmpty else {
+                throw .csv(CSVError(.missingValue, file: file, line: line, column: symbolColumn + 1, columnName: names[symbolColumn]))
+            }
+            if parts[symbol] == nil {
+                order.append(symbol)
+                parts[symbol] = (headerBytes, [])
+            }
+            parts[symbol]!.bytes.append(contentsOf: p[i..<contentEnd])
+            parts[symbol]!.bytes.append(10)
+            parts[symbol]!.lines.append(line)
+        }
+        guard !order.isEmpty else { throw .noSymbols(path: file, detail: "the file has no rows") }
+        var members: [BarSeries] = []
+        // Sorted by symbol, as a folder's files are: the member order (which breaks ties in
+        // rankings) does not depend on how the rows happen to interleave.
+        for symbol in order.sorted() {
+            let part = parts[symbol]!
+            var o = options
+            o.symbol = symbol
+            do {
+                let series = try part.bytes.withUnsafeBufferPointer { b throws(CSVError) -> BarSeries in
+                    try part.lines.withUnsafeBufferPointer { lines throws(CSVError) -> BarSeries in
+                        try CSVBarLoader.parse(b, file: file, options: o, maxProblems: 0, lineMap: lines).series
+                    }
+                }
+                members.append(series)
+            } catch {
+                throw .csv(error)
+            }
+        }
+        let z = zone(of: p, options: options)
+        return try Universe(members: members, layout: .long, timeZones: Array(repeating: z, count: members.count))
+    }
+
+    // MARK: Wide
+
+    static func parseWide(_ p: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, names: [String]) throws(UniverseError) -> Universe {
+        guard let base = p.baseAddress else { throw .csv(CSVError(.empty, file: file, line: 0, detail: "no header line")) }
+        let delim = options.delimiter
+        let (_, bodyStart) = header(p, delimiter: delim)
+        guard names.count >= 2 else {
+            throw .noSymbols(path: file, detail: "a wide file has the time in its first column and one column of closes per symbol; the header has \(names.count) column")
+        }
+        let symbols = Array(names.dropFirst())
+        var firstColumn: [String: Int] = [:]
+        for (k, s) in symbols.enumerated() {
+            guard !s.isEmpty else {
+                throw .csv(CSVError(.missingColumn, file: file, line: 1, column: k + 2, detail: "empty symbol name in the header"))
+            }
+            if let j = firstColumn[s] { throw .duplicateSymbol(s, first: "\(file):1 column \(j + 2)", second: "\(file):1 column \(k + 2)") }
+            firstColumn[s] = k
+        }
+        let pattern: [UInt8]
+        if case .pattern(let s) = options.timestampFormat { pattern = Array(s.utf8) } else { pattern = [] }
+        var series = symbols.map { BarSeries(symbol: $0, pricePrecision: 0, reservingCapacity: max(16, p.count / (8 * symbols.count + 12))) }
+        var fractions = [Int](repeating: 0, count: symbols.count)
+        var lastTime = Int64.min
+        var lastLine = 0
+        var line = 1
+        var i = bodyStart
+        let timeName = names[0]
+        while i < p.count {
+            line += 1
+            var end = i
+            while end < p.count && p[end] != 10 { end += 1 }
+            defer { i = end + 1 }
+            var contentEnd = end
+            if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
+            if !(i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { continue }
+            var column = 0
+            var s = i
+            var time: Int64 = 0
+            while true {
+                var e = s
+                while e < contentEnd && p[e] != delim { e += 1 }
+                if column == 0 {
+                    var a = s
+                    var b = e
+                    while a < b && (p[a] == 32 || p[a] == 34) { a += 1 }
+                    while b > a && (p[b - 1] == 32 || p[b - 1] == 34) { b -= 1 }
+                    guard a < b else { throw .csv(CSVError(.missingValue, file: file, line: line, column: 1, columnName: timeName)) }
+                    guard let t = TimestampParser.parse(base, a, b, format: options.timestampFormat, pattern: pattern) else {
+                        let text = String(decoding: UnsafeBufferPointer(start: base + a, count: min(b - a, 64)), as: UTF8.self)
+                        throw .csv(CSVError(.badTimestamp, file: file, line: line, column: 1, columnName: timeName, detail: "'\(text)'"))
+                    }
+                    guard t > lastTime else {
+                        throw .csv(
+                            CSVError(
+                                t == lastTime ? .duplicateTimestamp : .outOfOrderTimestamp,
+                                file: file,
+                                line: line,
+                                column: 1,
+                                columnName: timeName,
+                                detail: "\(Timestamp(nanoseconds: t)) after \(Timestamp(nanoseconds: lastTime)) on line \(lastLine)"
+                            )
+                        )
+                    }
+                    time = t
+                } else if column <= symbols.count {
+                    let k = column - 1
+                    func fail(_ code: CSVError.Code, _ detail: String) -> UniverseError {
+                        .csv(CSVError(code, file: file, line: line, column: column + 1, columnName: symbols[k], detail: detail))
+                    }
+                    let text = { String(decoding: UnsafeBufferPointer(start: base + s, count: min(e - s, 64)), as: UTF8.self) }
+                    switch NumberParser.parse(base, s, e) {
+                    case .empty: break  // no bar for this symbol at this time
+                    case .invalid: throw fail(.notANumber, "'\(text())'")
+                    case .nonFinite: throw fail(.nonFinite, "'\(text())' (leave the cell empty where the symbol has no price)")
+                    case .value(let v, let fraction):
+                        if v <= 0 { throw fail(.nonPositivePrice, "\(v)") }
+                        if v > CSVBarLoader.maxPrice { throw fail(.outOfRange, "\(v) is above the largest price \(CSVBarLoader.maxPrice)") }
+                        if v < CSVBarLoader.minPrice {
+                            throw fail(.outOfRange, "\(v) is below the smallest price \(CSVBarLoader.minPrice) (it would round to zero)")
+                        }
+                        fractions[k] = max(fractions[k], fraction)
+                        series[k].appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: time), open: v, high: v, low: v, close: v, volume: 0))
+                    }
+                } else {
+                    throw .csv(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns"))
+                }
+                column += 1
+                if e >= contentEnd { break }
+                s = e + 1
+            }
+            if column < names.count {
+                throw .csv(
+                    CSVError(
+                        .missingValue,
+                        file: file,
+                        line: line,
+                        column: column + 1,
+                        columnName: names[column],
+                        detail: "row has \(column) fields, header has \(names.count) (leave a cell empty, with its comma, where a symbol has no price)"
+                    )
+                )
+            }
+            lastTime = time
+            lastLine = line
+        }
+        for k in series.indices { series[k].pricePrecision = min(fractions[k], FixedPoint.decimals) }
+        let z = zone(of: p, options: options)
+        return try Universe(members: series, layout: .wide, timeZones: Array(repeating: z, count: series.count))
+    }
+
+    // MARK: Time zones
+
+    /// The time zone the file's first data row writes its time in: `UTC` for
+    /// epoch numbers and a `Z` or `+00:00` suffix, `±HH:MM` for another
+    /// offset, `unspecified` for a local date or time without one.
+    static func zone(of p: UnsafeBufferPointer<UInt8>, options: CSVOptions) -> String {
+        switch options.timestampFormat {
+        case .epochSeconds, .epochMilliseconds: return "UTC"
+        default: break
+        }
+        let (names, bodyStart) = header(p, delimiter: options.delimiter)
+        let lower = names.map { $0.lowercased() }
+        let column =
+            lower.firstIndex { CSVBarLoader.timestampNames.contains($0) } ?? (lower.contains("close") || lower.contains("symbol") ? nil : 0)
+        guard let column else { return "unspecified" }
+        // The first non-blank data row's time field.
+        var i = bodyStart
+        while i < p.count {
+            var end = i
+            while end < p.count && p[end] != 10 { end += 1 }
+            var fields: [Substring] = []
+            let text = String(decoding: UnsafeBufferPointer(rebasing: p[i..<end]), as: UTF8.self)
+            fields = text.split(separator: Character(Unicode.Scalar(options.delimiter)), omittingEmptySubsequences: false)
+            i = end + 1
+            guard column < fields.count else { continue }
+            let field = fields[column].trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\"'"))
+            if field.isEmpty { continue }
+            return zone(ofTime: field)
+        }
+        return "unspecified"
+    }
+
+    /// The zone one written time names (see `zone(of:options:)`).
+    static func zone(ofTime field: String) -> String {
+        if field.allSatisfy({ $0.isNumber || $0 == "-" }) && !field.contains("-", after: 0) { return "UTC" }  // epoch
+        if field.hasSuffix("Z") || field.hasSuffix("z") { return "UTC" }
+        // ±HH:MM or ±HHMM or ±HH after a time (a date's own dashes come before the 'T' or space).
+        guard let sep = field.firstIndex(where: { $0 == "T" || $0 == " " }) else { return "unspecified" }
+        let time = field[field.index(after: sep)...]
+        guard let sign = time.lastIndex(where: { $0 == "+" || $0 == "-" }) else { return "unspecified" }
+        let digits = time[time.index(after: sign)...].filter(\.isNumber)
+        guard digits.count == 2 || digits.count == 4 else { return "unspecified" }
+        let hh = digits.prefix(2)
+        let mm = digits.count == 4 ? String(digits.suffix(2)) : "00"
+        if hh == "00" && mm == "00" { return "UTC" }
+        return "\(time[sign])\(hh):\(mm)"
+    }
+}
+
+extension String {
+    /// Whether `c` occurs at an offset greater than `offset`.
+    fileprivate func contains(_ c: Character, after offset: Int) -> Bool {
+        dropFirst(offset + 1).contains(c)
+    }
+}

@@ -51,9 +51,14 @@ func quietLogger() -> Logger {
 
 /// Orders through `MarketOrderExecutor` against the in-process simulated exchange.
 func benchExecutor(orders: Int) async throws {
-    // CROCBENCH_ONE_FLOOD=1: one flood run only (instruction counts under callgrind).
-    let one = ProcessInfo.processInfo.environment["CROCBENCH_ONE_FLOOD"] != nil
-    let modes = one ? [("flood", false, 1)] : [("flood", false, 1), ("flood, onSignals batches of 16", false, 16), ("paced 100k/s", true, 1)]
+    // CROCBENCH_ONE_FLOOD=1: one flood run only, nothing else (for profilers and `perf stat`);
+    // CROCBENCH_ONE_FLOOD=16: one run of the batches-of-16 flood.
+    let oneFlood = ProcessInfo.processInfo.environment["CROCBENCH_ONE_FLOOD"]
+    let one = oneFlood != nil
+    let modes =
+        one
+        ? [(oneFlood == "16" ? "flood, onSignals batches of 16" : "flood", false, oneFlood == "16" ? 16 : 1)]
+        : [("flood", false, 1), ("flood, onSignals batches of 16", false, 16), ("paced 100k/s", true, 1)]
     for (label, paced, batch) in modes {
         var results: [(rate: Double, p50: Double, p99: Double)] = []
         for _ in 0..<(one ? 1 : 3) {
@@ -123,6 +128,7 @@ func benchExecutor(orders: Int) async throws {
             )
         )
     }
+    if one { return }
     // The same flood with the durable SQLite store (every order written before it is sent).
     let path = NSTemporaryDirectory() + "crocbench-orders-\(UUID().uuidString).sqlite"
     defer { try? FileManager.default.removeItem(atPath: path) }

@@ -79,10 +79,8 @@ public final class SimulatedExecutionClient: ExecutionClient {
     public nonisolated(nonsending) func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
     {
         let result = state.withLock { s -> Result<VenueOrder, ExecutionError> in
-            guard s.orders[request.clientOrderID] == nil else { return .failure(.duplicateOrder(clientOrderID: request.clientOrderID)) }
             guard let bar = s.lastBar else { return .failure(.invalidRequest("\(request.symbol): no market data yet")) }
             let id = OrderID(s.nextID)
-            s.nextID += 1
             let order = Order(
                 id: id,
                 clientOrderID: request.clientOrderID,
@@ -94,7 +92,9 @@ public final class SimulatedExecutionClient: ExecutionClient {
                 createdAt: bar.timestamp,
                 createdBar: s.barIndex
             )
-            s.orders[request.clientOrderID] = VenueOrder(
+            // One lookup of the id: it is claimed (or found taken) and the order's events update
+            // its snapshot by position.
+            let snap = VenueOrder(
                 clientOrderID: request.clientOrderID,
                 venueOrderID: String(id.rawValue),
                 symbol: request.symbol,
@@ -106,14 +106,21 @@ public final class SimulatedExecutionClient: ExecutionClient {
                 cumulativeCommission: .zero,
                 updateTime: bar.timestamp
             )
+            guard let position = s.orders.insertNew(snap) else { return .failure(.duplicateOrder(clientOrderID: request.clientOrderID)) }
+            s.nextID += 1
             var orders = IndexedOrders()
             swap(&orders, &s.orders)
             let index = s.barIndex
+            let clientOrderID = request.clientOrderID
             s.exchange.submit(order, bar: bar, barIndex: index, portfolio: &s.portfolio) { event in
-                _ = Self.handle(event, orders: &orders)
+                if event.clientOrderID == clientOrderID {
+                    _ = Self.apply(event, to: &orders[position: position])
+                } else {
+                    _ = Self.handle(event, orders: &orders)
+                }
             }
             swap(&orders, &s.orders)
-            let snapshot = s.orders[request.clientOrderID]!
+            let snapshot = s.orders[position: position]
             if snapshot.status == .rejected {
                 return .failure(.rejected(operation: "submit", code: nil, message: snapshot.rejectReason ?? "rejected"))
             }
@@ -167,29 +174,28 @@ public final class SimulatedExecutionClient: ExecutionClient {
 
     /// Applies an exchange event to the order snapshots; returns the report it implies.
     private static func handle(_ event: OrderEvent, orders: inout IndexedOrders) -> ExecutionReport? {
+        guard let position = orders.position(of: event.clientOrderID) else { return nil }
+        return apply(event, to: &orders[position: position])
+    }
+
+    /// Applies an exchange event to its order's snapshot; returns the report it implies.
+    private static func apply(_ event: OrderEvent, to snap: inout VenueOrder) -> ExecutionReport {
         switch event {
-        case .accepted(let o):
-            guard let snap = orders[o.clientOrderID] else { return nil }
+        case .accepted:
             return ExecutionReport(kind: .ack, order: snap)
-        case .rejected(let o, let reason):
-            guard var snap = orders[o.clientOrderID] else { return nil }
+        case .rejected(_, let reason):
             snap.status = .rejected
             snap.rejectReason = reason.description
-            orders[o.clientOrderID] = snap
             return ExecutionReport(kind: .reject, order: snap)
         case .cancelled(let o):
-            guard var snap = orders[o.clientOrderID] else { return nil }
             snap.status = o.timeInForce == .gtc ? .canceled : .expired
-            orders[o.clientOrderID] = snap
             return ExecutionReport(kind: snap.status == .canceled ? .cancel : .expire, order: snap)
-        case .filled(let o, let fill):
-            guard var snap = orders[o.clientOrderID] else { return nil }
+        case .filled(_, let fill):
             snap.status = .filled
             snap.executedQuantity += fill.quantity
             snap.cumulativeQuote += fill.notional
             snap.cumulativeCommission = (snap.cumulativeCommission ?? .zero) + fill.commission
             snap.updateTime = fill.timestamp
-            orders[o.clientOrderID] = snap
             return ExecutionReport(
                 kind: .fill,
                 order: snap,
@@ -219,4 +225,38 @@ struct IndexedOrders: Sendable {
     }
 
     var values: [VenueOrder] { items }
+
+    /// Where the order with this id is, if present.
+    func position(of id: String) -> Int? { index[id] }
+
+    /// The order at a position from `position(of:)` or `insertNew`, in place.
+    subscript(position i: Int) -> VenueOrder {
+        get { items[i] }
+        _modify { yield &items[i] }
+    }
+
+    /// Adds an order under a new id (one lookup of the id); nil when the id is taken.
+    mutating func insertNew(_ order: VenueOrder) -> Int? {
+        let position = items.count
+        var inserted = false
+        func claim(_ slot: inout Int) {
+            if slot < 0 {
+                slot = position
+                inserted = true
+            }
+        }
+        claim(&index[order.clientOrderID, default: -1])
+        guard inserted else { return nil }
+        items.append(order)
+        return position
+    }
+}
+
+extension OrderEvent {
+    /// The client order id of the order the event is about.
+    fileprivate var clientOrderID: String {
+        switch self {
+        case .accepted(let o), .rejected(let o, _), .cancelled(let o), .filled(let o, _): return o.clientOrderID
+        }
+    }
 }

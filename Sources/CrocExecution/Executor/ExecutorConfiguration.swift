@@ -2,7 +2,9 @@ import CrocCore
 
 /// What the executor does with a new signal when its queue is full (DESIGN rule 6).
 public enum BackpressurePolicy: String, Sendable, Hashable, Codable, CaseIterable {
-    /// The producer waits (`onSignal` suspends) until there is room.
+    /// The producer waits (`onSignal` suspends) until there is room: it resumes once the queue
+    /// is down to its low-water mark (one eighth of the capacity below full, at least one slot),
+    /// so a fast producer queues runs of signals instead of waking once per signal.
     case suspend
     /// The oldest queued, unsent signal is dropped to make room (stale signals lose).
     case dropOldest = "drop_oldest"

@@ -72,6 +72,9 @@ public actor MarketOrderExecutor {
     private var captured: [ExecutorEvent]?
     private var handoffs = 0  // jobs handed to a waiting worker that has not started them yet
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Queue depth at or below which suspended producers resume: one eighth of the
+    /// capacity below it (at least one slot).
+    private let lowWater: Int
 
     /// Creates an executor; call `start()` before sending signals.
     /// - Parameters:
@@ -93,6 +96,7 @@ public actor MarketOrderExecutor {
         self.logger = logger
         self.metrics = metrics
         self.risk = RiskEngine(limits: configuration.risk)
+        self.lowWater = configuration.queueCapacity - max(1, configuration.queueCapacity / 8)
         self.book.logLevel = logger.logLevel
         // A per-process token keeps client order ids unique across restarts.
         let ms = UInt64(Date().timeIntervalSince1970 * 1000)
@@ -523,7 +527,16 @@ public actor MarketOrderExecutor {
     private func nextJob() async -> Job? {
         if let job = queue.popFirst() {
             metrics.queueDepth.record(queue.count)
-            if let p = waitingProducers.popFirst() { p.resume() }
+            // Producers waiting for room (the `suspend` policy) resume once the queue is down to
+            // its low-water mark, as many as there is room for: a producer then queues a run of
+            // signals instead of suspending and resuming once per signal.
+            if !waitingProducers.isEmpty && queue.count <= lowWater {
+                var room = configuration.queueCapacity - queue.count
+                while room > 0, let p = waitingProducers.popFirst() {
+                    p.resume()
+                    room -= 1
+                }
+            }
             return job
         }
         guard running else { return nil }
@@ -534,7 +547,9 @@ public actor MarketOrderExecutor {
 
     private func send(_ job: Job) async {
         let id = job.id
-        guard !crashed, let record = book[id], record.state == .pendingNew else { return }
+        // Marked `submitted` here (in memory; the store learns the outcome): a crash injected
+        // before the send leaves the stored order `pendingNew`, as a real crash would.
+        guard !crashed, let request = book.startSending(id) else { return }
         let dequeued = ContinuousClock.now
         metrics.signalToSubmit.record(dequeued - job.enqueuedAt)
         if crashPoint == .beforeSend {
@@ -548,9 +563,8 @@ public actor MarketOrderExecutor {
             metrics.inFlight.record(inFlight)
             notifyIfIdle()
         }
-        book.markSubmitted(id)
         metrics.submitted.increment()
-        if logger.logLevel <= .info { logger.info("order submitted", metadata: orderMetadata(book[id] ?? record)) }
+        if logger.logLevel <= .info, let record = book[id] { logger.info("order submitted", metadata: orderMetadata(record)) }
         var attempt = 0
         var attemptStart = dequeued
         var lookUpFirst = false
@@ -560,13 +574,13 @@ public actor MarketOrderExecutor {
             let started = attempt == 1 ? dequeued : ContinuousClock.now
             do {
                 if lookUpFirst {
-                    var found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline())
+                    var found = try await client.queryOrder(symbol: request.symbol, clientOrderID: id, deadline: deadline())
                     if found == nil, let sent = lastSent[id], ContinuousClock.now < sent + configuration.venueReceiveWindow {
                         // "Not found" right after a possible send: the request may still be on its way.
                         // Ask again once the venue can no longer accept it, and only then send.
                         try? await Task.sleep(until: sent + configuration.venueReceiveWindow)
                         guard !crashed else { return }
-                        found = try await client.queryOrder(symbol: record.request.symbol, clientOrderID: id, deadline: deadline())
+                        found = try await client.queryOrder(symbol: request.symbol, clientOrderID: id, deadline: deadline())
                     }
                     if let found {
                         // The earlier attempt reached the venue: adopt it, never send twice.
@@ -578,7 +592,7 @@ public actor MarketOrderExecutor {
                     lookUpFirst = false
                 }
                 attemptStart = started
-                let snap = try await client.submit(record.request, deadline: deadline())
+                let snap = try await client.submit(request, deadline: deadline())
                 if crashPoint == .afterSend { return simulateCrash() }
                 metrics.submitToAck.record(since: started)
                 apply(snap, kind: nil)

@@ -79,6 +79,12 @@ public struct OrderBook: Sendable {
         records[id]?.markSubmitted()
     }
 
+    /// Takes a queued order for sending: marks it `submitted` (first attempt)
+    /// and returns its request, in one lookup; nil unless it is `pendingNew`.
+    public mutating func startSending(_ id: String) -> OrderRequest? {
+        records[id]?.startSending() ?? nil
+    }
+
     /// Puts a sent order back to be sent again under the same id (the venue never saw it).
     public mutating func markUnsent(_ id: String) {
         guard var r = records[id], r.state == .submitted || r.state == .pendingNew, r.filledQuantity.isZero else { return }
@@ -253,16 +259,15 @@ public struct OrderBook: Sendable {
         )
         fill.baseCommission = deltaBase
         positions[r.request.symbol, default: .zero] += fill.positionChange
-        if !late { working[r.request.symbol, default: .zero] -= fill.signedQuantity }
+        if !late {
+            // The fill leaves the working exposure; so does the rest of an order that ended (retired:
+            // already out of the book). One update of the symbol's entry.
+            let leaving = target.isTerminal ? fill.signedQuantity + Self.signedRemaining(r) : fill.signedQuantity
+            working[r.request.symbol, default: .zero] -= leaving
+        }
         if previous == .submitted { out.append(.count(.acked)) }
         out.append(.count(target == .filled ? .filled : .partiallyFilled))
-        if late {
-            // (not in the book: it had ended here)
-        } else if target.isTerminal {
-            working[r.request.symbol, default: .zero] -= Self.signedRemaining(r)  // retired: already out of the book
-        } else {
-            records[r.clientOrderID] = r
-        }
+        if !late && !target.isTerminal { records[r.clientOrderID] = r }
         out.append(.recordFill(fill, r))  // stored before anyone hears of it
         if logLevel <= .info {
             var meta = Self.metadata(r)
@@ -331,6 +336,14 @@ extension OrderRecord {
         let state = self.state
         body(&self)
         self.state = state
+    }
+
+    /// `markSubmitted` when the order is `pendingNew`, returning its request; nil (unchanged) otherwise.
+    fileprivate mutating func startSending() -> OrderRequest? {
+        guard state == .pendingNew else { return nil }
+        state = .submitted
+        if attempts < 1 { attempts = 1 }
+        return request
     }
 
     /// Sent for the first time (or again): `submitted`, at least one attempt.

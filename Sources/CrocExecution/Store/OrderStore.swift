@@ -70,13 +70,34 @@ public final class InMemoryOrderStore: OrderStore {
         // Records in insertion order, indexed by client order id: resizing the index moves small values only.
         var records: [OrderRecord] = []
         var index: [String: Int] = [:]
+        // Which fills are stored (the dedupe key is the order and its cumulative quantity, as
+        // SQLite's unique key): per record, the cumulative of its first fill (`Int64.min`: none),
+        // and further fills by record position, so a fill costs one lookup of its id, not two.
+        var firstFill: [Int64] = []
+        var moreFills: Set<PositionKey> = []
+        // Fills of orders this store does not hold (moved to their record if it arrives later).
+        var strayFills: Set<FillKey> = []
         var fills: [ExecutionFill] = []
-        var fillKeys: Set<FillKey> = []
         var unknown: [VenueOrder] = []
+
+        /// Marks the fill `cumulative` of the record at `i` stored; false when it already was.
+        mutating func claim(record i: Int, cumulative: Int64) -> Bool {
+            if firstFill[i] == cumulative { return false }
+            if firstFill[i] == .min {
+                firstFill[i] = cumulative
+                return true
+            }
+            return moreFills.insert(PositionKey(record: i, cumulative: cumulative)).inserted
+        }
     }
 
     private struct FillKey: Hashable {
         var id: String
+        var cumulative: Int64
+    }
+
+    private struct PositionKey: Hashable {
+        var record: Int
         var cumulative: Int64
     }
 
@@ -87,9 +108,25 @@ public final class InMemoryOrderStore: OrderStore {
 
     public func insert(_ record: OrderRecord) throws(OrderStoreError) {
         let ok = state.withLock { s -> Bool in
-            guard s.index[record.clientOrderID] == nil else { return false }
-            s.index[record.clientOrderID] = s.records.count
+            // One hash of the id: the slot is claimed through the default-value subscript.
+            let position = s.records.count
+            var inserted = false
+            func claim(_ slot: inout Int) {
+                if slot < 0 {
+                    slot = position
+                    inserted = true
+                }
+            }
+            claim(&s.index[record.clientOrderID, default: -1])
+            guard inserted else { return false }
             s.records.append(record)
+            s.firstFill.append(.min)
+            if !s.strayFills.isEmpty {
+                for key in s.strayFills where key.id == record.clientOrderID {
+                    s.strayFills.remove(key)
+                    _ = s.claim(record: position, cumulative: key.cumulative)
+                }
+            }
             return true
         }
         if !ok { throw OrderStoreError(operation: "insert", message: "client order id \(record.clientOrderID) exists") }
@@ -106,9 +143,20 @@ public final class InMemoryOrderStore: OrderStore {
 
     public func record(fill: ExecutionFill, order: OrderRecord) throws(OrderStoreError) -> Bool {
         state.withLock { s in
-            guard s.fillKeys.insert(FillKey(id: fill.clientOrderID, cumulative: fill.cumulativeQuantity.raw)).inserted else { return false }
-            s.fills.append(fill)
-            if let i = s.index[order.clientOrderID] { s.records[i] = order }
+            let cumulative = fill.cumulativeQuantity.raw
+            if let i = s.index[fill.clientOrderID] {
+                guard s.claim(record: i, cumulative: cumulative) else { return false }
+                s.fills.append(fill)
+                if order.clientOrderID == fill.clientOrderID {
+                    s.records[i] = order
+                } else if let j = s.index[order.clientOrderID] {
+                    s.records[j] = order
+                }
+            } else {
+                guard s.strayFills.insert(FillKey(id: fill.clientOrderID, cumulative: cumulative)).inserted else { return false }
+                s.fills.append(fill)
+                if let j = s.index[order.clientOrderID] { s.records[j] = order }
+            }
             return true
         }
     }

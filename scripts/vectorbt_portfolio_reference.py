@@ -5,7 +5,15 @@ SP500_10_CLOSE.csv, for CrocBot's portfolio tests (issue: portfolios).
 Each case trades target weights at the close of the decision bar, one account for all symbols:
 
     vbt.Portfolio.from_orders(close, size=weights, size_type='targetpercent', group_by=True,
-                              cash_sharing=True, call_seq='auto', fees=FEES, init_cash=100_000)
+                              cash_sharing=True, call_seq='auto', update_value=True,
+                              fees=FEES, init_cash=100_000)
+
+CrocBot's rebalance semantics: weights are fractions of the equity at the decision; the orders
+run sells first (vectorbt's 'auto' call sequence: ascending approximate order value); each order
+is sized from the account's value at the moment it executes, after the earlier orders of the same
+rebalance paid their fees (`update_value=True`; vectorbt's default, False, sizes every order of a
+row from the value before any of them); a buy that needs more cash than is left is reduced to what
+the cash affords, fee included (vectorbt's `allow_partial`).
 
 `weights` holds the target weight of every symbol on a rebalance bar and NaN elsewhere (no order).
 Cases:
@@ -63,6 +71,7 @@ def run_vectorbt(close, weights, fees):
         group_by=True,
         cash_sharing=True,
         call_seq="auto",
+        update_value=True,
         fees=fees,
         init_cash=INIT_CASH,
         freq="1D",

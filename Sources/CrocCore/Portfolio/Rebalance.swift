@@ -1,0 +1,75 @@
+/// How a shared account moves to target weights: the sizing rules of a
+/// portfolio rebalance, as pure functions of the account at each step.
+///
+/// The semantics, which the engine's `rebalance(to:)` and
+/// `orderTargetPercent` follow and the tests match against vectorbt 1.2.0
+/// (`Portfolio.from_orders(size_type='targetpercent', group_by=True,
+/// cash_sharing=True, call_seq='auto', update_value=True)`, filled at the
+/// close) and bt 1.4.1:
+///
+/// 1. A weight is a fraction of the account's equity (cash plus every
+///    position at its price).
+/// 2. The orders run in ascending order of their approximate value
+///    (`weight × equity − value held`): sells first, so the buys are funded;
+///    ties keep the order given (`sequence`).
+/// 3. Each order is sized when it executes, from the equity at that moment —
+///    after the earlier orders of the same rebalance paid their fees
+///    (`delta`).
+/// 4. A buy that needs more cash than is left is reduced to what the cash
+///    affords, commission included (`affordable`); a sell is never reduced.
+///
+/// Weights are `Double`s (1/3 has no exact decimal form, and the ledger's 8
+/// decimals would shift a third of the account by 1e-8 of its value); the
+/// quantity a weight asks for is computed once in `Double` and then becomes
+/// an exact `FixedPoint`, rounded toward zero to the instrument's quantity
+/// step, so a rebalance never buys more than its target. Cash, fees and
+/// positions stay exact.
+public enum Rebalance {
+    /// One symbol's target: a fraction of equity (0 closes the position).
+    public struct Target: Sendable, Hashable {
+        /// The symbol.
+        public var symbol: String
+        /// Its target weight.
+        public var weight: Double
+
+        /// Creates a target.
+        public init(symbol: String, weight: Double) {
+            self.symbol = symbol
+            self.weight = weight
+        }
+    }
+
+    /// The order in which the targets' orders run: by ascending approximate
+    /// order value `weight × equity − held(symbol)` (the most negative — the
+    /// largest sell — first), ties in the order given (a stable sort).
+    /// - Parameters:
+    ///   - targets: The targets, in the universe's order.
+    ///   - equity: The account's equity at the decision.
+    ///   - held: The value held in a symbol (position × price; 0 when flat).
+    public static func sequence(_ targets: [Target], equity: Money, held: (String) -> Money) -> [Target] {
+        let value = equity.doubleValue
+        let keyed = targets.enumerated().map { (i, t) in (key: t.weight * value - held(t.symbol).doubleValue, index: i, target: t) }
+        return keyed.sorted { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }.map(\.target)
+    }
+
+    /// The signed quantity (positive: buy) that brings `position` to
+    /// `weight × equity` at `price`, rounded toward zero to `step`. A weight of
+    /// 0 sells exactly what is held. Nil when the price is not positive or the
+    /// target is not representable.
+    public static func delta(weight: Double, equity: Money, price: Price, position: Quantity, step: Quantity) -> Quantity? {
+        if weight == 0 { return -position }
+        guard price.raw > 0, weight.isFinite, let target = FixedPoint(rounding: weight * equity.doubleValue / price.doubleValue) else { return nil }
+        let d = target - position
+        guard step.raw > 1 else { return d }
+        return d.raw >= 0 ? d.floored(toMultipleOf: step) : -((-d).floored(toMultipleOf: step))
+    }
+
+    /// A buy of `quantity` at `price`, reduced (to a multiple of `step`) to
+    /// what `cash` affords when it and its commission need more.
+    public static func affordable(buy quantity: Quantity, price: Price, cash: Money, fees: FeeModel, step: Quantity) -> Quantity {
+        guard quantity.raw > 0 else { return .zero }
+        let notional = quantity * price
+        if notional + fees.commission(notional: notional) <= cash { return quantity }
+        return min(quantity, fees.affordableQuantity(budget: cash, price: price, step: step))
+    }
+}

@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CrocData", targets: ["CrocData"]),
         .library(name: "CrocModels", targets: ["CrocModels"]),
         .library(name: "CrocStrategies", targets: ["CrocStrategies"]),
+        .library(name: "CrocEngine", targets: ["CrocEngine"]),
         .library(name: "CrocExecution", targets: ["CrocExecution"]),
         .library(name: "CrocRuntime", targets: ["CrocRuntime"]),
         .library(name: "CrocPipelines", targets: ["CrocPipelines"]),
@@ -64,10 +65,13 @@ let package = Package(
         .target(name: "CrocData", dependencies: ["CrocCore"], swiftSettings: strictSettings),
         .target(name: "CrocModels", dependencies: ["CrocCore", "CrocData", "CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocModels", "CrocSupport"], swiftSettings: strictSettings),
+        // The kernel backtests, paper and live share (TradingEngine, SimulatedExchange, RiskEngine, OrderRequest):
+        // no IO and no heavy package, so backtests and sweeps link neither NIO nor an HTTP server.
+        .target(name: "CrocEngine", dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocSupport"], swiftSettings: strictSettings),
         .target(
             name: "CrocExecution",
             dependencies: [
-                "CrocCore", "CrocSupport",
+                "CrocCore", "CrocEngine", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -82,7 +86,7 @@ let package = Package(
         .target(
             name: "CrocRuntime",
             dependencies: [
-                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocSupport",
+                "CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocExecution", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -100,7 +104,7 @@ let package = Package(
         .target(
             name: "CrocPipelines",
             dependencies: [
-                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport",
+                "CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -118,8 +122,8 @@ let package = Package(
         .executableTarget(
             name: "crocbot",
             dependencies: [
-                "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport", "CrocAgent",
-                "CrocSweepPostgres",
+                "CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport",
+                "CrocAgent", "CrocSweepPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -149,7 +153,7 @@ let package = Package(
             // release build as crocbot, so CI and users compile every dependency once. `swift run -c release crocbench`.
             name: "crocbench",
             dependencies: [
-                "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocPipelines",
+                "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocEngine", "CrocExecution", "CrocRuntime", "CrocPipelines",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -158,7 +162,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "blueprint-wiring",
-            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport"],
+            dependencies: ["CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocExecution", "CrocRuntime", "CrocSupport"],
             path: "Examples/BlueprintWiring",
             swiftSettings: strictSettings
         ),
@@ -175,7 +179,7 @@ let package = Package(
             name: "CrocExecutionTests",
             dependencies: [
                 // CrocRuntime and CrocStrategies: the live-safety tests run the live loop against the local venue.
-                "CrocExecution", "CrocCore", "CrocSupport", "CrocRuntime", "CrocStrategies",
+                "CrocExecution", "CrocEngine", "CrocCore", "CrocSupport", "CrocRuntime", "CrocStrategies",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -194,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "CrocRuntimeTests",
             dependencies: [
-                "CrocRuntime", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocSupport",
+                "CrocRuntime", "CrocEngine", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -210,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "CrocPipelinesTests",
             dependencies: [
-                "CrocPipelines", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport",
+                "CrocPipelines", "CrocEngine", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"],

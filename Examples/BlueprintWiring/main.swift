@@ -10,6 +10,7 @@
 // asyncio.run(run_live_loop(...))          try await runLiveLoop(dataStream:strategy:submitOrder:)
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocExecution
 import CrocRuntime
 import CrocStrategies

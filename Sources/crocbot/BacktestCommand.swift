@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocExecution
 import CrocPipelines
 import CrocStrategies

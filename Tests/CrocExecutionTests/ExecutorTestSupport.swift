@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 import CrocSupport
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 import Foundation
 import Testing
 

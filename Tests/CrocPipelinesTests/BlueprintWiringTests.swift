@@ -1,5 +1,6 @@
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocExecution
 import CrocRuntime
 import CrocStrategies

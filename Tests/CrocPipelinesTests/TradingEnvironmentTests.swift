@@ -1,5 +1,6 @@
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocModels
 import CrocRuntime
 import CrocStrategies

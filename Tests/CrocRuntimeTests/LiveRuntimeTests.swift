@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CoreMetrics
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocExecution
 import CrocStrategies
 import CrocSupport

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 swift package --disable-sandbox generate-documentation \
     --target CrocSupport --target CrocCore --target CrocData --target CrocModels --target CrocStrategies \
-    --target CrocExecution --target CrocRuntime --target CrocPipelines --target CrocAgent --target CrocSweepPostgres
+    --target CrocEngine --target CrocExecution --target CrocRuntime --target CrocPipelines --target CrocAgent --target CrocSweepPostgres

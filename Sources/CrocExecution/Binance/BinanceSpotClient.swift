@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CrocCore
+import CrocEngine
 import Crypto
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 
 /// Paper trading: orders fill against live prices with the backtest's fee and
 /// slippage model, no money moves.

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 
 /// One symbol's trading rules at a venue (Binance `exchangeInfo` filters:
 /// `PRICE_FILTER`, `LOT_SIZE`, `MARKET_LOT_SIZE`, `MIN_NOTIONAL`/`NOTIONAL`),

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 
 /// What the executor does with a new signal when its queue is full (DESIGN rule 6).
 public enum BackpressurePolicy: String, Sendable, Hashable, Codable, CaseIterable {

@@ -1,5 +1,6 @@
 import CoreMetrics
 import CrocCore
+import CrocEngine
 import DequeModule
 import Foundation
 import Logging

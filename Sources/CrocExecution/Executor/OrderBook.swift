@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 import Logging
 
 /// The executor's order bookkeeping as a value: which orders are open, what

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 
 /// Where an order is in its life, as the executor tracks it.
 ///

@@ -1,7 +1,6 @@
 import CrocCore
 import CrocData
-import CrocExecution
-import CrocRuntime
+import CrocEngine
 import CrocStrategies
 import CrocSupport
 

@@ -1,8 +1,7 @@
 import CrocCore
 import CrocData
-import CrocExecution
+import CrocEngine
 import CrocModels
-import CrocRuntime
 import CrocStrategies
 import CrocSupport
 import Foundation

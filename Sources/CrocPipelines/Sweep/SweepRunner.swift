@@ -1,7 +1,7 @@
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocModels
-import CrocRuntime
 import CrocStrategies
 import CrocSupport
 import Dispatch

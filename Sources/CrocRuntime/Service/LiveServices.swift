@@ -1,6 +1,7 @@
 import CoreMetrics
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocExecution
 import CrocStrategies
 import Foundation

@@ -1,6 +1,5 @@
 import CrocCore
 import CrocData
-import CrocExecution
 import CrocStrategies
 import CrocSupport
 

@@ -7,6 +7,9 @@ source scripts/ci/env.sh
 : "${CROCBOT_ONNXRUNTIME:?run .ci/run provision first (onnxruntime)}"
 : "${CROCBOT_TEST_POSTGRES:?run .ci/run provision first (postgresql)}"
 
+echo "== layering: every target imports only targets below it"
+python3 scripts/check_layers.py
+
 echo "== build (debug, all targets)"
 swift build --build-tests
 

@@ -1,0 +1,315 @@
+import CrocData
+import CrocSupport
+
+/// The closes of a universe aligned on its union calendar, for the
+/// decisions of portfolio strategies: `closes[s][t]` is symbol `s`'s close
+/// at `times[t]`, or NaN when it has no bar then. Never forward-filled: a
+/// symbol without a bar at the decision gets no weight.
+public struct ClosePanel: Sendable {
+    /// The symbols, in the universe's order.
+    public let symbols: [String]
+    /// The union calendar (ns since the epoch).
+    public let times: [Int64]
+    /// One column of closes per symbol, NaN where it has no bar.
+    public let closes: [[Double]]
+
+    /// The panel of a universe.
+    public init(_ universe: Universe) {
+        symbols = universe.symbols
+        times = universe.timestamps
+        closes = universe.members.indices.map { s in
+            let m = universe.members[s]
+            return universe.timestamps.indices.map { t in universe.barIndex(symbol: s, time: t).map { m.close[$0] } ?? .nan }
+        }
+    }
+
+    /// A panel from columns (tests, or data built in code).
+    /// - Precondition: one column per symbol, each as long as `times`.
+    public init(symbols: [String], times: [Int64], closes: [[Double]]) {
+        precondition(symbols.count == closes.count && closes.allSatisfy { $0.count == times.count }, "one column per symbol, one row per time")
+        self.symbols = symbols
+        self.times = times
+        self.closes = closes
+    }
+}
+
+/// Decides target weights for a universe from its closes: the allocation
+/// rule of a portfolio strategy (the engine turns the weights into orders
+/// with `Rebalance`'s sizing rules).
+///
+/// `weights(_:at:)` sees only closes up to and including `t` (no look-ahead:
+/// the tests append future rows and check the answer does not change).
+/// It returns nil on bars where the strategy does not rebalance, and
+/// otherwise one weight per symbol (0 for symbols it does not hold), long
+/// only, summing to at most 1.
+public protocol PortfolioAllocator: Sendable {
+    /// The registered name (`momentum_topk`).
+    var name: String { get }
+    /// The first bar index at which it can decide.
+    var firstDecision: Int { get }
+    /// Target weights at bar `t`, or nil when it does not rebalance then.
+    func weights(_ panel: ClosePanel, at t: Int) -> [Double]?
+}
+
+extension PortfolioAllocator {
+    /// Whether `t` is a rebalance bar: from `firstDecision` on, every `every` bars.
+    func isRebalance(_ t: Int, every: Int) -> Bool { t >= firstDecision && (t - firstDecision) % every == 0 }
+}
+
+/// Every symbol with a close at the decision, at 1/n, every `rebalance` bars from the first.
+public struct EqualWeightAllocator: PortfolioAllocator {
+    /// Bars between rebalances.
+    public let rebalance: Int
+    public var name: String { "equal_weight" }
+    public var firstDecision: Int { 0 }
+
+    /// Creates the rule.
+    public init(rebalance: Int) { self.rebalance = max(1, rebalance) }
+
+    public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
+        guard isRebalance(t, every: rebalance) else { return nil }
+        let present = panel.closes.map { !$0[t].isNaN }
+        let n = present.filter { $0 }.count
+        guard n > 0 else { return nil }
+        return present.map { $0 ? 1.0 / Double(n) : 0 }
+    }
+}
+
+/// From bar `lookback` on, every `rebalance` bars: the `top` symbols with the
+/// highest `close[t] / close[t − lookback] − 1` (ties by symbol order) at
+/// `1/top` each, the rest 0. Symbols without both closes are not ranked.
+public struct MomentumTopKAllocator: PortfolioAllocator {
+    /// Bars of the momentum window.
+    public let lookback: Int
+    /// How many symbols are held.
+    public let top: Int
+    /// Bars between rebalances.
+    public let rebalance: Int
+    public var name: String { "momentum_topk" }
+    public var firstDecision: Int { lookback }
+
+    /// Creates the rule.
+    public init(lookback: Int, top: Int, rebalance: Int) {
+        self.lookback = max(1, lookback)
+        self.top = max(1, top)
+        self.rebalance = max(1, rebalance)
+    }
+
+    public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
+        guard isRebalance(t, every: rebalance) else { return nil }
+        var ranked: [(ret: Double, index: Int)] = []
+        for (s, c) in panel.closes.enumerated() {
+            let now = c[t]
+            let then = c[t - lookback]
+            if now.isNaN || then.isNaN { continue }
+            ranked.append((now / then - 1, s))
+        }
+        // Highest return first; equal returns keep the symbols' order.
+        ranked.sort { $0.ret != $1.ret ? $0.ret > $1.ret : $0.index < $1.index }
+        var w = [Double](repeating: 0, count: panel.symbols.count)
+        for r in ranked.prefix(top) { w[r.index] = 1.0 / Double(top) }
+        return w
+    }
+}
+
+/// Weights inversely proportional to each symbol's volatility (standard
+/// deviation of its simple returns over the last `lookback` bars), summing to 1,
+/// every `rebalance` bars from bar `lookback`. A symbol with a missing close in
+/// the window or no variation gets 0.
+public struct InverseVolatilityAllocator: PortfolioAllocator {
+    /// Bars of the volatility window (returns: `lookback` of them).
+    public let lookback: Int
+    /// Bars between rebalances.
+    public let rebalance: Int
+    public var name: String { "inverse_volatility" }
+    public var firstDecision: Int { lookback }
+
+    /// Creates the rule.
+    public init(lookback: Int, rebalance: Int) {
+        self.lookback = max(2, lookback)
+        self.rebalance = max(1, rebalance)
+    }
+
+    public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
+        guard isRebalance(t, every: rebalance) else { return nil }
+        let inverse = panel.closes.map { c -> Double in
+            guard let r = PortfolioMath.returns(c, through: t, count: lookback), let sd = PortfolioMath.standardDeviation(r), sd > 0 else { return 0 }
+            return 1 / sd
+        }
+        let total = inverse.reduce(0, +)
+        guard total > 0 else { return nil }
+        return inverse.map { $0 / total }
+    }
+}
+
+/// The long-only minimum-variance portfolio of the symbols with a full window:
+/// minimises `wᵀ Σ w` subject to `Σ w = 1`, `w ≥ 0`, with `Σ` the sample
+/// covariance of simple returns over the last `lookback` bars, every
+/// `rebalance` bars from bar `lookback`. Solved in Swift by projected gradient
+/// descent onto the simplex (a convex problem: it converges to the optimum).
+public struct MinimumVarianceAllocator: PortfolioAllocator {
+    /// Bars of the covariance window.
+    public let lookback: Int
+    /// Bars between rebalances.
+    public let rebalance: Int
+    public var name: String { "min_variance" }
+    public var firstDecision: Int { lookback }
+
+    /// Creates the rule.
+    public init(lookback: Int, rebalance: Int) {
+        self.lookback = max(2, lookback)
+        self.rebalance = max(1, rebalance)
+    }
+
+    public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
+        guard isRebalance(t, every: rebalance) else { return nil }
+        var members: [Int] = []
+        var series: [[Double]] = []
+        for (s, c) in panel.closes.enumerated() {
+            guard let r = PortfolioMath.returns(c, through: t, count: lookback) else { continue }
+            members.append(s)
+            series.append(r)
+        }
+        guard !members.isEmpty else { return nil }
+        let sigma = PortfolioMath.covariance(series)
+        let w = PortfolioMath.minimumVarianceLongOnly(sigma)
+        var out = [Double](repeating: 0, count: panel.symbols.count)
+        for (k, s) in members.enumerated() { out[s] = w[k] }
+        return out
+    }
+}
+
+/// Small numerical helpers of the allocators (Double analytics; the ledger stays exact).
+public enum PortfolioMath {
+    /// The last `count` simple returns ending at `t`, nil when a close in the window is missing.
+    public static func returns(_ c: [Double], through t: Int, count: Int) -> [Double]? {
+        guard t - count >= 0 else { return nil }
+        var r: [Double] = []
+        r.reserveCapacity(count)
+        for i in (t - count + 1)...t {
+            let a = c[i - 1]
+            let b = c[i]
+            if a.isNaN || b.isNaN || a <= 0 { return nil }
+            r.append(b / a - 1)
+        }
+        return r
+    }
+
+    /// Sample standard deviation (n − 1), nil with fewer than two values.
+    public static func standardDeviation(_ x: [Double]) -> Double? {
+        guard x.count >= 2 else { return nil }
+        let mean = x.reduce(0, +) / Double(x.count)
+        let ss = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+        return (ss / Double(x.count - 1)).squareRoot()
+    }
+
+    /// Sample covariance matrix (n − 1) of equally long series.
+    public static func covariance(_ series: [[Double]]) -> [[Double]] {
+        let k = series.count
+        let n = series.first?.count ?? 0
+        let means = series.map { $0.reduce(0, +) / Double(max(n, 1)) }
+        var c = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
+        for i in 0..<k {
+            for j in i..<k {
+                var s = 0.0
+                for t in 0..<n { s += (series[i][t] - means[i]) * (series[j][t] - means[j]) }
+                c[i][j] = s / Double(max(n - 1, 1))
+                c[j][i] = c[i][j]
+            }
+        }
+        return c
+    }
+
+    /// The Euclidean projection of `v` onto the probability simplex (Duchi et al., 2008).
+    public static func projectOntoSimplex(_ v: [Double]) -> [Double] {
+        let u = v.sorted(by: >)
+        var cumulative = 0.0
+        var theta = 0.0
+        for (i, x) in u.enumerated() {
+            cumulative += x
+            let candidate = (cumulative - 1) / Double(i + 1)
+            if x - candidate > 0 { theta = candidate }
+        }
+        return v.map { max($0 - theta, 0) }
+    }
+
+    /// argmin wᵀΣw over the simplex, by projected gradient descent with step
+    /// 1/L (L: the largest row sum of |Σ|, a bound on the largest eigenvalue),
+    /// until the weights move less than 1e-12 or after 20,000 steps.
+    public static func minimumVarianceLongOnly(_ sigma: [[Double]]) -> [Double] {
+        let k = sigma.count
+        guard k > 1 else { return [Double](repeating: 1, count: k) }
+        let lipschitz = 2 * (sigma.map { $0.reduce(0) { $0 + abs($1) } }.max() ?? 1)
+        guard lipschitz > 0 else { return [Double](repeating: 1 / Double(k), count: k) }
+        var w = [Double](repeating: 1 / Double(k), count: k)
+        for _ in 0..<20_000 {
+            var g = [Double](repeating: 0, count: k)
+            for i in 0..<k {
+                var s = 0.0
+                for j in 0..<k { s += sigma[i][j] * w[j] }
+                g[i] = 2 * s
+            }
+            let next = projectOntoSimplex((0..<k).map { w[$0] - g[$0] / lipschitz })
+            var moved = 0.0
+            for i in 0..<k { moved = max(moved, abs(next[i] - w[i])) }
+            w = next
+            if moved < 1e-12 { break }
+        }
+        return w
+    }
+}
+
+/// Builds portfolio allocators by name from a strategy's parameters, validated
+/// against the universe (`top` larger than the universe is an error naming the key).
+public enum PortfolioAllocators {
+    /// The registered names, with their parameters and defaults.
+    public static let catalogue: [(name: String, parameters: String)] = [
+        ("equal_weight", "rebalance=21"),
+        ("inverse_volatility", "lookback=63, rebalance=21"),
+        ("momentum_topk", "lookback=126, top=3, rebalance=21"),
+        ("min_variance", "lookback=126, rebalance=21"),
+    ]
+
+    /// Whether `name` is a portfolio strategy.
+    public static func isPortfolio(_ name: String) -> Bool { catalogue.contains { $0.name == name } }
+
+    /// The allocator `name` with `parameters`, for a universe of `symbols`.
+    /// - Throws: `StrategyError` naming `strategy.name` or `strategy.params.<key>`.
+    public static func make(_ name: String, parameters: [String: ConfigValue], symbols: [String]) throws(StrategyError) -> any PortfolioAllocator {
+        var p = StrategyParameters(parameters)
+        let allocator: any PortfolioAllocator
+        switch name {
+        case "equal_weight":
+            allocator = EqualWeightAllocator(rebalance: try p.int("rebalance", default: 21, in: 1...1_000_000))
+        case "inverse_volatility":
+            allocator = InverseVolatilityAllocator(
+                lookback: try p.int("lookback", default: 63, in: 2...1_000_000),
+                rebalance: try p.int("rebalance", default: 21, in: 1...1_000_000)
+            )
+        case "momentum_topk":
+            let lookback = try p.int("lookback", default: 126, in: 1...1_000_000)
+            let top = try p.int("top", default: 3, in: 1...1_000_000)
+            guard top <= symbols.count else {
+                throw StrategyError(
+                    .invalidParameter,
+                    keyPath: "strategy.params.top",
+                    rule: "must be at most the universe's \(symbols.count) symbols, found \(top)"
+                )
+            }
+            allocator = MomentumTopKAllocator(lookback: lookback, top: top, rebalance: try p.int("rebalance", default: 21, in: 1...1_000_000))
+        case "min_variance":
+            allocator = MinimumVarianceAllocator(
+                lookback: try p.int("lookback", default: 126, in: 2...1_000_000),
+                rebalance: try p.int("rebalance", default: 21, in: 1...1_000_000)
+            )
+        default:
+            throw StrategyError(
+                .unknownStrategy,
+                keyPath: "strategy.name",
+                rule: "no portfolio strategy '\(name)'; known: \(catalogue.map(\.name).joined(separator: ", "))"
+            )
+        }
+        try p.rejectUnread()
+        return allocator
+    }
+}

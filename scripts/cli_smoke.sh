@@ -49,6 +49,13 @@ expect_error "config typo" "backtest.cahs: unknown key" backtest --config "$OUT/
 CROCBOT_BACKTEST__COMMISSION=0.5 expect_error "bad environment override" "backtest.commission" backtest --output "$OUT/x"
 
 # crocbot data
+expect_ok "data inspect --universe (shipped wide table)" data inspect --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,AAPL
+grep -q "Timestamps (union)  *8313" "$OUT/stdout" && grep -q "^KO  *8313" "$OUT/stdout" || { echo "FAIL: universe inspect"; cat "$OUT/stdout"; fail=1; }
+expect_error "universe: unknown symbol" "unknown symbol MSFT" data inspect --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,MSFT
+printf 'Date,A,B\n2020-01-01,1.5,2\n2020-01-02,1.6,abc\n' > "$OUT/wide.csv"
+expect_error "universe: a non-numeric cell names file, line and symbol" "wide.csv:3: column 3 (B): not a number" data inspect --universe "$OUT/wide.csv"
+mkdir -p "$OUT/folder" && cp Examples/data/GOOGL.csv "$OUT/folder/" && echo notes > "$OUT/folder/notes.txt"
+expect_error "universe: a folder with a non-CSV file" "not a CSV file" data inspect --universe "$OUT/folder"
 expect_ok "data inspect (shipped EURUSD)" data inspect --data Examples/data/EURUSD_1H_ASK.csv
 grep -q "Valid bars  *6225" "$OUT/stdout" || { echo "FAIL: data inspect row count"; fail=1; }
 if "$BIN" data inspect --data "$OUT/bad.csv" >"$OUT/stdout" 2>"$OUT/stderr"; then

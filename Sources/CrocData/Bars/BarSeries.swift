@@ -56,6 +56,22 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
         }
     }
 
+    /// A close-only series (a universe of closes): open, high and low are the
+    /// close — one shared storage for the four columns, not four copies — and
+    /// volume is 0. No validation (loaders validate first).
+    /// - Precondition: `timestamps` and `close` have the same length.
+    init(symbol: String, timestamps: [Int64], closes: [Double], pricePrecision: Int) {
+        precondition(timestamps.count == closes.count, "one close per timestamp")
+        self.symbol = symbol
+        self.pricePrecision = pricePrecision
+        self.timestamps = timestamps
+        open = closes
+        high = closes
+        low = closes
+        close = closes
+        volume = [Double](repeating: 0, count: closes.count)
+    }
+
     /// Appends without validation (loaders validate first).
     public mutating func appendUnchecked(_ bar: Bar) {
         timestamps.append(bar.timestamp.nanoseconds)

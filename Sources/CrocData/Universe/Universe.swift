@@ -77,14 +77,10 @@ public struct Universe: Sendable {
         self.layout = layout
         self.barLength = length?.nanos
         self.timeZone = zones[0]
-        // The union calendar: a k-way merge of the members' sorted times.
-        var all: [Int64] = []
-        all.reserveCapacity(members.map(\.count).max() ?? 0)
-        for m in members { all.append(contentsOf: m.timestamps) }
-        all.sort()
+        // The union calendar: each member's sorted times merged in, one linear pass each
+        // (members usually share most of their calendar).
         var union: [Int64] = []
-        union.reserveCapacity(all.count)
-        for t in all where union.last != t { union.append(t) }
+        for m in members { union = Self.mergeUnique(union, m.timestamps) }
         self.timestamps = union
         var position = [Int32](repeating: -1, count: union.count * members.count)
         for (s, m) in members.enumerated() {
@@ -187,6 +183,32 @@ public struct Universe: Sendable {
                 longestGap: longest
             )
         }
+    }
+
+    /// The sorted union of two strictly increasing arrays, each value once.
+    static func mergeUnique(_ a: [Int64], _ b: [Int64]) -> [Int64] {
+        if a.isEmpty { return b }
+        if b.isEmpty || a == b { return a }
+        var out: [Int64] = []
+        out.reserveCapacity(max(a.count, b.count))
+        var i = 0
+        var j = 0
+        while i < a.count && j < b.count {
+            if a[i] < b[j] {
+                out.append(a[i])
+                i += 1
+            } else if b[j] < a[i] {
+                out.append(b[j])
+                j += 1
+            } else {
+                out.append(a[i])
+                i += 1
+                j += 1
+            }
+        }
+        out.append(contentsOf: a[i...])
+        out.append(contentsOf: b[j...])
+        return out
     }
 
     /// The median spacing of sorted times, nil with fewer than two.

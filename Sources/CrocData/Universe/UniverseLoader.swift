@@ -226,7 +226,11 @@ public enum UniverseLoader {
         }
         let pattern: [UInt8]
         if case .pattern(let s) = options.timestampFormat { pattern = Array(s.utf8) } else { pattern = [] }
-        var series = symbols.map { BarSeries(symbol: $0, pricePrecision: 0, reservingCapacity: max(16, p.count / (8 * symbols.count + 12))) }
+        // Per symbol its times and closes; the series are built at the end with open = high =
+        // low = close sharing one storage.
+        let capacity = max(16, p.count / (8 * symbols.count + 12))
+        var times = symbols.map { _ in [Int64](reservingCapacity: capacity) }
+        var closes = symbols.map { _ in [Double](reservingCapacity: capacity) }
         var fractions = [Int](repeating: 0, count: symbols.count)
         var lastTime = Int64.min
         var lastLine = 0
@@ -287,7 +291,8 @@ public enum UniverseLoader {
                             throw fail(.outOfRange, "\(v) is below the smallest price \(CSVBarLoader.minPrice) (it would round to zero)")
                         }
                         fractions[k] = max(fractions[k], fraction)
-                        series[k].appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: time), open: v, high: v, low: v, close: v, volume: 0))
+                        times[k].append(time)
+                        closes[k].append(v)
                     }
                 } else {
                     throw .csv(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns"))
@@ -311,7 +316,9 @@ public enum UniverseLoader {
             lastTime = time
             lastLine = line
         }
-        for k in series.indices { series[k].pricePrecision = min(fractions[k], FixedPoint.decimals) }
+        let series = symbols.indices.map { k in
+            BarSeries(symbol: symbols[k], timestamps: times[k], closes: closes[k], pricePrecision: min(fractions[k], FixedPoint.decimals))
+        }
         let z = zone(of: p, options: options)
         return try Universe(members: series, layout: .wide, timeZones: Array(repeating: z, count: series.count))
     }
@@ -362,6 +369,14 @@ public enum UniverseLoader {
         let mm = digits.count == 4 ? String(digits.suffix(2)) : "00"
         if hh == "00" && mm == "00" { return "UTC" }
         return "\(time[sign])\(hh):\(mm)"
+    }
+}
+
+extension Array {
+    /// An empty array with room for `n` elements.
+    fileprivate init(reservingCapacity n: Int) {
+        self.init()
+        reserveCapacity(n)
     }
 }
 

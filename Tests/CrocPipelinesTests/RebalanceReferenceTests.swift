@@ -123,4 +123,16 @@ struct RebalanceReferenceTests {
         #expect(Rebalance.delta(weight: 0.5, equity: FixedPoint(100), price: FixedPoint(3), position: .zero, step: FixedPoint(1)) == FixedPoint(16))
         #expect(Rebalance.delta(weight: 0.5, equity: FixedPoint(100), price: FixedPoint(3), position: FixedPoint(20), step: FixedPoint(1)) == FixedPoint(-3))
     }
+
+    @Test func badTargetsAreRefusedWithTheSymbolAndTheFigures() {
+        let t = { (s: String, w: Double) in Rebalance.Target(symbol: s, weight: w) }
+        #expect(throws: Never.self) { try Rebalance.validate([t("A", 1.0 / 3), t("B", 1.0 / 3), t("C", 1.0 / 3)], allowShort: false) }
+        #expect(throws: RebalanceError.negativeWeight(symbol: "B", weight: -0.2)) { try Rebalance.validate([t("A", 0.5), t("B", -0.2)], allowShort: false) }
+        #expect(throws: Never.self) { try Rebalance.validate([t("A", 0.5), t("B", -0.2)], allowShort: true) }
+        #expect(throws: RebalanceError.overweight(total: 1.2, limit: 1)) { try Rebalance.validate([t("A", 0.7), t("B", 0.5)], allowShort: false) }
+        #expect(throws: Never.self) { try Rebalance.validate([t("A", 0.7), t("B", 0.5)], allowShort: false, maxGrossWeight: 2) }
+        #expect(throws: RebalanceError.duplicateSymbol("A")) { try Rebalance.validate([t("A", 0.2), t("A", 0.2)], allowShort: false) }
+        let nan = #expect(throws: RebalanceError.self) { try Rebalance.validate([t("A", .nan)], allowShort: false) }
+        #expect(nan?.description.contains("A") == true)
+    }
 }

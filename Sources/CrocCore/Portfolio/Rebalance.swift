@@ -72,4 +72,49 @@ public enum Rebalance {
         if notional + fees.commission(notional: notional) <= cash { return quantity }
         return min(quantity, fees.affordableQuantity(budget: cash, price: price, step: step))
     }
+
+    /// Checks a set of targets before any order is placed.
+    /// - Parameters:
+    ///   - targets: The targets.
+    ///   - allowShort: Whether negative weights (short positions) are allowed.
+    ///   - maxGrossWeight: The most the weights' absolute values may add up
+    ///     to (1: no leverage).
+    /// - Throws: `RebalanceError` naming the symbol and the value, for a
+    ///   non-finite weight, a symbol named twice, a negative weight without
+    ///   `allowShort`, or weights adding up to more than `maxGrossWeight`.
+    public static func validate(_ targets: [Target], allowShort: Bool, maxGrossWeight: Double = 1) throws(RebalanceError) {
+        var seen: Set<String> = []
+        var gross = 0.0
+        for t in targets {
+            guard t.weight.isFinite else { throw .nonFiniteWeight(symbol: t.symbol, weight: t.weight) }
+            guard seen.insert(t.symbol).inserted else { throw .duplicateSymbol(t.symbol) }
+            if t.weight < 0 && !allowShort { throw .negativeWeight(symbol: t.symbol, weight: t.weight) }
+            gross += abs(t.weight)
+        }
+        // A tolerance for weights like 1/3 + 1/3 + 1/3 that add up to 1 + 1 ulp.
+        if gross > maxGrossWeight * (1 + 1e-12) { throw .overweight(total: gross, limit: maxGrossWeight) }
+    }
+}
+
+/// Why target weights were refused, naming the symbol and the figures.
+public enum RebalanceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A weight that is NaN or infinite.
+    case nonFiniteWeight(symbol: String, weight: Double)
+    /// A symbol named twice in one rebalance.
+    case duplicateSymbol(String)
+    /// A negative weight while shorting is not allowed.
+    case negativeWeight(symbol: String, weight: Double)
+    /// Absolute weights adding up to more than the leverage allows.
+    case overweight(total: Double, limit: Double)
+
+    /// A message for people.
+    public var description: String {
+        switch self {
+        case .nonFiniteWeight(let s, let w): return "target weight of \(s) is \(w): weights must be finite numbers"
+        case .duplicateSymbol(let s): return "\(s) is named twice in one rebalance"
+        case .negativeWeight(let s, let w): return "target weight of \(s) is \(w): negative weights (shorts) need allowShort"
+        case .overweight(let total, let limit):
+            return "target weights add up to \(total), above \(limit) (set a higher leverage to allow it, or scale the weights down)"
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocEngine
 import CrocSupport
+import Foundation
 import Testing
 
 @testable import CrocExecution
@@ -113,5 +114,58 @@ struct SimulatedClientTests {
         #expect(await eventually { await ex.order(big)?.state == .rejected })
         #expect(await ex.position("ETHUSDT") == q("5"))
         await ex.shutdown()
+    }
+}
+
+/// Paper trading books every fill through the backtest's `SimulatedExchange`: the same orders at
+/// the same prices give the same fills and the same refusals on paper and in a backtest.
+@Suite("Paper and backtest fills agree")
+struct PaperBacktestParityTests {
+    static let instrument = Instrument(symbol: "ETHUSDT", pricePrecision: 2, quantityStep: FixedPoint("0.01")!)
+
+    /// What a venue answered: a fill's figures or the refusal's text.
+    static func outcome(_ client: any ExecutionClient, _ r: OrderRequest) async -> String {
+        do {
+            let o = try await client.submit(r, deadline: later)
+            return "\(o.status.rawValue) \(o.executedQuantity) @ \(o.averagePrice.map { "\($0)" } ?? "-") fee \(o.cumulativeCommission ?? .zero)"
+        } catch {
+            return "refused: \(error)".replacingOccurrences(of: "rejected(operation: \"submit\", code: nil, message: ", with: "")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func sameOrdersSamePricesSameFills(allowShort: Bool) async throws {
+        let fees = FeeModel(commissionRate: FixedPoint("0.001")!, slippageBps: FixedPoint(5))
+        let backtest = SimulatedExecutionClient(instrument: Self.instrument, fees: fees, fillTiming: .close, allowShort: allowShort, cash: FixedPoint(10_000))
+        let paper = PaperExecutionClient(cash: FixedPoint(10_000), fees: fees, allowShort: allowShort, instruments: [Self.instrument])
+        let closes = ["2000", "2013.37", "1987.5", "2050", "1999.99", "2100"]
+        var orders: [(Int, OrderRequest)] = []
+        func add(_ bar: Int, _ id: String, _ side: OrderSide, _ n: String, fraction: String? = nil) {
+            orders.append((bar, OrderRequest(clientOrderID: id, symbol: "ETHUSDT", side: side, kind: .market, quantity: q(n), cashFraction: fraction.map { FixedPoint($0)! })))
+        }
+        add(0, "a", .buy, "1.5")
+        add(1, "b", .buy, "0.01", fraction: "0.5")  // half the cash, sized by the exchange
+        add(1, "c", .buy, "100")  // more than the cash
+        add(2, "d", .buy, "0.015")  // not a multiple of the step
+        add(3, "e", .sell, "2")
+        add(4, "f", .sell, "10")  // beyond the position: a short if allowed, collateral checked
+        add(5, "g", .sell, "3")
+        var results: [[String]] = [[], []]
+        for (bar, close) in closes.enumerated() {
+            let c = Double(close)!
+            backtest.process(bar: Bar(timestamp: Timestamp(seconds: Int64(bar)), open: c, high: c, low: c, close: c, volume: 0))
+            await paper.updatePrice(symbol: "ETHUSDT", price: FixedPoint(close)!, time: Timestamp(seconds: Int64(bar)))
+            for (b, r) in orders where b == bar {
+                results[0].append(await Self.outcome(backtest, r))
+                results[1].append(await Self.outcome(paper, r))
+            }
+        }
+        #expect(results[0] == results[1])
+        #expect(results[0].contains { $0.contains("insufficient cash") })
+        #expect(results[0].contains { $0.contains("invalid quantity") })
+        #expect(results[0].filter { $0.hasPrefix("filled") }.count >= 3)
+        let held = await paper.account.position("ETHUSDT").quantity
+        #expect(held == backtest.account.position("ETHUSDT").quantity)
+        #expect(await paper.account.cash == backtest.account.cash)
     }
 }

@@ -1,5 +1,6 @@
 import CrocCore
 import CrocEngine
+import CrocSupport
 
 /// Paper trading: orders fill against live prices with the backtest's fee and
 /// slippage model, no money moves.
@@ -7,8 +8,11 @@ import CrocEngine
 /// Feed it prices with `updatePrice(symbol:price:time:)` (from a trade or
 /// kline stream). Market orders fill at once at the last price, slipped
 /// against the taker; limit orders rest and fill at their limit when a later
-/// price reaches it. Cash and positions follow the fills, with the same
-/// affordability and shorting rules as `SimulatedExchange`.
+/// price reaches it (a tick stream trades through the limit, it does not gap
+/// past it). Every fill goes through `SimulatedExchange.execute` — the
+/// backtest's own rules for validation, commission, cash-fraction sizing,
+/// affordability, shorting and short collateral — so a paper fill and a
+/// backtest fill of the same order at the same price are the same fill.
 public actor PaperExecutionClient: ExecutionClient {
     /// `paper`.
     public nonisolated let venueName = "paper"
@@ -17,6 +21,11 @@ public actor PaperExecutionClient: ExecutionClient {
     /// Whether sells may open shorts.
     public let allowShort: Bool
     private var portfolio: Portfolio
+    /// The backtest's exchange per symbol: its fill rules book every paper fill.
+    private var exchanges: [String: SimulatedExchange] = [:]
+    /// Instruments by symbol (others get 8-decimal prices and quantities).
+    private let instruments: [String: Instrument]
+    private var ticks = 0
     private var prices: [String: (price: Price, time: Timestamp)] = [:]
     private var orders: [String: VenueOrder] = [:]
     private var resting: [String: [(id: String, limit: Price)]] = [:]
@@ -28,10 +37,22 @@ public actor PaperExecutionClient: ExecutionClient {
     ///   - cash: Starting cash in the quote currency.
     ///   - fees: Commission and slippage (the backtest's model).
     ///   - allowShort: Whether sells may open shorts.
-    public init(cash: Money, fees: FeeModel, allowShort: Bool = false) {
+    ///   - instruments: The instruments traded (quantity step, price
+    ///     precision); a symbol not listed trades with 8 decimals of both.
+    public init(cash: Money, fees: FeeModel, allowShort: Bool = false, instruments: [Instrument] = []) {
         self.portfolio = Portfolio(cash: cash)
         self.fees = fees
         self.allowShort = allowShort
+        self.instruments = Dictionary(instruments.map { ($0.symbol, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The exchange whose rules fill `symbol`'s orders.
+    private func exchange(_ symbol: String) -> SimulatedExchange {
+        if let e = exchanges[symbol] { return e }
+        let instrument = instruments[symbol] ?? Instrument(symbol: symbol, pricePrecision: 8, quantityStep: FixedPoint(raw: 1))
+        let e = SimulatedExchange(instrument: instrument, fees: fees, fillTiming: .close, allowShort: allowShort)
+        exchanges[symbol] = e
+        return e
     }
 
     /// The account as the paper venue sees it.
@@ -42,6 +63,7 @@ public actor PaperExecutionClient: ExecutionClient {
 
     /// A new market price: marks the account and fills resting limits it reaches.
     public func updatePrice(symbol: String, price: Price, time: Timestamp) {
+        ticks += 1
         prices[symbol] = (price, time)
         portfolio.mark(symbol, at: price)
         guard var book = resting[symbol], !book.isEmpty else { return }
@@ -82,7 +104,9 @@ public actor PaperExecutionClient: ExecutionClient {
         orders[request.clientOrderID] = order
         switch request.kind {
         case .market:
-            if let filled = fill(order, at: fees.slipped(last.price, side: request.side), time: last.time) { return filled }
+            if let filled = fill(order, at: fees.slipped(last.price, side: request.side), time: last.time, cashFraction: request.cashFraction) {
+                return filled
+            }
             let rejected = orders[request.clientOrderID]!
             throw .rejected(operation: "submit", code: nil, message: rejected.rejectReason ?? "rejected")
         case .limit(let limit):
@@ -136,47 +160,50 @@ public actor PaperExecutionClient: ExecutionClient {
 
     public nonisolated func executionReports() -> AsyncStream<ExecutionReport> { broadcaster.stream() }
 
-    /// Fills `order` completely at `price` if the account allows it; otherwise marks it rejected.
+    /// Fills `order` completely at `price` through the backtest's exchange rules if they allow
+    /// it; otherwise marks it rejected with the exchange's reason.
     /// - Returns: The filled order, or nil when rejected.
-    private func fill(_ order: VenueOrder, at price: Price, time: Timestamp) -> VenueOrder? {
+    private func fill(_ order: VenueOrder, at price: Price, time: Timestamp, cashFraction: FixedPoint? = nil) -> VenueOrder? {
         var order = order
-        let notional = order.quantity * price
-        let commission = fees.commission(notional: notional)
-        let held = portfolio.position(order.symbol).quantity
-        if order.side == .buy {
-            if notional + commission > portfolio.cash {
-                order.status = .rejected
-                order.rejectReason =
-                    "insufficient cash: requires \((notional + commission).formatted(decimals: 2)), available \(portfolio.cash.formatted(decimals: 2))"
-                orders[order.clientOrderID] = order
-                return nil
-            }
-        } else {
-            let opening = order.quantity - (held.raw > 0 ? min(held, order.quantity) : .zero)
-            if opening.raw > 0 && !allowShort {
-                order.status = .rejected
-                order.rejectReason = "shorting disabled: sell \(order.quantity) exceeds position \(held)"
-                orders[order.clientOrderID] = order
-                return nil
-            }
-        }
-        let fill = Fill(
-            orderID: OrderID(0),
+        var exchange = exchange(order.symbol)
+        let engineOrder = Order(
+            id: OrderID(UInt64(order.venueOrderID.map { $0.dropFirst() }.flatMap { UInt64($0) } ?? 0)),
+            clientOrderID: order.clientOrderID,
             symbol: order.symbol,
             side: order.side,
-            quantity: order.quantity,
-            price: price,
-            commission: commission,
-            timestamp: time,
-            barIndex: 0
+            type: .market,
+            size: cashFraction.map { .cashFraction($0) } ?? .quantity(order.quantity),
+            createdAt: time,
+            createdBar: ticks
         )
-        portfolio.apply(fill)
-        order.status = .filled
-        order.executedQuantity = order.quantity
-        order.cumulativeQuote = notional
-        order.cumulativeCommission = commission
-        order.updateTime = time
+        if let reason = exchange.staticRejection(engineOrder) {
+            order.status = .rejected
+            order.rejectReason = reason.description
+            orders[order.clientOrderID] = order
+            return nil
+        }
+        let bar = Bar(timestamp: time, open: price.doubleValue, high: price.doubleValue, low: price.doubleValue, close: price.doubleValue, volume: 0)
+        var outcome: OrderEvent?
+        exchange.execute(engineOrder, at: price, bar: bar, barIndex: ticks, portfolio: &portfolio) { outcome = $0 }
+        exchanges[order.symbol] = exchange
+        switch outcome {
+        case .filled(_, let fill):
+            order.status = .filled
+            order.quantity = fill.quantity
+            order.executedQuantity = fill.quantity
+            order.cumulativeQuote = fill.notional
+            order.cumulativeCommission = fill.commission
+            order.updateTime = time
+            orders[order.clientOrderID] = order
+            return order
+        case .rejected(_, let reason):
+            order.status = .rejected
+            order.rejectReason = reason.description
+        default:
+            order.status = .rejected
+            order.rejectReason = "not filled"
+        }
         orders[order.clientOrderID] = order
-        return order
+        return nil
     }
 }

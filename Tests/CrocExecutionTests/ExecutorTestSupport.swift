@@ -118,8 +118,11 @@ func memoryLogger(_ sink: LogSink, level: Logger.Level = .info) -> Logger {
     return logger
 }
 
-/// Polls `condition` until it holds or two seconds pass.
-func eventually(_ timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+/// Polls `condition` until it holds or `timeout` passes. The bound is generous: the whole suite
+/// runs in parallel on a pool as wide as the machine, and a test that computes synchronously
+/// (a model fit, a `swift build` the agent validates) can hold a thread for tens of seconds on a
+/// 2-core runner; a condition that holds returns at once.
+func eventually(_ timeout: Duration = .seconds(60), _ condition: () async -> Bool) async -> Bool {
     let end = ContinuousClock.now + timeout
     while ContinuousClock.now < end {
         if await condition() { return true }

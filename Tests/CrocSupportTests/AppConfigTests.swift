@@ -185,6 +185,10 @@ struct AppConfigTests {
             ("logging: {level: loud}", "logging.level", "must be one of"),
             ("data: {delimiter: ';;'}", "data.delimiter", "exactly one"),
             ("instrument: {quantityStep: 0}", "instrument.quantityStep", "between"),
+            ("instrument: {symbols: {AAPL: {quantityStep: 0}}}", "instrument.symbols.AAPL.quantityStep", "between"),
+            ("instrument: {symbols: {BTCUSDT: {pricePrecision: 9}}}", "instrument.symbols.BTCUSDT.pricePrecision", "between 0 and 8"),
+            ("instrument: {symbols: {AAPL: {quantitySteps: 1}}}", "instrument.symbols.AAPL.quantitySteps", "unknown key"),
+            ("instrument: {symbols: {AAPL: {}}}", "instrument.symbols.AAPL", "expected a mapping"),
             ("data: [1, 2]", "data", "expected a mapping"),
         ]
     )
@@ -193,6 +197,16 @@ struct AppConfigTests {
         #expect(error?.keyPath == path)
         #expect(error?.rule.contains(rule) == true, "\(error?.rule ?? "")")
         #expect(error?.description.contains("(in t.yaml)") == true)
+    }
+
+    @Test("per-symbol instrument specs override the defaults for a universe")
+    func perSymbolInstruments() throws {
+        let yaml = "instrument: {quantityStep: 0.01, pricePrecision: 2, symbols: {AAPL: {quantityStep: 1}, BTCUSDT: {pricePrecision: 1, quantityStep: 0.00001}}}"
+        let c = try AppConfig(from: try AppConfig.parse(text: yaml), source: "t.yaml")
+        #expect(c.instrument.spec(for: "AAPL") == (2, 1))
+        #expect(c.instrument.spec(for: "BTCUSDT") == (1, 0.00001))
+        #expect(c.instrument.spec(for: "KO") == (2, 0.01))  // not listed: the defaults
+        #expect(AppConfig().instrument.spec(for: "X") == (nil, 1))
     }
 
     @Test("syntax errors and unreadable files are typed")

@@ -200,36 +200,80 @@ public struct DataConfig: Sendable, Equatable, Encodable {
     }
 }
 
-/// How the traded instrument is described.
+/// How the traded instrument is described: defaults for every symbol, and
+/// per-symbol overrides for a universe (`symbols: {AAPL: {quantityStep: 1},
+/// BTCUSDT: {pricePrecision: 2, quantityStep: 0.00001}}`).
 public struct InstrumentConfig: Sendable, Equatable, Encodable {
     /// Decimal places of prices; nil infers them from the data.
     public var pricePrecision: Int?
     /// The smallest tradable quantity (1 = whole units, 0.001 = fractional).
     public var quantityStep: Double
+    /// Per-symbol overrides: what a symbol's entry names replaces the default.
+    public var symbols: [String: SymbolOverride]
+
+    /// One symbol's overrides of the defaults.
+    public struct SymbolOverride: Sendable, Equatable, Encodable {
+        /// Decimal places of its prices, when not the default.
+        public var pricePrecision: Int?
+        /// Its quantity step, when not the default.
+        public var quantityStep: Double?
+
+        /// Creates an override.
+        public init(pricePrecision: Int? = nil, quantityStep: Double? = nil) {
+            self.pricePrecision = pricePrecision
+            self.quantityStep = quantityStep
+        }
+    }
 
     /// Creates an instrument section.
-    public init(pricePrecision: Int? = nil, quantityStep: Double = 1) {
+    public init(pricePrecision: Int? = nil, quantityStep: Double = 1, symbols: [String: SymbolOverride] = [:]) {
         self.pricePrecision = pricePrecision
         self.quantityStep = quantityStep
+        self.symbols = symbols
+    }
+
+    /// The price precision (nil: infer from the data) and quantity step of `symbol`:
+    /// its override where it has one, else the defaults.
+    public func spec(for symbol: String) -> (pricePrecision: Int?, quantityStep: Double) {
+        let o = symbols[symbol]
+        return (o?.pricePrecision ?? pricePrecision, o?.quantityStep ?? quantityStep)
     }
 
     /// Reads and validates the section from `r`.
-    /// - Throws: `ConfigError` naming the key path.
+    /// - Throws: `ConfigError` naming the key path (`instrument.symbols.AAPL.quantityStep`).
     public init(_ r: ConfigReader) throws(ConfigError) {
-        try r.rejectUnknownKeys(["pricePrecision", "quantityStep"])
+        try r.rejectUnknownKeys(["pricePrecision", "quantityStep", "symbols"])
+        let (precision, step) = try Self.read(r, defaultStep: 1)
+        var overrides: [String: SymbolOverride] = [:]
+        let table = try r.nested("symbols")
+        for symbol in table.values.keys.sorted() {
+            let entry = try table.nested(symbol)
+            guard !entry.values.isEmpty else {
+                throw ConfigError(
+                    .invalidValue,
+                    keyPath: entry.path,
+                    rule: "expected a mapping with pricePrecision and/or quantityStep",
+                    source: r.source
+                )
+            }
+            let (p, q) = try Self.read(entry, defaultStep: nil)
+            overrides[symbol] = SymbolOverride(pricePrecision: p, quantityStep: q)
+        }
+        self.init(pricePrecision: precision, quantityStep: step ?? 1, symbols: overrides)
+    }
+
+    /// Reads and checks `pricePrecision` and `quantityStep` of one mapping.
+    private static func read(_ r: ConfigReader, defaultStep: Double?) throws(ConfigError) -> (Int?, Double?) {
+        try r.rejectUnknownKeys(defaultStep == nil ? ["pricePrecision", "quantityStep"] : ["pricePrecision", "quantityStep", "symbols"])
         let precision = r.raw("pricePrecision") == nil ? nil : try r.int("pricePrecision", default: 0)
-        self.init(pricePrecision: precision, quantityStep: try r.double("quantityStep", default: 1))
-        if let p = pricePrecision, !(0...8).contains(p) {
+        let step: Double? = r.raw("quantityStep") == nil ? defaultStep : try r.double("quantityStep", default: 1)
+        if let p = precision, !(0...8).contains(p) {
             throw ConfigError(.invalidValue, keyPath: r.childPath("pricePrecision"), rule: "must be between 0 and 8, found \(p)", source: r.source)
         }
-        if !(quantityStep >= 1e-8 && quantityStep <= 1e9) {
-            throw ConfigError(
-                .invalidValue,
-                keyPath: r.childPath("quantityStep"),
-                rule: "must be between 1e-8 and 1e9, found \(quantityStep)",
-                source: r.source
-            )
+        if let q = step, !(q >= 1e-8 && q <= 1e9) {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("quantityStep"), rule: "must be between 1e-8 and 1e9, found \(q)", source: r.source)
         }
+        return (precision, step)
     }
 }
 

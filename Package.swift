@@ -175,6 +175,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CrocStrategiesTests", dependencies: ["CrocStrategies", "CrocCore"], swiftSettings: strictSettings),
+        // The kernel's tests build without NIO or an HTTP server, like the kernel.
+        .testTarget(
+            name: "CrocEngineTests",
+            dependencies: ["CrocEngine", "CrocCore", "CrocData", "CrocStrategies", "CrocSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CrocExecutionTests",
             dependencies: [

@@ -1,13 +1,11 @@
 import CrocCore
 import CrocData
-import CrocEngine
-import CrocExecution
 import CrocStrategies
 import CrocSupport
 import Foundation
 import Testing
 
-@testable import CrocRuntime
+@testable import CrocEngine
 
 let day: Int64 = 86_400_000_000_000
 

@@ -143,6 +143,15 @@ struct UniverseTests {
         #expect(summary[bac].last?.nanoseconds == u.timestamps[89])
     }
 
+    @Test("tickers that look like OHLCV columns (C, O, H, L, V) stay symbols of a wide file")
+    func tickersNamedLikeColumns() throws {
+        let u = try UniverseLoader.parse(text: "Date,C,V,KO\n2020-01-01,40.5,200.25,55\n2020-01-02,41,201,\n", file: "w.csv")
+        #expect(u.layout == .wide && u.symbols == ["C", "V", "KO"])
+        #expect(u.members.map(\.count) == [2, 2, 1])
+        let ohlc = try UniverseLoader.parse(text: "ts,o,h,l,c\n2020-01-01,1,2,0.5,1.5\n", file: "x.csv")
+        #expect(ohlc.layout == .single && ohlc.members[0].high == [2])
+    }
+
     @Test("an ordinary OHLCV file is a universe of one")
     func single() throws {
         let u = try UniverseLoader.load(path: sampleData("GOOGL.csv"))

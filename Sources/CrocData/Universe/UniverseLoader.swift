@@ -128,7 +128,11 @@ public enum UniverseLoader {
         if let symbolColumn = lower.firstIndex(where: { $0 == "symbol" || $0 == "ticker" }) {
             return try parseLong(p, file: file, options: options, symbolColumn: symbolColumn, names: names)
         }
-        if lower.contains("close") || lower.contains("c") {
+        // An ordinary OHLCV file names its close `close` (or all of o/h/l/c). A wide file's columns
+        // are tickers, and C, O, H, L and V are tickers too (Citigroup, Realty Income, Hyatt, Loews,
+        // Visa): one of them alone never makes a file an OHLCV file.
+        let abbreviated = ["o", "h", "l", "c"].allSatisfy(lower.contains)
+        if lower.contains("close") || abbreviated {
             var o = options
             o.symbol = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             let series: BarSeries
@@ -335,9 +339,7 @@ public enum UniverseLoader {
         }
         let (names, bodyStart) = header(p, delimiter: options.delimiter)
         let lower = names.map { $0.lowercased() }
-        let column =
-            lower.firstIndex { CSVBarLoader.timestampNames.contains($0) } ?? (lower.contains("close") || lower.contains("symbol") ? nil : 0)
-        guard let column else { return "unspecified" }
+        let column = lower.firstIndex { CSVBarLoader.timestampNames.contains($0) } ?? 0
         // The first non-blank data row's time field.
         var i = bodyStart
         while i < p.count {

@@ -155,16 +155,9 @@ public enum UniverseLoader {
         let headerBytes = Array(p[0..<bodyStart])
         var order: [String] = []
         var parts: [String: (bytes: [UInt8], lines: [Int])] = [:]
-        var i = bodyStart
-        var line = 1
-        while i < p.count {
-            line += 1
-            var end = i
-            while end < p.count && p[end] != 10 { end += 1 }
-            defer { i = end + 1 }
-            var contentEnd = end
-            if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
-            if !(i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { continue }  // blank line
+        try forEachDataLine(p, from: bodyStart) { (line, row) throws(UniverseError) in
+            let i = row.lowerBound
+            let contentEnd = row.upperBound
             // The symbol field.
             var column = 0
             var s = i
@@ -238,19 +231,11 @@ public enum UniverseLoader {
         var fractions = [Int](repeating: 0, count: symbols.count)
         var lastTime = Int64.min
         var lastLine = 0
-        var line = 1
-        var i = bodyStart
         let timeName = names[0]
-        while i < p.count {
-            line += 1
-            var end = i
-            while end < p.count && p[end] != 10 { end += 1 }
-            defer { i = end + 1 }
-            var contentEnd = end
-            if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
-            if !(i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { continue }
+        try forEachDataLine(p, from: bodyStart) { (line, row) throws(UniverseError) in
+            let contentEnd = row.upperBound
             var column = 0
-            var s = i
+            var s = row.lowerBound
             var time: Int64 = 0
             while true {
                 var e = s
@@ -325,6 +310,26 @@ public enum UniverseLoader {
         }
         let z = zone(of: p, options: options)
         return try Universe(members: series, layout: .wide, timeZones: Array(repeating: z, count: series.count))
+    }
+
+    /// Calls `body` with each non-blank line from `start` on: its 1-based line number in the
+    /// file and the byte range of its content (without the line end or a CR before it).
+    static func forEachDataLine(
+        _ p: UnsafeBufferPointer<UInt8>,
+        from start: Int,
+        _ body: (Int, Range<Int>) throws(UniverseError) -> Void
+    ) throws(UniverseError) {
+        var i = start
+        var line = 1
+        while i < p.count {
+            line += 1
+            var end = i
+            while end < p.count && p[end] != 10 { end += 1 }
+            var contentEnd = end
+            if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
+            if (i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { try body(line, i..<contentEnd) }
+            i = end + 1
+        }
     }
 
     // MARK: Time zones

@@ -52,10 +52,44 @@ public struct TradingEngine: Sendable {
         public var message: String
     }
 
+    /// The realised weights after a rebalance.
+    public struct WeightRow: Sendable, Hashable {
+        /// The slice's index.
+        public var index: Int
+        /// The slice's time.
+        public var time: Timestamp
+        /// Each lane's value over equity, after the rebalance's orders (at their prices).
+        public var weights: [Double]
+    }
+
+    /// One more instrument of a multi-instrument run: its own simulated
+    /// venue and cached position (lane 0 is the engine's `instrument`,
+    /// `exchange` and `position`).
+    struct Lane: Sendable {
+        var exchange: SimulatedExchange
+        var position: Quantity = .zero
+    }
+
     /// Where orders go.
     public let routing: OrderRouting
-    /// The traded instrument.
+    /// The traded instrument (the first lane's, in a multi-instrument run).
     public let instrument: Instrument
+    /// Every traded instrument, by lane (one for a single-instrument run).
+    public let instruments: [Instrument]
+    /// Lanes 1..<N of a multi-instrument run.
+    private var extraLanes: [Lane] = []
+    /// Each symbol's lane.
+    private let laneOfSymbol: [String: Int]
+    /// Rebalances decided on the last slice, waiting for this slice's opens (`.nextOpen`).
+    private var pendingRebalances: [[Rebalance.Target]] = []
+    /// The realised weights after each rebalance, in order.
+    public private(set) var weightHistory: [WeightRow] = []
+    /// Per-member cursors of the universe being processed (`process(_:range:)` for a universe).
+    private var universeCursor: [Int] = []
+    /// The time of the last slice processed (multi-instrument runs).
+    private var lastSliceTime: Timestamp?
+    /// Whether the engine trades more than one instrument (it then processes slices).
+    public var isMultiInstrument: Bool { !extraLanes.isEmpty }
     /// The strategy.
     public private(set) var strategy: any Strategy
     /// The simulated execution client.
@@ -127,12 +161,51 @@ public struct TradingEngine: Sendable {
         self.watchesDrawdown = limits.maxDrawdown != nil
         self.routing = routing
         self.instrument = instrument
+        self.instruments = [instrument]
+        self.laneOfSymbol = [instrument.symbol: 0]
         self.strategy = strategy
         self.exchange = exchange
         self.portfolio = Portfolio(cash: cash)
         self.trades = TradeLedger()
         self.cash = cash
-        self.context = StrategyContext(instrument: instrument, fees: exchange.fees, runID: runID)
+        self.context = StrategyContext(instrument: instrument, fees: exchange.fees, runID: runID, allowShort: exchange.allowShort)
+        equityCurve.reserveCapacity(expectedBars)
+    }
+
+    /// Creates an engine for many instruments on one account: one lane per
+    /// instrument, each with its own simulated venue (same costs and fill
+    /// rules), one `Portfolio` with shared cash. It processes time slices
+    /// (`process(_: MarketSlice)`, or a whole `Universe`). With one
+    /// instrument it is the single-instrument engine.
+    /// - Precondition: at least one instrument; symbols distinct.
+    public init(
+        instruments: [Instrument],
+        strategy: any Strategy,
+        fees: FeeModel,
+        fillTiming: FillTiming = .nextOpen,
+        allowShort: Bool = false,
+        cash: Money,
+        expectedBars: Int = 0,
+        runID: String = "crocbot",
+        routing: OrderRouting = .simulated,
+        risk limits: RiskLimits = .none
+    ) {
+        precondition(!instruments.isEmpty, "at least one instrument")
+        precondition(Set(instruments.map(\.symbol)).count == instruments.count, "symbols must be distinct")
+        let venue = { (i: Instrument) in SimulatedExchange(instrument: i, fees: fees, fillTiming: fillTiming, allowShort: allowShort) }
+        self.risk = limits.isEmpty ? nil : RiskEngine(limits: limits)
+        self.watchesDrawdown = limits.maxDrawdown != nil
+        self.routing = routing
+        self.instrument = instruments[0]
+        self.instruments = instruments
+        self.laneOfSymbol = Dictionary(uniqueKeysWithValues: instruments.enumerated().map { ($1.symbol, $0) })
+        self.strategy = strategy
+        self.exchange = venue(instruments[0])
+        self.extraLanes = instruments.dropFirst().map { Lane(exchange: venue($0)) }
+        self.portfolio = Portfolio(cash: cash)
+        self.trades = TradeLedger()
+        self.cash = cash
+        self.context = StrategyContext(instruments: instruments, fees: fees, runID: runID, allowShort: allowShort)
         equityCurve.reserveCapacity(expectedBars)
     }
 
@@ -265,15 +338,11 @@ public struct TradingEngine: Sendable {
     private mutating func step<S: Strategy>(_ bar: Bar, _ strategy: inout S, markPrice: Price?) -> Double {
         let index = barCount
         barCount += 1
+        if !pendingRebalances.isEmpty {
+            executePendingRebalances(index: index, slice: nil, bar: bar, &strategy)
+        }
         if routing == .simulated && !exchange.workingOrders.isEmpty {
-            var events = takeEventBuffer()
-            // The context lets go of the exchange's order array while the exchange updates it
-            // (a shared array would be copied on every change), and gets it back after.
-            context.workingOrders = []
-            exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
-            context.workingOrders = exchange.workingOrders
-            handle(events, &strategy)
-            returnEventBuffer(&events)
+            fillWorking(lane: 0, bar: bar, index: index, &strategy)
         }
         // The close is converted only when a position needs marking (the price rounding is not free).
         var equity = cash
@@ -325,7 +394,7 @@ public struct TradingEngine: Sendable {
         killReason = r.killReason
         context.commands.removeAll(keepingCapacity: true)
         context.cancelAllOrders()
-        context.closePosition(tag: "kill_switch")
+        context.closeAllPositions(tag: "kill_switch")
         return true
     }
 
@@ -342,15 +411,16 @@ public struct TradingEngine: Sendable {
     }
 
     /// The risk checks for one order; nil when it may go.
-    private mutating func riskCheck(_ order: Order, close: Price, bar: Bar) -> RiskViolation? {
+    private mutating func riskCheck(_ order: Order, close: Price, time: Timestamp) -> RiskViolation? {
         guard var r = risk else { return nil }
         if order.tag == "kill_switch" { return nil }  // the kill switch's own exit is never refused
+        let lane = laneOfSymbol[order.symbol] ?? 0
         let quantity: Quantity
         switch order.size {
         case .quantity(let q): quantity = q
         case .cashFraction(let f):
             let price = exchange.fees.slipped(close, side: order.side)
-            quantity = exchange.fees.affordableQuantity(budget: cash * f, price: price, step: instrument.quantityStep)
+            quantity = exchange.fees.affordableQuantity(budget: cash * f, price: price, step: instruments[lane].quantityStep)
         }
         let kind: OrderRequest.Kind
         switch order.type {
@@ -359,15 +429,301 @@ public struct TradingEngine: Sendable {
         }
         var working = Quantity.zero
         var open = 0
-        for o in routing == .simulated ? exchange.workingOrders : Array(externalWorking.values) where o.symbol == order.symbol {
+        for o in routing == .simulated ? laneWorkingOrders(lane) : Array(externalWorking.values) where o.symbol == order.symbol {
             open += 1
             if case .quantity(let q) = o.size { working += o.side == .buy ? q : -q }
         }
         r.updatePrice(symbol: order.symbol, price: close)
         let request = OrderRequest(clientOrderID: "", symbol: order.symbol, side: order.side, kind: kind, quantity: quantity)
-        let violation = r.check(request, exposure: position + working, openOrders: open, nowNanos: UInt64(max(bar.timestamp.nanoseconds, 0)))
+        let violation = r.check(
+            request,
+            exposure: lanePosition(lane) + working,
+            openOrders: open,
+            nowNanos: UInt64(max(time.nanoseconds, 0))
+        )
         risk = r
         return violation
+    }
+
+    // MARK: Lanes
+
+    /// Lane `k`'s signed position.
+    @inline(__always)
+    private func lanePosition(_ k: Int) -> Quantity { k == 0 ? position : extraLanes[k - 1].position }
+
+    /// Lane `k`'s working orders at its simulated venue.
+    private func laneWorkingOrders(_ k: Int) -> [Order] { k == 0 ? exchange.workingOrders : extraLanes[k - 1].exchange.workingOrders }
+
+    /// Every working order at the simulated venues, lane by lane.
+    private var simulatedWorkingOrders: [Order] {
+        guard !extraLanes.isEmpty else { return exchange.workingOrders }
+        var all = exchange.workingOrders
+        for lane in extraLanes where !lane.exchange.workingOrders.isEmpty { all.append(contentsOf: lane.exchange.workingOrders) }
+        return all
+    }
+
+    /// Matches lane `k`'s working orders against its bar and books the fills.
+    @inline(__always)
+    private mutating func fillWorking<S: Strategy>(lane k: Int, bar: Bar, index: Int, _ strategy: inout S) {
+        var events = takeEventBuffer()
+        // The context lets go of the exchange's order array while the exchange updates it
+        // (a shared array would be copied on every change), and gets it back after.
+        context.workingOrders = []
+        if k == 0 {
+            exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+        } else {
+            extraLanes[k - 1].exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+        }
+        context.workingOrders = simulatedWorkingOrders
+        handle(events, &strategy)
+        returnEventBuffer(&events)
+    }
+
+    /// Fills `order` on lane `k` at `price` now (rebalance orders), booking the fill.
+    private mutating func executeNow<S: Strategy>(_ order: Order, lane k: Int, at price: Price, bar: Bar, index: Int, _ strategy: inout S) {
+        var events = takeEventBuffer()
+        context.workingOrders = []
+        if k == 0 {
+            exchange.execute(order, at: price, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+        } else {
+            extraLanes[k - 1].exchange.execute(order, at: price, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+        }
+        context.workingOrders = simulatedWorkingOrders
+        handle(events, &strategy)
+        returnEventBuffer(&events)
+    }
+
+    /// Lane `k`'s bar in the current step: the single bar for lane 0 of a single-instrument step,
+    /// else the slice's bar of that lane (nil: no bar now).
+    @inline(__always)
+    private func laneBar(_ k: Int, bar: Bar?, slice: MarketSlice?) -> Bar? {
+        if let slice { return slice.bar(lane: k) }
+        return k == 0 ? bar : nil
+    }
+
+    /// Equity with every lane marked at its last close (`context.closes`).
+    private func sliceEquity() -> Money {
+        var equity = cash
+        context.positions.withUnsafeBufferPointer { q in
+            context.closes.withUnsafeBufferPointer { c in
+                for k in q.indices where q[k].raw != 0 { equity += q[k] * c[k] }
+            }
+        }
+        return equity
+    }
+
+    // MARK: Rebalances
+
+    /// Runs the rebalances decided on the previous step at this step's opens.
+    @inline(never)
+    private mutating func executePendingRebalances<S: Strategy>(index: Int, slice: MarketSlice?, bar: Bar?, _ strategy: inout S) {
+        let pending = pendingRebalances
+        pendingRebalances.removeAll()
+        for targets in pending { executeRebalance(targets, index: index, slice: slice, bar: bar, atOpen: true, &strategy) }
+    }
+
+    /// Executes one rebalance at the step's opens or closes, by `Rebalance`'s rules: the
+    /// account valued at those prices, the orders sells first, each sized from the value left
+    /// after the earlier ones, buys cut to the cash. A symbol without a bar now is not traded.
+    @inline(never)
+    private mutating func executeRebalance<S: Strategy>(
+        _ targets: [Rebalance.Target],
+        index: Int,
+        slice: MarketSlice?,
+        bar: Bar?,
+        atOpen: Bool,
+        _ strategy: inout S
+    ) {
+        let n = instruments.count
+        var prices = [Price?](repeating: nil, count: n)
+        var bars = [Bar?](repeating: nil, count: n)
+        for k in 0..<n {
+            guard let b = laneBar(k, bar: bar, slice: slice) else { continue }
+            bars[k] = b
+            prices[k] = instruments[k].price(atOpen ? b.open : b.close)
+        }
+        let time = slice?.time ?? bar?.timestamp ?? Timestamp(nanoseconds: 0)
+        // Each lane's price for valuing the account: now, or its last close when it has no bar now.
+        var marks = [Price](repeating: .zero, count: n)
+        var value = cash
+        for k in 0..<n {
+            marks[k] = prices[k] ?? closeOf(k)
+            let q = lanePosition(k)
+            if q.raw != 0 {
+                value += q * marks[k]
+                portfolio.mark(instruments[k].symbol, at: marks[k])
+            }
+        }
+        let ordered = Rebalance.sequence(targets, equity: value) { symbol in
+            guard let k = laneOfSymbol[symbol] else { return .zero }
+            let q = lanePosition(k)
+            return q.raw == 0 ? .zero : q * marks[k]
+        }
+        let fees = exchange.fees
+        for target in ordered {
+            guard let k = laneOfSymbol[target.symbol], let price = prices[k], let b = bars[k] else { continue }
+            let held = lanePosition(k)
+            let step = instruments[k].quantityStep
+            guard var q = Rebalance.delta(weight: target.weight, equity: value, price: price, position: held, step: step), q.raw != 0 else {
+                continue
+            }
+            let side: OrderSide = q.raw > 0 ? .buy : .sell
+            let fillPrice = fees.slipped(price, side: side)
+            if side == .buy { q = Rebalance.affordable(buy: q, price: fillPrice, cash: cash, fees: fees, step: step) }
+            q = q.magnitude
+            guard q.raw != 0 else { continue }
+            var order = context.makeOrder(symbol: target.symbol, side: side, size: .quantity(q), tag: "rebalance")
+            order.createdAt = time
+            if risk != nil, let violation = riskCheck(order, close: price, time: time) {
+                riskRefusals.append((order, violation))
+                rejections.append((order, .refused("risk: \(violation)")))
+                continue
+            }
+            let cashBefore = cash
+            executeNow(order, lane: k, at: fillPrice, bar: b, index: index, &strategy)
+            // Revalued exactly: the lane's term and the cash replaced (the sum is the full revaluation).
+            value += (lanePosition(k) * price - held * price) + (cash - cashBefore)
+        }
+        var weights = [Double](repeating: 0, count: n)
+        let total = value.doubleValue
+        if total != 0 {
+            for k in 0..<n {
+                let q = lanePosition(k)
+                if q.raw != 0 { weights[k] = (q * marks[k]).doubleValue / total }
+            }
+        }
+        weightHistory.append(WeightRow(index: index, time: time, weights: weights))
+    }
+
+    /// The orders of a rebalance for an external execution client: sized at the decision's
+    /// closes, sells first; the venue's own checks (and the executor's) cut or refuse the rest.
+    private mutating func externalRebalanceOrders(_ targets: [Rebalance.Target]) -> [Order] {
+        var value = cash
+        for k in instruments.indices where lanePosition(k).raw != 0 { value += lanePosition(k) * closeOf(k) }
+        let ordered = Rebalance.sequence(targets, equity: value) { symbol in
+            guard let k = laneOfSymbol[symbol] else { return .zero }
+            return lanePosition(k) * closeOf(k)
+        }
+        var orders: [Order] = []
+        for target in ordered {
+            guard let k = laneOfSymbol[target.symbol], closeOf(k).raw > 0,
+                let q = Rebalance.delta(
+                    weight: target.weight,
+                    equity: value,
+                    price: closeOf(k),
+                    position: lanePosition(k),
+                    step: instruments[k].quantityStep
+                ), q.raw != 0
+            else { continue }
+            orders.append(context.makeOrder(symbol: target.symbol, side: q.raw > 0 ? .buy : .sell, size: .quantity(q.magnitude), tag: "rebalance"))
+        }
+        return orders
+    }
+
+    /// Lane `k`'s last close (lane 0 of a single-instrument run: the last bar's).
+    private func closeOf(_ k: Int) -> Price {
+        if k == 0 && extraLanes.isEmpty, let bar = lastBar { return instrument.price(bar.close) }
+        return context.closes[k]
+    }
+
+    // MARK: Slices (multi-instrument runs)
+
+    /// Processes one time slice: the bars of the symbols that share a timestamp.
+    /// Per slice: rebalances waiting from the last slice run at the opens; each lane's working
+    /// orders are matched against its own bar; every lane with a bar is marked at its close
+    /// (the others keep their last close); the strategy decides once (`onSlice`); its commands
+    /// go to the lanes they name; equity at the closes is recorded.
+    public mutating func process(_ slice: MarketSlice) {
+        var s = takeStrategy()
+        let equity = stepSlice(slice, &s)
+        strategy = s
+        equityCurve.append(equity)
+    }
+
+    /// Processes union-calendar rows `range` of `universe` as slices, in order: the same work
+    /// as `process(_: MarketSlice)` per row, with the strategy's type opened once and the
+    /// slice's storage reused (the portfolio backtest hot loop). Rows must be processed in
+    /// order from 0 across calls.
+    /// - Precondition: the universe's symbols are this engine's instruments', in lane order.
+    public mutating func process(_ universe: Universe, range: Range<Int>) {
+        precondition(universe.symbols == instruments.map(\.symbol), "the universe's symbols must be the engine's instruments, in order")
+        precondition(range.lowerBound >= 0 && range.upperBound <= universe.timestamps.count, "rows outside the universe")
+        guard !range.isEmpty else { return }
+        if universeCursor.count != universe.count {
+            universeCursor = universe.members.indices.map { s in
+                (0..<range.lowerBound).reversed().lazy.compactMap { universe.barIndex(symbol: s, time: $0) }.first.map { $0 + 1 } ?? 0
+            }
+        }
+        var s = takeStrategy()
+        processRows(universe, range, &s)
+        strategy = s
+    }
+
+    @_specialize(where S == AllocatorStrategy)
+    private mutating func processRows<S: Strategy>(_ universe: Universe, _ range: Range<Int>, _ strategy: inout S) {
+        let n = universe.count
+        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
+        slice.lanes.reserveCapacity(n)
+        slice.bars.reserveCapacity(n)
+        var cursor = universeCursor
+        equityCurve.reserveCapacity(equityCurve.count + range.count)
+        for t in range {
+            let time = universe.timestamps[t]
+            slice.time = Timestamp(nanoseconds: time)
+            slice.lanes.removeAll(keepingCapacity: true)
+            slice.bars.removeAll(keepingCapacity: true)
+            for k in 0..<n {
+                let m = universe.members[k]
+                let c = cursor[k]
+                if c < m.count && m.timestamps[c] == time {
+                    slice.lanes.append(k)
+                    slice.bars.append(Bar(timestamp: slice.time, open: m.open[c], high: m.high[c], low: m.low[c], close: m.close[c], volume: m.volume[c]))
+                    cursor[k] = c + 1
+                }
+            }
+            equityCurve.append(stepSlice(slice, &strategy))
+        }
+        universeCursor = cursor
+    }
+
+    /// The per-slice work (see `process(_: MarketSlice)`); returns the equity at the closes.
+    private mutating func stepSlice<S: Strategy>(_ slice: MarketSlice, _ strategy: inout S) -> Double {
+        let index = barCount
+        barCount += 1
+        if !pendingRebalances.isEmpty { executePendingRebalances(index: index, slice: slice, bar: nil, &strategy) }
+        if routing == .simulated {
+            for (j, k) in slice.lanes.enumerated() where !(k == 0 ? exchange.workingOrders.isEmpty : extraLanes[k - 1].exchange.workingOrders.isEmpty) {
+                fillWorking(lane: k, bar: slice.bars[j], index: index, &strategy)
+            }
+        }
+        for (j, k) in slice.lanes.enumerated() { context.closes[k] = instruments[k].price(slice.bars[j].close) }
+        if let b = slice.bar(lane: 0) { lastBar = b }
+        var equity = sliceEquity()
+        context.barIndex = index
+        context.time = slice.time
+        context.position = position
+        context.cash = cash
+        context.equity = equity
+        let anchor = Bar(timestamp: slice.time, open: 0, high: 0, low: 0, close: 0, volume: 0)
+        if watchesDrawdown, riskStops(anchor, equity: equity) {
+            // Kill switch: every position flattened on the slice it engaged.
+        } else {
+            do {
+                try strategy.onSlice(slice, context: &context)
+            } catch {
+                context.commands.removeAll(keepingCapacity: true)
+                strategyFailureCount += 1
+                if strategyFailures.count < 1000 {
+                    strategyFailures.append(StrategyFailure(barIndex: index, time: slice.time, message: "\(error)"))
+                }
+            }
+        }
+        if !context.commands.isEmpty {
+            execute(commands: anchor, index: index, close: context.closes[0], slice: slice, &strategy)
+            equity = sliceEquity()
+        }
+        lastSliceTime = slice.time
+        return equity.doubleValue
     }
 
     /// The position's value at `price`: `position * price`, by one multiplication when the
@@ -416,6 +772,10 @@ public struct TradingEngine: Sendable {
     /// - `.lastClose`: positions are closed at the last bar's close;
     /// - `.none`: positions stay open.
     public mutating func finish(_ mode: FinalizeMode) {
+        if isMultiInstrument {
+            finishSlices(mode)
+            return
+        }
         guard let bar = lastBar else { return }
         let index = barCount - 1
         let close = instrument.price(bar.close)
@@ -446,6 +806,27 @@ public struct TradingEngine: Sendable {
         var equity = cash
         if position.raw != 0 { equity += position * close }
         if !equityCurve.isEmpty { equityCurve[equityCurve.count - 1] = equity.doubleValue }
+    }
+
+    /// `finish` of a multi-instrument run: working orders are cancelled and, unless `mode` is
+    /// `.none`, every position is closed at its symbol's last close (a symbol that stopped
+    /// trading earlier settles at its own last close); the last equity point is re-marked.
+    private mutating func finishSlices(_ mode: FinalizeMode) {
+        guard let time = lastSliceTime else { return }
+        var s = takeStrategy()
+        defer { strategy = s }
+        if mode != .none {
+            for k in instruments.indices {
+                let q = lanePosition(k)
+                guard q.raw != 0 else { continue }
+                let price = context.closes[k]
+                let order = context.makeOrder(symbol: instruments[k].symbol, side: q.raw > 0 ? .sell : .buy, size: .quantity(q.magnitude), tag: "finalize")
+                let bar = Bar(timestamp: time, open: price.doubleValue, high: price.doubleValue, low: price.doubleValue, close: price.doubleValue, volume: 0)
+                executeNow(order, lane: k, at: price, bar: bar, index: barCount - 1, &s)
+            }
+        }
+        for k in instruments.indices where lanePosition(k).raw != 0 { portfolio.mark(instruments[k].symbol, at: context.closes[k]) }
+        if !equityCurve.isEmpty { equityCurve[equityCurve.count - 1] = sliceEquity().doubleValue }
     }
 
     // MARK: External routing (live and paper trading)
@@ -508,6 +889,7 @@ public struct TradingEngine: Sendable {
         self.cash = cash
         position = quantity
         context.position = quantity
+        context.positions[0] = quantity
         context.averagePrice = p.averagePrice
         context.cash = cash
     }
@@ -524,7 +906,9 @@ public struct TradingEngine: Sendable {
     /// The last bar processed.
     public var lastProcessedBar: Bar? { lastBar }
 
-    private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, close: Price, _ strategy: inout S) {
+    /// Hands the strategy's commands to the execution client. `bar` and `close` are lane 0's in
+    /// a single-instrument step; in a slice step (`slice` given) each lane's come from the slice.
+    private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, close: Price, slice: MarketSlice? = nil, _ strategy: inout S) {
         // The commands move out and the context gets the spare buffer (orders placed from
         // onOrderEvent land there): no array is copied or allocated per order.
         var commands = commandBuffer
@@ -533,10 +917,17 @@ public struct TradingEngine: Sendable {
             commands.removeAll(keepingCapacity: true)
             commandBuffer = commands
         }
-        portfolio.mark(instrument.symbol, at: close)
+        let time = slice?.time ?? bar.timestamp
+        if slice == nil {
+            portfolio.mark(instrument.symbol, at: close)
+        } else {
+            for k in instruments.indices where lanePosition(k).raw != 0 { portfolio.mark(instruments[k].symbol, at: context.closes[k]) }
+        }
         if risk != nil {
             commands.removeAll { command in
-                guard case .submit(let order) = command, let violation = riskCheck(order, close: close, bar: bar) else { return false }
+                guard case .submit(let order) = command else { return false }
+                let lane = laneOfSymbol[order.symbol] ?? 0
+                guard let violation = riskCheck(order, close: slice == nil ? close : context.closes[lane], time: time) else { return false }
                 riskRefusals.append((order, violation))
                 let reason = RejectionReason.refused("risk: \(violation)")
                 rejections.append((order, reason))
@@ -548,6 +939,13 @@ public struct TradingEngine: Sendable {
         }
         if routing == .external {
             for command in commands {
+                if case .rebalance(let targets) = command {
+                    for order in externalRebalanceOrders(targets) {
+                        outbox.append(.submit(order))
+                        externalWorking[order.id] = order
+                    }
+                    continue
+                }
                 outbox.append(command)
                 if case .submit(let order) = command { externalWorking[order.id] = order }
             }
@@ -559,14 +957,57 @@ public struct TradingEngine: Sendable {
             context.workingOrders = []  // not shared while the exchange changes it (see `step`)
             switch command {
             case .submit(let order):
-                exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+                if slice == nil && order.symbol == instrument.symbol {
+                    exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
+                } else {
+                    submitToLane(order, slice: slice, index: index, time: time) { events.append($0) }
+                }
             case .cancel(let id):
-                if let order = exchange.cancel(id) { events.append(.cancelled(order)) }
+                if let order = cancelAnywhere(id) { events.append(.cancelled(order)) }
+            case .rebalance(let targets):
+                if exchange.fillTiming == .close {
+                    context.workingOrders = simulatedWorkingOrders
+                    executeRebalance(targets, index: index, slice: slice, bar: slice == nil ? bar : nil, atOpen: false, &strategy)
+                } else {
+                    pendingRebalances.append(targets)
+                }
             }
-            context.workingOrders = exchange.workingOrders
+            context.workingOrders = simulatedWorkingOrders
             handle(events, &strategy)
             returnEventBuffer(&events)
         }
+    }
+
+    /// Routes a new order to the lane of its symbol. A symbol the run does not trade is
+    /// rejected; so is a market order to fill at the close of a symbol with no bar now.
+    private mutating func submitToLane(_ order: Order, slice: MarketSlice?, index: Int, time: Timestamp, emit: (OrderEvent) -> Void) {
+        guard let k = laneOfSymbol[order.symbol] else {
+            emit(.rejected(order, .unknownSymbol(order.symbol)))
+            return
+        }
+        let bar: Bar
+        if let b = laneBar(k, bar: nil, slice: slice) {
+            bar = b
+        } else {
+            if exchange.fillTiming == .close, case .market = order.type {
+                emit(.rejected(order, .refused("\(order.symbol) has no bar at \(time): it does not trade now")))
+                return
+            }
+            let last = closeOf(k).doubleValue
+            bar = Bar(timestamp: time, open: last, high: last, low: last, close: last, volume: 0)
+        }
+        if k == 0 {
+            exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio, emit: emit)
+        } else {
+            extraLanes[k - 1].exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio, emit: emit)
+        }
+    }
+
+    /// Cancels a working order at whichever lane holds it.
+    private mutating func cancelAnywhere(_ id: OrderID) -> Order? {
+        if let o = exchange.cancel(id) { return o }
+        for k in extraLanes.indices { if let o = extraLanes[k].exchange.cancel(id) { return o } }
+        return nil
     }
 
     private mutating func handle<S: Strategy>(_ events: [OrderEvent], _ strategy: inout S) {
@@ -575,10 +1016,16 @@ public struct TradingEngine: Sendable {
             case .filled(let order, let fill):
                 fills.append(fill)
                 trades.record(fill, tag: order.tag)
-                let p = portfolio.position(instrument.symbol)
-                position = p.quantity
+                let p = portfolio.position(fill.symbol)
                 cash = portfolio.cash
-                context.averagePrice = p.averagePrice
+                if fill.symbol == instrument.symbol {
+                    position = p.quantity
+                    context.averagePrice = p.averagePrice
+                    context.positions[0] = p.quantity
+                } else if let k = laneOfSymbol[fill.symbol] {
+                    extraLanes[k - 1].position = p.quantity
+                    context.positions[k] = p.quantity
+                }
             case .rejected(let order, let reason):
                 rejections.append((order, reason))
             case .cancelled, .accepted:
@@ -586,7 +1033,7 @@ public struct TradingEngine: Sendable {
             }
             context.position = position
             context.cash = cash
-            context.workingOrders = routing == .simulated ? exchange.workingOrders : externalWorkingOrders
+            context.workingOrders = routing == .simulated ? simulatedWorkingOrders : externalWorkingOrders
             strategy.onOrderEvent(event, context: &context)
         }
         // Orders placed from onOrderEvent are sent on the next bar.

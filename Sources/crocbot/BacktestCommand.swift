@@ -28,6 +28,13 @@ struct BacktestCommand: ParsableCommand {
               crocbot backtest --data Examples/data/EURUSD_1H_ASK.csv --cash 100000 --commission 0.0001
               crocbot backtest --config Examples/backtest.yaml --log-format json
               crocbot backtest --strategy model --param model=models/googl-gbdt --from 2016-12-01
+              crocbot backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy momentum_topk --param top=3
+              crocbot backtest --config Examples/portfolio-backtest.yaml
+
+            With --universe (a folder of CSV files, a wide CSV of closes, or a long CSV with a
+            symbol column) every symbol trades on one account: portfolio strategies
+            (equal_weight, inverse_volatility, momentum_topk, min_variance) rebalance it, and
+            the output adds fills.csv, weights.csv and per-symbol figures.
             """
     )
 
@@ -36,6 +43,12 @@ struct BacktestCommand: ParsableCommand {
 
     @Option(name: .long, help: "CSV file with date/open/high/low/close[/volume] columns.")
     var data: String?
+
+    @Option(name: .long, help: "A universe traded on one account: a folder of CSVs, a wide CSV of closes, or a long CSV.")
+    var universe: String?
+
+    @Option(name: .long, help: ArgumentHelp("The universe's symbols to trade (default: all).", valueName: "A,B,C"))
+    var symbols: String?
 
     @Option(name: .long, help: "Only bars from this date (ISO-8601), e.g. a model's held-out years.")
     var from: String?
@@ -87,6 +100,8 @@ struct BacktestCommand: ParsableCommand {
     private func overrides() throws -> [String: ConfigValue] {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
+        if let universe { o["data.universe"] = .string(universe) }
+        if let symbols { o["data.symbols"] = .string(symbols) }
         if let strategy { o["strategy.name"] = .string(strategy) }
         if let from { o["data.start"] = .string(from) }
         if let to { o["data.end"] = .string(to) }
@@ -112,6 +127,13 @@ struct BacktestCommand: ParsableCommand {
         let logger = Logger(label: "crocbot.backtest")
 
         let factory = StrategyFactory.standard
+        if let path = cfg.data.universe {
+            try runUniverse(cfg, path: path, factory: factory, logger: logger)
+            return
+        }
+        if StrategyFactory.isPortfolio(cfg.strategy.name) {
+            throw ValidationError("strategy \(cfg.strategy.name) trades a universe: give one with --universe PATH (or data.universe)")
+        }
         let strategy = try factory.make(cfg.strategy)
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)
@@ -161,5 +183,59 @@ struct BacktestCommand: ParsableCommand {
         let settings = (try? encoder.encode(cfg)).flatMap { String(data: $0, encoding: .utf8) } ?? "\(cfg)"
         let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings)
         print("\nwrote \(files.trades), \(files.equity) and \(files.report)")
+    }
+
+    /// A portfolio backtest: every symbol of the universe on one account.
+    private func runUniverse(_ cfg: AppConfig, path: String, factory: StrategyFactory, logger: Logger) throws {
+        guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "data.timestampFormat",
+                rule: "use auto, epoch_s, epoch_ms or a %-pattern, found '\(cfg.data.timestampFormat)'"
+            )
+        }
+        let started = ContinuousClock.now
+        let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
+        let universe = try TrainingPipeline.restrict(
+            try UniverseLoader.load(path: path, symbols: cfg.data.symbolList, options: csv),
+            start: cfg.data.start,
+            end: cfg.data.end
+        )
+        let loaded = ContinuousClock.now
+        logger.info(
+            "universe loaded",
+            metadata: [
+                "path": "\(path)", "symbols": "\(universe.count)", "timestamps": "\(universe.timestamps.count)",
+                "layout": "\(universe.layout.rawValue)", "elapsed": "\(loaded - started)",
+            ]
+        )
+        let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
+        let strategy = try factory.make(cfg.strategy, symbols: universe.symbols)
+        var options = try BacktestOptions(cfg.backtest)
+        options.risk = try RiskLimits(config: cfg.risk)
+        let result = try Backtester.run(universe: universe, instruments: instruments, strategy: strategy, options: options)
+        logger.info(
+            "backtest finished",
+            metadata: [
+                "strategy": "\(result.strategyName)", "symbols": "\(universe.count)", "fills": "\(result.fills.count)",
+                "rebalances": "\(result.weights.count)", "rejections": "\(result.rejections.count)", "elapsed": "\(ContinuousClock.now - loaded)",
+            ]
+        )
+        for r in result.rejections.prefix(5) {
+            logger.warning("order rejected", metadata: ["order": "\(r.order.clientOrderID)", "symbol": "\(r.order.symbol)", "reason": "\(r.reason)"])
+        }
+        print(BacktestReport.table(result))
+        print("")
+        print(BacktestReport.symbolTable(result))
+        let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let settings = (try? encoder.encode(cfg)).flatMap { String(data: $0, encoding: .utf8) } ?? "\(cfg)"
+        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings)
+        let dir = cfg.backtest.output as NSString
+        print(
+            "\nwrote \(files.trades), \(files.equity), \(dir.appendingPathComponent("fills.csv"))"
+                + (result.weights.isEmpty ? "" : ", \(dir.appendingPathComponent("weights.csv"))") + " and \(files.report)"
+        )
     }
 }

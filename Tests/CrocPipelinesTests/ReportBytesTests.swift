@@ -11,12 +11,12 @@ import Testing
 struct ReportBytesTests {
     /// trades.csv as it was written field by field with `String`s: the byte writer must give the same text.
     static func referenceTradesCSV(_ result: BacktestResult) -> String {
-        var out = "Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag\n"
+        var out = "Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag,Symbol\n"
         for t in result.trades {
             let fields = [
                 t.quantity.description, String(t.entryBar), String(t.exitBar), t.entryPrice.description, t.exitPrice.description,
                 t.pnl.description, String(t.returnFraction), t.commission.description, t.entryTime.iso8601(), t.exitTime.iso8601(),
-                String(t.duration / 1_000_000_000), t.tag ?? "",
+                String(t.duration / 1_000_000_000), t.tag ?? "", t.symbol,
             ]
             out += fields.joined(separator: ",") + "\n"
         }

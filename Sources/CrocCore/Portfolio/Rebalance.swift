@@ -106,6 +106,10 @@ public enum RebalanceError: Error, Sendable, Equatable, CustomStringConvertible 
     case negativeWeight(symbol: String, weight: Double)
     /// Absolute weights adding up to more than the leverage allows.
     case overweight(total: Double, limit: Double)
+    /// A symbol the run does not trade.
+    case unknownSymbol(String, known: [String])
+    /// A lane-ordered weight vector of the wrong length.
+    case laneCount(found: Int, expected: Int)
 
     /// A message for people.
     public var description: String {
@@ -115,6 +119,9 @@ public enum RebalanceError: Error, Sendable, Equatable, CustomStringConvertible 
         case .negativeWeight(let s, let w): return "target weight of \(s) is \(w): negative weights (shorts) need allowShort"
         case .overweight(let total, let limit):
             return "target weights add up to \(total), above \(limit) (set a higher leverage to allow it, or scale the weights down)"
+        case .unknownSymbol(let s, let known):
+            return "\(s) is not traded in this run; the symbols are \(known.prefix(20).joined(separator: ", "))\(known.count > 20 ? ", ..." : "")"
+        case .laneCount(let found, let expected): return "\(found) weights for \(expected) symbols"
         }
     }
 }

@@ -77,6 +77,14 @@ public struct BacktestResult: Sendable {
     public var periodReturns: [Double]
     /// Whether each period return is one bar's return: every bar ends its own period.
     public var periodsAreBars: Bool
+    /// The symbols traded, by lane (one for a single-instrument backtest).
+    public var symbols: [String] = []
+    /// The realised weights after each rebalance (portfolio backtests).
+    public var weights: [TradingEngine.WeightRow] = []
+    /// Per-symbol figures (portfolio backtests).
+    public var symbolStatistics: [SymbolStatistics] = []
+    /// The universe traded (portfolio backtests; for the report's per-symbol charts).
+    public var universe: Universe?
 }
 
 /// Why a backtest could not run.

@@ -1,4 +1,6 @@
 import CrocCore
+import CrocData
+import CrocEngine
 import CrocSupport
 import Foundation
 
@@ -7,6 +9,8 @@ import Foundation
 public enum BacktestHTMLReport {
     /// The chart ids every report contains (tests and the Chromium check look for them).
     public static let chartIDs = ["price", "equity", "drawdown", "monthly", "trades", "rolling-sharpe"]
+    /// The chart ids a portfolio backtest's report adds.
+    public static let portfolioChartIDs = ["weights", "contribution", "correlation"]
 
     /// Renders the report.
     /// - Parameters:
@@ -29,7 +33,8 @@ public enum BacktestHTMLReport {
         // 1. Price with entries and exits: every trade up to `maxMarkedTrades`, else an evenly
         // spaced sample of them (a 900-pixel chart cannot show more; the caption says how many).
         var markers: [SVG.Marker] = []
-        let marked = markedTrades(result.trades.count)
+        let portfolio = result.symbols.count > 1
+        let marked = portfolio ? [] : markedTrades(result.trades.count)
         markers.reserveCapacity(marked.count * 2)
         for k in marked {
             let trade = result.trades[k]
@@ -55,7 +60,9 @@ public enum BacktestHTMLReport {
         }
         let price = SVG.lineChart(
             id: "price",
-            title: marked.count == result.trades.count
+            title: portfolio
+                ? "Equal-weight buy & hold of the \(result.symbols.count) symbols (index, 1 at the start)"
+                : marked.count == result.trades.count
                 ? "\(result.instrument.symbol) close with trades"
                 : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
             series: [.init(points: indexed(result.closes), color: "#3366cc", label: "close")],
@@ -68,10 +75,10 @@ public enum BacktestHTMLReport {
         let hold = (0..<n).map { i in (x: Double(i), y: i < start ? initial : initial * result.closes[i] / result.closes[start]) }
         let equity = SVG.lineChart(
             id: "equity",
-            title: "Equity vs buy & hold",
+            title: portfolio ? "Equity vs equal-weight buy & hold" : "Equity vs buy & hold",
             series: [
                 .init(points: indexed(result.equity), color: "#3366cc", label: "strategy"),
-                .init(points: hold, color: "#999999", label: "buy & hold"),
+                .init(points: hold, color: "#999999", label: portfolio ? "equal-weight buy & hold" : "buy & hold"),
             ],
             xLabel: date
         )
@@ -117,7 +124,8 @@ public enum BacktestHTMLReport {
         )
         let stats = SVG.table(
             "Statistics",
-            rows: [("Strategy", result.strategyName), ("Symbol", result.instrument.symbol)] + BacktestReport.rows(result.statistics)
+            rows: [("Strategy", result.strategyName), portfolio ? ("Symbols", "\(result.symbols.count)") : ("Symbol", result.instrument.symbol)]
+                + BacktestReport.rows(result.statistics)
         )
         let config = SVG.text("Configuration", configuration)
         let s = result.statistics
@@ -127,8 +135,111 @@ public enum BacktestHTMLReport {
         return SVG.page(
             title: "CrocBot backtest: \(result.strategyName)",
             subtitle: subtitle,
-            sections: [wide(price), equity, drawdown, wide(monthly), trades, sharpe, stats, config]
+            sections: [wide(price), equity, drawdown, wide(monthly), trades, sharpe] + (portfolio ? portfolioSections(result, date: date) : [])
+                + [stats, config]
         )
+    }
+
+    /// The portfolio charts: weights over time (stacked, the 10 largest on average and
+    /// "others"), each symbol's contribution, the correlation of the symbols' returns (the 20
+    /// largest contributors by size), and the per-symbol table.
+    static func portfolioSections(_ result: BacktestResult, date: @escaping (Double) -> String) -> [String] {
+        let symbols = result.symbols
+        var sections: [String] = []
+        // Weights: cumulative sums drawn largest first, so each band shows one symbol.
+        if !result.weights.isEmpty {
+            let k = symbols.count
+            var mean = [Double](repeating: 0, count: k)
+            for row in result.weights { for i in 0..<k { mean[i] += row.weights[i] } }
+            let order = (0..<k).sorted { mean[$0] != mean[$1] ? mean[$0] > mean[$1] : $0 < $1 }
+            let shown = Array(order.prefix(10).filter { mean[$0] > 0 })
+            let palette = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395", "#999999"]
+            var bands: [[(x: Double, y: Double)]] = []
+            var labels: [String] = []
+            var cumulative = [Double](repeating: 0, count: result.weights.count)
+            for i in shown {
+                for (r, row) in result.weights.enumerated() { cumulative[r] += row.weights[i] }
+                bands.append(result.weights.enumerated().map { (x: Double($1.index), y: cumulative[$0]) })
+                labels.append(symbols[i])
+
+            }
+            if shown.count < k {
+                for (r, row) in result.weights.enumerated() { cumulative[r] = row.weights.reduce(0, +) }
+                bands.append(result.weights.enumerated().map { (x: Double($1.index), y: cumulative[$0]) })
+                labels.append("others")
+            }
+            let series = bands.enumerated().reversed().map { j, points in
+                SVG.Series(points: points, color: palette[min(j, palette.count - 1)], label: labels[j], area: true)
+            }
+            sections.append(
+                SVG.lineChart(
+                    id: "weights",
+                    title: "Weights after each rebalance (stacked, \(result.weights.count) rebalances)",
+                    series: series,
+                    xLabel: date,
+                    yFormat: { String(format: "%.0f%%", $0 * 100) }
+                ).replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
+            )
+        }
+        let byContribution = result.symbolStatistics.sorted { abs($0.contributionPct) > abs($1.contributionPct) }.prefix(20)
+        sections.append(
+            SVG.barChart(
+                id: "contribution",
+                title: "Contribution to return (%), \(byContribution.count) of \(symbols.count) symbols by size",
+                labels: byContribution.map(\.symbol),
+                values: byContribution.map(\.contributionPct),
+                format: { String(format: "%.2f%%", $0) }
+            )
+        )
+        if let universe = result.universe {
+            let picked = byContribution.compactMap { universe.index(of: $0.symbol) }
+            let returns = picked.map { s -> [Double] in
+                var r = [Double](repeating: .nan, count: universe.timestamps.count)
+                var last: Double?
+                let m = universe.members[s]
+                for t in universe.timestamps.indices {
+                    guard let i = universe.barIndex(symbol: s, time: t) else { continue }
+                    if let l = last, l > 0 { r[t] = m.close[i] / l - 1 }
+                    last = m.close[i]
+                }
+                return r
+            }
+            let matrix = returns.map { a in returns.map { b in correlation(a, b) } }
+            sections.append(
+                SVG.matrixHeatmap(
+                    id: "correlation",
+                    title: "Correlation of returns (bar to bar, rows both symbols trade)",
+                    labels: picked.map { universe.symbols[$0] },
+                    values: matrix
+                )
+            )
+        }
+        sections.append("<section class=\"wide\"><h2>Per symbol</h2><pre>\(SVG.escape(BacktestReport.symbolTable(result, limit: 50)))</pre></section>")
+        return sections
+    }
+
+    /// Pearson correlation over the rows where both are finite.
+    static func correlation(_ a: [Double], _ b: [Double]) -> Double {
+        var n = 0.0
+        var sa = 0.0
+        var sb = 0.0
+        for i in a.indices where a[i].isFinite && b[i].isFinite {
+            n += 1
+            sa += a[i]
+            sb += b[i]
+        }
+        guard n > 2 else { return .nan }
+        let ma = sa / n
+        let mb = sb / n
+        var cov = 0.0
+        var va = 0.0
+        var vb = 0.0
+        for i in a.indices where a[i].isFinite && b[i].isFinite {
+            cov += (a[i] - ma) * (b[i] - mb)
+            va += (a[i] - ma) * (a[i] - ma)
+            vb += (b[i] - mb) * (b[i] - mb)
+        }
+        return va > 0 && vb > 0 ? cov / (va * vb).squareRoot() : .nan
     }
 
     /// Returns per calendar month in percent, by year (first month against the starting equity).

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocEngine
 import Foundation
 
 /// Text and CSV renderings of a backtest result.
@@ -56,6 +57,7 @@ public enum BacktestReport {
     /// An aligned two-column table: labels left, values right-aligned.
     public static func table(_ result: BacktestResult) -> String {
         var rows = [("Strategy", result.strategyName), ("Symbol", result.instrument.symbol)]
+        if result.symbols.count > 1 { rows = [("Strategy", result.strategyName), ("Symbols", "\(result.symbols.count)")] }
         rows += Self.rows(result.statistics)
         let lw = rows.map { $0.0.count }.max() ?? 0
         let vw = rows.map { $0.1.count }.max() ?? 0
@@ -72,7 +74,7 @@ public enum BacktestReport {
     /// `tradesCSV` as UTF-8 bytes, written into one buffer (no per-field `String` but the
     /// return's shortest round-trip text).
     public static func tradesCSVBytes(_ result: BacktestResult) -> [UInt8] {
-        var out: [UInt8] = Array("Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag\n".utf8)
+        var out: [UInt8] = Array("Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag,Symbol\n".utf8)
         out.reserveCapacity(out.count + result.trades.count * 160)
         let comma = UInt8(ascii: ",")
         for t in result.trades {
@@ -99,6 +101,8 @@ public enum BacktestReport {
             ByteText.appendInteger(t.duration / 1_000_000_000, to: &out)
             out.append(comma)
             if let tag = t.tag { out.append(contentsOf: tag.utf8) }
+            out.append(comma)
+            out.append(contentsOf: t.symbol.utf8)
             out.append(UInt8(ascii: "\n"))
         }
         return out
@@ -135,6 +139,63 @@ public enum BacktestReport {
             }
         }
         return out
+    }
+
+    /// `fills.csv`: every fill, `Time,Symbol,Side,Quantity,Price,Commission,Tag`.
+    public static func fillsCSVBytes(_ result: BacktestResult) -> [UInt8] {
+        var out: [UInt8] = Array("Time,Symbol,Side,Quantity,Price,Commission,OrderID\n".utf8)
+        out.reserveCapacity(out.count + result.fills.count * 80)
+        let comma = UInt8(ascii: ",")
+        for f in result.fills {
+            ByteText.appendISO8601(f.timestamp, to: &out)
+            out.append(comma)
+            out.append(contentsOf: f.symbol.utf8)
+            out.append(comma)
+            out.append(contentsOf: (f.side == .buy ? "Buy" : "Sell").utf8)
+            out.append(comma)
+            ByteText.appendFixedPoint(f.quantity, to: &out)
+            out.append(comma)
+            ByteText.appendFixedPoint(f.price, to: &out)
+            out.append(comma)
+            ByteText.appendFixedPoint(f.commission, to: &out)
+            out.append(comma)
+            ByteText.appendInteger(Int64(f.orderID.rawValue), to: &out)
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// `weights.csv`: the realised weight of each symbol after each rebalance, `Time,<symbols...>`.
+    public static func weightsCSVBytes(_ result: BacktestResult) -> [UInt8] {
+        var out: [UInt8] = Array(("Time," + result.symbols.joined(separator: ",") + "\n").utf8)
+        for row in result.weights {
+            ByteText.appendISO8601(row.time, to: &out)
+            for w in row.weights {
+                out.append(UInt8(ascii: ","))
+                ByteText.appendFixed(w, decimals: 9, to: &out)
+            }
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// The per-symbol table of a portfolio backtest (largest contribution first).
+    public static func symbolTable(_ result: BacktestResult, limit: Int = 20) -> String {
+        let sorted = result.symbolStatistics.sorted { $0.contributionPct != $1.contributionPct ? $0.contributionPct > $1.contributionPct : $0.symbol < $1.symbol }
+        var lines = [["Symbol", "Contribution [%]", "Turnover", "Exposure [%]", "Trades", "Fills", "Commissions [$]"]]
+        for s in sorted.prefix(limit) {
+            lines.append([
+                s.symbol, String(format: "%.4f", s.contributionPct), String(format: "%.3f", s.turnover), String(format: "%.2f", s.exposurePct),
+                String(s.trades), String(s.fills), String(format: "%.2f", s.commissions),
+            ])
+        }
+        let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max() ?? 0 }
+        var text = lines.map { row in
+            row.enumerated().map { c, v in c == 0 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - v.count) + v }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+        if sorted.count > limit { text += "\n... \(sorted.count - limit) more symbols in the report" }
+        return text
     }
 
     /// Writes `trades.csv`, `equity.csv` and the HTML report at once, on every core: the equity
@@ -174,6 +235,10 @@ public enum BacktestReport {
         }
         try writeAtomically(trades, [parts.trades])
         try writeAtomically(equity, [parts.first, parts.second])
+        try writeAtomically((directory as NSString).appendingPathComponent("fills.csv"), [fillsCSVBytes(result)])
+        if !result.weights.isEmpty {
+            try writeAtomically((directory as NSString).appendingPathComponent("weights.csv"), [weightsCSVBytes(result)])
+        }
         try parts.html.write(to: reportURL, atomically: true, encoding: .utf8)
         return (trades, equity, reportPath)
     }

@@ -294,6 +294,58 @@ public enum SVG {
         return s + "</svg></figure>"
     }
 
+    /// Horizontal bars, one per label (negative red, positive green), values printed beside them.
+    public static func barChart(id: String, title: String, labels: [String], values: [Double], format: (Double) -> String = label) -> String {
+        let rowH = 18.0
+        let labelW = 90.0
+        let w = width
+        let h = 10 + rowH * Double(max(labels.count, 1))
+        let finite = values.filter(\.isFinite)
+        let lo = min(0, finite.min() ?? 0)
+        let hi = max(0, finite.max() ?? 0)
+        let span = hi > lo ? hi - lo : 1
+        let plot = w - labelW - 80
+        let zero = labelW + (0 - lo) / span * plot
+        var s =
+            "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><svg viewBox=\"0 0 \(Int(w)) \(Int(h))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        s += "<line class=\"zero\" x1=\"\(f(zero))\" x2=\"\(f(zero))\" y1=\"4\" y2=\"\(f(h - 4))\"/>"
+        for (i, (name, v)) in zip(labels, values).enumerated() {
+            let y = 6 + rowH * Double(i)
+            let x1 = labelW + ((v.isFinite ? min(v, 0) : 0) - lo) / span * plot
+            let x2 = labelW + ((v.isFinite ? max(v, 0) : 0) - lo) / span * plot
+            s += "<text class=\"tick\" x=\"\(f(labelW - 6))\" y=\"\(f(y + 12))\" text-anchor=\"end\">\(escape(name))</text>"
+            s +=
+                "<rect x=\"\(f(x1))\" y=\"\(f(y + 2))\" width=\"\(f(max(1, x2 - x1)))\" height=\"\(f(rowH - 4))\" fill=\"\(v < 0 ? "#d9534f" : "#2e9d5b")\"><title>\(escape(name)): \(escape(format(v)))</title></rect>"
+            s += "<text class=\"tick\" x=\"\(f(x2 + 4))\" y=\"\(f(y + 12))\">\(escape(format(v)))</text>"
+        }
+        return s + "</svg></figure>"
+    }
+
+    /// A square matrix heatmap (correlations): blue for positive, red for negative, in [-1, 1].
+    public static func matrixHeatmap(id: String, title: String, labels: [String], values: [[Double]]) -> String {
+        let n = labels.count
+        let cell = min(48.0, 640.0 / Double(max(n, 1)))
+        let offset = 70.0
+        let size = offset + cell * Double(n)
+        var s =
+            "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption><svg viewBox=\"0 0 \(Int(size)) \(Int(size))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        for (i, name) in labels.enumerated() {
+            let c = offset + cell * (Double(i) + 0.5)
+            s += "<text class=\"tick\" x=\"\(f(offset - 4))\" y=\"\(f(c + 4))\" text-anchor=\"end\">\(escape(name))</text>"
+            s += "<text class=\"tick\" x=\"\(f(c))\" y=\"\(f(offset - 6))\" text-anchor=\"middle\">\(escape(String(name.prefix(5))))</text>"
+        }
+        for i in 0..<n {
+            for j in 0..<n {
+                let v = values[i][j]
+                let a = v.isFinite ? min(1, abs(v)) : 0
+                let color = v >= 0 ? "rgba(51,102,204,\(String(format: "%.2f", 0.1 + 0.9 * a)))" : "rgba(217,83,79,\(String(format: "%.2f", 0.1 + 0.9 * a)))"
+                s +=
+                    "<rect x=\"\(f(offset + cell * Double(j)))\" y=\"\(f(offset + cell * Double(i)))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"><title>\(escape(labels[i])) / \(escape(labels[j])): \(String(format: "%.2f", v))</title></rect>"
+            }
+        }
+        return s + "</svg></figure>"
+    }
+
     /// The page: title, CSS for laptop and phone, and the sections.
     public static func page(title: String, subtitle: String, sections: [String]) -> String {
         """

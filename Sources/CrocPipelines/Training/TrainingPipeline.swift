@@ -252,6 +252,30 @@ public enum TrainingPipeline {
         return try restrict(series, start: data.start, end: data.end)
     }
 
+    /// `restrict` for every member of a universe: members with no bar in the range are left
+    /// out (listed after it or ended before it).
+    /// - Throws: `ConfigError` for a bad date, or when no member has a bar in the range.
+    public static func restrict(_ universe: Universe, start: String?, end: String?) throws -> Universe {
+        guard start != nil || end != nil else { return universe }
+        func time(_ s: String, _ key: String) throws -> Int64 {
+            guard let t = try? CSVBarLoader.parse(text: "date,open,high,low,close\n\(s),1,1,1,1\n").timestamps.first else {
+                throw ConfigError(.invalidValue, keyPath: key, rule: "not an ISO-8601 date or date-time: '\(s)'")
+            }
+            return t
+        }
+        let lo = try start.map { try time($0, "data.start") } ?? .min
+        let hi = try end.map { try time($0, "data.end") } ?? .max
+        let members = universe.members.compactMap { m -> BarSeries? in
+            let a = m.timestamps.firstIndex { $0 >= lo } ?? m.count
+            let b = m.timestamps.firstIndex { $0 >= hi } ?? m.count
+            return a < b ? m.slice(a..<b) : nil
+        }
+        guard !members.isEmpty else {
+            throw ConfigError(.invalidValue, keyPath: "data.start", rule: "no symbol has bars between \(start ?? "the start") and \(end ?? "the end")")
+        }
+        return try Universe(members: members, layout: universe.layout, timeZones: Array(repeating: universe.timeZone, count: members.count))
+    }
+
     /// The bars of `series` in [start, end).
     /// - Throws: `ConfigError` for an unparseable date or an empty result.
     public static func restrict(_ series: BarSeries, start: String?, end: String?) throws -> BarSeries {

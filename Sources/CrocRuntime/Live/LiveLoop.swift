@@ -443,6 +443,9 @@ struct LiveLoopState {
             switch command {
             case .cancel(let id):
                 if let clientID = clientIDs[id] { await venue?.cancel(clientOrderID: clientID) }
+            case .rebalance:
+                // The engine turns a rebalance into sized orders before they reach the outbox.
+                continue
             case .submit(let order):
                 if let controls, controls.isPaused, isEntry(order) {
                     refused += 1

@@ -1,4 +1,5 @@
 import CrocCore
+import Foundation
 import CrocModels
 import CrocSupport
 
@@ -37,10 +38,16 @@ public struct StrategyError: Error, Sendable, Equatable, CustomStringConvertible
 public struct StrategyParameters: Sendable {
     /// The raw values.
     public let values: [String: ConfigValue]
+    /// The symbols of the run, when the strategy is built for a universe
+    /// (portfolio strategies check `top` or a pair's symbols against them).
+    public let symbols: [String]?
     private var consumed: Set<String> = []
 
     /// Wraps a dictionary.
-    public init(_ values: [String: ConfigValue]) { self.values = values }
+    public init(_ values: [String: ConfigValue], symbols: [String]? = nil) {
+        self.values = values
+        self.symbols = symbols
+    }
 
     private static func path(_ key: String) -> String { "strategy.params.\(key)" }
 
@@ -161,6 +168,16 @@ public struct StrategyFactory: Sendable {
                 )
             }
         }
+        for (name, parameters) in PortfolioAllocators.catalogue {
+            let defaults = parameters.split(separator: ",").map { kv in
+                let parts = kv.trimmingCharacters(in: .whitespaces).split(separator: "=")
+                return (name: String(parts[0]), defaultValue: String(parts[1]))
+            }
+            f.register(name, summary: PortfolioAllocators.summary(name), parameters: defaults) {
+                (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+                AllocatorStrategy(allocator: try PortfolioAllocators.make(name, parameters: &p))
+            }
+        }
         return f
     }
 
@@ -219,7 +236,7 @@ public struct StrategyFactory: Sendable {
 
     /// Builds the strategy `name` with `parameters`.
     /// - Throws: `StrategyError` for an unknown name, an unknown parameter or an invalid value.
-    public func make(_ name: String, parameters: [String: ConfigValue] = [:]) throws(StrategyError) -> any Strategy {
+    public func make(_ name: String, parameters: [String: ConfigValue] = [:], symbols: [String]? = nil) throws(StrategyError) -> any Strategy {
         guard let entry = entries[name] else {
             throw StrategyError(
                 .unknownStrategy,
@@ -227,14 +244,18 @@ public struct StrategyFactory: Sendable {
                 rule: "unknown strategy '\(name)'; registered: \(names.joined(separator: ", "))"
             )
         }
-        var p = StrategyParameters(parameters)
+        var p = StrategyParameters(parameters, symbols: symbols)
         let s = try entry.build(&p)
         try p.rejectUnread()
         return s
     }
 
     /// Builds the strategy a configuration names.
-    public func make(_ config: StrategyConfig) throws(StrategyError) -> any Strategy {
-        try make(config.name, parameters: config.params)
+    /// - Parameter symbols: The run's symbols, for a universe.
+    public func make(_ config: StrategyConfig, symbols: [String]? = nil) throws(StrategyError) -> any Strategy {
+        try make(config.name, parameters: config.params, symbols: symbols)
     }
+
+    /// Whether `name` is a portfolio strategy (it needs a universe: `--universe`).
+    public static func isPortfolio(_ name: String) -> Bool { PortfolioAllocators.isPortfolio(name) || name == "pairs" }
 }

@@ -2,34 +2,94 @@ import CrocData
 import CrocSupport
 
 /// The closes of a universe aligned on its union calendar, for the
-/// decisions of portfolio strategies: `closes[s][t]` is symbol `s`'s close
-/// at `times[t]`, or NaN when it has no bar then. Never forward-filled: a
-/// symbol without a bar at the decision gets no weight.
+/// decisions of portfolio strategies: `close(s, t)` is symbol `s`'s close at
+/// row `t`, or NaN when it has no bar then. Never forward-filled: a symbol
+/// without a bar at the decision gets no weight.
+///
+/// A panel holds either every row (`init(_:)`, `init(symbols:times:closes:)`)
+/// or, for a strategy that receives the rows one slice at a time, only the
+/// last `window` of them (`init(symbols:window:)` + `append`): row numbers
+/// stay absolute, and memory is `window × symbols` whatever the run's length.
 public struct ClosePanel: Sendable {
     /// The symbols, in the universe's order.
     public let symbols: [String]
-    /// The union calendar (ns since the epoch).
-    public let times: [Int64]
-    /// One column of closes per symbol, NaN where it has no bar.
-    public let closes: [[Double]]
+    /// The time of every row appended (ns since the epoch).
+    public private(set) var times: [Int64]
+    /// How many rows are kept (the newest); `Int.max` for a full panel.
+    public let window: Int
+    /// Time-major storage: row `t` lives at `(t % rowsKept) * symbols.count`.
+    private var storage: [Double]
+    /// Rows the storage holds.
+    private let rowsKept: Int
 
-    /// The panel of a universe.
+    /// The panel of a universe (every row).
     public init(_ universe: Universe) {
-        symbols = universe.symbols
-        times = universe.timestamps
-        closes = universe.members.indices.map { s in
-            let m = universe.members[s]
-            return universe.timestamps.indices.map { t in universe.barIndex(symbol: s, time: t).map { m.close[$0] } ?? .nan }
+        let n = universe.count
+        let rows = universe.timestamps.count
+        var values = [Double](repeating: .nan, count: rows * n)
+        for (s, m) in universe.members.enumerated() {
+            for t in 0..<rows { if let i = universe.barIndex(symbol: s, time: t) { values[t * n + s] = m.close[i] } }
         }
+        self.symbols = universe.symbols
+        self.times = universe.timestamps
+        self.window = .max
+        self.storage = values
+        self.rowsKept = max(rows, 1)
     }
 
     /// A panel from columns (tests, or data built in code).
     /// - Precondition: one column per symbol, each as long as `times`.
     public init(symbols: [String], times: [Int64], closes: [[Double]]) {
         precondition(symbols.count == closes.count && closes.allSatisfy { $0.count == times.count }, "one column per symbol, one row per time")
+        let n = symbols.count
+        var values = [Double](repeating: .nan, count: times.count * n)
+        for s in 0..<n { for t in times.indices { values[t * n + s] = closes[s][t] } }
         self.symbols = symbols
         self.times = times
-        self.closes = closes
+        self.window = .max
+        self.storage = values
+        self.rowsKept = max(times.count, 1)
+    }
+
+    /// An empty panel that keeps the last `window` rows appended.
+    public init(symbols: [String], window: Int) {
+        self.symbols = symbols
+        self.times = []
+        self.window = max(1, window)
+        self.rowsKept = max(1, window)
+        self.storage = [Double](repeating: .nan, count: max(1, window) * symbols.count)
+    }
+
+    /// Rows appended so far (the next row's number).
+    public var count: Int { times.count }
+
+    /// Symbol `s`'s close at row `t`, NaN when it had no bar then.
+    /// - Precondition: `t` is one of the rows kept (`count - window ..< count`).
+    @inlinable
+    public func close(_ s: Int, _ t: Int) -> Double {
+        precondition(t < count && t >= count - window, "row \(t) is not kept (rows \(max(0, count - window))..<\(count))")
+        return value(s, t)
+    }
+
+    @usableFromInline
+    func value(_ s: Int, _ t: Int) -> Double { storage[(t % rowsKept) * symbols.count + s] }
+
+    /// Every row's closes as one column per symbol (full panels; NaN for rows no longer kept).
+    public var closes: [[Double]] {
+        (0..<symbols.count).map { s in (0..<count).map { t in t >= count - window ? value(s, t) : .nan } }
+    }
+
+    /// Appends the next row: `fill` sets the closes of the symbols that have
+    /// a bar (the others stay NaN).
+    public mutating func append(time: Int64, _ fill: (inout UnsafeMutableBufferPointer<Double>) -> Void) {
+        let n = symbols.count
+        let base = (count % rowsKept) * n
+        storage.withUnsafeMutableBufferPointer { all in
+            var row = UnsafeMutableBufferPointer(rebasing: all[base..<(base + n)])
+            for i in row.indices { row[i] = .nan }
+            fill(&row)
+        }
+        times.append(time)
     }
 }
 
@@ -47,6 +107,9 @@ public protocol PortfolioAllocator: Sendable {
     var name: String { get }
     /// The first bar index at which it can decide.
     var firstDecision: Int { get }
+    /// Rows of history a decision reads (the current row included): a
+    /// rolling panel of this many rows is enough.
+    var window: Int { get }
     /// Target weights at bar `t`, or nil when it does not rebalance then.
     func weights(_ panel: ClosePanel, at t: Int) -> [Double]?
 }
@@ -62,13 +125,14 @@ public struct EqualWeightAllocator: PortfolioAllocator {
     public let rebalance: Int
     public var name: String { "equal_weight" }
     public var firstDecision: Int { 0 }
+    public var window: Int { 1 }
 
     /// Creates the rule.
     public init(rebalance: Int) { self.rebalance = max(1, rebalance) }
 
     public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
         guard isRebalance(t, every: rebalance) else { return nil }
-        let present = panel.closes.map { !$0[t].isNaN }
+        let present = panel.symbols.indices.map { !panel.close($0, t).isNaN }
         let n = present.filter { $0 }.count
         guard n > 0 else { return nil }
         return present.map { $0 ? 1.0 / Double(n) : 0 }
@@ -87,6 +151,7 @@ public struct MomentumTopKAllocator: PortfolioAllocator {
     public let rebalance: Int
     public var name: String { "momentum_topk" }
     public var firstDecision: Int { lookback }
+    public var window: Int { lookback + 1 }
 
     /// Creates the rule.
     public init(lookback: Int, top: Int, rebalance: Int) {
@@ -98,9 +163,9 @@ public struct MomentumTopKAllocator: PortfolioAllocator {
     public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
         guard isRebalance(t, every: rebalance) else { return nil }
         var ranked: [(ret: Double, index: Int)] = []
-        for (s, c) in panel.closes.enumerated() {
-            let now = c[t]
-            let then = c[t - lookback]
+        for s in panel.symbols.indices {
+            let now = panel.close(s, t)
+            let then = panel.close(s, t - lookback)
             if now.isNaN || then.isNaN { continue }
             ranked.append((now / then - 1, s))
         }
@@ -123,6 +188,7 @@ public struct InverseVolatilityAllocator: PortfolioAllocator {
     public let rebalance: Int
     public var name: String { "inverse_volatility" }
     public var firstDecision: Int { lookback }
+    public var window: Int { lookback + 1 }
 
     /// Creates the rule.
     public init(lookback: Int, rebalance: Int) {
@@ -132,8 +198,8 @@ public struct InverseVolatilityAllocator: PortfolioAllocator {
 
     public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
         guard isRebalance(t, every: rebalance) else { return nil }
-        let inverse = panel.closes.map { c -> Double in
-            guard let r = PortfolioMath.returns(c, through: t, count: lookback), let sd = PortfolioMath.standardDeviation(r), sd > 0 else { return 0 }
+        let inverse = panel.symbols.indices.map { s -> Double in
+            guard let r = PortfolioMath.returns(panel, symbol: s, through: t, count: lookback), let sd = PortfolioMath.standardDeviation(r), sd > 0 else { return 0 }
             return 1 / sd
         }
         let total = inverse.reduce(0, +)
@@ -154,6 +220,7 @@ public struct MinimumVarianceAllocator: PortfolioAllocator {
     public let rebalance: Int
     public var name: String { "min_variance" }
     public var firstDecision: Int { lookback }
+    public var window: Int { lookback + 1 }
 
     /// Creates the rule.
     public init(lookback: Int, rebalance: Int) {
@@ -165,8 +232,8 @@ public struct MinimumVarianceAllocator: PortfolioAllocator {
         guard isRebalance(t, every: rebalance) else { return nil }
         var members: [Int] = []
         var series: [[Double]] = []
-        for (s, c) in panel.closes.enumerated() {
-            guard let r = PortfolioMath.returns(c, through: t, count: lookback) else { continue }
+        for s in panel.symbols.indices {
+            guard let r = PortfolioMath.returns(panel, symbol: s, through: t, count: lookback) else { continue }
             members.append(s)
             series.append(r)
         }
@@ -191,6 +258,21 @@ public enum PortfolioMath {
             let b = c[i]
             if a.isNaN || b.isNaN || a <= 0 { return nil }
             r.append(b / a - 1)
+        }
+        return r
+    }
+
+    /// `returns` of symbol `s`'s column of a panel (rows `t − count ... t` must be kept).
+    public static func returns(_ panel: ClosePanel, symbol s: Int, through t: Int, count: Int) -> [Double]? {
+        guard t - count >= 0 else { return nil }
+        var r: [Double] = []
+        r.reserveCapacity(count)
+        var a = panel.close(s, t - count)
+        for i in (t - count + 1)...t {
+            let b = panel.close(s, i)
+            if a.isNaN || b.isNaN || a <= 0 { return nil }
+            r.append(b / a - 1)
+            a = b
         }
         return r
     }
@@ -276,7 +358,27 @@ public enum PortfolioAllocators {
     /// The allocator `name` with `parameters`, for a universe of `symbols`.
     /// - Throws: `StrategyError` naming `strategy.name` or `strategy.params.<key>`.
     public static func make(_ name: String, parameters: [String: ConfigValue], symbols: [String]) throws(StrategyError) -> any PortfolioAllocator {
-        var p = StrategyParameters(parameters)
+        var p = StrategyParameters(parameters, symbols: symbols)
+        let allocator = try make(name, parameters: &p)
+        try p.rejectUnread()
+        return allocator
+    }
+
+    /// A one-line description of a registered allocator.
+    public static func summary(_ name: String) -> String {
+        switch name {
+        case "equal_weight": return "portfolio: every symbol with a bar at 1/n, every `rebalance` bars"
+        case "inverse_volatility": return "portfolio: weights ∝ 1/volatility of returns over `lookback`, every `rebalance` bars"
+        case "momentum_topk": return "portfolio: the `top` symbols by `lookback`-bar return at 1/top each, every `rebalance` bars"
+        case "min_variance": return "portfolio: long-only minimum variance over `lookback` bars, every `rebalance` bars"
+        default: return "portfolio strategy"
+        }
+    }
+
+    /// The allocator `name` from parameters being read (the caller rejects unread ones);
+    /// `top` is checked against `p.symbols` when the run's symbols are known.
+    static func make(_ name: String, parameters p: inout StrategyParameters) throws(StrategyError) -> any PortfolioAllocator {
+        let symbols = p.symbols
         let allocator: any PortfolioAllocator
         switch name {
         case "equal_weight":
@@ -289,7 +391,7 @@ public enum PortfolioAllocators {
         case "momentum_topk":
             let lookback = try p.int("lookback", default: 126, in: 1...1_000_000)
             let top = try p.int("top", default: 3, in: 1...1_000_000)
-            guard top <= symbols.count else {
+            if let symbols, top > symbols.count {
                 throw StrategyError(
                     .invalidParameter,
                     keyPath: "strategy.params.top",
@@ -309,7 +411,6 @@ public enum PortfolioAllocators {
                 rule: "no portfolio strategy '\(name)'; known: \(catalogue.map(\.name).joined(separator: ", "))"
             )
         }
-        try p.rejectUnread()
         return allocator
     }
 }

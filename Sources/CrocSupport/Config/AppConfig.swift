@@ -160,6 +160,11 @@ public struct DataConfig: Sendable, Equatable, Encodable {
     public var start: String?
     /// Only bars before this time (ISO-8601), if set.
     public var end: String?
+    /// A universe to trade on one account instead of `path`: a folder of CSV
+    /// files, a wide CSV of closes, or a long CSV with a `symbol` column.
+    public var universe: String?
+    /// The symbols of `universe` to trade, comma-separated (all when unset).
+    public var symbols: String?
 
     /// The shipped default data set.
     public static let defaultPath = "Examples/data/GOOGL.csv"
@@ -171,7 +176,9 @@ public struct DataConfig: Sendable, Equatable, Encodable {
         timestampFormat: String = "auto",
         delimiter: String = ",",
         start: String? = nil,
-        end: String? = nil
+        end: String? = nil,
+        universe: String? = nil,
+        symbols: String? = nil
     ) {
         self.path = path
         self.symbol = symbol
@@ -179,20 +186,35 @@ public struct DataConfig: Sendable, Equatable, Encodable {
         self.delimiter = delimiter
         self.start = start
         self.end = end
+        self.universe = universe
+        self.symbols = symbols
+    }
+
+    /// The symbols `symbols` names, trimmed (nil when unset).
+    public var symbolList: [String]? {
+        symbols.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     }
 
     /// Reads and validates the section from `r`.
     /// - Throws: `ConfigError` naming the key path.
     public init(_ r: ConfigReader) throws(ConfigError) {
-        try r.rejectUnknownKeys(["path", "symbol", "timestampFormat", "delimiter", "start", "end"])
+        try r.rejectUnknownKeys(["path", "symbol", "timestampFormat", "delimiter", "start", "end", "universe", "symbols"])
         self.init(
             path: try r.string("path", default: Self.defaultPath),
             symbol: try r.optionalString("symbol"),
             timestampFormat: try r.string("timestampFormat", default: "auto"),
             delimiter: try r.string("delimiter", default: ","),
             start: try r.optionalString("start"),
-            end: try r.optionalString("end")
+            end: try r.optionalString("end"),
+            universe: try r.optionalString("universe"),
+            symbols: try r.optionalString("symbols")
         )
+        if universe?.isEmpty == true {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("universe"), rule: "must not be empty", source: r.source)
+        }
+        if symbolList?.isEmpty == true {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("symbols"), rule: "names no symbol", source: r.source)
+        }
         if path.isEmpty { throw ConfigError(.invalidValue, keyPath: r.childPath("path"), rule: "must not be empty", source: r.source) }
         if delimiter.utf8.count != 1 {
             throw ConfigError(.invalidValue, keyPath: r.childPath("delimiter"), rule: "must be exactly one ASCII character", source: r.source)

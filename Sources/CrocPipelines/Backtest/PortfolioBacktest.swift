@@ -1,0 +1,202 @@
+import CrocCore
+import CrocData
+import CrocEngine
+import CrocStrategies
+import CrocSupport
+
+/// One symbol's share of a portfolio backtest.
+public struct SymbolStatistics: Sendable, Equatable {
+    /// The symbol.
+    public var symbol: String
+    /// Its profit and loss (sales − purchases − commissions + the position at its last close)
+    /// over the starting cash, %. The contributions add up to the portfolio's return.
+    public var contributionPct: Double
+    /// Notional traded over the mean equity (1 = the account's value traded once).
+    public var turnover: Double
+    /// Share of the run's time steps with a position in it, %.
+    public var exposurePct: Double
+    /// Closed round trips.
+    public var trades: Int
+    /// Fills.
+    public var fills: Int
+    /// Commissions paid on it.
+    public var commissions: Double
+    /// The position at the end.
+    public var finalQuantity: Double
+}
+
+extension Backtester {
+    /// The instruments of a universe from the `instrument:` section: the defaults, with each
+    /// symbol's overrides (`instrument.symbols.<SYM>`), the price precision inferred from the
+    /// data when none is set.
+    /// - Throws: `ConfigError` for a quantity step that cannot be represented.
+    public static func instruments(for universe: Universe, config: InstrumentConfig) throws(ConfigError) -> [Instrument] {
+        var out: [Instrument] = []
+        for m in universe.members {
+            let spec = config.spec(for: m.symbol)
+            guard let step = FixedPoint(rounding: spec.quantityStep), step.raw > 0 else {
+                throw ConfigError(.invalidValue, keyPath: "instrument.symbols.\(m.symbol).quantityStep", rule: "not representable")
+            }
+            out.append(Instrument(symbol: m.symbol, pricePrecision: spec.pricePrecision ?? m.pricePrecision, quantityStep: step))
+        }
+        return out
+    }
+
+    /// Runs `strategy` over every time slice of `universe` on one account (one lane per
+    /// symbol, shared cash) and computes the portfolio's statistics, with an equal-weight
+    /// buy & hold of the universe as the benchmark, and each symbol's share.
+    /// - Throws: `BacktestError` for an empty universe or a strategy that failed.
+    public static func run(
+        universe: Universe,
+        instruments: [Instrument],
+        strategy: any Strategy,
+        options: BacktestOptions,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws(BacktestError) -> BacktestResult {
+        let rows = universe.timestamps.count
+        guard rows > 0 else { throw BacktestError(description: "no bars to backtest (universe of \(universe.count) symbols)") }
+        let warmup = strategy.warmupBars
+        let name = strategy.name
+        var engine = runEngine(universe: universe, instruments: instruments, strategy: strategy, options: options, progress: progress)
+        if let failure = engine.strategyFailures.first {
+            throw BacktestError(
+                description:
+                    "strategy \(name) failed at slice \(failure.barIndex) (\(failure.time)): \(failure.message)"
+                    + (engine.strategyFailureCount > 1 ? " (and \(engine.strategyFailureCount - 1) more slices)" : "")
+            )
+        }
+        engine.finish(options.finalize)
+        let trades = engine.trades.closed
+        let benchmark = equalWeightIndex(universe)
+        var periodReturns: [Double] = []
+        let calendar = BacktestStatistics.Calendar(timestamps: universe.timestamps)
+        let stats = BacktestStatistics.compute(
+            timestamps: universe.timestamps,
+            close: benchmark,
+            equity: engine.equityCurve,
+            trades: trades,
+            warmupBars: min(warmup, rows - 1),
+            commissions: engine.portfolio.totalCommission.doubleValue,
+            calendar: calendar,
+            market: true,
+            periodReturns: &periodReturns
+        )
+        var result = BacktestResult(
+            instrument: instruments[0],
+            strategyName: name,
+            timestamps: universe.timestamps,
+            equity: engine.equityCurve,
+            closes: benchmark,
+            warmupBars: min(warmup, rows - 1),
+            trades: trades,
+            fills: engine.fills,
+            rejections: engine.rejections,
+            portfolio: engine.portfolio,
+            statistics: stats,
+            periodReturns: periodReturns,
+            periodsAreBars: calendar.bucketEnds.count == rows
+        )
+        result.symbols = universe.symbols
+        result.weights = engine.weightHistory
+        result.universe = universe
+        result.symbolStatistics = symbolStatistics(universe: universe, engine: engine)
+        return result
+    }
+
+    /// Feeds every slice of `universe` to a fresh multi-instrument engine (no statistics).
+    public static func runEngine(
+        universe: Universe,
+        instruments: [Instrument],
+        strategy: any Strategy,
+        options: BacktestOptions,
+        progress: ((Int, Int) -> Void)? = nil
+    ) -> TradingEngine {
+        var engine = TradingEngine(
+            instruments: instruments,
+            strategy: strategy,
+            fees: options.fees,
+            fillTiming: options.fillTiming,
+            allowShort: options.allowShort,
+            cash: options.cash,
+            expectedBars: universe.timestamps.count,
+            risk: options.risk
+        )
+        let rows = universe.timestamps.count
+        let chunk = max(1, (1 << 20) / max(1, universe.count))
+        var start = 0
+        while start < rows {
+            let end = min(rows, start + chunk)
+            engine.process(universe, range: start..<end)
+            progress?(end, rows)
+            start = end
+        }
+        return engine
+    }
+
+    /// An equal-weight buy & hold of the universe, as a price index starting at 1: each
+    /// symbol's close over its first close (1 before its first bar: that share waits in
+    /// cash; after its last bar, its last close), averaged over the symbols.
+    public static func equalWeightIndex(_ universe: Universe) -> [Double] {
+        let rows = universe.timestamps.count
+        var index = [Double](repeating: 0, count: rows)
+        for (s, m) in universe.members.enumerated() {
+            guard let first = m.close.first, first > 0 else {
+                for t in 0..<rows { index[t] += 1 }
+                continue
+            }
+            var last = 1.0
+            for t in 0..<rows {
+                if let i = universe.barIndex(symbol: s, time: t) { last = m.close[i] / first }
+                index[t] += last
+            }
+        }
+        let n = Double(universe.count)
+        return index.map { $0 / n }
+    }
+
+    /// Each symbol's contribution, turnover, exposure and trades, from the engine's fills.
+    static func symbolStatistics(universe: Universe, engine: TradingEngine) -> [SymbolStatistics] {
+        let rows = universe.timestamps.count
+        let initial = engine.portfolio.initialCash.doubleValue
+        let meanEquity = engine.equityCurve.isEmpty ? initial : engine.equityCurve.reduce(0, +) / Double(engine.equityCurve.count)
+        var bySymbol: [String: [Fill]] = [:]
+        for f in engine.fills { bySymbol[f.symbol, default: []].append(f) }
+        var tradeCount: [String: Int] = [:]
+        for t in engine.trades.closed { tradeCount[t.symbol, default: 0] += 1 }
+        return universe.members.enumerated().map { (s, m) in
+            let fills = bySymbol[m.symbol] ?? []
+            var cashFlow = 0.0
+            var notional = 0.0
+            var commissions = 0.0
+            var position = Quantity.zero
+            var exposed = 0
+            var since: Int?
+            for f in fills {
+                let n = f.notional.doubleValue
+                notional += n
+                commissions += f.commission.doubleValue
+                cashFlow += (f.side == .sell ? n : -n) - f.commission.doubleValue
+                let before = position
+                position += f.side == .buy ? f.quantity : -f.quantity
+                if before.isZero && !position.isZero { since = f.barIndex }
+                if !before.isZero && position.isZero, let start = since {
+                    exposed += f.barIndex - start
+                    since = nil
+                }
+            }
+            if let start = since { exposed += rows - start }
+            let lastClose = universe.lastCloseIndex(symbol: s, time: rows - 1).map { m.close[$0] } ?? 0
+            let pnl = cashFlow + position.doubleValue * lastClose
+            return SymbolStatistics(
+                symbol: m.symbol,
+                contributionPct: initial == 0 ? .nan : pnl / initial * 100,
+                turnover: meanEquity == 0 ? .nan : notional / meanEquity,
+                exposurePct: rows == 0 ? 0 : Double(exposed) / Double(rows) * 100,
+                trades: tradeCount[m.symbol] ?? 0,
+                fills: fills.count,
+                commissions: commissions,
+                finalQuantity: position.doubleValue
+            )
+        }
+    }
+}

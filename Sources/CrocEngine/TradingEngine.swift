@@ -354,6 +354,8 @@ public struct TradingEngine: Sendable {
         context.equity = equity
         if watchesDrawdown, riskStops(bar, equity: equity) {
             // Kill switch: flattened on the bar it engaged; the strategy is not asked again.
+        } else if equity.raw >= Self.equityCeiling.raw || outOfRange {
+            stopOutOfRange(index: index, time: bar.timestamp, equity: equity)
         } else {
             decide(bar, &strategy, index: index)
         }
@@ -396,6 +398,31 @@ public struct TradingEngine: Sendable {
         context.cancelAllOrders()
         context.closeAllPositions(tag: "kill_switch")
         return true
+    }
+
+    /// The largest account value the engine trades at: a tenth of the ledger's range
+    /// (`FixedPoint` holds amounts up to 9.2e10). Beyond it the strategy is not asked again and
+    /// the run records a failure saying why (a backtest then fails with it), rather than letting
+    /// an amount overflow.
+    public static let equityCeiling = FixedPoint(9_000_000_000)
+
+    /// Whether the account went past `equityCeiling` (the strategy is no longer asked).
+    public private(set) var outOfRange = false
+
+    /// Stops asking the strategy once equity leaves the ledger's safe range; recorded once.
+    @inline(never)
+    private mutating func stopOutOfRange(index: Int, time: Timestamp, equity: Money) {
+        context.commands.removeAll(keepingCapacity: true)
+        guard !outOfRange else { return }
+        outOfRange = true
+        strategyFailureCount += 1
+        strategyFailures.append(
+            StrategyFailure(
+                barIndex: index,
+                time: time,
+                message: "the account's value \(equity.formatted(decimals: 2)) passed \(Self.equityCeiling.formatted(decimals: 0)), the most the ledger trades at (amounts are exact to 1e-8 up to 9.2e10): the run stops here; start with less cash or a shorter period"
+            )
+        )
     }
 
     /// Why the kill switch engaged, or nil while it is not.
@@ -707,6 +734,8 @@ public struct TradingEngine: Sendable {
         let anchor = Bar(timestamp: slice.time, open: 0, high: 0, low: 0, close: 0, volume: 0)
         if watchesDrawdown, riskStops(anchor, equity: equity) {
             // Kill switch: every position flattened on the slice it engaged.
+        } else if equity.raw >= Self.equityCeiling.raw || outOfRange {
+            stopOutOfRange(index: index, time: slice.time, equity: equity)
         } else {
             do {
                 try strategy.onSlice(slice, context: &context)

@@ -274,3 +274,77 @@ struct PortfolioBacktestTests {
         #expect(!html.contains("<script"))
     }
 }
+
+@Suite("Portfolio sweeps and the ledger's range")
+struct PortfolioSweepTests {
+    static let universePath = repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path
+
+    @Test("a universe sweep runs each trial as the portfolio backtest of its parameters")
+    func universeSweep() async throws {
+        let spec = try sweepSpec(
+            """
+            name: pf
+            strategy: momentum_topk
+            universe: {path: \(Self.universePath), symbols: "AAPL,KO,JNJ,GE,AMD", start: "2005-01-01"}
+            parameters:
+              lookback: [21, 63]
+              top: [1, 2]
+            instrument: {quantityStep: 0.00000001}
+            backtest: {cash: 100000, commission: 0.001, fillAt: close, finalize: none}
+            """
+        )
+        let runner = try SweepRunner(spec: spec)
+        #expect(runner.universe?.symbols == ["AAPL", "KO", "JNJ", "GE", "AMD"])
+        let summary = try await runner.run(store: InMemorySweepStore(), workers: 2, sweepName: "pf")
+        #expect(summary.evaluated == 4)
+        let trial = runner.evaluate(["lookback": .int(63), "top": .int(2)], index: 0)
+        let u = try TrainingPipeline.loadUniverse(try #require(spec.universe))
+        let direct = try Backtester.run(
+            universe: u,
+            instruments: u.symbols.map { Instrument(symbol: $0, pricePrecision: 8, quantityStep: FixedPoint(raw: 1)) },
+            strategy: try StrategyFactory.standard.make("momentum_topk", parameters: ["lookback": .int(63), "top": .int(2)], symbols: u.symbols),
+            options: BacktestOptions(
+                cash: FixedPoint(100_000),
+                fees: FeeModel(commissionRate: FixedPoint("0.001")!),
+                fillTiming: .close,
+                finalize: .none
+            )
+        )
+        #expect(trial.violations.isEmpty)
+        #expect(trial.metrics["equityFinal"] == direct.statistics.equityFinal)
+        #expect(trial.metrics["sharpe"] == direct.statistics.sharpeRatio)
+        // top larger than the universe: the trial is infeasible, with the key named.
+        let bad = runner.evaluate(["lookback": .int(63), "top": .int(6)], index: 1)
+        #expect(bad.violations.first?.contains("strategy.params.top") == true)
+    }
+
+    @Test("sweep files: a portfolio strategy needs a universe; data and universe together are refused")
+    func specErrors() throws {
+        let none = #expect(throws: ConfigError.self) { try sweepSpec("strategy: momentum_topk\nparameters: {top: [1, 2]}") }
+        #expect(none?.keyPath == "universe")
+        let both = #expect(throws: ConfigError.self) {
+            try sweepSpec("strategy: momentum_topk\nuniverse: \(Self.universePath)\ndata: [\(googl)]\nparameters: {top: [1, 2]}")
+        }
+        #expect(both?.keyPath == "data")
+    }
+
+    @Test("an account that outgrows the ledger's safe range stops the run with a typed failure, not a trap")
+    func equityCeiling() throws {
+        let series = try CSVBarLoader.load(path: googl)
+        let options = BacktestOptions(cash: FixedPoint(8_000_000_000), fees: FeeModel(commissionRate: FixedPoint("0.002")!))
+        let strategy = try StrategyFactory.standard.make("sma_cross", parameters: [:])
+        let e = #expect(throws: BacktestError.self) {
+            try Backtester.run(series: series, instrument: Instrument(symbol: "GOOGL", pricePrecision: 2), strategy: strategy, options: options)
+        }
+        #expect(e?.description.contains("the most the ledger trades at") == true, "\(e?.description ?? "")")
+    }
+
+    @Test("pro-rated commissions of huge lots are exact instead of overflowing")
+    func prorate() {
+        let commission = FixedPoint(20_000_000)  // 2e7
+        let quantity = FixedPoint(5_000_000)
+        // 2e7 × 2.5e6 overflows the ledger's range as a product; the quotient is 1e7.
+        #expect(TradeLedger.prorate(commission, FixedPoint(2_500_000), quantity) == FixedPoint(10_000_000))
+        #expect(TradeLedger.prorate(FixedPoint("0.3")!, FixedPoint(1), FixedPoint(3)) == FixedPoint("0.1")!)
+    }
+}

@@ -14,11 +14,16 @@
 //         memory and with the SQLite store. Compare with scripts/bench_vectorbt_grid.py.
 // trials: N trials spread over that grid (--trials N, default 500) on one core, untimed: a
 //         fixed workload for profilers (perf record, valgrind --tool=callgrind).
+// portfolio: momentum_topk (top 50, lookback 126, rebalance 21, 0.1 % commission) through the
+//         multi-instrument TradingEngine over 500 symbols x 2,520 daily closes (the universe
+//         scripts/bench_vectorbt_portfolio.py writes to /tmp/crocbench_universe_500.csv, or a
+//         generated one like it): asset-bars/s (best of 5) and peak memory against the closes' size.
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
 import CrocCore
 import CrocData
+import CrocEngine
 import CrocModels
 import CrocPipelines
 import CrocStrategies
@@ -111,6 +116,78 @@ func benchEngine(bars n: Int) {
             format: "engine: peak RSS %.1f MB, %.0f bytes/bar over the process baseline (series + engine state)",
             Double(peak) / 1e6,
             Double(peak - before) / Double(n)
+        )
+    )
+}
+
+/// 500 close-only random walks over 2,520 business days, one in ten listed late or delisted early.
+func syntheticUniverse(symbols: Int = 500, bars: Int = 2520, seed: UInt64 = 11) throws -> Universe {
+    var state = seed
+    func next() -> Double {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(state >> 11) / Double(1 << 53)
+    }
+    let t0: Int64 = 1_262_563_200 * 1_000_000_000  // 2010-01-04
+    var members: [BarSeries] = []
+    for k in 0..<symbols {
+        let first = k % 10 == 0 ? Int(next() * Double(bars / 3)) : 0
+        let last = k % 10 == 0 ? bars - Int(next() * Double(bars / 3)) : bars
+        var series = BarSeries(symbol: String(format: "S%03d", k), pricePrecision: 4, reservingCapacity: last - first)
+        var price = 50.0
+        for i in 0..<bars {
+            price *= 1 + (next() - 0.5) * 0.04 + 0.0003
+            guard i >= first && i < last else { continue }
+            let c = (price * 10_000).rounded() / 10_000
+            series.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: t0 + Int64(i) * 86_400_000_000_000), open: c, high: c, low: c, close: c, volume: 0))
+        }
+        members.append(series)
+    }
+    return try Universe(members: members)
+}
+
+func benchPortfolio() throws {
+    let path = "/tmp/crocbench_universe_500.csv"
+    let before = currentRSSBytes()
+    let universe = FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse()
+    let loaded = currentRSSBytes()
+    let instruments = universe.symbols.map { Instrument(symbol: $0, pricePrecision: 4, quantityStep: FixedPoint(raw: 1)) }
+    let options = BacktestOptions(
+        cash: FixedPoint(100_000),
+        fees: FeeModel(commissionRate: FixedPoint("0.001")!),
+        fillTiming: .close,
+        finalize: .none
+    )
+    let assetBars = universe.members.reduce(0) { $0 + $1.count }
+    let cells = universe.count * universe.timestamps.count
+    var best = Double.infinity
+    var final = 0.0
+    var fills = 0
+    for _ in 0..<5 {
+        let strategy = try StrategyFactory.standard.make(
+            "momentum_topk",
+            parameters: ["top": .int(50), "lookback": .int(126), "rebalance": .int(21)],
+            symbols: universe.symbols
+        )
+        let start = ContinuousClock.now
+        var engine = Backtester.runEngine(universe: universe, instruments: instruments, strategy: strategy, options: options)
+        engine.finish(.none)
+        best = min(best, seconds(ContinuousClock.now - start))
+        final = engine.equityCurve.last ?? 0
+        fills = engine.fills.count
+    }
+    let peak = peakRSSBytes()
+    let closesBytes = Double(cells * 8)
+    print(
+        String(
+            format: "portfolio: momentum_topk top 50 over %d symbols x %d rows (%d asset-bars%@): best %.2f ms, %.1f M asset-bars/s (%.1f M cells/s), %d fills, final equity %.6f",
+            universe.count, universe.timestamps.count, assetBars, FileManager.default.fileExists(atPath: path) ? " from \(path)" : ", generated",
+            best * 1000, Double(assetBars) / best / 1e6, Double(cells) / best / 1e6, fills, final
+        )
+    )
+    print(
+        String(
+            format: "portfolio: closes %.1f MB; universe in memory %.1f MB; peak RSS over the process baseline %.1f MB (%.2f x the closes)",
+            closesBytes / 1e6, Double(loaded - before) / 1e6, Double(peak - before) / 1e6, Double(peak - before) / closesBytes
         )
     )
 }
@@ -390,6 +467,7 @@ guard FileManager.default.fileExists(atPath: "Examples/data/GOOGL.csv") else {
 }
 if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
+if which == "portfolio" || which == "all" { try benchPortfolio() }
 if which == "executor-sim" { try await benchExecutor(orders: Int(ProcessInfo.processInfo.environment["CROCBENCH_ORDERS"] ?? "") ?? 200_000) }
 if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }

@@ -71,6 +71,19 @@ public struct TradeLedger: Sendable, Hashable, Codable {
         }
     }
 
+    /// `amount × part / whole` (part ≤ whole, so the result fits): the product rounded to the
+    /// ledger's 8 decimals, then divided; when that product would leave the ledger's range (a
+    /// large commission times a large quantity), one exact 128-bit product and division instead.
+    package static func prorate(_ amount: Money, _ part: Quantity, _ whole: Quantity) -> Money {
+        guard whole.raw != 0 else { return .zero }
+        if abs(amount.doubleValue * part.doubleValue) < 9e10 { return (amount * part).divided(by: whole) ?? .zero }
+        let (q, r) = whole.raw.magnitude.dividingFullWidth(amount.raw.magnitude.multipliedFullWidth(by: part.raw.magnitude))
+        var v = q
+        if r &* 2 > whole.raw.magnitude || (r &* 2 == whole.raw.magnitude && v & 1 != 0) { v += 1 }
+        let negative = ((amount.raw < 0) != (part.raw < 0)) != (whole.raw < 0)
+        return FixedPoint(raw: negative ? -Int64(v) : Int64(v))
+    }
+
     private static func record(_ fill: Fill, tag: String?, open: inout [Lot], closed: inout [ClosedTrade]) {
         var remaining = fill.signedQuantity
         var exitCommissionLeft = fill.commission
@@ -78,8 +91,8 @@ public struct TradeLedger: Sendable, Hashable, Codable {
         while remaining.raw != 0, let first = open.first, first.quantity.signum != remaining.signum {
             let closing = min(first.quantity.magnitude, remaining.magnitude)
             let whole = closing == first.quantity.magnitude
-            let entryCommission = whole ? first.commission : (first.commission * closing).divided(by: first.quantity.magnitude) ?? .zero
-            let exitCommission = closing == quantityLeft ? exitCommissionLeft : (fill.commission * closing).divided(by: fill.quantity) ?? .zero
+            let entryCommission = whole ? first.commission : prorate(first.commission, closing, first.quantity.magnitude)
+            let exitCommission = closing == quantityLeft ? exitCommissionLeft : prorate(fill.commission, closing, fill.quantity)
             exitCommissionLeft -= exitCommission
             quantityLeft -= closing
             let signed = first.quantity.signum > 0 ? closing : -closing

@@ -45,13 +45,16 @@ extension Backtester {
     /// Runs `strategy` over every time slice of `universe` on one account (one lane per
     /// symbol, shared cash) and computes the portfolio's statistics, with an equal-weight
     /// buy & hold of the universe as the benchmark, and each symbol's share.
+    /// - Parameter details: Whether to compute beta and alpha, the per-symbol figures and keep
+    ///   the universe in the result (a report wants them; a sweep's trials do not).
     /// - Throws: `BacktestError` for an empty universe or a strategy that failed.
     public static func run(
         universe: Universe,
         instruments: [Instrument],
         strategy: any Strategy,
         options: BacktestOptions,
-        progress: ((Int, Int) -> Void)? = nil
+        progress: ((Int, Int) -> Void)? = nil,
+        details: Bool = true
     ) throws(BacktestError) -> BacktestResult {
         let rows = universe.timestamps.count
         guard rows > 0 else { throw BacktestError(description: "no bars to backtest (universe of \(universe.count) symbols)") }
@@ -78,7 +81,7 @@ extension Backtester {
             warmupBars: min(warmup, rows - 1),
             commissions: engine.portfolio.totalCommission.doubleValue,
             calendar: calendar,
-            market: true,
+            market: details,
             periodReturns: &periodReturns
         )
         var result = BacktestResult(
@@ -98,8 +101,10 @@ extension Backtester {
         )
         result.symbols = universe.symbols
         result.weights = engine.weightHistory
-        result.universe = universe
-        result.symbolStatistics = symbolStatistics(universe: universe, engine: engine)
+        if details {
+            result.universe = universe
+            result.symbolStatistics = symbolStatistics(universe: universe, engine: engine)
+        }
         return result
     }
 

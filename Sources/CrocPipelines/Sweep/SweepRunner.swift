@@ -110,6 +110,10 @@ public struct SweepRunner: Sendable {
     let calendars: [BacktestStatistics.Calendar]
     /// Each series' closes rounded for its instrument, computed once for all trials.
     let markPrices: [TradingEngine.MarkPrices]
+    /// The universe every trial trades on one account (`universe:` sweeps), else nil.
+    public let universe: Universe?
+    /// The universe's instruments, by lane.
+    let universeInstruments: [Instrument]
 
     /// Creates a runner over loaded data.
     /// - Parameter factory: Builds each trial's strategy; by default the built-ins, with
@@ -128,12 +132,32 @@ public struct SweepRunner: Sendable {
         options = try BacktestOptions(spec.backtest)
         calendars = series.map { BacktestStatistics.Calendar(timestamps: $0.timestamps) }
         markPrices = zip(series, instruments).map { TradingEngine.MarkPrices(series: $0, instrument: $1) }
+        universe = nil
+        universeInstruments = []
     }
 
-    /// Loads the sweep's data files and creates a runner.
-    /// - Throws: `CSVError` or `ConfigError` naming the file.
+    /// Creates a runner whose trials trade `universe` on one account.
+    /// - Throws: `ConfigError` for unrepresentable instrument settings.
+    public init(spec: SweepSpec, universe: Universe, factory: StrategyFactory = .standard(bundles: BundleCache())) throws(ConfigError) {
+        self.spec = spec
+        self.factory = factory
+        self.series = []
+        self.instruments = []
+        self.options = try BacktestOptions(spec.backtest)
+        self.calendars = []
+        self.markPrices = []
+        self.universe = universe
+        self.universeInstruments = try Backtester.instruments(for: universe, config: spec.instrument)
+    }
+
+    /// Loads the sweep's data files (or its universe) and creates a runner.
+    /// - Throws: `CSVError`, `UniverseError` or `ConfigError` naming the file.
     public init(spec: SweepSpec, factory: StrategyFactory = .standard(bundles: BundleCache())) throws {
-        try self.init(spec: spec, series: try spec.data.map { try TrainingPipeline.loadSeries($0) }, factory: factory)
+        if let u = spec.universe {
+            try self.init(spec: spec, universe: try TrainingPipeline.loadUniverse(u), factory: factory)
+        } else {
+            try self.init(spec: spec, series: try spec.data.map { try TrainingPipeline.loadSeries($0) }, factory: factory)
+        }
     }
 
     /// Evaluates one parameter set on every data file (thread-safe: everything is local).
@@ -143,6 +167,32 @@ public struct SweepRunner: Sendable {
         var blocks = [ReturnMoments](repeating: ReturnMoments(), count: spec.blocks)
         var violations: [String] = []
         var sums: [String: Double] = [:]
+        func accumulate(_ result: BacktestResult) {
+            let st = result.statistics
+            for (name, v) in [
+                ("sharpe", st.sharpeRatio), ("sortino", st.sortinoRatio), ("calmar", st.calmarRatio), ("return", st.returnPct),
+                ("maxDrawdownPct", st.maxDrawdownPct), ("exposurePct", st.exposureTimePct), ("equityFinal", st.equityFinal),
+            ] {
+                sums[name, default: 0] += v
+            }
+            sums["trades", default: 0] += Double(st.tradeCount)
+            // With one period per bar, the statistics' period returns are these bar returns.
+            Self.addBlocks(result.equity, returns: result.periodsAreBars ? result.periodReturns : nil, into: &blocks)
+        }
+        if let u = universe {
+            var p = StrategyParameters(parameters, symbols: u.symbols)
+            do {
+                let strategy = try factory.entry(spec.strategy)!.build(&p)
+                try p.rejectUnread()
+                do {
+                    accumulate(try Backtester.run(universe: u, instruments: universeInstruments, strategy: strategy, options: options, details: false))
+                } catch {
+                    violations.append("backtest failed on the universe: \(error)")
+                }
+            } catch {
+                violations.append("invalid parameters: \(error)")
+            }
+        }
         for (k, s) in series.enumerated() {
             var p = StrategyParameters(parameters)
             let strategy: any Strategy
@@ -168,19 +218,10 @@ public struct SweepRunner: Sendable {
                 violations.append("backtest failed on \(s.symbol): \(error)")
                 break
             }
-            let st = result.statistics
-            for (name, v) in [
-                ("sharpe", st.sharpeRatio), ("sortino", st.sortinoRatio), ("calmar", st.calmarRatio), ("return", st.returnPct),
-                ("maxDrawdownPct", st.maxDrawdownPct), ("exposurePct", st.exposureTimePct), ("equityFinal", st.equityFinal),
-            ] {
-                sums[name, default: 0] += v
-            }
-            sums["trades", default: 0] += Double(st.tradeCount)
-            // With one period per bar, the statistics' period returns are these bar returns.
-            Self.addBlocks(result.equity, returns: result.periodsAreBars ? result.periodReturns : nil, into: &blocks)
+            accumulate(result)
         }
         if violations.isEmpty {
-            let n = Double(series.count)
+            let n = Double(universe == nil ? series.count : 1)
             for (k, v) in sums { metrics[k] = k == "trades" ? v : v / n }
             violations = spec.constraints.violations(metrics)
         }

@@ -109,6 +109,8 @@ public struct SweepSpec: Sendable {
     public var strategy: String
     /// Data files (all trials run on all of them).
     public var data: [DataConfig]
+    /// A universe traded on one account (portfolio strategies); when set, `data` is not used.
+    public var universe: DataConfig?
     /// The parameter space.
     public var space: ParameterSpace
     /// How trials are chosen.
@@ -163,7 +165,7 @@ public struct SweepSpec: Sendable {
         let r = try ConfigReader(tree, source: source)
         try r.rejectUnknownKeys([
             "name", "strategy", "data", "parameters", "sampler", "trials", "seed", "batch", "objective", "constraints", "backtest",
-            "instrument", "walkForward", "overfitting", "shards",
+            "instrument", "walkForward", "overfitting", "shards", "universe",
         ])
         func fail(_ key: String, _ rule: String) -> ConfigError { ConfigError(.invalidValue, keyPath: key, rule: rule, source: source) }
         name = try r.string("name", default: "sweep")
@@ -190,6 +192,20 @@ public struct SweepSpec: Sendable {
             data = out
         case .object?: data = [try DataConfig(try r.nested("data"))]
         default: throw ConfigError(.typeMismatch, keyPath: "data", rule: "expected a path, a list, or {path, ...}", source: source)
+        }
+        switch r.raw("universe") {
+        case nil: universe = nil
+        case .string(let p)?: universe = DataConfig(universe: p)
+        case .object?:
+            let u = try r.nested("universe")
+            let d = try DataConfig(u)
+            guard let path = d.universe ?? (u.raw("path") != nil ? d.path : nil) else { throw fail("universe", "needs a path") }
+            universe = DataConfig(timestampFormat: d.timestampFormat, delimiter: d.delimiter, start: d.start, end: d.end, universe: path, symbols: d.symbols)
+        default: throw ConfigError(.typeMismatch, keyPath: "universe", rule: "expected a path or {path, symbols, start, end}", source: source)
+        }
+        if universe != nil && r.raw("data") != nil { throw fail("data", "give data (one instrument per file) or universe (one account), not both") }
+        if universe == nil && StrategyFactory.isPortfolio(strategy) {
+            throw fail("universe", "strategy \(strategy) trades a universe: set universe: to a folder, wide or long CSV")
         }
         space = try ParameterSpace(try r.nested("parameters"))
         sampler = try r.choice("sampler", default: SamplerKind.grid)

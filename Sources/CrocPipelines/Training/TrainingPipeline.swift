@@ -252,6 +252,17 @@ public enum TrainingPipeline {
         return try restrict(series, start: data.start, end: data.end)
     }
 
+    /// Loads the universe a data section names (`universe`, `symbols`, `start`, `end`).
+    /// - Throws: `UniverseError` naming the file and line, or `ConfigError`.
+    public static func loadUniverse(_ data: DataConfig) throws -> Universe {
+        guard let path = data.universe else { throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "not set") }
+        guard let format = TimestampFormat(configValue: data.timestampFormat) else {
+            throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
+        }
+        let options = CSVOptions(delimiter: data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
+        return try restrict(try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), start: data.start, end: data.end)
+    }
+
     /// `restrict` for every member of a universe: members with no bar in the range are left
     /// out (listed after it or ended before it).
     /// - Throws: `ConfigError` for a bad date, or when no member has a bar in the range.

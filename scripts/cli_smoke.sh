@@ -56,6 +56,13 @@ printf 'Date,A,B\n2020-01-01,1.5,2\n2020-01-02,1.6,abc\n' > "$OUT/wide.csv"
 expect_error "universe: a non-numeric cell names file, line and symbol" "wide.csv:3: column 3 (B): not a number" data inspect --universe "$OUT/wide.csv"
 mkdir -p "$OUT/folder" && cp Examples/data/GOOGL.csv "$OUT/folder/" && echo notes > "$OUT/folder/notes.txt"
 expect_error "universe: a folder with a non-CSV file" "not a CSV file" data inspect --universe "$OUT/folder"
+expect_ok "backtest --universe (momentum rotation on one account)" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy momentum_topk --param top=3 --output "$OUT/pf"
+test -s "$OUT/pf/fills.csv" && test -s "$OUT/pf/weights.csv" && grep -q "^Time,Symbol,Side,Quantity,Price,Commission" "$OUT/pf/fills.csv" || { echo "FAIL: portfolio outputs"; fail=1; }
+grep -q "^Symbols  *10" "$OUT/stdout" && grep -q "^Symbol  *Contribution" "$OUT/stdout" || { echo "FAIL: portfolio tables"; cat "$OUT/stdout"; fail=1; }
+expect_error "backtest: top larger than the universe" "strategy.params.top: must be at most the universe's 2 symbols, found 3" backtest --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,AAPL --strategy momentum_topk --param top=3
+expect_error "backtest: a portfolio strategy without a universe" "momentum_topk trades a universe" backtest --strategy momentum_topk
+expect_error "backtest: an unknown symbol of the universe" "unknown symbol MSFT" backtest --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,MSFT --strategy equal_weight
+expect_error "backtest: a universe with a bad cell" "wide.csv:3: column 3 (B): not a number" backtest --universe "$OUT/wide.csv" --strategy equal_weight
 expect_ok "data inspect (shipped EURUSD)" data inspect --data Examples/data/EURUSD_1H_ASK.csv
 grep -q "Valid bars  *6225" "$OUT/stdout" || { echo "FAIL: data inspect row count"; fail=1; }
 if "$BIN" data inspect --data "$OUT/bad.csv" >"$OUT/stdout" 2>"$OUT/stderr"; then

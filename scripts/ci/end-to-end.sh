@@ -19,6 +19,8 @@ swift run -c release crocbot backtest --config Examples/backtest.yaml --output "
 
 echo "== HTML reports render in headless Chromium (screenshots kept in ci-artifacts/)"
 bash scripts/check_report.sh "$OUT/report.html" ci-artifacts/backtest-report.png
+swift run -c release crocbot backtest --config Examples/portfolio-backtest.yaml --output "$OUT/portfolio"
+bash scripts/check_report.sh "$OUT/portfolio/report.html" ci-artifacts/portfolio-report.png weights contribution correlation
 swift run -c release crocbot train --config Examples/train-gbdt-googl.yaml --output "${TMPDIR:-/tmp}/crocbot-ci-model"
 bash scripts/check_report.sh "${TMPDIR:-/tmp}/crocbot-ci-model/report.html" ci-artifacts/training-report.png learning-curve confusion roc feature-importance
 sed -e 's/^steps: .*/steps: 4096/' Examples/train-ppo-eurusd.yaml >"${TMPDIR:-/tmp}/crocbot-ci-rl.yaml"

@@ -59,6 +59,10 @@ expect_error "universe: a folder with a non-CSV file" "not a CSV file" data insp
 expect_ok "backtest --universe (momentum rotation on one account)" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy momentum_topk --param top=3 --output "$OUT/pf"
 test -s "$OUT/pf/fills.csv" && test -s "$OUT/pf/weights.csv" && grep -q "^Time,Symbol,Side,Quantity,Price,Commission" "$OUT/pf/fills.csv" || { echo "FAIL: portfolio outputs"; fail=1; }
 grep -q "^Symbols  *10" "$OUT/stdout" && grep -q "^Symbol  *Contribution" "$OUT/stdout" || { echo "FAIL: portfolio tables"; cat "$OUT/stdout"; fail=1; }
+expect_ok "backtest --universe --per-symbol (sma_cross per symbol, at most 4 open)" backtest --universe Examples/data/SP500_10_CLOSE.csv --per-symbol --max-open 4 --output "$OUT/ps"
+expect_ok "backtest pairs (KO against JNJ, shorts allowed)" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy pairs --param a=KO --param b=JNJ --allow-short --output "$OUT/pairs"
+expect_error "backtest: pairs naming a symbol not in the universe" "strategy.params.b: MSFT is not in the universe" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy pairs --param a=KO --param b=MSFT --allow-short
+expect_error "backtest: a single-instrument strategy on a universe without --per-symbol" "add --per-symbol" backtest --universe Examples/data/SP500_10_CLOSE.csv
 expect_error "backtest: top larger than the universe" "strategy.params.top: must be at most the universe's 2 symbols, found 3" backtest --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,AAPL --strategy momentum_topk --param top=3
 expect_error "backtest: a portfolio strategy without a universe" "momentum_topk trades a universe" backtest --strategy momentum_topk
 expect_error "backtest: an unknown symbol of the universe" "unknown symbol MSFT" backtest --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,MSFT --strategy equal_weight

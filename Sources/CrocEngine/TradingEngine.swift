@@ -1051,9 +1051,11 @@ public struct TradingEngine: Sendable {
                     position = p.quantity
                     context.averagePrice = p.averagePrice
                     context.positions[0] = p.quantity
+                    context.averagePrices[0] = p.averagePrice
                 } else if let k = laneOfSymbol[fill.symbol] {
                     extraLanes[k - 1].position = p.quantity
                     context.positions[k] = p.quantity
+                    context.averagePrices[k] = p.averagePrice
                 }
             case .rejected(let order, let reason):
                 rejections.append((order, reason))

@@ -50,6 +50,15 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The universe's symbols to trade (default: all).", valueName: "A,B,C"))
     var symbols: String?
 
+    @Flag(name: .long, help: "With --universe: run a single-instrument strategy once per symbol on the shared account.")
+    var perSymbol = false
+
+    @Option(name: .long, help: "With --per-symbol: each entry's budget, 'equal' (equity / N) or an amount of cash.")
+    var stake: String = "equal"
+
+    @Option(name: .long, help: "With --per-symbol: the most positions open at once.")
+    var maxOpen: Int?
+
     @Option(name: .long, help: "Only bars from this date (ISO-8601), e.g. a model's held-out years.")
     var from: String?
 
@@ -210,7 +219,30 @@ struct BacktestCommand: ParsableCommand {
             ]
         )
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
-        let strategy = try factory.make(cfg.strategy, symbols: universe.symbols)
+        let strategy: any Strategy
+        if perSymbol {
+            guard !StrategyFactory.isPortfolio(cfg.strategy.name) else {
+                throw ValidationError("--per-symbol runs a single-instrument strategy per symbol; \(cfg.strategy.name) already trades the whole universe")
+            }
+            let amount: StakeRule.Amount
+            if stake == "equal" {
+                amount = .equalShare
+            } else if let v = Double(stake), v > 0, let m = FixedPoint(rounding: v) {
+                amount = .fixed(m)
+            } else {
+                throw ValidationError("--stake expects 'equal' or a positive amount of cash, got '\(stake)'")
+            }
+            if let maxOpen, maxOpen < 1 { throw ValidationError("--max-open must be at least 1, got \(maxOpen)") }
+            let instances = try universe.symbols.map { _ in try factory.make(cfg.strategy) }
+            strategy = PerSymbolStrategy(symbols: universe.count, stake: StakeRule(amount: amount, maxOpen: maxOpen)) { instances[$0] }
+        } else {
+            guard StrategyFactory.isPortfolio(cfg.strategy.name) || universe.count == 1 else {
+                throw ValidationError(
+                    "\(cfg.strategy.name) trades one instrument: add --per-symbol to run one per symbol of the universe on the shared account"
+                )
+            }
+            strategy = try factory.make(cfg.strategy, symbols: universe.symbols)
+        }
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)
         let result = try Backtester.run(universe: universe, instruments: instruments, strategy: strategy, options: options)

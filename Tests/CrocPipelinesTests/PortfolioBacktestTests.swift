@@ -348,3 +348,92 @@ struct PortfolioSweepTests {
         #expect(TradeLedger.prorate(FixedPoint("0.3")!, FixedPoint(1), FixedPoint(3)) == FixedPoint("0.1")!)
     }
 }
+
+@Suite("Per-symbol strategies and pairs on one account")
+struct PerSymbolAndPairsTests {
+    static func shipped() throws -> Universe { try UniverseLoader.load(path: repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path) }
+
+    /// The most positions open at once, replayed from the fills.
+    static func maxOpen(_ fills: [Fill]) -> Int {
+        var held: [String: Quantity] = [:]
+        var most = 0
+        var i = 0
+        while i < fills.count {
+            let bar = fills[i].barIndex
+            while i < fills.count && fills[i].barIndex == bar {
+                let f = fills[i]
+                held[f.symbol, default: .zero] += f.side == .buy ? f.quantity : -f.quantity
+                i += 1
+            }
+            most = max(most, held.values.filter { $0.raw != 0 }.count)
+        }
+        return most
+    }
+
+    @Test("sma_cross per symbol: each instance trades only its symbol, entries sized to equity / N, at most maxOpen open")
+    func perSymbol() throws {
+        let u = try Self.shipped()
+        let options = BacktestOptions(cash: FixedPoint(100_000), fees: FeeModel(commissionRate: FixedPoint("0.001")!), finalize: .none)
+        let instruments = u.symbols.map { Instrument(symbol: $0) }
+        let free = PerSymbolStrategy(symbols: u.count, stake: StakeRule()) { _ in SMACrossStrategy(fast: 10, slow: 30) }
+        let r = try Backtester.run(universe: u, instruments: instruments, strategy: free, options: options)
+        #expect(Set(r.fills.map(\.symbol)).count == 10)
+        // Each entry (a buy from flat) costs at most equity / 10 at the decision plus the move to the next open.
+        var held: [String: Quantity] = [:]
+        for f in r.fills {
+            if f.side == .buy && (held[f.symbol] ?? .zero).isZero {
+                let decidedAt = r.equity[f.barIndex - 1]
+                #expect(f.notional.doubleValue <= decidedAt / 10 * 1.25, "\(f.symbol) \(f.timestamp): \(f.notional) vs equity \(decidedAt)")
+            }
+            held[f.symbol, default: .zero] += f.side == .buy ? f.quantity : -f.quantity
+        }
+        #expect(Self.maxOpen(r.fills) > 3)
+        let capped = PerSymbolStrategy(symbols: u.count, stake: StakeRule(amount: .fixed(FixedPoint(10_000)), maxOpen: 3)) { _ in
+            SMACrossStrategy(fast: 10, slow: 30)
+        }
+        let c = try Backtester.run(universe: u, instruments: instruments, strategy: capped, options: options)
+        #expect(Self.maxOpen(c.fills) <= 3)
+        #expect(c.fills.count < r.fills.count)
+        #expect(c.portfolio.cash.raw >= 0)
+    }
+
+    @Test("pairs: opposite legs on a mean-reverting spread, closed when it reverts; refused without shorting; symbols validated")
+    func pairs() throws {
+        var bState: UInt64 = 3
+        func noise() -> Double {
+            bState = bState &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(bState >> 11) / Double(1 << 53) - 0.5
+        }
+        var b = 100.0
+        var spread = 0.0
+        var barsA: [Bar] = []
+        var barsB: [Bar] = []
+        for i in 0..<600 {
+            b *= 1 + noise() * 0.02
+            spread = 0.8 * spread + noise() * 0.05
+            let a = exp(log(b) + 0.3 + spread)
+            let t = Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000)
+            barsA.append(Bar(timestamp: t, open: a, high: a, low: a, close: a, volume: 0))
+            barsB.append(Bar(timestamp: t, open: b, high: b, low: b, close: b, volume: 0))
+        }
+        let u = try Universe(members: [try BarSeries(symbol: "A", bars: barsA), try BarSeries(symbol: "B", bars: barsB)])
+        let instruments = u.symbols.map { Instrument(symbol: $0, quantityStep: FixedPoint("0.0001")!) }
+        var options = BacktestOptions(cash: FixedPoint(100_000), fees: FeeModel(commissionRate: FixedPoint("0.0005")!), finalize: .none, allowShort: true)
+        let strategy = try StrategyFactory.standard.make("pairs", parameters: ["a": .string("A"), "b": .string("B"), "lookback": .int(40)], symbols: u.symbols)
+        let r = try Backtester.run(universe: u, instruments: instruments, strategy: strategy, options: options)
+        #expect(r.fills.count >= 8)
+        // Legs come in pairs at the same bar, opposite sides.
+        let byBar = Dictionary(grouping: r.fills, by: \.barIndex)
+        for (_, legs) in byBar {
+            #expect(legs.count == 2 && Set(legs.map(\.symbol)) == ["A", "B"] && legs[0].side != legs[1].side)
+        }
+        #expect(r.equity.last! > 100_000, "a mean-reverting spread is profitable before costs this small")
+        options.allowShort = false
+        let e = #expect(throws: BacktestError.self) { try Backtester.run(universe: u, instruments: instruments, strategy: strategy, options: options) }
+        #expect(e?.description.contains("need allowShort") == true)
+        let unknown = #expect(throws: StrategyError.self) {
+            try StrategyFactory.standard.make("pairs", parameters: ["a": .string("A"), "b": .string("C")], symbols: u.symbols)
+        }
+        #expect(unknown?.keyPath == "strategy.params.b")
+    }
+}

@@ -103,6 +103,8 @@ public struct StrategyContext: Sendable {
     public package(set) var positions: [Quantity]
     /// Each lane's last close (zero before its first bar; kept by multi-instrument runs).
     public package(set) var closes: [Price]
+    /// Average entry price per lane (lane 0 is `averagePrice`).
+    public package(set) var averagePrices: [Price]
     /// Whether sells may open short positions (negative target weights need it).
     public let allowShort: Bool
     /// The most the absolute target weights of a rebalance may add up to (1: no leverage).
@@ -145,6 +147,7 @@ public struct StrategyContext: Sendable {
         self.symbols = instruments.map(\.symbol)
         self.positions = Array(repeating: .zero, count: instruments.count)
         self.closes = Array(repeating: .zero, count: instruments.count)
+        self.averagePrices = Array(repeating: .zero, count: instruments.count)
         self.allowShort = allowShort
         self.laneOfSymbol = Dictionary(uniqueKeysWithValues: instruments.enumerated().map { ($1.symbol, $0) })
         self.fees = fees

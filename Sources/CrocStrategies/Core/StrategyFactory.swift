@@ -178,6 +178,13 @@ public struct StrategyFactory: Sendable {
                 AllocatorStrategy(allocator: try PortfolioAllocators.make(name, parameters: &p))
             }
         }
+        f.register(
+            "pairs",
+            summary: "portfolio: z-score of the log-price spread of two symbols (rolling hedge ratio); needs shorting",
+            parameters: [("a", "(symbol)"), ("b", "(symbol)"), ("lookback", "60"), ("entry", "2"), ("exit", "0.5"), ("weight", "0.5")]
+        ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+            try PairsStrategy(parameters: &p)
+        }
         return f
     }
 

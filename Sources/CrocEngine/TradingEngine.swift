@@ -374,12 +374,18 @@ public struct TradingEngine: Sendable {
         do {
             try strategy.onBar(bar, context: &context)
         } catch {
-            // A strategy that failed mid-decision places nothing.
-            context.commands.removeAll(keepingCapacity: true)
-            strategyFailureCount += 1
-            if strategyFailures.count < 1000 {
-                strategyFailures.append(StrategyFailure(barIndex: index, time: bar.timestamp, message: "\(error)"))
-            }
+            recordFailure(error, index: index, time: bar.timestamp)
+        }
+    }
+
+    /// A strategy that failed mid-decision places nothing; the failure is counted and kept
+    /// (the first 1,000).
+    @inline(never)
+    private mutating func recordFailure(_ error: any Error, index: Int, time: Timestamp) {
+        context.commands.removeAll(keepingCapacity: true)
+        strategyFailureCount += 1
+        if strategyFailures.count < 1000 {
+            strategyFailures.append(StrategyFailure(barIndex: index, time: time, message: "\(error)"))
         }
     }
 
@@ -740,11 +746,7 @@ public struct TradingEngine: Sendable {
             do {
                 try strategy.onSlice(slice, context: &context)
             } catch {
-                context.commands.removeAll(keepingCapacity: true)
-                strategyFailureCount += 1
-                if strategyFailures.count < 1000 {
-                    strategyFailures.append(StrategyFailure(barIndex: index, time: slice.time, message: "\(error)"))
-                }
+                recordFailure(error, index: index, time: slice.time)
             }
         }
         if !context.commands.isEmpty {

@@ -263,19 +263,24 @@ public enum TrainingPipeline {
         return try restrict(try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), start: data.start, end: data.end)
     }
 
-    /// `restrict` for every member of a universe: members with no bar in the range are left
-    /// out (listed after it or ended before it).
-    /// - Throws: `ConfigError` for a bad date, or when no member has a bar in the range.
-    public static func restrict(_ universe: Universe, start: String?, end: String?) throws -> Universe {
-        guard start != nil || end != nil else { return universe }
+    /// `data.start` and `data.end` as times (ns), unbounded where unset.
+    /// - Throws: `ConfigError` naming the key of a date that does not parse.
+    static func timeRange(start: String?, end: String?) throws -> (lo: Int64, hi: Int64) {
         func time(_ s: String, _ key: String) throws -> Int64 {
             guard let t = try? CSVBarLoader.parse(text: "date,open,high,low,close\n\(s),1,1,1,1\n").timestamps.first else {
                 throw ConfigError(.invalidValue, keyPath: key, rule: "not an ISO-8601 date or date-time: '\(s)'")
             }
             return t
         }
-        let lo = try start.map { try time($0, "data.start") } ?? .min
-        let hi = try end.map { try time($0, "data.end") } ?? .max
+        return (try start.map { try time($0, "data.start") } ?? .min, try end.map { try time($0, "data.end") } ?? .max)
+    }
+
+    /// `restrict` for every member of a universe: members with no bar in the range are left
+    /// out (listed after it or ended before it).
+    /// - Throws: `ConfigError` for a bad date, or when no member has a bar in the range.
+    public static func restrict(_ universe: Universe, start: String?, end: String?) throws -> Universe {
+        guard start != nil || end != nil else { return universe }
+        let (lo, hi) = try timeRange(start: start, end: end)
         let members = universe.members.compactMap { m -> BarSeries? in
             let a = m.timestamps.firstIndex { $0 >= lo } ?? m.count
             let b = m.timestamps.firstIndex { $0 >= hi } ?? m.count
@@ -291,14 +296,7 @@ public enum TrainingPipeline {
     /// - Throws: `ConfigError` for an unparseable date or an empty result.
     public static func restrict(_ series: BarSeries, start: String?, end: String?) throws -> BarSeries {
         guard start != nil || end != nil else { return series }
-        func time(_ s: String, _ key: String) throws -> Int64 {
-            guard let t = try? CSVBarLoader.parse(text: "date,open,high,low,close\n\(s),1,1,1,1\n").timestamps.first else {
-                throw ConfigError(.invalidValue, keyPath: key, rule: "not an ISO-8601 date or date-time: '\(s)'")
-            }
-            return t
-        }
-        let lo = try start.map { try time($0, "data.start") } ?? .min
-        let hi = try end.map { try time($0, "data.end") } ?? .max
+        let (lo, hi) = try timeRange(start: start, end: end)
         let a = series.timestamps.firstIndex { $0 >= lo } ?? series.count
         let b = series.timestamps.firstIndex { $0 >= hi } ?? series.count
         guard a < b else {

@@ -213,6 +213,7 @@ public struct TradingEngine: Sendable {
     public mutating func process(_ event: MarketEvent) {
         switch event {
         case .bar(let bar): process(bar)
+        case .slice(let slice): process(slice)
         }
     }
 
@@ -484,6 +485,23 @@ public struct TradingEngine: Sendable {
     @inline(__always)
     private func lanePosition(_ k: Int) -> Quantity { k == 0 ? position : extraLanes[k - 1].position }
 
+    /// The signed position in `symbol` (zero for a symbol this run does not trade).
+    public func position(of symbol: String) -> Quantity {
+        guard let k = laneOfSymbol[symbol] else { return .zero }
+        return lanePosition(k)
+    }
+
+    /// `symbol`'s last close seen by this engine (nil before its first bar, or for a symbol
+    /// this run does not trade).
+    public func lastClose(of symbol: String) -> Price? {
+        guard let k = laneOfSymbol[symbol] else { return nil }
+        if extraLanes.isEmpty { return lastBar.map { instrument.price($0.close) } }
+        return context.closes[k].raw > 0 ? context.closes[k] : nil
+    }
+
+    /// The time of the last bar or slice processed.
+    public var lastProcessedTime: Timestamp? { extraLanes.isEmpty ? lastBar?.timestamp : lastSliceTime }
+
     /// Lane `k`'s working orders at its simulated venue.
     private func laneWorkingOrders(_ k: Int) -> [Order] { k == 0 ? exchange.workingOrders : extraLanes[k - 1].exchange.workingOrders }
 
@@ -628,27 +646,46 @@ public struct TradingEngine: Sendable {
         weightHistory.append(WeightRow(index: index, time: time, weights: weights))
     }
 
-    /// The orders of a rebalance for an external execution client: sized at the decision's
-    /// closes, sells first; the venue's own checks (and the executor's) cut or refuse the rest.
-    private mutating func externalRebalanceOrders(_ targets: [Rebalance.Target]) -> [Order] {
+    /// The orders of a rebalance for an external execution client, planned at the decision's
+    /// closes by the backtest's rules: sells first; each order sized from the account's value
+    /// after the earlier orders of the rebalance (at the closes, with the fee model's slippage
+    /// and commission); a buy cut to the cash those orders leave. A venue that fills at these
+    /// closes (paper with `fillAt: close`) books exactly the backtest's fills; one that fills
+    /// later refuses a buy the cash no longer covers.
+    /// With fills at the close, a symbol with no bar in `slice` gets no order (as in a backtest).
+    private mutating func externalRebalanceOrders(_ targets: [Rebalance.Target], slice: MarketSlice?) -> [Order] {
+        let closeOnly = exchange.fillTiming == .close && slice != nil
+        let fees = exchange.fees
+        var held = instruments.indices.map { lanePosition($0) }
+        var cashLeft = cash
         var value = cash
-        for k in instruments.indices where lanePosition(k).raw != 0 { value += lanePosition(k) * closeOf(k) }
+        for k in instruments.indices where held[k].raw != 0 { value += held[k] * closeOf(k) }
         let ordered = Rebalance.sequence(targets, equity: value) { symbol in
             guard let k = laneOfSymbol[symbol] else { return .zero }
-            return lanePosition(k) * closeOf(k)
+            return held[k] * closeOf(k)
         }
         var orders: [Order] = []
         for target in ordered {
-            guard let k = laneOfSymbol[target.symbol], closeOf(k).raw > 0,
-                let q = Rebalance.delta(
-                    weight: target.weight,
-                    equity: value,
-                    price: closeOf(k),
-                    position: lanePosition(k),
-                    step: instruments[k].quantityStep
-                ), q.raw != 0
+            guard let k = laneOfSymbol[target.symbol], !closeOnly || slice?.bar(lane: k) != nil else { continue }
+            let price = closeOf(k)
+            let step = instruments[k].quantityStep
+            guard price.raw > 0,
+                var q = Rebalance.delta(weight: target.weight, equity: value, price: price, position: held[k], step: step), q.raw != 0
             else { continue }
-            orders.append(context.makeOrder(symbol: target.symbol, side: q.raw > 0 ? .buy : .sell, size: .quantity(q.magnitude), tag: "rebalance"))
+            let side: OrderSide = q.raw > 0 ? .buy : .sell
+            let fillPrice = fees.slipped(price, side: side)
+            if side == .buy { q = Rebalance.affordable(buy: q, price: fillPrice, cash: cashLeft, fees: fees, step: step) }
+            q = q.magnitude
+            guard q.raw != 0 else { continue }
+            orders.append(context.makeOrder(symbol: target.symbol, side: side, size: .quantity(q), tag: "rebalance"))
+            // What the fill would do to the account (`Portfolio.apply`'s arithmetic), for the next order's size.
+            let notional = q * fillPrice
+            let before = held[k]
+            let cashBefore = cashLeft
+            cashLeft += side == .buy ? -notional : notional
+            cashLeft -= fees.commission(notional: notional)
+            held[k] = side == .buy ? before + q : before - q
+            value += (held[k] * price - before * price) + (cashLeft - cashBefore)
         }
         return orders
     }
@@ -725,9 +762,15 @@ public struct TradingEngine: Sendable {
         barCount += 1
         if !pendingRebalances.isEmpty { executePendingRebalances(index: index, slice: slice, bar: nil, &strategy) }
         if routing == .simulated {
-            for (j, k) in slice.lanes.enumerated() where !(k == 0 ? exchange.workingOrders.isEmpty : extraLanes[k - 1].exchange.workingOrders.isEmpty) {
-                fillWorking(lane: k, bar: slice.bars[j], index: index, &strategy)
+            // Lanes are matched in the order their working orders were placed (the earliest
+            // first): a rebalance's sells, placed first, free the cash its buys need.
+            var waiting: [(j: Int, first: UInt64)] = []
+            for (j, k) in slice.lanes.enumerated() {
+                let orders = k == 0 ? exchange.workingOrders : extraLanes[k - 1].exchange.workingOrders
+                if let first = orders.lazy.map(\.id.rawValue).min() { waiting.append((j, first)) }
             }
+            if waiting.count > 1 { waiting.sort { $0.first < $1.first } }
+            for (j, _) in waiting { fillWorking(lane: slice.lanes[j], bar: slice.bars[j], index: index, &strategy) }
         }
         for (j, k) in slice.lanes.enumerated() { context.closes[k] = instruments[k].price(slice.bars[j].close) }
         if let b = slice.bar(lane: 0) { lastBar = b }
@@ -786,7 +829,18 @@ public struct TradingEngine: Sendable {
     /// decides after observing the bar): `body` gets the bar's context, and its
     /// orders go to the execution client as if the strategy had placed them
     /// in `onBar`, so they fill at the next bar's open.
+    /// In a multi-instrument run it acts at the last slice (each symbol at its last close).
     public mutating func act(_ body: (inout StrategyContext) -> Void) {
+        if isMultiInstrument, let time = lastSliceTime {
+            body(&context)
+            if !context.commands.isEmpty {
+                var s = takeStrategy()
+                let anchor = Bar(timestamp: time, open: 0, high: 0, low: 0, close: 0, volume: 0)
+                execute(commands: anchor, index: barCount - 1, close: context.closes[0], &s)
+                strategy = s
+            }
+            return
+        }
         guard let bar = lastBar else { return }
         body(&context)
         if !context.commands.isEmpty {
@@ -886,7 +940,11 @@ public struct TradingEngine: Sendable {
         guard let order = externalWorking[fill.orderID] else { return false }
         if orderComplete { externalWorking[fill.orderID] = nil }
         portfolio.apply(fill)
-        if let bar = lastBar, fill.symbol == instrument.symbol { portfolio.mark(instrument.symbol, at: instrument.price(bar.close)) }
+        if !extraLanes.isEmpty {
+            if let k = laneOfSymbol[fill.symbol], context.closes[k].raw > 0 { portfolio.mark(fill.symbol, at: context.closes[k]) }
+        } else if let bar = lastBar, fill.symbol == instrument.symbol {
+            portfolio.mark(instrument.symbol, at: instrument.price(bar.close))
+        }
         var s = takeStrategy()
         handle([.filled(order, fill)], &s)
         strategy = s
@@ -928,6 +986,11 @@ public struct TradingEngine: Sendable {
     /// Re-marks the last equity point after fills booked since the bar was
     /// processed (orders that fill at once at the close).
     public mutating func remarkLastEquity() {
+        if !extraLanes.isEmpty {
+            // A multi-instrument run: every lane at its last close.
+            if !equityCurve.isEmpty { equityCurve[equityCurve.count - 1] = sliceEquity().doubleValue }
+            return
+        }
         guard let bar = lastBar, !equityCurve.isEmpty else { return }
         var equity = cash
         if position.raw != 0 { equity += position * instrument.price(bar.close) }
@@ -971,7 +1034,12 @@ public struct TradingEngine: Sendable {
         if routing == .external {
             for command in commands {
                 if case .rebalance(let targets) = command {
-                    for order in externalRebalanceOrders(targets) {
+                    for order in externalRebalanceOrders(targets, slice: slice) {
+                        if risk != nil, let violation = riskCheck(order, close: context.closes[laneOfSymbol[order.symbol] ?? 0], time: time) {
+                            riskRefusals.append((order, violation))
+                            rejections.append((order, .refused("risk: \(violation)")))
+                            continue
+                        }
                         outbox.append(.submit(order))
                         externalWorking[order.id] = order
                     }

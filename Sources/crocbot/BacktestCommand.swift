@@ -194,6 +194,12 @@ struct BacktestCommand: ParsableCommand {
         print("\nwrote \(files.trades), \(files.equity) and \(files.report)")
     }
 
+    /// The `--per-symbol` stake rule (nil without the flag).
+    private func stakeRule() throws -> StakeRule? {
+        guard perSymbol else { return nil }
+        return try StakeRule(parsing: stake, maxOpen: maxOpen)
+    }
+
     /// A portfolio backtest: every symbol of the universe on one account.
     private func runUniverse(_ cfg: AppConfig, path: String, factory: StrategyFactory, logger: Logger) throws {
         guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
@@ -219,30 +225,7 @@ struct BacktestCommand: ParsableCommand {
             ]
         )
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
-        let strategy: any Strategy
-        if perSymbol {
-            guard !StrategyFactory.isPortfolio(cfg.strategy.name) else {
-                throw ValidationError("--per-symbol runs a single-instrument strategy per symbol; \(cfg.strategy.name) already trades the whole universe")
-            }
-            let amount: StakeRule.Amount
-            if stake == "equal" {
-                amount = .equalShare
-            } else if let v = Double(stake), v > 0, let m = FixedPoint(rounding: v) {
-                amount = .fixed(m)
-            } else {
-                throw ValidationError("--stake expects 'equal' or a positive amount of cash, got '\(stake)'")
-            }
-            if let maxOpen, maxOpen < 1 { throw ValidationError("--max-open must be at least 1, got \(maxOpen)") }
-            let instances = try universe.symbols.map { _ in try factory.make(cfg.strategy) }
-            strategy = PerSymbolStrategy(symbols: universe.count, stake: StakeRule(amount: amount, maxOpen: maxOpen)) { instances[$0] }
-        } else {
-            guard StrategyFactory.isPortfolio(cfg.strategy.name) || universe.count == 1 else {
-                throw ValidationError(
-                    "\(cfg.strategy.name) trades one instrument: add --per-symbol to run one per symbol of the universe on the shared account"
-                )
-            }
-            strategy = try factory.make(cfg.strategy, symbols: universe.symbols)
-        }
+        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: try stakeRule(), factory: factory)
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)
         let result = try Backtester.run(universe: universe, instruments: instruments, strategy: strategy, options: options)

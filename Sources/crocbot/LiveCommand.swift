@@ -5,6 +5,7 @@ import CrocCore
 import CrocData
 import CrocPipelines
 import CrocRuntime
+import CrocStrategies
 import CrocSupport
 import Foundation
 import Logging
@@ -48,6 +49,8 @@ struct LiveRunCommand: AsyncParsableCommand {
               crocbot live --paper
               crocbot live --paper --speed 720000 --port 9090 --exit-at-end
               crocbot live --paper --data Examples/data/GOOGL.csv --strategy sma_cross --param fast=5
+              crocbot live --config Examples/live-universe.yaml --exit-at-end     # a universe on paper
+              crocbot live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy momentum_topk --param top=3
               CROCBOT_LIVE__TOKEN=s3cret crocbot live --paper        # bearer auth for all but /health
               crocbot live --exchange binance --testnet --symbol BTCUSDT --interval 1m
               crocbot live --exchange binance --paper --symbol ETHUSDT --stream trade --interval 1s
@@ -69,6 +72,21 @@ struct LiveRunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Replay: CSV with date/open/high/low/close[/volume] (default: the shipped EURUSD hourly data).")
     var data: String?
+
+    @Option(name: .long, help: "Replay a universe on paper (a folder of CSVs, a wide CSV of closes, or a long CSV): every symbol on one account.")
+    var universe: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --universe: the symbols to trade (default: all).", valueName: "A,B,C"))
+    var symbols: String?
+
+    @Flag(name: .long, help: "With --universe: run a single-instrument strategy once per symbol on the shared account.")
+    var perSymbol = false
+
+    @Option(name: .long, help: "With --per-symbol: each entry's budget, 'equal' (equity / symbols) or an amount of cash.")
+    var stake: String = "equal"
+
+    @Option(name: .long, help: "With --per-symbol: the most positions open at once.")
+    var maxOpen: Int?
 
     @Option(name: .long, help: "Replay speed: seconds of data per second (default 180000: 1 h bars at 50/s).")
     var speed: Double?
@@ -106,6 +124,8 @@ struct LiveRunCommand: AsyncParsableCommand {
     func overrides() throws -> [String: ConfigValue] {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
+        if let universe { o["data.universe"] = .string(universe) }
+        if let symbols { o["data.symbols"] = .string(symbols) }
         if let strategy { o["strategy.name"] = .string(strategy) }
         for kv in param {
             guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
@@ -157,6 +177,8 @@ struct LiveRunCommand: AsyncParsableCommand {
     private func makeRuntime(_ cfg: AppConfig, registry: PrometheusCollectorRegistry, logger: Logger) throws -> LiveRuntime {
         let live = cfg.live
         switch live.exchange {
+        case .paper where cfg.data.universe != nil:
+            return try makeUniverseRuntime(cfg, path: cfg.data.universe ?? "", registry: registry, logger: logger)
         case .paper:
             let path = cfg.data.path == DataConfig.defaultPath && data == nil ? "Examples/data/EURUSD_1H_ASK.csv" : cfg.data.path
             guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
@@ -186,6 +208,9 @@ struct LiveRunCommand: AsyncParsableCommand {
                 exitAtEnd: exitAtEnd
             )
         case .binance:
+            if cfg.data.universe != nil {
+                throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "a universe replays on paper: use live.exchange: paper (or drop --exchange binance)")
+            }
             guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
                 throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
             }
@@ -208,6 +233,40 @@ struct LiveRunCommand: AsyncParsableCommand {
                 exitAtEnd: exitAtEnd
             )
         }
+    }
+}
+
+extension LiveRunCommand {
+    /// Paper trading a universe: its slices replayed through the portfolio engine, the
+    /// executor and the simulated venue (one lane per symbol, one account).
+    fileprivate func makeUniverseRuntime(_ cfg: AppConfig, path: String, registry: PrometheusCollectorRegistry, logger: Logger) throws -> LiveRuntime {
+        guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
+            throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
+        }
+        let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
+        let universe = try TrainingPipeline.restrict(
+            try UniverseLoader.load(path: path, symbols: cfg.data.symbolList, options: csv),
+            start: cfg.data.start,
+            end: cfg.data.end
+        )
+        let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
+        let stake = perSymbol ? try StakeRule(parsing: self.stake, maxOpen: maxOpen) : nil
+        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: stake)
+        logger.info(
+            "replaying a universe",
+            metadata: ["path": "\(path)", "symbols": "\(universe.count)", "timestamps": "\(universe.timestamps.count)", "speed": "\(cfg.live.speed)"]
+        )
+        return try LiveRuntime(
+            config: cfg,
+            feed: .universe(universe, label: (path as NSString).lastPathComponent),
+            instrument: instruments[0],
+            registry: registry,
+            logger: logger,
+            paper: true,
+            exitAtEnd: exitAtEnd,
+            instruments: instruments,
+            strategy: strategy
+        )
     }
 }
 

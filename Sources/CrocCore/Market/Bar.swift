@@ -46,4 +46,7 @@ public struct Bar: Hashable, Sendable, Codable {
 public enum MarketEvent: Sendable, Hashable {
     /// A completed bar.
     case bar(Bar)
+    /// The completed bars of a universe's symbols that share one timestamp
+    /// (a multi-instrument feed; lanes number the run's symbols).
+    case slice(MarketSlice)
 }

@@ -11,14 +11,24 @@ import Synchronization
 /// next bar's open, `.close` at once at the current close). Reports for fills
 /// that happen on a later bar arrive on `executionReports()`.
 ///
+/// Many instruments on one account: `init(instruments:...)` gives each symbol
+/// its own exchange (a lane, as in a portfolio backtest) over one `Portfolio`,
+/// and `process(slice:)` matches each lane's working orders against its own
+/// bar, in lane order, exactly as `TradingEngine.process(_: MarketSlice)`.
+///
 /// A lock-protected class rather than an actor: its calls never suspend, so
 /// they run on the caller's executor without a hop (the executor benchmark's
 /// in-process venue).
 public final class SimulatedExecutionClient: ExecutionClient {
     private struct State: Sendable {
-        var exchange: SimulatedExchange
+        /// One exchange per symbol (lane 0 first).
+        var lanes: [SimulatedExchange]
+        /// Each lane's last bar.
+        var lastBars: [Bar?]
+        var laneOf: [String: Int]
         var portfolio: Portfolio
-        var lastBar: Bar?
+        /// The time of the last bar or slice processed.
+        var time: Timestamp?
         var barIndex = -1
         var orders = IndexedOrders()
         var nextID: UInt64 = 1
@@ -36,17 +46,38 @@ public final class SimulatedExecutionClient: ExecutionClient {
     ///   - fillTiming: When market orders fill (`.close` fills them at once).
     ///   - allowShort: Whether sells may open shorts.
     ///   - cash: Starting cash (quote currency).
-    public init(instrument: Instrument, fees: FeeModel, fillTiming: FillTiming = .close, allowShort: Bool = false, cash: Money) {
+    public convenience init(instrument: Instrument, fees: FeeModel, fillTiming: FillTiming = .close, allowShort: Bool = false, cash: Money) {
+        self.init(instruments: [instrument], fees: fees, fillTiming: fillTiming, allowShort: allowShort, cash: cash)
+    }
+
+    /// Creates a client for many instruments on one account (a lane per symbol).
+    /// - Parameters:
+    ///   - instruments: The instruments traded, in lane order (the universe's symbol order).
+    ///   - fees: Commission and slippage (the same for every symbol).
+    ///   - fillTiming: When market orders fill (`.close` fills them at once).
+    ///   - allowShort: Whether sells may open shorts.
+    ///   - cash: Starting cash (quote currency), shared by every symbol.
+    /// - Precondition: at least one instrument, symbols distinct.
+    public init(instruments: [Instrument], fees: FeeModel, fillTiming: FillTiming = .close, allowShort: Bool = false, cash: Money) {
+        precondition(!instruments.isEmpty, "a simulated venue needs an instrument")
+        var laneOf: [String: Int] = [:]
+        for (k, i) in instruments.enumerated() { laneOf[i.symbol] = k }
+        precondition(laneOf.count == instruments.count, "symbols must be distinct")
         state = Mutex(
             State(
-                exchange: SimulatedExchange(instrument: instrument, fees: fees, fillTiming: fillTiming, allowShort: allowShort),
+                lanes: instruments.map { SimulatedExchange(instrument: $0, fees: fees, fillTiming: fillTiming, allowShort: allowShort) },
+                lastBars: Array(repeating: nil, count: instruments.count),
+                laneOf: laneOf,
                 portfolio: Portfolio(cash: cash)
             )
         )
     }
 
-    /// The instrument traded.
-    public var instrument: Instrument { state.withLock { $0.exchange.instrument } }
+    /// The instrument traded (the first lane's).
+    public var instrument: Instrument { state.withLock { $0.lanes[0].instrument } }
+
+    /// Every instrument traded, in lane order.
+    public var instruments: [Instrument] { state.withLock { $0.lanes.map(\.instrument) } }
 
     /// The instrument's symbol.
     public var symbol: String { instrument.symbol }
@@ -59,18 +90,40 @@ public final class SimulatedExecutionClient: ExecutionClient {
     /// - Returns: The reports the bar caused, in order.
     @discardableResult
     public func process(bar: Bar, broadcast: Bool = true) -> [ExecutionReport] {
+        process(slice: MarketSlice(time: bar.timestamp, lanes: [0], bars: [bar]), broadcast: broadcast)
+    }
+
+    /// Advances the market by one time slice: each lane with a bar matches its working orders
+    /// against that bar, in lane order, and is marked at its close; lanes without a bar wait.
+    /// - Parameter broadcast: Whether the reports also go to `executionReports()` streams.
+    /// - Returns: The reports the slice caused, in order.
+    @discardableResult
+    public func process(slice: MarketSlice, broadcast: Bool = true) -> [ExecutionReport] {
         let reports = state.withLock { s -> [ExecutionReport] in
             s.barIndex += 1
-            s.lastBar = bar
+            s.time = slice.time
             var out: [ExecutionReport] = []
             let index = s.barIndex
             var orders = IndexedOrders()
             swap(&orders, &s.orders)
-            s.exchange.process(bar: bar, barIndex: index, portfolio: &s.portfolio) { event in
-                if let r = Self.handle(event, orders: &orders) { out.append(r) }
+            // Lanes are matched in the order their working orders were placed (the earliest
+            // first), as the portfolio engine does: a rebalance's sells fund its buys.
+            var waiting: [(j: Int, first: UInt64)] = []
+            for (j, k) in slice.lanes.enumerated() where k < s.lanes.count {
+                s.lastBars[k] = slice.bars[j]
+                if let first = s.lanes[k].workingOrders.lazy.map(\.id.rawValue).min() { waiting.append((j, first)) }
+            }
+            if waiting.count > 1 { waiting.sort { $0.first < $1.first } }
+            for (j, _) in waiting {
+                let k = slice.lanes[j]
+                s.lanes[k].process(bar: slice.bars[j], barIndex: index, portfolio: &s.portfolio) { event in
+                    if let r = Self.handle(event, orders: &orders) { out.append(r) }
+                }
+            }
+            for (j, k) in slice.lanes.enumerated() where k < s.lanes.count {
+                s.portfolio.mark(s.lanes[k].instrument.symbol, at: s.lanes[k].instrument.price(slice.bars[j].close))
             }
             swap(&orders, &s.orders)
-            s.portfolio.mark(s.exchange.instrument.symbol, at: s.exchange.instrument.price(bar.close))
             return out
         }
         if broadcast { for r in reports { broadcaster.send(r) } }
@@ -80,7 +133,19 @@ public final class SimulatedExecutionClient: ExecutionClient {
     public nonisolated(nonsending) func submit(_ request: OrderRequest, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueOrder
     {
         let result = state.withLock { s -> Result<VenueOrder, ExecutionError> in
-            guard let bar = s.lastBar else { return .failure(.invalidRequest("\(request.symbol): no market data yet")) }
+            guard let lane = s.laneOf[request.symbol] else {
+                return .failure(.invalidRequest("\(request.symbol): not traded here (symbols: \(s.lanes.map(\.instrument.symbol).joined(separator: ", ")))"))
+            }
+            guard let last = s.lastBars[lane], let now = s.time else { return .failure(.invalidRequest("\(request.symbol): no market data yet")) }
+            var bar = last
+            if last.timestamp != now {
+                // No bar of this symbol now: it does not trade at a close it does not have, and a
+                // resting order waits for its next bar (as in a portfolio backtest).
+                if s.lanes[lane].fillTiming == .close && request.kind.limitPrice == nil {
+                    return .failure(.rejected(operation: "submit", code: nil, message: "\(request.symbol) has no bar at \(now): it does not trade now"))
+                }
+                bar = Bar(timestamp: now, open: last.close, high: last.close, low: last.close, close: last.close, volume: 0)
+            }
             let id = OrderID(s.nextID)
             let order = Order(
                 id: id,
@@ -113,7 +178,7 @@ public final class SimulatedExecutionClient: ExecutionClient {
             swap(&orders, &s.orders)
             let index = s.barIndex
             let clientOrderID = request.clientOrderID
-            s.exchange.submit(order, bar: bar, barIndex: index, portfolio: &s.portfolio) { event in
+            s.lanes[lane].submit(order, bar: bar, barIndex: index, portfolio: &s.portfolio) { event in
                 if event.clientOrderID == clientOrderID {
                     _ = Self.apply(event, to: &orders[position: position])
                 } else {
@@ -139,7 +204,7 @@ public final class SimulatedExecutionClient: ExecutionClient {
             guard var order = s.orders[clientOrderID], let raw = order.venueOrderID.flatMap(UInt64.init) else {
                 return .failure(.orderNotFound(clientOrderID: clientOrderID))
             }
-            guard s.exchange.cancel(OrderID(raw)) != nil else {
+            guard let lane = s.laneOf[order.symbol], s.lanes[lane].cancel(OrderID(raw)) != nil else {
                 return .failure(.rejected(operation: "cancel", code: nil, message: "order \(clientOrderID) is \(order.status.rawValue)"))
             }
             order.status = .canceled
@@ -163,11 +228,8 @@ public final class SimulatedExecutionClient: ExecutionClient {
 
     public nonisolated(nonsending) func balances(deadline: ContinuousClock.Instant) async throws(ExecutionError) -> [AssetBalance] {
         state.withLock { s in
-            let symbol = s.exchange.instrument.symbol
-            return [
-                AssetBalance(asset: "CASH", free: s.portfolio.cash, locked: .zero),
-                AssetBalance(asset: symbol, free: s.portfolio.position(symbol).quantity, locked: .zero),
-            ]
+            [AssetBalance(asset: "CASH", free: s.portfolio.cash, locked: .zero)]
+                + s.lanes.map { AssetBalance(asset: $0.instrument.symbol, free: s.portfolio.position($0.instrument.symbol).quantity, locked: .zero) }
         }
     }
 

@@ -26,6 +26,39 @@ public struct SymbolStatistics: Sendable, Equatable {
 }
 
 extension Backtester {
+    /// The strategy that trades `symbols` on one account, the same for a backtest, a sweep
+    /// trial, paper and live: a portfolio strategy from the factory, or — with `perSymbol` —
+    /// one instance of a single-instrument strategy per symbol under the stake rule.
+    /// - Throws: `ConfigError` naming `strategy.name` when the strategy and the mode disagree
+    ///   (a single-instrument strategy on many symbols without `perSymbol`, a portfolio strategy
+    ///   with it), or the factory's error for its parameters.
+    public static func universeStrategy(
+        _ config: StrategyConfig,
+        symbols: [String],
+        perSymbol: StakeRule?,
+        factory: StrategyFactory = .standard
+    ) throws -> any Strategy {
+        if let stake = perSymbol {
+            guard !StrategyFactory.isPortfolio(config.name) else {
+                throw ConfigError(
+                    .invalidValue,
+                    keyPath: "strategy.name",
+                    rule: "--per-symbol runs a single-instrument strategy per symbol; \(config.name) already trades the whole universe"
+                )
+            }
+            let instances = try symbols.map { _ in try factory.make(config) }
+            return PerSymbolStrategy(symbols: symbols.count, stake: stake) { instances[$0] }
+        }
+        guard StrategyFactory.isPortfolio(config.name) || symbols.count == 1 else {
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "strategy.name",
+                rule: "\(config.name) trades one instrument: add --per-symbol to run one per symbol of the universe on the shared account"
+            )
+        }
+        return try factory.make(config, symbols: symbols)
+    }
+
     /// The instruments of a universe from the `instrument:` section: the defaults, with each
     /// symbol's overrides (`instrument.symbols.<SYM>`), the price precision inferred from the
     /// data when none is set.

@@ -4,14 +4,23 @@ import CrocData
 import CrocEngine
 import CrocExecution
 import CrocStrategies
+import CrocSupport
 import Foundation
 import Logging
 import Synchronization
 
-/// Settings of a live loop: the instrument, the engine's account and costs.
+/// Settings of a live loop: the instrument(s), the engine's account and costs.
 public struct LiveLoopSettings: Sendable {
-    /// The traded instrument.
+    /// The traded instrument (the first of `instruments`).
     public var instrument: Instrument
+    /// Every traded instrument, in lane order. More than one: the loop takes `.slice`
+    /// events (a universe) and runs the portfolio engine on one account.
+    public var instruments: [Instrument]
+    /// When the venue fills market orders: with `.close` a rebalance is planned so that
+    /// fills at the decision's closes equal a backtest's (paper with `fillAt: close`).
+    public var fillTiming: FillTiming
+    /// Whether sells may open shorts (what the strategy's context reports).
+    public var allowShort: Bool
     /// Starting cash of the engine's ledger.
     public var cash: Money
     /// The costs the strategy sizes with (the venue charges its own).
@@ -41,11 +50,17 @@ public struct LiveLoopSettings: Sendable {
         settleTimeout: Duration = .seconds(5),
         latencySamples: Int = 0,
         risk: RiskLimits = .none,
-        startPosition: (quantity: Quantity, averagePrice: Price)? = nil
+        startPosition: (quantity: Quantity, averagePrice: Price)? = nil,
+        instruments: [Instrument]? = nil,
+        fillTiming: FillTiming = .nextOpen,
+        allowShort: Bool = false
     ) {
+        self.instruments = instruments ?? [instrument]
+        self.fillTiming = fillTiming
+        self.allowShort = allowShort
         self.risk = risk
         self.startPosition = startPosition
-        self.instrument = instrument
+        self.instrument = instruments?.first ?? instrument
         self.cash = cash
         self.fees = fees
         self.runID = runID
@@ -71,11 +86,15 @@ public protocol LiveVenue: Sendable {
     func cancel(clientOrderID: String) async
     /// Tells the venue the symbol of the stream's bars (bars carry none).
     func bind(symbol: String)
+    /// Tells the venue the symbols of a universe's slices, by lane.
+    func bind(symbols: [String])
 }
 
 extension LiveVenue {
     /// Ignores the symbol.
     public func bind(symbol: String) {}
+    /// Binds the first symbol.
+    public func bind(symbols: [String]) { if let first = symbols.first { bind(symbol: first) } }
 }
 
 /// A `LiveVenue` over a `MarketOrderExecutor`, optionally with the
@@ -109,7 +128,13 @@ public final class ExecutorVenue: LiveVenue, Sendable {
 
     /// Advances the simulated venue by the bar and books its reports.
     public func marketEvent(_ event: MarketEvent) async -> [ExecutorEvent] {
-        guard case .bar(let bar) = event else { return [] }
+        let bar: Bar
+        switch event {
+        case .bar(let b):
+            bar = b
+        case .slice(let slice):
+            return await marketSlice(slice)
+        }
         if let simulated {
             let reports = simulated.process(bar: bar, broadcast: false)
             await executor.updateMarket(symbol: simulated.symbol, price: simulated.instrument.price(bar.close))
@@ -123,12 +148,41 @@ public final class ExecutorVenue: LiveVenue, Sendable {
         return []
     }
 
+    /// A universe's slice: the simulated venue matches each symbol's resting orders against its
+    /// own bar (as a portfolio backtest does); a paper venue takes each bar's close as its price.
+    private func marketSlice(_ slice: MarketSlice) async -> [ExecutorEvent] {
+        let symbols = symbolsBox.withLock { $0 }
+        if let simulated {
+            let reports = simulated.process(slice: slice, broadcast: false)
+            let instruments = simulated.instruments
+            for (j, k) in slice.lanes.enumerated() where k < instruments.count {
+                await executor.updateMarket(symbol: instruments[k].symbol, price: instruments[k].price(slice.bars[j].close))
+            }
+            return reports.isEmpty ? [] : await executor.ingest(reports)
+        }
+        if let paper {
+            for (j, k) in slice.lanes.enumerated() where k < symbols.count {
+                let price = Price(unchecked: slice.bars[j].close)
+                await paper.updatePrice(symbol: symbols[k], price: price, time: slice.time)
+                await executor.updateMarket(symbol: symbols[k], price: price)
+            }
+        }
+        return []
+    }
+
     /// The symbol a paper venue prices (set by the loop).
     private var symbol: String? { symbolBox.withLock { $0 } }
     private let symbolBox = Mutex<String?>(nil)
+    private let symbolsBox = Mutex<[String]>([])
 
     /// Tells the venue which symbol the bars are for (the loop calls this).
     public func bind(symbol: String) { symbolBox.withLock { $0 = symbol } }
+
+    /// Tells the venue the symbols of a universe's slices, by lane (the loop calls this).
+    public func bind(symbols: [String]) {
+        symbolsBox.withLock { $0 = symbols }
+        if let first = symbols.first { bind(symbol: first) }
+    }
 
     /// Events pushed by the executor since the last call.
     public func drainEvents() -> [ExecutorEvent] { inbox.drain() }
@@ -221,8 +275,9 @@ public func runLiveLoop<Stream: MarketDataStream>(
     var loop = LiveLoopState(settings: settings, strategy: strategy, venue: venue, status: status, metrics: metrics, logger: logger)
     loop.controls = controls
     status?.update { $0.strategy = strategy.name }
-    status?.update { $0.symbol = settings.instrument.symbol }
-    venue?.bind(symbol: settings.instrument.symbol)
+    let symbols = settings.instruments.map(\.symbol)
+    status?.update { $0.symbol = symbols.count == 1 ? symbols[0] : symbols.joined(separator: ",") }
+    if symbols.count == 1 { venue?.bind(symbol: symbols[0]) } else { venue?.bind(symbols: symbols) }
     guard let controls else {
         var iterator = dataStream.makeAsyncIterator()
         while let event = try await iterator.next() {
@@ -312,16 +367,31 @@ struct LiveLoopState {
         self.status = status
         self.metrics = metrics
         self.logger = logger
-        let exchange = SimulatedExchange(instrument: settings.instrument, fees: settings.fees)
-        engine = TradingEngine(
-            instrument: settings.instrument,
-            strategy: strategy,
-            exchange: exchange,
-            cash: settings.cash,
-            runID: settings.runID,
-            routing: .external,
-            risk: settings.risk
-        )
+        if settings.instruments.count > 1 {
+            // A universe: the portfolio engine (one lane per symbol, one account), fed slices.
+            engine = TradingEngine(
+                instruments: settings.instruments,
+                strategy: strategy,
+                fees: settings.fees,
+                fillTiming: settings.fillTiming,
+                allowShort: settings.allowShort,
+                cash: settings.cash,
+                runID: settings.runID,
+                routing: .external,
+                risk: settings.risk
+            )
+        } else {
+            let exchange = SimulatedExchange(instrument: settings.instrument, fees: settings.fees)
+            engine = TradingEngine(
+                instrument: settings.instrument,
+                strategy: strategy,
+                exchange: exchange,
+                cash: settings.cash,
+                runID: settings.runID,
+                routing: .external,
+                risk: settings.risk
+            )
+        }
         if let start = settings.startPosition {
             engine.restore(position: start.quantity, averagePrice: start.averagePrice, cash: settings.cash)
         }
@@ -342,25 +412,39 @@ struct LiveLoopState {
 
     mutating func handle(_ event: MarketEvent, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
         let received = ContinuousClock.now
-        guard case .bar(let bar) = event else { return }
+        let time: Timestamp
+        switch event {
+        case .bar(let bar):
+            guard !engine.isMultiInstrument else {
+                logger.error("a bar without a symbol reached a multi-symbol run; dropped", metadata: ["bar_time": "\(bar.timestamp)"])
+                return
+            }
+            time = bar.timestamp
+        case .slice(let slice):
+            guard engine.isMultiInstrument || slice.lanes == [0] else {
+                logger.error("a multi-symbol slice reached a single-symbol run; dropped", metadata: ["time": "\(slice.time)"])
+                return
+            }
+            time = slice.time
+        }
         events += 1
         metrics.barsReceived.increment()
-        if let last = lastTime, bar.timestamp <= last {
+        if let last = lastTime, time <= last {
             late += 1
             metrics.barsLate.increment()
-            logger.warning("late bar dropped", metadata: ["bar_time": "\(bar.timestamp)", "last_bar_time": "\(last)"])
+            logger.warning("late bar dropped", metadata: ["bar_time": "\(time)", "last_bar_time": "\(last)"])
             return
         }
         if let last = lastTime, let interval = settings.barInterval, interval > .zero {
             let step = interval.nanoseconds
-            let gap = (bar.timestamp.nanoseconds - last.nanoseconds) / step - 1
+            let gap = (time.nanoseconds - last.nanoseconds) / step - 1
             if gap > 0 {
                 missing += Int(gap)
                 metrics.barsMissing.increment(by: Int(gap))
-                logger.warning("bars missing", metadata: ["missing": "\(gap)", "after": "\(last)", "bar_time": "\(bar.timestamp)"])
+                logger.warning("bars missing", metadata: ["missing": "\(gap)", "after": "\(last)", "bar_time": "\(time)"])
             }
         }
-        lastTime = bar.timestamp
+        lastTime = time
         if let venue {
             apply(await venue.marketEvent(event))
             apply(venue.drainEvents())
@@ -368,24 +452,28 @@ struct LiveLoopState {
 
         let failures = engine.strategyFailureCount
         let strategyStart = ContinuousClock.now
-        engine.process(bar)
+        switch event {
+        case .bar(let bar): engine.process(bar)
+        case .slice(let slice):
+            if engine.isMultiInstrument { engine.process(slice) } else if let bar = slice.bars.first { engine.process(bar) }
+        }
         metrics.strategyLatency.recordNanoseconds((ContinuousClock.now - strategyStart).nanoseconds)
         if engine.strategyFailureCount > failures, let f = engine.strategyFailures.last {
             metrics.strategyErrors.increment()
             logger.error(
                 "strategy failed; bar skipped",
-                metadata: ["strategy": "\(engine.strategy.name)", "bar_time": "\(bar.timestamp)", "error": "\(f.message)"]
+                metadata: ["strategy": "\(engine.strategy.name)", "bar_time": "\(time)", "error": "\(f.message)"]
             )
         }
         let commands = engine.takeOutbox()
         if !commands.isEmpty {
-            await send(commands, bar: bar, received: received, submitOrder: submitOrder)
+            await send(commands, time: time, received: received, submitOrder: submitOrder)
             if let venue {
                 await venue.settle(timeout: settings.settleTimeout)
-                if apply(venue.drainEvents()) { engine.remarkLastEquity() }
+                if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
             }
         }
-        publish(bar)
+        publish(time: time, event: event)
         if pendingFlatten {
             // A flatten asked before the first bar (a restored position): done at this first bar.
             pendingFlatten = false
@@ -395,7 +483,7 @@ struct LiveLoopState {
 
     /// Applies an operator's order-changing control (pause and resume only set the channel's flag).
     mutating func control(_ action: OperatorAction, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
-        if let venue { apply(venue.drainEvents()) }
+        if let venue { apply(venue.drainEvents(), processed: true) }
         switch action {
         case .cancelAll:
             logger.notice("operator: cancelling every working order", metadata: ["orders": "\(engine.externalWorkingOrders.count)"])
@@ -403,30 +491,34 @@ struct LiveLoopState {
                 if let clientID = clientIDs[order.id] { await venue?.cancel(clientOrderID: clientID) }
             }
         case .flatten:
-            guard let bar = engine.lastProcessedBar else {
+            guard let time = engine.lastProcessedTime else {
                 pendingFlatten = true
                 logger.notice("operator: flatten at the first bar (none yet)")
                 return
             }
-            logger.notice("operator: flattening", metadata: ["position": "\(engine.position)"])
+            let multi = engine.isMultiInstrument
+            logger.notice(
+                "operator: flattening",
+                metadata: multi ? ["symbols": "\(engine.instruments.count)"] : ["position": "\(engine.position)"]
+            )
             engine.act { ctx in
                 ctx.cancelAllOrders()
-                ctx.closePosition(tag: "operator_flatten")
+                if multi { ctx.closeAllPositions(tag: "operator_flatten") } else { ctx.closePosition(tag: "operator_flatten") }
             }
-            await send(engine.takeOutbox(), bar: bar, received: .now, submitOrder: submitOrder)
+            await send(engine.takeOutbox(), time: time, received: .now, submitOrder: submitOrder)
             if let venue {
                 await venue.settle(timeout: settings.settleTimeout)
-                if apply(venue.drainEvents()) { engine.remarkLastEquity() }
+                if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
             }
-            publish(bar)
+            publish(time: time, event: nil)
         case .pause, .resume, .stop:
             break
         }
     }
 
-    /// Whether `order` would increase the position (an entry), which a pause refuses.
+    /// Whether `order` would increase its symbol's position (an entry), which a pause refuses.
     private func isEntry(_ order: Order) -> Bool {
-        let held = engine.position
+        let held = engine.position(of: order.symbol)
         switch order.side {
         case .buy: return held.raw >= 0
         case .sell: return held.raw <= 0
@@ -435,7 +527,30 @@ struct LiveLoopState {
 
     private mutating func send(
         _ commands: [StrategyCommand],
-        bar: Bar,
+        time: Timestamp,
+        received: ContinuousClock.Instant,
+        submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
+    ) async {
+        // Sells first, and settled, before any buy: the executor sends orders concurrently, so
+        // without this a buy could reach the venue before the sell that pays for it (a
+        // rebalance's plan counts on the sells' proceeds).
+        let isBuy: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .buy } else { return false } }
+        let isSell: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .sell } else { return false } }
+        if commands.contains(where: isBuy), commands.contains(where: isSell) {
+            await sendInOrder(commands.filter { !isBuy($0) }, time: time, received: received, submitOrder: submitOrder)
+            if let venue {
+                await venue.settle(timeout: settings.settleTimeout)
+                if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
+            }
+            await sendInOrder(commands.filter(isBuy), time: time, received: received, submitOrder: submitOrder)
+            return
+        }
+        await sendInOrder(commands, time: time, received: received, submitOrder: submitOrder)
+    }
+
+    private mutating func sendInOrder(
+        _ commands: [StrategyCommand],
+        time: Timestamp,
         received: ContinuousClock.Instant,
         submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
     ) async {
@@ -453,7 +568,7 @@ struct LiveLoopState {
                     engine.endOrder(order.id, rejected: .refused("paused by the operator: no new entries"))
                     continue
                 }
-                guard let intent = intent(for: order, bar: bar) else { continue }
+                guard let intent = intent(for: order) else { continue }
                 metrics.signals.increment()
                 let outcome = await submitOrder(intent)
                 let handed = ContinuousClock.now - received
@@ -467,8 +582,8 @@ struct LiveLoopState {
                     logger.info(
                         "order handed to executor",
                         metadata: [
-                            "client_order_id": "\(clientID)", "side": "\(order.side.rawValue)", "quantity": "\(intent.quantity)",
-                            "bar_time": "\(bar.timestamp)",
+                            "client_order_id": "\(clientID)", "symbol": "\(order.symbol)", "side": "\(order.side.rawValue)",
+                            "quantity": "\(intent.quantity)", "bar_time": "\(time)",
                         ]
                     )
                 case .refused(let why):
@@ -481,7 +596,7 @@ struct LiveLoopState {
     }
 
     /// The executor's form of an engine order; nil (and the order ended) when it cannot be sent.
-    private mutating func intent(for order: Order, bar: Bar) -> OrderIntent? {
+    private mutating func intent(for order: Order) -> OrderIntent? {
         let kind: OrderRequest.Kind
         switch order.type {
         case .market: kind = .market
@@ -497,15 +612,22 @@ struct LiveLoopState {
             quantity = q
         case .cashFraction(let f):
             fraction = f
-            let price = settings.fees.slipped(engine.instrument.price(bar.close), side: .buy)
+            guard let close = engine.lastClose(of: order.symbol) else {
+                engine.endOrder(order.id, rejected: .refused("\(order.symbol) has no price yet: a cash-fraction order cannot be sized"))
+                refused += 1
+                metrics.ordersRefused.increment()
+                return nil
+            }
+            let step = engine.instruments.first { $0.symbol == order.symbol }?.quantityStep ?? engine.instrument.quantityStep
+            let price = settings.fees.slipped(close, side: .buy)
             let budget = engine.portfolio.cash * f
-            let estimate = settings.fees.affordableQuantity(budget: budget, price: price, step: engine.instrument.quantityStep)
+            let estimate = settings.fees.affordableQuantity(budget: budget, price: price, step: step)
             // Never more than the cash allows: an order the cash cannot pay for one step of is not sent.
             guard !estimate.isZero else {
                 engine.endOrder(
                     order.id,
                     rejected: .refused(
-                        "cash \(budget.formatted(decimals: 2)) affords less than one step (\(engine.instrument.quantityStep)) at \(price), costs included"
+                        "cash \(budget.formatted(decimals: 2)) affords less than one step (\(step)) at \(price), costs included"
                     )
                 )
                 refused += 1
@@ -528,7 +650,9 @@ struct LiveLoopState {
 
     /// Books executor events in the engine; duplicates book nothing. Returns whether a fill was booked.
     @discardableResult
-    private mutating func apply(_ events: [ExecutorEvent]) -> Bool {
+    /// - Parameter processed: Whether the engine already processed the event these fills belong
+    ///   to (fills at its close, or between events): they get its index, not the next one's.
+    private mutating func apply(_ events: [ExecutorEvent], processed: Bool = false) -> Bool {
         var filled = false
         for e in events {
             switch e {
@@ -546,7 +670,7 @@ struct LiveLoopState {
                     price: f.price,
                     commission: f.commission,
                     timestamp: f.time,
-                    barIndex: engine.barCount
+                    barIndex: processed ? max(0, engine.barCount - 1) : engine.barCount
                 )
                 if engine.applyFill(fill, orderComplete: complete) {
                     filled = true
@@ -574,7 +698,7 @@ struct LiveLoopState {
         booked[clientID] = nil
     }
 
-    private mutating func publish(_ bar: Bar) {
+    private mutating func publish(time: Timestamp, event: MarketEvent?) {
         let equity = engine.equityCurve.last ?? engine.portfolio.cash.doubleValue
         peak = max(peak, equity)
         let drawdown = peak > 0 ? (peak - equity) / peak : 0
@@ -583,18 +707,32 @@ struct LiveLoopState {
         guard let status else { return }
         let engine = self.engine
         let events = self.events
+        var lastClose: Double?
+        switch event {
+        case .bar(let bar): lastClose = bar.close
+        case .slice(let slice): lastClose = slice.bar(lane: 0)?.close
+        case nil: lastClose = nil
+        }
+        var positions: [String: Double] = [:]
+        if engine.isMultiInstrument {
+            for i in engine.instruments {
+                let q = engine.position(of: i.symbol)
+                if q.raw != 0 { positions[i.symbol] = q.doubleValue }
+            }
+        }
         status.update { s in
             s.bars = events
-            s.lastBarTime = bar.timestamp
-            s.lastClose = bar.close
+            s.lastBarTime = time
+            if let lastClose { s.lastClose = lastClose }
             s.equity = equity
             s.cash = engine.portfolio.cash.doubleValue
             s.position = engine.position.doubleValue
+            s.positions = positions
             s.drawdown = drawdown
             s.strategyErrors = engine.strategyFailureCount
             s.openOrders = engine.externalWorkingOrders.map { LiveStatus.OpenOrder($0) }
             s.killSwitch = engine.killReason
-            s.appendEquity(time: bar.timestamp, equity: equity)
+            s.appendEquity(time: time, equity: equity)
         }
     }
 }

@@ -78,8 +78,10 @@ public struct LiveStatus: Sendable, Encodable {
     public var equity = 0.0
     /// Cash.
     public var cash = 0.0
-    /// Signed position.
+    /// Signed position (the first symbol's, in a multi-symbol run).
     public var position = 0.0
+    /// Signed position per symbol that holds one (multi-symbol runs; empty otherwise).
+    public var positions: [String: Double] = [:]
     /// Drawdown from the peak (fraction).
     public var drawdown = 0.0
     /// Strategy failures so far.
@@ -143,7 +145,7 @@ public struct LiveStatus: Sendable, Encodable {
         case unknownFills = "unknown_fills"
         case riskLimits = "risk_limits"
         case killSwitch = "kill_switch"
-        case recovery, paused, controls
+        case recovery, paused, controls, positions
     }
 
     /// Encodes with ISO 8601 times.
@@ -161,6 +163,7 @@ public struct LiveStatus: Sendable, Encodable {
         try c.encode(equity, forKey: .equity)
         try c.encode(cash, forKey: .cash)
         try c.encode(position, forKey: .position)
+        try c.encode(positions, forKey: .positions)
         try c.encode(drawdown, forKey: .drawdown)
         try c.encode(strategyErrors, forKey: .strategyErrors)
         try c.encode(reconnects, forKey: .reconnects)

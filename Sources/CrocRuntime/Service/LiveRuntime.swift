@@ -55,6 +55,9 @@ public struct LiveRuntime: Sendable {
         case replay(BarSeries, label: String)
         /// Binance klines over WebSocket (`config.live.symbol`, `.interval`).
         case binance(BinanceKlineFeed.Configuration)
+        /// A universe replayed as time slices at `config.live.speed` (paper only): every
+        /// symbol on one account, through the portfolio engine.
+        case universe(Universe, label: String)
     }
 
     /// Builds the runtime.
@@ -67,6 +70,10 @@ public struct LiveRuntime: Sendable {
     ///   - logger: The root logger.
     ///   - paper: Trade on the in-process paper venue even with a Binance feed.
     ///   - exitAtEnd: End when the replay ends instead of serving until a signal.
+    ///   - instruments: Every traded instrument, in lane order, for a `.universe` feed
+    ///     (nil: `instrument` alone).
+    ///   - strategy: The strategy to run (nil: `config.strategy` from the standard factory;
+    ///     a universe passes the one `Backtester.universeStrategy` builds).
     /// - Throws: `LiveRuntimeError`, `ConfigError`, `StrategyError`, `OrderStoreError`, `ExecutionError`.
     public init(
         config: AppConfig,
@@ -76,9 +83,19 @@ public struct LiveRuntime: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "crocbot.live"),
         paper: Bool = false,
-        exitAtEnd: Bool = false
+        exitAtEnd: Bool = false,
+        instruments: [Instrument]? = nil,
+        strategy chosen: (any Strategy)? = nil
     ) throws {
         let live = config.live
+        let instruments = instruments ?? [instrument]
+        if case .universe = feed {
+            guard paper || live.exchange == .paper else {
+                throw LiveRuntimeError("a universe replay trades on paper only (live.exchange: paper, or --paper)")
+            }
+        } else if instruments.count > 1 {
+            throw LiveRuntimeError("many instruments need a universe feed (--universe)")
+        }
         let onPaper = paper || live.exchange == .paper
         let options = try LiveRuntime.ledger(config.backtest)
         // The same limits as a backtest's; a real venue adds safe defaults where none are set.
@@ -87,7 +104,7 @@ public struct LiveRuntime: Sendable {
         let container = ServiceContainer()
         container.register(instance: registry)
         container.register(instance: LiveStatusBoard())
-        container.register((any Strategy).self) { _ in try StrategyFactory.standard.make(config.strategy) }
+        container.register((any Strategy).self) { _ in try chosen ?? StrategyFactory.standard.make(config.strategy) }
         container.register((any OrderStore).self) { _ in
             let dir = (storePath as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -97,7 +114,7 @@ public struct LiveRuntime: Sendable {
         if onPaper {
             container.register(SimulatedExecutionClient.self) { _ in
                 SimulatedExecutionClient(
-                    instrument: instrument,
+                    instruments: instruments,
                     fees: options.fees,
                     fillTiming: config.backtest.fillAt,
                     allowShort: config.backtest.allowShort,
@@ -166,7 +183,10 @@ public struct LiveRuntime: Sendable {
             runID: "live",
             barInterval: nil,
             settleTimeout: .seconds(10),
-            risk: engineRisk
+            risk: engineRisk,
+            instruments: instruments,
+            fillTiming: config.backtest.fillAt,
+            allowShort: config.backtest.allowShort
         )
         status.update { $0.riskLimits = engineRisk.summary }
         logger.notice("risk limits in force", metadata: ["limits": "\(engineRisk.summary)", "store": "\(storePath)"])
@@ -210,6 +230,24 @@ public struct LiveRuntime: Sendable {
             }
             loop = LiveLoopService(
                 stream: ReplayStream(series: series, speed: .scaled(live.speed)),
+                strategy: strategy,
+                executor: executor,
+                venue: venue,
+                settings: settings,
+                status: status,
+                executorStarted: started,
+                waitForShutdownAtEnd: live.serveAfterReplay && !exitAtEnd,
+                logger: loopLogger,
+                metrics: metrics,
+                controls: controls
+            )
+        case .universe(let universe, let label):
+            status.update {
+                $0.feed = "replay \(label) (\(universe.count) symbols) ×\(Int(live.speed))"
+                $0.venue = "paper"
+            }
+            loop = LiveLoopService(
+                stream: UniverseReplayStream(universe: universe, speed: .scaled(live.speed)),
                 strategy: strategy,
                 executor: executor,
                 venue: venue,

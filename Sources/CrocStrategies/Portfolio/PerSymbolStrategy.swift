@@ -23,6 +23,21 @@ public struct StakeRule: Sendable, Hashable {
         self.amount = amount
         self.maxOpen = maxOpen
     }
+
+    /// Parses the command line's form: `stake` is `equal` or a positive amount of cash;
+    /// `maxOpen`, when given, at least 1.
+    /// - Throws: `StrategyError` (`.invalidParameter`) naming `--stake` or `--max-open`.
+    public init(parsing stake: String, maxOpen: Int?) throws(StrategyError) {
+        if stake == "equal" {
+            amount = .equalShare
+        } else if let v = Double(stake), v > 0, v.isFinite, let m = FixedPoint(rounding: v) {
+            amount = .fixed(m)
+        } else {
+            throw StrategyError(.invalidParameter, keyPath: "--stake", rule: "expects 'equal' or a positive amount of cash, got '\(stake)'")
+        }
+        if let maxOpen, maxOpen < 1 { throw StrategyError(.invalidParameter, keyPath: "--max-open", rule: "must be at least 1, got \(maxOpen)") }
+        self.maxOpen = maxOpen
+    }
 }
 
 /// Runs one instance of a single-instrument strategy per symbol of a

@@ -115,6 +115,12 @@ expect_error "live: an unknown stream names the key" "live.stream: must be kline
 expect_error "live: a bad replay file names the file" "nope.csv" live --paper --data "$OUT/nope.csv" --port 0
 expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
 expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
+expect_ok "live: a universe on paper runs to the end and exits 0" live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy equal_weight --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe.sqlite"
+expect_ok "live: a single-instrument strategy per symbol of a universe on paper" live --paper --universe Examples/data/SP500_10_CLOSE.csv --symbols AAPL,KO,GE --per-symbol --max-open 2 --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe-ps.sqlite"
+expect_error "live: a single-instrument strategy on a universe without --per-symbol" "add --per-symbol" live --paper --universe Examples/data/SP500_10_CLOSE.csv --port 0 --exit-at-end --store "$OUT/live-u-err.sqlite"
+expect_error "live: a universe on binance is refused, naming the key" "data.universe" live --exchange binance --universe Examples/data/SP500_10_CLOSE.csv --strategy equal_weight --port 0
+expect_error "live: an unknown symbol of a universe is named" "NOPE" live --paper --universe Examples/data/SP500_10_CLOSE.csv --symbols AAPL,NOPE --strategy equal_weight --port 0 --exit-at-end
+expect_error "live: a bad --stake is named" "--stake" live --paper --universe Examples/data/SP500_10_CLOSE.csv --per-symbol --stake lots --port 0 --exit-at-end
 expect_error "live: a non-loopback status server without a token is refused" "live.token: must be set when live.host is not a loopback address" live --paper --host 0.0.0.0 --port 0
 CROCBOT_LIVE__TOKEN= expect_error "live control: no token names the variable" "CROCBOT_LIVE__TOKEN" live control pause
 expect_error "live control: an unknown control lists the known ones" "one of: pause, resume, cancel-all, flatten, stop" live control explode --token t

@@ -414,3 +414,95 @@ struct OperatorControlTests {
         }
     }
 }
+
+@Suite("Paper trading a universe through the runtime")
+struct UniverseRuntimeTests {
+    static func universe() throws -> Universe {
+        try UniverseLoader.load(path: sampleDir.appendingPathComponent("SP500_10_CLOSE.csv").path, symbols: ["AAPL", "KO", "GE", "JNJ"])
+    }
+
+    @Test("a universe replay through the whole runtime: positions per symbol on the status board and /api/status, the store consistent")
+    func runtimeReplay() async throws {
+        var config = AppConfig()
+        config.live.port = 0
+        config.live.speed = 1e15
+        config.live.serveAfterReplay = false
+        config.live.store = tempPath("universe-orders.sqlite")
+        config.backtest.fillAt = .close
+        let u = try Self.universe()
+        let instruments = u.symbols.map { Instrument(symbol: $0) }
+        let strategy = try StrategyFactory.standard.make(StrategyConfig(name: "equal_weight", params: ["rebalance": .int(63)]), symbols: u.symbols)
+        let runtime = try LiveRuntime(
+            config: config,
+            feed: .universe(u, label: "SP500_10"),
+            instrument: instruments[0],
+            registry: PrometheusCollectorRegistry(),
+            logger: quiet,
+            exitAtEnd: true,
+            instruments: instruments,
+            strategy: strategy
+        )
+        try await runtime.run(signals: [])
+        let s = runtime.status.snapshot
+        #expect(s.bars == u.timestamps.count)
+        #expect(s.symbol == "AAPL,KO,GE,JNJ")
+        #expect(Set(s.positions.keys) == Set(u.symbols))
+        #expect(s.positions.values.allSatisfy { $0 > 0 })
+        #expect(s.cash >= 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(s)) as? [String: Any])
+        #expect((json["positions"] as? [String: Double])?.count == 4)
+        let store = try SQLiteOrderStore(path: config.live.store)
+        let orders = try store.allOrders()
+        #expect(Set(orders.map(\.request.symbol)) == Set(u.symbols))
+        #expect(try store.openOrders().isEmpty)
+    }
+
+    @Test("a universe feed needs paper; many instruments need a universe feed")
+    func refusals() throws {
+        var config = AppConfig()
+        config.live.port = 0
+        config.live.exchange = .binance
+        let u = try Self.universe()
+        let instruments = u.symbols.map { Instrument(symbol: $0) }
+        #expect(throws: LiveRuntimeError.self) {
+            try LiveRuntime(config: config, feed: .universe(u, label: "u"), instrument: instruments[0], registry: PrometheusCollectorRegistry(), logger: quiet, instruments: instruments)
+        }
+        config.live.exchange = .paper
+        let series = u.members[0]
+        #expect(throws: LiveRuntimeError.self) {
+            try LiveRuntime(config: config, feed: .replay(series, label: "s"), instrument: instruments[0], registry: PrometheusCollectorRegistry(), logger: quiet, instruments: instruments)
+        }
+    }
+
+    @Test("flatten on a universe closes every symbol's position at the market")
+    func flattenUniverse() async throws {
+        let u = try Self.universe()
+        let instruments = u.symbols.map { Instrument(symbol: $0) }
+        let fees = FeeModel(commissionRate: .zero)
+        let venue = SimulatedExecutionClient(instruments: instruments, fees: fees, fillTiming: .close, cash: Money(100_000))
+        let executor = MarketOrderExecutor(client: venue, logger: quiet)
+        try await executor.start()
+        let strategy = try StrategyFactory.standard.make(StrategyConfig(name: "equal_weight", params: ["rebalance": .int(1000)]), symbols: u.symbols)
+        var loop = LiveLoopState(
+            settings: LiveLoopSettings(cash: Money(100_000), fees: fees, instruments: instruments, fillTiming: .close),
+            strategy: strategy,
+            venue: ExecutorVenue(executor: executor, simulated: venue),
+            status: nil,
+            metrics: LiveMetrics(),
+            logger: quiet
+        )
+        let submit: @Sendable (OrderIntent) async -> SignalOutcome = { await executor.onSignal($0) }
+        var iterator = UniverseReplayStream(universe: u).makeAsyncIterator()
+        for _ in 0..<40 {
+            guard let event = try await iterator.next() else { break }
+            await loop.handle(event, submitOrder: submit)
+        }
+        #expect(u.symbols.filter { loop.engine.position(of: $0).raw != 0 }.count == 4)
+        await loop.control(.flatten, submitOrder: submit)
+        for symbol in u.symbols {
+            #expect(loop.engine.position(of: symbol) == .zero, "\(symbol)")
+            #expect(venue.account.position(symbol).quantity == .zero, "\(symbol)")
+        }
+        await executor.shutdown()
+    }
+}

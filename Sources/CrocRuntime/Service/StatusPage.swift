@@ -60,7 +60,9 @@ enum StatusPage {
             document.getElementById("strategy").textContent = s.strategy + " · " + s.symbol;
             document.getElementById("feed").textContent = s.feed + " → " + s.venue;
             document.getElementById("equity").textContent = fmt(s.equity);
-            document.getElementById("position").textContent = fmt(s.position, 0);
+            const held = Object.entries(s.positions || {});
+            document.getElementById("position").textContent = held.length
+              ? held.map(([k, v]) => k + " " + fmt(v, 0)).join(" · ") : fmt(s.position, 0);
             document.getElementById("cash").textContent = fmt(s.cash);
             document.getElementById("drawdown").textContent = fmt(100 * s.drawdown) + " %";
             document.getElementById("bars").textContent = s.bars;

@@ -60,7 +60,8 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
     /// close — one shared storage for the four columns, not four copies — and
     /// volume is 0. No validation (loaders validate first).
     /// - Precondition: `timestamps` and `close` have the same length.
-    init(symbol: String, timestamps: [Int64], closes: [Double], pricePrecision: Int) {
+    /// `volume`, when given, is the zeros to share (its length the closes').
+    init(symbol: String, timestamps: [Int64], closes: [Double], pricePrecision: Int, volume zeros: [Double]? = nil) {
         precondition(timestamps.count == closes.count, "one close per timestamp")
         self.symbol = symbol
         self.pricePrecision = pricePrecision
@@ -69,7 +70,7 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
         high = closes
         low = closes
         close = closes
-        volume = [Double](repeating: 0, count: closes.count)
+        volume = zeros.map { precondition($0.count == closes.count, "one volume per close"); return $0 } ?? [Double](repeating: 0, count: closes.count)
     }
 
     /// Appends without validation (loaders validate first).

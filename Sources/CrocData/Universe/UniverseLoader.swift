@@ -225,8 +225,16 @@ public enum UniverseLoader {
         if case .pattern(let s) = options.timestampFormat { pattern = Array(s.utf8) } else { pattern = [] }
         // Per symbol its times and closes; the series are built at the end with open = high =
         // low = close sharing one storage.
+        // A symbol's times are the file's row times while its closes fill one unbroken run of
+        // rows (the usual case): they are kept as that run (`first...last` row) and shared with
+        // the rows' array at the end; only a symbol with an empty cell inside its run gets its
+        // own array of times. Full-calendar symbols then cost their closes alone.
         let capacity = max(16, p.count / (8 * symbols.count + 12))
-        var times = symbols.map { _ in [Int64](reservingCapacity: capacity) }
+        var rowTimes = [Int64](reservingCapacity: capacity)
+        var times = symbols.map { _ in [Int64]() }
+        var own = [Bool](repeating: false, count: symbols.count)
+        var firstRow = [Int](repeating: -1, count: symbols.count)
+        var lastRow = [Int](repeating: -1, count: symbols.count)
         var closes = symbols.map { _ in [Double](reservingCapacity: capacity) }
         var fractions = [Int](repeating: 0, count: symbols.count)
         var lastTime = Int64.min
@@ -263,6 +271,7 @@ public enum UniverseLoader {
                         )
                     }
                     time = t
+                    rowTimes.append(t)
                 } else if column <= symbols.count {
                     let k = column - 1
                     func fail(_ code: CSVError.Code, _ detail: String) -> UniverseError {
@@ -280,7 +289,16 @@ public enum UniverseLoader {
                             throw fail(.outOfRange, "\(v) is below the smallest price \(CSVBarLoader.minPrice) (it would round to zero)")
                         }
                         fractions[k] = max(fractions[k], fraction)
-                        times[k].append(time)
+                        let r = rowTimes.count - 1
+                        if firstRow[k] < 0 {
+                            firstRow[k] = r
+                        } else if !own[k] && lastRow[k] != r - 1 {
+                            // A gap inside the symbol's run: from here on its times are its own.
+                            times[k] = Array(rowTimes[firstRow[k]...lastRow[k]])
+                            own[k] = true
+                        }
+                        if own[k] { times[k].append(time) }
+                        lastRow[k] = r
                         closes[k].append(v)
                     }
                 } else {
@@ -305,8 +323,20 @@ public enum UniverseLoader {
             lastTime = time
             lastLine = line
         }
+        let zeros = [Double](repeating: 0, count: rowTimes.count)
         let series = symbols.indices.map { k in
-            BarSeries(symbol: symbols[k], timestamps: times[k], closes: closes[k], pricePrecision: min(fractions[k], FixedPoint.decimals))
+            var t = times[k]
+            if !own[k] && firstRow[k] >= 0 {
+                t = firstRow[k] == 0 && lastRow[k] == rowTimes.count - 1 ? rowTimes : Array(rowTimes[firstRow[k]...lastRow[k]])
+            }
+            closes[k].shrinkToFitIfLoose()
+            return BarSeries(
+                symbol: symbols[k],
+                timestamps: t,
+                closes: closes[k],
+                pricePrecision: min(fractions[k], FixedPoint.decimals),
+                volume: t.count == zeros.count ? zeros : nil
+            )
         }
         let z = zone(of: p, options: options)
         return try Universe(members: series, layout: .wide, timeZones: Array(repeating: z, count: series.count))
@@ -391,5 +421,13 @@ extension String {
     /// Whether `c` occurs at an offset greater than `offset`.
     fileprivate func contains(_ c: Character, after offset: Int) -> Bool {
         dropFirst(offset + 1).contains(c)
+    }
+}
+
+extension Array where Element == Double {
+    /// Drops spare capacity beyond an eighth of the count (a loader's reservation guessed high).
+    mutating func shrinkToFitIfLoose() {
+        guard capacity - count > count / 8 + 16 else { return }
+        self = withUnsafeBufferPointer { Array($0) }
     }
 }

@@ -736,19 +736,34 @@ public struct TradingEngine: Sendable {
         slice.lanes.reserveCapacity(n)
         slice.bars.reserveCapacity(n)
         var cursor = universeCursor
+        // Each member's next bar time (Int64.max past its last): one flat compare per lane and
+        // row finds the slice's members, without touching a member's arrays.
+        var next = [Int64](repeating: .max, count: n)
+        for k in 0..<n where cursor[k] < universe.members[k].timestamps.count { next[k] = universe.members[k].timestamps[cursor[k]] }
         equityCurve.reserveCapacity(equityCurve.count + range.count)
         for t in range {
             let time = universe.timestamps[t]
             slice.time = Timestamp(nanoseconds: time)
             slice.lanes.removeAll(keepingCapacity: true)
             slice.bars.removeAll(keepingCapacity: true)
-            for k in 0..<n {
-                let m = universe.members[k]
-                let c = cursor[k]
-                if c < m.count && m.timestamps[c] == time {
-                    slice.lanes.append(k)
-                    slice.bars.append(Bar(timestamp: slice.time, open: m.open[c], high: m.high[c], low: m.low[c], close: m.close[c], volume: m.volume[c]))
-                    cursor[k] = c + 1
+            next.withUnsafeMutableBufferPointer { next in
+                cursor.withUnsafeMutableBufferPointer { cursor in
+                    for k in 0..<n where next[k] == time {
+                        let c = cursor[k]
+                        slice.lanes.append(k)
+                        slice.bars.append(
+                            Bar(
+                                timestamp: slice.time,
+                                open: universe.members[k].open[c],
+                                high: universe.members[k].high[c],
+                                low: universe.members[k].low[c],
+                                close: universe.members[k].close[c],
+                                volume: universe.members[k].volume[c]
+                            )
+                        )
+                        cursor[k] = c + 1
+                        next[k] = c + 1 < universe.members[k].timestamps.count ? universe.members[k].timestamps[c + 1] : .max
+                    }
                 }
             }
             equityCurve.append(stepSlice(slice, &strategy))
@@ -772,7 +787,15 @@ public struct TradingEngine: Sendable {
             if waiting.count > 1 { waiting.sort { $0.first < $1.first } }
             for (j, _) in waiting { fillWorking(lane: slice.lanes[j], bar: slice.bars[j], index: index, &strategy) }
         }
-        for (j, k) in slice.lanes.enumerated() { context.closes[k] = instruments[k].price(slice.bars[j].close) }
+        instruments.withUnsafeBufferPointer { instruments in
+            context.closes.withUnsafeMutableBufferPointer { closes in
+                slice.lanes.withUnsafeBufferPointer { lanes in
+                    slice.bars.withUnsafeBufferPointer { bars in
+                        for j in lanes.indices { closes[lanes[j]] = instruments[lanes[j]].price(bars[j].close) }
+                    }
+                }
+            }
+        }
         if let b = slice.bar(lane: 0) { lastBar = b }
         var equity = sliceEquity()
         context.barIndex = index

@@ -161,6 +161,7 @@ expect_ok "sweep: report from the store, heatmap axes chosen" sweep report --sto
 grep -q 'Objective by slow (across) and fast (down)' "$OUT/sweep2.html" || { echo "FAIL: sweep report heatmap axes"; fail=1; }
 expect_error "sweep: a heatmap axis that is not swept" "expects two swept parameters" sweep report --store "$OUT/sweep.sqlite" --heatmap fast,cash
 expect_ok "sweep: walk-forward" sweep --config Examples/sweep-walkforward.yaml --store "$OUT/wf.sqlite" --report "$OUT/wf.html"
+expect_ok "sweep: walk-forward on a universe (portfolio trials, stitched out-of-sample)" sweep --config Examples/sweep-portfolio-walkforward.yaml --store "$OUT/wf-universe.sqlite" --report "$OUT/wf-universe.html"
 grep -q "stitched out-of-sample: return" "$OUT/stdout" && grep -q 'data-chart="oos-equity"' "$OUT/wf.html" || { echo "FAIL: walk-forward"; cat "$OUT/stdout"; fail=1; }
 expect_ok "sweep: TPE over two files" sweep --config Examples/sweep-sma-tpe.yaml --store "$OUT/tpe.sqlite" --report "$OUT/tpe.html"
 expect_error "sweep: a bad shard" "expected I/N" sweep --config Examples/sweep-sma.yaml --store "$OUT/x.sqlite" --shard 3/3

@@ -318,6 +318,50 @@ struct PortfolioSweepTests {
         #expect(bad.violations.first?.contains("strategy.params.top") == true)
     }
 
+    @Test("walk-forward on a universe: each window's best parameters trade the next rows on one account, stitched")
+    func universeWalkForward() async throws {
+        let spec = try sweepSpec(
+            """
+            name: pf-wf
+            strategy: momentum_topk
+            universe: {path: \(Self.universePath), symbols: "AAPL,KO,JNJ,GE,AMD,CVX", start: "2004-01-01"}
+            parameters:
+              lookback: [21, 63]
+              top: [1, 3]
+            instrument: {quantityStep: 0.00000001}
+            backtest: {cash: 100000, commission: 0.001, fillAt: close, finalize: none}
+            walkForward: {windows: 3, inSample: 0.7, mode: rolling}
+            """
+        )
+        let runner = try SweepRunner(spec: spec)
+        let u = try #require(runner.universe)
+        let outcome = try await WalkForwardOptimizer.run(runner: runner, store: InMemorySweepStore(), workers: 2)
+        #expect(outcome.steps.count == 3)
+        let oosRows = outcome.steps.reduce(0) { $0 + $1.outOfSample.count }
+        #expect(outcome.equity.count == oosRows)
+        #expect(outcome.timestamps == outcome.steps.flatMap { s in s.outOfSample.map { u.timestamps[$0] } })
+        for step in outcome.steps {
+            #expect(step.inSample.upperBound <= step.outOfSample.lowerBound)  // selection never sees the test rows
+            #expect(step.chosen != nil)
+        }
+        // The first window's out-of-sample return is the chosen parameters' portfolio backtest over those rows.
+        let first = outcome.steps[0]
+        let chosen = try #require(first.chosen)
+        let strategy = try StrategyFactory.standard.make("momentum_topk", parameters: chosen.parameters, symbols: u.symbols)
+        let from = max(0, first.outOfSample.lowerBound - strategy.warmupBars - 1)
+        let test = try u.rows(from..<first.outOfSample.upperBound)
+        let direct = try Backtester.run(
+            universe: test,
+            instruments: try Backtester.instruments(for: test, config: spec.instrument),
+            strategy: strategy,
+            options: runner.options
+        )
+        let offset = first.outOfSample.lowerBound - from
+        let expected = direct.equity.last! / direct.equity[offset - 1]
+        #expect(abs(outcome.equity[first.outOfSample.count - 1] / runner.options.cash.doubleValue - expected) < 1e-12)
+        #expect(outcome.statistics.equityFinal == outcome.equity.last)
+    }
+
     @Test("sweep files: a portfolio strategy needs a universe; data and universe together are refused")
     func specErrors() throws {
         let none = #expect(throws: ConfigError.self) { try sweepSpec("strategy: momentum_topk\nparameters: {top: [1, 2]}") }

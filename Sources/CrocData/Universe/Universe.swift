@@ -140,6 +140,23 @@ public struct Universe: Sendable {
         return try Universe(members: picked, layout: layout, timeZones: Array(repeating: timeZone, count: picked.count))
     }
 
+    /// The universe cut to union-calendar rows `rows`: every member's bars in that time range;
+    /// a member with none there is left out (listed after it or ended before it).
+    /// - Throws: `UniverseError.noSymbols` when no member has a bar in the range.
+    public func rows(_ rows: Range<Int>) throws(UniverseError) -> Universe {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= timestamps.count, "rows outside the universe")
+        guard !rows.isEmpty else { throw .noSymbols(path: "rows \(rows)", detail: "no rows") }
+        let lo = timestamps[rows.lowerBound]
+        let hi = timestamps[rows.upperBound - 1]
+        let cut = members.compactMap { m -> BarSeries? in
+            let a = m.timestamps.partitionPoint { $0 < lo }
+            let b = m.timestamps.partitionPoint { $0 <= hi }
+            return a < b ? m.slice(a..<b) : nil
+        }
+        guard !cut.isEmpty else { throw .noSymbols(path: "rows \(rows)", detail: "no symbol has a bar in these rows") }
+        return try Universe(members: cut, layout: layout, timeZones: Array(repeating: timeZone, count: cut.count))
+    }
+
     /// What `crocbot data inspect --universe` prints for one member.
     public struct MemberSummary: Sendable, Hashable {
         /// The symbol.
@@ -280,5 +297,18 @@ public enum UniverseError: Error, Sendable, Equatable, CustomStringConvertible {
         case .barLengthMismatch(let s, let l, let f, let fl):
             return "universe members disagree on the bar length: \(f) has \(fl) bars, \(s) has \(l) bars; resample them to one length first"
         }
+    }
+}
+
+extension Array where Element == Int64 {
+    /// The first index whose element fails `belongs` (the array partitioned: true, then false).
+    func partitionPoint(_ belongs: (Int64) -> Bool) -> Int {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if belongs(self[mid]) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 }

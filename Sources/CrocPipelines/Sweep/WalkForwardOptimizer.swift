@@ -62,6 +62,9 @@ public enum WalkForwardOptimizer {
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) async throws -> WalkForwardOutcome {
         let spec = runner.spec
+        if let universe = runner.universe {
+            return try await runUniverse(runner: runner, universe: universe, store: store, workers: workers, progress: progress)
+        }
         guard let wf = spec.walkForward, let series = runner.series.first else {
             throw ConfigError(.invalidValue, keyPath: "walkForward", rule: "the sweep has no walkForward section")
         }
@@ -103,6 +106,73 @@ public enum WalkForwardOptimizer {
                 stitched.append(equity * windowEquity[j])
                 times.append(series.timestamps[bar])
                 closes.append(series.close[bar])
+            }
+            equity = stitched.last ?? equity
+            steps.append(WalkForwardStep(inSample: w.inSample, outOfSample: w.outOfSample, chosen: chosen, outOfSampleMetrics: metrics))
+            progress?(k + 1, windows.count)
+        }
+        let stats = BacktestStatistics.compute(timestamps: times, close: closes, equity: stitched, trades: [], warmupBars: 0, commissions: 0)
+        return WalkForwardOutcome(steps: steps, timestamps: times, equity: stitched, statistics: stats, trades: trades)
+    }
+
+    /// Walk-forward over a universe: the windows are rows of its union calendar; each
+    /// in-sample sweep runs portfolio backtests of the window's rows only, and the chosen
+    /// parameters trade the next rows on one account (warm-up rows before the window are
+    /// past data, as for one instrument). The benchmark column of the stitched statistics is
+    /// the universe's equal-weight index.
+    static func runUniverse(
+        runner: SweepRunner,
+        universe: Universe,
+        store: any SweepStore,
+        workers: Int,
+        progress: (@Sendable (Int, Int) -> Void)?
+    ) async throws -> WalkForwardOutcome {
+        let spec = runner.spec
+        guard let wf = spec.walkForward else {
+            throw ConfigError(.invalidValue, keyPath: "walkForward", rule: "the sweep has no walkForward section")
+        }
+        let rows = universe.timestamps.count
+        let windows = layout(bars: rows, spec: wf)
+        guard !windows.isEmpty else {
+            throw ConfigError(.invalidValue, keyPath: "walkForward.windows", rule: "\(rows) rows are too few for \(wf.windows) windows")
+        }
+        let index = Backtester.equalWeightIndex(universe)
+        var steps: [WalkForwardStep] = []
+        var stitched: [Double] = []
+        var times: [Int64] = []
+        var closes: [Double] = []
+        var equity = runner.options.cash.doubleValue
+        var trades = 0
+        for (k, w) in windows.enumerated() {
+            // Selection sees the in-sample rows and nothing else.
+            var windowSpec = spec
+            windowSpec.walkForward = nil
+            let windowRunner = try SweepRunner(spec: windowSpec, universe: try universe.rows(w.inSample), factory: runner.factory)
+            let summary = try await windowRunner.run(store: store, workers: workers, sweepName: "\(spec.name).wf\(k)")
+            let chosen = summary.best
+            var metrics: [String: Double] = ["return": 0, "sharpe": .nan, "trades": 0]
+            var windowEquity = [Double](repeating: 1, count: w.outOfSample.count)
+            if let chosen {
+                var probe = StrategyParameters(chosen.parameters, symbols: universe.symbols)
+                let warmup = try runner.factory.entry(spec.strategy)!.build(&probe).warmupBars
+                let from = max(0, w.outOfSample.lowerBound - warmup - 1)
+                let test = try universe.rows(from..<w.outOfSample.upperBound)
+                var p = StrategyParameters(chosen.parameters, symbols: test.symbols)
+                let strategy = try runner.factory.entry(spec.strategy)!.build(&p)
+                let instruments = try Backtester.instruments(for: test, config: spec.instrument)
+                let result = try Backtester.run(universe: test, instruments: instruments, strategy: strategy, options: runner.options, details: false)
+                // The test universe's rows are the universe's rows from..<end (its calendar is their union).
+                let offset = w.outOfSample.lowerBound - from
+                let base = offset > 0 ? result.equity[offset - 1] : runner.options.cash.doubleValue
+                windowEquity = (offset..<result.equity.count).map { result.equity[$0] / base }
+                let oosTrades = result.trades.filter { $0.exitTime.nanoseconds >= universe.timestamps[w.outOfSample.lowerBound] }.count
+                metrics = ["return": (windowEquity.last! - 1) * 100, "sharpe": result.statistics.sharpeRatio, "trades": Double(oosTrades)]
+                trades += oosTrades
+            }
+            for (j, row) in w.outOfSample.enumerated() {
+                stitched.append(equity * windowEquity[j])
+                times.append(universe.timestamps[row])
+                closes.append(index[row])
             }
             equity = stitched.last ?? equity
             steps.append(WalkForwardStep(inSample: w.inSample, outOfSample: w.outOfSample, chosen: chosen, outOfSampleMetrics: metrics))

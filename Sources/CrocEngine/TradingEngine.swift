@@ -771,6 +771,13 @@ public struct TradingEngine: Sendable {
         universeCursor = cursor
     }
 
+    /// The smallest (earliest placed) id of `orders`.
+    private static func firstID(_ orders: [Order]) -> UInt64 {
+        var first = UInt64.max
+        for o in orders where o.id.rawValue < first { first = o.id.rawValue }
+        return first
+    }
+
     /// The per-slice work (see `process(_: MarketSlice)`); returns the equity at the closes.
     private mutating func stepSlice<S: Strategy>(_ slice: MarketSlice, _ strategy: inout S) -> Double {
         let index = barCount
@@ -781,8 +788,10 @@ public struct TradingEngine: Sendable {
             // first): a rebalance's sells, placed first, free the cash its buys need.
             var waiting: [(j: Int, first: UInt64)] = []
             for (j, k) in slice.lanes.enumerated() {
-                let orders = k == 0 ? exchange.workingOrders : extraLanes[k - 1].exchange.workingOrders
-                if let first = orders.lazy.map(\.id.rawValue).min() { waiting.append((j, first)) }
+                // Read in place (binding the array to a local would retain it per lane and slice).
+                guard !(k == 0 ? exchange.workingOrders.isEmpty : extraLanes[k - 1].exchange.workingOrders.isEmpty) else { continue }
+                let first = k == 0 ? Self.firstID(exchange.workingOrders) : Self.firstID(extraLanes[k - 1].exchange.workingOrders)
+                waiting.append((j, first))
             }
             if waiting.count > 1 { waiting.sort { $0.first < $1.first } }
             for (j, _) in waiting { fillWorking(lane: slice.lanes[j], bar: slice.bars[j], index: index, &strategy) }

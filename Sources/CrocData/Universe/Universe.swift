@@ -30,9 +30,6 @@ public struct Universe: Sendable {
     /// The members' common time zone as their timestamps are written: `UTC`
     /// (a `Z` or `+00:00` suffix, or epoch numbers), `±HH:MM`, or `unspecified`.
     public let timeZone: String
-    /// `position[s * timestamps.count + t]`: the index in `members[s]` of the
-    /// bar at `timestamps[t]`, or -1.
-    private let position: [Int32]
 
     /// The symbols, in member order.
     public var symbols: [String] { members.map(\.symbol) }
@@ -82,16 +79,6 @@ public struct Universe: Sendable {
         var union: [Int64] = []
         for m in members { union = Self.mergeUnique(union, m.timestamps) }
         self.timestamps = union
-        var position = [Int32](repeating: -1, count: union.count * members.count)
-        for (s, m) in members.enumerated() {
-            var t = 0
-            let base = s * union.count
-            for (i, ts) in m.timestamps.enumerated() {
-                while union[t] != ts { t += 1 }
-                position[base + t] = Int32(i)
-            }
-        }
-        self.position = position
     }
 
     /// The index of `symbol` among the members.
@@ -99,10 +86,26 @@ public struct Universe: Sendable {
 
     /// The index in `members[symbol]` of its bar at `timestamps[time]`, or
     /// nil when the symbol has no bar then.
+    /// (A member on the whole calendar answers at once; others by a binary search of their
+    /// times — no symbols × times table is kept.)
     @inlinable
     public func barIndex(symbol: Int, time: Int) -> Int? {
-        let i = positionAt(symbol: symbol, time: time)
-        return i < 0 ? nil : i
+        let n = members[symbol].timestamps.count
+        if n == timestamps.count { return time }  // its times are the union's
+        let i = firstIndex(symbol: symbol, notBefore: timestamps[time])
+        return i < n && members[symbol].timestamps[i] == timestamps[time] ? i : nil
+    }
+
+    /// The first index in `members[symbol]` whose time is at or after `t`.
+    @usableFromInline
+    func firstIndex(symbol: Int, notBefore t: Int64) -> Int {
+        var lo = 0
+        var hi = members[symbol].timestamps.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if members[symbol].timestamps[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// The bar of `members[symbol]` at `timestamps[time]`, or nil when it has none then.
@@ -113,18 +116,16 @@ public struct Universe: Sendable {
     /// The index in `members[symbol]` of its last bar at or before
     /// `timestamps[time]` (the close a position is marked at), or nil before its first bar.
     public func lastCloseIndex(symbol: Int, time: Int) -> Int? {
-        var t = time
-        while t >= 0 {
-            let i = positionAt(symbol: symbol, time: t)
-            if i >= 0 { return i }
-            t -= 1
+        guard time >= 0 else { return nil }
+        let t = timestamps[time]
+        // The first bar after t, less one.
+        var lo = 0
+        var hi = members[symbol].timestamps.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if members[symbol].timestamps[mid] <= t { lo = mid + 1 } else { hi = mid }
         }
-        return nil
-    }
-
-    @usableFromInline
-    func positionAt(symbol: Int, time: Int) -> Int {
-        Int(position[symbol * timestamps.count + time])
+        return lo > 0 ? lo - 1 : nil
     }
 
     /// The members named, in the order named.
@@ -181,7 +182,8 @@ public struct Universe: Sendable {
         members.enumerated().map { s, m in
             var missing = 0
             if let a = m.timestamps.first, let b = m.timestamps.last {
-                for t in timestamps.indices where timestamps[t] >= a && timestamps[t] <= b && positionAt(symbol: s, time: t) < 0 { missing += 1 }
+                // Its times are union times: the union's rows in [a, b] it has no bar at.
+                missing = (timestamps.partitionPoint { $0 <= b } - timestamps.partitionPoint { $0 < a }) - m.count
             }
             var gaps = 0
             var longest: Int64 = 0

@@ -509,7 +509,8 @@ public struct TradingEngine: Sendable {
     private var simulatedWorkingOrders: [Order] {
         guard !extraLanes.isEmpty else { return exchange.workingOrders }
         var all = exchange.workingOrders
-        for lane in extraLanes where !lane.exchange.workingOrders.isEmpty { all.append(contentsOf: lane.exchange.workingOrders) }
+        // By index, read in place: binding each lane would retain its arrays.
+        for k in extraLanes.indices where !extraLanes[k].exchange.workingOrders.isEmpty { all.append(contentsOf: extraLanes[k].exchange.workingOrders) }
         return all
     }
 
@@ -605,11 +606,14 @@ public struct TradingEngine: Sendable {
                 portfolio.mark(instruments[k].symbol, at: marks[k])
             }
         }
-        let ordered = Rebalance.sequence(targets, equity: value) { symbol in
-            guard let k = laneOfSymbol[symbol] else { return .zero }
+        // The held values by lane, for the closure (capturing `self` would copy the engine).
+        var heldValues = [Money](repeating: .zero, count: n)
+        for k in 0..<n {
             let q = lanePosition(k)
-            return q.raw == 0 ? .zero : q * marks[k]
+            if q.raw != 0 { heldValues[k] = q * marks[k] }
         }
+        let laneOf = laneOfSymbol
+        let ordered = Rebalance.sequence(targets, equity: value) { symbol in laneOf[symbol].map { heldValues[$0] } ?? .zero }
         let fees = exchange.fees
         for target in ordered {
             guard let k = laneOfSymbol[target.symbol], let price = prices[k], let b = bars[k] else { continue }
@@ -660,10 +664,9 @@ public struct TradingEngine: Sendable {
         var cashLeft = cash
         var value = cash
         for k in instruments.indices where held[k].raw != 0 { value += held[k] * closeOf(k) }
-        let ordered = Rebalance.sequence(targets, equity: value) { symbol in
-            guard let k = laneOfSymbol[symbol] else { return .zero }
-            return held[k] * closeOf(k)
-        }
+        let heldValues = instruments.indices.map { held[$0] * closeOf($0) }
+        let laneOf = laneOfSymbol
+        let ordered = Rebalance.sequence(targets, equity: value) { symbol in laneOf[symbol].map { heldValues[$0] } ?? .zero }
         var orders: [Order] = []
         for target in ordered {
             guard let k = laneOfSymbol[target.symbol], !closeOnly || slice?.bar(lane: k) != nil else { continue }

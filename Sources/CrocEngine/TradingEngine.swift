@@ -534,14 +534,14 @@ public struct TradingEngine: Sendable {
     /// Fills `order` on lane `k` at `price` now (rebalance orders), booking the fill.
     private mutating func executeNow<S: Strategy>(_ order: Order, lane k: Int, at price: Price, bar: Bar, index: Int, _ strategy: inout S) {
         var events = takeEventBuffer()
-        context.workingOrders = []
+        // `execute` fills or rejects at once and never touches the working orders, so the
+        // context's list of them stays as it is (no gathering over every lane per fill).
         if k == 0 {
             exchange.execute(order, at: price, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
         } else {
             extraLanes[k - 1].exchange.execute(order, at: price, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
         }
-        context.workingOrders = simulatedWorkingOrders
-        handle(events, &strategy)
+        handle(events, &strategy, refreshWorking: false)
         returnEventBuffer(&events)
     }
 
@@ -1144,7 +1144,9 @@ public struct TradingEngine: Sendable {
         return nil
     }
 
-    private mutating func handle<S: Strategy>(_ events: [OrderEvent], _ strategy: inout S) {
+    /// - Parameter refreshWorking: Whether the working orders may have changed (they are then
+    ///   gathered again for the context); false for orders executed at once.
+    private mutating func handle<S: Strategy>(_ events: [OrderEvent], _ strategy: inout S, refreshWorking: Bool = true) {
         for event in events {
             switch event {
             case .filled(let order, let fill):
@@ -1169,7 +1171,7 @@ public struct TradingEngine: Sendable {
             }
             context.position = position
             context.cash = cash
-            context.workingOrders = routing == .simulated ? simulatedWorkingOrders : externalWorkingOrders
+            if refreshWorking { context.workingOrders = routing == .simulated ? simulatedWorkingOrders : externalWorkingOrders }
             strategy.onOrderEvent(event, context: &context)
         }
         // Orders placed from onOrderEvent are sent on the next bar.

@@ -372,12 +372,23 @@ struct OperatorControlTests {
         config.live.token = "op-s3cret"
         config.live.store = tempPath("orders.sqlite")
         let series = try CSVBarLoader.load(path: sampleDir.appendingPathComponent("EURUSD_1H_ASK.csv").path)
+        /// Enters whenever flat and never exits by itself: only the operator's flatten closes
+        /// its position (with sma_cross the strategy could exit first, and there would be
+        /// nothing left to flatten).
+        struct AlwaysIn: Strategy {
+            var name: String { "always_in" }
+            var warmupBars: Int { 0 }
+            func onBar(_ bar: Bar, context: inout StrategyContext) {
+                if context.isFlat && context.workingOrders.isEmpty { context.buy(.quantity(FixedPoint(1000))) }
+            }
+        }
         let runtime = try LiveRuntime(
             config: config,
             feed: .replay(series, label: "EURUSD"),
             instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
             registry: PrometheusCollectorRegistry(),
-            logger: quiet
+            logger: quiet,
+            strategy: AlwaysIn()
         )
         let task = Task { try await runtime.run(signals: []) }
         let port = await runtime.server.boundPort.value()

@@ -735,41 +735,55 @@ public struct TradingEngine: Sendable {
     @_specialize(where S == AllocatorStrategy)
     private mutating func processRows<S: Strategy>(_ universe: Universe, _ range: Range<Int>, _ strategy: inout S) {
         let n = universe.count
-        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
-        slice.lanes.reserveCapacity(n)
-        slice.bars.reserveCapacity(n)
         var cursor = universeCursor
-        // Each member's next bar time (Int64.max past its last): one flat compare per lane and
-        // row finds the slice's members, without touching a member's arrays.
-        var next = [Int64](repeating: .max, count: n)
-        for k in 0..<n where cursor[k] < universe.members[k].timestamps.count { next[k] = universe.members[k].timestamps[cursor[k]] }
         equityCurve.reserveCapacity(equityCurve.count + range.count)
-        for t in range {
-            let time = universe.timestamps[t]
-            slice.time = Timestamp(nanoseconds: time)
-            slice.lanes.removeAll(keepingCapacity: true)
-            slice.bars.removeAll(keepingCapacity: true)
-            next.withUnsafeMutableBufferPointer { next in
-                cursor.withUnsafeMutableBufferPointer { cursor in
-                    for k in 0..<n where next[k] == time {
-                        let c = cursor[k]
-                        slice.lanes.append(k)
-                        slice.bars.append(
-                            Bar(
-                                timestamp: slice.time,
-                                open: universe.members[k].open[c],
-                                high: universe.members[k].high[c],
-                                low: universe.members[k].low[c],
-                                close: universe.members[k].close[c],
-                                volume: universe.members[k].volume[c]
-                            )
-                        )
-                        cursor[k] = c + 1
-                        next[k] = c + 1 < universe.members[k].timestamps.count ? universe.members[k].timestamps[c + 1] : .max
-                    }
-                }
+        // Rows are gathered a block at a time, member by member: each member's next `block`
+        // bars sit in one or two cache lines per column, so reading them together costs one
+        // miss where reading row by row across 500 members cost one per asset-bar. The
+        // block's slices (time-major) then fit in L2 while the strategy runs them in order.
+        let block = 8
+        var lanes = [[Int]](repeating: [], count: block)
+        var bars = [[Bar]](repeating: [], count: block)
+        for i in 0..<block {
+            lanes[i].reserveCapacity(n)
+            bars[i].reserveCapacity(n)
+        }
+        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
+        var t0 = range.lowerBound
+        while t0 < range.upperBound {
+            let t1 = min(t0 + block, range.upperBound)
+            for i in 0..<(t1 - t0) {
+                lanes[i].removeAll(keepingCapacity: true)
+                bars[i].removeAll(keepingCapacity: true)
             }
-            equityCurve.append(stepSlice(slice, &strategy))
+            for k in 0..<n {
+                var c = cursor[k]
+                let count = universe.members[k].timestamps.count
+                for t in t0..<t1 where c < count && universe.members[k].timestamps[c] == universe.timestamps[t] {
+                    lanes[t - t0].append(k)
+                    bars[t - t0].append(
+                        Bar(
+                            timestamp: Timestamp(nanoseconds: universe.timestamps[t]),
+                            open: universe.members[k].open[c],
+                            high: universe.members[k].high[c],
+                            low: universe.members[k].low[c],
+                            close: universe.members[k].close[c],
+                            volume: universe.members[k].volume[c]
+                        )
+                    )
+                    c += 1
+                }
+                cursor[k] = c
+            }
+            for t in t0..<t1 {
+                slice.time = Timestamp(nanoseconds: universe.timestamps[t])
+                swap(&slice.lanes, &lanes[t - t0])
+                swap(&slice.bars, &bars[t - t0])
+                equityCurve.append(stepSlice(slice, &strategy))
+                swap(&slice.lanes, &lanes[t - t0])
+                swap(&slice.bars, &bars[t - t0])
+            }
+            t0 = t1
         }
         universeCursor = cursor
     }

@@ -204,7 +204,12 @@ public struct StrategyContext: Sendable {
     /// - Throws: `RebalanceError` (nothing is placed); `.laneCount` when the count is not the run's.
     public mutating func rebalance(weights: [Double]) throws(RebalanceError) {
         guard weights.count == symbols.count else { throw .laneCount(found: weights.count, expected: symbols.count) }
-        let targets = zip(symbols, weights).map { Rebalance.Target(symbol: $0, weight: $1) }
+        // A zero weight for a symbol not held orders nothing and moves no sum: such targets are
+        // left out (a top-k of 500 names 500 weights but trades a few dozen symbols).
+        var targets: [Rebalance.Target] = []
+        for k in symbols.indices where weights[k] != 0 || (k == 0 ? position : positions[k]).raw != 0 {
+            targets.append(Rebalance.Target(symbol: symbols[k], weight: weights[k]))
+        }
         try Rebalance.validate(targets, allowShort: allowShort, maxGrossWeight: maxGrossWeight)
         commands.append(.rebalance(targets))
     }

@@ -742,46 +742,51 @@ public struct TradingEngine: Sendable {
         // miss where reading row by row across 500 members cost one per asset-bar. The
         // block's slices (time-major) then fit in L2 while the strategy runs them in order.
         let block = 8
-        var lanes = [[Int]](repeating: [], count: block)
-        var bars = [[Bar]](repeating: [], count: block)
-        for i in 0..<block {
-            lanes[i].reserveCapacity(n)
-            bars[i].reserveCapacity(n)
-        }
+        // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]).
+        var laneBuffer = [Int](repeating: 0, count: block * n)
+        var barBuffer = [Bar](repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0), count: block * n)
+        var counts = [Int](repeating: 0, count: block)
         var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
+        slice.lanes.reserveCapacity(n)
+        slice.bars.reserveCapacity(n)
         var t0 = range.lowerBound
         while t0 < range.upperBound {
             let t1 = min(t0 + block, range.upperBound)
-            for i in 0..<(t1 - t0) {
-                lanes[i].removeAll(keepingCapacity: true)
-                bars[i].removeAll(keepingCapacity: true)
-            }
-            for k in 0..<n {
-                var c = cursor[k]
-                let count = universe.members[k].timestamps.count
-                for t in t0..<t1 where c < count && universe.members[k].timestamps[c] == universe.timestamps[t] {
-                    lanes[t - t0].append(k)
-                    bars[t - t0].append(
-                        Bar(
-                            timestamp: Timestamp(nanoseconds: universe.timestamps[t]),
-                            open: universe.members[k].open[c],
-                            high: universe.members[k].high[c],
-                            low: universe.members[k].low[c],
-                            close: universe.members[k].close[c],
-                            volume: universe.members[k].volume[c]
-                        )
-                    )
-                    c += 1
+            for i in 0..<block { counts[i] = 0 }
+            laneBuffer.withUnsafeMutableBufferPointer { laneBuffer in
+                barBuffer.withUnsafeMutableBufferPointer { barBuffer in
+                    counts.withUnsafeMutableBufferPointer { counts in
+                        for k in 0..<n {
+                            var c = cursor[k]
+                            let count = universe.members[k].timestamps.count
+                            for t in t0..<t1 where c < count && universe.members[k].timestamps[c] == universe.timestamps[t] {
+                                let r = t - t0
+                                let at = r * n + counts[r]
+                                laneBuffer[at] = k
+                                barBuffer[at] = Bar(
+                                    timestamp: Timestamp(nanoseconds: universe.timestamps[t]),
+                                    open: universe.members[k].open[c],
+                                    high: universe.members[k].high[c],
+                                    low: universe.members[k].low[c],
+                                    close: universe.members[k].close[c],
+                                    volume: universe.members[k].volume[c]
+                                )
+                                counts[r] += 1
+                                c += 1
+                            }
+                            cursor[k] = c
+                        }
+                    }
                 }
-                cursor[k] = c
             }
             for t in t0..<t1 {
+                let r = t - t0
                 slice.time = Timestamp(nanoseconds: universe.timestamps[t])
-                swap(&slice.lanes, &lanes[t - t0])
-                swap(&slice.bars, &bars[t - t0])
+                slice.lanes.removeAll(keepingCapacity: true)
+                slice.bars.removeAll(keepingCapacity: true)
+                laneBuffer.withUnsafeBufferPointer { slice.lanes.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
+                barBuffer.withUnsafeBufferPointer { slice.bars.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
                 equityCurve.append(stepSlice(slice, &strategy))
-                swap(&slice.lanes, &lanes[t - t0])
-                swap(&slice.bars, &bars[t - t0])
             }
             t0 = t1
         }

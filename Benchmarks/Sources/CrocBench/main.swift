@@ -121,7 +121,7 @@ func benchEngine(bars n: Int) {
 }
 
 /// 500 close-only random walks over 2,520 business days, one in ten listed late or delisted early.
-func syntheticUniverse(symbols: Int = 500, bars: Int = 2520, seed: UInt64 = 11) throws -> Universe {
+func syntheticUniverse(symbols: Int = 500, bars: Int = 2520, seed: UInt64 = 11, partial: Bool = true) throws -> Universe {
     var state = seed
     func next() -> Double {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -130,8 +130,8 @@ func syntheticUniverse(symbols: Int = 500, bars: Int = 2520, seed: UInt64 = 11) 
     let t0: Int64 = 1_262_563_200 * 1_000_000_000  // 2010-01-04
     var members: [BarSeries] = []
     for k in 0..<symbols {
-        let first = k % 10 == 0 ? Int(next() * Double(bars / 3)) : 0
-        let last = k % 10 == 0 ? bars - Int(next() * Double(bars / 3)) : bars
+        let first = partial && k % 10 == 0 ? Int(next() * Double(bars / 3)) : 0
+        let last = partial && k % 10 == 0 ? bars - Int(next() * Double(bars / 3)) : bars
         var series = BarSeries(symbol: String(format: "S%03d", k), pricePrecision: 4, reservingCapacity: last - first)
         var price = 50.0
         for i in 0..<bars {
@@ -471,6 +471,7 @@ if which == "portfolio" || which == "all" { try benchPortfolio() }
 if which == "executor-sim" { try await benchExecutor(orders: Int(ProcessInfo.processInfo.environment["CROCBENCH_ORDERS"] ?? "") ?? 200_000) }
 if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
+if which == "portfolio-sweep" { try await benchPortfolioSweep() }
 if which == "trials" {
     // A fixed amount of work for profilers (perf, valgrind --tool=callgrind): the first
     // `--trials` (default 500) trials spread evenly over the 100 × 100 grid, on one core, untimed.

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Cross-sectional transforms: each applies to one timestamp's values across
+/// the symbols of a universe (one row of a time × symbol panel), in place.
+/// Missing values (NaN) stay missing and are ignored by the statistics —
+/// Qlib's `CSRankNorm`/`CSZScoreNorm` and alphalens' per-date grouping.
+public enum CrossSection {
+    /// Average ranks (1-based; ties share the mean of their ranks, as
+    /// `scipy.stats.rankdata(method="average")`) of the finite values; NaN elsewhere.
+    public static func averageRanks(_ values: [Double]) -> [Double] {
+        var out = [Double](repeating: .nan, count: values.count)
+        let order = values.indices.filter { values[$0].isFinite }.sorted { values[$0] < values[$1] }
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && values[order[j + 1]] == values[order[i]] { j += 1 }
+            let rank = Double(i + j) / 2 + 1
+            for m in i...j { out[order[m]] = rank }
+            i = j + 1
+        }
+        return out
+    }
+
+    /// Ranks mapped to [0, 1]: (average rank − 1) / (n − 1) over the n finite values
+    /// (a single value maps to 0.5).
+    public static func rank(_ row: inout [Double]) {
+        let ranks = averageRanks(row)
+        let n = ranks.lazy.filter(\.isFinite).count
+        for k in row.indices where ranks[k].isFinite { row[k] = n > 1 ? (ranks[k] - 1) / Double(n - 1) : 0.5 }
+    }
+
+    /// Subtracts the mean of the finite values.
+    public static func demean(_ row: inout [Double]) {
+        let finite = row.filter(\.isFinite)
+        guard !finite.isEmpty else { return }
+        let mean = finite.reduce(0, +) / Double(finite.count)
+        for k in row.indices where row[k].isFinite { row[k] -= mean }
+    }
+
+    /// (x − mean) / standard deviation of the finite values (sample, n − 1, as pandas and
+    /// Qlib's `CSZScoreNorm`); NaN where fewer than two values or no spread.
+    public static func zscore(_ row: inout [Double]) {
+        let finite = row.filter(\.isFinite)
+        guard finite.count > 1 else {
+            for k in row.indices { row[k] = .nan }
+            return
+        }
+        let mean = finite.reduce(0, +) / Double(finite.count)
+        let sd = (finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(finite.count - 1)).squareRoot()
+        for k in row.indices where row[k].isFinite { row[k] = sd > 0 ? (row[k] - mean) / sd : .nan }
+    }
+
+    /// Clips the finite values to their `lower` and `upper` quantiles (linear
+    /// interpolation, as `numpy.quantile`).
+    /// - Precondition: 0 ≤ lower ≤ upper ≤ 1.
+    public static func winsorize(_ row: inout [Double], lower: Double, upper: Double) {
+        precondition(lower >= 0 && lower <= upper && upper <= 1, "quantiles in [0, 1], lower ≤ upper")
+        let sorted = row.filter(\.isFinite).sorted()
+        guard !sorted.isEmpty else { return }
+        let lo = quantile(sorted, lower)
+        let hi = quantile(sorted, upper)
+        for k in row.indices where row[k].isFinite { row[k] = min(max(row[k], lo), hi) }
+    }
+
+    /// The `q` quantile of ascending `sorted` values, interpolated linearly between the
+    /// neighbouring order statistics (`numpy.quantile`'s default).
+    public static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        precondition(!sorted.isEmpty, "no values")
+        let position = q * Double(sorted.count - 1)
+        let below = Int(position.rounded(.down))
+        let above = min(below + 1, sorted.count - 1)
+        let fraction = position - Double(below)
+        return sorted[below] + (sorted[above] - sorted[below]) * fraction
+    }
+}

@@ -1,0 +1,112 @@
+import CrocData
+import Foundation
+import Testing
+
+@testable import CrocPipelines
+
+@Suite("Cross-sectional factor evaluation and transforms (SciPy and pandas fixtures)")
+struct FactorEvaluationTests {
+    struct Reference: Decodable {
+        var times: [Int64]
+        var scores: [[Double?]]
+        var returns: [[Double?]]
+        var quantiles: Int
+        var topK: Int
+        var ic: [Double?]
+        var rankIC: [Double?]
+        var icSummary: [Double]
+        var rankICSummary: [Double]
+        var rankICByYear: [[Double]]
+        var quantileMeanReturns: [Double?]
+        var spread: [Double?]
+        var cumulativeSpread: [Double?]
+        var topKHitRate: Double
+        var topKTurnover: Double
+        var row: [Double?]
+        var rowRank: [Double?]
+        var rowZScore: [Double?]
+        var rowDemeaned: [Double?]
+        var rowWinsorized: [Double?]
+    }
+
+    static func reference() throws -> Reference {
+        let url = repoRoot.appendingPathComponent("Tests/CrocPipelinesTests/Fixtures/factor/reference.json")
+        return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+    }
+
+    static func values(_ a: [Double?]) -> [Double] { a.map { $0 ?? .nan } }
+
+    /// Equal to 1e-9 relative (absolute near zero); NaN only where the fixture has none.
+    static func expectClose(_ a: [Double], _ b: [Double?], _ what: String) {
+        #expect(a.count == b.count, "\(what): \(a.count) values, fixture \(b.count)")
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            guard let y else {
+                #expect(x.isNaN, "\(what)[\(i)]: \(x), fixture none")
+                continue
+            }
+            #expect(abs(x - y) <= 1e-9 * max(1, abs(y)), "\(what)[\(i)]: \(x) vs \(y)")
+        }
+    }
+
+    @Test("IC, rank IC, their summaries and years, quantile returns, the spread, top-k hit rate and turnover match SciPy/pandas")
+    func evaluationMatches() throws {
+        let r = try Self.reference()
+        let e = try FactorEvaluation.evaluate(
+            times: r.times,
+            scores: r.scores.map(Self.values),
+            forwardReturns: r.returns.map(Self.values),
+            quantiles: r.quantiles,
+            topK: r.topK
+        )
+        Self.expectClose(e.ic, r.ic, "ic")
+        Self.expectClose(e.rankIC, r.rankIC, "rank ic")
+        Self.expectClose([e.icSummary.mean, e.icSummary.sd, e.icSummary.ir], r.icSummary, "ic summary")
+        Self.expectClose([e.rankICSummary.mean, e.rankICSummary.sd, e.rankICSummary.ir], r.rankICSummary, "rank ic summary")
+        #expect(e.rankICByYear.map(\.year) == r.rankICByYear.map { Int($0[0]) })
+        Self.expectClose(e.rankICByYear.map(\.mean), r.rankICByYear.map { $0[1] }, "rank ic by year")
+        Self.expectClose(e.quantileMeanReturns, r.quantileMeanReturns, "quantile mean returns")
+        Self.expectClose(e.spread, r.spread, "spread")
+        Self.expectClose(e.cumulativeSpread, r.cumulativeSpread, "cumulative spread")
+        Self.expectClose([e.topKHitRate, e.topKTurnover], [r.topKHitRate, r.topKTurnover], "top-k")
+        // The planted signal shows: a positive rank IC and a rising quantile profile.
+        #expect(e.rankICSummary.mean > 0.1)
+        #expect(e.quantileMeanReturns.first! < e.quantileMeanReturns.last!)
+    }
+
+    @Test("cross-sectional rank, z-score, demean and winsorise of one row match SciPy/NumPy; NaN stays NaN")
+    func transformsMatch() throws {
+        let r = try Self.reference()
+        let row = Self.values(r.row)
+        var ranked = row
+        CrossSection.rank(&ranked)
+        Self.expectClose(ranked, r.rowRank, "rank")
+        var z = row
+        CrossSection.zscore(&z)
+        Self.expectClose(z, r.rowZScore, "zscore")
+        var d = row
+        CrossSection.demean(&d)
+        Self.expectClose(d, r.rowDemeaned, "demean")
+        var w = row
+        CrossSection.winsorize(&w, lower: 0.05, upper: 0.95)
+        Self.expectClose(w, r.rowWinsorized, "winsorize")
+        // Ties share their average rank.
+        #expect(CrossSection.averageRanks([3, 1, 3, .nan, 2]).map { $0.isNaN ? -1 : $0 } == [3.5, 1, 3.5, -1, 2])
+    }
+
+    @Test("mismatched panels and bad parameters are typed errors naming the rule")
+    func badInput() {
+        #expect(throws: FactorEvaluation.Failure.self) {
+            try FactorEvaluation.evaluate(times: [1, 2], scores: [[1]], forwardReturns: [[1], [2]])
+        }
+        #expect(throws: FactorEvaluation.Failure.shape("date 0: 2 scores but 1 returns")) {
+            try FactorEvaluation.evaluate(times: [1], scores: [[1, 2]], forwardReturns: [[1]])
+        }
+        #expect(throws: FactorEvaluation.Failure.parameter("quantiles must be at least 2, got 1")) {
+            try FactorEvaluation.evaluate(times: [1], scores: [[1]], forwardReturns: [[1]], quantiles: 1)
+        }
+        // Repeated quantile edges (constant scores) skip the date instead of inventing bins.
+        let e = try? FactorEvaluation.evaluate(times: [1], scores: [[1, 1, 1, 1, 1, 1]], forwardReturns: [[1, 2, 3, 4, 5, 6]], topK: 2)
+        #expect(e?.spread.first?.isNaN == true)
+        #expect(e?.ic.first?.isNaN == true)
+    }
+}

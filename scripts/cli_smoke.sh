@@ -115,6 +115,9 @@ expect_error "live: an unknown stream names the key" "live.stream: must be kline
 expect_error "live: a bad replay file names the file" "nope.csv" live --paper --data "$OUT/nope.csv" --port 0
 expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
 expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
+expect_ok "data factor: a feature as a cross-sectional factor of the universe (IC, quantiles)" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --horizon 21 --top 3 --transform rank
+expect_error "data factor: an unknown column lists the columns" "columns: ret_1" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column nope --top 3
+expect_error "data factor: a top larger than the universe is refused" "larger than the universe" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --top 30
 expect_ok "live: a universe on paper runs to the end and exits 0" live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy equal_weight --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe.sqlite"
 expect_ok "live: a single-instrument strategy per symbol of a universe on paper" live --paper --universe Examples/data/SP500_10_CLOSE.csv --symbols AAPL,KO,GE --per-symbol --max-open 2 --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe-ps.sqlite"
 expect_error "live: a single-instrument strategy on a universe without --per-symbol" "add --per-symbol" live --paper --universe Examples/data/SP500_10_CLOSE.csv --port 0 --exit-at-end --store "$OUT/live-u-err.sqlite"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrocCore
 import CrocData
+import CrocPipelines
 import CrocSupport
 import Foundation
 
@@ -9,7 +10,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Inspect market data files and compute feature matrices.",
-        subcommands: [Inspect.self, Features.self]
+        subcommands: [Inspect.self, Features.self, Factor.self]
     )
 
     /// Options shared by the data subcommands.
@@ -224,4 +225,91 @@ private func commandLineError(_ error: any Error) -> any Error {
     if error is ExitCode || error is ValidationError { return error }
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
     return ExitCode(1)
+}
+
+extension DataCommand {
+    /// `crocbot data factor`: how well one feature ranks a universe (an alphalens-style summary).
+    struct Factor: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Evaluate one feature column as a cross-sectional factor of a universe: IC, rank IC, quantile returns.",
+            discussion: """
+                Runs the feature pipeline per symbol (missing bars stay missing), optionally
+                transforms the column across symbols at each date, and scores it against each
+                symbol's forward return over --horizon bars: IC and rank IC per date (mean, sd,
+                ICIR, by year), mean demeaned return of each of --quantiles quantiles, the
+                long-short spread, and the hit rate and turnover of the --top best.
+
+                Examples:
+                  crocbot data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --horizon 21 --top 3
+                  crocbot data factor --universe prices/ --features f.yaml --column zscore_20 --transform rank
+                """
+        )
+
+        @Option(name: .long, help: "The universe: a folder of CSV files, a wide CSV of closes, or a long CSV.")
+        var universe: String
+
+        @Option(name: .long, help: "Feature pipeline YAML.")
+        var features: String
+
+        @Option(name: .long, help: "The feature column to evaluate.")
+        var column: String
+
+        @Option(name: .long, help: "Forward-return horizon in bars.")
+        var horizon: Int = 5
+
+        @Option(name: .long, help: "Quantiles per date.")
+        var quantiles: Int = 5
+
+        @Option(name: .long, help: "Top-k for the hit rate and turnover.")
+        var top: Int = 10
+
+        @Option(name: .long, help: "Cross-sectional transform of the column at each date: none, rank, zscore, demean.")
+        var transform: String = "none"
+
+        func run() throws {
+            guard horizon >= 1 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+            guard quantiles >= 2 else { throw ValidationError("--quantiles must be at least 2, got \(quantiles)") }
+            guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+            let u = try UniverseLoader.load(path: universe)
+            guard top <= u.count else { throw ValidationError("--top \(top) is larger than the universe (\(u.count) symbols)") }
+            guard horizon < u.timestamps.count else {
+                throw ValidationError("--horizon \(horizon) reaches beyond the data (\(u.timestamps.count) dates)")
+            }
+            let pipeline = FeaturePipeline(try FeaturePipelineDefinition.load(path: features))
+            var panel = FeaturePanel(universe: u, pipeline: pipeline)
+            guard panel.columnNames.contains(column) else {
+                throw ValidationError("--column \(column) is not a column of \(features) (columns: \(panel.columnNames.joined(separator: ", ")))")
+            }
+            switch transform {
+            case "none": break
+            case "rank": panel.transform(column, CrossSection.rank)
+            case "zscore": panel.transform(column, CrossSection.zscore)
+            case "demean": panel.transform(column, CrossSection.demean)
+            default: throw ValidationError("--transform must be none, rank, zscore or demean, got '\(transform)'")
+            }
+            let e = try FactorEvaluation.evaluate(
+                times: panel.times,
+                scores: panel.column(named: column)!,
+                forwardReturns: FeaturePanel.forwardReturns(u, horizon: horizon),
+                quantiles: quantiles,
+                topK: top
+            )
+            func f(_ v: Double, _ d: Int = 4) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "n/a" }
+            print("factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns")
+            print("IC       mean \(f(e.icSummary.mean))  sd \(f(e.icSummary.sd))  ICIR \(f(e.icSummary.ir))  dates \(e.icSummary.count)")
+            print("rank IC  mean \(f(e.rankICSummary.mean))  sd \(f(e.rankICSummary.sd))  ICIR \(f(e.rankICSummary.ir))  dates \(e.rankICSummary.count)")
+            print("rank IC by year: " + e.rankICByYear.map { "\($0.year) \(f($0.mean, 3))" }.joined(separator: ", "))
+            print("quantile mean demeaned returns [%], bottom first: " + e.quantileMeanReturns.map { f($0 * 100, 3) }.joined(separator: "  "))
+            // Forward returns over `horizon` bars overlap from one date to the next: the
+            // cumulative spread compounds every horizon-th date only.
+            let finite = e.spread.filter(\.isFinite)
+            var growth = 1.0
+            for t in stride(from: 0, to: e.spread.count, by: horizon) where e.spread[t].isFinite { growth *= 1 + e.spread[t] }
+            print(
+                "long-short spread: mean per date \(f(finite.reduce(0, +) / Double(max(1, finite.count)) * 100, 3)) %, "
+                    + "compounded over non-overlapping \(horizon)-bar periods \(f((growth - 1) * 100, 2)) %"
+            )
+            print("top-\(top): hit rate \(f(e.topKHitRate, 3)), turnover \(f(e.topKTurnover, 3))")
+        }
+    }
 }

@@ -110,3 +110,43 @@ struct FactorEvaluationTests {
         #expect(e?.ic.first?.isNaN == true)
     }
 }
+
+@Suite("Feature panels over a universe")
+struct FeaturePanelTests {
+    @Test("each symbol's features sit at its own rows of the union calendar; missing bars stay missing; forward returns per symbol")
+    func panelAlignment() throws {
+        let path = try PortfolioBacktestTests.layouts()[1]
+        let u = try UniverseLoader.load(path: path, symbols: ["AAPL", "KO", "GE"])
+        let pipeline = FeaturePipeline(
+            try FeaturePipelineDefinition.parse(text: "features:\n  - {name: ret_5, indicator: returns, params: {period: 5}}\n  - {name: z, indicator: zscore, params: {period: 10}}")
+        )
+        let panel = FeaturePanel(universe: u, pipeline: pipeline)
+        #expect(panel.columnNames == ["ret_5", "z"])
+        let ret = try #require(panel.column(named: "ret_5"))
+        #expect(ret.count == u.timestamps.count && ret.allSatisfy { $0.count == 3 })
+        for (s, member) in u.members.enumerated() {
+            let direct = pipeline.transform(member)
+            for t in u.timestamps.indices {
+                if let i = u.barIndex(symbol: s, time: t) {
+                    let a = ret[t][s]
+                    let b = direct[i, 0]
+                    #expect(a == b || (a.isNaN && b.isNaN), "\(member.symbol) row \(t)")
+                } else {
+                    #expect(ret[t][s].isNaN, "\(member.symbol) has no bar at row \(t): nothing forward-filled")
+                }
+            }
+        }
+        let forward = FeaturePanel.forwardReturns(u, horizon: 3)
+        let ge = u.index(of: "GE")!
+        let member = u.members[ge]
+        let t = u.timestamps.firstIndex(of: member.timestamps[10])!
+        #expect(forward[t][ge] == member.close[13] / member.close[10] - 1)  // its own next bars, across gaps
+        #expect(forward[u.timestamps.count - 1].allSatisfy { $0.isNaN })
+        var ranked = panel
+        let known = ranked.transform("z", CrossSection.rank)
+        let unknown = ranked.transform("nope", CrossSection.rank)
+        #expect(known && !unknown)
+        let z = try #require(ranked.column(named: "z"))
+        #expect(z.joined().filter { $0.isFinite }.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+}

@@ -43,7 +43,8 @@ public struct FactorEvaluation: Sendable {
     public var quantileMeanReturns: [Double]
     /// Top minus bottom quantile mean return per date (NaN where the date was skipped).
     public var spread: [Double]
-    /// The spread compounded over dates (skipped dates count as 0).
+    /// The spread compounded date after date (skipped dates count as 0): a return path only
+    /// when the forward returns do not overlap (a one-bar horizon, or dates `horizon` apart).
     public var cumulativeSpread: [Double]
     /// Mean top-k hit rate.
     public var topKHitRate: Double

@@ -1,0 +1,89 @@
+import CrocCore
+import CrocData
+import Foundation
+
+/// The feature pipeline run per symbol of a universe into one panel indexed by
+/// (time, symbol): the same YAML and indicators as a single series (batch =
+/// streaming), each symbol's features computed over its own bars and placed at
+/// its rows of the union calendar. A row where a symbol has no bar stays
+/// missing (NaN) — nothing is forward-filled into a row a model would score —
+/// and so do its warm-up rows.
+public struct FeaturePanel: Sendable {
+    /// The union calendar (nanoseconds since the epoch).
+    public let times: [Int64]
+    /// The symbols, in the universe's member order.
+    public let symbols: [String]
+    /// The feature columns' names.
+    public let columnNames: [String]
+    /// `values[(c * times.count + t) * symbols.count + s]`: column c, time t, symbol s.
+    public private(set) var values: [Double]
+
+    /// Runs `pipeline` over every member of `universe` (members in parallel).
+    public init(universe: Universe, pipeline: FeaturePipeline) {
+        let rows = universe.timestamps.count
+        let n = universe.count
+        let width = pipeline.width
+        times = universe.timestamps
+        symbols = universe.symbols
+        columnNames = pipeline.columnNames
+        var values = [Double](repeating: .nan, count: width * rows * n)
+        // Each member's rows of the calendar, then its matrix scattered there (members write
+        // disjoint cells, so they run concurrently into the one buffer).
+        values.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            let address = UInt(bitPattern: base)
+            DispatchQueue.concurrentPerform(iterations: n) { s in
+                let panel = UnsafeMutablePointer<Double>(bitPattern: address)!
+                let member = universe.members[s]
+                let matrix = pipeline.transform(member)
+                var t = 0
+                for i in 0..<member.count {
+                    while universe.timestamps[t] != member.timestamps[i] { t += 1 }
+                    for c in 0..<width { panel[(c * rows + t) * n + s] = matrix[i, c] }
+                }
+            }
+        }
+        self.values = values
+    }
+
+    /// One column as time-major rows (`[t][symbol]`), or nil for an unknown name.
+    public func column(named name: String) -> [[Double]]? {
+        guard let c = columnNames.firstIndex(of: name) else { return nil }
+        let rows = times.count
+        let n = symbols.count
+        return (0..<rows).map { t in Array(values[((c * rows + t) * n)..<((c * rows + t) * n + n)]) }
+    }
+
+    /// Applies a cross-sectional transform to every row of column `name`.
+    /// - Returns: false for an unknown name.
+    @discardableResult
+    public mutating func transform(_ name: String, _ body: (inout [Double]) -> Void) -> Bool {
+        guard let c = columnNames.firstIndex(of: name) else { return false }
+        let rows = times.count
+        let n = symbols.count
+        for t in 0..<rows {
+            let start = (c * rows + t) * n
+            var row = Array(values[start..<(start + n)])
+            body(&row)
+            values.replaceSubrange(start..<(start + n), with: row)
+        }
+        return true
+    }
+
+    /// Each symbol's return over its next `horizon` bars (close to close, in its own bars),
+    /// at the row of the bar it starts from; NaN where fewer than `horizon` bars follow or the
+    /// symbol has no bar (time-major `[t][symbol]`).
+    /// - Precondition: horizon ≥ 1.
+    public static func forwardReturns(_ universe: Universe, horizon: Int) -> [[Double]] {
+        precondition(horizon >= 1, "a horizon of at least one bar")
+        var out = [[Double]](repeating: [Double](repeating: .nan, count: universe.count), count: universe.timestamps.count)
+        for (s, member) in universe.members.enumerated() {
+            var t = 0
+            for i in 0..<member.count {
+                while universe.timestamps[t] != member.timestamps[i] { t += 1 }
+                if i + horizon < member.count { out[t][s] = member.close[i + horizon] / member.close[i] - 1 }
+            }
+        }
+        return out
+    }
+}

@@ -115,7 +115,9 @@ expect_error "live: an unknown stream names the key" "live.stream: must be kline
 expect_error "live: a bad replay file names the file" "nope.csv" live --paper --data "$OUT/nope.csv" --port 0
 expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
 expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
-expect_ok "data factor: a feature as a cross-sectional factor of the universe (IC, quantiles)" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --horizon 21 --top 3 --transform rank
+expect_ok "data factor: a feature as a cross-sectional factor of the universe (IC, quantiles)" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --horizon 21 --top 3 --transform rank --labels demean --output "$OUT/factor.csv"
+test -s "$OUT/factor.csv" && head -1 "$OUT/factor.csv" | grep -q "^Time,Symbol,Score,ForwardReturn$" || { echo "FAIL: data factor --output wrote no scored rows"; exit 1; }
+expect_error "data factor: an unwritable --output is named" "cannot write" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --top 3 --output /nonexistent-dir/f.csv
 expect_error "data factor: an unknown column lists the columns" "columns: ret_1" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column nope --top 3
 expect_error "data factor: a top larger than the universe is refused" "larger than the universe" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --top 30
 expect_ok "live: a universe on paper runs to the end and exits 0" live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy equal_weight --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe.sqlite"

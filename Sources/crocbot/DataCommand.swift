@@ -266,6 +266,12 @@ extension DataCommand {
         @Option(name: .long, help: "Cross-sectional transform of the column at each date: none, rank, zscore, demean.")
         var transform: String = "none"
 
+        @Option(name: .long, help: "Labels: raw forward returns, or ranked / demeaned across the universe at each date (raw, rank, demean).")
+        var labels: String = "raw"
+
+        @Option(name: .long, help: "Also write Time,Symbol,Score,ForwardReturn for every scored row to this CSV.")
+        var output: String?
+
         func run() throws {
             guard horizon >= 1 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
             guard quantiles >= 2 else { throw ValidationError("--quantiles must be at least 2, got \(quantiles)") }
@@ -287,15 +293,37 @@ extension DataCommand {
             case "demean": panel.transform(column, CrossSection.demean)
             default: throw ValidationError("--transform must be none, rank, zscore or demean, got '\(transform)'")
             }
+            var forward = FeaturePanel.forwardReturns(u, horizon: horizon)
+            switch labels {
+            case "raw": break
+            case "rank": for t in forward.indices { CrossSection.rank(&forward[t]) }
+            case "demean": for t in forward.indices { CrossSection.demean(&forward[t]) }
+            default: throw ValidationError("--labels must be raw, rank or demean, got '\(labels)'")
+            }
+            let scores = panel.column(named: column)!
+            if let output {
+                var text = "Time,Symbol,Score,ForwardReturn\n"
+                for t in scores.indices {
+                    let time = Timestamp(nanoseconds: panel.times[t]).iso8601()
+                    for s in scores[t].indices where scores[t][s].isFinite && forward[t][s].isFinite {
+                        text += "\(time),\(panel.symbols[s]),\(scores[t][s]),\(forward[t][s])\n"
+                    }
+                }
+                do {
+                    try text.write(toFile: output, atomically: true, encoding: .utf8)
+                } catch {
+                    throw ValidationError("--output \(output): cannot write: \(error.localizedDescription)")
+                }
+            }
             let e = try FactorEvaluation.evaluate(
                 times: panel.times,
-                scores: panel.column(named: column)!,
-                forwardReturns: FeaturePanel.forwardReturns(u, horizon: horizon),
+                scores: scores,
+                forwardReturns: forward,
                 quantiles: quantiles,
                 topK: top
             )
             func f(_ v: Double, _ d: Int = 4) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "n/a" }
-            print("factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns")
+            print("factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns (\(labels))")
             print("IC       mean \(f(e.icSummary.mean))  sd \(f(e.icSummary.sd))  ICIR \(f(e.icSummary.ir))  dates \(e.icSummary.count)")
             print("rank IC  mean \(f(e.rankICSummary.mean))  sd \(f(e.rankICSummary.sd))  ICIR \(f(e.rankICSummary.ir))  dates \(e.rankICSummary.count)")
             print("rank IC by year: " + e.rankICByYear.map { "\($0.year) \(f($0.mean, 3))" }.joined(separator: ", "))

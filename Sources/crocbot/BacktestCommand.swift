@@ -44,20 +44,7 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "CSV file with date/open/high/low/close[/volume] columns.")
     var data: String?
 
-    @Option(name: .long, help: "A universe traded on one account: a folder of CSVs, a wide CSV of closes, or a long CSV.")
-    var universe: String?
-
-    @Option(name: .long, help: ArgumentHelp("The universe's symbols to trade (default: all).", valueName: "A,B,C"))
-    var symbols: String?
-
-    @Flag(name: .long, help: "With --universe: run a single-instrument strategy once per symbol on the shared account.")
-    var perSymbol = false
-
-    @Option(name: .long, help: "With --per-symbol: each entry's budget, 'equal' (equity / N) or an amount of cash.")
-    var stake: String = "equal"
-
-    @Option(name: .long, help: "With --per-symbol: the most positions open at once.")
-    var maxOpen: Int?
+    @OptionGroup var portfolio: UniverseOptions
 
     @Option(name: .long, help: "Only bars from this date (ISO-8601), e.g. a model's held-out years.")
     var from: String?
@@ -109,8 +96,7 @@ struct BacktestCommand: ParsableCommand {
     private func overrides() throws -> [String: ConfigValue] {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
-        if let universe { o["data.universe"] = .string(universe) }
-        if let symbols { o["data.symbols"] = .string(symbols) }
+        portfolio.overrides(into: &o)
         if let strategy { o["strategy.name"] = .string(strategy) }
         if let from { o["data.start"] = .string(from) }
         if let to { o["data.end"] = .string(to) }
@@ -194,28 +180,10 @@ struct BacktestCommand: ParsableCommand {
         print("\nwrote \(files.trades), \(files.equity) and \(files.report)")
     }
 
-    /// The `--per-symbol` stake rule (nil without the flag).
-    private func stakeRule() throws -> StakeRule? {
-        guard perSymbol else { return nil }
-        return try StakeRule(parsing: stake, maxOpen: maxOpen)
-    }
-
     /// A portfolio backtest: every symbol of the universe on one account.
     private func runUniverse(_ cfg: AppConfig, path: String, factory: StrategyFactory, logger: Logger) throws {
-        guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
-            throw ConfigError(
-                .invalidValue,
-                keyPath: "data.timestampFormat",
-                rule: "use auto, epoch_s, epoch_ms or a %-pattern, found '\(cfg.data.timestampFormat)'"
-            )
-        }
         let started = ContinuousClock.now
-        let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
-        let universe = try TrainingPipeline.restrict(
-            try UniverseLoader.load(path: path, symbols: cfg.data.symbolList, options: csv),
-            start: cfg.data.start,
-            end: cfg.data.end
-        )
+        let universe = try TrainingPipeline.loadUniverse(cfg.data)
         let loaded = ContinuousClock.now
         logger.info(
             "universe loaded",
@@ -225,7 +193,7 @@ struct BacktestCommand: ParsableCommand {
             ]
         )
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
-        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: try stakeRule(), factory: factory)
+        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: try portfolio.stakeRule(), factory: factory)
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)
         let result = try Backtester.run(universe: universe, instruments: instruments, strategy: strategy, options: options)

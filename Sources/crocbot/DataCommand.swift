@@ -320,7 +320,8 @@ extension DataCommand {
                 scores: scores,
                 forwardReturns: forward,
                 quantiles: quantiles,
-                topK: top
+                topK: top,
+                period: horizon
             )
             func f(_ v: Double, _ d: Int = 4) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "n/a" }
             print("factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns (\(labels))")
@@ -328,14 +329,10 @@ extension DataCommand {
             print("rank IC  mean \(f(e.rankICSummary.mean))  sd \(f(e.rankICSummary.sd))  ICIR \(f(e.rankICSummary.ir))  dates \(e.rankICSummary.count)")
             print("rank IC by year: " + e.rankICByYear.map { "\($0.year) \(f($0.mean, 3))" }.joined(separator: ", "))
             print("quantile mean demeaned returns [%], bottom first: " + e.quantileMeanReturns.map { f($0 * 100, 3) }.joined(separator: "  "))
-            // Forward returns over `horizon` bars overlap from one date to the next: the
-            // cumulative spread compounds every horizon-th date only.
             let finite = e.spread.filter(\.isFinite)
-            var growth = 1.0
-            for t in stride(from: 0, to: e.spread.count, by: horizon) where e.spread[t].isFinite { growth *= 1 + e.spread[t] }
             print(
                 "long-short spread: mean per date \(f(finite.reduce(0, +) / Double(max(1, finite.count)) * 100, 3)) %, "
-                    + "compounded over non-overlapping \(horizon)-bar periods \(f((growth - 1) * 100, 2)) %"
+                    + "compounded over non-overlapping \(horizon)-bar periods \(f((e.cumulativeSpread.last ?? 0) * 100, 2)) %"
             )
             print("top-\(top): hit rate \(f(e.topKHitRate, 3)), turnover \(f(e.topKTurnover, 3))")
         }

@@ -73,20 +73,7 @@ struct LiveRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Replay: CSV with date/open/high/low/close[/volume] (default: the shipped EURUSD hourly data).")
     var data: String?
 
-    @Option(name: .long, help: "Replay a universe on paper (a folder of CSVs, a wide CSV of closes, or a long CSV): every symbol on one account.")
-    var universe: String?
-
-    @Option(name: .long, help: ArgumentHelp("With --universe: the symbols to trade (default: all).", valueName: "A,B,C"))
-    var symbols: String?
-
-    @Flag(name: .long, help: "With --universe: run a single-instrument strategy once per symbol on the shared account.")
-    var perSymbol = false
-
-    @Option(name: .long, help: "With --per-symbol: each entry's budget, 'equal' (equity / symbols) or an amount of cash.")
-    var stake: String = "equal"
-
-    @Option(name: .long, help: "With --per-symbol: the most positions open at once.")
-    var maxOpen: Int?
+    @OptionGroup var portfolio: UniverseOptions
 
     @Option(name: .long, help: "Replay speed: seconds of data per second (default 180000: 1 h bars at 50/s).")
     var speed: Double?
@@ -124,8 +111,7 @@ struct LiveRunCommand: AsyncParsableCommand {
     func overrides() throws -> [String: ConfigValue] {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
-        if let universe { o["data.universe"] = .string(universe) }
-        if let symbols { o["data.symbols"] = .string(symbols) }
+        portfolio.overrides(into: &o)
         if let strategy { o["strategy.name"] = .string(strategy) }
         for kv in param {
             guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
@@ -240,18 +226,9 @@ extension LiveRunCommand {
     /// Paper trading a universe: its slices replayed through the portfolio engine, the
     /// executor and the simulated venue (one lane per symbol, one account).
     fileprivate func makeUniverseRuntime(_ cfg: AppConfig, path: String, registry: PrometheusCollectorRegistry, logger: Logger) throws -> LiveRuntime {
-        guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
-            throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
-        }
-        let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
-        let universe = try TrainingPipeline.restrict(
-            try UniverseLoader.load(path: path, symbols: cfg.data.symbolList, options: csv),
-            start: cfg.data.start,
-            end: cfg.data.end
-        )
+        let universe = try TrainingPipeline.loadUniverse(cfg.data)
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
-        let stake = perSymbol ? try StakeRule(parsing: self.stake, maxOpen: maxOpen) : nil
-        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: stake)
+        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: try portfolio.stakeRule())
         logger.info(
             "replaying a universe",
             metadata: ["path": "\(path)", "symbols": "\(universe.count)", "timestamps": "\(universe.timestamps.count)", "speed": "\(cfg.live.speed)"]

@@ -15,17 +15,16 @@ import Testing
 let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// The live loop's wiring for a replay through the paper venue: the
-/// backtest's fill model behind the `ExecutionClient` protocol, the async
-/// executor, and `runLiveLoop`.
-func paperReplay(
-    series: BarSeries,
-    instrument: Instrument,
+/// backtest's fill model behind the `ExecutionClient` protocol (a lane per
+/// instrument), the async executor, and `runLiveLoop` over `stream`.
+func paperReplay<S: MarketDataStream>(
+    stream: S,
+    instruments: [Instrument],
     strategy: any Strategy,
-    options: BacktestOptions,
-    speed: ReplaySpeed = .asFastAsPossible
-) async throws -> (LiveLoopResult, MarketOrderExecutor) {
+    options: BacktestOptions
+) async throws -> (LiveLoopResult, MarketOrderExecutor, SimulatedExecutionClient) {
     let venue = SimulatedExecutionClient(
-        instrument: instrument,
+        instruments: instruments,
         fees: options.fees,
         fillTiming: options.fillTiming,
         allowShort: options.allowShort,
@@ -33,14 +32,37 @@ func paperReplay(
     )
     let executor = MarketOrderExecutor(client: venue, logger: quietLogger)
     try await executor.start()
-    let link = ExecutorVenue(executor: executor, simulated: venue)
     let result = try await runLiveLoop(
-        dataStream: ReplayStream(series: series, speed: speed),
+        dataStream: stream,
         strategy: strategy,
         submitOrder: { await executor.onSignal($0) },
-        settings: LiveLoopSettings(instrument: instrument, cash: options.cash, fees: options.fees, risk: options.risk),
-        venue: link,
+        settings: LiveLoopSettings(
+            cash: options.cash,
+            fees: options.fees,
+            risk: options.risk,
+            instruments: instruments,
+            fillTiming: options.fillTiming,
+            allowShort: options.allowShort
+        ),
+        venue: ExecutorVenue(executor: executor, simulated: venue),
         logger: quietLogger
+    )
+    return (result, executor, venue)
+}
+
+/// One series replayed on paper (`paperReplay(stream:)` with its bars).
+func paperReplay(
+    series: BarSeries,
+    instrument: Instrument,
+    strategy: any Strategy,
+    options: BacktestOptions,
+    speed: ReplaySpeed = .asFastAsPossible
+) async throws -> (LiveLoopResult, MarketOrderExecutor) {
+    let (result, executor, _) = try await paperReplay(
+        stream: ReplayStream(series: series, speed: speed),
+        instruments: [instrument],
+        strategy: strategy,
+        options: options
     )
     return (result, executor)
 }

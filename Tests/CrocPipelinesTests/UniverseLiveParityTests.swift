@@ -11,40 +11,15 @@ import Testing
 
 @testable import CrocPipelines
 
-/// A universe replayed through the live loop on paper: the simulated venue with one lane per
-/// symbol, the async executor, and `runLiveLoop` fed `.slice` events.
+/// A universe replayed through the live loop on paper: `paperReplay(stream:)` with the
+/// universe's slices and one lane per symbol.
 func paperReplay(
     universe: Universe,
     instruments: [Instrument],
     strategy: any Strategy,
     options: BacktestOptions
 ) async throws -> (LiveLoopResult, MarketOrderExecutor, SimulatedExecutionClient) {
-    let venue = SimulatedExecutionClient(
-        instruments: instruments,
-        fees: options.fees,
-        fillTiming: options.fillTiming,
-        allowShort: options.allowShort,
-        cash: options.cash
-    )
-    let executor = MarketOrderExecutor(client: venue, logger: quietLogger)
-    try await executor.start()
-    let link = ExecutorVenue(executor: executor, simulated: venue)
-    let result = try await runLiveLoop(
-        dataStream: UniverseReplayStream(universe: universe),
-        strategy: strategy,
-        submitOrder: { await executor.onSignal($0) },
-        settings: LiveLoopSettings(
-            cash: options.cash,
-            fees: options.fees,
-            risk: options.risk,
-            instruments: instruments,
-            fillTiming: options.fillTiming,
-            allowShort: options.allowShort
-        ),
-        venue: link,
-        logger: quietLogger
-    )
-    return (result, executor, venue)
+    try await paperReplay(stream: UniverseReplayStream(universe: universe), instruments: instruments, strategy: strategy, options: options)
 }
 
 @Suite("Paper trading a universe through the live loop: the portfolio backtest, bit for bit")
@@ -91,7 +66,7 @@ struct UniverseLiveParityTests {
         ]
     )
     func rebalancesAtTheClose(name: String, params: [String: ConfigValue]) async throws {
-        let u = try Self.shipped().selectingRows(0..<1500)
+        let u = try Self.shipped().rows(0..<1500)
         let instruments = u.symbols.map { Instrument(symbol: $0) }
         let options = BacktestOptions(
             cash: FixedPoint(100_000),
@@ -104,7 +79,7 @@ struct UniverseLiveParityTests {
 
     @Test("a single-instrument strategy per symbol at the next open: the same fills on paper as in the backtest")
     func perSymbolAtTheNextOpen() async throws {
-        let u = try Self.shipped().selectingRows(0..<1500)
+        let u = try Self.shipped().rows(0..<1500)
         let instruments = u.symbols.map { Instrument(symbol: $0) }
         let options = BacktestOptions(cash: FixedPoint(100_000), fees: FeeModel(commissionRate: FixedPoint("0.001")!), finalize: .none)
         let make: () -> any Strategy = {
@@ -159,21 +134,5 @@ struct UniverseLiveParityTests {
         )
         #expect(result.engine.equityCurve.isEmpty)
         #expect(result.ordersSubmitted == 0)
-    }
-}
-
-extension Universe {
-    /// The universe cut to union-calendar rows `rows` (every member's bars in that time range).
-    func selectingRows(_ rows: Range<Int>) throws -> Universe {
-        let start = timestamps[rows.lowerBound]
-        let end = timestamps[rows.upperBound - 1]
-        return try Universe(
-            members: members.map { m in
-                let lo = m.timestamps.firstIndex { $0 >= start } ?? m.count
-                let hi = m.timestamps.lastIndex { $0 <= end }.map { $0 + 1 } ?? lo
-                return m.slice(lo..<max(lo, hi))
-            },
-            layout: layout
-        )
     }
 }

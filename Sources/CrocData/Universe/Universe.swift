@@ -92,20 +92,8 @@ public struct Universe: Sendable {
     public func barIndex(symbol: Int, time: Int) -> Int? {
         let n = members[symbol].timestamps.count
         if n == timestamps.count { return time }  // its times are the union's
-        let i = firstIndex(symbol: symbol, notBefore: timestamps[time])
+        let i = members[symbol].timestamps.partitionPoint { $0 < timestamps[time] }
         return i < n && members[symbol].timestamps[i] == timestamps[time] ? i : nil
-    }
-
-    /// The first index in `members[symbol]` whose time is at or after `t`.
-    @usableFromInline
-    func firstIndex(symbol: Int, notBefore t: Int64) -> Int {
-        var lo = 0
-        var hi = members[symbol].timestamps.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if members[symbol].timestamps[mid] < t { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     /// The bar of `members[symbol]` at `timestamps[time]`, or nil when it has none then.
@@ -118,14 +106,8 @@ public struct Universe: Sendable {
     public func lastCloseIndex(symbol: Int, time: Int) -> Int? {
         guard time >= 0 else { return nil }
         let t = timestamps[time]
-        // The first bar after t, less one.
-        var lo = 0
-        var hi = members[symbol].timestamps.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if members[symbol].timestamps[mid] <= t { lo = mid + 1 } else { hi = mid }
-        }
-        return lo > 0 ? lo - 1 : nil
+        let after = members[symbol].timestamps.partitionPoint { $0 <= t }  // the first bar after t
+        return after > 0 ? after - 1 : nil
     }
 
     /// The members named, in the order named.
@@ -147,14 +129,18 @@ public struct Universe: Sendable {
     public func rows(_ rows: Range<Int>) throws(UniverseError) -> Universe {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= timestamps.count, "rows outside the universe")
         guard !rows.isEmpty else { throw .noSymbols(path: "rows \(rows)", detail: "no rows") }
-        let lo = timestamps[rows.lowerBound]
-        let hi = timestamps[rows.upperBound - 1]
+        return try within(timestamps[rows.lowerBound]..<(timestamps[rows.upperBound - 1] + 1), place: "rows \(rows)")
+    }
+
+    /// Every member's bars with times in `times`; a member with none there is left out.
+    /// - Throws: `UniverseError.noSymbols` naming `place` when no member has a bar there.
+    public func within(_ times: Range<Int64>, place: String) throws(UniverseError) -> Universe {
         let cut = members.compactMap { m -> BarSeries? in
-            let a = m.timestamps.partitionPoint { $0 < lo }
-            let b = m.timestamps.partitionPoint { $0 <= hi }
+            let a = m.timestamps.partitionPoint { $0 < times.lowerBound }
+            let b = m.timestamps.partitionPoint { $0 < times.upperBound }
             return a < b ? m.slice(a..<b) : nil
         }
-        guard !cut.isEmpty else { throw .noSymbols(path: "rows \(rows)", detail: "no symbol has a bar in these rows") }
+        guard !cut.isEmpty else { throw .noSymbols(path: place, detail: "no symbol has a bar in these rows") }
         return try Universe(members: cut, layout: layout, timeZones: Array(repeating: timeZone, count: cut.count))
     }
 
@@ -304,6 +290,7 @@ public enum UniverseError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension Array where Element == Int64 {
     /// The first index whose element fails `belongs` (the array partitioned: true, then false).
+    @inlinable
     func partitionPoint(_ belongs: (Int64) -> Bool) -> Int {
         var lo = 0
         var hi = count

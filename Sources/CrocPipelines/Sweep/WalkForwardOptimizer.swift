@@ -52,7 +52,10 @@ public enum WalkForwardOptimizer {
         }
     }
 
-    /// Runs the walk-forward optimisation of `runner`'s sweep on its one data file.
+    /// Runs the walk-forward optimisation of `runner`'s sweep on its one data file, or on its
+    /// universe: there the windows are rows of the union calendar, each in-sample sweep runs
+    /// portfolio backtests of the window's rows only, the chosen parameters trade the next
+    /// rows on one account, and the stitched statistics' benchmark is the equal-weight index.
     /// Each window's trials go to `store` as sweep `<name>.wf<k>`, so a rerun resumes.
     /// - Throws: `SweepStoreError`, `ConfigError` when the data is too short for the windows.
     public static func run(
@@ -62,81 +65,84 @@ public enum WalkForwardOptimizer {
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) async throws -> WalkForwardOutcome {
         let spec = runner.spec
-        if let universe = runner.universe {
-            return try await runUniverse(runner: runner, universe: universe, store: store, workers: workers, progress: progress)
-        }
-        guard let wf = spec.walkForward, let series = runner.series.first else {
+        guard spec.walkForward != nil else {
             throw ConfigError(.invalidValue, keyPath: "walkForward", rule: "the sweep has no walkForward section")
         }
-        let windows = layout(bars: series.count, spec: wf)
-        guard !windows.isEmpty else {
-            throw ConfigError(.invalidValue, keyPath: "walkForward.windows", rule: "\(series.count) bars are too few for \(wf.windows) windows")
+        var windowSpec = spec
+        windowSpec.walkForward = nil
+        let factory = runner.factory
+        func build(_ parameters: [String: ConfigValue], symbols: [String]?) throws -> any Strategy {
+            var p = StrategyParameters(parameters, symbols: symbols)
+            return try factory.entry(spec.strategy)!.build(&p)
         }
-        var steps: [WalkForwardStep] = []
-        var stitched: [Double] = []
-        var times: [Int64] = []
-        var closes: [Double] = []
-        var equity = runner.options.cash.doubleValue
-        var trades = 0
-        for (k, w) in windows.enumerated() {
-            // Selection sees the in-sample slice and nothing else.
-            let inSample = series.slice(w.inSample)
-            var windowSpec = spec
-            windowSpec.walkForward = nil
-            let windowRunner = try SweepRunner(spec: windowSpec, series: [inSample], factory: runner.factory)
-            let summary = try await windowRunner.run(store: store, workers: workers, sweepName: "\(spec.name).wf\(k)")
-            let chosen = summary.best
-            var metrics: [String: Double] = ["return": 0, "sharpe": .nan, "trades": 0]
-            var windowEquity = [Double](repeating: 1, count: w.outOfSample.count)
-            if let chosen {
-                var p = StrategyParameters(chosen.parameters)
-                let strategy = try runner.factory.entry(spec.strategy)!.build(&p)
-                // Warm-up bars before the window are past data; trading is measured from the window's first bar.
-                let from = max(0, w.outOfSample.lowerBound - strategy.warmupBars - 1)
-                let test = series.slice(from..<w.outOfSample.upperBound)
-                let result = try Backtester.run(series: test, instrument: runner.instruments[0], strategy: strategy, options: runner.options)
-                let offset = w.outOfSample.lowerBound - from
-                let base = offset > 0 ? result.equity[offset - 1] : runner.options.cash.doubleValue
-                windowEquity = (offset..<result.equity.count).map { result.equity[$0] / base }
-                let oosTrades = result.trades.filter { $0.exitTime.nanoseconds >= series.timestamps[w.outOfSample.lowerBound] }.count
-                metrics = ["return": (windowEquity.last! - 1) * 100, "sharpe": result.statistics.sharpeRatio, "trades": Double(oosTrades)]
-                trades += oosTrades
+        let rows: Rows
+        if let universe = runner.universe {
+            rows = Rows(
+                times: universe.timestamps,
+                benchmark: Backtester.equalWeightIndex(universe),
+                inSample: { try SweepRunner(spec: windowSpec, universe: try universe.rows($0), factory: factory) },
+                warmup: { try build($0, symbols: universe.symbols).warmupBars },
+                test: { parameters, range in
+                    let test = try universe.rows(range)
+                    return try Backtester.run(
+                        universe: test,
+                        instruments: try Backtester.instruments(for: test, config: spec.instrument),
+                        strategy: try build(parameters, symbols: test.symbols),
+                        options: runner.options,
+                        details: false
+                    )
+                }
+            )
+        } else {
+            guard let series = runner.series.first else {
+                throw ConfigError(.invalidValue, keyPath: "data", rule: "a walk-forward needs one data file or a universe")
             }
-            for (j, bar) in w.outOfSample.enumerated() {
-                stitched.append(equity * windowEquity[j])
-                times.append(series.timestamps[bar])
-                closes.append(series.close[bar])
-            }
-            equity = stitched.last ?? equity
-            steps.append(WalkForwardStep(inSample: w.inSample, outOfSample: w.outOfSample, chosen: chosen, outOfSampleMetrics: metrics))
-            progress?(k + 1, windows.count)
+            rows = Rows(
+                times: series.timestamps,
+                benchmark: series.close,
+                inSample: { try SweepRunner(spec: windowSpec, series: [series.slice($0)], factory: factory) },
+                warmup: { try build($0, symbols: nil).warmupBars },
+                test: { parameters, range in
+                    try Backtester.run(
+                        series: series.slice(range),
+                        instrument: runner.instruments[0],
+                        strategy: try build(parameters, symbols: nil),
+                        options: runner.options
+                    )
+                }
+            )
         }
-        let stats = BacktestStatistics.compute(timestamps: times, close: closes, equity: stitched, trades: [], warmupBars: 0, commissions: 0)
-        return WalkForwardOutcome(steps: steps, timestamps: times, equity: stitched, statistics: stats, trades: trades)
+        return try await walk(rows, runner: runner, store: store, workers: workers, progress: progress)
     }
 
-    /// Walk-forward over a universe: the windows are rows of its union calendar; each
-    /// in-sample sweep runs portfolio backtests of the window's rows only, and the chosen
-    /// parameters trade the next rows on one account (warm-up rows before the window are
-    /// past data, as for one instrument). The benchmark column of the stitched statistics is
-    /// the universe's equal-weight index.
-    static func runUniverse(
+    /// What a walk-forward needs of its data (one series, or a universe's union calendar).
+    private struct Rows {
+        /// The rows' times.
+        var times: [Int64]
+        /// The buy & hold benchmark at each row (the close, or the equal-weight index).
+        var benchmark: [Double]
+        /// A sweep runner over these rows only.
+        var inSample: (Range<Int>) throws -> SweepRunner
+        /// The warm-up of the strategy with these parameters.
+        var warmup: ([String: ConfigValue]) throws -> Int
+        /// The backtest of the parameters over these rows.
+        var test: ([String: ConfigValue], Range<Int>) throws -> BacktestResult
+    }
+
+    /// The windows: select in-sample, trade out-of-sample, stitch.
+    private static func walk(
+        _ rows: Rows,
         runner: SweepRunner,
-        universe: Universe,
         store: any SweepStore,
         workers: Int,
         progress: (@Sendable (Int, Int) -> Void)?
     ) async throws -> WalkForwardOutcome {
         let spec = runner.spec
-        guard let wf = spec.walkForward else {
-            throw ConfigError(.invalidValue, keyPath: "walkForward", rule: "the sweep has no walkForward section")
-        }
-        let rows = universe.timestamps.count
-        let windows = layout(bars: rows, spec: wf)
+        let wf = spec.walkForward!
+        let windows = layout(bars: rows.times.count, spec: wf)
         guard !windows.isEmpty else {
-            throw ConfigError(.invalidValue, keyPath: "walkForward.windows", rule: "\(rows) rows are too few for \(wf.windows) windows")
+            throw ConfigError(.invalidValue, keyPath: "walkForward.windows", rule: "\(rows.times.count) bars are too few for \(wf.windows) windows")
         }
-        let index = Backtester.equalWeightIndex(universe)
         var steps: [WalkForwardStep] = []
         var stitched: [Double] = []
         var times: [Int64] = []
@@ -145,34 +151,26 @@ public enum WalkForwardOptimizer {
         var trades = 0
         for (k, w) in windows.enumerated() {
             // Selection sees the in-sample rows and nothing else.
-            var windowSpec = spec
-            windowSpec.walkForward = nil
-            let windowRunner = try SweepRunner(spec: windowSpec, universe: try universe.rows(w.inSample), factory: runner.factory)
+            let windowRunner = try rows.inSample(w.inSample)
             let summary = try await windowRunner.run(store: store, workers: workers, sweepName: "\(spec.name).wf\(k)")
             let chosen = summary.best
             var metrics: [String: Double] = ["return": 0, "sharpe": .nan, "trades": 0]
             var windowEquity = [Double](repeating: 1, count: w.outOfSample.count)
             if let chosen {
-                var probe = StrategyParameters(chosen.parameters, symbols: universe.symbols)
-                let warmup = try runner.factory.entry(spec.strategy)!.build(&probe).warmupBars
-                let from = max(0, w.outOfSample.lowerBound - warmup - 1)
-                let test = try universe.rows(from..<w.outOfSample.upperBound)
-                var p = StrategyParameters(chosen.parameters, symbols: test.symbols)
-                let strategy = try runner.factory.entry(spec.strategy)!.build(&p)
-                let instruments = try Backtester.instruments(for: test, config: spec.instrument)
-                let result = try Backtester.run(universe: test, instruments: instruments, strategy: strategy, options: runner.options, details: false)
-                // The test universe's rows are the universe's rows from..<end (its calendar is their union).
+                // Warm-up rows before the window are past data; trading is measured from the window's first row.
+                let from = max(0, w.outOfSample.lowerBound - (try rows.warmup(chosen.parameters)) - 1)
+                let result = try rows.test(chosen.parameters, from..<w.outOfSample.upperBound)
                 let offset = w.outOfSample.lowerBound - from
                 let base = offset > 0 ? result.equity[offset - 1] : runner.options.cash.doubleValue
                 windowEquity = (offset..<result.equity.count).map { result.equity[$0] / base }
-                let oosTrades = result.trades.filter { $0.exitTime.nanoseconds >= universe.timestamps[w.outOfSample.lowerBound] }.count
+                let oosTrades = result.trades.filter { $0.exitTime.nanoseconds >= rows.times[w.outOfSample.lowerBound] }.count
                 metrics = ["return": (windowEquity.last! - 1) * 100, "sharpe": result.statistics.sharpeRatio, "trades": Double(oosTrades)]
                 trades += oosTrades
             }
             for (j, row) in w.outOfSample.enumerated() {
                 stitched.append(equity * windowEquity[j])
-                times.append(universe.timestamps[row])
-                closes.append(index[row])
+                times.append(rows.times[row])
+                closes.append(rows.benchmark[row])
             }
             equity = stitched.last ?? equity
             steps.append(WalkForwardStep(inSample: w.inSample, outOfSample: w.outOfSample, chosen: chosen, outOfSampleMetrics: metrics))

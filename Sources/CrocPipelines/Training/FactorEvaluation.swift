@@ -21,7 +21,8 @@ import Foundation
 ///   (alphalens' `demeaned=True`); the quantile's mean return pools every
 ///   (date, symbol) of it (alphalens' `mean_return_by_quantile(by_date=False)`).
 ///   The **long–short spread** per date is the top quantile's mean return minus
-///   the bottom's; cumulative: compounded.
+///   the bottom's; cumulative: compounded every `period`-th date (the forward returns'
+///   horizon, so that periods do not overlap).
 /// - **Top-k hit rate**: per date, the share of the `topK` best-scored symbols
 ///   whose forward return is among the `topK` best; mean over dates.
 /// - **Top-k turnover**: per date after the first, the share of today's top-k
@@ -43,8 +44,9 @@ public struct FactorEvaluation: Sendable {
     public var quantileMeanReturns: [Double]
     /// Top minus bottom quantile mean return per date (NaN where the date was skipped).
     public var spread: [Double]
-    /// The spread compounded date after date (skipped dates count as 0): a return path only
-    /// when the forward returns do not overlap (a one-bar horizon, or dates `horizon` apart).
+    /// The spread compounded every `period`-th date (skipped dates count as 0; the value is
+    /// carried between them): with forward returns over `period` bars, the periods do not
+    /// overlap.
     public var cumulativeSpread: [Double]
     /// Mean top-k hit rate.
     public var topKHitRate: Double
@@ -87,7 +89,8 @@ public struct FactorEvaluation: Sendable {
         scores: [[Double]],
         forwardReturns: [[Double]],
         quantiles: Int = 5,
-        topK: Int = 10
+        topK: Int = 10,
+        period: Int = 1
     ) throws(Failure) -> FactorEvaluation {
         guard scores.count == times.count, forwardReturns.count == times.count else {
             throw .shape("\(times.count) dates, \(scores.count) score rows, \(forwardReturns.count) return rows")
@@ -97,6 +100,7 @@ public struct FactorEvaluation: Sendable {
         }
         guard quantiles >= 2 else { throw .parameter("quantiles must be at least 2, got \(quantiles)") }
         guard topK >= 1 else { throw .parameter("topK must be at least 1, got \(topK)") }
+        guard period >= 1 else { throw .parameter("period must be at least 1, got \(period)") }
 
         var ic: [Double] = []
         var rankIC: [Double] = []
@@ -144,8 +148,8 @@ public struct FactorEvaluation: Sendable {
         }
         var cumulative: [Double] = []
         var growth = 1.0
-        for s in spread {
-            growth *= 1 + (s.isFinite ? s : 0)
+        for (t, s) in spread.enumerated() {
+            if t % period == 0 { growth *= 1 + (s.isFinite ? s : 0) }
             cumulative.append(growth - 1)
         }
         var byYear: [Int: (sum: Double, count: Int)] = [:]

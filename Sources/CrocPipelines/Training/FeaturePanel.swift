@@ -36,9 +36,7 @@ public struct FeaturePanel: Sendable {
                 let panel = UnsafeMutablePointer<Double>(bitPattern: address)!
                 let member = universe.members[s]
                 let matrix = pipeline.transform(member)
-                var t = 0
-                for i in 0..<member.count {
-                    while universe.timestamps[t] != member.timestamps[i] { t += 1 }
+                Self.forEachBar(of: member, in: universe) { i, t in
                     for c in 0..<width { panel[(c * rows + t) * n + s] = matrix[i, c] }
                 }
             }
@@ -78,12 +76,20 @@ public struct FeaturePanel: Sendable {
         precondition(horizon >= 1, "a horizon of at least one bar")
         var out = [[Double]](repeating: [Double](repeating: .nan, count: universe.count), count: universe.timestamps.count)
         for (s, member) in universe.members.enumerated() {
-            var t = 0
-            for i in 0..<member.count {
-                while universe.timestamps[t] != member.timestamps[i] { t += 1 }
+            forEachBar(of: member, in: universe) { i, t in
                 if i + horizon < member.count { out[t][s] = member.close[i + horizon] / member.close[i] - 1 }
             }
         }
         return out
+    }
+
+    /// Calls `body(i, t)` for each bar `i` of `member` with `t` its row of the union calendar
+    /// (one forward walk: a member's times are union times, in order).
+    private static func forEachBar(of member: BarSeries, in universe: Universe, _ body: (Int, Int) -> Void) {
+        var t = 0
+        for i in 0..<member.count {
+            while universe.timestamps[t] != member.timestamps[i] { t += 1 }
+            body(i, t)
+        }
     }
 }

@@ -257,7 +257,11 @@ public enum TrainingPipeline {
     public static func loadUniverse(_ data: DataConfig) throws -> Universe {
         guard let path = data.universe else { throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "not set") }
         guard let format = TimestampFormat(configValue: data.timestampFormat) else {
-            throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "data.timestampFormat",
+                rule: "use auto, epoch_s, epoch_ms or a %-pattern, found '\(data.timestampFormat)'"
+            )
         }
         let options = CSVOptions(delimiter: data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
         return try restrict(try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), start: data.start, end: data.end)
@@ -281,15 +285,11 @@ public enum TrainingPipeline {
     public static func restrict(_ universe: Universe, start: String?, end: String?) throws -> Universe {
         guard start != nil || end != nil else { return universe }
         let (lo, hi) = try timeRange(start: start, end: end)
-        let members = universe.members.compactMap { m -> BarSeries? in
-            let a = m.timestamps.firstIndex { $0 >= lo } ?? m.count
-            let b = m.timestamps.firstIndex { $0 >= hi } ?? m.count
-            return a < b ? m.slice(a..<b) : nil
-        }
-        guard !members.isEmpty else {
+        let cut: Result<Universe, UniverseError> = Result { () throws(UniverseError) in try universe.within(lo..<hi, place: "data.start") }
+        if case .failure(.noSymbols) = cut {
             throw ConfigError(.invalidValue, keyPath: "data.start", rule: "no symbol has bars between \(start ?? "the start") and \(end ?? "the end")")
         }
-        return try Universe(members: members, layout: universe.layout, timeZones: Array(repeating: universe.timeZone, count: members.count))
+        return try cut.get()
     }
 
     /// The bars of `series` in [start, end).

@@ -11,8 +11,11 @@ import Synchronization
 
 /// Settings of a live loop: the instrument(s), the engine's account and costs.
 public struct LiveLoopSettings: Sendable {
-    /// The traded instrument (the first of `instruments`).
-    public var instrument: Instrument
+    /// The traded instrument: the first of `instruments` (setting it replaces that one).
+    public var instrument: Instrument {
+        get { instruments[0] }
+        set { instruments[0] = newValue }
+    }
     /// Every traded instrument, in lane order. More than one: the loop takes `.slice`
     /// events (a universe) and runs the portfolio engine on one account.
     public var instruments: [Instrument]
@@ -55,12 +58,11 @@ public struct LiveLoopSettings: Sendable {
         fillTiming: FillTiming = .nextOpen,
         allowShort: Bool = false
     ) {
-        self.instruments = instruments ?? [instrument]
+        self.instruments = instruments.flatMap { $0.isEmpty ? nil : $0 } ?? [instrument]
         self.fillTiming = fillTiming
         self.allowShort = allowShort
         self.risk = risk
         self.startPosition = startPosition
-        self.instrument = instruments?.first ?? instrument
         self.cash = cash
         self.fees = fees
         self.runID = runID
@@ -170,19 +172,16 @@ public final class ExecutorVenue: LiveVenue, Sendable {
         return []
     }
 
-    /// The symbol a paper venue prices (set by the loop).
-    private var symbol: String? { symbolBox.withLock { $0 } }
-    private let symbolBox = Mutex<String?>(nil)
+    /// The symbol a paper venue prices bars for: the first lane's (set by the loop).
+    private var symbol: String? { symbolsBox.withLock { $0.first } }
+    /// The symbols by lane (set by the loop).
     private let symbolsBox = Mutex<[String]>([])
 
     /// Tells the venue which symbol the bars are for (the loop calls this).
-    public func bind(symbol: String) { symbolBox.withLock { $0 = symbol } }
+    public func bind(symbol: String) { bind(symbols: [symbol]) }
 
     /// Tells the venue the symbols of a universe's slices, by lane (the loop calls this).
-    public func bind(symbols: [String]) {
-        symbolsBox.withLock { $0 = symbols }
-        if let first = symbols.first { bind(symbol: first) }
-    }
+    public func bind(symbols: [String]) { symbolsBox.withLock { $0 = symbols } }
 
     /// Events pushed by the executor since the last call.
     public func drainEvents() -> [ExecutorEvent] { inbox.drain() }
@@ -277,7 +276,7 @@ public func runLiveLoop<Stream: MarketDataStream>(
     status?.update { $0.strategy = strategy.name }
     let symbols = settings.instruments.map(\.symbol)
     status?.update { $0.symbol = symbols.count == 1 ? symbols[0] : symbols.joined(separator: ",") }
-    if symbols.count == 1 { venue?.bind(symbol: symbols[0]) } else { venue?.bind(symbols: symbols) }
+    venue?.bind(symbols: symbols)
     guard let controls else {
         var iterator = dataStream.makeAsyncIterator()
         while let event = try await iterator.next() {

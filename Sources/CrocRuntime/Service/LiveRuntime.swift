@@ -221,15 +221,14 @@ public struct LiveRuntime: Sendable {
         }
         let loopLogger = Logger(label: "crocbot.live")
         let metrics = LiveMetrics()
-        let loop: any Service
-        switch feed {
-        case .replay(let series, let label):
+        // A replay (one series or a universe) on paper; the same loop for both streams.
+        func replayLoop<S: MarketDataStream>(_ stream: S, feed: String) -> any Service {
             status.update {
-                $0.feed = "replay \(label) ×\(Int(live.speed))"
+                $0.feed = feed
                 $0.venue = "paper"
             }
-            loop = LiveLoopService(
-                stream: ReplayStream(series: series, speed: .scaled(live.speed)),
+            return LiveLoopService(
+                stream: stream,
                 strategy: strategy,
                 executor: executor,
                 venue: venue,
@@ -241,23 +240,15 @@ public struct LiveRuntime: Sendable {
                 metrics: metrics,
                 controls: controls
             )
+        }
+        let loop: any Service
+        switch feed {
+        case .replay(let series, let label):
+            loop = replayLoop(ReplayStream(series: series, speed: .scaled(live.speed)), feed: "replay \(label) ×\(Int(live.speed))")
         case .universe(let universe, let label):
-            status.update {
-                $0.feed = "replay \(label) (\(universe.count) symbols) ×\(Int(live.speed))"
-                $0.venue = "paper"
-            }
-            loop = LiveLoopService(
-                stream: UniverseReplayStream(universe: universe, speed: .scaled(live.speed)),
-                strategy: strategy,
-                executor: executor,
-                venue: venue,
-                settings: settings,
-                status: status,
-                executorStarted: started,
-                waitForShutdownAtEnd: live.serveAfterReplay && !exitAtEnd,
-                logger: loopLogger,
-                metrics: metrics,
-                controls: controls
+            loop = replayLoop(
+                UniverseReplayStream(universe: universe, speed: .scaled(live.speed)),
+                feed: "replay \(label) (\(universe.count) symbols) ×\(Int(live.speed))"
             )
         case .binance(let feedConfig):
             status.update {

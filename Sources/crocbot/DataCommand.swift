@@ -323,18 +323,8 @@ extension DataCommand {
                 topK: top,
                 period: horizon
             )
-            func f(_ v: Double, _ d: Int = 4) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "n/a" }
             print("factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns (\(labels))")
-            print("IC       mean \(f(e.icSummary.mean))  sd \(f(e.icSummary.sd))  ICIR \(f(e.icSummary.ir))  dates \(e.icSummary.count)")
-            print("rank IC  mean \(f(e.rankICSummary.mean))  sd \(f(e.rankICSummary.sd))  ICIR \(f(e.rankICSummary.ir))  dates \(e.rankICSummary.count)")
-            print("rank IC by year: " + e.rankICByYear.map { "\($0.year) \(f($0.mean, 3))" }.joined(separator: ", "))
-            print("quantile mean demeaned returns [%], bottom first: " + e.quantileMeanReturns.map { f($0 * 100, 3) }.joined(separator: "  "))
-            let finite = e.spread.filter(\.isFinite)
-            print(
-                "long-short spread: mean per date \(f(finite.reduce(0, +) / Double(max(1, finite.count)) * 100, 3)) %, "
-                    + "compounded over non-overlapping \(horizon)-bar periods \(f((e.cumulativeSpread.last ?? 0) * 100, 2)) %"
-            )
-            print("top-\(top): hit rate \(f(e.topKHitRate, 3)), turnover \(f(e.topKTurnover, 3))")
+            print(factorSummary(e, top: top, period: horizon))
         }
     }
 }

@@ -39,6 +39,10 @@ struct TrainCommand: ParsableCommand {
             }
             var cfg = try TrainingConfig.load(path: config)
             if let output { cfg.output = output }
+            if cfg.isPanel {
+                try trainPanel(cfg)
+                return
+            }
             let progress = ProgressReporter("train \(cfg.modelKind.rawValue)")
             var curve: [(step: Int, loss: Double)] = []
             let result = try TrainingPipeline.run(cfg) { step, total, loss in
@@ -84,6 +88,36 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TrainCommand {
+    /// The universe path: one model ranks every symbol; IC, quantiles and a `model_topk` backtest.
+    func trainPanel(_ cfg: TrainingConfig) throws {
+        let progress = ProgressReporter("train \(cfg.modelKind.rawValue) on a universe")
+        let result = try PanelTrainingPipeline.run(cfg) { step, total, loss in
+            progress.update(step: step, total: total, detail: String(format: "loss %.5f", loss))
+        }
+        if !result.excluded.isEmpty {
+            print("warning: left out (history shorter than the warm-up plus the horizon): \(result.excluded.joined(separator: ", "))")
+        }
+        print(evaluationTable(result.metrics, task: result.bundle.metadata.task))
+        print(factorTable(result.metrics))
+        print("\nTest range, cross-sectional (\(cfg.label.horizon)-bar forward returns):")
+        print(factorSummary(result.testFactor, top: cfg.portfolio.top, period: cfg.label.horizon))
+        let s = result.testBacktest.statistics
+        let p = cfg.portfolio
+        print("\nTest-range backtest, model_topk top \(p.top), dropout \(p.dropout), every \(p.rebalance) bars (\(s.start.iso8601()) to \(s.end.iso8601())):")
+        print(
+            table([
+                ("Return [%]", String(format: "%.4f", s.returnPct)),
+                ("Equal-weight buy & hold [%]", String(format: "%.4f", result.testBuyAndHoldPct)),
+                ("Sharpe Ratio", String(format: "%.4f", s.sharpeRatio)), ("Max. Drawdown [%]", String(format: "%.4f", s.maxDrawdownPct)),
+                ("# Trades", "\(s.tradeCount)"),
+            ])
+        )
+        print(
+            "\nwrote bundle \(cfg.output) (\(result.trainRows) training rows; dates: train \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
+        )
+        print("backtest it with: crocbot backtest --universe \(cfg.data.universe ?? "") --strategy model_topk --param model=\(cfg.output) --param top=\(p.top)")
+    }
+
     /// The RL path: train on the training range, evaluate on the held-out range, save the bundle.
     func trainRL(_ tree: ConfigValue) throws {
         var cfg = try RLTrainingConfig(tree, source: config, baseDirectory: URL(fileURLWithPath: config).deletingLastPathComponent().path)
@@ -122,10 +156,37 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Evaluate a trained bundle on data: prediction metrics and a backtest of its strategy.",
         discussion: """
+            On a universe (--universe), the bundle scores every symbol at each date: IC and rank IC
+            (mean, sd, ICIR, by year), quantile returns and the long-short spread, top-k hit rate
+            and turnover, then a model_topk backtest; --predictions writes
+            Time,Symbol,Score,ForwardReturn for every scored row.
+
             Examples:
               crocbot evaluate --model models/googl-gbdt --data Examples/data/GOOGL.csv --from 2016-12-01
+              crocbot evaluate --model models/sp500-gbdt --universe Examples/data/SP500_10_CLOSE.csv --from 2015-01-01 --predictions preds.csv
             """
     )
+
+    @Option(name: .long, help: "A universe instead of --data: a folder of CSV files, a wide CSV of closes, or a long CSV.")
+    var universe: String?
+
+    @Option(name: .long, help: "With --universe: only these symbols (comma-separated).")
+    var symbols: String?
+
+    @Option(name: .long, help: "With --universe: write Time,Symbol,Score,ForwardReturn for every scored row to this CSV.")
+    var predictions: String?
+
+    @Option(name: .long, help: "With --universe: symbols held by the model_topk backtest.")
+    var top: Int = 3
+
+    @Option(name: .long, help: "With --universe: holdings replaced at most per rebalance (0: any).")
+    var dropout: Int = 0
+
+    @Option(name: .long, help: "With --universe: bars between rebalances (default: the label horizon).")
+    var rebalance: Int?
+
+    @Option(name: .long, help: "With --universe: score quantiles.")
+    var quantiles: Int = 5
 
     @Option(name: .long, help: "Bundle directory.")
     var model: String
@@ -156,6 +217,11 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if universe != nil {
+                try evaluateUniverse()
+                return
+            }
+            guard predictions == nil else { throw ValidationError("--predictions needs --universe (a cross-section to score)") }
             let bundle = try ModelBundle.load(from: model)
             let series = try TrainingPipeline.loadSeries(DataConfig(path: data, start: from, end: to))
             let labelled = LabelledSeries(series: series, features: bundle.features, label: bundle.label)
@@ -194,6 +260,95 @@ struct EvaluateCommand: ParsableCommand {
             print("\nwrote \(path)")
         }
     }
+}
+
+extension EvaluateCommand {
+    /// A bundle on a universe: cross-sectional metrics, the predictions file, a `model_topk` backtest.
+    func evaluateUniverse() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+        guard quantiles >= 2 else { throw ValidationError("--quantiles must be at least 2, got \(quantiles)") }
+        if let rebalance, rebalance < 1 { throw ValidationError("--rebalance must be at least 1 bar, got \(rebalance)") }
+        let bundle = try ModelBundle.load(from: model)
+        let u = try TrainingPipeline.loadUniverse(DataConfig(start: from, end: to, universe: universe, symbols: symbols))
+        guard top <= u.count else { throw ValidationError("--top \(top) is more than the universe's \(u.count) symbols") }
+        // Write access first: an unwritable predictions path fails before any work.
+        if let predictions, !FileManager.default.createFile(atPath: predictions, contents: nil) {
+            throw ValidationError("--predictions \(predictions): cannot write there")
+        }
+        let data = try LabelledPanel(universe: u, features: bundle.features, crossSection: bundle.crossSection ?? .none, label: bundle.label)
+        if !data.excluded.isEmpty {
+            print("warning: left out (history shorter than the warm-up plus the horizon): \(data.excluded.joined(separator: ", "))")
+        }
+        let rows = data.rows(0..<data.dates)
+        let ds = data.dataset(rows, scaler: bundle.scaler)
+        let scores = bundle.model.predict(batch: ds.x)
+        let metrics = Evaluation.metrics(task: bundle.metadata.task, labels: ds.y, predictions: scores)
+        print(
+            "Model \(bundle.metadata.name) v\(bundle.metadata.version) (\(bundle.metadata.kind.rawValue), trained on \(bundle.metadata.trainingRange.joined(separator: " to "))) over \(data.universe.count) symbols x \(data.dates) dates"
+        )
+        print(evaluationTable(metrics.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: bundle.metadata.task))
+        let horizon = bundle.label.horizon
+        let e = try FactorEvaluation.evaluate(
+            times: data.universe.timestamps,
+            scores: data.scores(rows, predictions: scores),
+            forwardReturns: data.forwardReturns,
+            quantiles: quantiles,
+            topK: top,
+            period: horizon
+        )
+        print("\nCross-sectional (\(horizon)-bar forward returns):")
+        print(factorSummary(e, top: top, period: horizon))
+        if let predictions {
+            var text = "Time,Symbol,Score,ForwardReturn\n"
+            for (k, r) in rows.enumerated() {
+                let time = Timestamp(nanoseconds: data.universe.timestamps[r.t]).iso8601()
+                text += "\(time),\(data.universe.symbols[r.s]),\(scores[k]),\(data.forwardReturns[r.t][r.s])\n"
+            }
+            do {
+                try text.write(toFile: predictions, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("--predictions \(predictions): cannot write: \(error.localizedDescription)")
+            }
+            print("\nwrote \(rows.count) scored rows to \(predictions)")
+        }
+        let strategy = ModelTopKStrategy(
+            adapter: InferenceAdapter(bundle: bundle, recordLatency: false),
+            top: top,
+            dropout: dropout,
+            rebalance: rebalance ?? horizon
+        )
+        let options = try BacktestOptions(BacktestSettings(cash: cash, commission: commission))
+        let instruments = try Backtester.instruments(for: data.universe, config: InstrumentConfig())
+        let result = try Backtester.run(universe: data.universe, instruments: instruments, strategy: strategy, options: options)
+        print("\nBacktest, model_topk top \(top), dropout \(dropout), every \(rebalance ?? horizon) bars:")
+        print(BacktestReport.table(result))
+    }
+}
+
+/// The cross-sectional metrics of a panel training, by range.
+func factorTable(_ metrics: [String: Double]) -> String {
+    let names = ["ic_mean", "rank_ic_mean", "rank_icir", "topk_hit_rate", "spread_cumulative"]
+    let ranges = ["train", "validation", "test", "data"].filter { r in metrics.keys.contains { $0.hasPrefix(r + ".ic_mean") } }
+    var lines = ["metric".padding(toLength: 18, withPad: " ", startingAt: 0) + ranges.map { $0.leftPad(12) }.joined()]
+    for n in names {
+        lines.append(n.padding(toLength: 18, withPad: " ", startingAt: 0) + ranges.map { String(format: "%.4f", metrics["\($0).\(n)"] ?? .nan).leftPad(12) }.joined())
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// An alphalens-style summary of a factor evaluation.
+func factorSummary(_ e: FactorEvaluation, top: Int, period: Int) -> String {
+    func f(_ v: Double, _ d: Int = 4) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "n/a" }
+    let finite = e.spread.filter(\.isFinite)
+    return [
+        "IC       mean \(f(e.icSummary.mean))  sd \(f(e.icSummary.sd))  ICIR \(f(e.icSummary.ir))  dates \(e.icSummary.count)",
+        "rank IC  mean \(f(e.rankICSummary.mean))  sd \(f(e.rankICSummary.sd))  ICIR \(f(e.rankICSummary.ir))  dates \(e.rankICSummary.count)",
+        "rank IC by year: " + e.rankICByYear.map { "\($0.year) \(f($0.mean, 3))" }.joined(separator: ", "),
+        "quantile mean demeaned returns [%], bottom first: " + e.quantileMeanReturns.map { f($0 * 100, 3) }.joined(separator: "  "),
+        "long-short spread: mean per date \(f(finite.reduce(0, +) / Double(max(1, finite.count)) * 100, 3)) %, "
+            + "compounded over non-overlapping \(period)-bar periods \(f((e.cumulativeSpread.last ?? 0) * 100, 2)) %",
+        "top-\(top): hit rate \(f(e.topKHitRate, 3)), turnover \(f(e.topKTurnover, 3))",
+    ].joined(separator: "\n")
 }
 
 /// Metrics as a table: rows by metric, columns by range.

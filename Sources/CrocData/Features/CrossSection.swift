@@ -73,3 +73,28 @@ public enum CrossSection {
         return sorted[below] + (sorted[above] - sorted[below]) * fraction
     }
 }
+
+/// A cross-sectional transform by its config name, as training configs and
+/// model bundles record it (`crossSection: rank`): applied to every feature
+/// column (or to the labels) across the symbols at each timestamp, the same
+/// way at training and at inference.
+public enum CrossSectionTransform: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Values as they are.
+    case none
+    /// `CrossSection.rank`: ranks mapped to [0, 1].
+    case rank
+    /// `CrossSection.zscore`: (x − mean) / sd.
+    case zscore
+    /// `CrossSection.demean`: x − mean.
+    case demean
+
+    /// Applies the transform to one timestamp's row, in place.
+    public func apply(_ row: inout [Double]) {
+        switch self {
+        case .none: break
+        case .rank: CrossSection.rank(&row)
+        case .zscore: CrossSection.zscore(&row)
+        case .demean: CrossSection.demean(&row)
+        }
+    }
+}

@@ -162,6 +162,7 @@ public struct FeaturePipeline: Sendable {
             let d = spec.parameter("deviations")
             single { Indicators.stddev($0, period: p("period"), deviations: d, into: out[0]) }
         case .zscore: single { Indicators.zscore($0, period: p("period"), into: out[0]) }
+        case .volatility: single { Indicators.run($0, into: out[0], ReturnVolatility(period: p("period"))) { $0.update($1) } }
         case .min: single { Indicators.run($0, into: out[0], RollingMin(period: p("period"))) { $0.update($1) } }
         case .max: single { Indicators.run($0, into: out[0], RollingMax(period: p("period"))) { $0.update($1) } }
         case .mom: single { Indicators.run($0, into: out[0], Momentum(period: p("period"))) { $0.update($1) } }
@@ -219,6 +220,7 @@ public struct FeatureStream: Sendable {
         case bbands(BollingerBands, PriceField)
         case stddev(StdDev, PriceField)
         case zscore(ZScore, PriceField)
+        case volatility(ReturnVolatility, PriceField)
         case min(RollingMin, PriceField)
         case max(RollingMax, PriceField)
         case mom(Momentum, PriceField)
@@ -247,6 +249,7 @@ public struct FeatureStream: Sendable {
                 self = .bbands(BollingerBands(period: p("period"), deviationsUp: d, deviationsDown: d), src)
             case .stddev: self = .stddev(StdDev(period: p("period"), deviations: f.parameter("deviations")), src)
             case .zscore: self = .zscore(ZScore(period: p("period")), src)
+            case .volatility: self = .volatility(ReturnVolatility(period: p("period")), src)
             case .min: self = .min(RollingMin(period: p("period")), src)
             case .max: self = .max(RollingMax(period: p("period")), src)
             case .mom: self = .mom(Momentum(period: p("period")), src)
@@ -300,6 +303,9 @@ public struct FeatureStream: Sendable {
             case .zscore(var s, let f):
                 out[0] = s.update(f.value(b))
                 self = .zscore(s, f)
+            case .volatility(var s, let f):
+                out[0] = s.update(f.value(b))
+                self = .volatility(s, f)
             case .min(var s, let f):
                 out[0] = s.update(f.value(b))
                 self = .min(s, f)

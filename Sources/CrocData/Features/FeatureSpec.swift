@@ -75,6 +75,9 @@ public enum IndicatorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case trange
     /// Rolling standard deviation.
     case stddev
+    /// Rolling standard deviation (population, as `stddev`) of 1-bar log returns: a
+    /// scale-free volatility that compares across symbols.
+    case volatility
     /// Rolling z-score.
     case zscore
     /// Rolling minimum.
@@ -102,7 +105,7 @@ public enum IndicatorKind: String, Sendable, Hashable, Codable, CaseIterable {
         case .returns, .logReturns: return period(1, 1...100_000)
         case .sma, .ema, .wma, .min, .max, .vwap: return period(20, 1...100_000)
         case .rsi, .atr, .adx: return period(14, 2...100_000)
-        case .zscore: return period(20, 2...100_000)
+        case .zscore, .volatility: return period(20, 2...100_000)
         case .mom, .roc: return period(10, 1...100_000)
         case .stddev: return [("period", 20, 1...100_000), ("deviations", 1, 0...100)]
         case .bbands: return [("period", 20, 1...100_000), ("deviations", 2, 0...100)]
@@ -189,7 +192,7 @@ public struct FeatureSpec: Sendable, Hashable, Codable {
     public var lookback: Int {
         switch indicator {
         case .price, .obv: return 0
-        case .returns, .logReturns, .mom, .roc: return intParameter("period")
+        case .returns, .logReturns, .mom, .roc, .volatility: return intParameter("period")
         case .sma, .ema, .wma, .stddev, .min, .max, .vwap, .bbands, .zscore: return intParameter("period") - 1
         case .rsi, .atr: return intParameter("period")
         case .trange: return 1

@@ -137,6 +137,35 @@ public struct StdDev: Sendable, Hashable {
     }
 }
 
+/// The rolling standard deviation (population, as `StdDev`) of 1-bar log
+/// returns over `period` returns: a volatility free of the price level, so
+/// symbols trading at $20 and $2,000 compare. The first value comes at bar
+/// `period` (it needs `period + 1` prices); a non-positive price gives NaN.
+public struct ReturnVolatility: Sendable, Hashable {
+    /// Returns in the window.
+    public let period: Int
+    @usableFromInline var previous = Double.nan
+    @usableFromInline var sd: StdDev
+
+    /// Creates the indicator; `period` is clamped to at least 2.
+    public init(period: Int) {
+        self.period = max(2, period)
+        sd = StdDev(period: self.period)
+    }
+
+    /// Index of the first value.
+    public var lookback: Int { period }
+
+    /// Adds a price; returns the volatility or NaN during warm-up.
+    @inlinable
+    public mutating func update(_ x: Double) -> Double {
+        defer { previous = x }
+        guard previous.isFinite else { return .nan }
+        guard previous > 0, x > 0 else { return .nan }
+        return sd.update(log(x / previous))
+    }
+}
+
 /// One Bollinger Bands observation.
 public struct BollingerValue: Sendable, Hashable {
     /// middle + up·σ.

@@ -22,12 +22,25 @@ public struct LabelDefinition: Sendable, Hashable, Codable {
     public var horizon: Int
     /// The threshold for `.threshold`.
     public var threshold: Double
+    /// For a universe: the forward returns ranked or demeaned across the symbols at each
+    /// date before they become labels (nil or `.none`: as they are). Single series ignore it.
+    public var crossSection: CrossSectionTransform?
 
     /// Creates a label definition.
-    public init(kind: Kind = .sign, horizon: Int = 5, threshold: Double = 0) {
+    public init(kind: Kind = .sign, horizon: Int = 5, threshold: Double = 0, crossSection: CrossSectionTransform? = nil) {
         self.kind = kind
         self.horizon = horizon
         self.threshold = threshold
+        self.crossSection = crossSection
+    }
+
+    /// The label of a forward return `r` (`label(_:at:)` without the prices).
+    public func label(forwardReturn r: Double) -> Double {
+        switch kind {
+        case .sign: return r > 0 ? 1 : 0
+        case .threshold: return r > threshold ? 1 : 0
+        case .value: return r
+        }
     }
 
     /// The task a model of this label solves.
@@ -149,14 +162,26 @@ public struct ModelBundle: Sendable {
     public var label: LabelDefinition
     /// The fitted model.
     public var model: any Model
+    /// For a model trained on a universe: the transform applied to every feature column
+    /// across the symbols at each date, before the scaler (nil: none; single-series models).
+    /// Inference on a universe (`model_topk`) applies it the same way.
+    public var crossSection: CrossSectionTransform?
 
     /// Creates a bundle.
-    public init(metadata: ModelMetadata, features: FeaturePipelineDefinition, scaler: FeatureScaler, label: LabelDefinition, model: any Model) {
+    public init(
+        metadata: ModelMetadata,
+        features: FeaturePipelineDefinition,
+        scaler: FeatureScaler,
+        label: LabelDefinition,
+        model: any Model,
+        crossSection: CrossSectionTransform? = nil
+    ) {
         self.metadata = metadata
         self.features = features
         self.scaler = scaler
         self.label = label
         self.model = model
+        self.crossSection = crossSection
     }
 
     struct Manifest: Codable {
@@ -166,6 +191,7 @@ public struct ModelBundle: Sendable {
         var features: FeaturePipelineDefinition
         var scaler: FeatureScaler
         var label: LabelDefinition
+        var crossSection: CrossSectionTransform?
         var weights: WeightsInfo
     }
 
@@ -192,6 +218,7 @@ public struct ModelBundle: Sendable {
             features: features,
             scaler: scaler,
             label: label,
+            crossSection: crossSection,
             weights: WeightsInfo(file: "weights.bin", bytes: weights.count, checksum: Self.checksum(weights))
         )
         try BundleDirectory.write(manifest, weights: weights, to: directory)
@@ -222,7 +249,14 @@ public struct ModelBundle: Sendable {
                 detail: "model expects \(model.inputWidth) features, the pipeline makes \(width)"
             )
         }
-        return ModelBundle(metadata: manifest.metadata, features: manifest.features, scaler: manifest.scaler, label: manifest.label, model: model)
+        return ModelBundle(
+            metadata: manifest.metadata,
+            features: manifest.features,
+            scaler: manifest.scaler,
+            label: manifest.label,
+            model: model,
+            crossSection: manifest.crossSection
+        )
     }
 }
 

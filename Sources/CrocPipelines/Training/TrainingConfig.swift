@@ -49,6 +49,14 @@ public struct TrainingConfig: Sendable {
     public var output: String
     /// Walk-forward evaluation windows `(trainSize, testSize, expanding)`, if configured.
     public var walkForward: (trainSize: Int, testSize: Int, expanding: Bool)?
+    /// On a universe (`data.universe`): the transform of every feature column across the
+    /// symbols at each date (`crossSection:`), recorded in the bundle for inference.
+    public var crossSection: CrossSectionTransform = .none
+    /// On a universe: how the test range is evaluated and traded (`portfolio:`).
+    public var portfolio = PanelPortfolioSettings()
+
+    /// Whether the data is a universe (panel training) rather than one series.
+    public var isPanel: Bool { data.universe != nil }
 
     /// Reads a config file.
     /// - Throws: `ConfigError` naming the key path.
@@ -70,6 +78,7 @@ public struct TrainingConfig: Sendable {
         let r = try ConfigReader(tree, source: source)
         try r.rejectUnknownKeys([
             "name", "version", "data", "features", "label", "split", "scaler", "model", "rule", "backtest", "output", "walkForward",
+            "crossSection", "portfolio",
         ])
         name = try r.string("name", default: "model")
         version = try r.string("version", default: "1")
@@ -82,11 +91,16 @@ public struct TrainingConfig: Sendable {
         case let other?: features = try FeaturePipelineDefinition(from: .object(["features": other]), source: source)
         }
         let l = try r.nested("label")
-        try l.rejectUnknownKeys(["kind", "horizon", "threshold"])
+        try l.rejectUnknownKeys(["kind", "horizon", "threshold", "crossSection"])
+        let labelCross = try l.string("crossSection", default: "raw")
+        guard ["raw", "none", "rank", "demean"].contains(labelCross) else {
+            throw ConfigError(.invalidValue, keyPath: l.childPath("crossSection"), rule: "must be raw, rank or demean, found '\(labelCross)'", source: source)
+        }
         label = LabelDefinition(
             kind: try l.choice("kind", default: .sign),
             horizon: try l.int("horizon", default: 5),
-            threshold: try l.double("threshold", default: 0)
+            threshold: try l.double("threshold", default: 0),
+            crossSection: labelCross == "raw" || labelCross == "none" ? nil : CrossSectionTransform(rawValue: labelCross)
         )
         guard (1...10_000).contains(label.horizon) else {
             throw ConfigError(.invalidValue, keyPath: l.childPath("horizon"), rule: "must be in 1...10000, found \(label.horizon)", source: source)
@@ -135,6 +149,20 @@ public struct TrainingConfig: Sendable {
         )
         backtest = try BacktestSettings(try r.nested("backtest"))
         output = try r.string("output", default: "models/\(name)")
+        let cross = try r.string("crossSection", default: "none")
+        guard let transform = CrossSectionTransform(rawValue: cross) else {
+            throw ConfigError(.invalidValue, keyPath: "crossSection", rule: "must be none, rank, zscore or demean, found '\(cross)'", source: source)
+        }
+        crossSection = transform
+        if r.raw("portfolio") != nil { portfolio = try PanelPortfolioSettings(try r.nested("portfolio"), horizon: label.horizon, source: source) }
+        if data.universe == nil, cross != "none" || label.crossSection != nil || r.raw("portfolio") != nil {
+            throw ConfigError(
+                .invalidValue,
+                keyPath: cross != "none" ? "crossSection" : (label.crossSection != nil ? l.childPath("crossSection") : "portfolio"),
+                rule: "needs a universe (data.universe): one series has no cross-section",
+                source: source
+            )
+        }
         if r.raw("walkForward") != nil {
             let w = try r.nested("walkForward")
             try w.rejectUnknownKeys(["trainSize", "testSize", "expanding"])
@@ -145,5 +173,59 @@ public struct TrainingConfig: Sendable {
             }
             walkForward = (train, test, try w.bool("expanding", default: false))
         }
+    }
+}
+
+/// How a model trained on a universe is evaluated and traded over the test
+/// range (`portfolio:` of a training config): the `model_topk` strategy's
+/// parameters and the factor evaluation's quantiles.
+public struct PanelPortfolioSettings: Sendable, Hashable {
+    /// Symbols held (the best scores).
+    public var top = 3
+    /// Holdings replaced at most per rebalance (0: any number, a plain top-k).
+    public var dropout = 0
+    /// Bars between rebalances (default: the label horizon).
+    public var rebalance = 5
+    /// Symbols shorted (the worst scores; 0: long only).
+    public var bottom = 0
+    /// `equal` or `score` weights.
+    public var weighting = "equal"
+    /// Score quantiles in the evaluation.
+    public var quantiles = 5
+
+    /// The defaults.
+    public init() {}
+
+    /// Reads `portfolio:`.
+    /// - Throws: `ConfigError` naming the key.
+    init(_ r: ConfigReader, horizon: Int, source: String?) throws(ConfigError) {
+        try r.rejectUnknownKeys(["top", "dropout", "rebalance", "bottom", "weighting", "quantiles"])
+        top = try r.int("top", default: 3)
+        dropout = try r.int("dropout", default: 0)
+        rebalance = try r.int("rebalance", default: horizon)
+        bottom = try r.int("bottom", default: 0)
+        weighting = try r.string("weighting", default: "equal")
+        quantiles = try r.int("quantiles", default: 5)
+        guard top >= 1 else { throw ConfigError(.invalidValue, keyPath: r.childPath("top"), rule: "must be ≥ 1, found \(top)", source: source) }
+        guard dropout >= 0, bottom >= 0 else {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("dropout"), rule: "dropout and bottom must be ≥ 0", source: source)
+        }
+        guard rebalance >= 1 else {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("rebalance"), rule: "must be ≥ 1 bar, found \(rebalance)", source: source)
+        }
+        guard ["equal", "score"].contains(weighting) else {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("weighting"), rule: "must be equal or score, found '\(weighting)'", source: source)
+        }
+        guard quantiles >= 2 else {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("quantiles"), rule: "must be ≥ 2, found \(quantiles)", source: source)
+        }
+    }
+
+    /// The `model_topk` strategy parameters these settings stand for.
+    public func strategyParameters(model: String) -> [String: ConfigValue] {
+        [
+            "model": .string(model), "top": .int(top), "dropout": .int(dropout), "rebalance": .int(rebalance), "bottom": .int(bottom),
+            "weighting": .string(weighting),
+        ]
     }
 }

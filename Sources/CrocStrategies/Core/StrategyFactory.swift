@@ -179,6 +179,15 @@ public struct StrategyFactory: Sendable {
             }
         }
         f.register(
+            "model_topk",
+            summary: "portfolio: a model bundle ranks every symbol with a bar; hold the `top` best, replace ≤ `dropout` per rebalance",
+            parameters: [
+                ("model", "(bundle directory)"), ("top", "3"), ("dropout", "0"), ("rebalance", "5"), ("bottom", "0"), ("weighting", "equal"),
+            ]
+        ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+            try makeModelTopK(&p, bundles: bundles)
+        }
+        f.register(
             "pairs",
             summary: "portfolio: z-score of the log-price spread of two symbols (rolling hedge ratio); needs shorting",
             parameters: [("a", "(symbol)"), ("b", "(symbol)"), ("lookback", "60"), ("entry", "2"), ("exit", "0.5"), ("weight", "0.5")]
@@ -216,6 +225,44 @@ public struct StrategyFactory: Sendable {
             cooldownBars: try p.int("cooldown", default: 0, in: 0...1_000_000)
         )
         return ModelDrivenStrategy(adapter: adapter, rule: rule)
+    }
+
+    /// Builds `ModelTopKStrategy` from `model=<bundle dir>`, `top`, `dropout`, `rebalance`,
+    /// `bottom` and `weighting`, checking `top + bottom` against the run's symbols.
+    static func makeModelTopK(_ p: inout StrategyParameters, bundles: BundleCache?) throws(StrategyError) -> any Strategy {
+        let path = try p.string("model", default: "")
+        guard !path.isEmpty else {
+            throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: "required: the directory of a trained model bundle (crocbot train)")
+        }
+        let top = try p.int("top", default: 3, in: 1...100_000)
+        let dropout = try p.int("dropout", default: 0, in: 0...100_000)
+        let every = try p.int("rebalance", default: 5, in: 1...1_000_000)
+        let bottom = try p.int("bottom", default: 0, in: 0...100_000)
+        let w = try p.string("weighting", default: "equal")
+        guard let weighting = ModelTopKStrategy.Weighting(rawValue: w) else {
+            throw StrategyError(.invalidParameter, keyPath: "strategy.params.weighting", rule: "must be equal or score, found '\(w)'")
+        }
+        if let symbols = p.symbols, top + bottom > symbols.count {
+            throw StrategyError(
+                .invalidParameter,
+                keyPath: "strategy.params.top",
+                rule: "top \(top)\(bottom > 0 ? " + bottom \(bottom)" : "") is more than the universe's \(symbols.count) symbols"
+            )
+        }
+        let bundle: ModelBundle
+        do {
+            bundle = try loadModel(path, bundles)
+        } catch {
+            throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: error.description)
+        }
+        return ModelTopKStrategy(
+            adapter: InferenceAdapter(bundle: bundle, recordLatency: false),
+            top: top,
+            dropout: dropout,
+            rebalance: every,
+            bottom: bottom,
+            weighting: weighting
+        )
     }
 
     // Bundles come through the cache when the factory has one, else straight from disk.
@@ -264,5 +311,5 @@ public struct StrategyFactory: Sendable {
     }
 
     /// Whether `name` is a portfolio strategy (it needs a universe: `--universe`).
-    public static func isPortfolio(_ name: String) -> Bool { PortfolioAllocators.isPortfolio(name) || name == "pairs" }
+    public static func isPortfolio(_ name: String) -> Bool { PortfolioAllocators.isPortfolio(name) || name == "pairs" || name == "model_topk" }
 }

@@ -1,0 +1,197 @@
+import CrocCore
+import CrocData
+import CrocModels
+
+/// Qlib's `TopkDropoutStrategy` selection (`method_sell="bottom"`,
+/// `method_buy="top"`): keep the `top` best-scored symbols, but replace at
+/// most `dropout` holdings per rebalance, so a ranking that wobbles does not
+/// churn the whole book.
+///
+/// With `held` the current holdings and `scores` the scores of the symbols
+/// that can trade now:
+/// 1. `today`: the `dropout + top − |held|` best-scored symbols not held;
+/// 2. the held (scored) and `today` sorted by score, best first; the held among
+///    its last `dropout` entries are sold;
+/// 3. the first `|sold| + top − |held|` of `today` are bought.
+///
+/// A held symbol without a score (no bar now, so it cannot trade) is kept. With
+/// `dropout = 0` the selection is a plain top-k (every holding may be replaced).
+public enum TopKDropout {
+    /// The holdings after the rebalance, best score first (unscored holdings last).
+    /// - Parameters:
+    ///   - held: Lanes held now.
+    ///   - scores: Score by lane for the lanes that can trade now (finite scores only).
+    ///   - top: Holdings wanted.
+    ///   - dropout: Holdings replaced at most (0: no limit).
+    public static func select(held: [Int], scores: [Int: Double], top: Int, dropout: Int) -> [Int] {
+        // Best first; ties by lane so the result never depends on dictionary order.
+        func better(_ a: Int, _ b: Int) -> Bool {
+            let x = scores[a]!
+            let y = scores[b]!
+            return x != y ? x > y : a < b
+        }
+        let unscored = held.filter { scores[$0] == nil }
+        let last = held.filter { scores[$0] != nil }.sorted(by: better)
+        let heldSet = Set(held)
+        let candidates = scores.keys.filter { !heldSet.contains($0) }.sorted(by: better)
+        guard dropout > 0 else {
+            let best = (last + candidates).sorted(by: better)
+            return Array(best.prefix(max(0, top - unscored.count))) + unscored
+        }
+        let todayCount = max(0, dropout + top - held.count)
+        let today = Array(candidates.prefix(todayCount))
+        let comb = (last + today).sorted(by: better)
+        let worst = Set(comb.suffix(dropout))
+        let sell = Set(last.filter { worst.contains($0) })
+        let buyCount = max(0, sell.count + top - held.count)
+        let buy = today.prefix(buyCount)
+        return (last.filter { !sell.contains($0) } + buy).sorted(by: better) + unscored
+    }
+}
+
+/// A universe ranked by a model: every symbol that has a bar goes through the
+/// bundle's feature pipeline (one stream per symbol, the same streaming form
+/// as training's batch form); on a rebalance bar the warm symbols are scored
+/// (the bundle's cross-sectional transform applied across them first, then
+/// its scaler and model), the `top` best are held at equal weight — or in
+/// proportion to their positive scores — and at most `dropout` holdings are
+/// replaced per rebalance (`TopKDropout`, Qlib's TopkDropout). With `bottom > 0`
+/// the `bottom` worst are shorted too: the long side then carries +½ of equity
+/// and the short side −½ (the account must allow shorts).
+///
+/// Rebalances come every `rebalance` slices from the first slice at which the
+/// features are warm (`warmupBars`). A symbol whose features are not warm yet
+/// (a late listing, or a history shorter than the warm-up) is not scored — never
+/// scored on missing values. Registered as `model_topk`; the bundle is read once
+/// per factory through `BundleCache`.
+public struct ModelTopKStrategy: Strategy {
+    /// How holdings are weighted.
+    public enum Weighting: String, Sendable, Hashable, CaseIterable {
+        /// 1 / top each.
+        case equal
+        /// In proportion to the positive scores of the holdings (equal when none is positive).
+        case score
+    }
+
+    /// The scoring function.
+    public let adapter: InferenceAdapter
+    /// Symbols held long.
+    public let top: Int
+    /// Holdings replaced at most per rebalance (0: no limit).
+    public let dropout: Int
+    /// Slices between rebalances.
+    public let every: Int
+    /// Symbols shorted (0: long only).
+    public let bottom: Int
+    /// Weights of the holdings.
+    public let weighting: Weighting
+    private let transform: CrossSectionTransform
+    private let width: Int
+    private let pipeline: FeaturePipeline
+    private var streams: [FeatureStream] = []
+    /// Each lane's latest feature vector (valid when `warmAt[k]` is the current slice).
+    private var vectors: [[Double]] = []
+    private var warmAt: [Int] = []
+    private var slices = 0
+    /// The scores of each rebalance: (slice, score by lane, NaN where not scored).
+    public private(set) var decisions: [(slice: Int, scores: [Double])] = []
+
+    /// Creates the strategy.
+    /// - Precondition: top ≥ 1, dropout ≥ 0, every ≥ 1, bottom ≥ 0.
+    public init(adapter: InferenceAdapter, top: Int, dropout: Int = 0, rebalance every: Int = 1, bottom: Int = 0, weighting: Weighting = .equal) {
+        precondition(top >= 1 && dropout >= 0 && every >= 1 && bottom >= 0, "top ≥ 1, dropout ≥ 0, rebalance ≥ 1, bottom ≥ 0")
+        self.adapter = adapter
+        self.top = top
+        self.dropout = dropout
+        self.every = every
+        self.bottom = bottom
+        self.weighting = weighting
+        self.transform = adapter.bundle.crossSection ?? .none
+        self.pipeline = FeaturePipeline(adapter.bundle.features)
+        self.width = pipeline.width
+    }
+
+    /// `model_topk(<bundle name>)`.
+    public var name: String { "model_topk(\(adapter.bundle.metadata.name))" }
+
+    /// The feature pipeline's warm-up: the first slice that can rebalance.
+    public var warmupBars: Int { pipeline.warmup }
+
+    /// A single-instrument run is a universe of one symbol.
+    public mutating func onBar(_ bar: Bar, context: inout StrategyContext) throws {
+        try onSlice(MarketSlice(time: bar.timestamp, lanes: [0], bars: [bar]), context: &context)
+    }
+
+    public mutating func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
+        let n = context.symbols.count
+        if streams.isEmpty {
+            streams = Array(repeating: pipeline.makeStream(), count: n)
+            vectors = Array(repeating: [], count: n)
+            warmAt = Array(repeating: -1, count: n)
+        }
+        let t = slices
+        slices += 1
+        for (j, k) in slice.lanes.enumerated() {
+            let v = streams[k].update(slice.bars[j])
+            if streams[k].isWarm {
+                vectors[k] = v
+                warmAt[k] = t
+            }
+        }
+        guard t >= warmupBars, (t - warmupBars) % every == 0 else { return }
+        let lanes = (0..<n).filter { warmAt[$0] == t && vectors[$0].allSatisfy(\.isFinite) }
+        guard !lanes.isEmpty else { return }
+        let scored = score(lanes)
+        var scores: [Int: Double] = [:]
+        var row = [Double](repeating: .nan, count: n)
+        for (i, k) in lanes.enumerated() where scored[i].isFinite {
+            scores[k] = scored[i]
+            row[k] = scored[i]
+        }
+        decisions.append((t, row))
+        var weights = [Double](repeating: 0, count: n)
+        let longHeld = (0..<n).filter { ($0 == 0 ? context.position : context.positions[$0]).raw > 0 }
+        let long = TopKDropout.select(held: longHeld, scores: scores, top: top, dropout: dropout)
+        let longBudget = bottom > 0 ? 0.5 : 1.0
+        assign(long, budget: longBudget, scores: scores, into: &weights, sign: 1)
+        if bottom > 0 {
+            let taken = Set(long)
+            let worst = scores.keys.filter { !taken.contains($0) }.sorted { scores[$0]! != scores[$1]! ? scores[$0]! < scores[$1]! : $0 < $1 }
+            let short = Array(worst.prefix(bottom))
+            // The short side weighs the negated scores the same way.
+            assign(short, budget: 0.5, scores: scores.mapValues { -$0 }, into: &weights, sign: -1, slots: bottom)
+        }
+        try context.rebalance(weights: weights)
+    }
+
+    /// Each lane of `set` gets `budget / slots` (equal) or its share of the set's positive scores.
+    private func assign(_ set: [Int], budget: Double, scores: [Int: Double], into weights: inout [Double], sign: Double, slots: Int? = nil) {
+        guard !set.isEmpty else { return }
+        let slots = Double(slots ?? top)
+        if weighting == .score {
+            let positive = set.map { max(0, scores[$0] ?? 0) }
+            let total = positive.reduce(0, +)
+            if total > 0 {
+                let invested = budget * min(1, Double(set.count) / slots)
+                for (i, k) in set.enumerated() { weights[k] = sign * invested * positive[i] / total }
+                return
+            }
+        }
+        for k in set { weights[k] = sign * budget / slots }
+    }
+
+    /// The model's scores of `lanes` (their latest vectors), the cross-sectional transform
+    /// applied across them column by column first.
+    private func score(_ lanes: [Int]) -> [Double] {
+        var matrix = lanes.map { vectors[$0] }
+        if transform != .none {
+            var column = [Double](repeating: 0, count: lanes.count)
+            for c in 0..<width {
+                for i in lanes.indices { column[i] = matrix[i][c] }
+                transform.apply(&column)
+                for i in lanes.indices { matrix[i][c] = column[i] }
+            }
+        }
+        return matrix.map { v in v.allSatisfy(\.isFinite) ? adapter.predict(v) : .nan }
+    }
+}

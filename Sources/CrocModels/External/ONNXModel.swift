@@ -281,8 +281,10 @@ public final class ONNXModel: Model, @unchecked Sendable {
 
     /// A JSON header (length-prefixed) followed by the ONNX bytes.
     public func encodeWeights() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]  // the same model, the same bytes
         let header = Array(
-            (try? JSONEncoder().encode(
+            (try? encoder.encode(
                 Header(task: task, inputWidth: inputWidth, inputName: inputName, outputName: outputName, outputElement: outputElement)
             )) ?? Data()
         )

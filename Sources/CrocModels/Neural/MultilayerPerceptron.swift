@@ -121,7 +121,10 @@ public struct MultilayerPerceptron: Model, Hashable {
 
     /// Parameters as JSON.
     public func encodeWeights() -> [UInt8] {
-        Array((try? JSONEncoder().encode(Payload(task: task, activation: activation, layers: layers))) ?? Data())
+        // Sorted keys: the same model always encodes to the same bytes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(Payload(task: task, activation: activation, layers: layers))) ?? Data())
     }
 
     struct Payload: Codable {

@@ -122,7 +122,10 @@ public struct GradientBoostedTrees: Model, Hashable {
     /// Parameters as JSON (trees are small; JSON keeps them inspectable).
     public func encodeWeights() -> [UInt8] {
         let payload = Payload(loss: loss, inputWidth: inputWidth, baseScore: baseScore, trees: trees, featureGain: featureGain)
-        return Array((try? JSONEncoder().encode(payload)) ?? Data())
+        // Sorted keys: the same model always encodes to the same bytes (byte-identical weights.bin).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(payload)) ?? Data())
     }
 
     struct Payload: Codable {

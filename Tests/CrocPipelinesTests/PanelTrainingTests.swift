@@ -1,0 +1,245 @@
+import CrocCore
+import CrocData
+import CrocEngine
+import CrocModels
+import CrocStrategies
+import CrocSupport
+import Foundation
+import Testing
+
+@testable import CrocPipelines
+
+@Suite("Panel training, model_topk and TopkDropout")
+struct PanelTrainingTests {
+    static let wide = repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path
+
+    static func temp(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("croc-panel-\(name)-\(UUID().uuidString)").path
+    }
+
+    /// A small universe config: 2000-2012, three features ranked across symbols, ranked labels.
+    static func config(universe: String = wide, output: String, extra: String = "") throws -> TrainingConfig {
+        let yaml = """
+            name: panel-test
+            data: {universe: \(universe), start: "2000-01-01", end: "2012-01-01"}
+            features:
+              - {name: ret_20, indicator: returns, params: {period: 20}}
+              - {name: vol_20, indicator: volatility, params: {period: 20}}
+              - {name: zscore_20, indicator: zscore, params: {period: 20}}
+            crossSection: rank
+            label: {kind: value, horizon: 10, crossSection: rank}
+            scaler: standard
+            model: {kind: gbdt, params: {rounds: 15, maxDepth: 3, minSamplesLeaf: 50, subsample: 0.8, seed: 3}}
+            portfolio: {top: 3, dropout: 1, rebalance: 10}
+            backtest: {cash: 100000, commission: 0.001}
+            output: \(output)
+            \(extra)
+            """
+        return try TrainingConfig(try AppConfig.parse(text: yaml))
+    }
+
+    static func weights(_ dir: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir).appendingPathComponent("weights.bin")) }
+
+    @Test("training on a universe is deterministic, and data planted after the training labels leaves weights.bin byte-identical")
+    func deterministicAndNoLookAhead() throws {
+        let a = Self.temp("a")
+        let b = Self.temp("b")
+        let first = try PanelTrainingPipeline.run(try Self.config(output: a))
+        _ = try PanelTrainingPipeline.run(try Self.config(output: b))
+        #expect(try Self.weights(a) == Self.weights(b))
+        #expect(first.bundle.crossSection == .rank && first.bundle.label.crossSection == .rank)
+        #expect(first.trainRows > 1000 && first.testFactor.rankICSummary.count > 100)
+
+        // Rewrite every close from the validation range's first date on (wild factors): the
+        // training rows, their labels, the scaler and so the weights must not move.
+        let u = try TrainingPipeline.loadUniverse(try Self.config(output: a).data)
+        let cut = u.timestamps[first.split.validation.lowerBound]
+        let text = try String(contentsOfFile: Self.wide, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var planted = 0
+        for i in 1..<lines.count where !lines[i].isEmpty {
+            var cells = lines[i].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let t = try CSVBarLoader.parse(text: "date,open,high,low,close\n\(cells[0]),1,1,1,1\n").timestamps[0]
+            guard t >= cut else { continue }
+            for j in 1..<cells.count {
+                if let v = Double(cells[j]) { cells[j] = String(v * (1 + 0.5 * sin(Double(i * 31 + j)))) }
+            }
+            lines[i] = cells.joined(separator: ",")
+            planted += 1
+        }
+        #expect(planted > 1000)
+        let plantedPath = Self.temp("planted") + ".csv"
+        try lines.joined(separator: "\n").write(toFile: plantedPath, atomically: true, encoding: .utf8)
+        let c = Self.temp("c")
+        let tampered = try PanelTrainingPipeline.run(try Self.config(universe: plantedPath, output: c))
+        #expect(tampered.split == first.split)
+        #expect(try Self.weights(c) == Self.weights(a))
+        // ...while the test range's evaluation does see the planted prices.
+        #expect(tampered.metrics["test.rank_ic_mean"] != first.metrics["test.rank_ic_mean"])
+    }
+
+    @Test("model_topk scores each symbol as the batch panel does (streaming = batch, the bundle's rank transform and scaler)")
+    func streamingScoresEqualBatch() throws {
+        let dir = Self.temp("stream")
+        let result = try PanelTrainingPipeline.run(try Self.config(output: dir))
+        let bundle = try ModelBundle.load(from: dir)
+        let u = try TrainingPipeline.loadUniverse(try Self.config(output: dir).data)
+        let data = try LabelledPanel(universe: u, features: bundle.features, crossSection: bundle.crossSection ?? .none, label: bundle.label)
+        // Batch: every row with features (labels or not), scored through the bundle's scaler.
+        var batch = [[Double]](repeating: [Double](repeating: .nan, count: u.count), count: u.timestamps.count)
+        let width = data.panel.columnNames.count
+        for t in 0..<u.timestamps.count {
+            for s in 0..<u.count {
+                var v = data.vector((t, s))
+                guard v.count == width, v.allSatisfy(\.isFinite) else { continue }
+                bundle.scaler.transform(&v)
+                batch[t][s] = bundle.model.predict(v)
+            }
+        }
+        // Streaming: the strategy fed slice by slice.
+        var strategy = ModelTopKStrategy(adapter: InferenceAdapter(bundle: bundle, recordLatency: false), top: 3, rebalance: 7)
+        let instruments = u.symbols.map { Instrument(symbol: $0, pricePrecision: 3) }
+        var context = StrategyContext(instruments: instruments, fees: .free)
+        for t in 0..<u.timestamps.count {
+            var lanes: [Int] = []
+            var bars: [Bar] = []
+            for s in 0..<u.count {
+                if let b = u.bar(symbol: s, time: t) {
+                    lanes.append(s)
+                    bars.append(b)
+                }
+            }
+            try strategy.onSlice(MarketSlice(time: Timestamp(nanoseconds: u.timestamps[t]), lanes: lanes, bars: bars), context: &context)
+        }
+        #expect(strategy.decisions.count > 300)
+        var compared = 0
+        for d in strategy.decisions {
+            #expect((d.slice - strategy.warmupBars) % 7 == 0)
+            for s in 0..<u.count {
+                #expect(d.scores[s].isNaN == batch[d.slice][s].isNaN, "row \(d.slice) symbol \(s)")
+                if d.scores[s].isFinite {
+                    #expect(abs(d.scores[s] - batch[d.slice][s]) <= 1e-12, "row \(d.slice) symbol \(s): \(d.scores[s]) vs \(batch[d.slice][s])")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared > 3000)
+        // The last decision placed a rebalance of the top 3 scores at 1/3 each.
+        guard case .rebalance(let targets)? = context.commands.last, let last = strategy.decisions.last else {
+            Issue.record("no rebalance placed")
+            return
+        }
+        let best = (0..<u.count).filter { last.scores[$0].isFinite }.sorted { last.scores[$0] > last.scores[$1] }.prefix(3)
+        #expect(Set(targets.map(\.symbol)) == Set(best.map { u.symbols[$0] }))
+        #expect(targets.allSatisfy { abs($0.weight - 1.0 / 3) < 1e-15 })
+        _ = result
+    }
+
+    @Test("model_topk in a backtest holds at most top symbols and replaces at most dropout per rebalance")
+    func backtestRespectsTopAndDropout() throws {
+        let dir = Self.temp("bt")
+        _ = try PanelTrainingPipeline.run(try Self.config(output: dir))
+        let u = try TrainingPipeline.loadUniverse(DataConfig(start: "2008-01-01", universe: Self.wide))
+        let factory = StrategyFactory.standard(bundles: BundleCache())
+        let strategy = try factory.make(
+            "model_topk",
+            parameters: ["model": .string(dir), "top": .int(4), "dropout": .int(1), "rebalance": .int(10)],
+            symbols: u.symbols
+        )
+        var options = try BacktestOptions(BacktestSettings(cash: 1_000_000, commission: 0.001))
+        options.fillTiming = .close
+        let instruments = try Backtester.instruments(for: u, config: InstrumentConfig())
+        let result = try Backtester.run(universe: u, instruments: instruments, strategy: strategy, options: options)
+        let rows = result.weights
+        #expect(rows.count > 50)
+        var previous: Set<Int> = []
+        for (i, row) in rows.enumerated() {
+            let held = Set(row.weights.indices.filter { row.weights[$0] > 1e-9 })
+            #expect(held.count <= 4, "rebalance \(i) holds \(held.count)")
+            if i > 0 && previous.count == 4 { #expect(previous.subtracting(held).count <= 1, "rebalance \(i) replaced \(previous.subtracting(held).count)") }
+            previous = held
+        }
+        #expect(result.statistics.tradeCount > 10)
+    }
+
+    @Test("TopkDropout keeps holdings, sells at most dropout of the worst, and buys the best to refill (Qlib's rule)")
+    func topkDropoutRule() {
+        // Held 0, 1, 2; scores: 3 best, then 0, 4, 1, 2 worst.
+        let scores: [Int: Double] = [0: 0.8, 1: 0.4, 2: 0.1, 3: 0.9, 4: 0.5]
+        // dropout 1: today = best 2 not held = [3, 4]; comb = 3, 0, 4, 1, 2; worst 1 = [2] → sell 2, buy 3.
+        #expect(TopKDropout.select(held: [0, 1, 2], scores: scores, top: 3, dropout: 1) == [3, 0, 1])
+        // dropout 2: today = [3, 4] (2 + 3 − 3 = 2); comb worst 2 = [1, 2] → sell both, buy 3 and 4.
+        #expect(TopKDropout.select(held: [0, 1, 2], scores: scores, top: 3, dropout: 2) == [3, 0, 4])
+        // dropout 0: a plain top-3.
+        #expect(TopKDropout.select(held: [0, 1, 2], scores: scores, top: 3, dropout: 0) == [3, 0, 4])
+        // Empty book: buys the top 3 whatever the dropout.
+        #expect(TopKDropout.select(held: [], scores: scores, top: 3, dropout: 1) == [3, 0, 4])
+        // A held symbol without a score (no bar now) is kept and keeps its slot.
+        #expect(TopKDropout.select(held: [7, 1], scores: scores, top: 3, dropout: 1) == [3, 0, 7])
+        // When the held are already the best, nothing changes.
+        #expect(TopKDropout.select(held: [3, 0, 4], scores: scores, top: 3, dropout: 1) == [3, 0, 4])
+    }
+
+    @Test("bad input: top beyond the universe, a horizon beyond the data, volume on a close-only universe, short histories")
+    func badInput() throws {
+        let u = try UniverseLoader.load(path: Self.wide)
+        #expect(throws: StrategyError.self) {
+            _ = try StrategyFactory.standard.make("model_topk", parameters: ["model": .string("/nonexistent"), "top": .int(11)], symbols: u.symbols)
+        }
+        let missing = #expect(throws: StrategyError.self) {
+            _ = try StrategyFactory.standard.make("model_topk", parameters: ["model": .string("/nonexistent"), "top": .int(2)], symbols: u.symbols)
+        }
+        #expect(missing?.keyPath == "strategy.params.model")
+        let def = try FeaturePipelineDefinition.parse(text: "[{name: r, indicator: returns}]")
+        let beyond = #expect(throws: PanelError.self) {
+            _ = try LabelledPanel(universe: try u.rows(0..<30), features: def, crossSection: .none, label: LabelDefinition(kind: .value, horizon: 30))
+        }
+        #expect(beyond?.place == "label.horizon")
+        let volume = try FeaturePipelineDefinition.parse(text: "[{name: vz, indicator: zscore, source: volume}]")
+        let noVolume = #expect(throws: PanelError.self) {
+            _ = try LabelledPanel(universe: u, features: volume, crossSection: .none, label: LabelDefinition(kind: .value, horizon: 5))
+        }
+        #expect(noVolume?.place == "features.vz")
+        // A member with fewer bars than warm-up + horizon is left out, by name.
+        var longBars: [Bar] = []
+        for i in 0..<200 {
+            let c = 10 + Double(i % 7)
+            longBars.append(Bar(timestamp: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000), open: c, high: c + 1, low: c - 1, close: c, volume: 1))
+        }
+        let long = try BarSeries(symbol: "LONG", bars: longBars)
+        let shortBars = (190..<200).map { long[$0] }
+        let universe = try Universe(members: [long, try BarSeries(symbol: "NEW", bars: shortBars)])
+        let z = try FeaturePipelineDefinition.parse(text: "[{name: z, indicator: zscore, params: {period: 20}}]")
+        let panel = try LabelledPanel(universe: universe, features: z, crossSection: .rank, label: LabelDefinition(kind: .value, horizon: 5))
+        #expect(panel.excluded == ["NEW"] && panel.universe.symbols == ["LONG"])
+        // A config with a cross-section but one series is refused, naming the key.
+        let single = #expect(throws: ConfigError.self) {
+            _ = try TrainingConfig(try AppConfig.parse(text: "data: {path: x.csv}\ncrossSection: rank\n"))
+        }
+        #expect(single?.keyPath == "crossSection")
+    }
+
+    @Test("the volatility indicator is the population sd of 1-bar log returns, the same in batch and streaming form")
+    func volatility() throws {
+        let closes = [100.0, 101, 99, 102, 103, 101, 104, 108, 107, 109]
+        var v = ReturnVolatility(period: 4)
+        let out = closes.map { v.update($0) }
+        let warming = out[0..<4].allSatisfy { $0.isNaN }
+        #expect(warming)
+        for i in 4..<closes.count {
+            let r = (i - 3...i).map { log(closes[$0] / closes[$0 - 1]) }
+            let m = r.reduce(0, +) / 4
+            let sd = (r.map { ($0 - m) * ($0 - m) }.reduce(0, +) / 4).squareRoot()
+            #expect(abs(out[i] - sd) < 1e-12, "bar \(i)")
+        }
+        let series = try CSVBarLoader.load(path: repoRoot.appendingPathComponent("Examples/data/GOOGL.csv").path)
+        let pipeline = FeaturePipeline(try FeaturePipelineDefinition.parse(text: "[{name: v, indicator: volatility, params: {period: 20}}]"))
+        let batch = pipeline.transform(series)
+        var stream = pipeline.makeStream()
+        #expect(pipeline.warmup == 20)
+        for i in 0..<series.count {
+            let x = stream.update(series[i])[0]
+            #expect(x.bitPattern == batch[i, 0].bitPattern || (x.isNaN && batch[i, 0].isNaN), "bar \(i)")
+        }
+    }
+}

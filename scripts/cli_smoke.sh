@@ -120,6 +120,21 @@ test -s "$OUT/factor.csv" && head -1 "$OUT/factor.csv" | grep -q "^Time,Symbol,S
 expect_error "data factor: an unwritable --output is named" "cannot write" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --top 3 --output /nonexistent-dir/f.csv
 expect_error "data factor: an unknown column lists the columns" "columns: ret_1" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column nope --top 3
 expect_error "data factor: a top larger than the universe is refused" "larger than the universe" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --top 30
+# Cross-sectional ML: a model ranks the universe; evaluation, predictions, model_topk, bad input.
+sed -e "s#^output: .*#output: $OUT/u-gbdt#" -e 's/rounds: 100/rounds: 20/' Examples/train-gbdt-universe.yaml >"$OUT/u-gbdt.yaml"
+expect_ok "train a GBDT on a universe" train --config "$OUT/u-gbdt.yaml"
+grep -q "rank IC  mean" "$OUT/stdout" && grep -q "rank_ic_mean" "$OUT/stdout" && grep -q "model_topk top 3" "$OUT/stdout" || { echo "FAIL: universe training printed no cross-sectional evaluation or backtest"; fail=1; }
+expect_ok "evaluate a universe model with --predictions" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --from 2015-07-01 --predictions "$OUT/preds.csv"
+head -1 "$OUT/preds.csv" | grep -q "^Time,Symbol,Score,ForwardReturn$" && [ "$(wc -l <"$OUT/preds.csv")" -gt 1000 ] || { echo "FAIL: evaluate --predictions wrote no scored rows"; fail=1; }
+expect_error "evaluate: an unwritable --predictions path is named" "cannot write" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --predictions /nonexistent-dir/p.csv
+expect_ok "backtest model_topk on the universe" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param dropout=1 --from 2015-07-01 --output "$OUT/topk"
+grep -q "model_topk(sp500-gbdt-rank)" "$OUT/stdout" || { echo "FAIL: backtest did not run model_topk"; fail=1; }
+expect_error "model_topk: a top larger than the universe is named" "strategy.params.top" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param top=11
+expect_error "model_topk: a missing bundle is named" "strategy.params.model" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/none"
+sed -e 's/^  - {name: rsi_14.*/  - {name: vz, indicator: zscore, source: volume}/' "$OUT/u-gbdt.yaml" >"$OUT/u-vol.yaml"
+expect_error "universe training: a volume feature on a close-only universe is named" "features.vz" train --config "$OUT/u-vol.yaml"
+sed -e 's/horizon: 21/horizon: 9000/' "$OUT/u-gbdt.yaml" >"$OUT/u-h.yaml"
+expect_error "universe training: a horizon beyond the data is named" "label.horizon" train --config "$OUT/u-h.yaml"
 expect_ok "live: a universe on paper runs to the end and exits 0" live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy equal_weight --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe.sqlite"
 expect_ok "live: a single-instrument strategy per symbol of a universe on paper" live --paper --universe Examples/data/SP500_10_CLOSE.csv --symbols AAPL,KO,GE --per-symbol --max-open 2 --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe-ps.sqlite"
 expect_error "live: a single-instrument strategy on a universe without --per-symbol" "add --per-symbol" live --paper --universe Examples/data/SP500_10_CLOSE.csv --port 0 --exit-at-end --store "$OUT/live-u-err.sqlite"

@@ -162,6 +162,29 @@ struct PanelTrainingTests {
         #expect(result.statistics.tradeCount > 10)
     }
 
+    @Test("model_topk on paper through the live loop: the backtest's fills, equity and positions, bit for bit")
+    func paperEqualsBacktest() async throws {
+        let dir = Self.temp("paper")
+        _ = try PanelTrainingPipeline.run(try Self.config(output: dir))
+        let u = try UniverseLiveParityTests.shipped().rows(4000..<5200)
+        let instruments = u.symbols.map { Instrument(symbol: $0) }
+        let options = BacktestOptions(
+            cash: FixedPoint(100_000),
+            fees: FeeModel(commissionRate: FixedPoint("0.001")!, slippageBps: FixedPoint(5)),
+            fillTiming: .close,
+            finalize: .none
+        )
+        let params: [String: ConfigValue] = ["model": .string(dir), "top": .int(3), "dropout": .int(1), "rebalance": .int(10)]
+        let factory = StrategyFactory.standard(bundles: BundleCache())
+        try await UniverseLiveParityTests.expectParity(
+            u,
+            instruments,
+            { try factory.make(StrategyConfig(name: "model_topk", params: params), symbols: u.symbols) },
+            options,
+            minFills: 40
+        )
+    }
+
     @Test("TopkDropout keeps holdings, sells at most dropout of the worst, and buys the best to refill (Qlib's rule)")
     func topkDropoutRule() {
         // Held 0, 1, 2; scores: 3 best, then 0, 4, 1, 2 worst.

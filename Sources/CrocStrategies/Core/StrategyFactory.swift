@@ -183,6 +183,7 @@ public struct StrategyFactory: Sendable {
             summary: "portfolio: a model bundle ranks every symbol with a bar; hold the `top` best, replace ≤ `dropout` per rebalance",
             parameters: [
                 ("model", "(bundle directory)"), ("top", "3"), ("dropout", "0"), ("rebalance", "5"), ("bottom", "0"), ("weighting", "equal"),
+                ("minScore", "(none)"),
             ]
         ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             try makeModelTopK(&p, bundles: bundles)
@@ -242,6 +243,7 @@ public struct StrategyFactory: Sendable {
         guard let weighting = ModelTopKStrategy.Weighting(rawValue: w) else {
             throw StrategyError(.invalidParameter, keyPath: "strategy.params.weighting", rule: "must be equal or score, found '\(w)'")
         }
+        let minScore = p.values["minScore"] == nil ? -Double.infinity : try p.double("minScore", default: 0, in: -1e9...1e9)
         if let symbols = p.symbols, top + bottom > symbols.count {
             throw StrategyError(
                 .invalidParameter,
@@ -261,7 +263,8 @@ public struct StrategyFactory: Sendable {
             dropout: dropout,
             rebalance: every,
             bottom: bottom,
-            weighting: weighting
+            weighting: weighting,
+            minScore: minScore
         )
     }
 

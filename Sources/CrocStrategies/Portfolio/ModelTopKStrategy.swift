@@ -85,6 +85,9 @@ public struct ModelTopKStrategy: Strategy {
     public let bottom: Int
     /// Weights of the holdings.
     public let weighting: Weighting
+    /// Only symbols scoring above this are bought or kept long (−∞: any); below it a
+    /// holding is sold whatever the dropout. A threshold a sweep can tune.
+    public let minScore: Double
     private let transform: CrossSectionTransform
     private let width: Int
     private let pipeline: FeaturePipeline
@@ -98,8 +101,17 @@ public struct ModelTopKStrategy: Strategy {
 
     /// Creates the strategy.
     /// - Precondition: top ≥ 1, dropout ≥ 0, every ≥ 1, bottom ≥ 0.
-    public init(adapter: InferenceAdapter, top: Int, dropout: Int = 0, rebalance every: Int = 1, bottom: Int = 0, weighting: Weighting = .equal) {
+    public init(
+        adapter: InferenceAdapter,
+        top: Int,
+        dropout: Int = 0,
+        rebalance every: Int = 1,
+        bottom: Int = 0,
+        weighting: Weighting = .equal,
+        minScore: Double = -.infinity
+    ) {
         precondition(top >= 1 && dropout >= 0 && every >= 1 && bottom >= 0, "top ≥ 1, dropout ≥ 0, rebalance ≥ 1, bottom ≥ 0")
+        self.minScore = minScore
         self.adapter = adapter
         self.top = top
         self.dropout = dropout
@@ -151,7 +163,8 @@ public struct ModelTopKStrategy: Strategy {
         decisions.append((t, row))
         var weights = [Double](repeating: 0, count: n)
         let longHeld = (0..<n).filter { ($0 == 0 ? context.position : context.positions[$0]).raw > 0 }
-        let long = TopKDropout.select(held: longHeld, scores: scores, top: top, dropout: dropout)
+        var long = TopKDropout.select(held: longHeld, scores: scores, top: top, dropout: dropout)
+        if minScore > -.infinity { long.removeAll { scores[$0].map { $0 <= minScore } ?? false } }
         let longBudget = bottom > 0 ? 0.5 : 1.0
         assign(long, budget: longBudget, scores: scores, into: &weights, sign: 1)
         if bottom > 0 {

@@ -4,6 +4,9 @@ public enum ActionSpace: Sendable, Hashable, Codable {
     case discrete(Int)
     /// A real number in [low, high].
     case continuous(low: Double, high: Double)
+    /// A vector of `n` real numbers (unbounded, as a Gaussian policy samples them); the
+    /// environment maps it, e.g. to portfolio weights through a softmax.
+    case vector(Int)
 }
 
 /// An action for either kind of space.
@@ -12,6 +15,8 @@ public enum Action: Sendable, Hashable {
     case discrete(Int)
     /// A continuous value.
     case continuous(Double)
+    /// A vector of values (`ActionSpace.vector`).
+    case vector([Double])
 }
 
 /// What one step returned (Gymnasium's `(observation, reward, terminated, truncated, info)`).

@@ -96,8 +96,21 @@ public struct PPOAgent: Sendable {
     /// Whether the policy is Gaussian.
     public var isContinuous: Bool { !logStd.isEmpty }
 
-    /// The deterministic action: the argmax (discrete) or the clipped mean (continuous).
+    /// Whether each action is a vector (`ActionSpace.vector`): the raw Gaussian sample goes to
+    /// the environment as it is, every dimension at once.
+    public var vectorActions = false
+
+    /// Creates an agent with a Gaussian policy over a vector action of `dimensions` (unclipped;
+    /// the environment maps it, e.g. through a softmax to portfolio weights).
+    public init(observationSize: Int, vectorDimensions dimensions: Int, parameters: PPOParameters = .init()) {
+        self.init(observationSize: observationSize, continuousDimensions: dimensions, range: -1...1, parameters: parameters)
+        vectorActions = true
+    }
+
+    /// The deterministic action: the argmax (discrete), the clipped mean (continuous) or the
+    /// mean (vector).
     public func action(_ observation: [Double]) -> Action {
+        if vectorActions { return .vector(policy(observation)) }
         guard isContinuous, let range = actionRange else { return .discrete(act(observation)) }
         return .continuous(min(range.upperBound, max(range.lowerBound, policy(observation)[0])))
     }
@@ -157,7 +170,7 @@ public struct PPOAgent: Sendable {
                 var a = 0
                 if isContinuous, let range = actionRange {
                     let raw = out.indices.map { out[$0] + exp(logStd[$0]) * normal() }
-                    r = env.step(.continuous(min(range.upperBound, max(range.lowerBound, raw[0]))))
+                    r = env.step(vectorActions ? .vector(raw) : .continuous(min(range.upperBound, max(range.lowerBound, raw[0]))))
                     continuousActions.append(raw)
                     logProbs.append(Self.gaussianLogProb(raw, mean: out, logStd: logStd))
                 } else {

@@ -152,6 +152,7 @@ public enum RLTraining {
         switch trainEnv.actionSpace {
         case .discrete(let n): actionCount = n
         case .continuous(let low, let high): actionRange = low...high
+        case .vector(let n): actionCount = n
         }
         let start = ContinuousClock.now
         let policy: DenseNetwork

@@ -28,6 +28,7 @@ public func targetExposure(_ action: Action, _ kind: TradingActions) -> Double {
     case (.continuous, .continuous(let x)): return min(1, max(-1, x))
     case (.continuous, .discrete(let a)): return Double(a)
     case (_, .continuous(let x)): return x > 0.5 ? 1 : 0
+    case (_, .vector(let v)): return targetExposure(.continuous(v.first ?? 0), kind)  // a single asset reads the first component
     }
 }
 
@@ -92,4 +93,31 @@ public struct IdleStrategy: Strategy {
     public init() {}
     /// Does nothing.
     public mutating func onBar(_ bar: Bar, context: inout StrategyContext) {}
+}
+
+/// Replays a schedule of portfolio weights: at slice `k` of the run (the
+/// engine's bar index) it rebalances to `schedule[k]` when there is one — the
+/// weights a portfolio RL environment decided, replayed through a backtest.
+public struct WeightScheduleStrategy: Strategy {
+    /// Weights by slice (one per lane), nil where nothing was decided.
+    public let schedule: [[Double]?]
+    /// "weight-schedule".
+    public var name: String { "weight-schedule" }
+    /// None.
+    public var warmupBars: Int { 0 }
+
+    /// Creates the replay.
+    public init(schedule: [[Double]?]) { self.schedule = schedule }
+
+    /// Nothing for a lone bar (a schedule is per slice).
+    public mutating func onBar(_ bar: Bar, context: inout StrategyContext) throws {
+        try onSlice(MarketSlice(time: bar.timestamp, lanes: [0], bars: [bar]), context: &context)
+    }
+
+    /// Rebalances to this slice's scheduled weights.
+    public mutating func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
+        let k = context.barIndex
+        guard k >= 0, k < schedule.count, let w = schedule[k] else { return }
+        try context.rebalance(weights: w)
+    }
 }

@@ -143,10 +143,14 @@ extension TrainCommand {
                 ("Steps/s (learning included)", String(format: "%.0f", result.stepsPerSecond)),
                 ("Held-out return, policy [%]", String(format: "%.4f", result.testReturnPct)),
                 ("Held-out return, random policy [%]", String(format: "%.4f", result.randomReturnPct)),
-                ("Held-out return, buy & hold [%]", String(format: "%.4f", result.buyAndHoldPct)),
+                (cfg.isPortfolio ? "Held-out return, equal-weight buy & hold [%]" : "Held-out return, buy & hold [%]", String(format: "%.4f", result.buyAndHoldPct)),
             ])
         )
-        print("\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --strategy rl --param model=\(cfg.output)")
+        if let universe = cfg.data.universe {
+            print("\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --universe \(universe) --strategy rl_portfolio --param model=\(cfg.output)")
+        } else {
+            print("\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --strategy rl --param model=\(cfg.output)")
+        }
     }
 }
 

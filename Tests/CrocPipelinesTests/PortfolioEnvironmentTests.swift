@@ -124,4 +124,45 @@ struct PortfolioEnvironmentTests {
         }
         #expect(a.count == 11 && a.allSatisfy(\.isFinite))
     }
+
+    @Test("rl_portfolio backtests a saved policy: the backtest equals the policy's greedy episode, bar for bar")
+    func savedPolicyBacktestEqualsEpisode() throws {
+        var train = try Self.env()
+        var p = PPOParameters()
+        p.steps = 256
+        p.epochs = 1
+        p.hidden = [16]
+        p.seed = 8
+        var agent = PPOAgent(observationSize: train.observationSize, vectorDimensions: 11, parameters: p)
+        agent.train(&train, totalSteps: 512)
+        let bundle = RLModelBundle(
+            metadata: .init(name: "p", agent: .ppo, symbol: "universe(10)", trainingRange: [], metrics: [:]),
+            environment: RLEnvironmentSpec(features: Self.features, window: 8, actions: .continuous, commission: 0.001, slippageBps: 5, symbols: Self.universe.symbols),
+            policy: agent.policy
+        )
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlp-\(UUID().uuidString)").path
+        try bundle.save(to: dir)
+        // The greedy episode over the whole universe from the first decision.
+        var c = train.config
+        c.episodeLength = Self.universe.timestamps.count - 1 - 27
+        var e = try PortfolioEnvironment(universe: Self.universe, features: Self.features, config: c)
+        let strategy = try StrategyFactory.standard.make("rl_portfolio", parameters: ["model": .string(dir)], symbols: Self.universe.symbols)
+        #expect(strategy.warmupBars == 27)  // volatility 20 + window 8 − 1
+        e.reset(at: strategy.warmupBars)
+        var obs = e.observation()
+        while true {
+            let r = e.step(bundle.action(obs))
+            if r.terminated || r.truncated { break }
+            obs = r.observation
+        }
+        let options = BacktestOptions(cash: FixedPoint(100_000), fees: c.fees, finalize: .none)
+        let bt = try Backtester.run(universe: Self.universe, instruments: e.instruments, strategy: strategy, options: options)
+        #expect(e.engine.fills.count > 100)
+        #expect(Array(bt.equity[strategy.warmupBars...]) == e.equityCurve)
+        // A portfolio bundle is refused by rl, a single-instrument run by rl_portfolio's symbol check.
+        #expect(throws: StrategyError.self) { _ = try StrategyFactory.standard.make("rl", parameters: ["model": .string(dir)]) }
+        #expect(throws: StrategyError.self) {
+            _ = try StrategyFactory.standard.make("rl_portfolio", parameters: ["model": .string(dir)], symbols: Array(Self.universe.symbols.reversed()))
+        }
+    }
 }

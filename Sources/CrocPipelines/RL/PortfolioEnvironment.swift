@@ -155,19 +155,8 @@ public struct PortfolioEnvironment: Environment {
         weightsNow[symbolCount] = 1
     }
 
-    /// The softmax of `raw` (n + 1 values, cash last) into `out`.
-    public static func weights(_ raw: [Double], into out: inout [Double]) {
-        var m = -Double.infinity
-        for x in raw where x.isFinite { m = max(m, x) }
-        if !m.isFinite { m = 0 }
-        var sum = 0.0
-        for k in raw.indices {
-            let e = raw[k].isFinite ? exp(raw[k] - m) : 0
-            out[k] = e
-            sum += e
-        }
-        if sum > 0 { for k in raw.indices { out[k] /= sum } }
-    }
+    /// The softmax of `raw` (n + 1 values, cash last) into `out` (`RLPortfolioStrategy.softmax`).
+    public static func weights(_ raw: [Double], into out: inout [Double]) { RLPortfolioStrategy.softmax(raw, into: &out) }
 
     /// Rebalances to the action's weights after observing this row; advances one row.
     public mutating func step(_ action: Action) -> StepResult {

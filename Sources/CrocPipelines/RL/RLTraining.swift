@@ -47,6 +47,13 @@ public struct RLTrainingConfig: Sendable {
     public var seed: UInt64
     /// Bundle directory.
     public var output: String
+    /// Portfolio reward shaping (`reward: {turnoverPenalty, drawdownPenalty}`).
+    public var turnoverPenalty = 0.0
+    /// Penalty per unit of drawdown increase.
+    public var drawdownPenalty = 0.0
+
+    /// Whether the data is a universe: a portfolio policy on `PortfolioEnvironment`.
+    public var isPortfolio: Bool { data.universe != nil }
 
     /// Whether a configuration tree is an RL one (has `agent:`).
     public static func isRL(_ tree: ConfigValue) -> Bool {
@@ -60,6 +67,7 @@ public struct RLTrainingConfig: Sendable {
         let r = try ConfigReader(tree, source: source)
         try r.rejectUnknownKeys([
             "name", "agent", "data", "features", "window", "actions", "steps", "episodeLength", "trainFraction", "costs", "seed", "output",
+            "reward",
         ])
         name = try r.string("name", default: "rl")
         agent = try r.choice("agent", default: .ppo)
@@ -82,6 +90,20 @@ public struct RLTrainingConfig: Sendable {
         slippageBps = try c.double("slippageBps", default: 0)
         seed = UInt64(max(0, try r.int("seed", default: 0)))
         output = try r.string("output", default: "models/\(name)")
+        let w = try r.nested("reward")
+        try w.rejectUnknownKeys(["turnoverPenalty", "drawdownPenalty"])
+        turnoverPenalty = try w.double("turnoverPenalty", default: 0)
+        drawdownPenalty = try w.double("drawdownPenalty", default: 0)
+        guard turnoverPenalty >= 0, drawdownPenalty >= 0 else {
+            throw ConfigError(.invalidValue, keyPath: "reward", rule: "penalties must be ≥ 0", source: source)
+        }
+        if data.universe != nil {
+            guard agent == .ppo else {
+                throw ConfigError(.invalidValue, keyPath: "agent", rule: "a portfolio (data.universe) takes weight vectors: use agent: ppo", source: source)
+            }
+        } else if r.raw("reward") != nil {
+            throw ConfigError(.invalidValue, keyPath: "reward", rule: "reward shaping applies to a portfolio (data.universe)", source: source)
+        }
         guard (1...512).contains(window) else { throw ConfigError(.invalidValue, keyPath: "window", rule: "must be in 1...512", source: source) }
         guard steps >= 256 else { throw ConfigError(.invalidValue, keyPath: "steps", rule: "must be ≥ 256", source: source) }
         guard episodeLength >= 16 else { throw ConfigError(.invalidValue, keyPath: "episodeLength", rule: "must be ≥ 16", source: source) }
@@ -140,6 +162,7 @@ public enum RLTraining {
     /// - Parameter progress: called after each update.
     /// - Throws: data, configuration or bundle errors.
     public static func run(_ config: RLTrainingConfig, progress: ((RLTrainingProgress) -> Void)? = nil) throws -> RLTrainingResult {
+        if config.isPortfolio { return try runPortfolio(config, progress: progress) }
         let series = try TrainingPipeline.loadSeries(config.data)
         let split = Int(Double(series.count) * config.trainFraction)
         var trainEnv = try TradingEnvironment(
@@ -249,5 +272,98 @@ public enum RLTraining {
             buyAndHoldPct: hold,
             stepsPerSecond: Double(config.steps) / seconds
         )
+    }
+}
+
+extension RLTraining {
+    /// The portfolio environment's settings from the config.
+    static func portfolioConfig(_ config: RLTrainingConfig, episodeLength: Int) -> PortfolioEnvironmentConfig {
+        var e = PortfolioEnvironmentConfig()
+        e.window = config.window
+        e.episodeLength = episodeLength
+        e.fees = FeeModel(commissionRate: FixedPoint(unchecked: config.commission), slippageBps: FixedPoint(unchecked: config.slippageBps))
+        e.turnoverPenalty = config.turnoverPenalty
+        e.drawdownPenalty = config.drawdownPenalty
+        return e
+    }
+
+    /// PPO's Gaussian policy on `PortfolioEnvironment` over the first `trainFraction` of the
+    /// universe's rows; the greedy policy, a random one (5 seeds) and the equal-weight buy &
+    /// hold over the rest.
+    /// - Throws: data, configuration or bundle errors.
+    static func runPortfolio(_ config: RLTrainingConfig, progress: ((RLTrainingProgress) -> Void)?) throws -> RLTrainingResult {
+        let universe = try TrainingPipeline.loadUniverse(config.data)
+        let rows = universe.timestamps.count
+        let split = Int(Double(rows) * config.trainFraction)
+        var trainEnv = try PortfolioEnvironment(
+            universe: try universe.rows(0..<split),
+            features: config.features,
+            config: portfolioConfig(config, episodeLength: config.episodeLength)
+        )
+        var p = PPOParameters()
+        p.seed = config.seed
+        p.steps = min(p.steps, max(256, config.steps / 4))
+        let n = universe.count
+        var agent = PPOAgent(observationSize: trainEnv.observationSize, vectorDimensions: n + 1, parameters: p)
+        let start = ContinuousClock.now
+        agent.train(&trainEnv, totalSteps: config.steps) { report, _ in
+            progress?(
+                RLTrainingProgress(
+                    steps: report.steps,
+                    totalSteps: config.steps,
+                    meanEpisodeReturn: report.meanEpisodeReturn,
+                    loss: report.policyLoss + report.valueLoss
+                )
+            )
+            return true
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var bundle = RLModelBundle(
+            metadata: .init(
+                name: config.name,
+                agent: .ppo,
+                symbol: "universe(\(n))",
+                trainingRange: [
+                    Timestamp(nanoseconds: universe.timestamps[0]).iso8601(), Timestamp(nanoseconds: universe.timestamps[split - 1]).iso8601(),
+                ],
+                metrics: [:]
+            ),
+            environment: RLEnvironmentSpec(
+                features: config.features,
+                window: config.window,
+                actions: .continuous,
+                commission: config.commission,
+                slippageBps: config.slippageBps,
+                symbols: universe.symbols
+            ),
+            policy: agent.policy
+        )
+        // Held-out: the whole universe (features warm from its start), from the split on.
+        var testEnv = try PortfolioEnvironment(universe: universe, features: config.features, config: portfolioConfig(config, episodeLength: rows - 1 - split))
+        func episode(_ choose: ([Double]) -> Action) -> Double {
+            testEnv.reset(at: split)
+            var obs = testEnv.observation()
+            while true {
+                let r = testEnv.step(choose(obs))
+                if r.terminated || r.truncated { return ((testEnv.equityCurve.last ?? 0) / testEnv.config.cash - 1) * 100 }
+                obs = r.observation
+            }
+        }
+        let policyReturn = episode { bundle.action($0) }
+        var randomReturns: [Double] = []
+        for s in 0..<5 {
+            var rng = SplitMix64(seed: UInt64(s) &+ 77)
+            randomReturns.append(episode { _ in .vector((0...n).map { _ in rng.uniform() * 4 - 2 }) })
+        }
+        let index = Backtester.equalWeightIndex(try universe.rows(split..<rows))
+        let hold = ((index.last ?? 1) / (index.first ?? 1) - 1) * 100
+        let random = randomReturns.reduce(0, +) / 5
+        bundle.metadata.metrics = [
+            "test.return_pct": policyReturn, "test.random_return_pct": random, "test.buy_and_hold_pct": hold,
+            "train.steps_per_second": Double(config.steps) / seconds,
+        ]
+        try bundle.save(to: config.output)
+        return RLTrainingResult(bundle: bundle, testReturnPct: policyReturn, randomReturnPct: random, buyAndHoldPct: hold, stepsPerSecond: Double(config.steps) / seconds)
     }
 }

@@ -15,14 +15,33 @@ public struct RLEnvironmentSpec: Sendable, Hashable, Codable {
     public var commission: Double
     /// Slippage (bps) used in training.
     public var slippageBps: Double
+    /// For a portfolio policy (`PortfolioEnvironment`): the symbols it allocates between, in
+    /// the order of its outputs (cash after them); nil for a single-instrument policy.
+    public var symbols: [String]?
 
     /// Creates a spec.
-    public init(features: FeaturePipelineDefinition, window: Int, actions: TradingActions, commission: Double, slippageBps: Double) {
+    public init(
+        features: FeaturePipelineDefinition,
+        window: Int,
+        actions: TradingActions,
+        commission: Double,
+        slippageBps: Double,
+        symbols: [String]? = nil
+    ) {
         self.features = features
         self.window = window
         self.actions = actions
         self.commission = commission
         self.slippageBps = slippageBps
+        self.symbols = symbols
+    }
+
+    /// The observation width the policy takes: window × features + 2 for one instrument;
+    /// symbols × window × features + symbols + 1 for a portfolio.
+    public var observationSize: Int {
+        let f = FeaturePipeline(features).width
+        guard let symbols else { return f * window + 2 }
+        return symbols.count * window * f + symbols.count + 1
     }
 }
 
@@ -89,6 +108,7 @@ public struct RLModelBundle: Sendable {
     /// sets, the policy mean clipped to the action range for continuous ones.
     public func action(_ observation: [Double]) -> Action {
         let out = policy(observation)
+        if environment.symbols != nil { return .vector(out) }
         if case .continuous(let low, let high) = environment.actions.space { return .continuous(min(high, max(low, out.first ?? 0))) }
         return .discrete(out.indices.max { out[$0] < out[$1] } ?? 0)
     }
@@ -134,12 +154,14 @@ public struct RLModelBundle: Sendable {
         guard let net = try? JSONDecoder().decode(DenseNetwork.self, from: data) else {
             throw BundleError(code: .invalidWeights, path: weightsPath, detail: "not a policy network")
         }
-        let width = FeaturePipeline(m.environment.features).width * m.environment.window + 2
-        guard net.sizes.first == width else {
+        let width = m.environment.observationSize
+        let outputs = m.environment.symbols.map { $0.count + 1 }
+        guard net.sizes.first == width, outputs == nil || net.sizes.last == outputs else {
             throw BundleError(
                 code: .invalidWeights,
                 path: weightsPath,
-                detail: "network takes \(net.sizes.first ?? 0) inputs, the spec makes \(width)"
+                detail: "network takes \(net.sizes.first ?? 0) inputs and gives \(net.sizes.last ?? 0) outputs; the spec makes \(width) inputs"
+                    + (outputs.map { " and wants \($0) outputs" } ?? "")
             )
         }
         return RLModelBundle(metadata: m.metadata, environment: m.environment, policy: net)

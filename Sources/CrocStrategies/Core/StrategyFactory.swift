@@ -159,7 +159,13 @@ public struct StrategyFactory: Sendable {
             (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             let path = try p.string("model", default: "")
             do {
-                return RLPolicyStrategy(bundle: try loadPolicy(path, bundles))
+                let bundle = try loadPolicy(path, bundles)
+                guard bundle.environment.symbols == nil else {
+                    throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: "\(path) is a portfolio policy: use the rl_portfolio strategy on a universe")
+                }
+                return RLPolicyStrategy(bundle: bundle)
+            } catch let error as StrategyError {
+                throw error
             } catch {
                 throw StrategyError(
                     .invalidParameter,
@@ -187,6 +193,34 @@ public struct StrategyFactory: Sendable {
             ]
         ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
             try makeModelTopK(&p, bundles: bundles)
+        }
+        f.register(
+            "rl_portfolio",
+            summary: "portfolio: a trained portfolio RL policy (crocbot train with an agent: section and a universe) sets the weights",
+            parameters: [("model", "(RL bundle directory)")]
+        ) { (p: inout StrategyParameters) throws(StrategyError) -> any Strategy in
+            let path = try p.string("model", default: "")
+            let bundle: RLModelBundle
+            do {
+                bundle = try loadPolicy(path, bundles)
+            } catch {
+                throw StrategyError(
+                    .invalidParameter,
+                    keyPath: "strategy.params.model",
+                    rule: path.isEmpty ? "required: the directory of a trained portfolio RL bundle" : "\(error)"
+                )
+            }
+            guard let trained = bundle.environment.symbols else {
+                throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: "\(path) is a single-instrument policy: use the rl strategy")
+            }
+            if let symbols = p.symbols, symbols != trained {
+                throw StrategyError(
+                    .invalidParameter,
+                    keyPath: "strategy.params.model",
+                    rule: "the policy allocates between \(trained.joined(separator: ",")) in that order; this run trades \(symbols.joined(separator: ","))"
+                )
+            }
+            return RLPortfolioStrategy(bundle: bundle)
         }
         f.register(
             "pairs",
@@ -314,5 +348,5 @@ public struct StrategyFactory: Sendable {
     }
 
     /// Whether `name` is a portfolio strategy (it needs a universe: `--universe`).
-    public static func isPortfolio(_ name: String) -> Bool { PortfolioAllocators.isPortfolio(name) || name == "pairs" || name == "model_topk" }
+    public static func isPortfolio(_ name: String) -> Bool { PortfolioAllocators.isPortfolio(name) || ["pairs", "model_topk", "rl_portfolio"].contains(name) }
 }

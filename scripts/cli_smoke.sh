@@ -135,6 +135,16 @@ sed -e 's/^  - {name: rsi_14.*/  - {name: vz, indicator: zscore, source: volume}
 expect_error "universe training: a volume feature on a close-only universe is named" "features.vz" train --config "$OUT/u-vol.yaml"
 sed -e 's/horizon: 21/horizon: 9000/' "$OUT/u-gbdt.yaml" >"$OUT/u-h.yaml"
 expect_error "universe training: a horizon beyond the data is named" "label.horizon" train --config "$OUT/u-h.yaml"
+# Portfolio RL: PPO on the universe, the saved policy as rl_portfolio, a portfolio bundle refused by rl.
+sed -e "s#^output: .*#output: $OUT/u-ppo#" -e 's/^steps: .*/steps: 1024/' Examples/train-ppo-portfolio.yaml >"$OUT/u-ppo.yaml"
+expect_ok "train a portfolio RL policy" train --config "$OUT/u-ppo.yaml"
+grep -q "Held-out return, equal-weight buy & hold" "$OUT/stdout" || { echo "FAIL: portfolio RL training printed no held-out evaluation"; fail=1; }
+expect_ok "backtest the portfolio policy" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy rl_portfolio --param model="$OUT/u-ppo" --from 2005-01-01 --output "$OUT/rlp"
+grep -q "rl_portfolio(sp500-ppo)" "$OUT/stdout" || { echo "FAIL: backtest did not run rl_portfolio"; fail=1; }
+expect_error "rl: a portfolio policy is refused with the strategy to use" "use the rl_portfolio strategy" backtest --strategy rl --param model="$OUT/u-ppo"
+expect_error "rl_portfolio: other symbols than the policy's are named" "allocates between" backtest --universe Examples/data/SP500_10_CLOSE.csv --symbols KO,AAPL --strategy rl_portfolio --param model="$OUT/u-ppo"
+sed -e 's/^agent: ppo/agent: dqn/' "$OUT/u-ppo.yaml" >"$OUT/u-dqn.yaml"
+expect_error "portfolio RL: dqn is refused, naming the key" "config error at agent" train --config "$OUT/u-dqn.yaml"
 expect_ok "live: a universe on paper runs to the end and exits 0" live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy equal_weight --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe.sqlite"
 expect_ok "live: a single-instrument strategy per symbol of a universe on paper" live --paper --universe Examples/data/SP500_10_CLOSE.csv --symbols AAPL,KO,GE --per-symbol --max-open 2 --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-universe-ps.sqlite"
 expect_error "live: a single-instrument strategy on a universe without --per-symbol" "add --per-symbol" live --paper --universe Examples/data/SP500_10_CLOSE.csv --port 0 --exit-at-end --store "$OUT/live-u-err.sqlite"

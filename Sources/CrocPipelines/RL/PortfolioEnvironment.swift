@@ -102,7 +102,7 @@ public struct PortfolioEnvironment: Environment {
         }
         self.instruments = universe.members.map { Instrument(symbol: $0.symbol, pricePrecision: $0.pricePrecision, quantityStep: step) }
         self.firstValid = pipeline.warmup + config.window - 1
-        guard t > firstValid + config.episodeLength + 1 else {
+        guard t >= firstValid + config.episodeLength + 1 else {
             throw PanelError(
                 "episodeLength",
                 "\(t) dates are too few for warm-up \(pipeline.warmup), window \(config.window) and episodes of \(config.episodeLength)"

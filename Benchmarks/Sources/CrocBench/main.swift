@@ -18,6 +18,9 @@
 //         multi-instrument TradingEngine over 500 symbols x 2,520 daily closes (the universe
 //         scripts/bench_vectorbt_portfolio.py writes to /tmp/crocbench_universe_500.csv, or a
 //         generated one like it): asset-bars/s (best of 5) and peak memory against the closes' size.
+// cross-section: panel features, GBDT on the panel, model_topk vs momentum_topk, the portfolio RL
+//         environment and PPO on it (CrossSectionBench.swift); peers: scripts/bench_lightgbm_panel.py,
+//         scripts/bench_sb3_ppo_portfolio.py.
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -472,6 +475,7 @@ if which == "executor-sim" { try await benchExecutor(orders: Int(ProcessInfo.pro
 if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
 if which == "portfolio-sweep" { try await benchPortfolioSweep() }
+if which == "cross-section" { try benchCrossSection() }
 if which == "trials" {
     // A fixed amount of work for profilers (perf, valgrind --tool=callgrind): the first
     // `--trials` (default 500) trials spread evenly over the 100 × 100 grid, on one core, untimed.

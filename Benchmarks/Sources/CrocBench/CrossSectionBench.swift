@@ -1,0 +1,201 @@
+import CrocCore
+import CrocData
+import CrocEngine
+import CrocModels
+import CrocPipelines
+import CrocStrategies
+import CrocSupport
+import Foundation
+
+// crocbench cross-section: the cross-sectional ML and portfolio RL targets of issue 21, each
+// timed on its own (release build):
+//   1. panel features: 20 columns per symbol over 500 symbols x 2,520 bars, then two
+//      cross-sectional transforms (rank and z-score of every column);
+//   2. GBDT on that panel (1.26 M rows x 20 features, 100 rounds, depth 6, 2 threads): the data
+//      goes to /tmp/crocbench_panel.bin for scripts/bench_lightgbm_panel.py (LightGBM, same
+//      rows, same parameters, same threads);
+//   3. a model_topk backtest of the 500 symbols against momentum_topk on the same universe;
+//   4. PortfolioEnvironment steps/s, 20 assets x window 32, random actions, one core;
+//   5. PPO learning throughput on that environment (steps/s, learning included), against
+//      scripts/bench_sb3_ppo_portfolio.py (Stable-Baselines3, same sizes, same threads).
+
+/// The 20 feature columns of the benchmark (all computable from closes).
+let crossSectionFeatures = """
+    - {name: r1, indicator: returns}
+    - {name: r5, indicator: returns, params: {period: 5}}
+    - {name: r20, indicator: returns, params: {period: 20}}
+    - {name: r60, indicator: returns, params: {period: 60}}
+    - {name: r120, indicator: returns, params: {period: 120}}
+    - {name: lr10, indicator: log_returns, params: {period: 10}}
+    - {name: v20, indicator: volatility, params: {period: 20}}
+    - {name: v60, indicator: volatility, params: {period: 60}}
+    - {name: z20, indicator: zscore, params: {period: 20}}
+    - {name: z60, indicator: zscore, params: {period: 60}}
+    - {name: rsi14, indicator: rsi, params: {period: 14}}
+    - {name: rsi5, indicator: rsi, params: {period: 5}}
+    - {name: roc10, indicator: roc, params: {period: 10}}
+    - {name: roc30, indicator: roc, params: {period: 30}}
+    - {name: mom10, indicator: mom, params: {period: 10}}
+    - {name: sd20, indicator: stddev, params: {period: 20}}
+    - {name: ema20, indicator: ema, params: {period: 20}}
+    - {name: sma50, indicator: sma, params: {period: 50}}
+    - {name: min20, indicator: min, params: {period: 20}}
+    - {name: max20, indicator: max, params: {period: 20}}
+    """
+
+func benchCrossSection() throws {
+    let path = "/tmp/crocbench_universe_500.csv"
+    let universe = FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse()
+    let definition = try FeaturePipelineDefinition.parse(text: crossSectionFeatures)
+    let pipeline = FeaturePipeline(definition)
+
+    // 1. Panel features + two cross-sectional transforms.
+    var panelTime = Double.infinity
+    var panel = FeaturePanel(universe: universe, pipeline: pipeline)
+    for _ in 0..<5 {
+        let start = ContinuousClock.now
+        var p = FeaturePanel(universe: universe, pipeline: pipeline)
+        for name in p.columnNames { p.transform(name, CrossSection.rank) }
+        for name in p.columnNames { p.transform(name, CrossSection.zscore) }
+        panelTime = min(panelTime, seconds(ContinuousClock.now - start))
+        panel = p
+    }
+    print(
+        String(
+            format: "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s",
+            universe.count, universe.timestamps.count, pipeline.width, panelTime
+        )
+    )
+
+    // 2. GBDT on the panel: rows with every feature and a 5-bar forward return (ranked).
+    var forward = FeaturePanel.forwardReturns(universe, horizon: 5)
+    for t in forward.indices { CrossSection.rank(&forward[t]) }
+    let rows = universe.timestamps.count
+    let n = universe.count
+    let width = pipeline.width
+    var x: [Double] = []
+    var y: [Double] = []
+    x.reserveCapacity(rows * n * width)
+    panel.values.withUnsafeBufferPointer { v in
+        for t in 0..<rows {
+            for s in 0..<n where forward[t][s].isFinite {
+                var ok = true
+                for c in 0..<width where !v[(c * rows + t) * n + s].isFinite { ok = false }
+                guard ok else { continue }
+                for c in 0..<width { x.append(v[(c * rows + t) * n + s]) }
+                y.append(forward[t][s])
+            }
+        }
+    }
+    let data = Dataset(x: Matrix(rows: y.count, columns: width, values: x), y: y)
+    // Rows for LightGBM: count, width, then row-major x, then y (float64, little-endian).
+    var bytes = Data()
+    withUnsafeBytes(of: Int64(y.count)) { bytes.append(contentsOf: $0) }
+    withUnsafeBytes(of: Int64(width)) { bytes.append(contentsOf: $0) }
+    x.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    y.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    try bytes.write(to: URL(fileURLWithPath: "/tmp/crocbench_panel.bin"))
+    var p = GBDTParameters()
+    p.rounds = 100
+    p.maxDepth = 6
+    p.maxLeaves = 63
+    p.learningRate = 0.1
+    p.minSamplesLeaf = 20
+    p.threads = 2
+    p.loss = .squared
+    var gbdtTime = Double.infinity
+    var model: GradientBoostedTrees?
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        model = try GradientBoostedTrees.fit(data, parameters: p)
+        gbdtTime = min(gbdtTime, seconds(ContinuousClock.now - start))
+    }
+    let predictions = model!.predict(batch: data.x)
+    let mse = zip(predictions, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(y.count)
+    print(
+        String(
+            format: "gbdt on the panel: %d rows x %d features, 100 rounds, depth 6, 63 leaves, 2 threads: best %.3f s (training mse %.6f); /tmp/crocbench_panel.bin for scripts/bench_lightgbm_panel.py",
+            y.count, width, gbdtTime, mse
+        )
+    )
+
+    // 3. model_topk (that GBDT, features through the streams) against momentum_topk, same universe.
+    let bundle = ModelBundle(
+        metadata: ModelMetadata(name: "bench", kind: .gbdt, task: .regression),
+        features: definition,
+        scaler: .none,
+        label: LabelDefinition(kind: .value, horizon: 5),
+        model: model!
+    )
+    let instruments = universe.symbols.map { Instrument(symbol: $0, pricePrecision: 4, quantityStep: FixedPoint(raw: 1)) }
+    let options = BacktestOptions(cash: FixedPoint(100_000), fees: FeeModel(commissionRate: FixedPoint("0.001")!), fillTiming: .close, finalize: .none)
+    func time(_ make: () throws -> any Strategy) throws -> (Double, Int) {
+        var best = Double.infinity
+        var fills = 0
+        for _ in 0..<3 {
+            let strategy = try make()
+            let start = ContinuousClock.now
+            let engine = Backtester.runEngine(universe: universe, instruments: instruments, strategy: strategy, options: options)
+            best = min(best, seconds(ContinuousClock.now - start))
+            fills = engine.fills.count
+        }
+        return (best, fills)
+    }
+    let (momentum, momentumFills) = try time {
+        try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(50), "lookback": .int(126), "rebalance": .int(21)], symbols: universe.symbols)
+    }
+    let (topk, topkFills) = try time {
+        ModelTopKStrategy(adapter: InferenceAdapter(bundle: bundle, recordLatency: false), top: 50, dropout: 5, rebalance: 21)
+    }
+    print(
+        String(
+            format: "model_topk vs momentum_topk (top 50, every 21 bars, 500 symbols): %.3f s (%d fills) vs %.3f s (%d fills): %.2f x",
+            topk, topkFills, momentum, momentumFills, topk / momentum
+        )
+    )
+
+    // 4. PortfolioEnvironment: 20 assets, window 32, random actions, one core.
+    let twenty = try universe.selecting(Array(universe.symbols.enumerated().filter { $0.offset % 10 != 0 }.map(\.element).prefix(20)))
+    let envFeatures = try FeaturePipelineDefinition.parse(
+        text: "[{name: r5, indicator: returns, params: {period: 5}}, {name: r20, indicator: returns, params: {period: 20}}, {name: v20, indicator: volatility, params: {period: 20}}, {name: z20, indicator: zscore, params: {period: 20}}]"
+    )
+    var c = PortfolioEnvironmentConfig()
+    c.window = 32
+    c.episodeLength = 256
+    var env = try PortfolioEnvironment(universe: twenty, features: envFeatures, config: c)
+    var rng = SplitMix64(seed: 1)
+    let actions = (0..<256).map { _ in Action.vector((0...20).map { _ in rng.uniform() * 4 - 2 }) }
+    _ = env.reset(seed: 1)
+    let steps = 100_000
+    let start = ContinuousClock.now
+    var checksum = 0.0
+    for i in 0..<steps {
+        let r = env.step(actions[i & 255])
+        checksum += r.reward + r.observation[i % r.observation.count]
+        if r.terminated || r.truncated { _ = env.reset(seed: nil) }
+    }
+    let envTime = seconds(ContinuousClock.now - start)
+    print(
+        String(
+            format: "portfolio environment: 20 assets x window 32 x 4 features (observation %d), %d random steps: %.0f steps/s (one core; checksum %.3f)",
+            env.observationSize, steps, Double(steps) / envTime, checksum
+        )
+    )
+
+    // 5. PPO learning throughput on it: default hyper-parameters (2,048-step rollouts, 10 epochs,
+    //    minibatches of 64, [64, 64] tanh), Gaussian policy over 21 outputs.
+    var trainEnv = env
+    var pp = PPOParameters()
+    pp.seed = 1
+    var agent = PPOAgent(observationSize: env.observationSize, vectorDimensions: 21, parameters: pp)
+    let total = 4096
+    let t0 = ContinuousClock.now
+    agent.train(&trainEnv, totalSteps: total)
+    let ppoTime = seconds(ContinuousClock.now - t0)
+    print(
+        String(
+            format: "ppo on the portfolio environment: %d steps (2 rollouts of 2048, 10 epochs, batch 64, [64, 64]) in %.2f s: %.0f steps/s, learning included",
+            total, ppoTime, Double(total) / ppoTime
+        )
+    )
+}

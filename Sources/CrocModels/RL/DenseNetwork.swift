@@ -64,24 +64,33 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         Gradients(weights: weights.map { [Double](repeating: 0, count: $0.count) }, biases: biases.map { [Double](repeating: 0, count: $0.count) })
     }
 
-    /// Adds ∂loss/∂parameters for one sample, given ∂loss/∂output.
+    /// Adds ∂loss/∂parameters for one sample, given ∂loss/∂output. The gradient with
+    /// respect to the input is not formed (nothing upstream needs it), which spares the
+    /// widest layer a second pass over its weights.
     public func backward(_ acts: [[Double]], outputGradient: [Double], into g: inout Gradients) {
         var delta = outputGradient
         for k in stride(from: weights.count - 1, through: 0, by: -1) {
             let (fi, fo) = (sizes[k], sizes[k + 1])
-            let input = acts[k]
-            var next = [Double](repeating: 0, count: fi)
-            for o in 0..<fo {
-                let d = delta[o]
-                if d == 0 { continue }
-                g.biases[k][o] += d
-                let row = o * fi
-                for j in 0..<fi {
-                    g.weights[k][row + j] += d * input[j]
-                    next[j] += d * weights[k][row + j]
+            let needsInput = k > 0
+            var next = [Double](repeating: 0, count: needsInput ? fi : 0)
+            acts[k].withUnsafeBufferPointer { input in
+                weights[k].withUnsafeBufferPointer { w in
+                    g.weights[k].withUnsafeMutableBufferPointer { gw in
+                        next.withUnsafeMutableBufferPointer { nx in
+                            for o in 0..<fo {
+                                let d = delta[o]
+                                if d == 0 { continue }
+                                g.biases[k][o] += d
+                                let row = o * fi
+                                for j in 0..<fi { gw[row + j] += d * input[j] }
+                                if needsInput { for j in 0..<fi { nx[j] += d * w[row + j] } }
+                            }
+                        }
+                    }
                 }
             }
-            if k > 0 {
+            if needsInput {
+                let input = acts[k]
                 for j in 0..<fi { next[j] *= 1 - input[j] * input[j] }  // tanh'
             }
             delta = next

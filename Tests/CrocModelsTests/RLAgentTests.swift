@@ -38,6 +38,26 @@ struct RLAgentTests {
         #expect(worst < 1e-7, "worst gradient error \(worst)")
     }
 
+    @Test("a batch through the network is each sample through it, bit for bit: activations and summed gradients")
+    func batchEqualsSamples() {
+        var rng = SplitMix64(seed: 21)
+        let net = DenseNetwork(sizes: [37, 16, 8, 5], outputGain: 1, rng: &rng)
+        let count = 11  // blocks of four and a remainder
+        let xs = (0..<count).map { _ in (0..<37).map { _ in rng.uniform() * 2 - 1 } }
+        let grads = (0..<count).map { s in (0..<5).map { j in s == 3 && j == 1 ? 0 : rng.uniform() - 0.5 } }
+        var one = net.zeroGradients()
+        for s in 0..<count { net.backward(net.forward(xs[s]), outputGradient: grads[s], into: &one) }
+        let acts = net.forward(batch: xs.flatMap { $0 }, count: count)
+        for s in 0..<count {
+            let single = net.forward(xs[s])
+            for k in 1..<single.count { #expect(Array(acts[k][(s * single[k].count)..<((s + 1) * single[k].count)]) == single[k]) }
+        }
+        var batched = net.zeroGradients()
+        net.backward(batch: acts, count: count, outputGradient: grads.flatMap { $0 }, into: &batched)
+        #expect(batched.weights == one.weights)
+        #expect(batched.biases == one.biases)
+    }
+
     @Test("GAE on a hand-worked example, with an episode end cutting the bootstrap")
     func gae() {
         let a = PPOAgent.generalizedAdvantages(

@@ -31,20 +31,73 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
     /// Activations of every layer (input first, output last), for `backward`.
     public func forward(_ x: [Double]) -> [[Double]] {
         var acts = [x]
+        acts.reserveCapacity(weights.count + 1)
         for k in 0..<weights.count {
-            let (fi, fo) = (sizes[k], sizes[k + 1])
-            let input = acts[k]
-            var out = biases[k]
+            acts.append(layer(k, acts[k], count: 1))
+        }
+        return acts
+    }
+
+    /// Layer `k` over `count` inputs stored row-major in `input` (count × in), as count × out.
+    ///
+    /// Each output is its bias plus the products in input order, exactly as one sample at a
+    /// time would sum them; several outputs are summed side by side (independent chains the
+    /// processor overlaps), so batching changes the speed and not a bit of the result.
+    func layer(_ k: Int, _ input: [Double], count: Int) -> [Double] {
+        let (fi, fo) = (sizes[k], sizes[k + 1])
+        let last = k == weights.count - 1
+        var out = [Double](repeating: 0, count: count * fo)
+        input.withUnsafeBufferPointer { x in
             weights[k].withUnsafeBufferPointer { w in
-                for o in 0..<fo {
-                    var s = out[o]
-                    let row = o * fi
-                    for j in 0..<fi { s += w[row + j] * input[j] }
-                    out[o] = k == weights.count - 1 ? s : Foundation.tanh(s)
+                biases[k].withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { y in
+                        for o in 0..<fo {
+                            let row = w.baseAddress! + o * fi
+                            var s = 0
+                            while s + 4 <= count {
+                                let x0 = x.baseAddress! + s * fi
+                                let x1 = x0 + fi
+                                let x2 = x1 + fi
+                                let x3 = x2 + fi
+                                var a0 = b[o]
+                                var a1 = b[o]
+                                var a2 = b[o]
+                                var a3 = b[o]
+                                for j in 0..<fi {
+                                    let wj = row[j]
+                                    a0 += wj * x0[j]
+                                    a1 += wj * x1[j]
+                                    a2 += wj * x2[j]
+                                    a3 += wj * x3[j]
+                                }
+                                y[s * fo + o] = a0
+                                y[(s + 1) * fo + o] = a1
+                                y[(s + 2) * fo + o] = a2
+                                y[(s + 3) * fo + o] = a3
+                                s += 4
+                            }
+                            while s < count {
+                                let xs = x.baseAddress! + s * fi
+                                var a = b[o]
+                                for j in 0..<fi { a += row[j] * xs[j] }
+                                y[s * fo + o] = a
+                                s += 1
+                            }
+                        }
+                        if !last { for i in 0..<(count * fo) { y[i] = Foundation.tanh(y[i]) } }
+                    }
                 }
             }
-            acts.append(out)
         }
+        return out
+    }
+
+    /// Activations of every layer for a batch of `count` inputs (row-major, count × in), each
+    /// layer count × size: `forward` of each row, bit for bit.
+    public func forward(batch x: [Double], count: Int) -> [[Double]] {
+        var acts = [x]
+        acts.reserveCapacity(weights.count + 1)
+        for k in 0..<weights.count { acts.append(layer(k, acts[k], count: count)) }
         return acts
     }
 
@@ -68,30 +121,52 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
     /// respect to the input is not formed (nothing upstream needs it), which spares the
     /// widest layer a second pass over its weights.
     public func backward(_ acts: [[Double]], outputGradient: [Double], into g: inout Gradients) {
+        backward(batch: acts, count: 1, outputGradient: outputGradient, into: &g)
+    }
+
+    /// Adds ∂loss/∂parameters for a batch (activations from `forward(batch:count:)`, output
+    /// gradients count × out): every gradient element receives the samples' terms in sample
+    /// order, as `backward` one sample after another would add them.
+    public func backward(batch acts: [[Double]], count: Int, outputGradient: [Double], into g: inout Gradients) {
         var delta = outputGradient
         for k in stride(from: weights.count - 1, through: 0, by: -1) {
             let (fi, fo) = (sizes[k], sizes[k + 1])
             let needsInput = k > 0
-            var next = [Double](repeating: 0, count: needsInput ? fi : 0)
+            var next = [Double](repeating: 0, count: needsInput ? count * fi : 0)
             acts[k].withUnsafeBufferPointer { input in
                 weights[k].withUnsafeBufferPointer { w in
                     g.weights[k].withUnsafeMutableBufferPointer { gw in
-                        next.withUnsafeMutableBufferPointer { nx in
+                        delta.withUnsafeBufferPointer { d in
                             for o in 0..<fo {
-                                let d = delta[o]
-                                if d == 0 { continue }
-                                g.biases[k][o] += d
-                                let row = o * fi
-                                for j in 0..<fi { gw[row + j] += d * input[j] }
-                                if needsInput { for j in 0..<fi { nx[j] += d * w[row + j] } }
+                                let grow = gw.baseAddress! + o * fi
+                                for s in 0..<count {
+                                    let ds = d[s * fo + o]
+                                    if ds == 0 { continue }
+                                    g.biases[k][o] += ds
+                                    let xs = input.baseAddress! + s * fi
+                                    for j in 0..<fi { grow[j] += ds * xs[j] }
+                                }
+                            }
+                            guard needsInput else { return }
+                            next.withUnsafeMutableBufferPointer { nx in
+                                for s in 0..<count {
+                                    let ns = nx.baseAddress! + s * fi
+                                    for o in 0..<fo {
+                                        let ds = d[s * fo + o]
+                                        if ds == 0 { continue }
+                                        let row = w.baseAddress! + o * fi
+                                        for j in 0..<fi { ns[j] += ds * row[j] }
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
             if needsInput {
-                let input = acts[k]
-                for j in 0..<fi { next[j] *= 1 - input[j] * input[j] }  // tanh'
+                acts[k].withUnsafeBufferPointer { input in
+                    for i in 0..<(count * fi) { next[i] *= 1 - input[i] * input[i] }  // tanh'
+                }
             }
             delta = next
         }

@@ -222,10 +222,18 @@ public struct PPOAgent: Sendable {
                     var gv = value.zeroGradients()
                     var gLogStd = [Double](repeating: 0, count: logStd.count)
                     let n = Double(idx.count)
-                    for (k, i) in idx.enumerated() {
+                    // The minibatch through each network at once (`forward(batch:)` and
+                    // `backward(batch:)` give each sample's terms, in sample order, bit for bit).
+                    let batch = Array(idx)
+                    let b = batch.count
+                    let inputs = batch.reduce(into: [Double]()) { $0.append(contentsOf: observations[$1]) }
+                    let pActs = policy.forward(batch: inputs, count: b)
+                    let outputs = pActs.last!
+                    let width = outputs.count / b
+                    var gOutAll = [Double](repeating: 0, count: b * width)
+                    for (k, i) in batch.enumerated() {
                         let a = (adv[k] - mean) / (sd + 1e-8)
-                        let acts = policy.forward(observations[i])
-                        let out = acts.last!
+                        let out = Array(outputs[(k * width)..<((k + 1) * width)])
                         var gOut = [Double](repeating: 0, count: out.count)
                         if isContinuous {
                             let raw = continuousActions[i]
@@ -256,12 +264,17 @@ public struct PPOAgent: Sendable {
                                 for j in probs.indices { gOut[j] += p.entropyCoefficient * probs[j] * (log(max(probs[j], 1e-12)) + h) / n }
                             }
                         }
-                        policy.backward(acts, outputGradient: gOut, into: &gp)
-                        let vacts = value.forward(observations[i])
-                        let diff = vacts.last![0] - returns[i]
-                        valueLossSum += diff * diff / n
-                        value.backward(vacts, outputGradient: [p.valueCoefficient * 2 * diff / n], into: &gv)
+                        for j in 0..<width { gOutAll[k * width + j] = gOut[j] }
                     }
+                    policy.backward(batch: pActs, count: b, outputGradient: gOutAll, into: &gp)
+                    let vActs = value.forward(batch: inputs, count: b)
+                    var gValue = [Double](repeating: 0, count: b)
+                    for (k, i) in batch.enumerated() {
+                        let diff = vActs.last![k] - returns[i]
+                        valueLossSum += diff * diff / n
+                        gValue[k] = p.valueCoefficient * 2 * diff / n
+                    }
+                    value.backward(batch: vActs, count: b, outputGradient: gValue, into: &gv)
                     var nets = [policy, value]
                     optimizer.step(&nets, [gp, gv], maxNorm: p.maxGradNorm)
                     policy = nets[0]

@@ -116,6 +116,19 @@ extension TrainCommand {
             "\nwrote bundle \(cfg.output) (\(result.trainRows) training rows; dates: train \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
         )
         print("backtest it with: crocbot backtest --universe \(cfg.data.universe ?? "") --strategy model_topk --param model=\(cfg.output) --param top=\(p.top)")
+        if let wf = cfg.walkForward {
+            let universe = try TrainingPipeline.loadUniverse(cfg.data)
+            let data = try LabelledPanel(universe: universe, features: cfg.features, crossSection: cfg.crossSection, label: cfg.label)
+            let wfProgress = ProgressReporter("walk-forward")
+            let r = try PanelWalkForward.run(data, config: cfg, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding) { step, total in
+                wfProgress.update(step: step, total: total, detail: "windows")
+            }
+            print(
+                "\nWalk-forward (\(wf.expanding ? "expanding" : "rolling"), \(r.windows.count) windows of \(wf.testSize) dates), stitched out-of-sample:"
+            )
+            print(evaluationTable(r.outOfSample.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: cfg.label.task))
+            print(factorSummary(r.factor, top: p.top, period: cfg.label.horizon))
+        }
     }
 
     /// The RL path: train on the training range, evaluate on the held-out range, save the bundle.

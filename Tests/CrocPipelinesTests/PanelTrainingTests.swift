@@ -185,6 +185,24 @@ struct PanelTrainingTests {
         )
     }
 
+    @Test("walk-forward on the panel: windows of dates shared by all symbols, scores only out of sample, stitched into one factor")
+    func walkForward() throws {
+        let config = try Self.config(output: Self.temp("wf"))
+        let u = try TrainingPipeline.loadUniverse(config.data)
+        let data = try LabelledPanel(universe: u, features: config.features, crossSection: config.crossSection, label: config.label)
+        let r = try PanelWalkForward.run(data, config: config, trainSize: 500, testSize: 250, expanding: false)
+        #expect(r.windows.count == (data.dates - 10 - (data.warmup + 500)) / 250)
+        for w in r.windows {
+            #expect(w.train.upperBound + config.purge == w.test.lowerBound)
+            #expect(w.rankIC.isFinite)
+        }
+        // Dates before the first test window have no score; the stitched factor covers the tests.
+        let firstTest = r.windows[0].test.lowerBound
+        #expect(r.factor.rankIC[..<firstTest].allSatisfy { $0.isNaN })
+        #expect(r.factor.rankICSummary.count == r.windows.count * 250)
+        #expect(r.outOfSample["rows"] == Double(r.windows.reduce(0) { $0 + data.rows($1.test).count }))
+    }
+
     @Test("TopkDropout keeps holdings, sells at most dropout of the worst, and buys the best to refill (Qlib's rule)")
     func topkDropoutRule() {
         // Held 0, 1, 2; scores: 3 best, then 0, 4, 1, 2 worst.

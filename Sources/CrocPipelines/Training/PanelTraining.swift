@@ -325,3 +325,83 @@ public enum PanelTrainingPipeline {
         )
     }
 }
+
+/// Walk-forward on a panel: rolling or expanding windows of union-calendar rows
+/// (dates), shared by every symbol; each window fits the scaler and the model on
+/// its training rows (none whose label ends in its test rows) and scores the next
+/// `testSize` dates. The out-of-sample scores are stitched into one panel and
+/// evaluated as a factor (IC, rank IC, quantiles, top-k).
+public enum PanelWalkForward {
+    /// What a panel walk-forward produced.
+    public struct Result: Sendable {
+        /// Per window: training dates, test dates, rank IC mean of its test dates.
+        public var windows: [(train: Range<Int>, test: Range<Int>, rankIC: Double)]
+        /// Prediction metrics over every stitched out-of-sample row.
+        public var outOfSample: [String: Double]
+        /// The factor evaluation of the stitched out-of-sample scores.
+        public var factor: FactorEvaluation
+    }
+
+    /// Runs the windows.
+    /// - Throws: `ModelError` when no window fits, fitting errors.
+    public static func run(
+        _ data: LabelledPanel,
+        config: TrainingConfig,
+        trainSize: Int,
+        testSize: Int,
+        expanding: Bool,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Result {
+        let windows = TimeSplit.walkForward(
+            bars: data.dates,
+            warmup: data.warmup,
+            horizon: config.label.horizon,
+            purge: config.purge,
+            trainSize: trainSize,
+            testSize: testSize,
+            expanding: expanding
+        )
+        guard !windows.isEmpty else {
+            throw ModelError(.invalidData, "no walk-forward window fits: \(data.dates) dates, train \(trainSize), test \(testSize)")
+        }
+        var scores = [[Double]](repeating: [Double](repeating: .nan, count: data.universe.count), count: data.dates)
+        var out: [(train: Range<Int>, test: Range<Int>, rankIC: Double)] = []
+        var labels: [Double] = []
+        var predictions: [Double] = []
+        for (k, w) in windows.enumerated() {
+            let trainRows = data.rows(w.train, labelsBefore: w.test.lowerBound)
+            let scaler = try data.fitScaler(config.scaler, rows: trainRows)
+            let model = try ModelFactory.fit(
+                kind: config.modelKind,
+                task: config.label.task,
+                data: data.dataset(trainRows, scaler: scaler),
+                hyperparameters: config.modelParameters
+            )
+            let testRows = data.rows(w.test)
+            let test = data.dataset(testRows, scaler: scaler)
+            let p = model.predict(batch: test.x)
+            for (i, r) in testRows.enumerated() { scores[r.t][r.s] = p[i] }
+            labels += test.y
+            predictions += p
+            let window = try FactorEvaluation.evaluate(
+                times: data.universe.timestamps,
+                scores: data.scores(testRows, predictions: p),
+                forwardReturns: data.forwardReturns,
+                quantiles: config.portfolio.quantiles,
+                topK: min(config.portfolio.top, data.universe.count),
+                period: config.label.horizon
+            )
+            out.append((w.train, w.test, window.rankICSummary.mean))
+            progress?(k + 1, windows.count)
+        }
+        let factor = try FactorEvaluation.evaluate(
+            times: data.universe.timestamps,
+            scores: scores,
+            forwardReturns: data.forwardReturns,
+            quantiles: config.portfolio.quantiles,
+            topK: min(config.portfolio.top, data.universe.count),
+            period: config.label.horizon
+        )
+        return Result(windows: out, outOfSample: Evaluation.metrics(task: config.label.task, labels: labels, predictions: predictions), factor: factor)
+    }
+}

@@ -121,9 +121,10 @@ expect_error "data factor: an unwritable --output is named" "cannot write" data 
 expect_error "data factor: an unknown column lists the columns" "columns: ret_1" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column nope --top 3
 expect_error "data factor: a top larger than the universe is refused" "larger than the universe" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --top 30
 # Cross-sectional ML: a model ranks the universe; evaluation, predictions, model_topk, bad input.
-sed -e "s#^output: .*#output: $OUT/u-gbdt#" -e 's/rounds: 100/rounds: 20/' Examples/train-gbdt-universe.yaml >"$OUT/u-gbdt.yaml"
+sed -e "s#^output: .*#output: $OUT/u-gbdt#" -e 's/rounds: 100/rounds: 20/' -e '/^walkForward:/d' Examples/train-gbdt-universe.yaml >"$OUT/u-gbdt.yaml"
 expect_ok "train a GBDT on a universe" train --config "$OUT/u-gbdt.yaml"
 grep -q "rank IC  mean" "$OUT/stdout" && grep -q "rank_ic_mean" "$OUT/stdout" && grep -q "model_topk top 3" "$OUT/stdout" || { echo "FAIL: universe training printed no cross-sectional evaluation or backtest"; fail=1; }
+test -s "$OUT/u-gbdt/report.html" && grep -q 'data-chart="cumulative-rank-ic"' "$OUT/u-gbdt/report.html" || { echo "FAIL: universe training wrote no report.html"; fail=1; }
 expect_ok "evaluate a universe model with --predictions" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --from 2015-07-01 --predictions "$OUT/preds.csv"
 head -1 "$OUT/preds.csv" | grep -q "^Time,Symbol,Score,ForwardReturn$" && [ "$(wc -l <"$OUT/preds.csv")" -gt 1000 ] || { echo "FAIL: evaluate --predictions wrote no scored rows"; fail=1; }
 expect_error "evaluate: an unwritable --predictions path is named" "cannot write" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --predictions /nonexistent-dir/p.csv

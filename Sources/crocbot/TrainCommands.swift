@@ -97,6 +97,15 @@ extension TrainCommand {
         if !result.excluded.isEmpty {
             print("warning: left out (history shorter than the warm-up plus the horizon): \(result.excluded.joined(separator: ", "))")
         }
+        let reportPath = (cfg.output as NSString).appendingPathComponent("report.html")
+        let configText = (try? String(contentsOfFile: config, encoding: .utf8)) ?? config
+        try FactorHTMLReport.render(
+            bundle: result.bundle,
+            factor: result.testFactor,
+            metrics: result.metrics,
+            backtest: result.testBacktest,
+            configuration: configText
+        ).write(toFile: reportPath, atomically: true, encoding: .utf8)
         print(evaluationTable(result.metrics, task: result.bundle.metadata.task))
         print(factorTable(result.metrics))
         print("\nTest range, cross-sectional (\(cfg.label.horizon)-bar forward returns):")
@@ -113,7 +122,7 @@ extension TrainCommand {
             ])
         )
         print(
-            "\nwrote bundle \(cfg.output) (\(result.trainRows) training rows; dates: train \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
+            "\nwrote bundle \(cfg.output) and \(reportPath) (\(result.trainRows) training rows; dates: train \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
         )
         print("backtest it with: crocbot backtest --universe \(cfg.data.universe ?? "") --strategy model_topk --param model=\(cfg.output) --param top=\(p.top)")
         if let wf = cfg.walkForward {
@@ -339,6 +348,15 @@ extension EvaluateCommand {
         let result = try Backtester.run(universe: data.universe, instruments: instruments, strategy: strategy, options: options)
         print("\nBacktest, model_topk top \(top), dropout \(dropout), every \(rebalance ?? horizon) bars:")
         print(BacktestReport.table(result))
+        let path = report ?? (model as NSString).appendingPathComponent("evaluation.html")
+        let settings = "model: \(model)\nuniverse: \(universe ?? "")\nfrom: \(from ?? "-")\nto: \(to ?? "-")\ntop: \(top)\ndropout: \(dropout)\ncash: \(cash)\ncommission: \(commission)"
+        let html = FactorHTMLReport.render(bundle: bundle, factor: e, metrics: metrics, backtest: result, configuration: settings)
+        do {
+            try Data(html.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw ValidationError("--report \(path): cannot write: \(error.localizedDescription)")
+        }
+        print("\nwrote \(path)")
     }
 }
 

@@ -132,7 +132,12 @@ struct PanelTrainingTests {
         let best = (0..<u.count).filter { last.scores[$0].isFinite }.sorted { last.scores[$0] > last.scores[$1] }.prefix(3)
         #expect(Set(targets.map(\.symbol)) == Set(best.map { u.symbols[$0] }))
         #expect(targets.allSatisfy { abs($0.weight - 1.0 / 3) < 1e-15 })
-        _ = result
+        // The training report: the factor charts, the metrics, the backtest; self-contained.
+        let html = FactorHTMLReport.render(bundle: bundle, factor: result.testFactor, metrics: result.metrics, backtest: result.testBacktest, configuration: "x")
+        for id in ["cumulative-rank-ic", "rank-ic-by-year", "quantile-returns", "spread", "feature-importance", "equity"] {
+            #expect(html.contains("data-chart=\"\(id)\""), "chart \(id)")
+        }
+        #expect(html.contains("test.rank_ic_mean") && !html.contains("https://") && !html.contains("<script"))
     }
 
     @Test("model_topk in a backtest holds at most top symbols and replaces at most dropout per rebalance")

@@ -9,13 +9,18 @@ public enum CrossSection {
     /// `scipy.stats.rankdata(method="average")`) of the finite values; NaN elsewhere.
     public static func averageRanks(_ values: [Double]) -> [Double] {
         var out = [Double](repeating: .nan, count: values.count)
-        let order = values.indices.filter { values[$0].isFinite }.sorted { values[$0] < values[$1] }
+        // (value, position) pairs of the finite values, sorted by value: a tuple sort
+        // compares in place instead of looking values up through a closure.
+        var order: [(value: Double, index: Int32)] = []
+        order.reserveCapacity(values.count)
+        for k in values.indices where values[k].isFinite { order.append((values[k], Int32(k))) }
+        order.sort { $0.value < $1.value }
         var i = 0
         while i < order.count {
             var j = i
-            while j + 1 < order.count && values[order[j + 1]] == values[order[i]] { j += 1 }
+            while j + 1 < order.count && order[j + 1].value == order[i].value { j += 1 }
             let rank = Double(i + j) / 2 + 1
-            for m in i...j { out[order[m]] = rank }
+            for m in i...j { out[Int(order[m].index)] = rank }
             i = j + 1
         }
         return out
@@ -31,22 +36,34 @@ public enum CrossSection {
 
     /// Subtracts the mean of the finite values.
     public static func demean(_ row: inout [Double]) {
-        let finite = row.filter(\.isFinite)
-        guard !finite.isEmpty else { return }
-        let mean = finite.reduce(0, +) / Double(finite.count)
+        var sum = 0.0
+        var count = 0
+        for x in row where x.isFinite {
+            sum += x
+            count += 1
+        }
+        guard count > 0 else { return }
+        let mean = sum / Double(count)
         for k in row.indices where row[k].isFinite { row[k] -= mean }
     }
 
     /// (x − mean) / standard deviation of the finite values (sample, n − 1, as pandas and
     /// Qlib's `CSZScoreNorm`); NaN where fewer than two values or no spread.
     public static func zscore(_ row: inout [Double]) {
-        let finite = row.filter(\.isFinite)
-        guard finite.count > 1 else {
+        var sum = 0.0
+        var count = 0
+        for x in row where x.isFinite {
+            sum += x
+            count += 1
+        }
+        guard count > 1 else {
             for k in row.indices { row[k] = .nan }
             return
         }
-        let mean = finite.reduce(0, +) / Double(finite.count)
-        let sd = (finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(finite.count - 1)).squareRoot()
+        let mean = sum / Double(count)
+        var squares = 0.0
+        for x in row where x.isFinite { squares += (x - mean) * (x - mean) }
+        let sd = (squares / Double(count - 1)).squareRoot()
         for k in row.indices where row[k].isFinite { row[k] = sd > 0 ? (row[k] - mean) / sd : .nan }
     }
 

@@ -59,13 +59,38 @@ public struct FeaturePanel: Sendable {
         guard let c = columnNames.firstIndex(of: name) else { return false }
         let rows = times.count
         let n = symbols.count
-        for t in 0..<rows {
-            let start = (c * rows + t) * n
-            var row = Array(values[start..<(start + n)])
-            body(&row)
-            values.replaceSubrange(start..<(start + n), with: row)
+        var row = [Double](repeating: 0, count: n)
+        values.withUnsafeMutableBufferPointer { v in
+            for t in 0..<rows {
+                let start = (c * rows + t) * n
+                for s in 0..<n { row[s] = v[start + s] }
+                body(&row)
+                for s in 0..<n { v[start + s] = row[s] }
+            }
         }
         return true
+    }
+
+    /// Applies `transform` to every row of every column, columns in parallel (each column's
+    /// cells are its own, so the result is the same as one column after another).
+    public mutating func transformAll(_ transform: CrossSectionTransform) {
+        guard transform != .none else { return }
+        let rows = times.count
+        let n = symbols.count
+        let columns = columnNames.count
+        values.withUnsafeMutableBufferPointer { v in
+            let address = UInt(bitPattern: v.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: columns) { c in
+                let base = UnsafeMutablePointer<Double>(bitPattern: address)!
+                var row = [Double](repeating: 0, count: n)
+                for t in 0..<rows {
+                    let start = (c * rows + t) * n
+                    for s in 0..<n { row[s] = base[start + s] }
+                    transform.apply(&row)
+                    for s in 0..<n { base[start + s] = row[s] }
+                }
+            }
+        }
     }
 
     /// Each symbol's return over its next `horizon` bars (close to close, in its own bars),

@@ -75,7 +75,7 @@ public struct LabelledPanel: Sendable {
             throw PanelError("data.universe", error.description)
         }
         var panel = FeaturePanel(universe: universe, pipeline: pipeline)
-        if crossSection != .none { for name in panel.columnNames { panel.transform(name, crossSection.apply) } }
+        panel.transformAll(crossSection)
         let rows = universe.timestamps.count
         let n = universe.count
         var forward = [[Double]](repeating: [Double](repeating: .nan, count: n), count: rows)

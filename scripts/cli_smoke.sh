@@ -127,7 +127,7 @@ grep -q "rank IC  mean" "$OUT/stdout" && grep -q "rank_ic_mean" "$OUT/stdout" &&
 test -s "$OUT/u-gbdt/report.html" && grep -q 'data-chart="cumulative-rank-ic"' "$OUT/u-gbdt/report.html" || { echo "FAIL: universe training wrote no report.html"; fail=1; }
 expect_ok "evaluate a universe model with --predictions" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --from 2015-07-01 --predictions "$OUT/preds.csv"
 head -1 "$OUT/preds.csv" | grep -q "^Time,Symbol,Score,ForwardReturn$" && [ "$(wc -l <"$OUT/preds.csv")" -gt 1000 ] || { echo "FAIL: evaluate --predictions wrote no scored rows"; fail=1; }
-expect_error "evaluate: an unwritable --predictions path is named" "cannot write" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --predictions /nonexistent-dir/p.csv
+expect_error "evaluate: an unwritable --predictions path is named" "cannot write" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --predictions "$OUT/preds.csv/p.csv"
 expect_ok "backtest model_topk on the universe" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param dropout=1 --from 2015-07-01 --output "$OUT/topk"
 grep -q "model_topk(sp500-gbdt-rank)" "$OUT/stdout" || { echo "FAIL: backtest did not run model_topk"; fail=1; }
 expect_error "model_topk: a top larger than the universe is named" "strategy.params.top" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param top=11

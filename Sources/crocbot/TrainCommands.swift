@@ -298,8 +298,11 @@ extension EvaluateCommand {
         let u = try TrainingPipeline.loadUniverse(DataConfig(start: from, end: to, universe: universe, symbols: symbols))
         guard top <= u.count else { throw ValidationError("--top \(top) is more than the universe's \(u.count) symbols") }
         // Write access first: an unwritable predictions path fails before any work.
-        if let predictions, !FileManager.default.createFile(atPath: predictions, contents: nil) {
-            throw ValidationError("--predictions \(predictions): cannot write there")
+        if let predictions {
+            let folder = URL(fileURLWithPath: predictions).deletingLastPathComponent()
+            guard (try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)) != nil,
+                FileManager.default.createFile(atPath: predictions, contents: nil)
+            else { throw ValidationError("--predictions \(predictions): cannot write there") }
         }
         let data = try LabelledPanel(universe: u, features: bundle.features, crossSection: bundle.crossSection ?? .none, label: bundle.label)
         if !data.excluded.isEmpty {

@@ -167,6 +167,11 @@ func benchCrossSection() throws {
         )
     )
 
+    try benchPortfolioEnvironment(universe)
+}
+
+/// Parts 4 and 5 of `cross-section` (`crocbench portfolio-env` runs them alone, for profilers).
+func benchPortfolioEnvironment(_ universe: Universe) throws {
     // 4. PortfolioEnvironment: 20 assets, window 32, random actions, one core.
     let twenty = try universe.selecting(Array(universe.symbols.enumerated().filter { $0.offset % 10 != 0 }.map(\.element).prefix(20)))
     let envFeatures = try FeaturePipelineDefinition.parse(

@@ -476,6 +476,10 @@ if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
 if which == "portfolio-sweep" { try await benchPortfolioSweep() }
 if which == "cross-section" { try benchCrossSection() }
+if which == "portfolio-env" {
+    let path = "/tmp/crocbench_universe_500.csv"
+    try benchPortfolioEnvironment(FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse())
+}
 if which == "trials" {
     // A fixed amount of work for profilers (perf, valgrind --tool=callgrind): the first
     // `--trials` (default 500) trials spread evenly over the 100 × 100 grid, on one core, untimed.

@@ -54,6 +54,30 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                         for o in 0..<fo {
                             let row = w.baseAddress! + o * fi
                             var s = 0
+                            while s + 8 <= count {
+                                let x0 = x.baseAddress! + s * fi
+                                var a = (b[o], b[o], b[o], b[o], b[o], b[o], b[o], b[o])
+                                for j in 0..<fi {
+                                    let wj = row[j]
+                                    a.0 += wj * x0[j]
+                                    a.1 += wj * x0[fi + j]
+                                    a.2 += wj * x0[2 * fi + j]
+                                    a.3 += wj * x0[3 * fi + j]
+                                    a.4 += wj * x0[4 * fi + j]
+                                    a.5 += wj * x0[5 * fi + j]
+                                    a.6 += wj * x0[6 * fi + j]
+                                    a.7 += wj * x0[7 * fi + j]
+                                }
+                                y[s * fo + o] = a.0
+                                y[(s + 1) * fo + o] = a.1
+                                y[(s + 2) * fo + o] = a.2
+                                y[(s + 3) * fo + o] = a.3
+                                y[(s + 4) * fo + o] = a.4
+                                y[(s + 5) * fo + o] = a.5
+                                y[(s + 6) * fo + o] = a.6
+                                y[(s + 7) * fo + o] = a.7
+                                s += 8
+                            }
                             while s + 4 <= count {
                                 let x0 = x.baseAddress! + s * fi
                                 let x1 = x0 + fi
@@ -211,11 +235,19 @@ public struct AdamOptimizer: Sendable {
         let lr = learningRate
         let eps = epsilon
         func update(_ p: inout [Double], _ g: [Double], _ mm: inout [Double], _ vv: inout [Double]) {
-            for i in p.indices {
-                let gi = g[i] * scale
-                mm[i] = 0.9 * mm[i] + 0.1 * gi
-                vv[i] = 0.999 * vv[i] + 0.001 * gi * gi
-                p[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).squareRoot() + eps)
+            p.withUnsafeMutableBufferPointer { p in
+                g.withUnsafeBufferPointer { g in
+                    mm.withUnsafeMutableBufferPointer { mm in
+                        vv.withUnsafeMutableBufferPointer { vv in
+                            for i in 0..<p.count {
+                                let gi = g[i] * scale
+                                mm[i] = 0.9 * mm[i] + 0.1 * gi
+                                vv[i] = 0.999 * vv[i] + 0.001 * gi * gi
+                                p[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).squareRoot() + eps)
+                            }
+                        }
+                    }
+                }
             }
         }
         for n in nets.indices {

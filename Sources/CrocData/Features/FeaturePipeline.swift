@@ -389,17 +389,20 @@ public struct FeatureStream: Sendable {
     @discardableResult
     public mutating func update(_ bar: Bar) -> [Double] {
         barCount += 1
+        // Fields are read through `slots[s]` in place: copying a slot would retain and release
+        // every buffer it holds, and a copied history would make the push below copy its ring.
         for s in slots.indices {
             slots[s].state.update(bar, &scratch)
-            let slot = slots[s]
-            let kept = slot.outputIndex.count
-            for (k, o) in slot.outputIndex.enumerated() {
-                let value = scratch[o]
-                vector[slot.firstColumn + k] = value
-                if !slot.lags.isEmpty {
-                    let h = slot.history[k]
-                    for (li, lag) in slot.lags.enumerated() {
-                        vector[slot.firstColumn + kept + k * slot.lags.count + li] = h.count >= lag ? h.back(lag - 1) : .nan
+            let first = slots[s].firstColumn
+            let kept = slots[s].outputIndex.count
+            let lagCount = slots[s].lags.count
+            for k in 0..<kept {
+                let value = scratch[slots[s].outputIndex[k]]
+                vector[first + k] = value
+                if lagCount > 0 {
+                    for li in 0..<lagCount {
+                        let lag = slots[s].lags[li]
+                        vector[first + kept + k * lagCount + li] = slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
                     }
                     _ = slots[s].history[k].push(value)
                 }

@@ -130,6 +130,7 @@ head -1 "$OUT/preds.csv" | grep -q "^Time,Symbol,Score,ForwardReturn$" && [ "$(w
 expect_error "evaluate: an unwritable --predictions path is named" "cannot write" evaluate --model "$OUT/u-gbdt" --universe Examples/data/SP500_10_CLOSE.csv --predictions "$OUT/preds.csv/p.csv"
 expect_ok "backtest model_topk on the universe" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param dropout=1 --from 2015-07-01 --output "$OUT/topk"
 grep -q "model_topk(sp500-gbdt-rank)" "$OUT/stdout" || { echo "FAIL: backtest did not run model_topk"; fail=1; }
+expect_ok "live: model_topk on paper over the universe runs to the end" live --paper --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param rebalance=21 --port 0 --exit-at-end --speed 1000000000000 --store "$OUT/live-topk.sqlite"
 expect_error "model_topk: a top larger than the universe is named" "strategy.params.top" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/u-gbdt" --param top=11
 expect_error "model_topk: a missing bundle is named" "strategy.params.model" backtest --universe Examples/data/SP500_10_CLOSE.csv --strategy model_topk --param model="$OUT/none"
 sed -e 's/^  - {name: rsi_14.*/  - {name: vz, indicator: zscore, source: volume}/' "$OUT/u-gbdt.yaml" >"$OUT/u-vol.yaml"

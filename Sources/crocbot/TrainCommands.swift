@@ -91,9 +91,12 @@ extension TrainCommand {
     /// The universe path: one model ranks every symbol; IC, quantiles and a `model_topk` backtest.
     func trainPanel(_ cfg: TrainingConfig) throws {
         let progress = ProgressReporter("train \(cfg.modelKind.rawValue) on a universe")
-        let result = try PanelTrainingPipeline.run(cfg) { step, total, loss in
-            progress.update(step: step, total: total, detail: String(format: "loss %.5f", loss))
-        }
+        let wfProgress = ProgressReporter("walk-forward")
+        let result = try PanelTrainingPipeline.run(
+            cfg,
+            progress: { step, total, loss in progress.update(step: step, total: total, detail: String(format: "loss %.5f", loss)) },
+            walkForwardProgress: { step, total in wfProgress.update(step: step, total: total, detail: "windows") }
+        )
         if !result.excluded.isEmpty {
             print("warning: left out (history shorter than the warm-up plus the horizon): \(result.excluded.joined(separator: ", "))")
         }
@@ -125,13 +128,7 @@ extension TrainCommand {
             "\nwrote bundle \(cfg.output) and \(reportPath) (\(result.trainRows) training rows; dates: train \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
         )
         print("backtest it with: crocbot backtest --universe \(cfg.data.universe ?? "") --strategy model_topk --param model=\(cfg.output) --param top=\(p.top)")
-        if let wf = cfg.walkForward {
-            let universe = try TrainingPipeline.loadUniverse(cfg.data)
-            let data = try LabelledPanel(universe: universe, features: cfg.features, crossSection: cfg.crossSection, label: cfg.label)
-            let wfProgress = ProgressReporter("walk-forward")
-            let r = try PanelWalkForward.run(data, config: cfg, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding) { step, total in
-                wfProgress.update(step: step, total: total, detail: "windows")
-            }
+        if let wf = cfg.walkForward, let r = result.walkForward {
             print(
                 "\nWalk-forward (\(wf.expanding ? "expanding" : "rolling"), \(r.windows.count) windows of \(wf.testSize) dates), stitched out-of-sample:"
             )

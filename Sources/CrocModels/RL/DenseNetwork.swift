@@ -78,28 +78,6 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                                 y[(s + 7) * fo + o] = a.7
                                 s += 8
                             }
-                            while s + 4 <= count {
-                                let x0 = x.baseAddress! + s * fi
-                                let x1 = x0 + fi
-                                let x2 = x1 + fi
-                                let x3 = x2 + fi
-                                var a0 = b[o]
-                                var a1 = b[o]
-                                var a2 = b[o]
-                                var a3 = b[o]
-                                for j in 0..<fi {
-                                    let wj = row[j]
-                                    a0 += wj * x0[j]
-                                    a1 += wj * x1[j]
-                                    a2 += wj * x2[j]
-                                    a3 += wj * x3[j]
-                                }
-                                y[s * fo + o] = a0
-                                y[(s + 1) * fo + o] = a1
-                                y[(s + 2) * fo + o] = a2
-                                y[(s + 3) * fo + o] = a3
-                                s += 4
-                            }
                             while s < count {
                                 let xs = x.baseAddress! + s * fi
                                 var a = b[o]

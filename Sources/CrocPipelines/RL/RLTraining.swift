@@ -238,28 +238,11 @@ public enum RLTraining {
         // Held-out evaluation on the full series (features warm from its start), from the split onward.
         let testLength = series.count - 1 - split
         var testEnv = try TradingEnvironment(series: series, features: config.features, config: config.environmentConfig(episodeLength: testLength))
-        func episode(_ choose: ([Double]) -> Action) -> Double {
-            testEnv.reset(at: split)
-            var obs = testEnv.observation()
-            while true {
-                let r = testEnv.step(choose(obs))
-                if r.terminated || r.truncated { return ((testEnv.equityCurve.last ?? 0) / testEnv.config.cash - 1) * 100 }
-                obs = r.observation
-            }
-        }
-        let policyReturn = episode { bundle.action($0) }
-        var randomReturns: [Double] = []
-        for s in 0..<5 {
-            var rng = SplitMix64(seed: UInt64(s) &+ 77)
-            randomReturns.append(
-                episode { _ in
-                    if let r = actionRange { return .continuous(r.lowerBound + rng.uniform() * (r.upperBound - r.lowerBound)) }
-                    return .discrete(Int(rng.next() % UInt64(actionCount)))
-                }
-            )
+        let (policyReturn, random) = heldOut(&testEnv, from: split, policy: bundle) { rng in
+            if let r = actionRange { return .continuous(r.lowerBound + rng.uniform() * (r.upperBound - r.lowerBound)) }
+            return .discrete(Int(rng.next() % UInt64(actionCount)))
         }
         let hold = (series.close[series.count - 1] / series.close[split] - 1) * 100
-        let random = randomReturns.reduce(0, +) / 5
         bundle.metadata.metrics = [
             "test.return_pct": policyReturn, "test.random_return_pct": random, "test.buy_and_hold_pct": hold,
             "train.steps_per_second": Double(config.steps) / seconds,
@@ -275,7 +258,55 @@ public enum RLTraining {
     }
 }
 
+/// An environment that can replay one episode from a given row: what the held-out
+/// evaluation of a trained policy needs.
+protocol HeldOutEnvironment: Environment {
+    /// Starts an episode at `start`.
+    mutating func reset(at start: Int)
+    /// The current observation.
+    func observation() -> [Double]
+    /// The episode's equity so far.
+    var equityCurve: [Double] { get }
+    /// The starting cash.
+    var startingCash: Double { get }
+}
+
+extension TradingEnvironment: HeldOutEnvironment {
+    var startingCash: Double { config.cash }
+}
+
+extension PortfolioEnvironment: HeldOutEnvironment {
+    var startingCash: Double { config.cash }
+}
+
 extension RLTraining {
+    /// The held-out return (%) of the greedy policy from row `start` to the end of `env`'s data,
+    /// and the mean return of a random policy over five seeded episodes (`randomAction` draws
+    /// each action).
+    static func heldOut<E: HeldOutEnvironment>(
+        _ env: inout E,
+        from start: Int,
+        policy bundle: RLModelBundle,
+        randomAction: (inout SplitMix64) -> Action
+    ) -> (policy: Double, random: Double) {
+        func episode(_ choose: ([Double]) -> Action) -> Double {
+            env.reset(at: start)
+            var obs = env.observation()
+            while true {
+                let r = env.step(choose(obs))
+                if r.terminated || r.truncated { return ((env.equityCurve.last ?? 0) / env.startingCash - 1) * 100 }
+                obs = r.observation
+            }
+        }
+        let policy = episode { bundle.action($0) }
+        var random = 0.0
+        for s in 0..<5 {
+            var rng = SplitMix64(seed: UInt64(s) &+ 77)
+            random += episode { _ in randomAction(&rng) }
+        }
+        return (policy, random / 5)
+    }
+
     /// The portfolio environment's settings from the config.
     static func portfolioConfig(_ config: RLTrainingConfig, episodeLength: Int) -> PortfolioEnvironmentConfig {
         var e = PortfolioEnvironmentConfig()
@@ -341,24 +372,9 @@ extension RLTraining {
         )
         // Held-out: the whole universe (features warm from its start), from the split on.
         var testEnv = try PortfolioEnvironment(universe: universe, features: config.features, config: portfolioConfig(config, episodeLength: rows - 1 - split))
-        func episode(_ choose: ([Double]) -> Action) -> Double {
-            testEnv.reset(at: split)
-            var obs = testEnv.observation()
-            while true {
-                let r = testEnv.step(choose(obs))
-                if r.terminated || r.truncated { return ((testEnv.equityCurve.last ?? 0) / testEnv.config.cash - 1) * 100 }
-                obs = r.observation
-            }
-        }
-        let policyReturn = episode { bundle.action($0) }
-        var randomReturns: [Double] = []
-        for s in 0..<5 {
-            var rng = SplitMix64(seed: UInt64(s) &+ 77)
-            randomReturns.append(episode { _ in .vector((0...n).map { _ in rng.uniform() * 4 - 2 }) })
-        }
+        let (policyReturn, random) = heldOut(&testEnv, from: split, policy: bundle) { rng in .vector((0...n).map { _ in rng.uniform() * 4 - 2 }) }
         let index = Backtester.equalWeightIndex(try universe.rows(split..<rows))
         let hold = ((index.last ?? 1) / (index.first ?? 1) - 1) * 100
-        let random = randomReturns.reduce(0, +) / 5
         bundle.metadata.metrics = [
             "test.return_pct": policyReturn, "test.random_return_pct": random, "test.buy_and_hold_pct": hold,
             "train.steps_per_second": Double(config.steps) / seconds,

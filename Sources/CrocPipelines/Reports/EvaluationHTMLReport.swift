@@ -79,19 +79,22 @@ public enum EvaluationHTMLReport {
             )
         )
         let s = backtest.statistics
-        sections.append(
-            SVG.table(
-                "Backtest",
-                rows: [
-                    ("Range", "\(s.start.iso8601()) to \(s.end.iso8601())"), ("Return [%]", String(format: "%.4f", s.returnPct)),
-                    ("Sharpe Ratio", String(format: "%.4f", s.sharpeRatio)), ("Max. Drawdown [%]", String(format: "%.4f", s.maxDrawdownPct)),
-                    ("# Trades", "\(s.tradeCount)"),
-                ]
-            )
-        )
+        sections.append(backtestTable(s))
         sections.append(SVG.text("Configuration", configuration))
         let subtitle =
             "\(b.metadata.kind.rawValue) trained on \(b.metadata.trainingRange.joined(separator: " to ")), evaluated on \(backtest.instrument.symbol) \(s.start.iso8601().prefix(10)) to \(s.end.iso8601().prefix(10))"
         return SVG.page(title: "CrocBot evaluation: \(b.metadata.name)", subtitle: subtitle, sections: sections)
+    }
+
+    /// The backtest's range, return, Sharpe ratio, drawdown and trades as a table.
+    static func backtestTable(_ s: BacktestStatistics) -> String {
+        SVG.table(
+            "Backtest",
+            rows: [
+                ("Range", "\(s.start.iso8601()) to \(s.end.iso8601())"), ("Return [%]", String(format: "%.4f", s.returnPct)),
+                ("Sharpe Ratio", String(format: "%.4f", s.sharpeRatio)), ("Max. Drawdown [%]", String(format: "%.4f", s.maxDrawdownPct)),
+                ("# Trades", "\(s.tradeCount)"),
+            ]
+        )
     }
 }

@@ -76,17 +76,7 @@ public enum FactorHTMLReport {
             series.append(.init(points: index.enumerated().map { (Double($0), start * $1 / first) }, color: "#999999", label: "equal-weight buy & hold"))
         }
         sections.append(SVG.lineChart(id: "equity", title: "model_topk backtest", series: series, xLabel: dateLabel(backtest.timestamps)))
-        let s = backtest.statistics
-        sections.append(
-            SVG.table(
-                "Backtest",
-                rows: [
-                    ("Range", "\(s.start.iso8601()) to \(s.end.iso8601())"), ("Return [%]", String(format: "%.4f", s.returnPct)),
-                    ("Sharpe Ratio", String(format: "%.4f", s.sharpeRatio)), ("Max. Drawdown [%]", String(format: "%.4f", s.maxDrawdownPct)),
-                    ("# Trades", "\(s.tradeCount)"),
-                ]
-            )
-        )
+        sections.append(EvaluationHTMLReport.backtestTable(backtest.statistics))
         sections.append(SVG.text("Configuration", configuration))
         let subtitle = "\(b.metadata.kind.rawValue) over \(b.metadata.symbol), trained on \(b.metadata.trainingRange.joined(separator: " to "))"
         return SVG.page(title: "CrocBot cross-sectional model: \(b.metadata.name)", subtitle: subtitle, sections: sections)

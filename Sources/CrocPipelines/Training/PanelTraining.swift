@@ -203,6 +203,8 @@ public struct PanelTrainingResult: Sendable {
     public var excluded: [String]
     /// Training rows (date, symbol) used.
     public var trainRows: Int
+    /// The walk-forward evaluation, when the config asks for one (`walkForward:`).
+    public var walkForward: PanelWalkForward.Result?
 }
 
 /// Training on a universe (Qlib's workflow): features per symbol into one
@@ -218,7 +220,12 @@ public enum PanelTrainingPipeline {
     /// Runs the whole flow and saves the bundle to `config.output`.
     /// - Parameter progress: (step, total, loss) from the learner.
     /// - Throws: `PanelError`, `ConfigError`, `UniverseError`, `ModelError`, `BundleError`, `BacktestError`.
-    public static func run(_ config: TrainingConfig, progress: ((Int, Int, Double) -> Void)? = nil) throws -> PanelTrainingResult {
+    /// - Parameter walkForwardProgress: (window, windows) of the walk-forward, when configured.
+    public static func run(
+        _ config: TrainingConfig,
+        progress: ((Int, Int, Double) -> Void)? = nil,
+        walkForwardProgress: ((Int, Int) -> Void)? = nil
+    ) throws -> PanelTrainingResult {
         let universe = try TrainingPipeline.loadUniverse(config.data)
         let top = config.portfolio.top + config.portfolio.bottom
         guard top <= universe.count else {
@@ -313,6 +320,9 @@ public enum PanelTrainingPipeline {
         let index = Backtester.equalWeightIndex(testUniverse)
         let from = split.test.lowerBound - start
         let buyHold = index.count > from && index[from] > 0 ? (index[index.count - 1] / index[from] - 1) * 100 : .nan
+        let walkForward = try config.walkForward.map { wf in
+            try PanelWalkForward.run(data, config: config, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding, progress: walkForwardProgress)
+        }
         return PanelTrainingResult(
             bundle: bundle,
             split: split,
@@ -321,7 +331,8 @@ public enum PanelTrainingPipeline {
             testBacktest: result,
             testBuyAndHoldPct: buyHold,
             excluded: data.excluded,
-            trainRows: trainRows.count
+            trainRows: trainRows.count,
+            walkForward: walkForward
         )
     }
 }

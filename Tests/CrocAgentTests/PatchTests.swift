@@ -177,3 +177,110 @@ struct WorkspaceTests {
         #expect(!FileManager.default.fileExists(atPath: ws.root.path))
     }
 }
+
+@Suite("Patch hygiene")
+struct PatchHygieneTests {
+    /// A scratch folder holding `files`.
+    func folder(_ files: [String: String]) throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-hygiene-\(UUID().uuidString)")
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        return root
+    }
+
+    func read(_ root: URL, _ path: String) -> String? { try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) }
+
+    @Test("a deletion must remove the file's actual lines, all of them; a stale or partial deletion is refused")
+    func deletionChecked() throws {
+        let root = try folder(["A.swift": "let a = 1\nlet b = 2\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let partial = try UnifiedDiff.parse("--- a/A.swift\n+++ /dev/null\n@@ -1,1 +0,0 @@\n-let a = 1\n")
+        #expect(throws: PatchError.self) { try Workspace.apply(partial, under: root, applier: PatchApplier()) }
+        let stale = try UnifiedDiff.parse("--- a/A.swift\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-let a = 9\n-let b = 2\n")
+        #expect(throws: PatchError.self) { try Workspace.apply(stale, under: root, applier: PatchApplier()) }
+        #expect(read(root, "A.swift") != nil)
+        let whole = try UnifiedDiff.parse("--- a/A.swift\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-let a = 1\n-let b = 2\n")
+        // Every deleted line counts against maxChangedLines.
+        #expect(whole[0].changedLines == 2)
+        #expect(throws: PatchRefusal.self) {
+            try PatchPolicy(repository: root, maxChangedLines: 1).check(whole)
+        }
+        try Workspace.apply(whole, under: root, applier: PatchApplier())
+        #expect(read(root, "A.swift") == nil)
+    }
+
+    @Test("two patches to one file both take effect, in order")
+    func twoPatchesOneFile() throws {
+        let root = try folder(["A.swift": "let a = 1\nlet b = 2\nlet c = 3\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let diff = """
+            --- a/A.swift
+            +++ b/A.swift
+            @@ -1,1 +1,1 @@
+            -let a = 1
+            +let a = 10
+            --- a/A.swift
+            +++ b/A.swift
+            @@ -3,1 +3,1 @@
+            -let c = 3
+            +let c = 30
+            """
+        let patches = try UnifiedDiff.parse(diff)
+        #expect(patches.count == 2)
+        try Workspace.apply(patches, under: root, applier: PatchApplier())
+        #expect(read(root, "A.swift") == "let a = 10\nlet b = 2\nlet c = 30\n")
+    }
+
+    @Test("`--- x`/`+++ y` inside a hunk are removed and added lines while the header's counts say lines remain")
+    func headerLikeLinesInHunk() throws {
+        let original = "/// Separator\n-- old rule\nlet x = 1\n"
+        let diff = """
+            --- a/Notes.swift
+            +++ b/Notes.swift
+            @@ -1,3 +1,3 @@
+             /// Separator
+            --- old rule
+            +++ new rule
+             let x = 1
+            """
+        let patches = try UnifiedDiff.parse(diff)
+        #expect(patches.count == 1)
+        #expect(patches[0].changedLines == 2)
+        let out = try PatchApplier().apply(patches[0], to: original)
+        #expect(out == "/// Separator\n++ new rule\nlet x = 1\n")
+        // A real second file header after a complete hunk still starts a new file.
+        let two = try UnifiedDiff.parse(diff + "\n--- a/B.swift\n+++ b/B.swift\n@@ -1 +1 @@\n-b\n+c\n")
+        #expect(two.map(\.path) == ["Notes.swift", "B.swift"])
+    }
+
+    @Test("a CRLF file matches and keeps its CRLF line endings")
+    func crlf() throws {
+        let original = "let a = 1\r\nlet b = 2\r\nlet c = 3\r\n"
+        let patches = try UnifiedDiff.parse("--- a/A.swift\n+++ b/A.swift\n@@ -2,1 +2,1 @@\n-let b = 2\n+let b = 20\n")
+        let out = try PatchApplier().apply(patches[0], to: original)
+        #expect(out == "let a = 1\r\nlet b = 20\r\nlet c = 3\r\n")
+    }
+
+    @Test("a rename moves the file (with or without hunks); renaming onto an existing file is refused")
+    func rename() throws {
+        let root = try folder(["Old.swift": "let a = 1\n", "Taken.swift": "x\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let pure = try UnifiedDiff.parse("diff --git a/Old.swift b/New.swift\nsimilarity index 100%\nrename from Old.swift\nrename to New.swift\n")
+        #expect(pure.count == 1 && pure[0].oldPath == "Old.swift" && pure[0].newPath == "New.swift")
+        try Workspace.apply(pure, under: root, applier: PatchApplier())
+        #expect(read(root, "Old.swift") == nil)
+        #expect(read(root, "New.swift") == "let a = 1\n")
+        let edited = try UnifiedDiff.parse(
+            "diff --git a/New.swift b/Newer.swift\nrename from New.swift\nrename to Newer.swift\n--- a/New.swift\n+++ b/Newer.swift\n@@ -1 +1 @@\n-let a = 1\n+let a = 2\n"
+        )
+        try Workspace.apply(edited, under: root, applier: PatchApplier())
+        #expect(read(root, "New.swift") == nil)
+        #expect(read(root, "Newer.swift") == "let a = 2\n")
+        let onto = try UnifiedDiff.parse("diff --git a/Newer.swift b/Taken.swift\nrename from Newer.swift\nrename to Taken.swift\n")
+        #expect(throws: PatchError.self) { try Workspace.apply(onto, under: root, applier: PatchApplier()) }
+        #expect(read(root, "Taken.swift") == "x\n")
+    }
+}

@@ -18,7 +18,8 @@ public struct PatchApplier: Sendable {
     public init(fuzz: Int = 2) { self.fuzz = max(0, fuzz) }
 
     /// Applies one file's hunks to `original` (nil: the file does not exist).
-    /// - Returns: the new content, or nil when the patch deletes the file.
+    /// - Returns: the new content, or nil when the patch deletes the file (whose hunks must
+    ///   then remove every line of it). CRLF files keep their line endings.
     /// - Throws: `PatchError` naming the hunk.
     public func apply(_ patch: FilePatch, to original: String?) throws(PatchError) -> String? {
         let path = patch.path
@@ -27,10 +28,15 @@ public struct PatchApplier: Sendable {
             let lines = patch.hunks.flatMap(\.after)
             return lines.joined(separator: "\n") + "\n"
         }
-        guard let original else { throw PatchError(.missingFile, path: path, "the file does not exist") }
-        if patch.newPath == nil { return nil }
-        let endsWithNewline = original.hasSuffix("\n")
-        var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let original else { throw PatchError(.missingFile, path: patch.oldPath ?? path, "the file does not exist") }
+        // A pure rename (git's `rename from`/`rename to` with no hunks) keeps the content.
+        if patch.hunks.isEmpty { return original }
+        // CRLF files: Swift reads "\r\n" as one Character, so lines are split on the scalars and
+        // the file's line ending is restored on the way out.
+        let crlf = original.contains("\r\n")
+        let text = crlf ? original.replacingOccurrences(of: "\r\n", with: "\n") : original
+        let endsWithNewline = text.hasSuffix("\n")
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if endsWithNewline { lines.removeLast() }
         var floor = 0  // hunks apply in order, without overlapping
         var shift = 0  // lines added minus removed by earlier hunks
@@ -44,7 +50,16 @@ public struct PatchApplier: Sendable {
             floor = at + after.count
             shift += after.count - before
         }
-        return lines.joined(separator: "\n") + (endsWithNewline || lines.isEmpty ? "\n" : "")
+        if patch.newPath == nil {
+            // A deletion is checked like any change: its hunks must remove every line of the file
+            // as it is (so a stale or partial deletion is refused, and every deleted line is counted).
+            guard lines.isEmpty else {
+                throw PatchError(.noMatch, path: path, "a deletion must remove every line of the file; \(lines.count) line(s) would remain")
+            }
+            return nil
+        }
+        let eol = crlf ? "\r\n" : "\n"
+        return lines.joined(separator: eol) + (endsWithNewline || lines.isEmpty ? eol : "")
     }
 
     /// Where the hunk applies: (index, lines replaced, replacement), or nil.

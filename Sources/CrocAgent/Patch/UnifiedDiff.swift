@@ -115,6 +115,10 @@ public enum UnifiedDiff {
         var patches: [FilePatch] = []
         var current: FilePatch?
         var hunk: Hunk?
+        // Lines the hunk header says are still to come (old side, new side).
+        var remaining = (old: 0, new: 0)
+        // git's `rename from`/`rename to` of the current `diff --git` block.
+        var renameFrom: String?
         var i = 0
 
         func flushHunk() {
@@ -136,20 +140,44 @@ public enum UnifiedDiff {
             let line = lines[i]
             if line.hasPrefix("diff --git ") {
                 flushFile()
+                renameFrom = nil
                 i += 1
                 continue
             }
-            if line.hasPrefix("--- "), i + 1 < lines.count, lines[i + 1].hasPrefix("+++ ") {
+            if hunk == nil, line.hasPrefix("rename from ") {
                 flushFile()
-                current = FilePatch(oldPath: path(from: line), newPath: path(from: lines[i + 1]), hunks: [])
+                renameFrom = String(line.dropFirst("rename from ".count))
+                i += 1
+                continue
+            }
+            if hunk == nil, line.hasPrefix("rename to "), let from = renameFrom {
+                // A rename; hunks follow when the content changes too (after its ---/+++ header).
+                current = FilePatch(oldPath: from, newPath: String(line.dropFirst("rename to ".count)), hunks: [])
+                renameFrom = nil
+                i += 1
+                continue
+            }
+            // Inside a hunk, `--- x` / `+++ y` are a removed `-- x` and an added `++ y` while the
+            // header's counts say lines remain, unless a hunk header follows at once.
+            let hunkExpectsMore = hunk != nil && (remaining.old > 0 || remaining.new > 0)
+            if line.hasPrefix("--- "), i + 1 < lines.count, lines[i + 1].hasPrefix("+++ "),
+                !hunkExpectsMore || (i + 2 < lines.count && lines[i + 2].hasPrefix("@@"))
+            {
+                // After `rename from`/`rename to`, the ---/+++ header names the same two paths.
+                let pendingRename = hunk == nil && current?.hunks.isEmpty == true && current?.oldPath != current?.newPath
+                if !pendingRename {
+                    flushFile()
+                    current = FilePatch(oldPath: path(from: line), newPath: path(from: lines[i + 1]), hunks: [])
+                }
                 i += 2
                 continue
             }
             if line.hasPrefix("@@") {
                 guard current != nil else { throw PatchError(.malformed, "line \(i + 1): hunk header before any ---/+++ file header") }
                 flushHunk()
-                guard let (a, c) = header(line) else { throw PatchError(.malformed, path: current?.path, "line \(i + 1): bad hunk header '\(line)'") }
+                guard let (a, c, counts) = header(line) else { throw PatchError(.malformed, path: current?.path, "line \(i + 1): bad hunk header '\(line)'") }
                 hunk = Hunk(oldStart: a, newStart: c, header: line, lines: [])
+                remaining = counts
                 i += 1
                 continue
             }
@@ -158,14 +186,20 @@ public enum UnifiedDiff {
                     flushFile()
                 } else if line.hasPrefix(" ") {
                     hunk!.lines.append(.context(String(line.dropFirst())))
+                    remaining.old -= 1
+                    remaining.new -= 1
                 } else if line.hasPrefix("-") {
                     hunk!.lines.append(.remove(String(line.dropFirst())))
+                    remaining.old -= 1
                 } else if line.hasPrefix("+") {
                     hunk!.lines.append(.add(String(line.dropFirst())))
+                    remaining.new -= 1
                 } else if line.hasPrefix("\\") {
                     // "\ No newline at end of file": ignored.
                 } else if line.isEmpty {
                     hunk!.lines.append(.context(""))
+                    remaining.old -= 1
+                    remaining.new -= 1
                 } else {
                     flushFile()  // prose after the diff
                 }
@@ -175,7 +209,8 @@ public enum UnifiedDiff {
         flushFile()
         guard !patches.isEmpty else { throw PatchError(.malformed, "no ---/+++ file header found") }
         for p in patches {
-            guard !p.hunks.isEmpty else { throw PatchError(.malformed, path: p.path, "no hunks") }
+            let isRename = p.oldPath != nil && p.newPath != nil && p.oldPath != p.newPath
+            guard !p.hunks.isEmpty || isRename else { throw PatchError(.malformed, path: p.path, "no hunks") }
             for (k, h) in p.hunks.enumerated() where !h.lines.contains(where: { if case .context = $0 { return false } else { return true } }) {
                 throw PatchError(.malformed, path: p.path, "hunk \(k + 1) (\(h.header)) changes nothing")
             }
@@ -193,12 +228,16 @@ public enum UnifiedDiff {
         return p
     }
 
-    /// The old and new start lines of `@@ -a[,b] +c[,d] @@`.
-    static func header(_ line: String) -> (Int, Int)? {
+    /// The old and new start lines of `@@ -a[,b] +c[,d] @@`, and the stated counts `b` and `d` (1 when omitted).
+    static func header(_ line: String) -> (Int, Int, (old: Int, new: Int))? {
         let parts = line.split(separator: " ")
         guard parts.count >= 3, parts[1].hasPrefix("-"), parts[2].hasPrefix("+") else { return nil }
         func start(_ s: Substring) -> Int? { Int(s.dropFirst().split(separator: ",").first ?? "") }
+        func count(_ s: Substring) -> Int {
+            let fields = s.dropFirst().split(separator: ",")
+            return fields.count > 1 ? Int(fields[1]) ?? 1 : 1
+        }
         guard let a = start(parts[1]), let c = start(parts[2]) else { return nil }
-        return (a, c)
+        return (a, c, (count(parts[1]), count(parts[2])))
     }
 }

@@ -103,21 +103,37 @@ public final class Workspace: @unchecked Sendable {
     }
 
     /// Applies patches under `root` (the workspace or, after validation, the repository).
+    ///
+    /// Patches apply in order to the content the earlier ones left, so two patches to one
+    /// file both take effect; a rename removes the old path. Everything is computed before
+    /// anything is written: a patch that fails half-way changes nothing.
     static func apply(_ patches: [FilePatch], under root: URL, applier: PatchApplier) throws(PatchError) {
-        // Compute everything first, then write: a patch that fails half-way changes nothing.
-        var writes: [(URL, String?)] = []
-        for p in patches {
-            let url = root.appendingPathComponent(p.oldPath ?? p.path)
-            let original = try? String(contentsOf: url, encoding: .utf8)
-            let updated = try applier.apply(p, to: original)
-            writes.append((root.appendingPathComponent(p.path), updated))
+        var state: [String: String?] = [:]  // path → content after the patches so far (nil: absent)
+        var order: [String] = []
+        func current(_ path: String) -> String? {
+            if let known = state[path] { return known }
+            return try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
         }
-        for (url, content) in writes {
+        func set(_ path: String, _ content: String?) {
+            if state[path] == nil { order.append(path) }
+            state[path] = .some(content)
+        }
+        for p in patches {
+            let source = p.oldPath ?? p.path
+            let updated = try applier.apply(p, to: current(source))
+            if let old = p.oldPath, let new = p.newPath, old != new {
+                guard current(new) == nil else { throw PatchError(.missingFile, path: new, "renaming \(old) onto an existing file") }
+                set(old, nil)
+            }
+            set(p.path, updated)
+        }
+        for path in order {
+            let url = root.appendingPathComponent(path)
             do {
-                if let content {
+                if let content = state[path] ?? nil {
                     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try Data(content.utf8).write(to: url, options: .atomic)
-                } else {
+                } else if FileManager.default.fileExists(atPath: url.path) {
                     try FileManager.default.removeItem(at: url)
                 }
             } catch {

@@ -19,8 +19,12 @@ public struct AgentConfiguration: Sendable {
     public var confidenceThreshold: Double
     /// Further attempts after a failed validation (the failure is fed back).
     public var retries: Int
-    /// Commands that must pass in the workspace.
+    /// Commands that must pass in the workspace, in order (tiers: the first failure stops).
+    /// `{affected_tests}` in a command stands for the test targets that depend on the
+    /// changed modules (`ValidationCommand.affectedTestsPlaceholder`).
     public var validation: [ValidationCommand]
+    /// Where the workspace lives (persistent and warm by default) and what its commands see.
+    public var workspace: WorkspaceSettings
     /// What patches may touch.
     public var policy: PatchPolicy
     /// Anomaly thresholds.
@@ -40,7 +44,8 @@ public struct AgentConfiguration: Sendable {
         commitToBranch: Bool = false,
         confidenceThreshold: Double = 0.7,
         retries: Int = 2,
-        validation: [ValidationCommand] = ValidationCommand.swiftDefaults,
+        validation: [ValidationCommand] = ValidationCommand.swiftTiers(),
+        workspace: WorkspaceSettings = .init(),
         policy: PatchPolicy? = nil,
         detector: AnomalyDetector.Settings = .init(),
         contextBudget: Int = 24_000,
@@ -55,6 +60,7 @@ public struct AgentConfiguration: Sendable {
         self.confidenceThreshold = confidenceThreshold
         self.retries = max(0, retries)
         self.validation = validation
+        self.workspace = workspace
         self.policy = policy ?? PatchPolicy(repository: repository)
         self.detector = detector
         self.contextBudget = contextBudget
@@ -222,7 +228,7 @@ public actor AICodeRefactorAgent {
     private func validate(_ proposal: Proposal, fingerprint fp: String, attempt: Int) async -> (passed: Bool, failure: String, branch: String?) {
         let workspace: Workspace
         do {
-            workspace = try await Workspace.create(from: configuration.repository)
+            workspace = try await Workspace.create(from: configuration.repository, settings: configuration.workspace)
         } catch {
             record(.validation, fp, nil, ["attempt": "\(attempt)", "error": "\(error)"])
             return (false, "\(error)", nil)
@@ -244,7 +250,12 @@ public actor AICodeRefactorAgent {
             record(.validation, fp, nil, ["attempt": "\(attempt)", "step": "apply", "error": "\(error)"])
             return (false, "The patch did not apply: \(error)", nil)
         }
-        for command in configuration.validation {
+        let commands = await Self.resolve(configuration.validation, for: proposal.patches, in: workspace.root)
+        for (command, note) in commands {
+            guard let command else {
+                record(.validation, fp, nil, ["attempt": "\(attempt)", "skipped": note])
+                continue
+            }
             let r = await workspace.run(command)
             record(
                 .validation,
@@ -253,7 +264,8 @@ public actor AICodeRefactorAgent {
                 [
                     "attempt": "\(attempt)", "command": r.command, "exit_code": r.exitCode.map(String.init) ?? "killed",
                     "timed_out": "\(r.timedOut)", "seconds": String(format: "%.1f", r.seconds), "output_tail": String(r.output.suffix(1500)),
-                ]
+                    "workspace": workspace.isPersistent ? "persistent" : "fresh", "network": workspace.isolatesNetwork ? "none" : "host",
+                ].merging(note.isEmpty ? [:] : ["tests": note]) { a, _ in a }
             )
             if !r.passed {
                 return (
@@ -273,6 +285,50 @@ public actor AICodeRefactorAgent {
             if r.passed { branch = name } else { record(.validation, fp, nil, ["step": "branch", "error": r.output]) }
         }
         return (true, "", branch)
+    }
+
+    /// The validation commands with `{affected_tests}` filled in: a command whose placeholder
+    /// no test target matches is nil (skipped, with the reason); one whose change lies
+    /// outside every target (or whose package cannot be read) runs the whole suite.
+    static func resolve(
+        _ commands: [ValidationCommand],
+        for patches: [FilePatch],
+        in root: URL
+    ) async -> [(ValidationCommand?, String)] {
+        let placeholder = ValidationCommand.affectedTestsPlaceholder
+        guard commands.contains(where: { $0.command.contains(placeholder) }) else { return commands.map { ($0, "") } }
+        let paths = patches.flatMap { [$0.oldPath, $0.newPath].compactMap { $0 } }
+        let affected = (try? await PackageGraph.load(packageAt: root))?.affectedTestTargets(changing: paths)
+        return commands.map { c in
+            guard c.command.contains(placeholder) else { return (c, "") }
+            guard let affected else {
+                var whole = c
+                whole.command = c.command.replacingOccurrences(of: placeholder, with: ".")
+                return (whole, "all (a changed file is outside every target)")
+            }
+            guard !affected.isEmpty else { return (nil, "no test target depends on \(paths.joined(separator: ", "))") }
+            var some = c
+            some.command = c.command.replacingOccurrences(of: placeholder, with: PackageGraph.filter(for: affected))
+            return (some, affected.joined(separator: ","))
+        }
+    }
+
+    /// Builds the persistent workspace once (the first validation's cold build), so the
+    /// first anomaly is validated as fast as the later ones. Runs the commands before
+    /// the first `{affected_tests}` one.
+    /// - Returns: the results, or nil when the workspace is not persistent or could not be made.
+    public func prepare() async -> [CommandResult]? {
+        guard configuration.workspace.cacheDirectory != nil,
+            let workspace = try? await Workspace.create(from: configuration.repository, settings: configuration.workspace)
+        else { return nil }
+        var results: [CommandResult] = []
+        for c in configuration.validation.prefix(while: { !$0.command.contains(ValidationCommand.affectedTestsPlaceholder) }) {
+            let r = await workspace.run(c)
+            results.append(r)
+            if !r.passed { break }
+        }
+        await workspace.remove()
+        return results
     }
 
     private func currentContent(_ path: String) -> String? {

@@ -8,7 +8,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "The AI code refactor agent: watch logs and metrics, propose fixes, validate them, apply only when allowed.",
-        subcommands: [AgentRunCommand.self, AgentReviewCommand.self]
+        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self]
     )
 }
 
@@ -57,6 +57,9 @@ struct AgentRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Decision log path (default from the config: output/agent-decisions.jsonl).")
     var decisionLog: String?
 
+    @Flag(name: .long, help: "After the affected test targets, also run the whole test suite.")
+    var fullSuite = false
+
     func run() async throws {
         guard logs != nil || metrics != nil else { throw ValidationError("give --logs, --metrics or both") }
         let cfg: AppConfig
@@ -78,7 +81,9 @@ struct AgentRunCommand: AsyncParsableCommand {
             commitToBranch: a.commitToBranch,
             confidenceThreshold: a.confidenceThreshold,
             retries: a.retries,
-            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) },
+            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) }
+                + (a.fullSuite || fullSuite ? [ValidationCommand("swift test --skip-build", timeoutSeconds: a.timeoutSeconds)] : []),
+            workspace: a.workspaceSettings,
             policy: PatchPolicy(repository: repository, denyList: a.denyList, maxFiles: a.maxFiles, maxChangedLines: a.maxChangedLines)
         )
         configuration.detector.repeatThreshold = a.repeatThreshold
@@ -92,6 +97,11 @@ struct AgentRunCommand: AsyncParsableCommand {
             print("\(decisions.count) anomal\(decisions.count == 1 ? "y" : "ies"); decision log: \(configuration.decisionLog)")
             for (anomaly, outcome) in decisions { print("  \(anomaly.fingerprint.hash)  \(outcome.rawValue)  \(anomaly.summary)") }
         } else {
+            // Warm the persistent workspace first, so the first anomaly is validated as fast as the rest.
+            if let warm = await agent.prepare() {
+                let seconds = warm.reduce(0) { $0 + $1.seconds }
+                print("workspace ready in \(String(format: "%.0f", seconds)) s (\(warm.allSatisfy(\.passed) ? "builds" : "does not build yet"))")
+            }
             await agent.run(every: .milliseconds(Int64(interval * 1000)))
         }
     }
@@ -122,5 +132,65 @@ struct AgentReviewCommand: ParsableCommand {
         var entries = DecisionLog(path: log).entries()
         if let fingerprint { entries = entries.filter { $0.fingerprint.hasPrefix(fingerprint) } }
         print(DecisionLog.table(entries))
+    }
+}
+
+struct AgentPrepareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare",
+        abstract: "Create or refresh the agent's persistent workspace and build it, so validations start warm.",
+        discussion: """
+            The workspace is a git worktree of the repository under the cache folder (agent.workspaceCache,
+            default ~/.cache/crocbot-agent). Its first build is cold (as long as a fresh clone's); later
+            validations reset it to HEAD and rebuild only what a patch changes.
+
+            Example:
+              crocbot agent prepare --repo .
+            """
+    )
+
+    @Option(name: .long, help: "YAML or JSON configuration file (agent: section).")
+    var config: String?
+
+    @Option(name: .long, help: "The repository (default: the current directory).")
+    var repo: String = "."
+
+    func run() async throws {
+        let cfg: AppConfig
+        do {
+            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let a = cfg.agent
+        let repository = URL(fileURLWithPath: repo).standardizedFileURL
+        let configuration = AgentConfiguration(
+            repository: repository,
+            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) },
+            workspace: a.workspaceSettings
+        )
+        let agent = AICodeRefactorAgent(configuration: configuration, llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)))
+        guard let results = await agent.prepare() else {
+            FileHandle.standardError.write(Data("error: no persistent workspace (agent.workspaceCache is empty, or \(repo) is not a git repository)\n".utf8))
+            throw ExitCode(1)
+        }
+        for r in results { print("\(r.passed ? "ok" : "FAILED")  \(String(format: "%6.1f", r.seconds)) s  \(r.command)") }
+        if !results.allSatisfy(\.passed) {
+            if let last = results.last { FileHandle.standardError.write(Data(last.output.suffix(3000).utf8)) }
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension AgentConfig {
+    /// The workspace settings the configuration asks for (`~` expanded; empty cache: fresh workspaces).
+    var workspaceSettings: WorkspaceSettings {
+        let cache = workspaceCache.trimmingCharacters(in: .whitespaces)
+        let url: URL? =
+            cache.isEmpty
+            ? nil
+            : URL(fileURLWithPath: (cache as NSString).expandingTildeInPath).standardizedFileURL
+        return WorkspaceSettings(cacheDirectory: url, isolateNetwork: isolateNetwork, keepEnvironment: keepEnvironment)
     }
 }

@@ -100,7 +100,8 @@ struct AppConfigTests {
     @Test("the agent section: safe defaults, YAML values, key-path errors for every rule")
     func agent() throws {
         let d = try AppConfig.load(path: nil).agent
-        #expect(!d.applyChanges && d.confidenceThreshold == 0.7 && d.validation == ["swift build", "swift test"])
+        #expect(!d.applyChanges && d.confidenceThreshold == 0.7 && d.validation == AgentConfig.defaultValidation)
+        #expect(!d.fullSuite && d.isolateNetwork && d.workspaceCache == "~/.cache/crocbot-agent" && d.keepEnvironment.isEmpty)
         #expect(d.denyList.contains(".ci/") && d.provider == "openai" && d.apiKeyEnv == "OPENAI_API_KEY")
         let yaml = """
             agent:
@@ -109,6 +110,10 @@ struct AppConfigTests {
               confidenceThreshold: 0.9
               retries: 1
               validation: ["pytest -q"]
+              fullSuite: true
+              workspaceCache: ""
+              isolateNetwork: false
+              keepEnvironment: [CROCBOT_TEST_POSTGRES]
               denyList: [secrets/]
               latencyThresholds: {crocbot_tick_to_order_seconds: 0.00005, other: 1}
             """
@@ -116,6 +121,7 @@ struct AppConfigTests {
         #expect(a.provider == "anthropic" && a.baseURL == "https://api.anthropic.com/v1" && a.apiKeyEnv == "ANTHROPIC_API_KEY")
         #expect(a.applyChanges && a.confidenceThreshold == 0.9 && a.retries == 1 && a.validation == ["pytest -q"] && a.denyList == ["secrets/"])
         #expect(a.latencyThresholds == ["crocbot_tick_to_order_seconds": 0.00005, "other": 1])
+        #expect(a.fullSuite && a.workspaceCache.isEmpty && !a.isolateNetwork && a.keepEnvironment == ["CROCBOT_TEST_POSTGRES"])
         for (text, path) in [
             ("agent: {llm: {provider: gemini}}", "agent.llm.provider"), ("agent: {llm: {baseURL: ftp://x}}", "agent.llm.baseURL"),
             ("agent: {confidenceThreshold: 1.5}", "agent.confidenceThreshold"), ("agent: {retries: 11}", "agent.retries"),

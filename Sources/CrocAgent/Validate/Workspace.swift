@@ -20,8 +20,68 @@ public struct ValidationCommand: Sendable, Hashable, Codable {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    /// `swift build` then `swift test`.
+    /// `swift build` then `swift test` (cold and whole: what a fresh clone would run).
     public static let swiftDefaults = [ValidationCommand("swift build"), ValidationCommand("swift test")]
+
+    /// Stands for the test targets that depend on the modules a patch changes, as a
+    /// `swift test --filter` pattern (`(CrocExecutionTests|CrocRuntimeTests)\.`); a command
+    /// holding it is skipped when no test target depends on the change.
+    public static let affectedTestsPlaceholder = "{affected_tests}"
+
+    /// The tiers for a Swift package: build (tests included), then only the test targets
+    /// that depend on the changed modules, then — when `fullSuite` — every test.
+    public static func swiftTiers(fullSuite: Bool = false, timeoutSeconds: Double = 900) -> [ValidationCommand] {
+        var tiers = [
+            ValidationCommand("swift build --build-tests", timeoutSeconds: timeoutSeconds),
+            ValidationCommand("swift test --skip-build --filter '\(affectedTestsPlaceholder)'", timeoutSeconds: timeoutSeconds),
+        ]
+        if fullSuite { tiers.append(ValidationCommand("swift test --skip-build", timeoutSeconds: timeoutSeconds)) }
+        return tiers
+    }
+}
+
+/// Where validation workspaces live and what their commands may see.
+public struct WorkspaceSettings: Sendable, Hashable {
+    /// One workspace per repository is kept under this folder and reused, so its `.build`
+    /// stays warm and a one-file patch rebuilds only what depends on it (nil: a fresh
+    /// throwaway workspace per validation, built from nothing).
+    public var cacheDirectory: URL?
+    /// Run validation commands without network (`unshare -rn`, loopback up) where the
+    /// machine allows unprivileged user namespaces; elsewhere they run with the network.
+    public var isolateNetwork: Bool
+    /// Variables kept although they look like secrets (e.g. a test database URL).
+    public var keepEnvironment: [String]
+
+    /// Creates settings.
+    public init(cacheDirectory: URL? = WorkspaceSettings.defaultCache, isolateNetwork: Bool = true, keepEnvironment: [String] = []) {
+        self.cacheDirectory = cacheDirectory
+        self.isolateNetwork = isolateNetwork
+        self.keepEnvironment = keepEnvironment
+    }
+
+    /// `$XDG_CACHE_HOME/crocbot-agent`, else `~/.cache/crocbot-agent`.
+    public static var defaultCache: URL {
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return URL(fileURLWithPath: xdg).appendingPathComponent("crocbot-agent") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/crocbot-agent")
+    }
+
+    /// A fresh workspace per validation, with the network and the full environment
+    /// minus secrets (what tests of small fixtures use).
+    public static let throwaway = WorkspaceSettings(cacheDirectory: nil, isolateNetwork: false)
+
+    /// `environment` without what may hold a secret: `BINANCE_*`, `CROCBOT_*`, `OPENAI_*`,
+    /// `ANTHROPIC_*`, `AWS_*`, and any name containing `KEY`, `SECRET`, `TOKEN`,
+    /// `PASSWORD` or `CREDENTIAL` — except the names in `keep`.
+    public static func scrubbed(_ environment: [String: String], keep: [String] = []) -> [String: String] {
+        let prefixes = ["BINANCE_", "CROCBOT_", "OPENAI_", "ANTHROPIC_", "AWS_", "GITHUB_TOKEN", "HF_"]
+        let parts = ["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH"]
+        return environment.filter { name, _ in
+            if keep.contains(name) { return true }
+            let upper = name.uppercased()
+            return !prefixes.contains(where: upper.hasPrefix) && !parts.contains(where: upper.contains)
+        }
+    }
 }
 
 /// What a validation command did.
@@ -43,46 +103,66 @@ public struct CommandResult: Sendable, Hashable {
     public var passed: Bool { exitCode == 0 && !timedOut }
 }
 
-/// A throwaway copy of the repository in a temporary directory, where a
-/// patch is applied and validated without touching the real tree.
+/// A copy of the repository where a patch is applied and validated without
+/// touching the real tree.
 ///
-/// A git repository becomes a `git worktree` of HEAD plus the uncommitted
-/// changes to tracked files; anything else is copied (without `.build` and
-/// `.git`). `remove()` deletes it (and prunes the worktree).
+/// With a cache directory (the default), a git repository gets one persistent
+/// `git worktree` per repository: each validation resets it to HEAD plus the
+/// uncommitted changes to tracked files (`git reset --hard` rewrites only the files
+/// that differ, so unchanged files keep their timestamps) and keeps its `.build`,
+/// so a one-file patch rebuilds only what depends on it. A lock file serialises
+/// validations of one repository. Without one (or outside git), a fresh worktree
+/// (or copy, without `.build` and `.git`) is made in a temporary directory and
+/// `remove()` deletes it.
+///
+/// Commands run with a scrubbed environment (`WorkspaceSettings.scrubbed`) and,
+/// where the machine allows, without network.
 public final class Workspace: @unchecked Sendable {
     // @unchecked: used by one task at a time.
     /// The workspace root.
     public let root: URL
     /// The repository it was made from.
     public let repository: URL
+    /// Whether it is kept between validations (its `.build` stays warm).
+    public let isPersistent: Bool
     private let isWorktree: Bool
+    private let settings: WorkspaceSettings
+    private var lock: Int32 = -1
     /// Characters of output kept per command.
     public var outputLimit = 8_000
 
-    private init(root: URL, repository: URL, isWorktree: Bool) {
+    private init(root: URL, repository: URL, isWorktree: Bool, isPersistent: Bool, settings: WorkspaceSettings, lock: Int32 = -1) {
         self.root = root
         self.repository = repository
         self.isWorktree = isWorktree
+        self.isPersistent = isPersistent
+        self.settings = settings
+        self.lock = lock
     }
 
-    /// Makes a workspace from `repository`.
+    deinit { if lock >= 0 { close(lock) } }
+
+    /// The persistent workspace's folder for `repository` under `cache`.
+    public static func persistentRoot(for repository: URL, cache: URL) -> URL {
+        let path = repository.standardizedFileURL.path
+        return cache.appendingPathComponent("\(repository.lastPathComponent)-\(Fingerprint.fnv(path))", isDirectory: true)
+            .appendingPathComponent("workspace", isDirectory: true)
+    }
+
+    /// Makes (or, when persistent, resets) a workspace from `repository`.
     /// - Throws: `AgentError(.workspace)` when it cannot be created.
-    public static func create(from repository: URL) async throws(AgentError) -> Workspace {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-agent-\(UUID().uuidString)")
+    public static func create(from repository: URL, settings: WorkspaceSettings = .init()) async throws(AgentError) -> Workspace {
         let repo = repository.standardizedFileURL
-        if FileManager.default.fileExists(atPath: repo.appendingPathComponent(".git").path) {
+        let isGit = FileManager.default.fileExists(atPath: repo.appendingPathComponent(".git").path)
+        if isGit, let cache = settings.cacheDirectory {
+            return try await persistent(from: repo, cache: cache, settings: settings)
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-agent-\(UUID().uuidString)")
+        if isGit {
             let add = await run("git -C \(quote(repo.path)) worktree add --detach \(quote(root.path)) HEAD", in: repo, timeout: 120, limit: 4000)
             guard add.passed else { throw AgentError(.workspace, "git worktree add failed: \(add.output)") }
-            // Uncommitted changes to tracked files come along.
-            let carry = await run(
-                "git -C \(quote(repo.path)) diff HEAD --binary > \(quote(root.path))/.crocbot-wip.patch && "
-                    + "(test ! -s .crocbot-wip.patch || git apply .crocbot-wip.patch); rm -f .crocbot-wip.patch",
-                in: root,
-                timeout: 120,
-                limit: 4000
-            )
-            guard carry.passed else { throw AgentError(.workspace, "carrying uncommitted changes failed: \(carry.output)") }
-            return Workspace(root: root, repository: repo, isWorktree: true)
+            try await carryUncommitted(from: repo, to: root)
+            return Workspace(root: root, repository: repo, isWorktree: true, isPersistent: false, settings: settings)
         }
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -93,7 +173,79 @@ public final class Workspace: @unchecked Sendable {
         } catch {
             throw AgentError(.workspace, "copying \(repo.path) failed: \(error)")
         }
-        return Workspace(root: root, repository: repo, isWorktree: false)
+        return Workspace(root: root, repository: repo, isWorktree: false, isPersistent: false, settings: settings)
+    }
+
+    /// The persistent worktree, locked and reset to the repository's state.
+    private static func persistent(from repo: URL, cache: URL, settings: WorkspaceSettings) async throws(AgentError) -> Workspace {
+        let root = persistentRoot(for: repo, cache: cache)
+        let base = root.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        } catch {
+            throw AgentError(.workspace, "cannot create \(base.path): \(error)")
+        }
+        let fd = open(base.appendingPathComponent("lock").path, O_CREAT | O_RDWR, 0o644)
+        guard fd >= 0 else { throw AgentError(.workspace, "cannot open the lock file under \(base.path)") }
+        // Another validation of this repository holds it: wait (off the cooperative pool's threads is not needed; it is one call).
+        guard flock(fd, LOCK_EX) == 0 else {
+            close(fd)
+            throw AgentError(.workspace, "cannot lock \(base.path)/lock")
+        }
+        let head = await run("git -C \(quote(repo.path)) rev-parse HEAD", in: repo, timeout: 60, limit: 2000)
+        guard head.passed else {
+            close(fd)
+            throw AgentError(.workspace, "git rev-parse HEAD failed: \(head.output)")
+        }
+        let sha = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let valid = FileManager.default.fileExists(atPath: root.appendingPathComponent(".git").path)
+        let isNew = !valid
+        if valid {
+            // Only files that differ are rewritten; untracked non-ignored files go; .build stays.
+            let reset = await run("git reset -q --hard \(sha) && git clean -qfd -e .build -e Package.resolved", in: root, timeout: 120, limit: 4000)
+            guard reset.passed else {
+                close(fd)
+                throw AgentError(.workspace, "resetting the workspace failed: \(reset.output)")
+            }
+        } else {
+            try? FileManager.default.removeItem(at: root)
+            _ = await run("git -C \(quote(repo.path)) worktree prune", in: repo, timeout: 60, limit: 2000)
+            let add = await run("git -C \(quote(repo.path)) worktree add --detach \(quote(root.path)) \(sha)", in: repo, timeout: 120, limit: 4000)
+            guard add.passed else {
+                close(fd)
+                throw AgentError(.workspace, "git worktree add failed: \(add.output)")
+            }
+        }
+        do {
+            try await carryUncommitted(from: repo, to: root)
+        } catch {
+            close(fd)
+            throw error
+        }
+        // Package.resolved is ignored (not in the worktree): the workspace pins what the repository pins,
+        // and resolves (with the network, before any untrusted code runs) when that changes.
+        let resolved = repo.appendingPathComponent("Package.resolved")
+        let copy = root.appendingPathComponent("Package.resolved")
+        if let pins = try? Data(contentsOf: resolved) {
+            let changed = (try? Data(contentsOf: copy)) != pins
+            if changed { try? pins.write(to: copy) }
+            if changed || isNew || !FileManager.default.fileExists(atPath: root.appendingPathComponent(".build/checkouts").path) {
+                _ = await run("swift package resolve", in: root, timeout: 600, limit: 4000)
+            }
+        }
+        return Workspace(root: root, repository: repo, isWorktree: true, isPersistent: true, settings: settings, lock: fd)
+    }
+
+    /// Applies the repository's uncommitted changes to tracked files in `root`.
+    private static func carryUncommitted(from repo: URL, to root: URL) async throws(AgentError) {
+        let carry = await run(
+            "git -C \(quote(repo.path)) diff HEAD --binary > \(quote(root.path))/.crocbot-wip.patch && "
+                + "(test ! -s .crocbot-wip.patch || git apply .crocbot-wip.patch); rm -f .crocbot-wip.patch",
+            in: root,
+            timeout: 120,
+            limit: 4000
+        )
+        guard carry.passed else { throw AgentError(.workspace, "carrying uncommitted changes failed: \(carry.output)") }
     }
 
     /// Applies patches to the workspace's files.
@@ -142,13 +294,47 @@ public final class Workspace: @unchecked Sendable {
         }
     }
 
-    /// Runs a validation command in the workspace.
+    /// Runs a validation command in the workspace: scrubbed environment, and no network
+    /// when the settings ask for it and the machine allows it.
     public func run(_ command: ValidationCommand) async -> CommandResult {
-        await Self.run(command.command, in: root, timeout: command.timeoutSeconds, limit: outputLimit)
+        let environment = WorkspaceSettings.scrubbed(ProcessInfo.processInfo.environment, keep: settings.keepEnvironment)
+        let line = settings.isolateNetwork && Self.networkIsolationAvailable ? Self.withoutNetwork(command.command) : command.command
+        var r = await Self.run(line, in: root, timeout: command.timeoutSeconds, limit: outputLimit, environment: environment)
+        r.command = command.command
+        return r
     }
 
-    /// Deletes the workspace.
+    /// Whether the commands run without network here.
+    public var isolatesNetwork: Bool { settings.isolateNetwork && Self.networkIsolationAvailable }
+
+    /// Whether `unshare -rn` works here (unprivileged user and network namespaces).
+    public static let networkIsolationAvailable: Bool = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "command -v unshare >/dev/null 2>&1 && unshare -rn true >/dev/null 2>&1"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
+    /// `command` in a new network namespace with only the loopback interface up (tests may
+    /// still serve and call 127.0.0.1).
+    static func withoutNetwork(_ command: String) -> String {
+        "unshare -rn sh -c \(quote("(ip link set lo up || ifconfig lo up) >/dev/null 2>&1; " + command))"
+    }
+
+    /// Releases the workspace: a persistent one is unlocked and kept (the next validation
+    /// resets it); a throwaway one is deleted.
     public func remove() async {
+        if isPersistent {
+            if lock >= 0 {
+                close(lock)
+                lock = -1
+            }
+            return
+        }
         if isWorktree {
             _ = await Self.run(
                 "git -C \(Self.quote(repository.path)) worktree remove --force \(Self.quote(root.path))",
@@ -184,7 +370,7 @@ public final class Workspace: @unchecked Sendable {
         return String(text.prefix(head)) + "\n… \(text.count - limit) characters omitted …\n" + String(text.suffix(tail))
     }
 
-    static func run(_ command: String, in directory: URL, timeout: Double, limit: Int) async -> CommandResult {
+    static func run(_ command: String, in directory: URL, timeout: Double, limit: Int, environment: [String: String]? = nil) async -> CommandResult {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-agent-cmd-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
@@ -193,6 +379,7 @@ public final class Workspace: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
         process.currentDirectoryURL = directory
+        if let environment { process.environment = environment }
         guard let handle = try? FileHandle(forWritingTo: log) else {
             return CommandResult(command: command, exitCode: nil, timedOut: false, seconds: 0, output: "cannot open a log file")
         }

@@ -10,7 +10,11 @@
 ///   applyChanges: false
 ///   confidenceThreshold: 0.7
 ///   retries: 2
-///   validation: ["swift build", "swift test"]
+///   validation: ["swift build --build-tests", "swift test --skip-build --filter '{affected_tests}'"]
+///   fullSuite: false             # then also the whole suite
+///   workspaceCache: ~/.cache/crocbot-agent   # "" for a fresh (cold) workspace per validation
+///   isolateNetwork: true         # validation runs offline (unshare -rn) where the machine allows
+///   keepEnvironment: []          # variables kept although they look like secrets
 ///   timeoutSeconds: 900
 ///   denyList: [".github/", ".ci/", "Package.swift"]
 ///   maxFiles: 5
@@ -35,8 +39,17 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
     public var confidenceThreshold: Double
     /// Further attempts after a failed validation.
     public var retries: Int
-    /// Validation commands, run in order in the workspace.
+    /// Validation commands, run in order in the workspace; `{affected_tests}` stands for
+    /// the test targets that depend on the changed modules.
     public var validation: [String]
+    /// After `validation`, also run the whole test suite.
+    public var fullSuite: Bool
+    /// Where the persistent (warm) workspace lives; empty: a fresh workspace per validation.
+    public var workspaceCache: String
+    /// Validate without network where the machine allows it.
+    public var isolateNetwork: Bool
+    /// Environment variables kept in the validation environment although they look like secrets.
+    public var keepEnvironment: [String]
     /// Time limit per validation command, seconds.
     public var timeoutSeconds: Double
     /// Paths patches may not touch.
@@ -54,6 +67,9 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
     /// p99 thresholds (seconds) by histogram name.
     public var latencyThresholds: [String: Double]
 
+    /// Build with the tests, then run the test targets that depend on what the patch changed.
+    public static let defaultValidation = ["swift build --build-tests", "swift test --skip-build --filter '{affected_tests}'"]
+
     /// The defaults: a local OpenAI-compatible server (Ollama's port), nothing applied.
     public init(
         provider: String = "openai",
@@ -63,7 +79,11 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
         applyChanges: Bool = false,
         confidenceThreshold: Double = 0.7,
         retries: Int = 2,
-        validation: [String] = ["swift build", "swift test"],
+        validation: [String] = AgentConfig.defaultValidation,
+        fullSuite: Bool = false,
+        workspaceCache: String = "~/.cache/crocbot-agent",
+        isolateNetwork: Bool = true,
+        keepEnvironment: [String] = [],
         timeoutSeconds: Double = 900,
         denyList: [String] = [".github/", ".ci/", "Package.swift"],
         maxFiles: Int = 5,
@@ -81,6 +101,10 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
         self.confidenceThreshold = confidenceThreshold
         self.retries = retries
         self.validation = validation
+        self.fullSuite = fullSuite
+        self.workspaceCache = workspaceCache
+        self.isolateNetwork = isolateNetwork
+        self.keepEnvironment = keepEnvironment
         self.timeoutSeconds = timeoutSeconds
         self.denyList = denyList
         self.maxFiles = maxFiles
@@ -96,7 +120,8 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
     public init(_ r: ConfigReader) throws(ConfigError) {
         try r.rejectUnknownKeys([
             "llm", "applyChanges", "confidenceThreshold", "retries", "validation", "timeoutSeconds", "denyList", "maxFiles", "maxChangedLines",
-            "decisionLog", "commitToBranch", "repeatThreshold", "latencyThresholds",
+            "decisionLog", "commitToBranch", "repeatThreshold", "latencyThresholds", "fullSuite", "workspaceCache", "isolateNetwork",
+            "keepEnvironment",
         ])
         let llm = try r.nested("llm")
         try llm.rejectUnknownKeys(["provider", "baseURL", "model", "apiKeyEnv"])
@@ -137,7 +162,11 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
             applyChanges: try r.bool("applyChanges", default: false),
             confidenceThreshold: try r.double("confidenceThreshold", default: 0.7),
             retries: try r.int("retries", default: 2),
-            validation: try strings("validation", ["swift build", "swift test"]),
+            validation: try strings("validation", AgentConfig.defaultValidation),
+            fullSuite: try r.bool("fullSuite", default: false),
+            workspaceCache: try r.string("workspaceCache", default: "~/.cache/crocbot-agent"),
+            isolateNetwork: try r.bool("isolateNetwork", default: true),
+            keepEnvironment: try strings("keepEnvironment", []),
             timeoutSeconds: try r.double("timeoutSeconds", default: 900),
             denyList: try strings("denyList", [".github/", ".ci/", "Package.swift"]),
             maxFiles: try r.int("maxFiles", default: 5),

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+@testable import CrocAgent
+
+/// A small package: A ← B (B depends on A), C alone, a test target for each, and an executable on B.
+private func tieredPackage() throws -> URL {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-tiers-\(UUID().uuidString)")
+    let files = [
+        "Package.swift": """
+        // swift-tools-version: 6.0
+        import PackageDescription
+        let package = Package(
+            name: "Tiers",
+            targets: [
+                .target(name: "A"), .target(name: "B", dependencies: ["A"]), .target(name: "C"),
+                .executableTarget(name: "tool", dependencies: ["B"]),
+                .testTarget(name: "ATests", dependencies: ["A"]), .testTarget(name: "BTests", dependencies: ["B"]),
+                .testTarget(name: "CTests", dependencies: ["C"]),
+            ]
+        )
+
+        """,
+        "Sources/A/A.swift": "public let a = 1\n", "Sources/B/B.swift": "import A\npublic let b = a + 1\n",
+        "Sources/C/C.swift": "public let c = 3\n", "Sources/tool/main.swift": "import B\nprint(b)\n",
+        "Tests/ATests/ATests.swift": "", "Tests/BTests/BTests.swift": "", "Tests/CTests/CTests.swift": "", "README.md": "tiers\n",
+    ]
+    for (path, text) in files {
+        let url = root.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+    return root
+}
+
+private func patch(_ path: String) -> FilePatch {
+    FilePatch(oldPath: path, newPath: path, hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@ -1 +1 @@", lines: [.remove("x"), .add("y")])])
+}
+
+@Suite("Validation tiers and the warm workspace", .serialized)
+struct ValidationTierTests {
+    @Test("the test targets a change can break follow the package's dependencies; outside every target means the whole suite")
+    func affectedTargets() async throws {
+        let root = try tieredPackage()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let graph = try await PackageGraph.load(packageAt: root)
+        #expect(graph.affectedTestTargets(changing: ["Sources/A/A.swift"]) == ["ATests", "BTests"])
+        #expect(graph.affectedTestTargets(changing: ["Sources/B/B.swift"]) == ["BTests"])
+        #expect(graph.affectedTestTargets(changing: ["Tests/CTests/CTests.swift"]) == ["CTests"])
+        #expect(graph.affectedTestTargets(changing: ["Sources/tool/main.swift"]) == [])
+        #expect(graph.affectedTestTargets(changing: ["README.md"]) == nil)
+
+        let tiers = ValidationCommand.swiftTiers()
+        let forB = await AICodeRefactorAgent.resolve(tiers, for: [patch("Sources/B/B.swift")], in: root)
+        #expect(forB.map { $0.0?.command } == ["swift build --build-tests", "swift test --skip-build --filter '(BTests)\\.'"])
+        let forA = await AICodeRefactorAgent.resolve(tiers, for: [patch("Sources/A/A.swift")], in: root)
+        #expect(forA[1].0?.command == "swift test --skip-build --filter '(ATests|BTests)\\.'")
+        let forTool = await AICodeRefactorAgent.resolve(tiers, for: [patch("Sources/tool/main.swift")], in: root)
+        #expect(forTool[1].0 == nil && forTool[1].1.contains("no test target depends"))
+        let forReadme = await AICodeRefactorAgent.resolve(ValidationCommand.swiftTiers(fullSuite: true), for: [patch("README.md")], in: root)
+        #expect(forReadme.map { $0.0?.command } == ["swift build --build-tests", "swift test --skip-build --filter '.'", "swift test --skip-build"])
+    }
+
+    @Test("the validation environment has no secrets: BINANCE_*, CROCBOT_*, API keys and tokens are dropped unless kept")
+    func scrubbed() {
+        let env = [
+            "PATH": "/usr/bin", "HOME": "/home/u", "BINANCE_API_SECRET": "s", "BINANCE_BASE": "x", "CROCBOT_LIVE__TOKEN": "t",
+            "OPENAI_API_KEY": "k", "MY_SERVICE_KEY": "k", "GH_TOKEN": "t", "PGPASSWORD": "p", "CROCBOT_TEST_POSTGRES": "pg", "LANG": "C",
+        ]
+        let out = WorkspaceSettings.scrubbed(env, keep: ["CROCBOT_TEST_POSTGRES"])
+        #expect(Set(out.keys) == ["PATH", "HOME", "LANG", "CROCBOT_TEST_POSTGRES"])
+    }
+
+    @Test("a persistent workspace keeps its build state across validations, is reset to the repository each time, and runs commands scrubbed and offline")
+    func persistent() async throws {
+        let repo = try tieredPackage()
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(at: repo)
+            try? FileManager.default.removeItem(at: cache)
+        }
+        let git = await Workspace.run(
+            "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm init",
+            in: repo,
+            timeout: 60,
+            limit: 2000
+        )
+        #expect(git.passed, "\(git.output)")
+        // An uncommitted change to a tracked file comes along.
+        try Data("public let c = 30\n".utf8).write(to: repo.appendingPathComponent("Sources/C/C.swift"))
+        let settings = WorkspaceSettings(cacheDirectory: cache, isolateNetwork: true)
+        let first = try await Workspace.create(from: repo, settings: settings)
+        #expect(first.isPersistent && first.root.path == Workspace.persistentRoot(for: repo, cache: cache).path)
+        #expect((try? String(contentsOf: first.root.appendingPathComponent("Sources/C/C.swift"), encoding: .utf8)) == "public let c = 30\n")
+        // Build state, and a patch, left behind by the first validation.
+        try FileManager.default.createDirectory(at: first.root.appendingPathComponent(".build"), withIntermediateDirectories: true)
+        try Data("warm".utf8).write(to: first.root.appendingPathComponent(".build/marker"))
+        try first.apply([FilePatch(oldPath: "Sources/A/A.swift", newPath: "Sources/A/A.swift", hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@", lines: [.remove("public let a = 1"), .add("public let a = 2")])])])
+        try Data("stray".utf8).write(to: first.root.appendingPathComponent("Sources/A/Stray.swift"))
+        let untouched = try FileManager.default.attributesOfItem(atPath: first.root.appendingPathComponent("Sources/B/B.swift").path)[.modificationDate] as? Date
+
+        setenv("CROCBOT_AGENT_TEST_SECRET", "s3cr3t-value", 1)
+        defer { unsetenv("CROCBOT_AGENT_TEST_SECRET") }
+        let env = await first.run(ValidationCommand("env", timeoutSeconds: 30))
+        #expect(env.passed && env.output.contains("PATH=") && !env.output.contains("s3cr3t-value"))
+        if Workspace.networkIsolationAvailable {
+            #expect(first.isolatesNetwork)
+            let links = await first.run(ValidationCommand("ip -o link show | wc -l", timeoutSeconds: 30))
+            #expect(links.passed && links.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "only the loopback: \(links.output)")
+            let lo = await first.run(ValidationCommand("ip -o link show lo", timeoutSeconds: 30))
+            #expect(lo.output.contains("UP"), "\(lo.output)")
+        }
+        await first.remove()
+
+        let second = try await Workspace.create(from: repo, settings: settings)
+        #expect(second.root.path == first.root.path)
+        #expect((try? String(contentsOf: second.root.appendingPathComponent(".build/marker"), encoding: .utf8)) == "warm")
+        #expect((try? String(contentsOf: second.root.appendingPathComponent("Sources/A/A.swift"), encoding: .utf8)) == "public let a = 1\n")
+        #expect(!FileManager.default.fileExists(atPath: second.root.appendingPathComponent("Sources/A/Stray.swift").path))
+        let still = try FileManager.default.attributesOfItem(atPath: second.root.appendingPathComponent("Sources/B/B.swift").path)[.modificationDate] as? Date
+        #expect(still == untouched, "an unchanged file keeps its timestamp, so it is not rebuilt")
+        await second.remove()
+        #expect(FileManager.default.fileExists(atPath: second.root.path))
+        _ = await Workspace.run("git worktree remove --force \(Workspace.quote(second.root.path))", in: repo, timeout: 60, limit: 2000)
+    }
+}

@@ -8,7 +8,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "The AI code refactor agent: watch logs and metrics, propose fixes, validate them, apply only when allowed.",
-        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self]
+        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self]
     )
 }
 
@@ -192,5 +192,67 @@ extension AgentConfig {
             ? nil
             : URL(fileURLWithPath: (cache as NSString).expandingTildeInPath).standardizedFileURL
         return WorkspaceSettings(cacheDirectory: url, isolateNetwork: isolateNetwork, keepEnvironment: keepEnvironment)
+    }
+}
+
+struct AgentLocaliseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "localise",
+        abstract: "Show what the agent would send the LLM for the anomalies in some logs and metrics: the ranked functions and the context.",
+        discussion: """
+            Nothing is sent or changed. Latency thresholds come from the config (agent.latencyThresholds).
+
+            Examples:
+              crocbot agent localise --config Examples/agent/agent.yaml --metrics Examples/agent/metrics.prom
+              crocbot agent localise --logs output/live.jsonl --context
+            """
+    )
+
+    @Option(name: .long, help: "YAML or JSON configuration file (agent: section).")
+    var config: String?
+
+    @Option(name: .long, help: "JSON-lines log file.")
+    var logs: String?
+
+    @Option(name: .long, help: "Metrics: a Prometheus text file or a /metrics URL.")
+    var metrics: String?
+
+    @Option(name: .long, help: "The repository (default: the current directory).")
+    var repo: String = "."
+
+    @Flag(name: .long, help: "Print the whole context, not only the ranked functions.")
+    var context = false
+
+    func run() async throws {
+        guard logs != nil || metrics != nil else { throw ValidationError("give --logs, --metrics or both") }
+        let cfg: AppConfig
+        do {
+            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var detector = AnomalyDetector(settings: .init(repeatThreshold: cfg.agent.repeatThreshold, latencyThresholds: cfg.agent.latencyThresholds))
+        var anomalies: [Anomaly] = []
+        if let logs { anomalies += detector.observe(logs: LogMonitor(path: logs).poll()) }
+        if let metrics {
+            do {
+                anomalies += detector.observe(metrics: try await MetricsMonitor(source: metrics).read())
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let inspector = CodebaseInspector(repository: URL(fileURLWithPath: repo).standardizedFileURL, budget: 24_000)
+        print("\(anomalies.count) anomal\(anomalies.count == 1 ? "y" : "ies")")
+        for a in anomalies {
+            let c = inspector.context(for: a)
+            print("\n\(a.kind.rawValue): \(a.summary)")
+            print("  context: \(c.excerpts.count) excerpts, \(c.size) characters")
+            for (i, s) in c.suspects.prefix(15).enumerated() {
+                print(String(format: "  %2d. %5.2f  ", i + 1, s.rank) + s.label + "  — " + s.reason)
+            }
+            if context { print(c.text) }
+        }
     }
 }

@@ -18,6 +18,8 @@ public struct CodeContext: Sendable, Hashable {
 
     /// The excerpts, most relevant first.
     public var excerpts: [Excerpt]
+    /// The ranked functions the localisation found (all of them, also those the budget left out).
+    public var suspects: [Suspect] = []
 
     /// All excerpts as one text block with `// path:line` headers.
     public var text: String {
@@ -53,8 +55,19 @@ public struct CodebaseInspector: Sendable {
     /// A declaration longer than this is shown as a window of lines around the location.
     public var maxDeclarationLines: Int
 
+    /// Path prefixes that are never evidence for a name (a metric, a message): they may
+    /// mention one without producing it. The agent's own target and the tests by default.
+    public var excluded: [String]
+
     /// Creates an inspector.
-    public init(repository: URL, budget: Int = 24_000, window: Int = 30, maxDeclarationLines: Int = 400) {
+    public init(
+        repository: URL,
+        budget: Int = 24_000,
+        window: Int = 30,
+        maxDeclarationLines: Int = 400,
+        excluded: [String] = ["Sources/CrocAgent/", "Tests/"]
+    ) {
+        self.excluded = excluded
         self.repository = repository
         self.budget = budget
         self.window = window
@@ -84,8 +97,18 @@ public struct CodebaseInspector: Sendable {
 
         var usedTypes: [String] = []
         var functions: [String] = []
-        // A metric anomaly names no source line: use where the code names the metric.
-        let locations = anomaly.locations.isEmpty ? metricLocations(anomaly.metricEvidence, files: files, read: source) : anomaly.locations
+        // Localisation from the evidence: the ranked functions (see `Localiser`).
+        let localiser = Localiser(repository: repository, files: files, read: source, excluded: excluded)
+        let logged = anomaly.locations.prefix(3).compactMap { loc -> (path: String, line: Int)? in
+            guard let path = resolve(loc.file, in: files), let line = loc.line else { return nil }
+            return (path, line)
+        }
+        let suspects = localiser.suspects(for: anomaly, locations: logged)
+        // A metric anomaly whose metric is recorded nowhere that the localiser understands:
+        // fall back to the lines that name the metric.
+        let locations =
+            anomaly.locations.isEmpty && suspects.isEmpty
+            ? metricLocations(anomaly.metricEvidence, files: files, read: source) : anomaly.locations
         for loc in locations.prefix(3) {
             guard let path = resolve(loc.file, in: files), let text = source(path) else { continue }
             let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
@@ -103,6 +126,21 @@ public struct CodebaseInspector: Sendable {
             if let name = loc.function?.split(separator: "(").first.map(String.init), !name.isEmpty, !functions.contains(name) {
                 functions.append(name)
             }
+        }
+
+        // The ranked functions, then the recent commits that changed the top ones.
+        for s in suspects {
+            guard let text = source(s.path) else { continue }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard s.firstLine >= 1, s.lastLine <= lines.count, s.lastLine - s.firstLine < maxDeclarationLines else { continue }
+            collector.add(path: s.path, firstLine: s.firstLine, text: lines[(s.firstLine - 1)..<s.lastLine].joined(separator: "\n"), reason: s.reason)
+            if functions.count < 3, !functions.contains(s.name), s.name != "init" { functions.append(s.name) }
+        }
+        for s in suspects.filter({ !$0.recentCommits.isEmpty }).prefix(3) {
+            guard let commit = s.recentCommits.first else { continue }
+            let diff = localiser.diff(of: commit, for: s)
+            guard !diff.isEmpty else { continue }
+            collector.add(path: "\(s.path)@\(commit.prefix { $0 != " " })", firstLine: s.firstLine, text: String(diff.prefix(3000)), reason: "recent change to \(s.name): \(commit)")
         }
 
         // The repository's types that the code uses, as interfaces.
@@ -125,7 +163,7 @@ public struct CodebaseInspector: Sendable {
                 }
             }
         }
-        return CodeContext(excerpts: collector.excerpts)
+        return CodeContext(excerpts: collector.excerpts, suspects: suspects)
     }
 
     /// Lines of the repository's Swift sources (tests excluded) that name one of

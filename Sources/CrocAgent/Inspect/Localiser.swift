@@ -1,0 +1,563 @@
+import Foundation
+internal import SwiftParser
+internal import SwiftSyntax
+
+/// A function the evidence points at, with why and how strongly (lower `rank` first).
+public struct Suspect: Sendable, Hashable {
+    /// Repository-relative path.
+    public var path: String
+    /// The function's name (`process`, `init`).
+    public var name: String
+    /// The type or extension it is declared in, if any.
+    public var typeName: String?
+    /// First line of the declaration (its doc comment included), 1-based.
+    public var firstLine: Int
+    /// Last line of the declaration.
+    public var lastLine: Int
+    /// Why it is a suspect (`records crocbot_tick_to_order_seconds`, `called on the measured path (depth 2)`).
+    public var reason: String
+    /// Lower is more suspect: 0 the logged location, 1 where a metric is recorded, 2 and 3
+    /// the functions called on the measured path at depth 1 and 2; being changed by one of the newest commits on the path subtracts 3.
+    public var rank: Double
+    /// The most recent commits that changed it (`sha subject`), newest first.
+    public var recentCommits: [String] = []
+
+    /// `Sources/X.swift:12 name`.
+    public var label: String { "\(path):\(firstLine) \(typeName.map { $0 + "." } ?? "")\(name)" }
+}
+
+/// Agentless-style localisation, in steps and from evidence: the files and then the
+/// functions that the anomaly's evidence points at, ranked.
+///
+/// - **Logs**: the function at each logged source location; the functions whose string
+///   literals build the logged error text; the functions called before the log line in
+///   the logging function (depth 1), and what those call (depth 2).
+/// - **Metrics**: the property a metric is created into (`tickToOrder = Timer(label:
+///   "crocbot_tick_to_order_seconds")`), the functions that record into it, and the path
+///   it measures: for a timer the code between its start instant (`let t = .now`, followed
+///   up through callers when the instant is a parameter) and its record, with the
+///   functions called there followed through the repository (depth 2), resolved by name
+///   and, where a stored property or parameter declares the receiver's type, by type.
+/// - **Regressions**: the top suspects' recent commits (`git log -L` over the last
+///   `recentCommitWindow` commits) lift them, and their diffs join the context.
+///
+/// Files under `excluded` (the agent's own target and the tests) are never evidence
+/// for a name: they may mention a metric or a message without producing it.
+struct Localiser {
+    let repository: URL
+    let files: [String]
+    let read: (String) -> String?
+    var excluded: [String]
+    var maxAmbiguity = 6
+    var maxSuspects = 40
+    var recentCommitWindow = 30
+
+    // MARK: Index
+
+    /// A function or initializer of a file.
+    struct Function {
+        var path: String
+        var name: String
+        var typeName: String?
+        var firstLine: Int
+        var lastLine: Int
+        var bodyFirstLine: Int
+        var parameters: [String]
+        var calls: [Call]
+        var locals: [Local]
+    }
+
+    /// A call inside a function body.
+    struct Call {
+        var name: String
+        /// The receiver's last name (`engine` for `self.engine.process(bar)`, `tickToOrder` for `metrics.tickToOrder.record(x)`).
+        var receiver: String?
+        var line: Int
+        /// Names the arguments refer to.
+        var argumentNames: [String]
+    }
+
+    /// A local `let`/`var` with an initial value.
+    struct Local {
+        var name: String
+        var line: Int
+        var names: [String]
+        var readsClock: Bool
+    }
+
+    final class Cache {
+        var functions: [String: [Function]] = [:]
+        var declarations: [String: [Function]] = [:]
+        var declaredTypes: [String: String?] = [:]
+        var callers: [String: [Function]] = [:]
+    }
+    let cache = Cache()
+
+    /// Searchable Swift sources: under `Sources/`, not excluded.
+    var searchable: [String] {
+        files.filter { $0.hasSuffix(".swift") && $0.hasPrefix("Sources/") && !excluded.contains(where: $0.hasPrefix) }
+    }
+
+    /// The functions of a file (parsed once).
+    func functions(in path: String) -> [Function] {
+        if let f = cache.functions[path] { return f }
+        guard let text = read(path) else { return [] }
+        let tree = Parser.parse(source: text)
+        let collector = FunctionCollector(path: path, converter: SourceLocationConverter(fileName: path, tree: tree))
+        collector.walk(tree)
+        cache.functions[path] = collector.functions
+        return collector.functions
+    }
+
+    /// The innermost function around a line.
+    func function(in path: String, line: Int) -> Function? {
+        functions(in: path).filter { $0.firstLine <= line && line <= $0.lastLine }.min { ($0.lastLine - $0.firstLine) < ($1.lastLine - $1.firstLine) }
+    }
+
+    /// Declarations named `name` in the searchable sources.
+    func declarations(named name: String) -> [Function] {
+        if let known = cache.declarations[name] { return known }
+        let needles = name == "init" ? ["init("] : ["func \(name)(", "func \(name)<", "var \(name):"]
+        var out: [Function] = []
+        for path in searchable {
+            guard let text = read(path), needles.contains(where: text.contains) else { continue }
+            out += functions(in: path).filter { $0.name == name }
+        }
+        cache.declarations[name] = out
+        return out
+    }
+
+    /// The type a receiver is declared with in `path` (`let engine: TradingEngine`, `venue: PaperVenue?`).
+    func declaredType(of receiver: String, in path: String) -> String? {
+        let key = path + "\u{1}" + receiver
+        if let known = cache.declaredTypes[key] { return known }
+        let found = findDeclaredType(of: receiver, in: path)
+        cache.declaredTypes[key] = .some(found)
+        return found
+    }
+
+    private func findDeclaredType(of receiver: String, in path: String) -> String? {
+        guard let text = read(path) else { return nil }
+        let pattern = "\\b\(NSRegularExpression.escapedPattern(for: receiver))\\s*:\\s*(?:any\\s+|some\\s+)?([A-Z][A-Za-z0-9_]*)"
+        guard let re = try? NSRegularExpression(pattern: pattern),
+            let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let r = Range(m.range(at: 1), in: text)
+        else { return nil }
+        return String(text[r])
+    }
+
+    /// Whether `typeName` is declared to conform to the protocol `proto` (`struct X: Proto`,
+    /// `extension X: Proto`), so that a call on an `any Proto` may reach it.
+    func conforms(_ typeName: String?, to proto: String) -> Bool {
+        guard let typeName else { return false }
+        let key = "conforms\u{1}" + typeName + "\u{1}" + proto
+        if let known = cache.declaredTypes[key] { return known != nil }
+        let pattern = "(struct|class|actor|enum|extension)\\s+\(typeName)\\b[^{\\n]*:[^{\\n]*\\b\(proto)\\b"
+        let re = try? NSRegularExpression(pattern: pattern)
+        let hit = searchable.contains { path in
+            guard let text = read(path), text.contains(typeName), text.contains(proto), let re else { return false }
+            return re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+        cache.declaredTypes[key] = hit ? .some(proto) : .some(nil)
+        return hit
+    }
+
+    /// The repository functions a call may reach.
+    func resolve(_ call: Call, from caller: Function) -> [Function] {
+        let defs = declarations(named: call.name)
+        guard !defs.isEmpty else { return [] }
+        if let receiver = call.receiver, receiver != "self", let type = declaredType(of: receiver, in: caller.path) {
+            // A receiver of a known type: its methods, or none (a library type's, like Logger.error).
+            let typed = defs.filter { $0.typeName == type }
+            let conforming = typed.isEmpty ? defs.filter { conforms($0.typeName, to: type) } : typed
+            return conforming.count <= maxAmbiguity ? conforming : []
+        }
+        if call.receiver == nil || call.receiver == "self" {
+            let same = defs.filter { $0.typeName == caller.typeName }
+            if !same.isEmpty { return same }
+        }
+        return defs.count <= maxAmbiguity ? defs : []
+    }
+
+    // MARK: Suspects
+
+    /// The ranked suspects for an anomaly.
+    func suspects(for anomaly: Anomaly, locations: [(path: String, line: Int)]) -> [Suspect] {
+        var found: [String: Suspect] = [:]
+        var order: [String] = []
+        func add(_ f: Function, _ reason: String, _ rank: Double) {
+            let key = "\(f.path):\(f.firstLine)"
+            if let old = found[key] {
+                if rank < old.rank { found[key]!.rank = rank; found[key]!.reason = reason }
+                return
+            }
+            guard found.count < maxSuspects else { return }
+            found[key] = Suspect(path: f.path, name: f.name, typeName: f.typeName, firstLine: f.firstLine, lastLine: f.lastLine, reason: reason, rank: rank)
+            order.append(key)
+        }
+        /// The calls of `f` between `from` and `to`, and what they reach at depth 2.
+        func expand(_ f: Function, from: Int, to: Int, baseRank: Double, what: String) {
+            let direct = f.calls.filter { $0.line >= from && $0.line <= to }
+            var second: [(Function, Call)] = []
+            for call in direct {
+                for g in resolve(call, from: f) where !(g.path == f.path && g.firstLine == f.firstLine) {
+                    add(g, "called \(what) (depth 1: \(call.name) at \(f.path):\(call.line))", baseRank + Double(min(resolve(call, from: f).count, 9)) * 0.01)
+                    second += g.calls.map { (g, $0) }
+                }
+            }
+            for (g, call) in second {
+                let targets = resolve(call, from: g)
+                for h in targets { add(h, "called \(what) (depth 2: \(g.name) → \(call.name))", baseRank + 1 + Double(min(targets.count, 9)) * 0.01) }
+            }
+        }
+
+        // Logs: the logged locations, then the callees before the log line.
+        for (path, line) in locations {
+            guard let f = function(in: path, line: line) else { continue }
+            add(f, "logged at \(path):\(line)", 0)
+            expand(f, from: f.bodyFirstLine, to: line, baseRank: 2, what: "before the log line in \(f.name)")
+        }
+        // Logs: where the logged error text is built.
+        for (path, line) in literalSites(for: anomaly.logEvidence) {
+            guard let f = function(in: path, line: line) else { continue }
+            add(f, "builds the logged text at \(path):\(line)", 0.5)
+            expand(f, from: f.bodyFirstLine, to: line, baseRank: 2.5, what: "before the logged text in \(f.name)")
+        }
+        // Metrics: where they are recorded, and the path a timer measures.
+        for site in recordSites(for: anomaly.metricEvidence) {
+            add(site.function, "records \(site.metric) at \(site.function.path):\(site.line)", 1)
+            measuredPath(site.function, recordLine: site.line, call: site.call, depth: 0) { f, from, to, depth in
+                if depth > 0 { add(f, "starts the \(site.metric) timer's path (caller \(depth))", 1.5) }
+                expand(f, from: from, to: to, baseRank: 2, what: "on the path \(site.metric) measures")
+            }
+        }
+        var out = order.compactMap { found[$0] }
+        boostRecentlyChanged(&out)
+        return out.enumerated().sorted { ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset) }.map(\.element)
+    }
+
+    /// A place where a metric is recorded.
+    struct RecordSite {
+        var metric: String
+        var function: Function
+        var line: Int
+        var call: Call?
+    }
+
+    /// The functions that record the sampled metrics: calls on the property a metric is
+    /// created into, or calls to a function that creates and records it in one go.
+    func recordSites(for samples: [MetricSample]) -> [RecordSite] {
+        var names: [String] = []
+        for s in samples {
+            var n = s.name
+            for suffix in ["_bucket", "_count", "_sum"] where n.hasSuffix(suffix) { n = String(n.dropLast(suffix.count)) }
+            if !names.contains(n) { names.append(n) }
+        }
+        var sites: [RecordSite] = []
+        let property = try! NSRegularExpression(pattern: "([A-Za-z_][A-Za-z0-9_]*)\\s*=\\s*(?:Metrics\\.)?(?:Counter|Timer|Gauge|Recorder|Meter|FloatingPointCounter)\\(")
+        for name in names {
+            var properties: [String] = []
+            var recorders: [String] = []
+            for path in searchable {
+                guard let text = read(path), text.contains("\"\(name)\"") else { continue }
+                for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+                where line.contains("\"\(name)\"") && line.contains("label:") {
+                    let s = String(line)
+                    if let m = property.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range(at: 1), in: s) {
+                        properties.append(String(s[r]))
+                    } else if let f = function(in: path, line: i + 1), f.name != "init" {
+                        // `Counter(label: "x", ...).increment()` inside a helper: its callers record.
+                        recorders.append(f.name)
+                        sites.append(RecordSite(metric: name, function: f, line: i + 1, call: nil))
+                    }
+                }
+            }
+            for path in searchable {
+                guard let text = read(path), properties.contains(where: { text.contains("." + $0) || text.contains($0 + ".") })
+                        || recorders.contains(where: { text.contains($0 + "(") })
+                else { continue }
+                for f in functions(in: path) {
+                    for call in f.calls where (call.receiver.map(properties.contains) ?? false) || recorders.contains(call.name) {
+                        if !sites.contains(where: { $0.function.path == f.path && $0.line == call.line }) {
+                            sites.append(RecordSite(metric: name, function: f, line: call.line, call: call))
+                        }
+                    }
+                }
+            }
+        }
+        return sites
+    }
+
+    /// Walks the path a record measures: in `f`, from the start instant (a local read from a
+    /// clock) to `recordLine`; when the start is a parameter, on into each caller up to its call.
+    func measuredPath(_ f: Function, recordLine: Int, call: Call?, depth: Int, visit: (Function, Int, Int, Int) -> Void) {
+        var pending = call?.argumentNames ?? []
+        var seen: Set<String> = []
+        var start = f.bodyFirstLine
+        var fromClock: [Int] = []
+        var upstream: [String] = []
+        while let name = pending.popLast() {
+            guard seen.insert(name).inserted else { continue }
+            if let local = f.locals.last(where: { $0.name == name && $0.line <= recordLine }) {
+                pending += local.names
+                if local.readsClock { fromClock.append(local.line) }
+            } else if f.parameters.contains(name) {
+                upstream.append(name)
+            }
+        }
+        if upstream.isEmpty, let first = fromClock.min() { start = first }
+        visit(f, start, recordLine, depth)
+        guard depth < 3, !upstream.isEmpty else { return }
+        let all = declarationsCalling(f.name).filter { !($0.path == f.path && $0.firstLine == f.firstLine) }
+        let sameType = all.filter { $0.typeName == f.typeName }
+        let callers = !sameType.isEmpty ? sameType : (all.count <= maxAmbiguity ? all : [])
+        for caller in callers {
+            for c in caller.calls where c.name == f.name {
+                let passed = Call(name: c.name, receiver: nil, line: c.line, argumentNames: upstream.filter { c.argumentNames.contains($0) })
+                measuredPath(caller, recordLine: c.line, call: passed, depth: depth + 1, visit: visit)
+            }
+        }
+    }
+
+    /// Functions of the searchable sources that call `name`.
+    func declarationsCalling(_ name: String) -> [Function] {
+        if let known = cache.callers[name] { return known }
+        var out: [Function] = []
+        for path in searchable {
+            guard let text = read(path), text.contains(name + "(") else { continue }
+            out += functions(in: path).filter { f in f.calls.contains { $0.name == name } }
+        }
+        cache.callers[name] = out
+        return out
+    }
+
+    /// Lines whose string literal (a stretch of at least 12 characters between
+    /// interpolations) occurs in a logged error text.
+    func literalSites(for records: [LogRecord]) -> [(String, Int)] {
+        var texts: [String] = []
+        for r in records where r.isError {
+            for (k, v) in r.metadata where k.contains("error") || k.contains("reason") || k == "message" {
+                if !texts.contains(v) { texts.append(v) }
+            }
+        }
+        guard !texts.isEmpty else { return [] }
+        let literal = try! NSRegularExpression(pattern: "\"((?:[^\"\\\\\\n]|\\\\.)*)\"")
+        var out: [(String, Int)] = []
+        for path in searchable {
+            guard let text = read(path) else { continue }
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.contains("\"") {
+                let s = String(line)
+                for m in literal.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
+                    guard let r = Range(m.range(at: 1), in: s) else { continue }
+                    let segments = s[r].components(separatedBy: "\\(").map { seg -> String in
+                        // Drop the interpolated expression up to its closing parenthesis.
+                        guard let close = seg.firstIndex(of: ")"), seg != s[r].components(separatedBy: "\\(").first else { return seg }
+                        return String(seg[seg.index(after: close)...])
+                    }
+                    if segments.contains(where: { seg in seg.count >= 12 && texts.contains { $0.contains(seg) } }) {
+                        out.append((path, i + 1))
+                        break
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Lifts the top suspects that the newest commits touching any of them changed (a
+    /// regression usually came with the latest change on its path), and records those commits.
+    /// A root commit (the initial import touches everything) is not evidence.
+    func boostRecentlyChanged(_ suspects: inout [Suspect]) {
+        guard FileManager.default.fileExists(atPath: repository.appendingPathComponent(".git").path) else { return }
+        let recent = Self.git(["rev-list", "--max-count=\(recentCommitWindow)", "HEAD"], in: repository)
+            .split(separator: "\n").map { String($0.prefix(12)) }
+        guard !recent.isEmpty else { return }
+        let age = Dictionary(recent.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let ranked = suspects.indices.sorted { suspects[$0].rank < suspects[$1].rank }.prefix(25)
+        var touched: [Int: [(age: Int, line: String)]] = [:]
+        for i in ranked {
+            let s = suspects[i]
+            let out = Self.git(
+                ["log", "-L", "\(s.firstLine),\(s.lastLine):\(s.path)", "--no-patch", "--format=%H%x09%P%x09%s", "--max-count=3", "HEAD"],
+                in: repository
+            )
+            for line in out.split(separator: "\n") {
+                let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+                guard f.count == 3, !f[1].isEmpty, let a = age[String(f[0].prefix(12))] else { continue }
+                touched[i, default: []].append((a, "\(f[0].prefix(10)) \(f[2])"))
+            }
+        }
+        // The newest two commits that touched any suspect.
+        let newest = Set(touched.values.flatMap { $0.map(\.age) }.sorted().prefix(2))
+        for (i, commits) in touched {
+            suspects[i].recentCommits = commits.map(\.line)
+            guard let hit = commits.first(where: { newest.contains($0.age) }) else { continue }
+            suspects[i].rank -= 3
+            suspects[i].reason += "; changed by the recent commit \(hit.line)"
+        }
+    }
+
+    /// The diff a commit made to a function's lines.
+    func diff(of commit: String, for s: Suspect) -> String {
+        let sha = String(commit.prefix { $0 != " " })
+        return Self.git(["log", "-1", "-L", "\(s.firstLine),\(s.lastLine):\(s.path)", "--format=commit %h %s", sha], in: repository)
+    }
+
+    /// Runs git, returning stdout ("" on failure).
+    static func git(_ arguments: [String], in repository: URL) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", repository.path] + arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return "" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : ""
+    }
+}
+
+/// Collects the functions of a file with their calls and clock-reading locals.
+final class FunctionCollector: SyntaxVisitor {
+    let path: String
+    let converter: SourceLocationConverter
+    var functions: [Localiser.Function] = []
+    private var types: [String] = []
+
+    init(path: String, converter: SourceLocationConverter) {
+        self.path = path
+        self.converter = converter
+        super.init(viewMode: .sourceAccurate)
+    }
+
+    private func line(_ p: AbsolutePosition) -> Int { converter.location(for: p).line }
+
+    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visitPost(_ node: StructDeclSyntax) { types.removeLast() }
+    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visitPost(_ node: ClassDeclSyntax) { types.removeLast() }
+    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visitPost(_ node: EnumDeclSyntax) { types.removeLast() }
+    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visitPost(_ node: ActorDeclSyntax) { types.removeLast() }
+    override func visit(_ node: ExtensionDeclSyntax) -> SyntaxVisitorContinueKind {
+        types.append(node.extendedType.trimmedDescription.split(separator: ".").last.map(String.init) ?? node.extendedType.trimmedDescription)
+        return .visitChildren
+    }
+    override func visitPost(_ node: ExtensionDeclSyntax) { types.removeLast() }
+
+    override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind {
+        if let body = node.body { record(name: node.name.text, node: Syntax(node), parameters: node.signature.parameterClause.parameters, body: Syntax(body)) }
+        return .visitChildren
+    }
+    override func visit(_ node: VariableDeclSyntax) -> SyntaxVisitorContinueKind {
+        // A computed property (`var description: String { ... }`) runs code like a function.
+        for binding in node.bindings {
+            guard let accessors = binding.accessorBlock, let id = binding.pattern.as(IdentifierPatternSyntax.self) else { continue }
+            record(name: id.identifier.text, node: Syntax(node), parameters: nil, body: Syntax(accessors))
+        }
+        return .visitChildren
+    }
+    override func visit(_ node: SubscriptDeclSyntax) -> SyntaxVisitorContinueKind {
+        if let accessors = node.accessorBlock { record(name: "subscript", node: Syntax(node), parameters: node.parameterClause.parameters, body: Syntax(accessors)) }
+        return .visitChildren
+    }
+    override func visit(_ node: InitializerDeclSyntax) -> SyntaxVisitorContinueKind {
+        if let body = node.body { record(name: "init", node: Syntax(node), parameters: node.signature.parameterClause.parameters, body: Syntax(body)) }
+        return .visitChildren
+    }
+
+    private func record(name: String, node: Syntax, parameters: FunctionParameterListSyntax?, body: Syntax) {
+        let calls = CallCollector(converter: converter)
+        calls.walk(body)
+        let first = CodebaseInspector.piece(node, converter).firstLine
+        functions.append(
+            Localiser.Function(
+                path: path,
+                name: name,
+                typeName: types.last,
+                firstLine: first,
+                lastLine: line(node.endPositionBeforeTrailingTrivia),
+                bodyFirstLine: line(body.positionAfterSkippingLeadingTrivia),
+                parameters: parameters.map { $0.map { ($0.secondName ?? $0.firstName).text } } ?? [],
+                calls: calls.calls,
+                locals: calls.locals
+            )
+        )
+    }
+
+    /// Calls and locals of one body (nested functions' too: they run on the same path).
+    final class CallCollector: SyntaxVisitor {
+        let converter: SourceLocationConverter
+        var calls: [Localiser.Call] = []
+        var locals: [Localiser.Local] = []
+
+        init(converter: SourceLocationConverter) {
+            self.converter = converter
+            super.init(viewMode: .sourceAccurate)
+        }
+
+        /// The names an expression refers to.
+        final class Refs: SyntaxVisitor {
+            var names: [String] = []
+            override func visit(_ node: DeclReferenceExprSyntax) -> SyntaxVisitorContinueKind {
+                names.append(node.baseName.text)
+                return .visitChildren
+            }
+        }
+
+        static func names(in node: Syntax) -> [String] {
+            let r = Refs(viewMode: .sourceAccurate)
+            r.walk(node)
+            return r.names
+        }
+
+        override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
+            var name: String?
+            var receiver: String?
+            if let ref = node.calledExpression.as(DeclReferenceExprSyntax.self) {
+                name = ref.baseName.text
+            } else if let member = node.calledExpression.as(MemberAccessExprSyntax.self), member.base != nil {
+                // `.bar(let b)` and `.init(x)` with no base are enum cases and inferred types, not calls to follow.
+                name = member.declName.baseName.text
+                if let base = member.base {
+                    if let ref = base.as(DeclReferenceExprSyntax.self) {
+                        receiver = ref.baseName.text
+                    } else if let inner = base.as(MemberAccessExprSyntax.self) {
+                        receiver = inner.declName.baseName.text
+                    } else if let opt = base.as(OptionalChainingExprSyntax.self) {
+                        receiver = opt.expression.as(DeclReferenceExprSyntax.self)?.baseName.text
+                            ?? opt.expression.as(MemberAccessExprSyntax.self)?.declName.baseName.text
+                    }
+                }
+            }
+            if let name {
+                calls.append(
+                    Localiser.Call(
+                        name: name,
+                        receiver: receiver,
+                        line: converter.location(for: node.positionAfterSkippingLeadingTrivia).line,
+                        argumentNames: Self.names(in: Syntax(node.arguments))
+                    )
+                )
+            }
+            return .visitChildren
+        }
+
+        override func visit(_ node: PatternBindingSyntax) -> SyntaxVisitorContinueKind {
+            if let id = node.pattern.as(IdentifierPatternSyntax.self), let value = node.initializer?.value {
+                let text = value.trimmedDescription
+                locals.append(
+                    Localiser.Local(
+                        name: id.identifier.text,
+                        line: converter.location(for: node.positionAfterSkippingLeadingTrivia).line,
+                        names: Self.names(in: Syntax(value)),
+                        readsClock: text.contains(".now") || text.contains("Date()") || text.contains("DispatchTime.now")
+                    )
+                )
+            }
+            return .visitChildren
+        }
+    }
+}

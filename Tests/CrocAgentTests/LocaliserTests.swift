@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+
+@testable import CrocAgent
+
+@Suite("Localisation from evidence", .serialized)
+struct LocaliserTests {
+    /// A repository with a timed live path, an engine it calls, an unrelated `process`,
+    /// and an agent file and a test that merely name the metric.
+    func repository() throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-localise-\(UUID().uuidString)")
+        let files: [String: String] = [
+            "Sources/Live/LiveMetrics.swift": """
+            struct LiveMetrics {
+                let tickToOrder: Timer
+                init(factory: Factory) {
+                    tickToOrder = Timer(label: "app_tick_to_order_seconds", factory: factory)
+                }
+            }
+            """,
+            "Sources/Live/Loop.swift": """
+            struct Loop {
+                var engine: Engine
+                var metrics: LiveMetrics
+
+                mutating func handle(_ x: Int) {
+                    let received = ContinuousClock.now
+                    engine.process(x)
+                    send(x, received: received)
+                }
+
+                func send(_ x: Int, received: ContinuousClock.Instant) {
+                    let handed = ContinuousClock.now - received
+                    metrics.tickToOrder.record(handed)
+                }
+
+                func unrelated() { print("nothing") }
+            }
+            """,
+            "Sources/Engine/Engine.swift": """
+            struct Engine {
+                var total = 0
+
+                mutating func process(_ x: Int) {
+                    total += score(x)
+                }
+
+                func score(_ x: Int) -> Int {
+                    x * 2
+                }
+            }
+
+            struct Other {
+                func process(_ x: Int) { print(x) }
+            }
+            """,
+            "Sources/Risk/Margin.swift": """
+            struct Margin {
+                func check(_ n: Int) throws {
+                    if n > 10 { throw Failure("order refused: not enough margin for \\(n) lots") }
+                }
+            }
+            """,
+            "Sources/CrocAgent/Names.swift": """
+            let watched = Timer(label: "app_tick_to_order_seconds")
+            func agentOwn() { watched.record(1) }
+            """,
+            "Tests/LiveTests/LoopTests.swift": """
+            func testNames() { let t = Timer(label: "app_tick_to_order_seconds"); t.record(0) }
+            """,
+        ]
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return root
+    }
+
+    func latency() -> Anomaly {
+        Anomaly(
+            kind: .latencySpike,
+            fingerprint: Fingerprint(kind: "latency_spike", errorType: "app_tick_to_order_seconds", message: "p99", location: nil),
+            summary: "spike",
+            logEvidence: [],
+            metricEvidence: [MetricSample(name: "app_tick_to_order_seconds_bucket", labels: ["le": "0.1"], value: 3)],
+            locations: []
+        )
+    }
+
+    @Test("a timer: where it is recorded, the callers where its start instant is taken, and the functions called in between (depth 1 and 2), resolved by type")
+    func timerPath() throws {
+        let root = try repository()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let context = CodebaseInspector(repository: root).context(for: latency())
+        let labels = context.suspects.map { "\($0.typeName ?? "").\($0.name)" }
+        #expect(labels.prefix(2) == ["Loop.send", "Loop.handle"], "\(labels)")
+        #expect(labels.contains("Engine.process") && labels.contains("Engine.score"), "\(labels)")
+        #expect(!labels.contains("Other.process") && !labels.contains("Loop.unrelated"), "\(labels)")
+        // The agent's own files and the tests name the metric; they are not evidence.
+        #expect(!context.excerpts.contains { $0.path.hasPrefix("Sources/CrocAgent/") || $0.path.hasPrefix("Tests/") })
+        let process = try #require(context.suspects.first { $0.name == "process" && $0.typeName == "Engine" })
+        let score = try #require(context.suspects.first { $0.name == "score" })
+        #expect(process.rank < score.rank)
+        #expect(context.excerpts.contains { $0.path == "Sources/Engine/Engine.swift" && $0.text.contains("x * 2") })
+    }
+
+    @Test("a recent commit that touched a function on the path lifts it to the top, and its diff joins the context")
+    func regression() async throws {
+        let root = try repository()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let git = "git -c user.name=t -c user.email=t@t"
+        let first = await Workspace.run("git init -q && git add -A && \(git) commit -qm init", in: root, timeout: 60, limit: 2000)
+        #expect(first.passed, "\(first.output)")
+        let engine = root.appendingPathComponent("Sources/Engine/Engine.swift")
+        let slow = try String(contentsOf: engine, encoding: .utf8).replacingOccurrences(
+            of: "        x * 2\n",
+            with: "        let copy = Array(repeating: x, count: 1000)\n        return copy.reduce(0, +) / 500\n"
+        )
+        try slow.write(to: engine, atomically: true, encoding: .utf8)
+        let second = await Workspace.run("git add -A && \(git) commit -qm 'score: average over a window'", in: root, timeout: 60, limit: 2000)
+        #expect(second.passed, "\(second.output)")
+        let context = CodebaseInspector(repository: root).context(for: latency())
+        let top = try #require(context.suspects.first)
+        #expect(top.name == "score" && top.recentCommits.first?.hasSuffix("score: average over a window") == true, "\(context.suspects.map(\.label))")
+        #expect(context.excerpts.contains { $0.reason.hasPrefix("recent change to score") && $0.text.contains("+        let copy = Array(repeating: x, count: 1000)") })
+    }
+
+    @Test("a logged error's text leads to the function whose string literal builds it")
+    func errorText() throws {
+        let root = try repository()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let record = LogRecord(
+            time: "2026-12-03T10:00:00Z",
+            level: "error",
+            label: "app",
+            message: "order rejected",
+            metadata: ["error": "risk: order refused: not enough margin for 12 lots"],
+            file: nil,
+            line: nil,
+            function: nil
+        )
+        let anomaly = Anomaly(
+            kind: .repeatedError,
+            fingerprint: Fingerprint(kind: "repeated_error", errorType: "risk", message: "order refused", location: nil),
+            summary: "rejected",
+            logEvidence: [record],
+            metricEvidence: [],
+            locations: []
+        )
+        let context = CodebaseInspector(repository: root).context(for: anomaly)
+        let top = try #require(context.suspects.first)
+        #expect(top.typeName == "Margin" && top.name == "check" && top.rank == 0.5)
+        #expect(context.excerpts.first?.text.contains("not enough margin") == true)
+    }
+}

@@ -108,6 +108,9 @@ struct LiveRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log format: text or json.")
     var logFormat: String?
 
+    @Option(name: .long, help: "Write the final metrics (Prometheus text) to this file when the run ends.")
+    var metricsOut: String?
+
     func overrides() throws -> [String: ConfigValue] {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
@@ -149,6 +152,14 @@ struct LiveRunCommand: AsyncParsableCommand {
         factory.durationHistogramBuckets["crocbot_signal_to_submit_seconds"] = fast
         MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "crocbot.live")
+        // The final snapshot, also after an error (the agent and its benchmark read it).
+        defer {
+            if let metricsOut {
+                var bytes: [UInt8] = []
+                registry.emit(into: &bytes)
+                FileManager.default.createFile(atPath: metricsOut, contents: Data(bytes))
+            }
+        }
         do {
             let runtime = try makeRuntime(cfg, registry: registry, logger: logger)
             try await runtime.run()

@@ -244,35 +244,26 @@ public actor AICodeRefactorAgent {
         fingerprint fp: String,
         attempt: Int
     ) async -> (passed: Bool, failure: String, branch: String?) {
-        do {
-            try workspace.apply(proposal.patches)
-        } catch {
-            record(.validation, fp, nil, ["attempt": "\(attempt)", "step": "apply", "error": "\(error)"])
-            return (false, "The patch did not apply: \(error)", nil)
-        }
-        let commands = await Self.resolve(configuration.validation, for: proposal.patches, in: workspace.root)
-        for (command, note) in commands {
-            guard let command else {
+        let failure = await runValidation(proposal.patches, in: workspace, commands: configuration.validation) { step in
+            switch step {
+            case .applyFailed(let error):
+                record(.validation, fp, nil, ["attempt": "\(attempt)", "step": "apply", "error": "\(error)"])
+            case .skipped(let note):
                 record(.validation, fp, nil, ["attempt": "\(attempt)", "skipped": note])
-                continue
-            }
-            let r = await workspace.run(command)
-            record(
-                .validation,
-                fp,
-                nil,
-                [
-                    "attempt": "\(attempt)", "command": r.command, "exit_code": r.exitCode.map(String.init) ?? "killed",
-                    "timed_out": "\(r.timedOut)", "seconds": String(format: "%.1f", r.seconds), "output_tail": String(r.output.suffix(1500)),
-                    "workspace": workspace.isPersistent ? "persistent" : "fresh", "network": workspace.isolatesNetwork ? "none" : "host",
-                ].merging(note.isEmpty ? [:] : ["tests": note]) { a, _ in a }
-            )
-            if !r.passed {
-                return (
-                    false, "`\(r.command)` " + (r.timedOut ? "timed out" : "exited \(r.exitCode ?? -1)") + ":\n" + String(r.output.suffix(4000)), nil
+            case .ran(let r, let note):
+                record(
+                    .validation,
+                    fp,
+                    nil,
+                    [
+                        "attempt": "\(attempt)", "command": r.command, "exit_code": r.exitCode.map(String.init) ?? "killed",
+                        "timed_out": "\(r.timedOut)", "seconds": String(format: "%.1f", r.seconds), "output_tail": String(r.output.suffix(1500)),
+                        "workspace": workspace.isPersistent ? "persistent" : "fresh", "network": workspace.isolatesNetwork ? "none" : "host",
+                    ].merging(note.isEmpty ? [:] : ["tests": note]) { a, _ in a }
                 )
             }
         }
+        if let failure { return (false, failure, nil) }
         var branch: String?
         if configuration.commitToBranch && configuration.applyChanges {
             let name = "crocbot-agent/\(fp)"
@@ -285,6 +276,64 @@ public actor AICodeRefactorAgent {
             if r.passed { branch = name } else { record(.validation, fp, nil, ["step": "branch", "error": r.output]) }
         }
         return (true, "", branch)
+    }
+
+    /// One step of a validation.
+    enum ValidationStep {
+        case applyFailed(PatchError)
+        case skipped(String)
+        case ran(CommandResult, String)
+    }
+
+    /// Applies `patches` in `workspace` and runs the tiers in order; returns the failure
+    /// text for the LLM at the first failure, nil when everything passed.
+    func runValidation(
+        _ patches: [FilePatch],
+        in workspace: Workspace,
+        commands: [ValidationCommand],
+        report: (ValidationStep) -> Void
+    ) async -> String? {
+        do {
+            try workspace.apply(patches)
+        } catch {
+            report(.applyFailed(error))
+            return "The patch did not apply: \(error)"
+        }
+        for (command, note) in await Self.resolve(commands, for: patches, in: workspace.root) {
+            guard let command else {
+                report(.skipped(note))
+                continue
+            }
+            let r = await workspace.run(command)
+            report(.ran(r, note))
+            if !r.passed {
+                let how = r.timedOut ? "timed out" : "exited \(r.exitCode ?? -1)"
+                let tail = String(r.output.suffix(4000))
+                return "`\(r.command)` \(how):\n\(tail)"
+            }
+        }
+        return nil
+    }
+
+    /// Validates patches exactly as a proposal's are (same workspace, tiers, environment),
+    /// without an LLM or a decision: the seeded-bug benchmark times its known fixes with it.
+    /// - Returns: whether every tier passed, what each command did, and the wall time
+    ///   including the workspace's reset.
+    public func validate(patches: [FilePatch]) async -> (passed: Bool, results: [CommandResult], seconds: Double) {
+        let started = ContinuousClock.now
+        let workspace: Workspace
+        do {
+            workspace = try await Workspace.create(from: configuration.repository, settings: configuration.workspace)
+        } catch {
+            return (false, [CommandResult(command: "workspace", exitCode: nil, timedOut: false, seconds: 0, output: "\(error)")], 0)
+        }
+        var results: [CommandResult] = []
+        let failure = await runValidation(patches, in: workspace, commands: configuration.validation) { step in
+            if case .ran(let r, _) = step { results.append(r) }
+        }
+        await workspace.remove()
+        let d = ContinuousClock.now - started
+        return (failure == nil, results, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
     }
 
     /// The validation commands with `{affected_tests}` filled in: a command whose placeholder

@@ -8,7 +8,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "The AI code refactor agent: watch logs and metrics, propose fixes, validate them, apply only when allowed.",
-        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self]
+        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self, AgentBenchCommand.self]
     )
 }
 

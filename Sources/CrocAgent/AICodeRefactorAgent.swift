@@ -228,7 +228,11 @@ public actor AICodeRefactorAgent {
     private func validate(_ proposal: Proposal, fingerprint fp: String, attempt: Int) async -> (passed: Bool, failure: String, branch: String?) {
         let workspace: Workspace
         do {
-            workspace = try await Workspace.create(from: configuration.repository, settings: configuration.workspace)
+            workspace = try await Workspace.create(
+                from: configuration.repository,
+                settings: configuration.workspace,
+                needsFiles: configuration.commitToBranch || Self.removesFiles(proposal.patches)
+            )
         } catch {
             record(.validation, fp, nil, ["attempt": "\(attempt)", "error": "\(error)"])
             return (false, "\(error)", nil)
@@ -258,7 +262,7 @@ public actor AICodeRefactorAgent {
                     [
                         "attempt": "\(attempt)", "command": r.command, "exit_code": r.exitCode.map(String.init) ?? "killed",
                         "timed_out": "\(r.timedOut)", "seconds": String(format: "%.1f", r.seconds), "output_tail": String(r.output.suffix(1500)),
-                        "workspace": workspace.isPersistent ? "persistent" : "fresh", "network": workspace.isolatesNetwork ? "none" : "host",
+                        "workspace": workspace.isOverlay ? "overlay" : workspace.isPersistent ? "persistent" : "fresh", "network": workspace.isolatesNetwork ? "none" : "host",
                     ].merging(note.isEmpty ? [:] : ["tests": note]) { a, _ in a }
                 )
             }
@@ -276,6 +280,11 @@ public actor AICodeRefactorAgent {
             if r.passed { branch = name } else { record(.validation, fp, nil, ["step": "branch", "error": r.output]) }
         }
         return (true, "", branch)
+    }
+
+    /// Whether patches delete or rename a file (an overlay workspace cannot).
+    static func removesFiles(_ patches: [FilePatch]) -> Bool {
+        patches.contains { $0.newPath == nil || ($0.oldPath != nil && $0.oldPath != $0.newPath) }
     }
 
     /// One step of a validation.
@@ -299,7 +308,9 @@ public actor AICodeRefactorAgent {
             report(.applyFailed(error))
             return "The patch did not apply: \(error)"
         }
-        for (command, note) in await Self.resolve(commands, for: patches, in: workspace.root) {
+        let needsGraph = commands.contains { $0.command.contains(ValidationCommand.affectedTestsPlaceholder) }
+        let graph = needsGraph ? try? await PackageGraph.load(in: workspace) : nil
+        for (command, note) in Self.resolve(commands, for: patches, graph: graph) {
             guard let command else {
                 report(.skipped(note))
                 continue
@@ -323,7 +334,7 @@ public actor AICodeRefactorAgent {
         let started = ContinuousClock.now
         let workspace: Workspace
         do {
-            workspace = try await Workspace.create(from: configuration.repository, settings: configuration.workspace)
+            workspace = try await Workspace.create(from: configuration.repository, settings: configuration.workspace, needsFiles: Self.removesFiles(patches))
         } catch {
             return (false, [CommandResult(command: "workspace", exitCode: nil, timedOut: false, seconds: 0, output: "\(error)")], 0)
         }
@@ -344,10 +355,16 @@ public actor AICodeRefactorAgent {
         for patches: [FilePatch],
         in root: URL
     ) async -> [(ValidationCommand?, String)] {
+        let needed = commands.contains { $0.command.contains(ValidationCommand.affectedTestsPlaceholder) }
+        return resolve(commands, for: patches, graph: needed ? try? await PackageGraph.load(packageAt: root) : nil)
+    }
+
+    /// `resolve` with the package graph at hand (nil: unknown, the whole suite).
+    static func resolve(_ commands: [ValidationCommand], for patches: [FilePatch], graph: PackageGraph?) -> [(ValidationCommand?, String)] {
         let placeholder = ValidationCommand.affectedTestsPlaceholder
         guard commands.contains(where: { $0.command.contains(placeholder) }) else { return commands.map { ($0, "") } }
         let paths = patches.flatMap { [$0.oldPath, $0.newPath].compactMap { $0 } }
-        let affected = (try? await PackageGraph.load(packageAt: root))?.affectedTestTargets(changing: paths)
+        let affected = graph?.affectedTestTargets(changing: paths)
         return commands.map { c in
             guard c.command.contains(placeholder) else { return (c, "") }
             guard let affected else {

@@ -85,7 +85,7 @@ public struct SeededBugSuite: Sendable {
     }
 
     /// Latency thresholds from the clean run: `factor` × each histogram's p99 (at least `floor` seconds).
-    public func thresholds(factor: Double = 3, floor: Double = 0.000_05) -> [String: Double] {
+    public func thresholds(factor: Double = 3, floor: Double = 0.000_01) -> [String: Double] {
         guard let clean = snapshots("clean").last else { return [:] }
         var out: [String: Double] = [:]
         for name in Set(clean.filter { $0.name.hasSuffix("_bucket") }.map { String($0.name.dropLast("_bucket".count)) }) {

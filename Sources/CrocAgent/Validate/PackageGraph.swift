@@ -55,6 +55,18 @@ public struct PackageGraph: Sendable, Hashable {
         return try PackageGraph(dumpPackageJSON: data)
     }
 
+    /// Loads the graph of the package in a workspace, through its own command runner (an
+    /// overlay workspace's files exist only inside its commands).
+    public static func load(in workspace: Workspace) async throws(AgentError) -> PackageGraph {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-dump-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = await workspace.run(ValidationCommand("swift package dump-package > \(Workspace.quote(file.path))", timeoutSeconds: 300))
+        guard r.passed, let data = try? Data(contentsOf: file) else {
+            throw AgentError(.workspace, "swift package dump-package failed: \(r.output)")
+        }
+        return try PackageGraph(dumpPackageJSON: data)
+    }
+
     /// The target whose folder holds `path` (repository-relative), if any.
     public func target(containing path: String) -> Target? {
         targets.filter { path.hasPrefix($0.path + "/") }.max { $0.path.count < $1.path.count }

@@ -51,12 +51,18 @@ public struct WorkspaceSettings: Sendable, Hashable {
     public var isolateNetwork: Bool
     /// Variables kept although they look like secrets (e.g. a test database URL).
     public var keepEnvironment: [String]
+    /// Validate in an overlay of the repository itself where the machine allows it
+    /// (`unshare -rm`, overlayfs) and the repository has build state (`.build/build.db`):
+    /// commands see the repository at its own path with its `.build`, every write lands in
+    /// a scratch layer that is discarded, so even the first validation is incremental.
+    public var overlay: Bool
 
     /// Creates settings.
-    public init(cacheDirectory: URL? = WorkspaceSettings.defaultCache, isolateNetwork: Bool = true, keepEnvironment: [String] = []) {
+    public init(cacheDirectory: URL? = WorkspaceSettings.defaultCache, isolateNetwork: Bool = true, keepEnvironment: [String] = [], overlay: Bool = true) {
         self.cacheDirectory = cacheDirectory
         self.isolateNetwork = isolateNetwork
         self.keepEnvironment = keepEnvironment
+        self.overlay = overlay
     }
 
     /// `$XDG_CACHE_HOME/crocbot-agent`, else `~/.cache/crocbot-agent`.
@@ -68,7 +74,7 @@ public struct WorkspaceSettings: Sendable, Hashable {
 
     /// A fresh workspace per validation, with the network and the full environment
     /// minus secrets (what tests of small fixtures use).
-    public static let throwaway = WorkspaceSettings(cacheDirectory: nil, isolateNetwork: false)
+    public static let throwaway = WorkspaceSettings(cacheDirectory: nil, isolateNetwork: false, overlay: false)
 
     /// `environment` without what may hold a secret: `BINANCE_*`, `CROCBOT_*`, `OPENAI_*`,
     /// `ANTHROPIC_*`, `AWS_*`, and any name containing `KEY`, `SECRET`, `TOKEN`,
@@ -106,7 +112,14 @@ public struct CommandResult: Sendable, Hashable {
 /// A copy of the repository where a patch is applied and validated without
 /// touching the real tree.
 ///
-/// With a cache directory (the default), a git repository gets one persistent
+/// Where the machine allows it and the repository has build state, the workspace is
+/// an overlay of the repository (`WorkspaceSettings.overlay`): each command runs in a
+/// private mount namespace where an overlayfs — the repository below, a scratch layer
+/// above — is mounted at the repository's own path, so the build sees the same paths
+/// and files as the repository's last build and rebuilds only what the patch changed;
+/// the patch and every build output land in the scratch layer, which `remove()` deletes.
+///
+/// Otherwise, with a cache directory (the default), a git repository gets one persistent
 /// `git worktree` per repository: each validation resets it to HEAD plus the
 /// uncommitted changes to tracked files (`git reset --hard` rewrites only the files
 /// that differ, so unchanged files keep their timestamps) and keeps its `.build`,
@@ -125,13 +138,25 @@ public final class Workspace: @unchecked Sendable {
     public let repository: URL
     /// Whether it is kept between validations (its `.build` stays warm).
     public let isPersistent: Bool
+    /// Whether it is an overlay of the repository (`root` is then its scratch layer).
+    public var isOverlay: Bool { overlayWork != nil }
     private let isWorktree: Bool
     private let settings: WorkspaceSettings
     private var lock: Int32 = -1
+    private var overlayWork: URL?
     /// Characters of output kept per command.
     public var outputLimit = 8_000
 
-    private init(root: URL, repository: URL, isWorktree: Bool, isPersistent: Bool, settings: WorkspaceSettings, lock: Int32 = -1) {
+    private init(
+        root: URL,
+        repository: URL,
+        isWorktree: Bool,
+        isPersistent: Bool,
+        settings: WorkspaceSettings,
+        lock: Int32 = -1,
+        overlayWork: URL? = nil
+    ) {
+        self.overlayWork = overlayWork
         self.root = root
         self.repository = repository
         self.isWorktree = isWorktree
@@ -150,10 +175,18 @@ public final class Workspace: @unchecked Sendable {
     }
 
     /// Makes (or, when persistent, resets) a workspace from `repository`.
+    /// - Parameter needsFiles: the caller must see the workspace's files as a directory of
+    ///   their own (a review branch is committed there, or a patch deletes or renames a
+    ///   file): no overlay then.
     /// - Throws: `AgentError(.workspace)` when it cannot be created.
-    public static func create(from repository: URL, settings: WorkspaceSettings = .init()) async throws(AgentError) -> Workspace {
+    public static func create(from repository: URL, settings: WorkspaceSettings = .init(), needsFiles: Bool = false) async throws(AgentError) -> Workspace {
         let repo = repository.standardizedFileURL
         let isGit = FileManager.default.fileExists(atPath: repo.appendingPathComponent(".git").path)
+        if settings.overlay, !needsFiles, let cache = settings.cacheDirectory, overlayAvailable,
+            FileManager.default.fileExists(atPath: repo.appendingPathComponent(".build/build.db").path)
+        {
+            return try overlay(of: repo, cache: cache, settings: settings)
+        }
         if isGit, let cache = settings.cacheDirectory {
             return try await persistent(from: repo, cache: cache, settings: settings)
         }
@@ -236,6 +269,59 @@ public final class Workspace: @unchecked Sendable {
         return Workspace(root: root, repository: repo, isWorktree: true, isPersistent: true, settings: settings, lock: fd)
     }
 
+    /// An overlay workspace: a fresh scratch layer under the cache, locked.
+    private static func overlay(of repo: URL, cache: URL, settings: WorkspaceSettings) throws(AgentError) -> Workspace {
+        let base = persistentRoot(for: repo, cache: cache).deletingLastPathComponent()
+        let upper = base.appendingPathComponent("overlay/upper", isDirectory: true)
+        let work = base.appendingPathComponent("overlay/work", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        } catch {
+            throw AgentError(.workspace, "cannot create \(base.path): \(error)")
+        }
+        let fd = open(base.appendingPathComponent("lock").path, O_CREAT | O_RDWR, 0o644)
+        guard fd >= 0, flock(fd, LOCK_EX) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw AgentError(.workspace, "cannot lock \(base.path)/lock")
+        }
+        removeTree(upper)
+        removeTree(work)
+        do {
+            try FileManager.default.createDirectory(at: upper, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        } catch {
+            close(fd)
+            throw AgentError(.workspace, "cannot create the overlay's layers under \(base.path): \(error)")
+        }
+        return Workspace(root: upper, repository: repo, isWorktree: false, isPersistent: false, settings: settings, lock: fd, overlayWork: work)
+    }
+
+    /// Deletes a folder the overlay wrote (its work folder holds entries without permissions).
+    private static func removeTree(_ url: URL) {
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "chmod -R u+rwx \(quote(url.path)) 2>/dev/null; rm -rf \(quote(url.path))"]
+        try? p.run()
+        p.waitUntilExit()
+    }
+
+    /// Whether unprivileged overlay mounts work here (`unshare -rm`, overlayfs in a user namespace).
+    public static let overlayAvailable: Bool = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-overlay-probe-\(UUID().uuidString)").path
+        defer { removeTree(URL(fileURLWithPath: dir)) }
+        let script = "mkdir -p \(dir)/l \(dir)/u \(dir)/w \(dir)/m && echo x > \(dir)/l/f && unshare -rm sh -c "
+            + quote("mount -t overlay overlay -o lowerdir=\(dir)/l,upperdir=\(dir)/u,workdir=\(dir)/w \(dir)/m && test -f \(dir)/m/f")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
     /// Applies the repository's uncommitted changes to tracked files in `root`.
     private static func carryUncommitted(from repo: URL, to root: URL) async throws(AgentError) {
         let carry = await run(
@@ -251,7 +337,7 @@ public final class Workspace: @unchecked Sendable {
     /// Applies patches to the workspace's files.
     /// - Throws: `PatchError` from the applier.
     public func apply(_ patches: [FilePatch], applier: PatchApplier = PatchApplier()) throws(PatchError) {
-        try Self.apply(patches, under: root, applier: applier)
+        try Self.apply(patches, under: root, lower: isOverlay ? repository : nil, applier: applier)
     }
 
     /// Applies patches under `root` (the workspace or, after validation, the repository).
@@ -259,12 +345,15 @@ public final class Workspace: @unchecked Sendable {
     /// Patches apply in order to the content the earlier ones left, so two patches to one
     /// file both take effect; a rename removes the old path. Everything is computed before
     /// anything is written: a patch that fails half-way changes nothing.
-    static func apply(_ patches: [FilePatch], under root: URL, applier: PatchApplier) throws(PatchError) {
+    /// With `lower`, `root` is an overlay's scratch layer: files are read from it, else from
+    /// `lower`, and written to it; removing a file there is refused (it would need a whiteout).
+    static func apply(_ patches: [FilePatch], under root: URL, lower: URL? = nil, applier: PatchApplier) throws(PatchError) {
         var state: [String: String?] = [:]  // path → content after the patches so far (nil: absent)
         var order: [String] = []
         func current(_ path: String) -> String? {
             if let known = state[path] { return known }
-            return try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+            if let text = try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) { return text }
+            return lower.flatMap { try? String(contentsOf: $0.appendingPathComponent(path), encoding: .utf8) }
         }
         func set(_ path: String, _ content: String?) {
             if state[path] == nil { order.append(path) }
@@ -285,6 +374,8 @@ public final class Workspace: @unchecked Sendable {
                 if let content = state[path] ?? nil {
                     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try Data(content.utf8).write(to: url, options: .atomic)
+                } else if lower != nil {
+                    throw PatchError(.missingFile, path: path, "an overlay workspace cannot remove files; validate it in a worktree")
                 } else if FileManager.default.fileExists(atPath: url.path) {
                     try FileManager.default.removeItem(at: url)
                 }
@@ -298,7 +389,16 @@ public final class Workspace: @unchecked Sendable {
     /// when the settings ask for it and the machine allows it.
     public func run(_ command: ValidationCommand) async -> CommandResult {
         let environment = WorkspaceSettings.scrubbed(ProcessInfo.processInfo.environment, keep: settings.keepEnvironment)
-        let line = settings.isolateNetwork && Self.networkIsolationAvailable ? Self.withoutNetwork(command.command) : command.command
+        let line: String
+        if let work = overlayWork {
+            // A private mount namespace (and, when asked, network namespace) per command; the
+            // overlay is mounted at the repository's path there, and the command runs in it.
+            let mount = "mount -t overlay overlay -o lowerdir=\(Self.quote(repository.path)),upperdir=\(Self.quote(root.path)),workdir=\(Self.quote(work.path)) \(Self.quote(repository.path))"
+            let lo = isolatesNetwork ? "(ip link set lo up || ifconfig lo up) >/dev/null 2>&1; " : ""
+            line = "unshare -rm\(isolatesNetwork ? "n" : "") sh -c " + Self.quote("\(mount) && \(lo)cd \(Self.quote(repository.path)) && \(command.command)")
+        } else {
+            line = isolatesNetwork ? Self.withoutNetwork(command.command) : command.command
+        }
         var r = await Self.run(line, in: root, timeout: command.timeoutSeconds, limit: outputLimit, environment: environment)
         r.command = command.command
         return r
@@ -328,6 +428,16 @@ public final class Workspace: @unchecked Sendable {
     /// Releases the workspace: a persistent one is unlocked and kept (the next validation
     /// resets it); a throwaway one is deleted.
     public func remove() async {
+        if let work = overlayWork {
+            Self.removeTree(root)
+            Self.removeTree(work)
+            overlayWork = nil
+            if lock >= 0 {
+                close(lock)
+                lock = -1
+            }
+            return
+        }
         if isPersistent {
             if lock >= 0 {
                 close(lock)

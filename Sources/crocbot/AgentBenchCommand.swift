@@ -55,6 +55,9 @@ final class ScriptedLLMServer: Sendable {
     }
 }
 
+/// The commit the bugs are seeded on (`bench` in the clone; the repository's HEAD in place).
+private let benchBase = Mutex("bench")
+
 struct AgentBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -95,6 +98,9 @@ struct AgentBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where the benchmark's clone lives (default: <agent cache>/bench).")
     var work: String?
 
+    @Flag(name: .long, help: "Seed the bugs into the repository itself (detached HEAD, restored at the end) instead of a clone: validation then starts from the repository's own build. For CI's throwaway clones; refused with uncommitted changes.")
+    var inPlace = false
+
     @Option(name: .long, help: "Write the results as JSON here.")
     var report: String = "output/agent-bench.json"
 
@@ -119,9 +125,33 @@ struct AgentBenchCommand: AsyncParsableCommand {
         }
         let settings = WorkspaceSettings()
         let base = work.map { URL(fileURLWithPath: $0) } ?? (settings.cacheDirectory ?? FileManager.default.temporaryDirectory).appendingPathComponent("bench")
-        let clone = base.appendingPathComponent("crocbot")
         let source = URL(fileURLWithPath: repo).standardizedFileURL
-        try await prepareClone(clone, from: source)
+        let clone = inPlace ? source : base.appendingPathComponent("crocbot")
+        let restore: String?
+        if inPlace {
+            guard try await git("status --porcelain --untracked-files=no", in: source).isEmpty else {
+                throw ValidationError("--in-place: \(source.path) has uncommitted changes; commit or stash them first")
+            }
+            let branch = try? await git("symbolic-ref -q --short HEAD", in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+            let head = try await git("rev-parse HEAD", in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+            restore = (branch?.isEmpty == false ? branch : nil) ?? head
+            _ = try await git("checkout -q --detach", in: source)
+            benchBase.withLock { $0 = head }
+        } else {
+            restore = nil
+            try await prepareClone(clone, from: source)
+        }
+        defer {
+            if let restore {
+                // Back to where the repository was: its branch (or commit), its files.
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                p.arguments = ["-c", "git reset -q --hard \(benchBase.withLock { $0 }) && git checkout -q \(quote(restore))"]
+                p.currentDirectoryURL = source
+                try? p.run()
+                p.waitUntilExit()
+            }
+        }
 
         var server: ScriptedLLMServer?
         var port = 0
@@ -210,7 +240,7 @@ struct AgentBenchCommand: AsyncParsableCommand {
 
     /// Resets the clone to its base and applies the bug (committed, or left uncommitted).
     func applyBug(_ bug: SeededBug, in clone: URL, commit: Bool) async throws -> (correct: String, buggy: String) {
-        _ = try await git("reset -q --hard bench", in: clone)
+        _ = try await git("reset -q --hard \(benchBase.withLock { $0 })", in: clone)
         let url = clone.appendingPathComponent(bug.file)
         let correct = try String(contentsOf: url, encoding: .utf8)
         guard let buggy = bug.buggy(correct) else {

@@ -8,7 +8,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "The AI code refactor agent: watch logs and metrics, propose fixes, validate them, apply only when allowed.",
-        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self, AgentBenchCommand.self]
+        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self, AgentBenchCommand.self, AgentValidateCommand.self]
     )
 }
 
@@ -253,6 +253,66 @@ struct AgentLocaliseCommand: AsyncParsableCommand {
                 print(String(format: "  %2d. %5.2f  ", i + 1, s.rank) + s.label + "  — " + s.reason)
             }
             if context { print(c.text) }
+        }
+    }
+}
+
+struct AgentValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Validate a unified diff exactly as the agent validates a proposal (workspace, tiers, scrubbed environment), without applying it.",
+        discussion: """
+            Prints each tier's command, result and time. The repository is never changed.
+
+            Example:
+              git diff > fix.diff && git stash && crocbot agent validate --diff fix.diff
+            """
+    )
+
+    @Option(name: .long, help: "YAML or JSON configuration file (agent: section).")
+    var config: String?
+
+    @Option(name: .long, help: "The unified diff to validate.")
+    var diff: String
+
+    @Option(name: .long, help: "The repository (default: the current directory).")
+    var repo: String = "."
+
+    @Flag(name: .long, help: "After the affected test targets, also run the whole test suite.")
+    var fullSuite = false
+
+    func run() async throws {
+        let cfg: AppConfig
+        let patches: [FilePatch]
+        do {
+            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
+            let text = try String(contentsOfFile: diff, encoding: .utf8)
+            patches = try UnifiedDiff.parse(text)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let a = cfg.agent
+        let repository = URL(fileURLWithPath: repo).standardizedFileURL
+        let configuration = AgentConfiguration(
+            repository: repository,
+            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) }
+                + (a.fullSuite || fullSuite ? [ValidationCommand("swift test --skip-build", timeoutSeconds: a.timeoutSeconds)] : []),
+            workspace: a.workspaceSettings
+        )
+        do {
+            try PatchPolicy(repository: repository, denyList: a.denyList, maxFiles: a.maxFiles, maxChangedLines: a.maxChangedLines).check(patches)
+        } catch {
+            FileHandle.standardError.write(Data("error: refused before validation: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let agent = AICodeRefactorAgent(configuration: configuration, llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)))
+        let v = await agent.validate(patches: patches)
+        for r in v.results { print("\(r.passed ? "ok" : "FAILED")  \(String(format: "%6.1f", r.seconds)) s  \(r.command)") }
+        print(String(format: "%@ in %.1f s", v.passed ? "validated" : "not valid", v.seconds))
+        if !v.passed {
+            if let last = v.results.last { FileHandle.standardError.write(Data(last.output.suffix(3000).utf8)) }
+            throw ExitCode(1)
         }
     }
 }

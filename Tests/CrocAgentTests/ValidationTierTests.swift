@@ -123,4 +123,41 @@ struct ValidationTierTests {
         #expect(FileManager.default.fileExists(atPath: second.root.path))
         _ = await Workspace.run("git worktree remove --force \(Workspace.quote(second.root.path))", in: repo, timeout: 60, limit: 2000)
     }
+
+    @Test(
+        "an overlay workspace shows the repository with its build state at its own path, takes the patch, and keeps every write away from the repository",
+        .enabled(if: Workspace.overlayAvailable, "needs unprivileged user namespaces and overlayfs")
+    )
+    func overlay() async throws {
+        let repo = try tieredPackage()
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(at: repo)
+            try? FileManager.default.removeItem(at: cache)
+        }
+        try FileManager.default.createDirectory(at: repo.appendingPathComponent(".build"), withIntermediateDirectories: true)
+        try Data("state".utf8).write(to: repo.appendingPathComponent(".build/build.db"))
+        let ws = try await Workspace.create(from: repo, settings: WorkspaceSettings(cacheDirectory: cache))
+        #expect(ws.isOverlay && !ws.isPersistent)
+        try ws.apply([FilePatch(oldPath: "Sources/A/A.swift", newPath: "Sources/A/A.swift", hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@", lines: [.remove("public let a = 1"), .add("public let a = 2")])])])
+        let seen = await ws.run(ValidationCommand("pwd; cat Sources/A/A.swift .build/build.db; echo out > .build/new.o; rm Sources/C/C.swift", timeoutSeconds: 60))
+        #expect(seen.passed, "\(seen.output)")
+        #expect(seen.output.hasPrefix(repo.path) && seen.output.contains("public let a = 2") && seen.output.contains("state"), "\(seen.output)")
+        let again = await ws.run(ValidationCommand("cat .build/new.o; test ! -e Sources/C/C.swift", timeoutSeconds: 60))
+        #expect(again.passed && again.output.contains("out"), "writes persist across the commands of one validation: \(again.output)")
+        // The repository never changed.
+        #expect((try? String(contentsOf: repo.appendingPathComponent("Sources/A/A.swift"), encoding: .utf8)) == "public let a = 1\n")
+        #expect(FileManager.default.fileExists(atPath: repo.appendingPathComponent("Sources/C/C.swift").path))
+        #expect(!FileManager.default.fileExists(atPath: repo.appendingPathComponent(".build/new.o").path))
+        // A deletion cannot go through an overlay: refused, so the agent validates it in a worktree.
+        #expect(throws: PatchError.self) {
+            try ws.apply([FilePatch(oldPath: "Sources/B/B.swift", newPath: nil, hunks: [Hunk(oldStart: 1, newStart: 0, header: "@@", lines: [.remove("import A"), .remove("public let b = a + 1")])])])
+        }
+        #expect(AICodeRefactorAgent.removesFiles([FilePatch(oldPath: "x", newPath: nil, hunks: [])]))
+        await ws.remove()
+        #expect(!FileManager.default.fileExists(atPath: ws.root.path))
+        let fallback = try await Workspace.create(from: repo, settings: WorkspaceSettings(cacheDirectory: cache), needsFiles: true)
+        #expect(!fallback.isOverlay)
+        await fallback.remove()
+    }
 }

@@ -55,8 +55,8 @@ final class ScriptedLLMServer: Sendable {
     }
 }
 
-/// The commit the bugs are seeded on (`bench` in the clone; the repository's HEAD in place).
-private let benchBase = Mutex("bench")
+/// The commit the bugs are seeded on (the repository's HEAD), each time on a detached HEAD.
+private let benchBase = Mutex("HEAD")
 
 struct AgentBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -232,7 +232,8 @@ struct AgentBenchCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: clone.deletingLastPathComponent(), withIntermediateDirectories: true)
             _ = try await git("clone -q \(quote(source.path)) \(quote(clone.path))", in: clone.deletingLastPathComponent())
         }
-        _ = try await git("checkout -q -f -B bench \(head)", in: clone)
+        _ = try await git("checkout -q -f --detach \(head)", in: clone)
+        benchBase.withLock { $0 = head }
         _ = try await git("clean -qfd", in: clone)
         let pins = source.appendingPathComponent("Package.resolved")
         if let data = try? Data(contentsOf: pins) { try data.write(to: clone.appendingPathComponent("Package.resolved")) }

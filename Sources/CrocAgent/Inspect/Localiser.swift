@@ -49,7 +49,9 @@ struct Localiser {
     let read: (String) -> String?
     var excluded: [String]
     var maxAmbiguity = 6
-    var maxSuspects = 40
+    var maxDispatch = 30
+    var maxSuspects = 120
+    var maxDepth = 4
     var recentCommitWindow = 30
 
     // MARK: Index
@@ -138,7 +140,8 @@ struct Localiser {
 
     private func findDeclaredType(of receiver: String, in path: String) -> String? {
         guard let text = read(path) else { return nil }
-        let pattern = "\\b\(NSRegularExpression.escapedPattern(for: receiver))\\s*:\\s*(?:any\\s+|some\\s+)?([A-Z][A-Za-z0-9_]*)"
+        // `engine: TradingEngine`, `client: any ExecutionClient`, `_ strategy: inout S`, `lanes: [SimulatedExchange]`.
+        let pattern = "\\b\(NSRegularExpression.escapedPattern(for: receiver))\\s*:\\s*(?:inout\\s+|any\\s+|some\\s+)*\\[?([A-Z][A-Za-z0-9_]*)"
         guard let re = try? NSRegularExpression(pattern: pattern),
             let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
             let r = Range(m.range(at: 1), in: text)
@@ -162,15 +165,20 @@ struct Localiser {
         return hit
     }
 
-    /// The repository functions a call may reach.
+    /// The repository functions a call may reach: the receiver's declared type's methods;
+    /// for a protocol, its conformers'; for a generic parameter (`inout S`), every method of
+    /// that name up to `maxDispatch`; for an unknown receiver, up to `maxAmbiguity`.
     func resolve(_ call: Call, from caller: Function) -> [Function] {
-        let defs = declarations(named: call.name)
+        let defs = declarations(named: call.name).filter { !($0.path == caller.path && $0.firstLine == caller.firstLine) }
         guard !defs.isEmpty else { return [] }
         if let receiver = call.receiver, receiver != "self", let type = declaredType(of: receiver, in: caller.path) {
-            // A receiver of a known type: its methods, or none (a library type's, like Logger.error).
             let typed = defs.filter { $0.typeName == type }
-            let conforming = typed.isEmpty ? defs.filter { conforms($0.typeName, to: type) } : typed
-            return conforming.count <= maxAmbiguity ? conforming : []
+            if !typed.isEmpty { return typed }
+            let conforming = defs.filter { conforms($0.typeName, to: type) }
+            if !conforming.isEmpty { return conforming.count <= maxDispatch ? conforming : [] }
+            // A generic parameter (one or two capitals) dispatches to any implementation;
+            // another type with no such method here is a library's (Logger.error).
+            return type.count <= 2 && defs.count <= maxDispatch ? defs : []
         }
         if call.receiver == nil || call.receiver == "self" {
             let same = defs.filter { $0.typeName == caller.typeName }
@@ -195,19 +203,25 @@ struct Localiser {
             found[key] = Suspect(path: f.path, name: f.name, typeName: f.typeName, firstLine: f.firstLine, lastLine: f.lastLine, reason: reason, rank: rank)
             order.append(key)
         }
-        /// The calls of `f` between `from` and `to`, and what they reach at depth 2.
+        /// The calls of `f` between `from` and `to`, followed breadth-first through the
+        /// repository up to `maxDepth` (rank `baseRank + depth - 1`, plus 0.01 per alternative).
         func expand(_ f: Function, from: Int, to: Int, baseRank: Double, what: String) {
-            let direct = f.calls.filter { $0.line >= from && $0.line <= to }
-            var second: [(Function, Call)] = []
-            for call in direct {
-                for g in resolve(call, from: f) where !(g.path == f.path && g.firstLine == f.firstLine) {
-                    add(g, "called \(what) (depth 1: \(call.name) at \(f.path):\(call.line))", baseRank + Double(min(resolve(call, from: f).count, 9)) * 0.01)
-                    second += g.calls.map { (g, $0) }
+            var frontier: [(Function, [Call], String)] = [(f, f.calls.filter { $0.line >= from && $0.line <= to }, f.name)]
+            var seen: Set<String> = ["\(f.path):\(f.firstLine)"]
+            for depth in 1...maxDepth {
+                var next: [(Function, [Call], String)] = []
+                for (g, calls, chain) in frontier {
+                    for call in calls {
+                        let targets = resolve(call, from: g)
+                        for h in targets where seen.insert("\(h.path):\(h.firstLine)").inserted {
+                            let how = depth == 1 ? "\(call.name) at \(g.path):\(call.line)" : "\(chain) → \(call.name)"
+                            add(h, "called \(what) (depth \(depth): \(how))", baseRank + Double(depth - 1) + Double(min(targets.count, 30)) * 0.01)
+                            next.append((h, h.calls, depth == 1 ? call.name : "\(chain) → \(call.name)"))
+                        }
+                    }
                 }
-            }
-            for (g, call) in second {
-                let targets = resolve(call, from: g)
-                for h in targets { add(h, "called \(what) (depth 2: \(g.name) → \(call.name))", baseRank + 1 + Double(min(targets.count, 9)) * 0.01) }
+                frontier = next
+                if frontier.isEmpty || found.count >= maxSuspects { break }
             }
         }
 
@@ -373,7 +387,7 @@ struct Localiser {
             .split(separator: "\n").map { String($0.prefix(12)) }
         guard !recent.isEmpty else { return }
         let age = Dictionary(recent.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let ranked = suspects.indices.sorted { suspects[$0].rank < suspects[$1].rank }.prefix(25)
+        let ranked = suspects.indices.sorted { suspects[$0].rank < suspects[$1].rank }.prefix(maxSuspects)
         var touched: [Int: [(age: Int, line: String)]] = [:]
         for i in ranked {
             let s = suspects[i]
@@ -526,6 +540,10 @@ final class FunctionCollector: SyntaxVisitor {
                         receiver = ref.baseName.text
                     } else if let inner = base.as(MemberAccessExprSyntax.self) {
                         receiver = inner.declName.baseName.text
+                    } else if let sub = base.as(SubscriptCallExprSyntax.self) {
+                        // `s.lanes[k].submit(...)`: the element type of `lanes`.
+                        receiver = sub.calledExpression.as(DeclReferenceExprSyntax.self)?.baseName.text
+                            ?? sub.calledExpression.as(MemberAccessExprSyntax.self)?.declName.baseName.text
                     } else if let opt = base.as(OptionalChainingExprSyntax.self) {
                         receiver = opt.expression.as(DeclReferenceExprSyntax.self)?.baseName.text
                             ?? opt.expression.as(MemberAccessExprSyntax.self)?.declName.baseName.text

@@ -190,7 +190,7 @@ public struct AnomalyDetector: Sendable {
                 latencyBaselines[name] = (((base?.mean ?? 0) * Double(n - 1) + p99) / Double(n), n)
             }
         }
-        for s in samples where s.name.hasSuffix("_total") && Self.isFailureCounter(s.name) {
+        for s in samples where s.name.hasSuffix("_total") && Self.isFailureCounter(s.series) {
             let key = s.series
             let previous = counterHistory[key]
             let rises = previous.map { s.value > $0.last ? $0.rises + 1 : 0 } ?? 0

@@ -198,8 +198,10 @@ public struct CodebaseInspector: Sendable {
 
         mutating func add(path: String, firstLine: Int, text: String, reason: String) {
             guard !excerpts.contains(where: { $0.path == path && $0.firstLine == firstLine }) else { return }
-            guard used + text.count <= budget else { return }
-            used += text.count
+            // The budget counts what is sent: the `// path:line — reason` header too.
+            let cost = text.count + path.count + reason.count + 16
+            guard used + cost <= budget else { return }
+            used += cost
             excerpts.append(CodeContext.Excerpt(path: path, firstLine: firstLine, text: text, reason: reason))
         }
     }

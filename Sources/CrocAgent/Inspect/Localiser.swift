@@ -247,6 +247,7 @@ struct Localiser {
         }
         var out = order.compactMap { found[$0] }
         boostRecentlyChanged(&out)
+        addNewestChanges(near: &out)
         return out.enumerated().sorted { ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset) }.map(\.element)
     }
 
@@ -280,9 +281,21 @@ struct Localiser {
                     if let m = property.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range(at: 1), in: s) {
                         properties.append(String(s[r]))
                     } else if let f = function(in: path, line: i + 1), f.name != "init" {
-                        // `Counter(label: "x", ...).increment()` inside a helper: its callers record.
-                        recorders.append(f.name)
-                        sites.append(RecordSite(metric: name, function: f, line: i + 1, call: nil))
+                        // A factory (`func orders(_ event: String) -> Counter`): the properties assigned
+                        // from it with the sampled label value (`rejected = orders("rejected")`).
+                        let values = samples.filter { $0.name.hasPrefix(name) }.flatMap { $0.labels.values }
+                        let assigned = try! NSRegularExpression(pattern: "([A-Za-z_][A-Za-z0-9_]*)\\s*=\\s*\(f.name)\\(\"([^\"]*)\"")
+                        let hits = assigned.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { m -> String? in
+                            guard let p = Range(m.range(at: 1), in: text), let v = Range(m.range(at: 2), in: text) else { return nil }
+                            return values.isEmpty || values.contains(String(text[v])) ? String(text[p]) : nil
+                        }
+                        if !hits.isEmpty {
+                            properties += hits
+                        } else {
+                            // `Counter(label: "x", ...).increment()` inside a helper: its callers record.
+                            recorders.append(f.name)
+                            sites.append(RecordSite(metric: name, function: f, line: i + 1, call: nil))
+                        }
                     }
                 }
             }
@@ -408,6 +421,49 @@ struct Localiser {
             guard let hit = commits.first(where: { newest.contains($0.age) }) else { continue }
             suspects[i].rank -= 3
             suspects[i].reason += "; changed by the recent commit \(hit.line)"
+        }
+    }
+
+    /// Adds the functions that the newest two commits changed in the modules of the
+    /// path's nearest suspects (rank below 3): a regression usually came with the latest
+    /// change to the code involved, also where no call leads to it (a value it computes
+    /// flows to the failing code as data).
+    func addNewestChanges(near suspects: inout [Suspect]) {
+        guard FileManager.default.fileExists(atPath: repository.appendingPathComponent(".git").path) else { return }
+        func module(_ path: String) -> String? {
+            let parts = path.split(separator: "/")
+            return parts.count > 2 && parts[0] == "Sources" ? String(parts[1]) : nil
+        }
+        let modules = Set(suspects.filter { $0.rank < 3 }.compactMap { module($0.path) })
+        guard !modules.isEmpty else { return }
+        let log = Self.git(["log", "-2", "--no-merges", "--format=%H%x09%P%x09%s", "HEAD"], in: repository)
+        for line in log.split(separator: "\n") {
+            let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3, !f[1].isEmpty else { continue }  // a root commit is not a change
+            let sha = String(f[0])
+            let diff = Self.git(["show", "--format=", "--unified=0", "--no-color", sha], in: repository)
+            var path: String?
+            for l in diff.split(separator: "\n") {
+                if l.hasPrefix("+++ b/") { path = String(l.dropFirst(6)); continue }
+                guard l.hasPrefix("@@"), let p = path, searchable.contains(p), let m = module(p), modules.contains(m) else { continue }
+                // `@@ -a,b +c,d @@`: the changed lines start at c on the new side.
+                let plus = l.split(separator: " ").first { $0.hasPrefix("+") }
+                guard let start = plus.flatMap({ Int($0.dropFirst().split(separator: ",").first ?? "") }),
+                    let fn = function(in: p, line: max(1, start))
+                else { continue }
+                if let i = suspects.firstIndex(where: { $0.path == fn.path && $0.firstLine == fn.firstLine }) {
+                    suspects[i].rank = min(suspects[i].rank, 0.5)
+                    if !suspects[i].reason.contains(String(sha.prefix(10))) { suspects[i].reason += "; changed by the newest commit \(sha.prefix(10)) \(f[2])" }
+                } else {
+                    suspects.append(
+                        Suspect(
+                            path: fn.path, name: fn.name, typeName: fn.typeName, firstLine: fn.firstLine, lastLine: fn.lastLine,
+                            reason: "changed by the newest commit \(sha.prefix(10)) \(f[2]), in \(m) on the path", rank: 0.5,
+                            recentCommits: ["\(sha.prefix(10)) \(f[2])"]
+                        )
+                    )
+                }
+            }
         }
     }
 

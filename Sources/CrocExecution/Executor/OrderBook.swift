@@ -199,7 +199,12 @@ public struct OrderBook: Sendable {
                 return
             }
             if target == .rejected, let reason = snap.rejectReason { records[r.clientOrderID]?.lastError = reason }
-            if logLevel <= .info { out.append(.log(.info, "order \(target.rawValue)", Self.metadata(r))) }
+            if target == .rejected {
+                // A venue's rejection of an accepted order is an error an operator (and the agent) must see.
+                out.append(.log(.error, "order rejected", Self.metadata(r).merging(["error": snap.rejectReason ?? "rejected"]) { $1 }))
+            } else if logLevel <= .info {
+                out.append(.log(.info, "order \(target.rawValue)", Self.metadata(r)))
+            }
             out += transition(r.clientOrderID, to: target, now: now)
             return
         }

@@ -176,6 +176,11 @@ printf 'agent:\n  confidenceThreshold: 2\n' >"$OUT/badagent.yaml"
 expect_error "agent: a bad threshold names the key" "agent.confidenceThreshold" agent run --config "$OUT/badagent.yaml" --logs Examples/agent/crocbot.jsonl --once
 expect_error "agent: nothing to watch" "give --logs, --metrics or both" agent run --once
 expect_error "agent: review without a log" "no decision log" agent review --log "$OUT/none.jsonl"
+expect_ok "agent localise: the functions on the timed path, ranked, without an LLM" agent localise --config "$OUT/agent.yaml" --metrics Examples/agent/metrics.prom
+grep -q "LiveLoopState.sendInOrder" "$OUT/stdout" && ! grep -q "Sources/CrocAgent/" "$OUT/stdout" \
+    || { echo "FAIL: agent localise did not rank the timed path (or named the agent's own files)"; cat "$OUT/stdout"; fail=1; }
+printf 'no diff here\n' >"$OUT/bad.diff"
+expect_error "agent validate: a broken diff is a typed error" "malformed" agent validate --diff "$OUT/bad.diff"
 
 # crocbot sweep: a grid on all cores, resume, shards from Slurm and Kubernetes variables, status, report, walk-forward
 expect_ok "sweep: the example grid" sweep --config Examples/sweep-sma.yaml --store "$OUT/sweep.sqlite" --report "$OUT/sweep.html"

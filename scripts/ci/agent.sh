@@ -2,7 +2,7 @@
 # CI stage `agent`: the refactor agent's seeded-bug benchmark on CrocBot itself
 # (Benchmarks/AgentBugs; crocbot agent bench). After `unit` (the overlay validation starts from
 # its debug build) and `end-to-end` (the release crocbot).
-#   1. localisation of all 12 seeded bugs from the evidence their runs produced: fails below 90 %;
+#   1. localisation of all 13 seeded bugs from the evidence their runs produced: fails below 90 %;
 #   2. end to end, reduced to two bugs: the known fix validated from the unit stage's build,
 #      and the agent against a scripted LLM server on 127.0.0.1 rejects a wrong fix and applies
 #      the right one (the bugs are seeded into this clone in place; HEAD is restored after).

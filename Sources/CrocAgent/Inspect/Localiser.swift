@@ -87,7 +87,60 @@ struct Localiser {
         var readsClock: Bool
     }
 
+    /// Names found by one pass over each searchable file: who declares a function
+    /// (`func name`, `var name`, `init`), who calls it (`name(`), and what each type
+    /// declares it conforms to — so a lookup never scans every file again.
+    struct NameIndex {
+        var declaring: [String: [String]] = [:]
+        var calling: [String: [String]] = [:]
+        var inherits: [String: Set<String>] = [:]
+
+        init(paths: [String], read: (String) -> String?) {
+            for path in paths {
+                guard let text = read(path) else { continue }
+                let bytes = Array(text.utf8)
+                var declared: Set<String> = []
+                var called: Set<String> = []
+                var i = 0
+                var previous = ""
+                var beforePrevious = ""
+                func isIdent(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || (b >= 48 && b <= 57) || b == 95 }
+                while i < bytes.count {
+                    guard isIdent(bytes[i]) else {
+                        i += 1
+                        continue
+                    }
+                    var j = i
+                    while j < bytes.count, isIdent(bytes[j]) { j += 1 }
+                    let word = String(decoding: bytes[i..<j], as: UTF8.self)
+                    if previous == "func" || previous == "var" { declared.insert(word) }
+                    if word == "init" { declared.insert("init") }
+                    if j < bytes.count, bytes[j] == 40 { called.insert(word) }  // "("
+                    if ["struct", "class", "actor", "enum", "extension", "protocol"].contains(previous) {
+                        // `struct X: A, B {` — the names up to the brace.
+                        var k = j
+                        while k < bytes.count, bytes[k] == 32 { k += 1 }
+                        if k < bytes.count, bytes[k] == 58 {  // ":"
+                            var end = k
+                            while end < bytes.count, bytes[end] != 123, bytes[end] != 10 { end += 1 }  // "{", newline
+                            let clause = String(decoding: bytes[(k + 1)..<end], as: UTF8.self)
+                            let names = clause.split { !($0.isLetter || $0.isNumber || $0 == "_") }.map(String.init)
+                            inherits[word, default: []].formUnion(names)
+                        }
+                    }
+                    beforePrevious = previous
+                    previous = word
+                    i = j
+                }
+                _ = beforePrevious
+                for name in declared { declaring[name, default: []].append(path) }
+                for name in called { calling[name, default: []].append(path) }
+            }
+        }
+    }
+
     final class Cache {
+        var index: NameIndex?
         var functions: [String: [Function]] = [:]
         var declarations: [String: [Function]] = [:]
         var declaredTypes: [String: String?] = [:]
@@ -98,6 +151,14 @@ struct Localiser {
     /// Searchable Swift sources: under `Sources/`, not excluded.
     var searchable: [String] {
         files.filter { $0.hasSuffix(".swift") && $0.hasPrefix("Sources/") && !excluded.contains(where: $0.hasPrefix) }
+    }
+
+    /// The name index (built on first use).
+    var index: NameIndex {
+        if let i = cache.index { return i }
+        let i = NameIndex(paths: searchable, read: read)
+        cache.index = i
+        return i
     }
 
     /// The functions of a file (parsed once).
@@ -119,10 +180,8 @@ struct Localiser {
     /// Declarations named `name` in the searchable sources.
     func declarations(named name: String) -> [Function] {
         if let known = cache.declarations[name] { return known }
-        let needles = name == "init" ? ["init("] : ["func \(name)(", "func \(name)<", "var \(name):"]
         var out: [Function] = []
-        for path in searchable {
-            guard let text = read(path), needles.contains(where: text.contains) else { continue }
+        for path in index.declaring[name] ?? [] {
             out += functions(in: path).filter { $0.name == name }
         }
         cache.declarations[name] = out
@@ -155,12 +214,7 @@ struct Localiser {
         guard let typeName else { return false }
         let key = "conforms\u{1}" + typeName + "\u{1}" + proto
         if let known = cache.declaredTypes[key] { return known != nil }
-        let pattern = "(struct|class|actor|enum|extension)\\s+\(typeName)\\b[^{\\n]*:[^{\\n]*\\b\(proto)\\b"
-        let re = try? NSRegularExpression(pattern: pattern)
-        let hit = searchable.contains { path in
-            guard let text = read(path), text.contains(typeName), text.contains(proto), let re else { return false }
-            return re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-        }
+        let hit = index.inherits[typeName]?.contains(proto) ?? false
         cache.declaredTypes[key] = hit ? .some(proto) : .some(nil)
         return hit
     }
@@ -274,7 +328,7 @@ struct Localiser {
             var properties: [String] = []
             var recorders: [String] = []
             for path in searchable {
-                guard let text = read(path), text.contains("\"\(name)\"") else { continue }
+                guard let text = read(path), text.utf8.firstRange(of: "\"\(name)\"".utf8) != nil else { continue }
                 for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
                 where line.contains("\"\(name)\"") && line.contains("label:") {
                     let s = String(line)
@@ -300,8 +354,8 @@ struct Localiser {
                 }
             }
             for path in searchable {
-                guard let text = read(path), properties.contains(where: { text.contains("." + $0) || text.contains($0 + ".") })
-                        || recorders.contains(where: { text.contains($0 + "(") })
+                let callsRecorder = recorders.contains { index.calling[$0]?.contains(path) == true }
+                guard let text = read(path), callsRecorder || properties.contains(where: { text.utf8.firstRange(of: ("." + $0).utf8) != nil })
                 else { continue }
                 for f in functions(in: path) {
                     for call in f.calls where (call.receiver.map(properties.contains) ?? false) || recorders.contains(call.name) {
@@ -350,8 +404,7 @@ struct Localiser {
     func declarationsCalling(_ name: String) -> [Function] {
         if let known = cache.callers[name] { return known }
         var out: [Function] = []
-        for path in searchable {
-            guard let text = read(path), text.contains(name + "(") else { continue }
+        for path in index.calling[name] ?? [] {
             out += functions(in: path).filter { f in f.calls.contains { $0.name == name } }
         }
         cache.callers[name] = out

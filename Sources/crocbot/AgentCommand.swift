@@ -62,13 +62,7 @@ struct AgentRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard logs != nil || metrics != nil else { throw ValidationError("give --logs, --metrics or both") }
-        let cfg: AppConfig
-        do {
-            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let cfg = try AgentConfig.loadApp(config)
         CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
         let a = cfg.agent
         let repository = URL(fileURLWithPath: repo).standardizedFileURL
@@ -81,8 +75,7 @@ struct AgentRunCommand: AsyncParsableCommand {
             commitToBranch: a.commitToBranch,
             confidenceThreshold: a.confidenceThreshold,
             retries: a.retries,
-            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) }
-                + (a.fullSuite || fullSuite ? [ValidationCommand("swift test --skip-build", timeoutSeconds: a.timeoutSeconds)] : []),
+            validation: a.validationCommands(fullSuite: fullSuite),
             workspace: a.workspaceSettings,
             policy: PatchPolicy(repository: repository, denyList: a.denyList, maxFiles: a.maxFiles, maxChangedLines: a.maxChangedLines)
         )
@@ -156,18 +149,12 @@ struct AgentPrepareCommand: AsyncParsableCommand {
     var repo: String = "."
 
     func run() async throws {
-        let cfg: AppConfig
-        do {
-            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let cfg = try AgentConfig.loadApp(config)
         let a = cfg.agent
         let repository = URL(fileURLWithPath: repo).standardizedFileURL
         let configuration = AgentConfiguration(
             repository: repository,
-            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) },
+            validation: a.validationCommands(fullSuite: false),
             workspace: a.workspaceSettings
         )
         let agent = AICodeRefactorAgent(configuration: configuration, llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)))
@@ -184,6 +171,23 @@ struct AgentPrepareCommand: AsyncParsableCommand {
 }
 
 extension AgentConfig {
+    /// The whole configuration file (or the defaults), for an agent subcommand: an invalid
+    /// one is reported on stderr and exits 1.
+    static func loadApp(_ path: String?) throws -> AppConfig {
+        do {
+            return try AppConfig.load(path: path, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// The validation tiers: the configured commands, then the whole suite when asked (here or by `--full-suite`).
+    func validationCommands(fullSuite extra: Bool) -> [ValidationCommand] {
+        validation.map { ValidationCommand($0, timeoutSeconds: timeoutSeconds) }
+            + (fullSuite || extra ? [ValidationCommand("swift test --skip-build", timeoutSeconds: timeoutSeconds)] : [])
+    }
+
     /// The workspace settings the configuration asks for (`~` expanded; empty cache: fresh workspaces).
     var workspaceSettings: WorkspaceSettings {
         let cache = workspaceCache.trimmingCharacters(in: .whitespaces)
@@ -225,13 +229,7 @@ struct AgentLocaliseCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard logs != nil || metrics != nil else { throw ValidationError("give --logs, --metrics or both") }
-        let cfg: AppConfig
-        do {
-            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let cfg = try AgentConfig.loadApp(config)
         var detector = AnomalyDetector(settings: .init(repeatThreshold: cfg.agent.repeatThreshold, latencyThresholds: cfg.agent.latencyThresholds))
         var anomalies: [Anomaly] = []
         if let logs { anomalies += detector.observe(logs: LogMonitor(path: logs).poll()) }
@@ -282,12 +280,10 @@ struct AgentValidateCommand: AsyncParsableCommand {
     var fullSuite = false
 
     func run() async throws {
-        let cfg: AppConfig
+        let cfg = try AgentConfig.loadApp(config)
         let patches: [FilePatch]
         do {
-            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment)
-            let text = try String(contentsOfFile: diff, encoding: .utf8)
-            patches = try UnifiedDiff.parse(text)
+            patches = try UnifiedDiff.parse(try String(contentsOfFile: diff, encoding: .utf8))
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -296,8 +292,7 @@ struct AgentValidateCommand: AsyncParsableCommand {
         let repository = URL(fileURLWithPath: repo).standardizedFileURL
         let configuration = AgentConfiguration(
             repository: repository,
-            validation: a.validation.map { ValidationCommand($0, timeoutSeconds: a.timeoutSeconds) }
-                + (a.fullSuite || fullSuite ? [ValidationCommand("swift test --skip-build", timeoutSeconds: a.timeoutSeconds)] : []),
+            validation: a.validationCommands(fullSuite: fullSuite),
             workspace: a.workspaceSettings
         )
         do {

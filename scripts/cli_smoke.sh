@@ -114,6 +114,8 @@ expect_error "live: a port out of range names the key" "live.port: must be in 0.
 expect_error "live: an unknown stream names the key" "live.stream: must be kline or trade" live --exchange binance --paper --stream depth
 expect_error "live: a bad replay file names the file" "nope.csv" live --paper --data "$OUT/nope.csv" --port 0
 expect_error "live: binance without keys names the variable" "BINANCE_API_KEY" live --exchange binance --port 0
+expect_error "live: a symbol listed twice names its index" "live.symbols\[1\]: 'BTCUSDT' is listed twice" live --exchange binance --paper --symbols BTCUSDT,BTCUSDT --port 0
+expect_error "live: several binance symbols without keys name the variable" "BINANCE_API_KEY" live --config Examples/live-binance-symbols.yaml --port 0
 expect_ok "live: a paper replay runs to the end and exits 0" live --paper --port 0 --exit-at-end --speed 1000000000 --store "$OUT/live.sqlite"
 expect_ok "data factor: a feature as a cross-sectional factor of the universe (IC, quantiles)" data factor --universe Examples/data/SP500_10_CLOSE.csv --features Examples/features-stationary.yaml --column ret_20 --horizon 21 --top 3 --transform rank --labels demean --output "$OUT/factor.csv"
 test -s "$OUT/factor.csv" && head -1 "$OUT/factor.csv" | grep -q "^Time,Symbol,Score,ForwardReturn$" || { echo "FAIL: data factor --output wrote no scored rows"; exit 1; }

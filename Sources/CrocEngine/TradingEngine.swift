@@ -1037,6 +1037,32 @@ public struct TradingEngine: Sendable {
         context.cash = cash
     }
 
+    /// Starts a multi-instrument ledger from positions held before this engine
+    /// existed (a live restart on many symbols: each symbol's reconciled position
+    /// and average price, and the cash the bot may still spend). Symbols not in
+    /// `held` start flat; symbols this engine does not trade are ignored.
+    /// - Precondition: nothing was processed yet.
+    public mutating func restore(positions held: [String: (quantity: Quantity, averagePrice: Price)], cash: Money) {
+        precondition(barCount == 0 && fills.isEmpty, "restore before the first bar")
+        var holding: [Position] = []
+        for (k, i) in instruments.enumerated() {
+            let h = held[i.symbol]
+            let q = h?.quantity ?? .zero
+            var p = Position(symbol: i.symbol)
+            p.quantity = q
+            p.averagePrice = q.isZero ? .zero : (h?.averagePrice ?? .zero)
+            if !q.isZero { holding.append(p) }
+            if k == 0 { position = q } else { extraLanes[k - 1].position = q }
+            context.positions[k] = q
+            context.averagePrices[k] = p.averagePrice
+        }
+        portfolio = Portfolio(cash: cash, holding: holding)
+        self.cash = cash
+        context.position = position
+        context.averagePrice = context.averagePrices[0]
+        context.cash = cash
+    }
+
     /// Re-marks the last equity point after fills booked since the bar was
     /// processed (orders that fill at once at the close).
     public mutating func remarkLastEquity() {

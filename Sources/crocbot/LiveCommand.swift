@@ -54,6 +54,8 @@ struct LiveRunCommand: AsyncParsableCommand {
               CROCBOT_LIVE__TOKEN=s3cret crocbot live --paper        # bearer auth for all but /health
               crocbot live --exchange binance --testnet --symbol BTCUSDT --interval 1m
               crocbot live --exchange binance --paper --symbol ETHUSDT --stream trade --interval 1s
+              crocbot live --exchange binance --paper --symbols BTCUSDT,ETHUSDT,BNBUSDT --strategy equal_weight
+              crocbot live --config Examples/live-binance-symbols.yaml --paper   # the same from a file
               CROCBOT_LIVE__TOKEN=s3cret crocbot live control flatten   # operator controls (see `live control --help`)
             """
     )
@@ -126,6 +128,8 @@ struct LiveRunCommand: AsyncParsableCommand {
         if !testnet { o["live.testnet"] = .bool(false) }
         if let speed { o["live.speed"] = .double(speed) }
         if let symbol { o["live.symbol"] = .string(symbol) }
+        // --symbols picks a universe's members on paper, and the streamed symbols on Binance.
+        if let symbols = portfolio.symbols { o["live.symbols"] = .string(symbols) }
         if let interval { o["live.interval"] = .string(interval) }
         if let stream { o["live.stream"] = .string(stream) }
         if let host { o["live.host"] = .string(host) }
@@ -208,26 +212,42 @@ struct LiveRunCommand: AsyncParsableCommand {
             if cfg.data.universe != nil {
                 throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "a universe replays on paper: use live.exchange: paper (or drop --exchange binance)")
             }
-            guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
-                throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
+            let symbols = live.tradedSymbols
+            var instruments: [Instrument] = []
+            for symbol in symbols {
+                // The defaults (and per-symbol overrides) until the venue's rules replace them at start.
+                let spec = cfg.instrument.spec(for: symbol)
+                guard let step = FixedPoint(rounding: spec.quantityStep), step.raw > 0 else {
+                    throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
+                }
+                instruments.append(Instrument(symbol: symbol, pricePrecision: spec.pricePrecision ?? 8, quantityStep: step))
             }
-            let instrument = Instrument(symbol: live.symbol, pricePrecision: cfg.instrument.pricePrecision ?? 8, quantityStep: step)
             let feed = BinanceKlineFeed.Configuration(
                 stream: live.stream == "trade" ? .trade : .kline,
-                symbol: live.symbol,
+                symbol: symbols[0],
                 interval: live.interval,
                 intervalDuration: live.intervalDuration,
                 webSocketURL: LiveRuntime.streamURL(live),
-                restURL: LiveRuntime.restURL(live)
+                restURL: LiveRuntime.restURL(live),
+                symbols: symbols,
+                sliceGrace: .milliseconds(Int64(live.sliceGrace * 1000))
             )
+            // Several symbols: one account through the portfolio engine, with a portfolio strategy
+            // or one instance of a single-symbol strategy per symbol (--per-symbol), as a universe.
+            let strategy = symbols.count > 1 ? try Backtester.universeStrategy(cfg.strategy, symbols: symbols, perSymbol: try portfolio.stakeRule()) : nil
+            if symbols.count > 1 {
+                logger.info("streaming several symbols on one account", metadata: ["symbols": "\(symbols.joined(separator: ","))"])
+            }
             return try LiveRuntime(
                 config: cfg,
                 feed: .binance(feed),
-                instrument: instrument,
+                instrument: instruments[0],
                 registry: registry,
                 logger: logger,
                 paper: paper,
-                exitAtEnd: exitAtEnd
+                exitAtEnd: exitAtEnd,
+                instruments: instruments,
+                strategy: strategy
             )
         }
     }

@@ -51,6 +51,8 @@ final class FakeBinance: Sendable {
         var requests: [String] = []
         var usedWeight = 0
         var fillPrice = FixedPoint(100)
+        /// Fill prices of other symbols than `fillPrice`'s (by symbol).
+        var fillPrices: [String: FixedPoint] = [:]
         var partialFills = false
         var apiKeysSeen: Set<String> = []
         var concurrent = 0
@@ -249,7 +251,7 @@ final class FakeBinance: Sendable {
             )
             if type == "MARKET" {
                 o.executedQty = s.partialFills ? q.floored(toMultipleOf: FixedPoint("0.00000001")!) * FixedPoint("0.5")! : q
-                o.quote = o.executedQty * s.fillPrice
+                o.quote = o.executedQty * (s.fillPrices[symbol] ?? s.fillPrice)
                 o.status = o.executedQty == q ? "FILLED" : "PARTIALLY_FILLED"
             }
             s.orders.append(o)
@@ -261,7 +263,7 @@ final class FakeBinance: Sendable {
     func completeFill(clientOrderID: String) {
         state.withLock { s in
             guard let i = s.orders.lastIndex(where: { $0.clientOrderId == clientOrderID }) else { return }
-            s.orders[i].quote = s.orders[i].quote + (s.orders[i].origQty - s.orders[i].executedQty) * s.fillPrice
+            s.orders[i].quote = s.orders[i].quote + (s.orders[i].origQty - s.orders[i].executedQty) * (s.fillPrices[s.orders[i].symbol] ?? s.fillPrice)
             s.orders[i].executedQty = s.orders[i].origQty
             s.orders[i].status = "FILLED"
         }
@@ -325,12 +327,21 @@ final class FakeBinance: Sendable {
 
     private func exchangeInfo() -> String {
         let s = state.withLock { $0 }
-        return """
-            {"timezone":"UTC","symbols":[{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","quoteAsset":"USDT","filters":[\
-            {"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"\(s.tickSize)"},\
-            {"filterType":"LOT_SIZE","minQty":"\(s.minQty)","maxQty":"9000.00000000","stepSize":"\(s.stepSize)"},\
-            {"filterType":"ICEBERG_PARTS","limit":10},\
-            {"filterType":"NOTIONAL","minNotional":"\(s.minNotional)","applyMinToMarket":true,"maxNotional":"9000000.00000000","avgPriceMins":5}]}]}
+        // BTCUSDT with the configurable filters; ETHUSDT and ETHBTC (a different quote asset) for multi-symbol runs.
+        func entry(_ symbol: String, _ base: String, _ quote: String, step: String, minQty: String, tick: String) -> String {
             """
+            {"symbol":"\(symbol)","status":"TRADING","baseAsset":"\(base)","quoteAsset":"\(quote)","filters":[\
+            {"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"\(tick)"},\
+            {"filterType":"LOT_SIZE","minQty":"\(minQty)","maxQty":"9000.00000000","stepSize":"\(step)"},\
+            {"filterType":"ICEBERG_PARTS","limit":10},\
+            {"filterType":"NOTIONAL","minNotional":"\(s.minNotional)","applyMinToMarket":true,"maxNotional":"9000000.00000000","avgPriceMins":5}]}
+            """
+        }
+        let list = [
+            entry("BTCUSDT", "BTC", "USDT", step: s.stepSize, minQty: s.minQty, tick: s.tickSize),
+            entry("ETHUSDT", "ETH", "USDT", step: "0.00010000", minQty: "0.00010000", tick: "0.01000000"),
+            entry("ETHBTC", "ETH", "BTC", step: "0.00010000", minQty: "0.00010000", tick: "0.00000100"),
+        ]
+        return "{\"timezone\":\"UTC\",\"symbols\":[" + list.joined(separator: ",") + "]}"
     }
 }

@@ -47,10 +47,12 @@ private func liveRun(
         configuration: .init(baseURL: fake.baseURL),
         logger: quiet
     )
+    // A real venue's default limits: no order worth more than the budget, priced from the bars alone.
+    let risk = try LiveRuntime.riskLimits(RiskConfig(), budget: cash, realVenue: true)
     let ex = MarketOrderExecutor(
         client: client,
         store: store,
-        configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
+        configuration: ExecutorConfiguration(retry: fastRetry, risk: risk, venueReceiveWindow: testWindow),
         logger: quiet
     )
     try await ex.start()
@@ -64,11 +66,11 @@ private func liveRun(
         lastPrice: FixedPoint(100),
         logger: quiet
     )
-    await ex.updateMarket(symbol: "BTCUSDT", price: FixedPoint(100))
     let settings = LiveLoopSettings(
         instrument: Instrument(symbol: "BTCUSDT", pricePrecision: rules.pricePrecision, quantityStep: rules.stepSize),
         cash: start.cash,
         fees: FeeModel(commissionRate: .zero),
+        risk: risk,
         startPosition: start.position.isZero ? nil : (start.position, start.averagePrice)
     )
     let stream = InMemoryStream(capacity: 16)

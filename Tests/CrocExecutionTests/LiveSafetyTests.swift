@@ -68,8 +68,8 @@ struct VenueRulesTests {
         defer { fake.stop() }
         let rules = try await binance(fake.baseURL, fake).rules(symbol: "BTCUSDT", deadline: .now + .seconds(5))
         #expect(rules == btcusdt)
-        await #expect(throws: ExecutionError.invalidRequest("symbol ETHBTC is not listed by the venue (exchangeInfo)")) {
-            try await binance(fake.baseURL, fake).rules(symbol: "ETHBTC", deadline: .now + .seconds(5))
+        await #expect(throws: ExecutionError.invalidRequest("symbol XRPBTC is not listed by the venue (exchangeInfo)")) {
+            try await binance(fake.baseURL, fake).rules(symbol: "XRPBTC", deadline: .now + .seconds(5))
         }
     }
 

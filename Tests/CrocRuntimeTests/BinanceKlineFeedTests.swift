@@ -28,12 +28,17 @@ final class FakeMarketData: Sendable {
     var connections: Int { state.withLock { $0.connections } }
     var restCalls: [String] { state.withLock { $0.restCalls } }
 
-    /// A kline message for minute `i`.
-    static func kline(_ i: Int64, closed: Bool = true) -> String {
+    /// A kline message for minute `i` (close 100 + i).
+    static func kline(_ i: Int64, closed: Bool = true, symbol: String = "BTCUSDT") -> String {
         let t = i * minute
         let c = 100 + Double(i)
         return
-            #"{"e":"kline","E":\#(t + minute),"s":"BTCUSDT","k":{"t":\#(t),"T":\#(t + minute - 1),"s":"BTCUSDT","i":"1m","o":"\#(c - 0.5)","c":"\#(c)","h":"\#(c + 1)","l":"\#(c - 1)","v":"12.5","x":\#(closed)}}"#
+            #"{"e":"kline","E":\#(t + minute),"s":"\#(symbol)","k":{"t":\#(t),"T":\#(t + minute - 1),"s":"\#(symbol)","i":"1m","o":"\#(c - 0.5)","c":"\#(c)","h":"\#(c + 1)","l":"\#(c - 1)","v":"12.5","x":\#(closed)}}"#
+    }
+
+    /// A combined-stream message carrying `symbol`'s kline for minute `i`.
+    static func combined(_ i: Int64, _ symbol: String) -> String {
+        #"{"stream":"\#(symbol.lowercased())@kline_1m","data":\#(kline(i, symbol: symbol))}"#
     }
 
     /// A trade message at `ms` (price 100 + ms/1000).
@@ -48,7 +53,8 @@ final class FakeMarketData: Sendable {
             let p = request.uri.queryParameters
             let from = Int64(p.get("startTime") ?? "") ?? 0
             let to = Int64(p.get("endTime") ?? "") ?? 0
-            self.state.withLock { $0.restCalls.append("\(from)-\(to)") }
+            let symbol = p.get("symbol") ?? ""
+            self.state.withLock { $0.restCalls.append(symbol == "BTCUSDT" ? "\(from)-\(to)" : "\(symbol):\(from)-\(to)") }
             var rows: [String] = []
             var i = (from + FakeMarketData.minute - 1) / FakeMarketData.minute
             while i * FakeMarketData.minute <= to {
@@ -84,6 +90,7 @@ final class FakeMarketData: Sendable {
         }
         router.ws("/ws/btcusdt@kline_1m", onUpgrade: handler)
         router.ws("/ws/btcusdt@trade", onUpgrade: handler)
+        router.ws("/stream", onUpgrade: handler)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router,
@@ -280,5 +287,113 @@ struct LiveFeedLoopTests {
         #expect(sample(text, "crocbot_feed_reconnects_total") ?? 0 >= 1)
         #expect(status.snapshot.lastBarTime == Timestamp(nanoseconds: 8 * 60_000_000_000))
         #expect(feed.counters.backfilled == 3)
+    }
+}
+
+@Suite("Slices from a combined stream")
+struct SliceAssemblerTests {
+    private func bar(_ minute: Int64, _ close: Double) -> Bar {
+        Bar(timestamp: Timestamp(nanoseconds: minute * 60_000_000_000), open: close, high: close, low: close, close: close, volume: 1)
+    }
+    private let ms: Int64 = 60_000
+    private let second: Int64 = 1_000_000_000
+
+    @Test("a time leaves once every symbol has moved past it, lanes ascending, in time order, whatever the arrival order")
+    func completeSlices() {
+        var a = SliceAssembler(lanes: 3, graceNanoseconds: 5 * second)
+        #expect(a.add(lane: 2, openTime: 0, bar: bar(0, 3), now: 0).isEmpty)
+        #expect(a.add(lane: 0, openTime: 0, bar: bar(0, 1), now: 1).isEmpty)
+        #expect(a.add(lane: 0, openTime: ms, bar: bar(1, 1.1), now: 2).isEmpty)  // lane 1 has sent nothing yet
+        let out = a.add(lane: 1, openTime: 0, bar: bar(0, 2), now: 3)
+        #expect(out.count == 1)
+        #expect(out.first?.lanes == [0, 1, 2])
+        #expect(out.first?.bars.map(\.close) == [1, 2, 3])
+        #expect(out.first?.time == Timestamp(nanoseconds: 0))
+        // Minute 1: lanes 1 and 2 arrive; it leaves with all three.
+        #expect(a.add(lane: 2, openTime: ms, bar: bar(1, 3.1), now: 4).isEmpty)
+        #expect(a.add(lane: 1, openTime: ms, bar: bar(1, 2.1), now: 5).map(\.lanes) == [[0, 1, 2]])
+        #expect(a.incomplete == 0 && a.pendingCount == 0)
+    }
+
+    @Test("a symbol that sends nothing is left out after the grace; its late bar and duplicates are dropped, counted, never emitted")
+    func graceLateAndDuplicates() {
+        var a = SliceAssembler(lanes: 2, graceNanoseconds: 5 * second)
+        #expect(a.add(lane: 0, openTime: 0, bar: bar(0, 1), now: 0).isEmpty)
+        #expect(a.expire(now: 4 * second).isEmpty)
+        let out = a.expire(now: 5 * second)
+        #expect(out.map(\.lanes) == [[0]])
+        #expect(a.incomplete == 1)
+        // Lane 1's bar for minute 0 arrives after the slice left: late, dropped.
+        #expect(a.add(lane: 1, openTime: 0, bar: bar(0, 2), now: 6 * second).isEmpty)
+        #expect(a.late == 1)
+        // A replay of lane 0's minute 0 after a reconnect: a duplicate.
+        #expect(a.add(lane: 0, openTime: 0, bar: bar(0, 1), now: 6 * second).isEmpty)
+        #expect(a.duplicates == 1)
+        // Minute 1 from both: a full slice.
+        _ = a.add(lane: 1, openTime: ms, bar: bar(1, 2), now: 7 * second)
+        #expect(a.add(lane: 0, openTime: ms, bar: bar(1, 1), now: 7 * second).map(\.lanes) == [[0, 1]])
+    }
+
+    @Test("a ready later time waits for an earlier one that is not, so slices never go back in time")
+    func order() {
+        var a = SliceAssembler(lanes: 2, graceNanoseconds: 10 * second)
+        _ = a.add(lane: 0, openTime: 0, bar: bar(0, 1), now: 0)
+        _ = a.add(lane: 0, openTime: ms, bar: bar(1, 1), now: 8 * second)
+        // At 10 s minute 0 has waited its grace; minute 1 has not, and lane 1 is silent.
+        #expect(a.expire(now: 10 * second).map(\.time) == [Timestamp(nanoseconds: 0)])
+        #expect(a.expire(now: 18 * second).map(\.time) == [Timestamp(nanoseconds: 60_000_000_000)])
+    }
+}
+
+@Suite("Binance combined stream")
+struct BinanceCombinedStreamTests {
+    @Test("several symbols over one connection become slices; one symbol's gap is backfilled from REST for that symbol")
+    func combinedStream() async throws {
+        let server = FakeMarketData(scripts: [
+            [
+                FakeMarketData.combined(0, "BTCUSDT"), FakeMarketData.combined(0, "ETHUSDT"),
+                FakeMarketData.combined(1, "ETHUSDT"), FakeMarketData.combined(1, "BTCUSDT"),
+                // BTCUSDT misses minutes 2-3: its minute 4 triggers a backfill of 2-3 for BTCUSDT alone.
+                FakeMarketData.combined(2, "ETHUSDT"), FakeMarketData.combined(3, "ETHUSDT"),
+                FakeMarketData.combined(4, "BTCUSDT"), FakeMarketData.combined(4, "ETHUSDT"),
+                #"{"stream":"xrpusdt@kline_1m","data":\#(FakeMarketData.kline(5, symbol: "XRPUSDT"))}"#,  // not ours
+                nil,
+            ]
+        ])
+        let port = await server.start()
+        defer { server.stop() }
+        let config = BinanceKlineFeed.Configuration(
+            symbol: "BTCUSDT",
+            interval: "1m",
+            intervalDuration: .seconds(60),
+            webSocketURL: "ws://127.0.0.1:\(port)",
+            restURL: "http://127.0.0.1:\(port)",
+            symbols: ["BTCUSDT", "ETHUSDT"]
+        )
+        #expect(config.streamURL == "ws://127.0.0.1:\(port)/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m")
+        let feed = BinanceKlineFeed(configuration: config, logger: Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let collect = Task { () -> [MarketSlice] in
+            var slices: [MarketSlice] = []
+            var it = feed.makeAsyncIterator()
+            while slices.count < 5, let e = try await it.next() {
+                if case .slice(let s) = e { slices.append(s) }
+            }
+            return slices
+        }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(20))
+            collect.cancel()
+        }
+        let slices = try await collect.value
+        timeout.cancel()
+        let minutes: [Int64] = slices.map { $0.time.nanoseconds / 60_000_000_000 }
+        #expect(minutes == [0, 1, 2, 3, 4])
+        #expect(slices.allSatisfy { $0.lanes == [0, 1] })
+        let closes: [[Double]] = slices.map { $0.bars.map(\.close) }
+        let expected: [[Double]] = (0...4).map { (i: Int) -> [Double] in [100 + Double(i), 100 + Double(i)] }
+        #expect(closes == expected)
+        #expect(server.restCalls == ["\(2 * FakeMarketData.minute)-\(4 * FakeMarketData.minute - 1)"])
+        #expect(feed.counters.backfilled == 2)
+        #expect(feed.counters.ignored >= 1)
     }
 }

@@ -69,6 +69,26 @@ struct AppConfigTests {
         }
     }
 
+    @Test("live.symbols: a list or a comma-separated override; checked symbol by symbol with its index")
+    func liveSymbols() throws {
+        let yaml = "live: {symbols: [BTCUSDT, ETHUSDT], sliceGrace: 2}\n"
+        let live = try AppConfig(from: try AppConfig.parse(text: yaml)).live
+        #expect(live.tradedSymbols == ["BTCUSDT", "ETHUSDT"] && live.sliceGrace == 2)
+        #expect(try AppConfig.load(path: nil).live.tradedSymbols == ["BTCUSDT"])  // `symbol` alone
+        let env = try AppConfig.load(path: nil, environment: ["CROCBOT_LIVE__SYMBOLS": "BTCUSDT, BNBUSDT"])
+        #expect(env.live.symbols == ["BTCUSDT", "BNBUSDT"])
+        let cases: [(ConfigValue, String, String)] = [
+            (.array([.string("BTCUSDT"), .string("btcusdt")]), "live.symbols[1]", "listed twice"),
+            (.array([.string("BTC/USDT")]), "live.symbols[0]", "letters and digits"),
+            (.array([.int(1), .object([:])]), "live.symbols[1]", "expected a string"),
+        ]
+        for (value, path, rule) in cases {
+            let err = #expect(throws: ConfigError.self) { try AppConfig.load(path: nil, overrides: ["live.symbols": value]) }
+            #expect(err?.keyPath == path)
+            #expect("\(err.map { "\($0)" } ?? "")".contains(rule))
+        }
+    }
+
     @Test("the risk section: optional limits, validated with key paths")
     func risk() throws {
         #expect(try AppConfig.load(path: nil).risk.isEmpty)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CoreMetrics
 import CrocCore
 import CrocData
+import CrocExecution
 import Foundation
 import Logging
 import NIOCore
@@ -11,6 +12,13 @@ import WSClient
 
 /// Binance market data as a live `MarketDataStream` of bars, over the
 /// WebSocket market stream `<symbol>@kline_<interval>` or `<symbol>@trade`.
+///
+/// With several symbols (`Configuration.symbols`), one combined stream
+/// (`/stream?streams=a@kline_1m/b@kline_1m/...`) carries them all, and the
+/// feed yields `.slice` events (lanes in the order of `symbols`) assembled by
+/// `SliceAssembler`: a time's slice leaves when every symbol has moved past it,
+/// or `sliceGrace` after its first bar (a symbol that sent nothing is absent).
+/// Gaps are backfilled and duplicates skipped per symbol.
 ///
 /// - Klines: only closed klines (`"x": true`) become bars, stamped with their open time.
 /// - Trades: trades are aggregated into bars of the interval (`TradeBarAggregator`);
@@ -40,8 +48,12 @@ public struct BinanceKlineFeed: MarketDataStream {
     public struct Configuration: Sendable {
         /// Klines or trades.
         public var stream: StreamKind
-        /// The symbol, e.g. `BTCUSDT`.
+        /// The symbol, e.g. `BTCUSDT` (the first of `symbols`).
         public var symbol: String
+        /// Every symbol, in lane order; more than one: a combined stream of slices.
+        public var symbols: [String]
+        /// How long a slice waits for a symbol that has not sent its bar.
+        public var sliceGrace: Duration
         /// The kline interval, e.g. `1m`.
         public var interval: String
         /// The interval as a duration (gap detection).
@@ -70,10 +82,14 @@ public struct BinanceKlineFeed: MarketDataStream {
             reconnectBaseDelay: Duration = .milliseconds(500),
             reconnectMaxDelay: Duration = .seconds(30),
             idleTimeout: Duration = .seconds(90),
-            pingInterval: Duration = .seconds(30)
+            pingInterval: Duration = .seconds(30),
+            symbols: [String]? = nil,
+            sliceGrace: Duration = .seconds(5)
         ) {
             self.stream = stream
-            self.symbol = symbol
+            self.symbols = symbols.flatMap { $0.isEmpty ? nil : $0 } ?? [symbol]
+            self.symbol = self.symbols[0]
+            self.sliceGrace = sliceGrace
             self.interval = interval
             self.intervalDuration = intervalDuration
             self.webSocketURL = webSocketURL
@@ -84,12 +100,21 @@ public struct BinanceKlineFeed: MarketDataStream {
             self.pingInterval = pingInterval
         }
 
-        /// The stream's URL.
-        public var streamURL: String {
+        /// Whether the feed streams several symbols (a combined stream of slices).
+        public var isCombined: Bool { symbols.count > 1 }
+
+        /// One symbol's stream name, e.g. `btcusdt@kline_1m`.
+        func streamName(_ symbol: String) -> String {
             switch stream {
-            case .kline: return "\(webSocketURL)/ws/\(symbol.lowercased())@kline_\(interval)"
-            case .trade: return "\(webSocketURL)/ws/\(symbol.lowercased())@trade"
+            case .kline: return "\(symbol.lowercased())@kline_\(interval)"
+            case .trade: return "\(symbol.lowercased())@trade"
             }
+        }
+
+        /// The stream's URL: `/ws/<stream>` for one symbol, `/stream?streams=a/b/...` for several.
+        public var streamURL: String {
+            guard isCombined else { return "\(webSocketURL)/ws/\(streamName(symbol))" }
+            return "\(webSocketURL)/stream?streams=" + symbols.map(streamName).joined(separator: "/")
         }
     }
 
@@ -105,6 +130,10 @@ public struct BinanceKlineFeed: MarketDataStream {
         public var duplicates = 0
         /// Messages that were not closed klines or could not be read.
         public var ignored = 0
+        /// Combined streams: bars for a time whose slice had already left without them.
+        public var late = 0
+        /// Combined streams: slices that left after the grace with some symbol missing.
+        public var incompleteSlices = 0
     }
 
     /// The settings.
@@ -146,6 +175,8 @@ public struct BinanceKlineFeed: MarketDataStream {
     private func produce(into out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async {
         let last = LockedBox<Int64?>(nil)  // open time (ms) of the last bar delivered
         let step = Int64(configuration.intervalDuration.components.seconds) * 1000
+        let assembler = LockedBox(SliceAssembler(lanes: configuration.symbols.count, graceNanoseconds: configuration.sliceGrace.nanoseconds))
+        let epoch = ContinuousClock.now
         var failures = 0
         while !Task.isCancelled {
             let connectedAt = ContinuousClock.now
@@ -156,7 +187,9 @@ public struct BinanceKlineFeed: MarketDataStream {
                     logger: logger
                 ) { inbound, _, _ in
                     count { $0.connections += 1 }
-                    let aggregator = LockedBox(TradeBarAggregator(intervalMilliseconds: step))
+                    let aggregators = LockedBox(
+                        Array(repeating: TradeBarAggregator(intervalMilliseconds: step), count: configuration.symbols.count)
+                    )
                     status?.update { $0.ready = true }
                     logger.notice("feed connected", metadata: ["stream": "\(configuration.streamURL)"])
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -165,7 +198,21 @@ public struct BinanceKlineFeed: MarketDataStream {
                             for try await message in inbound.messages(maxSize: 1 << 20) {
                                 lastMessage.withLock { $0 = .now }
                                 guard case .text(let text) = message else { continue }
-                                try await handle(text, last: last, aggregator: aggregator, out: out)
+                                if configuration.isCombined {
+                                    await handleCombined(text, assembler: assembler, epoch: epoch, aggregators: aggregators, out: out)
+                                } else {
+                                    try await handle(text, last: last, aggregators: aggregators, out: out)
+                                }
+                            }
+                        }
+                        if configuration.isCombined {
+                            group.addTask {
+                                // A slice waiting for a silent symbol leaves after the grace.
+                                let tick = Swift.min(configuration.sliceGrace / 2, .seconds(1))
+                                while true {
+                                    try await Task.sleep(for: Swift.max(tick, .milliseconds(10)))
+                                    emit(assembler.withLock { $0.expire(now: (ContinuousClock.now - epoch).nanoseconds) }, assembler, out)
+                                }
                             }
                         }
                         group.addTask {
@@ -211,7 +258,7 @@ public struct BinanceKlineFeed: MarketDataStream {
     private func handle(
         _ text: String,
         last: LockedBox<Int64?>,
-        aggregator: LockedBox<TradeBarAggregator>,
+        aggregators: LockedBox<[TradeBarAggregator]>,
         out: AsyncThrowingStream<MarketEvent, any Error>.Continuation
     ) async throws {
         let data = Data(text.utf8)
@@ -232,10 +279,77 @@ public struct BinanceKlineFeed: MarketDataStream {
                 count { $0.ignored += 1 }
                 return
             }
-            if let done = aggregator.withLock({ $0.add(price: price, quantity: quantity, timeMilliseconds: trade.T) }) {
+            if let done = aggregators.withLock({ $0[0].add(price: price, quantity: quantity, timeMilliseconds: trade.T) }) {
                 await deliver(done.bar, openTime: done.openTime, last: last, out: out)
             }
         }
+    }
+
+    /// A message of a combined stream (`{"stream":"btcusdt@kline_1m","data":{...}}`): its
+    /// symbol's bar goes to the assembler, after that symbol's gap (if any) is backfilled.
+    private func handleCombined(
+        _ text: String,
+        assembler: LockedBox<SliceAssembler>,
+        epoch: ContinuousClock.Instant,
+        aggregators: LockedBox<[TradeBarAggregator]>,
+        out: AsyncThrowingStream<MarketEvent, any Error>.Continuation
+    ) async {
+        let data = Data(text.utf8)
+        let lane: Int
+        let openTime: Int64
+        let bar: Bar
+        switch configuration.stream {
+        case .kline:
+            guard let message = try? JSONDecoder().decode(CombinedMessage<KlineMessage>.self, from: data), message.data.e == "kline",
+                message.data.k.x, let b = message.data.k.bar, let k = lanes[message.data.s?.uppercased() ?? ""]
+            else {
+                count { $0.ignored += 1 }
+                return
+            }
+            (lane, openTime, bar) = (k, message.data.k.t, b)
+        case .trade:
+            guard let message = try? JSONDecoder().decode(CombinedMessage<TradeMessage>.self, from: data), message.data.e == "trade",
+                let k = lanes[message.data.s?.uppercased() ?? ""], let price = Double(message.data.p), let quantity = Double(message.data.q),
+                price >= Bar.minPrice, price <= Bar.maxPrice, quantity >= 0, quantity <= Bar.maxVolume
+            else {
+                count { $0.ignored += 1 }
+                return
+            }
+            guard let done = aggregators.withLock({ $0[k].add(price: price, quantity: quantity, timeMilliseconds: message.data.T) }) else { return }
+            (lane, openTime, bar) = (k, done.openTime, done.bar)
+        }
+        let step = Int64(configuration.intervalDuration.components.seconds) * 1000
+        if let previous = assembler.withLock({ $0.lastOpenTime(lane: lane) }), step > 0, openTime > previous + step {
+            let symbol = configuration.symbols[lane]
+            let filled = await backfill(symbol: symbol, from: previous + step, to: openTime - 1)
+            for b in filled where b.openTime < openTime {
+                let now = (ContinuousClock.now - epoch).nanoseconds
+                let before = assembler.withLock { $0.duplicates }
+                emit(assembler.withLock { $0.add(lane: lane, openTime: b.openTime, bar: b.bar, now: now) }, assembler, out)
+                if assembler.withLock({ $0.duplicates }) == before { count { $0.backfilled += 1 } }
+            }
+            if filled.isEmpty {
+                logger.error("gap not backfilled", metadata: ["symbol": "\(symbol)", "from_ms": "\(previous + step)", "to_ms": "\(openTime - 1)"])
+            }
+        }
+        let now = (ContinuousClock.now - epoch).nanoseconds
+        emit(assembler.withLock { $0.add(lane: lane, openTime: openTime, bar: bar, now: now) }, assembler, out)
+    }
+
+    /// Yields assembled slices and mirrors the assembler's drop counts.
+    private func emit(_ slices: [MarketSlice], _ assembler: LockedBox<SliceAssembler>, _ out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) {
+        for slice in slices { out.yield(.slice(slice)) }
+        let (duplicates, late, incomplete) = assembler.withLock { ($0.duplicates, $0.late, $0.incomplete) }
+        count {
+            $0.duplicates = duplicates
+            $0.late = late
+            $0.incompleteSlices = incomplete
+        }
+    }
+
+    /// Each symbol's lane.
+    private var lanes: [String: Int] {
+        Dictionary(configuration.symbols.enumerated().map { ($1.uppercased(), $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     private func deliver(_ bar: Bar, openTime t: Int64, last: LockedBox<Int64?>, out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async
@@ -261,10 +375,10 @@ public struct BinanceKlineFeed: MarketDataStream {
         last.withLock { $0 = t }
     }
 
-    /// Closed klines with open times in [from, to] (ms), oldest first; empty on failure (logged).
-    func backfill(from: Int64, to: Int64) async -> [(openTime: Int64, bar: Bar)] {
+    /// Closed klines of `symbol` (default: the first) with open times in [from, to] (ms), oldest first; empty on failure (logged).
+    func backfill(symbol: String? = nil, from: Int64, to: Int64) async -> [(openTime: Int64, bar: Bar)] {
         let url =
-            "\(configuration.restURL)/api/v3/klines?symbol=\(configuration.symbol.uppercased())&interval=\(configuration.interval)"
+            "\(configuration.restURL)/api/v3/klines?symbol=\((symbol ?? configuration.symbol).uppercased())&interval=\(configuration.interval)"
             + "&startTime=\(from)&endTime=\(to)&limit=1000"
         do {
             var request = HTTPClientRequest(url: url)
@@ -308,6 +422,12 @@ public struct BinanceKlineFeed: MarketDataStream {
     }
 }
 
+/// A message of a combined stream: `{"stream":"<name>","data":{...}}`.
+struct CombinedMessage<Payload: Decodable>: Decodable {
+    let stream: String
+    let data: Payload
+}
+
 /// A kline event (`{"e":"kline","E":...,"s":"BTCUSDT","k":{...}}`).
 struct KlineMessage: Decodable {
     struct Kline: Decodable {
@@ -329,12 +449,14 @@ struct KlineMessage: Decodable {
         }
     }
     let e: String
+    let s: String?
     let k: Kline
 }
 
 /// A trade event (`{"e":"trade","E":...,"s":"BTCUSDT","t":1,"p":"...","q":"...","T":...}`).
 struct TradeMessage: Decodable {
     let e: String
+    let s: String?
     let p: String
     let q: String
     let T: Int64

@@ -42,6 +42,9 @@ public struct LiveLoopSettings: Sendable {
     /// A position held before this run (a restart, reconciled with the venue):
     /// the engine starts from it instead of flat, with `cash` as what is left to spend.
     public var startPosition: (quantity: Quantity, averagePrice: Price)?
+    /// Positions held before this run, by symbol, for a multi-symbol run (a restart
+    /// reconciled with the venue); `cash` is then what is left to spend.
+    public var startPositions: [String: (quantity: Quantity, averagePrice: Price)] = [:]
 
     /// Creates settings.
     public init(
@@ -142,16 +145,19 @@ public final class ExecutorVenue: LiveVenue, Sendable {
             await executor.updateMarket(symbol: simulated.symbol, price: simulated.instrument.price(bar.close))
             return reports.isEmpty ? [] : await executor.ingest(reports)
         }
-        if let paper, let symbol = symbol {
+        // A paper venue takes the close as its last price; every venue's executor checks its
+        // risk limits (an order's value, the price band) against it.
+        if let symbol = symbol {
             let price = Price(unchecked: bar.close)
-            await paper.updatePrice(symbol: symbol, price: price, time: bar.timestamp)
+            if let paper { await paper.updatePrice(symbol: symbol, price: price, time: bar.timestamp) }
             await executor.updateMarket(symbol: symbol, price: price)
         }
         return []
     }
 
     /// A universe's slice: the simulated venue matches each symbol's resting orders against its
-    /// own bar (as a portfolio backtest does); a paper venue takes each bar's close as its price.
+    /// own bar (as a portfolio backtest does); otherwise each bar's close is the symbol's last
+    /// price for the executor's risk checks (and a paper venue's fills).
     private func marketSlice(_ slice: MarketSlice) async -> [ExecutorEvent] {
         let symbols = symbolsBox.withLock { $0 }
         if let simulated {
@@ -162,17 +168,15 @@ public final class ExecutorVenue: LiveVenue, Sendable {
             }
             return reports.isEmpty ? [] : await executor.ingest(reports)
         }
-        if let paper {
-            for (j, k) in slice.lanes.enumerated() where k < symbols.count {
-                let price = Price(unchecked: slice.bars[j].close)
-                await paper.updatePrice(symbol: symbols[k], price: price, time: slice.time)
-                await executor.updateMarket(symbol: symbols[k], price: price)
-            }
+        for (j, k) in slice.lanes.enumerated() where k < symbols.count {
+            let price = Price(unchecked: slice.bars[j].close)
+            if let paper { await paper.updatePrice(symbol: symbols[k], price: price, time: slice.time) }
+            await executor.updateMarket(symbol: symbols[k], price: price)
         }
         return []
     }
 
-    /// The symbol a paper venue prices bars for: the first lane's (set by the loop).
+    /// The symbol bars are priced for: the first lane's (set by the loop).
     private var symbol: String? { symbolsBox.withLock { $0.first } }
     /// The symbols by lane (set by the loop).
     private let symbolsBox = Mutex<[String]>([])
@@ -391,7 +395,9 @@ struct LiveLoopState {
                 risk: settings.risk
             )
         }
-        if let start = settings.startPosition {
+        if engine.isMultiInstrument {
+            if !settings.startPositions.isEmpty { engine.restore(positions: settings.startPositions, cash: settings.cash) }
+        } else if let start = settings.startPosition ?? settings.startPositions[settings.instrument.symbol] {
             engine.restore(position: start.quantity, averagePrice: start.averagePrice, cash: settings.cash)
         }
         samples.reserveCapacity(settings.latencySamples)

@@ -53,7 +53,8 @@ public struct LiveRuntime: Sendable {
     public enum Feed: Sendable {
         /// A historical series replayed at `config.live.speed`.
         case replay(BarSeries, label: String)
-        /// Binance klines over WebSocket (`config.live.symbol`, `.interval`).
+        /// Binance klines over WebSocket (`config.live.symbol`, `.interval`); with several
+        /// symbols (`config.live.symbols`), one combined stream of slices, traded on one account.
         case binance(BinanceKlineFeed.Configuration)
         /// A universe replayed as time slices at `config.live.speed` (paper only): every
         /// symbol on one account, through the portfolio engine.
@@ -89,12 +90,20 @@ public struct LiveRuntime: Sendable {
     ) throws {
         let live = config.live
         let instruments = instruments ?? [instrument]
-        if case .universe = feed {
+        switch feed {
+        case .universe:
             guard paper || live.exchange == .paper else {
                 throw LiveRuntimeError("a universe replay trades on paper only (live.exchange: paper, or --paper)")
             }
-        } else if instruments.count > 1 {
-            throw LiveRuntimeError("many instruments need a universe feed (--universe)")
+        case .binance(let f):
+            guard instruments.map(\.symbol) == f.symbols else {
+                throw LiveRuntimeError(
+                    "the feed streams \(f.symbols.joined(separator: ",")) but the run trades \(instruments.map(\.symbol).joined(separator: ",")): "
+                        + "one instrument per streamed symbol, in the same order"
+                )
+            }
+        case .replay:
+            if instruments.count > 1 { throw LiveRuntimeError("many instruments need a universe feed (--universe) or live.symbols") }
         }
         let onPaper = paper || live.exchange == .paper
         let options = try LiveRuntime.ledger(config.backtest)
@@ -198,7 +207,10 @@ public struct LiveRuntime: Sendable {
             let recoveryLogger = Logger(label: "crocbot.recovery")
             prepare = { current in
                 try await binance.syncTime()
-                let rules = try await binance.rules(symbol: current.instrument.symbol, deadline: .now + .seconds(10))
+                var rules: [VenueRules] = []
+                for i in current.instruments {
+                    rules.append(try await binance.rules(symbol: i.symbol, deadline: .now + .seconds(10)))
+                }
                 let start = try await LiveRecovery.reconcile(
                     executor: executor,
                     client: binance,
@@ -208,13 +220,12 @@ public struct LiveRuntime: Sendable {
                     logger: recoveryLogger
                 )
                 var next = current
-                next.instrument = Instrument(
-                    symbol: current.instrument.symbol,
-                    pricePrecision: rules.pricePrecision,
-                    quantityStep: rules.stepSize.raw > 0 ? rules.stepSize : current.instrument.quantityStep
-                )
+                // The venue's rules become the engine's instruments (price precision, quantity step).
+                next.instruments = zip(current.instruments, rules).map { i, r in
+                    Instrument(symbol: i.symbol, pricePrecision: r.pricePrecision, quantityStep: r.stepSize.raw > 0 ? r.stepSize : i.quantityStep)
+                }
                 next.cash = start.cash
-                if !start.position.isZero { next.startPosition = (start.position, start.averagePrice) }
+                next.startPositions = start.positions
                 status.update { $0.recovery = start.summary }
                 return next
             }
@@ -252,7 +263,10 @@ public struct LiveRuntime: Sendable {
             )
         case .binance(let feedConfig):
             status.update {
-                $0.feed = "binance " + (feedConfig.streamURL.split(separator: "/").last.map(String.init) ?? feedConfig.symbol)
+                $0.feed =
+                    feedConfig.isCombined
+                    ? "binance \(feedConfig.symbols.count) symbols (\(feedConfig.symbols.joined(separator: ",")))"
+                    : "binance " + (feedConfig.streamURL.split(separator: "/").last.map(String.init) ?? feedConfig.symbol)
                 $0.venue = onPaper ? "paper" : (live.testnet ? "binance-testnet" : "binance")
             }
             var s = settings

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads typed values out of a `ConfigValue` mapping while tracking the key
 /// path, so every error names exactly where it happened, and rejects keys
 /// nobody asked for (the usual cause: a typo).
@@ -72,6 +74,26 @@ public struct ConfigReader: Sendable {
             throw ConfigError(.typeMismatch, keyPath: childPath(key), rule: "expected a string, found '\(v)'", source: source)
         }
         return s
+    }
+
+    /// A list of strings, or `[]` when absent: a YAML/JSON list (`[BTCUSDT, ETHUSDT]`)
+    /// or one comma-separated string (how an environment override spells a list).
+    public func stringList(_ key: String) throws(ConfigError) -> [String] {
+        guard let v = raw(key) else { return [] }
+        if case .array(let items) = v {
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard let s = item.stringValue else {
+                    throw ConfigError(.typeMismatch, keyPath: "\(childPath(key))[\(i)]", rule: "expected a string, found '\(item)'", source: source)
+                }
+                out.append(s.trimmingCharacters(in: .whitespaces))
+            }
+            return out
+        }
+        guard let s = v.stringValue else {
+            throw ConfigError(.typeMismatch, keyPath: childPath(key), rule: "expected a list of strings, found '\(v)'", source: source)
+        }
+        return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// A boolean, or `fallback` when absent.

@@ -20,6 +20,9 @@ public enum UnknownPositionPolicy: String, Sendable, Equatable, CaseIterable, En
 /// ```yaml
 /// live:
 ///   exchange: paper          # or binance
+///   symbol: BTCUSDT          # Binance: one symbol ...
+///   symbols: [BTCUSDT, ETHUSDT]  # ... or many on one account, over one combined stream
+///   sliceGrace: 5            # seconds a time slice waits for a symbol that sent nothing
 ///   speed: 180000            # replay: 1 h bars at 50 per second
 ///   host: 127.0.0.1
 ///   port: 8080
@@ -39,6 +42,13 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
     public var testnet: Bool
     /// Binance: the symbol, e.g. `BTCUSDT`.
     public var symbol: String
+    /// Binance: several symbols traded on one account over one combined stream (the
+    /// portfolio engine; empty: `symbol` alone). They must share a quote asset.
+    public var symbols: [String]
+    /// Binance, several symbols: seconds a minute's slice waits for a symbol that sent nothing.
+    public var sliceGrace: Double
+    /// The symbols traded: `symbols`, or `[symbol]` when it is empty.
+    public var tradedSymbols: [String] { symbols.isEmpty ? [symbol] : symbols }
     /// Binance: the kline interval, e.g. `1m` (also the bar length built from trades).
     public var interval: String
     /// Binance: the market stream, `kline` (the venue's bars) or `trade` (trades aggregated into bars here).
@@ -89,8 +99,12 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         restURL: String = "",
         streamURL: String = "",
         onUnknownPosition: UnknownPositionPolicy = .refuse,
-        resolveWithin: Double = 30
+        resolveWithin: Double = 30,
+        symbols: [String] = [],
+        sliceGrace: Double = 5
     ) {
+        self.symbols = symbols
+        self.sliceGrace = sliceGrace
         self.restURL = restURL
         self.streamURL = streamURL
         self.onUnknownPosition = onUnknownPosition
@@ -120,6 +134,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         try r.rejectUnknownKeys([
             "exchange", "testnet", "symbol", "interval", "stream", "speed", "host", "port", "token", "store", "cancelOpenOrdersOnShutdown",
             "maxInFlight", "queueCapacity", "serveAfterReplay", "restURL", "streamURL", "onUnknownPosition", "resolveWithin",
+            "symbols", "sliceGrace",
         ])
         self.init(
             exchange: try r.choice("exchange", default: .paper),
@@ -139,7 +154,9 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
             restURL: try r.string("restURL", default: ""),
             streamURL: try r.string("streamURL", default: ""),
             onUnknownPosition: try r.choice("onUnknownPosition", default: .refuse),
-            resolveWithin: try r.double("resolveWithin", default: 30)
+            resolveWithin: try r.double("resolveWithin", default: 30),
+            symbols: try r.stringList("symbols"),
+            sliceGrace: try r.double("sliceGrace", default: 5)
         )
         func fail(_ key: String, _ rule: String) -> ConfigError {
             ConfigError(.invalidValue, keyPath: r.childPath(key), rule: rule, source: r.source)
@@ -154,6 +171,16 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         guard !symbol.isEmpty, symbol.allSatisfy({ $0.isLetter || $0.isNumber }) else {
             throw fail("symbol", "must be letters and digits, found '\(symbol)'")
         }
+        var seen = Set<String>()
+        for (i, s) in symbols.enumerated() {
+            guard !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw fail("symbols[\(i)]", "must be letters and digits, found '\(s)'")
+            }
+            guard seen.insert(s.uppercased()).inserted else { throw fail("symbols[\(i)]", "'\(s)' is listed twice") }
+        }
+        guard sliceGrace >= 0.1, sliceGrace <= 3600 else { throw fail("sliceGrace", "must be in 0.1...3600 seconds, found \(sliceGrace)") }
+        // Binance serves at most 1,024 streams on one connection.
+        guard symbols.count <= 1024 else { throw fail("symbols", "at most 1024 symbols on one combined stream, found \(symbols.count)") }
         guard Self.isLoopback(host) || !token.isEmpty else {
             throw fail(
                 "token",
@@ -172,7 +199,7 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case exchange, testnet, symbol, interval, stream, speed, host, port, token, store, cancelOpenOrdersOnShutdown, maxInFlight
-        case queueCapacity, serveAfterReplay, restURL, streamURL, onUnknownPosition, resolveWithin
+        case queueCapacity, serveAfterReplay, restURL, streamURL, onUnknownPosition, resolveWithin, symbols, sliceGrace
     }
 
     /// Encodes the settings with the token masked (configs end up in reports and logs).
@@ -181,6 +208,10 @@ public struct LiveConfig: Sendable, Equatable, Encodable {
         try c.encode(exchange, forKey: .exchange)
         try c.encode(testnet, forKey: .testnet)
         try c.encode(symbol, forKey: .symbol)
+        if !symbols.isEmpty {
+            try c.encode(symbols, forKey: .symbols)
+            try c.encode(sliceGrace, forKey: .sliceGrace)
+        }
         try c.encode(interval, forKey: .interval)
         try c.encode(stream, forKey: .stream)
         try c.encode(speed, forKey: .speed)

@@ -1,0 +1,250 @@
+import CrocCore
+import CrocData
+import CrocEngine
+import CrocRuntime
+import CrocStrategies
+import CrocSupport
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import CrocExecution
+
+private let quiet = Logger(label: "test.multi", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// Holds `targets` (base units by symbol) from slice `enterAt` on, and closes every position at `exitAt`.
+private struct HoldTargets: Strategy {
+    var targets: [String: Quantity]
+    var enterAt: Int
+    var exitAt: Int
+    var name: String { "hold_targets" }
+    var warmupBars: Int { 0 }
+    func onBar(_ bar: Bar, context: inout StrategyContext) {}
+    func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
+        if context.barIndex == exitAt {
+            context.closeAllPositions()
+        } else if context.barIndex >= enterAt && context.barIndex < exitAt && context.workingOrders.isEmpty {
+            for symbol in targets.keys.sorted() { _ = try context.orderTargetQuantity(symbol, targets[symbol]!) }
+        }
+    }
+}
+
+/// A slice of BTCUSDT at 100 and ETHUSDT at 50 (lanes 0 and 1), minute `i`.
+private func slice(_ i: Int) -> MarketSlice {
+    let t = Timestamp(nanoseconds: Int64(1_700_000_000 + i * 60) * 1_000_000_000)
+    return MarketSlice(
+        time: t,
+        lanes: [0, 1],
+        bars: [
+            Bar(timestamp: t, open: 100, high: 100, low: 100, close: 100, volume: 1),
+            Bar(timestamp: t, open: 50, high: 50, low: 50, close: 50, volume: 1),
+        ]
+    )
+}
+
+/// One multi-symbol live run against the local venue, wired as `LiveRuntime` wires it: each
+/// symbol's rules, the reconciliation of every symbol, the engine restored from it, the
+/// executor's risk limits in force (with no price given to it but the bars'), slices sent
+/// one at a time after the executor answered for the previous one.
+private func liveRun(
+    _ fake: FakeBinance,
+    store: any OrderStore,
+    strategy: any Strategy,
+    slices: Int,
+    symbols: [String] = ["BTCUSDT", "ETHUSDT"],
+    budget: Money = FixedPoint(1000)
+) async throws -> (LiveLoopResult, MarketOrderExecutor, LivePortfolioStart) {
+    let client = BinanceSpotClient(
+        credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
+        configuration: .init(baseURL: fake.baseURL),
+        logger: quiet
+    )
+    // The limits a real venue gets by default: no order worth more than the budget (needs a price).
+    let risk = try LiveRuntime.riskLimits(RiskConfig(), budget: budget, realVenue: true)
+    let ex = MarketOrderExecutor(
+        client: client,
+        store: store,
+        configuration: ExecutorConfiguration(retry: fastRetry, risk: risk, venueReceiveWindow: testWindow),
+        logger: quiet
+    )
+    try await ex.start()
+    var rules: [VenueRules] = []
+    for s in symbols { rules.append(try await client.rules(symbol: s, deadline: .now + .seconds(5))) }
+    let start = try await LiveRecovery.reconcile(
+        executor: ex,
+        client: client,
+        rules: rules,
+        budget: budget,
+        onUnknownPosition: .refuse,
+        logger: quiet
+    )
+    var settings = LiveLoopSettings(
+        cash: start.cash,
+        fees: FeeModel(commissionRate: .zero),
+        risk: risk,
+        instruments: rules.map { Instrument(symbol: $0.symbol, pricePrecision: $0.pricePrecision, quantityStep: $0.stepSize) }
+    )
+    settings.startPositions = start.positions
+    let stream = InMemoryStream(capacity: 16)
+    let venue = ExecutorVenue(executor: ex)
+    let loop = Task {
+        try await runLiveLoop(
+            dataStream: stream,
+            strategy: strategy,
+            submitOrder: { await ex.onSignal($0) },
+            settings: settings,
+            venue: venue,
+            logger: quiet
+        )
+    }
+    for i in 0..<slices {
+        try await stream.send(.slice(slice(i)))
+        try await Task.sleep(for: .milliseconds(30))
+        _ = await ex.waitUntilIdle(timeout: .seconds(5))
+        try await Task.sleep(for: .milliseconds(30))
+    }
+    stream.finish()
+    return (try await loop.value, ex, start)
+}
+
+@Suite("Live trading several symbols on one account against the local venue", .serialized)
+struct LiveMultiSymbolTests {
+    @Test func ordersForEachSymbolReachTheVenueAndARestartResumesEveryPosition() async throws {
+        let fake = FakeBinance()
+        try await fake.start()
+        defer { fake.stop() }
+        fake.state.withLock {
+            $0.balances = [("USDT", "1000.00000000", "0.00000000")]
+            $0.fillPrices = ["ETHUSDT": FixedPoint(50)]
+        }
+        let path = tempPath("multi-orders.sqlite")
+        let targets = ["BTCUSDT": q("3"), "ETHUSDT": q("8")]
+        // Run 1: 3 BTC at 100 and 8 ETH at 50 bought on slice 1 (700 of the 1,000 USDT); then the process stops.
+        do {
+            let store = try SQLiteOrderStore(path: path, durability: .powerLoss, exclusive: true)
+            let (first, ex, start) = try await liveRun(
+                fake,
+                store: store,
+                strategy: HoldTargets(targets: targets, enterAt: 1, exitAt: 99),
+                slices: 3
+            )
+            #expect(start.cash == FixedPoint(1000) && start.positions.isEmpty)
+            #expect(first.ordersRefused == 0)  // the executor's order-value limit had the bars' prices
+            #expect(first.engine.position(of: "BTCUSDT") == q("3"))
+            #expect(first.engine.position(of: "ETHUSDT") == q("8"))
+            #expect(first.engine.portfolio.cash == FixedPoint(300))
+            #expect(await ex.position("BTCUSDT") == q("3"))
+            #expect(await ex.position("ETHUSDT") == q("8"))
+            await ex.shutdown()
+        }
+        #expect(fake.orders.map { "\($0.side) \($0.symbol) \($0.origQty)" }.sorted() == ["BUY BTCUSDT 3", "BUY ETHUSDT 8"])
+        // The venue now holds both; 300 USDT are left.
+        fake.state.withLock {
+            $0.balances = [("BTC", "3.00000000", "0.00000000"), ("ETH", "8.00000000", "0.00000000"), ("USDT", "300.00000000", "0.00000000")]
+        }
+        // Run 2, a new process: at its targets from the first slice (nothing sent), exits everything on slice 2.
+        let store = try SQLiteOrderStore(path: path, durability: .powerLoss, exclusive: true)
+        let (second, ex, start) = try await liveRun(
+            fake,
+            store: store,
+            strategy: HoldTargets(targets: targets, enterAt: 0, exitAt: 2),
+            slices: 4
+        )
+        #expect(start.holdings.map(\.position) == [q("3"), q("8")])
+        #expect(start.holdings.map(\.averagePrice) == [FixedPoint(100), FixedPoint(50)])
+        #expect(start.cash == FixedPoint(300))  // budget 1,000 − 700 spent, and 300 USDT free
+        #expect(start.summary.contains("store explains 3 BTC; venue holds 3 BTC; store explains 8 ETH; venue holds 8 ETH, 300 USDT free"))
+        #expect(fake.orders.count == 4)
+        #expect(fake.orders.suffix(2).map { "\($0.side) \($0.symbol) \($0.origQty)" }.sorted() == ["SELL BTCUSDT 3", "SELL ETHUSDT 8"])
+        #expect(second.engine.position(of: "BTCUSDT") == .zero && second.engine.position(of: "ETHUSDT") == .zero)
+        // The books add up: 300 + 300 + 400 back in cash at the same prices, no fees in the engine's model.
+        #expect(second.engine.portfolio.cash == FixedPoint(1000))
+        await ex.shutdown()
+    }
+
+    @Test func aBalanceOfAnySymbolTheStoreCannotExplainOrAMixOfQuoteAssetsStopsTheStart() async throws {
+        let fake = FakeBinance()
+        try await fake.start()
+        defer { fake.stop() }
+        fake.state.withLock { $0.balances = [("ETH", "2.00000000", "0.00000000"), ("USDT", "1000.00000000", "0.00000000")] }
+        do {
+            _ = try await liveRun(fake, store: InMemoryOrderStore(), strategy: HoldTargets(targets: [:], enterAt: 0, exitAt: 9), slices: 0)
+            Issue.record("expected the start to be refused")
+        } catch let e as LiveRecoveryError {
+            #expect(e.description.contains("the venue holds 2 ETH but the order store explains only 0"))
+        }
+        do {
+            _ = try await liveRun(
+                fake,
+                store: InMemoryOrderStore(),
+                strategy: HoldTargets(targets: [:], enterAt: 0, exitAt: 9),
+                slices: 0,
+                symbols: ["BTCUSDT", "ETHBTC"]
+            )
+            Issue.record("expected the start to be refused")
+        } catch let e as LiveRecoveryError {
+            #expect(e.description.contains("ETHBTC is quoted in BTC but BTCUSDT in USDT"))
+        }
+        #expect(fake.orderCount == 0)
+    }
+
+    @Test func theRuntimeLoadsEverySymbolsRulesAndReconcilesThemBeforeTheFirstSlice() async throws {
+        let fake = FakeBinance()
+        try await fake.start()
+        defer { fake.stop() }
+        fake.state.withLock { $0.balances = [("USDT", "250.00000000", "0.00000000")] }
+        var config = AppConfig()
+        config.live.exchange = .binance
+        config.live.port = 0
+        config.live.store = tempPath("orders.sqlite")
+        config.live.restURL = fake.baseURL
+        config.live.streamURL = "ws://127.0.0.1:9"  // no market data: the test is about what happens before the first slice
+        config.live.symbols = ["BTCUSDT", "ETHUSDT"]
+        config.backtest.cash = 500
+        let feed = BinanceKlineFeed.Configuration(
+            symbol: "BTCUSDT",
+            interval: "1m",
+            intervalDuration: .seconds(60),
+            webSocketURL: config.live.streamURL,
+            restURL: config.live.restURL,
+            symbols: config.live.symbols
+        )
+        let instruments = config.live.symbols.map { Instrument(symbol: $0, pricePrecision: 8, quantityStep: .one) }
+        let rt = try LiveRuntime(
+            config: config,
+            feed: .binance(feed),
+            instrument: instruments[0],
+            registry: PrometheusCollectorRegistry(),
+            environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret],
+            logger: quiet,
+            instruments: instruments,
+            strategy: try StrategyFactory.standard.make("equal_weight", symbols: config.live.symbols)
+        )
+        let group = rt.makeServiceGroup(signals: [])
+        let task = Task { try await group.run() }
+        #expect(await eventually(.seconds(20)) { rt.status.snapshot.ready })
+        let s = rt.status.snapshot
+        #expect(s.recovery.contains("store explains 0 BTC; venue holds 0 BTC; store explains 0 ETH; venue holds 0 ETH, 250 USDT free"))
+        #expect(s.recovery.contains("cash 250 USDT (budget 500"))
+        #expect(await rt.executor.venueRules("ETHUSDT")?.stepSize == q("0.0001"))
+        #expect(await rt.executor.venueRules("BTCUSDT") != nil)
+        #expect(s.feed.contains("2 symbols"))
+        await group.triggerGracefulShutdown()
+        try await task.value
+        // The feed and the run must name the same symbols, in order.
+        #expect(throws: LiveRuntimeError.self) {
+            try LiveRuntime(
+                config: config,
+                feed: .binance(feed),
+                instrument: instruments[0],
+                registry: PrometheusCollectorRegistry(),
+                environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret],
+                logger: quiet,
+                instruments: instruments.reversed()
+            )
+        }
+    }
+}

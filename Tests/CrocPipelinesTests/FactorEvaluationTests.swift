@@ -93,6 +93,46 @@ struct FactorEvaluationTests {
         #expect(CrossSection.averageRanks([3, 1, 3, .nan, 2]).map { $0.isNaN ? -1 : $0 } == [3.5, 1, 3.5, -1, 2])
     }
 
+    @Test("long rows (the radix sort) rank exactly as a comparison sort: ties, signs, zeros of both signs, infinities and NaN, panel or array")
+    func longRowsRankExactly() {
+        // A naive reference: average ranks by comparing every pair.
+        func reference(_ v: [Double]) -> [Double] {
+            v.map { x in
+                guard x.isFinite else { return .nan }
+                let below = v.filter { $0.isFinite && $0 < x }.count
+                let equal = v.filter { $0.isFinite && $0 == x }.count
+                return Double(below) + Double(equal + 1) / 2
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<40 {
+            let n = [48, 49, 64, 500, 1000, 3][trial % 6]
+            var row = (0..<n).map { _ -> Double in
+                switch Int.random(in: 0..<10, using: &generator) {
+                case 0: return Double(Int.random(in: -3...3, using: &generator))  // ties
+                case 1: return [0.0, -0.0, .nan, .infinity, -.infinity, 1e300, -1e-300][Int.random(in: 0..<7, using: &generator)]
+                default: return Double.random(in: -1...1, using: &generator) * pow(10, Double(Int.random(in: -8...8, using: &generator)))
+                }
+            }
+            if trial % 5 == 0 { row = row.map { abs($0) } }  // all one sign: bytes shared, passes skipped
+            let expected = reference(row)
+            let got = CrossSection.averageRanks(row)
+            #expect(zip(got, expected).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 }, "trial \(trial), n \(n)")
+            // The [0, 1] form, through the array and through a reused scratch on a panel row.
+            let finite = row.filter(\.isFinite).count
+            var ranked = row
+            CrossSection.rank(&ranked)
+            var scratch = CrossSection.RankScratch()
+            var again = row
+            again.withUnsafeMutableBufferPointer { CrossSection.rank($0, scratch: &scratch) }
+            for k in row.indices {
+                let want = row[k].isFinite ? (finite > 1 ? (expected[k] - 1) / Double(finite - 1) : 0.5) : row[k]
+                #expect(ranked[k] == want || (ranked[k].isNaN && want.isNaN))
+                #expect(again[k] == ranked[k] || (again[k].isNaN && ranked[k].isNaN))
+            }
+        }
+    }
+
     @Test("mismatched panels and bad parameters are typed errors naming the rule")
     func badInput() {
         #expect(throws: FactorEvaluation.Failure.self) {

@@ -5,23 +5,140 @@ import Foundation
 /// Missing values (NaN) stay missing and are ignored by the statistics —
 /// Qlib's `CSRankNorm`/`CSZScoreNorm` and alphalens' per-date grouping.
 public enum CrossSection {
+    /// Reusable buffers for ranking rows (one per thread): ranking a panel's rows
+    /// through one scratch allocates nothing per row.
+    public struct RankScratch: Sendable {
+        var keys: [UInt64] = []
+        var otherKeys: [UInt64] = []
+        var index: [Int32] = []
+        var otherIndex: [Int32] = []
+        var counts = [Int](repeating: 0, count: 8 * 256)
+
+        /// Empty buffers (they grow to the longest row seen).
+        public init() {}
+
+        mutating func reserve(_ n: Int) {
+            guard keys.count < n else { return }
+            keys = Array(repeating: 0, count: n)
+            otherKeys = keys
+            index = Array(repeating: 0, count: n)
+            otherIndex = index
+        }
+    }
+
+    /// The bits of `x` as an unsigned integer that orders as the doubles do (negative
+    /// values flipped, positive ones with the sign bit set): sorting these sorts the values.
+    @inline(__always)
+    static func orderedBits(_ x: Double) -> UInt64 {
+        let b = x.bitPattern
+        return b & (1 << 63) != 0 ? ~b : b | (1 << 63)
+    }
+
+    /// Sorts the positions of `row`'s finite values by value into `scratch.index[0..<m]`
+    /// and returns m: an LSD radix sort of the values' ordered bits, byte by byte, that
+    /// skips the bytes every value shares (stable; insertion sort for short rows).
+    static func argsortFinite(_ row: UnsafeBufferPointer<Double>, _ scratch: inout RankScratch) -> Int {
+        let n = row.count
+        scratch.reserve(n)
+        return scratch.keys.withUnsafeMutableBufferPointer { keysBuffer in
+            scratch.otherKeys.withUnsafeMutableBufferPointer { otherKeysBuffer in
+                scratch.index.withUnsafeMutableBufferPointer { indexBuffer in
+                    scratch.otherIndex.withUnsafeMutableBufferPointer { otherIndexBuffer in
+                        scratch.counts.withUnsafeMutableBufferPointer { counts in
+                            let keys = keysBuffer.baseAddress!
+                            let index = indexBuffer.baseAddress!
+                            var m = 0
+                            for k in 0..<n where row[k].isFinite {
+                                keys[m] = orderedBits(row[k])
+                                index[m] = Int32(truncatingIfNeeded: k)
+                                m += 1
+                            }
+                            if m < 48 {
+                                for i in 1..<max(m, 1) {
+                                    let key = keys[i]
+                                    let position = index[i]
+                                    var j = i
+                                    while j > 0 && keys[j - 1] > key {
+                                        keys[j] = keys[j - 1]
+                                        index[j] = index[j - 1]
+                                        j -= 1
+                                    }
+                                    keys[j] = key
+                                    index[j] = position
+                                }
+                                return m
+                            }
+                            let c = counts.baseAddress!
+                            c.update(repeating: 0, count: 8 * 256)
+                            for i in 0..<m {
+                                let key = keys[i]
+                                for d in 0..<8 { c[d &* 256 &+ Int(truncatingIfNeeded: (key >> UInt64(8 &* d)) & 255)] &+= 1 }
+                            }
+                            var sourceKeys = keys
+                            var sourceIndex = index
+                            var targetKeys = otherKeysBuffer.baseAddress!
+                            var targetIndex = otherIndexBuffer.baseAddress!
+                            for d in 0..<8 {
+                                let base = d &* 256
+                                let shift = UInt64(8 &* d)
+                                // A byte every value shares orders nothing.
+                                if c[base &+ Int(truncatingIfNeeded: (sourceKeys[0] >> shift) & 255)] == m { continue }
+                                var sum = 0
+                                for b in 0..<256 {
+                                    let count = c[base &+ b]
+                                    c[base &+ b] = sum
+                                    sum &+= count
+                                }
+                                for i in 0..<m {
+                                    let key = sourceKeys[i]
+                                    let bucket = base &+ Int(truncatingIfNeeded: (key >> shift) & 255)
+                                    let p = c[bucket]
+                                    c[bucket] = p &+ 1
+                                    targetKeys[p] = key
+                                    targetIndex[p] = sourceIndex[i]
+                                }
+                                swap(&sourceKeys, &targetKeys)
+                                swap(&sourceIndex, &targetIndex)
+                            }
+                            if sourceIndex != index { index.update(from: sourceIndex, count: m) }
+                            return m
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(position, averageRank)` for each finite value of `row`: its 1-based rank
+    /// among the finite values, ties sharing the mean of their ranks. Returns how many.
+    @inline(__always)
+    static func forEachAverageRank(
+        _ row: UnsafeBufferPointer<Double>,
+        _ scratch: inout RankScratch,
+        _ body: (Int, Double) -> Void
+    ) -> Int {
+        let m = argsortFinite(row, &scratch)
+        scratch.index.withUnsafeBufferPointer { order in
+            var i = 0
+            while i < m {
+                let value = row[Int(order[i])]
+                var j = i
+                while j + 1 < m && row[Int(order[j + 1])] == value { j += 1 }
+                let rank = Double(i + j) / 2 + 1
+                for k in i...j { body(Int(order[k]), rank) }
+                i = j + 1
+            }
+        }
+        return m
+    }
+
     /// Average ranks (1-based; ties share the mean of their ranks, as
     /// `scipy.stats.rankdata(method="average")`) of the finite values; NaN elsewhere.
     public static func averageRanks(_ values: [Double]) -> [Double] {
         var out = [Double](repeating: .nan, count: values.count)
-        // (value, position) pairs of the finite values, sorted by value: a tuple sort
-        // compares in place instead of looking values up through a closure.
-        var order: [(value: Double, index: Int32)] = []
-        order.reserveCapacity(values.count)
-        for k in values.indices where values[k].isFinite { order.append((values[k], Int32(k))) }
-        order.sort { $0.value < $1.value }
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && order[j + 1].value == order[i].value { j += 1 }
-            let rank = Double(i + j) / 2 + 1
-            for m in i...j { out[Int(order[m].index)] = rank }
-            i = j + 1
+        var scratch = RankScratch()
+        values.withUnsafeBufferPointer { v in
+            _ = forEachAverageRank(v, &scratch) { k, rank in out[k] = rank }
         }
         return out
     }
@@ -29,13 +146,35 @@ public enum CrossSection {
     /// Ranks mapped to [0, 1]: (average rank − 1) / (n − 1) over the n finite values
     /// (a single value maps to 0.5).
     public static func rank(_ row: inout [Double]) {
-        let ranks = averageRanks(row)
-        let n = ranks.lazy.filter(\.isFinite).count
-        for k in row.indices where ranks[k].isFinite { row[k] = n > 1 ? (ranks[k] - 1) / Double(n - 1) : 0.5 }
+        var scratch = RankScratch()
+        row.withUnsafeMutableBufferPointer { rank($0, scratch: &scratch) }
+    }
+
+    /// `rank(_:)` in place on a row of a panel, through reusable `scratch`.
+    public static func rank(_ row: UnsafeMutableBufferPointer<Double>, scratch: inout RankScratch) {
+        let m = argsortFinite(UnsafeBufferPointer(row), &scratch)
+        guard m > 0 else { return }
+        let denominator = Double(max(m - 1, 1))
+        scratch.index.withUnsafeBufferPointer { order in
+            // Read every tie group's value before writing its ranks over it.
+            var i = 0
+            while i < m {
+                let value = row[Int(order[i])]
+                var j = i
+                while j + 1 < m && row[Int(order[j + 1])] == value { j += 1 }
+                // (average rank − 1) / (m − 1), rounded as the array form always did.
+                let r = m > 1 ? (Double(i + j) / 2) / denominator : 0.5
+                for k in i...j { row[Int(order[k])] = r }
+                i = j + 1
+            }
+        }
     }
 
     /// Subtracts the mean of the finite values.
-    public static func demean(_ row: inout [Double]) {
+    public static func demean(_ row: inout [Double]) { row.withUnsafeMutableBufferPointer { demean($0) } }
+
+    /// `demean(_:)` in place on a row of a panel.
+    public static func demean(_ row: UnsafeMutableBufferPointer<Double>) {
         var sum = 0.0
         var count = 0
         for x in row where x.isFinite {
@@ -49,7 +188,10 @@ public enum CrossSection {
 
     /// (x − mean) / standard deviation of the finite values (sample, n − 1, as pandas and
     /// Qlib's `CSZScoreNorm`); NaN where fewer than two values or no spread.
-    public static func zscore(_ row: inout [Double]) {
+    public static func zscore(_ row: inout [Double]) { row.withUnsafeMutableBufferPointer { zscore($0) } }
+
+    /// `zscore(_:)` in place on a row of a panel.
+    public static func zscore(_ row: UnsafeMutableBufferPointer<Double>) {
         var sum = 0.0
         var count = 0
         for x in row where x.isFinite {
@@ -107,11 +249,17 @@ public enum CrossSectionTransform: String, Sendable, Hashable, Codable, CaseIter
 
     /// Applies the transform to one timestamp's row, in place.
     public func apply(_ row: inout [Double]) {
+        var scratch = CrossSection.RankScratch()
+        row.withUnsafeMutableBufferPointer { apply($0, scratch: &scratch) }
+    }
+
+    /// Applies the transform to a row of a panel in place, ranking through reusable `scratch`.
+    public func apply(_ row: UnsafeMutableBufferPointer<Double>, scratch: inout CrossSection.RankScratch) {
         switch self {
         case .none: break
-        case .rank: CrossSection.rank(&row)
-        case .zscore: CrossSection.zscore(&row)
-        case .demean: CrossSection.demean(&row)
+        case .rank: CrossSection.rank(row, scratch: &scratch)
+        case .zscore: CrossSection.zscore(row)
+        case .demean: CrossSection.demean(row)
         }
     }
 }

@@ -71,8 +71,8 @@ public struct FeaturePanel: Sendable {
         return true
     }
 
-    /// Applies `transform` to every row of every column, columns in parallel (each column's
-    /// cells are its own, so the result is the same as one column after another).
+    /// Applies `transform` to every row of every column, rows in parallel (each row's
+    /// cells are its own, so the result is the same as one row after another).
     public mutating func transformAll(_ transform: CrossSectionTransform) {
         guard transform != .none else { return }
         let rows = times.count
@@ -80,14 +80,15 @@ public struct FeaturePanel: Sendable {
         let columns = columnNames.count
         values.withUnsafeMutableBufferPointer { v in
             let address = UInt(bitPattern: v.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: columns) { c in
+            // Rows are contiguous: each is transformed where it lies, through one scratch per task.
+            let tasks = min(columns * rows, 64)
+            DispatchQueue.concurrentPerform(iterations: tasks) { task in
                 let base = UnsafeMutablePointer<Double>(bitPattern: address)!
-                var row = [Double](repeating: 0, count: n)
-                for t in 0..<rows {
-                    let start = (c * rows + t) * n
-                    for s in 0..<n { row[s] = base[start + s] }
-                    transform.apply(&row)
-                    for s in 0..<n { base[start + s] = row[s] }
+                var scratch = CrossSection.RankScratch()
+                let first = task * (columns * rows) / tasks
+                let last = (task + 1) * (columns * rows) / tasks
+                for r in first..<last {
+                    transform.apply(UnsafeMutableBufferPointer(start: base + r * n, count: n), scratch: &scratch)
                 }
             }
         }

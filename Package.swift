@@ -169,7 +169,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
-        .testTarget(name: "CrocDataTests", dependencies: ["CrocData", "CrocCore", "CrocSupport"], exclude: ["Fixtures"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CrocDataTests",
+            dependencies: ["CrocData", "CrocCore", "CrocSupport"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CrocModelsTests",
             dependencies: ["CrocModels", "CrocData", "CrocCore", "CrocSupport"],

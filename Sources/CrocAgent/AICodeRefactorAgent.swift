@@ -262,7 +262,8 @@ public actor AICodeRefactorAgent {
                     [
                         "attempt": "\(attempt)", "command": r.command, "exit_code": r.exitCode.map(String.init) ?? "killed",
                         "timed_out": "\(r.timedOut)", "seconds": String(format: "%.1f", r.seconds), "output_tail": String(r.output.suffix(1500)),
-                        "workspace": workspace.isOverlay ? "overlay" : workspace.isPersistent ? "persistent" : "fresh", "network": workspace.isolatesNetwork ? "none" : "host",
+                        "workspace": workspace.isOverlay ? "overlay" : workspace.isPersistent ? "persistent" : "fresh",
+                        "network": workspace.isolatesNetwork ? "none" : "host",
                     ].merging(note.isEmpty ? [:] : ["tests": note]) { a, _ in a }
                 )
             }
@@ -334,7 +335,11 @@ public actor AICodeRefactorAgent {
         let started = ContinuousClock.now
         let workspace: Workspace
         do {
-            workspace = try await Workspace.create(from: configuration.repository, settings: configuration.workspace, needsFiles: Self.removesFiles(patches))
+            workspace = try await Workspace.create(
+                from: configuration.repository,
+                settings: configuration.workspace,
+                needsFiles: Self.removesFiles(patches)
+            )
         } catch {
             return (false, [CommandResult(command: "workspace", exitCode: nil, timedOut: false, seconds: 0, output: "\(error)")], 0)
         }

@@ -427,7 +427,8 @@ public struct TradingEngine: Sendable {
             StrategyFailure(
                 barIndex: index,
                 time: time,
-                message: "the account's value \(equity.formatted(decimals: 2)) passed \(Self.equityCeiling.formatted(decimals: 0)), the most the ledger trades at (amounts are exact to 1e-8 up to 9.2e10): the run stops here; start with less cash or a shorter period"
+                message:
+                    "the account's value \(equity.formatted(decimals: 2)) passed \(Self.equityCeiling.formatted(decimals: 0)), the most the ledger trades at (amounts are exact to 1e-8 up to 9.2e10): the run stops here; start with less cash or a shorter period"
             )
         )
     }
@@ -510,7 +511,9 @@ public struct TradingEngine: Sendable {
         guard !extraLanes.isEmpty else { return exchange.workingOrders }
         var all = exchange.workingOrders
         // By index, read in place: binding each lane would retain its arrays.
-        for k in extraLanes.indices where !extraLanes[k].exchange.workingOrders.isEmpty { all.append(contentsOf: extraLanes[k].exchange.workingOrders) }
+        for k in extraLanes.indices where !extraLanes[k].exchange.workingOrders.isEmpty {
+            all.append(contentsOf: extraLanes[k].exchange.workingOrders)
+        }
         return all
     }
 
@@ -959,8 +962,20 @@ public struct TradingEngine: Sendable {
                 let q = lanePosition(k)
                 guard q.raw != 0 else { continue }
                 let price = context.closes[k]
-                let order = context.makeOrder(symbol: instruments[k].symbol, side: q.raw > 0 ? .sell : .buy, size: .quantity(q.magnitude), tag: "finalize")
-                let bar = Bar(timestamp: time, open: price.doubleValue, high: price.doubleValue, low: price.doubleValue, close: price.doubleValue, volume: 0)
+                let order = context.makeOrder(
+                    symbol: instruments[k].symbol,
+                    side: q.raw > 0 ? .sell : .buy,
+                    size: .quantity(q.magnitude),
+                    tag: "finalize"
+                )
+                let bar = Bar(
+                    timestamp: time,
+                    open: price.doubleValue,
+                    high: price.doubleValue,
+                    low: price.doubleValue,
+                    close: price.doubleValue,
+                    volume: 0
+                )
                 executeNow(order, lane: k, at: price, bar: bar, index: barCount - 1, &s)
             }
         }

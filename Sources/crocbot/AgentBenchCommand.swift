@@ -98,7 +98,11 @@ struct AgentBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where the benchmark's clone lives (default: <agent cache>/bench).")
     var work: String?
 
-    @Flag(name: .long, help: "Seed the bugs into the repository itself (detached HEAD, restored at the end) instead of a clone: validation then starts from the repository's own build. For CI's throwaway clones; refused with uncommitted changes.")
+    @Flag(
+        name: .long,
+        help:
+            "Seed the bugs into the repository itself (detached HEAD, restored at the end) instead of a clone: validation then starts from the repository's own build. For CI's throwaway clones; refused with uncommitted changes."
+    )
     var inPlace = false
 
     @Option(name: .long, help: "Write the results as JSON here.")
@@ -124,7 +128,9 @@ struct AgentBenchCommand: AsyncParsableCommand {
             selected = suite.bugs.filter { ids.contains($0.id) }
         }
         let settings = WorkspaceSettings()
-        let base = work.map { URL(fileURLWithPath: $0) } ?? (settings.cacheDirectory ?? FileManager.default.temporaryDirectory).appendingPathComponent("bench")
+        let base =
+            work.map { URL(fileURLWithPath: $0) }
+            ?? (settings.cacheDirectory ?? FileManager.default.temporaryDirectory).appendingPathComponent("bench")
         let source = URL(fileURLWithPath: repo).standardizedFileURL
         let clone = inPlace ? source : base.appendingPathComponent("crocbot")
         let restore: String?
@@ -189,10 +195,22 @@ struct AgentBenchCommand: AsyncParsableCommand {
                 let v = await agent.validate(patches: [fix])
                 row.validationSeconds = v.seconds
                 row.validationPassed = v.passed
-                if !v.passed, let last = v.results.last { FileHandle.standardError.write(Data("\(bug.id): validation failed:\n\(last.output.suffix(2000))\n".utf8)) }
+                if !v.passed, let last = v.results.last {
+                    FileHandle.standardError.write(Data("\(bug.id): validation failed:\n\(last.output.suffix(2000))\n".utf8))
+                }
             }
             if endToEnd, let server {
-                let (outcome, seconds) = await runEndToEnd(bug, suite: suite, clone: clone, server: server, port: port, base: base, fix: fix, buggy: buggy, correct: correct)
+                let (outcome, seconds) = await runEndToEnd(
+                    bug,
+                    suite: suite,
+                    clone: clone,
+                    server: server,
+                    port: port,
+                    base: base,
+                    fix: fix,
+                    buggy: buggy,
+                    correct: correct
+                )
                 row.endToEnd = outcome
                 row.endToEndSeconds = seconds
             }
@@ -209,7 +227,16 @@ struct AgentBenchCommand: AsyncParsableCommand {
         let recall = Double(rows.filter(\.withHistory.inContext).count) / Double(max(1, rows.count))
         let blindRecall = Double(rows.filter(\.withoutHistory.inContext).count) / Double(max(1, rows.count))
         let sizes = rows.map(\.withHistory.contextCharacters).sorted()
-        print(String(format: "\nfound in the context: %.0f %% (%d of %d); without history %.0f %%; context median %d characters", recall * 100, rows.filter(\.withHistory.inContext).count, rows.count, blindRecall * 100, sizes.isEmpty ? 0 : sizes[sizes.count / 2]))
+        print(
+            String(
+                format: "\nfound in the context: %.0f %% (%d of %d); without history %.0f %%; context median %d characters",
+                recall * 100,
+                rows.filter(\.withHistory.inContext).count,
+                rows.count,
+                blindRecall * 100,
+                sizes.isEmpty ? 0 : sizes[sizes.count / 2]
+            )
+        )
         let times = rows.compactMap(\.validationSeconds).sorted()
         if !times.isEmpty { print(String(format: "validation of the known fix: median %.0f s, max %.0f s", times[times.count / 2], times.last ?? 0)) }
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: report).deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -265,7 +292,11 @@ struct AgentBenchCommand: AsyncParsableCommand {
         )
         configuration.policy = PatchPolicy(repository: clone)
         let llm = OpenAICompatibleClient(settings: LLMSettings(baseURL: "http://127.0.0.1:\(port)/v1", model: "scripted", maxAttempts: 1))
-        return AICodeRefactorAgent(configuration: configuration, llm: llm, logger: Logger(label: "crocbot.bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        return AICodeRefactorAgent(
+            configuration: configuration,
+            llm: llm,
+            logger: Logger(label: "crocbot.bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
     }
 
     /// The agent against the scripted server: the wrong fix (if any) must be rejected by

@@ -8,7 +8,10 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "The AI code refactor agent: watch logs and metrics, propose fixes, validate them, apply only when allowed.",
-        subcommands: [AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self, AgentBenchCommand.self, AgentValidateCommand.self]
+        subcommands: [
+            AgentRunCommand.self, AgentReviewCommand.self, AgentPrepareCommand.self, AgentLocaliseCommand.self, AgentBenchCommand.self,
+            AgentValidateCommand.self,
+        ]
     )
 }
 
@@ -157,9 +160,14 @@ struct AgentPrepareCommand: AsyncParsableCommand {
             validation: a.validationCommands(fullSuite: false),
             workspace: a.workspaceSettings
         )
-        let agent = AICodeRefactorAgent(configuration: configuration, llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)))
+        let agent = AICodeRefactorAgent(
+            configuration: configuration,
+            llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model))
+        )
         guard let results = await agent.prepare() else {
-            FileHandle.standardError.write(Data("error: no persistent workspace (agent.workspaceCache is empty, or \(repo) is not a git repository)\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: no persistent workspace (agent.workspaceCache is empty, or \(repo) is not a git repository)\n".utf8)
+            )
             throw ExitCode(1)
         }
         for r in results { print("\(r.passed ? "ok" : "FAILED")  \(String(format: "%6.1f", r.seconds)) s  \(r.command)") }
@@ -301,7 +309,10 @@ struct AgentValidateCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: refused before validation: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let agent = AICodeRefactorAgent(configuration: configuration, llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)))
+        let agent = AICodeRefactorAgent(
+            configuration: configuration,
+            llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model))
+        )
         let v = await agent.validate(patches: patches)
         for r in v.results { print("\(r.passed ? "ok" : "FAILED")  \(String(format: "%6.1f", r.seconds)) s  \(r.command)") }
         print(String(format: "%@ in %.1f s", v.passed ? "validated" : "not valid", v.seconds))

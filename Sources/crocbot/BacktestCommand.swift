@@ -193,7 +193,12 @@ struct BacktestCommand: ParsableCommand {
             ]
         )
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
-        let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: try portfolio.stakeRule(), factory: factory)
+        let strategy = try Backtester.universeStrategy(
+            cfg.strategy,
+            symbols: universe.symbols,
+            perSymbol: try portfolio.stakeRule(),
+            factory: factory
+        )
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)
         let result = try Backtester.run(universe: universe, instruments: instruments, strategy: strategy, options: options)

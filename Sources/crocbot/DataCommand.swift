@@ -132,7 +132,13 @@ struct DataCommand: ParsableCommand {
             }
             let widths = header.indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
             for l in lines {
-                print(l.indices.map { c in c == 0 ? l[c].padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - l[c].count) + l[c] }.joined(separator: "  "))
+                print(
+                    l.indices.map { c in
+                        c == 0
+                            ? l[c].padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                            : String(repeating: " ", count: widths[c] - l[c].count) + l[c]
+                    }.joined(separator: "  ")
+                )
             }
             print("\nMissing: times of the union calendar inside a symbol's own range where it has no bar (it does not trade then).")
         }

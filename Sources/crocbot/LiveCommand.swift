@@ -161,7 +161,9 @@ struct LiveRunCommand: AsyncParsableCommand {
             if let metricsOut {
                 var bytes: [UInt8] = []
                 registry.emit(into: &bytes)
-                FileManager.default.createFile(atPath: metricsOut, contents: Data(bytes))
+                if !FileManager.default.createFile(atPath: metricsOut, contents: Data(bytes)) {
+                    FileHandle.standardError.write(Data("error: --metrics-out \(metricsOut): cannot write the file\n".utf8))
+                }
             }
         }
         do {
@@ -210,7 +212,11 @@ struct LiveRunCommand: AsyncParsableCommand {
             )
         case .binance:
             if cfg.data.universe != nil {
-                throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "a universe replays on paper: use live.exchange: paper (or drop --exchange binance)")
+                throw ConfigError(
+                    .invalidValue,
+                    keyPath: "data.universe",
+                    rule: "a universe replays on paper: use live.exchange: paper (or drop --exchange binance)"
+                )
             }
             let symbols = live.tradedSymbols
             var instruments: [Instrument] = []
@@ -234,7 +240,8 @@ struct LiveRunCommand: AsyncParsableCommand {
             )
             // Several symbols: one account through the portfolio engine, with a portfolio strategy
             // or one instance of a single-symbol strategy per symbol (--per-symbol), as a universe.
-            let strategy = symbols.count > 1 ? try Backtester.universeStrategy(cfg.strategy, symbols: symbols, perSymbol: try portfolio.stakeRule()) : nil
+            let strategy =
+                symbols.count > 1 ? try Backtester.universeStrategy(cfg.strategy, symbols: symbols, perSymbol: try portfolio.stakeRule()) : nil
             if symbols.count > 1 {
                 logger.info("streaming several symbols on one account", metadata: ["symbols": "\(symbols.joined(separator: ","))"])
             }
@@ -256,7 +263,8 @@ struct LiveRunCommand: AsyncParsableCommand {
 extension LiveRunCommand {
     /// Paper trading a universe: its slices replayed through the portfolio engine, the
     /// executor and the simulated venue (one lane per symbol, one account).
-    fileprivate func makeUniverseRuntime(_ cfg: AppConfig, path: String, registry: PrometheusCollectorRegistry, logger: Logger) throws -> LiveRuntime {
+    fileprivate func makeUniverseRuntime(_ cfg: AppConfig, path: String, registry: PrometheusCollectorRegistry, logger: Logger) throws -> LiveRuntime
+    {
         let universe = try TrainingPipeline.loadUniverse(cfg.data)
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)
         let strategy = try Backtester.universeStrategy(cfg.strategy, symbols: universe.symbols, perSymbol: try portfolio.stakeRule())

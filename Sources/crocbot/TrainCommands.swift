@@ -115,7 +115,9 @@ extension TrainCommand {
         print(factorSummary(result.testFactor, top: cfg.portfolio.top, period: cfg.label.horizon))
         let s = result.testBacktest.statistics
         let p = cfg.portfolio
-        print("\nTest-range backtest, model_topk top \(p.top), dropout \(p.dropout), every \(p.rebalance) bars (\(s.start.iso8601()) to \(s.end.iso8601())):")
+        print(
+            "\nTest-range backtest, model_topk top \(p.top), dropout \(p.dropout), every \(p.rebalance) bars (\(s.start.iso8601()) to \(s.end.iso8601())):"
+        )
         print(
             table([
                 ("Return [%]", String(format: "%.4f", s.returnPct)),
@@ -127,7 +129,9 @@ extension TrainCommand {
         print(
             "\nwrote bundle \(cfg.output) and \(reportPath) (\(result.trainRows) training rows; dates: train \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
         )
-        print("backtest it with: crocbot backtest --universe \(cfg.data.universe ?? "") --strategy model_topk --param model=\(cfg.output) --param top=\(p.top)")
+        print(
+            "backtest it with: crocbot backtest --universe \(cfg.data.universe ?? "") --strategy model_topk --param model=\(cfg.output) --param top=\(p.top)"
+        )
         if let wf = cfg.walkForward, let r = result.walkForward {
             print(
                 "\nWalk-forward (\(wf.expanding ? "expanding" : "rolling"), \(r.windows.count) windows of \(wf.testSize) dates), stitched out-of-sample:"
@@ -162,11 +166,16 @@ extension TrainCommand {
                 ("Steps/s (learning included)", String(format: "%.0f", result.stepsPerSecond)),
                 ("Held-out return, policy [%]", String(format: "%.4f", result.testReturnPct)),
                 ("Held-out return, random policy [%]", String(format: "%.4f", result.randomReturnPct)),
-                (cfg.isPortfolio ? "Held-out return, equal-weight buy & hold [%]" : "Held-out return, buy & hold [%]", String(format: "%.4f", result.buyAndHoldPct)),
+                (
+                    cfg.isPortfolio ? "Held-out return, equal-weight buy & hold [%]" : "Held-out return, buy & hold [%]",
+                    String(format: "%.4f", result.buyAndHoldPct)
+                ),
             ])
         )
         if let universe = cfg.data.universe {
-            print("\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --universe \(universe) --strategy rl_portfolio --param model=\(cfg.output)")
+            print(
+                "\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --universe \(universe) --strategy rl_portfolio --param model=\(cfg.output)"
+            )
         } else {
             print("\nwrote RL bundle \(cfg.output) and \(reportPath); backtest it with: crocbot backtest --strategy rl --param model=\(cfg.output)")
         }
@@ -349,7 +358,8 @@ extension EvaluateCommand {
         print("\nBacktest, model_topk top \(top), dropout \(dropout), every \(rebalance ?? horizon) bars:")
         print(BacktestReport.table(result))
         let path = report ?? (model as NSString).appendingPathComponent("evaluation.html")
-        let settings = "model: \(model)\nuniverse: \(universe ?? "")\nfrom: \(from ?? "-")\nto: \(to ?? "-")\ntop: \(top)\ndropout: \(dropout)\ncash: \(cash)\ncommission: \(commission)"
+        let settings =
+            "model: \(model)\nuniverse: \(universe ?? "")\nfrom: \(from ?? "-")\nto: \(to ?? "-")\ntop: \(top)\ndropout: \(dropout)\ncash: \(cash)\ncommission: \(commission)"
         let html = FactorHTMLReport.render(bundle: bundle, factor: e, metrics: metrics, backtest: result, configuration: settings)
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: path))
@@ -366,7 +376,10 @@ func factorTable(_ metrics: [String: Double]) -> String {
     let ranges = ["train", "validation", "test", "data"].filter { r in metrics.keys.contains { $0.hasPrefix(r + ".ic_mean") } }
     var lines = ["metric".padding(toLength: 18, withPad: " ", startingAt: 0) + ranges.map { $0.leftPad(12) }.joined()]
     for n in names {
-        lines.append(n.padding(toLength: 18, withPad: " ", startingAt: 0) + ranges.map { String(format: "%.4f", metrics["\($0).\(n)"] ?? .nan).leftPad(12) }.joined())
+        lines.append(
+            n.padding(toLength: 18, withPad: " ", startingAt: 0)
+                + ranges.map { String(format: "%.4f", metrics["\($0).\(n)"] ?? .nan).leftPad(12) }.joined()
+        )
     }
     return lines.joined(separator: "\n")
 }

@@ -88,7 +88,9 @@ struct LocaliserTests {
         )
     }
 
-    @Test("a timer: where it is recorded, the callers where its start instant is taken, and the functions called in between (depth 1 and 2), resolved by type")
+    @Test(
+        "a timer: where it is recorded, the callers where its start instant is taken, and the functions called in between (depth 1 and 2), resolved by type"
+    )
     func timerPath() throws {
         let root = try repository()
         defer { try? FileManager.default.removeItem(at: root) }
@@ -123,7 +125,11 @@ struct LocaliserTests {
         let context = CodebaseInspector(repository: root).context(for: latency())
         let top = try #require(context.suspects.first)
         #expect(top.name == "score" && top.recentCommits.first?.hasSuffix("score: average over a window") == true, "\(context.suspects.map(\.label))")
-        #expect(context.excerpts.contains { $0.reason.hasPrefix("recent change to score") && $0.text.contains("+        let copy = Array(repeating: x, count: 1000)") })
+        #expect(
+            context.excerpts.contains {
+                $0.reason.hasPrefix("recent change to score") && $0.text.contains("+        let copy = Array(repeating: x, count: 1000)")
+            }
+        )
     }
 
     @Test("a logged error's text leads to the function whose string literal builds it")

@@ -25,7 +25,9 @@ struct SeededBugTests {
         }
     }
 
-    @Test("a suite reads its bugs and evidence; thresholds come from the clean run; the detector finds each bug's anomaly; a bug whose find text is not unique is refused")
+    @Test(
+        "a suite reads its bugs and evidence; thresholds come from the clean run; the detector finds each bug's anomaly; a bug whose find text is not unique is refused"
+    )
     func suite() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-bugs-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }

@@ -71,7 +71,9 @@ struct ValidationTierTests {
         #expect(Set(out.keys) == ["PATH", "HOME", "LANG", "CROCBOT_TEST_POSTGRES"])
     }
 
-    @Test("a persistent workspace keeps its build state across validations, is reset to the repository each time, and runs commands scrubbed and offline")
+    @Test(
+        "a persistent workspace keeps its build state across validations, is reset to the repository each time, and runs commands scrubbed and offline"
+    )
     func persistent() async throws {
         let repo = try tieredPackage()
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
@@ -95,9 +97,16 @@ struct ValidationTierTests {
         // Build state, and a patch, left behind by the first validation.
         try FileManager.default.createDirectory(at: first.root.appendingPathComponent(".build"), withIntermediateDirectories: true)
         try Data("warm".utf8).write(to: first.root.appendingPathComponent(".build/marker"))
-        try first.apply([FilePatch(oldPath: "Sources/A/A.swift", newPath: "Sources/A/A.swift", hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@", lines: [.remove("public let a = 1"), .add("public let a = 2")])])])
+        try first.apply([
+            FilePatch(
+                oldPath: "Sources/A/A.swift",
+                newPath: "Sources/A/A.swift",
+                hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@", lines: [.remove("public let a = 1"), .add("public let a = 2")])]
+            )
+        ])
         try Data("stray".utf8).write(to: first.root.appendingPathComponent("Sources/A/Stray.swift"))
-        let untouched = try FileManager.default.attributesOfItem(atPath: first.root.appendingPathComponent("Sources/B/B.swift").path)[.modificationDate] as? Date
+        let untouched =
+            try FileManager.default.attributesOfItem(atPath: first.root.appendingPathComponent("Sources/B/B.swift").path)[.modificationDate] as? Date
 
         setenv("CROCBOT_AGENT_TEST_SECRET", "s3cr3t-value", 1)
         defer { unsetenv("CROCBOT_AGENT_TEST_SECRET") }
@@ -117,7 +126,8 @@ struct ValidationTierTests {
         #expect((try? String(contentsOf: second.root.appendingPathComponent(".build/marker"), encoding: .utf8)) == "warm")
         #expect((try? String(contentsOf: second.root.appendingPathComponent("Sources/A/A.swift"), encoding: .utf8)) == "public let a = 1\n")
         #expect(!FileManager.default.fileExists(atPath: second.root.appendingPathComponent("Sources/A/Stray.swift").path))
-        let still = try FileManager.default.attributesOfItem(atPath: second.root.appendingPathComponent("Sources/B/B.swift").path)[.modificationDate] as? Date
+        let still =
+            try FileManager.default.attributesOfItem(atPath: second.root.appendingPathComponent("Sources/B/B.swift").path)[.modificationDate] as? Date
         #expect(still == untouched, "an unchanged file keeps its timestamp, so it is not rebuilt")
         await second.remove()
         #expect(FileManager.default.fileExists(atPath: second.root.path))
@@ -139,8 +149,16 @@ struct ValidationTierTests {
         try Data("state".utf8).write(to: repo.appendingPathComponent(".build/build.db"))
         let ws = try await Workspace.create(from: repo, settings: WorkspaceSettings(cacheDirectory: cache))
         #expect(ws.isOverlay && !ws.isPersistent)
-        try ws.apply([FilePatch(oldPath: "Sources/A/A.swift", newPath: "Sources/A/A.swift", hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@", lines: [.remove("public let a = 1"), .add("public let a = 2")])])])
-        let seen = await ws.run(ValidationCommand("pwd; cat Sources/A/A.swift .build/build.db; echo out > .build/new.o; rm Sources/C/C.swift", timeoutSeconds: 60))
+        try ws.apply([
+            FilePatch(
+                oldPath: "Sources/A/A.swift",
+                newPath: "Sources/A/A.swift",
+                hunks: [Hunk(oldStart: 1, newStart: 1, header: "@@", lines: [.remove("public let a = 1"), .add("public let a = 2")])]
+            )
+        ])
+        let seen = await ws.run(
+            ValidationCommand("pwd; cat Sources/A/A.swift .build/build.db; echo out > .build/new.o; rm Sources/C/C.swift", timeoutSeconds: 60)
+        )
         #expect(seen.passed, "\(seen.output)")
         #expect(seen.output.hasPrefix(repo.path) && seen.output.contains("public let a = 2") && seen.output.contains("state"), "\(seen.output)")
         let again = await ws.run(ValidationCommand("cat .build/new.o; test ! -e Sources/C/C.swift", timeoutSeconds: 60))
@@ -151,7 +169,13 @@ struct ValidationTierTests {
         #expect(!FileManager.default.fileExists(atPath: repo.appendingPathComponent(".build/new.o").path))
         // A deletion cannot go through an overlay: refused, so the agent validates it in a worktree.
         #expect(throws: PatchError.self) {
-            try ws.apply([FilePatch(oldPath: "Sources/B/B.swift", newPath: nil, hunks: [Hunk(oldStart: 1, newStart: 0, header: "@@", lines: [.remove("import A"), .remove("public let b = a + 1")])])])
+            try ws.apply([
+                FilePatch(
+                    oldPath: "Sources/B/B.swift",
+                    newPath: nil,
+                    hunks: [Hunk(oldStart: 1, newStart: 0, header: "@@", lines: [.remove("import A"), .remove("public let b = a + 1")])]
+                )
+            ])
         }
         #expect(AICodeRefactorAgent.removesFiles([FilePatch(oldPath: "x", newPath: nil, hunks: [])]))
         await ws.remove()

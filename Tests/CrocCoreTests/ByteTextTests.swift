@@ -37,7 +37,9 @@ struct ByteTextTests {
     @Test func isoTimesMatchTimestampIso8601() {
         var rng = SystemRandomNumberGenerator()
         var stamps: [Int64] = [0, 1, 999_999_999, 1_000_000, 86_400_000_000_000, -1, -86_400_000_000_001, 4_102_444_799_000_000_000]
-        for _ in 0..<20_000 { stamps.append(Int64.random(in: -2_000_000_000_000_000_000...4_000_000_000_000_000_000 as ClosedRange<Int64>, using: &rng)) }
+        for _ in 0..<20_000 {
+            stamps.append(Int64.random(in: -2_000_000_000_000_000_000...4_000_000_000_000_000_000 as ClosedRange<Int64>, using: &rng))
+        }
         for _ in 0..<2_000 { stamps.append(Int64.random(in: 0...4_000_000_000, using: &rng) * 1_000_000_000) }
         for n in stamps {
             var out: [UInt8] = []

@@ -20,7 +20,8 @@ struct HostileUniverseTests {
     }
 
     static let hostile = [
-        "1e30", "-1", "0", "NaN", "inf", "", "\"12.5\"", "abc", "1e-12", "9.3e10", "1,5", "\u{0}", "+5", String(repeating: "9", count: 300), "2020-01-01",
+        "1e30", "-1", "0", "NaN", "inf", "", "\"12.5\"", "abc", "1e-12", "9.3e10", "1,5", "\u{0}", "+5", String(repeating: "9", count: 300),
+        "2020-01-01",
     ]
 
     static func date(_ d: Int) -> String {
@@ -34,9 +35,14 @@ struct HostileUniverseTests {
         var lines = ["Date," + symbols.joined(separator: ",")]
         var d = 0
         for _ in 0..<Int.random(in: 0..<40, using: &rng) {
-            d += Int.random(in: 0..<30, using: &rng) == 0 ? Int.random(in: -1...0, using: &rng) : Int.random(in: 1...3, using: &rng)  // rarely out of order or repeated
-            var cells = symbols.map { _ in Int.random(in: 0..<6, using: &rng) == 0 ? "" : String(format: "%.2f", Double.random(in: 1...200, using: &rng)) }
-            if Int.random(in: 0..<40, using: &rng) == 0 { cells[Int.random(in: 0..<cells.count, using: &rng)] = Self.hostile.randomElement(using: &rng)! }
+            // Rarely out of order or repeated.
+            d += Int.random(in: 0..<30, using: &rng) == 0 ? Int.random(in: -1...0, using: &rng) : Int.random(in: 1...3, using: &rng)
+            var cells = symbols.map { _ in
+                Int.random(in: 0..<6, using: &rng) == 0 ? "" : String(format: "%.2f", Double.random(in: 1...200, using: &rng))
+            }
+            if Int.random(in: 0..<40, using: &rng) == 0 {
+                cells[Int.random(in: 0..<cells.count, using: &rng)] = Self.hostile.randomElement(using: &rng)!
+            }
             if Int.random(in: 0..<80, using: &rng) == 0 { cells.removeLast() }  // a short row
             if Int.random(in: 0..<80, using: &rng) == 0 { cells.append("7") }  // an extra cell
             lines.append(Self.date(d) + "," + cells.joined(separator: ","))

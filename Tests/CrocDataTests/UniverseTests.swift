@@ -165,13 +165,19 @@ struct UniverseTests {
         // Line 5 (B's second row) is earlier than line 3 (B's first).
         let unordered = header + "2020-01-01,A,1,1,1,1\n2020-01-02,B,1,1,1,1\n2020-01-02,A,1,1,1,1\n2020-01-01,B,1,1,1,1\n"
         let e1 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: unordered, file: "long.csv") }
-        guard case .csv(let c1) = e1 else { Issue.record("expected a CSV error, got \(String(describing: e1))"); return }
+        guard case .csv(let c1) = e1 else {
+            Issue.record("expected a CSV error, got \(String(describing: e1))")
+            return
+        }
         #expect(c1.code == .outOfOrderTimestamp && c1.line == 5 && c1.file == "long.csv")
         #expect(c1.detail.contains("on line 3"))
         // A high below its low on line 4.
         let bad = header + "2020-01-01,A,1,1,1,1\n2020-01-01,B,1,1,1,1\n2020-01-02,A,1,1,2,1\n"
         let e2 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: bad, file: "long.csv") }
-        guard case .csv(let c2) = e2 else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c2) = e2 else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c2.code == .highBelowLow && c2.line == 4 && c2.columnName == "high")
         // A row without its symbol.
         let e3 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: header + "2020-01-01,,1,1,1,1\n", file: "long.csv") }
@@ -186,26 +192,41 @@ struct UniverseTests {
         }
         let nan = "Date,A,B\n2020-01-01,1.5,NaN\n"
         let e = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: nan, file: "w.csv") }
-        guard case .csv(let c) = e else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c) = e else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c.code == .nonFinite && c.line == 2 && c.columnName == "B")
         let short = "Date,A,B\n2020-01-01,1.5\n"
         let e2 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: short, file: "w.csv") }
-        guard case .csv(let c2) = e2 else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c2) = e2 else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c2.code == .missingValue && c2.line == 2 && c2.columnName == "B")
         #expect(throws: UniverseError.duplicateSymbol("A", first: "w.csv:1 column 2", second: "w.csv:1 column 3")) {
             try UniverseLoader.parse(text: "Date,A,A\n2020-01-01,1,2\n", file: "w.csv")
         }
         let negative = "Date,A\n2020-01-01,-3\n"
         let e3 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: negative, file: "w.csv") }
-        guard case .csv(let c3) = e3 else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c3) = e3 else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c3.code == .nonPositivePrice && c3.columnName == "A")
         let huge = "Date,A\n2020-01-01,1e30\n"
         let e4 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: huge, file: "w.csv") }
-        guard case .csv(let c4) = e4 else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c4) = e4 else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c4.code == .outOfRange)
         let order = "Date,A\n2020-01-02,1\n2020-01-01,1\n"
         let e5 = #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: order, file: "w.csv") }
-        guard case .csv(let c5) = e5 else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c5) = e5 else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c5.code == .outOfOrderTimestamp && c5.line == 3)
         #expect(throws: UniverseError.self) { try UniverseLoader.parse(text: "Date\n2020-01-01\n", file: "w.csv") }
     }
@@ -221,16 +242,24 @@ struct UniverseTests {
         #expect(try UniverseLoader.load(path: dir).symbols == ["A"])
         try FileManager.default.createDirectory(atPath: dir + "/B.csv", withIntermediateDirectories: true)
         let e = #expect(throws: UniverseError.self) { try UniverseLoader.load(path: dir) }
-        guard case .csv(let c) = e else { Issue.record("expected a CSV error"); return }
+        guard case .csv(let c) = e else {
+            Issue.record("expected a CSV error")
+            return
+        }
         #expect(c.code == .unreadable && c.file == dir + "/B.csv")
         try FileManager.default.removeItem(atPath: dir + "/B.csv")
         try write("Date,Close\n2020-01-01,1\n2020-01-02,2\n", dir + "/A.CSV")
         let dup = #expect(throws: UniverseError.self) { try UniverseLoader.load(path: dir) }
-        guard case .duplicateSymbol(let s, _, _) = dup else { Issue.record("expected a duplicate symbol"); return }
+        guard case .duplicateSymbol(let s, _, _) = dup else {
+            Issue.record("expected a duplicate symbol")
+            return
+        }
         #expect(s == "A")
         let empty = try tempFolder("empty")
         #expect(throws: UniverseError.noSymbols(path: empty, detail: "the folder holds no .csv files")) { try UniverseLoader.load(path: empty) }
-        #expect(throws: UniverseError.unreadable(path: empty + "/nope", detail: "no such file or folder")) { try UniverseLoader.load(path: empty + "/nope") }
+        #expect(throws: UniverseError.unreadable(path: empty + "/nope", detail: "no such file or folder")) {
+            try UniverseLoader.load(path: empty + "/nope")
+        }
         // A file's own problem names the file and line.
         let broken = try tempFolder("broken")
         try write("Date,Close\n2020-01-01,1\n2020-01-02,x\n", broken + "/Z.csv")
@@ -264,7 +293,10 @@ struct UniverseTests {
 
     @Test("close-only files are read as open = high = low = close; a single file still needs all four columns")
     func closeOnly() throws {
-        let u = try UniverseLoader.parse(text: "Date,Close\n2020-01-01,1.25\n2020-01-02,0\n".replacingOccurrences(of: ",0\n", with: ",2\n"), file: "x.csv")
+        let u = try UniverseLoader.parse(
+            text: "Date,Close\n2020-01-01,1.25\n2020-01-02,0\n".replacingOccurrences(of: ",0\n", with: ",2\n"),
+            file: "x.csv"
+        )
         #expect(u.members[0].open == [1.25, 2] && u.members[0].high == [1.25, 2] && u.members[0].low == [1.25, 2])
         let e = #expect(throws: CSVError.self) { try CSVBarLoader.parse(text: "Date,Close\n2020-01-01,1\n", file: "x.csv") }
         #expect(e?.code == .missingColumn)
@@ -276,7 +308,10 @@ struct UniverseTests {
     func fromSeries() throws {
         let day = Timestamp.nanosecondsPerDay
         func series(_ symbol: String, days: [Int64]) throws -> BarSeries {
-            try BarSeries(symbol: symbol, bars: days.map { Bar(timestamp: Timestamp(nanoseconds: $0 * day), open: 1, high: 1, low: 1, close: 1, volume: 0) })
+            try BarSeries(
+                symbol: symbol,
+                bars: days.map { Bar(timestamp: Timestamp(nanoseconds: $0 * day), open: 1, high: 1, low: 1, close: 1, volume: 0) }
+            )
         }
         // B trades on days A does not have, and pauses for ten days.
         let a = try series("A", days: [0, 1, 2, 3, 4, 5, 6])

@@ -174,7 +174,11 @@ struct BinanceProtocolTests {
         let sink = LogSink.inMemory()
         let logger = memoryLogger(sink, level: .trace)
         let c = client(fake, logger: logger)
-        let ex = MarketOrderExecutor(client: c, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow), logger: logger)
+        let ex = MarketOrderExecutor(
+            client: c,
+            configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
+            logger: logger
+        )
         try await ex.start()
         fake.inject(.error500BeforeProcessing, on: "POST /api/v3/order")
         _ = await ex.onSignal(buy("0.01"))
@@ -290,7 +294,14 @@ struct ExecutorFailureModeTests {
 
     @Test func aSlowVenueForcesBackpressureAndEveryAcceptedOrderFillsOnce() async throws {
         let (fake, ex, store, metrics) = try await setUp(
-            ExecutorConfiguration(maxInFlight: 8, queueCapacity: 4, backpressure: .reject, requestTimeout: .seconds(5), retry: fastRetry, venueReceiveWindow: testWindow)
+            ExecutorConfiguration(
+                maxInFlight: 8,
+                queueCapacity: 4,
+                backpressure: .reject,
+                requestTimeout: .seconds(5),
+                retry: fastRetry,
+                venueReceiveWindow: testWindow
+            )
         )
         defer { fake.stop() }
         fake.state.withLock { $0.slowAll = .milliseconds(100) }

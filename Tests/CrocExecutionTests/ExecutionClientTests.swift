@@ -136,12 +136,30 @@ struct PaperBacktestParityTests {
     @Test(arguments: [false, true])
     func sameOrdersSamePricesSameFills(allowShort: Bool) async throws {
         let fees = FeeModel(commissionRate: FixedPoint("0.001")!, slippageBps: FixedPoint(5))
-        let backtest = SimulatedExecutionClient(instrument: Self.instrument, fees: fees, fillTiming: .close, allowShort: allowShort, cash: FixedPoint(10_000))
+        let backtest = SimulatedExecutionClient(
+            instrument: Self.instrument,
+            fees: fees,
+            fillTiming: .close,
+            allowShort: allowShort,
+            cash: FixedPoint(10_000)
+        )
         let paper = PaperExecutionClient(cash: FixedPoint(10_000), fees: fees, allowShort: allowShort, instruments: [Self.instrument])
         let closes = ["2000", "2013.37", "1987.5", "2050", "1999.99", "2100"]
         var orders: [(Int, OrderRequest)] = []
         func add(_ bar: Int, _ id: String, _ side: OrderSide, _ n: String, fraction: String? = nil) {
-            orders.append((bar, OrderRequest(clientOrderID: id, symbol: "ETHUSDT", side: side, kind: .market, quantity: q(n), cashFraction: fraction.map { FixedPoint($0)! })))
+            orders.append(
+                (
+                    bar,
+                    OrderRequest(
+                        clientOrderID: id,
+                        symbol: "ETHUSDT",
+                        side: side,
+                        kind: .market,
+                        quantity: q(n),
+                        cashFraction: fraction.map { FixedPoint($0)! }
+                    )
+                )
+            )
         }
         add(0, "a", .buy, "1.5")
         add(1, "b", .buy, "0.01", fraction: "0.5")  // half the cash, sized by the exchange

@@ -263,7 +263,8 @@ final class FakeBinance: Sendable {
     func completeFill(clientOrderID: String) {
         state.withLock { s in
             guard let i = s.orders.lastIndex(where: { $0.clientOrderId == clientOrderID }) else { return }
-            s.orders[i].quote = s.orders[i].quote + (s.orders[i].origQty - s.orders[i].executedQty) * (s.fillPrices[s.orders[i].symbol] ?? s.fillPrice)
+            s.orders[i].quote =
+                s.orders[i].quote + (s.orders[i].origQty - s.orders[i].executedQty) * (s.fillPrices[s.orders[i].symbol] ?? s.fillPrice)
             s.orders[i].executedQty = s.orders[i].origQty
             s.orders[i].status = "FILLED"
         }
@@ -298,7 +299,10 @@ final class FakeBinance: Sendable {
 
     /// The commission of an order's fills and its asset.
     static func commission(_ o: Order, _ s: State) -> (FixedPoint, String) {
-        (s.commissionRate.map { o.executedQty * $0 } ?? FixedPoint("0.001")!, o.side == "SELL" ? s.sellCommissionAsset ?? s.commissionAsset : s.commissionAsset)
+        (
+            s.commissionRate.map { o.executedQty * $0 } ?? FixedPoint("0.001")!,
+            o.side == "SELL" ? s.sellCommissionAsset ?? s.commissionAsset : s.commissionAsset
+        )
     }
 
     private func account() -> Response {

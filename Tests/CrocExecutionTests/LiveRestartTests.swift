@@ -28,7 +28,14 @@ private struct EnterExit: Strategy {
 }
 
 private func bar(_ i: Int, _ close: Double = 100) -> Bar {
-    Bar(timestamp: Timestamp(nanoseconds: Int64(1_700_000_000 + i * 60) * 1_000_000_000), open: close, high: close, low: close, close: close, volume: 1)
+    Bar(
+        timestamp: Timestamp(nanoseconds: Int64(1_700_000_000 + i * 60) * 1_000_000_000),
+        open: close,
+        high: close,
+        low: close,
+        close: close,
+        volume: 1
+    )
 }
 
 /// One live run against the local venue: bars are sent one at a time, each
@@ -107,7 +114,12 @@ struct LiveRestartTests {
         // Run 1: enters on bar 1 with all 1,000 USDT at 100 (10 BTC), then the process stops.
         do {
             let store = try SQLiteOrderStore(path: path, durability: .powerLoss, exclusive: true)
-            let (first, ex, start) = try await liveRun(fake, store: store, strategy: EnterExit(enterOn: [1], exitOn: []), bars: (0..<3).map { bar($0) })
+            let (first, ex, start) = try await liveRun(
+                fake,
+                store: store,
+                strategy: EnterExit(enterOn: [1], exitOn: []),
+                bars: (0..<3).map { bar($0) }
+            )
             #expect(start.position.isZero && start.cash == FixedPoint(1000))
             #expect(first.engine.position == q("10"))
             await ex.shutdown()
@@ -115,7 +127,9 @@ struct LiveRestartTests {
         #expect(fake.orders.map(\.side) == ["BUY"])
         #expect(fake.orders.first?.origQty == q("10"))
         // The venue now holds the 10 BTC (and a little BNB for fees); the quote balance is spent.
-        fake.state.withLock { $0.balances = [("BTC", "10.00000000", "0.00000000"), ("USDT", "0.00000000", "0.00000000"), ("BNB", "1.00000000", "0.00000000")] }
+        fake.state.withLock {
+            $0.balances = [("BTC", "10.00000000", "0.00000000"), ("USDT", "0.00000000", "0.00000000"), ("BNB", "1.00000000", "0.00000000")]
+        }
         // Run 2, a new process: an entry signal on its first bar (already long: nothing sent), the exit on the second.
         let store = try SQLiteOrderStore(path: path, durability: .powerLoss, exclusive: true)
         let (second, ex, start) = try await liveRun(fake, store: store, strategy: EnterExit(enterOn: [0], exitOn: [1]), bars: (0..<4).map { bar($0) })
@@ -247,7 +261,11 @@ struct LiveRuntimeRecoveryTests {
         #expect(!rt.status.snapshot.ready)
         // A working order placed outside the bot: refused too, naming it.
         fake.state.withLock { $0.balances = [("USDT", "300.00000000", "0.00000000")] }
-        let c = BinanceSpotClient(credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret), configuration: .init(baseURL: fake.baseURL), logger: quiet)
+        let c = BinanceSpotClient(
+            credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
+            configuration: .init(baseURL: fake.baseURL),
+            logger: quiet
+        )
         _ = try await c.submit(
             OrderRequest(clientOrderID: "manual-1", symbol: "BTCUSDT", side: .buy, kind: .limit(FixedPoint(50)), quantity: q("1")),
             deadline: .now + .seconds(5)

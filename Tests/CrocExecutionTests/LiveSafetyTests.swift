@@ -58,7 +58,10 @@ struct VenueRulesTests {
         if case .failure(let v) = small { #expect(v.description.contains("minimum notional 5") && v.rule == "min_notional") }
         // A market order's value needs a price.
         #expect(btcusdt.conform(market(.buy, "1"), referencePrice: nil) == .failure(.noReferencePrice(symbol: "BTCUSDT")))
-        #expect(btcusdt.conform(market(.buy, "9001"), referencePrice: FixedPoint(100)) == .failure(.aboveMaxQuantity(symbol: "BTCUSDT", quantity: q("9001"), maximum: FixedPoint(9000))))
+        #expect(
+            btcusdt.conform(market(.buy, "9001"), referencePrice: FixedPoint(100))
+                == .failure(.aboveMaxQuantity(symbol: "BTCUSDT", quantity: q("9001"), maximum: FixedPoint(9000)))
+        )
         #expect(btcusdt.pricePrecision == 2)
     }
 
@@ -366,7 +369,12 @@ struct OrderStoreSafetyTests {
             } catch {
                 #expect(error.description.contains("another process holds this order store"))
             }
-            try first.insert(OrderRecord(request: OrderRequest(clientOrderID: "a", symbol: "BTCUSDT", side: .buy, kind: .market, quantity: q("1")), createdAt: Timestamp(nanoseconds: 1)))
+            try first.insert(
+                OrderRecord(
+                    request: OrderRequest(clientOrderID: "a", symbol: "BTCUSDT", side: .buy, kind: .market, quantity: q("1")),
+                    createdAt: Timestamp(nanoseconds: 1)
+                )
+            )
         }
         // Released with the store: a restart opens it again and finds the order.
         let again = try SQLiteOrderStore(path: path, exclusive: true)
@@ -375,7 +383,10 @@ struct OrderStoreSafetyTests {
 
     @Test func baseCommissionsAndUnknownReportsSurviveReopening() throws {
         let path = tempPath("orders.sqlite")
-        let r = OrderRecord(request: OrderRequest(clientOrderID: "f", symbol: "BTCUSDT", side: .buy, kind: .market, quantity: q("2")), createdAt: Timestamp(nanoseconds: 1))
+        let r = OrderRecord(
+            request: OrderRequest(clientOrderID: "f", symbol: "BTCUSDT", side: .buy, kind: .market, quantity: q("2")),
+            createdAt: Timestamp(nanoseconds: 1)
+        )
         var fill = ExecutionFill(
             clientOrderID: "f",
             symbol: "BTCUSDT",

@@ -123,7 +123,10 @@ struct MarketOrderExecutorTests {
     @Test func neverMoreThanTheConfiguredRequestsInFlight() async throws {
         let venue = ScriptedVenue()
         await venue.closeGate()
-        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(maxInFlight: 3, queueCapacity: 100, retry: fastRetry, venueReceiveWindow: testWindow))
+        let ex = MarketOrderExecutor(
+            client: venue,
+            configuration: ExecutorConfiguration(maxInFlight: 3, queueCapacity: 100, retry: fastRetry, venueReceiveWindow: testWindow)
+        )
         try await ex.start()
         for _ in 0..<20 { _ = await ex.onSignal(buy("1")) }
         #expect(await eventually { await venue.inFlight == 3 })
@@ -141,7 +144,13 @@ struct MarketOrderExecutorTests {
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
             client: venue,
-            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .reject, retry: fastRetry, venueReceiveWindow: testWindow),
+            configuration: ExecutorConfiguration(
+                maxInFlight: 1,
+                queueCapacity: 2,
+                backpressure: .reject,
+                retry: fastRetry,
+                venueReceiveWindow: testWindow
+            ),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -167,7 +176,13 @@ struct MarketOrderExecutorTests {
         let ex = MarketOrderExecutor(
             client: venue,
             store: store,
-            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .dropOldest, retry: fastRetry, venueReceiveWindow: testWindow),
+            configuration: ExecutorConfiguration(
+                maxInFlight: 1,
+                queueCapacity: 2,
+                backpressure: .dropOldest,
+                retry: fastRetry,
+                venueReceiveWindow: testWindow
+            ),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -192,7 +207,13 @@ struct MarketOrderExecutorTests {
         let metrics = TestMetrics()
         let ex = MarketOrderExecutor(
             client: venue,
-            configuration: ExecutorConfiguration(maxInFlight: 1, queueCapacity: 2, backpressure: .suspend, retry: fastRetry, venueReceiveWindow: testWindow),
+            configuration: ExecutorConfiguration(
+                maxInFlight: 1,
+                queueCapacity: 2,
+                backpressure: .suspend,
+                retry: fastRetry,
+                venueReceiveWindow: testWindow
+            ),
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -260,7 +281,11 @@ struct MarketOrderExecutorTests {
     @Test func duplicatedAndOutOfOrderReportsBookEachFillOnce() async throws {
         let venue = ScriptedVenue()
         let store = InMemoryOrderStore()
-        let ex = MarketOrderExecutor(client: venue, store: store, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow))
+        let ex = MarketOrderExecutor(
+            client: venue,
+            store: store,
+            configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow)
+        )
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("10", limit: "100")).clientOrderID)
         #expect(await eventually { await ex.order(id)?.state == .acked })
@@ -340,7 +365,11 @@ struct MarketOrderExecutorTests {
     @Test func everyOrderEventIsAJSONLineWithTheClientOrderID() async throws {
         let venue = ScriptedVenue()
         let sink = LogSink.inMemory()
-        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow), logger: memoryLogger(sink))
+        let ex = MarketOrderExecutor(
+            client: venue,
+            configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
+            logger: memoryLogger(sink)
+        )
         try await ex.start()
         let id = try #require(await ex.onSignal(buy("1")).clientOrderID)
         #expect(await eventually { await ex.position("BTCUSDT") == q("1") })

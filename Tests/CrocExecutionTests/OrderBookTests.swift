@@ -13,7 +13,13 @@ struct OrderBookTests {
 
     func open(_ id: String, _ side: OrderSide = .buy, _ n: String = "2", limit: String? = nil) -> OrderRecord {
         var r = OrderRecord(
-            request: OrderRequest(clientOrderID: id, symbol: "BTCUSDT", side: side, kind: limit.map { .limit(FixedPoint($0)!) } ?? .market, quantity: q(n)),
+            request: OrderRequest(
+                clientOrderID: id,
+                symbol: "BTCUSDT",
+                side: side,
+                kind: limit.map { .limit(FixedPoint($0)!) } ?? .market,
+                quantity: q(n)
+            ),
             createdAt: Timestamp(nanoseconds: 1)
         )
         r.state = .submitted
@@ -103,7 +109,11 @@ struct OrderBookTests {
         #expect(actions.contains(.storeUnknown(stranger)))
         #expect(actions.contains(.emit(.unknownFill(stranger))))
         #expect(actions.contains(.count(.unknownReport)))
-        #expect(actions.contains { if case .log(.error, let m, let meta) = $0 { m.contains("unknown order") && meta["client_order_id"] == "web-1" } else { false } })
+        #expect(
+            actions.contains {
+                if case .log(.error, let m, let meta) = $0 { m.contains("unknown order") && meta["client_order_id"] == "web-1" } else { false }
+            }
+        )
         #expect(book.positions.isEmpty)
         // A report without fills for an unknown order is only ignored.
         #expect(book.apply(snap("web-2", .new, executed: "0", quote: "0"), now: t0) == [.count(.reportsIgnored)])

@@ -18,8 +18,14 @@ struct OrderStoreParityTests {
 
     func fill(_ id: String, cumulative: String) -> ExecutionFill {
         ExecutionFill(
-            clientOrderID: id, symbol: "BTCUSDT", side: .buy, quantity: q("1"), price: q("100"), commission: .zero,
-            cumulativeQuantity: q(cumulative), time: Timestamp(nanoseconds: 2)
+            clientOrderID: id,
+            symbol: "BTCUSDT",
+            side: .buy,
+            quantity: q("1"),
+            price: q("100"),
+            commission: .zero,
+            cumulativeQuantity: q(cumulative),
+            time: Timestamp(nanoseconds: 2)
         )
     }
 

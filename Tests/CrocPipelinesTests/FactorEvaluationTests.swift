@@ -158,7 +158,9 @@ struct FeaturePanelTests {
         let path = try PortfolioBacktestTests.layouts()[1]
         let u = try UniverseLoader.load(path: path, symbols: ["AAPL", "KO", "GE"])
         let pipeline = FeaturePipeline(
-            try FeaturePipelineDefinition.parse(text: "features:\n  - {name: ret_5, indicator: returns, params: {period: 5}}\n  - {name: z, indicator: zscore, params: {period: 10}}")
+            try FeaturePipelineDefinition.parse(
+                text: "features:\n  - {name: ret_5, indicator: returns, params: {period: 5}}\n  - {name: z, indicator: zscore, params: {period: 10}}"
+            )
         )
         let panel = FeaturePanel(universe: u, pipeline: pipeline)
         #expect(panel.columnNames == ["ret_5", "z"])

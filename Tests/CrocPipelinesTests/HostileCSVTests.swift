@@ -77,7 +77,7 @@ struct HostileCSVTests {
         let options = try BacktestOptions(AppConfig().backtest)
         for i in 0..<400 {
             let path = dir.appendingPathComponent("f\(i).csv").path
-            FileManager.default.createFile(atPath: path, contents: Data(hostileFile(&rng)))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(hostileFile(&rng))))
             let series: BarSeries
             do {
                 series = try CSVBarLoader.load(path: path)

@@ -133,7 +133,13 @@ struct PanelTrainingTests {
         #expect(Set(targets.map(\.symbol)) == Set(best.map { u.symbols[$0] }))
         #expect(targets.allSatisfy { abs($0.weight - 1.0 / 3) < 1e-15 })
         // The training report: the factor charts, the metrics, the backtest; self-contained.
-        let html = FactorHTMLReport.render(bundle: bundle, factor: result.testFactor, metrics: result.metrics, backtest: result.testBacktest, configuration: "x")
+        let html = FactorHTMLReport.render(
+            bundle: bundle,
+            factor: result.testFactor,
+            metrics: result.metrics,
+            backtest: result.testBacktest,
+            configuration: "x"
+        )
         for id in ["cumulative-rank-ic", "rank-ic-by-year", "quantile-returns", "spread", "feature-importance", "equity"] {
             #expect(html.contains("data-chart=\"\(id)\""), "chart \(id)")
         }
@@ -161,7 +167,9 @@ struct PanelTrainingTests {
         for (i, row) in rows.enumerated() {
             let held = Set(row.weights.indices.filter { row.weights[$0] > 1e-9 })
             #expect(held.count <= 4, "rebalance \(i) holds \(held.count)")
-            if i > 0 && previous.count == 4 { #expect(previous.subtracting(held).count <= 1, "rebalance \(i) replaced \(previous.subtracting(held).count)") }
+            if i > 0 && previous.count == 4 {
+                #expect(previous.subtracting(held).count <= 1, "rebalance \(i) replaced \(previous.subtracting(held).count)")
+            }
             previous = held
         }
         #expect(result.statistics.tradeCount > 10)
@@ -250,7 +258,9 @@ struct PanelTrainingTests {
         var longBars: [Bar] = []
         for i in 0..<200 {
             let c = 10 + Double(i % 7)
-            longBars.append(Bar(timestamp: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000), open: c, high: c + 1, low: c - 1, close: c, volume: 1))
+            longBars.append(
+                Bar(timestamp: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000), open: c, high: c + 1, low: c - 1, close: c, volume: 1)
+            )
         }
         let long = try BarSeries(symbol: "LONG", bars: longBars)
         let shortBars = (190..<200).map { long[$0] }

@@ -32,7 +32,11 @@ struct PortfolioAllocatorTests {
 
     @Test func momentumTopKAndEqualWeightDecideWhatTheReferenceScriptDecided() throws {
         let p = try Self.panel()
-        let momentum = try PortfolioAllocators.make("momentum_topk", parameters: ["lookback": .int(126), "top": .int(3), "rebalance": .int(21)], symbols: p.symbols)
+        let momentum = try PortfolioAllocators.make(
+            "momentum_topk",
+            parameters: ["lookback": .int(126), "top": .int(3), "rebalance": .int(21)],
+            symbols: p.symbols
+        )
         #expect(Self.decisions(momentum, p) == (try Self.fixtureWeights("momentum_top3_126_21")))
         let equal = try PortfolioAllocators.make("equal_weight", parameters: ["rebalance": .int(21)], symbols: p.symbols)
         #expect(Self.decisions(equal, p) == (try Self.fixtureWeights("equal_weight_21")))
@@ -41,7 +45,11 @@ struct PortfolioAllocatorTests {
     @Test(arguments: ["equal_weight", "inverse_volatility", "momentum_topk", "min_variance"])
     func noLookAhead(name: String) throws {
         let p = try Self.panel()
-        let a = try PortfolioAllocators.make(name, parameters: name == "equal_weight" ? ["rebalance": .int(5)] : ["rebalance": .int(5), "lookback": .int(40)], symbols: p.symbols)
+        let a = try PortfolioAllocators.make(
+            name,
+            parameters: name == "equal_weight" ? ["rebalance": .int(5)] : ["rebalance": .int(5), "lookback": .int(40)],
+            symbols: p.symbols
+        )
         var checked = 0
         for t in stride(from: a.firstDecision, to: 1200, by: 5) {
             // Only the closes up to t: the decision must not change.
@@ -114,11 +122,15 @@ struct PortfolioAllocatorTests {
         #expect(throws: StrategyError(.invalidParameter, keyPath: "strategy.params.top", rule: "must be at most the universe's 2 symbols, found 3")) {
             try PortfolioAllocators.make("momentum_topk", parameters: ["top": .int(3)], symbols: ["A", "B"])
         }
-        let unknown = #expect(throws: StrategyError.self) { try PortfolioAllocators.make("equal_weight", parameters: ["lookbak": .int(3)], symbols: ["A"]) }
+        let unknown = #expect(throws: StrategyError.self) {
+            try PortfolioAllocators.make("equal_weight", parameters: ["lookbak": .int(3)], symbols: ["A"])
+        }
         #expect(unknown?.code == .unknownParameter && unknown?.keyPath == "strategy.params.lookbak")
         let name = #expect(throws: StrategyError.self) { try PortfolioAllocators.make("risk_parity", parameters: [:], symbols: ["A"]) }
         #expect(name?.keyPath == "strategy.name")
-        let zero = #expect(throws: StrategyError.self) { try PortfolioAllocators.make("min_variance", parameters: ["lookback": .int(1)], symbols: ["A"]) }
+        let zero = #expect(throws: StrategyError.self) {
+            try PortfolioAllocators.make("min_variance", parameters: ["lookback": .int(1)], symbols: ["A"])
+        }
         #expect(zero?.keyPath == "strategy.params.lookback")
     }
 }

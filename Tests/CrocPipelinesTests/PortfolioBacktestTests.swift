@@ -34,7 +34,9 @@ struct EveryBarEqualWeight: Strategy {
 @Suite("Portfolio backtests: one engine, many instruments, one account")
 struct PortfolioBacktestTests {
     static let fixtures = repoRoot.appendingPathComponent("Tests/CrocPipelinesTests/Fixtures/portfolio").path
-    static func shipped() throws -> Universe { try UniverseLoader.load(path: repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path) }
+    static func shipped() throws -> Universe {
+        try UniverseLoader.load(path: repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path)
+    }
 
     /// vectorbt's conditions: fills at the close, fractional shares, positions left open at the end.
     static func options(commission: String, cash: Int = 100_000) -> BacktestOptions {
@@ -78,7 +80,12 @@ struct PortfolioBacktestTests {
         #expect(replay.equity.count == reference.count)
         #expect(Self.worstRelative(replay.equity, reference) <= 1e-9, "replayed weights: \(Self.worstRelative(replay.equity, reference))")
         let registered = try StrategyFactory.standard.make(strategy, parameters: parameters, symbols: u.symbols)
-        let run = try Backtester.run(universe: u, instruments: Self.fractional(u), strategy: registered, options: Self.options(commission: commission))
+        let run = try Backtester.run(
+            universe: u,
+            instruments: Self.fractional(u),
+            strategy: registered,
+            options: Self.options(commission: commission)
+        )
         #expect(Self.worstRelative(run.equity, reference) <= 1e-9, "\(strategy): \(Self.worstRelative(run.equity, reference))")
         #expect(run.fills == replay.fills)
         // The orders vectorbt placed, in the same sequence (sells first within a rebalance).
@@ -91,7 +98,8 @@ struct PortfolioBacktestTests {
         // The books add up: cash plus every position at its last close is the final equity.
         var books = run.portfolio.cash
         for (s, m) in u.members.enumerated() {
-            books += run.portfolio.position(m.symbol).quantity * FixedPoint(rounding: m.close[u.lastCloseIndex(symbol: s, time: u.timestamps.count - 1)!])!
+            books +=
+                run.portfolio.position(m.symbol).quantity * FixedPoint(rounding: m.close[u.lastCloseIndex(symbol: s, time: u.timestamps.count - 1)!])!
         }
         #expect(books.doubleValue == run.equity.last!)
         // Contributions add up to the return on the starting cash.
@@ -192,7 +200,14 @@ struct PortfolioBacktestTests {
             try BarSeries(
                 symbol: s,
                 bars: zip(opens, closes).enumerated().map { i, oc in
-                    Bar(timestamp: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000), open: oc.0, high: max(oc.0, oc.1), low: min(oc.0, oc.1), close: oc.1, volume: 1)
+                    Bar(
+                        timestamp: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000),
+                        open: oc.0,
+                        high: max(oc.0, oc.1),
+                        low: min(oc.0, oc.1),
+                        close: oc.1,
+                        volume: 1
+                    )
                 }
             )
         }
@@ -231,7 +246,9 @@ struct PortfolioBacktestTests {
             #expect(e?.description.contains(text) == true, "\(e?.description ?? "")")
         }
         #expect(throws: StrategyError.self) { try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(11)], symbols: u.symbols) }
-        let top = #expect(throws: StrategyError.self) { try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(3)], symbols: u.symbols) }
+        let top = #expect(throws: StrategyError.self) {
+            try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(3)], symbols: u.symbols)
+        }
         #expect(top?.keyPath == "strategy.params.top")
     }
 
@@ -248,7 +265,10 @@ struct PortfolioBacktestTests {
         c.positions[1] = FixedPoint(5)
         let id = try c.orderTargetQuantity("B", FixedPoint(2))
         #expect(id != nil)
-        guard case .submit(let o)? = c.commands.last else { Issue.record("no order"); return }
+        guard case .submit(let o)? = c.commands.last else {
+            Issue.record("no order")
+            return
+        }
         #expect(o.symbol == "B" && o.side == .sell && o.size == .quantity(FixedPoint(3)))
         #expect(try c.orderTargetQuantity("B", FixedPoint(5)) == nil)
     }
@@ -395,7 +415,9 @@ struct PortfolioSweepTests {
 
 @Suite("Per-symbol strategies and pairs on one account")
 struct PerSymbolAndPairsTests {
-    static func shipped() throws -> Universe { try UniverseLoader.load(path: repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path) }
+    static func shipped() throws -> Universe {
+        try UniverseLoader.load(path: repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path)
+    }
 
     /// The most positions open at once, replayed from the fills.
     static func maxOpen(_ fills: [Fill]) -> Int {
@@ -462,8 +484,17 @@ struct PerSymbolAndPairsTests {
         }
         let u = try Universe(members: [try BarSeries(symbol: "A", bars: barsA), try BarSeries(symbol: "B", bars: barsB)])
         let instruments = u.symbols.map { Instrument(symbol: $0, quantityStep: FixedPoint("0.0001")!) }
-        var options = BacktestOptions(cash: FixedPoint(100_000), fees: FeeModel(commissionRate: FixedPoint("0.0005")!), finalize: .none, allowShort: true)
-        let strategy = try StrategyFactory.standard.make("pairs", parameters: ["a": .string("A"), "b": .string("B"), "lookback": .int(40)], symbols: u.symbols)
+        var options = BacktestOptions(
+            cash: FixedPoint(100_000),
+            fees: FeeModel(commissionRate: FixedPoint("0.0005")!),
+            finalize: .none,
+            allowShort: true
+        )
+        let strategy = try StrategyFactory.standard.make(
+            "pairs",
+            parameters: ["a": .string("A"), "b": .string("B"), "lookback": .int(40)],
+            symbols: u.symbols
+        )
         let r = try Backtester.run(universe: u, instruments: instruments, strategy: strategy, options: options)
         #expect(r.fills.count >= 8)
         // Legs come in pairs at the same bar, opposite sides.
@@ -473,7 +504,9 @@ struct PerSymbolAndPairsTests {
         }
         #expect(r.equity.last! > 100_000, "a mean-reverting spread is profitable before costs this small")
         options.allowShort = false
-        let e = #expect(throws: BacktestError.self) { try Backtester.run(universe: u, instruments: instruments, strategy: strategy, options: options) }
+        let e = #expect(throws: BacktestError.self) {
+            try Backtester.run(universe: u, instruments: instruments, strategy: strategy, options: options)
+        }
         #expect(e?.description.contains("need allowShort") == true)
         let unknown = #expect(throws: StrategyError.self) {
             try StrategyFactory.standard.make("pairs", parameters: ["a": .string("A"), "b": .string("C")], symbols: u.symbols)

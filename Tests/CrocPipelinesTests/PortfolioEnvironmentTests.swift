@@ -15,7 +15,8 @@ struct PortfolioEnvironmentTests {
         try! UniverseLoader.load(path: repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path).rows(6000..<7000)
     }()
     static let features = try! FeaturePipelineDefinition.parse(
-        text: "[{name: r5, indicator: returns, params: {period: 5}}, {name: v20, indicator: volatility, params: {period: 20}}, {name: z, indicator: zscore, params: {period: 20}}]"
+        text:
+            "[{name: r5, indicator: returns, params: {period: 5}}, {name: v20, indicator: volatility, params: {period: 20}}, {name: z, indicator: zscore, params: {period: 20}}]"
     )
 
     static func env(window: Int = 8) throws -> PortfolioEnvironment {
@@ -63,7 +64,12 @@ struct PortfolioEnvironmentTests {
         #expect(e.engine.fills.count > 200)
         let slice = try Self.universe.rows(e.episodeStart..<(e.row + 1))
         let options = BacktestOptions(cash: FixedPoint(100_000), fees: e.config.fees, fillTiming: .nextOpen, finalize: .none)
-        let bt = try Backtester.run(universe: slice, instruments: e.instruments, strategy: WeightScheduleStrategy(schedule: e.actionLog), options: options)
+        let bt = try Backtester.run(
+            universe: slice,
+            instruments: e.instruments,
+            strategy: WeightScheduleStrategy(schedule: e.actionLog),
+            options: options
+        )
         #expect(bt.equity.count == e.equityCurve.count)
         #expect(bt.equity == e.equityCurve)
         #expect(bt.fills.count == e.engine.fills.count)
@@ -137,7 +143,14 @@ struct PortfolioEnvironmentTests {
         agent.train(&train, totalSteps: 512)
         let bundle = RLModelBundle(
             metadata: .init(name: "p", agent: .ppo, symbol: "universe(10)", trainingRange: [], metrics: [:]),
-            environment: RLEnvironmentSpec(features: Self.features, window: 8, actions: .continuous, commission: 0.001, slippageBps: 5, symbols: Self.universe.symbols),
+            environment: RLEnvironmentSpec(
+                features: Self.features,
+                window: 8,
+                actions: .continuous,
+                commission: 0.001,
+                slippageBps: 5,
+                symbols: Self.universe.symbols
+            ),
             policy: agent.policy
         )
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlp-\(UUID().uuidString)").path
@@ -162,7 +175,11 @@ struct PortfolioEnvironmentTests {
         // A portfolio bundle is refused by rl, a single-instrument run by rl_portfolio's symbol check.
         #expect(throws: StrategyError.self) { _ = try StrategyFactory.standard.make("rl", parameters: ["model": .string(dir)]) }
         #expect(throws: StrategyError.self) {
-            _ = try StrategyFactory.standard.make("rl_portfolio", parameters: ["model": .string(dir)], symbols: Array(Self.universe.symbols.reversed()))
+            _ = try StrategyFactory.standard.make(
+                "rl_portfolio",
+                parameters: ["model": .string(dir)],
+                symbols: Array(Self.universe.symbols.reversed())
+            )
         }
     }
 }

@@ -59,8 +59,14 @@ struct RebalanceReferenceTests {
                     let fee = fees.commission(notional: q * price)
                     portfolio.apply(
                         Fill(
-                            orderID: OrderID(nextID), symbol: target.symbol, side: side, quantity: q, price: price, commission: fee,
-                            timestamp: Timestamp(nanoseconds: u.timestamps[t]), barIndex: t
+                            orderID: OrderID(nextID),
+                            symbol: target.symbol,
+                            side: side,
+                            quantity: q,
+                            price: price,
+                            commission: fee,
+                            timestamp: Timestamp(nanoseconds: u.timestamps[t]),
+                            barIndex: t
                         )
                     )
                     nextID += 1
@@ -104,9 +110,30 @@ struct RebalanceReferenceTests {
     @Test func sellsRunFirstAndABuyIsCutToTheCashLeft() {
         // 100 cash, 10 units of A at 10 (equity 200): move everything into B.
         var p = Portfolio(cash: FixedPoint(100))
-        p.apply(Fill(orderID: OrderID(1), symbol: "A", side: .buy, quantity: FixedPoint(10), price: FixedPoint(10), commission: .zero, timestamp: Timestamp(nanoseconds: 0), barIndex: 0))
+        p.apply(
+            Fill(
+                orderID: OrderID(1),
+                symbol: "A",
+                side: .buy,
+                quantity: FixedPoint(10),
+                price: FixedPoint(10),
+                commission: .zero,
+                timestamp: Timestamp(nanoseconds: 0),
+                barIndex: 0
+            )
+        )
         #expect(p.cash == FixedPoint(0))
-        p = Portfolio(cash: FixedPoint(100), holding: [{ var x = Position(symbol: "A"); x.quantity = FixedPoint(10); x.averagePrice = FixedPoint(10); return x }()])
+        p = Portfolio(
+            cash: FixedPoint(100),
+            holding: [
+                {
+                    var x = Position(symbol: "A")
+                    x.quantity = FixedPoint(10)
+                    x.averagePrice = FixedPoint(10)
+                    return x
+                }()
+            ]
+        )
         let targets = [Rebalance.Target(symbol: "B", weight: 1), Rebalance.Target(symbol: "A", weight: 0)]
         let ordered = Rebalance.sequence(targets, equity: p.equity) { p.position($0).marketValue }
         #expect(ordered.map(\.symbol) == ["A", "B"])  // the sell of A funds the buy of B
@@ -117,17 +144,24 @@ struct RebalanceReferenceTests {
         #expect(want == FixedPoint(199))
         let got = Rebalance.affordable(buy: want!, price: FixedPoint(1), cash: FixedPoint(199), fees: fees, step: FixedPoint("0.01")!)
         #expect(got == FixedPoint("197.02")!)  // 197.02 + 1.9702 = 198.9902 <= 199; 197.03 would need 199.0003
-        #expect(Rebalance.affordable(buy: FixedPoint(5), price: FixedPoint(1), cash: FixedPoint(199), fees: fees, step: FixedPoint(1)) == FixedPoint(5))
+        #expect(
+            Rebalance.affordable(buy: FixedPoint(5), price: FixedPoint(1), cash: FixedPoint(199), fees: fees, step: FixedPoint(1)) == FixedPoint(5)
+        )
         #expect(Rebalance.delta(weight: 0.5, equity: FixedPoint(100), price: .zero, position: .zero, step: FixedPoint(1)) == nil)
         // Rounded toward zero to the step: never more than the target.
         #expect(Rebalance.delta(weight: 0.5, equity: FixedPoint(100), price: FixedPoint(3), position: .zero, step: FixedPoint(1)) == FixedPoint(16))
-        #expect(Rebalance.delta(weight: 0.5, equity: FixedPoint(100), price: FixedPoint(3), position: FixedPoint(20), step: FixedPoint(1)) == FixedPoint(-3))
+        #expect(
+            Rebalance.delta(weight: 0.5, equity: FixedPoint(100), price: FixedPoint(3), position: FixedPoint(20), step: FixedPoint(1))
+                == FixedPoint(-3)
+        )
     }
 
     @Test func badTargetsAreRefusedWithTheSymbolAndTheFigures() {
         let t = { (s: String, w: Double) in Rebalance.Target(symbol: s, weight: w) }
         #expect(throws: Never.self) { try Rebalance.validate([t("A", 1.0 / 3), t("B", 1.0 / 3), t("C", 1.0 / 3)], allowShort: false) }
-        #expect(throws: RebalanceError.negativeWeight(symbol: "B", weight: -0.2)) { try Rebalance.validate([t("A", 0.5), t("B", -0.2)], allowShort: false) }
+        #expect(throws: RebalanceError.negativeWeight(symbol: "B", weight: -0.2)) {
+            try Rebalance.validate([t("A", 0.5), t("B", -0.2)], allowShort: false)
+        }
         #expect(throws: Never.self) { try Rebalance.validate([t("A", 0.5), t("B", -0.2)], allowShort: true) }
         #expect(throws: RebalanceError.overweight(total: 1.2, limit: 1)) { try Rebalance.validate([t("A", 0.7), t("B", 0.5)], allowShort: false) }
         #expect(throws: Never.self) { try Rebalance.validate([t("A", 0.7), t("B", 0.5)], allowShort: false, maxGrossWeight: 2) }

@@ -225,7 +225,9 @@ struct SweepRunnerTests {
             #expect(t.metrics["return"] == direct.statistics.returnPct)
         }
         // A bundle that is not there is a trial's typed violation, not a crash.
-        let missing = try SweepRunner(spec: try sweepSpec("name: m\nstrategy: model\ndata: [\(googl)]\nparameters: {model: /nonexistent, longAbove: [0.5]}"))
+        let missing = try SweepRunner(
+            spec: try sweepSpec("name: m\nstrategy: model\ndata: [\(googl)]\nparameters: {model: /nonexistent, longAbove: [0.5]}")
+        )
         let bad = try await missing.run(store: InMemorySweepStore(), workers: 1)
         #expect(bad.trials.count == 1 && bad.trials[0].violations.first?.contains("strategy.params.model") == true)
         // Class-instance models (ONNX sessions) are not shared between threads; value-type models are.
@@ -624,7 +626,7 @@ struct TrialColumnTests {
 
     func randomDouble(_ rng: inout SplitMix64) -> Double {
         switch rng.next() % 8 {
-        case 0: return [0, -0.0, 3.0, 1e-5, 5e-324, 1.7976931348623157e308, .nan, .infinity, -.infinity][Int(rng.next() % 9)]
+        case 0: return [0, -0.0, 3.0, 1e-5, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .nan, .infinity, -.infinity][Int(rng.next() % 9)]
         case 1: return Double(Int64(bitPattern: rng.next()) % 1000)
         default:
             // Any finite double: random bit patterns, non-finite ones folded back.
@@ -698,7 +700,16 @@ struct TrialColumnTests {
         }
         // Doubles stay doubles, integers integers.
         let c = TrialColumns.encode(
-            TrialResult(index: 0, shard: 0, parameters: ["a": .double(3), "b": .int(3)], objective: 1, violations: [], metrics: [:], blocks: [], seconds: 0)
+            TrialResult(
+                index: 0,
+                shard: 0,
+                parameters: ["a": .double(3), "b": .int(3)],
+                objective: 1,
+                violations: [],
+                metrics: [:],
+                blocks: [],
+                seconds: 0
+            )
         )
         #expect(c.parameters == #"{"a":3.0,"b":3}"#)
         #expect(try TrialColumns.parameters(c.parameters) == ["a": .double(3), "b": .int(3)])
@@ -731,7 +742,11 @@ struct TrialColumnTests {
             #expect(try TrialColumns.blocks(SweepJSON.encode(t.blocks)).count == t.blocks.count)
         }
         // Whitespace and escaped slashes from other writers.
-        #expect(try TrialColumns.parameters(#" { "a\/b" : [ 1 , 2.5 , "x\u00e9\ud83d\udc0a" ] } "#) == ["a/b": .array([.int(1), .double(2.5), .string("xé🐊")])])
+        #expect(
+            try TrialColumns.parameters(#" { "a\/b" : [ 1 , 2.5 , "x\u00e9\ud83d\udc0a" ] } "#) == [
+                "a/b": .array([.int(1), .double(2.5), .string("xé🐊")])
+            ]
+        )
     }
 
     @Test("damaged columns are refused with Foundation's error, never read as something else")

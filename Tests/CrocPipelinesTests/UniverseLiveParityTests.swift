@@ -74,7 +74,13 @@ struct UniverseLiveParityTests {
             fillTiming: .close,
             finalize: .none
         )
-        try await Self.expectParity(u, instruments, { try StrategyFactory.standard.make(StrategyConfig(name: name, params: params), symbols: u.symbols) }, options, minFills: 50)
+        try await Self.expectParity(
+            u,
+            instruments,
+            { try StrategyFactory.standard.make(StrategyConfig(name: name, params: params), symbols: u.symbols) },
+            options,
+            minFills: 50
+        )
     }
 
     @Test("a single-instrument strategy per symbol at the next open: the same fills on paper as in the backtest")
@@ -110,7 +116,10 @@ struct UniverseLiveParityTests {
         let u = try UniverseLoader.load(path: path, symbols: ["AAPL", "GE"])
         var slices: [MarketSlice] = []
         for try await event in UniverseReplayStream(universe: u) {
-            guard case .slice(let s) = event else { Issue.record("not a slice: \(event)"); continue }
+            guard case .slice(let s) = event else {
+                Issue.record("not a slice: \(event)")
+                continue
+            }
             slices.append(s)
         }
         #expect(slices.count == u.timestamps.count)

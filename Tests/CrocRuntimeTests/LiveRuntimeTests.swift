@@ -418,7 +418,13 @@ struct OperatorControlTests {
 
     @Test("without a token the control endpoints answer 403")
     func noToken() async throws {
-        let server = StatusServer(port: 0, registry: PrometheusCollectorRegistry(), status: LiveStatusBoard(), controls: LiveControls(), logger: quiet)
+        let server = StatusServer(
+            port: 0,
+            registry: PrometheusCollectorRegistry(),
+            status: LiveStatusBoard(),
+            controls: LiveControls(),
+            logger: quiet
+        )
         try await withServer(server) { port in
             let r = try await post("http://127.0.0.1:\(port)/api/control/flatten", token: nil)
             #expect(r.status == 403 && r.body.contains("set live.token"))
@@ -476,12 +482,26 @@ struct UniverseRuntimeTests {
         let u = try Self.universe()
         let instruments = u.symbols.map { Instrument(symbol: $0) }
         #expect(throws: LiveRuntimeError.self) {
-            try LiveRuntime(config: config, feed: .universe(u, label: "u"), instrument: instruments[0], registry: PrometheusCollectorRegistry(), logger: quiet, instruments: instruments)
+            try LiveRuntime(
+                config: config,
+                feed: .universe(u, label: "u"),
+                instrument: instruments[0],
+                registry: PrometheusCollectorRegistry(),
+                logger: quiet,
+                instruments: instruments
+            )
         }
         config.live.exchange = .paper
         let series = u.members[0]
         #expect(throws: LiveRuntimeError.self) {
-            try LiveRuntime(config: config, feed: .replay(series, label: "s"), instrument: instruments[0], registry: PrometheusCollectorRegistry(), logger: quiet, instruments: instruments)
+            try LiveRuntime(
+                config: config,
+                feed: .replay(series, label: "s"),
+                instrument: instruments[0],
+                registry: PrometheusCollectorRegistry(),
+                logger: quiet,
+                instruments: instruments
+            )
         }
     }
 

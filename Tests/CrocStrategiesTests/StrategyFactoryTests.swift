@@ -9,7 +9,12 @@ struct StrategyFactoryTests {
     @Test("builds sma_cross with defaults and with parameters")
     func builds() throws {
         let f = StrategyFactory.standard
-        #expect(f.names == ["equal_weight", "inverse_volatility", "min_variance", "model", "model_topk", "momentum_topk", "pairs", "rl", "rl_portfolio", "sma_cross"])
+        #expect(
+            f.names == [
+                "equal_weight", "inverse_volatility", "min_variance", "model", "model_topk", "momentum_topk", "pairs", "rl", "rl_portfolio",
+                "sma_cross",
+            ]
+        )
         let d = try f.make("sma_cross")
         #expect(d.name == "sma_cross(10,20)")
         #expect(d.warmupBars == 19)

@@ -61,9 +61,13 @@ struct AppConfigTests {
         // Endpoints and the unknown-position policy come from config.
         let yaml = "live: {restURL: 'http://127.0.0.1:9999', streamURL: 'ws://127.0.0.1:9998', onUnknownPosition: adopt, resolveWithin: 10}\n"
         let e = try AppConfig(from: try AppConfig.parse(text: yaml)).live
-        #expect(e.restURL == "http://127.0.0.1:9999" && e.streamURL == "ws://127.0.0.1:9998" && e.onUnknownPosition == .adopt && e.resolveWithin == 10)
+        #expect(
+            e.restURL == "http://127.0.0.1:9999" && e.streamURL == "ws://127.0.0.1:9998" && e.onUnknownPosition == .adopt && e.resolveWithin == 10
+        )
         #expect(try AppConfig.load(path: nil).live.onUnknownPosition == .refuse)
-        for (key, value) in [("live.restURL", ConfigValue.string("ftp://x")), ("live.onUnknownPosition", .string("ignore")), ("live.resolveWithin", .int(0))] {
+        for (key, value) in [
+            ("live.restURL", ConfigValue.string("ftp://x")), ("live.onUnknownPosition", .string("ignore")), ("live.resolveWithin", .int(0)),
+        ] {
             let err = #expect(throws: ConfigError.self) { try AppConfig.load(path: nil, overrides: [key: value]) }
             #expect(err?.keyPath == key)
         }
@@ -103,7 +107,18 @@ struct AppConfigTests {
               priceBandBps: 500
             """
         let r = try AppConfig(from: try AppConfig.parse(text: yaml), source: "r.yaml").risk
-        #expect(r == RiskConfig(maxOrderNotional: 5000, maxPositionNotional: 10000, maxPosition: 2, maxOpenOrders: 4, maxOrdersPerMinute: 30, maxDrawdown: 0.2, priceBandBps: 500))
+        #expect(
+            r
+                == RiskConfig(
+                    maxOrderNotional: 5000,
+                    maxPositionNotional: 10000,
+                    maxPosition: 2,
+                    maxOpenOrders: 4,
+                    maxOrdersPerMinute: 30,
+                    maxDrawdown: 0.2,
+                    priceBandBps: 500
+                )
+        )
         for (text, path, rule) in [
             ("risk: {maxDrawdown: 1.5}", "risk.maxDrawdown", "(0, 1)"), ("risk: {maxOrderNotional: -1}", "risk.maxOrderNotional", "> 0"),
             ("risk: {maxOpenOrders: 0}", "risk.maxOpenOrders", "1...1000000"), ("risk: {maxOrder: 5}", "risk.maxOrder", "unknown key"),
@@ -227,7 +242,8 @@ struct AppConfigTests {
 
     @Test("per-symbol instrument specs override the defaults for a universe")
     func perSymbolInstruments() throws {
-        let yaml = "instrument: {quantityStep: 0.01, pricePrecision: 2, symbols: {AAPL: {quantityStep: 1}, BTCUSDT: {pricePrecision: 1, quantityStep: 0.00001}}}"
+        let yaml =
+            "instrument: {quantityStep: 0.01, pricePrecision: 2, symbols: {AAPL: {quantityStep: 1}, BTCUSDT: {pricePrecision: 1, quantityStep: 0.00001}}}"
         let c = try AppConfig(from: try AppConfig.parse(text: yaml), source: "t.yaml")
         #expect(c.instrument.spec(for: "AAPL") == (2, 1))
         #expect(c.instrument.spec(for: "BTCUSDT") == (1, 0.00001))

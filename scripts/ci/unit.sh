@@ -10,8 +10,15 @@ source scripts/ci/env.sh
 echo "== layering: every target imports only targets below it"
 python3 scripts/check_layers.py
 
-echo "== build (debug, all targets)"
-swift build --build-tests
+echo "== format: swift format lint --strict with the repository's .swift-format"
+swift format lint --strict -r Sources Tests Benchmarks Examples/BlueprintWiring Package.swift
+
+echo "== build (debug, all targets); a warning in our own code fails the stage"
+swift build --build-tests 2>&1 | tee /tmp/crocbot-build.log
+if grep -E "^$PWD/(Sources|Tests|Benchmarks|Examples)/[^:]+:[0-9]+:[0-9]+: warning:" /tmp/crocbot-build.log; then
+    echo "FAIL: the build has warnings in CrocBot's own code (above); dependencies' warnings are not ours" >&2
+    exit 1
+fi
 
 echo "== tests: swift test"
 swift test

@@ -75,8 +75,14 @@ func benchCrossSection() throws {
     }
     print(
         String(
-            format: "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s (features %.3f s on 2 cores; streaming the same on one core %.3f s)",
-            universe.count, universe.timestamps.count, pipeline.width, panelTime, featureTime, streamTime
+            format:
+                "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s (features %.3f s on 2 cores; streaming the same on one core %.3f s)",
+            universe.count,
+            universe.timestamps.count,
+            pipeline.width,
+            panelTime,
+            featureTime,
+            streamTime
         )
     )
 
@@ -127,8 +133,12 @@ func benchCrossSection() throws {
     let mse = zip(predictions, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(y.count)
     print(
         String(
-            format: "gbdt on the panel: %d rows x %d features, 100 rounds, depth 6, 63 leaves, 2 threads: best %.3f s (training mse %.6f); /tmp/crocbench_panel.bin for scripts/bench_lightgbm_panel.py",
-            y.count, width, gbdtTime, mse
+            format:
+                "gbdt on the panel: %d rows x %d features, 100 rounds, depth 6, 63 leaves, 2 threads: best %.3f s (training mse %.6f); /tmp/crocbench_panel.bin for scripts/bench_lightgbm_panel.py",
+            y.count,
+            width,
+            gbdtTime,
+            mse
         )
     )
 
@@ -141,7 +151,12 @@ func benchCrossSection() throws {
         model: model!
     )
     let instruments = universe.symbols.map { Instrument(symbol: $0, pricePrecision: 4, quantityStep: FixedPoint(raw: 1)) }
-    let options = BacktestOptions(cash: FixedPoint(100_000), fees: FeeModel(commissionRate: FixedPoint("0.001")!), fillTiming: .close, finalize: .none)
+    let options = BacktestOptions(
+        cash: FixedPoint(100_000),
+        fees: FeeModel(commissionRate: FixedPoint("0.001")!),
+        fillTiming: .close,
+        finalize: .none
+    )
     func time(_ make: () throws -> any Strategy) throws -> (Double, Int) {
         var best = Double.infinity
         var fills = 0
@@ -155,7 +170,11 @@ func benchCrossSection() throws {
         return (best, fills)
     }
     let (momentum, momentumFills) = try time {
-        try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(50), "lookback": .int(126), "rebalance": .int(21)], symbols: universe.symbols)
+        try StrategyFactory.standard.make(
+            "momentum_topk",
+            parameters: ["top": .int(50), "lookback": .int(126), "rebalance": .int(21)],
+            symbols: universe.symbols
+        )
     }
     let (topk, topkFills) = try time {
         ModelTopKStrategy(adapter: InferenceAdapter(bundle: bundle, recordLatency: false), top: 50, dropout: 5, rebalance: 21)
@@ -163,7 +182,11 @@ func benchCrossSection() throws {
     print(
         String(
             format: "model_topk vs momentum_topk (top 50, every 21 bars, 500 symbols): %.3f s (%d fills) vs %.3f s (%d fills): %.2f x",
-            topk, topkFills, momentum, momentumFills, topk / momentum
+            topk,
+            topkFills,
+            momentum,
+            momentumFills,
+            topk / momentum
         )
     )
 
@@ -175,7 +198,8 @@ func benchPortfolioEnvironment(_ universe: Universe) throws {
     // 4. PortfolioEnvironment: 20 assets, window 32, random actions, one core.
     let twenty = try universe.selecting(Array(universe.symbols.enumerated().filter { $0.offset % 10 != 0 }.map(\.element).prefix(20)))
     let envFeatures = try FeaturePipelineDefinition.parse(
-        text: "[{name: r5, indicator: returns, params: {period: 5}}, {name: r20, indicator: returns, params: {period: 20}}, {name: v20, indicator: volatility, params: {period: 20}}, {name: z20, indicator: zscore, params: {period: 20}}]"
+        text:
+            "[{name: r5, indicator: returns, params: {period: 5}}, {name: r20, indicator: returns, params: {period: 20}}, {name: v20, indicator: volatility, params: {period: 20}}, {name: z20, indicator: zscore, params: {period: 20}}]"
     )
     var c = PortfolioEnvironmentConfig()
     c.window = 32
@@ -195,8 +219,12 @@ func benchPortfolioEnvironment(_ universe: Universe) throws {
     let envTime = seconds(ContinuousClock.now - start)
     print(
         String(
-            format: "portfolio environment: 20 assets x window 32 x 4 features (observation %d), %d random steps: %.0f steps/s (one core; checksum %.3f)",
-            env.observationSize, steps, Double(steps) / envTime, checksum
+            format:
+                "portfolio environment: 20 assets x window 32 x 4 features (observation %d), %d random steps: %.0f steps/s (one core; checksum %.3f)",
+            env.observationSize,
+            steps,
+            Double(steps) / envTime,
+            checksum
         )
     )
 
@@ -212,8 +240,11 @@ func benchPortfolioEnvironment(_ universe: Universe) throws {
     let ppoTime = seconds(ContinuousClock.now - t0)
     print(
         String(
-            format: "ppo on the portfolio environment: %d steps (2 rollouts of 2048, 10 epochs, batch 64, [64, 64]) in %.2f s: %.0f steps/s, learning included",
-            total, ppoTime, Double(total) / ppoTime
+            format:
+                "ppo on the portfolio environment: %d steps (2 rollouts of 2048, 10 epochs, batch 64, [64, 64]) in %.2f s: %.0f steps/s, learning included",
+            total,
+            ppoTime,
+            Double(total) / ppoTime
         )
     )
 }

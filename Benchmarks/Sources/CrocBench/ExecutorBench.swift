@@ -71,7 +71,7 @@ func benchExecutor(orders: Int) async throws {
                 allowShort: true,
                 cash: FixedPoint(1_000_000_000)
             )
-            await venue.process(bar: Bar(timestamp: Timestamp(nanoseconds: 0), open: 100, high: 100, low: 100, close: 100, volume: 0))
+            venue.process(bar: Bar(timestamp: Timestamp(nanoseconds: 0), open: 100, high: 100, low: 100, close: 100, volume: 0))
             let ex = MarketOrderExecutor(
                 client: venue,
                 store: InMemoryOrderStore(),
@@ -110,7 +110,7 @@ func benchExecutor(orders: Int) async throws {
             let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let lat = metrics.samples("crocbot_signal_to_submit_seconds")
             precondition(lat.count == n, "every order reached the venue (\(lat.count)/\(n))")
-            let fills = await venue.account.fillCount
+            let fills = venue.account.fillCount
             precondition(fills == n, "every order filled (\(fills)/\(n))")
             results.append((Double(n) / secs, percentile(lat, 0.5), percentile(lat, 0.99)))
             await ex.shutdown()
@@ -134,7 +134,7 @@ func benchExecutor(orders: Int) async throws {
     defer { try? FileManager.default.removeItem(atPath: path) }
     let instrument = Instrument(symbol: "BTCUSDT", pricePrecision: 2, quantityStep: FixedPoint(1))
     let venue = SimulatedExecutionClient(instrument: instrument, fees: .free, fillTiming: .close, allowShort: true, cash: FixedPoint(1_000_000_000))
-    await venue.process(bar: Bar(timestamp: Timestamp(nanoseconds: 0), open: 100, high: 100, low: 100, close: 100, volume: 0))
+    venue.process(bar: Bar(timestamp: Timestamp(nanoseconds: 0), open: 100, high: 100, low: 100, close: 100, volume: 0))
     let ex = MarketOrderExecutor(
         client: venue,
         store: try SQLiteOrderStore(path: path),

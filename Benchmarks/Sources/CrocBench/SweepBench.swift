@@ -1,7 +1,7 @@
 import CrocData
 import CrocPipelines
-import CrocSupport
 import CrocStrategies
+import CrocSupport
 import Foundation
 
 /// `crocbench sweep`: the 100 × 100 `sma_cross` grid of `Examples/sweep-grid-100x100.yaml`
@@ -113,7 +113,15 @@ func benchSweep() async throws {
             exit(1)
         }
     }
-    print(String(format: "SQLite store, 10,000 trials: write %.3f s (%.1f us/trial), read back %.3f s (%.1f us/trial)", write, write * 100, read, read * 100))
+    print(
+        String(
+            format: "SQLite store, 10,000 trials: write %.3f s (%.1f us/trial), read back %.3f s (%.1f us/trial)",
+            write,
+            write * 100,
+            read,
+            read * 100
+        )
+    )
     let one = times[1]!
     let all = times[cores]!
     let best = lite.best!
@@ -134,7 +142,6 @@ func benchSweep() async throws {
     print("  targets: < 0.5 s on 2 cores, >= 1.8x one core; best trial \(best.index) \(best.parameters) Sharpe \(best.objective!)")
 }
 
-
 /// `crocbench portfolio-sweep`: 10,000 trials of `momentum_topk` (lookback 5...504 × top
 /// 1...10 × rebalance 5 or 21; fills at the close, 0.1 % commission) over a generated
 /// universe of 20 symbols × 8,000 daily bars on every core, in memory. Prints the time and
@@ -144,18 +151,18 @@ func benchPortfolioSweep() async throws {
     let spec = try SweepSpec(
         try AppConfig.parse(
             text: """
-        name: portfolio-sweep-bench
-        strategy: momentum_topk
-        universe: generated
-        sampler: grid
-        parameters:
-          lookback: {min: 5, max: 504, step: 1}
-          top: {min: 1, max: 10, step: 1}
-          rebalance: [5, 21]
-        objective: sharpe
-        instrument: {quantityStep: 0.00000001}
-        backtest: {cash: 100000, commission: 0.001, fillAt: close, finalize: none}
-        """,
+                name: portfolio-sweep-bench
+                strategy: momentum_topk
+                universe: generated
+                sampler: grid
+                parameters:
+                  lookback: {min: 5, max: 504, step: 1}
+                  top: {min: 1, max: 10, step: 1}
+                  rebalance: [5, 21]
+                objective: sharpe
+                instrument: {quantityStep: 0.00000001}
+                backtest: {cash: 100000, commission: 0.001, fillAt: close, finalize: none}
+                """,
             source: "crocbench"
         ),
         source: "crocbench"
@@ -168,8 +175,13 @@ func benchPortfolioSweep() async throws {
     let s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     print(
         String(
-            format: "portfolio-sweep: %d trials of momentum_topk over 20 symbols x 8000 bars on %d workers: %.1f s, %.1f trials/s, %.1f M asset-bars/s",
-            summary.evaluated, cores, s, Double(summary.evaluated) / s, Double(summary.evaluated) * 160_000 / s / 1e6
+            format:
+                "portfolio-sweep: %d trials of momentum_topk over 20 symbols x 8000 bars on %d workers: %.1f s, %.1f trials/s, %.1f M asset-bars/s",
+            summary.evaluated,
+            cores,
+            s,
+            Double(summary.evaluated) / s,
+            Double(summary.evaluated) * 160_000 / s / 1e6
         )
     )
     guard summary.evaluated == 10_000 else { throw CocoaError(.featureUnsupported) }

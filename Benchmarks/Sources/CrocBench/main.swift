@@ -141,7 +141,9 @@ func syntheticUniverse(symbols: Int = 500, bars: Int = 2520, seed: UInt64 = 11, 
             price *= 1 + (next() - 0.5) * 0.04 + 0.0003
             guard i >= first && i < last else { continue }
             let c = (price * 10_000).rounded() / 10_000
-            series.appendUnchecked(Bar(timestamp: Timestamp(nanoseconds: t0 + Int64(i) * 86_400_000_000_000), open: c, high: c, low: c, close: c, volume: 0))
+            series.appendUnchecked(
+                Bar(timestamp: Timestamp(nanoseconds: t0 + Int64(i) * 86_400_000_000_000), open: c, high: c, low: c, close: c, volume: 0)
+            )
         }
         members.append(series)
     }
@@ -182,15 +184,26 @@ func benchPortfolio() throws {
     let closesBytes = Double(cells * 8)
     print(
         String(
-            format: "portfolio: momentum_topk top 50 over %d symbols x %d rows (%d asset-bars%@): best %.2f ms, %.1f M asset-bars/s (%.1f M cells/s), %d fills, final equity %.6f",
-            universe.count, universe.timestamps.count, assetBars, FileManager.default.fileExists(atPath: path) ? " from \(path)" : ", generated",
-            best * 1000, Double(assetBars) / best / 1e6, Double(cells) / best / 1e6, fills, final
+            format:
+                "portfolio: momentum_topk top 50 over %d symbols x %d rows (%d asset-bars%@): best %.2f ms, %.1f M asset-bars/s (%.1f M cells/s), %d fills, final equity %.6f",
+            universe.count,
+            universe.timestamps.count,
+            assetBars,
+            FileManager.default.fileExists(atPath: path) ? " from \(path)" : ", generated",
+            best * 1000,
+            Double(assetBars) / best / 1e6,
+            Double(cells) / best / 1e6,
+            fills,
+            final
         )
     )
     print(
         String(
             format: "portfolio: closes %.1f MB; universe in memory %.1f MB; peak RSS over the process baseline %.1f MB (%.2f x the closes)",
-            closesBytes / 1e6, Double(loaded - before) / 1e6, Double(peak - before) / 1e6, Double(peak - before) / closesBytes
+            closesBytes / 1e6,
+            Double(loaded - before) / 1e6,
+            Double(peak - before) / 1e6,
+            Double(peak - before) / closesBytes
         )
     )
 }
@@ -324,7 +337,7 @@ func benchIndicators(path: String) throws {
 func modelData(rows n: Int, path: String) throws -> Dataset {
     let d = 32
     if !FileManager.default.fileExists(atPath: path) {
-        var rng = SystemRandomNumberGenerator()
+        let rng = SystemRandomNumberGenerator()
         _ = rng
         var state: UInt64 = 12345
         func uniform() -> Double {

@@ -134,7 +134,8 @@ extension SeededBugSuite {
         for a in anomalies {
             let context = inspector.context(for: a)
             let covers = context.excerpts.contains { e in
-                e.path == bug.file && e.firstLine <= line && line < e.firstLine + e.text.split(separator: "\n", omittingEmptySubsequences: false).count
+                e.path == bug.file && e.firstLine <= line
+                    && line < e.firstLine + e.text.split(separator: "\n", omittingEmptySubsequences: false).count
             }
             let rank = context.suspects.firstIndex { $0.path == bug.file && $0.firstLine <= line && line <= $0.lastLine }.map { $0 + 1 }
             let outcome = LocalisationOutcome(

@@ -140,7 +140,12 @@ public struct CodebaseInspector: Sendable {
             guard let commit = s.recentCommits.first else { continue }
             let diff = localiser.diff(of: commit, for: s)
             guard !diff.isEmpty else { continue }
-            collector.add(path: "\(s.path)@\(commit.prefix { $0 != " " })", firstLine: s.firstLine, text: String(diff.prefix(3000)), reason: "recent change to \(s.name): \(commit)")
+            collector.add(
+                path: "\(s.path)@\(commit.prefix { $0 != " " })",
+                firstLine: s.firstLine,
+                text: String(diff.prefix(3000)),
+                reason: "recent change to \(s.name): \(commit)"
+            )
         }
 
         // The repository's types that the code uses, as interfaces.

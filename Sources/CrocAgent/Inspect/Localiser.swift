@@ -250,11 +250,22 @@ struct Localiser {
         func add(_ f: Function, _ reason: String, _ rank: Double) {
             let key = "\(f.path):\(f.firstLine)"
             if let old = found[key] {
-                if rank < old.rank { found[key]!.rank = rank; found[key]!.reason = reason }
+                if rank < old.rank {
+                    found[key]!.rank = rank
+                    found[key]!.reason = reason
+                }
                 return
             }
             guard found.count < maxSuspects else { return }
-            found[key] = Suspect(path: f.path, name: f.name, typeName: f.typeName, firstLine: f.firstLine, lastLine: f.lastLine, reason: reason, rank: rank)
+            found[key] = Suspect(
+                path: f.path,
+                name: f.name,
+                typeName: f.typeName,
+                firstLine: f.firstLine,
+                lastLine: f.lastLine,
+                reason: reason,
+                rank: rank
+            )
             order.append(key)
         }
         /// The calls of `f` between `from` and `to`, followed breadth-first through the
@@ -323,7 +334,9 @@ struct Localiser {
             if !names.contains(n) { names.append(n) }
         }
         var sites: [RecordSite] = []
-        let property = try! NSRegularExpression(pattern: "([A-Za-z_][A-Za-z0-9_]*)\\s*=\\s*(?:Metrics\\.)?(?:Counter|Timer|Gauge|Recorder|Meter|FloatingPointCounter)\\(")
+        let property = try! NSRegularExpression(
+            pattern: "([A-Za-z_][A-Za-z0-9_]*)\\s*=\\s*(?:Metrics\\.)?(?:Counter|Timer|Gauge|Recorder|Meter|FloatingPointCounter)\\("
+        )
         for name in names {
             var properties: [String] = []
             var recorders: [String] = []
@@ -497,7 +510,10 @@ struct Localiser {
             let diff = Self.git(["show", "--format=", "--unified=0", "--no-color", sha], in: repository)
             var path: String?
             for l in diff.split(separator: "\n") {
-                if l.hasPrefix("+++ b/") { path = String(l.dropFirst(6)); continue }
+                if l.hasPrefix("+++ b/") {
+                    path = String(l.dropFirst(6))
+                    continue
+                }
                 guard l.hasPrefix("@@"), let p = path, searchable.contains(p), let m = module(p), modules.contains(m) else { continue }
                 // `@@ -a,b +c,d @@`: the changed lines start at c on the new side.
                 let plus = l.split(separator: " ").first { $0.hasPrefix("+") }
@@ -506,12 +522,19 @@ struct Localiser {
                 else { continue }
                 if let i = suspects.firstIndex(where: { $0.path == fn.path && $0.firstLine == fn.firstLine }) {
                     suspects[i].rank = min(suspects[i].rank, 0.5)
-                    if !suspects[i].reason.contains(String(sha.prefix(10))) { suspects[i].reason += "; changed by the newest commit \(sha.prefix(10)) \(f[2])" }
+                    if !suspects[i].reason.contains(String(sha.prefix(10))) {
+                        suspects[i].reason += "; changed by the newest commit \(sha.prefix(10)) \(f[2])"
+                    }
                 } else {
                     suspects.append(
                         Suspect(
-                            path: fn.path, name: fn.name, typeName: fn.typeName, firstLine: fn.firstLine, lastLine: fn.lastLine,
-                            reason: "changed by the newest commit \(sha.prefix(10)) \(f[2]), in \(m) on the path", rank: 0.5,
+                            path: fn.path,
+                            name: fn.name,
+                            typeName: fn.typeName,
+                            firstLine: fn.firstLine,
+                            lastLine: fn.lastLine,
+                            reason: "changed by the newest commit \(sha.prefix(10)) \(f[2]), in \(m) on the path",
+                            rank: 0.5,
                             recentCommits: ["\(sha.prefix(10)) \(f[2])"]
                         )
                     )
@@ -556,13 +579,25 @@ final class FunctionCollector: SyntaxVisitor {
 
     private func line(_ p: AbsolutePosition) -> Int { converter.location(for: p).line }
 
-    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind {
+        types.append(node.name.text)
+        return .visitChildren
+    }
     override func visitPost(_ node: StructDeclSyntax) { types.removeLast() }
-    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind {
+        types.append(node.name.text)
+        return .visitChildren
+    }
     override func visitPost(_ node: ClassDeclSyntax) { types.removeLast() }
-    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind {
+        types.append(node.name.text)
+        return .visitChildren
+    }
     override func visitPost(_ node: EnumDeclSyntax) { types.removeLast() }
-    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { types.append(node.name.text); return .visitChildren }
+    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind {
+        types.append(node.name.text)
+        return .visitChildren
+    }
     override func visitPost(_ node: ActorDeclSyntax) { types.removeLast() }
     override func visit(_ node: ExtensionDeclSyntax) -> SyntaxVisitorContinueKind {
         types.append(node.extendedType.trimmedDescription.split(separator: ".").last.map(String.init) ?? node.extendedType.trimmedDescription)
@@ -571,7 +606,9 @@ final class FunctionCollector: SyntaxVisitor {
     override func visitPost(_ node: ExtensionDeclSyntax) { types.removeLast() }
 
     override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind {
-        if let body = node.body { record(name: node.name.text, node: Syntax(node), parameters: node.signature.parameterClause.parameters, body: Syntax(body)) }
+        if let body = node.body {
+            record(name: node.name.text, node: Syntax(node), parameters: node.signature.parameterClause.parameters, body: Syntax(body))
+        }
         return .visitChildren
     }
     override func visit(_ node: VariableDeclSyntax) -> SyntaxVisitorContinueKind {
@@ -583,11 +620,15 @@ final class FunctionCollector: SyntaxVisitor {
         return .visitChildren
     }
     override func visit(_ node: SubscriptDeclSyntax) -> SyntaxVisitorContinueKind {
-        if let accessors = node.accessorBlock { record(name: "subscript", node: Syntax(node), parameters: node.parameterClause.parameters, body: Syntax(accessors)) }
+        if let accessors = node.accessorBlock {
+            record(name: "subscript", node: Syntax(node), parameters: node.parameterClause.parameters, body: Syntax(accessors))
+        }
         return .visitChildren
     }
     override func visit(_ node: InitializerDeclSyntax) -> SyntaxVisitorContinueKind {
-        if let body = node.body { record(name: "init", node: Syntax(node), parameters: node.signature.parameterClause.parameters, body: Syntax(body)) }
+        if let body = node.body {
+            record(name: "init", node: Syntax(node), parameters: node.signature.parameterClause.parameters, body: Syntax(body))
+        }
         return .visitChildren
     }
 
@@ -651,10 +692,12 @@ final class FunctionCollector: SyntaxVisitor {
                         receiver = inner.declName.baseName.text
                     } else if let sub = base.as(SubscriptCallExprSyntax.self) {
                         // `s.lanes[k].submit(...)`: the element type of `lanes`.
-                        receiver = sub.calledExpression.as(DeclReferenceExprSyntax.self)?.baseName.text
+                        receiver =
+                            sub.calledExpression.as(DeclReferenceExprSyntax.self)?.baseName.text
                             ?? sub.calledExpression.as(MemberAccessExprSyntax.self)?.declName.baseName.text
                     } else if let opt = base.as(OptionalChainingExprSyntax.self) {
-                        receiver = opt.expression.as(DeclReferenceExprSyntax.self)?.baseName.text
+                        receiver =
+                            opt.expression.as(DeclReferenceExprSyntax.self)?.baseName.text
                             ?? opt.expression.as(MemberAccessExprSyntax.self)?.declName.baseName.text
                     }
                 }

@@ -175,7 +175,9 @@ public enum UnifiedDiff {
             if line.hasPrefix("@@") {
                 guard current != nil else { throw PatchError(.malformed, "line \(i + 1): hunk header before any ---/+++ file header") }
                 flushHunk()
-                guard let (a, c, counts) = header(line) else { throw PatchError(.malformed, path: current?.path, "line \(i + 1): bad hunk header '\(line)'") }
+                guard let (a, c, counts) = header(line) else {
+                    throw PatchError(.malformed, path: current?.path, "line \(i + 1): bad hunk header '\(line)'")
+                }
                 hunk = Hunk(oldStart: a, newStart: c, header: line, lines: [])
                 remaining = counts
                 i += 1

@@ -58,7 +58,12 @@ public struct WorkspaceSettings: Sendable, Hashable {
     public var overlay: Bool
 
     /// Creates settings.
-    public init(cacheDirectory: URL? = WorkspaceSettings.defaultCache, isolateNetwork: Bool = true, keepEnvironment: [String] = [], overlay: Bool = true) {
+    public init(
+        cacheDirectory: URL? = WorkspaceSettings.defaultCache,
+        isolateNetwork: Bool = true,
+        keepEnvironment: [String] = [],
+        overlay: Bool = true
+    ) {
         self.cacheDirectory = cacheDirectory
         self.isolateNetwork = isolateNetwork
         self.keepEnvironment = keepEnvironment
@@ -179,7 +184,11 @@ public final class Workspace: @unchecked Sendable {
     ///   their own (a review branch is committed there, or a patch deletes or renames a
     ///   file): no overlay then.
     /// - Throws: `AgentError(.workspace)` when it cannot be created.
-    public static func create(from repository: URL, settings: WorkspaceSettings = .init(), needsFiles: Bool = false) async throws(AgentError) -> Workspace {
+    public static func create(
+        from repository: URL,
+        settings: WorkspaceSettings = .init(),
+        needsFiles: Bool = false
+    ) async throws(AgentError) -> Workspace {
         let repo = repository.standardizedFileURL
         let isGit = FileManager.default.fileExists(atPath: repo.appendingPathComponent(".git").path)
         if settings.overlay, !needsFiles, let cache = settings.cacheDirectory, overlayAvailable,
@@ -310,7 +319,8 @@ public final class Workspace: @unchecked Sendable {
     public static let overlayAvailable: Bool = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-overlay-probe-\(UUID().uuidString)").path
         defer { removeTree(URL(fileURLWithPath: dir)) }
-        let script = "mkdir -p \(dir)/l \(dir)/u \(dir)/w \(dir)/m && echo x > \(dir)/l/f && unshare -rm sh -c "
+        let script =
+            "mkdir -p \(dir)/l \(dir)/u \(dir)/w \(dir)/m && echo x > \(dir)/l/f && unshare -rm sh -c "
             + quote("mount -t overlay overlay -o lowerdir=\(dir)/l,upperdir=\(dir)/u,workdir=\(dir)/w \(dir)/m && test -f \(dir)/m/f")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -393,9 +403,12 @@ public final class Workspace: @unchecked Sendable {
         if let work = overlayWork {
             // A private mount namespace (and, when asked, network namespace) per command; the
             // overlay is mounted at the repository's path there, and the command runs in it.
-            let mount = "mount -t overlay overlay -o lowerdir=\(Self.quote(repository.path)),upperdir=\(Self.quote(root.path)),workdir=\(Self.quote(work.path)) \(Self.quote(repository.path))"
+            let mount =
+                "mount -t overlay overlay -o lowerdir=\(Self.quote(repository.path)),upperdir=\(Self.quote(root.path)),workdir=\(Self.quote(work.path)) \(Self.quote(repository.path))"
             let lo = isolatesNetwork ? "(ip link set lo up || ifconfig lo up) >/dev/null 2>&1; " : ""
-            line = "unshare -rm\(isolatesNetwork ? "n" : "") sh -c " + Self.quote("\(mount) && \(lo)cd \(Self.quote(repository.path)) && \(command.command)")
+            line =
+                "unshare -rm\(isolatesNetwork ? "n" : "") sh -c "
+                + Self.quote("\(mount) && \(lo)cd \(Self.quote(repository.path)) && \(command.command)")
         } else {
             line = isolatesNetwork ? Self.withoutNetwork(command.command) : command.command
         }

@@ -70,7 +70,11 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
         high = closes
         low = closes
         close = closes
-        volume = zeros.map { precondition($0.count == closes.count, "one volume per close"); return $0 } ?? [Double](repeating: 0, count: closes.count)
+        volume =
+            zeros.map {
+                precondition($0.count == closes.count, "one volume per close")
+                return $0
+            } ?? [Double](repeating: 0, count: closes.count)
     }
 
     /// Appends without validation (loaders validate first).

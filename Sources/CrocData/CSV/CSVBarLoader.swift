@@ -254,7 +254,18 @@ public enum CSVBarLoader {
                 nonisolated(unsafe) let lines = lineMap
                 DispatchQueue.concurrentPerform(iterations: 2) { k in
                     do throws(CSVError) {
-                        try parseRows(bytes, from: bounds[k].0, to: bounds[k].1, lineBefore: bounds[k].2, layout: layout, file: file, options: options, maxProblems: 0, lineMap: lines, into: &slots[k])
+                        try parseRows(
+                            bytes,
+                            from: bounds[k].0,
+                            to: bounds[k].1,
+                            lineBefore: bounds[k].2,
+                            layout: layout,
+                            file: file,
+                            options: options,
+                            maxProblems: 0,
+                            lineMap: lines,
+                            into: &slots[k]
+                        )
                     } catch {
                         slots[k].error = error
                     }
@@ -262,7 +273,14 @@ public enum CSVBarLoader {
                 if let e = parts[0].error { throw e }
                 if let first = parts[1].firstTimestamp, first <= parts[0].lastTimestamp {
                     let map = { (l: Int) -> Int in lineMap.map { l >= 2 && l - 2 < $0.count ? $0[l - 2] : l } ?? l }
-                    throw orderError(ts: first, line: map(parts[1].firstLine), after: parts[0].lastTimestamp, onLine: map(parts[0].lastLine), layout: layout, file: file)
+                    throw orderError(
+                        ts: first,
+                        line: map(parts[1].firstLine),
+                        after: parts[0].lastTimestamp,
+                        onLine: map(parts[0].lastLine),
+                        layout: layout,
+                        file: file
+                    )
                 }
                 if let e = parts[1].error { throw e }
                 var series = parts[0].series
@@ -274,7 +292,18 @@ public enum CSVBarLoader {
         }
 
         var rows = Rows(series: BarSeries(symbol: symbol, pricePrecision: 0, reservingCapacity: max(16, n / 48)))
-        try parseRows(p, from: bodyStart, to: n, lineBefore: 1, layout: layout, file: file, options: options, maxProblems: maxProblems, lineMap: lineMap, into: &rows)
+        try parseRows(
+            p,
+            from: bodyStart,
+            to: n,
+            lineBefore: 1,
+            layout: layout,
+            file: file,
+            options: options,
+            maxProblems: maxProblems,
+            lineMap: lineMap,
+            into: &rows
+        )
         rows.series.pricePrecision = min(rows.maxFraction, FixedPoint.decimals)
         return CSVInspection(series: rows.series, rowCount: rows.rowCount, problems: rows.problems, problemCount: rows.problemCount)
     }
@@ -389,7 +418,14 @@ public enum CSVBarLoader {
                         } else {
                             let text = String(decoding: UnsafeBufferPointer(start: p + a, count: min(b - a, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.badTimestamp, file: file, line: ln(line), column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
+                                CSVError(
+                                    .badTimestamp,
+                                    file: file,
+                                    line: ln(line),
+                                    column: column + 1,
+                                    columnName: layout.names[column],
+                                    detail: "'\(text)'"
+                                )
                             )
                             rowOK = false
                         }
@@ -410,19 +446,35 @@ public enum CSVBarLoader {
                         case .invalid:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.notANumber, file: file, line: ln(line), column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
+                                CSVError(
+                                    .notANumber,
+                                    file: file,
+                                    line: ln(line),
+                                    column: column + 1,
+                                    columnName: layout.names[column],
+                                    detail: "'\(text)'"
+                                )
                             )
                             rowOK = false
                         case .nonFinite:
                             let text = String(decoding: UnsafeBufferPointer(start: p + s, count: min(e - s, 64)), as: UTF8.self)
                             try report(
-                                CSVError(.nonFinite, file: file, line: ln(line), column: column + 1, columnName: layout.names[column], detail: "'\(text)'")
+                                CSVError(
+                                    .nonFinite,
+                                    file: file,
+                                    line: ln(line),
+                                    column: column + 1,
+                                    columnName: layout.names[column],
+                                    detail: "'\(text)'"
+                                )
                             )
                             rowOK = false
                         }
                     }
                 } else {
-                    try report(CSVError(.extraFields, file: file, line: ln(line), column: column + 1, detail: "header has \(layout.names.count) columns"))
+                    try report(
+                        CSVError(.extraFields, file: file, line: ln(line), column: column + 1, detail: "header has \(layout.names.count) columns")
+                    )
                     rowOK = false
                     break
                 }

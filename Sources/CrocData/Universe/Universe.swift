@@ -279,7 +279,8 @@ public enum UniverseError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSymbols(let path, let detail): return "\(path): universe has no symbols: \(detail)"
         case .duplicateSymbol(let s, let a, let b): return "symbol '\(s)' appears twice in the universe: \(a) and \(b)"
         case .unknownSymbols(let names, let available):
-            return "unknown symbol\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")): the universe has \(available.joined(separator: ", "))"
+            return
+                "unknown symbol\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")): the universe has \(available.joined(separator: ", "))"
         case .timeZoneMismatch(let s, let z, let f, let fz):
             return "universe members disagree on the time zone: \(f) is written in \(fz), \(s) in \(z); convert them to one zone first"
         case .barLengthMismatch(let s, let l, let f, let fl):

@@ -45,7 +45,12 @@ public enum UniverseLoader {
     }
 
     /// Reads a universe from CSV text (a wide, long or ordinary file), as `load` reads a file.
-    public static func parse(text: String, file: String = "<memory>", symbols: [String]? = nil, options: CSVOptions = .init()) throws(UniverseError)
+    public static func parse(
+        text: String,
+        file: String = "<memory>",
+        symbols: [String]? = nil,
+        options: CSVOptions = .init()
+    ) throws(UniverseError)
         -> Universe
     {
         var options = options
@@ -147,7 +152,13 @@ public enum UniverseLoader {
     /// Gathers each symbol's rows (with the header) into its own buffer, remembering each row's
     /// line in the file, and reads every buffer with the single-file parser: the same validation,
     /// the errors naming the file's own lines.
-    static func parseLong(_ p: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, symbolColumn: Int, names: [String]) throws(UniverseError)
+    static func parseLong(
+        _ p: UnsafeBufferPointer<UInt8>,
+        file: String,
+        options: CSVOptions,
+        symbolColumn: Int,
+        names: [String]
+    ) throws(UniverseError)
         -> Universe
     {
         let delim = options.delimiter
@@ -210,7 +221,10 @@ public enum UniverseLoader {
         let delim = options.delimiter
         let (_, bodyStart) = header(p, delimiter: delim)
         guard names.count >= 2 else {
-            throw .noSymbols(path: file, detail: "a wide file has the time in its first column and one column of closes per symbol; the header has \(names.count) column")
+            throw .noSymbols(
+                path: file,
+                detail: "a wide file has the time in its first column and one column of closes per symbol; the header has \(names.count) column"
+            )
         }
         let symbols = Array(names.dropFirst())
         var firstColumn: [String: Int] = [:]
@@ -316,7 +330,8 @@ public enum UniverseLoader {
                         line: line,
                         column: column + 1,
                         columnName: names[column],
-                        detail: "row has \(column) fields, header has \(names.count) (leave a cell empty, with its comma, where a symbol has no price)"
+                        detail:
+                            "row has \(column) fields, header has \(names.count) (leave a cell empty, with its comma, where a symbol has no price)"
                     )
                 )
             }

@@ -171,7 +171,15 @@ public actor BinanceSpotClient: ExecutionClient, VenueRulesProvider {
     /// `PRICE_FILTER` tick size, `LOT_SIZE` step, minimum and maximum,
     /// `MIN_NOTIONAL` or `NOTIONAL` minimum value, and the base and quote assets.
     public func rules(symbol: String, deadline: ContinuousClock.Instant) async throws(ExecutionError) -> VenueRules {
-        let data = try await send(.GET, "/api/v3/exchangeInfo", [("symbol", symbol)], signed: false, weight: 20, operation: "exchange info", deadline: deadline)
+        let data = try await send(
+            .GET,
+            "/api/v3/exchangeInfo",
+            [("symbol", symbol)],
+            signed: false,
+            weight: 20,
+            operation: "exchange info",
+            deadline: deadline
+        )
         return try Self.decodeRules(data, symbol: symbol)
     }
 
@@ -475,7 +483,9 @@ public actor BinanceSpotClient: ExecutionClient, VenueRulesProvider {
         let text = "\(error)"
         // NIOPosix's NIOConnectionError ("Connection errors: ..." / "DNS error: ...") and NIOSSL's handshake
         // failures are not visible as types here: their texts name them.
-        let preSend = ["Connection errors:", "DNS error", "NIOConnectionError", "getaddrinfo", "SocketAddressError", "handshakeFailed", "TLS handshake"]
+        let preSend = [
+            "Connection errors:", "DNS error", "NIOConnectionError", "getaddrinfo", "SocketAddressError", "handshakeFailed", "TLS handshake",
+        ]
         if preSend.contains(where: { text.contains($0) }) {
             return .transport(operation: operation, message: text, requestSent: false)
         }

@@ -134,7 +134,9 @@ public final class SimulatedExecutionClient: ExecutionClient {
     {
         let result = state.withLock { s -> Result<VenueOrder, ExecutionError> in
             guard let lane = s.laneOf[request.symbol] else {
-                return .failure(.invalidRequest("\(request.symbol): not traded here (symbols: \(s.lanes.map(\.instrument.symbol).joined(separator: ", ")))"))
+                return .failure(
+                    .invalidRequest("\(request.symbol): not traded here (symbols: \(s.lanes.map(\.instrument.symbol).joined(separator: ", ")))")
+                )
             }
             guard let last = s.lastBars[lane], let now = s.time else { return .failure(.invalidRequest("\(request.symbol): no market data yet")) }
             var bar = last
@@ -142,7 +144,9 @@ public final class SimulatedExecutionClient: ExecutionClient {
                 // No bar of this symbol now: it does not trade at a close it does not have, and a
                 // resting order waits for its next bar (as in a portfolio backtest).
                 if s.lanes[lane].fillTiming == .close && request.kind.limitPrice == nil {
-                    return .failure(.rejected(operation: "submit", code: nil, message: "\(request.symbol) has no bar at \(now): it does not trade now"))
+                    return .failure(
+                        .rejected(operation: "submit", code: nil, message: "\(request.symbol) has no bar at \(now): it does not trade now")
+                    )
                 }
                 bar = Bar(timestamp: now, open: last.close, high: last.close, low: last.close, close: last.close, volume: 0)
             }

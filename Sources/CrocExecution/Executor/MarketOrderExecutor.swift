@@ -426,7 +426,7 @@ public actor MarketOrderExecutor {
         let candidates = book.records.values.filter { r in
             recovering ? true : r.state.isOpenAtVenue && (r.state != .submitted || unresolved.contains(r.clientOrderID))
         }
-            .sorted { $0.createdAt < $1.createdAt }
+        .sorted { $0.createdAt < $1.createdAt }
         for r in candidates {
             if recovering, configuration.recoveryGrace > .zero {
                 let ageNanos = Self.wallClock().nanoseconds - r.createdAt.nanoseconds
@@ -703,7 +703,10 @@ public actor MarketOrderExecutor {
             if !unresolved.isEmpty { resolved(r) }
             do {
                 if try !store.record(fill: fill, order: r) {
-                    logger.warning("fill was already in the store", metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"])
+                    logger.warning(
+                        "fill was already in the store",
+                        metadata: ["client_order_id": "\(fill.clientOrderID)", "cumulative": "\(fill.cumulativeQuantity)"]
+                    )
                 }
             } catch {
                 logger.critical("fill could not be stored", metadata: ["client_order_id": "\(r.clientOrderID)", "error": "\(error)"])
@@ -716,7 +719,10 @@ public actor MarketOrderExecutor {
             do {
                 try store.recordUnknownReport(snap, receivedAt: Self.wallClock())
             } catch {
-                logger.critical("unknown-order report could not be stored", metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"])
+                logger.critical(
+                    "unknown-order report could not be stored",
+                    metadata: ["client_order_id": "\(snap.clientOrderID)", "error": "\(error)"]
+                )
             }
         case .emit(let event):
             emit(event)

@@ -155,13 +155,15 @@ public struct OrderBook: Sendable {
             if let stored, stored.state.isTerminal, snap.executedQuantity > stored.filledQuantity {
                 found = stored
                 late = true
-                if logLevel <= .warning { out.append(
-                    .log(
-                        .warning,
-                        "fill reported after the order ended; booking it",
-                        ["client_order_id": stored.clientOrderID, "state": stored.state.rawValue, "venue_executed": "\(snap.executedQuantity)"]
+                if logLevel <= .warning {
+                    out.append(
+                        .log(
+                            .warning,
+                            "fill reported after the order ended; booking it",
+                            ["client_order_id": stored.clientOrderID, "state": stored.state.rawValue, "venue_executed": "\(snap.executedQuantity)"]
+                        )
                     )
-                ) }
+                }
             } else if stored == nil {
                 out.append(.count(.unknownReport))
                 out.append(

@@ -99,7 +99,12 @@ public struct RLTrainingConfig: Sendable {
         }
         if data.universe != nil {
             guard agent == .ppo else {
-                throw ConfigError(.invalidValue, keyPath: "agent", rule: "a portfolio (data.universe) takes weight vectors: use agent: ppo", source: source)
+                throw ConfigError(
+                    .invalidValue,
+                    keyPath: "agent",
+                    rule: "a portfolio (data.universe) takes weight vectors: use agent: ppo",
+                    source: source
+                )
             }
         } else if r.raw("reward") != nil {
             throw ConfigError(.invalidValue, keyPath: "reward", rule: "reward shaping applies to a portfolio (data.universe)", source: source)
@@ -371,7 +376,11 @@ extension RLTraining {
             policy: agent.policy
         )
         // Held-out: the whole universe (features warm from its start), from the split on.
-        var testEnv = try PortfolioEnvironment(universe: universe, features: config.features, config: portfolioConfig(config, episodeLength: rows - 1 - split))
+        var testEnv = try PortfolioEnvironment(
+            universe: universe,
+            features: config.features,
+            config: portfolioConfig(config, episodeLength: rows - 1 - split)
+        )
         let (policyReturn, random) = heldOut(&testEnv, from: split, policy: bundle) { rng in .vector((0...n).map { _ in rng.uniform() * 4 - 2 }) }
         let index = Backtester.equalWeightIndex(try universe.rows(split..<rows))
         let hold = ((index.last ?? 1) / (index.first ?? 1) - 1) * 100
@@ -380,6 +389,12 @@ extension RLTraining {
             "train.steps_per_second": Double(config.steps) / seconds,
         ]
         try bundle.save(to: config.output)
-        return RLTrainingResult(bundle: bundle, testReturnPct: policyReturn, randomReturnPct: random, buyAndHoldPct: hold, stepsPerSecond: Double(config.steps) / seconds)
+        return RLTrainingResult(
+            bundle: bundle,
+            testReturnPct: policyReturn,
+            randomReturnPct: random,
+            buyAndHoldPct: hold,
+            stepsPerSecond: Double(config.steps) / seconds
+        )
     }
 }

@@ -63,8 +63,8 @@ public enum BacktestHTMLReport {
             title: portfolio
                 ? "Equal-weight buy & hold of the \(result.symbols.count) symbols (index, 1 at the start)"
                 : marked.count == result.trades.count
-                ? "\(result.instrument.symbol) close with trades"
-                : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
+                    ? "\(result.instrument.symbol) close with trades"
+                    : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
             series: [.init(points: indexed(result.closes), color: "#3366cc", label: "close")],
             markers: markers,
             xLabel: date
@@ -214,7 +214,9 @@ public enum BacktestHTMLReport {
                 )
             )
         }
-        sections.append("<section class=\"wide\"><h2>Per symbol</h2><pre>\(SVG.escape(BacktestReport.symbolTable(result, limit: 50)))</pre></section>")
+        sections.append(
+            "<section class=\"wide\"><h2>Per symbol</h2><pre>\(SVG.escape(BacktestReport.symbolTable(result, limit: 50)))</pre></section>"
+        )
         return sections
     }
 

@@ -181,7 +181,9 @@ public enum BacktestReport {
 
     /// The per-symbol table of a portfolio backtest (largest contribution first).
     public static func symbolTable(_ result: BacktestResult, limit: Int = 20) -> String {
-        let sorted = result.symbolStatistics.sorted { $0.contributionPct != $1.contributionPct ? $0.contributionPct > $1.contributionPct : $0.symbol < $1.symbol }
+        let sorted = result.symbolStatistics.sorted {
+            $0.contributionPct != $1.contributionPct ? $0.contributionPct > $1.contributionPct : $0.symbol < $1.symbol
+        }
         var lines = [["Symbol", "Contribution [%]", "Turnover", "Exposure [%]", "Trades", "Fills", "Commissions [$]"]]
         for s in sorted.prefix(limit) {
             lines.append([
@@ -191,8 +193,10 @@ public enum BacktestReport {
         }
         let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max() ?? 0 }
         var text = lines.map { row in
-            row.enumerated().map { c, v in c == 0 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - v.count) + v }
-                .joined(separator: "  ")
+            row.enumerated().map { c, v in
+                c == 0 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - v.count) + v
+            }
+            .joined(separator: "  ")
         }.joined(separator: "\n")
         if sorted.count > limit { text += "\n... \(sorted.count - limit) more symbols in the report" }
         return text
@@ -247,7 +251,10 @@ public enum BacktestReport {
     static func writeAtomically(_ path: String, _ chunks: [[UInt8]]) throws {
         let temporary = path + ".tmp-\(getpid())"
         guard let f = fopen(temporary, "wb") else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+            throw CocoaError(
+                .fileWriteNoPermission,
+                userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))]
+            )
         }
         var ok = true
         for chunk in chunks where !chunk.isEmpty {

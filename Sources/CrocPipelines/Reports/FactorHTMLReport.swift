@@ -38,13 +38,23 @@ public enum FactorHTMLReport {
         sections.append(
             SVG.lineChart(
                 id: "cumulative-rank-ic",
-                title: String(format: "Cumulative rank IC (mean %.4f, ICIR %.3f over %d dates)", e.rankICSummary.mean, e.rankICSummary.ir, e.rankICSummary.count),
+                title: String(
+                    format: "Cumulative rank IC (mean %.4f, ICIR %.3f over %d dates)",
+                    e.rankICSummary.mean,
+                    e.rankICSummary.ir,
+                    e.rankICSummary.count
+                ),
                 series: [.init(points: cumulative, color: "#3366cc", label: "rank IC")],
                 xLabel: dateLabel(e.times)
             )
         )
         sections.append(
-            TrainingHTMLReport.bars(id: "rank-ic-by-year", title: "Mean rank IC by year", names: e.rankICByYear.map { String($0.year) }, values: e.rankICByYear.map(\.mean))
+            TrainingHTMLReport.bars(
+                id: "rank-ic-by-year",
+                title: "Mean rank IC by year",
+                names: e.rankICByYear.map { String($0.year) },
+                values: e.rankICByYear.map(\.mean)
+            )
         )
         sections.append(
             TrainingHTMLReport.bars(
@@ -58,22 +68,37 @@ public enum FactorHTMLReport {
             SVG.lineChart(
                 id: "spread",
                 title: "Long-short spread (top minus bottom quantile), compounded over non-overlapping periods",
-                series: [.init(points: e.cumulativeSpread.enumerated().filter { $0.element.isFinite }.map { (Double($0.offset), $0.element) }, color: "#cc6633", label: "spread")],
+                series: [
+                    .init(
+                        points: e.cumulativeSpread.enumerated().filter { $0.element.isFinite }.map { (Double($0.offset), $0.element) },
+                        color: "#cc6633",
+                        label: "spread"
+                    )
+                ],
                 xLabel: dateLabel(e.times)
             )
         )
         let importance = TrainingHTMLReport.featureImportance(b)
         sections.append(
-            TrainingHTMLReport.bars(id: "feature-importance", title: importance.title, names: b.features.features.flatMap(\.columnNames), values: importance.values)
+            TrainingHTMLReport.bars(
+                id: "feature-importance",
+                title: importance.title,
+                names: b.features.features.flatMap(\.columnNames),
+                values: importance.values
+            )
         )
         var rows = metrics.keys.sorted().map { ($0, String(format: "%.5f", metrics[$0]!)) }
         rows += [("top-k hit rate", String(format: "%.4f", e.topKHitRate)), ("top-k turnover", String(format: "%.4f", e.topKTurnover))]
         sections.append(SVG.table("Metrics", rows: rows))
         let index = backtest.closes  // a portfolio backtest's closes are its equal-weight index
         let start = backtest.equity.first ?? 1
-        var series: [SVG.Series] = [.init(points: backtest.equity.enumerated().map { (Double($0), $1) }, color: "#3366cc", label: backtest.strategyName)]
+        var series: [SVG.Series] = [
+            .init(points: backtest.equity.enumerated().map { (Double($0), $1) }, color: "#3366cc", label: backtest.strategyName)
+        ]
         if let first = index.first, first > 0 {
-            series.append(.init(points: index.enumerated().map { (Double($0), start * $1 / first) }, color: "#999999", label: "equal-weight buy & hold"))
+            series.append(
+                .init(points: index.enumerated().map { (Double($0), start * $1 / first) }, color: "#999999", label: "equal-weight buy & hold")
+            )
         }
         sections.append(SVG.lineChart(id: "equity", title: "model_topk backtest", series: series, xLabel: dateLabel(backtest.timestamps)))
         sections.append(EvaluationHTMLReport.backtestTable(backtest.statistics))

@@ -338,7 +338,8 @@ public enum SVG {
             for j in 0..<n {
                 let v = values[i][j]
                 let a = v.isFinite ? min(1, abs(v)) : 0
-                let color = v >= 0 ? "rgba(51,102,204,\(String(format: "%.2f", 0.1 + 0.9 * a)))" : "rgba(217,83,79,\(String(format: "%.2f", 0.1 + 0.9 * a)))"
+                let color =
+                    v >= 0 ? "rgba(51,102,204,\(String(format: "%.2f", 0.1 + 0.9 * a)))" : "rgba(217,83,79,\(String(format: "%.2f", 0.1 + 0.9 * a)))"
                 s +=
                     "<rect x=\"\(f(offset + cell * Double(j)))\" y=\"\(f(offset + cell * Double(i)))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"><title>\(escape(labels[i])) / \(escape(labels[j])): \(String(format: "%.2f", v))</title></rect>"
             }

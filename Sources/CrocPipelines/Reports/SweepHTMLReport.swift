@@ -44,7 +44,12 @@ public enum SweepHTMLReport {
         var sections: [String] = []
         let best = ranked.first
         var summary: [(String, String)] = [
-            ("Sweep", spec.name), ("Strategy", spec.strategy), ("Data", spec.universe.map { "universe \($0.universe ?? "")" + ($0.symbols.map { " (\($0))" } ?? "") } ?? spec.data.map(\.path).joined(separator: ", ")),
+            ("Sweep", spec.name), ("Strategy", spec.strategy),
+            (
+                "Data",
+                spec.universe.map { "universe \($0.universe ?? "")" + ($0.symbols.map { " (\($0))" } ?? "") }
+                    ?? spec.data.map(\.path).joined(separator: ", ")
+            ),
             ("Sampler", spec.sampler.rawValue + (spec.sampler == .grid ? "" : " (seed \(spec.seed))")),
             ("Trials recorded / planned", "\(trials.count) / \(spec.plannedTrials)"), ("Feasible", "\(ranked.count)"),
             ("Objective", spec.objective.description),

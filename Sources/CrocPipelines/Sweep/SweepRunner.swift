@@ -185,7 +185,9 @@ public struct SweepRunner: Sendable {
                 let strategy = try factory.entry(spec.strategy)!.build(&p)
                 try p.rejectUnread()
                 do {
-                    accumulate(try Backtester.run(universe: u, instruments: universeInstruments, strategy: strategy, options: options, details: false))
+                    accumulate(
+                        try Backtester.run(universe: u, instruments: universeInstruments, strategy: strategy, options: options, details: false)
+                    )
                 } catch {
                     violations.append("backtest failed on the universe: \(error)")
                 }
@@ -339,7 +341,14 @@ public struct SweepRunner: Sendable {
         // What this run recorded: the final read of the store decodes only the other rows.
         var recorded: [Int: TrialResult] = [:]
         if spec.sampler == .tpe {
-            (evaluated, skipped, recorded) = try await runTPE(store: store, name: name, shard: shard, workers: workers, done: done, progress: progress)
+            (evaluated, skipped, recorded) = try await runTPE(
+                store: store,
+                name: name,
+                shard: shard,
+                workers: workers,
+                done: done,
+                progress: progress
+            )
         } else {
             let mine = (0..<spec.plannedTrials).filter { shard.owns($0) }
             let pending = mine.filter { !done.contains($0) }

@@ -200,7 +200,14 @@ public struct SweepSpec: Sendable {
             let u = try r.nested("universe")
             let d = try DataConfig(u)
             guard let path = d.universe ?? (u.raw("path") != nil ? d.path : nil) else { throw fail("universe", "needs a path") }
-            universe = DataConfig(timestampFormat: d.timestampFormat, delimiter: d.delimiter, start: d.start, end: d.end, universe: path, symbols: d.symbols)
+            universe = DataConfig(
+                timestampFormat: d.timestampFormat,
+                delimiter: d.delimiter,
+                start: d.start,
+                end: d.end,
+                universe: path,
+                symbols: d.symbols
+            )
         default: throw ConfigError(.typeMismatch, keyPath: "universe", rule: "expected a path or {path, symbols, start, end}", source: source)
         }
         if universe != nil && r.raw("data") != nil { throw fail("data", "give data (one instrument per file) or universe (one account), not both") }

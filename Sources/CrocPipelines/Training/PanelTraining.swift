@@ -66,7 +66,10 @@ public struct LabelledPanel: Sendable {
         let short = full.members.filter { $0.count < need }.map(\.symbol)
         let kept = full.symbols.filter { !short.contains($0) }
         guard !kept.isEmpty else {
-            throw PanelError("data.universe", "no symbol has the \(need) bars the warm-up (\(pipeline.warmup)) and the horizon (\(label.horizon)) need")
+            throw PanelError(
+                "data.universe",
+                "no symbol has the \(need) bars the warm-up (\(pipeline.warmup)) and the horizon (\(label.horizon)) need"
+            )
         }
         let universe: Universe
         do {
@@ -229,7 +232,10 @@ public enum PanelTrainingPipeline {
         let universe = try TrainingPipeline.loadUniverse(config.data)
         let top = config.portfolio.top + config.portfolio.bottom
         guard top <= universe.count else {
-            throw PanelError("portfolio.top", "top \(config.portfolio.top) (+ bottom \(config.portfolio.bottom)) is more than the universe's \(universe.count) symbols")
+            throw PanelError(
+                "portfolio.top",
+                "top \(config.portfolio.top) (+ bottom \(config.portfolio.bottom)) is more than the universe's \(universe.count) symbols"
+            )
         }
         let data = try LabelledPanel(universe: universe, features: config.features, crossSection: config.crossSection, label: config.label)
         let split = TimeSplit.make(
@@ -243,7 +249,10 @@ public enum PanelTrainingPipeline {
         let nextAfterTrain = split.validation.isEmpty ? split.test.lowerBound : split.validation.lowerBound
         let trainRows = data.rows(split.train, labelsBefore: nextAfterTrain)
         guard trainRows.count >= 20 else {
-            throw ModelError(.invalidData, "only \(trainRows.count) training rows (date, symbol) after warm-up (\(data.warmup) bars) and purging; need more data")
+            throw ModelError(
+                .invalidData,
+                "only \(trainRows.count) training rows (date, symbol) after warm-up (\(data.warmup) bars) and purging; need more data"
+            )
         }
         let scaler = try data.fitScaler(config.scaler, rows: trainRows)
         let model = try ModelFactory.fit(
@@ -321,7 +330,14 @@ public enum PanelTrainingPipeline {
         let from = split.test.lowerBound - start
         let buyHold = index.count > from && index[from] > 0 ? (index[index.count - 1] / index[from] - 1) * 100 : .nan
         let walkForward = try config.walkForward.map { wf in
-            try PanelWalkForward.run(data, config: config, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding, progress: walkForwardProgress)
+            try PanelWalkForward.run(
+                data,
+                config: config,
+                trainSize: wf.trainSize,
+                testSize: wf.testSize,
+                expanding: wf.expanding,
+                progress: walkForwardProgress
+            )
         }
         return PanelTrainingResult(
             bundle: bundle,
@@ -413,6 +429,10 @@ public enum PanelWalkForward {
             topK: min(config.portfolio.top, data.universe.count),
             period: config.label.horizon
         )
-        return Result(windows: out, outOfSample: Evaluation.metrics(task: config.label.task, labels: labels, predictions: predictions), factor: factor)
+        return Result(
+            windows: out,
+            outOfSample: Evaluation.metrics(task: config.label.task, labels: labels, predictions: predictions),
+            factor: factor
+        )
     }
 }

@@ -94,7 +94,12 @@ public struct TrainingConfig: Sendable {
         try l.rejectUnknownKeys(["kind", "horizon", "threshold", "crossSection"])
         let labelCross = try l.string("crossSection", default: "raw")
         guard ["raw", "none", "rank", "demean"].contains(labelCross) else {
-            throw ConfigError(.invalidValue, keyPath: l.childPath("crossSection"), rule: "must be raw, rank or demean, found '\(labelCross)'", source: source)
+            throw ConfigError(
+                .invalidValue,
+                keyPath: l.childPath("crossSection"),
+                rule: "must be raw, rank or demean, found '\(labelCross)'",
+                source: source
+            )
         }
         label = LabelDefinition(
             kind: try l.choice("kind", default: .sign),

@@ -287,7 +287,11 @@ public enum TrainingPipeline {
         let (lo, hi) = try timeRange(start: start, end: end)
         let cut: Result<Universe, UniverseError> = Result { () throws(UniverseError) in try universe.within(lo..<hi, place: "data.start") }
         if case .failure(.noSymbols) = cut {
-            throw ConfigError(.invalidValue, keyPath: "data.start", rule: "no symbol has bars between \(start ?? "the start") and \(end ?? "the end")")
+            throw ConfigError(
+                .invalidValue,
+                keyPath: "data.start",
+                rule: "no symbol has bars between \(start ?? "the start") and \(end ?? "the end")"
+            )
         }
         return try cut.get()
     }

@@ -337,7 +337,11 @@ public struct BinanceKlineFeed: MarketDataStream {
     }
 
     /// Yields assembled slices and mirrors the assembler's drop counts.
-    private func emit(_ slices: [MarketSlice], _ assembler: LockedBox<SliceAssembler>, _ out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) {
+    private func emit(
+        _ slices: [MarketSlice],
+        _ assembler: LockedBox<SliceAssembler>,
+        _ out: AsyncThrowingStream<MarketEvent, any Error>.Continuation
+    ) {
         for slice in slices { out.yield(.slice(slice)) }
         let (duplicates, late, incomplete) = assembler.withLock { ($0.duplicates, $0.late, $0.incomplete) }
         count {
@@ -381,7 +385,7 @@ public struct BinanceKlineFeed: MarketDataStream {
             "\(configuration.restURL)/api/v3/klines?symbol=\((symbol ?? configuration.symbol).uppercased())&interval=\(configuration.interval)"
             + "&startTime=\(from)&endTime=\(to)&limit=1000"
         do {
-            var request = HTTPClientRequest(url: url)
+            let request = HTTPClientRequest(url: url)
             let response = try await httpClient.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 8 << 20)
             guard response.status.code == 200 else {

@@ -131,7 +131,11 @@ public struct StatusServer: Sendable {
 
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
         let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}")))
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}"))
+        )
     }
 
     static func json(_ object: [String: Bool], status: HTTPResponse.Status) -> Response {

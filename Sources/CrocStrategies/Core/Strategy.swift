@@ -240,7 +240,14 @@ public struct StrategyContext: Sendable {
     }
 
     @discardableResult
-    private mutating func place(_ symbol: String, _ side: OrderSide, _ size: OrderSize, type: OrderType, timeInForce: TimeInForce, tag: String?) -> OrderID {
+    private mutating func place(
+        _ symbol: String,
+        _ side: OrderSide,
+        _ size: OrderSize,
+        type: OrderType,
+        timeInForce: TimeInForce,
+        tag: String?
+    ) -> OrderID {
         let order = makeOrder(symbol: symbol, side: side, size: size, type: type, timeInForce: timeInForce, tag: tag)
         commands.append(.submit(order))
         return order.id

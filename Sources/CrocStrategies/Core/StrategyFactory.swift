@@ -1,7 +1,7 @@
 import CrocCore
-import Foundation
 import CrocModels
 import CrocSupport
+import Foundation
 
 /// A strategy parameter problem, naming the parameter (`strategy.params.fast`).
 public struct StrategyError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -161,7 +161,11 @@ public struct StrategyFactory: Sendable {
             do {
                 let bundle = try loadPolicy(path, bundles)
                 guard bundle.environment.symbols == nil else {
-                    throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: "\(path) is a portfolio policy: use the rl_portfolio strategy on a universe")
+                    throw StrategyError(
+                        .invalidParameter,
+                        keyPath: "strategy.params.model",
+                        rule: "\(path) is a portfolio policy: use the rl_portfolio strategy on a universe"
+                    )
                 }
                 return RLPolicyStrategy(bundle: bundle)
             } catch let error as StrategyError {
@@ -211,13 +215,18 @@ public struct StrategyFactory: Sendable {
                 )
             }
             guard let trained = bundle.environment.symbols else {
-                throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: "\(path) is a single-instrument policy: use the rl strategy")
+                throw StrategyError(
+                    .invalidParameter,
+                    keyPath: "strategy.params.model",
+                    rule: "\(path) is a single-instrument policy: use the rl strategy"
+                )
             }
             if let symbols = p.symbols, symbols != trained {
                 throw StrategyError(
                     .invalidParameter,
                     keyPath: "strategy.params.model",
-                    rule: "the policy allocates between \(trained.joined(separator: ",")) in that order; this run trades \(symbols.joined(separator: ","))"
+                    rule:
+                        "the policy allocates between \(trained.joined(separator: ",")) in that order; this run trades \(symbols.joined(separator: ","))"
                 )
             }
             return RLPortfolioStrategy(bundle: bundle)
@@ -267,7 +276,11 @@ public struct StrategyFactory: Sendable {
     static func makeModelTopK(_ p: inout StrategyParameters, bundles: BundleCache?) throws(StrategyError) -> any Strategy {
         let path = try p.string("model", default: "")
         guard !path.isEmpty else {
-            throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: "required: the directory of a trained model bundle (crocbot train)")
+            throw StrategyError(
+                .invalidParameter,
+                keyPath: "strategy.params.model",
+                rule: "required: the directory of a trained model bundle (crocbot train)"
+            )
         }
         let top = try p.int("top", default: 3, in: 1...100_000)
         let dropout = try p.int("dropout", default: 0, in: 0...100_000)
@@ -348,5 +361,7 @@ public struct StrategyFactory: Sendable {
     }
 
     /// Whether `name` is a portfolio strategy (it needs a universe: `--universe`).
-    public static func isPortfolio(_ name: String) -> Bool { PortfolioAllocators.isPortfolio(name) || ["pairs", "model_topk", "rl_portfolio"].contains(name) }
+    public static func isPortfolio(_ name: String) -> Bool {
+        PortfolioAllocators.isPortfolio(name) || ["pairs", "model_topk", "rl_portfolio"].contains(name)
+    }
 }

@@ -43,7 +43,9 @@ public struct PairsStrategy: Strategy {
         let a = try p.string("a", default: "")
         let b = try p.string("b", default: "")
         for (key, s) in [("a", a), ("b", b)] {
-            guard !s.isEmpty else { throw StrategyError(.invalidParameter, keyPath: "strategy.params.\(key)", rule: "required: a symbol of the universe") }
+            guard !s.isEmpty else {
+                throw StrategyError(.invalidParameter, keyPath: "strategy.params.\(key)", rule: "required: a symbol of the universe")
+            }
             if let symbols = p.symbols, !symbols.contains(s) {
                 throw StrategyError(
                     .invalidParameter,
@@ -55,7 +57,9 @@ public struct PairsStrategy: Strategy {
         guard a != b else { throw StrategyError(.invalidParameter, keyPath: "strategy.params.b", rule: "must differ from a (\(a))") }
         let entry = try p.double("entry", default: 2, in: 0.01...100)
         let exit = try p.double("exit", default: 0.5, in: 0...100)
-        guard exit < entry else { throw StrategyError(.invalidParameter, keyPath: "strategy.params.exit", rule: "must be below entry (\(entry)), found \(exit)") }
+        guard exit < entry else {
+            throw StrategyError(.invalidParameter, keyPath: "strategy.params.exit", rule: "must be below entry (\(entry)), found \(exit)")
+        }
         self.init(
             a: a,
             b: b,

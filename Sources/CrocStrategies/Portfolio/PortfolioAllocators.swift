@@ -199,7 +199,8 @@ public struct InverseVolatilityAllocator: PortfolioAllocator {
     public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
         guard isRebalance(t, every: rebalance) else { return nil }
         let inverse = panel.symbols.indices.map { s -> Double in
-            guard let r = PortfolioMath.returns(panel, symbol: s, through: t, count: lookback), let sd = PortfolioMath.standardDeviation(r), sd > 0 else { return 0 }
+            guard let r = PortfolioMath.returns(panel, symbol: s, through: t, count: lookback), let sd = PortfolioMath.standardDeviation(r), sd > 0
+            else { return 0 }
             return 1 / sd
         }
         let total = inverse.reduce(0, +)

@@ -1,0 +1,418 @@
+import CoreMetrics
+import CrocCore
+import CrocData
+import CrocEngine
+import CrocExecution
+import CrocStrategies
+import CrocSupport
+import Foundation
+import Logging
+import Synchronization
+
+/// The loop's state between events.
+struct LiveLoopState {
+    let settings: LiveLoopSettings
+    let venue: (any LiveVenue)?
+    let status: LiveStatusBoard?
+    let metrics: LiveMetrics
+    let logger: Logger
+    var engine: TradingEngine
+    var byClientID: [String: OrderID] = [:]
+    var clientIDs: [OrderID: String] = [:]
+    var booked: [String: Quantity] = [:]
+    var events = 0
+    var submitted = 0
+    var refused = 0
+    var late = 0
+    var missing = 0
+    var lastTime: Timestamp?
+    var peak = 0.0
+    var samples: [Int64] = []
+    var controls: LiveControls?
+    /// A flatten asked before the first bar (no price to act at yet).
+    var pendingFlatten = false
+
+    init(
+        settings: LiveLoopSettings,
+        strategy: any Strategy,
+        venue: (any LiveVenue)?,
+        status: LiveStatusBoard?,
+        metrics: LiveMetrics,
+        logger: Logger
+    ) {
+        self.settings = settings
+        self.venue = venue
+        self.status = status
+        self.metrics = metrics
+        self.logger = logger
+        if settings.instruments.count > 1 {
+            // A universe: the portfolio engine (one lane per symbol, one account), fed slices.
+            engine = TradingEngine(
+                instruments: settings.instruments,
+                strategy: strategy,
+                fees: settings.fees,
+                fillTiming: settings.fillTiming,
+                allowShort: settings.allowShort,
+                cash: settings.cash,
+                runID: settings.runID,
+                routing: .external,
+                risk: settings.risk
+            )
+        } else {
+            let exchange = SimulatedExchange(instrument: settings.instrument, fees: settings.fees)
+            engine = TradingEngine(
+                instrument: settings.instrument,
+                strategy: strategy,
+                exchange: exchange,
+                cash: settings.cash,
+                runID: settings.runID,
+                routing: .external,
+                risk: settings.risk
+            )
+        }
+        if engine.isMultiInstrument {
+            if !settings.startPositions.isEmpty { engine.restore(positions: settings.startPositions, cash: settings.cash) }
+        } else if let start = settings.startPosition ?? settings.startPositions[settings.instrument.symbol] {
+            engine.restore(position: start.quantity, averagePrice: start.averagePrice, cash: settings.cash)
+        }
+        samples.reserveCapacity(settings.latencySamples)
+    }
+
+    var result: LiveLoopResult {
+        LiveLoopResult(
+            engine: engine,
+            events: events,
+            ordersSubmitted: submitted,
+            ordersRefused: refused,
+            lateBars: late,
+            missingBars: missing,
+            tickToOrderNanos: samples
+        )
+    }
+
+    mutating func handle(_ event: MarketEvent, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
+        let received = ContinuousClock.now
+        let time: Timestamp
+        switch event {
+        case .bar(let bar):
+            guard !engine.isMultiInstrument else {
+                logger.error("a bar without a symbol reached a multi-symbol run; dropped", metadata: ["bar_time": "\(bar.timestamp)"])
+                return
+            }
+            time = bar.timestamp
+        case .slice(let slice):
+            guard engine.isMultiInstrument || slice.lanes == [0] else {
+                logger.error("a multi-symbol slice reached a single-symbol run; dropped", metadata: ["time": "\(slice.time)"])
+                return
+            }
+            time = slice.time
+        }
+        events += 1
+        metrics.barsReceived.increment()
+        if let last = lastTime, time <= last {
+            late += 1
+            metrics.barsLate.increment()
+            logger.warning("late bar dropped", metadata: ["bar_time": "\(time)", "last_bar_time": "\(last)"])
+            return
+        }
+        if let last = lastTime, let interval = settings.barInterval, interval > .zero {
+            let step = interval.nanoseconds
+            let gap = (time.nanoseconds - last.nanoseconds) / step - 1
+            if gap > 0 {
+                missing += Int(gap)
+                metrics.barsMissing.increment(by: Int(gap))
+                logger.warning("bars missing", metadata: ["missing": "\(gap)", "after": "\(last)", "bar_time": "\(time)"])
+            }
+        }
+        lastTime = time
+        if let venue {
+            apply(await venue.marketEvent(event))
+            apply(venue.drainEvents())
+        }
+
+        let failures = engine.strategyFailureCount
+        let strategyStart = ContinuousClock.now
+        switch event {
+        case .bar(let bar): engine.process(bar)
+        case .slice(let slice):
+            if engine.isMultiInstrument { engine.process(slice) } else if let bar = slice.bars.first { engine.process(bar) }
+        }
+        metrics.strategyLatency.recordNanoseconds((ContinuousClock.now - strategyStart).nanoseconds)
+        if engine.strategyFailureCount > failures, let f = engine.strategyFailures.last {
+            metrics.strategyErrors.increment()
+            logger.error(
+                "strategy failed; bar skipped",
+                metadata: ["strategy": "\(engine.strategy.name)", "bar_time": "\(time)", "error": "\(f.message)"]
+            )
+        }
+        let commands = engine.takeOutbox()
+        if !commands.isEmpty {
+            await send(commands, time: time, received: received, submitOrder: submitOrder)
+            if let venue {
+                await venue.settle(timeout: settings.settleTimeout)
+                if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
+            }
+        }
+        publish(time: time, event: event)
+        if pendingFlatten {
+            // A flatten asked before the first bar (a restored position): done at this first bar.
+            pendingFlatten = false
+            await control(.flatten, submitOrder: submitOrder)
+        }
+    }
+
+    /// Applies an operator's order-changing control (pause and resume only set the channel's flag).
+    mutating func control(_ action: OperatorAction, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
+        if let venue { apply(venue.drainEvents(), processed: true) }
+        switch action {
+        case .cancelAll:
+            logger.notice("operator: cancelling every working order", metadata: ["orders": "\(engine.externalWorkingOrders.count)"])
+            for order in engine.externalWorkingOrders {
+                if let clientID = clientIDs[order.id] { await venue?.cancel(clientOrderID: clientID) }
+            }
+        case .flatten:
+            guard let time = engine.lastProcessedTime else {
+                pendingFlatten = true
+                logger.notice("operator: flatten at the first bar (none yet)")
+                return
+            }
+            let multi = engine.isMultiInstrument
+            logger.notice(
+                "operator: flattening",
+                metadata: multi ? ["symbols": "\(engine.instruments.count)"] : ["position": "\(engine.position)"]
+            )
+            engine.act { ctx in
+                ctx.cancelAllOrders()
+                if multi { ctx.closeAllPositions(tag: "operator_flatten") } else { ctx.closePosition(tag: "operator_flatten") }
+            }
+            await send(engine.takeOutbox(), time: time, received: .now, submitOrder: submitOrder)
+            if let venue {
+                await venue.settle(timeout: settings.settleTimeout)
+                if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
+            }
+            publish(time: time, event: nil)
+        case .pause, .resume, .stop:
+            break
+        }
+    }
+
+    /// Whether `order` would increase its symbol's position (an entry), which a pause refuses.
+    private func isEntry(_ order: Order) -> Bool {
+        let held = engine.position(of: order.symbol)
+        switch order.side {
+        case .buy: return held.raw >= 0
+        case .sell: return held.raw <= 0
+        }
+    }
+
+    private mutating func send(
+        _ commands: [StrategyCommand],
+        time: Timestamp,
+        received: ContinuousClock.Instant,
+        submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
+    ) async {
+        // Sells first, and settled, before any buy: the executor sends orders concurrently, so
+        // without this a buy could reach the venue before the sell that pays for it (a
+        // rebalance's plan counts on the sells' proceeds).
+        let isBuy: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .buy } else { return false } }
+        let isSell: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .sell } else { return false } }
+        if commands.contains(where: isBuy), commands.contains(where: isSell) {
+            await sendInOrder(commands.filter { !isBuy($0) }, time: time, received: received, submitOrder: submitOrder)
+            if let venue {
+                await venue.settle(timeout: settings.settleTimeout)
+                if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
+            }
+            await sendInOrder(commands.filter(isBuy), time: time, received: received, submitOrder: submitOrder)
+            return
+        }
+        await sendInOrder(commands, time: time, received: received, submitOrder: submitOrder)
+    }
+
+    private mutating func sendInOrder(
+        _ commands: [StrategyCommand],
+        time: Timestamp,
+        received: ContinuousClock.Instant,
+        submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
+    ) async {
+        for command in commands {
+            switch command {
+            case .cancel(let id):
+                if let clientID = clientIDs[id] { await venue?.cancel(clientOrderID: clientID) }
+            case .rebalance:
+                // The engine turns a rebalance into sized orders before they reach the outbox.
+                continue
+            case .submit(let order):
+                if let controls, controls.isPaused, isEntry(order) {
+                    refused += 1
+                    metrics.ordersRefused.increment()
+                    engine.endOrder(order.id, rejected: .refused("paused by the operator: no new entries"))
+                    continue
+                }
+                guard let intent = intent(for: order) else { continue }
+                metrics.signals.increment()
+                let outcome = await submitOrder(intent)
+                let handed = ContinuousClock.now - received
+                metrics.tickToOrder.recordNanoseconds(handed.nanoseconds)
+                if samples.count < settings.latencySamples { samples.append(handed.nanoseconds) }
+                switch outcome {
+                case .accepted(let clientID):
+                    submitted += 1
+                    byClientID[clientID] = order.id
+                    clientIDs[order.id] = clientID
+                    logger.info(
+                        "order handed to executor",
+                        metadata: [
+                            "client_order_id": "\(clientID)", "symbol": "\(order.symbol)", "side": "\(order.side.rawValue)",
+                            "quantity": "\(intent.quantity)", "bar_time": "\(time)",
+                        ]
+                    )
+                case .refused(let why):
+                    refused += 1
+                    metrics.ordersRefused.increment()
+                    engine.endOrder(order.id, rejected: .refused("\(why)"))
+                }
+            }
+        }
+    }
+
+    /// The executor's form of an engine order; nil (and the order ended) when it cannot be sent.
+    private mutating func intent(for order: Order) -> OrderIntent? {
+        let kind: OrderRequest.Kind
+        switch order.type {
+        case .market: kind = .market
+        case .limit(let p): kind = .limit(p)
+        case .stop:
+            engine.endOrder(order.id, rejected: .refused("stop orders are not supported by the live executor"))
+            return nil
+        }
+        let quantity: Quantity
+        var fraction: FixedPoint?
+        switch order.size {
+        case .quantity(let q):
+            quantity = q
+        case .cashFraction(let f):
+            fraction = f
+            guard let close = engine.lastClose(of: order.symbol) else {
+                engine.endOrder(order.id, rejected: .refused("\(order.symbol) has no price yet: a cash-fraction order cannot be sized"))
+                refused += 1
+                metrics.ordersRefused.increment()
+                return nil
+            }
+            let step = engine.instruments.first { $0.symbol == order.symbol }?.quantityStep ?? engine.instrument.quantityStep
+            let price = settings.fees.slipped(close, side: .buy)
+            let budget = engine.portfolio.cash * f
+            let estimate = settings.fees.affordableQuantity(budget: budget, price: price, step: step)
+            // Never more than the cash allows: an order the cash cannot pay for one step of is not sent.
+            guard !estimate.isZero else {
+                engine.endOrder(
+                    order.id,
+                    rejected: .refused(
+                        "cash \(budget.formatted(decimals: 2)) affords less than one step (\(step)) at \(price), costs included"
+                    )
+                )
+                refused += 1
+                metrics.ordersRefused.increment()
+                return nil
+            }
+            // Simulated and paper venues size the order at fill time; real venues send this quantity.
+            quantity = estimate
+        }
+        return OrderIntent(
+            symbol: order.symbol,
+            side: order.side,
+            quantity: quantity,
+            kind: kind,
+            timeInForce: order.timeInForce,
+            tag: order.tag,
+            cashFraction: fraction
+        )
+    }
+
+    /// Books executor events in the engine; duplicates book nothing. Returns whether a fill was booked.
+    @discardableResult
+    /// - Parameter processed: Whether the engine already processed the event these fills belong
+    ///   to (fills at its close, or between events): they get its index, not the next one's.
+    private mutating func apply(_ events: [ExecutorEvent], processed: Bool = false) -> Bool {
+        var filled = false
+        for e in events {
+            switch e {
+            case .filled(let f, let complete):
+                guard let id = byClientID[f.clientOrderID] else { continue }
+                if let done = booked[f.clientOrderID], done >= f.cumulativeQuantity { continue }
+                booked[f.clientOrderID] = f.cumulativeQuantity
+                // A commission paid in the base asset changes what is held (`heldQuantity`);
+                // `commission` values it, so cash moves exactly by the notional.
+                let fill = Fill(
+                    orderID: id,
+                    symbol: f.symbol,
+                    side: f.side,
+                    quantity: f.heldQuantity,
+                    price: f.price,
+                    commission: f.commission,
+                    timestamp: f.time,
+                    barIndex: processed ? max(0, engine.barCount - 1) : engine.barCount
+                )
+                if engine.applyFill(fill, orderComplete: complete) {
+                    filled = true
+                    metrics.fills.increment()
+                    status?.recordFill(fill, clientOrderID: f.clientOrderID)
+                }
+                if complete { forget(f.clientOrderID, id) }
+            case .unknownFill(let report):
+                // Not this engine's order (the executor logged and stored it): an operator decides.
+                status?.update { $0.unknownFills += 1 }
+                logger.error("venue fill for an order this run did not place", metadata: ["client_order_id": "\(report.clientOrderID)"])
+            case .ended(let clientID, let state, let reason):
+                guard let id = byClientID[clientID] else { continue }
+                let rejected = state == .rejected || state == .dropped
+                engine.endOrder(id, rejected: rejected ? .refused(reason ?? state.rawValue) : nil)
+                forget(clientID, id)
+            }
+        }
+        return filled
+    }
+
+    private mutating func forget(_ clientID: String, _ id: OrderID) {
+        byClientID[clientID] = nil
+        clientIDs[id] = nil
+        booked[clientID] = nil
+    }
+
+    private mutating func publish(time: Timestamp, event: MarketEvent?) {
+        let equity = engine.equityCurve.last ?? engine.portfolio.cash.doubleValue
+        peak = max(peak, equity)
+        let drawdown = peak > 0 ? (peak - equity) / peak : 0
+        metrics.equity.record(equity)
+        metrics.drawdown.record(drawdown)
+        guard let status else { return }
+        let engine = self.engine
+        let events = self.events
+        var lastClose: Double?
+        switch event {
+        case .bar(let bar): lastClose = bar.close
+        case .slice(let slice): lastClose = slice.bar(lane: 0)?.close
+        case nil: lastClose = nil
+        }
+        var positions: [String: Double] = [:]
+        if engine.isMultiInstrument {
+            for i in engine.instruments {
+                let q = engine.position(of: i.symbol)
+                if q.raw != 0 { positions[i.symbol] = q.doubleValue }
+            }
+        }
+        status.update { s in
+            s.bars = events
+            s.lastBarTime = time
+            if let lastClose { s.lastClose = lastClose }
+            s.equity = equity
+            s.cash = engine.portfolio.cash.doubleValue
+            s.position = engine.position.doubleValue
+            s.positions = positions
+            s.drawdown = drawdown
+            s.strategyErrors = engine.strategyFailureCount
+            s.openOrders = engine.externalWorkingOrders.map { LiveStatus.OpenOrder($0) }
+            s.killSwitch = engine.killReason
+            s.appendEquity(time: time, equity: equity)
+        }
+    }
+}

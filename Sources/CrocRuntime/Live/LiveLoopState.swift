@@ -17,9 +17,8 @@ struct LiveLoopState {
     let metrics: LiveMetrics
     let logger: Logger
     var engine: TradingEngine
-    var byClientID: [String: OrderID] = [:]
-    var clientIDs: [OrderID: String] = [:]
-    var booked: [String: Quantity] = [:]
+    /// Engine orders ↔ executor intents and events.
+    var bridge = OrderBridge()
     var events = 0
     var submitted = 0
     var refused = 0
@@ -168,7 +167,7 @@ struct LiveLoopState {
         case .cancelAll:
             logger.notice("operator: cancelling every working order", metadata: ["orders": "\(engine.externalWorkingOrders.count)"])
             for order in engine.externalWorkingOrders {
-                if let clientID = clientIDs[order.id] { await venue?.cancel(clientOrderID: clientID) }
+                if let clientID = bridge.clientOrderID(of: order.id) { await venue?.cancel(clientOrderID: clientID) }
             }
         case .flatten:
             guard let time = engine.lastProcessedTime else {
@@ -237,7 +236,7 @@ struct LiveLoopState {
         for command in commands {
             switch command {
             case .cancel(let id):
-                if let clientID = clientIDs[id] { await venue?.cancel(clientOrderID: clientID) }
+                if let clientID = bridge.clientOrderID(of: id) { await venue?.cancel(clientOrderID: clientID) }
             case .rebalance:
                 // The engine turns a rebalance into sized orders before they reach the outbox.
                 continue
@@ -257,8 +256,7 @@ struct LiveLoopState {
                 switch outcome {
                 case .accepted(let clientID):
                     submitted += 1
-                    byClientID[clientID] = order.id
-                    clientIDs[order.id] = clientID
+                    bridge.accepted(order.id, clientOrderID: clientID)
                     logger.info(
                         "order handed to executor",
                         metadata: [
@@ -277,55 +275,25 @@ struct LiveLoopState {
 
     /// The executor's form of an engine order; nil (and the order ended) when it cannot be sent.
     private mutating func intent(for order: Order) -> OrderIntent? {
-        let kind: OrderRequest.Kind
-        switch order.type {
-        case .market: kind = .market
-        case .limit(let p): kind = .limit(p)
-        case .stop:
-            engine.endOrder(order.id, rejected: .refused("stop orders are not supported by the live executor"))
+        let step = engine.instruments.first { $0.symbol == order.symbol }?.quantityStep ?? engine.instrument.quantityStep
+        switch OrderBridge.sizing(
+            for: order,
+            lastClose: engine.lastClose(of: order.symbol),
+            cash: engine.portfolio.cash,
+            quantityStep: step,
+            fees: settings.fees
+        ) {
+        case .intent(let intent):
+            return intent
+        case .refused(let why):
+            engine.endOrder(order.id, rejected: .refused(why))
+            refused += 1
+            metrics.ordersRefused.increment()
+            return nil
+        case .unsupported(let why):
+            engine.endOrder(order.id, rejected: .refused(why))
             return nil
         }
-        let quantity: Quantity
-        var fraction: FixedPoint?
-        switch order.size {
-        case .quantity(let q):
-            quantity = q
-        case .cashFraction(let f):
-            fraction = f
-            guard let close = engine.lastClose(of: order.symbol) else {
-                engine.endOrder(order.id, rejected: .refused("\(order.symbol) has no price yet: a cash-fraction order cannot be sized"))
-                refused += 1
-                metrics.ordersRefused.increment()
-                return nil
-            }
-            let step = engine.instruments.first { $0.symbol == order.symbol }?.quantityStep ?? engine.instrument.quantityStep
-            let price = settings.fees.slipped(close, side: .buy)
-            let budget = engine.portfolio.cash * f
-            let estimate = settings.fees.affordableQuantity(budget: budget, price: price, step: step)
-            // Never more than the cash allows: an order the cash cannot pay for one step of is not sent.
-            guard !estimate.isZero else {
-                engine.endOrder(
-                    order.id,
-                    rejected: .refused(
-                        "cash \(budget.formatted(decimals: 2)) affords less than one step (\(step)) at \(price), costs included"
-                    )
-                )
-                refused += 1
-                metrics.ordersRefused.increment()
-                return nil
-            }
-            // Simulated and paper venues size the order at fill time; real venues send this quantity.
-            quantity = estimate
-        }
-        return OrderIntent(
-            symbol: order.symbol,
-            side: order.side,
-            quantity: quantity,
-            kind: kind,
-            timeInForce: order.timeInForce,
-            tag: order.tag,
-            cashFraction: fraction
-        )
     }
 
     /// Books executor events in the engine; duplicates book nothing. Returns whether a fill was booked.
@@ -335,47 +303,24 @@ struct LiveLoopState {
     private mutating func apply(_ events: [ExecutorEvent], processed: Bool = false) -> Bool {
         var filled = false
         for e in events {
-            switch e {
-            case .filled(let f, let complete):
-                guard let id = byClientID[f.clientOrderID] else { continue }
-                if let done = booked[f.clientOrderID], done >= f.cumulativeQuantity { continue }
-                booked[f.clientOrderID] = f.cumulativeQuantity
-                // A commission paid in the base asset changes what is held (`heldQuantity`);
-                // `commission` values it, so cash moves exactly by the notional.
-                let fill = Fill(
-                    orderID: id,
-                    symbol: f.symbol,
-                    side: f.side,
-                    quantity: f.heldQuantity,
-                    price: f.price,
-                    commission: f.commission,
-                    timestamp: f.time,
-                    barIndex: processed ? max(0, engine.barCount - 1) : engine.barCount
-                )
+            switch bridge.book(e, barIndex: processed ? max(0, engine.barCount - 1) : engine.barCount) {
+            case .fill(let fill, let complete, let clientID):
                 if engine.applyFill(fill, orderComplete: complete) {
                     filled = true
                     metrics.fills.increment()
-                    status?.recordFill(fill, clientOrderID: f.clientOrderID)
+                    status?.recordFill(fill, clientOrderID: clientID)
                 }
-                if complete { forget(f.clientOrderID, id) }
-            case .unknownFill(let report):
+            case .unknownFill(let clientID):
                 // Not this engine's order (the executor logged and stored it): an operator decides.
                 status?.update { $0.unknownFills += 1 }
-                logger.error("venue fill for an order this run did not place", metadata: ["client_order_id": "\(report.clientOrderID)"])
-            case .ended(let clientID, let state, let reason):
-                guard let id = byClientID[clientID] else { continue }
-                let rejected = state == .rejected || state == .dropped
-                engine.endOrder(id, rejected: rejected ? .refused(reason ?? state.rawValue) : nil)
-                forget(clientID, id)
+                logger.error("venue fill for an order this run did not place", metadata: ["client_order_id": "\(clientID)"])
+            case .ended(let id, let rejection):
+                engine.endOrder(id, rejected: rejection.map { .refused($0) })
+            case .ignored:
+                continue
             }
         }
         return filled
-    }
-
-    private mutating func forget(_ clientID: String, _ id: OrderID) {
-        byClientID[clientID] = nil
-        clientIDs[id] = nil
-        booked[clientID] = nil
     }
 
     private mutating func publish(time: Timestamp, event: MarketEvent?) {

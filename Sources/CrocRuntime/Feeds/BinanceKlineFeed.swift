@@ -143,6 +143,8 @@ public struct BinanceKlineFeed: MarketDataStream {
     private let logger: Logger
     private let httpClient: HTTPClient
     private let counterBox = LockedBox(Counters())
+    /// Each symbol's lane (upper case), for combined streams.
+    private let lanes: [String: Int]
 
     /// Creates a feed; nothing connects until iteration starts.
     public init(
@@ -153,6 +155,7 @@ public struct BinanceKlineFeed: MarketDataStream {
         httpClient: HTTPClient = .shared
     ) {
         self.configuration = configuration
+        self.lanes = Dictionary(configuration.symbols.enumerated().map { ($1.uppercased(), $0) }, uniquingKeysWith: { a, _ in a })
         self.metrics = metrics
         self.status = status
         self.logger = logger
@@ -349,11 +352,6 @@ public struct BinanceKlineFeed: MarketDataStream {
             $0.late = late
             $0.incompleteSlices = incomplete
         }
-    }
-
-    /// Each symbol's lane.
-    private var lanes: [String: Int] {
-        Dictionary(configuration.symbols.enumerated().map { ($1.uppercased(), $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     private func deliver(_ bar: Bar, openTime t: Int64, last: LockedBox<Int64?>, out: AsyncThrowingStream<MarketEvent, any Error>.Continuation) async

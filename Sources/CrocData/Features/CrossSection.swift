@@ -152,22 +152,16 @@ public enum CrossSection {
 
     /// `rank(_:)` in place on a row of a panel, through reusable `scratch`.
     public static func rank(_ row: UnsafeMutableBufferPointer<Double>, scratch: inout RankScratch) {
-        let m = argsortFinite(UnsafeBufferPointer(row), &scratch)
-        guard m > 0 else { return }
+        let m = finiteCount(row)
+        // (average rank − 1) / (m − 1); each tie group's value is read before its ranks are written.
         let denominator = Double(max(m - 1, 1))
-        scratch.index.withUnsafeBufferPointer { order in
-            // Read every tie group's value before writing its ranks over it.
-            var i = 0
-            while i < m {
-                let value = row[Int(order[i])]
-                var j = i
-                while j + 1 < m && row[Int(order[j + 1])] == value { j += 1 }
-                // (average rank − 1) / (m − 1), rounded as the array form always did.
-                let r = m > 1 ? (Double(i + j) / 2) / denominator : 0.5
-                for k in i...j { row[Int(order[k])] = r }
-                i = j + 1
-            }
-        }
+        _ = forEachAverageRank(UnsafeBufferPointer(row), &scratch) { k, rank in row[k] = m > 1 ? (rank - 1) / denominator : 0.5 }
+    }
+
+    private static func finiteCount(_ row: UnsafeMutableBufferPointer<Double>) -> Int {
+        var m = 0
+        for x in row where x.isFinite { m += 1 }
+        return m
     }
 
     /// Subtracts the mean of the finite values.

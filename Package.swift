@@ -134,6 +134,8 @@ let package = Package(
                 // The agent benchmark's scripted LLM server on 127.0.0.1.
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
+            // The sample data and example the defaults name, so the binary works from any directory.
+            resources: [.copy("Defaults")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -168,10 +170,17 @@ let package = Package(
             path: "Examples/BlueprintWiring",
             swiftSettings: strictSettings
         ),
+        // What the tests share: repository paths, a quiet logger, temporary paths (not shipped in a product).
+        .target(
+            name: "CrocTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/CrocTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "CrocDataTests",
-            dependencies: ["CrocData", "CrocCore", "CrocSupport"],
+            dependencies: ["CrocTestSupport", "CrocData", "CrocCore", "CrocSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
@@ -191,6 +200,7 @@ let package = Package(
         .testTarget(
             name: "CrocExecutionTests",
             dependencies: [
+                "CrocTestSupport",
                 // CrocRuntime and CrocStrategies: the live-safety tests run the live loop against the local venue.
                 "CrocExecution", "CrocEngine", "CrocCore", "CrocSupport", "CrocRuntime", "CrocStrategies",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -211,6 +221,7 @@ let package = Package(
         .testTarget(
             name: "CrocRuntimeTests",
             dependencies: [
+                "CrocTestSupport",
                 "CrocRuntime", "CrocEngine", "CrocCore", "CrocData", "CrocStrategies", "CrocExecution", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -227,6 +238,7 @@ let package = Package(
         .testTarget(
             name: "CrocPipelinesTests",
             dependencies: [
+                "CrocTestSupport",
                 "CrocPipelines", "CrocEngine", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocExecution", "CrocRuntime", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -236,6 +248,7 @@ let package = Package(
         .testTarget(
             name: "CrocAgentTests",
             dependencies: [
+                "CrocTestSupport",
                 "CrocAgent", "CrocSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -246,7 +259,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocSweepPostgresTests",
-            dependencies: ["CrocSweepPostgres", "CrocPipelines", "CrocSupport"],
+            dependencies: ["CrocTestSupport", "CrocSweepPostgres", "CrocPipelines", "CrocSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

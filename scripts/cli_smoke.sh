@@ -222,4 +222,28 @@ else
     echo "FAIL: CROCBOT_ONNXRUNTIME is not set (see .ci/run)"; fail=1
 fi
 
+# The defaults travel with the binary: from another directory, and from an installed copy
+# (the binary with its CrocBot_crocbot.resources folder next to it), the default backtest,
+# and the default paper replay find the shipped sample data.
+ABS_BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+INSTALL="$OUT/install/bin"
+mkdir -p "$INSTALL" "$OUT/elsewhere"
+cp "$ABS_BIN" "$INSTALL/crocbot" && cp -R "$(dirname "$ABS_BIN")/CrocBot_crocbot.resources" "$INSTALL/"
+for exe in "$ABS_BIN" "$INSTALL/crocbot"; do
+    if (cd "$OUT/elsewhere" && "$exe" backtest --output run >stdout 2>stderr) \
+        && grep -q "Equity Final \[\$\]  *18090.536482" "$OUT/elsewhere/stdout"; then
+        echo "ok:   $exe backtest from another directory"
+    else
+        echo "FAIL: $exe backtest from another directory"; cat "$OUT/elsewhere/stderr"; fail=1
+    fi
+    if ! (cd "$OUT/elsewhere" && "$exe" live --paper --port 0 --exit-at-end --speed 1000000000 --store live.sqlite >stdout 2>stderr); then
+        echo "FAIL: $exe live --paper from another directory"; cat "$OUT/elsewhere/stderr"; fail=1
+    else
+        echo "ok:   $exe live --paper from another directory"
+    fi
+done
+(cd "$OUT/elsewhere" && "$INSTALL/crocbot" backtest --output run3 >/dev/null 2>installed.log)
+grep -q 'install.\{1,2\}bin.\{1,2\}CrocBot_crocbot.resources' "$OUT/elsewhere/installed.log" \
+    || { echo "FAIL: the installed binary did not read the data packaged next to it"; cat "$OUT/elsewhere/installed.log"; fail=1; }
+
 exit $fail

@@ -111,119 +111,133 @@ struct AgentBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Fail (exit 1) when fewer bugs than this share are found with history.")
     var minRecall: Double = 0.9
 
+    /// One bug's results (a row of the table and of the JSON report).
+    struct Row: Encodable {
+        var bug: String
+        var kind: String
+        var withHistory: LocalisationOutcome
+        var withoutHistory: LocalisationOutcome
+        var validationSeconds: Double?
+        var validationPassed: Bool?
+        var endToEnd: String?
+        var endToEndSeconds: Double?
+    }
+
     func run() async throws {
-        let suite: SeededBugSuite
-        do {
-            suite = try SeededBugSuite(folder: URL(fileURLWithPath: bugs).standardizedFileURL)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        var selected = suite.bugs
-        if let only {
-            let ids = only.split(separator: ",").map(String.init)
-            if let unknown = ids.first(where: { id in !suite.bugs.contains { $0.id == id } }) {
-                throw ValidationError("--only: no bug '\(unknown)' in \(bugs)/bugs.json")
-            }
-            selected = suite.bugs.filter { ids.contains($0.id) }
-        }
+        let suite = try Wiring.reportingErrors { try SeededBugSuite(folder: URL(fileURLWithPath: bugs).standardizedFileURL) }
+        let selected = try select(from: suite)
         let settings = WorkspaceSettings()
         let base =
             work.map { URL(fileURLWithPath: $0) }
             ?? (settings.cacheDirectory ?? FileManager.default.temporaryDirectory).appendingPathComponent("bench")
         let source = URL(fileURLWithPath: repo).standardizedFileURL
         let clone = inPlace ? source : base.appendingPathComponent("crocbot")
-        let restore: String?
-        if inPlace {
-            guard try await git("status --porcelain --untracked-files=no", in: source).isEmpty else {
-                throw ValidationError("--in-place: \(source.path) has uncommitted changes; commit or stash them first")
-            }
-            let branch = try? await git("symbolic-ref -q --short HEAD", in: source).trimmingCharacters(in: .whitespacesAndNewlines)
-            let head = try await git("rev-parse HEAD", in: source).trimmingCharacters(in: .whitespacesAndNewlines)
-            restore = (branch?.isEmpty == false ? branch : nil) ?? head
-            _ = try await git("checkout -q --detach", in: source)
-            benchBase.withLock { $0 = head }
-        } else {
-            restore = nil
-            try await prepareClone(clone, from: source)
-        }
-        defer {
-            if let restore {
-                // Back to where the repository was: its branch (or commit), its files.
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/bin/sh")
-                p.arguments = ["-c", "git reset -q --hard \(benchBase.withLock { $0 }) && git checkout -q \(quote(restore))"]
-                p.currentDirectoryURL = source
-                try? p.run()
-                p.waitUntilExit()
-            }
-        }
-
-        var server: ScriptedLLMServer?
-        var port = 0
-        if endToEnd {
-            let s = ScriptedLLMServer()
-            port = await s.start()
-            server = s
-        }
+        let restore = try await prepareWorkspace(clone, from: source)
+        defer { if let restore { restoreRepository(source, to: restore) } }
+        let server: ScriptedLLMServer? = endToEnd ? ScriptedLLMServer() : nil
+        let port = await server?.start() ?? 0
         defer { server?.stop() }
-
-        struct Row: Encodable {
-            var bug: String
-            var kind: String
-            var withHistory: LocalisationOutcome
-            var withoutHistory: LocalisationOutcome
-            var validationSeconds: Double?
-            var validationPassed: Bool?
-            var endToEnd: String?
-            var endToEndSeconds: Double?
-        }
         var rows: [Row] = []
         print("bug                            kind     found  rank  context   no-history  validate      end-to-end")
         for bug in selected {
-            // The bug as the newest commit (a regression arrives with a change).
-            let (correct, buggy) = try await applyBug(bug, in: clone, commit: true)
-            let found = suite.localise(bug, in: clone)
-            // The same bug with no history pointing at it.
-            _ = try await applyBug(bug, in: clone, commit: false)
-            let blind = suite.localise(bug, in: clone)
-            _ = try await applyBug(bug, in: clone, commit: true)
-            var row = Row(bug: bug.id, kind: bug.kind, withHistory: found, withoutHistory: blind)
-            let fix = FilePatch.between(buggy, correct, path: bug.file)
-            if validate {
-                let agent = makeAgent(clone: clone, port: 1, decisionLog: base.appendingPathComponent("decisions-\(bug.id).jsonl").path, apply: false)
-                let v = await agent.validate(patches: [fix])
-                row.validationSeconds = v.seconds
-                row.validationPassed = v.passed
-                if !v.passed, let last = v.results.last {
-                    FileHandle.standardError.write(Data("\(bug.id): validation failed:\n\(last.output.suffix(2000))\n".utf8))
-                }
-            }
-            if endToEnd, let server {
-                let (outcome, seconds) = await runEndToEnd(
-                    bug,
-                    suite: suite,
-                    clone: clone,
-                    server: server,
-                    port: port,
-                    base: base,
-                    fix: fix,
-                    buggy: buggy,
-                    correct: correct
-                )
-                row.endToEnd = outcome
-                row.endToEndSeconds = seconds
-            }
+            let row = try await measure(bug, suite: suite, clone: clone, base: base, server: server, port: port)
             rows.append(row)
-            let validation = row.validationSeconds.map { String(format: "%5.0f s %@", $0, row.validationPassed == true ? "ok" : "FAIL") } ?? "-"
-            let e2e = row.endToEnd.map { "\($0) " + String(format: "%.0f s", row.endToEndSeconds ?? 0) } ?? "-"
-            print(
-                bug.id.padding(toLength: 31, withPad: " ", startingAt: 0) + bug.kind.padding(toLength: 9, withPad: " ", startingAt: 0)
-                    + (found.inContext ? "yes  " : "NO   ") + "  " + (found.suspectRank.map { String(format: "%4d", $0) } ?? "   -")
-                    + String(format: "  %7d", found.contextCharacters) + "   " + (blind.inContext ? "yes" : "no ") + "        "
-                    + validation.padding(toLength: 14, withPad: " ", startingAt: 0) + e2e
-            )
+            print(Self.line(row, bug))
         }
+        if try summarise(rows) { throw ExitCode(1) }
+    }
+
+    /// The bugs `--only` names (all without it).
+    /// - Throws: `ValidationError` naming an id the suite does not have.
+    func select(from suite: SeededBugSuite) throws -> [SeededBug] {
+        guard let only else { return suite.bugs }
+        let ids = only.split(separator: ",").map(String.init)
+        if let unknown = ids.first(where: { id in !suite.bugs.contains { $0.id == id } }) {
+            throw ValidationError("--only: no bug '\(unknown)' in \(bugs)/bugs.json")
+        }
+        return suite.bugs.filter { ids.contains($0.id) }
+    }
+
+    /// Makes the clone ready (or, with `--in-place`, detaches the repository's HEAD); returns
+    /// what to restore the repository to afterwards (nil for a clone).
+    func prepareWorkspace(_ clone: URL, from source: URL) async throws -> String? {
+        guard inPlace else {
+            try await prepareClone(clone, from: source)
+            return nil
+        }
+        guard try await git("status --porcelain --untracked-files=no", in: source).isEmpty else {
+            throw ValidationError("--in-place: \(source.path) has uncommitted changes; commit or stash them first")
+        }
+        let branch = try? await git("symbolic-ref -q --short HEAD", in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = try await git("rev-parse HEAD", in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try await git("checkout -q --detach", in: source)
+        benchBase.withLock { $0 = head }
+        return (branch?.isEmpty == false ? branch : nil) ?? head
+    }
+
+    /// Back to where the repository was: its branch (or commit), its files.
+    func restoreRepository(_ source: URL, to restore: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "git reset -q --hard \(benchBase.withLock { $0 }) && git checkout -q \(quote(restore))"]
+        p.currentDirectoryURL = source
+        try? p.run()
+        p.waitUntilExit()
+    }
+
+    /// One bug: localised with and without history, then (as asked) its known fix validated and
+    /// the agent run end to end against the scripted server.
+    func measure(_ bug: SeededBug, suite: SeededBugSuite, clone: URL, base: URL, server: ScriptedLLMServer?, port: Int) async throws -> Row {
+        // The bug as the newest commit (a regression arrives with a change).
+        let (correct, buggy) = try await applyBug(bug, in: clone, commit: true)
+        let found = suite.localise(bug, in: clone)
+        // The same bug with no history pointing at it.
+        _ = try await applyBug(bug, in: clone, commit: false)
+        let blind = suite.localise(bug, in: clone)
+        _ = try await applyBug(bug, in: clone, commit: true)
+        var row = Row(bug: bug.id, kind: bug.kind, withHistory: found, withoutHistory: blind)
+        let fix = FilePatch.between(buggy, correct, path: bug.file)
+        if validate {
+            let agent = makeAgent(clone: clone, port: 1, decisionLog: base.appendingPathComponent("decisions-\(bug.id).jsonl").path, apply: false)
+            let v = await agent.validate(patches: [fix])
+            row.validationSeconds = v.seconds
+            row.validationPassed = v.passed
+            if !v.passed, let last = v.results.last {
+                FileHandle.standardError.write(Data("\(bug.id): validation failed:\n\(last.output.suffix(2000))\n".utf8))
+            }
+        }
+        if let server {
+            let (outcome, seconds) = await runEndToEnd(
+                bug,
+                suite: suite,
+                clone: clone,
+                server: server,
+                port: port,
+                base: base,
+                fix: fix,
+                buggy: buggy,
+                correct: correct
+            )
+            row.endToEnd = outcome
+            row.endToEndSeconds = seconds
+        }
+        return row
+    }
+
+    /// A row of the printed table.
+    static func line(_ row: Row, _ bug: SeededBug) -> String {
+        let (found, blind) = (row.withHistory, row.withoutHistory)
+        let validation = row.validationSeconds.map { String(format: "%5.0f s %@", $0, row.validationPassed == true ? "ok" : "FAIL") } ?? "-"
+        let e2e = row.endToEnd.map { "\($0) " + String(format: "%.0f s", row.endToEndSeconds ?? 0) } ?? "-"
+        return bug.id.padding(toLength: 31, withPad: " ", startingAt: 0) + bug.kind.padding(toLength: 9, withPad: " ", startingAt: 0)
+            + (found.inContext ? "yes  " : "NO   ") + "  " + (found.suspectRank.map { String(format: "%4d", $0) } ?? "   -")
+            + String(format: "  %7d", found.contextCharacters) + "   " + (blind.inContext ? "yes" : "no ") + "        "
+            + validation.padding(toLength: 14, withPad: " ", startingAt: 0) + e2e
+    }
+
+    /// Prints the totals and writes the JSON report; true when the run failed (recall below
+    /// `--min-recall`, a known fix that did not validate, or an end-to-end run not applied).
+    func summarise(_ rows: [Row]) throws -> Bool {
         let recall = Double(rows.filter(\.withHistory.inContext).count) / Double(max(1, rows.count))
         let blindRecall = Double(rows.filter(\.withoutHistory.inContext).count) / Double(max(1, rows.count))
         let sizes = rows.map(\.withHistory.contextCharacters).sorted()
@@ -244,10 +258,8 @@ struct AgentBenchCommand: AsyncParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(rows).write(to: URL(fileURLWithPath: report))
         print("report: \(report)")
-        var failed = recall < minRecall
-        if rows.contains(where: { $0.validationPassed == false }) { failed = true }
-        if rows.contains(where: { $0.endToEnd != nil && $0.endToEnd != "applied" }) { failed = true }
-        if failed { throw ExitCode(1) }
+        return recall < minRecall || rows.contains { $0.validationPassed == false }
+            || rows.contains { $0.endToEnd != nil && $0.endToEnd != "applied" }
     }
 
     /// A clone of the repository's HEAD at `clone` (made once, then reset to HEAD each run).

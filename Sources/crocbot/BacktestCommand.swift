@@ -38,8 +38,7 @@ struct BacktestCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "YAML or JSON configuration file.")
-    var config: String?
+    @OptionGroup var common: ConfigOptions
 
     @Option(name: .long, help: "CSV file with date/open/high/low/close[/volume] columns.")
     var data: String?
@@ -52,11 +51,7 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Only bars before this date (ISO-8601).")
     var to: String?
 
-    @Option(name: .long, help: "Registered strategy name (\(StrategyFactory.standard.names.joined(separator: ", "))).")
-    var strategy: String?
-
-    @Option(name: .long, help: ArgumentHelp("Strategy parameter, repeatable.", valueName: "key=value"))
-    var param: [String] = []
+    @OptionGroup var strategyOptions: StrategyOptions
 
     @Option(name: .long, help: "Starting cash.")
     var cash: Double?
@@ -76,20 +71,19 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Directory for trades.csv and equity.csv.")
     var output: String?
 
-    @Option(name: .long, help: "Log format: text or json.")
-    var logFormat: String?
-
     @Option(name: .long, help: "HTML report path (default: report.html in the output directory).")
     var report: String?
 
     func run() throws {
-        do {
-            try execute()
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
+        try Wiring.reportingErrors {
+            let cfg = try common.load(overrides: try overrides())
+            CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
+            let logger = Logger(label: "crocbot.backtest")
+            if cfg.data.universe != nil {
+                try runUniverse(cfg, logger: logger)
+            } else {
+                try runSeries(cfg, logger: logger)
+            }
         }
     }
 
@@ -97,35 +91,21 @@ struct BacktestCommand: ParsableCommand {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
         portfolio.overrides(into: &o)
-        if let strategy { o["strategy.name"] = .string(strategy) }
+        try strategyOptions.overrides(into: &o)
         if let from { o["data.start"] = .string(from) }
         if let to { o["data.end"] = .string(to) }
-        for kv in param {
-            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
-                throw ValidationError("--param expects key=value, got '\(kv)'")
-            }
-            o["strategy.params.\(kv[..<eq])"] = ConfigValue(parsingScalar: String(kv[kv.index(after: eq)...]))
-        }
         if let cash { o["backtest.cash"] = .double(cash) }
         if let commission { o["backtest.commission"] = .double(commission) }
         if let slippageBps { o["backtest.slippageBps"] = .double(slippageBps) }
         if let fillAt { o["backtest.fillAt"] = .string(fillAt) }
         if allowShort { o["backtest.allowShort"] = .bool(true) }
         if let output { o["backtest.output"] = .string(output) }
-        if let logFormat { o["logging.format"] = .string(logFormat) }
         return o
     }
 
-    private func execute() throws {
-        let cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment, overrides: try overrides())
-        CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
-        let logger = Logger(label: "crocbot.backtest")
-
+    /// A single-instrument backtest.
+    private func runSeries(_ cfg: AppConfig, logger: Logger) throws {
         let factory = StrategyFactory.standard
-        if let path = cfg.data.universe {
-            try runUniverse(cfg, path: path, factory: factory, logger: logger)
-            return
-        }
         if StrategyFactory.isPortfolio(cfg.strategy.name) {
             throw ValidationError("strategy \(cfg.strategy.name) trades a universe: give one with --universe PATH (or data.universe)")
         }
@@ -137,22 +117,10 @@ struct BacktestCommand: ParsableCommand {
             options.allowShort = true
             logger.info("shorting enabled: the rl policy was trained with shorts", metadata: ["actions": "\(rl.bundle.environment.actions.rawValue)"])
         }
-        guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
-            throw ConfigError(
-                .invalidValue,
-                keyPath: "data.timestampFormat",
-                rule: "use auto, epoch_s, epoch_ms or a %-pattern, found '\(cfg.data.timestampFormat)'"
-            )
-        }
-        let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first!, timestampFormat: format, symbol: cfg.data.symbol)
-        let source = CSVDataSource(path: cfg.data.path, options: csv)
         let started = ContinuousClock.now
-        let series = try TrainingPipeline.restrict(try source.loadBars(), start: cfg.data.start, end: cfg.data.end)
+        let series = try TrainingPipeline.loadSeries(cfg.data)
         let loaded = ContinuousClock.now
-        guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
-            throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
-        }
-        let instrument = Instrument(symbol: series.symbol, pricePrecision: cfg.instrument.pricePrecision ?? series.pricePrecision, quantityStep: step)
+        let instrument = try Backtester.instrument(for: series, config: cfg.instrument)
         logger.info(
             "data loaded",
             metadata: ["file": "\(cfg.data.path)", "bars": "\(series.count)", "symbol": "\(series.symbol)", "elapsed": "\(loaded - started)"]
@@ -173,22 +141,19 @@ struct BacktestCommand: ParsableCommand {
         }
         print(BacktestReport.table(result))
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let settings = (try? encoder.encode(cfg)).flatMap { String(data: $0, encoding: .utf8) } ?? "\(cfg)"
-        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings)
+        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: Wiring.settingsJSON(cfg))
         print("\nwrote \(files.trades), \(files.equity) and \(files.report)")
     }
 
     /// A portfolio backtest: every symbol of the universe on one account.
-    private func runUniverse(_ cfg: AppConfig, path: String, factory: StrategyFactory, logger: Logger) throws {
+    private func runUniverse(_ cfg: AppConfig, logger: Logger) throws {
         let started = ContinuousClock.now
         let universe = try TrainingPipeline.loadUniverse(cfg.data)
         let loaded = ContinuousClock.now
         logger.info(
             "universe loaded",
             metadata: [
-                "path": "\(path)", "symbols": "\(universe.count)", "timestamps": "\(universe.timestamps.count)",
+                "path": "\(cfg.data.universe ?? "")", "symbols": "\(universe.count)", "timestamps": "\(universe.timestamps.count)",
                 "layout": "\(universe.layout.rawValue)", "elapsed": "\(loaded - started)",
             ]
         )
@@ -197,7 +162,7 @@ struct BacktestCommand: ParsableCommand {
             cfg.strategy,
             symbols: universe.symbols,
             perSymbol: try portfolio.stakeRule(),
-            factory: factory
+            factory: .standard
         )
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)
@@ -216,10 +181,7 @@ struct BacktestCommand: ParsableCommand {
         print("")
         print(BacktestReport.symbolTable(result))
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let settings = (try? encoder.encode(cfg)).flatMap { String(data: $0, encoding: .utf8) } ?? "\(cfg)"
-        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings)
+        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: Wiring.settingsJSON(cfg))
         let dir = cfg.backtest.output as NSString
         print(
             "\nwrote \(files.trades), \(files.equity), \(dir.appendingPathComponent("fills.csv"))"

@@ -26,8 +26,3 @@ struct CrocBot: AsyncParsableCommand {
         ]
     )
 }
-
-/// The release version.
-enum CrocBotVersion {
-    static let current = "0.1.0"
-}

@@ -24,6 +24,9 @@ struct DataCommand: ParsableCommand {
         @Option(name: .long, help: "Field delimiter (one character).")
         var delimiter: String = ","
 
+        /// `--data`, or the shipped copy of a default sample when run outside the repository.
+        var path: String { Wiring.packaged.resolve(data) }
+
         func options() throws -> CSVOptions {
             guard let format = TimestampFormat(configValue: timestampFormat) else {
                 throw ValidationError("--timestamp-format: use auto, epoch_s, epoch_ms or a %-pattern, not '\(timestampFormat)'")
@@ -66,15 +69,15 @@ struct DataCommand: ParsableCommand {
         var symbols: String?
 
         func run() throws {
-            try reportingErrors {
+            try Wiring.reportingErrors {
                 if let universe {
                     try inspectUniverse(universe)
                     return
                 }
-                let r = try CSVBarLoader.inspect(path: source.data, options: try source.options(), maxProblems: max(1, maxProblems))
+                let r = try CSVBarLoader.inspect(path: source.path, options: try source.options(), maxProblems: max(1, maxProblems))
                 let s = r.series
                 var rows: [(String, String)] = [
-                    ("File", source.data), ("Symbol", s.symbol), ("Rows read", "\(r.rowCount)"), ("Valid bars", "\(s.count)"),
+                    ("File", source.path), ("Symbol", s.symbol), ("Rows read", "\(r.rowCount)"), ("Valid bars", "\(s.count)"),
                     ("Problems", "\(r.problemCount)"),
                 ]
                 if let first = s.timestamps.first, let last = s.timestamps.last {
@@ -167,9 +170,9 @@ struct DataCommand: ParsableCommand {
         var output: String
 
         func run() throws {
-            try reportingErrors {
+            try Wiring.reportingErrors {
                 let definition = try features.map { path throws(ConfigError) in try FeaturePipelineDefinition.load(path: path) } ?? .standard
-                let series = try CSVBarLoader.load(path: source.data, options: try source.options())
+                let series = try CSVBarLoader.load(path: source.path, options: try source.options())
                 let pipeline = FeaturePipeline(definition)
                 let start = ContinuousClock.now
                 let matrix = pipeline.transform(series)
@@ -213,24 +216,6 @@ enum DataSummary {
 func table(_ rows: [(String, String)]) -> String {
     let w = rows.map(\.0.count).max() ?? 0
     return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
-}
-
-/// Runs `body`; typed errors become `error: <message>` on stderr and exit status 1.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch { throw commandLineError(error) }
-}
-
-/// The async form of `reportingErrors`.
-func reportingAsyncErrors(_ body: () async throws -> Void) async throws {
-    do { try await body() } catch { throw commandLineError(error) }
-}
-
-/// What a command throws for `error`: argument-parser errors as they are; any
-/// other error printed as `error: <message>` on stderr, then exit status 1.
-private func commandLineError(_ error: any Error) -> any Error {
-    if error is ExitCode || error is ValidationError { return error }
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    return ExitCode(1)
 }
 
 extension DataCommand {
@@ -279,19 +264,41 @@ extension DataCommand {
         var output: String?
 
         func run() throws {
-            guard horizon >= 1 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
-            guard quantiles >= 2 else { throw ValidationError("--quantiles must be at least 2, got \(quantiles)") }
-            guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
-            let u = try UniverseLoader.load(path: universe)
-            guard top <= u.count else { throw ValidationError("--top \(top) is larger than the universe (\(u.count) symbols)") }
-            guard horizon < u.timestamps.count else {
-                throw ValidationError("--horizon \(horizon) reaches beyond the data (\(u.timestamps.count) dates)")
+            try Wiring.reportingErrors {
+                guard horizon >= 1 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+                guard quantiles >= 2 else { throw ValidationError("--quantiles must be at least 2, got \(quantiles)") }
+                guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+                let u = try UniverseLoader.load(path: universe)
+                guard top <= u.count else { throw ValidationError("--top \(top) is larger than the universe (\(u.count) symbols)") }
+                guard horizon < u.timestamps.count else {
+                    throw ValidationError("--horizon \(horizon) reaches beyond the data (\(u.timestamps.count) dates)")
+                }
+                let pipeline = FeaturePipeline(try FeaturePipelineDefinition.load(path: features))
+                var panel = FeaturePanel(universe: u, pipeline: pipeline)
+                guard panel.columnNames.contains(column) else {
+                    throw ValidationError("--column \(column) is not a column of \(features) (columns: \(panel.columnNames.joined(separator: ", ")))")
+                }
+                try applyTransform(to: &panel)
+                let forward = try forwardLabels(u)
+                let scores = panel.column(named: column)!
+                if let output { try writeScored(panel, scores: scores, forward: forward, to: output) }
+                let e = try FactorEvaluation.evaluate(
+                    times: panel.times,
+                    scores: scores,
+                    forwardReturns: forward,
+                    quantiles: quantiles,
+                    topK: top,
+                    period: horizon
+                )
+                print(
+                    "factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns (\(labels))"
+                )
+                print(factorSummary(e, top: top, period: horizon))
             }
-            let pipeline = FeaturePipeline(try FeaturePipelineDefinition.load(path: features))
-            var panel = FeaturePanel(universe: u, pipeline: pipeline)
-            guard panel.columnNames.contains(column) else {
-                throw ValidationError("--column \(column) is not a column of \(features) (columns: \(panel.columnNames.joined(separator: ", ")))")
-            }
+        }
+
+        /// `--transform` applied to the column at every date.
+        private func applyTransform(to panel: inout FeaturePanel) throws {
             switch transform {
             case "none": break
             case "rank": panel.transform(column, CrossSection.rank)
@@ -299,6 +306,10 @@ extension DataCommand {
             case "demean": panel.transform(column, CrossSection.demean)
             default: throw ValidationError("--transform must be none, rank, zscore or demean, got '\(transform)'")
             }
+        }
+
+        /// Forward returns over `--horizon`, as `--labels` asks (raw, ranked or demeaned per date).
+        private func forwardLabels(_ u: Universe) throws -> [[Double]] {
             var forward = FeaturePanel.forwardReturns(u, horizon: horizon)
             switch labels {
             case "raw": break
@@ -306,31 +317,23 @@ extension DataCommand {
             case "demean": for t in forward.indices { CrossSection.demean(&forward[t]) }
             default: throw ValidationError("--labels must be raw, rank or demean, got '\(labels)'")
             }
-            let scores = panel.column(named: column)!
-            if let output {
-                var text = "Time,Symbol,Score,ForwardReturn\n"
-                for t in scores.indices {
-                    let time = Timestamp(nanoseconds: panel.times[t]).iso8601()
-                    for s in scores[t].indices where scores[t][s].isFinite && forward[t][s].isFinite {
-                        text += "\(time),\(panel.symbols[s]),\(scores[t][s]),\(forward[t][s])\n"
-                    }
-                }
-                do {
-                    try text.write(toFile: output, atomically: true, encoding: .utf8)
-                } catch {
-                    throw ValidationError("--output \(output): cannot write: \(error.localizedDescription)")
+            return forward
+        }
+
+        /// `Time,Symbol,Score,ForwardReturn` for every row with both values.
+        private func writeScored(_ panel: FeaturePanel, scores: [[Double]], forward: [[Double]], to output: String) throws {
+            var text = "Time,Symbol,Score,ForwardReturn\n"
+            for t in scores.indices {
+                let time = Timestamp(nanoseconds: panel.times[t]).iso8601()
+                for s in scores[t].indices where scores[t][s].isFinite && forward[t][s].isFinite {
+                    text += "\(time),\(panel.symbols[s]),\(scores[t][s]),\(forward[t][s])\n"
                 }
             }
-            let e = try FactorEvaluation.evaluate(
-                times: panel.times,
-                scores: scores,
-                forwardReturns: forward,
-                quantiles: quantiles,
-                topK: top,
-                period: horizon
-            )
-            print("factor \(column) (\(transform)) over \(u.count) symbols x \(u.timestamps.count) dates, \(horizon)-bar forward returns (\(labels))")
-            print(factorSummary(e, top: top, period: horizon))
+            do {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("--output \(output): cannot write: \(error.localizedDescription)")
+            }
         }
     }
 }

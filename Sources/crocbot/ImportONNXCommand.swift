@@ -46,7 +46,7 @@ struct ImportONNXCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        try reportingErrors {
+        try Wiring.reportingErrors {
             guard let t = ModelTask(rawValue: task) else { throw ValidationError("--task must be binary or regression") }
             let definition = features == "standard" ? FeaturePipelineDefinition.standard : try FeaturePipelineDefinition.load(path: features)
             let width = FeaturePipeline(definition).width

@@ -60,8 +60,7 @@ struct LiveRunCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "YAML or JSON configuration file (see the live: section in Examples/live.yaml).")
-    var config: String?
+    @OptionGroup var common: ConfigOptions
 
     @Flag(name: .long, help: "Trade on paper: the in-process venue with the backtest's fill model (default for replays).")
     var paper = false
@@ -89,11 +88,7 @@ struct LiveRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Binance market stream: kline (the venue's bars) or trade (trades aggregated into bars).")
     var stream: String?
 
-    @Option(name: .long, help: "Registered strategy name.")
-    var strategy: String?
-
-    @Option(name: .long, help: ArgumentHelp("Strategy parameter, repeatable.", valueName: "key=value"))
-    var param: [String] = []
+    @OptionGroup var strategyOptions: StrategyOptions
 
     @Option(name: .long, help: "HTTP bind address (default 127.0.0.1).")
     var host: String?
@@ -107,9 +102,6 @@ struct LiveRunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Stop when the replay ends instead of serving until a signal.")
     var exitAtEnd = false
 
-    @Option(name: .long, help: "Log format: text or json.")
-    var logFormat: String?
-
     @Option(name: .long, help: "Write the final metrics (Prometheus text) to this file when the run ends.")
     var metricsOut: String?
 
@@ -117,13 +109,7 @@ struct LiveRunCommand: AsyncParsableCommand {
         var o: [String: ConfigValue] = [:]
         if let data { o["data.path"] = .string(data) }
         portfolio.overrides(into: &o)
-        if let strategy { o["strategy.name"] = .string(strategy) }
-        for kv in param {
-            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
-                throw ValidationError("--param expects key=value, got '\(kv)'")
-            }
-            o["strategy.params.\(kv[..<eq])"] = ConfigValue(parsingScalar: String(kv[kv.index(after: eq)...]))
-        }
+        try strategyOptions.overrides(into: &o)
         if let exchange { o["live.exchange"] = .string(exchange) }
         if !testnet { o["live.testnet"] = .bool(false) }
         if let speed { o["live.speed"] = .double(speed) }
@@ -135,17 +121,14 @@ struct LiveRunCommand: AsyncParsableCommand {
         if let host { o["live.host"] = .string(host) }
         if let port { o["live.port"] = .int(port) }
         if let store { o["live.store"] = .string(store) }
-        if let logFormat { o["logging.format"] = .string(logFormat) }
         return o
     }
 
     func run() async throws {
-        let cfg: AppConfig
-        do {
-            cfg = try AppConfig.load(path: config, environment: ProcessInfo.processInfo.environment, overrides: try overrides())
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
+        var cfg = try Wiring.reportingErrors { try common.load(overrides: try overrides()) }
+        if data == nil, cfg.data.path == Wiring.packaged.resolve(DataConfig.defaultPath) {
+            // A replay's default is the shipped EURUSD hourly data (more bars than GOOGL's days).
+            cfg.data.path = Wiring.packaged.resolve("Examples/data/EURUSD_1H_ASK.csv")
         }
         CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
         let registry = PrometheusCollectorRegistry()
@@ -183,24 +166,9 @@ struct LiveRunCommand: AsyncParsableCommand {
         case .paper where cfg.data.universe != nil:
             return try makeUniverseRuntime(cfg, path: cfg.data.universe ?? "", registry: registry, logger: logger)
         case .paper:
-            let path = cfg.data.path == DataConfig.defaultPath && data == nil ? "Examples/data/EURUSD_1H_ASK.csv" : cfg.data.path
-            guard let format = TimestampFormat(configValue: cfg.data.timestampFormat) else {
-                throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
-            }
-            let csv = CSVOptions(delimiter: cfg.data.delimiter.utf8.first!, timestampFormat: format, symbol: cfg.data.symbol)
-            let series = try TrainingPipeline.restrict(
-                try CSVDataSource(path: path, options: csv).loadBars(),
-                start: cfg.data.start,
-                end: cfg.data.end
-            )
-            guard let step = FixedPoint(rounding: cfg.instrument.quantityStep) else {
-                throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
-            }
-            let instrument = Instrument(
-                symbol: series.symbol,
-                pricePrecision: cfg.instrument.pricePrecision ?? series.pricePrecision,
-                quantityStep: step
-            )
+            let path = cfg.data.path
+            let series = try TrainingPipeline.loadSeries(cfg.data)
+            let instrument = try Backtester.instrument(for: series, config: cfg.instrument)
             logger.info("replaying", metadata: ["file": "\(path)", "bars": "\(series.count)", "speed": "\(live.speed)"])
             return try LiveRuntime(
                 config: cfg,

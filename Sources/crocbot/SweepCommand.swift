@@ -92,10 +92,10 @@ struct SweepRunCommand: AsyncParsableCommand {
     var logFormat: String = "text"
 
     func run() async throws {
-        try await reportingAsyncErrors {
+        try await Wiring.reportingErrorsAsync {
             CrocLogging.bootstrap(format: logFormat == "json" ? .json : .text, level: "info")
             let logger = Logger(label: "crocbot.sweep")
-            let spec = try SweepSpec.load(path: config)
+            let spec = try Self.loadSpec(config)
             let axes = try heatmapAxes(heatmap, spec)
             let env = ProcessInfo.processInfo.environment
             let part =
@@ -112,43 +112,67 @@ struct SweepRunCommand: AsyncParsableCommand {
                     "trials": "\(spec.plannedTrials)", "shard": "\(part)", "workers": "\(threads)", "store": "\(storeOptions.display)",
                 ]
             )
-            let progress = ProgressReporter(spec.walkForward == nil ? "sweep \(spec.name)" : "walk-forward \(spec.name)")
             let reportPath = report ?? "output/sweep-\(spec.name).html"
             if spec.walkForward != nil {
-                let outcome = try await WalkForwardOptimizer.run(runner: runner, store: store, workers: threads) { done, total in
-                    progress.update(step: done, total: total, detail: "windows")
-                }
-                print(Self.walkForwardTable(outcome, spec))
-                var all: [TrialResult] = []
-                for k in outcome.steps.indices { all += try await store.trials(sweep: "\(spec.name).wf\(k)") }
-                try Self.write(SweepHTMLReport.render(spec: spec, trials: all, walkForward: outcome, heatmap: axes), to: reportPath)
-                print("report: \(reportPath)")
-                return
-            }
-            guard chunk >= 1 else { throw ValidationError("--chunk must be ≥ 1") }
-            let summary = try await runner.run(store: store, shard: part, workers: threads, chunk: chunk) { done, total in
-                progress.update(step: done, total: total, detail: "trials")
-            }
-            print(
-                String(
-                    format: "shard %@: %d trials evaluated, %d already in the store, %.2f s (%.0f trials/s)",
-                    part.description,
-                    summary.evaluated,
-                    summary.skipped,
-                    summary.seconds,
-                    summary.seconds > 0 ? Double(summary.evaluated) / summary.seconds : 0
-                )
-            )
-            let diagnostics = SweepHTMLReport.Diagnostics(trials: summary.trials)
-            print(Self.statusTable(spec: spec, trials: summary.trials, top: 10, diagnostics: diagnostics))
-            if summary.trials.count >= spec.plannedTrials {
-                try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials, heatmap: axes, diagnostics: diagnostics), to: reportPath)
-                print("report: \(reportPath)")
+                try await runWalkForward(spec, runner: runner, store: store, threads: threads, axes: axes, reportPath: reportPath)
             } else {
-                print(
-                    "\(spec.plannedTrials - summary.trials.count) trials still to run on other shards; `crocbot sweep report` writes the report later"
-                )
+                try await runTrials(spec, runner: runner, store: store, shard: part, threads: threads, axes: axes, reportPath: reportPath)
             }
+        }
+    }
+
+    /// Walk-forward optimisation: every window's sweep, the stitched out-of-sample table and the report.
+    private func runWalkForward(
+        _ spec: SweepSpec,
+        runner: SweepRunner,
+        store: any SweepStore,
+        threads: Int,
+        axes: (String, String)?,
+        reportPath: String
+    ) async throws {
+        let progress = ProgressReporter("walk-forward \(spec.name)")
+        let outcome = try await WalkForwardOptimizer.run(runner: runner, store: store, workers: threads) { done, total in
+            progress.update(step: done, total: total, detail: "windows")
+        }
+        print(Self.walkForwardTable(outcome, spec))
+        var all: [TrialResult] = []
+        for k in outcome.steps.indices { all += try await store.trials(sweep: "\(spec.name).wf\(k)") }
+        try Self.write(SweepHTMLReport.render(spec: spec, trials: all, walkForward: outcome, heatmap: axes), to: reportPath)
+        print("report: \(reportPath)")
+    }
+
+    /// This shard's trials into the store; the table, and the report once every trial is in.
+    private func runTrials(
+        _ spec: SweepSpec,
+        runner: SweepRunner,
+        store: any SweepStore,
+        shard part: Shard,
+        threads: Int,
+        axes: (String, String)?,
+        reportPath: String
+    ) async throws {
+        guard chunk >= 1 else { throw ValidationError("--chunk must be ≥ 1") }
+        let progress = ProgressReporter("sweep \(spec.name)")
+        let summary = try await runner.run(store: store, shard: part, workers: threads, chunk: chunk) { done, total in
+            progress.update(step: done, total: total, detail: "trials")
+        }
+        print(
+            String(
+                format: "shard %@: %d trials evaluated, %d already in the store, %.2f s (%.0f trials/s)",
+                part.description,
+                summary.evaluated,
+                summary.skipped,
+                summary.seconds,
+                summary.seconds > 0 ? Double(summary.evaluated) / summary.seconds : 0
+            )
+        )
+        let diagnostics = SweepHTMLReport.Diagnostics(trials: summary.trials)
+        print(Self.statusTable(spec: spec, trials: summary.trials, top: 10, diagnostics: diagnostics))
+        if summary.trials.count >= spec.plannedTrials {
+            try Self.write(SweepHTMLReport.render(spec: spec, trials: summary.trials, heatmap: axes, diagnostics: diagnostics), to: reportPath)
+            print("report: \(reportPath)")
+        } else {
+            print("\(spec.plannedTrials - summary.trials.count) trials still to run on other shards; `crocbot sweep report` writes the report later")
         }
     }
 
@@ -250,7 +274,7 @@ struct SweepStatusCommand: AsyncParsableCommand {
     var top: Int = 5
 
     func run() async throws {
-        try await reportingAsyncErrors {
+        try await Wiring.reportingErrorsAsync {
             let store = try await storeOptions.open()
             defer { (store as? PostgresSweepStore)?.close() }
             var records = try await store.sweeps()
@@ -289,7 +313,7 @@ struct SweepReportCommand: AsyncParsableCommand {
     var heatmap: String?
 
     func run() async throws {
-        try await reportingAsyncErrors {
+        try await Wiring.reportingErrorsAsync {
             let store = try await storeOptions.open()
             defer { (store as? PostgresSweepStore)?.close() }
             let records = try await store.sweeps().filter { !$0.name.contains(".wf") }
@@ -313,5 +337,17 @@ struct SweepReportCommand: AsyncParsableCommand {
             try SweepRunCommand.write(SweepHTMLReport.render(spec: spec, trials: trials, heatmap: try heatmapAxes(heatmap, spec)), to: path)
             print("\(trials.count)/\(spec.plannedTrials) trials; report: \(path)")
         }
+    }
+}
+
+extension SweepRunCommand {
+    /// The sweep file and the data it names, found from any directory when they are the shipped
+    /// examples (``Wiring/packaged``).
+    /// - Throws: `ConfigError` naming the file and key.
+    static func loadSpec(_ path: String) throws -> SweepSpec {
+        var spec = try SweepSpec.load(path: Wiring.packaged.resolve(path))
+        spec.data = spec.data.map(Wiring.packaged.resolve)
+        spec.universe = spec.universe.map(Wiring.packaged.resolve)
+        return spec
     }
 }

@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
-        try reportingErrors {
+        try Wiring.reportingErrors {
             let text = try String(contentsOfFile: config, encoding: .utf8)
             let tree = try AppConfig.parse(text: text, source: config)
             if RLTrainingConfig.isRL(tree) {
@@ -41,48 +41,53 @@ struct TrainCommand: ParsableCommand {
             if let output { cfg.output = output }
             if cfg.isPanel {
                 try trainPanel(cfg)
-                return
+            } else {
+                try trainSeries(cfg)
             }
-            let progress = ProgressReporter("train \(cfg.modelKind.rawValue)")
-            var curve: [(step: Int, loss: Double)] = []
-            let result = try TrainingPipeline.run(cfg) { step, total, loss in
-                curve.append((step, loss))
-                progress.update(step: step, total: total, detail: String(format: "loss %.5f", loss))
+        }
+    }
+
+    /// One instrument's model: train, report, the test-range backtest, and walk-forward if configured.
+    private func trainSeries(_ cfg: TrainingConfig) throws {
+        let progress = ProgressReporter("train \(cfg.modelKind.rawValue)")
+        var curve: [(step: Int, loss: Double)] = []
+        let result = try TrainingPipeline.run(cfg) { step, total, loss in
+            curve.append((step, loss))
+            progress.update(step: step, total: total, detail: String(format: "loss %.5f", loss))
+        }
+        let configText = (try? String(contentsOfFile: config, encoding: .utf8)) ?? config
+        let reportPath = (cfg.output as NSString).appendingPathComponent("report.html")
+        try TrainingHTMLReport.render(result, learningCurve: curve, configuration: configText).write(
+            toFile: reportPath,
+            atomically: true,
+            encoding: .utf8
+        )
+        print(evaluationTable(result.metrics, task: result.bundle.metadata.task))
+        let s = result.testBacktest.statistics
+        print("\nTest-range backtest (\(s.start.iso8601()) to \(s.end.iso8601())):")
+        print(
+            table([
+                ("Return [%]", String(format: "%.4f", s.returnPct)), ("Buy & Hold Return [%]", String(format: "%.4f", result.testBuyAndHoldPct)),
+                ("Sharpe Ratio", String(format: "%.4f", s.sharpeRatio)), ("Max. Drawdown [%]", String(format: "%.4f", s.maxDrawdownPct)),
+                ("# Trades", "\(s.tradeCount)"), ("Win Rate [%]", String(format: "%.2f", s.winRatePct)),
+            ])
+        )
+        print(
+            "\nwrote bundle \(cfg.output) and \(reportPath) (train rows \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
+        )
+        if let wf = cfg.walkForward {
+            let series = try TrainingPipeline.loadSeries(cfg.data)
+            let data = LabelledSeries(series: series, features: cfg.features, label: cfg.label)
+            let wfProgress = ProgressReporter("walk-forward")
+            let r = try WalkForward.run(data, config: cfg, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding) {
+                step,
+                total in
+                wfProgress.update(step: step, total: total, detail: "windows")
             }
-            let configText = (try? String(contentsOfFile: config, encoding: .utf8)) ?? config
-            let reportPath = (cfg.output as NSString).appendingPathComponent("report.html")
-            try TrainingHTMLReport.render(result, learningCurve: curve, configuration: configText).write(
-                toFile: reportPath,
-                atomically: true,
-                encoding: .utf8
-            )
-            print(evaluationTable(result.metrics, task: result.bundle.metadata.task))
-            let s = result.testBacktest.statistics
-            print("\nTest-range backtest (\(s.start.iso8601()) to \(s.end.iso8601())):")
             print(
-                table([
-                    ("Return [%]", String(format: "%.4f", s.returnPct)), ("Buy & Hold Return [%]", String(format: "%.4f", result.testBuyAndHoldPct)),
-                    ("Sharpe Ratio", String(format: "%.4f", s.sharpeRatio)), ("Max. Drawdown [%]", String(format: "%.4f", s.maxDrawdownPct)),
-                    ("# Trades", "\(s.tradeCount)"), ("Win Rate [%]", String(format: "%.2f", s.winRatePct)),
-                ])
+                "\nWalk-forward (\(wf.expanding ? "expanding" : "rolling"), \(r.windows.count) windows of \(wf.testSize) test rows), stitched out-of-sample:"
             )
-            print(
-                "\nwrote bundle \(cfg.output) and \(reportPath) (train rows \(result.split.train), validation \(result.split.validation), test \(result.split.test))"
-            )
-            if let wf = cfg.walkForward {
-                let series = try TrainingPipeline.loadSeries(cfg.data)
-                let data = LabelledSeries(series: series, features: cfg.features, label: cfg.label)
-                let wfProgress = ProgressReporter("walk-forward")
-                let r = try WalkForward.run(data, config: cfg, trainSize: wf.trainSize, testSize: wf.testSize, expanding: wf.expanding) {
-                    step,
-                    total in
-                    wfProgress.update(step: step, total: total, detail: "windows")
-                }
-                print(
-                    "\nWalk-forward (\(wf.expanding ? "expanding" : "rolling"), \(r.windows.count) windows of \(wf.testSize) test rows), stitched out-of-sample:"
-                )
-                print(evaluationTable(r.outOfSample.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: cfg.label.task))
-            }
+            print(evaluationTable(r.outOfSample.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: cfg.label.task))
         }
     }
 }
@@ -248,49 +253,54 @@ struct EvaluateCommand: ParsableCommand {
     var report: String?
 
     func run() throws {
-        try reportingErrors {
+        try Wiring.reportingErrors {
             if universe != nil {
                 try evaluateUniverse()
-                return
+            } else {
+                try evaluateSeries()
             }
-            guard predictions == nil else { throw ValidationError("--predictions needs --universe (a cross-section to score)") }
-            let bundle = try ModelBundle.load(from: model)
-            let series = try TrainingPipeline.loadSeries(DataConfig(path: data, start: from, end: to))
-            let labelled = LabelledSeries(series: series, features: bundle.features, label: bundle.label)
-            let rows = labelled.rows(0..<series.count)
-            let ds = labelled.dataset(rows, scaler: bundle.scaler)
-            let predictions = bundle.model.predict(batch: ds.x)
-            let metrics = Evaluation.metrics(task: bundle.metadata.task, labels: ds.y, predictions: predictions)
-            print(
-                "Model \(bundle.metadata.name) v\(bundle.metadata.version) (\(bundle.metadata.kind.rawValue), trained on \(bundle.metadata.trainingRange.joined(separator: " to ")))"
-            )
-            print(evaluationTable(metrics.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: bundle.metadata.task))
-            let defaults = bundle.metadata.task == .regression ? DecisionRule(longAbove: 0, exitBelow: 0) : DecisionRule()
-            let rule = DecisionRule(longAbove: longAbove ?? defaults.longAbove, exitBelow: exitBelow ?? defaults.exitBelow)
-            let strategy = ModelDrivenStrategy(adapter: InferenceAdapter(bundle: bundle), rule: rule)
-            let options = try BacktestOptions(BacktestSettings(cash: cash, commission: commission))
-            let result = try Backtester.run(
-                series: series,
-                instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
-                strategy: strategy,
-                options: options
-            )
-            print("\nBacktest:")
-            print(BacktestReport.table(result))
-            let path = report ?? (model as NSString).appendingPathComponent("evaluation.html")
-            let settings =
-                "model: \(model)\ndata: \(data)\nfrom: \(from ?? "-")\nto: \(to ?? "-")\nrule: longAbove \(rule.longAbove), exitBelow \(rule.exitBelow)\ncash: \(cash)\ncommission: \(commission)"
-            let html = EvaluationHTMLReport.render(
-                bundle: bundle,
-                labels: ds.y,
-                predictions: predictions,
-                metrics: metrics,
-                backtest: result,
-                configuration: settings
-            )
-            try Data(html.utf8).write(to: URL(fileURLWithPath: path))
-            print("\nwrote \(path)")
         }
+    }
+
+    /// A bundle on one instrument: the model's metrics, a backtest of its decision rule, the report.
+    private func evaluateSeries() throws {
+        guard predictions == nil else { throw ValidationError("--predictions needs --universe (a cross-section to score)") }
+        let bundle = try ModelBundle.load(from: model)
+        let series = try TrainingPipeline.loadSeries(DataConfig(path: Wiring.packaged.resolve(data), start: from, end: to))
+        let labelled = LabelledSeries(series: series, features: bundle.features, label: bundle.label)
+        let rows = labelled.rows(0..<series.count)
+        let ds = labelled.dataset(rows, scaler: bundle.scaler)
+        let predictions = bundle.model.predict(batch: ds.x)
+        let metrics = Evaluation.metrics(task: bundle.metadata.task, labels: ds.y, predictions: predictions)
+        print(
+            "Model \(bundle.metadata.name) v\(bundle.metadata.version) (\(bundle.metadata.kind.rawValue), trained on \(bundle.metadata.trainingRange.joined(separator: " to ")))"
+        )
+        print(evaluationTable(metrics.reduce(into: [:]) { $0["data.\($1.key)"] = $1.value }, task: bundle.metadata.task))
+        let defaults = bundle.metadata.task == .regression ? DecisionRule(longAbove: 0, exitBelow: 0) : DecisionRule()
+        let rule = DecisionRule(longAbove: longAbove ?? defaults.longAbove, exitBelow: exitBelow ?? defaults.exitBelow)
+        let strategy = ModelDrivenStrategy(adapter: InferenceAdapter(bundle: bundle), rule: rule)
+        let options = try BacktestOptions(BacktestSettings(cash: cash, commission: commission))
+        let result = try Backtester.run(
+            series: series,
+            instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
+            strategy: strategy,
+            options: options
+        )
+        print("\nBacktest:")
+        print(BacktestReport.table(result))
+        let path = report ?? (model as NSString).appendingPathComponent("evaluation.html")
+        let settings =
+            "model: \(model)\ndata: \(data)\nfrom: \(from ?? "-")\nto: \(to ?? "-")\nrule: longAbove \(rule.longAbove), exitBelow \(rule.exitBelow)\ncash: \(cash)\ncommission: \(commission)"
+        let html = EvaluationHTMLReport.render(
+            bundle: bundle,
+            labels: ds.y,
+            predictions: predictions,
+            metrics: metrics,
+            backtest: result,
+            configuration: settings
+        )
+        try Data(html.utf8).write(to: URL(fileURLWithPath: path))
+        print("\nwrote \(path)")
     }
 }
 

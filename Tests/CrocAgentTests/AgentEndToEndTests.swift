@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -36,7 +37,7 @@ final class ScriptedLLMServer: Sendable {
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
-            logger: Logger(label: "llm", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: quietLogger
         )
         task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
         var it = stream.makeAsyncIterator()
@@ -156,7 +157,7 @@ func agent(
     let llm = OpenAICompatibleClient(
         settings: LLMSettings(baseURL: "http://127.0.0.1:\(port)/v1", model: "scripted", apiKey: "sk-test-key", maxAttempts: 1)
     )
-    return AICodeRefactorAgent(configuration: configuration, llm: llm, logger: Logger(label: "agent", factory: { _ in SwiftLogNoOpLogHandler() }))
+    return AICodeRefactorAgent(configuration: configuration, llm: llm, logger: quietLogger)
 }
 
 @Suite("Refactor agent end to end", .serialized)
@@ -240,7 +241,7 @@ struct AgentEndToEndTests {
         let result = await AICodeRefactorAgent(
             configuration: configuration,
             llm: llm,
-            logger: Logger(label: "agent", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: quietLogger
         )
         .runOnce()
         #expect(result.map(\.1) == [.applied])
@@ -361,7 +362,7 @@ struct AgentEndToEndTests {
         let result = await AICodeRefactorAgent(
             configuration: configuration,
             llm: llm,
-            logger: Logger(label: "a", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: quietLogger
         )
         .runOnce()
         #expect(result.count == 1)

@@ -1,4 +1,5 @@
 import CrocCore
+import CrocTestSupport
 import Foundation
 import Testing
 

@@ -138,9 +138,3 @@ func buy(_ n: String, _ symbol: String = "BTCUSDT", limit: String? = nil) -> Ord
 func sell(_ n: String, _ symbol: String = "BTCUSDT") -> OrderIntent {
     OrderIntent(symbol: symbol, side: .sell, quantity: q(n))
 }
-
-func tempPath(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-tests-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
-}

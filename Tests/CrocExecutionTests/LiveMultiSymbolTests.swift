@@ -4,6 +4,7 @@ import CrocEngine
 import CrocRuntime
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Logging
 import Prometheus
@@ -12,8 +13,6 @@ import Synchronization
 import Testing
 
 @testable import CrocExecution
-
-private let quiet = Logger(label: "test.multi", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// Holds `targets` (base units by symbol) from slice `enterAt` on, and closes every position at `exitAt`.
 private struct HoldTargets: Strategy {
@@ -60,7 +59,7 @@ private func liveRun(
     let client = BinanceSpotClient(
         credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
         configuration: .init(baseURL: fake.baseURL),
-        logger: quiet
+        logger: quietLogger
     )
     // The limits a real venue gets by default: no order worth more than the budget (needs a price).
     let risk = try LiveRuntime.riskLimits(RiskConfig(), budget: budget, realVenue: true)
@@ -68,7 +67,7 @@ private func liveRun(
         client: client,
         store: store,
         configuration: ExecutorConfiguration(retry: fastRetry, risk: risk, venueReceiveWindow: testWindow),
-        logger: quiet
+        logger: quietLogger
     )
     try await ex.start()
     var rules: [VenueRules] = []
@@ -79,7 +78,7 @@ private func liveRun(
         rules: rules,
         budget: budget,
         onUnknownPosition: .refuse,
-        logger: quiet
+        logger: quietLogger
     )
     var settings = LiveLoopSettings(
         cash: start.cash,
@@ -97,7 +96,7 @@ private func liveRun(
             submitOrder: { await ex.onSignal($0) },
             settings: settings,
             venue: venue,
-            logger: quiet
+            logger: quietLogger
         )
     }
     for i in 0..<slices {
@@ -219,7 +218,7 @@ struct LiveMultiSymbolTests {
             instrument: instruments[0],
             registry: PrometheusCollectorRegistry(),
             environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret],
-            logger: quiet,
+            logger: quietLogger,
             instruments: instruments,
             strategy: try StrategyFactory.standard.make("equal_weight", symbols: config.live.symbols)
         )
@@ -242,7 +241,7 @@ struct LiveMultiSymbolTests {
                 instrument: instruments[0],
                 registry: PrometheusCollectorRegistry(),
                 environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret],
-                logger: quiet,
+                logger: quietLogger,
                 instruments: instruments.reversed()
             )
         }

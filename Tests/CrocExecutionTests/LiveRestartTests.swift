@@ -4,6 +4,7 @@ import CrocEngine
 import CrocRuntime
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Logging
 import Prometheus
@@ -12,8 +13,6 @@ import Synchronization
 import Testing
 
 @testable import CrocExecution
-
-private let quiet = Logger(label: "test.restart", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// Enters with all its cash on the bars in `enterOn` when flat, closes the position on `exitOn`.
 private struct EnterExit: Strategy {
@@ -52,7 +51,7 @@ private func liveRun(
     let client = BinanceSpotClient(
         credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
         configuration: .init(baseURL: fake.baseURL),
-        logger: quiet
+        logger: quietLogger
     )
     // A real venue's default limits: no order worth more than the budget, priced from the bars alone.
     let risk = try LiveRuntime.riskLimits(RiskConfig(), budget: cash, realVenue: true)
@@ -60,7 +59,7 @@ private func liveRun(
         client: client,
         store: store,
         configuration: ExecutorConfiguration(retry: fastRetry, risk: risk, venueReceiveWindow: testWindow),
-        logger: quiet
+        logger: quietLogger
     )
     try await ex.start()
     let rules = try await client.rules(symbol: "BTCUSDT", deadline: .now + .seconds(5))
@@ -71,7 +70,7 @@ private func liveRun(
         budget: cash,
         onUnknownPosition: onUnknownPosition,
         lastPrice: FixedPoint(100),
-        logger: quiet
+        logger: quietLogger
     )
     let settings = LiveLoopSettings(
         instrument: Instrument(symbol: "BTCUSDT", pricePrecision: rules.pricePrecision, quantityStep: rules.stepSize),
@@ -89,7 +88,7 @@ private func liveRun(
             submitOrder: { await ex.onSignal($0) },
             settings: settings,
             venue: venue,
-            logger: quiet
+            logger: quietLogger
         )
     }
     for b in bars {
@@ -223,7 +222,7 @@ struct LiveRuntimeRecoveryTests {
             instrument: Instrument(symbol: "BTCUSDT", pricePrecision: 8, quantityStep: .one),
             registry: PrometheusCollectorRegistry(),
             environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret],
-            logger: quiet
+            logger: quietLogger
         )
     }
 
@@ -264,7 +263,7 @@ struct LiveRuntimeRecoveryTests {
         let c = BinanceSpotClient(
             credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
             configuration: .init(baseURL: fake.baseURL),
-            logger: quiet
+            logger: quietLogger
         )
         _ = try await c.submit(
             OrderRequest(clientOrderID: "manual-1", symbol: "BTCUSDT", side: .buy, kind: .limit(FixedPoint(50)), quantity: q("1")),

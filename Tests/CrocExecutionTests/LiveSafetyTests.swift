@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CrocCore
 import CrocEngine
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Logging
 import MetricsTestKit
@@ -11,13 +12,11 @@ import Testing
 
 @testable import CrocExecution
 
-private let quiet = Logger(label: "test.safety", factory: { _ in SwiftLogNoOpLogHandler() })
-
 private func binance(_ baseURL: String, _ fake: FakeBinance, recvWindow: Duration = .seconds(5)) -> BinanceSpotClient {
     BinanceSpotClient(
         credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
         configuration: .init(baseURL: baseURL, recvWindow: recvWindow),
-        logger: quiet
+        logger: quietLogger
     )
 }
 
@@ -86,7 +85,7 @@ struct VenueRulesTests {
             client: binance(fake.baseURL, fake),
             store: store,
             configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
-            logger: quiet,
+            logger: quietLogger,
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -148,7 +147,7 @@ struct FaultyNetworkTests {
             client: binance(proxy.baseURL, fake),
             store: store,
             configuration: ExecutorConfiguration(requestTimeout: timeout, retry: retry, venueReceiveWindow: testWindow),
-            logger: quiet,
+            logger: quietLogger,
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -240,7 +239,7 @@ struct FaultyNetworkTests {
                 venueReceiveWindow: testWindow,
                 resolveWithin: .milliseconds(500)
             ),
-            logger: quiet
+            logger: quietLogger
         )
         try await ex.start()
         let events = ex.events()
@@ -273,7 +272,7 @@ struct UnexpectedReportTests {
             client: venue,
             store: store,
             configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
-            logger: quiet,
+            logger: quietLogger,
             metrics: ExecutorMetrics(factory: metrics)
         )
         try await ex.start()
@@ -323,7 +322,7 @@ struct UnexpectedReportTests {
             client: binance(fake.baseURL, fake),
             store: store,
             configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow),
-            logger: quiet
+            logger: quietLogger
         )
         try await ex.start()
         await ex.setRules([btcusdt])

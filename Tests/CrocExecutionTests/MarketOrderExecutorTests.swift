@@ -1,6 +1,7 @@
 import CrocCore
 import CrocEngine
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Logging
 import MetricsTestKit

@@ -2,13 +2,12 @@ import CrocData
 import CrocModels
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 
 @testable import CrocCore
 @testable import CrocPipelines
-
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// backtesting.py 0.6.6's run of sma_cross 10/20 on GOOGL (scripts/backtesting_reference.py).
 struct Reference: Decodable {

@@ -1,4 +1,5 @@
 import CrocData
+import CrocTestSupport
 import Foundation
 import Testing
 

@@ -12,12 +12,47 @@ struct HTMLReportTests {
         let html = BacktestHTMLReport.render(result, configuration: "strategy: sma_cross")
         for id in BacktestHTMLReport.chartIDs { #expect(html.contains("data-chart=\"\(id)\""), "missing \(id)") }
         #expect(html.components(separatedBy: "<svg").count - 1 == BacktestHTMLReport.chartIDs.count)
-        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))  // no network, no scripts
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script src"))  // no network
+        #expect(html.components(separatedBy: "<script>").count - 1 == 1)  // one inline script: the charts' zoom, pan and hover
         #expect(html.contains("name=\"viewport\""))  // phone-readable
         #expect(html.contains("18090.536482"))  // the statistics table
         #expect(html.contains("strategy: sma_cross"))
         #expect(html.components(separatedBy: "class=\"marker\"").count - 1 == 2 * result.trades.count)  // an entry and an exit per trade
         #expect(html.hasSuffix("</html>"))
+    }
+
+    @Test("line charts carry their drawn points as JSON the page's script reads: x labels per point, markers movable, labels escaped")
+    func interactiveChartData() throws {
+        let points = (0..<50).map { (x: Double($0), y: $0 == 7 ? Double.nan : Double($0) * 1.5) }
+        let chart = SVG.lineChart(
+            id: "t",
+            title: "t",
+            series: [.init(points: points, color: "#123456", label: "a</script>\"b"), .init(points: [(x: 3, y: 2)], color: "#000", label: "c")],
+            markers: [.init(x: 10, y: 15, up: true, color: "#0f0", title: "m")],
+            xLabel: { "day \(Int($0))" }
+        )
+        #expect(chart.contains("<figure class=\"ix\" data-chart=\"t\">"))
+        #expect(SVG.widen(chart).hasPrefix("<figure class=\"ix wide\" data-chart=\"t\">"))  // a full-width chart stays interactive
+        let open = try #require(chart.range(of: "<script type=\"application/json\" class=\"chart-data\">"))
+        let close = try #require(chart.range(of: "</script>", range: open.upperBound..<chart.endIndex))
+        let text = String(chart[open.upperBound..<close.lowerBound])
+        #expect(!text.contains("<"))  // a label can never end the script element early
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(json["x0"] as? Double == 0 && json["x1"] as? Double == 49)
+        let series = try #require(json["s"] as? [[String: Any]])
+        #expect(series.count == 2)
+        #expect(series[0]["n"] as? String == "a</script>\"b")
+        let xs = try #require(series[0]["x"] as? [Double])
+        let ys = try #require(series[0]["y"] as? [Double])
+        let labels = try #require(series[0]["xt"] as? [String])
+        #expect(xs.count == 49 && ys.count == 49 && labels.count == 49)  // the NaN point is not drawn
+        #expect(!xs.contains(7) && ys[10] == 16.5 && labels[10] == "day 11")
+        #expect(series[1]["xt"] == nil)
+        // A marker is drawn about the origin and placed by its transform (the script moves it on zoom).
+        #expect(chart.contains("class=\"marker\" data-x=\"") && chart.contains("d=\"M0,-6L-5,3L5,3Z\""))
+        // The page inlines the script only when a chart needs it.
+        #expect(SVG.page(title: "p", subtitle: "", sections: [chart]).contains("<script>\n(function () {"))
+        #expect(!SVG.page(title: "p", subtitle: "", sections: [SVG.table("x", rows: [])]).contains("<script>"))
     }
 
     @Test("monthly returns chain from the starting equity; rolling Sharpe is NaN until its window fills")

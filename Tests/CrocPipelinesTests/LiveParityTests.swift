@@ -5,6 +5,7 @@ import CrocExecution
 import CrocRuntime
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Logging
 import Testing
@@ -12,7 +13,6 @@ import Testing
 @testable import CrocPipelines
 
 /// A logger that drops everything (keeps test output readable).
-let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// The live loop's wiring for a replay through the paper venue: the
 /// backtest's fill model behind the `ExecutionClient` protocol (a lane per

@@ -4,6 +4,7 @@ import CrocEngine
 import CrocModels
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import CrocCore
 import CrocData
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 

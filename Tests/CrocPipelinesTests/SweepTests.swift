@@ -3,6 +3,7 @@ import CrocData
 import CrocModels
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Synchronization
 import Testing

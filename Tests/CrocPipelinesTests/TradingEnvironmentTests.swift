@@ -5,6 +5,7 @@ import CrocModels
 import CrocRuntime
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocExecution
 import CrocStrategies
+import CrocTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -97,7 +98,7 @@ final class FakeMarketData: Sendable {
             server: .http1WebSocketUpgrade(webSocketRouter: router),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: Logger(label: "fake-market", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: quietLogger
         )
         task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
         var it = stream.makeAsyncIterator()
@@ -141,7 +142,7 @@ struct BinanceKlineFeedTests {
             ),
             metrics: metrics,
             status: status,
-            logger: Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: quietLogger
         )
         let collect = Task { () -> [Bar] in
             var bars: [Bar] = []
@@ -214,7 +215,7 @@ struct TradeBarTests {
                 restURL: "http://127.0.0.1:\(port)",
                 reconnectBaseDelay: .milliseconds(10)
             ),
-            logger: Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: quietLogger
         )
         let collect = Task { () -> [Bar] in
             var bars: [Bar] = []
@@ -252,7 +253,7 @@ struct LiveFeedLoopTests {
         let registry = PrometheusCollectorRegistry()
         let metrics = LiveMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let status = LiveStatusBoard()
-        let quietLog = Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() })
+        let quietLog = quietLogger
         let feed = BinanceKlineFeed(
             configuration: .init(
                 symbol: "BTCUSDT",
@@ -371,7 +372,7 @@ struct BinanceCombinedStreamTests {
             symbols: ["BTCUSDT", "ETHUSDT"]
         )
         #expect(config.streamURL == "ws://127.0.0.1:\(port)/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m")
-        let feed = BinanceKlineFeed(configuration: config, logger: Logger(label: "feed", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let feed = BinanceKlineFeed(configuration: config, logger: quietLogger)
         let collect = Task { () -> [MarketSlice] in
             var slices: [MarketSlice] = []
             var it = feed.makeAsyncIterator()

@@ -6,6 +6,7 @@ import CrocEngine
 import CrocExecution
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Hummingbird
 import Logging
@@ -18,9 +19,7 @@ import Testing
 
 @testable import CrocRuntime
 
-let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-let sampleDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Examples/data")
+let sampleDir = repoRoot.appendingPathComponent("Examples/data")
 
 func get(_ url: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
     var request = HTTPClientRequest(url: url)
@@ -40,17 +39,11 @@ func sample(_ text: String, _ series: String) -> Double? {
 
 /// Runs the status server on an ephemeral port for the duration of `body`.
 func withServer<T: Sendable>(_ server: StatusServer, _ body: (Int) async throws -> T) async throws -> T {
-    let app = server.makeApplication(logger: quiet)
+    let app = server.makeApplication(logger: quietLogger)
     let task = Task { try await app.runService(gracefulShutdownSignals: []) }
     defer { task.cancel() }
     let port = await server.boundPort.value()
     return try await body(port)
-}
-
-func tempPath(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-rt-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
 }
 
 @Suite("Status endpoint")
@@ -63,7 +56,7 @@ struct StatusServerTests {
         let instrument = Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision)
         let fees = FeeModel(commissionRate: FixedPoint(unchecked: 0.002))
         let venue = SimulatedExecutionClient(instrument: instrument, fees: fees, fillTiming: .nextOpen, cash: Money(10_000))
-        let executor = MarketOrderExecutor(client: venue, logger: quiet, metrics: ExecutorMetrics(factory: factory))
+        let executor = MarketOrderExecutor(client: venue, logger: quietLogger, metrics: ExecutorMetrics(factory: factory))
         try await executor.start()
         let status = LiveStatusBoard()
         let server = StatusServer(host: "127.0.0.1", port: 0, registry: registry, status: status)
@@ -79,7 +72,7 @@ struct StatusServerTests {
                 venue: ExecutorVenue(executor: executor, simulated: venue),
                 status: status,
                 metrics: LiveMetrics(factory: factory),
-                logger: quiet
+                logger: quietLogger
             )
             let after = try await get("http://127.0.0.1:\(port)/metrics")
             #expect(after.status == 200)
@@ -203,7 +196,7 @@ struct LiveFaultTests {
                 backpressure: .suspend,
                 retry: RetryPolicy(maxAttempts: 10_000, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
             ),
-            logger: quiet,
+            logger: quietLogger,
             metrics: ExecutorMetrics(factory: factory)
         )
         try await executor.start()
@@ -224,7 +217,7 @@ struct LiveFaultTests {
                 ),
                 venue: ExecutorVenue(executor: executor, simulated: sim),
                 metrics: LiveMetrics(factory: factory),
-                logger: quiet
+                logger: quietLogger
             )
         }
         for b in bars[0..<5] { try await stream.send(.bar(b)) }
@@ -263,7 +256,7 @@ struct LiveFaultTests {
             feed: .replay(series, label: "EURUSD"),
             instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
             registry: PrometheusCollectorRegistry(),
-            logger: quiet
+            logger: quietLogger
         )
         let group = runtime.makeServiceGroup(signals: [])
         let task = Task { try await group.run() }
@@ -299,7 +292,7 @@ struct LiveFaultTests {
                 feed: .replay(series, label: "GOOGL"),
                 instrument: Instrument(symbol: series.symbol),
                 registry: PrometheusCollectorRegistry(),
-                logger: quiet
+                logger: quietLogger
             )
             await #expect(throws: (any Error).self) { try await runtime.run(signals: []) }
             #expect(await runtime.executor.onSignal(OrderIntent(symbol: series.symbol, side: .buy, quantity: .one)) == .refused(.stopped))
@@ -331,10 +324,16 @@ struct ExecutorServiceTests {
             cash: Money(100_000)
         )
         venue.process(bar: Bar(timestamp: Timestamp(seconds: 0), open: 100, high: 101, low: 99, close: 100, volume: 1))
-        let executor = MarketOrderExecutor(client: venue, store: try SQLiteOrderStore(path: tempPath("orders.sqlite")), logger: quiet)
+        let executor = MarketOrderExecutor(client: venue, store: try SQLiteOrderStore(path: tempPath("orders.sqlite")), logger: quietLogger)
         let started = ReadyLatch()
-        let service = ExecutorService(executor: executor, cancelOpenOrders: false, started: started, logger: quiet, reconcileEvery: .milliseconds(20))
-        let group = ServiceGroup(configuration: .init(services: [service], logger: quiet))
+        let service = ExecutorService(
+            executor: executor,
+            cancelOpenOrders: false,
+            started: started,
+            logger: quietLogger,
+            reconcileEvery: .milliseconds(20)
+        )
+        let group = ServiceGroup(configuration: .init(services: [service], logger: quietLogger))
         let task = Task { try await group.run() }
         await started.wait()
         let outcome = await executor.onSignal(OrderIntent(symbol: "TEST", side: .buy, quantity: FixedPoint(3), kind: .limit(FixedPoint(95))))
@@ -387,7 +386,7 @@ struct OperatorControlTests {
             feed: .replay(series, label: "EURUSD"),
             instrument: Instrument(symbol: series.symbol, pricePrecision: series.pricePrecision),
             registry: PrometheusCollectorRegistry(),
-            logger: quiet,
+            logger: quietLogger,
             strategy: AlwaysIn()
         )
         let task = Task { try await runtime.run(signals: []) }
@@ -423,7 +422,7 @@ struct OperatorControlTests {
             registry: PrometheusCollectorRegistry(),
             status: LiveStatusBoard(),
             controls: LiveControls(),
-            logger: quiet
+            logger: quietLogger
         )
         try await withServer(server) { port in
             let r = try await post("http://127.0.0.1:\(port)/api/control/flatten", token: nil)
@@ -454,7 +453,7 @@ struct UniverseRuntimeTests {
             feed: .universe(u, label: "SP500_10"),
             instrument: instruments[0],
             registry: PrometheusCollectorRegistry(),
-            logger: quiet,
+            logger: quietLogger,
             exitAtEnd: true,
             instruments: instruments,
             strategy: strategy
@@ -487,7 +486,7 @@ struct UniverseRuntimeTests {
                 feed: .universe(u, label: "u"),
                 instrument: instruments[0],
                 registry: PrometheusCollectorRegistry(),
-                logger: quiet,
+                logger: quietLogger,
                 instruments: instruments
             )
         }
@@ -499,7 +498,7 @@ struct UniverseRuntimeTests {
                 feed: .replay(series, label: "s"),
                 instrument: instruments[0],
                 registry: PrometheusCollectorRegistry(),
-                logger: quiet,
+                logger: quietLogger,
                 instruments: instruments
             )
         }
@@ -511,7 +510,7 @@ struct UniverseRuntimeTests {
         let instruments = u.symbols.map { Instrument(symbol: $0) }
         let fees = FeeModel(commissionRate: .zero)
         let venue = SimulatedExecutionClient(instruments: instruments, fees: fees, fillTiming: .close, cash: Money(100_000))
-        let executor = MarketOrderExecutor(client: venue, logger: quiet)
+        let executor = MarketOrderExecutor(client: venue, logger: quietLogger)
         try await executor.start()
         let strategy = try StrategyFactory.standard.make(StrategyConfig(name: "equal_weight", params: ["rebalance": .int(1000)]), symbols: u.symbols)
         var loop = LiveLoopState(
@@ -520,7 +519,7 @@ struct UniverseRuntimeTests {
             venue: ExecutorVenue(executor: executor, simulated: venue),
             status: nil,
             metrics: LiveMetrics(),
-            logger: quiet
+            logger: quietLogger
         )
         let submit: @Sendable (OrderIntent) async -> SignalOutcome = { await executor.onSignal($0) }
         var iterator = UniverseReplayStream(universe: u).makeAsyncIterator()

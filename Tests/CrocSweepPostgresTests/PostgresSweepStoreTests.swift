@@ -1,5 +1,6 @@
 import CrocPipelines
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -8,8 +9,6 @@ import Testing
 /// The server for these tests: `CROCBOT_TEST_POSTGRES=postgres://user:password@127.0.0.1:5432/db`
 /// (`.ci/run` starts PostgreSQL and sets it; without it these tests are skipped).
 let postgresURL = ProcessInfo.processInfo.environment["CROCBOT_TEST_POSTGRES"]
-
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 func grid(_ name: String) throws -> SweepSpec {
     let yaml = """

@@ -59,6 +59,18 @@ extension Backtester {
         return try factory.make(config, symbols: symbols)
     }
 
+    /// The instrument of a single series: `instrument:`'s defaults (and any per-symbol entry for
+    /// the series' symbol), the price precision measured in the file where none is configured.
+    /// The one builder `backtest`, `live` and the pipelines use.
+    /// - Throws: `ConfigError` when the quantity step is not a positive representable amount.
+    public static func instrument(for series: BarSeries, config: InstrumentConfig) throws(ConfigError) -> Instrument {
+        let spec = config.spec(for: series.symbol)
+        guard let step = FixedPoint(rounding: spec.quantityStep), step.raw > 0 else {
+            throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not a positive representable amount: \(spec.quantityStep)")
+        }
+        return Instrument(symbol: series.symbol, pricePrecision: spec.pricePrecision ?? series.pricePrecision, quantityStep: step)
+    }
+
     /// The instruments of a universe from the `instrument:` section: the defaults, with each
     /// symbol's overrides (`instrument.symbols.<SYM>`), the price precision inferred from the
     /// data when none is set.

@@ -131,7 +131,7 @@ public enum BacktestHTMLReport {
         let s = result.statistics
         let subtitle =
             "\(result.strategyName) on \(result.instrument.symbol), \(s.start.iso8601()) to \(s.end.iso8601()): return \(String(format: "%.2f", s.returnPct))%, Sharpe \(String(format: "%.2f", s.sharpeRatio)), max drawdown \(String(format: "%.2f", s.maxDrawdownPct))%, \(s.tradeCount) trades"
-        let wide = { (html: String) in html.replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart") }
+        let wide = SVG.widen
         return SVG.page(
             title: "CrocBot backtest: \(result.strategyName)",
             subtitle: subtitle,
@@ -178,7 +178,7 @@ public enum BacktestHTMLReport {
                     series: series,
                     xLabel: date,
                     yFormat: { String(format: "%.0f%%", $0 * 100) }
-                ).replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
+                ).widened
             )
         }
         let byContribution = result.symbolStatistics.sorted { abs($0.contributionPct) > abs($1.contributionPct) }.prefix(20)

@@ -1,8 +1,11 @@
 import CrocCore
 import Foundation
 
-/// Minimal SVG charts for self-contained HTML reports: no scripts, no
-/// network, scaled by `viewBox` so they fit a laptop or a phone.
+/// Minimal SVG charts for self-contained HTML reports: no network, no library, scaled by
+/// `viewBox` so they fit a laptop or a phone. Line charts carry their drawn points as JSON, and
+/// the page's one small inline script (``interactionScript``) adds what backtesting.py's Bokeh
+/// plots offer: wheel zoom and drag pan along time, double-click to reset, and the values under
+/// the pointer. Without scripts the charts are the same static pictures.
 public enum SVG {
     /// A series of (x, y) points with a style.
     public struct Series {
@@ -186,8 +189,9 @@ public enum SVG {
         let ph = height - top - bottom
         func px(_ x: Double) -> Double { left + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * pw }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
-        var s = "<figure data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption>"
+        var s = "<figure class=\"ix\" data-chart=\"\(id)\"><figcaption>\(escape(title))</figcaption>"
         s += "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        s += "<defs><clipPath id=\"clip-\(id)\"><rect x=\"\(f(left))\" y=\"0\" width=\"\(f(pw))\" height=\"\(f(height))\"/></clipPath></defs>"
         for t in ticks(y0, y1) {
             s += "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>"
             s += "<text class=\"tick\" x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(escape(yFormat(t)))</text>"
@@ -195,11 +199,14 @@ public enum SVG {
         for k in 0...4 {
             let x = x0 + (x1 - x0) * Double(k) / 4
             s +=
-                "<text class=\"tick\" x=\"\(f(px(x)))\" y=\"\(f(height - 8))\" text-anchor=\"\(k == 0 ? "start" : (k == 4 ? "end" : "middle"))\">\(escape(xLabel(x)))</text>"
+                "<text class=\"tick xt\" x=\"\(f(px(x)))\" y=\"\(f(height - 8))\" text-anchor=\"\(k == 0 ? "start" : (k == 4 ? "end" : "middle"))\">\(escape(xLabel(x)))</text>"
         }
         if zeroLine { s += "<line class=\"zero\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(0)))\" y2=\"\(f(py(0)))\"/>" }
+        s += "<g class=\"plot\" clip-path=\"url(#clip-\(id))\"><g class=\"lines\">"
+        var json = ChartJSON(x0: x0, x1: x1, left: left, width: pw)
         for ser in series {
             let pts = downsample(skippingNaN: ser.points)
+            json.add(series: ser, points: pts, xLabel: xLabel)
             guard !pts.isEmpty else { continue }
             var d = "M\(f(px(pts[0].x))),\(f(py(pts[0].y)))"
             for p in pts.dropFirst() { d += "L\(f(px(p.x))),\(f(py(p.y)))" }
@@ -211,21 +218,70 @@ public enum SVG {
                 s += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
             }
         }
+        s += "</g>"
         for m in markers {
+            // Drawn about the origin and moved into place, so zooming moves a marker without stretching it.
             let (cx, cy) = (px(m.x), py(m.y))
-            let tri =
-                m.up
-                ? "M\(f(cx)),\(f(cy - 6))L\(f(cx - 5)),\(f(cy + 3))L\(f(cx + 5)),\(f(cy + 3))Z"
-                : "M\(f(cx)),\(f(cy + 6))L\(f(cx - 5)),\(f(cy - 3))L\(f(cx + 5)),\(f(cy - 3))Z"
-            s += "<path class=\"marker\" d=\"\(tri)\" fill=\"\(m.color)\"><title>\(escape(m.title))</title></path>"
+            let tri = m.up ? "M0,-6L-5,3L5,3Z" : "M0,6L-5,-3L5,-3Z"
+            s +=
+                "<path class=\"marker\" data-x=\"\(f(cx))\" transform=\"translate(\(f(cx)),\(f(cy)))\" d=\"\(tri)\" fill=\"\(m.color)\"><title>\(escape(m.title))</title></path>"
         }
-        s += "</svg>"
+        s += "</g><line class=\"cross\" x1=\"0\" x2=\"0\" y1=\"\(f(top))\" y2=\"\(f(height - bottom))\" visibility=\"hidden\"/></svg>"
         if series.count > 1 || !markers.isEmpty {
             s += "<div class=\"legend\">" + series.map { "<span><i style=\"background:\($0.color)\"></i>\(escape($0.label))</span>" }.joined()
             if !markers.isEmpty { s += "<span><i class=\"up\"></i>entry</span><span><i class=\"down\"></i>exit</span>" }
             s += "</div>"
         }
+        s += "<script type=\"application/json\" class=\"chart-data\">" + json.closed + "</script>"
         return s + "</figure>"
+    }
+
+    /// The data a line chart's script reads: the x range, the plot's left edge and width in
+    /// `viewBox` units, each series' drawn points, and the x-axis text of the first series' points.
+    struct ChartJSON {
+        var text: String
+        private var first = true
+
+        init(x0: Double, x1: Double, left: Double, width: Double) {
+            text = "{\"x0\":\(Self.number(x0)),\"x1\":\(Self.number(x1)),\"l\":\(Self.number(left)),\"w\":\(Self.number(width)),\"s\":["
+        }
+
+        /// Appends a series; the first one also gives the x-axis labels (`xt`).
+        mutating func add(series: Series, points: [(x: Double, y: Double)], xLabel: (Double) -> String) {
+            let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
+            if !first { text += "," }
+            text += "{\"n\":" + Self.string(series.label) + ",\"c\":" + Self.string(series.color) + ",\"x\":["
+            text += finite.map { Self.number($0.x) }.joined(separator: ",") + "],\"y\":["
+            text += finite.map { Self.number($0.y) }.joined(separator: ",") + "]"
+            if first { text += ",\"xt\":[" + finite.map { Self.string(xLabel($0.x)) }.joined(separator: ",") + "]" }
+            text += "}"
+            first = false
+        }
+
+        /// The finished object (closes the series list).
+        var closed: String { text + "]}" }
+
+        static func number(_ v: Double) -> String {
+            guard v.isFinite else { return "null" }
+            if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+            return "\(v)"
+        }
+
+        /// A JSON string; `<` is escaped so the text can never close its `<script>` element.
+        static func string(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "<": out += "\\u003c"
+                case "\n": out += "\\n"
+                default:
+                    if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+                }
+            }
+            return out + "\""
+        }
     }
 
     /// A histogram of `values` in `bins` equal-width bins (negative bins red, positive green).
@@ -347,30 +403,39 @@ public enum SVG {
         return s + "</svg></figure>"
     }
 
-    /// The page: title, CSS for laptop and phone, and the sections.
+    /// The page: title, CSS for laptop and phone, and the sections; with ``interactionScript``
+    /// inlined when a section has an interactive (line) chart.
     public static func page(title: String, subtitle: String, sections: [String]) -> String {
-        """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(escape(title))</title>
-        <style>
-        body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}
-        header{background:#123;color:#fff;padding:14px 20px}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.8}
-        main{max-width:1180px;margin:0 auto;padding:12px;display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1fr));gap:12px}
-        section,figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:0;padding:10px 12px}
-        figure.wide,section.wide{grid-column:1/-1}figcaption,h2{font-weight:600;font-size:15px;margin:0 0 6px}
-        svg{width:100%;height:auto;display:block}.grid{stroke:#e6e9ee}.zero{stroke:#8a94a3;stroke-dasharray:3 3}
-        .tick{font-size:13px;fill:#5b6573}.cell{font-size:10px;fill:#1d232b}
-        .legend{font-size:12px;color:#5b6573;margin-top:4px}.legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:middle}
-        .legend i.up{background:#2e9d5b;clip-path:polygon(50% 0,0 100%,100% 100%)}.legend i.down{background:#d9534f;clip-path:polygon(0 0,100% 0,50% 100%)}
-        table{border-collapse:collapse;width:100%;font-size:13px}td{padding:3px 6px;border-bottom:1px solid #eef0f3}td:last-child{text-align:right;font-variant-numeric:tabular-nums}
-        pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f3f5f8;padding:8px;border-radius:6px;margin:0}
-        </style></head><body>
-        <header><h1>\(escape(title))</h1><p>\(escape(subtitle))</p></header>
-        <main>
-        \(sections.joined(separator: "\n"))
-        </main></body></html>
-        """
+        let interactive = sections.contains { $0.contains("<figure class=\"ix") }
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(escape(title))</title>
+            <style>
+            body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}
+            header{background:#123;color:#fff;padding:14px 20px}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.8}
+            main{max-width:1180px;margin:0 auto;padding:12px;display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1fr));gap:12px}
+            section,figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:0;padding:10px 12px}
+            figure.wide,section.wide{grid-column:1/-1}figcaption,h2{font-weight:600;font-size:15px;margin:0 0 6px}
+            svg{width:100%;height:auto;display:block}.grid{stroke:#e6e9ee}.zero{stroke:#8a94a3;stroke-dasharray:3 3}
+            .tick{font-size:13px;fill:#5b6573}.cell{font-size:10px;fill:#1d232b}
+            .legend{font-size:12px;color:#5b6573;margin-top:4px}.legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:middle}
+            .legend i.up{background:#2e9d5b;clip-path:polygon(50% 0,0 100%,100% 100%)}.legend i.down{background:#d9534f;clip-path:polygon(0 0,100% 0,50% 100%)}
+            table{border-collapse:collapse;width:100%;font-size:13px}td{padding:3px 6px;border-bottom:1px solid #eef0f3}td:last-child{text-align:right;font-variant-numeric:tabular-nums}
+            pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f3f5f8;padding:8px;border-radius:6px;margin:0}
+            \(interactive ? interactionCSS : "")
+            </style></head><body>
+            <header><h1>\(escape(title))</h1><p>\(escape(subtitle))</p></header>
+            <main>
+            \(sections.joined(separator: "\n"))
+            </main>\(interactive ? "<script>\n" + interactionScript + "\n</script>" : "")</body></html>
+            """
+    }
+
+    /// `html`'s figures made full-width (`class="wide"`), interactive ones kept interactive.
+    public static func widen(_ html: String) -> String {
+        html.replacingOccurrences(of: "<figure class=\"ix\" data-chart", with: "<figure class=\"ix wide\" data-chart")
+            .replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
     }
 
     /// A two-column table section.
@@ -383,4 +448,9 @@ public enum SVG {
     public static func text(_ title: String, _ body: String) -> String {
         "<section><h2>\(escape(title))</h2><pre>\(escape(body))</pre></section>"
     }
+}
+
+extension String {
+    /// This report fragment with its figures full-width (``SVG/widen(_:)``).
+    var widened: String { SVG.widen(self) }
 }

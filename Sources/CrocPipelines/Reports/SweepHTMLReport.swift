@@ -112,7 +112,7 @@ public enum SweepHTMLReport {
                     title: "Walk-forward: stitched out-of-sample equity (\(wf.steps.count) windows, \(wf.trades) trades)",
                     series: [SVG.Series(points: points, color: "#2b6cb0", label: "out-of-sample equity")],
                     xLabel: { i in ts.isEmpty ? "" : String(Timestamp(nanoseconds: ts[min(ts.count - 1, max(0, Int(i)))]).description.prefix(10)) }
-                ).replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
+                ).widened
             )
             var w =
                 "<section class=\"wide\"><h2>Walk-forward windows</h2><table data-table=\"walk-forward\"><tr><td>window</td><td>in-sample</td><td>out-of-sample</td><td>chosen</td><td>IS objective</td><td>OOS return %</td><td>OOS trades</td></tr>"

@@ -257,10 +257,25 @@ public final class SQLiteSweepStore: SweepStore {
             var config = Configuration()
             config.busyMode = .timeout(30)
             db = try DatabaseQueue(path: path, configuration: config)
-            try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode=WAL") }
+            try Self.enableWAL(db)
             try db.write { db in try db.execute(sql: Self.schema) }
         } catch {
             throw SweepStoreError("\(path): cannot open the sweep store: \(error)")
+        }
+    }
+
+    /// Switches the file to WAL (once per file; it persists). Shard processes opening a new store
+    /// at the same moment race for the switch, and SQLite may answer `SQLITE_BUSY` to it without
+    /// calling the busy handler, so a busy answer is retried (for up to 30 s) instead of failing.
+    private static func enableWAL(_ db: DatabaseQueue) throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode=WAL") }
+                return
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
         }
     }
 

@@ -137,7 +137,7 @@ public struct LiveRuntime: Sendable {
                 return BinanceSpotClient(
                     credentials: credentials,
                     configuration: .init(baseURL: LiveRuntime.restURL(live)),
-                    logger: Logger(label: "crocbot.binance")
+                    logger: logger.component("binance")
                 )
             }
             container.register((any ExecutionClient).self) { c in try c.resolve(BinanceSpotClient.self) }
@@ -157,7 +157,7 @@ public struct LiveRuntime: Sendable {
                 client: try c.resolve((any ExecutionClient).self),
                 store: try c.resolve((any OrderStore).self),
                 configuration: executorConfig,
-                logger: Logger(label: "crocbot.executor")
+                logger: logger.component("executor")
             )
         }
         container.register((any LiveVenue).self) { c in
@@ -174,7 +174,7 @@ public struct LiveRuntime: Sendable {
                 registry: try c.resolve(PrometheusCollectorRegistry.self),
                 status: try c.resolve(LiveStatusBoard.self),
                 controls: try c.resolve(LiveControls.self),
-                logger: Logger(label: "crocbot.http")
+                logger: logger.component("http")
             )
         }
 
@@ -204,7 +204,7 @@ public struct LiveRuntime: Sendable {
         if !onPaper {
             let binance = try container.resolve(BinanceSpotClient.self)
             let policy = live.onUnknownPosition
-            let recoveryLogger = Logger(label: "crocbot.recovery")
+            let recoveryLogger = logger.component("recovery")
             prepare = { current in
                 try await binance.syncTime()
                 var rules: [VenueRules] = []
@@ -230,7 +230,7 @@ public struct LiveRuntime: Sendable {
                 return next
             }
         }
-        let loopLogger = Logger(label: "crocbot.live")
+        let loopLogger = logger.component("loop")
         let metrics = LiveMetrics()
         // A replay (one series or a universe) on paper; the same loop for both streams.
         func replayLoop<S: MarketDataStream>(_ stream: S, feed: String) -> any Service {
@@ -272,7 +272,7 @@ public struct LiveRuntime: Sendable {
             var s = settings
             s.barInterval = live.intervalDuration
             loop = LiveLoopService(
-                stream: BinanceKlineFeed(configuration: feedConfig, metrics: metrics, status: status, logger: Logger(label: "crocbot.feed")),
+                stream: BinanceKlineFeed(configuration: feedConfig, metrics: metrics, status: status, logger: logger.component("feed")),
                 strategy: strategy,
                 executor: executor,
                 venue: venue,
@@ -293,7 +293,7 @@ public struct LiveRuntime: Sendable {
         self.controls = controls
         self.logger = logger
         self.services = [
-            ProcessMetricsService(version: "0.1.0"),
+            ProcessMetricsService(version: CrocBotVersion.current),
             ExecutorService(
                 executor: executor,
                 cancelOpenOrders: live.cancelOpenOrdersOnShutdown,
@@ -302,7 +302,7 @@ public struct LiveRuntime: Sendable {
                 reconcileEvery: onPaper ? nil : .seconds(5),
                 status: status
             ),
-            server.makeApplication(logger: Logger(label: "crocbot.http")),
+            server.makeApplication(logger: logger.component("http")),
             loop,
         ]
     }

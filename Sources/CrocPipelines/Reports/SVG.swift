@@ -3,7 +3,7 @@ import Foundation
 
 /// Minimal SVG charts for self-contained HTML reports: no network, no library, scaled by
 /// `viewBox` so they fit a laptop or a phone. Line charts carry their drawn points as JSON, and
-/// the page's one small inline script (``interactionScript``) adds what backtesting.py's Bokeh
+/// the page's one small inline script (`interactionScript`) adds what backtesting.py's Bokeh
 /// plots offer: wheel zoom and drag pan along time, double-click to reset, and the values under
 /// the pointer. Without scripts the charts are the same static pictures.
 public enum SVG {
@@ -403,7 +403,7 @@ public enum SVG {
         return s + "</svg></figure>"
     }
 
-    /// The page: title, CSS for laptop and phone, and the sections; with ``interactionScript``
+    /// The page: title, CSS for laptop and phone, and the sections; with `interactionScript`
     /// inlined when a section has an interactive (line) chart.
     public static func page(title: String, subtitle: String, sections: [String]) -> String {
         let interactive = sections.contains { $0.contains("<figure class=\"ix") }

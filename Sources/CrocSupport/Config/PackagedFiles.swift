@@ -31,7 +31,7 @@ public struct PackagedFiles: Sendable {
         return path
     }
 
-    /// `data.path` and `data.universe` resolved by ``resolve(_:)``.
+    /// `data.path` and `data.universe` resolved by `resolve(_:)` (the path form).
     public func resolve(_ data: DataConfig) -> DataConfig {
         var out = data
         out.path = resolve(data.path)

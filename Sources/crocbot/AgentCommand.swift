@@ -67,7 +67,28 @@ struct AgentRunCommand: AsyncParsableCommand {
         guard logs != nil || metrics != nil else { throw ValidationError("give --logs, --metrics or both") }
         let cfg = try AgentConfig.loadApp(config)
         CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
+        let configuration = makeConfiguration(cfg.agent)
         let a = cfg.agent
+        let key = ProcessInfo.processInfo.environment[a.apiKeyEnv]
+        let settings = LLMSettings(baseURL: a.baseURL, model: a.model, apiKey: key)
+        let llm: any LLMClient = a.provider == "anthropic" ? AnthropicClient(settings: settings) : OpenAICompatibleClient(settings: settings)
+        let agent = AICodeRefactorAgent(configuration: configuration, llm: llm, logger: Logger(label: "crocbot.agent"))
+        if once {
+            let decisions = await agent.runOnce()
+            print("\(decisions.count) anomal\(decisions.count == 1 ? "y" : "ies"); decision log: \(configuration.decisionLog)")
+            for (anomaly, outcome) in decisions { print("  \(anomaly.fingerprint.hash)  \(outcome.rawValue)  \(anomaly.summary)") }
+        } else {
+            // Warm the persistent workspace first, so the first anomaly is validated as fast as the rest.
+            if let warm = await agent.prepare() {
+                let seconds = warm.reduce(0) { $0 + $1.seconds }
+                print("workspace ready in \(String(format: "%.0f", seconds)) s (\(warm.allSatisfy(\.passed) ? "builds" : "does not build yet"))")
+            }
+            await agent.run(every: .milliseconds(Int64(interval * 1000)))
+        }
+    }
+
+    /// The agent's settings: the config's `agent:` section, with the flags on top.
+    private func makeConfiguration(_ a: AgentConfig) -> AgentConfiguration {
         let repository = URL(fileURLWithPath: repo).standardizedFileURL
         var configuration = AgentConfiguration(
             repository: repository,
@@ -84,22 +105,7 @@ struct AgentRunCommand: AsyncParsableCommand {
         )
         configuration.detector.repeatThreshold = a.repeatThreshold
         configuration.detector.latencyThresholds = a.latencyThresholds
-        let key = ProcessInfo.processInfo.environment[a.apiKeyEnv]
-        let settings = LLMSettings(baseURL: a.baseURL, model: a.model, apiKey: key)
-        let llm: any LLMClient = a.provider == "anthropic" ? AnthropicClient(settings: settings) : OpenAICompatibleClient(settings: settings)
-        let agent = AICodeRefactorAgent(configuration: configuration, llm: llm)
-        if once {
-            let decisions = await agent.runOnce()
-            print("\(decisions.count) anomal\(decisions.count == 1 ? "y" : "ies"); decision log: \(configuration.decisionLog)")
-            for (anomaly, outcome) in decisions { print("  \(anomaly.fingerprint.hash)  \(outcome.rawValue)  \(anomaly.summary)") }
-        } else {
-            // Warm the persistent workspace first, so the first anomaly is validated as fast as the rest.
-            if let warm = await agent.prepare() {
-                let seconds = warm.reduce(0) { $0 + $1.seconds }
-                print("workspace ready in \(String(format: "%.0f", seconds)) s (\(warm.allSatisfy(\.passed) ? "builds" : "does not build yet"))")
-            }
-            await agent.run(every: .milliseconds(Int64(interval * 1000)))
-        }
+        return configuration
     }
 }
 
@@ -162,7 +168,8 @@ struct AgentPrepareCommand: AsyncParsableCommand {
         )
         let agent = AICodeRefactorAgent(
             configuration: configuration,
-            llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model))
+            llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)),
+            logger: Logger(label: "crocbot.agent")
         )
         guard let results = await agent.prepare() else {
             FileHandle.standardError.write(
@@ -179,15 +186,10 @@ struct AgentPrepareCommand: AsyncParsableCommand {
 }
 
 extension AgentConfig {
-    /// The whole configuration file (or the defaults), for an agent subcommand: an invalid
-    /// one is reported on stderr and exits 1.
+    /// The whole configuration file (or the defaults) for an agent subcommand, reported the one
+    /// way (`Wiring.reportingErrors`: `error: …` on stderr, exit status 1) when it is invalid.
     static func loadApp(_ path: String?) throws -> AppConfig {
-        do {
-            return try AppConfig.load(path: path, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        try Wiring.reportingErrors { try AppConfig.load(path: path, environment: ProcessInfo.processInfo.environment) }
     }
 
     /// The validation tiers: the configured commands, then the whole suite when asked (here or by `--full-suite`).
@@ -311,7 +313,8 @@ struct AgentValidateCommand: AsyncParsableCommand {
         }
         let agent = AICodeRefactorAgent(
             configuration: configuration,
-            llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model))
+            llm: OpenAICompatibleClient(settings: LLMSettings(baseURL: a.baseURL, model: a.model)),
+            logger: Logger(label: "crocbot.agent")
         )
         let v = await agent.validate(patches: patches)
         for r in v.results { print("\(r.passed ? "ok" : "FAILED")  \(String(format: "%6.1f", r.seconds)) s  \(r.command)") }

@@ -72,41 +72,46 @@ struct DataCommand: ParsableCommand {
             try Wiring.reportingErrors {
                 if let universe {
                     try inspectUniverse(universe)
-                    return
+                } else {
+                    try inspectFile()
                 }
-                let r = try CSVBarLoader.inspect(path: source.path, options: try source.options(), maxProblems: max(1, maxProblems))
-                let s = r.series
-                var rows: [(String, String)] = [
-                    ("File", source.path), ("Symbol", s.symbol), ("Rows read", "\(r.rowCount)"), ("Valid bars", "\(s.count)"),
-                    ("Problems", "\(r.problemCount)"),
+            }
+        }
+
+        /// One file's rows, range, spacing, gaps and problems (exit status 1 when it has problems).
+        func inspectFile() throws {
+            let r = try CSVBarLoader.inspect(path: source.path, options: try source.options(), maxProblems: max(1, maxProblems))
+            let s = r.series
+            var rows: [(String, String)] = [
+                ("File", source.path), ("Symbol", s.symbol), ("Rows read", "\(r.rowCount)"), ("Valid bars", "\(s.count)"),
+                ("Problems", "\(r.problemCount)"),
+            ]
+            if let first = s.timestamps.first, let last = s.timestamps.last {
+                rows += [
+                    ("First bar", Timestamp(nanoseconds: first).iso8601()), ("Last bar", Timestamp(nanoseconds: last).iso8601()),
+                    ("Price decimals", "\(s.pricePrecision)"),
                 ]
-                if let first = s.timestamps.first, let last = s.timestamps.last {
-                    rows += [
-                        ("First bar", Timestamp(nanoseconds: first).iso8601()), ("Last bar", Timestamp(nanoseconds: last).iso8601()),
-                        ("Price decimals", "\(s.pricePrecision)"),
-                    ]
+            }
+            let spacing = DataSummary.spacing(s.timestamps)
+            if let median = spacing.median {
+                rows.append(("Median spacing", DataSummary.duration(median)))
+                rows.append(("Gaps > 1.5x median", "\(spacing.gaps.count)"))
+            }
+            if let lo = s.low.min(), let hi = s.high.max() { rows.append(("Price range", "\(lo) ... \(hi)")) }
+            print(table(rows))
+            if !spacing.gaps.isEmpty {
+                print("\nLargest gaps:")
+                for g in spacing.gaps.sorted(by: { $0.length > $1.length }).prefix(gaps) {
+                    print(
+                        "  \(Timestamp(nanoseconds: g.from).iso8601()) -> \(Timestamp(nanoseconds: g.to).iso8601())  (\(DataSummary.duration(g.length)))"
+                    )
                 }
-                let spacing = DataSummary.spacing(s.timestamps)
-                if let median = spacing.median {
-                    rows.append(("Median spacing", DataSummary.duration(median)))
-                    rows.append(("Gaps > 1.5x median", "\(spacing.gaps.count)"))
-                }
-                if let lo = s.low.min(), let hi = s.high.max() { rows.append(("Price range", "\(lo) ... \(hi)")) }
-                print(table(rows))
-                if !spacing.gaps.isEmpty {
-                    print("\nLargest gaps:")
-                    for g in spacing.gaps.sorted(by: { $0.length > $1.length }).prefix(gaps) {
-                        print(
-                            "  \(Timestamp(nanoseconds: g.from).iso8601()) -> \(Timestamp(nanoseconds: g.to).iso8601())  (\(DataSummary.duration(g.length)))"
-                        )
-                    }
-                }
-                if !r.problems.isEmpty {
-                    print("\nProblems:")
-                    for p in r.problems { print("  \(p)") }
-                    if r.problemCount > r.problems.count { print("  ... and \(r.problemCount - r.problems.count) more") }
-                    throw ExitCode(1)
-                }
+            }
+            if !r.problems.isEmpty {
+                print("\nProblems:")
+                for p in r.problems { print("  \(p)") }
+                if r.problemCount > r.problems.count { print("  ... and \(r.problemCount - r.problems.count) more") }
+                throw ExitCode(1)
             }
         }
 

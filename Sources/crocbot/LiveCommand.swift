@@ -131,24 +131,10 @@ struct LiveRunCommand: AsyncParsableCommand {
             cfg.data.path = Wiring.packaged.resolve("Examples/data/EURUSD_1H_ASK.csv")
         }
         CrocLogging.bootstrap(format: cfg.logging.format, level: cfg.logging.level)
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        let fast: [Duration] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 20_000, 100_000].map { .microseconds($0) }
-        factory.durationHistogramBuckets["crocbot_tick_to_order_seconds"] = fast
-        factory.durationHistogramBuckets["crocbot_strategy_seconds"] = fast
-        factory.durationHistogramBuckets["crocbot_signal_to_submit_seconds"] = fast
-        MetricsSystem.bootstrap(factory)
+        let registry = Self.bootstrapMetrics()
         let logger = Logger(label: "crocbot.live")
         // The final snapshot, also after an error (the agent and its benchmark read it).
-        defer {
-            if let metricsOut {
-                var bytes: [UInt8] = []
-                registry.emit(into: &bytes)
-                if !FileManager.default.createFile(atPath: metricsOut, contents: Data(bytes)) {
-                    FileHandle.standardError.write(Data("error: --metrics-out \(metricsOut): cannot write the file\n".utf8))
-                }
-            }
-        }
+        defer { if let metricsOut { Self.writeMetrics(registry, to: metricsOut) } }
         do {
             let runtime = try makeRuntime(cfg, registry: registry, logger: logger)
             try await runtime.run()
@@ -157,6 +143,27 @@ struct LiveRunCommand: AsyncParsableCommand {
             logger.critical("live trading stopped with an error", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// The process's metrics: Prometheus, with microsecond buckets for the latency histograms.
+    private static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let fast: [Duration] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 20_000, 100_000].map { .microseconds($0) }
+        factory.durationHistogramBuckets["crocbot_tick_to_order_seconds"] = fast
+        factory.durationHistogramBuckets["crocbot_strategy_seconds"] = fast
+        factory.durationHistogramBuckets["crocbot_signal_to_submit_seconds"] = fast
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
+
+    /// `--metrics-out`: the registry as Prometheus text (a failure is reported, not thrown).
+    private static func writeMetrics(_ registry: PrometheusCollectorRegistry, to path: String) {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        if !FileManager.default.createFile(atPath: path, contents: Data(bytes)) {
+            FileHandle.standardError.write(Data("error: --metrics-out \(path): cannot write the file\n".utf8))
         }
     }
 

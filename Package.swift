@@ -170,10 +170,19 @@ let package = Package(
             path: "Examples/BlueprintWiring",
             swiftSettings: strictSettings
         ),
-        // What the tests share: repository paths, a quiet logger, temporary paths (not shipped in a product).
+        // What the tests share: repository paths, a quiet logger, temporary paths, the local Binance venue and the
+        // fault-injecting proxy (not in any product).
         .target(
             name: "CrocTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CrocCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "Tests/CrocTestSupport",
             swiftSettings: strictSettings
         ),

@@ -7,15 +7,13 @@ import HummingbirdCore
 import NIOCore
 import Synchronization
 
-@testable import CrocExecution
-
 /// A local stand-in for Binance spot's REST API on 127.0.0.1, speaking the
 /// documented request and response shapes: it checks the API key header, the
 /// HMAC-SHA256 signature and the `recvWindow`, keeps an order book of its own,
 /// enforces unique client order ids among open orders (as Binance does), and
 /// can be told to misbehave (delay, 500 before or after processing, 429).
-final class FakeBinance: Sendable {
-    enum Fault: Sendable {
+public final class FakeBinance: Sendable {
+    public enum Fault: Sendable {
         /// Process the request, then answer only after this long (a client timeout with the order placed).
         case delayAfterProcessing(Duration)
         /// Answer 500 without processing.
@@ -30,73 +28,73 @@ final class FakeBinance: Sendable {
         case clockSkew
     }
 
-    struct Order: Sendable {
-        var orderId: Int64
-        var clientOrderId: String
-        var symbol: String
-        var side: String
-        var type: String
-        var price: String
-        var origQty: FixedPoint
-        var executedQty: FixedPoint
-        var quote: FixedPoint
-        var status: String
-        var time: Int64
+    public struct Order: Sendable {
+        public var orderId: Int64
+        public var clientOrderId: String
+        public var symbol: String
+        public var side: String
+        public var type: String
+        public var price: String
+        public var origQty: FixedPoint
+        public var executedQty: FixedPoint
+        public var quote: FixedPoint
+        public var status: String
+        public var time: Int64
     }
 
-    struct State: Sendable {
-        var orders: [Order] = []
-        var faults: [String: [Fault]] = [:]  // by "METHOD path"
-        var slowAll: Duration = .zero
-        var requests: [String] = []
-        var usedWeight = 0
-        var fillPrice = FixedPoint(100)
+    public struct State: Sendable {
+        public var orders: [Order] = []
+        public var faults: [String: [Fault]] = [:]  // by "METHOD path"
+        public var slowAll: Duration = .zero
+        public var requests: [String] = []
+        public var usedWeight = 0
+        public var fillPrice = FixedPoint(100)
         /// Fill prices of other symbols than `fillPrice`'s (by symbol).
-        var fillPrices: [String: FixedPoint] = [:]
-        var partialFills = false
-        var apiKeysSeen: Set<String> = []
-        var concurrent = 0
-        var maxConcurrent = 0
-        var rejectNextOrder: (code: Int, msg: String)?
+        public var fillPrices: [String: FixedPoint] = [:]
+        public var partialFills = false
+        public var apiKeysSeen: Set<String> = []
+        public var concurrent = 0
+        public var maxConcurrent = 0
+        public var rejectNextOrder: (code: Int, msg: String)?
         /// The asset fills charge their commission in (Binance: the received asset, or BNB).
-        var commissionAsset = "BNB"
+        public var commissionAsset = "BNB"
         /// The asset of sells' commissions (nil: `commissionAsset`).
-        var sellCommissionAsset: String?
+        public var sellCommissionAsset: String?
         /// Commission per fill, in `commissionAsset`; nil: 0.001.
-        var commissionRate: FixedPoint?
+        public var commissionRate: FixedPoint?
         /// Balances `GET /api/v3/account` reports (nil: the fixed sample).
-        var balances: [(asset: String, free: String, locked: String)]?
+        public var balances: [(asset: String, free: String, locked: String)]?
         /// Filters `exchangeInfo` reports for BTCUSDT.
-        var stepSize = "0.00001000"
-        var minQty = "0.00001000"
-        var minNotional = "5.00000000"
-        var tickSize = "0.01000000"
+        public var stepSize = "0.00001000"
+        public var minQty = "0.00001000"
+        public var minNotional = "5.00000000"
+        public var tickSize = "0.01000000"
     }
 
-    let apiKey: String
-    let secret: String
-    let state = Mutex(State())
+    public let apiKey: String
+    public let secret: String
+    public let state = Mutex(State())
     private let portBox = Mutex<Int?>(nil)
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
-    init(apiKey: String = "test-key-AAAA", secret: String = "test-secret-BBBB") {
+    public init(apiKey: String = "test-key-AAAA", secret: String = "test-secret-BBBB") {
         self.apiKey = apiKey
         self.secret = secret
     }
 
-    var port: Int { portBox.withLock { $0 ?? 0 } }
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var port: Int { portBox.withLock { $0 ?? 0 } }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Orders ever created at the venue with this client order id.
-    func count(clientOrderID: String) -> Int { state.withLock { s in s.orders.filter { $0.clientOrderId == clientOrderID }.count } }
-    var orderCount: Int { state.withLock { $0.orders.count } }
-    var orders: [Order] { state.withLock { $0.orders } }
-    func inject(_ fault: Fault, on route: String, times: Int = 1) {
+    public func count(clientOrderID: String) -> Int { state.withLock { s in s.orders.filter { $0.clientOrderId == clientOrderID }.count } }
+    public var orderCount: Int { state.withLock { $0.orders.count } }
+    public var orders: [Order] { state.withLock { $0.orders } }
+    public func inject(_ fault: Fault, on route: String, times: Int = 1) {
         state.withLock { s in s.faults[route, default: []] += Array(repeating: fault, count: times) }
     }
 
     /// Starts listening on an ephemeral port.
-    func start() async throws {
+    public func start() async throws {
         let router = Router()
         router.post("/api/v3/order") { req, _ in await self.handle(req, route: "POST /api/v3/order", weight: 1) { self.newOrder($0) } }
         router.get("/api/v3/order") { req, _ in await self.handle(req, route: "GET /api/v3/order", weight: 4) { self.getOrder($0) } }
@@ -122,20 +120,20 @@ final class FakeBinance: Sendable {
         }
     }
 
-    func stop() {
+    public func stop() {
         task.withLock { $0?.cancel() }
     }
 
-    static func millis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    public static func millis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    static func json(_ status: Int, _ body: String, weight: Int) -> Response {
+    public static func json(_ status: Int, _ body: String, weight: Int) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[HTTPField.Name("X-MBX-USED-WEIGHT-1M")!] = String(weight)
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    static func error(_ status: Int, _ code: Int, _ msg: String) -> Response {
+    public static func error(_ status: Int, _ code: Int, _ msg: String) -> Response {
         json(status, "{\"code\":\(code),\"msg\":\"\(msg)\"}", weight: 0)
     }
 
@@ -260,7 +258,7 @@ final class FakeBinance: Sendable {
     }
 
     /// Fills the rest of a partially filled or resting order (a venue-side event).
-    func completeFill(clientOrderID: String) {
+    public func completeFill(clientOrderID: String) {
         state.withLock { s in
             guard let i = s.orders.lastIndex(where: { $0.clientOrderId == clientOrderID }) else { return }
             s.orders[i].quote =
@@ -298,7 +296,7 @@ final class FakeBinance: Sendable {
     }
 
     /// The commission of an order's fills and its asset.
-    static func commission(_ o: Order, _ s: State) -> (FixedPoint, String) {
+    public static func commission(_ o: Order, _ s: State) -> (FixedPoint, String) {
         (
             s.commissionRate.map { o.executedQty * $0 } ?? FixedPoint("0.001")!,
             o.side == "SELL" ? s.sellCommissionAsset ?? s.commissionAsset : s.commissionAsset

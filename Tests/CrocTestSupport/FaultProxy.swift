@@ -14,8 +14,8 @@ import Glibc
 /// - `refuse(for:)`: nothing listens for a while (connection refused).
 /// Faults apply to requests whose first line starts with `route`
 /// (e.g. `POST /api/v3/order`), in order.
-final class FaultProxy: @unchecked Sendable {
-    enum Fault: Sendable {
+public final class FaultProxy: @unchecked Sendable {
+    public enum Fault: Sendable {
         case resetAfterProcessing
         case halfCloseAfterProcessing
         case delay(seconds: Double)
@@ -33,20 +33,20 @@ final class FaultProxy: @unchecked Sendable {
     private let upstreamPort: UInt16
     private let state = Mutex(State())
 
-    init(upstreamPort: Int) {
+    public init(upstreamPort: Int) {
         self.upstreamPort = UInt16(upstreamPort)
     }
 
-    var port: Int { Int(state.withLock { $0.port }) }
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    var faultsFired: Int { state.withLock { $0.faultsFired } }
+    public var port: Int { Int(state.withLock { $0.port }) }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var faultsFired: Int { state.withLock { $0.faultsFired } }
 
-    func inject(_ fault: Fault, on route: String, times: Int = 1) {
+    public func inject(_ fault: Fault, on route: String, times: Int = 1) {
         state.withLock { s in for _ in 0..<times { s.faults.append((route, fault)) } }
     }
 
     /// Closes the listening socket for `seconds`: connections are refused, then accepted again on the same port.
-    func refuse(for seconds: Double) {
+    public func refuse(for seconds: Double) {
         let fd = state.withLock { s -> Int32 in
             s.refuseUntil = Date().addingTimeInterval(seconds)
             defer { s.listener = -1 }
@@ -64,11 +64,11 @@ final class FaultProxy: @unchecked Sendable {
         thread.start()
     }
 
-    func start() throws {
+    public func start() throws {
         try listen(on: 0)
     }
 
-    func stop() {
+    public func stop() {
         let fd = state.withLock { s -> Int32 in
             s.stopped = true
             defer { s.listener = -1 }

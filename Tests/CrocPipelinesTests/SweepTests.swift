@@ -156,6 +156,26 @@ struct ParameterSpaceTests {
 
 @Suite("Sweep runner and stores")
 struct SweepRunnerTests {
+    @Test("a sweep builds its instruments as backtests do: instrument defaults, per-symbol entries, a bad step named")
+    func instrumentsAsBacktests() throws {
+        let plain = try SweepRunner(spec: try smallGrid())
+        #expect(plain.instruments.map(\.quantityStep) == [FixedPoint(1)])
+        let series = try CSVBarLoader.load(path: googl)
+        let entry = try SweepRunner(
+            spec: try smallGrid(extra: "instrument: {quantityStep: 1, symbols: {GOOGL: {quantityStep: 0.5, pricePrecision: 2}}}")
+        )
+        #expect(
+            entry.instruments == [
+                try Backtester.instrument(
+                    for: series,
+                    config: try smallGrid(extra: "instrument: {quantityStep: 1, symbols: {GOOGL: {quantityStep: 0.5, pricePrecision: 2}}}").instrument
+                )
+            ]
+        )
+        #expect(entry.instruments[0].quantityStep == FixedPoint(rounding: 0.5)! && entry.instruments[0].pricePrecision == 2)
+        #expect(throws: ConfigError.self) { try SweepRunner(spec: try smallGrid(extra: "instrument: {quantityStep: 0.0000000000001}")) }
+    }
+
     @Test("a trial equals a direct backtest; infeasible ones say why; constraints apply")
     func trialMatchesBacktest() async throws {
         let spec = try smallGrid()

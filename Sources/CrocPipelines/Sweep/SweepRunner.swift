@@ -123,12 +123,9 @@ public struct SweepRunner: Sendable {
         self.spec = spec
         self.factory = factory
         self.series = series
-        guard let step = FixedPoint(rounding: spec.instrument.quantityStep) else {
-            throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not representable")
-        }
-        instruments = series.map {
-            Instrument(symbol: $0.symbol, pricePrecision: spec.instrument.pricePrecision ?? $0.pricePrecision, quantityStep: step)
-        }
+        var instruments: [Instrument] = []
+        for s in series { instruments.append(try Backtester.instrument(for: s, config: spec.instrument)) }
+        self.instruments = instruments
         options = try BacktestOptions(spec.backtest)
         calendars = series.map { BacktestStatistics.Calendar(timestamps: $0.timestamps) }
         markPrices = zip(series, instruments).map { TradingEngine.MarkPrices(series: $0, instrument: $1) }

@@ -203,7 +203,7 @@ let package = Package(
         // The kernel's tests build without NIO or an HTTP server, like the kernel.
         .testTarget(
             name: "CrocEngineTests",
-            dependencies: ["CrocEngine", "CrocCore", "CrocData", "CrocStrategies", "CrocSupport"],
+            dependencies: ["CrocTestSupport", "CrocEngine", "CrocCore", "CrocData", "CrocStrategies", "CrocSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,11 +1,12 @@
 import CrocCore
+import CrocTestSupport
 import Foundation
 import Testing
 
 @testable import CrocData
 
 func testBar(_ i: Int, close: Double = 1) -> Bar {
-    Bar(timestamp: Timestamp(seconds: Int64(i) * 60), open: close, high: close, low: close, close: close, volume: 1)
+    TestBars.bar(i, close: close)
 }
 
 @Suite("RollingFeatureStore")

@@ -2,6 +2,7 @@ import CrocCore
 import CrocData
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -10,9 +11,7 @@ import Testing
 let day: Int64 = 86_400_000_000_000
 
 func bars(_ closes: [Double]) -> [Bar] {
-    closes.enumerated().map { i, c in
-        Bar(timestamp: Timestamp(nanoseconds: Int64(i) * day), open: c, high: c + 1, low: c - 1, close: c, volume: 1)
-    }
+    TestBars.series(closes, spread: 1, spacing: day)
 }
 
 /// Records what it is shown and buys once on a chosen bar.

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocEngine
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -81,7 +82,7 @@ struct PaperClientTests {
 @Suite("Simulated execution client")
 struct SimulatedClientTests {
     func bar(_ i: Int64, _ price: Double) -> Bar {
-        Bar(timestamp: Timestamp(seconds: i * 60), open: price, high: price + 1, low: price - 1, close: price, volume: 1)
+        TestBars.bar(Int(i), close: price, spread: 1)
     }
 
     @Test func nextOpenFillsArriveAsReportsOnTheNextBar() async throws {

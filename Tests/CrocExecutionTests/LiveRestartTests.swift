@@ -27,14 +27,7 @@ private struct EnterExit: Strategy {
 }
 
 private func bar(_ i: Int, _ close: Double = 100) -> Bar {
-    Bar(
-        timestamp: Timestamp(nanoseconds: Int64(1_700_000_000 + i * 60) * 1_000_000_000),
-        open: close,
-        high: close,
-        low: close,
-        close: close,
-        volume: 1
-    )
+    TestBars.bar(i, close: close, start: 1_700_000_000 * 1_000_000_000)
 }
 
 /// One live run against the local venue: bars are sent one at a time, each

@@ -294,7 +294,7 @@ struct LiveFeedLoopTests {
 @Suite("Slices from a combined stream")
 struct SliceAssemblerTests {
     private func bar(_ minute: Int64, _ close: Double) -> Bar {
-        Bar(timestamp: Timestamp(nanoseconds: minute * 60_000_000_000), open: close, high: close, low: close, close: close, volume: 1)
+        TestBars.bar(Int(minute), close: close)
     }
     private let ms: Int64 = 60_000
     private let second: Int64 = 1_000_000_000

@@ -64,11 +64,9 @@ extension Backtester {
     /// The one builder `backtest`, `live` and the pipelines use.
     /// - Throws: `ConfigError` when the quantity step is not a positive representable amount.
     public static func instrument(for series: BarSeries, config: InstrumentConfig) throws(ConfigError) -> Instrument {
-        let spec = config.spec(for: series.symbol)
-        guard let step = FixedPoint(rounding: spec.quantityStep), step.raw > 0 else {
-            throw ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not a positive representable amount: \(spec.quantityStep)")
+        try instrument(series.symbol, measuredPrecision: series.pricePrecision, config: config) { step in
+            ConfigError(.invalidValue, keyPath: "instrument.quantityStep", rule: "not a positive representable amount: \(step)")
         }
-        return Instrument(symbol: series.symbol, pricePrecision: spec.pricePrecision ?? series.pricePrecision, quantityStep: step)
     }
 
     /// The instruments of a universe from the `instrument:` section: the defaults, with each
@@ -78,13 +76,26 @@ extension Backtester {
     public static func instruments(for universe: Universe, config: InstrumentConfig) throws(ConfigError) -> [Instrument] {
         var out: [Instrument] = []
         for m in universe.members {
-            let spec = config.spec(for: m.symbol)
-            guard let step = FixedPoint(rounding: spec.quantityStep), step.raw > 0 else {
-                throw ConfigError(.invalidValue, keyPath: "instrument.symbols.\(m.symbol).quantityStep", rule: "not representable")
-            }
-            out.append(Instrument(symbol: m.symbol, pricePrecision: spec.pricePrecision ?? m.pricePrecision, quantityStep: step))
+            out.append(
+                try instrument(m.symbol, measuredPrecision: m.pricePrecision, config: config) { _ in
+                    ConfigError(.invalidValue, keyPath: "instrument.symbols.\(m.symbol).quantityStep", rule: "not representable")
+                }
+            )
         }
         return out
+    }
+
+    /// `symbol`'s instrument: its `instrument:` spec, the measured precision where none is set;
+    /// `invalid` makes the error for a step that is not a positive representable amount.
+    private static func instrument(
+        _ symbol: String,
+        measuredPrecision: Int,
+        config: InstrumentConfig,
+        invalid: (Double) -> ConfigError
+    ) throws(ConfigError) -> Instrument {
+        let spec = config.spec(for: symbol)
+        guard let step = FixedPoint(rounding: spec.quantityStep), step.raw > 0 else { throw invalid(spec.quantityStep) }
+        return Instrument(symbol: symbol, pricePrecision: spec.pricePrecision ?? measuredPrecision, quantityStep: step)
     }
 
     /// Runs `strategy` over every time slice of `universe` on one account (one lane per

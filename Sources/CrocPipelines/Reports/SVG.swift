@@ -1,4 +1,5 @@
 import CrocCore
+import CrocSupport
 import Foundation
 
 /// Minimal SVG charts for self-contained HTML reports: no network, no library, scaled by
@@ -269,18 +270,9 @@ public enum SVG {
 
         /// A JSON string; `<` is escaped so the text can never close its `<script>` element.
         static func string(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "<": out += "\\u003c"
-                case "\n": out += "\\n"
-                default:
-                    if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-                }
-            }
-            return out + "\""
+            var out = ""
+            JSONText.appendString(s, to: &out, htmlSafe: true)
+            return out
         }
     }
 

@@ -63,14 +63,19 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Minimal JSON writing for log lines (ordered keys, exact escaping).
-enum JSONText {
-    static func appendString(_ s: String, to out: inout String) {
+/// Minimal JSON written by hand (ordered keys, exact escaping): log lines, and the reports'
+/// chart data.
+public enum JSONText {
+    /// Appends `s` as a JSON string literal.
+    /// - Parameter htmlSafe: Also escape `<` (as `\u003c`), so the text can sit inside an HTML
+    ///   `<script>` element without ending it.
+    public static func appendString(_ s: String, to out: inout String, htmlSafe: Bool = false) {
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
+            case "<" where htmlSafe: out += "\\u003c"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"

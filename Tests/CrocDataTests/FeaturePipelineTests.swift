@@ -25,6 +25,59 @@ struct FeaturePipelineTests {
         #expect(stream.isWarm)
     }
 
+    @Test("catching up a run of bars at once gives the per-bar stream's vectors bit for bit (every indicator, lags)")
+    func chunkedStreamEqualsPerBar() throws {
+        let def = try FeaturePipelineDefinition.parse(
+            text: """
+                features:
+                  - {name: p, indicator: price, source: hlc3}
+                  - {name: r, indicator: returns, lags: [1, 3]}
+                  - {name: lr, indicator: log_returns, params: {period: 5}}
+                  - {name: sma, indicator: sma, source: hl2, params: {period: 5}}
+                  - {name: ema, indicator: ema, params: {period: 10}}
+                  - {name: wma, indicator: wma, params: {period: 7}}
+                  - {name: rsi, indicator: rsi, lags: [2]}
+                  - {name: m, indicator: macd}
+                  - {name: bb, indicator: bbands, outputs: [upper, lower]}
+                  - {name: atr, indicator: atr}
+                  - {name: tr, indicator: trange}
+                  - {name: sd, indicator: stddev, params: {period: 20}}
+                  - {name: vol, indicator: volatility, params: {period: 20}}
+                  - {name: z, indicator: zscore, params: {period: 20}}
+                  - {name: lo, indicator: min, params: {period: 20}}
+                  - {name: hi, indicator: max, params: {period: 20}}
+                  - {name: mom, indicator: mom}
+                  - {name: roc, indicator: roc}
+                  - {name: st, indicator: stoch}
+                  - {name: obv, indicator: obv}
+                  - {name: vwap, indicator: vwap}
+                  - {name: adx, indicator: adx}
+                """
+        )
+        #expect(Set(def.features.map(\.indicator)) == Set(IndicatorKind.allCases))
+        let pipeline = FeaturePipeline(def)
+        var perBar = pipeline.makeStream()
+        var chunked = pipeline.makeStream()
+        let all = (0..<bars.count).map { bars[$0] }
+        // Runs of 1, 2, ... 40 bars, then again: every run length meets every phase of the windows.
+        var i = 0
+        var length = 1
+        var checked = 0
+        while i < all.count {
+            let run = Array(all[i..<min(all.count, i + length)])
+            var expected: [Double] = []
+            for bar in run { expected = perBar.update(bar) }
+            run.withUnsafeBufferPointer { chunked.update(contentsOf: $0) }
+            #expect(identical(chunked.vector, expected), "bars \(i)..<\(i + run.count)")
+            #expect(chunked.barCount == perBar.barCount && chunked.isWarm == perBar.isWarm)
+            if !identical(chunked.vector, expected) { break }
+            i += run.count
+            length = length % 40 + 1
+            checked += 1
+        }
+        #expect(checked > 40 && perBar.isWarm)
+    }
+
     @Test("columns are the indicators' own values; lags are shifted copies")
     func columnsAndLags() throws {
         let def = try FeaturePipelineDefinition.parse(

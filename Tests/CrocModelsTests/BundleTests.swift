@@ -87,8 +87,12 @@ struct BundleTests {
         let scaled = [0.5, 0.5, 0.5]  // (x − 0) / [1, 2, 3]
         #expect(adapter.predict(raw) == bundle.model.predict(scaled))
         for _ in 0..<100 { _ = adapter.predict(raw) }
+        // A batch: the same scaler arithmetic per row, the same scores as row by row.
+        let rows = [raw, [2.0, -1.0, 0.25], [0, 0, 0]]
+        let batch = adapter.predict(batch: Matrix(rows))
+        #expect(batch.map(\.bitPattern) == rows.map { adapter.predict($0).bitPattern })
         let l = adapter.latency
-        #expect(l.count == 101)
+        #expect(l.count == 105)  // 101 single calls, one batch, three single calls to compare
         #expect(l.p50Nanoseconds > 0 && l.p99Nanoseconds >= l.p50Nanoseconds)
     }
 

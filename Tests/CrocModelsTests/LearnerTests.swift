@@ -150,6 +150,37 @@ struct LearnerTests {
         #expect(try GradientBoostedTrees.fit(Nonlinear.train, parameters: params) != a)
     }
 
+    @Test("GBDT scores through the packed forest equal the trees evaluated one by one, bit for bit (NaN goes left)")
+    func gbdtPackedForest() throws {
+        var params = GBDTParameters()
+        params.rounds = 30
+        params.maxDepth = 4
+        let m = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
+        let x = Nonlinear.test.x
+        var checked = 0
+        for i in 0..<x.rows {
+            var row = (0..<x.columns).map { x[i, $0] }
+            if i % 3 == 0 { row[i % x.columns] = .nan }
+            let expected = row.withUnsafeBufferPointer { r in m.trees.reduce(m.baseScore) { $0 + $1.evaluate(r) } }
+            let packed = row.withUnsafeBufferPointer { m.rawScore($0) }
+            #expect(packed.bitPattern == expected.bitPattern, "row \(i)")
+            if packed.bitPattern != expected.bitPattern { break }
+            checked += 1
+        }
+        #expect(checked == x.rows && checked > 100)
+        // The batch walks each tree over all rows: the same scores, bit for bit.
+        var withNaN = x
+        for i in stride(from: 0, to: x.rows, by: 3) { withNaN[i, i % x.columns] = .nan }
+        let batch = m.predict(batch: withNaN)
+        let single = (0..<x.rows).map { m.predict(withNaN.row($0)) }
+        #expect(batch.map(\.bitPattern) == single.map(\.bitPattern))
+        var squared = GBDTParameters()
+        squared.rounds = 5
+        squared.loss = .squared
+        let c = try GradientBoostedTrees.fit(Nonlinear.train, parameters: squared)
+        #expect(c.predict(batch: x).map(\.bitPattern) == (0..<x.rows).map { c.predict(x.row($0)).bitPattern })
+    }
+
     @Test("GBDT with squared loss fits a regression target")
     func gbdtRegression() throws {
         var params = GBDTParameters()

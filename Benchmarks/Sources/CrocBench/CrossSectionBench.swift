@@ -62,27 +62,18 @@ func benchCrossSection() throws {
         panelTime = min(panelTime, seconds(ContinuousClock.now - start))
         panel = p
     }
-    var streamTime = Double.infinity
-    for _ in 0..<3 {
-        let start = ContinuousClock.now
-        var sink = 0.0
-        for m in universe.members {
-            var stream = pipeline.makeStream()
-            for i in 0..<m.count { sink += stream.update(m[i])[0] }
-        }
-        streamTime = min(streamTime, seconds(ContinuousClock.now - start))
-        if sink == 42 { print("") }
-    }
+    let (streamTime, runTime) = benchStreams(universe, pipeline)
     print(
         String(
             format:
-                "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s (features %.3f s on 2 cores; streaming the same on one core %.3f s)",
+                "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s (features %.3f s on 2 cores; streaming the same on one core %.3f s bar by bar, %.3f s caught up in runs of 21 bars)",
             universe.count,
             universe.timestamps.count,
             pipeline.width,
             panelTime,
             featureTime,
-            streamTime
+            streamTime,
+            runTime
         )
     )
 
@@ -150,6 +141,57 @@ func benchCrossSection() throws {
         label: LabelDefinition(kind: .value, horizon: 5),
         model: model!
     )
+    // Saved for the whole-command comparison (scripts/bench_topk_command.py) and `crocbench model-topk`.
+    try bundle.save(to: topkBundlePath)
+    try benchModelTopK(universe: universe, bundle: bundle)
+    try benchPortfolioEnvironment(universe)
+}
+
+/// Part of `cross-section` (`crocbench streams` runs it alone): the 20-feature streams of every
+/// member bar by bar, and caught up in runs of 21 bars (`FeatureStream.update(contentsOf:)`, as
+/// model_topk does between rebalances, lanes interleaved run by run), one core, best of 3.
+func benchStreams(_ universe: Universe, _ pipeline: FeaturePipeline) -> (perBar: Double, runs: Double) {
+    var streamTime = Double.infinity
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        var sink = 0.0
+        for m in universe.members {
+            var stream = pipeline.makeStream()
+            for i in 0..<m.count { sink += stream.update(m[i])[0] }
+        }
+        streamTime = min(streamTime, seconds(ContinuousClock.now - start))
+        if sink == 42 { print("") }
+    }
+    // The same streams caught up in runs (FeatureStream.update(contentsOf:)), as model_topk does
+    // between rebalances: runs of 21 bars, lanes interleaved run by run (states go cold in between).
+    var runTime = Double.infinity
+    let runLength = Int(ProcessInfo.processInfo.environment["CROCBENCH_RUN"] ?? "") ?? 21
+    for _ in 0..<3 {
+        var streams = Array(repeating: pipeline.makeStream(), count: universe.count)
+        let bars = universe.members.map { m in (0..<m.count).map { m[$0] } }
+        let start = ContinuousClock.now
+        var sink = 0.0
+        var from = 0
+        let longest = bars.map(\.count).max() ?? 0
+        while from < longest {
+            for k in bars.indices where from < bars[k].count {
+                bars[k][from..<min(bars[k].count, from + runLength)].withUnsafeBufferPointer { streams[k].update(contentsOf: $0) }
+                sink += streams[k].vector[0]
+            }
+            from += runLength
+        }
+        runTime = min(runTime, seconds(ContinuousClock.now - start))
+        if sink == 42 { print("") }
+    }
+    return (streamTime, runTime)
+}
+
+/// Where `cross-section` saves its GBDT bundle.
+let topkBundlePath = "/tmp/crocbench_topk_bundle"
+
+/// Part 3 of `cross-section` (`crocbench model-topk` runs it alone on the saved bundle, for profilers):
+/// model_topk (the GBDT, features streamed) against momentum_topk on the same universe, engine only.
+func benchModelTopK(universe: Universe, bundle: ModelBundle) throws {
     let instruments = universe.symbols.map { Instrument(symbol: $0, pricePrecision: 4, quantityStep: FixedPoint(raw: 1)) }
     let options = BacktestOptions(
         cash: FixedPoint(100_000),
@@ -189,8 +231,6 @@ func benchCrossSection() throws {
             topk / momentum
         )
     )
-
-    try benchPortfolioEnvironment(universe)
 }
 
 /// Parts 4 and 5 of `cross-section` (`crocbench portfolio-env` runs them alone, for profilers).

@@ -21,6 +21,9 @@
 // cross-section: panel features, GBDT on the panel, model_topk vs momentum_topk, the portfolio RL
 //         environment and PPO on it (CrossSectionBench.swift); peers: scripts/bench_lightgbm_panel.py,
 //         scripts/bench_sb3_ppo_portfolio.py.
+// streams: the 20-feature streams of cross-section bar by bar and caught up in runs of 21 bars.
+// model-topk: part 3 of cross-section alone, on the GBDT bundle cross-section saves to
+//         /tmp/crocbench_topk_bundle (also what scripts/bench_topk_command.py runs the whole commands with).
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
 //         (best of 5). Compare with scripts/bench_pandas_csv.py on the same file.
 
@@ -489,6 +492,18 @@ if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
 if which == "portfolio-sweep" { try await benchPortfolioSweep() }
 if which == "cross-section" { try benchCrossSection() }
+if which == "streams" {
+    let (perBar, runs) = benchStreams(
+        try UniverseLoader.load(path: "/tmp/crocbench_universe_500.csv"),
+        FeaturePipeline(try FeaturePipelineDefinition.parse(text: crossSectionFeatures))
+    )
+    print(String(format: "streams: 20 features x 500 symbols x 2,520 bars, one core: %.3f s bar by bar, %.3f s in runs of 21 bars", perBar, runs))
+}
+if which == "model-topk" {
+    // Part 3 of cross-section on the bundle cross-section saved (run cross-section once first).
+    let path = "/tmp/crocbench_universe_500.csv"
+    try benchModelTopK(universe: try UniverseLoader.load(path: path), bundle: try ModelBundle.load(from: topkBundlePath))
+}
 if which == "portfolio-env" {
     let path = "/tmp/crocbench_universe_500.csv"
     try benchPortfolioEnvironment(FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse())

@@ -340,6 +340,111 @@ public struct FeatureStream: Sendable {
                 self = .vwap(s)
             }
         }
+
+        /// Updates with every bar of `bars` in order — the same state transitions, in the same
+        /// order, as `update(_:_:)` per bar — writing bar i's outputs at `out[i * stride + o]`.
+        /// The case is opened once per run of bars, not once per bar. With `lastOnly`, only the
+        /// last bar's outputs are written, and the indicators that can advance without computing
+        /// their value (lagged returns, σ, volatility, z-score) skip it on the others.
+        mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+            let n = bars.count
+            @inline(__always) func run<S>(_ s: inout S, _ f: PriceField, _ step: (inout S, Double) -> Double) {
+                for i in 0..<n { out[i * stride] = step(&s, f.value(bars[i])) }
+            }
+            @inline(__always) func runLast<S>(
+                _ s: inout S,
+                _ f: PriceField,
+                _ advance: (inout S, Double) -> Void,
+                _ step: (inout S, Double) -> Double
+            ) {
+                guard lastOnly else { return run(&s, f, step) }
+                for i in 0..<(n - 1) { advance(&s, f.value(bars[i])) }
+                out[(n - 1) * stride] = step(&s, f.value(bars[n - 1]))
+            }
+            @inline(__always) func runBar<S>(_ s: inout S, _ step: (inout S, Bar) -> Double) {
+                for i in 0..<n { out[i * stride] = step(&s, bars[i]) }
+            }
+            switch self {
+            case .price(let f): for i in 0..<n { out[i * stride] = f.value(bars[i]) }
+            case .returns(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .returns(s, f)
+            case .logReturns(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .logReturns(s, f)
+            case .sma(var s, let f):
+                run(&s, f) { $0.update($1) }
+                self = .sma(s, f)
+            case .ema(var s, let f):
+                run(&s, f) { $0.update($1) }
+                self = .ema(s, f)
+            case .wma(var s, let f):
+                run(&s, f) { $0.update($1) }
+                self = .wma(s, f)
+            case .rsi(var s, let f):
+                run(&s, f) { $0.update($1) }
+                self = .rsi(s, f)
+            case .macd(var s, let f):
+                for i in 0..<n {
+                    let v = s.update(f.value(bars[i]))
+                    out[i * stride] = v.macd
+                    out[i * stride + 1] = v.signal
+                    out[i * stride + 2] = v.histogram
+                }
+                self = .macd(s, f)
+            case .bbands(var s, let f):
+                for i in 0..<n {
+                    let v = s.update(f.value(bars[i]))
+                    out[i * stride] = v.upper
+                    out[i * stride + 1] = v.middle
+                    out[i * stride + 2] = v.lower
+                }
+                self = .bbands(s, f)
+            case .stddev(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .stddev(s, f)
+            case .zscore(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .zscore(s, f)
+            case .volatility(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .volatility(s, f)
+            case .min(var s, let f):
+                run(&s, f) { $0.update($1) }
+                self = .min(s, f)
+            case .max(var s, let f):
+                run(&s, f) { $0.update($1) }
+                self = .max(s, f)
+            case .mom(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .mom(s, f)
+            case .roc(var s, let f):
+                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
+                self = .roc(s, f)
+            case .atr(var s):
+                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close) }
+                self = .atr(s)
+            case .trange(var s):
+                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close) }
+                self = .trange(s)
+            case .adx(var s):
+                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close) }
+                self = .adx(s)
+            case .stoch(var s):
+                for i in 0..<n {
+                    let v = s.update(high: bars[i].high, low: bars[i].low, close: bars[i].close)
+                    out[i * stride] = v.k
+                    out[i * stride + 1] = v.d
+                }
+                self = .stoch(s)
+            case .obv(var s):
+                runBar(&s) { $0.update(close: $1.close, volume: $1.volume) }
+                self = .obv(s)
+            case .vwap(var s):
+                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close, volume: $1.volume) }
+                self = .vwap(s)
+            }
+        }
     }
 
     struct Slot: Sendable {
@@ -352,6 +457,8 @@ public struct FeatureStream: Sendable {
 
     var slots: [Slot]
     var scratch = [Double](repeating: .nan, count: 3)
+    /// Per-bar outputs of one feature during `update(contentsOf:)` (3 per bar).
+    var chunkScratch: [Double] = []
     /// The feature vector of the latest bar (NaN where not yet defined).
     public private(set) var vector: [Double]
     /// Bars processed.
@@ -380,6 +487,40 @@ public struct FeatureStream: Sendable {
         self.slots = slots
         vector = [Double](repeating: .nan, count: column)
         warmup = definition.features.map(\.warmup).max() ?? 0
+    }
+
+    /// Processes `bars` in order, exactly as `update(_:)` on each of them would (the same
+    /// states and arithmetic, so the same vector bit for bit), but one feature at a time over
+    /// the whole run: a strategy that needs the vector only now and then (a rebalance every 21
+    /// bars) buffers its bars and catches up here at a fraction of the per-bar cost.
+    public mutating func update(contentsOf bars: UnsafeBufferPointer<Bar>) {
+        let n = bars.count
+        guard n > 1 else {
+            if n == 1 { update(bars[0]) }
+            return
+        }
+        barCount += n
+        if chunkScratch.count < n * 3 { chunkScratch = [Double](repeating: .nan, count: n * 3) }
+        chunkScratch.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!
+            for s in slots.indices {
+                slots[s].state.update(bars, out, stride: 3, lastOnly: slots[s].lags.isEmpty)
+                let first = slots[s].firstColumn
+                let kept = slots[s].outputIndex.count
+                let lagCount = slots[s].lags.count
+                for k in 0..<kept {
+                    let o = slots[s].outputIndex[k]
+                    vector[first + k] = out[(n - 1) * 3 + o]
+                    guard lagCount > 0 else { continue }
+                    for i in 0..<(n - 1) { _ = slots[s].history[k].push(out[i * 3 + o]) }
+                    for li in 0..<lagCount {
+                        let lag = slots[s].lags[li]
+                        vector[first + kept + k * lagCount + li] = slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
+                    }
+                    _ = slots[s].history[k].push(out[(n - 1) * 3 + o])
+                }
+            }
+        }
     }
 
     /// Whether every column of the latest vector is defined.

@@ -183,6 +183,11 @@ public struct LaggedIndicator<Formula: LagFormula>: Sendable, Hashable {
         let old = ring.push(x)
         return full ? Formula.apply(current: x, old: old) : .nan
     }
+
+    /// Adds a value without computing the indicator: the state change of `update`, for a
+    /// run of bars whose values nobody reads (a stream catching up).
+    @inlinable
+    public mutating func advance(_ x: Double) { _ = ring.push(x) }
 }
 
 /// x − x[t − n].

@@ -131,6 +131,10 @@ public struct StdDev: Sendable, Hashable {
         return deviations != 1.0 ? sqrt(v) * deviations : sqrt(v)
     }
 
+    /// Adds a value without computing σ: the state change of `update`.
+    @inlinable
+    public mutating func advance(_ x: Double) { _ = moments.push(x) }
+
     /// σ with the sample (n − 1) denominator from a population σ (pandas' default).
     public static func sampleFromPopulation(_ sigma: Double, period: Int) -> Double {
         period > 1 ? sigma * (Double(period) / Double(period - 1)).squareRoot() : .nan
@@ -163,6 +167,14 @@ public struct ReturnVolatility: Sendable, Hashable {
         guard previous.isFinite else { return .nan }
         guard previous > 0, x > 0 else { return .nan }
         return sd.update(log(x / previous))
+    }
+
+    /// Adds a price without computing the volatility: the state change of `update`.
+    @inlinable
+    public mutating func advance(_ x: Double) {
+        defer { previous = x }
+        guard previous.isFinite, previous > 0, x > 0 else { return }
+        sd.advance(log(x / previous))
     }
 }
 
@@ -255,6 +267,13 @@ public struct ZScore: Sendable, Hashable {
         let s = sigma.update(x)
         if m.isNaN { return .nan }
         return s != 0 ? (x - m) / s : 0
+    }
+
+    /// Adds a value without computing the z-score: the state change of `update`.
+    @inlinable
+    public mutating func advance(_ x: Double) {
+        _ = mean.update(x)
+        sigma.advance(x)
     }
 }
 

@@ -61,6 +61,30 @@ public final class InferenceAdapter: @unchecked Sendable {
     /// The model's score for one raw feature vector.
     public func predict(_ features: [Double]) -> Double { features.withUnsafeBufferPointer { predict($0) } }
 
+    /// The model's scores for every row of raw feature vectors: the same scaler arithmetic per
+    /// row as `predict(_:)`, then the model's batch prediction (`Model.predict(batch:)`, equal
+    /// to one row at a time bit for bit; a GBDT walks each tree over all rows). Latency is
+    /// recorded once per batch, as one call.
+    public func predict(batch features: Matrix) -> [Double] {
+        let start = recordsLatency ? DispatchTime.now().uptimeNanoseconds : 0
+        var scaled = features
+        let width = features.columns
+        switch bundle.scaler {
+        case .none: break
+        case .standard(let s):
+            for r in 0..<features.rows {
+                for j in 0..<width { scaled.values[r * width + j] = (scaled.values[r * width + j] - s.mean[j]) / s.scale[j] }
+            }
+        case .minMax(let s):
+            for r in 0..<features.rows {
+                for j in 0..<width { scaled.values[r * width + j] = (scaled.values[r * width + j] - s.minimum[j]) / s.range[j] }
+            }
+        }
+        let scores = bundle.model.predict(batch: scaled)
+        if recordsLatency { record(DispatchTime.now().uptimeNanoseconds &- start) }
+        return scores
+    }
+
     private func record(_ ns: UInt64) {
         let bucket = min(63, 64 - (ns | 1).leadingZeroBitCount)
         lock.lock()

@@ -33,6 +33,9 @@ public protocol Model: Sendable {
     var inputWidth: Int { get }
     /// Predicts one vector of `inputWidth` values.
     func predict(_ x: UnsafeBufferPointer<Double>) -> Double
+    /// Predicts every row of `x`; each row's prediction equals `predict(_:)` of that row, bit
+    /// for bit (a learner may reorder the work across rows, never within one).
+    func predict(batch x: Matrix) -> [Double]
     /// Serialises the fitted parameters (little-endian, versioned by the bundle).
     func encodeWeights() -> [UInt8]
 }
@@ -41,7 +44,7 @@ extension Model {
     /// Predicts one vector.
     public func predict(_ x: [Double]) -> Double { x.withUnsafeBufferPointer { predict($0) } }
 
-    /// Predicts every row of `x`.
+    /// Predicts every row of `x`, one row at a time.
     public func predict(batch x: Matrix) -> [Double] {
         x.values.withUnsafeBufferPointer { v in
             (0..<x.rows).map { predict(UnsafeBufferPointer(rebasing: v[($0 * x.columns)..<(($0 + 1) * x.columns)])) }

@@ -96,6 +96,20 @@ public struct GradientBoostedTrees: Model, Hashable {
     public let trees: [RegressionTree]
     /// Total split gain per feature (importance).
     public let featureGain: [Double]
+    /// Every tree's nodes in one array, each node's split (or leaf value) and children
+    /// together: a prediction walks one array instead of four per tree (derived from `trees`).
+    let nodes: [PackedNode]
+    /// Index of each tree's root in `nodes`.
+    let roots: [Int32]
+
+    /// One node of the packed forest: a split (`feature ≥ 0`, x ≤ `threshold` goes to `left`)
+    /// or a leaf (`feature < 0`, its value in `threshold`); children are absolute indices.
+    struct PackedNode: Sendable, Hashable {
+        var threshold: Double
+        var feature: Int32
+        var left: Int32
+        var right: Int32
+    }
 
     /// Wraps fitted parameters.
     public init(loss: BoostingLoss, inputWidth: Int, baseScore: Double, trees: [RegressionTree], featureGain: [Double]) {
@@ -104,13 +118,85 @@ public struct GradientBoostedTrees: Model, Hashable {
         self.baseScore = baseScore
         self.trees = trees
         self.featureGain = featureGain
+        var nodes: [PackedNode] = []
+        var roots: [Int32] = []
+        nodes.reserveCapacity(trees.reduce(0) { $0 + $1.feature.count })
+        for t in trees {
+            let base = Int32(nodes.count)
+            roots.append(base)
+            for i in t.feature.indices {
+                let leaf = t.feature[i] < 0
+                nodes.append(
+                    PackedNode(
+                        threshold: leaf ? t.value[i] : t.threshold[i],
+                        feature: leaf ? -1 : t.feature[i],
+                        left: leaf ? 0 : base + t.left[i],
+                        right: leaf ? 0 : base + t.right[i]
+                    )
+                )
+            }
+        }
+        self.nodes = nodes
+        self.roots = roots
     }
 
-    /// The raw score (log-odds for the logistic loss).
+    /// The raw score (log-odds for the logistic loss): the trees' leaf values added in tree
+    /// order (the same sum, bit for bit, as `RegressionTree.evaluate` tree by tree).
+    /// - Precondition: `x` holds at least `inputWidth` values.
     public func rawScore(_ x: UnsafeBufferPointer<Double>) -> Double {
+        precondition(x.count >= inputWidth, "GBDT: fewer features than the model's input width")
         var s = baseScore
-        for t in trees { s += t.evaluate(x) }
+        nodes.withUnsafeBufferPointer { nodes in
+            roots.withUnsafeBufferPointer { roots in
+                guard let x = x.baseAddress, let node = nodes.baseAddress else { return }
+                for root in roots {
+                    var i = Int(root)
+                    while true {
+                        let n = node[i]
+                        if n.feature < 0 {
+                            s += n.threshold
+                            break
+                        }
+                        // Right only when x > threshold: NaN compares false and goes left.
+                        i = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+                    }
+                }
+            }
+        }
         return s
+    }
+
+    /// Predicts every row of `x` tree by tree: each tree walks all rows while its nodes sit in
+    /// L1, where row by row every tree is fetched again per row. Each row still adds its leaf
+    /// values in tree order, so its score equals `predict(_:)`'s bit for bit.
+    /// - Precondition: `x.columns >= inputWidth`.
+    public func predict(batch x: Matrix) -> [Double] {
+        precondition(x.columns >= inputWidth, "GBDT: fewer features than the model's input width")
+        var scores = [Double](repeating: baseScore, count: x.rows)
+        let width = x.columns
+        scores.withUnsafeMutableBufferPointer { scores in
+            x.values.withUnsafeBufferPointer { values in
+                nodes.withUnsafeBufferPointer { nodes in
+                    guard let rows = values.baseAddress, let node = nodes.baseAddress else { return }
+                    for root in roots {
+                        for r in scores.indices {
+                            let row = rows + r * width
+                            var i = Int(root)
+                            while true {
+                                let n = node[i]
+                                if n.feature < 0 {
+                                    scores[r] += n.threshold
+                                    break
+                                }
+                                i = Int(row[Int(n.feature)] > n.threshold ? n.right : n.left)
+                            }
+                        }
+                    }
+                }
+            }
+            if loss == .logistic { for r in scores.indices { scores[r] = sigmoid(scores[r]) } }
+        }
+        return scores
     }
 
     /// P(class 1) for the logistic loss, the value for squared error.

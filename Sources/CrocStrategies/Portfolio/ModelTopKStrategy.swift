@@ -1,6 +1,7 @@
 import CrocCore
 import CrocData
 import CrocModels
+import Foundation
 
 /// Qlib's `TopkDropoutStrategy` selection (`method_sell="bottom"`,
 /// `method_buy="top"`): keep the `top` best-scored symbols, but replace at
@@ -24,34 +25,50 @@ public enum TopKDropout {
     ///   - top: Holdings wanted.
     ///   - dropout: Holdings replaced at most (0: no limit).
     public static func select(held: [Int], scores: [Int: Double], top: Int, dropout: Int) -> [Int] {
-        // Best first; ties by lane so the result never depends on dictionary order.
-        func better(_ a: Int, _ b: Int) -> Bool {
-            let x = scores[a]!
-            let y = scores[b]!
-            return x != y ? x > y : a < b
+        let size = max(scores.keys.max() ?? -1, held.max() ?? -1) + 1
+        var byLane = [Double](repeating: .nan, count: size)
+        for (k, v) in scores where v.isFinite { byLane[k] = v }
+        return select(held: held, scores: byLane, top: top, dropout: dropout)
+    }
+
+    /// The same selection with the scores by lane in an array (NaN: not scored; lanes past
+    /// the end are not scored): no hashing in the sorts, for a rebalance over hundreds of symbols.
+    public static func select(held: [Int], scores: [Double], top: Int, dropout: Int) -> [Int] {
+        return scores.withUnsafeBufferPointer { score in
+            func scored(_ k: Int) -> Bool { k < score.count && !score[k].isNaN }
+            // Best first; ties by lane so the result never depends on the order of the inputs.
+            func better(_ a: Int, _ b: Int) -> Bool {
+                let x = score[a]
+                let y = score[b]
+                return x != y ? x > y : a < b
+            }
+            let unscored = held.filter { !scored($0) }
+            let last = held.filter { scored($0) }.sorted(by: better)
+            var isHeld = [Bool](repeating: false, count: score.count)
+            for k in held where k < score.count { isHeld[k] = true }
+            let candidates = (0..<score.count).filter { scored($0) && !isHeld[$0] }.sorted(by: better)
+            guard dropout > 0 else {
+                let best = (last + candidates).sorted(by: better)
+                return Array(best.prefix(max(0, top - unscored.count))) + unscored
+            }
+            let todayCount = max(0, dropout + top - held.count)
+            let today = Array(candidates.prefix(todayCount))
+            let comb = (last + today).sorted(by: better)
+            let worst = Set(comb.suffix(dropout))
+            let sell = Set(last.filter { worst.contains($0) })
+            let buyCount = max(0, sell.count + top - held.count)
+            let buy = today.prefix(buyCount)
+            return (last.filter { !sell.contains($0) } + buy).sorted(by: better) + unscored
         }
-        let unscored = held.filter { scores[$0] == nil }
-        let last = held.filter { scores[$0] != nil }.sorted(by: better)
-        let heldSet = Set(held)
-        let candidates = scores.keys.filter { !heldSet.contains($0) }.sorted(by: better)
-        guard dropout > 0 else {
-            let best = (last + candidates).sorted(by: better)
-            return Array(best.prefix(max(0, top - unscored.count))) + unscored
-        }
-        let todayCount = max(0, dropout + top - held.count)
-        let today = Array(candidates.prefix(todayCount))
-        let comb = (last + today).sorted(by: better)
-        let worst = Set(comb.suffix(dropout))
-        let sell = Set(last.filter { worst.contains($0) })
-        let buyCount = max(0, sell.count + top - held.count)
-        let buy = today.prefix(buyCount)
-        return (last.filter { !sell.contains($0) } + buy).sorted(by: better) + unscored
     }
 }
 
 /// A universe ranked by a model: every symbol that has a bar goes through the
 /// bundle's feature pipeline (one stream per symbol, the same streaming form
-/// as training's batch form); on a rebalance bar the warm symbols are scored
+/// as training's batch form; a symbol's bars wait in a buffer and its stream
+/// catches up on them at the next rebalance — `FeatureStream.update(contentsOf:)`,
+/// the same vectors bit for bit at a fraction of the per-bar cost, the symbols
+/// in parallel); on a rebalance bar the warm symbols are scored
 /// (the bundle's cross-sectional transform applied across them first, then
 /// its scaler and model), the `top` best are held at equal weight — or in
 /// proportion to their positive scores — and at most `dropout` holdings are
@@ -92,9 +109,10 @@ public struct ModelTopKStrategy: Strategy {
     private let width: Int
     private let pipeline: FeaturePipeline
     private var streams: [FeatureStream] = []
-    /// Each lane's latest feature vector (valid when `warmAt[k]` is the current slice).
-    private var vectors: [[Double]] = []
-    private var warmAt: [Int] = []
+    /// Each lane's bars since its stream last caught up.
+    private var pending: [[Bar]] = []
+    /// The slice of each lane's latest bar (−1: none yet).
+    private var lastBarAt: [Int] = []
     private var slices = 0
     /// The scores of each rebalance: (slice, score by lane, NaN where not scored).
     public private(set) var decisions: [(slice: Int, scores: [Double])] = []
@@ -138,33 +156,31 @@ public struct ModelTopKStrategy: Strategy {
         let n = context.symbols.count
         if streams.isEmpty {
             streams = Array(repeating: pipeline.makeStream(), count: n)
-            vectors = Array(repeating: [], count: n)
-            warmAt = Array(repeating: -1, count: n)
+            pending = Array(repeating: [], count: n)
+            lastBarAt = Array(repeating: -1, count: n)
         }
         let t = slices
         slices += 1
         for (j, k) in slice.lanes.enumerated() {
-            let v = streams[k].update(slice.bars[j])
-            if streams[k].isWarm {
-                vectors[k] = v
-                warmAt[k] = t
-            }
+            pending[k].append(slice.bars[j])
+            lastBarAt[k] = t
         }
         guard t >= warmupBars, (t - warmupBars) % every == 0 else { return }
-        let lanes = (0..<n).filter { warmAt[$0] == t && vectors[$0].allSatisfy(\.isFinite) }
+        catchUp()
+        let lanes = (0..<n).filter { lastBarAt[$0] == t && streams[$0].isWarm && streams[$0].vector.allSatisfy(\.isFinite) }
         guard !lanes.isEmpty else { return }
         let scored = score(lanes)
         var scores: [Int: Double] = [:]
         var row = [Double](repeating: .nan, count: n)
-        for (i, k) in lanes.enumerated() where scored[i].isFinite {
-            scores[k] = scored[i]
-            row[k] = scored[i]
-        }
+        for (i, k) in lanes.enumerated() where scored[i].isFinite { row[k] = scored[i] }
         decisions.append((t, row))
         var weights = [Double](repeating: 0, count: n)
         let longHeld = (0..<n).filter { ($0 == 0 ? context.position : context.positions[$0]).raw > 0 }
-        var long = TopKDropout.select(held: longHeld, scores: scores, top: top, dropout: dropout)
-        if minScore > -.infinity { long.removeAll { scores[$0].map { $0 <= minScore } ?? false } }
+        var long = TopKDropout.select(held: longHeld, scores: row, top: top, dropout: dropout)
+        if minScore > -.infinity { long.removeAll { !row[$0].isNaN && row[$0] <= minScore } }
+        if weighting == .score || bottom > 0 {
+            for (i, k) in lanes.enumerated() where scored[i].isFinite { scores[k] = scored[i] }
+        }
         let longBudget = bottom > 0 ? 0.5 : 1.0
         assign(long, budget: longBudget, scores: scores, into: &weights, sign: 1)
         if bottom > 0 {
@@ -193,10 +209,40 @@ public struct ModelTopKStrategy: Strategy {
         for k in set { weights[k] = sign * budget / slots }
     }
 
+    /// Feeds every lane's waiting bars through its stream (lanes in parallel when there is
+    /// enough work: each lane's stream is touched by one thread, so the result is the same).
+    private mutating func catchUp() {
+        let n = streams.count
+        var waiting = 0
+        for k in 0..<n { waiting += pending[k].count }
+        let tasks = Self.tasks(for: waiting, minimumPerTask: 2_048, limit: n)
+        streams.withUnsafeMutableBufferPointer { streams in
+            pending.withUnsafeMutableBufferPointer { pending in
+                let s = UInt(bitPattern: streams.baseAddress!)
+                let p = UInt(bitPattern: pending.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                    let streams = UnsafeMutablePointer<FeatureStream>(bitPattern: s)!
+                    let pending = UnsafeMutablePointer<[Bar]>(bitPattern: p)!
+                    for k in stride(from: task, to: n, by: tasks) where !pending[k].isEmpty {
+                        pending[k].withUnsafeBufferPointer { streams[k].update(contentsOf: $0) }
+                        pending[k].removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Threads for `work` items: one per `minimumPerTask`, at most the cores and `limit`.
+    static func tasks(for work: Int, minimumPerTask: Int, limit: Int) -> Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return max(1, min(cores, limit, work / minimumPerTask))
+    }
+
     /// The model's scores of `lanes` (their latest vectors), the cross-sectional transform
-    /// applied across them column by column first.
+    /// applied across them column by column first; the predictions in parallel for a native
+    /// model (each row is scored on its own, so the scores do not depend on the threads).
     private func score(_ lanes: [Int]) -> [Double] {
-        var matrix = lanes.map { vectors[$0] }
+        var matrix = lanes.map { streams[$0].vector }
         if transform != .none {
             var column = [Double](repeating: 0, count: lanes.count)
             for c in 0..<width {
@@ -205,6 +251,28 @@ public struct ModelTopKStrategy: Strategy {
                 for i in lanes.indices { matrix[i][c] = column[i] }
             }
         }
-        return matrix.map { v in v.allSatisfy(\.isFinite) ? adapter.predict(v) : .nan }
+        // Rows with a missing value are not scored; the others go to the model in one batch per
+        // thread (a native model's rows are scored independently, so threads change nothing).
+        let finite = matrix.indices.filter { matrix[$0].allSatisfy(\.isFinite) }
+        var scores = [Double](repeating: .nan, count: matrix.count)
+        guard !finite.isEmpty else { return scores }
+        let tasks = adapter.bundle.metadata.kind == .onnx ? 1 : Self.tasks(for: finite.count, minimumPerTask: 64, limit: finite.count)
+        let parts = (0..<tasks).map { task in
+            let rows = Array(finite[(task * finite.count / tasks)..<((task + 1) * finite.count / tasks)])
+            return (rows, Matrix(rows: rows.count, columns: width, values: rows.flatMap { matrix[$0] }))
+        }
+        let adapter = adapter
+        let results = [[Double]](unsafeUninitializedCapacity: tasks) { out, count in
+            let address = UInt(bitPattern: out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                let out = UnsafeMutablePointer<[Double]>(bitPattern: address)!
+                (out + task).initialize(to: adapter.predict(batch: parts[task].1))
+            }
+            count = tasks
+        }
+        for (task, part) in parts.enumerated() {
+            for (i, row) in part.0.enumerated() { scores[row] = results[task][i] }
+        }
+        return scores
     }
 }

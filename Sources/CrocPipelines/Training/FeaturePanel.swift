@@ -26,18 +26,37 @@ public struct FeaturePanel: Sendable {
         times = universe.timestamps
         symbols = universe.symbols
         columnNames = pipeline.columnNames
-        var values = [Double](repeating: .nan, count: width * rows * n)
-        // Each member's rows of the calendar, then its matrix scattered there (members write
-        // disjoint cells, so they run concurrently into the one buffer).
-        values.withUnsafeMutableBufferPointer { out in
-            let base = out.baseAddress!
-            let address = UInt(bitPattern: base)
-            DispatchQueue.concurrentPerform(iterations: n) { s in
+        // Members go in blocks of 8 (one cache line of a panel row): a block's matrices are
+        // computed, then written time by time, so each line of the panel is filled by one task
+        // in one go — member by member, every line was fetched 8 times and two tasks wrote
+        // neighbouring cells of the same lines. Each block writes every cell of its members
+        // (NaN where a member has no bar), so the 8-byte-per-cell panel is never filled twice,
+        // and blocks write disjoint cells, so they run concurrently into the one buffer.
+        let block = 8
+        let values = [Double](unsafeUninitializedCapacity: width * rows * n) { out, count in
+            count = width * rows * n
+            guard count > 0 else { return }
+            let address = UInt(bitPattern: out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: (n + block - 1) / block) { b in
                 let panel = UnsafeMutablePointer<Double>(bitPattern: address)!
-                let member = universe.members[s]
-                let matrix = pipeline.transform(member)
-                Self.forEachBar(of: member, in: universe) { i, t in
-                    for c in 0..<width { panel[(c * rows + t) * n + s] = matrix[i, c] }
+                let first = b * block
+                let members = Array(universe.members[first..<min(n, first + block)])
+                let matrices = members.map { pipeline.transform($0) }
+                var cursor = [Int](repeating: 0, count: members.count)
+                for t in 0..<rows {
+                    let time = universe.timestamps[t]
+                    for j in members.indices {
+                        let i = cursor[j]
+                        guard i < members[j].count, members[j].timestamps[i] == time else {
+                            for c in 0..<width { (panel + (c * rows + t) * n + first + j).initialize(to: .nan) }
+                            continue
+                        }
+                        cursor[j] = i + 1
+                        matrices[j].values.withUnsafeBufferPointer { m in
+                            let count = members[j].count
+                            for c in 0..<width { (panel + (c * rows + t) * n + first + j).initialize(to: m[c * count + i]) }
+                        }
+                    }
                 }
             }
         }

@@ -181,6 +181,25 @@ struct LearnerTests {
         #expect(c.predict(batch: x).map(\.bitPattern) == (0..<x.rows).map { c.predict(x.row($0)).bitPattern })
     }
 
+    @Test("GBDT with squared loss: bin counts read off the hessian sums give the trees counting rows gives, bit for bit")
+    func gbdtHessianCounts() throws {
+        var params = GBDTParameters()
+        params.loss = .squared
+        params.rounds = 15
+        params.minSamplesLeaf = 40  // the counts decide which splits are allowed
+        params.subsample = 0.8  // nodes of sampled rows: the gathered histogram path too
+        params.threads = 2
+        let data = Data6.regression.slice(0..<1000)
+        var counting = GBDTTrainer(data: data, parameters: params)
+        counting.countsRows = true
+        let counted = counting.run(progress: nil)
+        var reading = GBDTTrainer(data: data, parameters: params)
+        let read = reading.run(progress: nil)
+        #expect(read == counted)
+        #expect(read.encodeWeights() == counted.encodeWeights())
+        #expect(read == (try GradientBoostedTrees.fit(data, parameters: params)))
+    }
+
     @Test("GBDT with squared loss fits a regression target")
     func gbdtRegression() throws {
         var params = GBDTParameters()

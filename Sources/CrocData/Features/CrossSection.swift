@@ -35,8 +35,13 @@ public enum CrossSection {
     }
 
     /// Sorts the positions of `row`'s finite values by value into `scratch.index[0..<m]`
-    /// and returns m: an LSD radix sort of the values' ordered bits, byte by byte, that
-    /// skips the bytes every value shares (stable; insertion sort for short rows).
+    /// and returns m. An LSD radix sort of the values' ordered bits, byte by byte, skipping
+    /// the bytes every value shares: first on the high four bytes only (sign, exponent and
+    /// the top 20 bits of the mantissa), then each run of equal high halves is put in order
+    /// of the whole key by insertion (runs are values within about 1e-6 of each other: short);
+    /// a row with a run longer than 64 is sorted on all eight bytes instead. Either way the
+    /// order is by value, ties by position (stable): the same as sorting on all eight bytes.
+    /// Insertion sort for short rows.
     static func argsortFinite(_ row: UnsafeBufferPointer<Double>, _ scratch: inout RankScratch) -> Int {
         let n = row.count
         scratch.reserve(n)
@@ -47,65 +52,97 @@ public enum CrossSection {
                         scratch.counts.withUnsafeMutableBufferPointer { counts in
                             let keys = keysBuffer.baseAddress!
                             let index = indexBuffer.baseAddress!
-                            var m = 0
-                            for k in 0..<n where row[k].isFinite {
-                                keys[m] = orderedBits(row[k])
-                                index[m] = Int32(truncatingIfNeeded: k)
-                                m += 1
-                            }
-                            if m < 48 {
-                                for i in 1..<max(m, 1) {
-                                    let key = keys[i]
-                                    let position = index[i]
-                                    var j = i
-                                    while j > 0 && keys[j - 1] > key {
-                                        keys[j] = keys[j - 1]
-                                        index[j] = index[j - 1]
-                                        j -= 1
-                                    }
-                                    keys[j] = key
-                                    index[j] = position
+                            func load() -> Int {
+                                var m = 0
+                                for k in 0..<n where row[k].isFinite {
+                                    keys[m] = orderedBits(row[k])
+                                    index[m] = Int32(truncatingIfNeeded: k)
+                                    m += 1
                                 }
                                 return m
                             }
-                            let c = counts.baseAddress!
-                            c.update(repeating: 0, count: 8 * 256)
-                            for i in 0..<m {
-                                let key = keys[i]
-                                for d in 0..<8 { c[d &* 256 &+ Int(truncatingIfNeeded: (key >> UInt64(8 &* d)) & 255)] &+= 1 }
+                            let m = load()
+                            if m < 48 {
+                                insertionSort(keys, index, 0..<m)
+                                return m
                             }
-                            var sourceKeys = keys
-                            var sourceIndex = index
-                            var targetKeys = otherKeysBuffer.baseAddress!
-                            var targetIndex = otherIndexBuffer.baseAddress!
-                            for d in 0..<8 {
-                                let base = d &* 256
-                                let shift = UInt64(8 &* d)
-                                // A byte every value shares orders nothing.
-                                if c[base &+ Int(truncatingIfNeeded: (sourceKeys[0] >> shift) & 255)] == m { continue }
-                                var sum = 0
-                                for b in 0..<256 {
-                                    let count = c[base &+ b]
-                                    c[base &+ b] = sum
-                                    sum &+= count
-                                }
+                            // Sorts keys[0..<m] (with their positions) on `bytes`, low to high; the
+                            // result is left in keys/index.
+                            func radix(_ bytes: Range<Int>) {
+                                let c = counts.baseAddress!
+                                c.update(repeating: 0, count: 8 * 256)
                                 for i in 0..<m {
-                                    let key = sourceKeys[i]
-                                    let bucket = base &+ Int(truncatingIfNeeded: (key >> shift) & 255)
-                                    let p = c[bucket]
-                                    c[bucket] = p &+ 1
-                                    targetKeys[p] = key
-                                    targetIndex[p] = sourceIndex[i]
+                                    let key = keys[i]
+                                    for d in bytes { c[d &* 256 &+ Int(truncatingIfNeeded: (key >> UInt64(8 &* d)) & 255)] &+= 1 }
                                 }
-                                swap(&sourceKeys, &targetKeys)
-                                swap(&sourceIndex, &targetIndex)
+                                var sourceKeys = keys
+                                var sourceIndex = index
+                                var targetKeys = otherKeysBuffer.baseAddress!
+                                var targetIndex = otherIndexBuffer.baseAddress!
+                                for d in bytes {
+                                    let base = d &* 256
+                                    let shift = UInt64(8 &* d)
+                                    // A byte every value shares orders nothing.
+                                    if c[base &+ Int(truncatingIfNeeded: (sourceKeys[0] >> shift) & 255)] == m { continue }
+                                    var sum = 0
+                                    for b in 0..<256 {
+                                        let count = c[base &+ b]
+                                        c[base &+ b] = sum
+                                        sum &+= count
+                                    }
+                                    for i in 0..<m {
+                                        let key = sourceKeys[i]
+                                        let bucket = base &+ Int(truncatingIfNeeded: (key >> shift) & 255)
+                                        let p = c[bucket]
+                                        c[bucket] = p &+ 1
+                                        targetKeys[p] = key
+                                        targetIndex[p] = sourceIndex[i]
+                                    }
+                                    swap(&sourceKeys, &targetKeys)
+                                    swap(&sourceIndex, &targetIndex)
+                                }
+                                if sourceKeys != keys {
+                                    keys.update(from: sourceKeys, count: m)
+                                    index.update(from: sourceIndex, count: m)
+                                }
                             }
-                            if sourceIndex != index { index.update(from: sourceIndex, count: m) }
+                            radix(4..<8)
+                            var i = 0
+                            while i < m {
+                                let high = keys[i] >> 32
+                                var j = i + 1
+                                while j < m && keys[j] >> 32 == high { j += 1 }
+                                if j - i > 64 {
+                                    _ = load()
+                                    radix(0..<8)
+                                    return m
+                                }
+                                if j - i > 1 { insertionSort(keys, index, i..<j) }
+                                i = j
+                            }
                             return m
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Stable insertion sort of `keys[range]`, moving `index` along.
+    @inline(__always)
+    static func insertionSort(_ keys: UnsafeMutablePointer<UInt64>, _ index: UnsafeMutablePointer<Int32>, _ range: Range<Int>) {
+        guard range.count > 1 else { return }
+        for i in (range.lowerBound + 1)..<range.upperBound {
+            let key = keys[i]
+            let position = index[i]
+            var j = i
+            while j > range.lowerBound && keys[j - 1] > key {
+                keys[j] = keys[j - 1]
+                index[j] = index[j - 1]
+                j -= 1
+            }
+            keys[j] = key
+            index[j] = position
         }
     }
 

@@ -115,6 +115,8 @@ struct GBDTTrainer {
     var gh: [SIMD2<Double>]  // (gradient, hessian) per row, interleaved
     var featureGain: [Double]
     var rng: SplitMix64
+    /// Counts rows per bin even where the hessian sums give the counts (tests compare the two).
+    var countsRows = false
 
     init(data: Dataset, parameters: GBDTParameters) {
         p = parameters
@@ -248,6 +250,10 @@ struct GBDTTrainer {
             }
         }
         let source = identity ? gh : og
+        // Squared error: every hessian is exactly 1, so a bin's hessian sum is its row count
+        // (exact below 2^53) and the counts need no stores of their own in the hot loop; they
+        // are read off the sums afterwards — the same integers (LightGBM's constant hessian).
+        let hessianCounts = p.loss == .squared && !countsRows
         binned.withUnsafeBufferPointer { bv in
             source.withUnsafeBufferPointer { ov in
                 sums.withUnsafeMutableBufferPointer { hv in
@@ -276,21 +282,32 @@ struct GBDTTrainer {
                                 let n1 = n0 + bins
                                 let n2 = n1 + bins
                                 let n3 = n2 + bins
-                                for k in 0..<m {
-                                    let i = identity ? k : Int(idx[k])
-                                    let o = grad[k]
-                                    let b0 = Int(c0[i])
-                                    let b1 = Int(c1[i])
-                                    let b2 = Int(c2[i])
-                                    let b3 = Int(c3[i])
-                                    h0[b0] += o
-                                    n0[b0] &+= 1
-                                    h1[b1] += o
-                                    n1[b1] &+= 1
-                                    h2[b2] += o
-                                    n2[b2] &+= 1
-                                    h3[b3] += o
-                                    n3[b3] &+= 1
+                                if hessianCounts {
+                                    for k in 0..<m {
+                                        let i = identity ? k : Int(idx[k])
+                                        let o = grad[k]
+                                        h0[Int(c0[i])] += o
+                                        h1[Int(c1[i])] += o
+                                        h2[Int(c2[i])] += o
+                                        h3[Int(c3[i])] += o
+                                    }
+                                } else {
+                                    for k in 0..<m {
+                                        let i = identity ? k : Int(idx[k])
+                                        let o = grad[k]
+                                        let b0 = Int(c0[i])
+                                        let b1 = Int(c1[i])
+                                        let b2 = Int(c2[i])
+                                        let b3 = Int(c3[i])
+                                        h0[b0] += o
+                                        n0[b0] &+= 1
+                                        h1[b1] += o
+                                        n1[b1] &+= 1
+                                        h2[b2] += o
+                                        n2[b2] &+= 1
+                                        h3[b3] += o
+                                        n3[b3] &+= 1
+                                    }
                                 }
                                 f += 4
                             }
@@ -301,7 +318,7 @@ struct GBDTTrainer {
                                 for k in 0..<m {
                                     let bin = Int(col[Int(idx[k])])
                                     hf[bin] += grad[k]
-                                    cf[bin] &+= 1
+                                    if !hessianCounts { cf[bin] &+= 1 }
                                 }
                                 f += 1
                             }
@@ -309,6 +326,9 @@ struct GBDTTrainer {
                     }
                 }
             }
+        }
+        if hessianCounts {
+            for k in count.indices { count[k] = UInt32(sums[k].y) }
         }
         return Histogram(gh: sums, count: count)
     }

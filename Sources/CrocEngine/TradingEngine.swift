@@ -492,6 +492,22 @@ public struct TradingEngine: Sendable {
         return lanePosition(k)
     }
 
+    /// The signed position of lane `k` (the instruments' order): `position(of:)` without the
+    /// lookup by symbol.
+    /// - Precondition: `k` is a lane of this run.
+    public func position(lane k: Int) -> Quantity {
+        precondition(instruments.indices.contains(k), "lane \(k) outside the run's \(instruments.count) instruments")
+        return lanePosition(k)
+    }
+
+    /// Lane `k`'s last close: `lastClose(of:)` without the lookup by symbol.
+    /// - Precondition: `k` is a lane of this run.
+    public func lastClose(lane k: Int) -> Price? {
+        precondition(instruments.indices.contains(k), "lane \(k) outside the run's \(instruments.count) instruments")
+        if extraLanes.isEmpty { return lastBar.map { instrument.price($0.close) } }
+        return context.closes[k].raw > 0 ? context.closes[k] : nil
+    }
+
     /// `symbol`'s last close seen by this engine (nil before its first bar, or for a symbol
     /// this run does not trade).
     public func lastClose(of symbol: String) -> Price? {
@@ -615,11 +631,12 @@ public struct TradingEngine: Sendable {
             let q = lanePosition(k)
             if q.raw != 0 { heldValues[k] = q * marks[k] }
         }
-        let laneOf = laneOfSymbol
-        let ordered = Rebalance.sequence(targets, equity: value) { symbol in laneOf[symbol].map { heldValues[$0] } ?? .zero }
+        let targetLanes = lanes(of: targets)
+        let order = Rebalance.sequence(targets, equity: value, heldValues: targetLanes.map { $0.map { heldValues[$0] } ?? .zero })
         let fees = exchange.fees
-        for target in ordered {
-            guard let k = laneOfSymbol[target.symbol], let price = prices[k], let b = bars[k] else { continue }
+        for i in order {
+            let target = targets[i]
+            guard let k = targetLanes[i], let price = prices[k], let b = bars[k] else { continue }
             let held = lanePosition(k)
             let step = instruments[k].quantityStep
             guard var q = Rebalance.delta(weight: target.weight, equity: value, price: price, position: held, step: step), q.raw != 0 else {
@@ -668,11 +685,12 @@ public struct TradingEngine: Sendable {
         var value = cash
         for k in instruments.indices where held[k].raw != 0 { value += held[k] * closeOf(k) }
         let heldValues = instruments.indices.map { held[$0] * closeOf($0) }
-        let laneOf = laneOfSymbol
-        let ordered = Rebalance.sequence(targets, equity: value) { symbol in laneOf[symbol].map { heldValues[$0] } ?? .zero }
+        let targetLanes = lanes(of: targets)
+        let order = Rebalance.sequence(targets, equity: value, heldValues: targetLanes.map { $0.map { heldValues[$0] } ?? .zero })
         var orders: [Order] = []
-        for target in ordered {
-            guard let k = laneOfSymbol[target.symbol], !closeOnly || slice?.bar(lane: k) != nil else { continue }
+        for i in order {
+            let target = targets[i]
+            guard let k = targetLanes[i], !closeOnly || slice?.bar(lane: k) != nil else { continue }
             let price = closeOf(k)
             let step = instruments[k].quantityStep
             guard price.raw > 0,
@@ -694,6 +712,31 @@ public struct TradingEngine: Sendable {
             value += (held[k] * price - before * price) + (cashLeft - cashBefore)
         }
         return orders
+    }
+
+    /// The lane of each target's symbol (nil for a symbol this run does not trade). Targets
+    /// made from a lane vector come in lane order: a forward scan comparing the (usually
+    /// inline, two-word) symbols finds them without hashing; after the first target found out
+    /// of that order the symbol table answers.
+    private func lanes(of targets: [Rebalance.Target]) -> [Int?] {
+        var out: [Int?] = []
+        out.reserveCapacity(targets.count)
+        var next = 0
+        var inOrder = true
+        for t in targets {
+            if inOrder {
+                var k = next
+                while k < instruments.count && instruments[k].symbol != t.symbol { k += 1 }
+                if k < instruments.count {
+                    out.append(k)
+                    next = k + 1
+                    continue
+                }
+                inOrder = false
+            }
+            out.append(laneOfSymbol[t.symbol])
+        }
+        return out
     }
 
     /// Lane `k`'s last close (lane 0 of a single-instrument run: the last bar's).

@@ -47,9 +47,18 @@ public enum Rebalance {
     ///   - equity: The account's equity at the decision.
     ///   - held: The value held in a symbol (position × price; 0 when flat).
     public static func sequence(_ targets: [Target], equity: Money, held: (String) -> Money) -> [Target] {
+        let held = targets.map { held($0.symbol) }
+        return sequence(targets, equity: equity, heldValues: held).map { targets[$0] }
+    }
+
+    /// `sequence(_:equity:held:)` as positions into `targets`, with the value held in each
+    /// target's symbol given in the same order (`heldValues[i]` for `targets[i]`): no lookup
+    /// by symbol, for an engine that already knows each target's lane.
+    public static func sequence(_ targets: [Target], equity: Money, heldValues: [Money]) -> [Int] {
+        precondition(heldValues.count == targets.count, "one held value per target")
         let value = equity.doubleValue
-        let keyed = targets.enumerated().map { (i, t) in (key: t.weight * value - held(t.symbol).doubleValue, index: i, target: t) }
-        return keyed.sorted { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }.map(\.target)
+        let keys = targets.indices.map { targets[$0].weight * value - heldValues[$0].doubleValue }
+        return targets.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
     }
 
     /// The signed quantity (positive: buy) that brings `position` to
@@ -82,12 +91,20 @@ public enum Rebalance {
     /// - Throws: `RebalanceError` naming the symbol and the value, for a
     ///   non-finite weight, a symbol named twice, a negative weight without
     ///   `allowShort`, or weights adding up to more than `maxGrossWeight`.
-    public static func validate(_ targets: [Target], allowShort: Bool, maxGrossWeight: Double = 1) throws(RebalanceError) {
+    ///   - distinctSymbols: The caller guarantees no symbol is named twice (targets built
+    ///     from a run's own symbols, one per lane): the duplicate check is skipped.
+    public static func validate(
+        _ targets: [Target],
+        allowShort: Bool,
+        maxGrossWeight: Double = 1,
+        distinctSymbols: Bool = false
+    ) throws(RebalanceError) {
         var seen: Set<String> = []
+        if !distinctSymbols { seen.reserveCapacity(targets.count) }
         var gross = 0.0
         for t in targets {
             guard t.weight.isFinite else { throw .nonFiniteWeight(symbol: t.symbol, weight: t.weight) }
-            guard seen.insert(t.symbol).inserted else { throw .duplicateSymbol(t.symbol) }
+            guard distinctSymbols || seen.insert(t.symbol).inserted else { throw .duplicateSymbol(t.symbol) }
             if t.weight < 0 && !allowShort { throw .negativeWeight(symbol: t.symbol, weight: t.weight) }
             gross += abs(t.weight)
         }

@@ -198,8 +198,8 @@ public struct PortfolioEnvironment: Environment {
         let equity = max(1e-9, lastEquity)
         var invested = 0.0
         for k in 0..<n {
-            let q = engine.position(of: instruments[k].symbol)
-            if q.raw != 0, let c = engine.lastClose(of: instruments[k].symbol) {
+            let q = engine.position(lane: k)
+            if q.raw != 0, let c = engine.lastClose(lane: k) {
                 weightsNow[k] = (q * c).doubleValue / equity
                 invested += weightsNow[k]
             } else {

@@ -210,7 +210,8 @@ public struct StrategyContext: Sendable {
         for k in symbols.indices where weights[k] != 0 || (k == 0 ? position : positions[k]).raw != 0 {
             targets.append(Rebalance.Target(symbol: symbols[k], weight: weights[k]))
         }
-        try Rebalance.validate(targets, allowShort: allowShort, maxGrossWeight: maxGrossWeight)
+        // One target per lane of the run's (distinct) symbols: nothing can be named twice.
+        try Rebalance.validate(targets, allowShort: allowShort, maxGrossWeight: maxGrossWeight, distinctSymbols: true)
         commands.append(.rebalance(targets))
     }
 

@@ -119,7 +119,10 @@ struct FactorEvaluationTests {
             // Values within 1e-9 of each other share their high four bytes: short runs of them are
             // ordered by insertion after the high-byte passes, a run longer than 64 by all bytes.
             if trial % 8 == 3 {
-                row = row.map { $0.isFinite && abs($0) < 1e6 ? 1 + Double(Int.random(in: 0..<7, using: &generator)) * 1e-12 + Double(Int($0 * 40)) : $0 }
+                row = row.map { x in
+                    guard x.isFinite && abs(x) < 1e6 else { return x }
+                    return 1 + Double(Int.random(in: 0..<7, using: &generator)) * 1e-12 + Double(Int(x * 40))
+                }
             }
             if trial % 8 == 5 { row = row.indices.map { k in Double(k % 100) - 50 + Double(Int.random(in: 0..<5, using: &generator)) * 1e-12 } }
             if trial % 8 == 7 { row = row.indices.map { _ in 2 + Double(Int.random(in: 0..<1_000, using: &generator)) * 1e-13 } }

@@ -62,18 +62,19 @@ func benchCrossSection() throws {
         panelTime = min(panelTime, seconds(ContinuousClock.now - start))
         panel = p
     }
-    let (streamTime, runTime) = benchStreams(universe, pipeline)
+    let (streamTime, runTime, runLength) = benchStreams(universe, pipeline)
     print(
         String(
             format:
-                "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s (features %.3f s on 2 cores; streaming the same on one core %.3f s bar by bar, %.3f s caught up in runs of 21 bars)",
+                "panel features: %d symbols x %d rows x %d columns + rank + z-score across symbols: best %.3f s (features %.3f s on 2 cores; streaming the same on one core %.3f s bar by bar, %.3f s caught up in runs of %d bars)",
             universe.count,
             universe.timestamps.count,
             pipeline.width,
             panelTime,
             featureTime,
             streamTime,
-            runTime
+            runTime,
+            runLength
         )
     )
 
@@ -148,9 +149,9 @@ func benchCrossSection() throws {
 }
 
 /// Part of `cross-section` (`crocbench streams` runs it alone): the 20-feature streams of every
-/// member bar by bar, and caught up in runs of 21 bars (`FeatureStream.update(contentsOf:)`, as
+/// member bar by bar, and caught up in runs of 21 bars (`CROCBENCH_RUN=N`: N; `FeatureStream.update(contentsOf:)`, as
 /// model_topk does between rebalances, lanes interleaved run by run), one core, best of 3.
-func benchStreams(_ universe: Universe, _ pipeline: FeaturePipeline) -> (perBar: Double, runs: Double) {
+func benchStreams(_ universe: Universe, _ pipeline: FeaturePipeline) -> (perBar: Double, runs: Double, runLength: Int) {
     var streamTime = Double.infinity
     for _ in 0..<3 {
         let start = ContinuousClock.now
@@ -183,7 +184,7 @@ func benchStreams(_ universe: Universe, _ pipeline: FeaturePipeline) -> (perBar:
         runTime = min(runTime, seconds(ContinuousClock.now - start))
         if sink == 42 { print("") }
     }
-    return (streamTime, runTime)
+    return (streamTime, runTime, runLength)
 }
 
 /// Where `cross-section` saves its GBDT bundle.

@@ -21,7 +21,8 @@
 // cross-section: panel features, GBDT on the panel, model_topk vs momentum_topk, the portfolio RL
 //         environment and PPO on it (CrossSectionBench.swift); peers: scripts/bench_lightgbm_panel.py,
 //         scripts/bench_sb3_ppo_portfolio.py.
-// streams: the 20-feature streams of cross-section bar by bar and caught up in runs of 21 bars.
+// streams: the 20-feature streams of cross-section bar by bar and caught up in runs of 21 bars
+//         (CROCBENCH_RUN=N for runs of N).
 // model-topk: part 3 of cross-section alone, on the GBDT bundle cross-section saves to
 //         /tmp/crocbench_topk_bundle (also what scripts/bench_topk_command.py runs the whole commands with).
 // csv:    writes an N-row OHLCV CSV (default /tmp/crocbench_1m.csv) and times CSVBarLoader.load
@@ -493,11 +494,18 @@ if which == "sweep" { try await benchSweep() }
 if which == "portfolio-sweep" { try await benchPortfolioSweep() }
 if which == "cross-section" { try benchCrossSection() }
 if which == "streams" {
-    let (perBar, runs) = benchStreams(
+    let (perBar, runs, runLength) = benchStreams(
         try UniverseLoader.load(path: "/tmp/crocbench_universe_500.csv"),
         FeaturePipeline(try FeaturePipelineDefinition.parse(text: crossSectionFeatures))
     )
-    print(String(format: "streams: 20 features x 500 symbols x 2,520 bars, one core: %.3f s bar by bar, %.3f s in runs of 21 bars", perBar, runs))
+    print(
+        String(
+            format: "streams: 20 features x 500 symbols x 2,520 bars, one core: %.3f s bar by bar, %.3f s in runs of %d bars",
+            perBar,
+            runs,
+            runLength
+        )
+    )
 }
 if which == "model-topk" {
     // Part 3 of cross-section on the bundle cross-section saved (run cross-section once first).

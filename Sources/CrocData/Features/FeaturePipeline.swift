@@ -265,13 +265,8 @@ public struct FeatureStream: Sendable {
 
         /// Updates with `bar`, writing every output of the indicator into `out`.
         mutating func update(_ b: Bar, _ out: inout [Double]) {
-            // `consume self` moves the state out of the enum instead of copying it (the enum is as
-            // large as its largest case, and a copy per feature per bar was a quarter of the
-            // stream's time); every case puts its state back.
-            switch consume self {
-            case .price(let f):
-                out[0] = f.value(b)
-                self = .price(f)
+            switch self {
+            case .price(let f): out[0] = f.value(b)
             case .returns(var s, let f):
                 out[0] = s.update(f.value(b))
                 self = .returns(s, f)
@@ -369,10 +364,8 @@ public struct FeatureStream: Sendable {
             @inline(__always) func runBar<S>(_ s: inout S, _ step: (inout S, Bar) -> Double) {
                 for i in 0..<n { out[i * stride] = step(&s, bars[i]) }
             }
-            switch consume self {
-            case .price(let f):
-                for i in 0..<n { out[i * stride] = f.value(bars[i]) }
-                self = .price(f)
+            switch self {
+            case .price(let f): for i in 0..<n { out[i * stride] = f.value(bars[i]) }
             case .returns(var s, let f):
                 runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
                 self = .returns(s, f)

@@ -234,6 +234,17 @@ struct PanelTrainingTests {
         #expect(TopKDropout.select(held: [7, 1], scores: scores, top: 3, dropout: 1) == [3, 0, 7])
         // When the held are already the best, nothing changes.
         #expect(TopKDropout.select(held: [3, 0, 4], scores: scores, top: 3, dropout: 1) == [3, 0, 4])
+        // The array form (NaN: no score) selects the same; ±∞ are scores, NaN in the dictionary is none.
+        let byLane = [0.8, 0.4, 0.1, 0.9, 0.5, .nan, .nan, .nan]
+        for dropout in 0...2 {
+            #expect(
+                TopKDropout.select(held: [0, 1, 2], scores: byLane, top: 3, dropout: dropout)
+                    == TopKDropout.select(held: [0, 1, 2], scores: scores, top: 3, dropout: dropout)
+            )
+        }
+        #expect(TopKDropout.select(held: [7, 1], scores: byLane, top: 3, dropout: 1) == [3, 0, 7])
+        #expect(TopKDropout.select(held: [], scores: [0: 0.8, 1: .infinity, 2: .nan, 3: -.infinity], top: 2, dropout: 0) == [1, 0])
+        #expect(TopKDropout.select(held: [2], scores: [0: 0.8, 1: .infinity, 2: .nan], top: 2, dropout: 0) == [1, 2])
     }
 
     @Test("bad input: top beyond the universe, a horizon beyond the data, volume on a close-only universe, short histories")

@@ -27,7 +27,7 @@ public enum TopKDropout {
     public static func select(held: [Int], scores: [Int: Double], top: Int, dropout: Int) -> [Int] {
         let size = max(scores.keys.max() ?? -1, held.max() ?? -1) + 1
         var byLane = [Double](repeating: .nan, count: size)
-        for (k, v) in scores where v.isFinite { byLane[k] = v }
+        for (k, v) in scores where !v.isNaN { byLane[k] = v }  // ±∞ rank first/last; NaN is no score
         return select(held: held, scores: byLane, top: top, dropout: dropout)
     }
 

@@ -263,86 +263,8 @@ public struct FeatureStream: Sendable {
             }
         }
 
-        /// Updates with `bar`, writing every output of the indicator into `out`.
-        mutating func update(_ b: Bar, _ out: inout [Double]) {
-            switch self {
-            case .price(let f): out[0] = f.value(b)
-            case .returns(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .returns(s, f)
-            case .logReturns(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .logReturns(s, f)
-            case .sma(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .sma(s, f)
-            case .ema(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .ema(s, f)
-            case .wma(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .wma(s, f)
-            case .rsi(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .rsi(s, f)
-            case .macd(var s, let f):
-                let v = s.update(f.value(b))
-                out[0] = v.macd
-                out[1] = v.signal
-                out[2] = v.histogram
-                self = .macd(s, f)
-            case .bbands(var s, let f):
-                let v = s.update(f.value(b))
-                out[0] = v.upper
-                out[1] = v.middle
-                out[2] = v.lower
-                self = .bbands(s, f)
-            case .stddev(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .stddev(s, f)
-            case .zscore(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .zscore(s, f)
-            case .volatility(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .volatility(s, f)
-            case .min(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .min(s, f)
-            case .max(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .max(s, f)
-            case .mom(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .mom(s, f)
-            case .roc(var s, let f):
-                out[0] = s.update(f.value(b))
-                self = .roc(s, f)
-            case .atr(var s):
-                out[0] = s.update(high: b.high, low: b.low, close: b.close)
-                self = .atr(s)
-            case .trange(var s):
-                out[0] = s.update(high: b.high, low: b.low, close: b.close)
-                self = .trange(s)
-            case .adx(var s):
-                out[0] = s.update(high: b.high, low: b.low, close: b.close)
-                self = .adx(s)
-            case .stoch(var s):
-                let v = s.update(high: b.high, low: b.low, close: b.close)
-                out[0] = v.k
-                out[1] = v.d
-                self = .stoch(s)
-            case .obv(var s):
-                out[0] = s.update(close: b.close, volume: b.volume)
-                self = .obv(s)
-            case .vwap(var s):
-                out[0] = s.update(high: b.high, low: b.low, close: b.close, volume: b.volume)
-                self = .vwap(s)
-            }
-        }
-
-        /// Updates with every bar of `bars` in order — the same state transitions, in the same
-        /// order, as `update(_:_:)` per bar — writing bar i's outputs at `out[i * stride + o]`.
+        /// Updates with every bar of `bars` in order (one bar: `FeatureStream.update(_:)`), writing
+        /// bar i's outputs at `out[i * stride + o]`.
         /// The case is opened once per run of bars, not once per bar. With `lastOnly`, only the
         /// last bar's outputs are written, and the indicators that can advance without computing
         /// their value (lagged returns, σ, volatility, z-score) skip it on the others.
@@ -523,32 +445,47 @@ public struct FeatureStream: Sendable {
         }
     }
 
-    /// Whether every column of the latest vector is defined.
-    public var isWarm: Bool { barCount > warmup }
-
-    /// Processes one bar and returns the new feature vector.
-    @discardableResult
-    public mutating func update(_ bar: Bar) -> [Double] {
-        barCount += 1
-        // Fields are read through `slots[s]` in place: copying a slot would retain and release
-        // every buffer it holds, and a copied history would make the push below copy its ring.
-        for s in slots.indices {
-            slots[s].state.update(bar, &scratch)
-            let first = slots[s].firstColumn
-            let kept = slots[s].outputIndex.count
-            let lagCount = slots[s].lags.count
-            for k in 0..<kept {
-                let value = scratch[slots[s].outputIndex[k]]
-                vector[first + k] = value
-                if lagCount > 0 {
-                    for li in 0..<lagCount {
-                        let lag = slots[s].lags[li]
-                        vector[first + kept + k * lagCount + li] = slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
+    /// One bar through every slot, each state updated in place through the slots' buffer; its
+    /// outputs land in `scratch`, the kept ones (and their lags) in `vector`.
+    private static func step(_ bar: Bar, _ slots: inout [Slot], _ scratch: inout [Double], _ vector: inout [Double]) {
+        withUnsafePointer(to: bar) { b in
+            let bars = UnsafeBufferPointer(start: b, count: 1)
+            scratch.withUnsafeMutableBufferPointer { out in
+                vector.withUnsafeMutableBufferPointer { vector in
+                    slots.withUnsafeMutableBufferPointer { slots in
+                        let out = out.baseAddress!
+                        for s in slots.indices {
+                            slots[s].state.update(bars, out, stride: 3, lastOnly: false)
+                            let first = slots[s].firstColumn
+                            let kept = slots[s].outputIndex.count
+                            let lagCount = slots[s].lags.count
+                            for k in 0..<kept {
+                                let value = out[slots[s].outputIndex[k]]
+                                vector[first + k] = value
+                                guard lagCount > 0 else { continue }
+                                for li in 0..<lagCount {
+                                    let lag = slots[s].lags[li]
+                                    vector[first + kept + k * lagCount + li] =
+                                        slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
+                                }
+                                _ = slots[s].history[k].push(value)
+                            }
+                        }
                     }
-                    _ = slots[s].history[k].push(value)
                 }
             }
         }
+    }
+
+    /// Whether every column of the latest vector is defined.
+    public var isWarm: Bool { barCount > warmup }
+
+    /// Processes one bar and returns the new feature vector: a run of one bar through the
+    /// same state updates as `update(contentsOf:)`.
+    @discardableResult
+    public mutating func update(_ bar: Bar) -> [Double] {
+        barCount += 1
+        Self.step(bar, &slots, &scratch, &vector)
         return vector
     }
 }

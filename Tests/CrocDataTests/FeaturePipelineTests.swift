@@ -78,6 +78,24 @@ struct FeaturePipelineTests {
         #expect(checked > 40 && perBar.isWarm)
     }
 
+    @Test("a copied stream is independent of its original (the states are values, copied on first write)")
+    func copiedStreamIsIndependent() {
+        let pipeline = FeaturePipeline(.standard)
+        var original = pipeline.makeStream()
+        for i in 0..<300 { original.update(bars[i]) }
+        var copy = original
+        var reference = pipeline.makeStream()
+        for i in 0..<300 { reference.update(bars[i]) }
+        // The copy runs on; the original must not move, and must then continue as the reference.
+        let run = (300..<360).map { bars[$0] }
+        run.withUnsafeBufferPointer { copy.update(contentsOf: $0) }
+        #expect(original.barCount == 300 && copy.barCount == 360)
+        for bar in run {
+            #expect(identical(original.update(bar), reference.update(bar)))
+        }
+        #expect(identical(original.vector, copy.vector))
+    }
+
     @Test("columns are the indicators' own values; lags are shifted copies")
     func columnsAndLags() throws {
         let def = try FeaturePipelineDefinition.parse(

@@ -208,169 +208,43 @@ public struct FeaturePipeline: Sendable {
 /// feature vector of the latest bar. O(1) per bar per feature; the vector
 /// equals the batch matrix's row for the same bar, bit for bit.
 public struct FeatureStream: Sendable {
-    enum State: Sendable {
-        case price(PriceField)
-        case returns(Returns, PriceField)
-        case logReturns(LogReturns, PriceField)
-        case sma(SMA, PriceField)
-        case ema(EMA, PriceField)
-        case wma(WMA, PriceField)
-        case rsi(RSI, PriceField)
-        case macd(MACD, PriceField)
-        case bbands(BollingerBands, PriceField)
-        case stddev(StdDev, PriceField)
-        case zscore(ZScore, PriceField)
-        case volatility(ReturnVolatility, PriceField)
-        case min(RollingMin, PriceField)
-        case max(RollingMax, PriceField)
-        case mom(Momentum, PriceField)
-        case roc(RateOfChange, PriceField)
-        case atr(ATR)
-        case trange(TrueRange)
-        case adx(ADX)
-        case stoch(Stochastic)
-        case obv(OBV)
-        case vwap(VWAP)
-
-        init(_ f: FeatureSpec) {
-            let p = f.intParameter
-            let src = f.source
-            switch f.indicator {
-            case .price: self = .price(src)
-            case .returns: self = .returns(Returns(period: p("period")), src)
-            case .logReturns: self = .logReturns(LogReturns(period: p("period")), src)
-            case .sma: self = .sma(SMA(period: p("period")), src)
-            case .ema: self = .ema(EMA(period: p("period")), src)
-            case .wma: self = .wma(WMA(period: p("period")), src)
-            case .rsi: self = .rsi(RSI(period: p("period")), src)
-            case .macd: self = .macd(MACD(fast: p("fast"), slow: p("slow"), signal: p("signal")), src)
-            case .bbands:
-                let d = f.parameter("deviations")
-                self = .bbands(BollingerBands(period: p("period"), deviationsUp: d, deviationsDown: d), src)
-            case .stddev: self = .stddev(StdDev(period: p("period"), deviations: f.parameter("deviations")), src)
-            case .zscore: self = .zscore(ZScore(period: p("period")), src)
-            case .volatility: self = .volatility(ReturnVolatility(period: p("period")), src)
-            case .min: self = .min(RollingMin(period: p("period")), src)
-            case .max: self = .max(RollingMax(period: p("period")), src)
-            case .mom: self = .mom(Momentum(period: p("period")), src)
-            case .roc: self = .roc(RateOfChange(period: p("period")), src)
-            case .atr: self = .atr(ATR(period: p("period")))
-            case .trange: self = .trange(TrueRange())
-            case .adx: self = .adx(ADX(period: p("period")))
-            case .stoch: self = .stoch(Stochastic(fastK: p("fastK"), slowK: p("slowK"), slowD: p("slowD")))
-            case .obv: self = .obv(OBV())
-            case .vwap: self = .vwap(VWAP(period: p("period")))
-            }
-        }
-
-        /// Updates with every bar of `bars` in order (one bar: `FeatureStream.update(_:)`), writing
-        /// bar i's outputs at `out[i * stride + o]`.
-        /// The case is opened once per run of bars, not once per bar. With `lastOnly`, only the
-        /// last bar's outputs are written, and the indicators that can advance without computing
-        /// their value (lagged returns, σ, volatility, z-score) skip it on the others.
-        mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-            let n = bars.count
-            @inline(__always) func run<S>(_ s: inout S, _ f: PriceField, _ step: (inout S, Double) -> Double) {
-                for i in 0..<n { out[i * stride] = step(&s, f.value(bars[i])) }
-            }
-            @inline(__always) func runLast<S>(
-                _ s: inout S,
-                _ f: PriceField,
-                _ advance: (inout S, Double) -> Void,
-                _ step: (inout S, Double) -> Double
-            ) {
-                guard lastOnly else { return run(&s, f, step) }
-                for i in 0..<(n - 1) { advance(&s, f.value(bars[i])) }
-                out[(n - 1) * stride] = step(&s, f.value(bars[n - 1]))
-            }
-            @inline(__always) func runBar<S>(_ s: inout S, _ step: (inout S, Bar) -> Double) {
-                for i in 0..<n { out[i * stride] = step(&s, bars[i]) }
-            }
-            switch self {
-            case .price(let f): for i in 0..<n { out[i * stride] = f.value(bars[i]) }
-            case .returns(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .returns(s, f)
-            case .logReturns(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .logReturns(s, f)
-            case .sma(var s, let f):
-                run(&s, f) { $0.update($1) }
-                self = .sma(s, f)
-            case .ema(var s, let f):
-                run(&s, f) { $0.update($1) }
-                self = .ema(s, f)
-            case .wma(var s, let f):
-                run(&s, f) { $0.update($1) }
-                self = .wma(s, f)
-            case .rsi(var s, let f):
-                run(&s, f) { $0.update($1) }
-                self = .rsi(s, f)
-            case .macd(var s, let f):
-                for i in 0..<n {
-                    let v = s.update(f.value(bars[i]))
-                    out[i * stride] = v.macd
-                    out[i * stride + 1] = v.signal
-                    out[i * stride + 2] = v.histogram
-                }
-                self = .macd(s, f)
-            case .bbands(var s, let f):
-                for i in 0..<n {
-                    let v = s.update(f.value(bars[i]))
-                    out[i * stride] = v.upper
-                    out[i * stride + 1] = v.middle
-                    out[i * stride + 2] = v.lower
-                }
-                self = .bbands(s, f)
-            case .stddev(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .stddev(s, f)
-            case .zscore(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .zscore(s, f)
-            case .volatility(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .volatility(s, f)
-            case .min(var s, let f):
-                run(&s, f) { $0.update($1) }
-                self = .min(s, f)
-            case .max(var s, let f):
-                run(&s, f) { $0.update($1) }
-                self = .max(s, f)
-            case .mom(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .mom(s, f)
-            case .roc(var s, let f):
-                runLast(&s, f, { $0.advance($1) }, { $0.update($1) })
-                self = .roc(s, f)
-            case .atr(var s):
-                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close) }
-                self = .atr(s)
-            case .trange(var s):
-                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close) }
-                self = .trange(s)
-            case .adx(var s):
-                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close) }
-                self = .adx(s)
-            case .stoch(var s):
-                for i in 0..<n {
-                    let v = s.update(high: bars[i].high, low: bars[i].low, close: bars[i].close)
-                    out[i * stride] = v.k
-                    out[i * stride + 1] = v.d
-                }
-                self = .stoch(s)
-            case .obv(var s):
-                runBar(&s) { $0.update(close: $1.close, volume: $1.volume) }
-                self = .obv(s)
-            case .vwap(var s):
-                runBar(&s) { $0.update(high: $1.high, low: $1.low, close: $1.close, volume: $1.volume) }
-                self = .vwap(s)
-            }
+    /// One feature's indicator state. Each kind is its own type behind `any StreamState`, so a
+    /// run of bars updates the state where it lives: the former enum of 22 payloads was copied
+    /// out of its slot and back for every run (a memmove of the largest payload each time).
+    /// Copies of a stream stay independent: the existential's box is copied on first write.
+    static func state(_ f: FeatureSpec) -> any StreamState {
+        let p = f.intParameter
+        let src = f.source
+        switch f.indicator {
+        case .price: return PriceState(field: src)
+        case .returns: return ReturnsState(s: Returns(period: p("period")), field: src)
+        case .logReturns: return LogReturnsState(s: LogReturns(period: p("period")), field: src)
+        case .sma: return SMAState(s: SMA(period: p("period")), field: src)
+        case .ema: return EMAState(s: EMA(period: p("period")), field: src)
+        case .wma: return WMAState(s: WMA(period: p("period")), field: src)
+        case .rsi: return RSIState(s: RSI(period: p("period")), field: src)
+        case .macd: return MACDState(s: MACD(fast: p("fast"), slow: p("slow"), signal: p("signal")), field: src)
+        case .bbands:
+            let d = f.parameter("deviations")
+            return BollingerState(s: BollingerBands(period: p("period"), deviationsUp: d, deviationsDown: d), field: src)
+        case .stddev: return StdDevState(s: StdDev(period: p("period"), deviations: f.parameter("deviations")), field: src)
+        case .zscore: return ZScoreState(s: ZScore(period: p("period")), field: src)
+        case .volatility: return VolatilityState(s: ReturnVolatility(period: p("period")), field: src)
+        case .min: return RollingMinState(s: RollingMin(period: p("period")), field: src)
+        case .max: return RollingMaxState(s: RollingMax(period: p("period")), field: src)
+        case .mom: return MomentumState(s: Momentum(period: p("period")), field: src)
+        case .roc: return RateOfChangeState(s: RateOfChange(period: p("period")), field: src)
+        case .atr: return ATRState(s: ATR(period: p("period")))
+        case .trange: return TrueRangeState(s: TrueRange())
+        case .adx: return ADXState(s: ADX(period: p("period")))
+        case .stoch: return StochasticState(s: Stochastic(fastK: p("fastK"), slowK: p("slowK"), slowD: p("slowD")))
+        case .obv: return OBVState(s: OBV())
+        case .vwap: return VWAPState(s: VWAP(period: p("period")))
         }
     }
 
     struct Slot: Sendable {
-        var state: State
+        var state: any StreamState
         let outputIndex: [Int]  // indicator output index of each kept output
         let firstColumn: Int
         let lags: [Int]
@@ -397,7 +271,7 @@ public struct FeatureStream: Sendable {
             let maxLag = f.lags.max() ?? 0
             slots.append(
                 Slot(
-                    state: State(f),
+                    state: Self.state(f),
                     outputIndex: indices,
                     firstColumn: column,
                     lags: f.lags,

@@ -30,6 +30,42 @@ public struct SMA: Sendable, Hashable {
         sum -= ring.oldest
         return out
     }
+
+    /// Adds a value without computing the average: the state change of `update`.
+    @inlinable
+    public mutating func advance(_ x: Double) {
+        seen += 1
+        sum += x
+        _ = ring.push(x)
+        if seen >= period { sum -= ring.oldest }
+    }
+
+    /// `advance` on every value of `xs` in order (the same steps; the running sum in a
+    /// register, the ring written through one pointer).
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) {
+        var sum = self.sum
+        var seen = self.seen
+        var head = ring.head
+        var count = ring.count
+        let period = self.period
+        ring.storage.withUnsafeMutableBufferPointer { st in
+            let cap = st.count
+            for x in xs {
+                seen += 1
+                sum += x
+                st[head] = x
+                head += 1
+                if head == cap { head = 0 }
+                if count < cap { count += 1 }
+                if seen >= period { sum -= count < cap ? st[0] : st[head] }
+            }
+        }
+        self.sum = sum
+        self.seen = seen
+        ring.head = head
+        ring.count = count
+    }
 }
 
 /// Exponential moving average with k = 2 / (n + 1), seeded at index n − 1

@@ -188,6 +188,10 @@ public struct LaggedIndicator<Formula: LagFormula>: Sendable, Hashable {
     /// run of bars whose values nobody reads (a stream catching up).
     @inlinable
     public mutating func advance(_ x: Double) { _ = ring.push(x) }
+
+    /// Adds every value of `xs` in order without computing the indicator.
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) { ring.push(contentsOf: xs) }
 }
 
 /// x − x[t − n].

@@ -24,6 +24,25 @@ struct RingBuffer: Sendable, Hashable {
         return old
     }
 
+    /// Appends every value of `xs` in order: the state of `push` on each, with one uniqueness
+    /// check for the run instead of one per value.
+    @inlinable
+    mutating func push(contentsOf xs: UnsafeBufferPointer<Double>) {
+        var head = self.head
+        var count = self.count
+        storage.withUnsafeMutableBufferPointer { st in
+            let cap = st.count
+            for x in xs {
+                st[head] = x
+                head += 1
+                if head == cap { head = 0 }
+                if count < cap { count += 1 }
+            }
+        }
+        self.head = head
+        self.count = count
+    }
+
     /// The oldest value held (valid once at least one value was pushed).
     @inlinable var oldest: Double { count < storage.count ? storage[0] : storage[head] }
 
@@ -85,6 +104,41 @@ struct MonotonicWindow: Sendable, Hashable {
             if front == cap { front = 0 }
         }
         return values[front]
+    }
+
+    /// `push` on every value of `xs` in order (the same deque steps, its ends in registers,
+    /// its storage written through pointers).
+    @inlinable
+    mutating func push(contentsOf xs: UnsafeBufferPointer<Double>) {
+        var front = self.front
+        var back = self.back
+        var i = seen
+        let period = self.period
+        let isMax = self.isMax
+        values.withUnsafeMutableBufferPointer { values in
+            indices.withUnsafeMutableBufferPointer { indices in
+                let cap = values.count
+                for x in xs {
+                    while back != front {
+                        let last = back == 0 ? cap - 1 : back - 1
+                        let v = values[last]
+                        if isMax ? (v <= x) : (v >= x) { back = last } else { break }
+                    }
+                    values[back] = x
+                    indices[back] = i
+                    back += 1
+                    if back == cap { back = 0 }
+                    while indices[front] <= i - period {
+                        front += 1
+                        if front == cap { front = 0 }
+                    }
+                    i += 1
+                }
+            }
+        }
+        self.front = front
+        self.back = back
+        seen = i
     }
 }
 

@@ -66,18 +66,90 @@ struct RollingMoments: Sendable, Hashable {
         return m2 * inverse
     }
 
+    /// Adds every value of `xs` in order: exactly the state `push` leaves after each of them
+    /// (the same steps in the same order), with the window's statistics in registers and the
+    /// ring written through one pointer for the whole run.
+    @inlinable
+    mutating func push(contentsOf xs: UnsafeBufferPointer<Double>) {
+        var mean = self.mean
+        var m2 = self.m2
+        var seen = self.seen
+        var until = untilAnchor
+        var head = ring.head
+        var count = ring.count
+        let inverse = self.inverse
+        let period = self.period
+        ring.storage.withUnsafeMutableBufferPointer { st in
+            let cap = st.count
+            for x in xs {
+                let full = count == cap
+                let old = st[head]
+                st[head] = x
+                head += 1
+                if head == cap { head = 0 }
+                if count < cap { count += 1 }
+                seen += 1
+                if !full {
+                    Self.add(&mean, &m2, x, seen)
+                } else {
+                    until -= 1
+                    if until == 0 {
+                        Self.reanchor(UnsafeBufferPointer(st), head: head, count: count, inverse, &mean, &m2)
+                        until = period
+                    } else {
+                        Self.replace(&mean, &m2, x, old, inverse)
+                    }
+                }
+            }
+        }
+        self.mean = mean
+        self.m2 = m2
+        self.seen = seen
+        untilAnchor = until
+        ring.head = head
+        ring.count = count
+    }
+
     /// Recomputes mean and M2 exactly (two passes over the window), so
     /// rounding drift never outlives `period` updates: O(n) once per n updates.
     @inlinable
     mutating func reanchor() {
-        let n = ring.count
+        let (head, count) = (ring.head, ring.count)
+        var mean = 0.0
+        var m2 = 0.0
+        ring.storage.withUnsafeBufferPointer { Self.reanchor($0, head: head, count: count, inverse, &mean, &m2) }
+        self.mean = mean
+        self.m2 = m2
+    }
+
+    /// The re-anchoring over a ring's storage, oldest value first.
+    @inlinable @inline(__always)
+    static func reanchor(
+        _ st: UnsafeBufferPointer<Double>,
+        head: Int,
+        count n: Int,
+        _ inverse: Double,
+        _ mean: inout Double,
+        _ m2: inout Double
+    ) {
+        let cap = st.count
+        var i = head - n
+        if i < 0 { i += cap }
+        let first = i
         var s = 0.0
-        for k in stride(from: n - 1, through: 0, by: -1) { s += ring.back(k) }
+        for _ in 0..<n {
+            s += st[i]
+            i += 1
+            if i == cap { i = 0 }
+        }
         let m = s * inverse
         var q = 0.0
-        for k in stride(from: n - 1, through: 0, by: -1) {
-            let d = ring.back(k) - m
+        i = first
+        for _ in 0..<n {
+            let d = st[i] - m
             q += d * d
+            i += 1
+            if i == cap { i = 0 }
         }
         mean = m
         m2 = q
@@ -135,6 +207,11 @@ public struct StdDev: Sendable, Hashable {
     @inlinable
     public mutating func advance(_ x: Double) { _ = moments.push(x) }
 
+    /// Adds every value of `xs` in order without computing σ: the state change of `update`
+    /// on each.
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) { moments.push(contentsOf: xs) }
+
     /// σ with the sample (n − 1) denominator from a population σ (pandas' default).
     public static func sampleFromPopulation(_ sigma: Double, period: Int) -> Double {
         period > 1 ? sigma * (Double(period) / Double(period - 1)).squareRoot() : .nan
@@ -175,6 +252,25 @@ public struct ReturnVolatility: Sendable, Hashable {
         defer { previous = x }
         guard previous.isFinite, previous > 0, x > 0 else { return }
         sd.advance(log(x / previous))
+    }
+
+    /// Adds every price of `xs` in order without computing the volatility: the state change
+    /// of `update` on each (the log returns first, then σ's window over all of them).
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, xs.count)) { r in
+            var k = 0
+            var previous = self.previous
+            for x in xs {
+                if previous.isFinite, previous > 0, x > 0 {
+                    r[k] = log(x / previous)
+                    k += 1
+                }
+                previous = x
+            }
+            self.previous = previous
+            sd.advance(contentsOf: UnsafeBufferPointer(rebasing: r[0..<k]))
+        }
     }
 }
 
@@ -275,6 +371,14 @@ public struct ZScore: Sendable, Hashable {
         _ = mean.update(x)
         sigma.advance(x)
     }
+
+    /// Adds every value of `xs` in order without computing the z-score: the state change of
+    /// `update` on each (the mean and σ are independent states).
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) {
+        mean.advance(contentsOf: xs)
+        sigma.advance(contentsOf: xs)
+    }
 }
 
 /// True range: max(high − low, |high − previous close|, |low − previous close|).
@@ -355,6 +459,14 @@ public struct RollingMin: Sendable, Hashable {
         window = MonotonicWindow(period: self.period, isMax: false)
     }
 
+    /// Adds a value without reading the extreme: the state change of `update`.
+    @inlinable
+    public mutating func advance(_ x: Double) { _ = window.push(x) }
+
+    /// `advance` on every value of `xs` in order.
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) { window.push(contentsOf: xs) }
+
     /// Index of the first value.
     public var lookback: Int { period - 1 }
 
@@ -377,6 +489,14 @@ public struct RollingMax: Sendable, Hashable {
         self.period = max(1, period)
         window = MonotonicWindow(period: self.period, isMax: true)
     }
+
+    /// Adds a value without reading the extreme: the state change of `update`.
+    @inlinable
+    public mutating func advance(_ x: Double) { _ = window.push(x) }
+
+    /// `advance` on every value of `xs` in order.
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) { window.push(contentsOf: xs) }
 
     /// Index of the first value.
     public var lookback: Int { period - 1 }

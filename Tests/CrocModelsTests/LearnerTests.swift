@@ -227,6 +227,30 @@ struct LearnerTests {
         #expect(throws: ModelError.self) { try GradientBoostedTrees.decode(Array("{\"trees\": 3}".utf8)) }
     }
 
+    @Test("GBDT weights: the fast reader reads what JSONDecoder reads, in any layout; what it does not take falls back")
+    func gbdtFastReader() throws {
+        var params = GBDTParameters()
+        params.rounds = 20
+        params.loss = .squared
+        let g = try GradientBoostedTrees.fit(Data6.regression.slice(0..<800), parameters: params)
+        let bytes = g.encodeWeights()
+        let slow = try JSONDecoder().decode(GradientBoostedTrees.Payload.self, from: Foundation.Data(bytes))
+        let fast = try #require(ForestJSON.decode(bytes))
+        #expect(fast.trees == slow.trees && fast.featureGain == slow.featureGain)
+        #expect(fast.baseScore.bitPattern == slow.baseScore.bitPattern && fast.inputWidth == slow.inputWidth && fast.loss == slow.loss)
+        #expect(fast.trees.flatMap(\.threshold).map(\.bitPattern) == slow.trees.flatMap(\.threshold).map(\.bitPattern))
+        // Another layout of the same document: indented, keys in declaration order.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted]
+        let pretty = Array(try encoder.encode(slow))
+        #expect(try #require(ForestJSON.decode(pretty)).trees == slow.trees)
+        #expect(try GradientBoostedTrees.decode(pretty) == g)
+        // Truncated or with trailing bytes: not taken, and the decoder's error is a typed one.
+        #expect(ForestJSON.decode(Array(bytes.dropLast(2))) == nil)
+        #expect(ForestJSON.decode(bytes + Array(" x".utf8)) == nil)
+        #expect(throws: ModelError.self) { try GradientBoostedTrees.decode(Array(bytes.dropLast(2))) }
+    }
+
     @Test("bad inputs are typed errors")
     func errors() {
         #expect(throws: ModelError.self) { try RidgeRegression.fit(Data6.regression, alpha: -1) }

@@ -267,10 +267,14 @@ public struct GradientBoostedTrees: Model, Hashable {
     /// - Throws: `ModelError.corruptWeights` for malformed or inconsistent trees.
     public static func decode(_ bytes: [UInt8]) throws(ModelError) -> GradientBoostedTrees {
         let p: Payload
-        do {
-            p = try JSONDecoder().decode(Payload.self, from: Data(bytes))
-        } catch {
-            throw ModelError(.corruptWeights, "GBDT weights are not valid: \(error)")
+        if let fast = ForestJSON.decode(bytes) {
+            p = fast
+        } else {
+            do {
+                p = try JSONDecoder().decode(Payload.self, from: Data(bytes))
+            } catch {
+                throw ModelError(.corruptWeights, "GBDT weights are not valid: \(error)")
+            }
         }
         for (k, t) in p.trees.enumerated() {
             let n = t.feature.count

@@ -109,10 +109,11 @@ public struct ModelTopKStrategy: Strategy {
     private let width: Int
     private let pipeline: FeaturePipeline
     private var streams: [FeatureStream] = []
-    /// Each lane's bars since its stream last caught up.
-    private var pending: [[Bar]] = []
-    /// The slice of each lane's latest bar (−1: none yet).
-    private var lastBarAt: [Int] = []
+    /// The slices since the streams last caught up (kept whole: one append per slice, not one
+    /// per symbol; each lane's bars are gathered from them at the next rebalance).
+    private var backlog: [MarketSlice] = []
+    /// Each lane's gathered bars at a catch-up, lane after lane (reused).
+    private var gathered: [Bar] = []
     private var slices = 0
     /// The scores of each rebalance: (slice, score by lane, NaN where not scored).
     public private(set) var decisions: [(slice: Int, scores: [Double])] = []
@@ -154,20 +155,14 @@ public struct ModelTopKStrategy: Strategy {
 
     public mutating func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
         let n = context.symbols.count
-        if streams.isEmpty {
-            streams = Array(repeating: pipeline.makeStream(), count: n)
-            pending = Array(repeating: [], count: n)
-            lastBarAt = Array(repeating: -1, count: n)
-        }
+        if streams.isEmpty { streams = Array(repeating: pipeline.makeStream(), count: n) }
         let t = slices
         slices += 1
-        for (j, k) in slice.lanes.enumerated() {
-            pending[k].append(slice.bars[j])
-            lastBarAt[k] = t
-        }
+        backlog.append(slice)
         guard t >= warmupBars, (t - warmupBars) % every == 0 else { return }
         catchUp()
-        let lanes = (0..<n).filter { lastBarAt[$0] == t && streams[$0].isWarm && streams[$0].vector.allSatisfy(\.isFinite) }
+        // Scored: the lanes with a bar in this slice (lanes ascend) whose vector is complete.
+        let lanes = slice.lanes.filter { streams[$0].isWarm && streams[$0].vector.allSatisfy(\.isFinite) }
         guard !lanes.isEmpty else { return }
         let scored = score(lanes)
         var scores: [Int: Double] = [:]
@@ -209,23 +204,45 @@ public struct ModelTopKStrategy: Strategy {
         for k in set { weights[k] = sign * budget / slots }
     }
 
-    /// Feeds every lane's waiting bars through its stream (lanes in parallel when there is
-    /// enough work: each lane's stream is touched by one thread, so the result is the same).
+    /// Feeds every lane's waiting bars through its stream: the backlog's bars are gathered lane
+    /// by lane into one buffer, then the lanes run in parallel when there is enough work (each
+    /// lane's stream is touched by one thread, so the result is the same).
     private mutating func catchUp() {
         let n = streams.count
-        var waiting = 0
-        for k in 0..<n { waiting += pending[k].count }
+        var start = [Int](repeating: 0, count: n + 1)
+        for slice in backlog { for k in slice.lanes { start[k + 1] += 1 } }
+        for k in 0..<n { start[k + 1] += start[k] }
+        let waiting = start[n]
+        guard waiting > 0 else { return }
+        if gathered.count < waiting, let any = backlog.first(where: { !$0.bars.isEmpty })?.bars[0] {
+            gathered = Array(repeating: any, count: waiting)
+        }
+        gathered.withUnsafeMutableBufferPointer { out in
+            var next = start
+            for slice in backlog {
+                slice.lanes.withUnsafeBufferPointer { lanes in
+                    slice.bars.withUnsafeBufferPointer { bars in
+                        for j in 0..<lanes.count {
+                            let k = lanes[j]
+                            out[next[k]] = bars[j]
+                            next[k] += 1
+                        }
+                    }
+                }
+            }
+        }
+        backlog.removeAll(keepingCapacity: true)
+        let bounds = start
         let tasks = Self.tasks(for: waiting, minimumPerTask: 2_048, limit: n)
         streams.withUnsafeMutableBufferPointer { streams in
-            pending.withUnsafeMutableBufferPointer { pending in
+            gathered.withUnsafeBufferPointer { bars in
                 let s = UInt(bitPattern: streams.baseAddress!)
-                let p = UInt(bitPattern: pending.baseAddress!)
+                let b = UInt(bitPattern: bars.baseAddress!)
                 DispatchQueue.concurrentPerform(iterations: tasks) { task in
                     let streams = UnsafeMutablePointer<FeatureStream>(bitPattern: s)!
-                    let pending = UnsafeMutablePointer<[Bar]>(bitPattern: p)!
-                    for k in stride(from: task, to: n, by: tasks) where !pending[k].isEmpty {
-                        pending[k].withUnsafeBufferPointer { streams[k].update(contentsOf: $0) }
-                        pending[k].removeAll(keepingCapacity: true)
+                    let bars = UnsafePointer<Bar>(bitPattern: b)!
+                    for k in stride(from: task, to: n, by: tasks) where bounds[k + 1] > bounds[k] {
+                        streams[k].update(contentsOf: UnsafeBufferPointer(start: bars + bounds[k], count: bounds[k + 1] - bounds[k]))
                     }
                 }
             }

@@ -175,7 +175,7 @@ public struct GradientBoostedTrees: Model, Hashable {
     }
 
     /// Predicts every row of `x` tree by tree: each tree walks all rows while its nodes sit in
-    /// L1, eight rows in step (their loads overlap instead of waiting on one another). Each row
+    /// L1, level by level over all rows (their loads overlap instead of waiting on one another). Each row
     /// still adds its leaf values in tree order, so its score equals `predict(_:)`'s bit for bit.
     /// - Precondition: `x.columns >= inputWidth`.
     public func predict(batch x: Matrix) -> [Double] {
@@ -186,51 +186,28 @@ public struct GradientBoostedTrees: Model, Hashable {
         scores.withUnsafeMutableBufferPointer { scores in
             x.values.withUnsafeBufferPointer { values in
                 nodes.withUnsafeBufferPointer { nodes in
-                    guard let rows = values.baseAddress, let node = nodes.baseAddress, let score = scores.baseAddress else { return }
-                    for t in roots.indices {
-                        let root = Int(roots[t])
-                        let depth = Int(depths[t])
-                        var r = 0
-                        while r + 8 <= count {
-                            let x0 = rows + r * width
-                            var i = (root, root, root, root, root, root, root, root)
-                            for _ in 0..<depth {
-                                let n0 = node[i.0]
-                                let n1 = node[i.1]
-                                let n2 = node[i.2]
-                                let n3 = node[i.3]
-                                let n4 = node[i.4]
-                                let n5 = node[i.5]
-                                let n6 = node[i.6]
-                                let n7 = node[i.7]
-                                i.0 = Int(x0[Int(n0.feature)] > n0.threshold ? n0.right : n0.left)
-                                i.1 = Int(x0[width + Int(n1.feature)] > n1.threshold ? n1.right : n1.left)
-                                i.2 = Int(x0[2 * width + Int(n2.feature)] > n2.threshold ? n2.right : n2.left)
-                                i.3 = Int(x0[3 * width + Int(n3.feature)] > n3.threshold ? n3.right : n3.left)
-                                i.4 = Int(x0[4 * width + Int(n4.feature)] > n4.threshold ? n4.right : n4.left)
-                                i.5 = Int(x0[5 * width + Int(n5.feature)] > n5.threshold ? n5.right : n5.left)
-                                i.6 = Int(x0[6 * width + Int(n6.feature)] > n6.threshold ? n6.right : n6.left)
-                                i.7 = Int(x0[7 * width + Int(n7.feature)] > n7.threshold ? n7.right : n7.left)
+                    guard let rows = values.baseAddress, let node = nodes.baseAddress, let score = scores.baseAddress, count > 0
+                    else { return }
+                    // Rows in blocks that stay in L1/L2 while every tree walks them.
+                    let block = 256
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: min(count, block)) { at in
+                        for first in stride(from: 0, to: count, by: block) {
+                            let m = min(block, count - first)
+                            let base = rows + first * width
+                            for t in roots.indices {
+                                for r in 0..<m { at[r] = Int(roots[t]) }
+                                // Level by level over the block: each row's step is independent of
+                                // the others', so the core overlaps as many walks as it can hold.
+                                for _ in 0..<Int(depths[t]) {
+                                    var x = base
+                                    for r in 0..<m {
+                                        let n = node[at[r]]
+                                        at[r] = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+                                        x += width
+                                    }
+                                }
+                                for r in 0..<m { score[first + r] += node[at[r]].value }
                             }
-                            score[r] += node[i.0].value
-                            score[r + 1] += node[i.1].value
-                            score[r + 2] += node[i.2].value
-                            score[r + 3] += node[i.3].value
-                            score[r + 4] += node[i.4].value
-                            score[r + 5] += node[i.5].value
-                            score[r + 6] += node[i.6].value
-                            score[r + 7] += node[i.7].value
-                            r += 8
-                        }
-                        while r < count {
-                            let x0 = rows + r * width
-                            var i0 = root
-                            for _ in 0..<depth {
-                                let n0 = node[i0]
-                                i0 = Int(x0[Int(n0.feature)] > n0.threshold ? n0.right : n0.left)
-                            }
-                            score[r] += node[i0].value
-                            r += 1
                         }
                     }
                 }

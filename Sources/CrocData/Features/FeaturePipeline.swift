@@ -252,8 +252,8 @@ public struct FeatureStream: Sendable {
     }
 
     var slots: [Slot]
-    var scratch = [Double](repeating: .nan, count: 3)
-    /// Per-bar outputs of one feature during `update(contentsOf:)` (3 per bar).
+    var scratch = [Double](repeating: .nan, count: 4)  // 3 outputs, then the bar's close
+    /// Per-bar outputs of one feature during `update(contentsOf:)` (3 per bar), then the run's closes.
     var chunkScratch: [Double] = []
     /// The feature vector of the latest bar (NaN where not yet defined).
     public private(set) var vector: [Double]
@@ -296,11 +296,14 @@ public struct FeatureStream: Sendable {
             return
         }
         barCount += n
-        if chunkScratch.count < n * 3 { chunkScratch = [Double](repeating: .nan, count: n * 3) }
-        chunkScratch.withUnsafeMutableBufferPointer { out in
-            let out = out.baseAddress!
+        if chunkScratch.count < n * 4 { chunkScratch = [Double](repeating: .nan, count: n * 4) }
+        chunkScratch.withUnsafeMutableBufferPointer { scratch in
+            let out = scratch.baseAddress!
+            let closes = out + n * 3
+            for i in 0..<n { closes[i] = bars[i].close }
+            let run = RunInput(bars: bars, closes: closes)
             for s in slots.indices {
-                slots[s].state.update(bars, out, stride: 3, lastOnly: slots[s].lags.isEmpty)
+                slots[s].state.update(run, out, stride: 3, lastOnly: slots[s].lags.isEmpty)
                 let first = slots[s].firstColumn
                 let kept = slots[s].outputIndex.count
                 let lagCount = slots[s].lags.count
@@ -328,8 +331,10 @@ public struct FeatureStream: Sendable {
                 vector.withUnsafeMutableBufferPointer { vector in
                     slots.withUnsafeMutableBufferPointer { slots in
                         let out = out.baseAddress!
+                        out[3] = bar.close
+                        let run = RunInput(bars: bars, closes: out + 3)
                         for s in slots.indices {
-                            slots[s].state.update(bars, out, stride: 3, lastOnly: false)
+                            slots[s].state.update(run, out, stride: 3, lastOnly: false)
                             let first = slots[s].firstColumn
                             let kept = slots[s].outputIndex.count
                             let lagCount = slots[s].lags.count

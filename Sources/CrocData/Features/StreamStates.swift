@@ -7,7 +7,21 @@ import CrocCore
 /// indicator that can advance without computing its value (lagged returns, σ, volatility,
 /// z-score) skips that work on the other bars; the state after the run is the same either way.
 protocol StreamState: Sendable {
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool)
+}
+
+/// A run of bars as the states read it: the bars, and their closes gathered once for the run
+/// (most features read the close: each reads the column instead of picking it out of every bar).
+struct RunInput {
+    let bars: UnsafeBufferPointer<Bar>
+    /// `bars[i].close` at `closes[i]`.
+    let closes: UnsafePointer<Double>
+
+    var count: Int { bars.count }
+
+    /// `field`'s value in bar `i`.
+    @inline(__always)
+    func value(_ field: PriceField, _ i: Int) -> Double { field == .close ? closes[i] : field.value(bars[i]) }
 }
 
 /// An indicator of one price series, one output per bar.
@@ -44,8 +58,8 @@ extension ADX: RangeIndicator {}
 /// The price field itself.
 struct PriceState: StreamState {
     let field: PriceField
-    func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        for i in 0..<bars.count { out[i * stride] = field.value(bars[i]) }
+    func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        for i in 0..<run.count { out[i * stride] = run.value(field, i) }
     }
 }
 
@@ -55,11 +69,11 @@ struct PriceState: StreamState {
 func runPlain<S: SingleInputIndicator>(
     _ s: inout S,
     _ field: PriceField,
-    _ bars: UnsafeBufferPointer<Bar>,
+    _ run: RunInput,
     _ out: UnsafeMutablePointer<Double>,
     _ stride: Int
 ) {
-    for i in 0..<bars.count { out[i * stride] = s.update(field.value(bars[i])) }
+    for i in 0..<run.count { out[i * stride] = s.update(run.value(field, i)) }
 }
 
 /// A skippable indicator: with `lastOnly`, every bar but the last only advances it.
@@ -67,23 +81,28 @@ func runPlain<S: SingleInputIndicator>(
 func runSkipping<S: SkippableIndicator>(
     _ s: inout S,
     _ field: PriceField,
-    _ bars: UnsafeBufferPointer<Bar>,
+    _ run: RunInput,
     _ out: UnsafeMutablePointer<Double>,
     _ stride: Int,
     _ lastOnly: Bool
 ) {
-    let n = bars.count
-    guard lastOnly, n > 1 else { return runPlain(&s, field, bars, out, stride) }
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: n - 1) { xs in
-        for i in 0..<(n - 1) { xs[i] = field.value(bars[i]) }
-        s.advance(contentsOf: UnsafeBufferPointer(xs))
+    let n = run.count
+    guard lastOnly, n > 1 else { return runPlain(&s, field, run, out, stride) }
+    if field == .close {
+        s.advance(contentsOf: UnsafeBufferPointer(start: run.closes, count: n - 1))
+    } else {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: n - 1) { xs in
+            for i in 0..<(n - 1) { xs[i] = field.value(run.bars[i]) }
+            s.advance(contentsOf: UnsafeBufferPointer(xs))
+        }
     }
-    out[(n - 1) * stride] = s.update(field.value(bars[n - 1]))
+    out[(n - 1) * stride] = s.update(run.value(field, n - 1))
 }
 
 /// A high-low-close indicator, one output.
 @inline(__always)
-func runRange<S: RangeIndicator>(_ s: inout S, _ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, _ stride: Int) {
+func runRange<S: RangeIndicator>(_ s: inout S, _ run: RunInput, _ out: UnsafeMutablePointer<Double>, _ stride: Int) {
+    let bars = run.bars
     for i in 0..<bars.count { out[i * stride] = s.update(high: bars[i].high, low: bars[i].low, close: bars[i].close) }
 }
 
@@ -91,8 +110,8 @@ func runRange<S: RangeIndicator>(_ s: inout S, _ bars: UnsafeBufferPointer<Bar>,
 struct SMAState: StreamState {
     var s: SMA
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -100,8 +119,8 @@ struct SMAState: StreamState {
 struct EMAState: StreamState {
     var s: EMA
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runPlain(&s, field, bars, out, stride)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runPlain(&s, field, run, out, stride)
     }
 }
 
@@ -109,8 +128,8 @@ struct EMAState: StreamState {
 struct WMAState: StreamState {
     var s: WMA
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runPlain(&s, field, bars, out, stride)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runPlain(&s, field, run, out, stride)
     }
 }
 
@@ -118,8 +137,8 @@ struct WMAState: StreamState {
 struct RSIState: StreamState {
     var s: RSI
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runPlain(&s, field, bars, out, stride)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runPlain(&s, field, run, out, stride)
     }
 }
 
@@ -127,8 +146,8 @@ struct RSIState: StreamState {
 struct RollingMinState: StreamState {
     var s: RollingMin
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -136,8 +155,8 @@ struct RollingMinState: StreamState {
 struct RollingMaxState: StreamState {
     var s: RollingMax
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -145,8 +164,8 @@ struct RollingMaxState: StreamState {
 struct ReturnsState: StreamState {
     var s: Returns
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -154,8 +173,8 @@ struct ReturnsState: StreamState {
 struct LogReturnsState: StreamState {
     var s: LogReturns
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -163,8 +182,8 @@ struct LogReturnsState: StreamState {
 struct MomentumState: StreamState {
     var s: Momentum
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -172,8 +191,8 @@ struct MomentumState: StreamState {
 struct RateOfChangeState: StreamState {
     var s: RateOfChange
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -181,8 +200,8 @@ struct RateOfChangeState: StreamState {
 struct StdDevState: StreamState {
     var s: StdDev
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -190,8 +209,8 @@ struct StdDevState: StreamState {
 struct ZScoreState: StreamState {
     var s: ZScore
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
@@ -199,32 +218,32 @@ struct ZScoreState: StreamState {
 struct VolatilityState: StreamState {
     var s: ReturnVolatility
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runSkipping(&s, field, bars, out, stride, lastOnly)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 
 /// `ATR` in a stream.
 struct ATRState: StreamState {
     var s: ATR
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runRange(&s, bars, out, stride)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runRange(&s, run, out, stride)
     }
 }
 
 /// `TrueRange` in a stream.
 struct TrueRangeState: StreamState {
     var s: TrueRange
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runRange(&s, bars, out, stride)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runRange(&s, run, out, stride)
     }
 }
 
 /// `ADX` in a stream.
 struct ADXState: StreamState {
     var s: ADX
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runRange(&s, bars, out, stride)
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        runRange(&s, run, out, stride)
     }
 }
 
@@ -232,7 +251,8 @@ struct ADXState: StreamState {
 struct MACDState: StreamState {
     var s: MACD
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        let bars = run.bars
         for i in 0..<bars.count {
             let v = s.update(field.value(bars[i]))
             out[i * stride] = v.macd
@@ -246,7 +266,8 @@ struct MACDState: StreamState {
 struct BollingerState: StreamState {
     var s: BollingerBands
     let field: PriceField
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        let bars = run.bars
         for i in 0..<bars.count {
             let v = s.update(field.value(bars[i]))
             out[i * stride] = v.upper
@@ -259,7 +280,8 @@ struct BollingerState: StreamState {
 /// Stochastic: %K and %D.
 struct StochasticState: StreamState {
     var s: Stochastic
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        let bars = run.bars
         for i in 0..<bars.count {
             let v = s.update(high: bars[i].high, low: bars[i].low, close: bars[i].close)
             out[i * stride] = v.k
@@ -271,7 +293,8 @@ struct StochasticState: StreamState {
 /// On-balance volume.
 struct OBVState: StreamState {
     var s: OBV
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        let bars = run.bars
         for i in 0..<bars.count { out[i * stride] = s.update(close: bars[i].close, volume: bars[i].volume) }
     }
 }
@@ -279,7 +302,8 @@ struct OBVState: StreamState {
 /// Rolling VWAP.
 struct VWAPState: StreamState {
     var s: VWAP
-    mutating func update(_ bars: UnsafeBufferPointer<Bar>, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+    mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
+        let bars = run.bars
         for i in 0..<bars.count {
             out[i * stride] = s.update(high: bars[i].high, low: bars[i].low, close: bars[i].close, volume: bars[i].volume)
         }

@@ -26,21 +26,21 @@ struct RingBuffer: Sendable, Hashable {
 
     /// Appends every value of `xs` in order: the state of `push` on each, with one uniqueness
     /// check for the run instead of one per value.
+    /// Values that a later one of the run overwrites are not written (the ring ends the same).
     @inlinable
     mutating func push(contentsOf xs: UnsafeBufferPointer<Double>) {
-        var head = self.head
-        var count = self.count
+        let cap = storage.count
+        let skip = max(0, xs.count - cap)
+        var head = (self.head + skip) % cap
         storage.withUnsafeMutableBufferPointer { st in
-            let cap = st.count
-            for x in xs {
-                st[head] = x
+            for i in skip..<xs.count {
+                st[head] = xs[i]
                 head += 1
                 if head == cap { head = 0 }
-                if count < cap { count += 1 }
             }
         }
         self.head = head
-        self.count = count
+        count = min(cap, count + xs.count)
     }
 
     /// The oldest value held (valid once at least one value was pushed).

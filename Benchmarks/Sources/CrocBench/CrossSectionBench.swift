@@ -43,13 +43,9 @@ let crossSectionFeatures = """
     - {name: max20, indicator: max, params: {period: 20}}
     """
 
-func benchCrossSection() throws {
-    let path = "/tmp/crocbench_universe_500.csv"
-    let universe = FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse()
-    let definition = try FeaturePipelineDefinition.parse(text: crossSectionFeatures)
-    let pipeline = FeaturePipeline(definition)
-
-    // 1. Panel features + two cross-sectional transforms.
+/// Part 1 of cross-section: the panel's features and two transforms (best of 5); with `streams`,
+/// the same features streamed bar by bar and caught up in runs. `crocbench panel` runs it alone.
+func benchPanel(_ universe: Universe, _ pipeline: FeaturePipeline, streams: Bool) -> FeaturePanel {
     var panelTime = Double.infinity
     var featureTime = Double.infinity
     var panel = FeaturePanel(universe: universe, pipeline: pipeline)
@@ -62,7 +58,7 @@ func benchCrossSection() throws {
         panelTime = min(panelTime, seconds(ContinuousClock.now - start))
         panel = p
     }
-    let (streamTime, runTime, runLength) = benchStreams(universe, pipeline)
+    let (streamTime, runTime, runLength) = streams ? benchStreams(universe, pipeline) : (Double.nan, Double.nan, 0)
     print(
         String(
             format:
@@ -77,7 +73,17 @@ func benchCrossSection() throws {
             runLength
         )
     )
+    return panel
+}
 
+func benchCrossSection() throws {
+    let path = "/tmp/crocbench_universe_500.csv"
+    let universe = FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse()
+    let definition = try FeaturePipelineDefinition.parse(text: crossSectionFeatures)
+    let pipeline = FeaturePipeline(definition)
+
+    // 1. Panel features + two cross-sectional transforms.
+    var panel = benchPanel(universe, pipeline, streams: true)
     // 2. GBDT on the panel: rows with every feature and a 5-bar forward return (ranked).
     var forward = FeaturePanel.forwardReturns(universe, horizon: 5)
     for t in forward.indices { CrossSection.rank(&forward[t]) }

@@ -21,6 +21,7 @@
 // cross-section: panel features, GBDT on the panel, model_topk vs momentum_topk, the portfolio RL
 //         environment and PPO on it (CrossSectionBench.swift); peers: scripts/bench_lightgbm_panel.py,
 //         scripts/bench_sb3_ppo_portfolio.py.
+// panel:  part 1 of cross-section alone (panel features + rank + z-score), without the streams.
 // streams: the 20-feature streams of cross-section bar by bar and caught up in runs of 21 bars
 //         (CROCBENCH_RUN=N for runs of N).
 // model-topk: part 3 of cross-section alone, on the GBDT bundle cross-section saves to
@@ -493,6 +494,11 @@ if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
 if which == "portfolio-sweep" { try await benchPortfolioSweep() }
 if which == "cross-section" { try benchCrossSection() }
+if which == "panel" {
+    let path = "/tmp/crocbench_universe_500.csv"
+    let universe = FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse()
+    _ = benchPanel(universe, FeaturePipeline(try FeaturePipelineDefinition.parse(text: crossSectionFeatures)), streams: false)
+}
 if which == "streams" {
     let (perBar, runs, runLength) = benchStreams(
         try UniverseLoader.load(path: "/tmp/crocbench_universe_500.csv"),

@@ -70,10 +70,21 @@ public enum CrossSection {
                             // result is left in keys/index.
                             func radix(_ bytes: Range<Int>) {
                                 let c = counts.baseAddress!
-                                c.update(repeating: 0, count: 8 * 256)
-                                for i in 0..<m {
-                                    let key = keys[i]
-                                    for d in bytes { c[d &* 256 &+ Int(truncatingIfNeeded: (key >> UInt64(8 &* d)) & 255)] &+= 1 }
+                                // Only the digits sorted on are counted, so only theirs are cleared.
+                                (c + bytes.lowerBound &* 256).update(repeating: 0, count: bytes.count &* 256)
+                                if bytes == 4..<8 {
+                                    for i in 0..<m {
+                                        let high = Int(truncatingIfNeeded: keys[i] >> 32)
+                                        c[1024 &+ (high & 255)] &+= 1
+                                        c[1280 &+ ((high >> 8) & 255)] &+= 1
+                                        c[1536 &+ ((high >> 16) & 255)] &+= 1
+                                        c[1792 &+ ((high >> 24) & 255)] &+= 1
+                                    }
+                                } else {
+                                    for i in 0..<m {
+                                        let key = keys[i]
+                                        for d in bytes { c[d &* 256 &+ Int(truncatingIfNeeded: (key >> UInt64(8 &* d)) & 255)] &+= 1 }
+                                    }
                                 }
                                 var sourceKeys = keys
                                 var sourceIndex = index

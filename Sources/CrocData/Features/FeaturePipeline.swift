@@ -297,26 +297,38 @@ public struct FeatureStream: Sendable {
         }
         barCount += n
         if chunkScratch.count < n * 4 { chunkScratch = [Double](repeating: .nan, count: n * 4) }
-        chunkScratch.withUnsafeMutableBufferPointer { scratch in
-            let out = scratch.baseAddress!
-            let closes = out + n * 3
-            for i in 0..<n { closes[i] = bars[i].close }
-            let run = RunInput(bars: bars, closes: closes)
-            for s in slots.indices {
-                slots[s].state.update(run, out, stride: 3, lastOnly: slots[s].lags.isEmpty)
-                let first = slots[s].firstColumn
-                let kept = slots[s].outputIndex.count
-                let lagCount = slots[s].lags.count
-                for k in 0..<kept {
-                    let o = slots[s].outputIndex[k]
-                    vector[first + k] = out[(n - 1) * 3 + o]
-                    guard lagCount > 0 else { continue }
-                    for i in 0..<(n - 1) { _ = slots[s].history[k].push(out[i * 3 + o]) }
-                    for li in 0..<lagCount {
-                        let lag = slots[s].lags[li]
-                        vector[first + kept + k * lagCount + li] = slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
+        Self.catchUp(bars, &slots, &chunkScratch, &vector)
+    }
+
+    /// `update(contentsOf:)`'s work on the stream's parts, each through its buffer (one
+    /// uniqueness check per run, not one per slot and value).
+    private static func catchUp(_ bars: UnsafeBufferPointer<Bar>, _ slots: inout [Slot], _ scratch: inout [Double], _ vector: inout [Double]) {
+        let n = bars.count
+        scratch.withUnsafeMutableBufferPointer { scratch in
+            vector.withUnsafeMutableBufferPointer { vector in
+                slots.withUnsafeMutableBufferPointer { slots in
+                    let out = scratch.baseAddress!
+                    let closes = out + n * 3
+                    for i in 0..<n { closes[i] = bars[i].close }
+                    let run = RunInput(bars: bars, closes: closes)
+                    for s in slots.indices {
+                        slots[s].state.update(run, out, stride: 3, lastOnly: slots[s].lags.isEmpty)
+                        let first = slots[s].firstColumn
+                        let kept = slots[s].outputIndex.count
+                        let lagCount = slots[s].lags.count
+                        for k in 0..<kept {
+                            let o = slots[s].outputIndex[k]
+                            vector[first + k] = out[(n - 1) * 3 + o]
+                            guard lagCount > 0 else { continue }
+                            for i in 0..<(n - 1) { _ = slots[s].history[k].push(out[i * 3 + o]) }
+                            for li in 0..<lagCount {
+                                let lag = slots[s].lags[li]
+                                vector[first + kept + k * lagCount + li] =
+                                    slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
+                            }
+                            _ = slots[s].history[k].push(out[(n - 1) * 3 + o])
+                        }
                     }
-                    _ = slots[s].history[k].push(out[(n - 1) * 3 + o])
                 }
             }
         }

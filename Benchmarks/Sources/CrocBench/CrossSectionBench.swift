@@ -83,7 +83,7 @@ func benchCrossSection() throws {
     let pipeline = FeaturePipeline(definition)
 
     // 1. Panel features + two cross-sectional transforms.
-    var panel = benchPanel(universe, pipeline, streams: true)
+    let panel = benchPanel(universe, pipeline, streams: true)
     // 2. GBDT on the panel: rows with every feature and a 5-bar forward return (ranked).
     var forward = FeaturePanel.forwardReturns(universe, horizon: 5)
     for t in forward.indices { CrossSection.rank(&forward[t]) }

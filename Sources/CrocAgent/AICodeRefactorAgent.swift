@@ -265,6 +265,7 @@ public actor AICodeRefactorAgent {
                         "workspace": workspace.isOverlay ? "overlay" : workspace.isPersistent ? "persistent" : "fresh",
                         "network": workspace.isolatesNetwork ? "none" : "host",
                     ].merging(note.isEmpty ? [:] : ["tests": note]) { a, _ in a }
+                        .merging(r.failures.isEmpty ? [:] : ["failures": r.failures.joined(separator: "\n")]) { a, _ in a }
                 )
             }
         }

@@ -61,6 +61,35 @@ struct ValidationTierTests {
         #expect(forReadme.map { $0.0?.command } == ["swift build --build-tests", "swift test --skip-build --filter '.'", "swift test --skip-build"])
     }
 
+    @Test("a failed command keeps the lines that name its failures, even those its truncated output drops")
+    func failureLinesSurviveTruncation() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-failures-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A long run with one failing test in the middle, past what the truncated output keeps.
+        let script = """
+            i=0; while [ $i -lt 400 ]; do echo "✔ Test filler$i() passed after 0.001 seconds."; i=$((i+1)); done
+            echo '✘ Test theFlakyOne() recorded an issue at X.swift:12:9: Expectation failed: 1 == 2'
+            echo '✘ Test theFlakyOne() failed after 0.002 seconds with 1 issue.'
+            i=0; while [ $i -lt 400 ]; do echo "✔ Test more$i() passed after 0.001 seconds."; i=$((i+1)); done
+            echo 'Sources/A.swift:3:1: error: cannot find x in scope'
+            echo '✘ Test run with 801 tests in 1 suite failed after 1.0 seconds with 1 issue.'
+            exit 1
+            """
+        let r = await Workspace.run(script, in: dir, timeout: 30, limit: 2_000)
+        #expect(!r.passed)
+        #expect(!r.output.contains("theFlakyOne"))
+        #expect(
+            r.failures == [
+                "✘ Test theFlakyOne() recorded an issue at X.swift:12:9: Expectation failed: 1 == 2",
+                "✘ Test theFlakyOne() failed after 0.002 seconds with 1 issue.",
+                "Sources/A.swift:3:1: error: cannot find x in scope",
+            ]
+        )
+        let passing = await Workspace.run("echo 'error: not a failure when the command passes'", in: dir, timeout: 30, limit: 2_000)
+        #expect(passing.passed && passing.failures.isEmpty)
+    }
+
     @Test("the validation environment has no secrets: BINANCE_*, CROCBOT_*, API keys and tokens are dropped unless kept")
     func scrubbed() {
         let env = [

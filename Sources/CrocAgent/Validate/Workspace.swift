@@ -109,6 +109,11 @@ public struct CommandResult: Sendable, Hashable {
     /// and the last three quarters around an omission marker (a crash's message
     /// comes first, a compiler's summary last).
     public var output: String
+    /// The lines of the whole output (before truncation) that name a failure: a failed test or
+    /// issue (swift-testing's ✘ and "recorded an issue", XCTest's "failed") or a compiler error;
+    /// at most 20, each at most 300 characters. A failure in the middle of a long test run is
+    /// otherwise lost to the truncation of `output`.
+    public var failures: [String] = []
 
     /// Exit 0 within the limit.
     public var passed: Bool { exitCode == 0 && !timedOut }
@@ -543,7 +548,23 @@ public final class Workspace: @unchecked Sendable {
             exitCode: timedOut ? nil : status,
             timedOut: timedOut,
             seconds: Date().timeIntervalSince(started),
-            output: tail
+            output: tail,
+            failures: status == 0 && !timedOut ? [] : Self.failureLines(text)
         )
+    }
+
+    /// The lines of `text` that name a failure (see `CommandResult.failures`): failed tests and
+    /// issues first, then compiler errors while there is room.
+    static func failureLines(_ text: String, limit: Int = 20) -> [String] {
+        var tests: [String] = []
+        var errors: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("✘ ") || line.contains(" recorded an issue") || (line.hasPrefix("Test Case ") && line.contains(" failed")) {
+                if !line.hasPrefix("✘ Test run with"), tests.count < limit { tests.append(String(line.prefix(300))) }
+            } else if line.contains("error: "), errors.count < limit {
+                errors.append(String(line.prefix(300)))
+            }
+        }
+        return Array((tests + errors).prefix(limit))
     }
 }

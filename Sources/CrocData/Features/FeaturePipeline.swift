@@ -252,7 +252,6 @@ public struct FeatureStream: Sendable {
     }
 
     var slots: [Slot]
-    var scratch = [Double](repeating: .nan, count: 4)  // 3 outputs, then the bar's close
     /// Per-bar outputs of one feature during `update(contentsOf:)` (3 per bar), then the run's closes.
     var chunkScratch: [Double] = []
     /// The feature vector of the latest bar (NaN where not yet defined).
@@ -291,10 +290,7 @@ public struct FeatureStream: Sendable {
     /// bars) buffers its bars and catches up here at a fraction of the per-bar cost.
     public mutating func update(contentsOf bars: UnsafeBufferPointer<Bar>) {
         let n = bars.count
-        guard n > 1 else {
-            if n == 1 { update(bars[0]) }
-            return
-        }
+        guard n > 0 else { return }
         barCount += n
         if chunkScratch.count < n * 4 { chunkScratch = [Double](repeating: .nan, count: n * 4) }
         Self.catchUp(bars, &slots, &chunkScratch, &vector)
@@ -334,40 +330,6 @@ public struct FeatureStream: Sendable {
         }
     }
 
-    /// One bar through every slot, each state updated in place through the slots' buffer; its
-    /// outputs land in `scratch`, the kept ones (and their lags) in `vector`.
-    private static func step(_ bar: Bar, _ slots: inout [Slot], _ scratch: inout [Double], _ vector: inout [Double]) {
-        withUnsafePointer(to: bar) { b in
-            let bars = UnsafeBufferPointer(start: b, count: 1)
-            scratch.withUnsafeMutableBufferPointer { out in
-                vector.withUnsafeMutableBufferPointer { vector in
-                    slots.withUnsafeMutableBufferPointer { slots in
-                        let out = out.baseAddress!
-                        out[3] = bar.close
-                        let run = RunInput(bars: bars, closes: out + 3)
-                        for s in slots.indices {
-                            slots[s].state.update(run, out, stride: 3, lastOnly: false)
-                            let first = slots[s].firstColumn
-                            let kept = slots[s].outputIndex.count
-                            let lagCount = slots[s].lags.count
-                            for k in 0..<kept {
-                                let value = out[slots[s].outputIndex[k]]
-                                vector[first + k] = value
-                                guard lagCount > 0 else { continue }
-                                for li in 0..<lagCount {
-                                    let lag = slots[s].lags[li]
-                                    vector[first + kept + k * lagCount + li] =
-                                        slots[s].history[k].count >= lag ? slots[s].history[k].back(lag - 1) : .nan
-                                }
-                                _ = slots[s].history[k].push(value)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Whether every column of the latest vector is defined.
     public var isWarm: Bool { barCount > warmup }
 
@@ -375,8 +337,8 @@ public struct FeatureStream: Sendable {
     /// same state updates as `update(contentsOf:)`.
     @discardableResult
     public mutating func update(_ bar: Bar) -> [Double] {
-        barCount += 1
-        Self.step(bar, &slots, &scratch, &vector)
+        withUnsafePointer(to: bar) { update(contentsOf: UnsafeBufferPointer(start: $0, count: 1)) }
         return vector
     }
+
 }

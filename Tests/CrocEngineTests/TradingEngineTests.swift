@@ -266,3 +266,69 @@ struct TradingEngineTests {
         #expect(a.portfolio == b.portfolio)
     }
 }
+
+/// Places limit orders on the last lanes of a universe on chosen slices and cancels one,
+/// recording what the context shows as working.
+struct LaneLimits: Strategy {
+    var name: String { "lane_limits" }
+    var warmupBars: Int { 0 }
+    var working: [[String]] = []
+    var events: [String] = []
+    var cheapID: OrderID?
+
+    mutating func onBar(_ bar: Bar, context: inout StrategyContext) {}
+
+    mutating func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
+        working.append(context.workingOrders.map(\.symbol).sorted())
+        switch context.barIndex {
+        case 0:
+            // Far below the market: waits; and one that fills when the price dips to 95.
+            cheapID = try context.submit(symbol: "D", .buy, .quantity(FixedPoint(1)), type: .limit(FixedPoint(50)))
+            try context.submit(symbol: "C", .buy, .quantity(FixedPoint(2)), type: .limit(FixedPoint(95)))
+        case 3:
+            if let id = cheapID { context.cancel(id) }
+        default: break
+        }
+    }
+
+    mutating func onOrderEvent(_ event: OrderEvent, context: inout StrategyContext) {
+        switch event {
+        case .filled(let o, let f): events.append("filled \(o.symbol)@\(f.barIndex)")
+        case .cancelled(let o): events.append("cancelled \(o.symbol)")
+        case .accepted, .rejected: break
+        }
+    }
+}
+
+@Test("working orders on a universe's later lanes wait slice after slice, fill on their own bar, and cancel; equity marks only held lanes")
+func workingOrdersOnLaterLanes() throws {
+    let symbols = ["A", "B", "C", "D"]
+    let closes: [[Double]] = [
+        [10, 10, 10, 10, 10, 10],
+        [20, 20, 20, 20, 20, 20],
+        [100, 99, 94, 96, 97, 98],  // C dips to 94 on slice 2 (its low 93 with spread 1)
+        [100, 100, 100, 100, 100, 100],
+    ]
+    let series = closes.map { bars($0) }
+    var engine = TradingEngine(
+        instruments: symbols.map { Instrument(symbol: $0, pricePrecision: 2) },
+        strategy: LaneLimits(),
+        fees: .free,
+        cash: FixedPoint(1_000)
+    )
+    for t in 0..<6 {
+        engine.process(MarketSlice(time: series[0][t].timestamp, lanes: [0, 1, 2, 3], bars: series.map { $0[t] }))
+    }
+    let s = try #require(engine.strategy as? LaneLimits)
+    #expect(s.working[0] == [])
+    #expect(s.working[1] == ["C", "D"] && s.working[2] == ["D"])  // C filled on slice 2 before the strategy ran
+    #expect(s.working[3] == ["D"] && s.working[4] == [] && s.working[5] == [])
+    #expect(s.events == ["filled C@2", "cancelled D"])
+    #expect(engine.position(of: "C") == FixedPoint(2) && engine.position(of: "D") == .zero)
+    // Filled at or under its limit; then cash 1,000 - 2 × the fill price plus 2 C marked at
+    // each close (A, B and D, never held, add nothing).
+    let price = try #require(engine.fills.first).price.doubleValue
+    #expect(engine.fills.count == 1 && price <= 95)
+    let cash = 1_000 - 2 * price
+    #expect(engine.equityCurve == [1_000, 1_000, cash + 2 * 94, cash + 2 * 96, cash + 2 * 97, cash + 2 * 98])
+}

@@ -74,6 +74,45 @@ struct PortfolioAllocatorTests {
         #expect(MomentumTopKAllocator(lookback: 2, top: 1, rebalance: 1).weights(p, at: 1) == nil)  // before its first decision
     }
 
+    /// What `momentum_topk` is defined to hold: every return sorted (highest first, ties by
+    /// symbol order), the first `top` of them.
+    static func referenceTopK(_ p: ClosePanel, lookback: Int, top: Int, at t: Int) -> [Double] {
+        var ranked: [(ret: Double, index: Int)] = []
+        for s in p.symbols.indices where !p.close(s, t).isNaN && !p.close(s, t - lookback).isNaN {
+            ranked.append((p.close(s, t) / p.close(s, t - lookback) - 1, s))
+        }
+        ranked.sort { $0.ret != $1.ret ? $0.ret > $1.ret : $0.index < $1.index }
+        var w = [Double](repeating: 0, count: p.symbols.count)
+        for r in ranked.prefix(top) { w[r.index] = 1.0 / Double(top) }
+        return w
+    }
+
+    @Test func momentumTopKHoldsTheSortedTopOfAWideUniverseWithTiesGapsAndZeroPrices() {
+        // 300 symbols whose closes take few distinct values (many equal returns), some gaps, and
+        // one symbol at 0 then 0 (a NaN return): the selection must hold exactly the reference's set.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let n = 300
+        let bars = 60
+        var closes = (0..<n).map { _ in (0..<bars).map { _ in Double(90 + next() % 21) } }
+        for s in stride(from: 7, to: n, by: 37) { closes[s][bars - 1] = .nan }
+        let p = ClosePanel(symbols: (0..<n).map { "S\($0)" }, times: (0..<bars).map(Int64.init), closes: closes)
+        for top in [1, 7, 50, 299, 300] {
+            for t in 20..<bars {
+                let a = MomentumTopKAllocator(lookback: 20, top: top, rebalance: 1)
+                #expect(a.weights(p, at: t) == Self.referenceTopK(p, lookback: 20, top: top, at: t), "top \(top) at \(t)")
+            }
+        }
+        var zero = closes
+        zero[3] = [Double](repeating: 0, count: bars)
+        let pz = ClosePanel(symbols: p.symbols, times: p.times, closes: zero)
+        let topTen = MomentumTopKAllocator(lookback: 20, top: 10, rebalance: 1)
+        #expect(topTen.weights(pz, at: 40) == Self.referenceTopK(pz, lookback: 20, top: 10, at: 40))
+    }
+
     @Test func inverseVolatilityAndMinimumVarianceOnKnownCases() {
         // Two symbols with independent returns of standard deviation s and 2s (alternating +-).
         let n = 64

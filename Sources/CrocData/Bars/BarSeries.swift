@@ -108,6 +108,59 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
         Bar(timestamp: Timestamp(nanoseconds: timestamps[i]), open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i])
     }
 
+    /// The columns of a series as buffers, for loops that read many series at once (a
+    /// universe's time slices) without a bounds check per value. Valid only inside the
+    /// `withColumns` call that made them.
+    public struct Columns {
+        public let timestamps: UnsafeBufferPointer<Int64>
+        public let open: UnsafeBufferPointer<Double>
+        public let high: UnsafeBufferPointer<Double>
+        public let low: UnsafeBufferPointer<Double>
+        public let close: UnsafeBufferPointer<Double>
+        public let volume: UnsafeBufferPointer<Double>
+
+        @usableFromInline
+        init(
+            timestamps: UnsafeBufferPointer<Int64>,
+            open: UnsafeBufferPointer<Double>,
+            high: UnsafeBufferPointer<Double>,
+            low: UnsafeBufferPointer<Double>,
+            close: UnsafeBufferPointer<Double>,
+            volume: UnsafeBufferPointer<Double>
+        ) {
+            self.timestamps = timestamps
+            self.open = open
+            self.high = high
+            self.low = low
+            self.close = close
+            self.volume = volume
+        }
+
+        /// The bar at `i` (unchecked: `i` must be below `timestamps.count`).
+        @inlinable @inline(__always)
+        public func bar(_ i: Int) -> Bar {
+            Bar(timestamp: Timestamp(nanoseconds: timestamps[i]), open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i])
+        }
+    }
+
+    /// Calls `body` with this series' columns as buffers (all of `count` values).
+    @inlinable
+    public func withColumns<R>(_ body: (Columns) throws -> R) rethrows -> R {
+        try timestamps.withUnsafeBufferPointer { t in
+            try open.withUnsafeBufferPointer { o in
+                try high.withUnsafeBufferPointer { h in
+                    try low.withUnsafeBufferPointer { l in
+                        try close.withUnsafeBufferPointer { c in
+                            try volume.withUnsafeBufferPointer { v in
+                                try body(Columns(timestamps: t, open: o, high: h, low: l, close: c, volume: v))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The bars in `range` as a new series.
     public func slice(_ range: Range<Int>) -> BarSeries {
         var s = BarSeries(symbol: symbol, pricePrecision: pricePrecision, reservingCapacity: range.count)

@@ -163,16 +163,42 @@ public struct MomentumTopKAllocator: PortfolioAllocator {
     public func weights(_ panel: ClosePanel, at t: Int) -> [Double]? {
         guard isRebalance(t, every: rebalance) else { return nil }
         var ranked: [(ret: Double, index: Int)] = []
+        ranked.reserveCapacity(panel.symbols.count)
+        var anyNaN = false
         for s in panel.symbols.indices {
             let now = panel.close(s, t)
             let then = panel.close(s, t - lookback)
             if now.isNaN || then.isNaN { continue }
-            ranked.append((now / then - 1, s))
+            let ret = now / then - 1
+            anyNaN = anyNaN || ret.isNaN
+            ranked.append((ret, s))
         }
-        // Highest return first; equal returns keep the symbols' order.
-        ranked.sort { $0.ret != $1.ret ? $0.ret > $1.ret : $0.index < $1.index }
         var w = [Double](repeating: 0, count: panel.symbols.count)
-        for r in ranked.prefix(top) { w[r.index] = 1.0 / Double(top) }
+        // Highest return first; equal returns keep the symbols' order.
+        let better = { (a: (ret: Double, index: Int), b: (ret: Double, index: Int)) in a.ret != b.ret ? a.ret > b.ret : a.index < b.index }
+        if anyNaN {
+            // A NaN return (0 / 0) leaves the order to the sort itself: kept as it was.
+            ranked.sort(by: better)
+            for r in ranked.prefix(top) { w[r.index] = 1.0 / Double(top) }
+            return w
+        }
+        // Without NaN the order is total, so the `top` best are one set whatever the method:
+        // kept in a sorted run of at most `top`, which a return enters only when it beats the
+        // run's last (O(n log top) instead of sorting all n).
+        var best: [(ret: Double, index: Int)] = []
+        best.reserveCapacity(top + 1)
+        for r in ranked {
+            if best.count == top, let last = best.last, !better(r, last) { continue }
+            var lo = 0
+            var hi = best.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if better(best[mid], r) { lo = mid + 1 } else { hi = mid }
+            }
+            best.insert(r, at: lo)
+            if best.count > top { best.removeLast() }
+        }
+        for r in best { w[r.index] = 1.0 / Double(top) }
         return w
     }
 }

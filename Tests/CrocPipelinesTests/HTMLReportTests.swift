@@ -77,6 +77,13 @@ struct HTMLReportTests {
     @Test("SVG helpers escape text and keep spikes when downsampling")
     func svg() {
         #expect(SVG.escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;")
+        #expect(SVG.escape("Zürich > 1 €") == "Zürich &gt; 1 €" && SVG.escape("plain 1.5%") == "plain 1.5%" && SVG.escape("") == "")
+        #expect(SVG.escape("&amp;") == "&amp;amp;")  // escaped once, not undone
+        // Widening = Foundation's two replacements in a row, on figures of both kinds and text around them.
+        let html = "x<figure data-chart=\"a\">1</figure>é<figure class=\"ix\" data-chart=\"b\"><figure data-char"
+        let foundation = html.replacingOccurrences(of: "<figure class=\"ix\" data-chart", with: "<figure class=\"ix wide\" data-chart")
+            .replacingOccurrences(of: "<figure data-chart", with: "<figure class=\"wide\" data-chart")
+        #expect(SVG.widen(html) == foundation && foundation != html)
         var points = (0..<10_000).map { (x: Double($0), y: 0.0) }
         points[5_000].y = 99
         let d = SVG.downsample(points, limit: 400)

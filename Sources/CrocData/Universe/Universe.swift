@@ -58,8 +58,18 @@ public struct Universe: Sendable {
             throw .timeZoneMismatch(symbol: members[i].symbol, zone: zones[i], firstSymbol: members[0].symbol, firstZone: zones[0])
         }
         var length: (symbol: String, nanos: Int64)?
+        // Members of a wide file share one times array (the same storage): its median spacing
+        // is computed once, not once per member (a sort of every spacing each time).
+        var last: (times: [Int64], spacing: Int64?)?
         for m in members {
-            guard let l = Self.medianSpacing(m.timestamps) else { continue }
+            let spacing: Int64?
+            if let last, last.times == m.timestamps {
+                spacing = last.spacing
+            } else {
+                spacing = Self.medianSpacing(m.timestamps)
+                last = (m.timestamps, spacing)
+            }
+            guard let l = spacing else { continue }
             if let first = length, first.nanos != l {
                 throw .barLengthMismatch(
                     symbol: m.symbol,

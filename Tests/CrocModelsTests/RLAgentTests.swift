@@ -58,6 +58,43 @@ struct RLAgentTests {
         #expect(batched.biases == one.biases)
     }
 
+    @Test("the vector kernels sum each output as the scalar loop does, bit for bit: batches, single rows, prepared networks")
+    func vectorKernelsEqualTheScalarSums() {
+        var rng = SplitMix64(seed: 5)
+        // Outputs in groups of 16 and 4 with remainders; rows in fours with remainders.
+        for sizes in [[33, 64, 21], [7, 20, 1], [130, 36, 3], [5, 4, 17]] {
+            let net = DenseNetwork(sizes: sizes, outputGain: 1, rng: &rng)
+            let prepared = net.inference()
+            // What every layer is defined to compute: bias + Σ_j w[o][j] · x[j] in input order, tanh between.
+            func reference(_ x: [Double]) -> [[Double]] {
+                var acts = [x]
+                for k in 0..<(sizes.count - 1) {
+                    let (fi, fo) = (sizes[k], sizes[k + 1])
+                    var y = [Double](repeating: 0, count: fo)
+                    for o in 0..<fo {
+                        var a = net.biases[k][o]
+                        for j in 0..<fi { a += net.weights[k][o * fi + j] * acts[k][j] }
+                        y[o] = k == sizes.count - 2 ? a : Foundation.tanh(a)
+                    }
+                    acts.append(y)
+                }
+                return acts
+            }
+            for count in 1...9 {
+                let xs = (0..<count).map { _ in (0..<sizes[0]).map { _ in rng.uniform() * 4 - 2 } }
+                let batch = net.forward(batch: xs.flatMap { $0 }, count: count)
+                for s in 0..<count {
+                    let r = reference(xs[s])
+                    for k in 1..<sizes.count {
+                        #expect(Array(batch[k][(s * sizes[k])..<((s + 1) * sizes[k])]) == r[k], "\(sizes) count \(count) row \(s) layer \(k)")
+                    }
+                    #expect(prepared(xs[s]) == r.last!, "\(sizes) prepared")
+                    #expect(net(xs[s]) == r.last!, "\(sizes) single")
+                }
+            }
+        }
+    }
+
     @Test("GAE on a hand-worked example, with an episode end cutting the bootstrap")
     func gae() {
         let a = PPOAgent.generalizedAdvantages(

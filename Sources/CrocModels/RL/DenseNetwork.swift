@@ -47,6 +47,11 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         let (fi, fo) = (sizes[k], sizes[k + 1])
         let last = k == weights.count - 1
         var out = [Double](repeating: 0, count: count * fo)
+        if count >= 4 && fo >= 4 {
+            Self.tiledLayer(Self.transposed(weights[k], inputs: fi, outputs: fo), biases[k], input, count: count, inputs: fi, outputs: fo, into: &out)
+            if !last { for i in 0..<(count * fo) { out[i] = Foundation.tanh(out[i]) } }
+            return out
+        }
         input.withUnsafeBufferPointer { x in
             weights[k].withUnsafeBufferPointer { w in
                 biases[k].withUnsafeBufferPointer { b in
@@ -92,6 +97,148 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
             }
         }
         return out
+    }
+
+    /// `w` (outputs × inputs, row-major) transposed: inputs × outputs.
+    static func transposed(_ w: [Double], inputs fi: Int, outputs fo: Int) -> [Double] {
+        var wt = [Double](repeating: 0, count: fi * fo)
+        w.withUnsafeBufferPointer { w in
+            wt.withUnsafeMutableBufferPointer { wt in
+                for o in 0..<fo {
+                    for j in 0..<fi { wt[j * fo + o] = w[o * fi + j] }
+                }
+            }
+        }
+        return wt
+    }
+
+    /// `y = x · wᵀ + b` for `count` rows of `x` (count × inputs, row-major), from the weights
+    /// transposed (`wt`, inputs × outputs): tiles of 4 rows × 4 outputs kept in vector registers
+    /// while the inputs run (each weight vector loaded once per tile instead of once per
+    /// product), then single rows 16 and 4 outputs at a time. Every output is still its bias
+    /// plus the products in input order, one multiplication and one addition each (no fused
+    /// multiply-add): the scalar loop's result, bit for bit, whatever the batch (tested).
+    static func tiledLayer(_ wt: [Double], _ b: [Double], _ x: [Double], count: Int, inputs fi: Int, outputs fo: Int, into y: inout [Double]) {
+        let wideOutputs = fo - fo % 4
+        let wideRows = count - count % 4
+        wt.withUnsafeBufferPointer { wt in
+            b.withUnsafeBufferPointer { b in
+                x.withUnsafeBufferPointer { x in
+                    y.withUnsafeMutableBufferPointer { y in
+                        let wt = wt.baseAddress!
+                        let b = b.baseAddress!
+                        let x = x.baseAddress!
+                        let y = y.baseAddress!
+                        func load(_ p: UnsafePointer<Double>) -> SIMD4<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self) }
+                        func store(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
+                            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self)
+                        }
+                        var s = 0
+                        while s < wideRows {
+                            let x0 = x + s * fi
+                            let x1 = x0 + fi
+                            let x2 = x1 + fi
+                            let x3 = x2 + fi
+                            var o = 0
+                            while o < wideOutputs {
+                                let bias = load(b + o)
+                                var (a0, a1, a2, a3) = (bias, bias, bias, bias)
+                                var column = wt + o
+                                for j in 0..<fi {
+                                    let wj = load(column)
+                                    a0 = a0 + wj * SIMD4(repeating: x0[j])
+                                    a1 = a1 + wj * SIMD4(repeating: x1[j])
+                                    a2 = a2 + wj * SIMD4(repeating: x2[j])
+                                    a3 = a3 + wj * SIMD4(repeating: x3[j])
+                                    column += fo
+                                }
+                                let row = y + s * fo + o
+                                store(a0, row)
+                                store(a1, row + fo)
+                                store(a2, row + 2 * fo)
+                                store(a3, row + 3 * fo)
+                                o += 4
+                            }
+                            s += 4
+                        }
+                        // Single rows (a batch's last ones, or one observation).
+                        while s < count {
+                            let xs = x + s * fi
+                            var o = 0
+                            while o + 16 <= wideOutputs {
+                                var (a0, a1, a2, a3) = (load(b + o), load(b + o + 4), load(b + o + 8), load(b + o + 12))
+                                var column = wt + o
+                                for j in 0..<fi {
+                                    let v = SIMD4(repeating: xs[j])
+                                    a0 = a0 + load(column) * v
+                                    a1 = a1 + load(column + 4) * v
+                                    a2 = a2 + load(column + 8) * v
+                                    a3 = a3 + load(column + 12) * v
+                                    column += fo
+                                }
+                                let row = y + s * fo + o
+                                store(a0, row)
+                                store(a1, row + 4)
+                                store(a2, row + 8)
+                                store(a3, row + 12)
+                                o += 16
+                            }
+                            while o < wideOutputs {
+                                var a = load(b + o)
+                                var column = wt + o
+                                for j in 0..<fi {
+                                    a = a + load(column) * SIMD4(repeating: xs[j])
+                                    column += fo
+                                }
+                                store(a, y + s * fo + o)
+                                o += 4
+                            }
+                            s += 1
+                        }
+                        // The outputs past the last 4, every row: scalar sums in the same order.
+                        for s in 0..<count {
+                            let xs = x + s * fi
+                            for o in wideOutputs..<fo {
+                                var a = b[o]
+                                for j in 0..<fi { a += wt[j * fo + o] * xs[j] }
+                                y[s * fo + o] = a
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The network with each layer's weights transposed for fast single-observation passes
+    /// (a rollout's thousands of `policy(observation)` calls between two updates): the same
+    /// outputs as the network, bit for bit. Make a new one after the weights change.
+    public struct Inference: Sendable {
+        /// Layer sizes, input first.
+        public let sizes: [Int]
+        let transposedWeights: [[Double]]
+        let biases: [[Double]]
+
+        /// The output for `x` (`DenseNetwork.callAsFunction`).
+        public func callAsFunction(_ x: [Double]) -> [Double] {
+            var a = x
+            for k in transposedWeights.indices {
+                var y = [Double](repeating: 0, count: sizes[k + 1])
+                DenseNetwork.tiledLayer(transposedWeights[k], biases[k], a, count: 1, inputs: sizes[k], outputs: sizes[k + 1], into: &y)
+                if k < transposedWeights.count - 1 { for i in y.indices { y[i] = Foundation.tanh(y[i]) } }
+                a = y
+            }
+            return a
+        }
+    }
+
+    /// This network prepared for many single-observation passes with unchanged weights.
+    public func inference() -> Inference {
+        Inference(
+            sizes: sizes,
+            transposedWeights: weights.indices.map { Self.transposed(weights[$0], inputs: sizes[$0], outputs: sizes[$0 + 1]) },
+            biases: biases
+        )
     }
 
     /// Activations of every layer for a batch of `count` inputs (row-major, count × in), each

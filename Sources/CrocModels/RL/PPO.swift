@@ -163,9 +163,12 @@ public struct PPOAgent: Sendable {
             var rewards: [Double] = []
             var ends: [Bool] = []
             var finished: [Double] = []
+            // The networks do not change during a rollout: prepared once for its single passes.
+            let rolloutPolicy = policy.inference()
+            let rolloutValue = value.inference()
             for _ in 0..<p.steps {
-                let out = policy(obs)
-                let v = value(obs)[0]
+                let out = rolloutPolicy(obs)
+                let v = rolloutValue(obs)[0]
                 let r: StepResult
                 var a = 0
                 if isContinuous, let range = actionRange {
@@ -180,7 +183,7 @@ public struct PPOAgent: Sendable {
                     logProbs.append(log(max(probs[a], 1e-12)))
                 }
                 var reward = r.reward
-                if r.truncated && !r.terminated { reward += p.gamma * value(r.observation)[0] }  // time limit: bootstrap
+                if r.truncated && !r.terminated { reward += p.gamma * rolloutValue(r.observation)[0] }  // time limit: bootstrap
                 observations.append(obs)
                 actions.append(a)
                 values.append(v)
@@ -200,7 +203,7 @@ public struct PPOAgent: Sendable {
                 rewards: rewards,
                 values: values,
                 ends: ends,
-                nextValue: value(obs)[0],
+                nextValue: rolloutValue(obs)[0],
                 gamma: p.gamma,
                 lambda: p.gaeLambda
             )

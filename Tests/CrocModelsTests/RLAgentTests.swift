@@ -95,6 +95,28 @@ struct RLAgentTests {
         }
     }
 
+    @Test("batched gradients keep the scalar loop's bits where a tile would not: sums at -0, and inputs that are not finite")
+    func gradientTilesFallBackWhereTheyWouldDiffer() {
+        var rng = SplitMix64(seed: 9)
+        let net = DenseNetwork(sizes: [8, 4, 2], outputGain: 1, rng: &rng)
+        let count = 8
+        for poison in ["negative zero", "infinity"] {
+            var xs = (0..<count).map { _ in (0..<8).map { _ in rng.uniform() + 0.5 } }
+            if poison == "infinity" { xs[2][3] = .infinity }
+            // Output gradients with zeros: the scalar loop skips those samples.
+            let grads = (0..<count).map { s in (0..<2).map { j in s % 3 == 0 ? 0 : rng.uniform() - 0.5 } }
+            var start = net.zeroGradients()
+            if poison == "negative zero" { start.weights[0] = start.weights[0].map { _ in -0.0 } }
+            var one = start
+            for s in 0..<count { net.backward(net.forward(xs[s]), outputGradient: grads[s], into: &one) }
+            var batched = start
+            net.backward(batch: net.forward(batch: xs.flatMap { $0 }, count: count), count: count, outputGradient: grads.flatMap { $0 }, into: &batched)
+            for k in one.weights.indices {
+                #expect(zip(one.weights[k], batched.weights[k]).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "\(poison) layer \(k)")
+            }
+        }
+    }
+
     @Test("GAE on a hand-worked example, with an episode end cutting the bootstrap")
     func gae() {
         let a = PPOAgent.generalizedAdvantages(

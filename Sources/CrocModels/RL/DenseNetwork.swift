@@ -286,14 +286,35 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                 weights[k].withUnsafeBufferPointer { w in
                     g.weights[k].withUnsafeMutableBufferPointer { gw in
                         delta.withUnsafeBufferPointer { d in
+                            // Tiles of 4 outputs × 4 inputs stay in registers over the samples when
+                            // that adds the same terms in the same order: a zero ∂ (skipped by the
+                            // scalar loop) then adds 0 × x = ±0, which changes nothing unless x is
+                            // not finite or the sum is -0 — checked first.
+                            let tiled = count >= 4 && fi >= 4 && fo >= 4 && Self.isTileSafe(input, gw)
+                            let tiledOutputs = tiled ? fo - fo % 4 : 0
+                            let tiledInputs = fi - fi % 4
+                            if tiled {
+                                Self.weightGradientTiles(
+                                    gw.baseAddress!,
+                                    d.baseAddress!,
+                                    input.baseAddress!,
+                                    count: count,
+                                    inputs: fi,
+                                    outputs: fo,
+                                    tiledInputs: tiledInputs,
+                                    tiledOutputs: tiledOutputs
+                                )
+                            }
                             for o in 0..<fo {
                                 let grow = gw.baseAddress! + o * fi
+                                // Tiled rows: only their inputs past the last 4 are left.
+                                let from = o < tiledOutputs ? tiledInputs : 0
                                 for s in 0..<count {
                                     let ds = d[s * fo + o]
                                     if ds == 0 { continue }
                                     g.biases[k][o] += ds
                                     let xs = input.baseAddress! + s * fi
-                                    for j in 0..<fi { grow[j] += ds * xs[j] }
+                                    for j in from..<fi { grow[j] += ds * xs[j] }
                                 }
                             }
                             guard needsInput else { return }
@@ -318,6 +339,67 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                 }
             }
             delta = next
+        }
+    }
+}
+
+extension DenseNetwork {
+    /// Whether the weight-gradient tiles add what the scalar loop adds: every input finite
+    /// and no gradient sum at -0.
+    static func isTileSafe(_ input: UnsafeBufferPointer<Double>, _ gw: UnsafeMutableBufferPointer<Double>) -> Bool {
+        for v in input where !v.isFinite { return false }
+        for v in gw where v == 0 && v.sign == .minus { return false }
+        return true
+    }
+
+    /// `gw[o][j] += Σ_s d[s][o] · x[s][j]` for the first `tiledOutputs` outputs and `tiledInputs`
+    /// inputs, the samples in order: a 4 × 4 block of sums loaded once, the samples added, stored.
+    static func weightGradientTiles(
+        _ gw: UnsafeMutablePointer<Double>,
+        _ d: UnsafePointer<Double>,
+        _ x: UnsafePointer<Double>,
+        count: Int,
+        inputs fi: Int,
+        outputs fo: Int,
+        tiledInputs: Int,
+        tiledOutputs: Int
+    ) {
+        func load(_ p: UnsafePointer<Double>) -> SIMD4<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self) }
+        func store(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self) }
+        // Inputs a block of 32 at a time, so that the samples' values of the block (count × 32)
+        // stay in the first cache levels while every output tile passes over them.
+        var block = 0
+        while block < tiledInputs {
+            let blockEnd = min(block + 32, tiledInputs)
+            var o = 0
+            while o < tiledOutputs {
+                let r0 = gw + o * fi
+                let r1 = r0 + fi
+                let r2 = r1 + fi
+                let r3 = r2 + fi
+                var j = block
+                while j < blockEnd {
+                    var (g0, g1, g2, g3) = (load(r0 + j), load(r1 + j), load(r2 + j), load(r3 + j))
+                    var xs = x + j
+                    var ds = d + o
+                    for _ in 0..<count {
+                        let v = load(xs)
+                        g0 = g0 + SIMD4(repeating: ds[0]) * v
+                        g1 = g1 + SIMD4(repeating: ds[1]) * v
+                        g2 = g2 + SIMD4(repeating: ds[2]) * v
+                        g3 = g3 + SIMD4(repeating: ds[3]) * v
+                        xs += fi
+                        ds += fo
+                    }
+                    store(g0, r0 + j)
+                    store(g1, r1 + j)
+                    store(g2, r2 + j)
+                    store(g3, r3 + j)
+                    j += 4
+                }
+                o += 4
+            }
+            block = blockEnd
         }
     }
 }

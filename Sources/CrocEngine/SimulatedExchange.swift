@@ -139,7 +139,6 @@ public struct SimulatedExchange: Sendable {
 
     /// Fills `order` at `price` now if the account can afford it (settlement at the end of a run).
     package mutating func execute(_ order: Order, at price: Price, bar: Bar, barIndex: Int, portfolio: inout Portfolio, emit: (OrderEvent) -> Void) {
-        let held = portfolio.position(instrument.symbol).quantity
         let cash = portfolio.cash
         let quantity: Quantity
         switch order.size {
@@ -163,6 +162,7 @@ public struct SimulatedExchange: Sendable {
                 return
             }
         } else {
+            let held = portfolio.position(instrument.symbol).quantity
             let opening = quantity - (held.raw > 0 ? min(held, quantity) : .zero)
             if opening.raw > 0 {
                 guard allowShort else {

@@ -76,6 +76,8 @@ public struct TradingEngine: Sendable {
     public let instrument: Instrument
     /// Every traded instrument, by lane (one for a single-instrument run).
     public let instruments: [Instrument]
+    /// The price precision of every instrument when they all share one (nil otherwise).
+    private let sharedPricePrecision: Int?
     /// Lanes 1..<N of a multi-instrument run.
     private var extraLanes: [Lane] = []
     /// Whether lane `k + 1`'s venue may hold working orders (false: it holds none), kept
@@ -169,6 +171,7 @@ public struct TradingEngine: Sendable {
         self.routing = routing
         self.instrument = instrument
         self.instruments = [instrument]
+        self.sharedPricePrecision = instrument.pricePrecision
         self.laneOfSymbol = [instrument.symbol: 0]
         self.strategy = strategy
         self.exchange = exchange
@@ -205,6 +208,8 @@ public struct TradingEngine: Sendable {
         self.routing = routing
         self.instrument = instruments[0]
         self.instruments = instruments
+        let precision = instruments[0].pricePrecision
+        self.sharedPricePrecision = instruments.allSatisfy { $0.pricePrecision == precision } ? precision : nil
         self.laneOfSymbol = Dictionary(uniqueKeysWithValues: instruments.enumerated().map { ($1.symbol, $0) })
         self.strategy = strategy
         self.exchange = venue(instruments[0])
@@ -555,7 +560,7 @@ public struct TradingEngine: Sendable {
             extraLaneWorking[k - 1] = !extraLanes[k - 1].exchange.workingOrders.isEmpty
         }
         context.workingOrders = simulatedWorkingOrders
-        handle(events, &strategy)
+        handle(events, &strategy, lane: k)
         returnEventBuffer(&events)
     }
 
@@ -569,7 +574,7 @@ public struct TradingEngine: Sendable {
         } else {
             extraLanes[k - 1].exchange.execute(order, at: price, bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
         }
-        handle(events, &strategy, refreshWorking: false)
+        handle(events, &strategy, refreshWorking: false, lane: k)
         returnEventBuffer(&events)
     }
 
@@ -891,11 +896,24 @@ public struct TradingEngine: Sendable {
             if waiting.count > 1 { waiting.sort { $0.first < $1.first } }
             for (j, _) in waiting { fillWorking(lane: slice.lanes[j], bar: slice.bars[j], index: index, &strategy) }
         }
+        let precision = sharedPricePrecision
         instruments.withUnsafeBufferPointer { instruments in
             context.closes.withUnsafeMutableBufferPointer { closes in
                 slice.lanes.withUnsafeBufferPointer { lanes in
                     slice.bars.withUnsafeBufferPointer { bars in
-                        for j in lanes.indices { closes[lanes[j]] = instruments[lanes[j]].price(bars[j].close) }
+                        // Every lane at one precision (the usual case): the rounding's unit is a
+                        // constant in each loop below, so its division is a multiplication.
+                        @inline(__always) func mark(_ unit: Int64) {
+                            for j in lanes.indices { closes[lanes[j]] = FixedPoint(unchecked: bars[j].close).rounded(toMultipleOf: unit) }
+                        }
+                        switch precision {
+                        case 2: mark(1_000_000)
+                        case 4: mark(10_000)
+                        case 5: mark(1_000)
+                        case 6: mark(100)
+                        case 8: mark(1)
+                        default: for j in lanes.indices { closes[lanes[j]] = instruments[lanes[j]].price(bars[j].close) }
+                        }
                     }
                 }
             }
@@ -1280,9 +1298,12 @@ public struct TradingEngine: Sendable {
         return nil
     }
 
-    /// - Parameter refreshWorking: Whether the working orders may have changed (they are then
-    ///   gathered again for the context); false for orders executed at once.
-    private mutating func handle<S: Strategy>(_ events: [OrderEvent], _ strategy: inout S, refreshWorking: Bool = true) {
+    /// - Parameters:
+    ///   - refreshWorking: Whether the working orders may have changed (they are then
+    ///     gathered again for the context); false for orders executed at once.
+    ///   - lane: The lane whose venue made the events, when known (its fills' symbol is then
+    ///     that lane's, found without a lookup by symbol).
+    private mutating func handle<S: Strategy>(_ events: [OrderEvent], _ strategy: inout S, refreshWorking: Bool = true, lane: Int? = nil) {
         for event in events {
             switch event {
             case .filled(let order, let fill):
@@ -1295,7 +1316,7 @@ public struct TradingEngine: Sendable {
                     context.averagePrice = p.averagePrice
                     setLanePosition(0, p.quantity)
                     context.averagePrices[0] = p.averagePrice
-                } else if let k = laneOfSymbol[fill.symbol] {
+                } else if let k = lane.flatMap({ $0 > 0 && fill.symbol == instruments[$0].symbol ? $0 : nil }) ?? laneOfSymbol[fill.symbol] {
                     extraLanes[k - 1].position = p.quantity
                     setLanePosition(k, p.quantity)
                     context.averagePrices[k] = p.averagePrice

@@ -193,6 +193,14 @@ public struct FixedPoint: Hashable, Comparable, Sendable, CustomStringConvertibl
         }
     }
 
+    /// `self` rounded (half to even) to a multiple of `unit` raw units: `rounded(toDecimals:)`
+    /// with its unit given (`10_000` for 4 decimals), for loops that round many values to one
+    /// precision and want the division by a constant the compiler can see.
+    @inlinable @inline(__always)
+    public func rounded(toMultipleOf unit: Int64) -> FixedPoint {
+        unit == 1 ? self : FixedPoint(raw: Self.roundedQuotient(raw, unit) * unit)
+    }
+
     @inlinable @inline(__always)
     static func roundedQuotient(_ n: Int64, _ d: Int64) -> Int64 {
         adjust(n / d, n % d, d)

@@ -129,10 +129,6 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                         let b = b.baseAddress!
                         let x = x.baseAddress!
                         let y = y.baseAddress!
-                        func load(_ p: UnsafePointer<Double>) -> SIMD4<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self) }
-                        func store(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
-                            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self)
-                        }
                         var s = 0
                         while s < wideRows {
                             let x0 = x + s * fi
@@ -141,11 +137,11 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                             let x3 = x2 + fi
                             var o = 0
                             while o < wideOutputs {
-                                let bias = load(b + o)
+                                let bias = loadVector(b + o)
                                 var (a0, a1, a2, a3) = (bias, bias, bias, bias)
                                 var column = wt + o
                                 for j in 0..<fi {
-                                    let wj = load(column)
+                                    let wj = loadVector(column)
                                     a0 = a0 + wj * SIMD4(repeating: x0[j])
                                     a1 = a1 + wj * SIMD4(repeating: x1[j])
                                     a2 = a2 + wj * SIMD4(repeating: x2[j])
@@ -153,10 +149,10 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                                     column += fo
                                 }
                                 let row = y + s * fo + o
-                                store(a0, row)
-                                store(a1, row + fo)
-                                store(a2, row + 2 * fo)
-                                store(a3, row + 3 * fo)
+                                storeVector(a0, row)
+                                storeVector(a1, row + fo)
+                                storeVector(a2, row + 2 * fo)
+                                storeVector(a3, row + 3 * fo)
                                 o += 4
                             }
                             s += 4
@@ -166,31 +162,31 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
                             let xs = x + s * fi
                             var o = 0
                             while o + 16 <= wideOutputs {
-                                var (a0, a1, a2, a3) = (load(b + o), load(b + o + 4), load(b + o + 8), load(b + o + 12))
+                                var (a0, a1, a2, a3) = (loadVector(b + o), loadVector(b + o + 4), loadVector(b + o + 8), loadVector(b + o + 12))
                                 var column = wt + o
                                 for j in 0..<fi {
                                     let v = SIMD4(repeating: xs[j])
-                                    a0 = a0 + load(column) * v
-                                    a1 = a1 + load(column + 4) * v
-                                    a2 = a2 + load(column + 8) * v
-                                    a3 = a3 + load(column + 12) * v
+                                    a0 = a0 + loadVector(column) * v
+                                    a1 = a1 + loadVector(column + 4) * v
+                                    a2 = a2 + loadVector(column + 8) * v
+                                    a3 = a3 + loadVector(column + 12) * v
                                     column += fo
                                 }
                                 let row = y + s * fo + o
-                                store(a0, row)
-                                store(a1, row + 4)
-                                store(a2, row + 8)
-                                store(a3, row + 12)
+                                storeVector(a0, row)
+                                storeVector(a1, row + 4)
+                                storeVector(a2, row + 8)
+                                storeVector(a3, row + 12)
                                 o += 16
                             }
                             while o < wideOutputs {
-                                var a = load(b + o)
+                                var a = loadVector(b + o)
                                 var column = wt + o
                                 for j in 0..<fi {
-                                    a = a + load(column) * SIMD4(repeating: xs[j])
+                                    a = a + loadVector(column) * SIMD4(repeating: xs[j])
                                     column += fo
                                 }
-                                store(a, y + s * fo + o)
+                                storeVector(a, y + s * fo + o)
                                 o += 4
                             }
                             s += 1
@@ -364,8 +360,6 @@ extension DenseNetwork {
         tiledInputs: Int,
         tiledOutputs: Int
     ) {
-        func load(_ p: UnsafePointer<Double>) -> SIMD4<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self) }
-        func store(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self) }
         // Inputs a block of 32 at a time, so that the samples' values of the block (count × 32)
         // stay in the first cache levels while every output tile passes over them.
         var block = 0
@@ -379,11 +373,11 @@ extension DenseNetwork {
                 let r3 = r2 + fi
                 var j = block
                 while j < blockEnd {
-                    var (g0, g1, g2, g3) = (load(r0 + j), load(r1 + j), load(r2 + j), load(r3 + j))
+                    var (g0, g1, g2, g3) = (loadVector(r0 + j), loadVector(r1 + j), loadVector(r2 + j), loadVector(r3 + j))
                     var xs = x + j
                     var ds = d + o
                     for _ in 0..<count {
-                        let v = load(xs)
+                        let v = loadVector(xs)
                         g0 = g0 + SIMD4(repeating: ds[0]) * v
                         g1 = g1 + SIMD4(repeating: ds[1]) * v
                         g2 = g2 + SIMD4(repeating: ds[2]) * v
@@ -391,10 +385,10 @@ extension DenseNetwork {
                         xs += fi
                         ds += fo
                     }
-                    store(g0, r0 + j)
-                    store(g1, r1 + j)
-                    store(g2, r2 + j)
-                    store(g3, r3 + j)
+                    storeVector(g0, r0 + j)
+                    storeVector(g1, r1 + j)
+                    storeVector(g2, r2 + j)
+                    storeVector(g3, r3 + j)
                     j += 4
                 }
                 o += 4
@@ -402,6 +396,16 @@ extension DenseNetwork {
             block = blockEnd
         }
     }
+}
+
+/// Four doubles from `p` (any alignment): the vector kernels' load.
+@inline(__always)
+private func loadVector(_ p: UnsafePointer<Double>) -> SIMD4<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self) }
+
+/// Four doubles to `p` (any alignment): the vector kernels' store.
+@inline(__always)
+private func storeVector(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self)
 }
 
 /// Adam over one or more networks, with an optional global gradient-norm clip.

@@ -158,7 +158,8 @@ expect_error "live: a bad --stake is named" "--stake" live --paper --universe Ex
 expect_error "live: a non-loopback status server without a token is refused" "live.token: must be set when live.host is not a loopback address" live --paper --host 0.0.0.0 --port 0
 CROCBOT_LIVE__TOKEN= expect_error "live control: no token names the variable" "CROCBOT_LIVE__TOKEN" live control pause
 expect_error "live control: an unknown control lists the known ones" "one of: pause, resume, cancel-all, flatten, stop" live control explode --token t
-expect_error "live control: an unreachable bot is a clear error" "cannot reach http://127.0.0.1:9" live control pause --url http://127.0.0.1:9 --token t
+expect_error "live control: an unreachable bot is a clear error" "cannot reach http://127.0.0.1:9" live control pause --url http://127.0.0.1:9 --token t --timeout 1
+expect_error "live control: a bad timeout is named" "timeout must be a number of seconds" live control pause --token t --timeout 0
 printf 'risk:\n  maxDrawdown: 2\n' >"$OUT/badrisk.yaml"
 expect_error "backtest: a bad risk limit names the key" "risk.maxDrawdown" backtest --config "$OUT/badrisk.yaml" --output "$OUT/risk"
 
@@ -208,7 +209,7 @@ printf 'name: x\nstrategy: nope\nparameters: {fast: [1]}\n' >"$OUT/badsweep.yaml
 expect_error "sweep: an unknown strategy names the key" "config error at strategy" sweep --config "$OUT/badsweep.yaml" --store "$OUT/x.sqlite"
 sed -e 's/^seed: .*/seed: 8/' Examples/sweep-sma-tpe.yaml >"$OUT/tpe2.yaml"
 expect_error "sweep: a changed spec under the same name is refused" "already exists with different settings" sweep --config "$OUT/tpe2.yaml" --store "$OUT/tpe.sqlite"
-expect_error "sweep: an unreachable PostgreSQL store is a typed error, password hidden" "postgres://u:\*\*\*@127.0.0.1:1/db" sweep --config Examples/sweep-sma.yaml --store postgres://u:secret@127.0.0.1:1/db
+expect_error "sweep: an unreachable PostgreSQL store is a typed error, password hidden" "postgres://u:\*\*\*@127.0.0.1:1/db" sweep --config Examples/sweep-sma.yaml --store "postgres://u:secret@127.0.0.1:1/db?connect_timeout=1"
 grep -q secret "$OUT/stderr" && { echo "FAIL: the store password reached the output"; fail=1; }
 
 # crocbot import-onnx (needs CROCBOT_ONNXRUNTIME; .ci/run sets it)

@@ -17,14 +17,16 @@ public final class PostgresSweepStore: SweepStore {
     /// The URL without its password.
     public let displayURL: String
 
-    /// Connects to `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`
-    /// and creates the tables if needed.
+    /// Connects to `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]
+    /// [&connect_timeout=SECONDS]` and creates the tables if needed.
     /// - Throws: `SweepStoreError` naming the server (never the password).
-    /// - Parameter timeout: How long to wait for the server before giving up.
+    /// - Parameter timeout: How long to wait for the server before giving up; the URL's
+    ///   `connect_timeout` (seconds, as libpq reads it) overrides it.
     public init(url: String, timeout: Duration = .seconds(15), logger: Logger = Logger(label: "crocbot.sweep.postgres")) async throws {
         guard let u = URLComponents(string: url), ["postgres", "postgresql"].contains(u.scheme ?? ""), let host = u.host, !host.isEmpty else {
             throw SweepStoreError("store: expected postgres://user:password@host:port/database, found '\(Self.redact(url))'")
         }
+        let timeout = try Self.connectTimeout(u, default: timeout)
         let database = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
         let mode = u.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
         let tls: PostgresClient.Configuration.TLS
@@ -75,6 +77,15 @@ public final class PostgresSweepStore: SweepStore {
             runner.cancel()
             throw SweepStoreError("\(displayURL): cannot open the sweep store: \(String(reflecting: error))")
         }
+    }
+
+    /// The URL's `connect_timeout` (seconds, as libpq reads it), else `fallback`.
+    private static func connectTimeout(_ u: URLComponents, default fallback: Duration) throws -> Duration {
+        guard let text = u.queryItems?.first(where: { $0.name == "connect_timeout" })?.value else { return fallback }
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            throw SweepStoreError("store: connect_timeout must be a number of seconds in (0, 86400], found '\(text)'")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// Stops the client.

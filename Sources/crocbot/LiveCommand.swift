@@ -293,6 +293,15 @@ struct LiveControlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The bearer token (default: CROCBOT_LIVE__TOKEN).")
     var token: String?
 
+    @Option(name: .long, help: "Seconds to wait for the bot's answer, connecting included (default 10).")
+    var timeout: Double = 10
+
+    func validate() throws {
+        guard timeout.isFinite, timeout > 0, timeout <= 3_600 else {
+            throw ValidationError("--timeout must be a number of seconds in (0, 3600], found \(timeout)")
+        }
+    }
+
     func run() async throws {
         guard let action = OperatorAction(rawValue: action) else {
             FileHandle.standardError.write(
@@ -309,7 +318,7 @@ struct LiveControlCommand: AsyncParsableCommand {
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer " + token)
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64((timeout * 1000).rounded())))
             let body = try await response.body.collect(upTo: 1 << 20)
             let text = String(buffer: body)
             guard (200..<300).contains(Int(response.status.code)) else {

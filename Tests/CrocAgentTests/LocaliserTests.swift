@@ -107,6 +107,24 @@ struct LocaliserTests {
         #expect(context.excerpts.contains { $0.path == "Sources/Engine/Engine.swift" && $0.text.contains("x * 2") })
     }
 
+    @Test("the byte search finds what String's own search finds, at the ends, across multi-byte text and repeats")
+    func byteSearch() {
+        let texts = [
+            "", "a", "\"tick\"", "x.record(y)", "prefix \"crocbot_tick\" suffix", "ééé.é", "aaaab", "ab" + String(repeating: "a", count: 300) + "b",
+        ]
+        let needles = [
+            "", "a", "\"tick\"", ".record", "é.", "aab", "aaaab", "b", "zz", String(repeating: "a", count: 301),
+            "ab" + String(repeating: "a", count: 300) + "b",
+        ]
+        for t in texts {
+            for n in needles {
+                #expect(Localiser.contains(t, n) == (n.isEmpty || t.utf8.firstRange(of: n.utf8) != nil), "\(t.prefix(20)) ∋ \(n.prefix(20))")
+            }
+        }
+        #expect(Localiser.contains("prefix \"crocbot_tick\" suffix", "\"crocbot_tick\""))
+        #expect(!Localiser.contains("prefix \"crocbot_tick suffix", "\"crocbot_tick\""))
+    }
+
     @Test("a recent commit that touched a function on the path lifts it to the top, and its diff joins the context")
     func regression() async throws {
         let root = try repository()

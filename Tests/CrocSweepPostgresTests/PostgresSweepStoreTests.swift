@@ -91,5 +91,18 @@ struct PostgresSweepStoreTests {
         }
         #expect(down?.description.contains("hunter2") == false)
         #expect(down?.description.contains("***") == true)
+        // The URL's connect_timeout bounds the wait (libpq's parameter); a bad one is named.
+        let started = ContinuousClock.now
+        let quick = await #expect(throws: SweepStoreError.self) {
+            try await PostgresSweepStore(url: "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=0.5", timeout: .seconds(30))
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(quick?.description.contains("no answer within 0.5 seconds") == true)
+        for bad in ["0", "-1", "soon", "nan"] {
+            let e = await #expect(throws: SweepStoreError.self) {
+                try await PostgresSweepStore(url: "postgres://u:p@127.0.0.1:1/db?connect_timeout=\(bad)")
+            }
+            #expect(e?.description.contains("connect_timeout must be a number of seconds in (0, 86400], found '\(bad)'") == true)
+        }
     }
 }

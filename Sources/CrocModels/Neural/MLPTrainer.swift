@@ -210,6 +210,9 @@ struct MLPTrainer {
             for j in 0..<d { w.acts[0][r * d + j] = x[i * d + j] }
         }
         let keep = Float(1 - p.dropout)
+        // The parameters read in the loops, read once (a debug build copies `p` per read).
+        let relu = p.activation == .relu
+        let dropout = p.dropout > 0
         for (k, layer) in layers.enumerated() {
             let (fi, fo) = (layer.inputs, layer.outputs)
             w.acts[k].withUnsafeBufferPointer { a in
@@ -220,7 +223,11 @@ struct MLPTrainer {
                             for o in 0..<fo {
                                 let row = wt.baseAddress! + o * fi
                                 var s: Float = 0
-                                for j in 0..<fi { s += row[j] * input[j] }
+                                var j = 0
+                                while j < fi {  // `while`: a range's iterator is a call per step in debug builds
+                                    s += row[j] * input[j]
+                                    j += 1
+                                }
                                 z[r * fo + o] = s + layer.bias[o]
                             }
                         }
@@ -230,8 +237,8 @@ struct MLPTrainer {
             if k < last {
                 for t in 0..<(m * fo) {
                     var v = w.acts[k + 1][t]
-                    v = p.activation == .relu ? max(0, v) : Foundation.tanh(v)
-                    if p.dropout > 0 {
+                    v = relu ? max(0, v) : Foundation.tanh(v)
+                    if dropout {
                         let kept: Float = w.rng.uniform() < Double(keep) ? 1 / keep : 0
                         w.masks[k + 1][t] = kept
                         v *= kept
@@ -271,7 +278,11 @@ struct MLPTrainer {
                                     if dv == 0 { continue }
                                     gb[o] += dv
                                     let row = g.baseAddress! + o * fi
-                                    for j in 0..<fi { row[j] += dv * input[j] }
+                                    var j = 0
+                                    while j < fi {
+                                        row[j] += dv * input[j]
+                                        j += 1
+                                    }
                                 }
                             }
                         }
@@ -290,7 +301,11 @@ struct MLPTrainer {
                                     let dv = dl[r * fo + o]
                                     if dv == 0 { continue }
                                     let row = wt.baseAddress! + o * fi
-                                    for j in 0..<fi { out[j] += dv * row[j] }
+                                    var j = 0
+                                    while j < fi {
+                                        out[j] += dv * row[j]
+                                        j += 1
+                                    }
                                 }
                             }
                         }
@@ -298,8 +313,8 @@ struct MLPTrainer {
                 }
                 for t in 0..<(m * fi) {
                     let a = w.acts[k][t]
-                    var g: Float = p.activation == .relu ? (a > 0 ? 1 : 0) : 1 - a * a
-                    if p.dropout > 0 { g *= w.masks[k][t] }
+                    var g: Float = relu ? (a > 0 ? 1 : 0) : 1 - a * a
+                    if dropout { g *= w.masks[k][t] }
                     w.deltas[k][t] *= g
                 }
             }
@@ -312,18 +327,46 @@ struct MLPTrainer {
         step += 1
         let lr = Float(p.learningRate * (1 - pow(0.999, Double(step))).squareRoot() / (1 - pow(0.9, Double(step))))
         let alpha = Float(p.l2) / Float(m)
-        for k in 0..<layers.count {
-            for t in 0..<layers[k].weights.count {
-                let g = gW[k][t] + alpha * layers[k].weights[t]
-                mW[k][t] = 0.9 * mW[k][t] + 0.1 * g
-                vW[k][t] = 0.999 * vW[k][t] + 0.001 * g * g
-                layers[k].weights[t] -= lr * mW[k][t] / (vW[k][t].squareRoot() + 1e-8)
+        /// One Adam update of `w` (by pointers and a `while` loop: the same arithmetic, without a
+        /// nested array access per term, which debug builds do not inline).
+        func update(
+            _ w: UnsafeMutablePointer<Float>,
+            _ m: UnsafeMutablePointer<Float>,
+            _ v: UnsafeMutablePointer<Float>,
+            _ grad: UnsafePointer<Float>,
+            count: Int,
+            decay: Float?
+        ) {
+            var t = 0
+            while t < count {
+                var g = grad[t]
+                if let decay { g = g + decay * w[t] }  // L2 on the weights only
+                m[t] = 0.9 * m[t] + 0.1 * g
+                v[t] = 0.999 * v[t] + 0.001 * g * g
+                w[t] -= lr * m[t] / (v[t].squareRoot() + 1e-8)
+                t += 1
             }
-            for t in 0..<layers[k].bias.count {
-                let g = gB[k][t]
-                mB[k][t] = 0.9 * mB[k][t] + 0.1 * g
-                vB[k][t] = 0.999 * vB[k][t] + 0.001 * g * g
-                layers[k].bias[t] -= lr * mB[k][t] / (vB[k][t].squareRoot() + 1e-8)
+        }
+        for k in 0..<layers.count {
+            let n = layers[k].weights.count
+            layers[k].weights.withUnsafeMutableBufferPointer { w in
+                mW[k].withUnsafeMutableBufferPointer { m in
+                    vW[k].withUnsafeMutableBufferPointer { v in
+                        gW[k].withUnsafeBufferPointer { g in
+                            update(w.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count: n, decay: alpha)
+                        }
+                    }
+                }
+            }
+            let nb = layers[k].bias.count
+            layers[k].bias.withUnsafeMutableBufferPointer { w in
+                mB[k].withUnsafeMutableBufferPointer { m in
+                    vB[k].withUnsafeMutableBufferPointer { v in
+                        gB[k].withUnsafeBufferPointer { g in
+                            update(w.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count: nb, decay: nil)
+                        }
+                    }
+                }
             }
         }
     }

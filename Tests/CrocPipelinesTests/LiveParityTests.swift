@@ -36,9 +36,13 @@ func paperReplay<S: MarketDataStream>(
         dataStream: stream,
         strategy: strategy,
         submitOrder: { await executor.onSignal($0) },
+        // A long settle: on a loaded machine (the whole suite on 2 cores) the executor's tasks can
+        // wait past the 5 s default, and the loop then sends a rebalance's buys before its sells
+        // are booked (by design, for a slow venue), which is not what parity tests.
         settings: LiveLoopSettings(
             cash: options.cash,
             fees: options.fees,
+            settleTimeout: .seconds(300),
             risk: options.risk,
             instruments: instruments,
             fillTiming: options.fillTiming,

@@ -150,6 +150,27 @@ struct LocaliserTests {
         )
     }
 
+    @Test("only the newest 30 commits count: the change lifts its function as the 30th newest, not as the 31st")
+    func recentWindow() async throws {
+        let root = try repository()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let git = "git -c user.name=t -c user.email=t@t"
+        #expect(await Workspace.run("git init -q && git add -A && \(git) commit -qm init", in: root, timeout: 60, limit: 2000).passed)
+        let engine = root.appendingPathComponent("Sources/Engine/Engine.swift")
+        let slow = try String(contentsOf: engine, encoding: .utf8).replacingOccurrences(
+            of: "        x * 2\n",
+            with: "        let copy = Array(repeating: x, count: 1000)\n        return copy.reduce(0, +) / 500\n"
+        )
+        try slow.write(to: engine, atomically: true, encoding: .utf8)
+        let later = (0..<29).map { "\(git) commit -q --allow-empty -m later\($0)" }.joined(separator: " && ")
+        #expect(await Workspace.run("git add -A && \(git) commit -qm 'score: average' && \(later)", in: root, timeout: 120, limit: 2000).passed)
+        let inside = CodebaseInspector(repository: root).context(for: latency()).suspects.first { $0.name == "score" }
+        #expect(inside?.recentCommits.first?.hasSuffix("score: average") == true)
+        #expect(await Workspace.run("\(git) commit -q --allow-empty -m one-more", in: root, timeout: 60, limit: 2000).passed)
+        let outside = CodebaseInspector(repository: root).context(for: latency()).suspects.first { $0.name == "score" }
+        #expect(outside?.recentCommits.isEmpty == true)
+    }
+
     @Test("a logged error's text leads to the function whose string literal builds it")
     func errorText() throws {
         let root = try repository()

@@ -490,7 +490,8 @@ if which == "engine" || which == "all" { benchEngine(bars: bars) }
 if which == "csv" || which == "all" { try benchCSV(rows: bars, path: csvPath) }
 if which == "portfolio" || which == "all" { try benchPortfolio() }
 if which == "executor-sim" { try await benchExecutor(orders: Int(ProcessInfo.processInfo.environment["CROCBENCH_ORDERS"] ?? "") ?? 200_000) }
-if which == "live" { try await benchLive(events: 100_000, rate: 10_000) }
+// CROCBENCH_LIVE_EVENTS: events per run (default 100,000; CI runs 30,000 to check that no event is lost).
+if which == "live" { try await benchLive(events: Int(ProcessInfo.processInfo.environment["CROCBENCH_LIVE_EVENTS"] ?? "") ?? 100_000, rate: 10_000) }
 if which == "sweep" { try await benchSweep() }
 if which == "portfolio-sweep" { try await benchPortfolioSweep() }
 if which == "cross-section" { try benchCrossSection() }
@@ -535,7 +536,8 @@ if which == "trials" {
     print(String(format: "trials: objective sum %.6f", sink))
 }
 if which == "executor" {
-    try await benchExecutor(orders: 200_000)
+    // CROCBENCH_ORDERS: orders per run (default 200,000; CI runs 50,000 to check that none is lost).
+    try await benchExecutor(orders: Int(ProcessInfo.processInfo.environment["CROCBENCH_ORDERS"] ?? "") ?? 200_000)
     try await benchExecutorHTTP(orders: 5_000)
 }
 if which == "rl" {

@@ -20,7 +20,8 @@ for t in "${targets[@]}"; do
     test -d "Sources/$t/$t.docc" || { echo "FAIL: Sources/$t/$t.docc is missing" >&2; exit 1; }
     test -s "$graphs/$t.symbols.json" || { echo "FAIL: no symbol graph for $t in $graphs" >&2; exit 1; }
     mkdir -p "$out/graphs-$t"
-    cp "$graphs/$t.symbols.json" "$graphs/$t"@*.symbols.json "$out/graphs-$t/" 2>/dev/null || cp "$graphs/$t.symbols.json" "$out/graphs-$t/"
+    # The module's graph and its extensions of other modules' types (`CrocX@Swift.symbols.json`).
+    cp "$graphs/$t.symbols.json" $(compgen -G "$graphs/$t@*.symbols.json" || true) "$out/graphs-$t/"
     docc convert "Sources/$t/$t.docc" --additional-symbol-graph-dir "$out/graphs-$t" --output-path "$out/$t.doccarchive" \
         --fallback-display-name "$t" --fallback-bundle-identifier "$t" --fallback-default-module-kind "Framework"
     test -d "$out/$t.doccarchive/data/documentation" || { echo "FAIL: no documentation pages for $t" >&2; exit 1; }

@@ -327,47 +327,31 @@ struct MLPTrainer {
         step += 1
         let lr = Float(p.learningRate * (1 - pow(0.999, Double(step))).squareRoot() / (1 - pow(0.9, Double(step))))
         let alpha = Float(p.l2) / Float(m)
-        /// One Adam update of `w` (by pointers and a `while` loop: the same arithmetic, without a
-        /// nested array access per term, which debug builds do not inline).
-        func update(
-            _ w: UnsafeMutablePointer<Float>,
-            _ m: UnsafeMutablePointer<Float>,
-            _ v: UnsafeMutablePointer<Float>,
-            _ grad: UnsafePointer<Float>,
-            count: Int,
-            decay: Float?
-        ) {
-            var t = 0
-            while t < count {
-                var g = grad[t]
-                if let decay { g = g + decay * w[t] }  // L2 on the weights only
-                m[t] = 0.9 * m[t] + 0.1 * g
-                v[t] = 0.999 * v[t] + 0.001 * g * g
-                w[t] -= lr * m[t] / (v[t].squareRoot() + 1e-8)
-                t += 1
+        /// One Adam update of `weights` (through pointers and a `while` loop: the same arithmetic,
+        /// without a nested array access per term, which debug builds do not inline).
+        func update(_ weights: inout [Float], _ mean: inout [Float], _ variance: inout [Float], _ grad: [Float], decay: Float?) {
+            let count = weights.count
+            weights.withUnsafeMutableBufferPointer { w in
+                mean.withUnsafeMutableBufferPointer { m in
+                    variance.withUnsafeMutableBufferPointer { v in
+                        grad.withUnsafeBufferPointer { g in
+                            var t = 0
+                            while t < count {
+                                var gt = g[t]
+                                if let decay { gt = gt + decay * w[t] }  // L2 on the weights only
+                                m[t] = 0.9 * m[t] + 0.1 * gt
+                                v[t] = 0.999 * v[t] + 0.001 * gt * gt
+                                w[t] -= lr * m[t] / (v[t].squareRoot() + 1e-8)
+                                t += 1
+                            }
+                        }
+                    }
+                }
             }
         }
         for k in 0..<layers.count {
-            let n = layers[k].weights.count
-            layers[k].weights.withUnsafeMutableBufferPointer { w in
-                mW[k].withUnsafeMutableBufferPointer { m in
-                    vW[k].withUnsafeMutableBufferPointer { v in
-                        gW[k].withUnsafeBufferPointer { g in
-                            update(w.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count: n, decay: alpha)
-                        }
-                    }
-                }
-            }
-            let nb = layers[k].bias.count
-            layers[k].bias.withUnsafeMutableBufferPointer { w in
-                mB[k].withUnsafeMutableBufferPointer { m in
-                    vB[k].withUnsafeMutableBufferPointer { v in
-                        gB[k].withUnsafeBufferPointer { g in
-                            update(w.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count: nb, decay: nil)
-                        }
-                    }
-                }
-            }
+            update(&layers[k].weights, &mW[k], &vW[k], gW[k], decay: alpha)
+            update(&layers[k].bias, &mB[k], &vB[k], gB[k], decay: nil)
         }
     }
 }

@@ -93,6 +93,8 @@ public struct TradingEngine: Sendable {
     /// The lanes whose position is not zero, ascending (what `sliceEquity` sums: about `top`
     /// of a 500-symbol universe, not all 500). Kept by `setLanePosition`.
     private var heldLanes: [Int] = []
+    /// Where `processRows`' touch pass leaves its sum (so its loads are not optimised away).
+    private var touchSink: UInt64 = 0
     /// Per-member cursors of the universe being processed (`process(_:range:)` for a universe).
     private var universeCursor: [Int] = []
     /// The time of the last slice processed (multi-instrument runs).
@@ -591,7 +593,19 @@ public struct TradingEngine: Sendable {
         var equity = cash
         context.positions.withUnsafeBufferPointer { q in
             context.closes.withUnsafeBufferPointer { c in
-                for k in heldLanes { equity += q[k] * c[k] }
+                for k in heldLanes {
+                    // A whole number of units (shares): units × price is exact, one multiplication
+                    // (what `*` computes then, without its 128-bit path).
+                    let raw = q[k].raw
+                    if raw % FixedPoint.scale == 0 {
+                        let (value, overflow) = (raw / FixedPoint.scale).multipliedReportingOverflow(by: c[k].raw)
+                        if !overflow {
+                            equity += FixedPoint(raw: value)
+                            continue
+                        }
+                    }
+                    equity += q[k] * c[k]
+                }
             }
         }
         return equity
@@ -837,20 +851,63 @@ public struct TradingEngine: Sendable {
             laneBuffer.withUnsafeMutableBufferPointer { laneBuffer in
                 barBuffer.withUnsafeMutableBufferPointer { barBuffer in
                     counts.withUnsafeMutableBufferPointer { counts in
-                        for k in 0..<n {
-                            // Each member's columns as buffers: its rows are read by pointer.
-                            cursor[k] = universe.members[k].withColumns { columns in
-                                var c = cursor[k]
-                                let count = columns.timestamps.count
-                                for t in t0..<t1 where c < count && columns.timestamps[c] == universe.timestamps[t] {
-                                    let r = t - t0
-                                    let at = r * n + counts[r]
-                                    laneBuffer[at] = k
-                                    barBuffer[at] = columns.bar(c)
-                                    counts[r] += 1
-                                    c += 1
+                        universe.timestamps.withUnsafeBufferPointer { rowTimes in
+                            // Touch pass: one load per cache line of the block's closes, for every
+                            // member, all independent (many misses in flight at once); the gather
+                            // below then reads them from cache.
+                            var sink: UInt64 = 0
+                            for k in 0..<n {
+                                let start = universe.runStarts[k]
+                                guard start >= 0 else { continue }
+                                universe.members[k].close.withUnsafeBufferPointer { close in
+                                    var i = max(t0 - start, 0)
+                                    let end = min(t1 - start, close.count)
+                                    while i < end {
+                                        sink &+= close[i].bitPattern
+                                        i += 8
+                                    }
                                 }
-                                return c
+                            }
+                            touchSink = sink
+                            for k in 0..<n {
+                                // Each member's columns as buffers: its rows are read by pointer.
+                                cursor[k] = universe.members[k].withColumns { columns in
+                                    var c = cursor[k]
+                                    let count = columns.timestamps.count
+                                    let start = universe.runStarts[k]
+                                    if start >= 0 {
+                                        // Bars on an unbroken run of rows: row t's bar is t - start, its
+                                        // time the row's (the member's own times are not read).
+                                        let first = max(t0, start)
+                                        let last = min(t1, start + count)
+                                        guard first < last else { return min(max(t1 - start, 0), count) }
+                                        for t in first..<last {
+                                            let r = t - t0
+                                            let at = r * n + counts[r]
+                                            let i = t - start
+                                            laneBuffer[at] = k
+                                            barBuffer[at] = Bar(
+                                                timestamp: Timestamp(nanoseconds: rowTimes[t]),
+                                                open: columns.open[i],
+                                                high: columns.high[i],
+                                                low: columns.low[i],
+                                                close: columns.close[i],
+                                                volume: columns.volume[i]
+                                            )
+                                            counts[r] += 1
+                                        }
+                                        return last - start
+                                    }
+                                    for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
+                                        let r = t - t0
+                                        let at = r * n + counts[r]
+                                        laneBuffer[at] = k
+                                        barBuffer[at] = columns.bar(c)
+                                        counts[r] += 1
+                                        c += 1
+                                    }
+                                    return c
+                                }
                             }
                         }
                     }

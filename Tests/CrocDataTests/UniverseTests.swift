@@ -324,6 +324,11 @@ struct UniverseTests {
         #expect(s[0].gaps == 0 && s[0].missing == 0)
         #expect(s[1].gaps == 1 && s[1].longestGap == 10 * day && s[1].missing == 3)  // days 4, 5, 6 of the union
         #expect(u.lastCloseIndex(symbol: 1, time: 6) == 1)
+        // A fills rows 0...6 without a gap; B's bars leave rows 4, 5, 6 out; C starts at row 7.
+        let c = try series("C", days: [13, 14, 15, 16])
+        let withC = try Universe(members: [a, b, c])
+        #expect(withC.runStarts == [0, -1, 7])
+        #expect(u.runStarts == [0, -1])
         #expect(throws: UniverseError.duplicateSymbol("A", first: "member 1", second: "member 2")) { try Universe(members: [a, a]) }
         #expect(throws: UniverseError.self) { try Universe(members: []) }
     }

@@ -332,3 +332,68 @@ func workingOrdersOnLaterLanes() throws {
     let cash = 1_000 - 2 * price
     #expect(engine.equityCurve == [1_000, 1_000, cash + 2 * 94, cash + 2 * 96, cash + 2 * 97, cash + 2 * 98])
 }
+
+/// Records every slice it is shown (time, lanes, closes) and holds an equal weight of every
+/// lane with a bar, so fills, marks and equity depend on what each slice holds.
+struct SliceLog: Strategy {
+    var name: String { "slice_log" }
+    var warmupBars: Int { 0 }
+    var slices: [String] = []
+
+    mutating func onBar(_ bar: Bar, context: inout StrategyContext) {}
+
+    mutating func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
+        slices.append("\(slice.time.nanoseconds): \(zip(slice.lanes, slice.bars).map { "\($0)=\($1.open)/\($1.close)" })")
+        var weights = [Double](repeating: 0, count: context.closes.count)
+        for k in slice.lanes { weights[k] = 0.9 / Double(slice.lanes.count) }
+        try context.rebalance(weights: weights)
+    }
+}
+
+@Test("a universe run in pieces sees the same slices, fills and equity as slice by slice: members listed late, delisted early, with gaps, across row blocks")
+func universeRowsMatchSlices() throws {
+    // 40 union rows; A every row, B rows 5..<17 (an unbroken run), C rows 18..<40 with gaps,
+    // D rows 0..<3 only.
+    let rows = 40
+    func member(_ symbol: String, _ present: (Int) -> Bool, base: Double) throws -> BarSeries {
+        let all = bars((0..<rows).map { base + Double(($0 * 7 + symbol.count * 3) % 11) })
+        return try BarSeries(symbol: symbol, bars: (0..<rows).filter(present).map { all[$0] })
+    }
+    let universe = try Universe(members: [
+        try member("A", { _ in true }, base: 50),
+        try member("B", { $0 >= 5 && $0 < 17 }, base: 20),
+        try member("C", { $0 >= 18 && $0 % 5 != 2 }, base: 80),
+        try member("D", { $0 < 3 }, base: 10),
+    ])
+    #expect(universe.runStarts == [0, 5, -1, 0])
+    func engine() -> TradingEngine {
+        TradingEngine(
+            instruments: universe.symbols.map { Instrument(symbol: $0, pricePrecision: 2, quantityStep: FixedPoint("0.01")!) },
+            strategy: SliceLog(),
+            fees: FeeModel(commissionRate: FixedPoint("0.001")!),
+            cash: FixedPoint(10_000)
+        )
+    }
+    var bySlice = engine()
+    for t in 0..<rows {
+        var lanes: [Int] = []
+        var slice: [Bar] = []
+        for k in 0..<universe.count {
+            if let b = universe.bar(symbol: k, time: t) {
+                lanes.append(k)
+                slice.append(b)
+            }
+        }
+        bySlice.process(MarketSlice(time: Timestamp(nanoseconds: universe.timestamps[t]), lanes: lanes, bars: slice))
+    }
+    var inPieces = engine()
+    for range in [0..<4, 4..<21, 21..<21, 21..<40] { inPieces.process(universe, range: range) }
+    let a = try #require(bySlice.strategy as? SliceLog)
+    let b = try #require(inPieces.strategy as? SliceLog)
+    #expect(a.slices.count == rows)
+    #expect(a.slices == b.slices)
+    #expect(bySlice.fills == inPieces.fills)
+    #expect(bySlice.equityCurve == inPieces.equityCurve)
+    #expect(bySlice.portfolio == inPieces.portfolio)
+    #expect(!bySlice.fills.isEmpty && bySlice.fills.contains { $0.symbol == "B" } && bySlice.fills.contains { $0.symbol == "C" })
+}

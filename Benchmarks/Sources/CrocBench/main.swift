@@ -172,7 +172,9 @@ func benchPortfolio() throws {
     var best = Double.infinity
     var final = 0.0
     var fills = 0
-    for _ in 0..<5 {
+    // CROCBENCH_RUNS: engine runs, best counted (default 5; more for a profiler).
+    let runs = max(1, Int(ProcessInfo.processInfo.environment["CROCBENCH_RUNS"] ?? "") ?? 5)
+    for _ in 0..<runs {
         let strategy = try StrategyFactory.standard.make(
             "momentum_topk",
             parameters: ["top": .int(50), "lookback": .int(126), "rebalance": .int(21)],

@@ -30,6 +30,11 @@ public struct Universe: Sendable {
     /// The members' common time zone as their timestamps are written: `UTC`
     /// (a `Z` or `+00:00` suffix, or epoch numbers), `±HH:MM`, or `unspecified`.
     public let timeZone: String
+    /// Per member, the row of the union calendar where its bars start when they
+    /// fill one unbroken run of rows (`timestamps[start ..< start + count]`, the
+    /// usual case: listed late or delisted early, no gap between), else -1. For
+    /// such a member the bar at row t is bar `t - start`: hot loops read no times.
+    public let runStarts: [Int]
 
     /// The symbols, in member order.
     public var symbols: [String] { members.map(\.symbol) }
@@ -89,6 +94,14 @@ public struct Universe: Sendable {
         var union: [Int64] = []
         for m in members { union = Self.mergeUnique(union, m.timestamps) }
         self.timestamps = union
+        // A member's times are distinct union times: they fill the rows from its first to its
+        // last bar exactly when there are as many of them as those rows.
+        self.runStarts = members.map { m in
+            guard let first = m.timestamps.first, let last = m.timestamps.last else { return -1 }
+            let start = union.partitionPoint { $0 < first }
+            let end = union.partitionPoint { $0 < last }
+            return end - start + 1 == m.timestamps.count ? start : -1
+        }
     }
 
     /// The index of `symbol` among the members.

@@ -350,7 +350,7 @@ struct SliceLog: Strategy {
     }
 }
 
-@Test("a universe run in pieces sees the same slices, fills and equity as slice by slice: members listed late, delisted early, with gaps, across row blocks")
+@Test("a universe run in pieces sees the same slices, fills and equity as slice by slice (late, early, gappy members)")
 func universeRowsMatchSlices() throws {
     // 40 union rows; A every row, B rows 5..<17 (an unbroken run), C rows 18..<40 with gaps,
     // D rows 0..<3 only.

@@ -332,4 +332,72 @@ struct UniverseTests {
         #expect(throws: UniverseError.duplicateSymbol("A", first: "member 1", second: "member 2")) { try Universe(members: [a, a]) }
         #expect(throws: UniverseError.self) { try Universe(members: []) }
     }
+
+    /// Reads wide `text` as a universe with its rows split into `ranges` parallel ranges.
+    private static func wide(_ text: String, ranges: Int) -> Result<Universe, UniverseError> {
+        var options = CSVOptions()
+        options.allowCloseOnly = true
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { b in
+            Result { () throws(UniverseError) -> Universe in
+                try UniverseLoader.parseFile(b, file: "w.csv", options: options, ranges: ranges).universe()
+            }
+        }
+    }
+
+    @Test("a wide file read in 2 to 7 row ranges gives what one pass gives: members, gaps at the joins, errors and their lines")
+    func wideRanges() throws {
+        let rows = 40
+        let symbols = ["A", "B", "C", "D"]
+        let dates = (0..<rows).map { String(Timestamp(nanoseconds: Int64($0) * Timestamp.nanosecondsPerDay).iso8601().prefix(10)) }
+        func cell(_ s: Int, _ t: Int) -> String {
+            switch s {
+            case 1 where t < 20: return ""  // B listed at row 20
+            case 2 where t % 7 == 3 || t % 11 == 5: return ""  // C with gaps, some at the joins
+            case 3 where t > 10: return ""  // D delisted after row 10
+            default: return String(format: s == 0 ? "%.2f" : "%.4f", 10 + Double(s) + Double((t * 7 + s) % 13) / 8)
+            }
+        }
+        func text(_ edit: (inout [String]) -> Void = { _ in }) -> String {
+            var lines = (0..<rows).map { t in ([dates[t]] + symbols.indices.map { cell($0, t) }).joined(separator: ",") }
+            edit(&lines)
+            return "Date," + symbols.joined(separator: ",") + "\n" + lines.joined(separator: "\n") + "\n"
+        }
+        let one = try Self.wide(text(), ranges: 1).get()
+        #expect(one.members.map(\.count) == [40, 20, 31, 11])
+        #expect(one.members[0].pricePrecision == 2 && one.members[1].pricePrecision == 4)
+        for ranges in 2...7 {
+            let split = try Self.wide(text(), ranges: ranges).get()
+            #expect(split.members == one.members, "\(ranges) ranges")
+            #expect(split.timestamps == one.timestamps && split.runStarts == one.runStarts)
+        }
+        // One bad line at every row, so that some fall on a join: the same error (file, line,
+        // column, detail) whatever the split. A blank line in the middle shifts the line numbers.
+        let edits: [(String, (inout [String], Int) -> Void)] = [
+            ("time out of order", { lines, r in lines[r] = ([dates[max(r - 2, 0)]] + symbols.indices.map { cell($0, r) }).joined(separator: ",") }),
+            ("duplicate time", { lines, r in lines[r] = ([dates[max(r - 1, 0)]] + symbols.indices.map { cell($0, r) }).joined(separator: ",") }),
+            ("bad cell", { lines, r in lines[r] = dates[r] + ",1,x,2,3" }),
+            ("short row", { lines, r in lines[r] = dates[r] + ",1" }),
+            ("bad time", { lines, r in lines[r] = "soon,1,2,3,4" }),
+        ]
+        for (name, edit) in edits {
+            for r in 1..<rows {
+                let bad = text { lines in
+                    edit(&lines, r)
+                    lines.insert("", at: 17)
+                }
+                guard case .failure(let expected) = Self.wide(bad, ranges: 1) else {
+                    Issue.record("\(name) at row \(r): no error in one pass")
+                    continue
+                }
+                for ranges in 2...5 {
+                    guard case .failure(let error) = Self.wide(bad, ranges: ranges) else {
+                        Issue.record("\(name) at row \(r), \(ranges) ranges: no error")
+                        continue
+                    }
+                    #expect(error == expected, "\(name) at row \(r), \(ranges) ranges")
+                }
+            }
+        }
+    }
 }

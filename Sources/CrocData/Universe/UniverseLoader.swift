@@ -145,7 +145,8 @@ public enum UniverseLoader {
         }
     }
 
-    static func parseFile(_ p: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, ranges: Int? = nil) throws(UniverseError) -> ParsedFile {
+    static func parseFile(_ p: UnsafeBufferPointer<UInt8>, file: String, options: CSVOptions, ranges: Int? = nil) throws(UniverseError) -> ParsedFile
+    {
         guard p.count > 0 else { throw .csv(CSVError(.empty, file: file, line: 0, detail: "no header line")) }
         let (names, _) = header(p, delimiter: options.delimiter)
         let lower = names.map { $0.lowercased() }

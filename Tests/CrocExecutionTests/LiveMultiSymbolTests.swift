@@ -138,16 +138,15 @@ struct LiveMultiSymbolTests {
         }
         let store = try SQLiteOrderStore(path: tempPath("rotation.sqlite"), durability: .powerLoss, exclusive: true)
         let (result, ex, _) = try await liveRun(fake, store: store, strategy: Rotate(), slices: 4) { i in
-            // The rotation's first order (the sale) is answered 120 ms after the venue booked it
-            // (inside the executor's receive window: an answer, not an ambiguous failure).
-            if i == 2 { fake.state.withLock { $0.faults["POST /api/v3/order"] = [.delayAfterProcessing(.milliseconds(120))] } }
+            // The rotation's first order (the sale) is answered 400 ms after the venue booked it.
+            if i == 2 { fake.state.withLock { $0.faults["POST /api/v3/order"] = [.delayAfterProcessing(.milliseconds(400))] } }
         }
         await ex.shutdown()
         let orders = fake.orders
         #expect(orders.map { "\($0.side) \($0.symbol) \($0.origQty)" } == ["BUY BTCUSDT 3", "SELL BTCUSDT 3", "BUY ETHUSDT 16"])
         let sale = try #require(orders.first { $0.side == "SELL" })
         let buy = try #require(orders.last)
-        #expect(buy.time - sale.time >= 100, "the buy reached the venue \(buy.time - sale.time) ms after the sale, before its answer")
+        #expect(buy.time - sale.time >= 350, "the buy reached the venue \(buy.time - sale.time) ms after the sale, before its answer")
         #expect(result.ordersRefused == 0 && result.sellsUnsettled == 0)
         #expect(result.engine.position(of: "ETHUSDT") == FixedPoint(16) && result.engine.position(of: "BTCUSDT") == .zero)
     }
@@ -162,8 +161,8 @@ struct LiveMultiSymbolTests {
             $0.fillPrices = ["ETHUSDT": FixedPoint(50)]
         }
         let store = try SQLiteOrderStore(path: tempPath("rotation-late.sqlite"), durability: .powerLoss, exclusive: true)
-        let (result, ex, _) = try await liveRun(fake, store: store, strategy: Rotate(), slices: 6, settleTimeout: .milliseconds(20)) { i in
-            if i == 2 { fake.state.withLock { $0.faults["POST /api/v3/order"] = [.delayAfterProcessing(.milliseconds(120))] } }
+        let (result, ex, _) = try await liveRun(fake, store: store, strategy: Rotate(), slices: 8, settleTimeout: .milliseconds(50)) { i in
+            if i == 2 { fake.state.withLock { $0.faults["POST /api/v3/order"] = [.delayAfterProcessing(.milliseconds(400))] } }
         }
         await ex.shutdown()
         #expect(result.sellsUnsettled == 1)

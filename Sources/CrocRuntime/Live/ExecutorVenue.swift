@@ -103,11 +103,6 @@ public final class ExecutorVenue: LiveVenue, Sendable {
         await executor.waitUntilIdle(timeout: timeout)
     }
 
-    /// Waits until the executor has no order in flight (sent and answered, or given up), for any venue.
-    public func awaitAnswers(timeout: Duration) async -> Bool {
-        await executor.waitUntilIdle(timeout: timeout)
-    }
-
     /// Cancels through the executor; failures are logged by it.
     public func cancel(clientOrderID: String) async {
         try? await executor.cancel(clientOrderID: clientOrderID)

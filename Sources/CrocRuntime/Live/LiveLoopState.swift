@@ -22,7 +22,6 @@ struct LiveLoopState {
     var events = 0
     var submitted = 0
     var refused = 0
-    var sellsUnsettled = 0
     var late = 0
     var missing = 0
     var lastTime: Timestamp?
@@ -86,8 +85,7 @@ struct LiveLoopState {
             ordersRefused: refused,
             lateBars: late,
             missingBars: missing,
-            tickToOrderNanos: samples,
-            sellsUnsettled: sellsUnsettled
+            tickToOrderNanos: samples
         )
     }
 
@@ -212,24 +210,16 @@ struct LiveLoopState {
         received: ContinuousClock.Instant,
         submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
     ) async {
-        // Sells first, and answered, before any buy, on every venue (a real one too): the
-        // executor sends orders concurrently, so without this a buy could reach the venue before
-        // the sell that pays for it (a rebalance's plan counts on the sells' proceeds).
+        // Sells first, and settled, before any buy: the executor sends orders concurrently, so
+        // without this a buy could reach the venue before the sell that pays for it (a
+        // rebalance's plan counts on the sells' proceeds).
         let isBuy: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .buy } else { return false } }
         let isSell: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .sell } else { return false } }
         if commands.contains(where: isBuy), commands.contains(where: isSell) {
             await sendInOrder(commands.filter { !isBuy($0) }, time: time, received: received, submitOrder: submitOrder)
             if let venue {
-                let answered = await venue.awaitAnswers(timeout: settings.settleTimeout)
+                await venue.settle(timeout: settings.settleTimeout)
                 if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
-                if !answered {
-                    sellsUnsettled += 1
-                    metrics.sellsUnsettled.increment()
-                    logger.warning(
-                        "a rebalance's sells were not all answered in time; its buys go out on the cash booked so far",
-                        metadata: ["bar_time": "\(time)", "waited": "\(settings.settleTimeout)", "cash": "\(engine.portfolio.cash)"]
-                    )
-                }
             }
             await sendInOrder(commands.filter(isBuy), time: time, received: received, submitOrder: submitOrder)
             return

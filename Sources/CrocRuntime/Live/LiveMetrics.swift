@@ -28,8 +28,6 @@ public struct LiveMetrics: Sendable {
     public let fills: Counter
     /// Strategy failures.
     public let strategyErrors: Counter
-    /// Rebalances whose buys went out before all their sells were answered (the wait timed out).
-    public let sellsUnsettled: Counter
     /// Feed reconnections.
     public let reconnects: Counter
     /// Equity at the last close.
@@ -50,7 +48,6 @@ public struct LiveMetrics: Sendable {
         ordersRefused = Counter(label: "crocbot_live_orders_refused_total", factory: factory)
         fills = Counter(label: "crocbot_live_fills_total", factory: factory)
         strategyErrors = Counter(label: "crocbot_strategy_errors_total", factory: factory)
-        sellsUnsettled = Counter(label: "crocbot_rebalance_sells_unsettled_total", factory: factory)
         reconnects = Counter(label: "crocbot_feed_reconnects_total", factory: factory)
         equity = Gauge(label: "crocbot_equity", factory: factory)
         drawdown = Gauge(label: "crocbot_drawdown_ratio", factory: factory)

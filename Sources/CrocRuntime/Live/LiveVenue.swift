@@ -21,11 +21,6 @@ public protocol LiveVenue: Sendable {
     func drainEvents() -> [ExecutorEvent]
     /// Called after the engine's orders for an event were handed over.
     func settle(timeout: Duration) async
-    /// Waits until every order handed over so far is answered (filled, refused or working at
-    /// the venue), on any venue, real ones included; at most `timeout`. Between a rebalance's
-    /// sells and its buys: the buys were sized on the sells' proceeds.
-    /// - Returns: Whether all were answered in time.
-    func awaitAnswers(timeout: Duration) async -> Bool
     /// Cancels a working order by the executor's client order id.
     func cancel(clientOrderID: String) async
     /// Tells the venue the symbol of the stream's bars (bars carry none).

@@ -594,17 +594,8 @@ public struct TradingEngine: Sendable {
         context.positions.withUnsafeBufferPointer { q in
             context.closes.withUnsafeBufferPointer { c in
                 for k in heldLanes {
-                    // A whole number of units (shares): units × price is exact, one multiplication
-                    // (what `*` computes then, without its 128-bit path).
                     let raw = q[k].raw
-                    if raw % FixedPoint.scale == 0 {
-                        let (value, overflow) = (raw / FixedPoint.scale).multipliedReportingOverflow(by: c[k].raw)
-                        if !overflow {
-                            equity += FixedPoint(raw: value)
-                            continue
-                        }
-                    }
-                    equity += q[k] * c[k]
+                    equity += Self.markedValue(q[k], raw % FixedPoint.scale == 0 ? raw / FixedPoint.scale : 0, c[k])
                 }
             }
         }

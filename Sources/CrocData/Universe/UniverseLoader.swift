@@ -1,5 +1,6 @@
 import CrocCore
 import Foundation
+import Synchronization
 
 /// Reads a `Universe` from disk, in any of its three layouts:
 ///
@@ -236,28 +237,6 @@ public enum UniverseLoader {
 
     // MARK: Wide
 
-    /// The ranges' chunks as their tasks finish.
-    final class WideResults: @unchecked Sendable {
-        private let lock = NSLock()
-        private var chunks: [WideChunk?]
-
-        init(_ count: Int) { chunks = [WideChunk?](repeating: nil, count: count) }
-
-        func set(_ i: Int, _ chunk: WideChunk) {
-            lock.lock()
-            chunks[i] = chunk
-            lock.unlock()
-        }
-
-        func take() -> [WideChunk?] {
-            lock.lock()
-            defer { lock.unlock() }
-            let all = chunks
-            chunks = []
-            return all
-        }
-    }
-
     /// Closes of a range of rows, `stride` slots per symbol, in one allocation.
     final class FlatCloses: @unchecked Sendable {
         let base: UnsafeMutablePointer<Double>
@@ -303,13 +282,15 @@ public enum UniverseLoader {
         var lastLine = 0
         var error: UniverseError?
 
-        init(symbols: Int, capacity: Int) {
+        /// Empty, with room for `capacity` rows (and as many closes per symbol unless they go to `flat`).
+        init(symbols: Int, capacity: Int, flat: FlatCloses? = nil) {
             rowTimes = [Int64](reservingCapacity: capacity)
             times = [[Int64]](repeating: [], count: symbols)
             own = [Bool](repeating: false, count: symbols)
             firstRow = [Int](repeating: -1, count: symbols)
             lastRow = [Int](repeating: -1, count: symbols)
-            closes = (0..<symbols).map { _ in [Double](reservingCapacity: capacity) }
+            closes = (0..<symbols).map { _ in [Double](reservingCapacity: flat == nil ? capacity : 0) }
+            self.flat = flat
             counts = [Int](repeating: 0, count: symbols)
             fractions = [Int](repeating: 0, count: symbols)
         }
@@ -366,21 +347,9 @@ public enum UniverseLoader {
         let timeName = context.timeName
         let names = [timeName] + symbols
         let delim = options.delimiter
-        var failure: UniverseError?
-        var rowTimes = [Int64](reservingCapacity: capacity)
-        var times = symbols.map { _ in [Int64]() }
-        var own = [Bool](repeating: false, count: symbols.count)
-        var firstRow = [Int](repeating: -1, count: symbols.count)
-        var lastRow = [Int](repeating: -1, count: symbols.count)
-        var closes = symbols.map { _ in [Double](reservingCapacity: flat == nil ? capacity : 0) }
-        var counts = [Int](repeating: 0, count: symbols.count)
+        var chunk = WideChunk(symbols: symbols.count, capacity: capacity, flat: flat)
         let flatBase = flat?.base
         let stride = flat?.stride ?? 0
-        var firstTime: Int64?
-        var firstDataLine = 0
-        var fractions = [Int](repeating: 0, count: symbols.count)
-        var lastTime = Int64.min
-        var lastLine = 0
         do {
             try forEachDataLine(p, from: range.lowerBound, to: range.upperBound, firstLine: firstLine) { (line, row) throws(UniverseError) in
                 let contentEnd = row.upperBound
@@ -400,24 +369,24 @@ public enum UniverseLoader {
                             let text = String(decoding: UnsafeBufferPointer(start: base + a, count: min(b - a, 64)), as: UTF8.self)
                             throw .csv(CSVError(.badTimestamp, file: file, line: line, column: 1, columnName: timeName, detail: "'\(text)'"))
                         }
-                        guard t > lastTime else {
+                        guard t > chunk.lastTime else {
                             throw .csv(
                                 CSVError(
-                                    t == lastTime ? .duplicateTimestamp : .outOfOrderTimestamp,
+                                    t == chunk.lastTime ? .duplicateTimestamp : .outOfOrderTimestamp,
                                     file: file,
                                     line: line,
                                     column: 1,
                                     columnName: timeName,
-                                    detail: "\(Timestamp(nanoseconds: t)) after \(Timestamp(nanoseconds: lastTime)) on line \(lastLine)"
+                                    detail: "\(Timestamp(nanoseconds: t)) after \(Timestamp(nanoseconds: chunk.lastTime)) on line \(chunk.lastLine)"
                                 )
                             )
                         }
                         time = t
-                        if firstTime == nil {
-                            firstTime = t
-                            firstDataLine = line
+                        if chunk.firstTime == nil {
+                            chunk.firstTime = t
+                            chunk.firstLine = line
                         }
-                        rowTimes.append(t)
+                        chunk.rowTimes.append(t)
                     } else if column <= symbols.count {
                         let k = column - 1
                         func fail(_ code: CSVError.Code, _ detail: String) -> UniverseError {
@@ -434,23 +403,23 @@ public enum UniverseLoader {
                             if v < CSVBarLoader.minPrice {
                                 throw fail(.outOfRange, "\(v) is below the smallest price \(CSVBarLoader.minPrice) (it would round to zero)")
                             }
-                            fractions[k] = max(fractions[k], fraction)
-                            let r = rowTimes.count - 1
-                            if firstRow[k] < 0 {
-                                firstRow[k] = r
-                            } else if !own[k] && lastRow[k] != r - 1 {
+                            chunk.fractions[k] = max(chunk.fractions[k], fraction)
+                            let r = chunk.rowTimes.count - 1
+                            if chunk.firstRow[k] < 0 {
+                                chunk.firstRow[k] = r
+                            } else if !chunk.own[k] && chunk.lastRow[k] != r - 1 {
                                 // A gap inside the symbol's run: from here on its times are its own.
-                                times[k] = Array(rowTimes[firstRow[k]...lastRow[k]])
-                                own[k] = true
+                                chunk.times[k] = Array(chunk.rowTimes[chunk.firstRow[k]...chunk.lastRow[k]])
+                                chunk.own[k] = true
                             }
-                            if own[k] { times[k].append(time) }
-                            lastRow[k] = r
+                            if chunk.own[k] { chunk.times[k].append(time) }
+                            chunk.lastRow[k] = r
                             if let flatBase {
-                                flatBase[k &* stride &+ counts[k]] = v
+                                flatBase[k &* stride &+ chunk.counts[k]] = v
                             } else {
-                                closes[k].append(v)
+                                chunk.closes[k].append(v)
                             }
-                            counts[k] &+= 1
+                            chunk.counts[k] &+= 1
                         }
                     } else {
                         throw .csv(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns"))
@@ -472,27 +441,12 @@ public enum UniverseLoader {
                         )
                     )
                 }
-                lastTime = time
-                lastLine = line
+                chunk.lastTime = time
+                chunk.lastLine = line
             }
         } catch {
-            failure = error
+            chunk.error = error
         }
-        var chunk = WideChunk(symbols: 0, capacity: 0)
-        chunk.rowTimes = rowTimes
-        chunk.times = times
-        chunk.own = own
-        chunk.firstRow = firstRow
-        chunk.lastRow = lastRow
-        chunk.closes = closes
-        chunk.flat = flat
-        chunk.counts = counts
-        chunk.fractions = fractions
-        chunk.firstTime = firstTime
-        chunk.firstLine = firstDataLine
-        chunk.lastTime = lastTime
-        chunk.lastLine = lastLine
-        chunk.error = failure
         return chunk
     }
 
@@ -558,25 +512,27 @@ public enum UniverseLoader {
         var firstLines = [Int](repeating: 1, count: parts)  // the `line` before each range's first
         for i in 1..<max(parts, 1) { firstLines[i] = firstLines[i - 1] + newlines[i - 1] }
         let context = WideContext(file: file, options: options, pattern: pattern, symbols: symbols, timeName: names[0])
-        let results = WideResults(parts)
+        let results = Mutex([WideChunk?](repeating: nil, count: parts))
         let lines = firstLines
         let rows = newlines
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let bytes = UnsafeBufferPointer(start: UnsafePointer<UInt8>(bitPattern: address)!, count: size)
+            let chunk: WideChunk
             if parts == 1 {
-                results.set(0, parseWideRows(bytes, cuts[0]..<cuts[1], firstLine: 1, context, capacity: max(16, bodyBytes / rowBytes)))
+                chunk = parseWideRows(bytes, cuts[0]..<cuts[1], firstLine: 1, context, capacity: max(16, bodyBytes / rowBytes))
             } else if i == 0 {
                 // The first range's closes go to one array per symbol, sized for its rows (the
                 // later ranges' closes are appended to them once the file's bytes are released:
                 // room for the whole file here made this range slower, ~46 ms against ~37 ms for
                 // the 10 MB benchmark file).
-                results.set(0, parseWideRows(bytes, cuts[0]..<cuts[1], firstLine: 1, context, capacity: rows[0]))
+                chunk = parseWideRows(bytes, cuts[0]..<cuts[1], firstLine: 1, context, capacity: rows[0])
             } else {
                 let flat = FlatCloses(symbols: symbols.count, stride: rows[i])
-                results.set(i, parseWideRows(bytes, cuts[i]..<cuts[i + 1], firstLine: lines[i], context, capacity: rows[i], flat: flat))
+                chunk = parseWideRows(bytes, cuts[i]..<cuts[i + 1], firstLine: lines[i], context, capacity: rows[i], flat: flat)
             }
+            results.withLock { $0[i] = chunk }
         }
-        return WidePending(chunks: results.take(), file: file, names: names, zone: zone(of: p, options: options))
+        return WidePending(chunks: results.withLock { $0 }, file: file, names: names, zone: zone(of: p, options: options))
     }
 
     /// A wide file's row ranges, parsed, to be joined into its universe.

@@ -70,7 +70,13 @@ struct AgentRunCommand: AsyncParsableCommand {
         let configuration = makeConfiguration(cfg.agent)
         let a = cfg.agent
         let key = ProcessInfo.processInfo.environment[a.apiKeyEnv]
-        let settings = LLMSettings(baseURL: a.baseURL, model: a.model, apiKey: key)
+        let settings = LLMSettings(
+            baseURL: a.baseURL,
+            model: a.model,
+            apiKey: key,
+            timeout: .milliseconds(Int64((a.llmRequestTimeoutSeconds * 1000).rounded())),
+            maxAttempts: a.llmMaxAttempts
+        )
         let llm: any LLMClient = a.provider == "anthropic" ? AnthropicClient(settings: settings) : OpenAICompatibleClient(settings: settings)
         let agent = AICodeRefactorAgent(configuration: configuration, llm: llm, logger: Logger(label: "crocbot.agent"))
         if once {

@@ -31,6 +31,18 @@ private struct HoldTargets: Strategy {
     }
 }
 
+/// Buys 3 BTC on slice 1, then rotates on slice 2: BTC sold, 80 % of equity in ETH (the buy
+/// needs the sale's proceeds).
+private struct Rotate: Strategy {
+    var name: String { "rotate" }
+    var warmupBars: Int { 0 }
+    func onBar(_ bar: Bar, context: inout StrategyContext) {}
+    func onSlice(_ slice: MarketSlice, context: inout StrategyContext) throws {
+        if context.barIndex == 1 { _ = try context.orderTargetQuantity("BTCUSDT", FixedPoint(3)) }
+        if context.barIndex == 2 { try context.rebalance(to: ["ETHUSDT": 0.8, "BTCUSDT": 0]) }
+    }
+}
+
 /// A slice of BTCUSDT at 100 and ETHUSDT at 50 (lanes 0 and 1), minute `i`.
 private func slice(_ i: Int) -> MarketSlice {
     let t = Timestamp(nanoseconds: Int64(1_700_000_000 + i * 60) * 1_000_000_000)
@@ -54,7 +66,9 @@ private func liveRun(
     strategy: any Strategy,
     slices: Int,
     symbols: [String] = ["BTCUSDT", "ETHUSDT"],
-    budget: Money = FixedPoint(1000)
+    budget: Money = FixedPoint(1000),
+    settleTimeout: Duration = .seconds(5),
+    beforeSlice: (Int) -> Void = { _ in }
 ) async throws -> (LiveLoopResult, MarketOrderExecutor, LivePortfolioStart) {
     let client = BinanceSpotClient(
         credentials: BinanceCredentials(apiKey: fake.apiKey, secretKey: fake.secret),
@@ -87,6 +101,7 @@ private func liveRun(
         instruments: rules.map { Instrument(symbol: $0.symbol, pricePrecision: $0.pricePrecision, quantityStep: $0.stepSize) }
     )
     settings.startPositions = start.positions
+    settings.settleTimeout = settleTimeout
     let stream = InMemoryStream(capacity: 16)
     let venue = ExecutorVenue(executor: ex)
     let loop = Task {
@@ -100,6 +115,7 @@ private func liveRun(
         )
     }
     for i in 0..<slices {
+        beforeSlice(i)
         try await stream.send(.slice(slice(i)))
         try await Task.sleep(for: .milliseconds(30))
         _ = await ex.waitUntilIdle(timeout: .seconds(5))
@@ -111,6 +127,51 @@ private func liveRun(
 
 @Suite("Live trading several symbols on one account against the local venue", .serialized)
 struct LiveMultiSymbolTests {
+    /// The rotation of `Rotate` on the local venue over `slices` slices, its sale (the
+    /// rotation's first order) answered `delay` after the venue booked it.
+    private func rotation(delay: Duration, settleTimeout: Duration, slices: Int = 4) async throws -> (LiveLoopResult, [FakeBinance.Order]) {
+        let fake = FakeBinance()
+        try await fake.start()
+        defer { fake.stop() }
+        fake.state.withLock {
+            $0.balances = [("USDT", "1000.00000000", "0.00000000")]
+            $0.fillPrices = ["ETHUSDT": FixedPoint(50)]
+        }
+        let store = try SQLiteOrderStore(path: tempPath("rotation.sqlite"), durability: .powerLoss, exclusive: true)
+        let (result, ex, _) = try await liveRun(fake, store: store, strategy: Rotate(), slices: slices, settleTimeout: settleTimeout) { i in
+            if i == 2 { fake.state.withLock { $0.faults["POST /api/v3/order"] = [.delayAfterProcessing(delay)] } }
+        }
+        await ex.shutdown()
+        return (result, fake.orders)
+    }
+
+    @Test("a real venue's rebalance: its buy goes out only once the sale that pays for it is answered")
+    func rotationWaitsForTheSale() async throws {
+        let (result, orders) = try await rotation(delay: .milliseconds(100), settleTimeout: .seconds(5))
+        #expect(orders.map { "\($0.side) \($0.symbol) \($0.origQty)" } == ["BUY BTCUSDT 3", "SELL BTCUSDT 3", "BUY ETHUSDT 16"])
+        let sale = try #require(orders.first { $0.side == "SELL" })
+        let buy = try #require(orders.last)
+        // Without the wait the buy reaches the venue 0-4 ms after the sale, before its answer.
+        #expect(buy.time - sale.time >= 90, "the buy reached the venue \(buy.time - sale.time) ms after the sale, before its answer")
+        #expect(result.ordersRefused == 0 && result.sellsUnanswered == 0)
+        #expect(result.engine.position(of: "ETHUSDT") == FixedPoint(16) && result.engine.position(of: "BTCUSDT") == .zero)
+        #expect(result.engine.fills.map { "\($0.side) \($0.symbol) \($0.quantity)" } == ["buy BTCUSDT 3", "sell BTCUSDT 3", "buy ETHUSDT 16"])
+    }
+
+    @Test("a sale answered after the wait: the rebalance's buy goes out anyway, counted and logged, and every fill is booked")
+    func rotationPastTheWait() async throws {
+        // The rotation on the last slice: the sale's answer comes after the stream's last event
+        // (a second late: still after the 20 ms wait on a machine too loaded to run it in time).
+        let (result, orders) = try await rotation(delay: .seconds(1), settleTimeout: .milliseconds(20), slices: 3)
+        #expect(result.sellsUnanswered == 1)
+        #expect(orders.map { "\($0.side) \($0.symbol)" } == ["BUY BTCUSDT", "SELL BTCUSDT", "BUY ETHUSDT"])
+        // The late sale's fill still reaches the books (when the stream ends): nothing is lost.
+        #expect(
+            result.engine.position(of: "BTCUSDT") == .zero && result.engine.position(of: "ETHUSDT") == FixedPoint(16),
+            "BTC \(result.engine.position(of: "BTCUSDT")), ETH \(result.engine.position(of: "ETHUSDT")), fills \(result.engine.fills.map { "\($0.side) \($0.symbol) \($0.quantity)" })"
+        )
+    }
+
     @Test func ordersForEachSymbolReachTheVenueAndARestartResumesEveryPosition() async throws {
         let fake = FakeBinance()
         try await fake.start()

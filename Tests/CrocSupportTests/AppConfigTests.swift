@@ -138,9 +138,10 @@ struct AppConfigTests {
         #expect(!d.applyChanges && d.confidenceThreshold == 0.7 && d.validation == AgentConfig.defaultValidation)
         #expect(!d.fullSuite && d.isolateNetwork && d.workspaceCache == "~/.cache/crocbot-agent" && d.keepEnvironment.isEmpty)
         #expect(d.denyList.contains(".ci/") && d.provider == "openai" && d.apiKeyEnv == "OPENAI_API_KEY")
+        #expect(d.llmMaxAttempts == 3 && d.llmRequestTimeoutSeconds == 120)
         let yaml = """
             agent:
-              llm: {provider: anthropic, baseURL: "https://api.anthropic.com/v1", model: claude, apiKeyEnv: ANTHROPIC_API_KEY}
+              llm: {provider: anthropic, baseURL: "https://api.anthropic.com/v1", model: claude, apiKeyEnv: ANTHROPIC_API_KEY, maxAttempts: 5, requestTimeoutSeconds: 30.5}
               applyChanges: true
               confidenceThreshold: 0.9
               retries: 1
@@ -154,6 +155,7 @@ struct AppConfigTests {
             """
         let a = try AppConfig(from: try AppConfig.parse(text: yaml), source: "a.yaml").agent
         #expect(a.provider == "anthropic" && a.baseURL == "https://api.anthropic.com/v1" && a.apiKeyEnv == "ANTHROPIC_API_KEY")
+        #expect(a.llmMaxAttempts == 5 && a.llmRequestTimeoutSeconds == 30.5)
         #expect(a.applyChanges && a.confidenceThreshold == 0.9 && a.retries == 1 && a.validation == ["pytest -q"] && a.denyList == ["secrets/"])
         #expect(a.latencyThresholds == ["crocbot_tick_to_order_seconds": 0.00005, "other": 1])
         #expect(a.fullSuite && a.workspaceCache.isEmpty && !a.isolateNetwork && a.keepEnvironment == ["CROCBOT_TEST_POSTGRES"])
@@ -164,7 +166,9 @@ struct AppConfigTests {
             ("agent: {validation: swift test}", "agent.validation"), ("agent: {timeoutSeconds: 0}", "agent.timeoutSeconds"),
             ("agent: {maxFiles: 0}", "agent.maxFiles"), ("agent: {repeatThreshold: 0}", "agent.repeatThreshold"),
             ("agent: {latencyThresholds: {x: fast}}", "agent.latencyThresholds.x"), ("agent: {apply: true}", "agent.apply"),
-            ("agent: {llm: {key: abc}}", "agent.llm.key"),
+            ("agent: {llm: {key: abc}}", "agent.llm.key"), ("agent: {llm: {maxAttempts: 0}}", "agent.llm.maxAttempts"),
+            ("agent: {llm: {maxAttempts: 11}}", "agent.llm.maxAttempts"),
+            ("agent: {llm: {requestTimeoutSeconds: 0}}", "agent.llm.requestTimeoutSeconds"),
         ] {
             let e = #expect(throws: ConfigError.self) { try AppConfig(from: try AppConfig.parse(text: text), source: "a.yaml") }
             #expect(e?.keyPath == path, "\(text): \(e.map { String(describing: $0) } ?? "no error")")

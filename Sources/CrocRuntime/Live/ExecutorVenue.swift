@@ -103,6 +103,9 @@ public final class ExecutorVenue: LiveVenue, Sendable {
         await executor.waitUntilIdle(timeout: timeout)
     }
 
+    /// With a simulated venue: its orders fill at later bars (or this bar's close), as a backtest's.
+    public var fillsOnBars: Bool { simulated != nil }
+
     /// Cancels through the executor; failures are logged by it.
     public func cancel(clientOrderID: String) async {
         try? await executor.cancel(clientOrderID: clientOrderID)

@@ -63,6 +63,7 @@ public func runLiveLoop<Stream: MarketDataStream>(
             try Task.checkCancellation()
             await loop.handle(event, submitOrder: submitOrder)
         }
+        loop.finish()
         return loop.result
     }
     // With an operator channel: market events and controls merge into one sequence, so a
@@ -91,7 +92,9 @@ public func runLiveLoop<Stream: MarketDataStream>(
             switch input {
             case .event(let event): await loop.handle(event, submitOrder: submitOrder)
             case .control(let action): await loop.control(action, submitOrder: submitOrder)
-            case .end: return
+            case .end:
+                loop.finish()
+                return
             case .failed(let error): throw error
             }
         }

@@ -26,4 +26,7 @@ public struct LiveLoopResult: Sendable {
     /// Tick-to-order latencies in nanoseconds (event in → order handed over),
     /// at most `LiveLoopSettings.latencySamples` of them.
     public var tickToOrderNanos: [Int64]
+    /// Rebalances whose buys went out before every market sell of theirs was answered (the
+    /// wait, `LiveLoopSettings.settleTimeout`, ran out; each is logged as a warning).
+    public var sellsUnanswered = 0
 }

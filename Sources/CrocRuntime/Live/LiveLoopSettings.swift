@@ -35,6 +35,8 @@ public struct LiveLoopSettings: Sendable {
     /// How long to wait, after handing orders over, for the venue to have them
     /// (paper venues: keeps a replay deterministic; real venues: keep it short).
     public var settleTimeout: Duration
+    /// How often the loop books the venue's answers while a rebalance's buys wait for its sells.
+    public var answerPoll: Duration = .milliseconds(2)
     /// How many tick-to-order samples to keep for `LiveLoopResult` (benchmarks).
     public var latencySamples: Int
     /// The pre-trade limits the engine applies (the same checks as a backtest's).

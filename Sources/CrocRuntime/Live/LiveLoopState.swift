@@ -22,6 +22,7 @@ struct LiveLoopState {
     var events = 0
     var submitted = 0
     var refused = 0
+    var sellsUnanswered = 0
     var late = 0
     var missing = 0
     var lastTime: Timestamp?
@@ -85,8 +86,19 @@ struct LiveLoopState {
             ordersRefused: refused,
             lateBars: late,
             missingBars: missing,
-            tickToOrderNanos: samples
+            tickToOrderNanos: samples,
+            sellsUnanswered: sellsUnanswered
         )
+    }
+
+    /// At the stream's end: books the answers that came after the last event's (a fill the
+    /// executor received while the loop waited for the next bar is in the result, not lost).
+    mutating func finish() {
+        guard let venue else { return }
+        if apply(venue.drainEvents(), processed: true) {
+            engine.remarkLastEquity()
+            if let time = lastTime { publish(time: time, event: nil) }
+        }
     }
 
     mutating func handle(_ event: MarketEvent, submitOrder: @Sendable (OrderIntent) async -> SignalOutcome) async {
@@ -210,16 +222,17 @@ struct LiveLoopState {
         received: ContinuousClock.Instant,
         submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
     ) async {
-        // Sells first, and settled, before any buy: the executor sends orders concurrently, so
+        // Sells first, and answered, before any buy: the executor sends orders concurrently, so
         // without this a buy could reach the venue before the sell that pays for it (a
         // rebalance's plan counts on the sells' proceeds).
         let isBuy: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .buy } else { return false } }
         let isSell: (StrategyCommand) -> Bool = { if case .submit(let o) = $0 { return o.side == .sell } else { return false } }
         if commands.contains(where: isBuy), commands.contains(where: isSell) {
-            await sendInOrder(commands.filter { !isBuy($0) }, time: time, received: received, submitOrder: submitOrder)
+            let sells = await sendInOrder(commands.filter { !isBuy($0) }, time: time, received: received, submitOrder: submitOrder)
             if let venue {
                 await venue.settle(timeout: settings.settleTimeout)
                 if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
+                if !venue.fillsOnBars { await awaitAnswers(to: sells, from: venue, time: time) }
             }
             await sendInOrder(commands.filter(isBuy), time: time, received: received, submitOrder: submitOrder)
             return
@@ -227,12 +240,43 @@ struct LiveLoopState {
         await sendInOrder(commands, time: time, received: received, submitOrder: submitOrder)
     }
 
+    /// Books the venue's answers until none of the market orders handed over as `clientIDs`
+    /// is working (each filled, refused or ended), at most `settleTimeout`: on a real venue
+    /// (whose `settle` returns at once) the executor answers asynchronously, and a rebalance's
+    /// buys are sized on the cash its sells brought. Past the wait the buys go out on the cash
+    /// booked so far (the venue refuses what it does not cover): logged as a warning and counted
+    /// in `crocbot_rebalance_sells_unanswered_total`; the late answer is booked when it comes.
+    private mutating func awaitAnswers(to clientIDs: [String], from venue: any LiveVenue, time: Timestamp) async {
+        let deadline = ContinuousClock.now + settings.settleTimeout
+        while clientIDs.contains(where: { bridge.isWorking(clientOrderID: $0) }) {
+            guard ContinuousClock.now < deadline, !Task.isCancelled else {
+                let waiting = clientIDs.filter { bridge.isWorking(clientOrderID: $0) }
+                sellsUnanswered += 1
+                metrics.sellsUnanswered.increment()
+                logger.warning(
+                    "a rebalance's sells were not all answered in time; its buys go out on the cash booked so far",
+                    metadata: [
+                        "bar_time": "\(time)", "waited": "\(settings.settleTimeout)", "client_order_ids": "\(waiting.joined(separator: ","))",
+                        "cash": "\(engine.portfolio.cash)",
+                    ]
+                )
+                return
+            }
+            try? await Task.sleep(for: settings.answerPoll)
+            if apply(venue.drainEvents(), processed: true) { engine.remarkLastEquity() }
+        }
+    }
+
+    /// Hands `commands` over one by one.
+    /// - Returns: The client order ids of the market sells the executor took.
+    @discardableResult
     private mutating func sendInOrder(
         _ commands: [StrategyCommand],
         time: Timestamp,
         received: ContinuousClock.Instant,
         submitOrder: @Sendable (OrderIntent) async -> SignalOutcome
-    ) async {
+    ) async -> [String] {
+        var sells: [String] = []
         for command in commands {
             switch command {
             case .cancel(let id):
@@ -257,6 +301,7 @@ struct LiveLoopState {
                 case .accepted(let clientID):
                     submitted += 1
                     bridge.accepted(order.id, clientOrderID: clientID)
+                    if order.side == .sell, case .market = order.type { sells.append(clientID) }
                     logger.info(
                         "order handed to executor",
                         metadata: [
@@ -271,6 +316,7 @@ struct LiveLoopState {
                 }
             }
         }
+        return sells
     }
 
     /// The executor's form of an engine order; nil (and the order ended) when it cannot be sent.

@@ -28,6 +28,8 @@ public struct LiveMetrics: Sendable {
     public let fills: Counter
     /// Strategy failures.
     public let strategyErrors: Counter
+    /// Rebalances whose buys went out before all their sells were answered (the wait timed out).
+    public let sellsUnanswered: Counter
     /// Feed reconnections.
     public let reconnects: Counter
     /// Equity at the last close.
@@ -48,6 +50,7 @@ public struct LiveMetrics: Sendable {
         ordersRefused = Counter(label: "crocbot_live_orders_refused_total", factory: factory)
         fills = Counter(label: "crocbot_live_fills_total", factory: factory)
         strategyErrors = Counter(label: "crocbot_strategy_errors_total", factory: factory)
+        sellsUnanswered = Counter(label: "crocbot_rebalance_sells_unanswered_total", factory: factory)
         reconnects = Counter(label: "crocbot_feed_reconnects_total", factory: factory)
         equity = Gauge(label: "crocbot_equity", factory: factory)
         drawdown = Gauge(label: "crocbot_drawdown_ratio", factory: factory)

@@ -21,6 +21,10 @@ public protocol LiveVenue: Sendable {
     func drainEvents() -> [ExecutorEvent]
     /// Called after the engine's orders for an event were handed over.
     func settle(timeout: Duration) async
+    /// Whether orders fill only when a later bar reaches the venue (a simulated venue replaying
+    /// bars, as a backtest fills): then a rebalance's buys do not wait for its sells' fills (the
+    /// venue matches them after the sells, at the same bar). A real venue answers in its own time.
+    var fillsOnBars: Bool { get }
     /// Cancels a working order by the executor's client order id.
     func cancel(clientOrderID: String) async
     /// Tells the venue the symbol of the stream's bars (bars carry none).
@@ -30,6 +34,8 @@ public protocol LiveVenue: Sendable {
 }
 
 extension LiveVenue {
+    /// A real venue's answer: no.
+    public var fillsOnBars: Bool { false }
     /// Ignores the symbol.
     public func bind(symbol: String) {}
     /// Binds the first symbol.

@@ -99,6 +99,10 @@ public struct OrderBridge: Sendable {
     /// Orders handed over and not yet done.
     public var working: Int { byClientID.count }
 
+    /// Whether the order handed over as `clientOrderID` is not done yet: no complete fill and
+    /// no end (reject, cancel, expiry) has been booked for it.
+    public func isWorking(clientOrderID: String) -> Bool { byClientID[clientOrderID] != nil }
+
     /// What `event` means for the engine; fills carry `barIndex`.
     public mutating func book(_ event: ExecutorEvent, barIndex: Int) -> Booking {
         switch event {

@@ -7,6 +7,8 @@
 ///     baseURL: http://127.0.0.1:11434/v1
 ///     model: qwen2.5-coder
 ///     apiKeyEnv: OPENAI_API_KEY  # the key is read from this variable, never from the file
+///     maxAttempts: 3             # tries per request on 429, 5xx and transport errors (1...10)
+///     requestTimeoutSeconds: 120 # per request
 ///   applyChanges: false
 ///   confidenceThreshold: 0.7
 ///   retries: 2
@@ -33,6 +35,10 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
     public var model: String
     /// The environment variable holding the API key.
     public var apiKeyEnv: String
+    /// Tries per LLM request on 429, 5xx and transport errors (1...10).
+    public var llmMaxAttempts: Int = 3
+    /// Time limit of one LLM request, seconds.
+    public var llmRequestTimeoutSeconds: Double = 120
     /// Apply validated patches.
     public var applyChanges: Bool
     /// Minimum confidence for validation and application.
@@ -124,7 +130,7 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
             "keepEnvironment",
         ])
         let llm = try r.nested("llm")
-        try llm.rejectUnknownKeys(["provider", "baseURL", "model", "apiKeyEnv"])
+        try llm.rejectUnknownKeys(["provider", "baseURL", "model", "apiKeyEnv", "maxAttempts", "requestTimeoutSeconds"])
         func strings(_ key: String, _ fallback: [String]) throws(ConfigError) -> [String] {
             guard let v = r.raw(key) else { return fallback }
             guard case .array(let items) = v else {
@@ -176,11 +182,17 @@ public struct AgentConfig: Sendable, Equatable, Encodable {
             repeatThreshold: try r.int("repeatThreshold", default: 3),
             latencyThresholds: thresholds
         )
+        llmMaxAttempts = try llm.int("maxAttempts", default: 3)
+        llmRequestTimeoutSeconds = try llm.double("requestTimeoutSeconds", default: 120)
         func fail(_ key: String, _ rule: String) -> ConfigError {
             ConfigError(.invalidValue, keyPath: r.childPath(key), rule: rule, source: r.source)
         }
         guard ["openai", "anthropic"].contains(provider) else { throw fail("llm.provider", "must be openai or anthropic, found '\(provider)'") }
         guard baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else { throw fail("llm.baseURL", "must be an http(s) URL") }
+        guard (1...10).contains(llmMaxAttempts) else { throw fail("llm.maxAttempts", "must be in 1...10, found \(llmMaxAttempts)") }
+        guard llmRequestTimeoutSeconds > 0, llmRequestTimeoutSeconds.isFinite else {
+            throw fail("llm.requestTimeoutSeconds", "must be a positive number of seconds, found \(llmRequestTimeoutSeconds)")
+        }
         guard (0...1).contains(confidenceThreshold) else { throw fail("confidenceThreshold", "must be in [0, 1], found \(confidenceThreshold)") }
         guard (0...10).contains(retries) else { throw fail("retries", "must be in 0...10, found \(retries)") }
         guard !validation.isEmpty else { throw fail("validation", "needs at least one command") }

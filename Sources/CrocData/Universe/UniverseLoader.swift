@@ -350,103 +350,132 @@ public enum UniverseLoader {
         var chunk = WideChunk(symbols: symbols.count, capacity: capacity, flat: flat)
         let flatBase = flat?.base
         let stride = flat?.stride ?? 0
-        do {
-            try forEachDataLine(p, from: range.lowerBound, to: range.upperBound, firstLine: firstLine) { (line, row) throws(UniverseError) in
-                let contentEnd = row.upperBound
-                var column = 0
-                var s = row.lowerBound
-                var time: Int64 = 0
-                while true {
-                    var e = s
-                    while e < contentEnd && p[e] != delim { e += 1 }
-                    if column == 0 {
-                        var a = s
-                        var b = e
-                        while a < b && (p[a] == 32 || p[a] == 34) { a += 1 }
-                        while b > a && (p[b - 1] == 32 || p[b - 1] == 34) { b -= 1 }
-                        guard a < b else { throw .csv(CSVError(.missingValue, file: file, line: line, column: 1, columnName: timeName)) }
-                        guard let t = TimestampParser.parse(base, a, b, format: options.timestampFormat, pattern: pattern) else {
-                            let text = String(decoding: UnsafeBufferPointer(start: base + a, count: min(b - a, 64)), as: UTF8.self)
-                            throw .csv(CSVError(.badTimestamp, file: file, line: line, column: 1, columnName: timeName, detail: "'\(text)'"))
-                        }
-                        guard t > chunk.lastTime else {
-                            throw .csv(
-                                CSVError(
-                                    t == chunk.lastTime ? .duplicateTimestamp : .outOfOrderTimestamp,
-                                    file: file,
-                                    line: line,
-                                    column: 1,
-                                    columnName: timeName,
-                                    detail: "\(Timestamp(nanoseconds: t)) after \(Timestamp(nanoseconds: chunk.lastTime)) on line \(chunk.lastLine)"
+        // The per-symbol state every cell updates, in raw buffers for the loop (an array in the
+        // chunk is checked for uniqueness at each write: six runtime calls per cell), moved
+        // back into the chunk at the end.
+        let n = symbols.count
+        let fractions = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
+        let firstRows = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
+        let lastRows = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
+        let own = UnsafeMutableBufferPointer<Bool>.allocate(capacity: n)
+        fractions.initialize(repeating: 0)
+        firstRows.initialize(repeating: -1)
+        lastRows.initialize(repeating: -1)
+        counts.initialize(repeating: 0)
+        own.initialize(repeating: false)
+        var closes: [[Double]] = []
+        swap(&closes, &chunk.closes)
+        closes.withUnsafeMutableBufferPointer { closes in
+            do throws(UniverseError) {
+                try forEachDataLine(p, from: range.lowerBound, to: range.upperBound, firstLine: firstLine) { (line, row) throws(UniverseError) in
+                    let contentEnd = row.upperBound
+                    var column = 0
+                    var s = row.lowerBound
+                    var time: Int64 = 0
+                    while true {
+                        var e = s
+                        while e < contentEnd && p[e] != delim { e += 1 }
+                        if column == 0 {
+                            var a = s
+                            var b = e
+                            while a < b && (p[a] == 32 || p[a] == 34) { a += 1 }
+                            while b > a && (p[b - 1] == 32 || p[b - 1] == 34) { b -= 1 }
+                            guard a < b else { throw .csv(CSVError(.missingValue, file: file, line: line, column: 1, columnName: timeName)) }
+                            guard let t = TimestampParser.parse(base, a, b, format: options.timestampFormat, pattern: pattern) else {
+                                let text = String(decoding: UnsafeBufferPointer(start: base + a, count: min(b - a, 64)), as: UTF8.self)
+                                throw .csv(CSVError(.badTimestamp, file: file, line: line, column: 1, columnName: timeName, detail: "'\(text)'"))
+                            }
+                            guard t > chunk.lastTime else {
+                                throw .csv(
+                                    CSVError(
+                                        t == chunk.lastTime ? .duplicateTimestamp : .outOfOrderTimestamp,
+                                        file: file,
+                                        line: line,
+                                        column: 1,
+                                        columnName: timeName,
+                                        detail:
+                                            "\(Timestamp(nanoseconds: t)) after \(Timestamp(nanoseconds: chunk.lastTime)) on line \(chunk.lastLine)"
+                                    )
                                 )
+                            }
+                            time = t
+                            if chunk.firstTime == nil {
+                                chunk.firstTime = t
+                                chunk.firstLine = line
+                            }
+                            chunk.rowTimes.append(t)
+                        } else if column <= symbols.count {
+                            let k = column - 1
+                            func fail(_ code: CSVError.Code, _ detail: String) -> UniverseError {
+                                .csv(CSVError(code, file: file, line: line, column: column + 1, columnName: symbols[k], detail: detail))
+                            }
+                            let text = { String(decoding: UnsafeBufferPointer(start: base + s, count: min(e - s, 64)), as: UTF8.self) }
+                            switch NumberParser.parse(base, s, e) {
+                            case .empty: break  // no bar for this symbol at this time
+                            case .invalid: throw fail(.notANumber, "'\(text())'")
+                            case .nonFinite: throw fail(.nonFinite, "'\(text())' (leave the cell empty where the symbol has no price)")
+                            case .value(let v, let fraction):
+                                if v <= 0 { throw fail(.nonPositivePrice, "\(v)") }
+                                if v > CSVBarLoader.maxPrice { throw fail(.outOfRange, "\(v) is above the largest price \(CSVBarLoader.maxPrice)") }
+                                if v < CSVBarLoader.minPrice {
+                                    throw fail(.outOfRange, "\(v) is below the smallest price \(CSVBarLoader.minPrice) (it would round to zero)")
+                                }
+                                if fraction > fractions[k] { fractions[k] = fraction }
+                                let r = chunk.rowTimes.count - 1
+                                if firstRows[k] < 0 {
+                                    firstRows[k] = r
+                                } else if !own[k] && lastRows[k] != r - 1 {
+                                    // A gap inside the symbol's run: from here on its times are its own.
+                                    chunk.times[k] = Array(chunk.rowTimes[firstRows[k]...lastRows[k]])
+                                    own[k] = true
+                                }
+                                if own[k] { chunk.times[k].append(time) }
+                                lastRows[k] = r
+                                if let flatBase {
+                                    flatBase[k &* stride &+ counts[k]] = v
+                                } else {
+                                    closes[k].append(v)
+                                }
+                                counts[k] &+= 1
+                            }
+                        } else {
+                            throw .csv(
+                                CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns")
                             )
                         }
-                        time = t
-                        if chunk.firstTime == nil {
-                            chunk.firstTime = t
-                            chunk.firstLine = line
-                        }
-                        chunk.rowTimes.append(t)
-                    } else if column <= symbols.count {
-                        let k = column - 1
-                        func fail(_ code: CSVError.Code, _ detail: String) -> UniverseError {
-                            .csv(CSVError(code, file: file, line: line, column: column + 1, columnName: symbols[k], detail: detail))
-                        }
-                        let text = { String(decoding: UnsafeBufferPointer(start: base + s, count: min(e - s, 64)), as: UTF8.self) }
-                        switch NumberParser.parse(base, s, e) {
-                        case .empty: break  // no bar for this symbol at this time
-                        case .invalid: throw fail(.notANumber, "'\(text())'")
-                        case .nonFinite: throw fail(.nonFinite, "'\(text())' (leave the cell empty where the symbol has no price)")
-                        case .value(let v, let fraction):
-                            if v <= 0 { throw fail(.nonPositivePrice, "\(v)") }
-                            if v > CSVBarLoader.maxPrice { throw fail(.outOfRange, "\(v) is above the largest price \(CSVBarLoader.maxPrice)") }
-                            if v < CSVBarLoader.minPrice {
-                                throw fail(.outOfRange, "\(v) is below the smallest price \(CSVBarLoader.minPrice) (it would round to zero)")
-                            }
-                            chunk.fractions[k] = max(chunk.fractions[k], fraction)
-                            let r = chunk.rowTimes.count - 1
-                            if chunk.firstRow[k] < 0 {
-                                chunk.firstRow[k] = r
-                            } else if !chunk.own[k] && chunk.lastRow[k] != r - 1 {
-                                // A gap inside the symbol's run: from here on its times are its own.
-                                chunk.times[k] = Array(chunk.rowTimes[chunk.firstRow[k]...chunk.lastRow[k]])
-                                chunk.own[k] = true
-                            }
-                            if chunk.own[k] { chunk.times[k].append(time) }
-                            chunk.lastRow[k] = r
-                            if let flatBase {
-                                flatBase[k &* stride &+ chunk.counts[k]] = v
-                            } else {
-                                chunk.closes[k].append(v)
-                            }
-                            chunk.counts[k] &+= 1
-                        }
-                    } else {
-                        throw .csv(CSVError(.extraFields, file: file, line: line, column: column + 1, detail: "header has \(names.count) columns"))
+                        column += 1
+                        if e >= contentEnd { break }
+                        s = e + 1
                     }
-                    column += 1
-                    if e >= contentEnd { break }
-                    s = e + 1
-                }
-                if column < names.count {
-                    throw .csv(
-                        CSVError(
-                            .missingValue,
-                            file: file,
-                            line: line,
-                            column: column + 1,
-                            columnName: names[column],
-                            detail:
-                                "row has \(column) fields, header has \(names.count) (leave a cell empty, with its comma, where a symbol has no price)"
+                    if column < names.count {
+                        throw .csv(
+                            CSVError(
+                                .missingValue,
+                                file: file,
+                                line: line,
+                                column: column + 1,
+                                columnName: names[column],
+                                detail:
+                                    "row has \(column) fields, header has \(names.count) (leave a cell empty, with its comma, where a symbol has no price)"
+                            )
                         )
-                    )
+                    }
+                    chunk.lastTime = time
+                    chunk.lastLine = line
                 }
-                chunk.lastTime = time
-                chunk.lastLine = line
+            } catch {
+                chunk.error = error
             }
-        } catch {
-            chunk.error = error
         }
+        swap(&closes, &chunk.closes)
+        chunk.fractions = Array(fractions)
+        chunk.firstRow = Array(firstRows)
+        chunk.lastRow = Array(lastRows)
+        chunk.counts = Array(counts)
+        chunk.own = Array(own)
+        for b in [fractions, firstRows, lastRows, counts] { b.deallocate() }
+        own.deallocate()
         return chunk
     }
 

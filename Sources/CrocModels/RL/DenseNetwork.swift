@@ -28,6 +28,12 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         biases = b
     }
 
+    /// A one-weight network that holds a network's place while it is moved out (no storage shared).
+    static let placeholder: DenseNetwork = {
+        var r = SplitMix64(seed: 0)
+        return DenseNetwork(sizes: [1, 1], rng: &r)
+    }()
+
     /// Activations of every layer (input first, output last), for `backward`.
     public func forward(_ x: [Double]) -> [[Double]] {
         var acts = [x]
@@ -445,13 +451,14 @@ public struct AdamOptimizer: Sendable {
         let c2 = 1 - pow(0.999, Double(t))
         let lr = learningRate
         let eps = epsilon
-        func update(_ p: inout [Double], _ g: [Double], _ mm: inout [Double], _ vv: inout [Double]) {
+        let gradientScale = scale
+        @Sendable func update(_ p: inout [Double], _ g: [Double], _ mm: inout [Double], _ vv: inout [Double]) {
             p.withUnsafeMutableBufferPointer { p in
                 g.withUnsafeBufferPointer { g in
                     mm.withUnsafeMutableBufferPointer { mm in
                         vv.withUnsafeMutableBufferPointer { vv in
                             for i in 0..<p.count {
-                                let gi = g[i] * scale
+                                let gi = g[i] * gradientScale
                                 mm[i] = 0.9 * mm[i] + 0.1 * gi
                                 vv[i] = 0.999 * vv[i] + 0.001 * gi * gi
                                 p[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).squareRoot() + eps)
@@ -461,10 +468,27 @@ public struct AdamOptimizer: Sendable {
                 }
             }
         }
-        for n in nets.indices {
-            for k in nets[n].weights.indices {
-                update(&nets[n].weights[k], grads[n].weights[k], &m[n].weights[k], &v[n].weights[k])
-                update(&nets[n].biases[k], grads[n].biases[k], &m[n].biases[k], &v[n].biases[k])
+        // Each network on its own thread when there are several and they are large (every
+        // parameter's update is its own: the same values on any number of threads).
+        let parameters = nets.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.count } }
+        let threads = nets.count > 1 && parameters >= 1 << 16 ? min(nets.count, ProcessInfo.processInfo.activeProcessorCount) : 1
+        nets.withUnsafeMutableBufferPointer { nets in
+            m.withUnsafeMutableBufferPointer { m in
+                v.withUnsafeMutableBufferPointer { v in
+                    let (na, ma, va) = (UInt(bitPattern: nets.baseAddress!), UInt(bitPattern: m.baseAddress!), UInt(bitPattern: v.baseAddress!))
+                    let count = nets.count
+                    DispatchQueue.concurrentPerform(iterations: threads) { task in
+                        let nets = UnsafeMutablePointer<DenseNetwork>(bitPattern: na)!
+                        let m = UnsafeMutablePointer<DenseNetwork.Gradients>(bitPattern: ma)!
+                        let v = UnsafeMutablePointer<DenseNetwork.Gradients>(bitPattern: va)!
+                        for n in stride(from: task, to: count, by: threads) {
+                            for k in nets[n].weights.indices {
+                                update(&nets[n].weights[k], grads[n].weights[k], &m[n].weights[k], &v[n].weights[k])
+                                update(&nets[n].biases[k], grads[n].biases[k], &m[n].biases[k], &v[n].biases[k])
+                            }
+                        }
+                    }
+                }
             }
         }
     }

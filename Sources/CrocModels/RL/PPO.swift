@@ -221,64 +221,38 @@ public struct PPOAgent: Sendable {
                     let adv = idx.map { advantages[$0] }
                     let mean = adv.reduce(0, +) / Double(adv.count)
                     let sd = (adv.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, adv.count - 1))).squareRoot()
-                    var gp = policy.zeroGradients()
-                    var gv = value.zeroGradients()
-                    var gLogStd = [Double](repeating: 0, count: logStd.count)
                     let n = Double(idx.count)
                     // The minibatch through each network at once (`forward(batch:)` and
-                    // `backward(batch:)` give each sample's terms, in sample order, bit for bit).
+                    // `backward(batch:)` give each sample's terms, in sample order, bit for bit);
+                    // the policy's pass and the value's on two threads (separate networks: the
+                    // same operations in the same order as one after the other).
                     let batch = Array(idx)
                     let b = batch.count
                     let inputs = batch.reduce(into: [Double]()) { $0.append(contentsOf: observations[$1]) }
-                    let pActs = policy.forward(batch: inputs, count: b)
-                    let outputs = pActs.last!
-                    let width = outputs.count / b
-                    var gOutAll = [Double](repeating: 0, count: b * width)
-                    for (k, i) in batch.enumerated() {
-                        let a = (adv[k] - mean) / (sd + 1e-8)
-                        let out = Array(outputs[(k * width)..<((k + 1) * width)])
-                        var gOut = [Double](repeating: 0, count: out.count)
-                        if isContinuous {
-                            let raw = continuousActions[i]
-                            let ratio = exp(Self.gaussianLogProb(raw, mean: out, logStd: logStd) - logProbs[i])
-                            let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
-                            policyLossSum += -min(ratio * a, clipped * a) / n
-                            if ratio * a <= clipped * a {
-                                // ∂L/∂log π = −ratio·A/n; ∂log π/∂μ = (a − μ)/σ²; ∂log π/∂log σ = (a − μ)²/σ² − 1.
-                                let dlogp = -ratio * a / n
-                                for k in out.indices {
-                                    let sigma2 = exp(2 * logStd[k])
-                                    let d = raw[k] - out[k]
-                                    gOut[k] = dlogp * d / sigma2
-                                    gLogStd[k] += dlogp * (d * d / sigma2 - 1)
-                                }
-                            }
-                        } else {
-                            let probs = Self.softmax(out)
-                            let ratio = exp(log(max(probs[actions[i]], 1e-12)) - logProbs[i])
-                            let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
-                            policyLossSum += -min(ratio * a, clipped * a) / n
-                            // The unclipped term is the minimum (or the ratio is inside the clip range): it carries the gradient.
-                            if ratio * a <= clipped * a {
-                                for j in probs.indices { gOut[j] = -ratio * a * ((j == actions[i] ? 1 : 0) - probs[j]) / n }
-                            }
-                            if p.entropyCoefficient > 0 {
-                                let h = probs.reduce(0) { $0 - ($1 > 0 ? $1 * log($1) : 0) }
-                                for j in probs.indices { gOut[j] += p.entropyCoefficient * probs[j] * (log(max(probs[j], 1e-12)) + h) / n }
-                            }
-                        }
-                        for j in 0..<width { gOutAll[k * width + j] = gOut[j] }
-                    }
-                    policy.backward(batch: pActs, count: b, outputGradient: gOutAll, into: &gp)
-                    let vActs = value.forward(batch: inputs, count: b)
-                    var gValue = [Double](repeating: 0, count: b)
-                    for (k, i) in batch.enumerated() {
-                        let diff = vActs.last![k] - returns[i]
-                        valueLossSum += diff * diff / n
-                        gValue[k] = p.valueCoefficient * 2 * diff / n
-                    }
-                    value.backward(batch: vActs, count: b, outputGradient: gValue, into: &gv)
+                    let minibatch = PPOMinibatch(
+                        batch: batch,
+                        inputs: inputs,
+                        advantages: adv,
+                        mean: mean,
+                        sd: sd,
+                        n: n,
+                        continuousActions: continuousActions,
+                        actions: actions,
+                        logProbs: logProbs,
+                        returns: returns
+                    )
+                    let (policyResult, valueResult) = Self.passes(policy, value, minibatch, logStd: logStd, continuous: isContinuous, parameters: p)
+                    // The losses added sample by sample, in sample order, as before.
+                    for term in policyResult.lossTerms { policyLossSum += term }
+                    for term in valueResult.lossTerms { valueLossSum += term }
+                    let gp = policyResult.gradients
+                    let gv = valueResult.gradients
+                    let gLogStd = policyResult.logStdGradient
+                    // The networks moved into the optimiser's list (a copy left in `self` would make
+                    // every update copy their weights first).
                     var nets = [policy, value]
+                    policy = .placeholder
+                    value = .placeholder
                     optimizer.step(&nets, [gp, gv], maxNorm: p.maxGradNorm)
                     policy = nets[0]
                     value = nets[1]
@@ -341,5 +315,147 @@ public struct PPOAgent: Sendable {
             }
         }
         return total / Double(episodes)
+    }
+}
+
+/// One minibatch of a PPO update, as both networks' passes read it.
+struct PPOMinibatch: Sendable {
+    /// The rollout indices of its samples, in order.
+    let batch: [Int]
+    /// Their observations, row-major (count × observation size).
+    let inputs: [Double]
+    /// Their advantages, and the minibatch's mean and standard deviation of them.
+    let advantages: [Double]
+    let mean: Double
+    let sd: Double
+    /// The sample count, as a divisor.
+    let n: Double
+    /// The rollout's actions (continuous or discrete), log-probabilities and returns.
+    let continuousActions: [[Double]]
+    let actions: [Int]
+    let logProbs: [Double]
+    let returns: [Double]
+}
+
+/// The policy's side of a minibatch: its gradients, log σ's, and each sample's loss term.
+struct PolicyPass: Sendable {
+    var gradients: DenseNetwork.Gradients
+    var logStdGradient: [Double]
+    var lossTerms: [Double]
+}
+
+/// The value network's side of a minibatch: its gradients and each sample's loss term.
+struct ValuePass: Sendable {
+    var gradients: DenseNetwork.Gradients
+    var lossTerms: [Double]
+}
+
+/// Where a thread leaves its result (each box written by one thread, read after the join).
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    var value: T?
+}
+
+extension PPOAgent {
+    /// The policy's and the value network's passes over a minibatch, on two threads when the
+    /// networks are wide enough to repay the hand-over (separate networks: each pass is the
+    /// same operations in the same order on any thread).
+    static func passes(
+        _ policy: DenseNetwork,
+        _ value: DenseNetwork,
+        _ minibatch: PPOMinibatch,
+        logStd: [Double],
+        continuous: Bool,
+        parameters p: PPOParameters
+    ) -> (PolicyPass, ValuePass) {
+        let policySide = ResultBox<PolicyPass>()
+        let valueSide = ResultBox<ValuePass>()
+        let pass: @Sendable (Int) -> Void = { side in
+            if side == 0 {
+                policySide.value = Self.policyPass(policy, minibatch, logStd: logStd, continuous: continuous, parameters: p)
+            } else {
+                valueSide.value = Self.valuePass(value, minibatch, parameters: p)
+            }
+        }
+        if minibatch.batch.count * (policy.weights.first?.count ?? 0) >= 1 << 16 && ProcessInfo.processInfo.activeProcessorCount > 1 {
+            DispatchQueue.concurrentPerform(iterations: 2, execute: pass)
+        } else {
+            pass(0)
+            pass(1)
+        }
+        return (policySide.value!, valueSide.value!)
+    }
+
+    /// The clipped surrogate's gradient through the policy network for a minibatch.
+    static func policyPass(
+        _ policy: DenseNetwork,
+        _ m: PPOMinibatch,
+        logStd: [Double],
+        continuous isContinuous: Bool,
+        parameters p: PPOParameters
+    ) -> PolicyPass {
+        let b = m.batch.count
+        let n = m.n
+        var gp = policy.zeroGradients()
+        var gLogStd = [Double](repeating: 0, count: logStd.count)
+        var lossTerms: [Double] = []
+        lossTerms.reserveCapacity(b)
+        let pActs = policy.forward(batch: m.inputs, count: b)
+        let outputs = pActs.last!
+        let width = outputs.count / b
+        var gOutAll = [Double](repeating: 0, count: b * width)
+        for (k, i) in m.batch.enumerated() {
+            let a = (m.advantages[k] - m.mean) / (m.sd + 1e-8)
+            let out = Array(outputs[(k * width)..<((k + 1) * width)])
+            var gOut = [Double](repeating: 0, count: out.count)
+            if isContinuous {
+                let raw = m.continuousActions[i]
+                let ratio = exp(Self.gaussianLogProb(raw, mean: out, logStd: logStd) - m.logProbs[i])
+                let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
+                lossTerms.append(-min(ratio * a, clipped * a) / n)
+                if ratio * a <= clipped * a {
+                    // ∂L/∂log π = −ratio·A/n; ∂log π/∂μ = (a − μ)/σ²; ∂log π/∂log σ = (a − μ)²/σ² − 1.
+                    let dlogp = -ratio * a / n
+                    for k in out.indices {
+                        let sigma2 = exp(2 * logStd[k])
+                        let d = raw[k] - out[k]
+                        gOut[k] = dlogp * d / sigma2
+                        gLogStd[k] += dlogp * (d * d / sigma2 - 1)
+                    }
+                }
+            } else {
+                let probs = Self.softmax(out)
+                let ratio = exp(log(max(probs[m.actions[i]], 1e-12)) - m.logProbs[i])
+                let clipped = min(max(ratio, 1 - p.clip), 1 + p.clip)
+                lossTerms.append(-min(ratio * a, clipped * a) / n)
+                // The unclipped term is the minimum (or the ratio is inside the clip range): it carries the gradient.
+                if ratio * a <= clipped * a {
+                    for j in probs.indices { gOut[j] = -ratio * a * ((j == m.actions[i] ? 1 : 0) - probs[j]) / n }
+                }
+                if p.entropyCoefficient > 0 {
+                    let h = probs.reduce(0) { $0 - ($1 > 0 ? $1 * log($1) : 0) }
+                    for j in probs.indices { gOut[j] += p.entropyCoefficient * probs[j] * (log(max(probs[j], 1e-12)) + h) / n }
+                }
+            }
+            for j in 0..<width { gOutAll[k * width + j] = gOut[j] }
+        }
+        policy.backward(batch: pActs, count: b, outputGradient: gOutAll, into: &gp)
+        return PolicyPass(gradients: gp, logStdGradient: gLogStd, lossTerms: lossTerms)
+    }
+
+    /// The value loss's gradient through the value network for a minibatch.
+    static func valuePass(_ value: DenseNetwork, _ m: PPOMinibatch, parameters p: PPOParameters) -> ValuePass {
+        let b = m.batch.count
+        var gv = value.zeroGradients()
+        let vActs = value.forward(batch: m.inputs, count: b)
+        var gValue = [Double](repeating: 0, count: b)
+        var lossTerms: [Double] = []
+        lossTerms.reserveCapacity(b)
+        for (k, i) in m.batch.enumerated() {
+            let diff = vActs.last![k] - m.returns[i]
+            lossTerms.append(diff * diff / m.n)
+            gValue[k] = p.valueCoefficient * 2 * diff / m.n
+        }
+        value.backward(batch: vActs, count: b, outputGradient: gValue, into: &gv)
+        return ValuePass(gradients: gv, lossTerms: lossTerms)
     }
 }

@@ -71,6 +71,12 @@ struct RLPolicyTests {
         #expect(strategy.name == "rl(t)")
         let weights = URL(fileURLWithPath: dir).appendingPathComponent("weights.bin")
         var data = try Data(contentsOf: weights)
+        // The same policy gives the same bytes in any process: keys in sorted order (the
+        // encoder's default order follows the process's hash seed).
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = [.sortedKeys]
+        #expect(data == (try sorted.encode(b.policy)))
+        #expect(data.starts(with: Data(#"{"biases":"#.utf8)))
         data[data.count / 2] ^= 0x01
         try data.write(to: weights)
         #expect((#expect(throws: BundleError.self) { try RLModelBundle.load(from: dir) })?.code == .checksumMismatch)

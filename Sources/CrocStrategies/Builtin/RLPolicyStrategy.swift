@@ -130,7 +130,10 @@ public struct RLModelBundle: Sendable {
     public func save(to directory: String) throws(BundleError) {
         let weights: [UInt8]
         do {
-            weights = [UInt8](try JSONEncoder().encode(policy))
+            // Keys sorted: the same policy, the same bytes (the default order varies per process).
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            weights = [UInt8](try encoder.encode(policy))
         } catch {
             throw BundleError(code: .io, path: directory, detail: "cannot encode the policy: \(error)")
         }

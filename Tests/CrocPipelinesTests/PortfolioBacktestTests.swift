@@ -515,3 +515,32 @@ struct PerSymbolAndPairsTests {
         #expect(unknown?.keyPath == "strategy.params.b")
     }
 }
+
+@Suite("The report's equal-weight benchmark")
+struct EqualWeightIndexTests {
+    @Test("each symbol's close over its first, 1 before its first bar, its last close after its last bar and through gaps, averaged")
+    func misalignedMembers() throws {
+        func day(_ i: Int) -> Timestamp { Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000) }
+        func series(_ symbol: String, _ closes: [Int: Double]) throws -> BarSeries {
+            try BarSeries(
+                symbol: symbol,
+                bars: closes.keys.sorted().map { Bar(timestamp: day($0), open: closes[$0]!, high: closes[$0]!, low: closes[$0]!, close: closes[$0]!, volume: 0) }
+            )
+        }
+        let full = try series("FULL", [0: 10, 1: 11, 2: 12, 3: 13, 4: 14, 5: 15])
+        let late = try series("LATE", [2: 50, 3: 55, 4: 60, 5: 40])  // listed on day 2
+        let early = try series("EARLY", [0: 4, 1: 5, 2: 6])  // delisted after day 2
+        let gappy = try series("GAPPY", [0: 20, 1: 25, 2: 30, 5: 10])  // no bars on days 3 and 4
+        let u = try Universe(members: [full, late, early, gappy])
+        let index = Backtester.equalWeightIndex(u)
+        let expected: [Double] = [
+            (10.0 / 10 + 1 + 4.0 / 4 + 20.0 / 20) / 4,
+            (11.0 / 10 + 1 + 5.0 / 4 + 25.0 / 20) / 4,
+            (12.0 / 10 + 50.0 / 50 + 6.0 / 4 + 30.0 / 20) / 4,
+            (13.0 / 10 + 55.0 / 50 + 6.0 / 4 + 30.0 / 20) / 4,
+            (14.0 / 10 + 60.0 / 50 + 6.0 / 4 + 30.0 / 20) / 4,
+            (15.0 / 10 + 40.0 / 50 + 6.0 / 4 + 10.0 / 20) / 4,
+        ]
+        #expect(index == expected)
+    }
+}

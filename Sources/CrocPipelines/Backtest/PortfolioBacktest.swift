@@ -200,15 +200,30 @@ extension Backtester {
     public static func equalWeightIndex(_ universe: Universe) -> [Double] {
         let rows = universe.timestamps.count
         var index = [Double](repeating: 0, count: rows)
-        for (s, m) in universe.members.enumerated() {
+        for m in universe.members {
             guard let first = m.close.first, first > 0 else {
                 for t in 0..<rows { index[t] += 1 }
                 continue
             }
+            // One forward walk over the member's bars beside the union's rows (a member's
+            // times are union times, in order).
             var last = 1.0
-            for t in 0..<rows {
-                if let i = universe.barIndex(symbol: s, time: t) { last = m.close[i] / first }
-                index[t] += last
+            var i = 0
+            let count = m.count
+            universe.timestamps.withUnsafeBufferPointer { times in
+                m.timestamps.withUnsafeBufferPointer { own in
+                    m.close.withUnsafeBufferPointer { close in
+                        index.withUnsafeMutableBufferPointer { index in
+                            for t in 0..<rows {
+                                if i < count && own[i] == times[t] {
+                                    last = close[i] / first
+                                    i += 1
+                                }
+                                index[t] += last
+                            }
+                        }
+                    }
+                }
             }
         }
         let n = Double(universe.count)

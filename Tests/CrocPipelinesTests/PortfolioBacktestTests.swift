@@ -522,10 +522,10 @@ struct EqualWeightIndexTests {
     func misalignedMembers() throws {
         func day(_ i: Int) -> Timestamp { Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000) }
         func series(_ symbol: String, _ closes: [Int: Double]) throws -> BarSeries {
-            try BarSeries(
-                symbol: symbol,
-                bars: closes.keys.sorted().map { Bar(timestamp: day($0), open: closes[$0]!, high: closes[$0]!, low: closes[$0]!, close: closes[$0]!, volume: 0) }
-            )
+            let bars = closes.keys.sorted().map { i in
+                Bar(timestamp: day(i), open: closes[i]!, high: closes[i]!, low: closes[i]!, close: closes[i]!, volume: 0)
+            }
+            return try BarSeries(symbol: symbol, bars: bars)
         }
         let full = try series("FULL", [0: 10, 1: 11, 2: 12, 3: 13, 4: 14, 5: 15])
         let late = try series("LATE", [2: 50, 3: 55, 4: 60, 5: 40])  // listed on day 2

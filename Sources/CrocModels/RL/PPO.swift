@@ -227,7 +227,6 @@ public struct PPOAgent: Sendable {
                     // the policy's pass and the value's on two threads (separate networks: the
                     // same operations in the same order as one after the other).
                     let batch = Array(idx)
-                    let b = batch.count
                     let inputs = batch.reduce(into: [Double]()) { $0.append(contentsOf: observations[$1]) }
                     let minibatch = PPOMinibatch(
                         batch: batch,

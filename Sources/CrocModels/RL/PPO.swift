@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// PPO hyperparameters (Stable-Baselines3's defaults).
 public struct PPOParameters: Sendable, Hashable, Codable {
@@ -221,7 +222,6 @@ public struct PPOAgent: Sendable {
                     let adv = idx.map { advantages[$0] }
                     let mean = adv.reduce(0, +) / Double(adv.count)
                     let sd = (adv.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, adv.count - 1))).squareRoot()
-                    let n = Double(idx.count)
                     // The minibatch through each network at once (`forward(batch:)` and
                     // `backward(batch:)` give each sample's terms, in sample order, bit for bit);
                     // the policy's pass and the value's on two threads (separate networks: the
@@ -234,7 +234,6 @@ public struct PPOAgent: Sendable {
                         advantages: adv,
                         mean: mean,
                         sd: sd,
-                        n: n,
                         continuousActions: continuousActions,
                         actions: actions,
                         logProbs: logProbs,
@@ -327,13 +326,14 @@ struct PPOMinibatch: Sendable {
     let advantages: [Double]
     let mean: Double
     let sd: Double
-    /// The sample count, as a divisor.
-    let n: Double
     /// The rollout's actions (continuous or discrete), log-probabilities and returns.
     let continuousActions: [[Double]]
     let actions: [Int]
     let logProbs: [Double]
     let returns: [Double]
+
+    /// The sample count, as a divisor.
+    var n: Double { Double(batch.count) }
 }
 
 /// The policy's side of a minibatch: its gradients, log σ's, and each sample's loss term.
@@ -349,11 +349,6 @@ struct ValuePass: Sendable {
     var lossTerms: [Double]
 }
 
-/// Where a thread leaves its result (each box written by one thread, read after the join).
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    var value: T?
-}
-
 extension PPOAgent {
     /// The policy's and the value network's passes over a minibatch, on two threads when the
     /// networks are wide enough to repay the hand-over (separate networks: each pass is the
@@ -366,13 +361,14 @@ extension PPOAgent {
         continuous: Bool,
         parameters p: PPOParameters
     ) -> (PolicyPass, ValuePass) {
-        let policySide = ResultBox<PolicyPass>()
-        let valueSide = ResultBox<ValuePass>()
+        let results = Mutex<(policy: PolicyPass?, value: ValuePass?)>((nil, nil))
         let pass: @Sendable (Int) -> Void = { side in
             if side == 0 {
-                policySide.value = Self.policyPass(policy, minibatch, logStd: logStd, continuous: continuous, parameters: p)
+                let r = Self.policyPass(policy, minibatch, logStd: logStd, continuous: continuous, parameters: p)
+                results.withLock { $0.policy = r }
             } else {
-                valueSide.value = Self.valuePass(value, minibatch, parameters: p)
+                let r = Self.valuePass(value, minibatch, parameters: p)
+                results.withLock { $0.value = r }
             }
         }
         if minibatch.batch.count * (policy.weights.first?.count ?? 0) >= 1 << 16 && ProcessInfo.processInfo.activeProcessorCount > 1 {
@@ -381,7 +377,7 @@ extension PPOAgent {
             pass(0)
             pass(1)
         }
-        return (policySide.value!, valueSide.value!)
+        return results.withLock { ($0.policy!, $0.value!) }
     }
 
     /// The clipped surrogate's gradient through the policy network for a minibatch.

@@ -191,6 +191,83 @@ struct StreamingEqualsBatchTests {
         ]
         for i in 0..<batch.count { #expect(identical(out[i], batch[i]), "indicator #\(i)") }
     }
+
+    @Test("skipping runs: rolling min and max (a scanned window) answer as the deque (ties of ±0, NaN); moments and rings keep the same state")
+    func rollingExtremesSkippingRuns() {
+        var rng = HostileUniverseTests.Rng(state: 11)
+        // Few distinct values (many ties), signed zeros, and NaN now and then.
+        let palette: [Double] = [-0.0, 0.0, 1, -1, 2, 2.5, -3, .infinity, -.infinity]
+        let xs: [Double] = (0..<3_000).map { i in
+            let r = Int(rng.next() % 1_000)
+            if (1_200..<1_260).contains(i) || (r < 3 && i > 2_000) { return .nan }
+            return r < 600 ? palette[r % 2] : palette[r % palette.count]
+        }
+        for period in [1, 2, 3, 4, 5, 7, 20, 63, 64, 65, 100] {
+            var plainMin = RollingMin(period: period)
+            var plainMax = RollingMax(period: period)
+            var runMin = RollingMin(period: period)
+            var runMax = RollingMax(period: period)
+            var i = 0
+            var length = 1
+            var checked = 0
+            while i < xs.count {
+                let run = Array(xs[i..<min(xs.count, i + length)])
+                var expected = (Double.nan, Double.nan)
+                for x in run { expected = (plainMin.update(x), plainMax.update(x)) }
+                run.dropLast().withUnsafeBufferPointer {
+                    runMin.advance(contentsOf: $0)
+                    runMax.advance(contentsOf: $0)
+                }
+                let got = (runMin.update(run.last!), runMax.update(run.last!))
+                #expect(got.0.bitPattern == expected.0.bitPattern, "min, period \(period), bars \(i)..<\(i + run.count)")
+                #expect(got.1.bitPattern == expected.1.bitPattern, "max, period \(period), bars \(i)..<\(i + run.count)")
+                if got.0.bitPattern != expected.0.bitPattern || got.1.bitPattern != expected.1.bitPattern { break }
+                i += run.count
+                length = length % (2 * period + 3) + 1
+                checked += 1
+            }
+            #expect(i == xs.count && checked > 20, "period \(period)")
+        }
+        // Rolling moments skip the Welford steps before a run's last re-anchoring: the same state.
+        let prices = b.close
+        for period in [1, 2, 5, 20, 60] {
+            var plain = RollingMoments(period: period)
+            var runs = RollingMoments(period: period)
+            var i = 0
+            var length = 1
+            while i < prices.count {
+                let run = Array(prices[i..<min(prices.count, i + length)])
+                for x in run { _ = plain.push(x) }
+                run.withUnsafeBufferPointer { runs.push(contentsOf: $0) }
+                #expect(runs == plain, "moments, period \(period), bars \(i)..<\(i + run.count)")
+                if runs != plain { break }
+                i += run.count
+                length = length % (3 * period + 2) + 1
+            }
+            #expect(i == prices.count)
+        }
+        // Rings take a run in at most two copies: the state of one push a value.
+        for capacity in [1, 2, 7, 20, 120] {
+            var plain = RingBuffer(capacity: capacity)
+            var runs = RingBuffer(capacity: capacity)
+            var i = 0
+            var length = 0
+            while i < prices.count {
+                let run = Array(prices[i..<min(prices.count, i + length)])
+                for x in run { _ = plain.push(x) }
+                run.withUnsafeBufferPointer { runs.push(contentsOf: $0) }
+                #expect(runs == plain, "ring, capacity \(capacity), values \(i)..<\(i + run.count)")
+                if runs != plain { break }
+                i += run.count
+                length = (length + 1) % (2 * capacity + 3)
+            }
+            #expect(i == prices.count)
+        }
+        // The scan is taken: a run as long as the window leaves the deque aside.
+        var w = MonotonicWindow(period: 20, isMax: false)
+        Array(repeating: 1.0, count: 25).withUnsafeBufferPointer { w.push(contentsOf: $0) }
+        #expect(w.scanning && w.push(-0.0).sign == .minus && w.push(0.0).sign == .plus)
+    }
 }
 
 @Suite("Indicator edge cases")

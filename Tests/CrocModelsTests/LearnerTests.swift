@@ -181,6 +181,56 @@ struct LearnerTests {
         #expect(c.predict(batch: x).map(\.bitPattern) == (0..<x.rows).map { c.predict(x.row($0)).bitPattern })
     }
 
+    @Test("GBDT forests mixing complete (shallow), packed (deeper than 10) and single-leaf trees score as the trees one by one")
+    func gbdtMixedForest() throws {
+        // A chain of 13 splits (depth 13: walked as packed nodes), a depth-2 tree with a leaf at
+        // level 1 (complete, the leaf filling its subtree), and a lone leaf (depth 0).
+        var chain = RegressionTree()
+        for i in 0..<13 {
+            let split = chain.feature.count
+            chain.feature += [Int32(i % 3), -1]
+            chain.threshold += [Double(i) * 0.1 - 0.6, 0]
+            chain.left += [Int32(split + 1), 0]
+            chain.right += [Int32(split + 2), 0]
+            chain.value += [0, Double(i + 1) / 8]
+        }
+        chain.feature.append(-1)
+        chain.threshold.append(0)
+        chain.left.append(0)
+        chain.right.append(0)
+        chain.value.append(-2)
+        let small = RegressionTree(
+            feature: [1, -1, 2, -1, -1],
+            threshold: [0.25, 0, -0.5, 0, 0],
+            left: [1, 0, 3, 0, 0],
+            right: [2, 0, 4, 0, 0],
+            value: [0, 0.5, 0, -0.75, 1.25]
+        )
+        let leaf = RegressionTree(feature: [-1], threshold: [0], left: [0], right: [0], value: [0.125])
+        let m = GradientBoostedTrees(
+            loss: .squared,
+            inputWidth: 3,
+            baseScore: 0.1,
+            trees: [small, chain, leaf, chain, small],
+            featureGain: [0, 0, 0]
+        )
+        #expect(m.walks.map(\.isComplete) == [true, false, true, false, true])
+        #expect(m.walks.map(\.depth) == [2, 13, 0, 13, 2])
+        var rng = SplitMix64(seed: 7)
+        var rows: [[Double]] = (0..<600).map { _ in (0..<3).map { _ in Double(rng.next() % 2001) / 1000 - 1 } }
+        rows[0] = [.nan, .nan, .nan]
+        rows[1] = [.infinity, -.infinity, .nan]
+        rows[2] = [0.25, 0.25, -0.5]  // on the thresholds: left
+        let batch = m.predict(batch: Matrix(rows: rows.count, columns: 3, values: rows.flatMap { $0 }))
+        for (i, row) in rows.enumerated() {
+            let expected = row.withUnsafeBufferPointer { r in m.trees.reduce(m.baseScore) { $0 + $1.evaluate(r) } }
+            #expect(m.predict(row).bitPattern == expected.bitPattern, "row \(i)")
+            #expect(batch[i].bitPattern == expected.bitPattern, "row \(i)")
+        }
+        // The lone leaf, the small tree's leaf at level 1 and the chain's paths are all reached.
+        #expect(Set(batch).count > 20)
+    }
+
     @Test("GBDT with squared loss: bin counts read off the hessian sums give the trees counting rows gives, bit for bit")
     func gbdtHessianCounts() throws {
         var params = GBDTParameters()
@@ -245,6 +295,17 @@ struct LearnerTests {
         let pretty = Array(try encoder.encode(slow))
         #expect(try #require(ForestJSON.decode(pretty)).trees == slow.trees)
         #expect(try GradientBoostedTrees.decode(pretty) == g)
+        // Integers read without strtod give strtod's doubles: signs, zeros, 15 and 16 digits.
+        let numbers = "[0, -0, 7, -12, 123456789012345, -999999999999999, 1234567890123456, 1e3, -0.0, 2.5, 00012]"
+        let doc = """
+            {"loss": "squared", "inputWidth": 1, "baseScore": -0, "featureGain": \(numbers),
+             "trees": [{"feature": [-1], "threshold": \(numbers), "left": [0], "right": [0], "value": [3]}]}
+            """
+        let expected = [0, -0.0, 7, -12, 123_456_789_012_345, -999_999_999_999_999, 1_234_567_890_123_456, 1000, -0.0, 2.5, 12]
+        let read = try #require(ForestJSON.decode(Array(doc.utf8)))
+        #expect(read.featureGain.map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(read.trees[0].threshold.map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(read.baseScore.bitPattern == (-0.0).bitPattern && read.trees[0].value == [3])
         // Truncated or with trailing bytes: not taken, and the decoder's error is a typed one.
         #expect(ForestJSON.decode(Array(bytes.dropLast(2))) == nil)
         #expect(ForestJSON.decode(bytes + Array(" x".utf8)) == nil)

@@ -218,6 +218,24 @@ func benchModelTopK(universe: Universe, bundle: ModelBundle) throws {
         }
         return (best, fills)
     }
+    // Reading the bundle (once per command: serial, before the first bar).
+    let loadTime = best(5) { _ = try? ModelBundle.load(from: topkBundlePath) }
+    print(String(format: "model_topk's bundle read: best %.2f ms", loadTime * 1000))
+    // The model alone, as model_topk calls it: 120 rebalances of 480 rows (one thread).
+    let adapter = InferenceAdapter(bundle: bundle, recordLatency: false)
+    var rng = SplitMix64(seed: 1)
+    let width = bundle.features.features.count
+    let batch = Matrix(rows: 480, columns: width, values: (0..<(480 * width)).map { _ in Double(rng.next() % 20_001) / 100_000 - 0.1 })
+    var sink = 0.0
+    let predictTime = best(5) { for _ in 0..<120 { sink += adapter.predict(batch: batch)[7] } }
+    print(
+        String(
+            format: "model_topk's predictions alone: 120 batches of 480 rows, one thread: best %.1f ms (%.1f ns a row)",
+            predictTime * 1000,
+            predictTime / 57_600 * 1e9
+        )
+    )
+    if sink == 42 { print("") }
     let (momentum, momentumFills) = try time {
         try StrategyFactory.standard.make(
             "momentum_topk",

@@ -31,15 +31,16 @@ struct RingBuffer: Sendable, Hashable {
     mutating func push(contentsOf xs: UnsafeBufferPointer<Double>) {
         let cap = storage.count
         let skip = max(0, xs.count - cap)
-        var head = (self.head + skip) % cap
+        let head = (self.head + skip) % cap
+        let n = xs.count - skip
+        guard n > 0, let source = xs.baseAddress else { return }
         storage.withUnsafeMutableBufferPointer { st in
-            for i in skip..<xs.count {
-                st[head] = xs[i]
-                head += 1
-                if head == cap { head = 0 }
-            }
+            // At most two stretches: up to the end of the storage, then from its start.
+            let first = min(n, cap - head)
+            (st.baseAddress! + head).update(from: source + skip, count: first)
+            if first < n { st.baseAddress!.update(from: source + skip + first, count: n - first) }
         }
-        self.head = head
+        self.head = (head + n) % cap
         count = min(cap, count + xs.count)
     }
 
@@ -64,6 +65,13 @@ struct RingBuffer: Sendable, Hashable {
 }
 
 /// A sliding-window minimum or maximum in amortised O(1) (monotonic deque).
+///
+/// A run of at least `period` values whose extremes nobody reads (`push(contentsOf:)`, a
+/// stream skipping to the bar it scores) is only copied into a ring of the window's values for
+/// windows up to `scanLimit`; the next `push` then scans the ring — a few compares a value,
+/// where the deque costs a hard-to-predict branch a value. The scan returns exactly the deque's
+/// value (the extreme; of equal extremes, such as −0 and +0, the newest); a window holding NaN
+/// rebuilds the deque from the ring and returns to it, so its odd NaN answers are kept too.
 @usableFromInline
 struct MonotonicWindow: Sendable, Hashable {
     @usableFromInline let period: Int
@@ -73,6 +81,16 @@ struct MonotonicWindow: Sendable, Hashable {
     @usableFromInline var front = 0
     @usableFromInline var back = 0  // deque occupies [front, back) modulo capacity
     @usableFromInline var seen = 0
+    /// In scan mode (`scanning`), the last `period` values twice over: slot h and h + period hold
+    /// the same value, so the window, oldest first, is `recent[head..<head + period]`.
+    @usableFromInline var recent: ContiguousArray<Double> = []
+    /// The slot of the next write in `recent` (the oldest value's).
+    @usableFromInline var head = 0
+    /// Whether the window lives in `recent` (the deque is then out of date).
+    @usableFromInline var scanning = false
+
+    /// Windows up to this length may be scanned instead of kept in the deque.
+    @usableFromInline static let scanLimit = 64
 
     @usableFromInline
     init(period: Int, isMax: Bool) {
@@ -85,6 +103,22 @@ struct MonotonicWindow: Sendable, Hashable {
     /// Adds `x`; returns the extreme of the last `period` values.
     @inlinable
     mutating func push(_ x: Double) -> Double {
+        if scanning {
+            recent.withUnsafeMutableBufferPointer { r in
+                r[head] = x
+                r[head + period] = x
+            }
+            head += 1
+            if head == period { head = 0 }
+            seen += 1
+            return scan()
+        }
+        return pushDeque(x)
+    }
+
+    /// The deque's step for `x`.
+    @inlinable
+    mutating func pushDeque(_ x: Double) -> Double {
         let cap = values.count
         let i = seen
         seen += 1
@@ -106,10 +140,32 @@ struct MonotonicWindow: Sendable, Hashable {
         return values[front]
     }
 
-    /// `push` on every value of `xs` in order (the same deque steps, its ends in registers,
-    /// its storage written through pointers).
+    /// `push` on every value of `xs` in order: the same window afterwards (and the same extreme
+    /// from the next `push`). A run as long as the window, or any run in scan mode, of a window up
+    /// to `scanLimit` is only copied; otherwise the deque takes each value, its ends in registers.
     @inlinable
     mutating func push(contentsOf xs: UnsafeBufferPointer<Double>) {
+        if period <= Self.scanLimit && (scanning || xs.count >= period) {
+            if !scanning {
+                if recent.isEmpty { recent = ContiguousArray(repeating: 0, count: 2 * period) }
+                scanning = true
+                head = 0
+            }
+            let skip = max(0, xs.count - period)
+            var h = (head + skip) % period
+            let period = self.period
+            recent.withUnsafeMutableBufferPointer { r in
+                for i in skip..<xs.count {
+                    r[h] = xs[i]
+                    r[h + period] = xs[i]
+                    h += 1
+                    if h == period { h = 0 }
+                }
+            }
+            head = h
+            seen += xs.count
+            return
+        }
         var front = self.front
         var back = self.back
         var i = seen
@@ -139,6 +195,66 @@ struct MonotonicWindow: Sendable, Hashable {
         self.front = front
         self.back = back
         seen = i
+    }
+
+    /// The extreme of the scanned window (full: scan mode starts with at least `period` values):
+    /// four contiguous stretches, oldest to newest, each keeping its newest extreme, then joined
+    /// newest-wins — the deque's answer. A NaN in the window rebuilds the deque instead.
+    @inlinable
+    mutating func scan() -> Double {
+        let n = period
+        let q = n / 4
+        let isMax = self.isMax
+        let (best, sum) = recent.withUnsafeBufferPointer { r -> (Double, Double) in
+            let p = r.baseAddress! + head
+            @inline(__always) func pick(_ x: Double, _ b: Double) -> Double { isMax ? (x >= b ? x : b) : (x <= b ? x : b) }
+            guard q > 0 else {
+                var b = p[0]
+                var s = p[0]
+                for k in 1..<n {
+                    b = pick(p[k], b)
+                    s += p[k]
+                }
+                return (b, s)
+            }
+            var b0 = p[0]
+            var b1 = p[q]
+            var b2 = p[2 * q]
+            var b3 = p[3 * q]
+            var s0 = b0
+            var s1 = b1
+            var s2 = b2
+            var s3 = b3
+            for i in 1..<q {
+                let x0 = p[i]
+                let x1 = p[q + i]
+                let x2 = p[2 * q + i]
+                let x3 = p[3 * q + i]
+                b0 = pick(x0, b0)
+                b1 = pick(x1, b1)
+                b2 = pick(x2, b2)
+                b3 = pick(x3, b3)
+                s0 += x0
+                s1 += x1
+                s2 += x2
+                s3 += x3
+            }
+            for k in (4 * q)..<n {
+                b3 = pick(p[k], b3)
+                s3 += p[k]
+            }
+            return (pick(b3, pick(b2, pick(b1, b0))), (s0 + s1) + (s2 + s3))
+        }
+        // NaN (or ±∞ cancelling, harmlessly) in the sum: the exact deque decides.
+        guard sum.isNaN else { return best }
+        let window = Array(recent[head..<(head + n)])
+        scanning = false
+        front = 0
+        back = 0
+        seen -= n
+        var extreme = Double.nan
+        for x in window { extreme = pushDeque(x) }
+        return extreme
     }
 }
 

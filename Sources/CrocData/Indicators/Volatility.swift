@@ -81,7 +81,25 @@ struct RollingMoments: Sendable, Hashable {
         let period = self.period
         ring.storage.withUnsafeMutableBufferPointer { st in
             let cap = st.count
-            for x in xs {
+            var from = 0
+            // A full window re-anchors every `period` values, and a re-anchoring recomputes the
+            // mean and M2 from the ring alone: the values up to this run's last one only need to
+            // reach the ring (the same state, without their Welford steps).
+            if count == cap, xs.count >= until {
+                let last = until - 1 + (xs.count - until) / period * period
+                let skip = max(0, last + 1 - cap)
+                head = (head + skip) % cap
+                for i in skip...last {
+                    st[head] = xs[i]
+                    head += 1
+                    if head == cap { head = 0 }
+                }
+                seen += last + 1
+                Self.reanchor(UnsafeBufferPointer(st), head: head, count: count, inverse, &mean, &m2)
+                until = period
+                from = last + 1
+            }
+            for x in xs[from...] {
                 let full = count == cap
                 let old = st[head]
                 st[head] = x

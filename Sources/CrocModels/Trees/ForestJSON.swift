@@ -206,6 +206,22 @@ enum ForestJSON {
             }
             let n = at - start
             guard n > 0, n < 64 else { return nil }
+            // Integers (the features and children, most of the numbers) exactly, without strtod.
+            let negative = bytes[start] == UInt8(ascii: "-")
+            let digits = n - (negative ? 1 : 0)
+            if digits > 0, digits <= 15 {
+                var v: Int64 = 0
+                var plain = true
+                for i in (start + n - digits)..<at {
+                    let d = bytes[i] &- UInt8(ascii: "0")
+                    guard d < 10 else {
+                        plain = false
+                        break
+                    }
+                    v = v &* 10 &+ Int64(d)
+                }
+                if plain { return negative ? -Double(v) : Double(v) }
+            }
             return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buffer -> Double? in
                 for i in 0..<n { buffer[i] = CChar(bitPattern: bytes[start + i]) }
                 buffer[n] = 0

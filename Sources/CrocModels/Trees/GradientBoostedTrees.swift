@@ -96,18 +96,42 @@ public struct GradientBoostedTrees: Model, Hashable {
     public let trees: [RegressionTree]
     /// Total split gain per feature (importance).
     public let featureGain: [Double]
-    /// Every tree's nodes in one array, each node's split, leaf value and children together:
-    /// a prediction walks one array instead of four per tree (derived from `trees`).
+    /// The splits of every tree walked as a complete binary tree (see `TreeWalk`), breadth
+    /// first, tree after tree: slot j's children are slots 2j + 1 and 2j + 2 (derived from `trees`).
+    let splits: [Split]
+    /// The leaves of those complete trees, left to right, tree after tree.
+    let leaves: [Double]
+    /// The trees deeper than `completeDepthLimit`, each node's split, leaf value and children
+    /// together (derived from `trees`).
     let nodes: [PackedNode]
-    /// Index of each tree's root in `nodes`.
-    let roots: [Int32]
-    /// Each tree's depth: the steps from its root to its deepest leaf.
-    let depths: [Int32]
+    /// How each tree is walked, in tree order.
+    let walks: [TreeWalk]
 
-    /// One node of the packed forest. A split sends x to `right` when x[`feature`] >
-    /// `threshold` (NaN goes left); a leaf is its own child on both sides (feature 0, threshold
-    /// +∞), so a walk of exactly the tree's depth ends on the row's leaf whatever its path
-    /// length — no branch on "is this a leaf", and several rows can walk in step.
+    /// Trees up to this depth are stored complete (at most 2^10 − 1 splits and 2^10 leaves);
+    /// deeper ones (an unlimited `maxDepth`) keep their own nodes.
+    static let completeDepthLimit = 10
+
+    /// A split of a complete tree: x goes to the right child when x[`feature`] > `threshold`
+    /// (NaN goes left). A leaf above the bottom level is stored as splits of threshold +∞ down
+    /// to the bottom (every value goes left), its value at each bottom slot below it.
+    struct Split: Sendable, Hashable {
+        var threshold: Double
+        var feature: Int32
+    }
+
+    /// One tree's walk: a complete tree of `depth` levels whose splits start at `splits[start]`
+    /// and leaves at `leaves[leafStart]` — the next slot is `2j + 1 + (x > threshold)`, no child
+    /// to load — or, when `leafStart < 0`, packed nodes from `nodes[start]`.
+    struct TreeWalk: Sendable, Hashable {
+        var depth: Int32
+        var start: Int32
+        var leafStart: Int32
+        var isComplete: Bool { leafStart >= 0 }
+    }
+
+    /// One node of a packed tree. A split sends x to `right` when x[`feature`] > `threshold`
+    /// (NaN goes left); a leaf is its own child on both sides (feature 0, threshold +∞), so a
+    /// walk of exactly the tree's depth ends on the row's leaf whatever its path length.
     struct PackedNode: Sendable, Hashable {
         var threshold: Double
         var value: Double
@@ -125,14 +149,44 @@ public struct GradientBoostedTrees: Model, Hashable {
         self.baseScore = baseScore
         self.trees = trees
         self.featureGain = featureGain
+        var splits: [Split] = []
+        var leaves: [Double] = []
         var nodes: [PackedNode] = []
-        var roots: [Int32] = []
-        var depths: [Int32] = []
-        nodes.reserveCapacity(trees.reduce(0) { $0 + $1.feature.count })
+        var walks: [TreeWalk] = []
         for t in trees {
+            // Depth by the children-after-parents order: one pass, no recursion on deep trees.
+            var level = [Int32](repeating: 0, count: t.feature.count)
+            for i in t.feature.indices where t.feature[i] >= 0 {
+                for child in [Int(t.left[i]), Int(t.right[i])] where child > i && child < level.count {
+                    level[child] = max(level[child], level[i] + 1)
+                }
+            }
+            let depth = Int(level.max() ?? 0)
+            if depth <= Self.completeDepthLimit {
+                let walk = TreeWalk(depth: Int32(depth), start: Int32(splits.count), leafStart: Int32(leaves.count))
+                let splitBase = splits.count
+                let leafBase = leaves.count
+                splits.append(contentsOf: repeatElement(Split(threshold: .infinity, feature: 0), count: (1 << depth) - 1))
+                leaves.append(contentsOf: repeatElement(0, count: 1 << depth))
+                // Slot by slot from the root; a leaf above the bottom fills its whole subtree.
+                var pending: [(node: Int, slot: Int, level: Int)] = t.feature.isEmpty ? [] : [(0, 0, 0)]
+                while let (node, slot, at) = pending.popLast() {
+                    if at == depth {
+                        leaves[leafBase + slot - ((1 << depth) - 1)] = t.value[node]
+                    } else if t.feature[node] < 0 {
+                        pending.append((node, 2 * slot + 1, at + 1))
+                        pending.append((node, 2 * slot + 2, at + 1))
+                    } else {
+                        splits[splitBase + slot] = Split(threshold: t.threshold[node], feature: t.feature[node])
+                        pending.append((Int(t.left[node]), 2 * slot + 1, at + 1))
+                        pending.append((Int(t.right[node]), 2 * slot + 2, at + 1))
+                    }
+                }
+                walks.append(walk)
+                continue
+            }
             let base = Int32(nodes.count)
-            roots.append(base)
-            var depth = [Int32](repeating: 0, count: t.feature.count)
+            walks.append(TreeWalk(depth: Int32(depth), start: base, leafStart: -1))
             for i in t.feature.indices {
                 let me = base + Int32(i)
                 guard t.feature[i] >= 0 else {
@@ -142,15 +196,12 @@ public struct GradientBoostedTrees: Model, Hashable {
                 nodes.append(
                     PackedNode(threshold: t.threshold[i], value: 0, feature: t.feature[i], left: base + t.left[i], right: base + t.right[i])
                 )
-                for child in [Int(t.left[i]), Int(t.right[i])] where child > i && child < depth.count {
-                    depth[child] = max(depth[child], depth[i] + 1)
-                }
             }
-            depths.append(depth.max() ?? 0)
         }
+        self.splits = splits
+        self.leaves = leaves
         self.nodes = nodes
-        self.roots = roots
-        self.depths = depths
+        self.walks = walks
     }
 
     /// The raw score (log-odds for the logistic loss): the trees' leaf values added in tree
@@ -159,19 +210,44 @@ public struct GradientBoostedTrees: Model, Hashable {
     public func rawScore(_ x: UnsafeBufferPointer<Double>) -> Double {
         precondition(x.count >= inputWidth, "GBDT: fewer features than the model's input width")
         var s = baseScore
-        nodes.withUnsafeBufferPointer { nodes in
-            guard let x = x.baseAddress, let node = nodes.baseAddress else { return }
-            for t in roots.indices {
-                var i = Int(roots[t])
-                for _ in 0..<depths[t] {
-                    let n = node[i]
-                    // Right only when x > threshold: NaN compares false and goes left.
-                    i = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+        withForest { split, leaf, node in
+            guard let x = x.baseAddress else { return }
+            for w in walks {
+                if w.isComplete {
+                    let sp = split + Int(w.start)
+                    var j = 0
+                    for _ in 0..<w.depth {
+                        let n = sp[j]
+                        // Right only when x > threshold: NaN compares false and goes left.
+                        j = 2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1)
+                    }
+                    s += leaf[Int(w.leafStart) + j - ((1 << Int(w.depth)) - 1)]
+                } else {
+                    var i = Int(w.start)
+                    for _ in 0..<w.depth {
+                        let n = node[i]
+                        i = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+                    }
+                    s += node[i].value
                 }
-                s += node[i].value
             }
         }
         return s
+    }
+
+    /// The forest's three arrays as pointers (a dangling but unread pointer for an empty one).
+    @inline(__always)
+    private func withForest(_ body: (UnsafePointer<Split>, UnsafePointer<Double>, UnsafePointer<PackedNode>) -> Void) {
+        splits.withUnsafeBufferPointer { sp in
+            leaves.withUnsafeBufferPointer { lv in
+                nodes.withUnsafeBufferPointer { nd in
+                    let split = sp.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<Split>.alignment)!
+                    let leaf = lv.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<Double>.alignment)!
+                    let node = nd.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<PackedNode>.alignment)!
+                    body(split, leaf, node)
+                }
+            }
+        }
     }
 
     /// Predicts every row of `x` tree by tree: each tree walks all rows while its nodes sit in
@@ -185,28 +261,45 @@ public struct GradientBoostedTrees: Model, Hashable {
         let count = x.rows
         scores.withUnsafeMutableBufferPointer { scores in
             x.values.withUnsafeBufferPointer { values in
-                nodes.withUnsafeBufferPointer { nodes in
-                    guard let rows = values.baseAddress, let node = nodes.baseAddress, let score = scores.baseAddress, count > 0
-                    else { return }
+                withForest { split, leaf, node in
+                    guard let rows = values.baseAddress, let score = scores.baseAddress, count > 0 else { return }
                     // Rows in blocks that stay in L1/L2 while every tree walks them.
                     let block = 256
                     withUnsafeTemporaryAllocation(of: Int.self, capacity: min(count, block)) { at in
                         for first in stride(from: 0, to: count, by: block) {
                             let m = min(block, count - first)
                             let base = rows + first * width
-                            for t in roots.indices {
-                                for r in 0..<m { at[r] = Int(roots[t]) }
-                                // Level by level over the block: each row's step is independent of
-                                // the others', so the core overlaps as many walks as it can hold.
-                                for _ in 0..<Int(depths[t]) {
-                                    var x = base
-                                    for r in 0..<m {
-                                        let n = node[at[r]]
-                                        at[r] = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
-                                        x += width
+                            for w in walks {
+                                let depth = Int(w.depth)
+                                if w.isComplete {
+                                    let sp = split + Int(w.start)
+                                    let lv = leaf + Int(w.leafStart) - ((1 << depth) - 1)
+                                    for r in 0..<m { at[r] = 0 }
+                                    // Level by level over the block: each row's step is independent
+                                    // of the others', so the core overlaps as many walks as it can hold;
+                                    // the next slot is computed, not loaded.
+                                    for _ in 0..<depth {
+                                        var x = base
+                                        for r in 0..<m {
+                                            let j = at[r]
+                                            let n = sp[j]
+                                            at[r] = 2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1)
+                                            x += width
+                                        }
                                     }
+                                    for r in 0..<m { score[first + r] += lv[at[r]] }
+                                } else {
+                                    for r in 0..<m { at[r] = Int(w.start) }
+                                    for _ in 0..<depth {
+                                        var x = base
+                                        for r in 0..<m {
+                                            let n = node[at[r]]
+                                            at[r] = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+                                            x += width
+                                        }
+                                    }
+                                    for r in 0..<m { score[first + r] += node[at[r]].value }
                                 }
-                                for r in 0..<m { score[first + r] += node[at[r]].value }
                             }
                         }
                     }

@@ -147,6 +147,11 @@ struct BacktestCommand: ParsableCommand {
 
     /// A portfolio backtest: every symbol of the universe on one account.
     private func runUniverse(_ cfg: AppConfig, logger: Logger) throws {
+        // A model bundle is read while the universe loads (the factory then takes it from the cache).
+        let bundles = BundleCache()
+        if cfg.strategy.name == "model_topk", case .string(let path)? = cfg.strategy.params["model"] {
+            bundles.prefetchModel(at: path)
+        }
         let started = ContinuousClock.now
         let universe = try TrainingPipeline.loadUniverse(cfg.data)
         let loaded = ContinuousClock.now
@@ -162,7 +167,7 @@ struct BacktestCommand: ParsableCommand {
             cfg.strategy,
             symbols: universe.symbols,
             perSymbol: try portfolio.stakeRule(),
-            factory: .standard
+            factory: .standard(bundles: bundles)
         )
         var options = try BacktestOptions(cfg.backtest)
         options.risk = try RiskLimits(config: cfg.risk)

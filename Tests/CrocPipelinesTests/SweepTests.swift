@@ -230,6 +230,17 @@ struct SweepRunnerTests {
         let runner = try SweepRunner(spec: spec, factory: .standard(bundles: cache))
         let summary = try await runner.run(store: InMemorySweepStore(), workers: 2)
         #expect(cache.count == 1)
+        // A bundle read ahead (while a command's data loads) is the bundle read on demand; a failed
+        // read ahead leaves the typed error to the read on demand.
+        let early = BundleCache()
+        early.prefetchModel(at: dir)
+        early.prefetchModel(at: dir)
+        #expect(try early.model(at: dir).model.encodeWeights() == (try ModelBundle.load(from: dir)).model.encodeWeights())
+        #expect(early.count == 1)
+        let none = BundleCache()
+        none.prefetchModel(at: "/nonexistent")
+        #expect(throws: BundleError.self) { try none.model(at: "/nonexistent") }
+        #expect(none.count == 0)
         let uncached = try await SweepRunner(spec: spec, factory: .standard).run(store: InMemorySweepStore(), workers: 2)
         #expect(uncached.trials.map(\.metrics) == summary.trials.map(\.metrics))
         #expect(summary.trials.count == 9 && summary.trials.allSatisfy { $0.violations.isEmpty || $0.violations[0].hasPrefix("trades") })

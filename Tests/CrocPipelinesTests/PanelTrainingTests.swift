@@ -218,6 +218,44 @@ struct PanelTrainingTests {
         #expect(r.outOfSample["rows"] == Double(r.windows.reduce(0) { $0 + data.rows($1.test).count }))
     }
 
+    @Test("TopkDropout's partial selection picks what sorting every candidate picks (ties, NaN, any book)")
+    func topkDropoutPartialSelection() {
+        /// The rule with every list sorted in full (the form before the partial selection).
+        func reference(held: [Int], score: [Double], top: Int, dropout: Int) -> [Int] {
+            func scored(_ k: Int) -> Bool { k < score.count && !score[k].isNaN }
+            func better(_ a: Int, _ b: Int) -> Bool { score[a] != score[b] ? score[a] > score[b] : a < b }
+            let unscored = held.filter { !scored($0) }
+            let last = held.filter { scored($0) }.sorted(by: better)
+            let candidates = (0..<score.count).filter { scored($0) && !held.contains($0) }.sorted(by: better)
+            guard dropout > 0 else { return Array((last + candidates).sorted(by: better).prefix(max(0, top - unscored.count))) + unscored }
+            let today = Array(candidates.prefix(max(0, dropout + top - held.count)))
+            let worst = Set((last + today).sorted(by: better).suffix(dropout))
+            let sell = Set(last.filter { worst.contains($0) })
+            let buy = today.prefix(max(0, sell.count + top - held.count))
+            return (last.filter { !sell.contains($0) } + buy).sorted(by: better) + unscored
+        }
+        var state: UInt64 = 5
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        for trial in 0..<400 {
+            let lanes = 1 + next(300)
+            // Few distinct scores (many ties), some NaN (not scored), some ±∞.
+            let score: [Double] = (0..<lanes).map { _ in
+                let r = next(100)
+                return r < 8 ? .nan : r < 10 ? (r == 8 ? .infinity : -.infinity) : Double(r % 17) / 4
+            }
+            let held = Array(Set((0..<next(60)).map { _ in next(lanes + 5) })).sorted()
+            let top = 1 + next(60)
+            let dropout = next(8)
+            let expected = reference(held: held, score: score, top: top, dropout: dropout)
+            let got = TopKDropout.select(held: held, scores: score, top: top, dropout: dropout)
+            #expect(got == expected, "trial \(trial): \(lanes) lanes, top \(top), dropout \(dropout), held \(held.count)")
+            if got != expected { break }
+        }
+    }
+
     @Test("TopkDropout keeps holdings, sells at most dropout of the worst, and buys the best to refill (Qlib's rule)")
     func topkDropoutRule() {
         // Held 0, 1, 2; scores: 3 best, then 0, 4, 1, 2 worst.

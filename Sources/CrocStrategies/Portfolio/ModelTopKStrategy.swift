@@ -42,17 +42,35 @@ public enum TopKDropout {
                 let y = score[b]
                 return x != y ? x > y : a < b
             }
+            // The first `k` of `items` sorted by `better` (a strict total order, so the same lanes
+            // in the same order as sorting all of them), kept in a sorted buffer of k: a rebalance
+            // wants a handful of the hundreds of candidates.
+            func first(_ k: Int, of items: [Int]) -> [Int] {
+                guard k < items.count else { return items.sorted(by: better) }
+                var kept: [Int] = []
+                kept.reserveCapacity(k + 1)
+                for x in items where k > 0 && (kept.count < k || better(x, kept[kept.count - 1])) {
+                    var lo = 0
+                    var hi = kept.count
+                    while lo < hi {
+                        let m = (lo + hi) / 2
+                        if better(kept[m], x) { lo = m + 1 } else { hi = m }
+                    }
+                    kept.insert(x, at: lo)
+                    if kept.count > k { kept.removeLast() }
+                }
+                return kept
+            }
             let unscored = held.filter { !scored($0) }
             let last = held.filter { scored($0) }.sorted(by: better)
             var isHeld = [Bool](repeating: false, count: score.count)
             for k in held where k < score.count { isHeld[k] = true }
-            let candidates = (0..<score.count).filter { scored($0) && !isHeld[$0] }.sorted(by: better)
+            let candidates = (0..<score.count).filter { scored($0) && !isHeld[$0] }
             guard dropout > 0 else {
-                let best = (last + candidates).sorted(by: better)
-                return Array(best.prefix(max(0, top - unscored.count))) + unscored
+                return first(max(0, top - unscored.count), of: last + candidates) + unscored
             }
             let todayCount = max(0, dropout + top - held.count)
-            let today = Array(candidates.prefix(todayCount))
+            let today = first(todayCount, of: candidates)
             let comb = (last + today).sorted(by: better)
             let worst = Set(comb.suffix(dropout))
             let sell = Set(last.filter { worst.contains($0) })
@@ -204,49 +222,61 @@ public struct ModelTopKStrategy: Strategy {
         for k in set { weights[k] = sign * budget / slots }
     }
 
-    /// Feeds every lane's waiting bars through its stream: the backlog's bars are gathered lane
-    /// by lane into one buffer, then the lanes run in parallel when there is enough work (each
-    /// lane's stream is touched by one thread, so the result is the same).
+    /// Feeds every lane's waiting bars through its stream: each thread takes a contiguous range
+    /// of lanes, gathers their bars from the backlog into its part of one buffer (lane after
+    /// lane), and feeds them to their streams (each lane's stream is touched by one thread, so the
+    /// result is the same whatever the threads).
     private mutating func catchUp() {
         let n = streams.count
+        let backlog = self.backlog
         var start = [Int](repeating: 0, count: n + 1)
-        for slice in backlog { for k in slice.lanes { start[k + 1] += 1 } }
-        for k in 0..<n { start[k + 1] += start[k] }
+        start.withUnsafeMutableBufferPointer { start in
+            for slice in backlog { slice.lanes.withUnsafeBufferPointer { for k in $0 { start[k + 1] += 1 } } }
+            for k in 0..<n { start[k + 1] += start[k] }
+        }
         let waiting = start[n]
         guard waiting > 0 else { return }
         if gathered.count < waiting, let any = backlog.first(where: { !$0.bars.isEmpty })?.bars[0] {
             gathered = Array(repeating: any, count: waiting)
         }
-        gathered.withUnsafeMutableBufferPointer { out in
-            var next = start
-            for slice in backlog {
-                slice.lanes.withUnsafeBufferPointer { lanes in
-                    slice.bars.withUnsafeBufferPointer { bars in
-                        for j in 0..<lanes.count {
-                            let k = lanes[j]
-                            out[next[k]] = bars[j]
-                            next[k] += 1
-                        }
-                    }
-                }
-            }
-        }
-        backlog.removeAll(keepingCapacity: true)
         let bounds = start
         let tasks = Self.tasks(for: waiting, minimumPerTask: 2_048, limit: n)
         streams.withUnsafeMutableBufferPointer { streams in
-            gathered.withUnsafeBufferPointer { bars in
+            gathered.withUnsafeMutableBufferPointer { gathered in
                 let s = UInt(bitPattern: streams.baseAddress!)
-                let b = UInt(bitPattern: bars.baseAddress!)
+                let g = UInt(bitPattern: gathered.baseAddress!)
                 DispatchQueue.concurrentPerform(iterations: tasks) { task in
                     let streams = UnsafeMutablePointer<FeatureStream>(bitPattern: s)!
-                    let bars = UnsafePointer<Bar>(bitPattern: b)!
-                    for k in stride(from: task, to: n, by: tasks) where bounds[k + 1] > bounds[k] {
-                        streams[k].update(contentsOf: UnsafeBufferPointer(start: bars + bounds[k], count: bounds[k + 1] - bounds[k]))
+                    let out = UnsafeMutablePointer<Bar>(bitPattern: g)!
+                    let lo = task * n / tasks
+                    let hi = (task + 1) * n / tasks
+                    var next = Array(bounds[lo..<hi])
+                    for slice in backlog {
+                        slice.lanes.withUnsafeBufferPointer { lanes in
+                            slice.bars.withUnsafeBufferPointer { bars in
+                                // Lanes ascend: this thread's are one stretch of the slice.
+                                var j = 0
+                                var end = lanes.count
+                                while j < end {
+                                    let m = (j + end) / 2
+                                    if lanes[m] < lo { j = m + 1 } else { end = m }
+                                }
+                                while j < lanes.count, lanes[j] < hi {
+                                    let k = lanes[j] - lo
+                                    out[next[k]] = bars[j]
+                                    next[k] += 1
+                                    j += 1
+                                }
+                            }
+                        }
+                    }
+                    for k in lo..<hi where bounds[k + 1] > bounds[k] {
+                        streams[k].update(contentsOf: UnsafeBufferPointer(start: out + bounds[k], count: bounds[k + 1] - bounds[k]))
                     }
                 }
             }
         }
+        self.backlog.removeAll(keepingCapacity: true)
     }
 
     /// Threads for `work` items: one per `minimumPerTask`, at most the cores and `limit`.

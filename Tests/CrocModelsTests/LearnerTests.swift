@@ -181,24 +181,28 @@ struct LearnerTests {
         #expect(c.predict(batch: x).map(\.bitPattern) == (0..<x.rows).map { c.predict(x.row($0)).bitPattern })
     }
 
-    @Test("GBDT forests mixing complete (shallow), packed (deeper than 10) and single-leaf trees score as the trees one by one")
+    @Test("GBDT forests mixing complete (shallow), packed (deep or thin) and single-leaf trees score as the trees one by one")
     func gbdtMixedForest() throws {
-        // A chain of 13 splits (depth 13: walked as packed nodes), a depth-2 tree with a leaf at
-        // level 1 (complete, the leaf filling its subtree), and a lone leaf (depth 0).
-        var chain = RegressionTree()
-        for i in 0..<13 {
-            let split = chain.feature.count
-            chain.feature += [Int32(i % 3), -1]
-            chain.threshold += [Double(i) * 0.1 - 0.6, 0]
-            chain.left += [Int32(split + 1), 0]
-            chain.right += [Int32(split + 2), 0]
-            chain.value += [0, Double(i + 1) / 8]
+        // Chains of 13 and 8 splits (walked as packed nodes: too deep, and too thin for 2^8
+        // slots), a depth-2 tree with a leaf at level 1 (complete, the leaf filling its subtree),
+        // and a lone leaf (depth 0).
+        func chain(_ depth: Int) -> RegressionTree {
+            var chain = RegressionTree()
+            for i in 0..<depth {
+                let split = chain.feature.count
+                chain.feature += [Int32(i % 3), -1]
+                chain.threshold += [Double(i) * 0.1 - 0.6, 0]
+                chain.left += [Int32(split + 1), 0]
+                chain.right += [Int32(split + 2), 0]
+                chain.value += [0, Double(i + 1) / 8]
+            }
+            chain.feature.append(-1)
+            chain.threshold.append(0)
+            chain.left.append(0)
+            chain.right.append(0)
+            chain.value.append(-2)
+            return chain
         }
-        chain.feature.append(-1)
-        chain.threshold.append(0)
-        chain.left.append(0)
-        chain.right.append(0)
-        chain.value.append(-2)
         let small = RegressionTree(
             feature: [1, -1, 2, -1, -1],
             threshold: [0.25, 0, -0.5, 0, 0],
@@ -211,11 +215,11 @@ struct LearnerTests {
             loss: .squared,
             inputWidth: 3,
             baseScore: 0.1,
-            trees: [small, chain, leaf, chain, small],
+            trees: [small, chain(13), leaf, chain(8), small],
             featureGain: [0, 0, 0]
         )
         #expect(m.walks.map(\.isComplete) == [true, false, true, false, true])
-        #expect(m.walks.map(\.depth) == [2, 13, 0, 13, 2])
+        #expect(m.walks.map(\.depth) == [2, 13, 0, 8, 2])
         var rng = SplitMix64(seed: 7)
         var rows: [[Double]] = (0..<600).map { _ in (0..<3).map { _ in Double(rng.next() % 2001) / 1000 - 1 } }
         rows[0] = [.nan, .nan, .nan]

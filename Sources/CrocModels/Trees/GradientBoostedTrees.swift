@@ -107,8 +107,9 @@ public struct GradientBoostedTrees: Model, Hashable {
     /// How each tree is walked, in tree order.
     let walks: [TreeWalk]
 
-    /// Trees up to this depth are stored complete (at most 2^10 − 1 splits and 2^10 leaves);
-    /// deeper ones (an unlimited `maxDepth`) keep their own nodes.
+    /// Trees up to this depth are stored complete (at most 2^10 − 1 splits and 2^10 leaves) when
+    /// their 2^depth leaves are at most four times their nodes; others (an unlimited `maxDepth`,
+    /// thin trees) keep their own nodes.
     static let completeDepthLimit = 10
 
     /// A split of a complete tree: x goes to the right child when x[`feature`] > `threshold`
@@ -162,7 +163,9 @@ public struct GradientBoostedTrees: Model, Hashable {
                 }
             }
             let depth = Int(level.max() ?? 0)
-            if depth <= Self.completeDepthLimit {
+            // Complete when shallow and not much bigger than the tree itself (a deep, thin tree of a
+            // leaf-wise fit would waste most of its 2^depth slots).
+            if depth <= Self.completeDepthLimit && 1 << depth <= 4 * t.feature.count {
                 let walk = TreeWalk(depth: Int32(depth), start: Int32(splits.count), leafStart: Int32(leaves.count))
                 let splitBase = splits.count
                 let leafBase = leaves.count

@@ -1,3 +1,4 @@
+import CrocSupport
 import Foundation
 
 /// A small fully connected network with explicit forward and backward passes,
@@ -493,7 +494,7 @@ public struct AdamOptimizer: Sendable {
         // Each network on its own thread when there are several and they are large (every
         // parameter's update is its own: the same values on any number of threads).
         let parameters = nets.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.count } }
-        let threads = nets.count > 1 && parameters >= 1 << 16 ? min(nets.count, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let threads = nets.count > 1 && parameters >= 1 << 16 ? min(nets.count, Machine.activeCores) : 1
         nets.withUnsafeMutableBufferPointer { nets in
             m.withUnsafeMutableBufferPointer { m in
                 v.withUnsafeMutableBufferPointer { v in

@@ -1,3 +1,4 @@
+import CrocSupport
 import Foundation
 import Synchronization
 
@@ -371,7 +372,7 @@ extension PPOAgent {
                 results.withLock { $0.value = r }
             }
         }
-        if minibatch.batch.count * (policy.weights.first?.count ?? 0) >= 1 << 16 && ProcessInfo.processInfo.activeProcessorCount > 1 {
+        if minibatch.batch.count * (policy.weights.first?.count ?? 0) >= 1 << 16 && Machine.activeCores > 1 {
             DispatchQueue.concurrentPerform(iterations: 2, execute: pass)
         } else {
             pass(0)

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocData
 import CrocModels
+import CrocSupport
 import Foundation
 
 /// Qlib's `TopkDropoutStrategy` selection (`method_sell="bottom"`,
@@ -281,32 +282,42 @@ public struct ModelTopKStrategy: Strategy {
 
     /// Threads for `work` items: one per `minimumPerTask`, at most the cores and `limit`.
     static func tasks(for work: Int, minimumPerTask: Int, limit: Int) -> Int {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = Machine.activeCores
         return max(1, min(cores, limit, work / minimumPerTask))
     }
 
-    /// The model's scores of `lanes` (their latest vectors), the cross-sectional transform
-    /// applied across them column by column first; the predictions in parallel for a native
-    /// model (each row is scored on its own, so the scores do not depend on the threads).
+    /// The model's scores of `lanes` (their latest vectors, copied into one matrix), the
+    /// cross-sectional transform applied across them column by column first; the predictions in
+    /// parallel for a native model (each row is scored on its own, so the scores do not depend on
+    /// the threads).
     private func score(_ lanes: [Int]) -> [Double] {
-        var matrix = lanes.map { streams[$0].vector }
-        if transform != .none {
-            var column = [Double](repeating: 0, count: lanes.count)
-            for c in 0..<width {
-                for i in lanes.indices { column[i] = matrix[i][c] }
-                transform.apply(&column)
-                for i in lanes.indices { matrix[i][c] = column[i] }
+        let rows = lanes.count
+        var values = [Double](repeating: 0, count: rows * width)
+        values.withUnsafeMutableBufferPointer { v in
+            for (i, k) in lanes.enumerated() {
+                streams[k].vector.withUnsafeBufferPointer { (v.baseAddress! + i * width).update(from: $0.baseAddress!, count: width) }
+            }
+            if transform != .none {
+                var column = [Double](repeating: 0, count: rows)
+                for c in 0..<width {
+                    for i in 0..<rows { column[i] = v[i * width + c] }
+                    transform.apply(&column)
+                    for i in 0..<rows { v[i * width + c] = column[i] }
+                }
             }
         }
         // Rows with a missing value are not scored; the others go to the model in one batch per
         // thread (a native model's rows are scored independently, so threads change nothing).
-        let finite = matrix.indices.filter { matrix[$0].allSatisfy(\.isFinite) }
-        var scores = [Double](repeating: .nan, count: matrix.count)
+        let finite = (0..<rows).filter { i in values[(i * width)..<((i + 1) * width)].allSatisfy(\.isFinite) }
+        var scores = [Double](repeating: .nan, count: rows)
         guard !finite.isEmpty else { return scores }
         let tasks = adapter.bundle.metadata.kind == .onnx ? 1 : Self.tasks(for: finite.count, minimumPerTask: 64, limit: finite.count)
         let parts = (0..<tasks).map { task in
-            let rows = Array(finite[(task * finite.count / tasks)..<((task + 1) * finite.count / tasks)])
-            return (rows, Matrix(rows: rows.count, columns: width, values: rows.flatMap { matrix[$0] }))
+            let part = Array(finite[(task * finite.count / tasks)..<((task + 1) * finite.count / tasks)])
+            var x = [Double]()
+            x.reserveCapacity(part.count * width)
+            for i in part { x.append(contentsOf: values[(i * width)..<((i + 1) * width)]) }
+            return (part, Matrix(rows: part.count, columns: width, values: x))
         }
         let adapter = adapter
         let results = [[Double]](unsafeUninitializedCapacity: tasks) { out, count in

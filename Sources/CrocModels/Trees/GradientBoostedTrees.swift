@@ -101,8 +101,8 @@ public struct GradientBoostedTrees: Model, Hashable {
     let splits: [Split]
     /// The leaves of those complete trees, left to right, tree after tree.
     let leaves: [Double]
-    /// The trees deeper than `completeDepthLimit`, each node's split, leaf value and children
-    /// together (derived from `trees`).
+    /// The trees not stored complete (too deep or too thin, see `completeDepthLimit`), each
+    /// node's split, leaf value and children together (derived from `trees`).
     let nodes: [PackedNode]
     /// How each tree is walked, in tree order.
     let walks: [TreeWalk]

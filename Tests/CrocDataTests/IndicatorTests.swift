@@ -228,40 +228,53 @@ struct StreamingEqualsBatchTests {
             }
             #expect(i == xs.count && checked > 20, "period \(period)")
         }
-        // Rolling moments skip the Welford steps before a run's last re-anchoring: the same state.
+        // `plain` takes the prices a value at a time, `runs` in runs whose lengths `next` grows from
+        // `length`: the same state after every run.
         let prices = b.close
-        for period in [1, 2, 5, 20, 60] {
-            var plain = RollingMoments(period: period)
-            var runs = RollingMoments(period: period)
+        func expectSameState<S: Equatable>(
+            _ what: String,
+            _ plain: S,
+            length: Int,
+            next: (Int) -> Int,
+            push: (inout S, Double) -> Void,
+            pushRun: (inout S, UnsafeBufferPointer<Double>) -> Void
+        ) {
+            var plain = plain
+            var runs = plain
             var i = 0
-            var length = 1
+            var length = length
             while i < prices.count {
                 let run = Array(prices[i..<min(prices.count, i + length)])
-                for x in run { _ = plain.push(x) }
-                run.withUnsafeBufferPointer { runs.push(contentsOf: $0) }
-                #expect(runs == plain, "moments, period \(period), bars \(i)..<\(i + run.count)")
+                for x in run { push(&plain, x) }
+                run.withUnsafeBufferPointer { pushRun(&runs, $0) }
+                #expect(runs == plain, "\(what), values \(i)..<\(i + run.count)")
                 if runs != plain { break }
                 i += run.count
-                length = length % (3 * period + 2) + 1
+                length = next(length)
             }
-            #expect(i == prices.count)
+            #expect(i == prices.count, "\(what)")
+        }
+        // Rolling moments skip the Welford steps before a run's last re-anchoring: the same state.
+        for period in [1, 2, 5, 20, 60] {
+            expectSameState(
+                "moments, period \(period)",
+                RollingMoments(period: period),
+                length: 1,
+                next: { $0 % (3 * period + 2) + 1 },
+                push: { _ = $0.push($1) },
+                pushRun: { $0.push(contentsOf: $1) }
+            )
         }
         // Rings take a run in at most two copies: the state of one push a value.
         for capacity in [1, 2, 7, 20, 120] {
-            var plain = RingBuffer(capacity: capacity)
-            var runs = RingBuffer(capacity: capacity)
-            var i = 0
-            var length = 0
-            while i < prices.count {
-                let run = Array(prices[i..<min(prices.count, i + length)])
-                for x in run { _ = plain.push(x) }
-                run.withUnsafeBufferPointer { runs.push(contentsOf: $0) }
-                #expect(runs == plain, "ring, capacity \(capacity), values \(i)..<\(i + run.count)")
-                if runs != plain { break }
-                i += run.count
-                length = (length + 1) % (2 * capacity + 3)
-            }
-            #expect(i == prices.count)
+            expectSameState(
+                "ring, capacity \(capacity)",
+                RingBuffer(capacity: capacity),
+                length: 0,
+                next: { ($0 + 1) % (2 * capacity + 3) },
+                push: { _ = $0.push($1) },
+                pushRun: { $0.push(contentsOf: $1) }
+            )
         }
         // The scan is taken: a run as long as the window leaves the deque aside.
         var w = MonotonicWindow(period: 20, isMax: false)

@@ -43,35 +43,16 @@ public enum TopKDropout {
                 let y = score[b]
                 return x != y ? x > y : a < b
             }
-            // The first `k` of `items` sorted by `better` (a strict total order, so the same lanes
-            // in the same order as sorting all of them), kept in a sorted buffer of k: a rebalance
-            // wants a handful of the hundreds of candidates.
-            func first(_ k: Int, of items: [Int]) -> [Int] {
-                guard k < items.count else { return items.sorted(by: better) }
-                var kept: [Int] = []
-                kept.reserveCapacity(k + 1)
-                for x in items where k > 0 && (kept.count < k || better(x, kept[kept.count - 1])) {
-                    var lo = 0
-                    var hi = kept.count
-                    while lo < hi {
-                        let m = (lo + hi) / 2
-                        if better(kept[m], x) { lo = m + 1 } else { hi = m }
-                    }
-                    kept.insert(x, at: lo)
-                    if kept.count > k { kept.removeLast() }
-                }
-                return kept
-            }
             let unscored = held.filter { !scored($0) }
             let last = held.filter { scored($0) }.sorted(by: better)
             var isHeld = [Bool](repeating: false, count: score.count)
             for k in held where k < score.count { isHeld[k] = true }
             let candidates = (0..<score.count).filter { scored($0) && !isHeld[$0] }
             guard dropout > 0 else {
-                return first(max(0, top - unscored.count), of: last + candidates) + unscored
+                return (last + candidates).first(max(0, top - unscored.count), sortedBy: better) + unscored
             }
             let todayCount = max(0, dropout + top - held.count)
-            let today = first(todayCount, of: candidates)
+            let today = candidates.first(todayCount, sortedBy: better)
             let comb = (last + today).sorted(by: better)
             let worst = Set(comb.suffix(dropout))
             let sell = Set(last.filter { worst.contains($0) })

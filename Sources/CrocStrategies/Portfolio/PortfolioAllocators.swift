@@ -183,21 +183,8 @@ public struct MomentumTopKAllocator: PortfolioAllocator {
             return w
         }
         // Without NaN the order is total, so the `top` best are one set whatever the method:
-        // kept in a sorted run of at most `top`, which a return enters only when it beats the
-        // run's last (O(n log top) instead of sorting all n).
-        var best: [(ret: Double, index: Int)] = []
-        best.reserveCapacity(top + 1)
-        for r in ranked {
-            if best.count == top, let last = best.last, !better(r, last) { continue }
-            var lo = 0
-            var hi = best.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if better(best[mid], r) { lo = mid + 1 } else { hi = mid }
-            }
-            best.insert(r, at: lo)
-            if best.count > top { best.removeLast() }
-        }
+        // kept in a sorted run of at most `top` (O(n log top) instead of sorting all n).
+        let best = ranked.first(top, sortedBy: better)
         for r in best { w[r.index] = 1.0 / Double(top) }
         return w
     }

@@ -84,6 +84,9 @@ public struct TradingEngine: Sendable {
     /// beside the lanes so a slice asks 500 bytes in a row instead of 500 venues' arrays
     /// (one cache miss each). Set after every submit, match and cancel at that lane.
     private var extraLaneWorking: [Bool] = []
+    /// How many of `extraLaneWorking` are true: a slice skips the scan for working orders
+    /// when none is (a rebalancing portfolio filled at the closes holds none between slices).
+    private var workingExtraLanes = 0
     /// Each symbol's lane.
     private let laneOfSymbol: [String: Int]
     /// Rebalances decided on the last slice, waiting for this slice's opens (`.nextOpen`).
@@ -537,6 +540,14 @@ public struct TradingEngine: Sendable {
     /// Lane `k`'s working orders at its simulated venue.
     private func laneWorkingOrders(_ k: Int) -> [Order] { k == 0 ? exchange.workingOrders : extraLanes[k - 1].exchange.workingOrders }
 
+    /// Sets lane `i + 1`'s may-hold-working-orders flag, keeping `workingExtraLanes` in step.
+    @inline(__always)
+    private mutating func setLaneWorking(_ i: Int, _ working: Bool) {
+        guard extraLaneWorking[i] != working else { return }
+        extraLaneWorking[i] = working
+        workingExtraLanes += working ? 1 : -1
+    }
+
     /// Every working order at the simulated venues, lane by lane.
     private var simulatedWorkingOrders: [Order] {
         guard !extraLanes.isEmpty else { return exchange.workingOrders }
@@ -559,7 +570,7 @@ public struct TradingEngine: Sendable {
             exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
         } else {
             extraLanes[k - 1].exchange.process(bar: bar, barIndex: index, portfolio: &portfolio) { events.append($0) }
-            extraLaneWorking[k - 1] = !extraLanes[k - 1].exchange.workingOrders.isEmpty
+            setLaneWorking(k - 1, !extraLanes[k - 1].exchange.workingOrders.isEmpty)
         }
         context.workingOrders = simulatedWorkingOrders
         handle(events, &strategy, lane: k)
@@ -590,12 +601,27 @@ public struct TradingEngine: Sendable {
 
     /// Equity with every lane marked at its last close (`context.closes`).
     private func sliceEquity() -> Money {
+        // Every close is rounded to the lanes' shared precision: a fractional position's value is
+        // then a 64-bit product (`multiplied(byPrice:unit:)`, the same rounding as `*`), one case
+        // per unit so that its divisions are by constants.
+        switch sharedPricePrecision {
+        case 2: return heldEquity(PriceUnit2.self)
+        case 4: return heldEquity(PriceUnit4.self)
+        case 5: return heldEquity(PriceUnit5.self)
+        case 6: return heldEquity(PriceUnit6.self)
+        default: return heldEquity(PriceUnitNone.self)
+        }
+    }
+
+    /// `sliceEquity` with the closes' unit as a type (so that it is a constant in the loop).
+    private func heldEquity<U: PriceUnit>(_: U.Type) -> Money {
+        let unit = U.raw
         var equity = cash
         context.positions.withUnsafeBufferPointer { q in
             context.closes.withUnsafeBufferPointer { c in
                 for k in heldLanes {
                     let raw = q[k].raw
-                    equity += Self.markedValue(q[k], raw % FixedPoint.scale == 0 ? raw / FixedPoint.scale : 0, c[k])
+                    equity += Self.markedValue(q[k], raw % FixedPoint.scale == 0 ? raw / FixedPoint.scale : 0, c[k], unit: unit)
                 }
             }
         }
@@ -832,6 +858,7 @@ public struct TradingEngine: Sendable {
         var laneBuffer = [Int](repeating: 0, count: block * n)
         var barBuffer = [Bar](repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0), count: block * n)
         var counts = [Int](repeating: 0, count: block)
+        let allLanes = Array(0..<n)
         var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
         slice.lanes.reserveCapacity(n)
         slice.bars.reserveCapacity(n)
@@ -907,9 +934,14 @@ public struct TradingEngine: Sendable {
             for t in t0..<t1 {
                 let r = t - t0
                 slice.time = Timestamp(nanoseconds: universe.timestamps[t])
-                slice.lanes.removeAll(keepingCapacity: true)
+                if counts[r] == n {
+                    // Every member has a bar: the lanes are 0..<n, shared rather than copied.
+                    slice.lanes = allLanes
+                } else {
+                    slice.lanes.removeAll(keepingCapacity: true)
+                    laneBuffer.withUnsafeBufferPointer { slice.lanes.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
+                }
                 slice.bars.removeAll(keepingCapacity: true)
-                laneBuffer.withUnsafeBufferPointer { slice.lanes.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
                 barBuffer.withUnsafeBufferPointer { slice.bars.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
                 equityCurve.append(stepSlice(slice, &strategy))
             }
@@ -930,7 +962,7 @@ public struct TradingEngine: Sendable {
         let index = barCount
         barCount += 1
         if !pendingRebalances.isEmpty { executePendingRebalances(index: index, slice: slice, bar: nil, &strategy) }
-        if routing == .simulated {
+        if routing == .simulated && (workingExtraLanes > 0 || !exchange.workingOrders.isEmpty) {
             // Lanes are matched in the order their working orders were placed (the earliest
             // first): a rebalance's sells, placed first, free the cash its buys need.
             var waiting: [(j: Int, first: UInt64)] = []
@@ -997,13 +1029,15 @@ public struct TradingEngine: Sendable {
     /// position is a whole number of units (the usual case, and exact: nothing to round).
     /// (Static, with its inputs as arguments: a method on `self` here made the generic range
     /// loop copy the whole engine per bar.)
+    /// A fractional position at a price that is a multiple of `unit` raw units is one 64-bit
+    /// product too (`multiplied(byPrice:unit:)`).
     @inline(__always)
-    private static func markedValue(_ position: Quantity, _ wholeUnits: Int64, _ price: Price) -> Money {
+    private static func markedValue(_ position: Quantity, _ wholeUnits: Int64, _ price: Price, unit: Int64 = 1) -> Money {
         if wholeUnits != 0 {
             let (value, overflow) = wholeUnits.multipliedReportingOverflow(by: price.raw)
             if !overflow { return FixedPoint(raw: value) }
         }
-        return position * price
+        return position.multiplied(byPrice: price, unit: unit)
     }
 
     /// The reusable event array (order events are collected per bar; one allocation per run, not per order).
@@ -1330,7 +1364,7 @@ public struct TradingEngine: Sendable {
             exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio, emit: emit)
         } else {
             extraLanes[k - 1].exchange.submit(order, bar: bar, barIndex: index, portfolio: &portfolio, emit: emit)
-            extraLaneWorking[k - 1] = !extraLanes[k - 1].exchange.workingOrders.isEmpty
+            setLaneWorking(k - 1, !extraLanes[k - 1].exchange.workingOrders.isEmpty)
         }
     }
 
@@ -1339,7 +1373,7 @@ public struct TradingEngine: Sendable {
         if let o = exchange.cancel(id) { return o }
         for k in extraLanes.indices where extraLaneWorking[k] {
             if let o = extraLanes[k].exchange.cancel(id) {
-                extraLaneWorking[k] = !extraLanes[k].exchange.workingOrders.isEmpty
+                setLaneWorking(k, !extraLanes[k].exchange.workingOrders.isEmpty)
                 return o
             }
         }
@@ -1382,3 +1416,17 @@ public struct TradingEngine: Sendable {
         // Orders placed from onOrderEvent are sent on the next bar.
     }
 }
+
+/// A price unit in raw `FixedPoint` units known at compile time (`sliceEquity`'s loop is
+/// specialised per unit, so its divisions are by constants).
+private protocol PriceUnit { static var raw: Int64 { get } }
+/// Prices with 2 decimals.
+private enum PriceUnit2: PriceUnit { static var raw: Int64 { 1_000_000 } }
+/// Prices with 4 decimals.
+private enum PriceUnit4: PriceUnit { static var raw: Int64 { 10_000 } }
+/// Prices with 5 decimals.
+private enum PriceUnit5: PriceUnit { static var raw: Int64 { 1_000 } }
+/// Prices with 6 decimals.
+private enum PriceUnit6: PriceUnit { static var raw: Int64 { 100 } }
+/// No unit known (1 raw unit): fractional positions take `*`.
+private enum PriceUnitNone: PriceUnit { static var raw: Int64 { 1 } }

@@ -84,6 +84,31 @@ struct FixedPointTests {
         }
     }
 
+    @Test("a quantity times a price on a known unit equals the full product: fractional, signed, half-way, off-unit prices")
+    func productByPriceUnit() {
+        var rng = SystemRandomNumberGenerator()
+        // (quantity raw, price raw): 1,000.5 units at 50.25 overflows the raw product; 0.00000001 at
+        // 0.5 is a tie (0.5e-8: stays at the even 0); 0.00000003 at 0.5 is a tie rounding up to 2.
+        var cases: [(Int64, Int64)] = [
+            (100_050_000_000, 5_025_000_000), (-100_050_000_000, 5_025_000_000), (1, 50_000_000), (3, 50_000_000),
+            (-3, 50_000_000), (123_456_789, 123_450_000), (123_456_789, 123_456_789),
+        ]
+        for _ in 0..<20_000 {
+            let q = Int64.random(in: -(1 << 42)...(1 << 42), using: &rng)
+            // Prices on a 4-decimal grid mostly, some off it (they take the general product).
+            let p = Int64.random(in: 1...2_000_000, using: &rng) * (Bool.random(using: &rng) ? 10_000 : 1)
+            cases.append((q, p))
+        }
+        for (q, p) in cases {
+            let expected = FixedPoint(raw: q) * FixedPoint(raw: p)
+            #expect(FixedPoint(raw: q).multiplied(byPrice: FixedPoint(raw: p), unit: 10_000) == expected, "\(q) × \(p)")
+            #expect(FixedPoint(raw: q).multiplied(byPrice: FixedPoint(raw: p), unit: 1) == expected, "\(q) × \(p)")
+            if p % 1_000_000 == 0 {
+                #expect(FixedPoint(raw: q).multiplied(byPrice: FixedPoint(raw: p), unit: 1_000_000) == expected, "\(q) × \(p)")
+            }
+        }
+    }
+
     @Test("the fast half-to-even rounding of doubles equals Double.rounded(.toNearestOrEven)")
     func fastRounding() {
         var rng = SystemRandomNumberGenerator()

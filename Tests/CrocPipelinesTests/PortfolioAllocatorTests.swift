@@ -64,6 +64,27 @@ struct PortfolioAllocatorTests {
         #expect(checked > 100)
     }
 
+    @Test func aRollingPanelsRowsReadWholeEqualTheirClosesOneByOne() {
+        // A window of 4 rows over 11 appended: the ring wraps twice; gaps stay NaN.
+        var p = ClosePanel(symbols: ["A", "B", "C"], window: 4)
+        for t in 0..<11 {
+            p.append(time: Int64(t)) { row in
+                row[0] = 100 + Double(t)
+                if t % 3 != 0 { row[1] = 50 - Double(t) }
+                row[2] = Double(t * t)
+            }
+        }
+        for t in 7..<11 {
+            let whole = p.withRow(t) { Array($0) }
+            #expect(whole.count == 3)
+            for s in 0..<3 {
+                let one = p.close(s, t)
+                #expect(whole[s] == one || (whole[s].isNaN && one.isNaN), "row \(t), symbol \(s)")
+            }
+        }
+        #expect(p.withRow(9) { $0[1].isNaN } && p.withRow(10) { $0[1] } == 40)
+    }
+
     @Test func aSymbolWithoutACloseAtTheDecisionGetsNoWeight() {
         let nan = Double.nan
         let p = ClosePanel(symbols: ["A", "B", "C"], times: [0, 1, 2], closes: [[10, 11, 12], [5, nan, 6], [20, 30, nan]])

@@ -74,6 +74,16 @@ public struct ClosePanel: Sendable {
     @usableFromInline
     func value(_ s: Int, _ t: Int) -> Double { storage[(t % rowsKept) * symbols.count + s] }
 
+    /// Calls `body` with row `t`'s closes, one per symbol in order (NaN where a symbol had no
+    /// bar): a whole row read without a bounds check and a modulo per symbol.
+    /// - Precondition: `t` is one of the rows kept (`count - window ..< count`).
+    public func withRow<R>(_ t: Int, _ body: (UnsafeBufferPointer<Double>) throws -> R) rethrows -> R {
+        precondition(t >= 0 && t < count && t >= count - window, "row \(t) is not kept (rows \(max(0, count - window))..<\(count))")
+        let n = symbols.count
+        let base = (t % rowsKept) * n
+        return try storage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[base..<(base + n)])) }
+    }
+
     /// Every row's closes as one column per symbol (full panels; NaN for rows no longer kept).
     public var closes: [[Double]] {
         (0..<symbols.count).map { s in (0..<count).map { t in t >= count - window ? value(s, t) : .nan } }
@@ -86,7 +96,7 @@ public struct ClosePanel: Sendable {
         let base = (count % rowsKept) * n
         storage.withUnsafeMutableBufferPointer { all in
             var row = UnsafeMutableBufferPointer(rebasing: all[base..<(base + n)])
-            for i in row.indices { row[i] = .nan }
+            row.update(repeating: .nan)
             fill(&row)
         }
         times.append(time)
@@ -165,13 +175,17 @@ public struct MomentumTopKAllocator: PortfolioAllocator {
         var ranked: [(ret: Double, index: Int)] = []
         ranked.reserveCapacity(panel.symbols.count)
         var anyNaN = false
-        for s in panel.symbols.indices {
-            let now = panel.close(s, t)
-            let then = panel.close(s, t - lookback)
-            if now.isNaN || then.isNaN { continue }
-            let ret = now / then - 1
-            anyNaN = anyNaN || ret.isNaN
-            ranked.append((ret, s))
+        panel.withRow(t) { nowRow in
+            panel.withRow(t - lookback) { thenRow in
+                for s in nowRow.indices {
+                    let now = nowRow[s]
+                    let then = thenRow[s]
+                    if now.isNaN || then.isNaN { continue }
+                    let ret = now / then - 1
+                    anyNaN = anyNaN || ret.isNaN
+                    ranked.append((ret, s))
+                }
+            }
         }
         var w = [Double](repeating: 0, count: panel.symbols.count)
         // Highest return first; equal returns keep the symbols' order.

@@ -94,6 +94,35 @@ struct FactorEvaluationTests {
         #expect(CrossSection.averageRanks([3, 1, 3, .nan, 2]).map { $0.isNaN ? -1 : $0 } == [3.5, 1, 3.5, -1, 2])
     }
 
+    @Test("z-scores skip what is not finite: NaN and infinities stay, a flat row and one value give NaN, exactly as value by value")
+    func zscoreLeavesNonFiniteCells() {
+        // Value by value, as the transform is defined: mean and sample sd of the finite cells.
+        func reference(_ v: [Double]) -> [Double] {
+            let finite = v.filter(\.isFinite)
+            guard finite.count > 1 else { return v.map { _ in .nan } }
+            var sum = 0.0
+            for x in finite { sum += x }
+            let mean = sum / Double(finite.count)
+            var squares = 0.0
+            for x in finite { squares += (x - mean) * (x - mean) }
+            let sd = (squares / Double(finite.count - 1)).squareRoot()
+            return v.map { x in x.isFinite ? (sd > 0 ? (x - mean) / sd : .nan) : x }
+        }
+        let rows: [[Double]] = [
+            [1, 2, .nan, 4, .infinity, -.infinity, 7, -0.0],
+            [3, 3, 3, .nan, .infinity],  // no spread: finite cells NaN, the infinity stays
+            [5, .nan, -.infinity],  // one finite value: all NaN
+            [1e308, 1e308, 1, .infinity],  // the sum overflows: the mean is infinite
+            (0..<500).map { Double($0 % 37) * 0.25 - 3 },
+        ]
+        for row in rows {
+            var z = row
+            CrossSection.zscore(&z)
+            let want = reference(row)
+            #expect(zip(z, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "\(row.prefix(8))")
+        }
+    }
+
     @Test("long rows (the radix sort) rank exactly as a comparison sort: ties, signs, zeros of both signs, infinities and NaN, panel or array")
     func longRowsRankExactly() {
         // A naive reference: average ranks by comparing every pair.

@@ -43,6 +43,7 @@ public enum CrossSection {
     /// order is by value, ties by position (stable): the same as sorting on all eight bytes.
     /// Insertion sort for short rows.
     static func argsortFinite(_ row: UnsafeBufferPointer<Double>, _ scratch: inout RankScratch) -> Int {
+        if let m = argsortFinitePacked(row, &scratch) { return m }
         let n = row.count
         scratch.reserve(n)
         return scratch.keys.withUnsafeMutableBufferPointer { keysBuffer in
@@ -139,6 +140,92 @@ public enum CrossSection {
         }
     }
 
+    /// `argsortFinite`'s usual path, for rows of 48 values or more: each finite value's
+    /// position packed under the high half of its ordered bits in one word, so the radix
+    /// passes (over the high four bytes, skipping the bytes every value shares) move one array
+    /// rather than keys and positions side by side; a run of equal high halves is then put
+    /// in order of the whole key by insertion (the packed positions ascend within it, so
+    /// equal values stay in position order). The same order as `argsortFinite`'s other paths.
+    /// Returns nil, having sorted nothing, for rows it does not take (fewer than 48 finite
+    /// values, or a run of equal high halves longer than 64).
+    static func argsortFinitePacked(_ row: UnsafeBufferPointer<Double>, _ scratch: inout RankScratch) -> Int? {
+        let n = row.count
+        guard n >= 48 && n <= Int(Int32.max) else { return nil }
+        scratch.reserve(n)
+        return scratch.keys.withUnsafeMutableBufferPointer { keysBuffer -> Int? in
+            scratch.otherKeys.withUnsafeMutableBufferPointer { otherBuffer -> Int? in
+                scratch.index.withUnsafeMutableBufferPointer { index -> Int? in
+                    scratch.counts.withUnsafeMutableBufferPointer { counts -> Int? in
+                        let c = counts.baseAddress!
+                        var source = keysBuffer.baseAddress!
+                        var target = otherBuffer.baseAddress!
+                        let highMask: UInt64 = 0xFFFF_FFFF_0000_0000
+                        let lowMask: UInt64 = 0xFFFF_FFFF
+                        var m = 0
+                        for k in 0..<n where row[k].isFinite {
+                            source[m] = orderedBits(row[k]) & highMask | UInt64(truncatingIfNeeded: k)
+                            m &+= 1
+                        }
+                        guard m >= 48 else { return nil }
+                        // The digits are bytes 5, 6 and 7 (the high three bytes); byte 4 is left to
+                        // the runs' insertion below.
+                        c.update(repeating: 0, count: 1024)
+                        for i in 0..<m {
+                            let high = Int(truncatingIfNeeded: source[i] >> 32)
+                            c[256 &+ ((high >> 8) & 255)] &+= 1
+                            c[512 &+ ((high >> 16) & 255)] &+= 1
+                            c[768 &+ ((high >> 24) & 255)] &+= 1
+                        }
+                        for d in 1..<4 {
+                            let base = d &* 256
+                            let shift = UInt64(32 &+ 8 &* d)
+                            // A byte every value shares orders nothing.
+                            if c[base &+ Int(truncatingIfNeeded: (source[0] >> shift) & 255)] == m { continue }
+                            var sum = 0
+                            for b in 0..<256 {
+                                let count = c[base &+ b]
+                                c[base &+ b] = sum
+                                sum &+= count
+                            }
+                            for i in 0..<m {
+                                let word = source[i]
+                                let bucket = base &+ Int(truncatingIfNeeded: (word >> shift) & 255)
+                                let p = c[bucket]
+                                c[bucket] = p &+ 1
+                                target[p] = word
+                            }
+                            swap(&source, &target)
+                        }
+                        // Runs of equal high halves, in order of the whole key.
+                        @inline(__always) func fullKey(_ word: UInt64) -> UInt64 { orderedBits(row[Int(truncatingIfNeeded: word & lowMask)]) }
+                        var i = 0
+                        while i < m {
+                            let high = source[i] >> 40
+                            var j = i &+ 1
+                            while j < m && source[j] >> 40 == high { j &+= 1 }
+                            if j &- i > 64 { return nil }
+                            if j &- i > 1 {
+                                for x in (i &+ 1)..<j {
+                                    let word = source[x]
+                                    let key = fullKey(word)
+                                    var y = x
+                                    while y > i && fullKey(source[y &- 1]) > key {
+                                        source[y] = source[y &- 1]
+                                        y &-= 1
+                                    }
+                                    source[y] = word
+                                }
+                            }
+                            i = j
+                        }
+                        for i in 0..<m { index[i] = Int32(truncatingIfNeeded: source[i] & lowMask) }
+                        return m
+                    }
+                }
+            }
+        }
+    }
+
     /// Stable insertion sort of `keys[range]`, moving `index` along.
     @inline(__always)
     static func insertionSort(_ keys: UnsafeMutablePointer<UInt64>, _ index: UnsafeMutablePointer<Int32>, _ range: Range<Int>) {
@@ -200,16 +287,22 @@ public enum CrossSection {
 
     /// `rank(_:)` in place on a row of a panel, through reusable `scratch`.
     public static func rank(_ row: UnsafeMutableBufferPointer<Double>, scratch: inout RankScratch) {
-        let m = finiteCount(row)
-        // (average rank − 1) / (m − 1); each tie group's value is read before its ranks are written.
+        // (average rank − 1) / (m − 1); each tie group's value is read before its ranks are
+        // written (the sort counts the m finite values: no pass of its own for them).
+        let m = argsortFinite(UnsafeBufferPointer(row), &scratch)
         let denominator = Double(max(m - 1, 1))
-        _ = forEachAverageRank(UnsafeBufferPointer(row), &scratch) { k, rank in row[k] = m > 1 ? (rank - 1) / denominator : 0.5 }
-    }
-
-    private static func finiteCount(_ row: UnsafeMutableBufferPointer<Double>) -> Int {
-        var m = 0
-        for x in row where x.isFinite { m += 1 }
-        return m
+        scratch.index.withUnsafeBufferPointer { order in
+            var i = 0
+            while i < m {
+                let value = row[Int(order[i])]
+                var j = i
+                while j + 1 < m && row[Int(order[j + 1])] == value { j += 1 }
+                let rank = Double(i + j) / 2 + 1
+                let scaled = m > 1 ? (rank - 1) / denominator : 0.5
+                for k in i...j { row[Int(order[k])] = scaled }
+                i = j + 1
+            }
+        }
     }
 
     /// Subtracts the mean of the finite values.
@@ -248,6 +341,12 @@ public enum CrossSection {
         var squares = 0.0
         for x in row where x.isFinite { squares += (x - mean) * (x - mean) }
         let sd = (squares / Double(count - 1)).squareRoot()
+        if sd > 0 && sd.isFinite && mean.isFinite {
+            // Every cell at once (a loop the compiler vectorises): a finite mean and spread leave
+            // NaN and ±∞ as they are ((x − mean) / sd is x for them), so nothing needs skipping.
+            for k in row.indices { row[k] = (row[k] - mean) / sd }
+            return
+        }
         for k in row.indices where row[k].isFinite { row[k] = sd > 0 ? (row[k] - mean) / sd : .nan }
     }
 

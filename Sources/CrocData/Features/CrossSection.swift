@@ -142,12 +142,13 @@ public enum CrossSection {
 
     /// `argsortFinite`'s usual path, for rows of 48 values or more: each finite value's
     /// position packed under the high half of its ordered bits in one word, so the radix
-    /// passes (over the high four bytes, skipping the bytes every value shares) move one array
-    /// rather than keys and positions side by side; a run of equal high halves is then put
-    /// in order of the whole key by insertion (the packed positions ascend within it, so
-    /// equal values stay in position order). The same order as `argsortFinite`'s other paths.
-    /// Returns nil, having sorted nothing, for rows it does not take (fewer than 48 finite
-    /// values, or a run of equal high halves longer than 64).
+    /// passes (over the high three bytes — sign, exponent and the top 12 bits of the mantissa —
+    /// skipping the bytes every value shares) move one array rather than keys and positions
+    /// side by side; a run of equal high three bytes (values within about 1/4096 of each other)
+    /// is then put in order of the whole key by insertion (the packed positions ascend within
+    /// it, so equal values stay in position order). The same order as `argsortFinite`'s other
+    /// paths. Returns nil, its result unused, for rows it does not take (fewer than 48 finite
+    /// values, or a run longer than 64: the caller sorts on all eight bytes).
     static func argsortFinitePacked(_ row: UnsafeBufferPointer<Double>, _ scratch: inout RankScratch) -> Int? {
         let n = row.count
         guard n >= 48 && n <= Int(Int32.max) else { return nil }

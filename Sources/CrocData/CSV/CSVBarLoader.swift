@@ -118,6 +118,8 @@ public enum CSVBarLoader {
         let fd = fileno(f)
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             guard let base = buffer.baseAddress else { return }
+            // A large file is read into huge pages (fewer page faults as the bytes arrive).
+            LargeMemory.adviseHugePages(UnsafeMutableRawPointer(base), bytes: size)
             let halves = size >= parallelThreshold ? 2 : 1
             let step = (size + halves - 1) / halves
             nonisolated(unsafe) let target = base

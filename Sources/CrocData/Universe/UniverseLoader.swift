@@ -245,6 +245,7 @@ public enum UniverseLoader {
         init(symbols: Int, stride: Int) {
             self.stride = stride
             base = .allocate(capacity: max(1, symbols * stride))
+            LargeMemory.adviseHugePages(UnsafeMutableRawPointer(base), bytes: max(1, symbols * stride) * MemoryLayout<Double>.stride)
         }
 
         deinit { base.deallocate() }

@@ -40,6 +40,7 @@ struct DataCommand: ParsableCommand {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Print rows, time range, spacing, gaps and every validation problem of a CSV file.",
             discussion: """
                 Reads the whole file leniently and lists each problem with its line and column.
@@ -154,6 +155,7 @@ struct DataCommand: ParsableCommand {
 
     struct Features: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "features",
             abstract: "Compute a feature matrix and write it as CSV.",
             discussion: """
                 The features come from a YAML/JSON definition (see Examples/features.yaml);
@@ -227,6 +229,7 @@ extension DataCommand {
     /// `crocbot data factor`: how well one feature ranks a universe (an alphalens-style summary).
     struct Factor: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "factor",
             abstract: "Evaluate one feature column as a cross-sectional factor of a universe: IC, rank IC, quantile returns.",
             discussion: """
                 Runs the feature pipeline per symbol (missing bars stay missing), optionally

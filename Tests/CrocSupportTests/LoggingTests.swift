@@ -31,6 +31,26 @@ struct LoggingTests {
         #expect(obj["function"] as? String == "jsonShape()")
     }
 
+    @Test("log times are ISO 8601 in UTC to the millisecond, as String(format:) wrote them, over years 0-9999 and before 1970")
+    func logTimes() {
+        func reference(_ date: Date) -> String {
+            let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            let secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+            let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+            let rem = Int(secs - days * 86400)
+            let (y, m, d) = CivilCalendar.date(fromDays: days)
+            return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, rem / 3600, (rem % 3600) / 60, rem % 60, Int(ms - secs * 1000))
+        }
+        var seconds: [Double] = [0, 1_764_000_000.123, 1_764_000_000.999, -0.001, -86_400.5, 253_402_300_799.999, -62_135_596_800, 951_782_400]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 { seconds.append(Double.random(in: -62_135_596_800...253_402_300_799, using: &generator)) }
+        for s in seconds {
+            let date = Date(timeIntervalSince1970: s)
+            #expect(LogTime.iso8601(date) == reference(date), "\(s)")
+        }
+        #expect(LogTime.iso8601(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00.000Z")
+    }
+
     @Test("secrets never reach the log, in either format")
     func redaction() {
         let sink = LogSink.inMemory()

@@ -1,3 +1,4 @@
+import CrocSupport
 import Foundation
 
 /// The loss a GBDT minimises.
@@ -253,9 +254,14 @@ public struct GradientBoostedTrees: Model, Hashable {
         }
     }
 
+    /// The fewest rows `predict(batch:)` gives a thread of its own.
+    static let rowsPerTask = 192
+
     /// Predicts every row of `x` tree by tree: each tree walks all rows while its nodes sit in
     /// L1, level by level over all rows (their loads overlap instead of waiting on one another). Each row
     /// still adds its leaf values in tree order, so its score equals `predict(_:)`'s bit for bit.
+    /// Batches of 384 rows or more are split across the cores (rows are independent: the same
+    /// scores).
     /// - Precondition: `x.columns >= inputWidth`.
     public func predict(batch x: Matrix) -> [Double] {
         precondition(x.columns >= inputWidth, "GBDT: fewer features than the model's input width")
@@ -266,51 +272,90 @@ public struct GradientBoostedTrees: Model, Hashable {
             x.values.withUnsafeBufferPointer { values in
                 withForest { split, leaf, node in
                     guard let rows = values.baseAddress, let score = scores.baseAddress, count > 0 else { return }
-                    // Rows in blocks that stay in L1/L2 while every tree walks them.
-                    let block = 256
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: min(count, block)) { at in
-                        for first in stride(from: 0, to: count, by: block) {
-                            let m = min(block, count - first)
-                            let base = rows + first * width
-                            for w in walks {
-                                let depth = Int(w.depth)
-                                if w.isComplete {
-                                    let sp = split + Int(w.start)
-                                    let lv = leaf + Int(w.leafStart) - ((1 << depth) - 1)
-                                    for r in 0..<m { at[r] = 0 }
-                                    // Level by level over the block: each row's step is independent
-                                    // of the others', so the core overlaps as many walks as it can hold;
-                                    // the next slot is computed, not loaded.
-                                    for _ in 0..<depth {
-                                        var x = base
-                                        for r in 0..<m {
-                                            let j = at[r]
-                                            let n = sp[j]
-                                            at[r] = 2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1)
-                                            x += width
-                                        }
-                                    }
-                                    for r in 0..<m { score[first + r] += lv[at[r]] }
-                                } else {
-                                    for r in 0..<m { at[r] = Int(w.start) }
-                                    for _ in 0..<depth {
-                                        var x = base
-                                        for r in 0..<m {
-                                            let n = node[at[r]]
-                                            at[r] = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
-                                            x += width
-                                        }
-                                    }
-                                    for r in 0..<m { score[first + r] += node[at[r]].value }
-                                }
-                            }
-                        }
+                    // A batch of a few hundred rows or more (a universe scored at a rebalance) is
+                    // split across the cores; a smaller one is not worth waking them.
+                    let tasks = count >= 2 * Self.rowsPerTask ? min(Machine.activeCores, count / Self.rowsPerTask) : 1
+                    guard tasks > 1 else {
+                        Self.walk(walks, rows: rows, width: width, score: score, split: split, leaf: leaf, node: node, range: 0..<count)
+                        return
+                    }
+                    // The buffers by address: each task reads the rows and the forest, and writes
+                    // only its own rows' scores.
+                    let at = (UInt(bitPattern: rows), UInt(bitPattern: score), UInt(bitPattern: split), UInt(bitPattern: leaf), UInt(bitPattern: node))
+                    let walks = self.walks
+                    DispatchQueue.concurrentPerform(iterations: tasks) { t in
+                        Self.walk(
+                            walks,
+                            rows: UnsafePointer(bitPattern: at.0)!,
+                            width: width,
+                            score: UnsafeMutablePointer(bitPattern: at.1)!,
+                            split: UnsafePointer(bitPattern: at.2)!,
+                            leaf: UnsafePointer(bitPattern: at.3)!,
+                            node: UnsafePointer(bitPattern: at.4)!,
+                            range: (t * count / tasks)..<((t + 1) * count / tasks)
+                        )
                     }
                 }
             }
             if loss == .logistic { for r in scores.indices { scores[r] = sigmoid(scores[r]) } }
         }
         return scores
+    }
+
+    /// Every tree over rows `range` of `rows` (`width` values each), a block of rows at a time,
+    /// adding each row's leaf values to its score in tree order (`predict(batch:)`'s kernel;
+    /// each row's score is its own, so any split of the rows gives the same scores).
+    private static func walk(
+        _ walks: [TreeWalk],
+        rows: UnsafePointer<Double>,
+        width: Int,
+        score: UnsafeMutablePointer<Double>,
+        split: UnsafePointer<Split>,
+        leaf: UnsafePointer<Double>,
+        node: UnsafePointer<PackedNode>,
+        range: Range<Int>
+    ) {
+        // Rows in blocks that stay in L1/L2 while every tree walks them.
+        let block = 256
+        guard !range.isEmpty else { return }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: min(range.count, block)) { at in
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: block) {
+                let m = min(block, range.upperBound - first)
+                let base = rows + first * width
+                for w in walks {
+                    let depth = Int(w.depth)
+                    if w.isComplete {
+                        let sp = split + Int(w.start)
+                        let lv = leaf + Int(w.leafStart) - ((1 << depth) - 1)
+                        for r in 0..<m { at[r] = 0 }
+                        // Level by level over the block: each row's step is independent
+                        // of the others', so the core overlaps as many walks as it can hold;
+                        // the next slot is computed, not loaded.
+                        for _ in 0..<depth {
+                            var x = base
+                            for r in 0..<m {
+                                let j = at[r]
+                                let n = sp[j]
+                                at[r] = 2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1)
+                                x += width
+                            }
+                        }
+                        for r in 0..<m { score[first + r] += lv[at[r]] }
+                    } else {
+                        for r in 0..<m { at[r] = Int(w.start) }
+                        for _ in 0..<depth {
+                            var x = base
+                            for r in 0..<m {
+                                let n = node[at[r]]
+                                at[r] = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+                                x += width
+                            }
+                        }
+                        for r in 0..<m { score[first + r] += node[at[r]].value }
+                    }
+                }
+            }
+        }
     }
 
     /// P(class 1) for the logistic loss, the value for squared error.

@@ -281,7 +281,9 @@ public struct GradientBoostedTrees: Model, Hashable {
                     }
                     // The buffers by address: each task reads the rows and the forest, and writes
                     // only its own rows' scores.
-                    let at = (UInt(bitPattern: rows), UInt(bitPattern: score), UInt(bitPattern: split), UInt(bitPattern: leaf), UInt(bitPattern: node))
+                    let at = (
+                        UInt(bitPattern: rows), UInt(bitPattern: score), UInt(bitPattern: split), UInt(bitPattern: leaf), UInt(bitPattern: node)
+                    )
                     let walks = self.walks
                     DispatchQueue.concurrentPerform(iterations: tasks) { t in
                         Self.walk(

@@ -665,43 +665,51 @@ public struct TradingEngine: Sendable {
         _ strategy: inout S
     ) {
         let n = instruments.count
-        var prices = [Price?](repeating: nil, count: n)
-        var bars = [Bar?](repeating: nil, count: n)
-        if let slice {
-            // The slice's lanes ascend: one pass over them (not a search per lane).
-            for (j, k) in slice.lanes.enumerated() where k >= 0 && k < n {
-                let b = slice.bars[j]
-                bars[k] = b
-                prices[k] = instruments[k].price(atOpen ? b.open : b.close)
+        // Each lane's bar in the step (its index in the slice; -1: none), found in one pass over
+        // the slice's ascending lanes. Prices are read only for the lanes a rebalance touches
+        // (the held ones and the targets: a few dozen of a 500-symbol universe).
+        let slot: [Int32] = {
+            var slot = [Int32](repeating: -1, count: n)
+            if let slice {
+                for (j, k) in slice.lanes.enumerated() where k >= 0 && k < n { slot[k] = Int32(truncatingIfNeeded: j) }
+            } else if bar != nil {
+                slot[0] = 0
             }
-        } else if let b = bar {
-            bars[0] = b
-            prices[0] = instruments[0].price(atOpen ? b.open : b.close)
+            return slot
+        }()
+        let instruments = self.instruments
+        let sliceBars = slice?.bars ?? []
+        let single = slice == nil ? bar : nil
+        @inline(__always) func barOf(_ k: Int) -> Bar? {
+            let j = Int(slot[k])
+            guard j >= 0 else { return nil }
+            return single ?? sliceBars[j]
+        }
+        @inline(__always) func priceOf(_ k: Int) -> Price? {
+            barOf(k).map { instruments[k].price(atOpen ? $0.open : $0.close) }
         }
         let time = slice?.time ?? bar?.timestamp ?? Timestamp(nanoseconds: 0)
-        // Each lane's price for valuing the account: now, or its last close when it has no bar now.
-        var marks = [Price](repeating: .zero, count: n)
+        // The account valued with each held lane at its price now, or its last close when it
+        // has no bar now (a flat lane adds nothing).
         var value = cash
-        for k in 0..<n {
-            marks[k] = prices[k] ?? closeOf(k)
-            let q = lanePosition(k)
-            if q.raw != 0 {
-                value += q * marks[k]
-                portfolio.mark(instruments[k].symbol, at: marks[k])
-            }
-        }
-        // The held values by lane, for the closure (capturing `self` would copy the engine).
-        var heldValues = [Money](repeating: .zero, count: n)
-        for k in 0..<n {
-            let q = lanePosition(k)
-            if q.raw != 0 { heldValues[k] = q * marks[k] }
+        for k in heldLanes {
+            let mark = priceOf(k) ?? closeOf(k)
+            value += lanePosition(k) * mark
+            portfolio.mark(instruments[k].symbol, at: mark)
         }
         let targetLanes = lanes(of: targets)
-        let order = Rebalance.sequence(targets, equity: value, heldValues: targetLanes.map { $0.map { heldValues[$0] } ?? .zero })
+        // (A loop, not a closure: a closure calling the engine's methods would copy the engine.)
+        var heldValues = [Money](repeating: .zero, count: targets.count)
+        for (i, lane) in targetLanes.enumerated() {
+            guard let k = lane else { continue }
+            let q = lanePosition(k)
+            if q.raw != 0 { heldValues[i] = q * (priceOf(k) ?? closeOf(k)) }
+        }
+        let order = Rebalance.sequence(targets, equity: value, heldValues: heldValues)
         let fees = exchange.fees
         for i in order {
             let target = targets[i]
-            guard let k = targetLanes[i], let price = prices[k], let b = bars[k] else { continue }
+            guard let k = targetLanes[i], let b = barOf(k), let price = priceOf(k) else { continue }
             let held = lanePosition(k)
             let step = instruments[k].quantityStep
             guard var q = Rebalance.delta(weight: target.weight, equity: value, price: price, position: held, step: step), q.raw != 0 else {
@@ -727,10 +735,7 @@ public struct TradingEngine: Sendable {
         var weights = [Double](repeating: 0, count: n)
         let total = value.doubleValue
         if total != 0 {
-            for k in 0..<n {
-                let q = lanePosition(k)
-                if q.raw != 0 { weights[k] = (q * marks[k]).doubleValue / total }
-            }
+            for k in heldLanes { weights[k] = (lanePosition(k) * (priceOf(k) ?? closeOf(k))).doubleValue / total }
         }
         weightHistory.append(WeightRow(index: index, time: time, weights: weights))
     }

@@ -859,9 +859,18 @@ public struct TradingEngine: Sendable {
         // rows: 37.6 ms for 500 x 2,520 where 8 rows took 48 ms; 32 and 64 no better). The
         // block's slices (time-major) then fit in L2 while the strategy runs them in order.
         let block = 16
+        // A universe of closes (every member's open, high and low are its close's storage, as a
+        // wide file's are) gathers only closes and volumes, 16 bytes a bar instead of 48: the
+        // block's scratch then stays in cache, and each slice's bars are built from it in place.
+        let compact = Self.sharesPriceColumns(universe)
         // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]).
         var laneBuffer = [Int](repeating: 0, count: block * n)
-        var barBuffer = [Bar](repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0), count: block * n)
+        var barBuffer = [Bar](
+            repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0),
+            count: compact ? 0 : block * n
+        )
+        var closeBuffer = [Double](repeating: 0, count: compact ? block * n : 0)
+        var volumeBuffer = [Double](repeating: 0, count: compact ? block * n : 0)
         var counts = [Int](repeating: 0, count: block)
         let allLanes = Array(0..<n)
         var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
@@ -873,63 +882,77 @@ public struct TradingEngine: Sendable {
             for i in 0..<block { counts[i] = 0 }
             laneBuffer.withUnsafeMutableBufferPointer { laneBuffer in
                 barBuffer.withUnsafeMutableBufferPointer { barBuffer in
-                    counts.withUnsafeMutableBufferPointer { counts in
-                        universe.timestamps.withUnsafeBufferPointer { rowTimes in
-                            // Touch pass: one load per cache line of the block's closes, for every
-                            // member, all independent (many misses in flight at once); the gather
-                            // below then reads them from cache.
-                            var sink: UInt64 = 0
-                            for k in 0..<n {
-                                let start = universe.runStarts[k]
-                                guard start >= 0 else { continue }
-                                universe.members[k].close.withUnsafeBufferPointer { close in
-                                    var i = max(t0 - start, 0)
-                                    let end = min(t1 - start, close.count)
-                                    while i < end {
-                                        sink &+= close[i].bitPattern
-                                        i += 8
-                                    }
-                                }
-                            }
-                            touchSink = sink
-                            for k in 0..<n {
-                                // Each member's columns as buffers: its rows are read by pointer.
-                                cursor[k] = universe.members[k].withColumns { columns in
-                                    var c = cursor[k]
-                                    let count = columns.timestamps.count
-                                    let start = universe.runStarts[k]
-                                    if start >= 0 {
-                                        // Bars on an unbroken run of rows: row t's bar is t - start, its
-                                        // time the row's (the member's own times are not read).
-                                        let first = max(t0, start)
-                                        let last = min(t1, start + count)
-                                        guard first < last else { return min(max(t1 - start, 0), count) }
-                                        for t in first..<last {
-                                            let r = t - t0
-                                            let at = r * n + counts[r]
-                                            let i = t - start
-                                            laneBuffer[at] = k
-                                            barBuffer[at] = Bar(
-                                                timestamp: Timestamp(nanoseconds: rowTimes[t]),
-                                                open: columns.open[i],
-                                                high: columns.high[i],
-                                                low: columns.low[i],
-                                                close: columns.close[i],
-                                                volume: columns.volume[i]
-                                            )
-                                            counts[r] += 1
+                    closeBuffer.withUnsafeMutableBufferPointer { closeBuffer in
+                        volumeBuffer.withUnsafeMutableBufferPointer { volumeBuffer in
+                            counts.withUnsafeMutableBufferPointer { counts in
+                                universe.timestamps.withUnsafeBufferPointer { rowTimes in
+                                    // Touch pass: one load per cache line of the block's closes, for every
+                                    // member, all independent (many misses in flight at once); the gather
+                                    // below then reads them from cache.
+                                    var sink: UInt64 = 0
+                                    for k in 0..<n {
+                                        let start = universe.runStarts[k]
+                                        guard start >= 0 else { continue }
+                                        universe.members[k].close.withUnsafeBufferPointer { close in
+                                            var i = max(t0 - start, 0)
+                                            let end = min(t1 - start, close.count)
+                                            while i < end {
+                                                sink &+= close[i].bitPattern
+                                                i += 8
+                                            }
                                         }
-                                        return last - start
                                     }
-                                    for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
-                                        let r = t - t0
-                                        let at = r * n + counts[r]
-                                        laneBuffer[at] = k
-                                        barBuffer[at] = columns.bar(c)
-                                        counts[r] += 1
-                                        c += 1
+                                    touchSink = sink
+                                    for k in 0..<n {
+                                        // Each member's columns as buffers: its rows are read by pointer.
+                                        cursor[k] = universe.members[k].withColumns { columns in
+                                            var c = cursor[k]
+                                            let count = columns.timestamps.count
+                                            let start = universe.runStarts[k]
+                                            if start >= 0 {
+                                                // Bars on an unbroken run of rows: row t's bar is t - start, its
+                                                // time the row's (the member's own times are not read).
+                                                let first = max(t0, start)
+                                                let last = min(t1, start + count)
+                                                guard first < last else { return min(max(t1 - start, 0), count) }
+                                                for t in first..<last {
+                                                    let r = t - t0
+                                                    let at = r * n + counts[r]
+                                                    let i = t - start
+                                                    laneBuffer[at] = k
+                                                    if compact {
+                                                        closeBuffer[at] = columns.close[i]
+                                                        volumeBuffer[at] = columns.volume[i]
+                                                    } else {
+                                                        barBuffer[at] = Bar(
+                                                            timestamp: Timestamp(nanoseconds: rowTimes[t]),
+                                                            open: columns.open[i],
+                                                            high: columns.high[i],
+                                                            low: columns.low[i],
+                                                            close: columns.close[i],
+                                                            volume: columns.volume[i]
+                                                        )
+                                                    }
+                                                    counts[r] += 1
+                                                }
+                                                return last - start
+                                            }
+                                            for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
+                                                let r = t - t0
+                                                let at = r * n + counts[r]
+                                                laneBuffer[at] = k
+                                                if compact {
+                                                    closeBuffer[at] = columns.close[c]
+                                                    volumeBuffer[at] = columns.volume[c]
+                                                } else {
+                                                    barBuffer[at] = columns.bar(c)
+                                                }
+                                                counts[r] += 1
+                                                c += 1
+                                            }
+                                            return c
+                                        }
                                     }
-                                    return c
                                 }
                             }
                         }
@@ -946,13 +969,50 @@ public struct TradingEngine: Sendable {
                     slice.lanes.removeAll(keepingCapacity: true)
                     laneBuffer.withUnsafeBufferPointer { slice.lanes.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
                 }
-                slice.bars.removeAll(keepingCapacity: true)
-                barBuffer.withUnsafeBufferPointer { slice.bars.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
+                if compact {
+                    // The row's bars built where the slice holds them (open = high = low = close).
+                    let count = counts[r]
+                    if slice.bars.count > count {
+                        slice.bars.removeLast(slice.bars.count - count)
+                    } else if slice.bars.count < count {
+                        slice.bars.append(
+                            contentsOf: repeatElement(
+                                Bar(timestamp: slice.time, open: 0, high: 0, low: 0, close: 0, volume: 0),
+                                count: count - slice.bars.count
+                            )
+                        )
+                    }
+                    let time = slice.time
+                    closeBuffer.withUnsafeBufferPointer { closes in
+                        volumeBuffer.withUnsafeBufferPointer { volumes in
+                            slice.bars.withUnsafeMutableBufferPointer { bars in
+                                for j in 0..<count {
+                                    let x = closes[r * n + j]
+                                    bars[j] = Bar(timestamp: time, open: x, high: x, low: x, close: x, volume: volumes[r * n + j])
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    slice.bars.removeAll(keepingCapacity: true)
+                    barBuffer.withUnsafeBufferPointer { slice.bars.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
+                }
                 equityCurve.append(stepSlice(slice, &strategy))
             }
             t0 = t1
         }
         universeCursor = cursor
+    }
+
+    /// Whether every member's open, high and low columns are its close column's storage (a
+    /// universe of closes: what the wide loader and close-only files build), so a bar is its
+    /// close and volume. Storage is compared, not values: O(1) a member.
+    private static func sharesPriceColumns(_ universe: Universe) -> Bool {
+        universe.members.allSatisfy { member in
+            member.withColumns { c in
+                c.open.baseAddress == c.close.baseAddress && c.high.baseAddress == c.close.baseAddress && c.low.baseAddress == c.close.baseAddress
+            }
+        }
     }
 
     /// The smallest (earliest placed) id of `orders`.

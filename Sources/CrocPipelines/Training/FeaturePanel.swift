@@ -27,9 +27,9 @@ public struct FeaturePanel: Sendable {
         symbols = universe.symbols
         columnNames = pipeline.columnNames
         // Members go in blocks of 8 (one cache line of a panel row): a block's matrices are
-        // computed, then written time by time, so each line of the panel is filled by one task
-        // in one go — member by member, every line was fetched 8 times and two tasks wrote
-        // neighbouring cells of the same lines. Each block writes every cell of its members
+        // computed, then written a chunk of rows at a time (below), so each line of the panel is
+        // filled by one task while it is in cache — written member by member over all rows,
+        // every line was fetched 8 times. Each block writes every cell of its members
         // (NaN where a member has no bar), so the 8-byte-per-cell panel is never filled twice,
         // and blocks write disjoint cells, so they run concurrently into the one buffer.
         let block = 8

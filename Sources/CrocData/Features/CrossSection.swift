@@ -251,7 +251,7 @@ public enum CrossSection {
     static func forEachAverageRank(
         _ row: UnsafeBufferPointer<Double>,
         _ scratch: inout RankScratch,
-        _ body: (Int, Double) -> Void
+        _ body: (_ position: Int, _ rank: Double, _ finiteCount: Int) -> Void
     ) -> Int {
         let m = argsortFinite(row, &scratch)
         scratch.index.withUnsafeBufferPointer { order in
@@ -261,7 +261,7 @@ public enum CrossSection {
                 var j = i
                 while j + 1 < m && row[Int(order[j + 1])] == value { j += 1 }
                 let rank = Double(i + j) / 2 + 1
-                for k in i...j { body(Int(order[k]), rank) }
+                for k in i...j { body(Int(order[k]), rank, m) }
                 i = j + 1
             }
         }
@@ -274,7 +274,7 @@ public enum CrossSection {
         var out = [Double](repeating: .nan, count: values.count)
         var scratch = RankScratch()
         values.withUnsafeBufferPointer { v in
-            _ = forEachAverageRank(v, &scratch) { k, rank in out[k] = rank }
+            _ = forEachAverageRank(v, &scratch) { k, rank, _ in out[k] = rank }
         }
         return out
     }
@@ -288,22 +288,9 @@ public enum CrossSection {
 
     /// `rank(_:)` in place on a row of a panel, through reusable `scratch`.
     public static func rank(_ row: UnsafeMutableBufferPointer<Double>, scratch: inout RankScratch) {
-        // (average rank − 1) / (m − 1); each tie group's value is read before its ranks are
-        // written (the sort counts the m finite values: no pass of its own for them).
-        let m = argsortFinite(UnsafeBufferPointer(row), &scratch)
-        let denominator = Double(max(m - 1, 1))
-        scratch.index.withUnsafeBufferPointer { order in
-            var i = 0
-            while i < m {
-                let value = row[Int(order[i])]
-                var j = i
-                while j + 1 < m && row[Int(order[j + 1])] == value { j += 1 }
-                let rank = Double(i + j) / 2 + 1
-                let scaled = m > 1 ? (rank - 1) / denominator : 0.5
-                for k in i...j { row[Int(order[k])] = scaled }
-                i = j + 1
-            }
-        }
+        // (average rank − 1) / (m − 1) over the m finite values (the sort counts them: no pass
+        // of its own); each tie group's value is read before its ranks are written.
+        _ = forEachAverageRank(UnsafeBufferPointer(row), &scratch) { k, rank, m in row[k] = m > 1 ? (rank - 1) / Double(m - 1) : 0.5 }
     }
 
     /// Subtracts the mean of the finite values.

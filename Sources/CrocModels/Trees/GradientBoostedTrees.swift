@@ -281,19 +281,19 @@ public struct GradientBoostedTrees: Model, Hashable {
                     }
                     // The buffers by address: each task reads the rows and the forest, and writes
                     // only its own rows' scores.
-                    let at = (
+                    let addresses = (
                         UInt(bitPattern: rows), UInt(bitPattern: score), UInt(bitPattern: split), UInt(bitPattern: leaf), UInt(bitPattern: node)
                     )
                     let walks = self.walks
                     DispatchQueue.concurrentPerform(iterations: tasks) { t in
                         Self.walk(
                             walks,
-                            rows: UnsafePointer(bitPattern: at.0)!,
+                            rows: UnsafePointer(bitPattern: addresses.0)!,
                             width: width,
-                            score: UnsafeMutablePointer(bitPattern: at.1)!,
-                            split: UnsafePointer(bitPattern: at.2)!,
-                            leaf: UnsafePointer(bitPattern: at.3)!,
-                            node: UnsafePointer(bitPattern: at.4)!,
+                            score: UnsafeMutablePointer(bitPattern: addresses.1)!,
+                            split: UnsafePointer(bitPattern: addresses.2)!,
+                            leaf: UnsafePointer(bitPattern: addresses.3)!,
+                            node: UnsafePointer(bitPattern: addresses.4)!,
                             range: (t * count / tasks)..<((t + 1) * count / tasks)
                         )
                     }

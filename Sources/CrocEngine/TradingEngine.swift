@@ -1005,7 +1005,7 @@ public struct TradingEngine: Sendable {
     }
 
     /// Whether every member's open, high and low columns are its close column's storage (a
-    /// universe of closes: what the wide loader and close-only files build), so a bar is its
+    /// universe of closes, as the wide loader builds it), so a bar is its
     /// close and volume. Storage is compared, not values: O(1) a member.
     private static func sharesPriceColumns(_ universe: Universe) -> Bool {
         universe.members.allSatisfy { member in

@@ -601,31 +601,37 @@ public struct TradingEngine: Sendable {
 
     /// Equity with every lane marked at its last close (`context.closes`).
     private func sliceEquity() -> Money {
-        // Every close is rounded to the lanes' shared precision: a fractional position's value is
-        // then a 64-bit product (`multiplied(byPrice:unit:)`, the same rounding as `*`), one case
-        // per unit so that its divisions are by constants.
-        switch sharedPricePrecision {
-        case 2: return heldEquity(PriceUnit2.self)
-        case 4: return heldEquity(PriceUnit4.self)
-        case 5: return heldEquity(PriceUnit5.self)
-        case 6: return heldEquity(PriceUnit6.self)
-        default: return heldEquity(PriceUnitNone.self)
-        }
-    }
-
-    /// `sliceEquity` with the closes' unit as a type (so that it is a constant in the loop).
-    private func heldEquity<U: PriceUnit>(_: U.Type) -> Money {
-        let unit = U.raw
         var equity = cash
         context.positions.withUnsafeBufferPointer { q in
             context.closes.withUnsafeBufferPointer { c in
-                for k in heldLanes {
-                    let raw = q[k].raw
-                    equity += Self.markedValue(q[k], raw % FixedPoint.scale == 0 ? raw / FixedPoint.scale : 0, c[k], unit: unit)
+                // Every close is rounded to the lanes' shared precision: a fractional position's
+                // value is then a 64-bit product (`multiplied(byPrice:unit:)`, the same rounding as `*`).
+                @inline(__always) func sum(_ unit: Int64) {
+                    for k in heldLanes {
+                        let raw = q[k].raw
+                        equity += Self.markedValue(q[k], raw % FixedPoint.scale == 0 ? raw / FixedPoint.scale : 0, c[k], unit: unit)
+                    }
                 }
+                if !Self.withPriceUnit(sharedPricePrecision, sum) { sum(1) }
             }
         }
         return equity
+    }
+
+    /// Calls `body` with the raw unit of prices at `precision` decimals (2, 4, 5, 6 or 8), as a
+    /// constant in each case so that the divisions by it in `body` are multiplications; false,
+    /// without calling it, for other precisions or none.
+    @inline(__always)
+    private static func withPriceUnit(_ precision: Int?, _ body: (Int64) -> Void) -> Bool {
+        switch precision {
+        case 2: body(1_000_000)
+        case 4: body(10_000)
+        case 5: body(1_000)
+        case 6: body(100)
+        case 8: body(1)
+        default: return false
+        }
+        return true
     }
 
     /// Sets lane `k`'s position in the strategy's context and keeps `heldLanes` in step.
@@ -860,7 +866,7 @@ public struct TradingEngine: Sendable {
         // block's slices (time-major) then fit in L2 while the strategy runs them in order.
         let block = 16
         // A universe of closes (every member's open, high and low are its close's storage, as a
-        // wide file's are) gathers only closes and volumes, 16 bytes a bar instead of 48: the
+        // wide file's are) gathers only closes and volumes (`closeBuffer`), 16 bytes a bar instead of 48: the
         // block's scratch then stays in cache, and each slice's bars are built from it in place.
         let compact = Self.sharesPriceColumns(universe)
         // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]).
@@ -869,8 +875,7 @@ public struct TradingEngine: Sendable {
             repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0),
             count: compact ? 0 : block * n
         )
-        var closeBuffer = [Double](repeating: 0, count: compact ? block * n : 0)
-        var volumeBuffer = [Double](repeating: 0, count: compact ? block * n : 0)
+        var closeBuffer = [(close: Double, volume: Double)](repeating: (0, 0), count: compact ? block * n : 0)
         var counts = [Int](repeating: 0, count: block)
         let allLanes = Array(0..<n)
         var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
@@ -883,75 +888,71 @@ public struct TradingEngine: Sendable {
             laneBuffer.withUnsafeMutableBufferPointer { laneBuffer in
                 barBuffer.withUnsafeMutableBufferPointer { barBuffer in
                     closeBuffer.withUnsafeMutableBufferPointer { closeBuffer in
-                        volumeBuffer.withUnsafeMutableBufferPointer { volumeBuffer in
-                            counts.withUnsafeMutableBufferPointer { counts in
-                                universe.timestamps.withUnsafeBufferPointer { rowTimes in
-                                    // Touch pass: one load per cache line of the block's closes, for every
-                                    // member, all independent (many misses in flight at once); the gather
-                                    // below then reads them from cache.
-                                    var sink: UInt64 = 0
-                                    for k in 0..<n {
-                                        let start = universe.runStarts[k]
-                                        guard start >= 0 else { continue }
-                                        universe.members[k].close.withUnsafeBufferPointer { close in
-                                            var i = max(t0 - start, 0)
-                                            let end = min(t1 - start, close.count)
-                                            while i < end {
-                                                sink &+= close[i].bitPattern
-                                                i += 8
-                                            }
+                        counts.withUnsafeMutableBufferPointer { counts in
+                            universe.timestamps.withUnsafeBufferPointer { rowTimes in
+                                // Touch pass: one load per cache line of the block's closes, for every
+                                // member, all independent (many misses in flight at once); the gather
+                                // below then reads them from cache.
+                                var sink: UInt64 = 0
+                                for k in 0..<n {
+                                    let start = universe.runStarts[k]
+                                    guard start >= 0 else { continue }
+                                    universe.members[k].close.withUnsafeBufferPointer { close in
+                                        var i = max(t0 - start, 0)
+                                        let end = min(t1 - start, close.count)
+                                        while i < end {
+                                            sink &+= close[i].bitPattern
+                                            i += 8
                                         }
                                     }
-                                    touchSink = sink
-                                    for k in 0..<n {
-                                        // Each member's columns as buffers: its rows are read by pointer.
-                                        cursor[k] = universe.members[k].withColumns { columns in
-                                            var c = cursor[k]
-                                            let count = columns.timestamps.count
-                                            let start = universe.runStarts[k]
-                                            if start >= 0 {
-                                                // Bars on an unbroken run of rows: row t's bar is t - start, its
-                                                // time the row's (the member's own times are not read).
-                                                let first = max(t0, start)
-                                                let last = min(t1, start + count)
-                                                guard first < last else { return min(max(t1 - start, 0), count) }
-                                                for t in first..<last {
-                                                    let r = t - t0
-                                                    let at = r * n + counts[r]
-                                                    let i = t - start
-                                                    laneBuffer[at] = k
-                                                    if compact {
-                                                        closeBuffer[at] = columns.close[i]
-                                                        volumeBuffer[at] = columns.volume[i]
-                                                    } else {
-                                                        barBuffer[at] = Bar(
-                                                            timestamp: Timestamp(nanoseconds: rowTimes[t]),
-                                                            open: columns.open[i],
-                                                            high: columns.high[i],
-                                                            low: columns.low[i],
-                                                            close: columns.close[i],
-                                                            volume: columns.volume[i]
-                                                        )
-                                                    }
-                                                    counts[r] += 1
-                                                }
-                                                return last - start
-                                            }
-                                            for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
+                                }
+                                touchSink = sink
+                                for k in 0..<n {
+                                    // Each member's columns as buffers: its rows are read by pointer.
+                                    cursor[k] = universe.members[k].withColumns { columns in
+                                        var c = cursor[k]
+                                        let count = columns.timestamps.count
+                                        let start = universe.runStarts[k]
+                                        if start >= 0 {
+                                            // Bars on an unbroken run of rows: row t's bar is t - start, its
+                                            // time the row's (the member's own times are not read).
+                                            let first = max(t0, start)
+                                            let last = min(t1, start + count)
+                                            guard first < last else { return min(max(t1 - start, 0), count) }
+                                            for t in first..<last {
                                                 let r = t - t0
                                                 let at = r * n + counts[r]
+                                                let i = t - start
                                                 laneBuffer[at] = k
                                                 if compact {
-                                                    closeBuffer[at] = columns.close[c]
-                                                    volumeBuffer[at] = columns.volume[c]
+                                                    closeBuffer[at] = (columns.close[i], columns.volume[i])
                                                 } else {
-                                                    barBuffer[at] = columns.bar(c)
+                                                    barBuffer[at] = Bar(
+                                                        timestamp: Timestamp(nanoseconds: rowTimes[t]),
+                                                        open: columns.open[i],
+                                                        high: columns.high[i],
+                                                        low: columns.low[i],
+                                                        close: columns.close[i],
+                                                        volume: columns.volume[i]
+                                                    )
                                                 }
                                                 counts[r] += 1
-                                                c += 1
                                             }
-                                            return c
+                                            return last - start
                                         }
+                                        for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
+                                            let r = t - t0
+                                            let at = r * n + counts[r]
+                                            laneBuffer[at] = k
+                                            if compact {
+                                                closeBuffer[at] = (columns.close[c], columns.volume[c])
+                                            } else {
+                                                barBuffer[at] = columns.bar(c)
+                                            }
+                                            counts[r] += 1
+                                            c += 1
+                                        }
+                                        return c
                                     }
                                 }
                             }
@@ -983,13 +984,11 @@ public struct TradingEngine: Sendable {
                         )
                     }
                     let time = slice.time
-                    closeBuffer.withUnsafeBufferPointer { closes in
-                        volumeBuffer.withUnsafeBufferPointer { volumes in
-                            slice.bars.withUnsafeMutableBufferPointer { bars in
-                                for j in 0..<count {
-                                    let x = closes[r * n + j]
-                                    bars[j] = Bar(timestamp: time, open: x, high: x, low: x, close: x, volume: volumes[r * n + j])
-                                }
+                    closeBuffer.withUnsafeBufferPointer { gathered in
+                        slice.bars.withUnsafeMutableBufferPointer { bars in
+                            for j in 0..<count {
+                                let (x, volume) = gathered[r * n + j]
+                                bars[j] = Bar(timestamp: time, open: x, high: x, low: x, close: x, volume: volume)
                             }
                         }
                     }
@@ -1051,13 +1050,8 @@ public struct TradingEngine: Sendable {
                         @inline(__always) func mark(_ unit: Int64) {
                             for j in lanes.indices { closes[lanes[j]] = FixedPoint(unchecked: bars[j].close).rounded(toMultipleOf: unit) }
                         }
-                        switch precision {
-                        case 2: mark(1_000_000)
-                        case 4: mark(10_000)
-                        case 5: mark(1_000)
-                        case 6: mark(100)
-                        case 8: mark(1)
-                        default: for j in lanes.indices { closes[lanes[j]] = instruments[lanes[j]].price(bars[j].close) }
+                        if !Self.withPriceUnit(precision, mark) {
+                            for j in lanes.indices { closes[lanes[j]] = instruments[lanes[j]].price(bars[j].close) }
                         }
                     }
                 }
@@ -1481,17 +1475,3 @@ public struct TradingEngine: Sendable {
         // Orders placed from onOrderEvent are sent on the next bar.
     }
 }
-
-/// A price unit in raw `FixedPoint` units known at compile time (`sliceEquity`'s loop is
-/// specialised per unit, so its divisions are by constants).
-private protocol PriceUnit { static var raw: Int64 { get } }
-/// Prices with 2 decimals.
-private enum PriceUnit2: PriceUnit { static var raw: Int64 { 1_000_000 } }
-/// Prices with 4 decimals.
-private enum PriceUnit4: PriceUnit { static var raw: Int64 { 10_000 } }
-/// Prices with 5 decimals.
-private enum PriceUnit5: PriceUnit { static var raw: Int64 { 1_000 } }
-/// Prices with 6 decimals.
-private enum PriceUnit6: PriceUnit { static var raw: Int64 { 100 } }
-/// No unit known (1 raw unit): fractional positions take `*`.
-private enum PriceUnitNone: PriceUnit { static var raw: Int64 { 1 } }

@@ -63,7 +63,9 @@ let package = Package(
         ),
         .target(name: "CrocCore", dependencies: ["CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocData", dependencies: ["CrocCore"], swiftSettings: strictSettings),
-        .target(name: "CrocModels", dependencies: ["CrocCore", "CrocData", "CrocSupport"], swiftSettings: strictSettings),
+        // The RL networks' dense kernels, in C: an AVX2 + FMA path chosen at run time beside a portable one.
+        .target(name: "CrocKernels"),
+        .target(name: "CrocModels", dependencies: ["CrocCore", "CrocData", "CrocKernels", "CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocModels", "CrocSupport"], swiftSettings: strictSettings),
         // The kernel backtests, paper and live share (TradingEngine, SimulatedExchange, RiskEngine, OrderRequest):
         // no IO and no heavy package, so backtests and sweeps link neither NIO nor an HTTP server.

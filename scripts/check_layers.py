@@ -13,6 +13,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = [
+    "CrocKernels",  # C: the RL networks' dense kernels (no Swift files, no imports)
     "CrocSupport",
     "CrocCore",
     "CrocData",
@@ -28,8 +29,8 @@ LAYERS = [
 ONLY = {
     "CrocAgent": {"CrocSupport"},
     # Backtests, training and sweeps never link the live side (NIO, HTTP): the engine is enough.
-    "CrocPipelines": {"CrocSupport", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocEngine"},
-    "CrocEngine": {"CrocSupport", "CrocCore", "CrocData", "CrocModels", "CrocStrategies"},
+    "CrocPipelines": {"CrocKernels", "CrocSupport", "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocEngine"},
+    "CrocEngine": {"CrocKernels", "CrocSupport", "CrocCore", "CrocData", "CrocModels", "CrocStrategies"},
 }
 IMPORT = re.compile(r"^\s*(?:@testable\s+|@_exported\s+)?import\s+(?:struct\s+|enum\s+|class\s+)?(Croc\w+)", re.M)
 

@@ -58,14 +58,16 @@ struct RLAgentTests {
         #expect(batched.biases == one.biases)
     }
 
-    @Test("the vector kernels sum each output as the scalar loop does, bit for bit: batches, single rows, prepared networks")
-    func vectorKernelsEqualTheScalarSums() {
+    @Test("each output is its bias plus the products in input order by fused multiply-adds, bit for bit: batches, single rows, prepared networks")
+    func vectorKernelsEqualTheDefinition() {
         var rng = SplitMix64(seed: 5)
-        // Outputs in groups of 16 and 4 with remainders; rows in fours with remainders.
-        for sizes in [[33, 64, 21], [7, 20, 1], [130, 36, 3], [5, 4, 17]] {
+        // Outputs in groups of 32, 8 and 4 with remainders; rows in sixes with remainders; inputs
+        // past one block of 256.
+        for sizes in [[33, 64, 21], [7, 20, 1], [130, 36, 3], [5, 4, 17], [300, 45, 6]] {
             let net = DenseNetwork(sizes: sizes, outputGain: 1, rng: &rng)
             let prepared = net.inference()
-            // What every layer is defined to compute: bias + Σ_j w[o][j] · x[j] in input order, tanh between.
+            // What every layer is defined to compute: bias + Σ_j w[o][j] · x[j] in input order, each
+            // term by one fused multiply-add, tanh between.
             func reference(_ x: [Double]) -> [[Double]] {
                 var acts = [x]
                 for k in 0..<(sizes.count - 1) {
@@ -73,7 +75,7 @@ struct RLAgentTests {
                     var y = [Double](repeating: 0, count: fo)
                     for o in 0..<fo {
                         var a = net.biases[k][o]
-                        for j in 0..<fi { a += net.weights[k][o * fi + j] * acts[k][j] }
+                        for j in 0..<fi { a.addProduct(net.weights[k][o * fi + j], acts[k][j]) }
                         y[o] = k == sizes.count - 2 ? a : Foundation.tanh(a)
                     }
                     acts.append(y)
@@ -95,8 +97,8 @@ struct RLAgentTests {
         }
     }
 
-    @Test("batched gradients keep the scalar loop's bits where a tile would not: sums at -0, and inputs that are not finite")
-    func gradientTilesFallBackWhereTheyWouldDiffer() {
+    @Test("batched gradients are one sample's after another, bit for bit, also with sums at -0 and inputs that are not finite")
+    func batchedGradientsAtNegativeZeroAndInfinity() {
         var rng = SplitMix64(seed: 9)
         let net = DenseNetwork(sizes: [8, 4, 2], outputGain: 1, rng: &rng)
         let count = 8
@@ -117,6 +119,45 @@ struct RLAgentTests {
                 #expect(same, "\(poison) layer \(k)")
             }
         }
+    }
+
+    @Test("the AVX2 + FMA kernels and the portable ones give the same bits: forward, backward, Adam, gradient norm")
+    func kernelPathsAgree() {
+        var rng = SplitMix64(seed: 17)
+        let nets = [DenseNetwork(sizes: [300, 37, 13, 3], outputGain: 1, rng: &rng), DenseNetwork(sizes: [9, 70, 1], outputGain: 1, rng: &rng)]
+        func run() -> [[UInt64]] {
+            var rng = SplitMix64(seed: 3)
+            var out: [[UInt64]] = []
+            var moved = nets
+            var optimizer = AdamOptimizer(learningRate: 1e-2, epsilon: 1e-5)
+            for _ in 0..<3 {
+                var grads: [DenseNetwork.Gradients] = []
+                for net in moved {
+                    let count = 11
+                    let xs = (0..<(count * net.sizes[0])).map { _ in rng.uniform() * 2 - 1 }
+                    let acts = net.forward(batch: xs, count: count)
+                    out.append(acts.last!.map(\.bitPattern))
+                    var g = net.zeroGradients()
+                    net.backward(
+                        batch: acts,
+                        count: count,
+                        outputGradient: (0..<(count * net.sizes.last!)).map { _ in rng.uniform() - 0.5 },
+                        into: &g
+                    )
+                    out.append(g.weights.flatMap { $0 }.map(\.bitPattern))
+                    grads.append(g)
+                }
+                optimizer.step(&moved, grads, maxNorm: 0.5)
+                out.append(moved.flatMap { $0.weights.flatMap { $0 } + $0.biases.flatMap { $0 } }.map(\.bitPattern))
+            }
+            return out
+        }
+        let vector = run()
+        let wasOn = DenseNetwork.useVectorKernels(false)
+        let portable = run()
+        _ = DenseNetwork.useVectorKernels(true)
+        let differing = zip(vector, portable).filter { $0 != $1 }.count
+        #expect(vector.count == portable.count && differing == 0, "\(differing) of \(vector.count) arrays differ (vector path in use: \(wasOn))")
     }
 
     @Test("GAE on a hand-worked example, with an episode end cutting the bootstrap")

@@ -1,3 +1,4 @@
+import CrocKernels
 import CrocSupport
 import Foundation
 
@@ -47,166 +48,53 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
 
     /// Layer `k` over `count` inputs stored row-major in `input` (count × in), as count × out.
     ///
-    /// Each output is its bias plus the products in input order, exactly as one sample at a
-    /// time would sum them; several outputs are summed side by side (independent chains the
-    /// processor overlaps), so batching changes the speed and not a bit of the result.
+    /// Each output is its bias plus the products in input order, each added by one fused
+    /// multiply-add (`croc_dense_forward`), whatever the batch: batching changes the speed and
+    /// not a bit of the result, and so does the processor (the AVX2 and the portable paths
+    /// round alike).
     func layer(_ k: Int, _ input: [Double], count: Int) -> [Double] {
         let (fi, fo) = (sizes[k], sizes[k + 1])
-        let last = k == weights.count - 1
         var out = [Double](repeating: 0, count: count * fo)
-        if count >= 4 && fo >= 4 {
-            Self.tiledLayer(Self.transposed(weights[k], inputs: fi, outputs: fo), biases[k], input, count: count, inputs: fi, outputs: fo, into: &out)
-            if !last { for i in 0..<(count * fo) { out[i] = Foundation.tanh(out[i]) } }
-            return out
-        }
-        input.withUnsafeBufferPointer { x in
-            weights[k].withUnsafeBufferPointer { w in
-                biases[k].withUnsafeBufferPointer { b in
-                    out.withUnsafeMutableBufferPointer { y in
-                        for o in 0..<fo {
-                            let row = w.baseAddress! + o * fi
-                            var s = 0
-                            while s + 8 <= count {
-                                let x0 = x.baseAddress! + s * fi
-                                var a = (b[o], b[o], b[o], b[o], b[o], b[o], b[o], b[o])
-                                for j in 0..<fi {
-                                    let wj = row[j]
-                                    a.0 += wj * x0[j]
-                                    a.1 += wj * x0[fi + j]
-                                    a.2 += wj * x0[2 * fi + j]
-                                    a.3 += wj * x0[3 * fi + j]
-                                    a.4 += wj * x0[4 * fi + j]
-                                    a.5 += wj * x0[5 * fi + j]
-                                    a.6 += wj * x0[6 * fi + j]
-                                    a.7 += wj * x0[7 * fi + j]
-                                }
-                                y[s * fo + o] = a.0
-                                y[(s + 1) * fo + o] = a.1
-                                y[(s + 2) * fo + o] = a.2
-                                y[(s + 3) * fo + o] = a.3
-                                y[(s + 4) * fo + o] = a.4
-                                y[(s + 5) * fo + o] = a.5
-                                y[(s + 6) * fo + o] = a.6
-                                y[(s + 7) * fo + o] = a.7
-                                s += 8
-                            }
-                            while s < count {
-                                let xs = x.baseAddress! + s * fi
-                                var a = b[o]
-                                for j in 0..<fi { a += row[j] * xs[j] }
-                                y[s * fo + o] = a
-                                s += 1
-                            }
-                        }
-                        if !last { for i in 0..<(count * fo) { y[i] = Foundation.tanh(y[i]) } }
-                    }
-                }
-            }
-        }
+        Self.affine(Self.transposed(weights[k], inputs: fi, outputs: fo), biases[k], input, count: count, inputs: fi, outputs: fo, into: &out)
+        if k < weights.count - 1 { for i in 0..<(count * fo) { out[i] = Foundation.tanh(out[i]) } }
         return out
     }
 
     /// `w` (outputs × inputs, row-major) transposed: inputs × outputs.
     static func transposed(_ w: [Double], inputs fi: Int, outputs fo: Int) -> [Double] {
-        var wt = [Double](repeating: 0, count: fi * fo)
-        w.withUnsafeBufferPointer { w in
-            wt.withUnsafeMutableBufferPointer { wt in
-                for o in 0..<fo {
-                    for j in 0..<fi { wt[j * fo + o] = w[o * fi + j] }
-                }
-            }
+        precondition(w.count == fi * fo)
+        return [Double](unsafeUninitializedCapacity: fi * fo) { wt, count in
+            w.withUnsafeBufferPointer { croc_transpose($0.baseAddress, wt.baseAddress, Int64(fo), Int64(fi)) }
+            count = fi * fo
         }
-        return wt
     }
 
-    /// `y = x · wᵀ + b` for `count` rows of `x` (count × inputs, row-major), from the weights
-    /// transposed (`wt`, inputs × outputs): tiles of 4 rows × 4 outputs kept in vector registers
-    /// while the inputs run (each weight vector loaded once per tile instead of once per
-    /// product), then single rows 16 and 4 outputs at a time. Every output is still its bias
-    /// plus the products in input order, one multiplication and one addition each (no fused
-    /// multiply-add): the scalar loop's result, bit for bit, whatever the batch (tested).
-    static func tiledLayer(_ wt: [Double], _ b: [Double], _ x: [Double], count: Int, inputs fi: Int, outputs fo: Int, into y: inout [Double]) {
-        let wideOutputs = fo - fo % 4
-        let wideRows = count - count % 4
+    /// Switches the AVX2 + FMA kernels off (false) or back on where the processor has them, for
+    /// tests that compare them with the portable ones (the results are the same); returns whether
+    /// they were in use.
+    static func useVectorKernels(_ enabled: Bool) -> Bool {
+        let before = croc_kernels_vector_path() != 0
+        _ = croc_kernels_set_vector_path(enabled ? 1 : 0)
+        return before
+    }
+
+    /// `y = x · wt + b` for `count` rows of `x` (count × inputs, row-major) and the weights
+    /// transposed (`wt`, inputs × outputs); `b` empty adds no bias (sums from +0).
+    static func affine(_ wt: [Double], _ b: [Double], _ x: [Double], count: Int, inputs fi: Int, outputs fo: Int, into y: inout [Double]) {
+        precondition(wt.count == fi * fo && x.count >= count * fi && y.count >= count * fo && (b.isEmpty || b.count == fo))
         wt.withUnsafeBufferPointer { wt in
             b.withUnsafeBufferPointer { b in
                 x.withUnsafeBufferPointer { x in
                     y.withUnsafeMutableBufferPointer { y in
-                        let wt = wt.baseAddress!
-                        let b = b.baseAddress!
-                        let x = x.baseAddress!
-                        let y = y.baseAddress!
-                        var s = 0
-                        while s < wideRows {
-                            let x0 = x + s * fi
-                            let x1 = x0 + fi
-                            let x2 = x1 + fi
-                            let x3 = x2 + fi
-                            var o = 0
-                            while o < wideOutputs {
-                                let bias = loadVector(b + o)
-                                var (a0, a1, a2, a3) = (bias, bias, bias, bias)
-                                var column = wt + o
-                                for j in 0..<fi {
-                                    let wj = loadVector(column)
-                                    a0 = a0 + wj * SIMD4(repeating: x0[j])
-                                    a1 = a1 + wj * SIMD4(repeating: x1[j])
-                                    a2 = a2 + wj * SIMD4(repeating: x2[j])
-                                    a3 = a3 + wj * SIMD4(repeating: x3[j])
-                                    column += fo
-                                }
-                                let row = y + s * fo + o
-                                storeVector(a0, row)
-                                storeVector(a1, row + fo)
-                                storeVector(a2, row + 2 * fo)
-                                storeVector(a3, row + 3 * fo)
-                                o += 4
-                            }
-                            s += 4
-                        }
-                        // Single rows (a batch's last ones, or one observation).
-                        while s < count {
-                            let xs = x + s * fi
-                            var o = 0
-                            while o + 16 <= wideOutputs {
-                                var (a0, a1, a2, a3) = (loadVector(b + o), loadVector(b + o + 4), loadVector(b + o + 8), loadVector(b + o + 12))
-                                var column = wt + o
-                                for j in 0..<fi {
-                                    let v = SIMD4(repeating: xs[j])
-                                    a0 = a0 + loadVector(column) * v
-                                    a1 = a1 + loadVector(column + 4) * v
-                                    a2 = a2 + loadVector(column + 8) * v
-                                    a3 = a3 + loadVector(column + 12) * v
-                                    column += fo
-                                }
-                                let row = y + s * fo + o
-                                storeVector(a0, row)
-                                storeVector(a1, row + 4)
-                                storeVector(a2, row + 8)
-                                storeVector(a3, row + 12)
-                                o += 16
-                            }
-                            while o < wideOutputs {
-                                var a = loadVector(b + o)
-                                var column = wt + o
-                                for j in 0..<fi {
-                                    a = a + loadVector(column) * SIMD4(repeating: xs[j])
-                                    column += fo
-                                }
-                                storeVector(a, y + s * fo + o)
-                                o += 4
-                            }
-                            s += 1
-                        }
-                        // The outputs past the last 4, every row: scalar sums in the same order.
-                        for s in 0..<count {
-                            let xs = x + s * fi
-                            for o in wideOutputs..<fo {
-                                var a = b[o]
-                                for j in 0..<fi { a += wt[j * fo + o] * xs[j] }
-                                y[s * fo + o] = a
-                            }
-                        }
+                        croc_dense_forward(
+                            x.baseAddress,
+                            wt.baseAddress,
+                            b.isEmpty ? nil : b.baseAddress,
+                            y.baseAddress,
+                            Int64(count),
+                            Int64(fi),
+                            Int64(fo)
+                        )
                     }
                 }
             }
@@ -227,7 +115,7 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
             var a = x
             for k in transposedWeights.indices {
                 var y = [Double](repeating: 0, count: sizes[k + 1])
-                DenseNetwork.tiledLayer(transposedWeights[k], biases[k], a, count: 1, inputs: sizes[k], outputs: sizes[k + 1], into: &y)
+                DenseNetwork.affine(transposedWeights[k], biases[k], a, count: 1, inputs: sizes[k], outputs: sizes[k + 1], into: &y)
                 if k < transposedWeights.count - 1 { for i in y.indices { y[i] = Foundation.tanh(y[i]) } }
                 a = y
             }
@@ -277,142 +165,41 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
     }
 
     /// Adds ∂loss/∂parameters for a batch (activations from `forward(batch:count:)`, output
-    /// gradients count × out): every gradient element receives the samples' terms in sample
-    /// order, as `backward` one sample after another would add them.
+    /// gradients count × out): every weight gradient receives the samples' terms in sample
+    /// order, each by one fused multiply-add, and every bias gradient its samples' terms in
+    /// order — what `backward` one sample after another adds, bit for bit.
     public func backward(batch acts: [[Double]], count: Int, outputGradient: [Double], into g: inout Gradients) {
         var delta = outputGradient
         for k in stride(from: weights.count - 1, through: 0, by: -1) {
             let (fi, fo) = (sizes[k], sizes[k + 1])
-            let needsInput = k > 0
-            var next = [Double](repeating: 0, count: needsInput ? count * fi : 0)
+            precondition(acts[k].count >= count * fi && delta.count >= count * fo)
             acts[k].withUnsafeBufferPointer { input in
-                weights[k].withUnsafeBufferPointer { w in
+                delta.withUnsafeBufferPointer { d in
                     g.weights[k].withUnsafeMutableBufferPointer { gw in
-                        delta.withUnsafeBufferPointer { d in
-                            // Tiles of 4 outputs × 4 inputs stay in registers over the samples when
-                            // that adds the same terms in the same order: a zero ∂ (skipped by the
-                            // scalar loop) then adds 0 × x = ±0, which changes nothing unless x is
-                            // not finite or the sum is -0 — checked first.
-                            let tiled = count >= 4 && fi >= 4 && fo >= 4 && Self.isTileSafe(input, gw)
-                            let tiledOutputs = tiled ? fo - fo % 4 : 0
-                            let tiledInputs = fi - fi % 4
-                            if tiled {
-                                Self.weightGradientTiles(
-                                    gw.baseAddress!,
-                                    d.baseAddress!,
-                                    input.baseAddress!,
-                                    count: count,
-                                    inputs: fi,
-                                    outputs: fo,
-                                    tiledInputs: tiledInputs,
-                                    tiledOutputs: tiledOutputs
-                                )
-                            }
-                            for o in 0..<fo {
-                                let grow = gw.baseAddress! + o * fi
-                                // Tiled rows: only their inputs past the last 4 are left.
-                                let from = o < tiledOutputs ? tiledInputs : 0
-                                for s in 0..<count {
-                                    let ds = d[s * fo + o]
-                                    if ds == 0 { continue }
-                                    g.biases[k][o] += ds
-                                    let xs = input.baseAddress! + s * fi
-                                    for j in from..<fi { grow[j] += ds * xs[j] }
-                                }
-                            }
-                            guard needsInput else { return }
-                            next.withUnsafeMutableBufferPointer { nx in
-                                for s in 0..<count {
-                                    let ns = nx.baseAddress! + s * fi
-                                    for o in 0..<fo {
-                                        let ds = d[s * fo + o]
-                                        if ds == 0 { continue }
-                                        let row = w.baseAddress! + o * fi
-                                        for j in 0..<fi { ns[j] += ds * row[j] }
-                                    }
-                                }
-                            }
+                        g.biases[k].withUnsafeMutableBufferPointer { gb in
+                            croc_dense_weight_gradient(
+                                d.baseAddress,
+                                input.baseAddress,
+                                gw.baseAddress,
+                                gb.baseAddress,
+                                Int64(count),
+                                Int64(fo),
+                                Int64(fi)
+                            )
                         }
                     }
                 }
             }
-            if needsInput {
-                acts[k].withUnsafeBufferPointer { input in
-                    for i in 0..<(count * fi) { next[i] *= 1 - input[i] * input[i] }  // tanh'
-                }
+            guard k > 0 else { break }
+            // ∂loss/∂input of layer k = δ · W (W as fo × fi), then through tanh.
+            var next = [Double](repeating: 0, count: count * fi)
+            Self.affine(weights[k], [], delta, count: count, inputs: fo, outputs: fi, into: &next)
+            acts[k].withUnsafeBufferPointer { input in
+                for i in 0..<(count * fi) { next[i] *= 1 - input[i] * input[i] }  // tanh'
             }
             delta = next
         }
     }
-}
-
-extension DenseNetwork {
-    /// Whether the weight-gradient tiles add what the scalar loop adds: every input finite
-    /// and no gradient sum at -0.
-    static func isTileSafe(_ input: UnsafeBufferPointer<Double>, _ gw: UnsafeMutableBufferPointer<Double>) -> Bool {
-        for v in input where !v.isFinite { return false }
-        for v in gw where v == 0 && v.sign == .minus { return false }
-        return true
-    }
-
-    /// `gw[o][j] += Σ_s d[s][o] · x[s][j]` for the first `tiledOutputs` outputs and `tiledInputs`
-    /// inputs, the samples in order: a 4 × 4 block of sums loaded once, the samples added, stored.
-    static func weightGradientTiles(
-        _ gw: UnsafeMutablePointer<Double>,
-        _ d: UnsafePointer<Double>,
-        _ x: UnsafePointer<Double>,
-        count: Int,
-        inputs fi: Int,
-        outputs fo: Int,
-        tiledInputs: Int,
-        tiledOutputs: Int
-    ) {
-        // Inputs a block of 32 at a time, so that the samples' values of the block (count × 32)
-        // stay in the first cache levels while every output tile passes over them.
-        var block = 0
-        while block < tiledInputs {
-            let blockEnd = min(block + 32, tiledInputs)
-            var o = 0
-            while o < tiledOutputs {
-                let r0 = gw + o * fi
-                let r1 = r0 + fi
-                let r2 = r1 + fi
-                let r3 = r2 + fi
-                var j = block
-                while j < blockEnd {
-                    var (g0, g1, g2, g3) = (loadVector(r0 + j), loadVector(r1 + j), loadVector(r2 + j), loadVector(r3 + j))
-                    var xs = x + j
-                    var ds = d + o
-                    for _ in 0..<count {
-                        let v = loadVector(xs)
-                        g0 = g0 + SIMD4(repeating: ds[0]) * v
-                        g1 = g1 + SIMD4(repeating: ds[1]) * v
-                        g2 = g2 + SIMD4(repeating: ds[2]) * v
-                        g3 = g3 + SIMD4(repeating: ds[3]) * v
-                        xs += fi
-                        ds += fo
-                    }
-                    storeVector(g0, r0 + j)
-                    storeVector(g1, r1 + j)
-                    storeVector(g2, r2 + j)
-                    storeVector(g3, r3 + j)
-                    j += 4
-                }
-                o += 4
-            }
-            block = blockEnd
-        }
-    }
-}
-
-/// Four doubles from `p` (any alignment): the vector kernels' load.
-@inline(__always)
-private func loadVector(_ p: UnsafePointer<Double>) -> SIMD4<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self) }
-
-/// Four doubles to `p` (any alignment): the vector kernels' store.
-@inline(__always)
-private func storeVector(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self)
 }
 
 /// Adam over one or more networks, with an optional global gradient-norm clip.
@@ -439,10 +226,12 @@ public struct AdamOptimizer: Sendable {
         }
         var scale = 1.0
         if let maxNorm {
+            // Each array's squares in 16 partial sums added pairwise (`croc_sum_squares`), the
+            // arrays in order.
             var sq = 0.0
             for g in grads {
-                for l in g.weights { for x in l { sq += x * x } }
-                for l in g.biases { for x in l { sq += x * x } }
+                for l in g.weights { sq += l.withUnsafeBufferPointer { croc_sum_squares($0.baseAddress, Int64($0.count)) } }
+                for l in g.biases { sq += l.withUnsafeBufferPointer { croc_sum_squares($0.baseAddress, Int64($0.count)) } }
             }
             let norm = sq.squareRoot()
             if norm > maxNorm { scale = maxNorm / (norm + 1e-6) }
@@ -454,38 +243,23 @@ public struct AdamOptimizer: Sendable {
         let eps = epsilon
         let gradientScale = scale
         @Sendable func update(_ p: inout [Double], _ g: [Double], _ mm: inout [Double], _ vv: inout [Double]) {
+            precondition(p.count == g.count && p.count == mm.count && p.count == vv.count)
             p.withUnsafeMutableBufferPointer { p in
                 g.withUnsafeBufferPointer { g in
                     mm.withUnsafeMutableBufferPointer { mm in
                         vv.withUnsafeMutableBufferPointer { vv in
-                            // Four at a time in vector registers (the same IEEE operations per
-                            // element, in the same order: the scalar loop's values, bit for bit).
-                            let count = p.count
-                            let wide = count - count % 4
-                            if wide > 0 {
-                                let (pb, gb, mb, vb) = (p.baseAddress!, g.baseAddress!, mm.baseAddress!, vv.baseAddress!)
-                                let (s, a1, b1, a2, b2) = (
-                                    SIMD4(repeating: gradientScale), SIMD4<Double>(repeating: 0.9), SIMD4<Double>(repeating: 0.1),
-                                    SIMD4<Double>(repeating: 0.999), SIMD4<Double>(repeating: 0.001)
-                                )
-                                let (vc1, vc2, vlr, veps) = (SIMD4(repeating: c1), SIMD4(repeating: c2), SIMD4(repeating: lr), SIMD4(repeating: eps))
-                                var i = 0
-                                while i < wide {
-                                    let gi = loadVector(gb + i) * s
-                                    let m = a1 * loadVector(mb + i) + b1 * gi
-                                    let v = a2 * loadVector(vb + i) + b2 * gi * gi
-                                    storeVector(m, mb + i)
-                                    storeVector(v, vb + i)
-                                    storeVector(loadVector(pb + i) - vlr * (m / vc1) / ((v / vc2).squareRoot() + veps), pb + i)
-                                    i += 4
-                                }
-                            }
-                            for i in wide..<count {
-                                let gi = g[i] * gradientScale
-                                mm[i] = 0.9 * mm[i] + 0.1 * gi
-                                vv[i] = 0.999 * vv[i] + 0.001 * gi * gi
-                                p[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).squareRoot() + eps)
-                            }
+                            croc_adam_update(
+                                p.baseAddress,
+                                g.baseAddress,
+                                mm.baseAddress,
+                                vv.baseAddress,
+                                Int64(p.count),
+                                gradientScale,
+                                c1,
+                                c2,
+                                lr,
+                                eps
+                            )
                         }
                     }
                 }

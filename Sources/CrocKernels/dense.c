@@ -1,0 +1,324 @@
+// The dense-network kernels (see CrocKernels.h): a portable path and an AVX2 + FMA path that
+// compute every element by the same operations in the same order.
+#include "CrocKernels.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define CROC_X86 1
+#else
+#define CROC_X86 0
+#endif
+
+// No contraction of a multiplication and an addition into a fused multiply-add behind our back:
+// the portable and the vector paths must round alike, so every fused operation is written out.
+#pragma STDC FP_CONTRACT OFF
+
+static int vector_state = -1;  // -1: not detected yet; 0: off or absent; 1: on
+static int vector_wanted = 1;
+
+static int detect_avx2_fma(void) {
+#if CROC_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return 0;  // the OS saves the YMM registers
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
+int croc_kernels_vector_path(void) {
+    int s = __atomic_load_n(&vector_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        s = vector_wanted && detect_avx2_fma();
+        __atomic_store_n(&vector_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+int croc_kernels_set_vector_path(int enabled) {
+    vector_wanted = enabled != 0;
+    __atomic_store_n(&vector_state, -1, __ATOMIC_RELAXED);
+    return croc_kernels_vector_path();
+}
+
+// MARK: - Portable path
+
+static void forward_portable(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
+                             int64_t outputs) {
+    for (int64_t s = 0; s < count; s++) {
+        double *ys = y + s * outputs;
+        const double *xs = x + s * inner;
+        for (int64_t n = 0; n < outputs; n++) ys[n] = bias ? bias[n] : 0.0;
+        for (int64_t k = 0; k < inner; k++) {
+            const double xk = xs[k];
+            const double *wk = w + k * outputs;
+            for (int64_t n = 0; n < outputs; n++) ys[n] = fma(xk, wk[n], ys[n]);
+        }
+    }
+}
+
+static void weight_gradient_portable(const double *d, const double *x, double *g, int64_t count, int64_t outputs,
+                                     int64_t inputs) {
+    for (int64_t s = 0; s < count; s++) {
+        const double *xs = x + s * inputs;
+        for (int64_t o = 0; o < outputs; o++) {
+            const double ds = d[s * outputs + o];
+            double *go = g + o * inputs;
+            for (int64_t j = 0; j < inputs; j++) go[j] = fma(ds, xs[j], go[j]);
+        }
+    }
+}
+
+static void bias_gradient(const double *d, double *gb, int64_t count, int64_t outputs) {
+    for (int64_t s = 0; s < count; s++) {
+        for (int64_t o = 0; o < outputs; o++) gb[o] += d[s * outputs + o];
+    }
+}
+
+static void adam_portable(double *p, const double *g, double *m, double *v, int64_t start, int64_t n, double scale, double c1,
+                          double c2, double lr, double eps) {
+    for (int64_t i = start; i < n; i++) {
+        const double gi = g[i] * scale;
+        m[i] = 0.9 * m[i] + 0.1 * gi;
+        v[i] = 0.999 * v[i] + 0.001 * gi * gi;
+        p[i] = p[i] - lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps);
+    }
+}
+
+static double combine16(const double *s) {
+    double t[16];
+    for (int i = 0; i < 16; i++) t[i] = s[i];
+    for (int width = 16; width > 1; width /= 2) {
+        for (int i = 0; i < width / 2; i++) t[i] = t[2 * i] + t[2 * i + 1];
+    }
+    return t[0];
+}
+
+// MARK: - AVX2 + FMA path
+
+#if CROC_X86
+#define VECTOR __attribute__((target("avx2,fma")))
+#define TILE static inline __attribute__((always_inline, target("avx2,fma")))
+
+// Rows `R` × `V` vectors of 4 outputs: y (partial sums) += x[·][k0..<k1] · w[k0..<k1][·].
+TILE void forward_tile(const int R, const int V, const double *x, int64_t inner, const double *w, int64_t outputs, double *y,
+                       int64_t k0, int64_t k1) {
+    __m256d a[6][8];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) a[r][v] = _mm256_loadu_pd(y + r * outputs + 4 * v);
+    for (int64_t k = k0; k < k1; k++) {
+        const double *wk = w + k * outputs;
+        __m256d wv[8];
+        for (int v = 0; v < V; v++) wv[v] = _mm256_loadu_pd(wk + 4 * v);
+        for (int r = 0; r < R; r++) {
+            const __m256d xb = _mm256_broadcast_sd(x + r * inner + k);
+            for (int v = 0; v < V; v++) a[r][v] = _mm256_fmadd_pd(xb, wv[v], a[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) _mm256_storeu_pd(y + r * outputs + 4 * v, a[r][v]);
+}
+
+// The outputs of `R` rows from column `n` on, for k in k0..<k1.
+TILE void forward_rows(const int R, const double *x, int64_t inner, const double *w, int64_t outputs, double *y, int64_t k0,
+                       int64_t k1) {
+    int64_t n = 0;
+    if (R == 1) {
+        for (; n + 32 <= outputs; n += 32) forward_tile(1, 8, x, inner, w + n, outputs, y + n, k0, k1);
+    }
+    for (; n + 8 <= outputs; n += 8) forward_tile(R, 2, x, inner, w + n, outputs, y + n, k0, k1);
+    for (; n + 4 <= outputs; n += 4) forward_tile(R, 1, x, inner, w + n, outputs, y + n, k0, k1);
+    for (; n < outputs; n++) {
+        for (int r = 0; r < R; r++) {
+            double acc = y[r * outputs + n];
+            for (int64_t k = k0; k < k1; k++) acc = fma(x[r * inner + k], w[k * outputs + n], acc);
+            y[r * outputs + n] = acc;
+        }
+    }
+}
+
+VECTOR static void forward_avx2(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
+                                int64_t outputs) {
+    for (int64_t s = 0; s < count; s++)
+        for (int64_t n = 0; n < outputs; n++) y[s * outputs + n] = bias ? bias[n] : 0.0;
+    // Blocks of 256 inputs: the block's weights (256 × outputs) stay in the second-level cache
+    // while every group of rows passes over them.
+    for (int64_t k0 = 0; k0 < inner; k0 += 256) {
+        const int64_t k1 = k0 + 256 < inner ? k0 + 256 : inner;
+        int64_t s = 0;
+        for (; s + 6 <= count; s += 6) forward_rows(6, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1);
+        switch (count - s) {
+        case 5: forward_rows(5, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 4: forward_rows(4, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 3: forward_rows(3, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 2: forward_rows(2, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 1: forward_rows(1, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        default: break;
+        }
+    }
+}
+
+// `R` outputs × `V` vectors of 4 inputs: g += Σ_s d[s][·] · x[s][·], samples in order.
+TILE void gradient_tile(const int R, const int V, const double *d, int64_t outputs, const double *x, int64_t inputs, double *g,
+                        int64_t count) {
+    __m256d a[6][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) a[r][v] = _mm256_loadu_pd(g + r * inputs + 4 * v);
+    for (int64_t s = 0; s < count; s++) {
+        __m256d xv[2];
+        for (int v = 0; v < V; v++) xv[v] = _mm256_loadu_pd(x + s * inputs + 4 * v);
+        for (int r = 0; r < R; r++) {
+            const __m256d db = _mm256_broadcast_sd(d + s * outputs + r);
+            for (int v = 0; v < V; v++) a[r][v] = _mm256_fmadd_pd(db, xv[v], a[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) _mm256_storeu_pd(g + r * inputs + 4 * v, a[r][v]);
+}
+
+// `R` outputs (from d's and g's first), inputs j0..<j1.
+TILE void gradient_outputs(const int R, const double *d, int64_t outputs, const double *x, int64_t inputs, double *g,
+                           int64_t count, int64_t j0, int64_t j1) {
+    int64_t j = j0;
+    for (; j + 8 <= j1; j += 8) gradient_tile(R, 2, d, outputs, x + j, inputs, g + j, count);
+    for (; j + 4 <= j1; j += 4) gradient_tile(R, 1, d, outputs, x + j, inputs, g + j, count);
+    for (; j < j1; j++) {
+        for (int r = 0; r < R; r++) {
+            double acc = g[r * inputs + j];
+            for (int64_t s = 0; s < count; s++) acc = fma(d[s * outputs + r], x[s * inputs + j], acc);
+            g[r * inputs + j] = acc;
+        }
+    }
+}
+
+VECTOR static void weight_gradient_avx2(const double *d, const double *x, double *g, int64_t count, int64_t outputs,
+                                        int64_t inputs) {
+    // Blocks of 64 inputs: the samples' values of a block (count × 64) stay in the first cache
+    // levels while every group of outputs passes over them.
+    for (int64_t j0 = 0; j0 < inputs; j0 += 64) {
+        const int64_t j1 = j0 + 64 < inputs ? j0 + 64 : inputs;
+        int64_t o = 0;
+        for (; o + 6 <= outputs; o += 6) gradient_outputs(6, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1);
+        switch (outputs - o) {
+        case 5: gradient_outputs(5, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 4: gradient_outputs(4, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 3: gradient_outputs(3, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 2: gradient_outputs(2, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 1: gradient_outputs(1, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        default: break;
+        }
+    }
+}
+
+VECTOR static void adam_avx2(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
+                             double lr, double eps) {
+    const __m256d vs = _mm256_set1_pd(scale), a1 = _mm256_set1_pd(0.9), b1 = _mm256_set1_pd(0.1);
+    const __m256d a2 = _mm256_set1_pd(0.999), b2 = _mm256_set1_pd(0.001);
+    const __m256d vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), vlr = _mm256_set1_pd(lr), veps = _mm256_set1_pd(eps);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256d gi = _mm256_mul_pd(_mm256_loadu_pd(g + i), vs);
+        const __m256d mi = _mm256_add_pd(_mm256_mul_pd(a1, _mm256_loadu_pd(m + i)), _mm256_mul_pd(b1, gi));
+        const __m256d vi = _mm256_add_pd(_mm256_mul_pd(a2, _mm256_loadu_pd(v + i)), _mm256_mul_pd(_mm256_mul_pd(b2, gi), gi));
+        _mm256_storeu_pd(m + i, mi);
+        _mm256_storeu_pd(v + i, vi);
+        const __m256d step = _mm256_div_pd(_mm256_mul_pd(vlr, _mm256_div_pd(mi, vc1)),
+                                           _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vi, vc2)), veps));
+        _mm256_storeu_pd(p + i, _mm256_sub_pd(_mm256_loadu_pd(p + i), step));
+    }
+    adam_portable(p, g, m, v, i, n, scale, c1, c2, lr, eps);
+}
+
+VECTOR static double sum_squares_avx2(const double *x, int64_t n) {
+    __m256d q0 = _mm256_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256d x0 = _mm256_loadu_pd(x + i), x1 = _mm256_loadu_pd(x + i + 4);
+        const __m256d x2 = _mm256_loadu_pd(x + i + 8), x3 = _mm256_loadu_pd(x + i + 12);
+        q0 = _mm256_add_pd(q0, _mm256_mul_pd(x0, x0));
+        q1 = _mm256_add_pd(q1, _mm256_mul_pd(x1, x1));
+        q2 = _mm256_add_pd(q2, _mm256_mul_pd(x2, x2));
+        q3 = _mm256_add_pd(q3, _mm256_mul_pd(x3, x3));
+    }
+    double s[16];
+    _mm256_storeu_pd(s, q0);
+    _mm256_storeu_pd(s + 4, q1);
+    _mm256_storeu_pd(s + 8, q2);
+    _mm256_storeu_pd(s + 12, q3);
+    for (int k = 0; i < n; i++, k++) s[k] = s[k] + x[i] * x[i];
+    return combine16(s);
+}
+#endif
+
+// MARK: - Entry points
+
+void croc_transpose(const double *src, double *dst, int64_t rows, int64_t cols) {
+    // Blocks of 8 × 8: the 8 source rows and the 8 destination rows a block touches stay in the
+    // first-level cache (a plain loop writes one element per cache line).
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+        const int64_t r1 = r0 + 8 < rows ? r0 + 8 : rows;
+        for (int64_t c0 = 0; c0 < cols; c0 += 8) {
+            const int64_t c1 = c0 + 8 < cols ? c0 + 8 : cols;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+void croc_dense_forward(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
+                        int64_t outputs) {
+    if (count <= 0 || outputs <= 0) return;
+#if CROC_X86
+    if (croc_kernels_vector_path()) {
+        forward_avx2(x, w, bias, y, count, inner, outputs);
+        return;
+    }
+#endif
+    forward_portable(x, w, bias, y, count, inner, outputs);
+}
+
+void croc_dense_weight_gradient(const double *d, const double *x, double *g, double *gb, int64_t count, int64_t outputs,
+                                int64_t inputs) {
+    if (count <= 0 || outputs <= 0) return;
+    if (gb) bias_gradient(d, gb, count, outputs);
+#if CROC_X86
+    if (croc_kernels_vector_path()) {
+        weight_gradient_avx2(d, x, g, count, outputs, inputs);
+        return;
+    }
+#endif
+    weight_gradient_portable(d, x, g, count, outputs, inputs);
+}
+
+void croc_adam_update(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
+                      double lr, double eps) {
+#if CROC_X86
+    if (croc_kernels_vector_path()) {
+        adam_avx2(p, g, m, v, n, scale, c1, c2, lr, eps);
+        return;
+    }
+#endif
+    adam_portable(p, g, m, v, 0, n, scale, c1, c2, lr, eps);
+}
+
+double croc_sum_squares(const double *x, int64_t n) {
+#if CROC_X86
+    if (croc_kernels_vector_path()) return sum_squares_avx2(x, n);
+#endif
+    double s[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) s[k] = s[k] + x[i + k] * x[i + k];
+    for (int k = 0; i < n; i++, k++) s[k] = s[k] + x[i] * x[i];
+    return combine16(s);
+}

@@ -1,0 +1,50 @@
+// CrocKernels: the dense-network kernels of CrocModels' RL agents, in C so that one build can
+// carry an AVX2 + FMA path (chosen at run time, by CPUID) beside a portable one. Both paths compute
+// every element by the same chain of IEEE operations in the same order (fused multiply-adds
+// where the definitions below say so), so their results are identical bit for bit: a trained
+// network does not depend on the processor it was trained on.
+#ifndef CROC_KERNELS_H
+#define CROC_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// `y[s][n] = bias[n] + Σ_k x[s][k] · w[k][n]` for `count` rows: each element starts at its bias
+/// (+0 when `bias` is NULL) and adds the products in k order, each by one fused multiply-add.
+/// `x` is count × inner, `w` inner × outputs, `y` count × outputs, all row-major.
+void croc_dense_forward(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
+                        int64_t outputs);
+
+/// `g[o][j] += Σ_s d[s][o] · x[s][j]`, the samples in order, each by one fused multiply-add; and
+/// `gb[o] += Σ_s d[s][o]` (plain additions in sample order) when `gb` is not NULL.
+/// `d` is count × outputs, `x` count × inputs, `g` outputs × inputs.
+void croc_dense_weight_gradient(const double *d, const double *x, double *g, double *gb, int64_t count, int64_t outputs,
+                                int64_t inputs);
+
+/// Adam on `n` parameters: `gi = g·scale; m = 0.9·m + 0.1·gi; v = 0.999·v + 0.001·gi·gi;
+/// p −= lr·(m/c1) / (√(v/c2) + eps)`, separate multiplications and additions (no fused ones).
+void croc_adam_update(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
+                      double lr, double eps);
+
+/// `Σ x[i]²` in 16 interleaved partial sums (element i into sum i mod 16), then those added
+/// pairwise: (s0+s1)+(s2+s3)… The same value on both paths.
+double croc_sum_squares(const double *x, int64_t n);
+
+/// `dst` (cols × rows) = `src` (rows × cols) transposed, both row-major, in cache-sized blocks.
+void croc_transpose(const double *src, double *dst, int64_t rows, int64_t cols);
+
+/// Whether the AVX2 + FMA path runs (the processor has it and it has not been switched off).
+int croc_kernels_vector_path(void);
+
+/// Switches the AVX2 + FMA path off (0) or back on where available (1), for tests that compare
+/// the two paths; returns whether it is now in use.
+int croc_kernels_set_vector_path(int enabled);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -110,6 +110,19 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         let transposedWeights: [[Double]]
         let biases: [[Double]]
 
+        /// The outputs for `count` inputs stored row-major in `x` (count × in), count × out: each
+        /// row's output is the single pass's, bit for bit (the same kernels, any batch).
+        public func callAsFunction(batch x: [Double], count: Int) -> [Double] {
+            var a = x
+            for k in transposedWeights.indices {
+                var y = [Double](repeating: 0, count: count * sizes[k + 1])
+                DenseNetwork.affine(transposedWeights[k], biases[k], a, count: count, inputs: sizes[k], outputs: sizes[k + 1], into: &y)
+                if k < transposedWeights.count - 1 { for i in y.indices { y[i] = Foundation.tanh(y[i]) } }
+                a = y
+            }
+            return a
+        }
+
         /// The output for `x` (`DenseNetwork.callAsFunction`).
         public func callAsFunction(_ x: [Double]) -> [Double] {
             var a = x

@@ -161,7 +161,6 @@ public struct PPOAgent: Sendable {
             var actions: [Int] = []
             var continuousActions: [[Double]] = []
             var logProbs: [Double] = []
-            var values: [Double] = []
             var rewards: [Double] = []
             var ends: [Bool] = []
             var finished: [Double] = []
@@ -170,7 +169,6 @@ public struct PPOAgent: Sendable {
             let rolloutValue = value.inference()
             for _ in 0..<p.steps {
                 let out = rolloutPolicy(obs)
-                let v = rolloutValue(obs)[0]
                 let r: StepResult
                 var a = 0
                 if isContinuous, let range = actionRange {
@@ -188,7 +186,6 @@ public struct PPOAgent: Sendable {
                 if r.truncated && !r.terminated { reward += p.gamma * rolloutValue(r.observation)[0] }  // time limit: bootstrap
                 observations.append(obs)
                 actions.append(a)
-                values.append(v)
                 rewards.append(reward)
                 ends.append(r.terminated || r.truncated)
                 episodeReturn += r.reward
@@ -201,6 +198,8 @@ public struct PPOAgent: Sendable {
                 }
             }
             done += p.steps
+            // V(s) of the rollout's observations after it, in batches (the same bits as one by one).
+            let values = Self.values(rolloutValue, observations)
             let advantages = Self.generalizedAdvantages(
                 rewards: rewards,
                 values: values,
@@ -277,6 +276,29 @@ public struct PPOAgent: Sendable {
             )
             if let progress, !progress(report, self) { return }
         }
+    }
+
+    /// The first output of `net` for each observation, through the batch kernels in chunks of
+    /// 128 spread over the cores: each value is the single pass's, bit for bit.
+    static func values(_ net: DenseNetwork.Inference, _ observations: [[Double]]) -> [Double] {
+        let n = observations.count
+        guard n > 0 else { return [] }
+        let chunk = 128
+        let width = net.sizes.last ?? 1
+        var out = [Double](repeating: 0, count: n)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let base = UInt(bitPattern: buffer.baseAddress)
+            DispatchQueue.concurrentPerform(iterations: (n + chunk - 1) / chunk) { c in
+                let rows = (c * chunk)..<min(n, (c + 1) * chunk)
+                var x: [Double] = []
+                x.reserveCapacity(rows.count * (observations[rows.lowerBound].count))
+                for i in rows { x.append(contentsOf: observations[i]) }
+                let y = net(batch: x, count: rows.count)
+                let values = UnsafeMutablePointer<Double>(bitPattern: base)!
+                for i in rows { values[i] = y[(i - rows.lowerBound) * width] }
+            }
+        }
+        return out
     }
 
     /// Generalised advantage estimates: δ_t = r_t + γ·V(s_{t+1})·(1 − end_t) − V(s_t),

@@ -238,4 +238,36 @@ struct FeaturePanelTests {
         let z = try #require(ranked.column(named: "z"))
         #expect(z.joined().filter { $0.isFinite }.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
+
+    @Test("a chain of transforms in one pass gives what one pass per transform gives, and each row is the row's transform")
+    func chainedTransforms() throws {
+        let path = try PortfolioBacktestTests.layouts()[1]
+        let u = try UniverseLoader.load(path: path)
+        let pipeline = FeaturePipeline(
+            try FeaturePipelineDefinition.parse(
+                text: "features:\n  - {name: ret_5, indicator: returns, params: {period: 5}}\n  - {name: v, indicator: volatility, params: {period: 10}}"
+            )
+        )
+        let panel = FeaturePanel(universe: u, pipeline: pipeline)
+        var chained = panel
+        chained.transformAll([.rank, .none, .zscore])
+        var separate = panel
+        separate.transformAll(.rank)
+        separate.transformAll(.zscore)
+        #expect(chained.values.count == separate.values.count)
+        #expect(zip(chained.values, separate.values).allSatisfy { $0.bitPattern == $1.bitPattern })
+        // Row by row through the public one-row transforms.
+        let ret = try #require(panel.column(named: "ret_5"))
+        let out = try #require(chained.column(named: "ret_5"))
+        for t in ret.indices {
+            var row = ret[t]
+            CrossSectionTransform.rank.apply(&row)
+            CrossSectionTransform.zscore.apply(&row)
+            #expect(zip(row, out[t]).allSatisfy { $0.bitPattern == $1.bitPattern }, "row \(t)")
+        }
+        #expect(out.joined().contains { $0.isFinite && $0 < 0 })  // z-scores of ranks, not ranks
+        var untouched = panel
+        untouched.transformAll([.none])
+        #expect(zip(untouched.values, panel.values).allSatisfy { $0.bitPattern == $1.bitPattern })
+    }
 }

@@ -245,7 +245,8 @@ struct FeaturePanelTests {
         let u = try UniverseLoader.load(path: path)
         let pipeline = FeaturePipeline(
             try FeaturePipelineDefinition.parse(
-                text: "features:\n  - {name: ret_5, indicator: returns, params: {period: 5}}\n  - {name: v, indicator: volatility, params: {period: 10}}"
+                text:
+                    "features:\n  - {name: ret_5, indicator: returns, params: {period: 5}}\n  - {name: v, indicator: volatility, params: {period: 10}}"
             )
         )
         let panel = FeaturePanel(universe: u, pipeline: pipeline)

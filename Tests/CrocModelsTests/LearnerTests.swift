@@ -254,6 +254,71 @@ struct LearnerTests {
         #expect(read == (try GradientBoostedTrees.fit(data, parameters: params)))
     }
 
+    @Test("GBDT's partition of a node's rows is stable and the same on one thread or cut among several")
+    func gbdtPartition() {
+        var rng = SplitMix64(seed: 12)
+        let n = 150_000  // past the 65,536 rows from which the partition is cut into chunks
+        let column = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let rows = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(n)) }
+        for (range, bin) in [(0..<n, 127), (1_000..<140_000, 3), (5..<90_000, 255), (0..<70_000, 0), (200..<300, 60)] {
+            // The definition: the rows with bin ≤ `bin` first, each side in its original order.
+            let slice = Array(rows[range])
+            let expected = slice.filter { Int(column[Int($0)]) <= bin } + slice.filter { Int(column[Int($0)]) > bin }
+            for threads in [1, 2, 3, 8] {
+                var r = rows
+                var tmp = [Int32](repeating: -1, count: n)
+                let left = r.withUnsafeMutableBufferPointer { rb in
+                    tmp.withUnsafeMutableBufferPointer { tb in
+                        column.withUnsafeBufferPointer { cb in
+                            GBDTTrainer.partition(rb.baseAddress!, tb.baseAddress!, range, column: cb.baseAddress!, bin: bin, threads: threads)
+                        }
+                    }
+                }
+                #expect(left == slice.filter { Int(column[Int($0)]) <= bin }.count, "\(range) bin \(bin) threads \(threads)")
+                #expect(Array(r[range]) == expected, "\(range) bin \(bin) threads \(threads)")
+                #expect(
+                    Array(r[..<range.lowerBound]) == Array(rows[..<range.lowerBound])
+                        && Array(r[range.upperBound...]) == Array(rows[range.upperBound...])
+                )
+            }
+        }
+    }
+
+    @Test("GBDT's bins: the branch-free search counts the edges below each value, as a binary search does; NaN in bin 0")
+    func gbdtBinSearch() {
+        var rng = SplitMix64(seed: 4)
+        for count in [0, 1, 2, 3, 7, 64, 254, 255] {
+            let edges = (0..<count).map { _ in rng.uniform() * 10 - 5 }.sorted()
+            var probes = edges + edges.map { $0.nextUp } + edges.map { $0.nextDown }
+            probes += (0..<200).map { _ in rng.uniform() * 12 - 6 } + [.infinity, -.infinity, .nan, 0, -0.0]
+            edges.withUnsafeBufferPointer { e in
+                for v in probes {
+                    let expected = v.isNaN ? 0 : edges.filter { $0 < v }.count
+                    #expect(Int(BinMapper.bin(v, e)) == expected, "\(count) edges, value \(v)")
+                }
+            }
+        }
+    }
+
+    @Test("GBDT trains the same trees on one thread or two, on enough rows for every parallel path")
+    func gbdtThreads() throws {
+        var rng = SplitMix64(seed: 8)
+        let n = 140_000
+        let width = 4
+        let x = (0..<(n * width)).map { _ in rng.uniform() * 2 - 1 }
+        let y = (0..<n).map { i in x[i * width] - 0.5 * x[i * width + 1] * x[i * width + 2] + 0.1 * (rng.uniform() - 0.5) }
+        let data = Dataset(x: Matrix(rows: n, columns: width, values: x), y: y)
+        var params = GBDTParameters()
+        params.loss = .squared
+        params.rounds = 3
+        params.maxDepth = 4
+        params.threads = 1
+        let one = try GradientBoostedTrees.fit(data, parameters: params)
+        params.threads = 2
+        let two = try GradientBoostedTrees.fit(data, parameters: params)
+        #expect(one.encodeWeights() == two.encodeWeights())
+    }
+
     @Test("GBDT with squared loss fits a regression target")
     func gbdtRegression() throws {
         var params = GBDTParameters()

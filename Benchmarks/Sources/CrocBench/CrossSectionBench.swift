@@ -75,6 +75,51 @@ func benchPanel(_ universe: Universe, _ pipeline: FeaturePipeline, streams: Bool
     return panel
 }
 
+/// Part 2 of `cross-section`: GBDT on the panel's rows, best of 3 fits (`crocbench gbdt-panel`
+/// runs it alone on the rows `cross-section` saved in /tmp/crocbench_panel.bin).
+func benchPanelGBDT(_ data: Dataset) throws -> GradientBoostedTrees {
+    var p = GBDTParameters()
+    p.rounds = 100
+    p.maxDepth = 6
+    p.maxLeaves = 63
+    p.learningRate = 0.1
+    p.minSamplesLeaf = 20
+    p.threads = 2
+    p.loss = .squared
+    var gbdtTime = Double.infinity
+    var model: GradientBoostedTrees?
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        model = try GradientBoostedTrees.fit(data, parameters: p)
+        gbdtTime = min(gbdtTime, seconds(ContinuousClock.now - start))
+    }
+    let predictions = model!.predict(batch: data.x)
+    let mse = zip(predictions, data.y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(data.y.count)
+    print(
+        String(
+            format:
+                "gbdt on the panel: %d rows x %d features, 100 rounds, depth 6, 63 leaves, 2 threads: best %.3f s (training mse %.6f); /tmp/crocbench_panel.bin for scripts/bench_lightgbm_panel.py",
+            data.y.count,
+            data.x.columns,
+            gbdtTime,
+            mse
+        )
+    )
+    return model!
+}
+
+/// The rows `cross-section` saved for LightGBM (count, width, row-major x, y; float64).
+func loadPanelRows(_ path: String = "/tmp/crocbench_panel.bin") throws -> Dataset {
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    return bytes.withUnsafeBytes { raw in
+        let rows = Int(raw.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+        let width = Int(raw.loadUnaligned(fromByteOffset: 8, as: Int64.self))
+        let x = (0..<(rows * width)).map { raw.loadUnaligned(fromByteOffset: 16 + 8 * $0, as: Double.self) }
+        let y = (0..<rows).map { raw.loadUnaligned(fromByteOffset: 16 + 8 * (rows * width + $0), as: Double.self) }
+        return Dataset(x: Matrix(rows: rows, columns: width, values: x), y: y)
+    }
+}
+
 func benchCrossSection() throws {
     let path = "/tmp/crocbench_universe_500.csv"
     let universe = FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse()
@@ -111,33 +156,7 @@ func benchCrossSection() throws {
     x.withUnsafeBytes { bytes.append(contentsOf: $0) }
     y.withUnsafeBytes { bytes.append(contentsOf: $0) }
     try bytes.write(to: URL(fileURLWithPath: "/tmp/crocbench_panel.bin"))
-    var p = GBDTParameters()
-    p.rounds = 100
-    p.maxDepth = 6
-    p.maxLeaves = 63
-    p.learningRate = 0.1
-    p.minSamplesLeaf = 20
-    p.threads = 2
-    p.loss = .squared
-    var gbdtTime = Double.infinity
-    var model: GradientBoostedTrees?
-    for _ in 0..<3 {
-        let start = ContinuousClock.now
-        model = try GradientBoostedTrees.fit(data, parameters: p)
-        gbdtTime = min(gbdtTime, seconds(ContinuousClock.now - start))
-    }
-    let predictions = model!.predict(batch: data.x)
-    let mse = zip(predictions, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(y.count)
-    print(
-        String(
-            format:
-                "gbdt on the panel: %d rows x %d features, 100 rounds, depth 6, 63 leaves, 2 threads: best %.3f s (training mse %.6f); /tmp/crocbench_panel.bin for scripts/bench_lightgbm_panel.py",
-            y.count,
-            width,
-            gbdtTime,
-            mse
-        )
-    )
+    let model = try benchPanelGBDT(data)
 
     // 3. model_topk (that GBDT, features through the streams) against momentum_topk, same universe.
     let bundle = ModelBundle(
@@ -145,7 +164,7 @@ func benchCrossSection() throws {
         features: definition,
         scaler: .none,
         label: LabelDefinition(kind: .value, horizon: 5),
-        model: model!
+        model: model
     )
     // Saved for the whole-command comparison (scripts/bench_topk_command.py) and `crocbench model-topk`.
     try bundle.save(to: topkBundlePath)

@@ -528,6 +528,10 @@ if which == "model-topk" {
     let path = "/tmp/crocbench_universe_500.csv"
     try benchModelTopK(universe: try UniverseLoader.load(path: path), bundle: try ModelBundle.load(from: topkBundlePath))
 }
+if which == "gbdt-panel" {
+    // Part 2 of cross-section alone, on the rows it saved (run cross-section once first).
+    _ = try benchPanelGBDT(try loadPanelRows())
+}
 if which == "portfolio-env" {
     let path = "/tmp/crocbench_universe_500.csv"
     try benchPortfolioEnvironment(FileManager.default.fileExists(atPath: path) ? try UniverseLoader.load(path: path) : try syntheticUniverse())

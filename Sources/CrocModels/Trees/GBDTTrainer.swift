@@ -7,7 +7,7 @@ struct BinMapper: Sendable {
 
     /// scikit-learn's thresholds: midpoints of distinct values when there are
     /// few, else "midpoint" percentiles; fitted on at most 200,000 sampled rows.
-    init(_ x: Matrix, maxBins: Int, seed: UInt64) {
+    init(_ x: Matrix, maxBins: Int, seed: UInt64, threads: Int = 1) {
         let n = x.rows
         var rows = Array(0..<n)
         if n > 200_000 {
@@ -18,39 +18,60 @@ struct BinMapper: Sendable {
             }
             rows = Array(rows[0..<200_000])
         }
-        var edges: [[Double]] = []
-        for f in 0..<x.columns {
-            var col = rows.map { x[$0, f] }.filter { !$0.isNaN }
-            col.sort()
-            var distinct: [Double] = []
-            for v in col where distinct.last != v { distinct.append(v) }
-            var e: [Double] = []
-            if distinct.count <= maxBins {
-                for k in 0..<max(0, distinct.count - 1) { e.append((distinct[k] + distinct[k + 1]) * 0.5) }
-            } else {
-                let m = col.count
-                for k in 1..<maxBins {
-                    let pos = Double(k) / Double(maxBins) * Double(m - 1)
-                    let v = (col[Int(pos.rounded(.down))] + col[Int(pos.rounded(.up))]) * 0.5
-                    if e.last != v { e.append(v) }
+        // Each feature's edges are its own: features in parallel, the same edges on any number of threads.
+        let columns = x.columns
+        var edges = [[Double]](repeating: [], count: columns)
+        let sampled = rows
+        edges.withUnsafeMutableBufferPointer { out in
+            let target = SharedPointer(out.baseAddress!)
+            let tasks = max(1, min(threads, columns))
+            parallelChunks(tasks) { c in
+                for f in (columns * c / tasks)..<(columns * (c + 1) / tasks) {
+                    target.base[f] = Self.edges(of: sampled.map { x[$0, f] }, maxBins: maxBins)
                 }
             }
-            edges.append(e)
         }
         self.edges = edges
     }
 
+    /// The edges of one feature's sampled values.
+    static func edges(of values: [Double], maxBins: Int) -> [Double] {
+        var col = values.filter { !$0.isNaN }
+        col.sort()
+        var distinct: [Double] = []
+        for v in col where distinct.last != v { distinct.append(v) }
+        var e: [Double] = []
+        if distinct.count <= maxBins {
+            for k in 0..<max(0, distinct.count - 1) { e.append((distinct[k] + distinct[k + 1]) * 0.5) }
+        } else {
+            let m = col.count
+            for k in 1..<maxBins {
+                let pos = Double(k) / Double(maxBins) * Double(m - 1)
+                let v = (col[Int(pos.rounded(.down))] + col[Int(pos.rounded(.up))]) * 0.5
+                if e.last != v { e.append(v) }
+            }
+        }
+        return e
+    }
+
     @inline(__always)
     func bin(_ v: Double, _ f: Int) -> UInt8 {
-        if v.isNaN { return 0 }
-        let e = edges[f]
-        var lo = 0
-        var hi = e.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if e[mid] < v { lo = mid + 1 } else { hi = mid }
+        edges[f].withUnsafeBufferPointer { Self.bin(v, $0) }
+    }
+
+    /// The number of edges below `v` (0 for NaN), by a search whose steps are conditional
+    /// moves rather than branches (a feature's bins are unpredictable row to row).
+    @inline(__always)
+    static func bin(_ v: Double, _ e: UnsafeBufferPointer<Double>) -> UInt8 {
+        if v.isNaN || e.isEmpty { return 0 }
+        var base = 0
+        var count = e.count
+        while count > 1 {
+            let half = count >> 1
+            base = e[base &+ half &- 1] < v ? base &+ half : base
+            count &-= half
         }
-        return UInt8(lo)
+        return UInt8(truncatingIfNeeded: base &+ (e[base] < v ? 1 : 0))
     }
 }
 
@@ -123,7 +144,7 @@ struct GBDTTrainer {
         n = data.count
         d = data.x.columns
         y = data.y
-        mapper = BinMapper(data.x, maxBins: parameters.maxBins, seed: parameters.seed)
+        mapper = BinMapper(data.x, maxBins: parameters.maxBins, seed: parameters.seed, threads: parameters.threads)
         bins = (mapper.edges.map(\.count).max() ?? 0) + 1
         var b = [UInt8](repeating: 0, count: d * n)
         let (nn, dd, m) = (n, d, mapper)
@@ -135,7 +156,9 @@ struct GBDTTrainer {
                     let lo = dd * c / min(dd, parameters.threads)
                     let hi = dd * (c + 1) / min(dd, parameters.threads)
                     for f in lo..<hi {
-                        for i in 0..<nn { out.base[f * nn + i] = m.bin(xs.base[i * dd + f], f) }
+                        m.edges[f].withUnsafeBufferPointer { e in
+                            for i in 0..<nn { out.base[f * nn + i] = BinMapper.bin(xs.base[i * dd + f], e) }
+                        }
                     }
                 }
             }
@@ -367,6 +390,75 @@ struct GBDTTrainer {
         return best
     }
 
+    /// Partitions `r[range]` stably, rows whose bin in `column` is ≤ `bin` first, and returns
+    /// their count; `tmp` is scratch as long as `r`. Ranges of 65,536 rows or more are cut into
+    /// one chunk per thread: each chunk writes its left rows from the front of its own part of
+    /// `tmp` and its right rows from the back, then the chunks' lefts and (reversed back)
+    /// rights are copied in chunk order — the order one pass would give.
+    static func partition(
+        _ r: UnsafeMutablePointer<Int32>,
+        _ tmp: UnsafeMutablePointer<Int32>,
+        _ range: Range<Int>,
+        column col: UnsafePointer<UInt8>,
+        bin: Int,
+        threads: Int
+    ) -> Int {
+        let chunks = range.count >= 1 << 16 ? max(1, min(threads, 8)) : 1
+        if chunks == 1 {
+            var nl = 0
+            var nr = 0
+            for k in range {
+                let i = r[k]
+                if Int(col[Int(i)]) <= bin {
+                    r[range.lowerBound + nl] = i
+                    nl += 1
+                } else {
+                    tmp[nr] = i
+                    nr += 1
+                }
+            }
+            (r + range.lowerBound + nl).update(from: tmp, count: nr)
+            return nl
+        }
+        var lefts = [Int](repeating: 0, count: chunks)
+        lefts.withUnsafeMutableBufferPointer { counts in
+            let (rows, scratch, column, out) = (SharedPointer(r), SharedPointer(tmp), SharedPointer(col), SharedPointer(counts.baseAddress!))
+            parallelChunks(chunks) { c in
+                let lo = range.lowerBound + range.count * c / chunks
+                let hi = range.lowerBound + range.count * (c + 1) / chunks
+                var front = lo
+                var back = hi
+                for k in lo..<hi {
+                    let i = rows.base[k]
+                    if Int(column.base[Int(i)]) <= bin {
+                        scratch.base[front] = i
+                        front += 1
+                    } else {
+                        back -= 1
+                        scratch.base[back] = i
+                    }
+                }
+                out.base[c] = front - lo
+            }
+        }
+        let nl = lefts.reduce(0, +)
+        var left = range.lowerBound
+        var right = range.lowerBound + nl
+        for c in 0..<chunks {
+            let lo = range.lowerBound + range.count * c / chunks
+            let hi = range.lowerBound + range.count * (c + 1) / chunks
+            (r + left).update(from: tmp + lo, count: lefts[c])
+            left += lefts[c]
+            var k = hi - 1
+            while k >= lo + lefts[c] {
+                r[right] = tmp[k]
+                right += 1
+                k -= 1
+            }
+        }
+        return nl
+    }
+
     mutating func grow(rows: inout [Int32], sampledAll: Bool) -> RegressionTree {
         var tree = RegressionTree()
         var splitBin: [Int] = []
@@ -418,19 +510,8 @@ struct GBDTTrainer {
                     featureGain[s.feature] += s.gain
                     // Stable partition: rows with bin ≤ s.bin first, order kept.
                     let col = binned.withUnsafeBufferPointer { $0.baseAddress! + s.feature * n }
-                    var nl = 0
-                    var nr = 0
-                    for k in parent.start..<parent.end {
-                        let i = r[k]
-                        if Int(col[Int(i)]) <= s.bin {
-                            r[parent.start + nl] = i
-                            nl += 1
-                        } else {
-                            tmp[nr] = i
-                            nr += 1
-                        }
-                    }
-                    (r + parent.start + nl).update(from: tmp, count: nr)
+                    let nl = Self.partition(r, tmp, parent.start..<parent.end, column: col, bin: s.bin, threads: p.threads)
+                    let nr = parent.end - parent.start - nl
                     let mid = parent.start + nl
                     let leftNode = addNode()
                     let rightNode = addNode()
@@ -455,12 +536,25 @@ struct GBDTTrainer {
                     leaves.append(Leaf(start: parent.start, end: mid, depth: depth, sumG: lG, sumH: lH, hist: lh, split: lSplit, node: leftNode))
                     leaves.append(Leaf(start: mid, end: parent.end, depth: depth, sumG: rG, sumH: rH, hist: rh, split: rSplit, node: rightNode))
                 }
-                // Leaf values, and the raw-score update of the rows each leaf holds.
+                // Leaf values, and the raw-score update of the rows each leaf holds (the leaves'
+                // rows are disjoint: the row range cut among the threads, each row updated once).
+                var spans: [(range: Range<Int>, value: Double)] = []
                 for leaf in leaves {
                     let v = -leaf.sumG / (leaf.sumH + p.l2) * p.learningRate
                     tree.value[leaf.node] = v
-                    if sampledAll {
-                        for k in leaf.start..<leaf.end { raw[Int(r[k])] += v }
+                    spans.append((leaf.start..<leaf.end, v))
+                }
+                if sampledAll {
+                    let tasks = m >= 1 << 16 ? max(1, p.threads) : 1
+                    let leafSpans = spans
+                    raw.withUnsafeMutableBufferPointer { rawBuffer in
+                        let (rowsIn, scores) = (SharedPointer(r), SharedPointer(rawBuffer.baseAddress!))
+                        parallelChunks(tasks) { c in
+                            let part = (m * c / tasks)..<(m * (c + 1) / tasks)
+                            for span in leafSpans {
+                                for k in span.range.clamped(to: part) { scores.base[Int(rowsIn.base[k])] += span.value }
+                            }
+                        }
                     }
                 }
             }

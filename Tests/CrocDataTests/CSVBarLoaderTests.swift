@@ -189,3 +189,57 @@ struct CSVFormatTests {
         #expect(s.close == expected)
     }
 }
+
+@Suite("CSV numbers")
+struct NumberParserTests {
+    /// What the parser makes of `text` (a field alone in its buffer).
+    func parsed(_ text: String) -> NumberParse {
+        let bytes = Array(text.utf8) + [0]
+        return bytes.withUnsafeBufferPointer { NumberParser.parse($0.baseAddress!, 0, bytes.count - 1) }
+    }
+
+    @Test("decimal fields are the correctly rounded double of their text, with their fraction digits: short and long, signs, points, exponents")
+    func correctlyRounded() {
+        var state: UInt64 = 31
+        func next() -> UInt64 {  // xorshift64: a fixed set of random fields
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        var fields: [String] = ["0", "-0", "+7", "5.", ".5", "-.25", "0.1", "0.0000000000000001", "123456789012345", "1234567890123456"]
+        fields += ["12345678.1234567", "9007199254740993", "1e5", "2.5E-3", "-1.5e+2", "00012.500", "99999999999999999999.5"]
+        for _ in 0..<4_000 {
+            let whole = next() % 1_000_000_000
+            let digits = Int(next() % 12)
+            let fraction = digits == 0 ? "" : "." + String(String(next()).prefix(digits))
+            let sign = ["", "-", "+"][Int(next() % 3)]
+            fields.append("\(sign)\(whole)\(fraction)")
+        }
+        for field in fields {
+            guard case .value(let v, let fractionDigits) = parsed(field) else {
+                Issue.record("\(field) not parsed")
+                continue
+            }
+            let expected = Double(field.hasPrefix("+") ? String(field.dropFirst()) : field)!
+            #expect(v.bitPattern == expected.bitPattern, "\(field): \(v) against \(expected)")
+            if !field.lowercased().contains("e") {
+                let point = field.firstIndex(of: ".")
+                #expect(fractionDigits == (point.map { field.distance(from: $0, to: field.endIndex) - 1 } ?? 0), "\(field)")
+            }
+        }
+    }
+
+    @Test("fields that are not numbers stay empty, invalid or not finite")
+    func notNumbers() {
+        for field in ["", "  ", "\"\""] {
+            guard case .empty = parsed(field) else { Issue.record("\(field) should be empty"); continue }
+        }
+        for field in [".", "-", "1.2.3", "12a", "1e", "--1", "1 2"] {
+            guard case .invalid = parsed(field) else { Issue.record("\(field) should be invalid"); continue }
+        }
+        for field in ["nan", "-inf", "Infinity"] {
+            guard case .nonFinite = parsed(field) else { Issue.record("\(field) should be non-finite"); continue }
+        }
+    }
+}

@@ -35,6 +35,39 @@ enum NumberParser {
             negative = p[i] == 45
             i += 1
         }
+        // The common field — digits, perhaps a point and more digits, 15 digits at most in all
+        // (so the integer is exact in a double), no exponent — in one pass without per-digit
+        // bookkeeping: the same mantissa and power of ten as the general loop below, so the
+        // same value.
+        do {
+            var j = i
+            var m: UInt64 = 0
+            while j < end {
+                let d = p[j] &- 48
+                if d >= 10 { break }
+                m = m &* 10 &+ UInt64(d)
+                j &+= 1
+            }
+            var total = j &- i
+            var frac = 0
+            if j < end && p[j] == 46 {
+                j &+= 1
+                let fractionStart = j
+                while j < end {
+                    let d = p[j] &- 48
+                    if d >= 10 { break }
+                    m = m &* 10 &+ UInt64(d)
+                    j &+= 1
+                }
+                frac = j &- fractionStart
+                total &+= frac
+            }
+            if j == end && total > 0 && total <= 15 {
+                var v = Double(m)
+                if frac > 0 { v /= powersOfTen[frac] }
+                return .value(negative ? -v : v, fractionDigits: frac)
+            }
+        }
         var mantissa: UInt64 = 0
         var digits = 0
         var fracDigits = 0

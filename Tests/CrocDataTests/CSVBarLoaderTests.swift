@@ -233,13 +233,22 @@ struct NumberParserTests {
     @Test("fields that are not numbers stay empty, invalid or not finite")
     func notNumbers() {
         for field in ["", "  ", "\"\""] {
-            guard case .empty = parsed(field) else { Issue.record("\(field) should be empty"); continue }
+            guard case .empty = parsed(field) else {
+                Issue.record("\(field) should be empty")
+                continue
+            }
         }
         for field in [".", "-", "1.2.3", "12a", "1e", "--1", "1 2"] {
-            guard case .invalid = parsed(field) else { Issue.record("\(field) should be invalid"); continue }
+            guard case .invalid = parsed(field) else {
+                Issue.record("\(field) should be invalid")
+                continue
+            }
         }
         for field in ["nan", "-inf", "Infinity"] {
-            guard case .nonFinite = parsed(field) else { Issue.record("\(field) should be non-finite"); continue }
+            guard case .nonFinite = parsed(field) else {
+                Issue.record("\(field) should be non-finite")
+                continue
+            }
         }
     }
 }

@@ -39,14 +39,14 @@ static int detect_avx2_fma(void) {
 int croc_kernels_vector_path(void) {
     int s = __atomic_load_n(&vector_state, __ATOMIC_RELAXED);
     if (s < 0) {
-        s = vector_wanted && detect_avx2_fma();
+        s = __atomic_load_n(&vector_wanted, __ATOMIC_RELAXED) && detect_avx2_fma();
         __atomic_store_n(&vector_state, s, __ATOMIC_RELAXED);
     }
     return s;
 }
 
 int croc_kernels_set_vector_path(int enabled) {
-    vector_wanted = enabled != 0;
+    __atomic_store_n(&vector_wanted, enabled != 0, __ATOMIC_RELAXED);
     __atomic_store_n(&vector_state, -1, __ATOMIC_RELAXED);
     return croc_kernels_vector_path();
 }

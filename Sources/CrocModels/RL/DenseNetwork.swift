@@ -185,7 +185,8 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         var delta = outputGradient
         for k in stride(from: weights.count - 1, through: 0, by: -1) {
             let (fi, fo) = (sizes[k], sizes[k + 1])
-            precondition(acts[k].count >= count * fi && delta.count >= count * fo)
+            precondition(acts[k].count >= count * fi && delta.count >= count * fo, "activations and output gradients of \(count) samples")
+            precondition(g.weights[k].count == fi * fo && g.biases[k].count == fo, "gradients shaped like this network")
             acts[k].withUnsafeBufferPointer { input in
                 delta.withUnsafeBufferPointer { d in
                     g.weights[k].withUnsafeMutableBufferPointer { gw in

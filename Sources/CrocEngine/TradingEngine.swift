@@ -114,6 +114,10 @@ public struct TradingEngine: Sendable {
     public private(set) var trades: TradeLedger
     /// Every fill, in order.
     public private(set) var fills: [Fill] = []
+    /// Whether fills are kept in `fills` and paired into `trades` (true). An RL environment,
+    /// which reads only the account, turns this off: cash, positions, equity and every fill's
+    /// effect on them are the same either way; only the two records stay empty.
+    public var recordsFills = true
     /// Rejected orders with their reasons, in order.
     public private(set) var rejections: [(order: Order, reason: RejectionReason)] = []
     /// Equity at each processed bar's close.
@@ -1448,8 +1452,10 @@ public struct TradingEngine: Sendable {
         for event in events {
             switch event {
             case .filled(let order, let fill):
-                fills.append(fill)
-                trades.record(fill, tag: order.tag)
+                if recordsFills {
+                    fills.append(fill)
+                    trades.record(fill, tag: order.tag)
+                }
                 let p = portfolio.position(fill.symbol)
                 cash = portfolio.cash
                 if fill.symbol == instrument.symbol {

@@ -88,6 +88,30 @@ struct TradingEngineTests {
         #expect(try #require(engine.strategy as? Eager).asked == 5)
     }
 
+    @Test("an engine that does not record fills books the same account: cash, positions and equity; fills and trades stay empty")
+    func unrecordedFills() throws {
+        struct Flipper: Strategy {
+            var name: String { "flipper" }
+            var warmupBars: Int { 0 }
+            mutating func onBar(_ bar: Bar, context: inout StrategyContext) {
+                // Buys 3 on even bars and sells them on odd ones: a fill at every later bar's open.
+                if context.barIndex % 2 == 0 { context.buy(.quantity(FixedPoint(3))) } else { context.sell(.quantity(FixedPoint(3))) }
+            }
+        }
+        var recorded = makeEngine(Flipper())
+        var unrecorded = makeEngine(Flipper())
+        unrecorded.recordsFills = false
+        for b in bars([100, 101, 99, 103, 98, 104, 97]) {
+            recorded.process(.bar(b))
+            unrecorded.process(.bar(b))
+        }
+        #expect(recorded.fills.count == 6 && recorded.trades.closed.count == 3)
+        #expect(unrecorded.fills.isEmpty && unrecorded.trades.closed.isEmpty)
+        #expect(unrecorded.portfolio == recorded.portfolio)
+        #expect(unrecorded.portfolio.fillCount == 6)
+        #expect(unrecorded.equityCurve == recorded.equityCurve)
+    }
+
     @Test("the strategy sees each bar once, in order, and never a later one")
     func noLookAhead() throws {
         var engine = makeEngine(Recorder(buyOn: -1))

@@ -115,7 +115,7 @@ public struct PortfolioEnvironment: Environment {
     }
 
     static func makeEngine(_ instruments: [Instrument], _ config: PortfolioEnvironmentConfig) -> TradingEngine {
-        TradingEngine(
+        var engine = TradingEngine(
             instruments: instruments,
             strategy: IdleStrategy(),
             fees: config.fees,
@@ -123,6 +123,8 @@ public struct PortfolioEnvironment: Environment {
             cash: FixedPoint(unchecked: config.cash),
             expectedBars: config.episodeLength + 1
         )
+        engine.recordsFills = false  // the agent sees the account, not the trades
+        return engine
     }
 
     /// Symbols.

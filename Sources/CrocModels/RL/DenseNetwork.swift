@@ -124,16 +124,7 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         }
 
         /// The output for `x` (`DenseNetwork.callAsFunction`).
-        public func callAsFunction(_ x: [Double]) -> [Double] {
-            var a = x
-            for k in transposedWeights.indices {
-                var y = [Double](repeating: 0, count: sizes[k + 1])
-                DenseNetwork.affine(transposedWeights[k], biases[k], a, count: 1, inputs: sizes[k], outputs: sizes[k + 1], into: &y)
-                if k < transposedWeights.count - 1 { for i in y.indices { y[i] = Foundation.tanh(y[i]) } }
-                a = y
-            }
-            return a
-        }
+        public func callAsFunction(_ x: [Double]) -> [Double] { self(batch: x, count: 1) }
     }
 
     /// This network prepared for many single-observation passes with unchanged weights.

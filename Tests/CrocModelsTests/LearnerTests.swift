@@ -296,6 +296,13 @@ struct LearnerTests {
                     let expected = v.isNaN ? 0 : edges.filter { $0 < v }.count
                     #expect(Int(BinMapper.bin(v, e)) == expected, "\(count) edges, value \(v)")
                 }
+                // Four at a time (interleaved searches) and the rest one by one, from a strided column.
+                let strided: [Double] = probes.flatMap { [$0, -1.0] }
+                var out = [UInt8](repeating: 255, count: probes.count)
+                strided.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { BinMapper.bin(0..<probes.count, of: x.baseAddress!, stride: 2, e, into: $0.baseAddress!) }
+                }
+                #expect(out == probes.map { BinMapper.bin($0, e) }, "\(count) edges, batch")
             }
         }
     }

@@ -314,16 +314,23 @@ struct LearnerTests {
         let width = 4
         let x = (0..<(n * width)).map { _ in rng.uniform() * 2 - 1 }
         let y = (0..<n).map { i in x[i * width] - 0.5 * x[i * width + 1] * x[i * width + 2] + 0.1 * (rng.uniform() - 0.5) }
-        let data = Dataset(x: Matrix(rows: n, columns: width, values: x), y: y)
-        var params = GBDTParameters()
-        params.loss = .squared
-        params.rounds = 3
-        params.maxDepth = 4
-        params.threads = 1
-        let one = try GradientBoostedTrees.fit(data, parameters: params)
-        params.threads = 2
-        let two = try GradientBoostedTrees.fit(data, parameters: params)
-        #expect(one.encodeWeights() == two.encodeWeights())
+        for loss in [BoostingLoss.squared, .logistic] {
+            let labels = loss == .squared ? y : y.map { $0 > 0 ? 1.0 : 0.0 }
+            let data = Dataset(x: Matrix(rows: n, columns: width, values: x), y: labels)
+            var params = GBDTParameters()
+            params.loss = loss
+            params.rounds = 3
+            params.maxDepth = 4
+            params.threads = 1
+            let one = try GradientBoostedTrees.fit(data, parameters: params)
+            params.threads = 2
+            let two = try GradientBoostedTrees.fit(data, parameters: params)
+            #expect(one.encodeWeights() == two.encodeWeights(), "\(loss)")
+            // A progress report (the loss summed in row order) changes nothing in the trees.
+            var reports = 0
+            let reported = try GradientBoostedTrees.fit(data, parameters: params) { _ in reports += 1 }
+            #expect(reported.encodeWeights() == two.encodeWeights() && reports == 3, "\(loss)")
+        }
     }
 
     @Test("GBDT with squared loss fits a regression target")

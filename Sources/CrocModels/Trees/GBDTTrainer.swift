@@ -240,19 +240,7 @@ struct GBDTTrainer {
         for i in 0..<n { raw[i] = base }
         var trees: [RegressionTree] = []
         for round in 0..<p.rounds {
-            var loss = 0.0
-            let wantLoss = progress != nil
-            for i in 0..<n {
-                if p.loss == .logistic {
-                    let q = sigmoid(raw[i])
-                    gh[i] = SIMD2(q - y[i], max(q * (1 - q), 1e-16))
-                    if wantLoss { loss -= log(max(y[i] == 1 ? q : 1 - q, 1e-300)) }  // only for progress reports
-                } else {
-                    let e = raw[i] - y[i]
-                    gh[i] = SIMD2(e, 1)
-                    loss += 0.5 * e * e
-                }
-            }
+            let loss = computeGradients(withLoss: progress != nil)
             var rows: [Int32]
             if p.subsample < 1 {
                 rows = []
@@ -267,6 +255,49 @@ struct GBDTTrainer {
             progress?(BoostingProgress(round: round + 1, rounds: p.rounds, trainingLoss: loss / Double(n)))
         }
         return GradientBoostedTrees(loss: p.loss, inputWidth: d, baseScore: base, trees: trees, featureGain: featureGain)
+    }
+
+    /// Each row's (gradient, hessian) of the loss at its raw score, and the mean loss's sum when
+    /// `withLoss` (for progress reports: then one pass in row order, the sum's order as before);
+    /// without it the rows are cut among the threads (each row's pair is its own) and 0 is returned.
+    mutating func computeGradients(withLoss: Bool) -> Double {
+        let logistic = p.loss == .logistic
+        let tasks = !withLoss && n >= 1 << 16 ? max(1, p.threads) : 1
+        let count = n
+        var loss = 0.0
+        raw.withUnsafeBufferPointer { rv in
+            y.withUnsafeBufferPointer { yv in
+                gh.withUnsafeMutableBufferPointer { gv in
+                    let (r, target, out) = (SharedPointer(rv.baseAddress!), SharedPointer(yv.baseAddress!), SharedPointer(gv.baseAddress!))
+                    if withLoss {
+                        for i in 0..<count {
+                            if logistic {
+                                let q = sigmoid(r.base[i])
+                                out.base[i] = SIMD2(q - target.base[i], max(q * (1 - q), 1e-16))
+                                loss -= log(max(target.base[i] == 1 ? q : 1 - q, 1e-300))
+                            } else {
+                                let e = r.base[i] - target.base[i]
+                                out.base[i] = SIMD2(e, 1)
+                                loss += 0.5 * e * e
+                            }
+                        }
+                        return
+                    }
+                    parallelChunks(tasks) { c in
+                        let rows = (count * c / tasks)..<(count * (c + 1) / tasks)
+                        if logistic {
+                            for i in rows {
+                                let q = sigmoid(r.base[i])
+                                out.base[i] = SIMD2(q - target.base[i], max(q * (1 - q), 1e-16))
+                            }
+                        } else {
+                            for i in rows { out.base[i] = SIMD2(r.base[i] - target.base[i], 1) }
+                        }
+                    }
+                }
+            }
+        }
+        return loss
     }
 
     struct Split {

@@ -345,35 +345,22 @@ public enum CrossSection {
         var count = 0
         let n = row.count
         var k = 0
+        // Value k into partial sum k mod 4 (the tail into the first), when finite.
+        @inline(__always) func add(_ x: Double, to s: inout Double) {
+            if x.isFinite {
+                s += term(x)
+                count += 1
+            }
+        }
         while k + 4 <= n {
-            let a = row[k]
-            let b = row[k + 1]
-            let c = row[k + 2]
-            let d = row[k + 3]
-            if a.isFinite {
-                s0 += term(a)
-                count += 1
-            }
-            if b.isFinite {
-                s1 += term(b)
-                count += 1
-            }
-            if c.isFinite {
-                s2 += term(c)
-                count += 1
-            }
-            if d.isFinite {
-                s3 += term(d)
-                count += 1
-            }
+            add(row[k], to: &s0)
+            add(row[k + 1], to: &s1)
+            add(row[k + 2], to: &s2)
+            add(row[k + 3], to: &s3)
             k += 4
         }
         while k < n {
-            let x = row[k]
-            if x.isFinite {
-                s0 += term(x)
-                count += 1
-            }
+            add(row[k], to: &s0)
             k += 1
         }
         return ((s0 + s1) + (s2 + s3), count)

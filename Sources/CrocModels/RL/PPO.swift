@@ -287,15 +287,14 @@ public struct PPOAgent: Sendable {
         let width = net.sizes.last ?? 1
         var out = [Double](repeating: 0, count: n)
         out.withUnsafeMutableBufferPointer { buffer in
-            let base = UInt(bitPattern: buffer.baseAddress)
-            DispatchQueue.concurrentPerform(iterations: (n + chunk - 1) / chunk) { c in
+            let values = SharedPointer(buffer.baseAddress!)
+            parallelChunks((n + chunk - 1) / chunk) { c in
                 let rows = (c * chunk)..<min(n, (c + 1) * chunk)
                 var x: [Double] = []
                 x.reserveCapacity(rows.count * (observations[rows.lowerBound].count))
                 for i in rows { x.append(contentsOf: observations[i]) }
                 let y = net(batch: x, count: rows.count)
-                let values = UnsafeMutablePointer<Double>(bitPattern: base)!
-                for i in rows { values[i] = y[(i - rows.lowerBound) * width] }
+                for i in rows { values.base[i] = y[(i - rows.lowerBound) * width] }
             }
         }
         return out

@@ -54,11 +54,6 @@ struct BinMapper: Sendable {
         return e
     }
 
-    @inline(__always)
-    func bin(_ v: Double, _ f: Int) -> UInt8 {
-        edges[f].withUnsafeBufferPointer { Self.bin(v, $0) }
-    }
-
     /// All ones when `condition` holds, else zero: a select the compiler cannot turn back into a
     /// branch (the searches' comparisons are unpredictable; mispredicted branches were most of
     /// the binning's time).
@@ -268,30 +263,25 @@ struct GBDTTrainer {
         raw.withUnsafeBufferPointer { rv in
             y.withUnsafeBufferPointer { yv in
                 gh.withUnsafeMutableBufferPointer { gv in
-                    let (r, target, out) = (SharedPointer(rv.baseAddress!), SharedPointer(yv.baseAddress!), SharedPointer(gv.baseAddress!))
-                    if withLoss {
-                        for i in 0..<count {
-                            if logistic {
-                                let q = sigmoid(r.base[i])
-                                out.base[i] = SIMD2(q - target.base[i], max(q * (1 - q), 1e-16))
-                                loss -= log(max(target.base[i] == 1 ? q : 1 - q, 1e-300))
-                            } else {
-                                let e = r.base[i] - target.base[i]
-                                out.base[i] = SIMD2(e, 1)
-                                loss += 0.5 * e * e
+                    withUnsafeMutablePointer(to: &loss) { total in
+                        let (r, target, out, sum) = (
+                            SharedPointer(rv.baseAddress!), SharedPointer(yv.baseAddress!), SharedPointer(gv.baseAddress!), SharedPointer(total)
+                        )
+                        parallelChunks(tasks) { c in
+                            // With the loss there is one task: its sum runs in row order.
+                            var part = 0.0
+                            for i in (count * c / tasks)..<(count * (c + 1) / tasks) {
+                                if logistic {
+                                    let q = sigmoid(r.base[i])
+                                    out.base[i] = SIMD2(q - target.base[i], max(q * (1 - q), 1e-16))
+                                    if withLoss { part -= log(max(target.base[i] == 1 ? q : 1 - q, 1e-300)) }
+                                } else {
+                                    let e = r.base[i] - target.base[i]
+                                    out.base[i] = SIMD2(e, 1)
+                                    if withLoss { part += 0.5 * e * e }
+                                }
                             }
-                        }
-                        return
-                    }
-                    parallelChunks(tasks) { c in
-                        let rows = (count * c / tasks)..<(count * (c + 1) / tasks)
-                        if logistic {
-                            for i in rows {
-                                let q = sigmoid(r.base[i])
-                                out.base[i] = SIMD2(q - target.base[i], max(q * (1 - q), 1e-16))
-                            }
-                        } else {
-                            for i in rows { out.base[i] = SIMD2(r.base[i] - target.base[i], 1) }
+                            if withLoss { sum.base.pointee = part }
                         }
                     }
                 }

@@ -294,6 +294,31 @@ struct PortfolioBacktestTests {
         #expect(html.contains("equal-weight buy &amp; hold"))
         #expect(html.components(separatedBy: "<script>").count - 1 == 1 && !html.contains("<script src"))  // the charts' one inline script
     }
+
+    @Test("writeAll on a portfolio (sections and files as parallel tasks) writes what the sequential writers give, byte for byte")
+    func portfolioWriteAllMatchesSequentialWriters() throws {
+        let u = try Self.shipped()
+        let strategy = try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(3)], symbols: u.symbols)
+        let r = try Backtester.run(universe: u, instruments: Self.fractional(u), strategy: strategy, options: Self.options(commission: "0.001"))
+        #expect(!r.weights.isEmpty && r.fills.count > 10)
+        let dir = NSTemporaryDirectory() + "crocbot-pf-writeall-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try BacktestReport.writeAll(r, to: dir, report: dir + "/html/report.html", configuration: "cfg: 2")
+        let expected: [(String, [UInt8])] = [
+            ("trades.csv", BacktestReport.tradesCSVBytes(r)),
+            ("equity.csv", BacktestReport.equityCSVBytes(r)),
+            ("fills.csv", BacktestReport.fillsCSVBytes(r)),
+            ("weights.csv", BacktestReport.weightsCSVBytes(r)),
+            ("html/report.html", Array(BacktestHTMLReport.render(r, configuration: "cfg: 2").utf8)),
+        ]
+        for (name, bytes) in expected {
+            let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+            #expect(written.count > 100, "\(name)")
+            #expect(written == bytes, "\(name)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty)
+    }
 }
 
 @Suite("Portfolio sweeps and the ledger's range")

@@ -17,6 +17,21 @@ public enum BacktestHTMLReport {
     ///   - result: The backtest.
     ///   - configuration: The run's settings as text (shown verbatim).
     public static func render(_ result: BacktestResult, configuration: String) -> String {
+        let report = parts(result, configuration: configuration)
+        return report.page(report.sections.map { $0() })
+    }
+
+    /// A report in parts: each section's builder, independent of the others (`BacktestReport.writeAll`
+    /// runs them on every core beside the CSV files), and the page that joins their output in order.
+    struct Parts {
+        /// The sections' builders, in page order.
+        var sections: [() -> String]
+        /// The page around the sections' output (`render` = `page(sections.map { $0() })`).
+        var page: ([String]) -> String
+    }
+
+    /// The report's sections as independent builders (see `Parts`).
+    static func parts(_ result: BacktestResult, configuration: String) -> Parts {
         let t = result.timestamps
         let n = result.equity.count
         func date(_ x: Double) -> String {
@@ -30,159 +45,173 @@ public enum BacktestHTMLReport {
             for (i, v) in values.enumerated() { out.append((x: Double(i), y: v)) }
             return out
         }
+        let portfolio = result.symbols.count > 1
         // 1. Price with entries and exits: every trade up to `maxMarkedTrades`, else an evenly
         // spaced sample of them (a 900-pixel chart cannot show more; the caption says how many).
-        var markers: [SVG.Marker] = []
-        let portfolio = result.symbols.count > 1
-        let marked = portfolio ? [] : markedTrades(result.trades.count)
-        markers.reserveCapacity(marked.count * 2)
-        for k in marked {
-            let trade = result.trades[k]
-            let long = trade.quantity.raw > 0
-            markers.append(
-                .init(
-                    x: Double(trade.entryBar),
-                    y: trade.entryPrice.doubleValue,
-                    up: long,
-                    color: "#2e9d5b",
-                    title: "entry \(trade.entryTime.iso8601()) @ \(trade.entryPrice)"
+        let price = {
+            var markers: [SVG.Marker] = []
+            let marked = portfolio ? [] : markedTrades(result.trades.count)
+            markers.reserveCapacity(marked.count * 2)
+            for k in marked {
+                let trade = result.trades[k]
+                let long = trade.quantity.raw > 0
+                markers.append(
+                    .init(
+                        x: Double(trade.entryBar),
+                        y: trade.entryPrice.doubleValue,
+                        up: long,
+                        color: "#2e9d5b",
+                        title: "entry \(trade.entryTime.iso8601()) @ \(trade.entryPrice)"
+                    )
                 )
-            )
-            markers.append(
-                .init(
-                    x: Double(trade.exitBar),
-                    y: trade.exitPrice.doubleValue,
-                    up: !long,
-                    color: "#d9534f",
-                    title: "exit \(trade.exitTime.iso8601()) @ \(trade.exitPrice), PnL \(trade.pnl.formatted(decimals: 2))"
+                markers.append(
+                    .init(
+                        x: Double(trade.exitBar),
+                        y: trade.exitPrice.doubleValue,
+                        up: !long,
+                        color: "#d9534f",
+                        title: "exit \(trade.exitTime.iso8601()) @ \(trade.exitPrice), PnL \(trade.pnl.formatted(decimals: 2))"
+                    )
                 )
-            )
+            }
+            return SVG.lineChart(
+                id: "price",
+                title: portfolio
+                    ? "Equal-weight buy & hold of the \(result.symbols.count) symbols (index, 1 at the start)"
+                    : marked.count == result.trades.count
+                        ? "\(result.instrument.symbol) close with trades"
+                        : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
+                series: [.init(points: indexed(result.closes), color: "#3366cc", label: "close")],
+                markers: markers,
+                xLabel: date
+            ).widened
         }
-        let price = SVG.lineChart(
-            id: "price",
-            title: portfolio
-                ? "Equal-weight buy & hold of the \(result.symbols.count) symbols (index, 1 at the start)"
-                : marked.count == result.trades.count
-                    ? "\(result.instrument.symbol) close with trades"
-                    : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
-            series: [.init(points: indexed(result.closes), color: "#3366cc", label: "close")],
-            markers: markers,
-            xLabel: date
-        )
         // 2. Equity against buy & hold from the first tradable bar.
-        let start = min(max(0, result.warmupBars), n - 1)
-        let initial = result.equity.first ?? 0
-        let hold = (0..<n).map { i in (x: Double(i), y: i < start ? initial : initial * result.closes[i] / result.closes[start]) }
-        let equity = SVG.lineChart(
-            id: "equity",
-            title: portfolio ? "Equity vs equal-weight buy & hold" : "Equity vs buy & hold",
-            series: [
-                .init(points: indexed(result.equity), color: "#3366cc", label: "strategy"),
-                .init(points: hold, color: "#999999", label: portfolio ? "equal-weight buy & hold" : "buy & hold"),
-            ],
-            xLabel: date
-        )
-        // 3. Underwater.
-        var peak = -Double.infinity
-        let dd = result.equity.enumerated().map { i, e -> (x: Double, y: Double) in
-            peak = max(peak, e)
-            return (Double(i), (e / peak - 1) * 100)
+        let equity = {
+            let start = min(max(0, result.warmupBars), n - 1)
+            let initial = result.equity.first ?? 0
+            let hold = (0..<n).map { i in (x: Double(i), y: i < start ? initial : initial * result.closes[i] / result.closes[start]) }
+            return SVG.lineChart(
+                id: "equity",
+                title: portfolio ? "Equity vs equal-weight buy & hold" : "Equity vs buy & hold",
+                series: [
+                    .init(points: indexed(result.equity), color: "#3366cc", label: "strategy"),
+                    .init(points: hold, color: "#999999", label: portfolio ? "equal-weight buy & hold" : "buy & hold"),
+                ],
+                xLabel: date
+            )
         }
-        let drawdown = SVG.lineChart(
-            id: "drawdown",
-            title: "Drawdown (%)",
-            series: [.init(points: dd, color: "#d9534f", label: "drawdown", area: true)],
-            xLabel: date,
-            yFormat: { String(format: "%.0f%%", $0) },
-            zeroLine: true
-        )
+        // 3. Underwater.
+        let drawdown = {
+            var peak = -Double.infinity
+            let dd = result.equity.enumerated().map { i, e -> (x: Double, y: Double) in
+                peak = max(peak, e)
+                return (Double(i), (e / peak - 1) * 100)
+            }
+            return SVG.lineChart(
+                id: "drawdown",
+                title: "Drawdown (%)",
+                series: [.init(points: dd, color: "#d9534f", label: "drawdown", area: true)],
+                xLabel: date,
+                yFormat: { String(format: "%.0f%%", $0) },
+                zeroLine: true
+            )
+        }
         // 4. Monthly returns.
-        let (years, cells) = monthlyReturns(result)
-        let monthly = SVG.monthlyHeatmap(id: "monthly", title: "Monthly returns (%)", years: years, values: cells)
+        let monthly = {
+            let (years, cells) = monthlyReturns(result)
+            return SVG.monthlyHeatmap(id: "monthly", title: "Monthly returns (%)", years: years, values: cells).widened
+        }
         // 5. Trade returns.
-        let trades = SVG.histogram(
-            id: "trades",
-            title: "Trade returns (%), \(result.trades.count) trades",
-            values: result.trades.map { $0.returnFraction * 100 },
-            format: { String(format: "%.1f%%", $0) }
-        )
+        let trades = {
+            SVG.histogram(
+                id: "trades",
+                title: "Trade returns (%), \(result.trades.count) trades",
+                values: result.trades.map { $0.returnFraction * 100 },
+                format: { String(format: "%.1f%%", $0) }
+            )
+        }
         // 6. Rolling Sharpe.
-        let (window, perYear) = rollingWindow(result)
-        let sharpe = SVG.lineChart(
-            id: "rolling-sharpe",
-            title: "Rolling Sharpe (\(window) bars, annualised)",
-            series: [
-                .init(
-                    points: indexed(rollingSharpe(result.equity, window: window, perYear: perYear)),
-                    color: "#8e44ad",
-                    label: "Sharpe"
-                )
-            ],
-            xLabel: date,
-            yFormat: { String(format: "%.1f", $0) },
-            zeroLine: true
-        )
-        let stats = SVG.table(
-            "Statistics",
-            rows: [("Strategy", result.strategyName), portfolio ? ("Symbols", "\(result.symbols.count)") : ("Symbol", result.instrument.symbol)]
-                + BacktestReport.rows(result.statistics)
-        )
-        let config = SVG.text("Configuration", configuration)
+        let sharpe = {
+            let (window, perYear) = rollingWindow(result)
+            return SVG.lineChart(
+                id: "rolling-sharpe",
+                title: "Rolling Sharpe (\(window) bars, annualised)",
+                series: [
+                    .init(
+                        points: indexed(rollingSharpe(result.equity, window: window, perYear: perYear)),
+                        color: "#8e44ad",
+                        label: "Sharpe"
+                    )
+                ],
+                xLabel: date,
+                yFormat: { String(format: "%.1f", $0) },
+                zeroLine: true
+            )
+        }
+        let stats = {
+            SVG.table(
+                "Statistics",
+                rows: [("Strategy", result.strategyName), portfolio ? ("Symbols", "\(result.symbols.count)") : ("Symbol", result.instrument.symbol)]
+                    + BacktestReport.rows(result.statistics)
+            )
+        }
+        let config = { SVG.text("Configuration", configuration) }
         let s = result.statistics
         let subtitle =
             "\(result.strategyName) on \(result.instrument.symbol), \(s.start.iso8601()) to \(s.end.iso8601()): return \(String(format: "%.2f", s.returnPct))%, Sharpe \(String(format: "%.2f", s.sharpeRatio)), max drawdown \(String(format: "%.2f", s.maxDrawdownPct))%, \(s.tradeCount) trades"
-        let wide = SVG.widen
-        return SVG.page(
-            title: "CrocBot backtest: \(result.strategyName)",
-            subtitle: subtitle,
-            sections: [wide(price), equity, drawdown, wide(monthly), trades, sharpe] + (portfolio ? portfolioSections(result, date: date) : [])
-                + [stats, config]
+        let title = "CrocBot backtest: \(result.strategyName)"
+        let charts: [() -> String] = [price, equity, drawdown, monthly, trades, sharpe]
+        return Parts(
+            sections: charts + (portfolio ? portfolioSections(result, date: date) : []) + [stats, config],
+            page: { SVG.page(title: title, subtitle: subtitle, sections: $0) }
         )
     }
 
     /// The portfolio charts: weights over time (stacked, the 10 largest on average and
     /// "others"), each symbol's contribution, the correlation of the symbols' returns (the 20
     /// largest contributors by size), and the per-symbol table.
-    static func portfolioSections(_ result: BacktestResult, date: @escaping (Double) -> String) -> [String] {
+    static func portfolioSections(_ result: BacktestResult, date: @escaping (Double) -> String) -> [() -> String] {
         let symbols = result.symbols
-        var sections: [String] = []
+        var sections: [() -> String] = []
         // Weights: cumulative sums drawn largest first, so each band shows one symbol.
         if !result.weights.isEmpty {
-            let k = symbols.count
-            var mean = [Double](repeating: 0, count: k)
-            for row in result.weights { for i in 0..<k { mean[i] += row.weights[i] } }
-            let order = (0..<k).sorted { mean[$0] != mean[$1] ? mean[$0] > mean[$1] : $0 < $1 }
-            let shown = Array(order.prefix(10).filter { mean[$0] > 0 })
-            let palette = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395", "#999999"]
-            var bands: [[(x: Double, y: Double)]] = []
-            var labels: [String] = []
-            var cumulative = [Double](repeating: 0, count: result.weights.count)
-            for i in shown {
-                for (r, row) in result.weights.enumerated() { cumulative[r] += row.weights[i] }
-                bands.append(result.weights.enumerated().map { (x: Double($1.index), y: cumulative[$0]) })
-                labels.append(symbols[i])
-
-            }
-            if shown.count < k {
-                for (r, row) in result.weights.enumerated() { cumulative[r] = row.weights.reduce(0, +) }
-                bands.append(result.weights.enumerated().map { (x: Double($1.index), y: cumulative[$0]) })
-                labels.append("others")
-            }
-            let series = bands.enumerated().reversed().map { j, points in
-                SVG.Series(points: points, color: palette[min(j, palette.count - 1)], label: labels[j], area: true)
-            }
-            sections.append(
-                SVG.lineChart(
+            sections.append {
+                let k = symbols.count
+                var mean = [Double](repeating: 0, count: k)
+                for row in result.weights { for i in 0..<k { mean[i] += row.weights[i] } }
+                let order = (0..<k).sorted { mean[$0] != mean[$1] ? mean[$0] > mean[$1] : $0 < $1 }
+                let shown = Array(order.prefix(10).filter { mean[$0] > 0 })
+                let palette = [
+                    "#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395", "#999999",
+                ]
+                var bands: [[(x: Double, y: Double)]] = []
+                var labels: [String] = []
+                var cumulative = [Double](repeating: 0, count: result.weights.count)
+                for i in shown {
+                    for (r, row) in result.weights.enumerated() { cumulative[r] += row.weights[i] }
+                    bands.append(result.weights.enumerated().map { (x: Double($1.index), y: cumulative[$0]) })
+                    labels.append(symbols[i])
+                }
+                if shown.count < k {
+                    for (r, row) in result.weights.enumerated() { cumulative[r] = row.weights.reduce(0, +) }
+                    bands.append(result.weights.enumerated().map { (x: Double($1.index), y: cumulative[$0]) })
+                    labels.append("others")
+                }
+                let series = bands.enumerated().reversed().map { j, points in
+                    SVG.Series(points: points, color: palette[min(j, palette.count - 1)], label: labels[j], area: true)
+                }
+                return SVG.lineChart(
                     id: "weights",
                     title: "Weights after each rebalance (stacked, \(result.weights.count) rebalances)",
                     series: series,
                     xLabel: date,
                     yFormat: { String(format: "%.0f%%", $0 * 100) }
                 ).widened
-            )
+            }
         }
-        let byContribution = result.symbolStatistics.sorted { abs($0.contributionPct) > abs($1.contributionPct) }.prefix(20)
-        sections.append(
+        let byContribution = Array(result.symbolStatistics.sorted { abs($0.contributionPct) > abs($1.contributionPct) }.prefix(20))
+        sections.append {
             SVG.barChart(
                 id: "contribution",
                 title: "Contribution to return (%), \(byContribution.count) of \(symbols.count) symbols by size",
@@ -190,33 +219,33 @@ public enum BacktestHTMLReport {
                 values: byContribution.map(\.contributionPct),
                 format: { String(format: "%.2f%%", $0) }
             )
-        )
+        }
         if let universe = result.universe {
-            let picked = byContribution.compactMap { universe.index(of: $0.symbol) }
-            let returns = picked.map { s -> [Double] in
-                var r = [Double](repeating: .nan, count: universe.timestamps.count)
-                var last: Double?
-                let m = universe.members[s]
-                for t in universe.timestamps.indices {
-                    guard let i = universe.barIndex(symbol: s, time: t) else { continue }
-                    if let l = last, l > 0 { r[t] = m.close[i] / l - 1 }
-                    last = m.close[i]
+            sections.append {
+                let picked = byContribution.compactMap { universe.index(of: $0.symbol) }
+                let returns = picked.map { s -> [Double] in
+                    var r = [Double](repeating: .nan, count: universe.timestamps.count)
+                    var last: Double?
+                    let m = universe.members[s]
+                    for t in universe.timestamps.indices {
+                        guard let i = universe.barIndex(symbol: s, time: t) else { continue }
+                        if let l = last, l > 0 { r[t] = m.close[i] / l - 1 }
+                        last = m.close[i]
+                    }
+                    return r
                 }
-                return r
-            }
-            let matrix = returns.map { a in returns.map { b in correlation(a, b) } }
-            sections.append(
-                SVG.matrixHeatmap(
+                let matrix = returns.map { a in returns.map { b in correlation(a, b) } }
+                return SVG.matrixHeatmap(
                     id: "correlation",
                     title: "Correlation of returns (bar to bar, rows both symbols trade)",
                     labels: picked.map { universe.symbols[$0] },
                     values: matrix
                 )
-            )
+            }
         }
-        sections.append(
+        sections.append {
             "<section class=\"wide\"><h2>Per symbol</h2><pre>\(SVG.escape(BacktestReport.symbolTable(result, limit: 50)))</pre></section>"
-        )
+        }
         return sections
     }
 

@@ -202,10 +202,12 @@ public enum BacktestReport {
         return text
     }
 
-    /// Writes `trades.csv`, `equity.csv` and the HTML report at once, on every core: the equity
-    /// curve in two halves, the trades and the report beside them. The files are byte for byte
-    /// what `write` and `BacktestHTMLReport.write` give; each appears whole or not at all.
-    /// - Returns: The three file paths.
+    /// Writes `trades.csv`, `equity.csv`, `fills.csv` (and, after rebalances, `weights.csv`)
+    /// and the HTML report at once, on every core: the report's sections, the equity curve in
+    /// two halves and each other file are separate tasks. The files are byte for byte what
+    /// `write`, `fillsCSVBytes`, `weightsCSVBytes` and `BacktestHTMLReport.write` give; each
+    /// appears whole or not at all.
+    /// - Returns: The trades, equity and report paths.
     /// - Throws: Foundation's error when a directory or file cannot be written.
     @discardableResult
     public static func writeAll(
@@ -222,28 +224,49 @@ public enum BacktestReport {
         let n = result.equity.count
         let mid = n / 2
         let peakBefore = result.equity[..<mid].max() ?? -Double.infinity
-        final class Parts: @unchecked Sendable {  // each task writes only its own field
-            var html = ""
-            var first: [UInt8] = []
-            var second: [UInt8] = []
-            var trades: [UInt8] = []
-        }
-        let parts = Parts()
-        DispatchQueue.concurrentPerform(iterations: 4) { task in
-            switch task {
-            case 0: parts.html = BacktestHTMLReport.render(result, configuration: configuration)
-            case 1: parts.first = equityCSVBytes(result, rows: 0..<mid, header: true, peak: -Double.infinity)
-            case 2: parts.second = equityCSVBytes(result, rows: mid..<n, header: false, peak: peakBefore)
-            default: parts.trades = tradesCSVBytes(result)
+        let report = BacktestHTMLReport.parts(result, configuration: configuration)
+        // The files' tasks first (the largest), then the report's sections.
+        var files: [() -> [UInt8]] = [
+            { tradesCSVBytes(result) },
+            { equityCSVBytes(result, rows: 0..<mid, header: true, peak: -Double.infinity) },
+            { equityCSVBytes(result, rows: mid..<n, header: false, peak: peakBefore) },
+            { fillsCSVBytes(result) },
+        ]
+        if !result.weights.isEmpty { files.append { weightsCSVBytes(result) } }
+        // Each task writes only its own slot (raw buffers: no shared array is mutated).
+        final class Parts: @unchecked Sendable {
+            let bytes: UnsafeMutableBufferPointer<[UInt8]>
+            let html: UnsafeMutableBufferPointer<String>
+            let files: [() -> [UInt8]]
+            let sections: [() -> String]
+            init(_ files: [() -> [UInt8]], _ sections: [() -> String]) {
+                self.files = files
+                self.sections = sections
+                bytes = .allocate(capacity: files.count)
+                bytes.initialize(repeating: [])
+                html = .allocate(capacity: sections.count)
+                html.initialize(repeating: "")
+            }
+            deinit {
+                bytes.deinitialize().deallocate()
+                html.deinitialize().deallocate()
             }
         }
-        try writeAtomically(trades, [parts.trades])
-        try writeAtomically(equity, [parts.first, parts.second])
-        try writeAtomically((directory as NSString).appendingPathComponent("fills.csv"), [fillsCSVBytes(result)])
-        if !result.weights.isEmpty {
-            try writeAtomically((directory as NSString).appendingPathComponent("weights.csv"), [weightsCSVBytes(result)])
+        let parts = Parts(files, report.sections)
+        DispatchQueue.concurrentPerform(iterations: files.count + report.sections.count) { task in
+            if task < parts.files.count {
+                parts.bytes[task] = parts.files[task]()
+            } else {
+                parts.html[task - parts.files.count] = parts.sections[task - parts.files.count]()
+            }
         }
-        try parts.html.write(to: reportURL, atomically: true, encoding: .utf8)
+        try writeAtomically(trades, [parts.bytes[0]])
+        try writeAtomically(equity, [parts.bytes[1], parts.bytes[2]])
+        try writeAtomically((directory as NSString).appendingPathComponent("fills.csv"), [parts.bytes[3]])
+        if !result.weights.isEmpty {
+            try writeAtomically((directory as NSString).appendingPathComponent("weights.csv"), [parts.bytes[4]])
+        }
+        try writeAtomically(reportPath, [Array(report.page(Array(parts.html)).utf8)])
         return (trades, equity, reportPath)
     }
 

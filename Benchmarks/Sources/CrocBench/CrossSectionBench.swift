@@ -312,6 +312,9 @@ func benchPortfolioEnvironment(_ universe: Universe) throws {
         )
     )
 
+    // CROCBENCH_ENV_ONLY: the environment alone (for profilers).
+    if ProcessInfo.processInfo.environment["CROCBENCH_ENV_ONLY"] != nil { return }
+
     // 5. PPO learning throughput on it: default hyper-parameters (2,048-step rollouts, 10 epochs,
     //    minibatches of 64, [64, 64] tanh), Gaussian policy over 21 outputs.
     var trainEnv = env

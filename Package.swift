@@ -63,7 +63,8 @@ let package = Package(
         ),
         .target(name: "CrocCore", dependencies: ["CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocData", dependencies: ["CrocCore"], swiftSettings: strictSettings),
-        // The RL networks' dense kernels, in C: an AVX2 + FMA path chosen at run time beside a portable one.
+        // The RL networks' dense kernels, in C: an AVX2 + FMA path chosen at run time beside a portable one;
+        // and the commands' allocator settings (glibc's mallopt, which Swift's Glibc module does not export).
         .target(name: "CrocKernels"),
         .target(name: "CrocModels", dependencies: ["CrocCore", "CrocData", "CrocKernels", "CrocSupport"], swiftSettings: strictSettings),
         .target(name: "CrocStrategies", dependencies: ["CrocCore", "CrocData", "CrocModels", "CrocSupport"], swiftSettings: strictSettings),
@@ -125,7 +126,7 @@ let package = Package(
             name: "crocbot",
             dependencies: [
                 "CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocExecution", "CrocRuntime", "CrocPipelines", "CrocSupport",
-                "CrocAgent", "CrocSweepPostgres",
+                "CrocAgent", "CrocSweepPostgres", "CrocKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -160,6 +161,7 @@ let package = Package(
             name: "crocbench",
             dependencies: [
                 "CrocCore", "CrocData", "CrocModels", "CrocStrategies", "CrocEngine", "CrocExecution", "CrocRuntime", "CrocPipelines",
+                "CrocKernels",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -197,7 +199,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocModelsTests",
-            dependencies: ["CrocModels", "CrocData", "CrocCore", "CrocSupport"],
+            dependencies: ["CrocModels", "CrocData", "CrocCore", "CrocSupport", "CrocKernels"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

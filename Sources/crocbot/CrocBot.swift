@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrocKernels
 import CrocSupport
 
 /// The `crocbot` command line.
@@ -25,4 +26,11 @@ struct CrocBot: AsyncParsableCommand {
             SweepCommand.self,
         ]
     )
+
+    /// Tunes the allocator (`croc_tune_allocator`: a command's large buffers reused, not faulted
+    /// in again), then parses the command line and runs the command.
+    static func main() async {
+        _ = croc_tune_allocator()
+        await main(nil)
+    }
 }

@@ -290,7 +290,12 @@ func benchPortfolioEnvironment(_ universe: Universe) throws {
     c.episodeLength = 256
     var env = try PortfolioEnvironment(universe: twenty, features: envFeatures, config: c)
     var rng = SplitMix64(seed: 1)
-    let actions = (0..<256).map { _ in Action.vector((0...20).map { _ in rng.uniform() * 4 - 2 }) }
+    var actions = (0..<256).map { _ in Action.vector((0...20).map { _ in rng.uniform() * 4 - 2 }) }
+    // CROCBENCH_ENV_CASH: every action all cash (no orders after the first step): the environment's
+    // cost without trading (observations, rewards, the engine's slices), beside the random rebalances'.
+    if ProcessInfo.processInfo.environment["CROCBENCH_ENV_CASH"] != nil {
+        actions = (0..<256).map { _ in Action.vector((0...20).map { $0 == 20 ? 50 : -50 }) }
+    }
     _ = env.reset(seed: 1)
     let steps = 100_000
     let start = ContinuousClock.now

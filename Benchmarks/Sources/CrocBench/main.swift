@@ -32,6 +32,7 @@
 import CrocCore
 import CrocData
 import CrocEngine
+import CrocKernels
 import CrocModels
 import CrocPipelines
 import CrocStrategies
@@ -451,6 +452,8 @@ func benchModels(path: String) throws {
     if sink == 42 { print("") }
 }
 
+// The allocator as crocbot sets it (large buffers reused from the heap, not faulted in again).
+_ = croc_tune_allocator()
 var args = Array(CommandLine.arguments.dropFirst())
 
 var bars = 1_000_000

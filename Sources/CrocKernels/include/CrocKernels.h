@@ -36,6 +36,19 @@ double croc_sum_squares(const double *x, int64_t n);
 /// `dst` (cols × rows) = `src` (rows × cols) transposed, both row-major, in cache-sized blocks.
 void croc_transpose(const double *src, double *dst, int64_t rows, int64_t cols);
 
+/// Tunes glibc's allocator for a command that reads, computes and writes large buffers
+/// (`crocbot`, `crocbench`): blocks up to 64 MiB come from the heap instead of their own
+/// mappings, and up to 128 MiB of freed heap stays with the process (heap growth 16 MiB at a
+/// time). A large buffer freed (a file's bytes once parsed) is then reused by the next
+/// allocation instead of being returned to the kernel, whose next block is faulted in again a
+/// page at a time (each fault a few microseconds on a virtual machine). Call it first thing in
+/// `main`. Returns 1 when applied (glibc), 0 where there is nothing to tune.
+int croc_tune_allocator(void);
+
+/// The bytes glibc's allocator holds in blocks mapped on their own (`mallinfo2().hblkhd`), -1
+/// where unknown: what `croc_tune_allocator` keeps small.
+int64_t croc_allocator_mapped_bytes(void);
+
 /// Whether the AVX2 + FMA path runs (the processor has it and it has not been switched off).
 int croc_kernels_vector_path(void);
 

@@ -46,6 +46,27 @@ struct PackagedFilesTests {
         #expect(files.resolve("Examples/../Examples/data/NOPE.csv") == "Examples/../Examples/data/NOPE.csv")
     }
 
+    @Test("roots found on demand are looked for only when a named file is missing, each time one is")
+    func rootsFoundOnDemand() throws {
+        let r = try root()
+        defer { try? FileManager.default.removeItem(at: r) }
+        final class Count: @unchecked Sendable { var calls = 0 }
+        let count = Count()
+        let files = PackagedFiles(findingRoots: {
+            count.calls += 1
+            return [r]
+        })
+        let local = FileManager.default.temporaryDirectory.appendingPathComponent("local-\(UUID().uuidString).csv")
+        try Data("x".utf8).write(to: local)
+        defer { try? FileManager.default.removeItem(at: local) }
+        #expect(files.resolve(local.path) == local.path)
+        #expect(files.resolve("data/elsewhere.csv") == "data/elsewhere.csv")
+        #expect(count.calls == 0)
+        #expect(files.resolve(shipped) == r.appendingPathComponent(shipped).path)
+        #expect(count.calls == 1)
+        #expect(files.roots == [r] && count.calls == 2)
+    }
+
     @Test("a data section's path and universe are resolved; other keys untouched")
     func resolvesDataConfig() throws {
         let r = try root()

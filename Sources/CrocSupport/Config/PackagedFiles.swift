@@ -9,12 +9,23 @@ import Foundation
 /// Only relative paths under `Examples/` are looked up in the roots; anything else is returned
 /// unchanged, so the loader's error names the path the user wrote.
 public struct PackagedFiles: Sendable {
+    /// Finds the folders, asked only when a path needs a stand-in (see `init(findingRoots:)`).
+    private let findRoots: @Sendable () -> [URL]
+
     /// Folders that hold copies of the repository's `Examples/` tree, most preferred first.
-    public let roots: [URL]
+    public var roots: [URL] { findRoots() }
 
     /// - Parameter roots: Folders whose `Examples/…` files stand in for missing ones.
     public init(roots: [URL]) {
-        self.roots = roots
+        self.findRoots = { roots }
+    }
+
+    /// Folders found only when a path is missing and needs a stand-in: finding them can cost
+    /// more than the command (an executable's bundle is a few milliseconds to locate), and the
+    /// common case — the file exists where it is named — never asks.
+    /// - Parameter findingRoots: Returns the folders, most preferred first (called per fallback).
+    public init(findingRoots: @escaping @Sendable () -> [URL]) {
+        self.findRoots = findingRoots
     }
 
     /// `path` itself when it exists or is not a packaged default, else the first packaged copy
@@ -24,7 +35,7 @@ public struct PackagedFiles: Sendable {
         guard !fm.fileExists(atPath: path), !path.hasPrefix("/") else { return path }
         let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         guard relative.hasPrefix("Examples/"), !relative.split(separator: "/").contains("..") else { return path }
-        for root in roots {
+        for root in findRoots() {
             let candidate = root.appendingPathComponent(relative).path
             if fm.fileExists(atPath: candidate) { return candidate }
         }

@@ -50,7 +50,7 @@ func peakRSSBytes() -> Int {
     #if os(Linux)
     getrusage(RUSAGE_SELF.rawValue, &usage)
     #else
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     #endif
     #if os(Linux)
     return Int(usage.ru_maxrss) * 1024
@@ -498,11 +498,27 @@ if which == "portfolio" || which == "all" { try benchPortfolio() }
 if which == "universe-load" {
     let path = "/tmp/crocbench_universe_500.csv"
     // The first load is what a command pays (fresh memory: page faults); the best of 10 after it reuses the heap.
+    func minorFaults() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_minflt
+    }
+    let faults0 = minorFaults()
     let t0 = ContinuousClock.now
     let cells = try UniverseLoader.load(path: path).members.reduce(0) { $0 + $1.count }
     let first = seconds(ContinuousClock.now - t0)
+    let faults = minorFaults() - faults0
     let time = best(10) { _ = try? UniverseLoader.load(path: path) }
-    print(String(format: "universe-load: %@, %d closes: first %.1f ms, best %.1f ms", path, cells, first * 1000, time * 1000))
+    print(
+        String(
+            format: "universe-load: %@, %d closes: first %.1f ms (%d page faults), best %.1f ms",
+            path,
+            cells,
+            first * 1000,
+            faults,
+            time * 1000
+        )
+    )
 }
 if which == "executor-sim" { try await benchExecutor(orders: Int(ProcessInfo.processInfo.environment["CROCBENCH_ORDERS"] ?? "") ?? 200_000) }
 // CROCBENCH_LIVE_EVENTS: events per run (default 100,000; CI runs 30,000 to check that no event is lost).

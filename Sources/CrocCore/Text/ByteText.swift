@@ -21,26 +21,56 @@ public enum ByteText {
             }
             return
         }
-        let magnitude = x.magnitude
         // Beyond 1e27 (never in a ledger: FixedPoint stops at 9.2e10) the exact product leaves 128 bits;
         // such doubles are integers, written digit by digit.
-        guard magnitude < 1e27 else {
+        guard x.magnitude < 1e27 else {
             out.append(contentsOf: Array(formatLarge(x, decimals: decimals).utf8))
             return
         }
-        if x.sign == .minus { out.append(UInt8(ascii: "-")) }
-        let scaled = scaledRounded(magnitude, decimals: decimals)
-        let unit = UInt128(powersOfTen[decimals])
-        let whole = scaled / unit
-        if whole <= UInt128(UInt64.max) {
-            appendUnsigned(UInt64(whole), to: &out)
-        } else {
-            appendPadded(UInt64(whole / 1_000_000_000_000_000_000), width: 1, to: &out)
-            appendPadded(UInt64(whole % 1_000_000_000_000_000_000), width: 18, to: &out)
+        // At most 1 + 27 + 1 + 9 bytes, written on the stack and appended at once (one capacity
+        // and uniqueness check per field, not per digit).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            let n = writeFixed(x, decimals: decimals, to: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: n))
         }
-        guard decimals > 0 else { return }
-        out.append(UInt8(ascii: "."))
-        appendPadded(UInt64(scaled % unit), width: decimals, to: &out)
+    }
+
+    /// `appendFixed` of a finite `x` with |x| < 1e27 into `p` (room for 38 bytes); returns the bytes written.
+    @inline(__always)
+    static func writeFixed(_ x: Double, decimals: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var n = 0
+        if x.sign == .minus {
+            p[0] = UInt8(ascii: "-")
+            n = 1
+        }
+        let scaled = scaledRounded(x.magnitude, decimals: decimals)
+        let unit64 = powersOfTen[decimals]
+        let whole: UInt64
+        let fraction: UInt64
+        if scaled <= UInt128(UInt64.max) {
+            // The usual case (|x| × 10^decimals < 1.8e19): 64-bit division, not 128-bit.
+            let s = UInt64(scaled)
+            whole = s / unit64
+            fraction = s % unit64
+        } else {
+            let unit = UInt128(unit64)
+            let w = scaled / unit
+            fraction = UInt64(scaled % unit)
+            if w > UInt128(UInt64.max) {
+                n += writePadded(UInt64(w / 1_000_000_000_000_000_000), width: 1, to: p + n)
+                n += writePadded(UInt64(w % 1_000_000_000_000_000_000), width: 18, to: p + n)
+                if decimals > 0 {
+                    p[n] = UInt8(ascii: ".")
+                    n += 1 + writePadded(fraction, width: decimals, to: p + n + 1)
+                }
+                return n
+            }
+            whole = UInt64(w)
+        }
+        n += writeUnsigned(whole, to: p + n)
+        guard decimals > 0 else { return n }
+        p[n] = UInt8(ascii: ".")
+        return n + 1 + writePadded(fraction, width: decimals, to: p + n + 1)
     }
 
     /// `magnitude × 10^decimals`, rounded half-to-even on the exact binary value (magnitude < 1e27).
@@ -64,6 +94,42 @@ public enum ByteText {
         return q
     }
 
+    /// The decimal digits of `v` into `p` (room for 20 bytes); returns how many.
+    @inline(__always)
+    static func writeUnsigned(_ v: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var count = 1
+        var x = v / 10
+        while x > 0 {
+            count += 1
+            x /= 10
+        }
+        x = v
+        var i = count
+        repeat {
+            i -= 1
+            p[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
+            x /= 10
+        } while i > 0
+        return count
+    }
+
+    /// `v` with at least `width` digits (leading zeros) into `p`; returns how many bytes.
+    @inline(__always)
+    static func writePadded(_ v: UInt64, width: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var count = 1
+        var x = v / 10
+        while x > 0 {
+            count += 1
+            x /= 10
+        }
+        var n = 0
+        while n < width - count {
+            p[n] = UInt8(ascii: "0")
+            n += 1
+        }
+        return n + writeUnsigned(v, to: p + n)
+    }
+
     /// Appends an unsigned integer in decimal.
     @inline(__always)
     public static func appendUnsigned(_ v: UInt64, to out: inout [UInt8]) {
@@ -71,22 +137,9 @@ public enum ByteText {
             out.append(UInt8(ascii: "0") &+ UInt8(v))
             return
         }
-        var digits:
-            (
-                UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                UInt64, UInt64, UInt64, UInt64
-            ) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        var x = v
-        withUnsafeMutableBytes(of: &digits) { raw in
-            let d = raw.bindMemory(to: UInt8.self)
-            while x > 0 {
-                d[n] = UInt8(ascii: "0") &+ UInt8(x % 10)
-                x /= 10
-                n += 1
-            }
-            for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            let n = writeUnsigned(v, to: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: n))
         }
     }
 
@@ -98,64 +151,76 @@ public enum ByteText {
 
     /// Appends `v` as `FixedPoint.description` writes it: the decimals it has, trailing zeros trimmed.
     public static func appendFixedPoint(_ v: FixedPoint, to out: inout [UInt8]) {
-        if v.raw < 0 { out.append(UInt8(ascii: "-")) }
-        let m = v.raw.magnitude
-        let scale = UInt64(FixedPoint.scale)
-        appendUnsigned(m / scale, to: &out)
-        var frac = m % scale
-        guard frac > 0 else { return }
-        var width = FixedPoint.decimals
-        while frac % 10 == 0 {
-            frac /= 10
-            width -= 1
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            let p = buffer.baseAddress!
+            var n = 0
+            if v.raw < 0 {
+                p[0] = UInt8(ascii: "-")
+                n = 1
+            }
+            let m = v.raw.magnitude
+            let scale = UInt64(FixedPoint.scale)
+            n += writeUnsigned(m / scale, to: p + n)
+            var frac = m % scale
+            if frac > 0 {
+                var width = FixedPoint.decimals
+                while frac % 10 == 0 {
+                    frac /= 10
+                    width -= 1
+                }
+                p[n] = UInt8(ascii: ".")
+                n += 1 + writePadded(frac, width: width, to: p + n + 1)
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         }
-        out.append(UInt8(ascii: "."))
-        appendPadded(frac, width: width, to: &out)
     }
 
     /// Appends `v` with at least `width` digits (leading zeros).
     @inline(__always)
     public static func appendPadded(_ v: UInt64, width: Int, to out: inout [UInt8]) {
-        var count = 1
-        var x = v / 10
-        while x > 0 {
-            count += 1
-            x /= 10
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(20, width)) { buffer in
+            let n = writePadded(v, width: width, to: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: n))
         }
-        if count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - count)) }
-        appendUnsigned(v, to: &out)
     }
 
     /// Appends `t` as `Timestamp.iso8601()` writes it (`YYYY-MM-DDTHH:MM:SS[.fff|.fffffffff]`).
     public static func appendISO8601(_ t: Timestamp, to out: inout [UInt8]) {
-        let days = t.daysSinceEpoch
-        let rem = t.nanoseconds - days * Timestamp.nanosecondsPerDay
-        let (y, m, d) = CivilCalendar.date(fromDays: days)
-        if y < 0 {
-            out.append(UInt8(ascii: "-"))
-            appendPadded(UInt64(-y), width: 4, to: &out)
-        } else {
-            appendPadded(UInt64(y), width: 4, to: &out)
-        }
-        out.append(UInt8(ascii: "-"))
-        appendPadded(UInt64(m), width: 2, to: &out)
-        out.append(UInt8(ascii: "-"))
-        appendPadded(UInt64(d), width: 2, to: &out)
-        out.append(UInt8(ascii: "T"))
-        let secs = UInt64(rem / 1_000_000_000)
-        let nanos = UInt64(rem % 1_000_000_000)
-        appendPadded(secs / 3600, width: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        appendPadded(secs % 3600 / 60, width: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        appendPadded(secs % 60, width: 2, to: &out)
-        if nanos != 0 {
-            out.append(UInt8(ascii: "."))
-            if nanos % 1_000_000 == 0 {
-                appendPadded(nanos / 1_000_000, width: 3, to: &out)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            let p = buffer.baseAddress!
+            let days = t.daysSinceEpoch
+            let rem = t.nanoseconds - days * Timestamp.nanosecondsPerDay
+            let (y, m, d) = CivilCalendar.date(fromDays: days)
+            var n = 0
+            if y < 0 {
+                p[0] = UInt8(ascii: "-")
+                n = 1 + writePadded(UInt64(-y), width: 4, to: p + 1)
             } else {
-                appendPadded(nanos, width: 9, to: &out)
+                n = writePadded(UInt64(y), width: 4, to: p)
             }
+            @inline(__always) func two(_ v: UInt64, after separator: UInt8) {
+                p[n] = separator
+                p[n + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v / 10 % 10)
+                p[n + 2] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                n += 3
+            }
+            two(UInt64(m), after: UInt8(ascii: "-"))
+            two(UInt64(d), after: UInt8(ascii: "-"))
+            let secs = UInt64(rem / 1_000_000_000)
+            let nanos = UInt64(rem % 1_000_000_000)
+            two(secs / 3600, after: UInt8(ascii: "T"))
+            two(secs % 3600 / 60, after: UInt8(ascii: ":"))
+            two(secs % 60, after: UInt8(ascii: ":"))
+            if nanos != 0 {
+                p[n] = UInt8(ascii: ".")
+                n += 1
+                if nanos % 1_000_000 == 0 {
+                    n += writePadded(nanos / 1_000_000, width: 3, to: p + n)
+                } else {
+                    n += writePadded(nanos, width: 9, to: p + n)
+                }
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         }
     }
 

@@ -48,8 +48,35 @@ struct ByteTextTests {
         }
     }
 
+    @Test("ISO times through one date cache: minute bars across days, runs of one day, gaps, the epoch's both sides")
+    func isoTimesThroughADateCache() {
+        var rng = SystemRandomNumberGenerator()
+        var stamps: [Int64] = []
+        var t: Int64 = -3 * Timestamp.nanosecondsPerDay - 17
+        for _ in 0..<20_000 {
+            stamps.append(t)
+            t += [60_000_000_000, 1, 86_400_000_000_000, 3_600_000_000_000, 999_999_999].randomElement(using: &rng)!
+        }
+        for _ in 0..<2_000 { stamps.append(Int64.random(in: -2_000_000_000_000_000_000...4_000_000_000_000_000_000, using: &rng)) }
+        var cached: [UInt8] = []
+        var plain: [UInt8] = []
+        var cache = ByteText.ISODateCache()
+        for n in stamps {
+            ByteText.appendISO8601(Timestamp(nanoseconds: n), to: &cached, cache: &cache)
+            cached.append(10)
+            plain.append(contentsOf: Timestamp(nanoseconds: n).iso8601().utf8)
+            plain.append(10)
+        }
+        #expect(cached == plain)
+    }
+
     @Test func integers() {
-        for v: Int64 in [0, 7, -7, 10, 1_234_567_890, .max, .min + 1] {
+        var values: [Int64] = [0, 7, -7, 9, 10, 99, 100, 101, 1_234_567_890, 9_999_999_999, 10_000_000_000, .max, .min + 1]
+        for d in 0...18 {
+            let p = Int64(pow(10.0, Double(d)).rounded())
+            values += [p - 1, p, p + 1, -p]
+        }
+        for v in values {
             var out: [UInt8] = []
             ByteText.appendInteger(v, to: &out)
             #expect(String(decoding: out, as: UTF8.self) == String(v))

@@ -8,7 +8,6 @@ import CrocSupport
 /// binary value of the double rounded half-to-even to N decimals — so files
 /// written this way are byte-for-byte what the Foundation formatting wrote.
 public enum ByteText {
-    private static let powersOfTen: [UInt64] = (0...18).map { n in (0..<n).reduce(UInt64(1)) { r, _ in r * 10 } }
 
     /// Appends `x` with `decimals` digits after the point (0...9), as `%.{decimals}f` would.
     public static func appendFixed(_ x: Double, decimals: Int, to out: inout [UInt8]) {
@@ -44,7 +43,7 @@ public enum ByteText {
             n = 1
         }
         let scaled = scaledRounded(x.magnitude, decimals: decimals)
-        let unit64 = powersOfTen[decimals]
+        let unit64 = pow10(decimals)
         let whole: UInt64
         let fraction: UInt64
         if scaled <= UInt128(UInt64.max) {
@@ -82,7 +81,7 @@ public enum ByteText {
         let fraction = bits & ((1 << 52) - 1)
         let mantissa = biased == 0 ? fraction : fraction | (1 << 52)
         let shift = (biased == 0 ? 1 : biased) - 1075  // magnitude = mantissa × 2^shift
-        let numerator = UInt128(mantissa) * UInt128(powersOfTen[decimals])
+        let numerator = UInt128(mantissa) * UInt128(pow10(decimals))
         if shift >= 0 { return numerator << UInt128(shift) }
         let down = -shift
         if down >= 127 { return 0 }  // below half a unit of the last digit
@@ -94,34 +93,64 @@ public enum ByteText {
         return q
     }
 
-    /// The decimal digits of `v` into `p` (room for 20 bytes); returns how many.
+    /// 10^d for d in 0...19 (a switch the compiler makes a table: no global array to reach).
+    @inline(__always)
+    static func pow10(_ d: Int) -> UInt64 {
+        switch d {
+        case 0: 1
+        case 1: 10
+        case 2: 100
+        case 3: 1_000
+        case 4: 10_000
+        case 5: 100_000
+        case 6: 1_000_000
+        case 7: 10_000_000
+        case 8: 100_000_000
+        case 9: 1_000_000_000
+        case 10: 10_000_000_000
+        case 11: 100_000_000_000
+        case 12: 1_000_000_000_000
+        case 13: 10_000_000_000_000
+        case 14: 100_000_000_000_000
+        case 15: 1_000_000_000_000_000
+        case 16: 10_000_000_000_000_000
+        case 17: 100_000_000_000_000_000
+        case 18: 1_000_000_000_000_000_000
+        default: 10_000_000_000_000_000_000
+        }
+    }
+
+    /// How many decimal digits `v` has (1 for 0).
+    @inline(__always)
+    static func digitCount(_ v: UInt64) -> Int {
+        var count = 1
+        while count < 20 && v >= pow10(count) { count += 1 }
+        return count
+    }
+
+    /// The decimal digits of `v` into `p` (room for 20 bytes); returns how many. Two digits
+    /// per division, from the last.
     @inline(__always)
     static func writeUnsigned(_ v: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
-        var count = 1
-        var x = v / 10
-        while x > 0 {
-            count += 1
-            x /= 10
-        }
-        x = v
+        let count = digitCount(v)
+        var x = v
         var i = count
-        repeat {
-            i -= 1
-            p[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
-            x /= 10
-        } while i > 0
+        while i >= 2 {
+            let q = x / 100
+            let r = Int(truncatingIfNeeded: x &- q &* 100)
+            p[i - 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: r % 10)
+            p[i - 2] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: r / 10)
+            x = q
+            i -= 2
+        }
+        if i == 1 { p[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x) }
         return count
     }
 
     /// `v` with at least `width` digits (leading zeros) into `p`; returns how many bytes.
     @inline(__always)
     static func writePadded(_ v: UInt64, width: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
-        var count = 1
-        var x = v / 10
-        while x > 0 {
-            count += 1
-            x /= 10
-        }
+        let count = digitCount(v)
         var n = 0
         while n < width - count {
             p[n] = UInt8(ascii: "0")
@@ -184,28 +213,58 @@ public enum ByteText {
         }
     }
 
+    /// The date part (`YYYY-MM-DD`) of the last time written with it: a file of many rows a day
+    /// (minute bars) computes each day's date once. Start each output with a fresh one.
+    public struct ISODateCache: Sendable {
+        var days = Int64.min
+        var length = 0
+        var bytes: (UInt64, UInt64) = (0, 0)
+
+        /// Empty: the first time written computes its date.
+        public init() {}
+    }
+
     /// Appends `t` as `Timestamp.iso8601()` writes it (`YYYY-MM-DDTHH:MM:SS[.fff|.fffffffff]`).
     public static func appendISO8601(_ t: Timestamp, to out: inout [UInt8]) {
+        var cache = ISODateCache()
+        appendISO8601(t, to: &out, cache: &cache)
+    }
+
+    /// `appendISO8601(_:to:)`, the date part taken from `cache` when `t` falls on its day.
+    public static func appendISO8601(_ t: Timestamp, to out: inout [UInt8], cache: inout ISODateCache) {
+        let days = t.daysSinceEpoch
+        if days != cache.days {
+            let (y, m, d) = CivilCalendar.date(fromDays: days)
+            cache.length = withUnsafeMutableBytes(of: &cache.bytes) { raw in
+                let p = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                var n = 0
+                if y < 0 {
+                    p[0] = UInt8(ascii: "-")
+                    n = 1 + writePadded(UInt64(-y), width: 4, to: p + 1)
+                } else {
+                    n = writePadded(UInt64(y), width: 4, to: p)
+                }
+                p[n] = UInt8(ascii: "-")
+                p[n + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m / 10)
+                p[n + 2] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10)
+                p[n + 3] = UInt8(ascii: "-")
+                p[n + 4] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: d / 10)
+                p[n + 5] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: d % 10)
+                return n + 6
+            }
+            cache.days = days
+        }
+        let rem = t.nanoseconds - days * Timestamp.nanosecondsPerDay
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
             let p = buffer.baseAddress!
-            let days = t.daysSinceEpoch
-            let rem = t.nanoseconds - days * Timestamp.nanosecondsPerDay
-            let (y, m, d) = CivilCalendar.date(fromDays: days)
-            var n = 0
-            if y < 0 {
-                p[0] = UInt8(ascii: "-")
-                n = 1 + writePadded(UInt64(-y), width: 4, to: p + 1)
-            } else {
-                n = writePadded(UInt64(y), width: 4, to: p)
-            }
+            var n = cache.length
+            withUnsafeBytes(of: cache.bytes) { date in p.update(from: date.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n) }
             @inline(__always) func two(_ v: UInt64, after separator: UInt8) {
                 p[n] = separator
                 p[n + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v / 10 % 10)
                 p[n + 2] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
                 n += 3
             }
-            two(UInt64(m), after: UInt8(ascii: "-"))
-            two(UInt64(d), after: UInt8(ascii: "-"))
             let secs = UInt64(rem / 1_000_000_000)
             let nanos = UInt64(rem % 1_000_000_000)
             two(secs / 3600, after: UInt8(ascii: "T"))

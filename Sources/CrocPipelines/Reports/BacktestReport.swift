@@ -77,6 +77,8 @@ public enum BacktestReport {
         var out: [UInt8] = Array("Size,EntryBar,ExitBar,EntryPrice,ExitPrice,PnL,ReturnPct,Commission,EntryTime,ExitTime,Duration,Tag,Symbol\n".utf8)
         out.reserveCapacity(out.count + result.trades.count * 160)
         let comma = UInt8(ascii: ",")
+        var entryDates = ByteText.ISODateCache()
+        var exitDates = ByteText.ISODateCache()
         for t in result.trades {
             ByteText.appendFixedPoint(t.quantity, to: &out)
             out.append(comma)
@@ -94,9 +96,9 @@ public enum BacktestReport {
             out.append(comma)
             ByteText.appendFixedPoint(t.commission, to: &out)
             out.append(comma)
-            ByteText.appendISO8601(t.entryTime, to: &out)
+            ByteText.appendISO8601(t.entryTime, to: &out, cache: &entryDates)
             out.append(comma)
-            ByteText.appendISO8601(t.exitTime, to: &out)
+            ByteText.appendISO8601(t.exitTime, to: &out, cache: &exitDates)
             out.append(comma)
             ByteText.appendInteger(t.duration / 1_000_000_000, to: &out)
             out.append(comma)
@@ -124,12 +126,13 @@ public enum BacktestReport {
         var out: [UInt8] = header ? Array("Time,Equity,DrawdownPct\n".utf8) : []
         out.reserveCapacity(32 + rows.count * 48)
         var peak = peakBefore
+        var dates = ByteText.ISODateCache()
         result.equity.withUnsafeBufferPointer { equity in
             result.timestamps.withUnsafeBufferPointer { times in
                 for i in rows {
                     let e = equity[i]
                     peak = max(peak, e)
-                    ByteText.appendISO8601(Timestamp(nanoseconds: times[i]), to: &out)
+                    ByteText.appendISO8601(Timestamp(nanoseconds: times[i]), to: &out, cache: &dates)
                     out.append(UInt8(ascii: ","))
                     ByteText.appendFixed(e, decimals: 8, to: &out)
                     out.append(UInt8(ascii: ","))
@@ -146,8 +149,9 @@ public enum BacktestReport {
         var out: [UInt8] = Array("Time,Symbol,Side,Quantity,Price,Commission,OrderID\n".utf8)
         out.reserveCapacity(out.count + result.fills.count * 80)
         let comma = UInt8(ascii: ",")
+        var dates = ByteText.ISODateCache()
         for f in result.fills {
-            ByteText.appendISO8601(f.timestamp, to: &out)
+            ByteText.appendISO8601(f.timestamp, to: &out, cache: &dates)
             out.append(comma)
             out.append(contentsOf: f.symbol.utf8)
             out.append(comma)

@@ -40,20 +40,30 @@ struct ReportBytesTests {
         #expect(BacktestReport.tradesCSV(result) == Self.referenceTradesCSV(result))
     }
 
-    @Test("writeAll (both cores, equity in halves) writes what write and the HTML report give, byte for byte")
-    func writeAllMatchesTheSequentialWriters() throws {
+    @Test(
+        "writeAll (every core, equity in 1 to 4 pieces, each file written by its last piece's task) writes what write and the HTML report give, byte for byte",
+        arguments: [50_000, 2_000, 1_000, 600, 500]
+    )
+    func writeAllMatchesTheSequentialWriters(rowsPerPiece: Int) throws {
         let result = try defaultBacktest()
         let dir = NSTemporaryDirectory() + "crocbot-writeall-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let files = try BacktestReport.writeAll(result, to: dir + "/a", report: dir + "/a/report.html", configuration: "cfg: 1")
+        let files = try BacktestReport.writeAll(
+            result,
+            to: dir + "/a",
+            report: dir + "/a/report.html",
+            configuration: "cfg: 1",
+            rowsPerPiece: rowsPerPiece
+        )
         let reference = try BacktestReport.write(result, to: dir + "/b")
         try BacktestHTMLReport.write(result, configuration: "cfg: 1", to: dir + "/b/report.html")
         for (a, b) in [(files.trades, reference.trades), (files.equity, reference.equity), (files.report, dir + "/b/report.html")] {
             let x = try Data(contentsOf: URL(fileURLWithPath: a))
             let y = try Data(contentsOf: URL(fileURLWithPath: b))
             #expect(x.count > 100)
-            #expect(x == y, "\(a)")
+            #expect(x == y, "\(a), pieces of \(rowsPerPiece) rows")
         }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/a/fills.csv")) == Data(BacktestReport.fillsCSVBytes(result)))
         // The drawdown of the second half is measured from the peak of the whole curve so far.
         let rows = try String(contentsOfFile: files.equity, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == result.equity.count + 1)

@@ -1,6 +1,7 @@
 import CrocCore
 import CrocEngine
 import Foundation
+import Synchronization
 
 /// Text and CSV renderings of a backtest result.
 public enum BacktestReport {
@@ -208,9 +209,10 @@ public enum BacktestReport {
 
     /// Writes `trades.csv`, `equity.csv`, `fills.csv` (and, after rebalances, `weights.csv`)
     /// and the HTML report at once, on every core: the report's sections, the equity curve in
-    /// two halves and each other file are separate tasks. The files are byte for byte what
-    /// `write`, `fillsCSVBytes`, `weightsCSVBytes` and `BacktestHTMLReport.write` give; each
-    /// appears whole or not at all.
+    /// pieces (up to four, by rows) and each other file are separate tasks, and each file is
+    /// written by the task that completes its last piece, while the others still run. The files
+    /// are byte for byte what `write`, `fillsCSVBytes`, `weightsCSVBytes` and
+    /// `BacktestHTMLReport.write` give; each appears whole or not at all.
     /// - Returns: The trades, equity and report paths.
     /// - Throws: Foundation's error when a directory or file cannot be written.
     @discardableResult
@@ -220,58 +222,114 @@ public enum BacktestReport {
         report reportPath: String,
         configuration: String
     ) throws -> (trades: String, equity: String, report: String) {
+        try writeAll(result, to: directory, report: reportPath, configuration: configuration, rowsPerPiece: 50_000)
+    }
+
+    /// `writeAll` with equity.csv cut into pieces of at least `rowsPerPiece` rows (up to four).
+    @discardableResult
+    static func writeAll(
+        _ result: BacktestResult,
+        to directory: String,
+        report reportPath: String,
+        configuration: String,
+        rowsPerPiece: Int
+    ) throws -> (trades: String, equity: String, report: String) {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let reportURL = URL(fileURLWithPath: reportPath)
         try FileManager.default.createDirectory(at: reportURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let trades = (directory as NSString).appendingPathComponent("trades.csv")
         let equity = (directory as NSString).appendingPathComponent("equity.csv")
+        // The equity curve in pieces of at least 50,000 rows, each with the peak before it.
         let n = result.equity.count
-        let mid = n / 2
-        let peakBefore = result.equity[..<mid].max() ?? -Double.infinity
+        let pieces = max(1, min(4, n / max(1, rowsPerPiece)))
+        let bounds = (0...pieces).map { $0 * n / pieces }
+        var peaks = [-Double.infinity]
+        for i in 1..<max(1, pieces) { peaks.append(max(peaks[i - 1], result.equity[bounds[i - 1]..<bounds[i]].max() ?? -Double.infinity)) }
         let report = BacktestHTMLReport.parts(result, configuration: configuration)
-        // The files' tasks first (the largest), then the report's sections.
-        var files: [() -> [UInt8]] = [
-            { tradesCSVBytes(result) },
-            { equityCSVBytes(result, rows: 0..<mid, header: true, peak: -Double.infinity) },
-            { equityCSVBytes(result, rows: mid..<n, header: false, peak: peakBefore) },
-            { fillsCSVBytes(result) },
-        ]
-        if !result.weights.isEmpty { files.append { weightsCSVBytes(result) } }
-        // Each task writes only its own slot (raw buffers: no shared array is mutated).
-        final class Parts: @unchecked Sendable {
-            let bytes: UnsafeMutableBufferPointer<[UInt8]>
-            let html: UnsafeMutableBufferPointer<String>
-            let files: [() -> [UInt8]]
-            let sections: [() -> String]
-            init(_ files: [() -> [UInt8]], _ sections: [() -> String]) {
-                self.files = files
-                self.sections = sections
-                bytes = .allocate(capacity: files.count)
-                bytes.initialize(repeating: [])
-                html = .allocate(capacity: sections.count)
-                html.initialize(repeating: "")
-            }
-            deinit {
-                bytes.deinitialize().deallocate()
-                html.deinitialize().deallocate()
-            }
+        // Byte tasks: equity's pieces first (the largest), then trades, fills and weights; then
+        // the report's sections. Each file lists the tasks that make it, in order.
+        var tasks: [() -> [UInt8]] = (0..<pieces).map { i in
+            { equityCSVBytes(result, rows: bounds[i]..<bounds[i + 1], header: i == 0, peak: peaks[i]) }
         }
-        let parts = Parts(files, report.sections)
-        DispatchQueue.concurrentPerform(iterations: files.count + report.sections.count) { task in
-            if task < parts.files.count {
-                parts.bytes[task] = parts.files[task]()
-            } else {
-                parts.html[task - parts.files.count] = parts.sections[task - parts.files.count]()
-            }
-        }
-        try writeAtomically(trades, [parts.bytes[0]])
-        try writeAtomically(equity, [parts.bytes[1], parts.bytes[2]])
-        try writeAtomically((directory as NSString).appendingPathComponent("fills.csv"), [parts.bytes[3]])
+        var files: [(path: String, tasks: Range<Int>)] = [(equity, 0..<pieces)]
+        tasks.append { tradesCSVBytes(result) }
+        files.append((trades, pieces..<(pieces + 1)))
+        tasks.append { fillsCSVBytes(result) }
+        files.append(((directory as NSString).appendingPathComponent("fills.csv"), (pieces + 1)..<(pieces + 2)))
         if !result.weights.isEmpty {
-            try writeAtomically((directory as NSString).appendingPathComponent("weights.csv"), [parts.bytes[4]])
+            tasks.append { weightsCSVBytes(result) }
+            files.append(((directory as NSString).appendingPathComponent("weights.csv"), (tasks.count - 1)..<tasks.count))
         }
-        try writeAtomically(reportPath, [Array(report.page(Array(parts.html)).utf8)])
+        let job = WriteJob(tasks: tasks, files: files, sections: report.sections, reportPath: reportPath, page: report.page)
+        DispatchQueue.concurrentPerform(iterations: tasks.count + report.sections.count) { job.run($0) }
+        if let error = job.failure.withLock({ $0 }) { throw error }
         return (trades, equity, reportPath)
+    }
+
+    /// The tasks of `writeAll`: each keeps its output in its own slot; the task that completes a
+    /// file's last piece writes the file (the report: joins the sections and writes the page).
+    private final class WriteJob: @unchecked Sendable {
+        let tasks: [() -> [UInt8]]
+        let files: [(path: String, tasks: Range<Int>)]
+        let sections: [() -> String]
+        let reportPath: String
+        let page: ([String]) -> String
+        let bytes: UnsafeMutableBufferPointer<[UInt8]>
+        let html: UnsafeMutableBufferPointer<String>
+        /// Pieces still to come, per file (the report last).
+        let remaining: Mutex<[Int]>
+        let failure = Mutex<(any Error)?>(nil)
+
+        init(
+            tasks: [() -> [UInt8]],
+            files: [(path: String, tasks: Range<Int>)],
+            sections: [() -> String],
+            reportPath: String,
+            page: @escaping ([String]) -> String
+        ) {
+            self.tasks = tasks
+            self.files = files
+            self.sections = sections
+            self.reportPath = reportPath
+            self.page = page
+            bytes = .allocate(capacity: max(1, tasks.count))
+            bytes.initialize(repeating: [])
+            html = .allocate(capacity: max(1, sections.count))
+            html.initialize(repeating: "")
+            remaining = Mutex(files.map(\.tasks.count) + [sections.count])
+        }
+
+        deinit {
+            bytes.deinitialize().deallocate()
+            html.deinitialize().deallocate()
+        }
+
+        func run(_ task: Int) {
+            let file: Int
+            if task < tasks.count {
+                bytes[task] = tasks[task]()
+                file = files.firstIndex { $0.tasks.contains(task) }!
+            } else {
+                html[task - tasks.count] = sections[task - tasks.count]()
+                file = files.count
+            }
+            let last = remaining.withLock { counts in
+                counts[file] -= 1
+                return counts[file] == 0
+            }
+            guard last else { return }
+            do {
+                if file < files.count {
+                    let f = files[file]
+                    try BacktestReport.writeAtomically(f.path, f.tasks.map { bytes[$0] })
+                    for t in f.tasks { bytes[t] = [] }
+                } else {
+                    try BacktestReport.writeAtomically(reportPath, [Array(page(Array(html)).utf8)])
+                }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
     }
 
     /// Writes `chunks` one after another to a temporary file beside `path`, then renames it into place.

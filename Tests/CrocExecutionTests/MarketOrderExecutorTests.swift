@@ -94,6 +94,36 @@ struct RiskEngineTests {
 
 @Suite("MarketOrderExecutor")
 struct MarketOrderExecutorTests {
+    @Test("a wait for idleness ends when the executor is idle or at its own timeout, never at an earlier wait's cancelled timer")
+    func idleWaitsEndOnlyWhenIdle() async throws {
+        let venue = ScriptedVenue()
+        let ex = MarketOrderExecutor(client: venue, configuration: ExecutorConfiguration(retry: fastRetry, venueReceiveWindow: testWindow))
+        try await ex.start()
+        // Each round holds an order at the venue for 20 ms and waits: the wait must see the
+        // executor idle (the previous round's wait ended by idleness; its timer, cancelled, used
+        // to wake every later waiter, ending this wait with the order still in flight).
+        for round in 0..<40 {
+            await venue.closeGate()
+            _ = try #require(await ex.onSignal(buy("0.1")).clientOrderID)
+            let opener = Task {
+                try? await Task.sleep(for: .milliseconds(20))
+                await venue.openGate()
+            }
+            let idle = await ex.waitUntilIdle(timeout: .seconds(60))
+            #expect(idle, "round \(round): the wait ended with an order in flight")
+            await opener.value
+            #expect(await ex.waitUntilIdle(timeout: .seconds(60)))
+        }
+        // A wait that times out says so (the order is still held).
+        await venue.closeGate()
+        _ = await ex.onSignal(buy("0.1"))
+        #expect(await ex.waitUntilIdle(timeout: .milliseconds(50)) == false)
+        await venue.openGate()
+        #expect(await ex.waitUntilIdle(timeout: .seconds(60)))
+        #expect(await ex.position("BTCUSDT") == q("4.1"))
+        await ex.shutdown()
+    }
+
     @Test func signalsBecomeStoredOrdersAndFillsBuildThePosition() async throws {
         let venue = ScriptedVenue()
         let store = InMemoryOrderStore()

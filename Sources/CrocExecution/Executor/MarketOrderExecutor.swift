@@ -72,7 +72,9 @@ public actor MarketOrderExecutor {
     private let eventSinks = Mutex<[@Sendable (ExecutorEvent) -> Void]>([])
     private var captured: [ExecutorEvent]?
     private var handoffs = 0  // jobs handed to a waiting worker that has not started them yet
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Callers of `waitUntilIdle`, each with the id its own timer wakes it by.
+    private var idleWaiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    private var nextIdleWaiter: UInt64 = 0
     /// Queue depth at or below which suspended producers resume: one eighth of the
     /// capacity below it (at least one slot).
     private let lowWater: Int
@@ -206,19 +208,31 @@ public actor MarketOrderExecutor {
     public func waitUntilIdle(timeout: Duration = .seconds(30)) async -> Bool {
         if isIdle { return true }
         let deadline = ContinuousClock.now + timeout
+        nextIdleWaiter += 1
+        let id = nextIdleWaiter
+        // The timer wakes only this wait, and only if it was not cancelled: a cancelled timer
+        // (its wait ended when the executor went idle) that went on to wake every waiter would
+        // end a later wait early — the live loop then moved on with orders still in flight,
+        // their fills booked a bar late (seen on a loaded machine as paper ≠ backtest).
         let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            await self?.wakeIdleWaiters()
+            do { try await Task.sleep(until: deadline) } catch { return }
+            await self?.wakeIdleWaiter(id)
         }
         defer { timer.cancel() }
-        await withCheckedContinuation { idleWaiters.append($0) }
+        await withCheckedContinuation { idleWaiters.append((id, $0)) }
         return isIdle
+    }
+
+    /// Ends the wait `id` (its timeout), if it is still waiting.
+    private func wakeIdleWaiter(_ id: UInt64) {
+        guard let i = idleWaiters.firstIndex(where: { $0.id == id }) else { return }
+        idleWaiters.remove(at: i).continuation.resume()
     }
 
     private func wakeIdleWaiters() {
         let waiters = idleWaiters
         idleWaiters.removeAll()
-        for w in waiters { w.resume() }
+        for w in waiters { w.continuation.resume() }
     }
 
     private func notifyIfIdle() {

@@ -8,7 +8,6 @@ import CrocSupport
 /// binary value of the double rounded half-to-even to N decimals — so files
 /// written this way are byte-for-byte what the Foundation formatting wrote.
 public enum ByteText {
-
     /// Appends `x` with `decimals` digits after the point (0...9), as `%.{decimals}f` would.
     public static func appendFixed(_ x: Double, decimals: Int, to out: inout [UInt8]) {
         precondition((0...9).contains(decimals), "0...9 decimals")

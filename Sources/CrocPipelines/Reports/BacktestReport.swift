@@ -239,7 +239,7 @@ public enum BacktestReport {
         try FileManager.default.createDirectory(at: reportURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let trades = (directory as NSString).appendingPathComponent("trades.csv")
         let equity = (directory as NSString).appendingPathComponent("equity.csv")
-        // The equity curve in pieces of at least 50,000 rows, each with the peak before it.
+        // The equity curve in pieces of at least `rowsPerPiece` rows, each with the peak before it.
         let n = result.equity.count
         let pieces = max(1, min(4, n / max(1, rowsPerPiece)))
         let bounds = (0...pieces).map { $0 * n / pieces }

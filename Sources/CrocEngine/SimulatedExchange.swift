@@ -137,6 +137,34 @@ public struct SimulatedExchange: Sendable {
         }
     }
 
+    /// Why a fill of `quantity` at `price` (commission `commission`) is refused now, or nil when
+    /// the account affords it: a buy needs cash ≥ notional + commission (buying back a short
+    /// releases no cash); a sell beyond `held`, the position before it, opens a short, which
+    /// needs `allowShort` and equity ≥ the short's notional + commission (shorts are fully
+    /// collateralised). `held` is read for sells only.
+    package func refusal(
+        _ side: OrderSide,
+        quantity: Quantity,
+        price: Price,
+        commission: Money,
+        held: @autoclosure () -> Quantity,
+        portfolio: Portfolio
+    ) -> RejectionReason? {
+        let notional = quantity * price
+        let cash = portfolio.cash
+        if side == .buy {
+            let required = notional + commission
+            return required > cash ? .insufficientCash(required: required, available: cash) : nil
+        }
+        let held = held()
+        let opening = quantity - (held.raw > 0 ? min(held, quantity) : .zero)
+        guard opening.raw > 0 else { return nil }
+        guard allowShort else { return .shortingDisabled(requested: quantity, held: held) }
+        let shortNotional = opening * price
+        let equity = portfolio.equity
+        return shortNotional + commission > equity ? .insufficientCash(required: shortNotional + commission, available: equity) : nil
+    }
+
     /// Fills `order` at `price` now if the account can afford it (settlement at the end of a run).
     package mutating func execute(_ order: Order, at price: Price, bar: Bar, barIndex: Int, portfolio: inout Portfolio, emit: (OrderEvent) -> Void) {
         let cash = portfolio.cash
@@ -152,31 +180,17 @@ public struct SimulatedExchange: Sendable {
                 return
             }
         }
-        let notional = quantity * price
-        let commission = fees.commission(notional: notional)
-        if order.side == .buy {
-            // Buying back a short releases no cash; what matters is that cash stays ≥ 0.
-            let required = notional + commission
-            if required > cash {
-                emit(.rejected(order, .insufficientCash(required: required, available: cash)))
-                return
-            }
-        } else {
-            let held = portfolio.position(instrument.symbol).quantity
-            let opening = quantity - (held.raw > 0 ? min(held, quantity) : .zero)
-            if opening.raw > 0 {
-                guard allowShort else {
-                    emit(.rejected(order, .shortingDisabled(requested: quantity, held: held)))
-                    return
-                }
-                // Shorts are fully collateralised: equity must cover the new short's notional and fees.
-                let shortNotional = opening * price
-                let equity = portfolio.equity
-                if shortNotional + commission > equity {
-                    emit(.rejected(order, .insufficientCash(required: shortNotional + commission, available: equity)))
-                    return
-                }
-            }
+        let commission = fees.commission(notional: quantity * price)
+        if let reason = refusal(
+            order.side,
+            quantity: quantity,
+            price: price,
+            commission: commission,
+            held: portfolio.position(instrument.symbol).quantity,
+            portfolio: portfolio
+        ) {
+            emit(.rejected(order, reason))
+            return
         }
         let fill = Fill(
             orderID: order.id,

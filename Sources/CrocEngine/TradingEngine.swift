@@ -62,6 +62,40 @@ public struct TradingEngine: Sendable {
         public var weights: [Double]
     }
 
+    /// `processRows`' buffers, kept between calls: sized for `rows` rows of `lanes` lanes.
+    struct RowScratch: Sendable {
+        var laneBuffer: [Int] = []
+        var barBuffer: [Bar] = []
+        var closeBuffer: [(close: Double, volume: Double)] = []
+        var counts: [Int] = []
+        var allLanes: [Int] = []
+        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
+
+        /// Resizes the buffers when the shape changed (their contents are written before read).
+        mutating func size(lanes n: Int, rows block: Int, compact: Bool) {
+            if laneBuffer.count != block * n { laneBuffer = [Int](repeating: 0, count: block * n) }
+            let bars = compact ? 0 : block * n
+            if barBuffer.count != bars {
+                barBuffer = [Bar](repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0), count: bars)
+            }
+            let closes = compact ? block * n : 0
+            if closeBuffer.count != closes { closeBuffer = [(close: Double, volume: Double)](repeating: (0, 0), count: closes) }
+            if counts.count != block { counts = [Int](repeating: 0, count: block) }
+            if allLanes.count != n {
+                allLanes = Array(0..<n)
+                slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
+                slice.lanes.reserveCapacity(n)
+                slice.bars.reserveCapacity(n)
+            }
+        }
+    }
+
+    /// Lanes' places in the portfolio's positions (`positionSlots`).
+    struct PositionSlots: Sendable {
+        var index: [Dictionary<String, Position>.Index?] = []
+        var count = -1
+    }
+
     /// One more instrument of a multi-instrument run: its own simulated
     /// venue and cached position (lane 0 is the engine's `instrument`,
     /// `exchange` and `position`).
@@ -96,6 +130,13 @@ public struct TradingEngine: Sendable {
     /// The lanes whose position is not zero, ascending (what `sliceEquity` sums: about `top`
     /// of a 500-symbol universe, not all 500). Kept by `setLanePosition`.
     private var heldLanes: [Int] = []
+    /// Each lane's place in `portfolio.positions` (nil: not looked up, or never traded), so
+    /// marks and fills at a lane find its position without hashing the symbol; valid while
+    /// `count` is the portfolio's position count (positions are only ever added) and reset
+    /// when the portfolio is replaced (`restore`).
+    private var positionSlots = PositionSlots()
+    /// `processRows`' buffers, reused by the next call.
+    private var rowScratch = RowScratch()
     /// Where `processRows`' touch pass leaves its sum (so its loads are not optimised away).
     private var touchSink: UInt64 = 0
     /// Per-member cursors of the universe being processed (`process(_:range:)` for a universe).
@@ -114,9 +155,10 @@ public struct TradingEngine: Sendable {
     public private(set) var trades: TradeLedger
     /// Every fill, in order.
     public private(set) var fills: [Fill] = []
-    /// Whether fills are kept in `fills` and paired into `trades` (true). An RL environment,
-    /// which reads only the account, turns this off: cash, positions, equity and every fill's
-    /// effect on them are the same either way; only the two records stay empty.
+    /// Whether fills are kept in `fills` and paired into `trades`, and each rebalance's weights
+    /// in `weightHistory` (true). An RL environment, which reads only the account, turns this
+    /// off: cash, positions, equity and every fill's effect on them are the same either way;
+    /// only the three records stay empty.
     public var recordsFills = true
     /// Rejected orders with their reasons, in order.
     public private(set) var rejections: [(order: Order, reason: RejectionReason)] = []
@@ -595,6 +637,49 @@ public struct TradingEngine: Sendable {
         returnEventBuffer(&events)
     }
 
+    /// `executeNow` for a rebalance leg that nobody observes (no records kept, no risk limits,
+    /// a strategy that ignores order events): the venue's checks (`SimulatedExchange.refusal`),
+    /// the fill booked into the portfolio at the lane's place and the lane's position, cash
+    /// and average price updated, exactly as `executeNow` and `handle` do — without an order,
+    /// its events or hashing the symbol. The leg takes the order id its order would have.
+    /// Returns false, booking nothing, when the venue would refuse it (the caller then sends it
+    /// as an order, whose rejection is recorded).
+    private mutating func leanFill(lane k: Int, side: OrderSide, quantity: Quantity, price: Price, bar: Bar, index: Int) -> Bool {
+        let fees = k == 0 ? exchange.fees : extraLanes[k - 1].exchange.fees
+        let commission = fees.commission(notional: quantity * price)
+        let held = lanePosition(k)
+        let refused =
+            k == 0
+            ? exchange.refusal(side, quantity: quantity, price: price, commission: commission, held: held, portfolio: portfolio)
+            : extraLanes[k - 1].exchange.refusal(side, quantity: quantity, price: price, commission: commission, held: held, portfolio: portfolio)
+        guard refused == nil else { return false }
+        let id = OrderID(context.nextOrderID)
+        context.nextOrderID += 1
+        let fill = Fill(
+            orderID: id,
+            symbol: instruments[k].symbol,
+            side: side,
+            quantity: quantity,
+            price: price,
+            commission: commission,
+            timestamp: bar.timestamp,
+            barIndex: index
+        )
+        let p = portfolio.apply(fill, at: positionSlot(k))
+        cash = portfolio.cash
+        if k == 0 {
+            position = p.quantity
+            context.averagePrice = p.averagePrice
+        } else {
+            extraLanes[k - 1].position = p.quantity
+        }
+        setLanePosition(k, p.quantity)
+        context.averagePrices[k] = p.averagePrice
+        context.position = position
+        context.cash = cash
+        return true
+    }
+
     /// Lane `k`'s bar in the current step: the single bar for lane 0 of a single-instrument step,
     /// else the slice's bar of that lane (nil: no bar now).
     @inline(__always)
@@ -652,6 +737,31 @@ public struct TradingEngine: Sendable {
         if was { heldLanes.remove(at: lo) } else { heldLanes.insert(k, at: lo) }
     }
 
+    /// Lane `k`'s place in `portfolio.positions` (nil: never traded), from `positionSlots`
+    /// (looked up once per lane while no position is added).
+    @inline(__always)
+    private mutating func positionSlot(_ k: Int) -> Dictionary<String, Position>.Index? {
+        let count = portfolio.positions.count
+        if positionSlots.count != count {
+            if positionSlots.index.count != instruments.count {
+                positionSlots.index = [Dictionary<String, Position>.Index?](repeating: nil, count: instruments.count)
+            } else {
+                for j in positionSlots.index.indices { positionSlots.index[j] = nil }
+            }
+            positionSlots.count = count
+        }
+        if let i = positionSlots.index[k] { return i }
+        let i = portfolio.positions.index(forKey: instruments[k].symbol)
+        positionSlots.index[k] = i
+        return i
+    }
+
+    /// Marks lane `k`'s position (when it has one) at `price`.
+    @inline(__always)
+    private mutating func markLane(_ k: Int, at price: Price) {
+        if let i = positionSlot(k) { portfolio.mark(at: i, price: price) }
+    }
+
     // MARK: Rebalances
 
     /// Runs the rebalances decided on the previous step at this step's opens.
@@ -705,7 +815,7 @@ public struct TradingEngine: Sendable {
         for k in heldLanes {
             let mark = priceOf(k) ?? closeOf(k)
             value += lanePosition(k) * mark
-            portfolio.mark(instruments[k].symbol, at: mark)
+            markLane(k, at: mark)
         }
         let targetLanes = lanes(of: targets)
         // (A loop, not a closure: a closure calling the engine's methods would copy the engine.)
@@ -717,6 +827,9 @@ public struct TradingEngine: Sendable {
         }
         let order = Rebalance.sequence(targets, equity: value, heldValues: heldValues)
         let fees = exchange.fees
+        // An engine that keeps no records, checks no risk limits and runs a strategy that ignores
+        // order events (an RL environment's) books each leg straight into the ledger (`leanFill`).
+        let lean = !recordsFills && risk == nil && S.self == IdleStrategy.self
         for i in order {
             let target = targets[i]
             guard let k = targetLanes[i], let b = barOf(k), let price = priceOf(k) else { continue }
@@ -730,6 +843,11 @@ public struct TradingEngine: Sendable {
             if side == .buy { q = Rebalance.affordable(buy: q, price: fillPrice, cash: cash, fees: fees, step: step) }
             q = q.magnitude
             guard q.raw != 0 else { continue }
+            let cashBefore = cash
+            if lean && leanFill(lane: k, side: side, quantity: q, price: fillPrice, bar: b, index: index) {
+                value += (lanePosition(k) * price - held * price) + (cash - cashBefore)
+                continue
+            }
             var order = context.makeOrder(symbol: target.symbol, side: side, size: .quantity(q), tag: "rebalance")
             order.createdAt = time
             if risk != nil, let violation = riskCheck(order, close: price, time: time) {
@@ -737,11 +855,11 @@ public struct TradingEngine: Sendable {
                 rejections.append((order, .refused("risk: \(violation)")))
                 continue
             }
-            let cashBefore = cash
             executeNow(order, lane: k, at: fillPrice, bar: b, index: index, &strategy)
             // Revalued exactly: the lane's term and the cash replaced (the sum is the full revaluation).
             value += (lanePosition(k) * price - held * price) + (cash - cashBefore)
         }
+        guard recordsFills else { return }
         var weights = [Double](repeating: 0, count: n)
         let total = value.doubleValue
         if total != 0 {
@@ -859,6 +977,7 @@ public struct TradingEngine: Sendable {
     }
 
     @_specialize(where S == AllocatorStrategy)
+    @_specialize(where S == IdleStrategy)
     private mutating func processRows<S: Strategy>(_ universe: Universe, _ range: Range<Int>, _ strategy: inout S) {
         let n = universe.count
         var cursor = universeCursor
@@ -873,18 +992,28 @@ public struct TradingEngine: Sendable {
         // wide file's are) gathers only closes and volumes (`closeBuffer`), 16 bytes a bar instead of 48: the
         // block's scratch then stays in cache, and each slice's bars are built from it in place.
         let compact = Self.sharesPriceColumns(universe)
-        // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]).
-        var laneBuffer = [Int](repeating: 0, count: block * n)
-        var barBuffer = [Bar](
-            repeating: Bar(timestamp: Timestamp(nanoseconds: 0), open: 0, high: 0, low: 0, close: 0, volume: 0),
-            count: compact ? 0 : block * n
-        )
-        var closeBuffer = [(close: Double, volume: Double)](repeating: (0, 0), count: compact ? block * n : 0)
-        var counts = [Int](repeating: 0, count: block)
-        let allLanes = Array(0..<n)
-        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
-        slice.lanes.reserveCapacity(n)
-        slice.bars.reserveCapacity(n)
+        // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]). Kept by
+        // the engine between calls (an RL environment processes one row per step).
+        var scratch = rowScratch
+        rowScratch = RowScratch()
+        scratch.size(lanes: n, rows: block, compact: compact)
+        var laneBuffer = scratch.laneBuffer
+        var barBuffer = scratch.barBuffer
+        var closeBuffer = scratch.closeBuffer
+        var counts = scratch.counts
+        let allLanes = scratch.allLanes
+        var slice = scratch.slice
+        scratch = RowScratch()  // the buffers' only references are the locals now (no copy on write)
+        defer {
+            rowScratch = RowScratch(
+                laneBuffer: laneBuffer,
+                barBuffer: barBuffer,
+                closeBuffer: closeBuffer,
+                counts: counts,
+                allLanes: allLanes,
+                slice: slice
+            )
+        }
         var t0 = range.lowerBound
         while t0 < range.upperBound {
             let t1 = min(t0 + block, range.upperBound)
@@ -1305,6 +1434,7 @@ public struct TradingEngine: Sendable {
             context.averagePrices[k] = p.averagePrice
         }
         portfolio = Portfolio(cash: cash, holding: holding)
+        positionSlots = PositionSlots()
         self.cash = cash
         context.position = position
         context.averagePrice = context.averagePrices[0]
@@ -1330,6 +1460,7 @@ public struct TradingEngine: Sendable {
 
     /// Hands the strategy's commands to the execution client. `bar` and `close` are lane 0's in
     /// a single-instrument step; in a slice step (`slice` given) each lane's come from the slice.
+    @_specialize(where S == IdleStrategy)
     private mutating func execute<S: Strategy>(commands bar: Bar, index: Int, close: Price, slice: MarketSlice? = nil, _ strategy: inout S) {
         // The commands move out and the context gets the spare buffer (orders placed from
         // onOrderEvent land there): no array is copied or allocated per order.
@@ -1343,7 +1474,7 @@ public struct TradingEngine: Sendable {
         if slice == nil {
             portfolio.mark(instrument.symbol, at: close)
         } else {
-            for k in instruments.indices where lanePosition(k).raw != 0 { portfolio.mark(instruments[k].symbol, at: context.closes[k]) }
+            for k in heldLanes { markLane(k, at: context.closes[k]) }
         }
         if risk != nil {
             commands.removeAll { command in

@@ -421,3 +421,59 @@ func universeRowsMatchSlices() throws {
     #expect(bySlice.portfolio == inPieces.portfolio)
     #expect(!bySlice.fills.isEmpty && bySlice.fills.contains { $0.symbol == "B" } && bySlice.fills.contains { $0.symbol == "C" })
 }
+
+@Test("an engine keeping no records books a rebalance's legs as the recording engine does: account, equity, positions and order ids")
+func unrecordedRebalancesMatchRecorded() throws {
+    // Members that list late, end early and skip rows: positions appear one after another
+    // (the lanes' places in the portfolio change as they do), and some rows leave a symbol out.
+    let rows = 60
+    func member(_ symbol: String, _ present: (Int) -> Bool, base: Double) throws -> BarSeries {
+        let all = bars((0..<rows).map { base + Double(($0 * 7 + symbol.count * 3) % 13) * 0.37 })
+        return try BarSeries(symbol: symbol, bars: (0..<rows).filter(present).map { all[$0] })
+    }
+    let universe = try Universe(members: [
+        try member("A", { _ in true }, base: 50),
+        try member("BB", { $0 >= 9 && $0 < 40 }, base: 20),
+        try member("CCC", { $0 >= 20 && $0 % 6 != 2 }, base: 80),
+        try member("D", { $0 < 30 || $0 % 4 == 0 }, base: 10),
+    ])
+    func engine(recording: Bool) -> TradingEngine {
+        var e = TradingEngine(
+            instruments: universe.symbols.map { Instrument(symbol: $0, pricePrecision: 2, quantityStep: FixedPoint("0.0001")!) },
+            strategy: IdleStrategy(),
+            fees: FeeModel(commissionRate: FixedPoint("0.002")!, slippageBps: FixedPoint(10)),
+            cash: FixedPoint(10_000)
+        )
+        e.recordsFills = recording
+        return e
+    }
+    var recorded = engine(recording: true)
+    var lean = engine(recording: false)
+    var state: UInt64 = 4
+    func uniform() -> Double {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(state >> 11) / 9_007_199_254_740_992
+    }
+    for t in 0..<rows {
+        recorded.process(universe, range: t..<(t + 1))
+        lean.process(universe, range: t..<(t + 1))
+        // Random long-only weights summing to at most 0.98, some zero (positions closed).
+        var w = (0..<4).map { _ in uniform() < 0.25 ? 0 : uniform() }
+        let total = w.reduce(0, +)
+        if total > 0 { w = w.map { $0 / total * 0.98 } }
+        recorded.act { context in _ = try? context.rebalance(weights: w) }
+        lean.act { context in _ = try? context.rebalance(weights: w) }
+        #expect(lean.portfolio == recorded.portfolio, "row \(t)")
+    }
+    #expect(recorded.fills.count > 80 && recorded.fills.contains { $0.symbol == "CCC" })
+    #expect(lean.fills.isEmpty && lean.trades.closed.isEmpty && lean.weightHistory.isEmpty)
+    #expect(lean.portfolio.fillCount == recorded.fills.count)
+    #expect(lean.equityCurve == recorded.equityCurve)
+    #expect(lean.rejections.count == recorded.rejections.count)
+    for symbol in universe.symbols { #expect(lean.position(of: symbol) == recorded.position(of: symbol)) }
+    // The legs took the order ids their orders would have: the next order's id is the same.
+    var next: [OrderID] = []
+    recorded.act { next.append($0.buy(.quantity(FixedPoint(1)))) }
+    lean.act { next.append($0.buy(.quantity(FixedPoint(1)))) }
+    #expect(next.count == 2 && next[0] == next[1])
+}

@@ -58,6 +58,31 @@ public struct Portfolio: Sendable, Hashable, Codable {
         }
     }
 
+    /// `apply(_:)` for a fill of the position at `index` of `positions` (its place, found
+    /// before: no hashing), or of a symbol not held before when `index` is nil (its position is
+    /// added). Returns the position after the fill.
+    /// - Precondition: `index`, when given, is the fill's symbol's place in `positions`, taken
+    ///   since the last position was added.
+    @discardableResult
+    package mutating func apply(_ fill: Fill, at index: Dictionary<String, Position>.Index?) -> Position {
+        guard let i = index else {
+            apply(fill)
+            return position(fill.symbol)
+        }
+        let notional = fill.notional
+        cash += fill.side == .buy ? -notional : notional
+        cash -= fill.commission
+        totalCommission += fill.commission
+        fillCount += 1
+        Self.apply(fill, to: &positions.values[i])
+        return positions.values[i]
+    }
+
+    /// `mark(_:at:)` for the position at `index` of `positions` (its place, found before).
+    package mutating func mark(at index: Dictionary<String, Position>.Index, price: Price) {
+        positions.values[index].markPrice = price
+    }
+
     private static func apply(_ fill: Fill, to p: inout Position) {
         p.apply(fill)
         if p.markPrice.isZero { p.markPrice = fill.price }

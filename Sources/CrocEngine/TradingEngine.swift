@@ -645,8 +645,7 @@ public struct TradingEngine: Sendable {
     /// Returns false, booking nothing, when the venue would refuse it (the caller then sends it
     /// as an order, whose rejection is recorded).
     private mutating func leanFill(lane k: Int, side: OrderSide, quantity: Quantity, price: Price, bar: Bar, index: Int) -> Bool {
-        let fees = k == 0 ? exchange.fees : extraLanes[k - 1].exchange.fees
-        let commission = fees.commission(notional: quantity * price)
+        let commission = (k == 0 ? exchange.fees : extraLanes[k - 1].exchange.fees).commission(notional: quantity * price)
         let held = lanePosition(k)
         let refused =
             k == 0

@@ -58,7 +58,25 @@ public enum Rebalance {
         precondition(heldValues.count == targets.count, "one held value per target")
         let value = equity.doubleValue
         let keys = targets.indices.map { targets[$0].weight * value - heldValues[$0].doubleValue }
-        return targets.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+        guard targets.count <= 32 else { return targets.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 } }
+        // A few dozen targets (a rebalance of a portfolio's holdings): insertion, which moves a
+        // position only past larger keys, so equal keys keep their order (stable, as above).
+        var order = Array(targets.indices)
+        keys.withUnsafeBufferPointer { keys in
+            order.withUnsafeMutableBufferPointer { order in
+                for i in order.indices.dropFirst() {
+                    let p = order[i]
+                    let key = keys[p]
+                    var j = i
+                    while j > 0 && keys[order[j - 1]] > key {
+                        order[j] = order[j - 1]
+                        j -= 1
+                    }
+                    order[j] = p
+                }
+            }
+        }
+        return order
     }
 
     /// The signed quantity (positive: buy) that brings `position` to

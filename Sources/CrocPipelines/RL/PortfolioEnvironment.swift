@@ -56,8 +56,9 @@ public struct PortfolioEnvironment: Environment {
     public let featureCount: Int
     /// The instruments, one per symbol (the config's quantity step).
     public let instruments: [Instrument]
-    /// Per symbol, its features at each union row, row-major (`[t * F + f]`), NaN as 0.
-    let rows: [[Double]]
+    /// Every symbol's features at each union row, one array (`[(s * T + t) * F + f]`, T the
+    /// rows; an observation copies a symbol's window in one run), NaN as 0.
+    let rows: [Double]
     let firstValid: Int
     var engine: TradingEngine
     var rng = SplitMix64(seed: 0)
@@ -82,13 +83,13 @@ public struct PortfolioEnvironment: Environment {
         let t = universe.timestamps.count
         let n = universe.count
         let f = pipeline.width
-        var rows = [[Double]](repeating: [Double](repeating: 0, count: t * f), count: n)
+        var rows = [Double](repeating: 0, count: n * t * f)
         panel.values.withUnsafeBufferPointer { v in
             for s in 0..<n {
                 for r in 0..<t {
                     for c in 0..<f {
                         let x = v[(c * t + r) * n + s]
-                        rows[s][r * f + c] = x.isFinite ? x : 0
+                        rows[(s * t + r) * f + c] = x.isFinite ? x : 0
                     }
                 }
             }
@@ -221,9 +222,10 @@ public struct PortfolioEnvironment: Environment {
         let block = w * f
         let n = symbolCount
         let start = (row - w + 1) * f
+        let perSymbol = universe.timestamps.count * f
         return [Double](unsafeUninitializedCapacity: n * block + n + 1) { buf, count in
-            for s in 0..<n {
-                rows[s].withUnsafeBufferPointer { r in (buf.baseAddress! + s * block).update(from: r.baseAddress! + start, count: block) }
+            rows.withUnsafeBufferPointer { r in
+                for s in 0..<n { (buf.baseAddress! + s * block).update(from: r.baseAddress! + s * perSymbol + start, count: block) }
             }
             for k in 0...n { buf[n * block + k] = weightsNow[k] }
             count = n * block + n + 1

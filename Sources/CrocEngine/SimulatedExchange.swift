@@ -137,7 +137,7 @@ public struct SimulatedExchange: Sendable {
         }
     }
 
-    /// Why a fill of `quantity` at `price` (commission `commission`) is refused now, or nil when
+    /// Why a fill of `quantity` at `price` (`notional` their product, `commission` its fee) is refused now, or nil when
     /// the account affords it: a buy needs cash ≥ notional + commission (buying back a short
     /// releases no cash); a sell beyond `held`, the position before it, opens a short, which
     /// needs `allowShort` and equity ≥ the short's notional + commission (shorts are fully
@@ -146,11 +146,11 @@ public struct SimulatedExchange: Sendable {
         _ side: OrderSide,
         quantity: Quantity,
         price: Price,
+        notional: Money,
         commission: Money,
         held: @autoclosure () -> Quantity,
         portfolio: Portfolio
     ) -> RejectionReason? {
-        let notional = quantity * price
         let cash = portfolio.cash
         if side == .buy {
             let required = notional + commission
@@ -180,11 +180,13 @@ public struct SimulatedExchange: Sendable {
                 return
             }
         }
-        let commission = fees.commission(notional: quantity * price)
+        let notional = quantity * price
+        let commission = fees.commission(notional: notional)
         if let reason = refusal(
             order.side,
             quantity: quantity,
             price: price,
+            notional: notional,
             commission: commission,
             held: portfolio.position(instrument.symbol).quantity,
             portfolio: portfolio

@@ -62,6 +62,16 @@ public struct TradingEngine: Sendable {
         public var weights: [Double]
     }
 
+    /// `executeRebalance`'s buffers: each lane's index in the step's slice, each target's lane
+    /// and held value, the orders' sequence and its keys.
+    struct RebalanceScratch: Sendable {
+        var slot: [Int32] = []
+        var lanes: [Int?] = []
+        var held: [Money] = []
+        var order: [Int] = []
+        var keys: [Double] = []
+    }
+
     /// `processRows`' buffers, kept between calls: sized for `rows` rows of `lanes` lanes.
     struct RowScratch: Sendable {
         var laneBuffer: [Int] = []
@@ -137,6 +147,8 @@ public struct TradingEngine: Sendable {
     private var positionSlots = PositionSlots()
     /// `processRows`' buffers, reused by the next call.
     private var rowScratch = RowScratch()
+    /// `executeRebalance`'s buffers, reused by the next rebalance.
+    private var rebalanceScratch = RebalanceScratch()
     /// Where `processRows`' touch pass leaves its sum (so its loads are not optimised away).
     private var touchSink: UInt64 = 0
     /// Per-member cursors of the universe being processed (`process(_:range:)` for a universe).
@@ -645,12 +657,20 @@ public struct TradingEngine: Sendable {
     /// Returns false, booking nothing, when the venue would refuse it (the caller then sends it
     /// as an order, whose rejection is recorded).
     private mutating func leanFill(lane k: Int, side: OrderSide, quantity: Quantity, price: Price, bar: Bar, index: Int) -> Bool {
-        let commission = (k == 0 ? exchange.fees : extraLanes[k - 1].exchange.fees).commission(notional: quantity * price)
+        // Every lane's venue has lane 0's costs and short rule (one set per engine): asked of
+        // lane 0's, so no lane's venue is copied out of its array.
+        let notional = quantity * price
+        let commission = exchange.fees.commission(notional: notional)
         let held = lanePosition(k)
-        let refused =
-            k == 0
-            ? exchange.refusal(side, quantity: quantity, price: price, commission: commission, held: held, portfolio: portfolio)
-            : extraLanes[k - 1].exchange.refusal(side, quantity: quantity, price: price, commission: commission, held: held, portfolio: portfolio)
+        let refused = exchange.refusal(
+            side,
+            quantity: quantity,
+            price: price,
+            notional: notional,
+            commission: commission,
+            held: held,
+            portfolio: portfolio
+        )
         guard refused == nil else { return false }
         let id = OrderID(context.nextOrderID)
         context.nextOrderID += 1
@@ -664,7 +684,7 @@ public struct TradingEngine: Sendable {
             timestamp: bar.timestamp,
             barIndex: index
         )
-        let p = portfolio.apply(fill, at: positionSlot(k))
+        let p = portfolio.apply(fill, notional: notional, at: positionSlot(k))
         cash = portfolio.cash
         if k == 0 {
             position = p.quantity
@@ -766,9 +786,12 @@ public struct TradingEngine: Sendable {
     /// Runs the rebalances decided on the previous step at this step's opens.
     @inline(never)
     private mutating func executePendingRebalances<S: Strategy>(index: Int, slice: MarketSlice?, bar: Bar?, _ strategy: inout S) {
-        let pending = pendingRebalances
-        pendingRebalances.removeAll()
+        // The list moves out and comes back emptied (its storage kept for the next slice's).
+        var pending: [[Rebalance.Target]] = []
+        swap(&pending, &pendingRebalances)
         for targets in pending { executeRebalance(targets, index: index, slice: slice, bar: bar, atOpen: true, &strategy) }
+        pending.removeAll(keepingCapacity: true)
+        if pendingRebalances.isEmpty { pendingRebalances = pending }
     }
 
     /// Executes one rebalance at the step's opens or closes, by `Rebalance`'s rules: the
@@ -784,18 +807,24 @@ public struct TradingEngine: Sendable {
         _ strategy: inout S
     ) {
         let n = instruments.count
+        // Buffers kept by the engine between rebalances (an RL environment rebalances every step).
+        var scratch = rebalanceScratch
+        rebalanceScratch = RebalanceScratch()
+        defer { rebalanceScratch = scratch }
         // Each lane's bar in the step (its index in the slice; -1: none), found in one pass over
         // the slice's ascending lanes. Prices are read only for the lanes a rebalance touches
         // (the held ones and the targets: a few dozen of a 500-symbol universe).
-        let slot: [Int32] = {
-            var slot = [Int32](repeating: -1, count: n)
-            if let slice {
-                for (j, k) in slice.lanes.enumerated() where k >= 0 && k < n { slot[k] = Int32(truncatingIfNeeded: j) }
-            } else if bar != nil {
-                slot[0] = 0
-            }
-            return slot
-        }()
+        if scratch.slot.count != n {
+            scratch.slot = [Int32](repeating: -1, count: n)
+        } else {
+            scratch.slot.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        }
+        if let slice {
+            for (j, k) in slice.lanes.enumerated() where k >= 0 && k < n { scratch.slot[k] = Int32(truncatingIfNeeded: j) }
+        } else if bar != nil {
+            scratch.slot[0] = 0
+        }
+        let slot = scratch.slot
         let instruments = self.instruments
         let sliceBars = slice?.bars ?? []
         let single = slice == nil ? bar : nil
@@ -816,15 +845,19 @@ public struct TradingEngine: Sendable {
             value += lanePosition(k) * mark
             markLane(k, at: mark)
         }
-        let targetLanes = lanes(of: targets)
+        lanes(of: targets, into: &scratch.lanes)
+        let targetLanes = scratch.lanes
         // (A loop, not a closure: a closure calling the engine's methods would copy the engine.)
-        var heldValues = [Money](repeating: .zero, count: targets.count)
-        for (i, lane) in targetLanes.enumerated() {
-            guard let k = lane else { continue }
-            let q = lanePosition(k)
-            if q.raw != 0 { heldValues[i] = q * (priceOf(k) ?? closeOf(k)) }
+        scratch.held.removeAll(keepingCapacity: true)
+        for lane in targetLanes {
+            if let k = lane, lanePosition(k).raw != 0 {
+                scratch.held.append(lanePosition(k) * (priceOf(k) ?? closeOf(k)))
+            } else {
+                scratch.held.append(.zero)
+            }
         }
-        let order = Rebalance.sequence(targets, equity: value, heldValues: heldValues)
+        Rebalance.sequence(targets, equity: value, heldValues: scratch.held, into: &scratch.order, keys: &scratch.keys)
+        let order = scratch.order
         let fees = exchange.fees
         // An engine that keeps no records, checks no risk limits and runs a strategy that ignores
         // order events (an RL environment's) books each leg straight into the ledger (`leanFill`).
@@ -844,7 +877,8 @@ public struct TradingEngine: Sendable {
             guard q.raw != 0 else { continue }
             let cashBefore = cash
             if lean && leanFill(lane: k, side: side, quantity: q, price: fillPrice, bar: b, index: index) {
-                value += (lanePosition(k) * price - held * price) + (cash - cashBefore)
+                // `held × price` is this target's held value, computed above at the same price.
+                value += (lanePosition(k) * price - scratch.held[i]) + (cash - cashBefore)
                 continue
             }
             var order = context.makeOrder(symbol: target.symbol, side: side, size: .quantity(q), tag: "rebalance")
@@ -917,6 +951,13 @@ public struct TradingEngine: Sendable {
     /// of that order the symbol table answers.
     private func lanes(of targets: [Rebalance.Target]) -> [Int?] {
         var out: [Int?] = []
+        lanes(of: targets, into: &out)
+        return out
+    }
+
+    /// `lanes(of:)` into `out` (emptied first; its storage reused).
+    private func lanes(of targets: [Rebalance.Target], into out: inout [Int?]) {
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(targets.count)
         var next = 0
         var inOrder = true
@@ -933,7 +974,6 @@ public struct TradingEngine: Sendable {
             }
             out.append(laneOfSymbol[t.symbol])
         }
-        return out
     }
 
     /// Lane `k`'s last close (lane 0 of a single-instrument run: the last bar's).
@@ -962,7 +1002,11 @@ public struct TradingEngine: Sendable {
     /// order from 0 across calls.
     /// - Precondition: the universe's symbols are this engine's instruments', in lane order.
     public mutating func process(_ universe: Universe, range: Range<Int>) {
-        precondition(universe.symbols == instruments.map(\.symbol), "the universe's symbols must be the engine's instruments, in order")
+        precondition(
+            universe.members.count == instruments.count
+                && universe.members.withUnsafeBufferPointer { m in instruments.indices.allSatisfy { m[$0].symbol == instruments[$0].symbol } },
+            "the universe's symbols must be the engine's instruments, in order"
+        )
         precondition(range.lowerBound >= 0 && range.upperBound <= universe.timestamps.count, "rows outside the universe")
         guard !range.isEmpty else { return }
         if universeCursor.count != universe.count {

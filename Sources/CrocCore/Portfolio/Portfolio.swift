@@ -63,18 +63,19 @@ public struct Portfolio: Sendable, Hashable, Codable {
     /// added). Returns the position after the fill.
     /// - Precondition: `index`, when given, is the fill's symbol's place in `positions`, taken
     ///   since the last position was added.
+    /// `notional` is the fill's `quantity × price`, computed once by the caller.
     @discardableResult
-    package mutating func apply(_ fill: Fill, at index: Dictionary<String, Position>.Index?) -> Position {
+    package mutating func apply(_ fill: Fill, notional: Money, at index: Dictionary<String, Position>.Index?) -> Position {
         guard let i = index else {
             apply(fill)
             return position(fill.symbol)
         }
-        let notional = fill.notional
         cash += fill.side == .buy ? -notional : notional
         cash -= fill.commission
         totalCommission += fill.commission
         fillCount += 1
-        Self.apply(fill, to: &positions.values[i])
+        positions.values[i].apply(fill, notional: notional)
+        if positions.values[i].markPrice.isZero { positions.values[i].markPrice = fill.price }
         return positions.values[i]
     }
 

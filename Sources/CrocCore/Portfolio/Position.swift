@@ -32,12 +32,15 @@ public struct Position: Sendable, Hashable, Codable {
     }
 
     /// Applies a fill: increases update the average price, reductions realise PnL.
-    public mutating func apply(_ fill: Fill) {
+    public mutating func apply(_ fill: Fill) { apply(fill, notional: fill.notional) }
+
+    /// `apply(_:)` with the fill's notional (`quantity × price`) computed once by the caller.
+    package mutating func apply(_ fill: Fill, notional: Money) {
         let q = fill.signedQuantity
         if quantity.raw == 0 || quantity.signum == q.signum {
             // Increase: new average = (|q0|·avg + |q|·p) / |q0 + q|.
             let total = (quantity + q).magnitude
-            let cost = quantity.magnitude * averagePrice + q.magnitude * fill.price
+            let cost = (quantity.raw == 0 ? .zero : quantity.magnitude * averagePrice) + notional
             averagePrice = cost.divided(by: total) ?? fill.price
             quantity += q
         } else {

@@ -55,13 +55,28 @@ public enum Rebalance {
     /// target's symbol given in the same order (`heldValues[i]` for `targets[i]`): no lookup
     /// by symbol, for an engine that already knows each target's lane.
     public static func sequence(_ targets: [Target], equity: Money, heldValues: [Money]) -> [Int] {
+        var order: [Int] = []
+        var keys: [Double] = []
+        sequence(targets, equity: equity, heldValues: heldValues, into: &order, keys: &keys)
+        return order
+    }
+
+    /// `sequence(_:equity:heldValues:)` into `order`, with `keys` as scratch (both emptied
+    /// first; their storage reused: an engine rebalancing every step allocates nothing here).
+    package static func sequence(_ targets: [Target], equity: Money, heldValues: [Money], into order: inout [Int], keys: inout [Double]) {
         precondition(heldValues.count == targets.count, "one held value per target")
         let value = equity.doubleValue
-        let keys = targets.indices.map { targets[$0].weight * value - heldValues[$0].doubleValue }
-        guard targets.count <= 32 else { return targets.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 } }
+        keys.removeAll(keepingCapacity: true)
+        for i in targets.indices { keys.append(targets[i].weight * value - heldValues[i].doubleValue) }
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: targets.indices)
+        guard targets.count <= 32 else {
+            let keys = keys
+            order.sort { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+            return
+        }
         // A few dozen targets (a rebalance of a portfolio's holdings): insertion, which moves a
         // position only past larger keys, so equal keys keep their order (stable, as above).
-        var order = Array(targets.indices)
         keys.withUnsafeBufferPointer { keys in
             order.withUnsafeMutableBufferPointer { order in
                 for i in order.indices.dropFirst() {
@@ -76,7 +91,6 @@ public enum Rebalance {
                 }
             }
         }
-        return order
     }
 
     /// The signed quantity (positive: buy) that brings `position` to

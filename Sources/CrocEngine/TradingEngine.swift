@@ -726,6 +726,31 @@ public struct TradingEngine: Sendable {
         return equity
     }
 
+    /// `quantity × price` for a price of a lane (rounded to the lanes' shared precision): one
+    /// 64-bit product where `*` takes its 128-bit path for fractional quantities — the same
+    /// result (`multiplied(byPrice:unit:)`); `*` for other prices and precisions.
+    /// (Static, with the precision as an argument: a method on `self` called from the generic
+    /// rebalance copied the whole engine per call.)
+    @inline(__always)
+    private static func value(_ quantity: Quantity, at price: Price, precision: Int?) -> Money {
+        switch precision {
+        case 2: return quantity.multiplied(byPrice: price, unit: 1_000_000)
+        case 4: return quantity.multiplied(byPrice: price, unit: 10_000)
+        case 5: return quantity.multiplied(byPrice: price, unit: 1_000)
+        case 6: return quantity.multiplied(byPrice: price, unit: 100)
+        default: return quantity * price
+        }
+    }
+
+    /// Lane `k`'s position valued at its last close (`position(lane:) × lastClose(lane:)`, the
+    /// same product), or nil when flat or before its first close.
+    /// - Precondition: `k` is a lane of this run.
+    public func positionValue(lane k: Int) -> Money? {
+        let q = position(lane: k)
+        guard q.raw != 0, let close = lastClose(lane: k) else { return nil }
+        return Self.value(q, at: close, precision: sharedPricePrecision)
+    }
+
     /// Calls `body` with the raw unit of prices at `precision` decimals (2, 4, 5, 6 or 8), as a
     /// constant in each case so that the divisions by it in `body` are multiplications; false,
     /// without calling it, for other precisions or none.
@@ -837,12 +862,13 @@ public struct TradingEngine: Sendable {
             barOf(k).map { instruments[k].price(atOpen ? $0.open : $0.close) }
         }
         let time = slice?.time ?? bar?.timestamp ?? Timestamp(nanoseconds: 0)
+        let precision = sharedPricePrecision
         // The account valued with each held lane at its price now, or its last close when it
         // has no bar now (a flat lane adds nothing).
         var value = cash
         for k in heldLanes {
             let mark = priceOf(k) ?? closeOf(k)
-            value += lanePosition(k) * mark
+            value += Self.value(lanePosition(k), at: mark, precision: precision)
             markLane(k, at: mark)
         }
         lanes(of: targets, into: &scratch.lanes)
@@ -851,7 +877,7 @@ public struct TradingEngine: Sendable {
         scratch.held.removeAll(keepingCapacity: true)
         for lane in targetLanes {
             if let k = lane, lanePosition(k).raw != 0 {
-                scratch.held.append(lanePosition(k) * (priceOf(k) ?? closeOf(k)))
+                scratch.held.append(Self.value(lanePosition(k), at: priceOf(k) ?? closeOf(k), precision: precision))
             } else {
                 scratch.held.append(.zero)
             }
@@ -878,7 +904,7 @@ public struct TradingEngine: Sendable {
             let cashBefore = cash
             if lean && leanFill(lane: k, side: side, quantity: q, price: fillPrice, bar: b, index: index) {
                 // `held × price` is this target's held value, computed above at the same price.
-                value += (lanePosition(k) * price - scratch.held[i]) + (cash - cashBefore)
+                value += (Self.value(lanePosition(k), at: price, precision: precision) - scratch.held[i]) + (cash - cashBefore)
                 continue
             }
             var order = context.makeOrder(symbol: target.symbol, side: side, size: .quantity(q), tag: "rebalance")

@@ -471,6 +471,20 @@ func unrecordedRebalancesMatchRecorded() throws {
     #expect(lean.equityCurve == recorded.equityCurve)
     #expect(lean.rejections.count == recorded.rejections.count)
     for symbol in universe.symbols { #expect(lean.position(of: symbol) == recorded.position(of: symbol)) }
+    // A lane's value is its (fractional) position times its last close, the same product; nil when flat.
+    var flat = 0
+    for k in 0..<universe.count {
+        let q = lean.position(lane: k)
+        if q.isZero {
+            flat += 1
+            #expect(lean.positionValue(lane: k) == nil)
+        } else {
+            #expect(q.raw % FixedPoint.scale != 0)
+            let close = try #require(lean.lastClose(lane: k))
+            #expect(lean.positionValue(lane: k) == q * close)
+        }
+    }
+    #expect(flat < universe.count)
     // The legs took the order ids their orders would have: the next order's id is the same.
     var next: [OrderID] = []
     recorded.act { next.append($0.buy(.quantity(FixedPoint(1)))) }

@@ -201,9 +201,8 @@ public struct PortfolioEnvironment: Environment {
         let equity = max(1e-9, lastEquity)
         var invested = 0.0
         for k in 0..<n {
-            let q = engine.position(lane: k)
-            if q.raw != 0, let c = engine.lastClose(lane: k) {
-                weightsNow[k] = (q * c).doubleValue / equity
+            if let v = engine.positionValue(lane: k) {
+                weightsNow[k] = v.doubleValue / equity
                 invested += weightsNow[k]
             } else {
                 weightsNow[k] = 0

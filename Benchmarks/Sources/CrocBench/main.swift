@@ -45,17 +45,18 @@ import Glibc
 import Darwin
 #endif
 
-func peakRSSBytes() -> Int {
+/// This process's resource usage so far (getrusage).
+func selfUsage() -> rusage {
     var usage = rusage()
-    #if os(Linux)
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    #else
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    #endif
+    return usage
+}
+
+func peakRSSBytes() -> Int {
     #if os(Linux)
-    return Int(usage.ru_maxrss) * 1024
+    return Int(selfUsage().ru_maxrss) * 1024  // KiB on Linux
     #else
-    return Int(usage.ru_maxrss)
+    return Int(selfUsage().ru_maxrss)  // bytes on macOS
     #endif
 }
 
@@ -498,11 +499,7 @@ if which == "portfolio" || which == "all" { try benchPortfolio() }
 if which == "universe-load" {
     let path = "/tmp/crocbench_universe_500.csv"
     // The first load is what a command pays (fresh memory: page faults); the best of 10 after it reuses the heap.
-    func minorFaults() -> Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_minflt
-    }
+    func minorFaults() -> Int { selfUsage().ru_minflt }
     let faults0 = minorFaults()
     let t0 = ContinuousClock.now
     let cells = try UniverseLoader.load(path: path).members.reduce(0) { $0 + $1.count }

@@ -27,8 +27,16 @@ public enum ByteText {
         }
         // At most 1 + 27 + 1 + 9 bytes, written on the stack and appended at once (one capacity
         // and uniqueness check per field, not per digit).
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
-            let n = writeFixed(x, decimals: decimals, to: buffer.baseAddress!)
+        append(capacity: 48, to: &out) { writeFixed(x, decimals: decimals, to: $0) }
+    }
+
+    /// Writes one field with `write` (given room for `capacity` bytes on the stack; it returns
+    /// how many it wrote) and appends them to `out` at once: one capacity and uniqueness check
+    /// per field, not per byte.
+    @inline(__always)
+    static func append(capacity: Int, to out: inout [UInt8], _ write: (UnsafeMutablePointer<UInt8>) -> Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            let n = write(buffer.baseAddress!)
             out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: n))
         }
     }
@@ -165,10 +173,7 @@ public enum ByteText {
             out.append(UInt8(ascii: "0") &+ UInt8(v))
             return
         }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            let n = writeUnsigned(v, to: buffer.baseAddress!)
-            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: n))
-        }
+        append(capacity: 20, to: &out) { writeUnsigned(v, to: $0) }
     }
 
     /// Appends a signed integer in decimal.
@@ -179,8 +184,7 @@ public enum ByteText {
 
     /// Appends `v` as `FixedPoint.description` writes it: the decimals it has, trailing zeros trimmed.
     public static func appendFixedPoint(_ v: FixedPoint, to out: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
-            let p = buffer.baseAddress!
+        append(capacity: 48, to: &out) { p in
             var n = 0
             if v.raw < 0 {
                 p[0] = UInt8(ascii: "-")
@@ -199,17 +203,14 @@ public enum ByteText {
                 p[n] = UInt8(ascii: ".")
                 n += 1 + writePadded(frac, width: width, to: p + n + 1)
             }
-            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+            return n
         }
     }
 
     /// Appends `v` with at least `width` digits (leading zeros).
     @inline(__always)
     public static func appendPadded(_ v: UInt64, width: Int, to out: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(20, width)) { buffer in
-            let n = writePadded(v, width: width, to: buffer.baseAddress!)
-            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: n))
-        }
+        append(capacity: max(20, width), to: &out) { writePadded(v, width: width, to: $0) }
     }
 
     /// The date part (`YYYY-MM-DD`) of the last time written with it: a file of many rows a day
@@ -254,10 +255,10 @@ public enum ByteText {
             cache.days = days
         }
         let rem = t.nanoseconds - days * Timestamp.nanosecondsPerDay
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
-            let p = buffer.baseAddress!
-            var n = cache.length
-            withUnsafeBytes(of: cache.bytes) { date in p.update(from: date.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n) }
+        let date = cache
+        append(capacity: 48, to: &out) { p in
+            var n = date.length
+            withUnsafeBytes(of: date.bytes) { bytes in p.update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n) }
             @inline(__always) func two(_ v: UInt64, after separator: UInt8) {
                 p[n] = separator
                 p[n + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v / 10 % 10)
@@ -278,7 +279,7 @@ public enum ByteText {
                     n += writePadded(nanos, width: 9, to: p + n)
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+            return n
         }
     }
 

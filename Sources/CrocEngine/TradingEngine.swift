@@ -887,7 +887,7 @@ public struct TradingEngine: Sendable {
         let fees = exchange.fees
         // An engine that keeps no records, checks no risk limits and runs a strategy that ignores
         // order events (an RL environment's) books each leg straight into the ledger (`leanFill`).
-        let lean = !recordsFills && risk == nil && S.self == IdleStrategy.self
+        let lean = !recordsFills && risk == nil && routing == .simulated && S.self == IdleStrategy.self
         for i in order {
             let target = targets[i]
             guard let k = targetLanes[i], let b = barOf(k), let price = priceOf(k) else { continue }

@@ -653,14 +653,22 @@ public struct TradingEngine: Sendable {
     /// a strategy that ignores order events): the venue's checks (`SimulatedExchange.refusal`),
     /// the fill booked into the portfolio at the lane's place and the lane's position, cash
     /// and average price updated, exactly as `executeNow` and `handle` do — without an order,
-    /// its events or hashing the symbol. The leg takes the order id its order would have.
+    /// its events or hashing the symbol. The leg takes the order id its order would have;
+    /// `notional` and `commission` are the leg's (`quantity × price` and its fee).
     /// Returns false, booking nothing, when the venue would refuse it (the caller then sends it
     /// as an order, whose rejection is recorded).
-    private mutating func leanFill(lane k: Int, side: OrderSide, quantity: Quantity, price: Price, bar: Bar, index: Int) -> Bool {
+    private mutating func leanFill(
+        lane k: Int,
+        side: OrderSide,
+        quantity: Quantity,
+        price: Price,
+        notional: Money,
+        commission: Money,
+        bar: Bar,
+        index: Int
+    ) -> Bool {
         // Every lane's venue has lane 0's costs and short rule (one set per engine): asked of
         // lane 0's, so no lane's venue is copied out of its array.
-        let notional = quantity * price
-        let commission = exchange.fees.commission(notional: notional)
         let held = lanePosition(k)
         let refused = exchange.refusal(
             side,
@@ -889,25 +897,34 @@ public struct TradingEngine: Sendable {
         // order events (an RL environment's) books each leg straight into the ledger (`leanFill`).
         let lean = !recordsFills && risk == nil && routing == .simulated && S.self == IdleStrategy.self
         for i in order {
-            let target = targets[i]
             guard let k = targetLanes[i], let b = barOf(k), let price = priceOf(k) else { continue }
             let held = lanePosition(k)
             let step = instruments[k].quantityStep
-            guard var q = Rebalance.delta(weight: target.weight, equity: value, price: price, position: held, step: step), q.raw != 0 else {
+            guard var q = Rebalance.delta(weight: targets[i].weight, equity: value, price: price, position: held, step: step), q.raw != 0
+            else {
                 continue
             }
             let side: OrderSide = q.raw > 0 ? .buy : .sell
             let fillPrice = fees.slipped(price, side: side)
-            if side == .buy { q = Rebalance.affordable(buy: q, price: fillPrice, cash: cash, fees: fees, step: step) }
-            q = q.magnitude
+            // The leg's notional and commission, computed once (the buy's cut to the cash needs them).
+            let notional: Money
+            let commission: Money
+            if side == .buy {
+                (q, notional, commission) = Rebalance.affordableBuy(q, price: fillPrice, cash: cash, fees: fees, step: step)
+            } else {
+                q = q.magnitude
+                notional = q * fillPrice
+                commission = fees.commission(notional: notional)
+            }
             guard q.raw != 0 else { continue }
             let cashBefore = cash
-            if lean && leanFill(lane: k, side: side, quantity: q, price: fillPrice, bar: b, index: index) {
+            if lean && leanFill(lane: k, side: side, quantity: q, price: fillPrice, notional: notional, commission: commission, bar: b, index: index)
+            {
                 // `held × price` is this target's held value, computed above at the same price.
                 value += (Self.value(lanePosition(k), at: price, precision: precision) - scratch.held[i]) + (cash - cashBefore)
                 continue
             }
-            var order = context.makeOrder(symbol: target.symbol, side: side, size: .quantity(q), tag: "rebalance")
+            var order = context.makeOrder(symbol: targets[i].symbol, side: side, size: .quantity(q), tag: "rebalance")
             order.createdAt = time
             if risk != nil, let violation = riskCheck(order, close: price, time: time) {
                 riskRefusals.append((order, violation))

@@ -60,15 +60,20 @@ public struct Portfolio: Sendable, Hashable, Codable {
 
     /// `apply(_:)` for a fill of the position at `index` of `positions` (its place, found
     /// before: no hashing), or of a symbol not held before when `index` is nil (its position is
-    /// added). Returns the position after the fill.
+    /// added). Returns the position's quantity and average price after the fill.
     /// - Precondition: `index`, when given, is the fill's symbol's place in `positions`, taken
     ///   since the last position was added.
     /// `notional` is the fill's `quantity × price`, computed once by the caller.
     @discardableResult
-    package mutating func apply(_ fill: Fill, notional: Money, at index: Dictionary<String, Position>.Index?) -> Position {
+    package mutating func apply(
+        _ fill: Fill,
+        notional: Money,
+        at index: Dictionary<String, Position>.Index?
+    ) -> (quantity: Quantity, averagePrice: Price) {
         guard let i = index else {
             apply(fill)
-            return position(fill.symbol)
+            let p = position(fill.symbol)
+            return (p.quantity, p.averagePrice)
         }
         cash += fill.side == .buy ? -notional : notional
         cash -= fill.commission
@@ -76,7 +81,7 @@ public struct Portfolio: Sendable, Hashable, Codable {
         fillCount += 1
         positions.values[i].apply(fill, notional: notional)
         if positions.values[i].markPrice.isZero { positions.values[i].markPrice = fill.price }
-        return positions.values[i]
+        return (positions.values[i].quantity, positions.values[i].averagePrice)
     }
 
     /// `mark(_:at:)` for the position at `index` of `positions` (its place, found before).

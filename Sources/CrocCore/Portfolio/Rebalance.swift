@@ -108,10 +108,25 @@ public enum Rebalance {
     /// A buy of `quantity` at `price`, reduced (to a multiple of `step`) to
     /// what `cash` affords when it and its commission need more.
     public static func affordable(buy quantity: Quantity, price: Price, cash: Money, fees: FeeModel, step: Quantity) -> Quantity {
-        guard quantity.raw > 0 else { return .zero }
+        affordableBuy(quantity, price: price, cash: cash, fees: fees, step: step).quantity
+    }
+
+    /// `affordable(buy:price:cash:fees:step:)` with the notional (`quantity × price`) and the
+    /// commission of the quantity it returns, each computed once (all zero for no quantity).
+    package static func affordableBuy(
+        _ quantity: Quantity,
+        price: Price,
+        cash: Money,
+        fees: FeeModel,
+        step: Quantity
+    ) -> (quantity: Quantity, notional: Money, commission: Money) {
+        guard quantity.raw > 0 else { return (.zero, .zero, .zero) }
         let notional = quantity * price
-        if notional + fees.commission(notional: notional) <= cash { return quantity }
-        return min(quantity, fees.affordableQuantity(budget: cash, price: price, step: step))
+        let commission = fees.commission(notional: notional)
+        if notional + commission <= cash { return (quantity, notional, commission) }
+        let q = min(quantity, fees.affordableQuantity(budget: cash, price: price, step: step))
+        let cut = q * price
+        return (q, cut, fees.commission(notional: cut))
     }
 
     /// Checks a set of targets before any order is placed.

@@ -62,10 +62,11 @@ public struct TradingEngine: Sendable {
         public var weights: [Double]
     }
 
-    /// `executeRebalance`'s buffers: each lane's index in the step's slice, each target's lane
-    /// and held value, the orders' sequence and its keys.
+    /// `executeRebalance`'s buffers: each lane's index in the step's slice and held value at
+    /// the step's prices, each target's lane and held value, the orders' sequence and its keys.
     struct RebalanceScratch: Sendable {
         var slot: [Int32] = []
+        var laneValue: [Money] = []
         var lanes: [Int?] = []
         var held: [Money] = []
         var order: [Int] = []
@@ -873,10 +874,14 @@ public struct TradingEngine: Sendable {
         let precision = sharedPricePrecision
         // The account valued with each held lane at its price now, or its last close when it
         // has no bar now (a flat lane adds nothing).
+        // Each held lane's value is kept (`laneValue`, read below for the targets' held values).
         var value = cash
+        if scratch.laneValue.count != n { scratch.laneValue = [Money](repeating: .zero, count: n) }
         for k in heldLanes {
             let mark = priceOf(k) ?? closeOf(k)
-            value += Self.value(lanePosition(k), at: mark, precision: precision)
+            let v = Self.value(lanePosition(k), at: mark, precision: precision)
+            scratch.laneValue[k] = v
+            value += v
             markLane(k, at: mark)
         }
         lanes(of: targets, into: &scratch.lanes)
@@ -885,7 +890,7 @@ public struct TradingEngine: Sendable {
         scratch.held.removeAll(keepingCapacity: true)
         for lane in targetLanes {
             if let k = lane, lanePosition(k).raw != 0 {
-                scratch.held.append(Self.value(lanePosition(k), at: priceOf(k) ?? closeOf(k), precision: precision))
+                scratch.held.append(scratch.laneValue[k])
             } else {
                 scratch.held.append(.zero)
             }

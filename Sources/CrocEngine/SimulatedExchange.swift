@@ -137,11 +137,11 @@ public struct SimulatedExchange: Sendable {
         }
     }
 
-    /// Why a fill of `quantity` at `price` (`notional` their product, `commission` its fee) is refused now, or nil when
-    /// the account affords it: a buy needs cash ≥ notional + commission (buying back a short
-    /// releases no cash); a sell beyond `held`, the position before it, opens a short, which
-    /// needs `allowShort` and equity ≥ the short's notional + commission (shorts are fully
-    /// collateralised). `held` is read for sells only.
+    /// Why a fill of `quantity` at `price` (`notional` their product, `commission` its fee) is
+    /// refused now, or nil when the account affords it: a buy needs cash ≥ notional +
+    /// commission (buying back a short releases no cash); a sell beyond `held`, the position
+    /// before it, opens a short, which needs `allowShort` and equity ≥ the short's notional +
+    /// commission (shorts are fully collateralised). `held` is read for sells only.
     package func refusal(
         _ side: OrderSide,
         quantity: Quantity,

@@ -923,22 +923,21 @@ public struct TradingEngine: Sendable {
             }
             guard q.raw != 0 else { continue }
             let cashBefore = cash
-            if lean && leanFill(lane: k, side: side, quantity: q, price: fillPrice, notional: notional, commission: commission, bar: b, index: index)
+            if !(lean
+                && leanFill(lane: k, side: side, quantity: q, price: fillPrice, notional: notional, commission: commission, bar: b, index: index))
             {
-                // `held × price` is this target's held value, computed above at the same price.
-                value += (Self.value(lanePosition(k), at: price, precision: precision) - scratch.held[i]) + (cash - cashBefore)
-                continue
+                var order = context.makeOrder(symbol: targets[i].symbol, side: side, size: .quantity(q), tag: "rebalance")
+                order.createdAt = time
+                if risk != nil, let violation = riskCheck(order, close: price, time: time) {
+                    riskRefusals.append((order, violation))
+                    rejections.append((order, .refused("risk: \(violation)")))
+                    continue
+                }
+                executeNow(order, lane: k, at: fillPrice, bar: b, index: index, &strategy)
             }
-            var order = context.makeOrder(symbol: targets[i].symbol, side: side, size: .quantity(q), tag: "rebalance")
-            order.createdAt = time
-            if risk != nil, let violation = riskCheck(order, close: price, time: time) {
-                riskRefusals.append((order, violation))
-                rejections.append((order, .refused("risk: \(violation)")))
-                continue
-            }
-            executeNow(order, lane: k, at: fillPrice, bar: b, index: index, &strategy)
-            // Revalued exactly: the lane's term and the cash replaced (the sum is the full revaluation).
-            value += (lanePosition(k) * price - held * price) + (cash - cashBefore)
+            // Revalued exactly: the lane's term and the cash replaced (the sum is the full
+            // revaluation); `held × price` is this target's held value, computed above.
+            value += (Self.value(lanePosition(k), at: price, precision: precision) - scratch.held[i]) + (cash - cashBefore)
         }
         guard recordsFills else { return }
         var weights = [Double](repeating: 0, count: n)

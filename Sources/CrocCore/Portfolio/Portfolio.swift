@@ -43,44 +43,33 @@ public struct Portfolio: Sendable, Hashable, Codable {
 
     /// Books a fill: moves cash by the notional and the commission, updates the position.
     public mutating func apply(_ fill: Fill) {
-        let notional = fill.notional
-        cash += fill.side == .buy ? -notional : notional
-        cash -= fill.commission
-        totalCommission += fill.commission
-        fillCount += 1
         // One lookup, the position updated in place.
-        if let i = positions.index(forKey: fill.symbol) {
-            Self.apply(fill, to: &positions.values[i])
-        } else {
-            var p = Position(symbol: fill.symbol)
-            Self.apply(fill, to: &p)
-            positions[fill.symbol] = p
-        }
+        apply(fill, notional: fill.notional, at: positions.index(forKey: fill.symbol))
     }
 
     /// `apply(_:)` for a fill of the position at `index` of `positions` (its place, found
     /// before: no hashing), or of a symbol not held before when `index` is nil (its position is
-    /// added). Returns the position's quantity and average price after the fill.
+    /// added); `notional` is the fill's `quantity × price`, computed once by the caller.
+    /// Returns the position's quantity and average price after the fill.
     /// - Precondition: `index`, when given, is the fill's symbol's place in `positions`, taken
     ///   since the last position was added.
-    /// `notional` is the fill's `quantity × price`, computed once by the caller.
     @discardableResult
     package mutating func apply(
         _ fill: Fill,
         notional: Money,
         at index: Dictionary<String, Position>.Index?
     ) -> (quantity: Quantity, averagePrice: Price) {
-        guard let i = index else {
-            apply(fill)
-            let p = position(fill.symbol)
-            return (p.quantity, p.averagePrice)
-        }
         cash += fill.side == .buy ? -notional : notional
         cash -= fill.commission
         totalCommission += fill.commission
         fillCount += 1
-        positions.values[i].apply(fill, notional: notional)
-        if positions.values[i].markPrice.isZero { positions.values[i].markPrice = fill.price }
+        guard let i = index else {
+            var p = Position(symbol: fill.symbol)
+            Self.apply(fill, notional: notional, to: &p)
+            positions[fill.symbol] = p
+            return (p.quantity, p.averagePrice)
+        }
+        Self.apply(fill, notional: notional, to: &positions.values[i])
         return (positions.values[i].quantity, positions.values[i].averagePrice)
     }
 
@@ -89,8 +78,8 @@ public struct Portfolio: Sendable, Hashable, Codable {
         positions.values[index].markPrice = price
     }
 
-    private static func apply(_ fill: Fill, to p: inout Position) {
-        p.apply(fill)
+    private static func apply(_ fill: Fill, notional: Money, to p: inout Position) {
+        p.apply(fill, notional: notional)
         if p.markPrice.isZero { p.markPrice = fill.price }
     }
 

@@ -118,6 +118,26 @@ struct BacktestParityTests {
         #expect(lines.count == 34)
         #expect(Set(lines.map(\.count)).count == 1)  // aligned
         #expect(table.contains("Equity Final [$]") && table.contains("18090.536482"))
+        // The table's numbers and durations are printf's `%.6f` and `%lld days %02lld:%02lld:%02lld`
+        // (written without `String(format:)`): ties, signs, zeros of both signs, large and tiny values.
+        var statistics = result.statistics
+        for x in [0.0, -0.0, 0.5e-6, 2.5e-6, -1e-7, 1e-9, 123.4567895, -98765.4321, 18090.536482, 1e15 / 3, 5e17, .nan, .infinity, -.infinity] {
+            for seconds in [0.0, 59.5, 3_600.0, 86_399.0, 86_400.0 * 3_386, 1e9 + 0.4, -3_725.0, .nan] {
+                statistics.equityFinal = x
+                statistics.maxDrawdownDurationSeconds = seconds
+                let rows = Dictionary(uniqueKeysWithValues: BacktestReport.rows(statistics))
+                let number = x.isNaN ? "NaN" : x.isInfinite ? (x > 0 ? "inf" : "-inf") : String(format: "%.6f", x)
+                #expect(rows["Equity Final [$]"] == number, "\(x)")
+                if seconds.isFinite {
+                    let total = Int64(seconds.rounded())
+                    let (days, rem) = (total / 86_400, total % 86_400)
+                    let duration = String(format: "%lld days %02lld:%02lld:%02lld", days, rem / 3_600, rem % 3_600 / 60, rem % 60)
+                    #expect(rows["Max. Drawdown Duration"] == duration, "\(seconds)")
+                } else {
+                    #expect(rows["Max. Drawdown Duration"] == "NaN")
+                }
+            }
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-report-\(UUID().uuidString)").path
         let files = try BacktestReport.write(result, to: dir)
         let trades = try String(contentsOfFile: files.trades, encoding: .utf8).split(separator: "\n")

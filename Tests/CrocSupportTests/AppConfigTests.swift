@@ -271,5 +271,14 @@ struct AppConfigTests {
         #expect(ConfigValue(parsingScalar: "true") == .bool(true))
         #expect(ConfigValue(parsingScalar: "abc") == .string("abc"))
         #expect(ConfigValue(parsingScalar: "nan") == .string("nan"))
+        // Tabs and space separators around a value are trimmed (Foundation's `.whitespaces`),
+        // line breaks and inner blanks are kept.
+        #expect(ConfigValue(parsingScalar: " \t 5\u{00A0}\u{2003}") == .int(5))
+        #expect(ConfigValue(parsingScalar: "  on ") == .bool(true))
+        #expect(ConfigValue(parsingScalar: " a b ") == .string("a b"))
+        #expect(ConfigValue(parsingScalar: " \t ") == .string(""))
+        for text in ["", " x", "x\t", "\u{3000}é\u{0301} \n", "\n 7 \r", "\u{00A0}", " \u{1F600} "] {
+            #expect(ConfigValue.trimmingBlanks(text) == text.trimmingCharacters(in: .whitespaces), "\(Array(text.unicodeScalars))")
+        }
     }
 }

@@ -68,6 +68,15 @@ struct LoggingTests {
         #expect(!all.contains("Bearer tok"))
         #expect(all.contains("BTCUSDT"))
         #expect(all.contains(SecretRedaction.mask))
+        // Which keys are secret: any casing, with or without `_`/`-`, the fragment anywhere.
+        for key in [
+            "X-API-KEY", "apiKey", "PRIVATE_KEY", "session-token", "passwordHash", "x-mbx-signature", "PassPhrase", "authorization", "tok_en",
+        ] {
+            #expect(SecretRedaction.isSecret(key: key), "\(key)")
+        }
+        for key in ["symbol", "api", "key", "to-k", "pass", "sign", "", "apí_key"] {
+            #expect(!SecretRedaction.isSecret(key: key), "\(key)")
+        }
     }
 
     @Test("text handler writes a readable line with sorted metadata")

@@ -58,7 +58,7 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Parses a scalar written on a command line or in an environment
     /// variable: `true`/`false`, an integer, a number, `null`, else a string.
     public init(parsingScalar text: String) {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = Self.trimmingBlanks(text)
         switch t.lowercased() {
         case "true", "yes", "on": self = .bool(true)
         case "false", "no", "off": self = .bool(false)
@@ -72,6 +72,16 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
                 self = .string(t)
             }
         }
+    }
+
+    /// `text` without leading and trailing tabs and space separators (Unicode category Zs) —
+    /// `trimmingCharacters(in: .whitespaces)`'s set, in the standard library (Foundation's
+    /// character sets cost a scan of the binary's protocol conformances at their first use).
+    static func trimmingBlanks(_ text: String) -> String {
+        func blank(_ s: Unicode.Scalar) -> Bool { s == "\t" || s.properties.generalCategory == .spaceSeparator }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !blank($0) }), let last = scalars.lastIndex(where: { !blank($0) }) else { return "" }
+        return String(scalars[first...last])
     }
 
     /// The value as a `Double` when it is a number (or a numeric string).

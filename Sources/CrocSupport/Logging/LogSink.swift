@@ -42,7 +42,11 @@ public final class LogSink: Sendable {
         case .memory:
             buffer.withLock { $0.append(line) }
         case .handle(let h):
-            writeLock.withLock { _ in h.write(Data((line + "\n").utf8)) }
+            // The bytes copied from the string's own storage (`Data(_: some Sequence)` asks at
+            // run time which protocols the sequence conforms to: a scan of the binary's conformances).
+            var text = line + "\n"
+            let data = text.withUTF8 { Data(bytes: $0.baseAddress!, count: $0.count) }
+            writeLock.withLock { _ in h.write(data) }
         }
     }
 

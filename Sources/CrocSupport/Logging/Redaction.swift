@@ -11,10 +11,18 @@ public enum SecretRedaction {
     public static let secretFragments = ["apikey", "secret", "token", "password", "passphrase", "signature", "authorization", "privatekey"]
 
     /// Whether a metadata key names a secret.
+    /// (Compared as bytes: a byte match inside a longer character still counts, so no
+    /// secret is missed; and Foundation's string search, whose first use scans the binary's
+    /// protocol conformances, stays out of every log line.)
     public static func isSecret(key: String) -> Bool {
-        let k = String(key.lowercased().filter { $0 != "_" && $0 != "-" })
-        return secretFragments.contains { k.contains($0) }
+        var k: [UInt8] = []
+        for b in key.lowercased().utf8 where b != UInt8(ascii: "_") && b != UInt8(ascii: "-") { k.append(b) }
+        return fragmentBytes.contains { f in
+            k.count >= f.count && (0...(k.count - f.count)).contains { i in k[i..<(i + f.count)].elementsEqual(f) }
+        }
     }
+
+    private static let fragmentBytes = secretFragments.map { Array($0.utf8) }
 }
 
 extension SecretRedaction {

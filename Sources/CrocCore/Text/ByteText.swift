@@ -30,6 +30,14 @@ public enum ByteText {
         append(capacity: 48, to: &out) { writeFixed(x, decimals: decimals, to: $0) }
     }
 
+    /// `appendFixed` as a `String`: printf's `%.{decimals}f` text of one value.
+    public static func fixed(_ x: Double, decimals: Int) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        appendFixed(x, decimals: decimals, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Writes one field with `write` (given room for `capacity` bytes on the stack; it returns
     /// how many it wrote) and appends them to `out` at once: one capacity and uniqueness check
     /// per field, not per byte.

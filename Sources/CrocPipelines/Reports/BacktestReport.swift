@@ -12,9 +12,7 @@ public enum BacktestReport {
         func num(_ x: Double, _ digits: Int = 6) -> String {
             if x.isNaN { return "NaN" }
             if x.isInfinite { return x > 0 ? "inf" : "-inf" }
-            var out: [UInt8] = []
-            ByteText.appendFixed(x, decimals: digits, to: &out)
-            return String(decoding: out, as: UTF8.self)
+            return ByteText.fixed(x, decimals: digits)
         }
         func two(_ v: Int64) -> String { v >= 0 && v < 10 ? "0" + String(v) : String(v) }
         func dur(_ seconds: Double) -> String {

@@ -105,12 +105,7 @@ public enum SVG {
         }
     }
 
-    static func f(_ v: Double) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(12)
-        ByteText.appendFixed(v, decimals: 1, to: &out)  // %.1f exactly
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func f(_ v: Double) -> String { ByteText.fixed(v, decimals: 1) }  // %.1f exactly
 
     /// Keeps at most `limit` points, always including each bucket's extremes (so spikes survive).
     static func downsample(_ p: [(x: Double, y: Double)], limit: Int = 1600) -> [(x: Double, y: Double)] {

@@ -230,6 +230,57 @@ struct NumberParserTests {
         }
     }
 
+    @Test("the word-at-a-time reader takes plain fields with parse's value, fraction digits and end, and leaves every other field to parse")
+    func plainFields() {
+        var state: UInt64 = 97
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        func digits(_ count: Int) -> String { String((0..<count).map { _ in Character(String(next() % 10)) }) }
+        // 1 to 7 digits, then perhaps a point and 0 to 7 digits.
+        func isPlain(_ text: String) -> Bool {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            let allDigits = { (part: Substring) in part.allSatisfy { $0.isASCII && $0.isNumber } }
+            return parts.count <= 2 && (1...7).contains(parts[0].count) && allDigits(parts[0])
+                && (parts.count == 1 || (parts[1].count <= 7 && allDigits(parts[1])))
+        }
+        // Every length of integer and fraction part around the eight-byte word, then odd fields.
+        var fields: [String] = []
+        for whole in 0...9 {
+            for fraction in -1...9 { fields.append(digits(whole) + (fraction < 0 ? "" : "." + digits(fraction))) }
+        }
+        fields += ["0", "5.", "00012.500", "0000000.0000000", "-1.5", "+2", " 3.5", "\"4.25\"", "1e5", "2.5E-3", ".5", "", "1.2.3", "12a", "nan"]
+        var taken = 0
+        for field in fields {
+            for terminator in [",", "\n", "\r\n", ";", " ", "x", "e", ".", ""] {
+                // The field, its terminator, then padding so that 16 bytes are readable from its start.
+                let bytes = Array((field + terminator).utf8) + [UInt8](repeating: 0x37, count: 16)
+                let got = bytes.withUnsafeBufferPointer { NumberParser.parsePlain($0.baseAddress!, 0) }
+                let plain = isPlain(field)
+                guard let got else {
+                    // (Without a terminator the padding's digits run on; a point after a field reads on.)
+                    #expect(!plain || terminator == "" || terminator == ".", "\(field)\(terminator) should be read")
+                    continue
+                }
+                // What it read is a plain number and ends where the field's digits end.
+                let read = String(decoding: bytes[0..<got.end], as: UTF8.self)
+                #expect(isPlain(read), "\(field)\(terminator) read as \(read)")
+                guard read == field else { continue }  // the padding's digits ran on (no terminator)
+                taken += 1
+                guard case .value(let v, let fractionDigits) = parsed(field) else {
+                    Issue.record("\(field) is not a number for parse")
+                    continue
+                }
+                #expect(got.value.bitPattern == v.bitPattern, "\(field): \(got.value) against \(v)")
+                #expect(got.fractionDigits == fractionDigits, "\(field): \(got.fractionDigits) fraction digits against \(fractionDigits)")
+            }
+        }
+        #expect(taken > 500)
+    }
+
     @Test("fields that are not numbers stay empty, invalid or not finite")
     func notNumbers() {
         for field in ["", "  ", "\"\""] {

@@ -260,6 +260,7 @@ public enum CSVBarLoader {
                             bytes,
                             from: bounds[k].0,
                             to: bounds[k].1,
+                            readable: n,
                             lineBefore: bounds[k].2,
                             layout: layout,
                             file: file,
@@ -298,6 +299,7 @@ public enum CSVBarLoader {
             p,
             from: bodyStart,
             to: n,
+            readable: n,
             lineBefore: 1,
             layout: layout,
             file: file,
@@ -355,10 +357,12 @@ public enum CSVBarLoader {
 
     /// Parses the rows in `p[start..<end]` (whole lines; `lineBefore` is the line number before the
     /// first), validating each, into `rows`. Strict (`maxProblems == 0`): throws the first problem.
+    /// `p[0..<readable]` may be read (numbers are read eight bytes at a time, past `end`).
     static func parseRows(
         _ p: UnsafePointer<UInt8>,
         from start: Int,
         to end: Int,
+        readable: Int,
         lineBefore: Int,
         layout: Layout,
         file: String,
@@ -383,8 +387,8 @@ public enum CSVBarLoader {
         var values = (0.0, 0.0, 0.0, 0.0, 0.0)  // open, high, low, close, volume
         rowLoop: while i < end {
             line += 1
-            var lineEnd = i
-            while lineEnd < end && p[lineEnd] != 10 { lineEnd += 1 }
+            // The line's end by `memchr` (a vector scan), or the rows' end.
+            let lineEnd = memchr(p + i, 10, end - i).map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - p } ?? end
             defer { i = lineEnd + 1 }
             var contentEnd = lineEnd
             if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
@@ -404,7 +408,17 @@ public enum CSVBarLoader {
             values = (0, 0, 0, 0, 0)
             while true {
                 var e = s
-                while e < contentEnd && p[e] != delim { e += 1 }
+                // A plain number (digits, a point, digits) in a price or volume column is read a
+                // word at a time and ends its field; other fields are scanned for their end.
+                var plain: NumberParse?
+                if column < layout.roles.count, layout.roles[column] != .timestamp, layout.roles[column] != .ignore, s &+ 16 <= readable,
+                    let v = NumberParser.parsePlain(p, s), v.end == contentEnd || (v.end < contentEnd && p[v.end] == delim)
+                {
+                    e = v.end
+                    plain = .value(v.value, fractionDigits: v.fractionDigits)
+                } else {
+                    while e < contentEnd && p[e] != delim { e += 1 }
+                }
                 if column < layout.roles.count {
                     let role = layout.roles[column]
                     if role == .timestamp {
@@ -432,7 +446,7 @@ public enum CSVBarLoader {
                             rowOK = false
                         }
                     } else if role != .ignore {
-                        switch NumberParser.parse(p, s, e) {
+                        switch plain ?? NumberParser.parse(p, s, e) {
                         case .value(let v, let frac):
                             switch role {
                             case .open: values.0 = v

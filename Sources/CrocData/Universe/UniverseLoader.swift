@@ -376,7 +376,17 @@ public enum UniverseLoader {
                     var time: Int64 = 0
                     while true {
                         var e = s
-                        while e < contentEnd && p[e] != delim { e += 1 }
+                        // A plain price (digits, a point, digits) is read a word at a time and
+                        // ends its field; other fields are scanned for their end, then parsed.
+                        var plain: NumberParse?
+                        if column != 0, s &+ 16 <= p.count, let v = NumberParser.parsePlain(base, s),
+                            v.end == contentEnd || (v.end < contentEnd && p[v.end] == delim)
+                        {
+                            e = v.end
+                            plain = .value(v.value, fractionDigits: v.fractionDigits)
+                        } else {
+                            while e < contentEnd && p[e] != delim { e += 1 }
+                        }
                         if column == 0 {
                             var a = s
                             var b = e
@@ -412,7 +422,7 @@ public enum UniverseLoader {
                                 .csv(CSVError(code, file: file, line: line, column: column + 1, columnName: symbols[k], detail: detail))
                             }
                             let text = { String(decoding: UnsafeBufferPointer(start: base + s, count: min(e - s, 64)), as: UTF8.self) }
-                            switch NumberParser.parse(base, s, e) {
+                            switch plain ?? NumberParser.parse(base, s, e) {
                             case .empty: break  // no bar for this symbol at this time
                             case .invalid: throw fail(.notANumber, "'\(text())'")
                             case .nonFinite: throw fail(.nonFinite, "'\(text())' (leave the cell empty where the symbol has no price)")
@@ -650,8 +660,9 @@ public enum UniverseLoader {
         var line = firstLine
         while i < stop {
             line += 1
-            var end = i
-            while end < p.count && p[end] != 10 { end += 1 }
+            // The line's end by `memchr` (a vector scan), the file's end without one.
+            let base = p.baseAddress!
+            let end = memchr(base + i, 10, p.count - i).map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? p.count
             var contentEnd = end
             if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
             if (i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { try body(line, i..<contentEnd) }

@@ -203,7 +203,7 @@ let package = Package(
             path: "Tests/CrocTestSupport",
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore"], swiftSettings: strictSettings),
+        .testTarget(name: "CrocCoreTests", dependencies: ["CrocCore", "CrocSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "CrocDataTests",
             dependencies: ["CrocTestSupport", "CrocData", "CrocCore", "CrocSupport"],

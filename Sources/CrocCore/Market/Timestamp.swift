@@ -47,27 +47,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
     /// ISO-8601 text.
     /// - Parameter dateOnlyAtMidnight: write `2018-08-29` instead of `2018-08-29T00:00:00` at midnight.
     public func iso8601(dateOnlyAtMidnight: Bool = false) -> String {
-        let days = daysSinceEpoch
-        let rem = nanoseconds - days * Self.nanosecondsPerDay
-        let (y, m, d) = CivilCalendar.date(fromDays: days)
-        let date = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
-        if dateOnlyAtMidnight && rem == 0 { return date }
-        let secs = Int(rem / 1_000_000_000)
-        let nanos = Int(rem % 1_000_000_000)
-        var out = date + "T" + pad(secs / 3600, 2) + ":" + pad(secs % 3600 / 60, 2) + ":" + pad(secs % 60, 2)
-        if nanos != 0 {
-            if nanos % 1_000_000 == 0 {
-                out += "." + pad(nanos / 1_000_000, 3)
-            } else {
-                out += "." + pad(nanos, 9)
-            }
-        }
-        return out
-    }
-
-    private func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        // Written as bytes (`ByteText.appendISO8601`): no string per field.
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        ByteText.appendISO8601(self, to: &out)
+        if dateOnlyAtMidnight && nanoseconds == daysSinceEpoch * Self.nanosecondsPerDay { out.removeLast(9) }  // "T00:00:00"
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

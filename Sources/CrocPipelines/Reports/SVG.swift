@@ -246,14 +246,26 @@ public enum SVG {
             let pts = downsample(skippingNaN: ser.points)
             json.add(series: ser, points: pts, xLabel: xLabel)
             guard !pts.isEmpty else { continue }
-            var d = "M\(f(px(pts[0].x))),\(f(py(pts[0].y)))"
-            for p in pts.dropFirst() { d += "L\(f(px(p.x))),\(f(py(p.y)))" }
+            // The path's points written as bytes (`f`'s %.1f text, no string per number).
+            var d: [UInt8] = []
+            d.reserveCapacity(pts.count * 14 + 32)
+            @inline(__always) func point(_ command: UInt8, _ x: Double, _ y: Double) {
+                d.append(command)
+                ByteText.appendFixed(x, decimals: 1, to: &d)
+                d.append(UInt8(ascii: ","))
+                ByteText.appendFixed(y, decimals: 1, to: &d)
+            }
+            point(UInt8(ascii: "M"), px(pts[0].x), py(pts[0].y))
+            for p in pts.dropFirst() { point(UInt8(ascii: "L"), px(p.x), py(p.y)) }
             if ser.area {
                 let base = py(max(y0, min(y1, 0)))
-                d += "L\(f(px(pts.last!.x))),\(f(base))L\(f(px(pts[0].x))),\(f(base))Z"
-                s += "<path d=\"\(d)\" fill=\"\(ser.color)\" fill-opacity=\"0.35\" stroke=\"\(ser.color)\" stroke-width=\"1\"/>"
+                point(UInt8(ascii: "L"), px(pts.last!.x), base)
+                point(UInt8(ascii: "L"), px(pts[0].x), base)
+                d.append(UInt8(ascii: "Z"))
+                let path = String(decoding: d, as: UTF8.self)
+                s += "<path d=\"\(path)\" fill=\"\(ser.color)\" fill-opacity=\"0.35\" stroke=\"\(ser.color)\" stroke-width=\"1\"/>"
             } else {
-                s += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+                s += "<path d=\"\(String(decoding: d, as: UTF8.self))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
             }
         }
         s += "</g>"
@@ -277,32 +289,68 @@ public enum SVG {
     /// The data a line chart's script reads: the x range, the plot's left edge and width in
     /// `viewBox` units, each series' drawn points, and the x-axis text of the first series' points.
     struct ChartJSON {
-        var text: String
+        /// The object so far, as UTF-8 (numbers written straight in: no string per point).
+        var bytes: [UInt8] = []
         private var first = true
 
         init(x0: Double, x1: Double, left: Double, width: Double) {
-            text = "{\"x0\":\(Self.number(x0)),\"x1\":\(Self.number(x1)),\"l\":\(Self.number(left)),\"w\":\(Self.number(width)),\"s\":["
+            append("{\"x0\":")
+            Self.appendNumber(x0, to: &bytes)
+            append(",\"x1\":")
+            Self.appendNumber(x1, to: &bytes)
+            append(",\"l\":")
+            Self.appendNumber(left, to: &bytes)
+            append(",\"w\":")
+            Self.appendNumber(width, to: &bytes)
+            append(",\"s\":[")
         }
+
+        private mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
         /// Appends a series; the first one also gives the x-axis labels (`xt`).
         mutating func add(series: Series, points: [(x: Double, y: Double)], xLabel: (Double) -> String) {
             let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
-            if !first { text += "," }
-            text += "{\"n\":" + Self.string(series.label) + ",\"c\":" + Self.string(series.color) + ",\"x\":["
-            text += finite.map { Self.number($0.x) }.joined(separator: ",") + "],\"y\":["
-            text += finite.map { Self.number($0.y) }.joined(separator: ",") + "]"
-            if first { text += ",\"xt\":[" + finite.map { Self.string(xLabel($0.x)) }.joined(separator: ",") + "]" }
-            text += "}"
+            bytes.reserveCapacity(bytes.count + finite.count * (first ? 40 : 28) + 64)
+            if !first { append(",") }
+            append("{\"n\":" + Self.string(series.label) + ",\"c\":" + Self.string(series.color) + ",\"x\":[")
+            for (k, p) in finite.enumerated() {
+                if k > 0 { bytes.append(UInt8(ascii: ",")) }
+                Self.appendNumber(p.x, to: &bytes)
+            }
+            append("],\"y\":[")
+            for (k, p) in finite.enumerated() {
+                if k > 0 { bytes.append(UInt8(ascii: ",")) }
+                Self.appendNumber(p.y, to: &bytes)
+            }
+            append("]")
+            if first {
+                append(",\"xt\":[")
+                for (k, p) in finite.enumerated() {
+                    if k > 0 { bytes.append(UInt8(ascii: ",")) }
+                    append(Self.string(xLabel(p.x)))
+                }
+                append("]")
+            }
+            append("}")
             first = false
         }
 
         /// The finished object (closes the series list).
-        var closed: String { text + "]}" }
+        var closed: String { String(decoding: bytes, as: UTF8.self) + "]}" }
 
-        static func number(_ v: Double) -> String {
-            guard v.isFinite else { return "null" }
-            if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
-            return "\(v)"
+        /// Appends a JSON number: an integral value below 1e15 as an integer, another finite
+        /// value as Swift writes it (the shortest text that reads back to it), `null` for NaN and ±∞.
+        @inline(__always)
+        static func appendNumber(_ v: Double, to out: inout [UInt8]) {
+            guard v.isFinite else {
+                out.append(contentsOf: "null".utf8)
+                return
+            }
+            if v == v.rounded(), abs(v) < 1e15 {
+                ByteText.appendInteger(Int64(v), to: &out)
+            } else {
+                out.append(contentsOf: v.description.utf8)
+            }
         }
 
         /// A JSON string; `<` is escaped so the text can never close its `<script>` element.

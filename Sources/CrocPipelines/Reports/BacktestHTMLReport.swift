@@ -234,7 +234,14 @@ public enum BacktestHTMLReport {
                     }
                     return r
                 }
-                let matrix = returns.map { a in returns.map { b in correlation(a, b) } }
+                // Symmetric (`correlation(a, b)` is `correlation(b, a)` bit for bit): each pair once.
+                var matrix = [[Double]](repeating: [Double](repeating: .nan, count: returns.count), count: returns.count)
+                for i in returns.indices {
+                    for j in i..<returns.count {
+                        matrix[i][j] = correlation(returns[i], returns[j])
+                        matrix[j][i] = matrix[i][j]
+                    }
+                }
                 return SVG.matrixHeatmap(
                     id: "correlation",
                     title: "Correlation of returns (bar to bar, rows both symbols trade)",

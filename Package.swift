@@ -12,10 +12,16 @@ let strictSettings: [SwiftSetting] = [
 /// command then starts without the dynamic loader resolving ~21,000 symbol relocations
 /// against libswiftCore and Foundation (about 5 ms of every command's start on the 2-core
 /// machine). Foundation's static archives name their ICU and C shims, which the objects
-/// compiled against the shared Foundation do not ask for, so they are listed here.
+/// compiled against the shared Foundation do not ask for, so they are listed here. The
+/// static runtime's link arguments also export every symbol (`-export-dynamic`: 96,000 dynamic
+/// symbols, which each `dladdr` at start-up walks — ~3 ms a command); nothing looks CrocBot's
+/// symbols up by name, so they are not exported.
 let staticRuntime: [LinkerSetting] = [
     .unsafeFlags(
-        ["-static-stdlib", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections"],
+        [
+            "-static-stdlib", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
+            "-Xlinker", "--no-export-dynamic",
+        ],
         .when(platforms: [.linux])
     )
 ]

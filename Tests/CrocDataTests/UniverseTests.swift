@@ -60,6 +60,32 @@ private func threeLayouts(rows: Int, symbols: [String], drop: [String: Set<Int>]
 
 @Suite("Universe: layouts, calendars, validation")
 struct UniverseTests {
+    @Test("the union calendar of two members is the sorted set union, whichever lies within the other, overlaps or interleaves")
+    func unionOfTwoCalendars() {
+        var state: UInt64 = 5
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        func calendar() -> [Int64] { Array(Set((0..<Int(next() % 40)).map { _ in Int64(next() % 60) })).sorted() }
+        for _ in 0..<2_000 {
+            let a = calendar()
+            // b: a random calendar, a's subset, or a's superset.
+            var b = calendar()
+            switch next() % 3 {
+            case 0: b = a.filter { _ in next() % 2 == 0 }
+            case 1: b = Array(Set(a + b)).sorted()
+            default: break
+            }
+            let expected = Array(Set(a + b)).sorted()
+            #expect(Universe.mergeUnique(a, b) == expected, "\(a) with \(b)")
+            #expect(Universe.mergeUnique(b, a) == expected, "\(b) with \(a)")
+            #expect(Universe.isSorted(b, within: a) == Set(b).isSubset(of: Set(a)), "\(b) within \(a)")
+        }
+    }
+
     @Test("the shipped wide table: 10 symbols, every date, close-only bars")
     func shippedWide() throws {
         let u = try UniverseLoader.load(path: sampleData("SP500_10_CLOSE.csv"))

@@ -125,8 +125,21 @@ enum NumberParser {
         return slowPath(p, start, end, fracDigits)
     }
 
-    /// `10^k` for k in 0...8, as integers.
-    @usableFromInline static let integerPowersOfTen: [UInt64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
+    /// `10^k` for k in 0...7, as an integer and as a double: constants in a switch (a global
+    /// table is initialised lazily, and every read of it checks that it was).
+    @inlinable @inline(__always)
+    static func smallPowerOfTen(_ k: Int) -> (integer: UInt64, double: Double) {
+        switch k {
+        case 0: return (1, 1)
+        case 1: return (10, 10)
+        case 2: return (100, 100)
+        case 3: return (1000, 1000)
+        case 4: return (10_000, 10_000)
+        case 5: return (100_000, 100_000)
+        case 6: return (1_000_000, 1_000_000)
+        default: return (10_000_000, 10_000_000)
+        }
+    }
 
     /// Eight bytes from `p + i` as one word, the first byte lowest (any alignment).
     @inlinable @inline(__always)
@@ -175,11 +188,11 @@ enum NumberParser {
             let f = word(p, i &+ 1)
             frac = leadingDigits(f)
             guard frac < 8 else { return nil }
-            if frac > 0 { m = m &* integerPowersOfTen[frac] &+ digitsValue(f, frac) }
+            if frac > 0 { m = m &* smallPowerOfTen(frac).integer &+ digitsValue(f, frac) }
             i &+= 1 &+ frac
         }
         var v = Double(m)
-        if frac > 0 { v /= powersOfTen[frac] }
+        if frac > 0 { v /= smallPowerOfTen(frac).double }
         return (v, frac, i)
     }
 

@@ -63,16 +63,18 @@ public struct Universe: Sendable {
             throw .timeZoneMismatch(symbol: members[i].symbol, zone: zones[i], firstSymbol: members[0].symbol, firstZone: zones[0])
         }
         var length: (symbol: String, nanos: Int64)?
-        // Members of a wide file share one times array (the same storage): its median spacing
-        // is computed once, not once per member (a sort of every spacing each time).
-        var last: (times: [Int64], spacing: Int64?)?
+        // Members of a wide file share one times array (the same storage): each array's median
+        // spacing is computed once, found again by its storage (not once per member, nor again
+        // after each member with times of its own: a sort of every spacing each time).
+        var spacings: [Int: Int64?] = [:]
         for m in members {
+            let storage = m.timestamps.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) }
             let spacing: Int64?
-            if let last, last.times == m.timestamps {
-                spacing = last.spacing
+            if storage != 0, let known = spacings[storage] {
+                spacing = known
             } else {
                 spacing = Self.medianSpacing(m.timestamps)
-                last = (m.timestamps, spacing)
+                spacings[storage] = spacing
             }
             guard let l = spacing else { continue }
             if let first = length, first.nanos != l {
@@ -217,6 +219,11 @@ public struct Universe: Sendable {
     static func mergeUnique(_ a: [Int64], _ b: [Int64]) -> [Int64] {
         if a.isEmpty { return b }
         if b.isEmpty || a == b { return a }
+        // One within the other (a member listed later or delisted earlier, or the calendar the
+        // others share): that one is the union, its storage kept — the members sharing it are
+        // then matched by identity, not compared time by time.
+        if isSorted(b, within: a) { return a }
+        if isSorted(a, within: b) { return b }
         var out: [Int64] = []
         out.reserveCapacity(max(a.count, b.count))
         var i = 0
@@ -237,6 +244,19 @@ public struct Universe: Sendable {
         out.append(contentsOf: a[i...])
         out.append(contentsOf: b[j...])
         return out
+    }
+
+    /// Whether every time of `small` is one of `big`'s (both ascending, without repeats): one
+    /// pass, stopping at the first time `big` lacks.
+    static func isSorted(_ small: [Int64], within big: [Int64]) -> Bool {
+        guard small.count <= big.count else { return false }
+        var j = 0
+        for t in small {
+            while j < big.count && big[j] < t { j += 1 }
+            guard j < big.count && big[j] == t else { return false }
+            j += 1
+        }
+        return true
     }
 
     /// The median spacing of sorted times, nil with fewer than two.

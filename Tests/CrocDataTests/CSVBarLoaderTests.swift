@@ -259,6 +259,17 @@ struct NumberParserTests {
                 // The field, its terminator, then padding so that 16 bytes are readable from its start.
                 let bytes = Array((field + terminator).utf8) + [UInt8](repeating: 0x37, count: 16)
                 let got = bytes.withUnsafeBufferPointer { NumberParser.parsePlain($0.baseAddress!, 0) }
+                // As a whole field of a comma-separated line: only when a comma or the line's end follows.
+                let lineEnd = bytes.firstIndex { $0 == 10 || $0 == 13 } ?? (field + terminator).utf8.count
+                let whole = bytes.withUnsafeBufferPointer {
+                    NumberParser.plainField($0.baseAddress!, 0, lineEnd: lineEnd, delimiter: UInt8(ascii: ","), readable: $0.count)
+                }
+                let ends = got.map { $0.end == lineEnd || ($0.end < lineEnd && bytes[$0.end] == UInt8(ascii: ",")) } ?? false
+                #expect((whole != nil) == ends && whole?.end == (ends ? got?.end : nil), "\(field)\(terminator) as a field")
+                let short = bytes.withUnsafeBufferPointer {
+                    NumberParser.plainField($0.baseAddress!, 0, lineEnd: lineEnd, delimiter: 44, readable: 15)
+                }
+                #expect(short == nil, "fewer than 16 readable bytes are left to parse")
                 let plain = isPlain(field)
                 guard let got else {
                     // (Without a terminator the padding's digits run on; a point after a field reads on.)

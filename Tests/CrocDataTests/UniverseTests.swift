@@ -82,7 +82,7 @@ struct UniverseTests {
             let expected = Array(Set(a + b)).sorted()
             #expect(Universe.mergeUnique(a, b) == expected, "\(a) with \(b)")
             #expect(Universe.mergeUnique(b, a) == expected, "\(b) with \(a)")
-            #expect(Universe.isSorted(b, within: a) == Set(b).isSubset(of: Set(a)), "\(b) within \(a)")
+            #expect(Universe.isSubset(b, of: a) == Set(b).isSubset(of: Set(a)), "\(b) within \(a)")
         }
     }
 

@@ -387,8 +387,7 @@ public enum CSVBarLoader {
         var values = (0.0, 0.0, 0.0, 0.0, 0.0)  // open, high, low, close, volume
         rowLoop: while i < end {
             line += 1
-            // The line's end by `memchr` (a vector scan), or the rows' end.
-            let lineEnd = memchr(p + i, 10, end - i).map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - p } ?? end
+            let lineEnd = NumberParser.lineEnd(p, from: i, to: end)
             defer { i = lineEnd + 1 }
             var contentEnd = lineEnd
             if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
@@ -411,8 +410,8 @@ public enum CSVBarLoader {
                 // A plain number (digits, a point, digits) in a price or volume column is read a
                 // word at a time and ends its field; other fields are scanned for their end.
                 var plain: NumberParse?
-                if column < layout.roles.count, layout.roles[column] != .timestamp, layout.roles[column] != .ignore, s &+ 16 <= readable,
-                    let v = NumberParser.parsePlain(p, s), v.end == contentEnd || (v.end < contentEnd && p[v.end] == delim)
+                if column < layout.roles.count, layout.roles[column] != .timestamp, layout.roles[column] != .ignore,
+                    let v = NumberParser.plainField(p, s, lineEnd: contentEnd, delimiter: delim, readable: readable)
                 {
                     e = v.end
                     plain = .value(v.value, fractionDigits: v.fractionDigits)

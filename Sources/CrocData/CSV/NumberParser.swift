@@ -196,6 +196,29 @@ enum NumberParser {
         return (v, frac, i)
     }
 
+    /// `parsePlain` of the field at `s` when the plain number is the whole field: it ends at
+    /// `lineEnd` (the line's content end) or at `delimiter`. Nil otherwise, or when fewer than 16
+    /// bytes from `s` lie before `readable` (the buffer's end): the caller scans and `parse`s.
+    @inlinable @inline(__always)
+    static func plainField(
+        _ p: UnsafePointer<UInt8>,
+        _ s: Int,
+        lineEnd: Int,
+        delimiter: UInt8,
+        readable: Int
+    ) -> (value: Double, fractionDigits: Int, end: Int)? {
+        guard s &+ 16 <= readable, let v = parsePlain(p, s), v.end == lineEnd || (v.end < lineEnd && p[v.end] == delimiter) else { return nil }
+        return v
+    }
+
+    /// The position of the first line feed in `p[start..<stop]`, or `stop` when there is none
+    /// (`memchr`: a vector scan, not byte by byte).
+    @inlinable @inline(__always)
+    static func lineEnd(_ p: UnsafePointer<UInt8>, from start: Int, to stop: Int) -> Int {
+        guard start < stop, let hit = memchr(p + start, 10, stop - start) else { return stop }
+        return UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - p
+    }
+
     @usableFromInline
     static func classifyWord(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> NumberParse {
         var word = ""

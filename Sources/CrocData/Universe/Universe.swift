@@ -222,8 +222,8 @@ public struct Universe: Sendable {
         // One within the other (a member listed later or delisted earlier, or the calendar the
         // others share): that one is the union, its storage kept — the members sharing it are
         // then matched by identity, not compared time by time.
-        if isSorted(b, within: a) { return a }
-        if isSorted(a, within: b) { return b }
+        if isSubset(b, of: a) { return a }
+        if isSubset(a, of: b) { return b }
         var out: [Int64] = []
         out.reserveCapacity(max(a.count, b.count))
         var i = 0
@@ -248,7 +248,7 @@ public struct Universe: Sendable {
 
     /// Whether every time of `small` is one of `big`'s (both ascending, without repeats): one
     /// pass, stopping at the first time `big` lacks.
-    static func isSorted(_ small: [Int64], within big: [Int64]) -> Bool {
+    static func isSubset(_ small: [Int64], of big: [Int64]) -> Bool {
         guard small.count <= big.count else { return false }
         var j = 0
         for t in small {

@@ -379,9 +379,7 @@ public enum UniverseLoader {
                         // A plain price (digits, a point, digits) is read a word at a time and
                         // ends its field; other fields are scanned for their end, then parsed.
                         var plain: NumberParse?
-                        if column != 0, s &+ 16 <= p.count, let v = NumberParser.parsePlain(base, s),
-                            v.end == contentEnd || (v.end < contentEnd && p[v.end] == delim)
-                        {
+                        if column != 0, let v = NumberParser.plainField(base, s, lineEnd: contentEnd, delimiter: delim, readable: p.count) {
                             e = v.end
                             plain = .value(v.value, fractionDigits: v.fractionDigits)
                         } else {
@@ -543,12 +541,13 @@ public enum UniverseLoader {
                 let out = UInt(bitPattern: counts.baseAddress!)
                 DispatchQueue.concurrentPerform(iterations: parts) { i in
                     let bytes = UnsafePointer<UInt8>(bitPattern: address)!
-                    // Line ends by `memchr` (a vector scan), not byte by byte.
                     var n = 0
                     var j = cuts[i]
-                    while j < cuts[i + 1], let hit = memchr(bytes + j, 10, cuts[i + 1] - j) {
+                    while true {
+                        let end = NumberParser.lineEnd(bytes, from: j, to: cuts[i + 1])
+                        guard end < cuts[i + 1] else { break }
                         n &+= 1
-                        j = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - bytes + 1
+                        j = end + 1
                     }
                     UnsafeMutablePointer<Int>(bitPattern: out)![i] = n + (cuts[i + 1] > cuts[i] && bytes[cuts[i + 1] - 1] != 10 ? 1 : 0)
                 }
@@ -665,9 +664,7 @@ public enum UniverseLoader {
         var line = firstLine
         while i < stop {
             line += 1
-            // The line's end by `memchr` (a vector scan), the file's end without one.
-            let base = p.baseAddress!
-            let end = memchr(base + i, 10, p.count - i).map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? p.count
+            let end = NumberParser.lineEnd(p.baseAddress!, from: i, to: p.count)
             var contentEnd = end
             if contentEnd > i && p[contentEnd - 1] == 13 { contentEnd -= 1 }
             if (i..<contentEnd).contains(where: { p[$0] != 32 && p[$0] != 9 }) { try body(line, i..<contentEnd) }

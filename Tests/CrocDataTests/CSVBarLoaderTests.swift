@@ -190,6 +190,19 @@ struct CSVFormatTests {
     }
 }
 
+/// xorshift64: the tests' fixed sequences of random values (a seed other than 0 gives the
+/// same sequence on every run).
+struct XorShift64 {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+}
+
 @Suite("CSV numbers")
 struct NumberParserTests {
     /// What the parser makes of `text` (a field alone in its buffer).
@@ -200,13 +213,8 @@ struct NumberParserTests {
 
     @Test("decimal fields are the correctly rounded double of their text, with their fraction digits: short and long, signs, points, exponents")
     func correctlyRounded() {
-        var state: UInt64 = 31
-        func next() -> UInt64 {  // xorshift64: a fixed set of random fields
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
+        var random = XorShift64(state: 31)  // a fixed set of random fields
+        func next() -> UInt64 { random.next() }
         var fields: [String] = ["0", "-0", "+7", "5.", ".5", "-.25", "0.1", "0.0000000000000001", "123456789012345", "1234567890123456"]
         fields += ["12345678.1234567", "9007199254740993", "1e5", "2.5E-3", "-1.5e+2", "00012.500", "99999999999999999999.5"]
         for _ in 0..<4_000 {
@@ -232,13 +240,8 @@ struct NumberParserTests {
 
     @Test("the word-at-a-time reader takes plain fields with parse's value, fraction digits and end, and leaves every other field to parse")
     func plainFields() {
-        var state: UInt64 = 97
-        func next() -> UInt64 {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
+        var random = XorShift64(state: 97)  // a fixed set of random fields
+        func next() -> UInt64 { random.next() }
         func digits(_ count: Int) -> String { String((0..<count).map { _ in Character(String(next() % 10)) }) }
         // 1 to 7 digits, then perhaps a point and 0 to 7 digits.
         func isPlain(_ text: String) -> Bool {

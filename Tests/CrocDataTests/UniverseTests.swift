@@ -62,13 +62,8 @@ private func threeLayouts(rows: Int, symbols: [String], drop: [String: Set<Int>]
 struct UniverseTests {
     @Test("the union calendar of two members is the sorted set union, whichever lies within the other, overlaps or interleaves")
     func unionOfTwoCalendars() {
-        var state: UInt64 = 5
-        func next() -> UInt64 {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
+        var random = XorShift64(state: 5)
+        func next() -> UInt64 { random.next() }
         func calendar() -> [Int64] { Array(Set((0..<Int(next() % 40)).map { _ in Int64(next() % 60) })).sorted() }
         for _ in 0..<2_000 {
             let a = calendar()

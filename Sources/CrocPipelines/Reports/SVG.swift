@@ -262,10 +262,12 @@ public enum SVG {
                 point(UInt8(ascii: "L"), px(pts.last!.x), base)
                 point(UInt8(ascii: "L"), px(pts[0].x), base)
                 d.append(UInt8(ascii: "Z"))
-                let path = String(decoding: d, as: UTF8.self)
+            }
+            let path = String(decoding: d, as: UTF8.self)
+            if ser.area {
                 s += "<path d=\"\(path)\" fill=\"\(ser.color)\" fill-opacity=\"0.35\" stroke=\"\(ser.color)\" stroke-width=\"1\"/>"
             } else {
-                s += "<path d=\"\(String(decoding: d, as: UTF8.self))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+                s += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
             }
         }
         s += "</g>"

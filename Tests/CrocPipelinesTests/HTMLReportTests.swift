@@ -21,6 +21,23 @@ struct HTMLReportTests {
         #expect(html.hasSuffix("</html>"))
     }
 
+    @Test("axis labels are printf's text (%.1fM, %.0fk, %.0f, %.2f, %.3g) for values across every range and sign")
+    func axisLabelsArePrintfText() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 1, -1, 100, 99.995, 9_999.5, 10_000, 999_999.5, 1e6, 2.5e6, -3.45e7, 0.5, 0.00012, 1e-9]
+        for _ in 0..<5_000 { values.append(Double.random(in: -1...1, using: &rng) * pow(10, Double.random(in: -6...9, using: &rng))) }
+        for v in values {
+            let a = abs(v)
+            let expected =
+                a >= 1e6
+                ? String(format: "%.1fM", v / 1e6)
+                : a >= 1e4
+                    ? String(format: "%.0fk", v / 1e3)
+                    : a >= 100 ? String(format: "%.0f", v) : a >= 1 ? String(format: "%.2f", v) : String(format: "%.3g", v)
+            #expect(SVG.label(v) == expected, "\(v)")
+        }
+    }
+
     @Test("line charts carry their drawn points as JSON the page's script reads: x labels per point, markers movable, labels escaped")
     func interactiveChartData() throws {
         let points = (0..<50).map { (x: Double($0), y: $0 == 7 ? Double.nan : Double($0) * 1.5) }

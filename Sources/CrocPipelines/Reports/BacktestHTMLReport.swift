@@ -113,7 +113,7 @@ public enum BacktestHTMLReport {
                 title: "Drawdown (%)",
                 series: [.init(points: dd, color: "#d9534f", label: "drawdown", area: true)],
                 xLabel: date,
-                yFormat: { String(format: "%.0f%%", $0) },
+                yFormat: { ByteText.fixed($0, decimals: 0) + "%" },
                 zeroLine: true
             )
         }
@@ -128,7 +128,7 @@ public enum BacktestHTMLReport {
                 id: "trades",
                 title: "Trade returns (%), \(result.trades.count) trades",
                 values: result.trades.map { $0.returnFraction * 100 },
-                format: { String(format: "%.1f%%", $0) }
+                format: { ByteText.fixed($0, decimals: 1) + "%" }
             )
         }
         // 6. Rolling Sharpe.
@@ -145,7 +145,7 @@ public enum BacktestHTMLReport {
                     )
                 ],
                 xLabel: date,
-                yFormat: { String(format: "%.1f", $0) },
+                yFormat: { ByteText.fixed($0, decimals: 1) },
                 zeroLine: true
             )
         }
@@ -159,7 +159,7 @@ public enum BacktestHTMLReport {
         let config = { SVG.text("Configuration", configuration) }
         let s = result.statistics
         let subtitle =
-            "\(result.strategyName) on \(result.instrument.symbol), \(s.start.iso8601()) to \(s.end.iso8601()): return \(String(format: "%.2f", s.returnPct))%, Sharpe \(String(format: "%.2f", s.sharpeRatio)), max drawdown \(String(format: "%.2f", s.maxDrawdownPct))%, \(s.tradeCount) trades"
+            "\(result.strategyName) on \(result.instrument.symbol), \(s.start.iso8601()) to \(s.end.iso8601()): return \(ByteText.fixed(s.returnPct, decimals: 2))%, Sharpe \(ByteText.fixed(s.sharpeRatio, decimals: 2)), max drawdown \(ByteText.fixed(s.maxDrawdownPct, decimals: 2))%, \(s.tradeCount) trades"
         let title = "CrocBot backtest: \(result.strategyName)"
         let charts: [() -> String] = [price, equity, drawdown, monthly, trades, sharpe]
         return Parts(
@@ -206,7 +206,7 @@ public enum BacktestHTMLReport {
                     title: "Weights after each rebalance (stacked, \(result.weights.count) rebalances)",
                     series: series,
                     xLabel: date,
-                    yFormat: { String(format: "%.0f%%", $0 * 100) }
+                    yFormat: { ByteText.fixed($0 * 100, decimals: 0) + "%" }
                 ).widened
             }
         }
@@ -217,7 +217,7 @@ public enum BacktestHTMLReport {
                 title: "Contribution to return (%), \(byContribution.count) of \(symbols.count) symbols by size",
                 labels: byContribution.map(\.symbol),
                 values: byContribution.map(\.contributionPct),
-                format: { String(format: "%.2f%%", $0) }
+                format: { ByteText.fixed($0, decimals: 2) + "%" }
             )
         }
         if let universe = result.universe {

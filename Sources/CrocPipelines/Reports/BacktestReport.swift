@@ -195,8 +195,9 @@ public enum BacktestReport {
         var lines = [["Symbol", "Contribution [%]", "Turnover", "Exposure [%]", "Trades", "Fills", "Commissions [$]"]]
         for s in sorted.prefix(limit) {
             lines.append([
-                s.symbol, String(format: "%.4f", s.contributionPct), String(format: "%.3f", s.turnover), String(format: "%.2f", s.exposurePct),
-                String(s.trades), String(s.fills), String(format: "%.2f", s.commissions),
+                s.symbol, ByteText.fixed(s.contributionPct, decimals: 4), ByteText.fixed(s.turnover, decimals: 3),
+                ByteText.fixed(s.exposurePct, decimals: 2),
+                String(s.trades), String(s.fills), ByteText.fixed(s.commissions, decimals: 2),
             ])
         }
         let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max() ?? 0 }

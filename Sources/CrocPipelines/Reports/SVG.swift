@@ -176,10 +176,10 @@ public enum SVG {
     /// Compact axis text for a number (`12k`, `1.5M`, `0.123`).
     public static func label(_ v: Double) -> String {
         let a = abs(v)
-        if a >= 1e6 { return String(format: "%.1fM", v / 1e6) }
-        if a >= 1e4 { return String(format: "%.0fk", v / 1e3) }
-        if a >= 100 { return String(format: "%.0f", v) }
-        if a >= 1 { return String(format: "%.2f", v) }
+        if a >= 1e6 { return ByteText.fixed(v / 1e6, decimals: 1) + "M" }
+        if a >= 1e4 { return ByteText.fixed(v / 1e3, decimals: 0) + "k" }
+        if a >= 100 { return ByteText.fixed(v, decimals: 0) }
+        if a >= 1 { return ByteText.fixed(v, decimals: 2) }
         return String(format: "%.3g", v)
     }
 
@@ -419,11 +419,12 @@ public enum SVG {
                 let a = min(1, abs(v) / maxAbs)
                 let color =
                     v >= 0
-                    ? "rgba(46,157,91,\(String(format: "%.2f", 0.15 + 0.85 * a)))" : "rgba(217,83,79,\(String(format: "%.2f", 0.15 + 0.85 * a)))"
+                    ? "rgba(46,157,91,\(ByteText.fixed(0.15 + 0.85 * a, decimals: 2)))"
+                    : "rgba(217,83,79,\(ByteText.fixed(0.15 + 0.85 * a, decimals: 2)))"
                 s +=
-                    "<rect x=\"\(f(60 + cell * Double(m) + 1))\" y=\"\(f(y + 1))\" width=\"\(f(cell - 2))\" height=\"\(f(rowH - 2))\" fill=\"\(color)\"><title>\(year)-\(months[m]): \(String(format: "%.2f", v))%</title></rect>"
+                    "<rect x=\"\(f(60 + cell * Double(m) + 1))\" y=\"\(f(y + 1))\" width=\"\(f(cell - 2))\" height=\"\(f(rowH - 2))\" fill=\"\(color)\"><title>\(year)-\(months[m]): \(ByteText.fixed(v, decimals: 2))%</title></rect>"
                 s +=
-                    "<text class=\"cell\" x=\"\(f(60 + cell * (Double(m) + 0.5)))\" y=\"\(f(y + 16))\" text-anchor=\"middle\">\(String(format: "%.1f", v))</text>"
+                    "<text class=\"cell\" x=\"\(f(60 + cell * (Double(m) + 0.5)))\" y=\"\(f(y + 16))\" text-anchor=\"middle\">\(ByteText.fixed(v, decimals: 1))</text>"
             }
         }
         return s + "</svg></figure>"
@@ -474,9 +475,11 @@ public enum SVG {
                 let v = values[i][j]
                 let a = v.isFinite ? min(1, abs(v)) : 0
                 let color =
-                    v >= 0 ? "rgba(51,102,204,\(String(format: "%.2f", 0.1 + 0.9 * a)))" : "rgba(217,83,79,\(String(format: "%.2f", 0.1 + 0.9 * a)))"
+                    v >= 0
+                    ? "rgba(51,102,204,\(ByteText.fixed(0.1 + 0.9 * a, decimals: 2)))"
+                    : "rgba(217,83,79,\(ByteText.fixed(0.1 + 0.9 * a, decimals: 2)))"
                 s +=
-                    "<rect x=\"\(f(offset + cell * Double(j)))\" y=\"\(f(offset + cell * Double(i)))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"><title>\(escape(labels[i])) / \(escape(labels[j])): \(String(format: "%.2f", v))</title></rect>"
+                    "<rect x=\"\(f(offset + cell * Double(j)))\" y=\"\(f(offset + cell * Double(i)))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"><title>\(escape(labels[i])) / \(escape(labels[j])): \(ByteText.fixed(v, decimals: 2))</title></rect>"
             }
         }
         return s + "</svg></figure>"

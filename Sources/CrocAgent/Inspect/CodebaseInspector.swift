@@ -162,7 +162,7 @@ public struct CodebaseInspector: Sendable {
         // Tests that call the function.
         for name in functions {
             for path in files where path.hasPrefix("Tests/") && path.hasSuffix(".swift") {
-                guard let text = source(path), text.contains(name + "("), let file = tree(path) else { continue }
+                guard let text = source(path), Localiser.contains(text, name + "("), let file = tree(path) else { continue }
                 for test in Self.functions(calling: name, in: file) {
                     collector.add(path: path, firstLine: test.firstLine, text: test.text, reason: "a test calling \(name)")
                 }
@@ -186,9 +186,9 @@ public struct CodebaseInspector: Sendable {
         guard !names.isEmpty else { return [] }
         var out: [CodeLocation] = []
         for path in files where path.hasSuffix(".swift") && !path.hasPrefix("Tests/") {
-            guard let text = read(path), names.contains(where: { text.contains("\"\($0)\"") }) else { continue }
+            guard let text = read(path), names.contains(where: { Localiser.contains(text, "\"\($0)\"") }) else { continue }
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            where names.contains(where: { line.contains("\"\($0)\"") }) {
+            where names.contains(where: { Localiser.contains(String(line), "\"\($0)\"") }) {
                 out.append(CodeLocation(file: path, line: i + 1, function: nil))
             }
         }

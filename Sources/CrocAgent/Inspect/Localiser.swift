@@ -365,7 +365,7 @@ struct Localiser {
             for path in searchable {
                 guard let text = read(path), Self.contains(text, "\"\(name)\"") else { continue }
                 for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-                where line.contains("\"\(name)\"") && line.contains("label:") {
+                where Self.contains(String(line), "\"\(name)\"") && Self.contains(String(line), "label:") {
                     let s = String(line)
                     if let m = property.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range(at: 1), in: s) {
                         properties.append(String(s[r]))
@@ -460,7 +460,7 @@ struct Localiser {
         var out: [(String, Int)] = []
         for path in searchable {
             guard let text = read(path) else { continue }
-            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.contains("\"") {
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.utf8.contains(UInt8(ascii: "\"")) {
                 let s = String(line)
                 for m in literal.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
                     guard let r = Range(m.range(at: 1), in: s) else { continue }
@@ -748,7 +748,8 @@ final class FunctionCollector: SyntaxVisitor {
                         name: id.identifier.text,
                         line: converter.location(for: node.positionAfterSkippingLeadingTrivia).line,
                         names: Self.names(in: Syntax(value)),
-                        readsClock: text.contains(".now") || text.contains("Date()") || text.contains("DispatchTime.now")
+                        readsClock: Localiser.contains(text, ".now") || Localiser.contains(text, "Date()")
+                            || Localiser.contains(text, "DispatchTime.now")
                     )
                 )
             }

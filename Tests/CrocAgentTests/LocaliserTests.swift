@@ -123,6 +123,15 @@ struct LocaliserTests {
         }
         #expect(Localiser.contains("prefix \"crocbot_tick\" suffix", "\"crocbot_tick\""))
         #expect(!Localiser.contains("prefix \"crocbot_tick suffix", "\"crocbot_tick\""))
+        // A line of a file (a Substring) is searched where it lies, and only within its bounds.
+        let file = texts.joined(separator: "\n")
+        for line in file.split(separator: "\n", omittingEmptySubsequences: false) {
+            for n in needles {
+                #expect(Localiser.contains(line, n) == Localiser.contains(String(line), n), "\(line.prefix(20)) ∋ \(n.prefix(20))")
+            }
+        }
+        let part = "x.record(y)\nab".prefix(9)  // "x.record(": the bytes after its end are not searched
+        #expect(Localiser.contains(part, "d(") && !Localiser.contains(part, "(y"))
     }
 
     @Test("a recent commit that touched a function on the path lifts it to the top, and its diff joins the context")

@@ -188,7 +188,7 @@ public struct CodebaseInspector: Sendable {
         for path in files where path.hasSuffix(".swift") && !path.hasPrefix("Tests/") {
             guard let text = read(path), names.contains(where: { Localiser.contains(text, "\"\($0)\"") }) else { continue }
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            where names.contains(where: { Localiser.contains(String(line), "\"\($0)\"") }) {
+            where names.contains(where: { Localiser.contains(line, "\"\($0)\"") }) {
                 out.append(CodeLocation(file: path, line: i + 1, function: nil))
             }
         }

@@ -328,21 +328,29 @@ struct Localiser {
     /// `memcmp`: the generic `firstRange(of:)` on UTF-8 views was a fifth of a localisation's time).
     static func contains(_ text: String, _ needle: String) -> Bool {
         var text = text
+        return text.withUTF8 { contains($0, needle) }
+    }
+
+    /// `contains(_:_:)` for a part of a text (a line of a file), read where it lies.
+    static func contains(_ text: Substring, _ needle: String) -> Bool {
+        var text = text
+        return text.withUTF8 { contains($0, needle) }
+    }
+
+    private static func contains(_ t: UnsafeBufferPointer<UInt8>, _ needle: String) -> Bool {
         var needle = needle
-        return text.withUTF8 { t in
-            needle.withUTF8 { n in
-                guard let first = n.first else { return true }
-                guard t.count >= n.count, let base = t.baseAddress else { return false }
-                let last = t.count - n.count
-                var i = 0
-                while i <= last {
-                    guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return false }
-                    let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                    if memcmp(base + at, n.baseAddress!, n.count) == 0 { return true }
-                    i = at + 1
-                }
-                return false
+        return needle.withUTF8 { n in
+            guard let first = n.first else { return true }
+            guard t.count >= n.count, let base = t.baseAddress else { return false }
+            let last = t.count - n.count
+            var i = 0
+            while i <= last {
+                guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return false }
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if memcmp(base + at, n.baseAddress!, n.count) == 0 { return true }
+                i = at + 1
             }
+            return false
         }
     }
 
@@ -365,7 +373,7 @@ struct Localiser {
             for path in searchable {
                 guard let text = read(path), Self.contains(text, "\"\(name)\"") else { continue }
                 for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-                where Self.contains(String(line), "\"\(name)\"") && Self.contains(String(line), "label:") {
+                where Self.contains(line, "\"\(name)\"") && Self.contains(line, "label:") {
                     let s = String(line)
                     if let m = property.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range(at: 1), in: s) {
                         properties.append(String(s[r]))

@@ -417,14 +417,12 @@ public enum SVG {
             for m in 0..<12 {
                 guard let v = values[r][m] else { continue }
                 let a = min(1, abs(v) / maxAbs)
-                let color =
-                    v >= 0
-                    ? "rgba(46,157,91,\(ByteText.fixed(0.15 + 0.85 * a, decimals: 2)))"
-                    : "rgba(217,83,79,\(ByteText.fixed(0.15 + 0.85 * a, decimals: 2)))"
+                let alpha = ByteText.fixed(0.15 + 0.85 * a, decimals: 2)
+                let color = v >= 0 ? "rgba(46,157,91,\(alpha))" : "rgba(217,83,79,\(alpha))"
                 s +=
                     "<rect x=\"\(f(60 + cell * Double(m) + 1))\" y=\"\(f(y + 1))\" width=\"\(f(cell - 2))\" height=\"\(f(rowH - 2))\" fill=\"\(color)\"><title>\(year)-\(months[m]): \(ByteText.fixed(v, decimals: 2))%</title></rect>"
                 s +=
-                    "<text class=\"cell\" x=\"\(f(60 + cell * (Double(m) + 0.5)))\" y=\"\(f(y + 16))\" text-anchor=\"middle\">\(ByteText.fixed(v, decimals: 1))</text>"
+                    "<text class=\"cell\" x=\"\(f(60 + cell * (Double(m) + 0.5)))\" y=\"\(f(y + 16))\" text-anchor=\"middle\">\(f(v))</text>"
             }
         }
         return s + "</svg></figure>"
@@ -474,10 +472,8 @@ public enum SVG {
             for j in 0..<n {
                 let v = values[i][j]
                 let a = v.isFinite ? min(1, abs(v)) : 0
-                let color =
-                    v >= 0
-                    ? "rgba(51,102,204,\(ByteText.fixed(0.1 + 0.9 * a, decimals: 2)))"
-                    : "rgba(217,83,79,\(ByteText.fixed(0.1 + 0.9 * a, decimals: 2)))"
+                let alpha = ByteText.fixed(0.1 + 0.9 * a, decimals: 2)
+                let color = v >= 0 ? "rgba(51,102,204,\(alpha))" : "rgba(217,83,79,\(alpha))"
                 s +=
                     "<rect x=\"\(f(offset + cell * Double(j)))\" y=\"\(f(offset + cell * Double(i)))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"><title>\(escape(labels[i])) / \(escape(labels[j])): \(ByteText.fixed(v, decimals: 2))</title></rect>"
             }

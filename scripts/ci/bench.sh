@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-echo "== build (release; nothing to do right after the end-to-end stage)"
-swift build -c release
+if [ -n "${CROCBOT_CI_RELEASE_BUILT:-}" ]; then
+    echo "== release build: current (the end-to-end stage built it just before)"
+else
+    echo "== build (release)"
+    swift build -c release
+fi
 BENCH=.build/release/crocbench
 
 echo "== PPO solves CartPole-v1: average return >= 475 over 100 episodes within 400,000 steps"

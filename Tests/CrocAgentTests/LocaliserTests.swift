@@ -107,6 +107,34 @@ struct LocaliserTests {
         #expect(context.excerpts.contains { $0.path == "Sources/Engine/Engine.swift" && $0.text.contains("x * 2") })
     }
 
+    @Test("a metric recorded inside an operator function: the operator is a suspect, its name never read as a pattern")
+    func operatorRecordSite() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-operator-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let url = root.appendingPathComponent("Sources/Money/Scale.swift")
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try """
+        struct Amount {
+            var raw: Int
+            static func * (lhs: Amount, rhs: Int) -> Amount {
+                let (product, overflow) = lhs.raw.multipliedReportingOverflow(by: rhs)
+                if overflow { Counter(label: "app_overflow_total", dimensions: [("op", "mul")]).increment() }
+                return Amount(raw: product)
+            }
+        }
+        """.write(to: url, atomically: true, encoding: .utf8)
+        let anomaly = Anomaly(
+            kind: .risingFailures,
+            fingerprint: Fingerprint(kind: "rising_failures", errorType: "app_overflow_total", message: "rising", location: nil),
+            summary: "overflows",
+            logEvidence: [],
+            metricEvidence: [MetricSample(name: "app_overflow_total", labels: ["op": "mul"], value: 7)],
+            locations: []
+        )
+        let context = CodebaseInspector(repository: root).context(for: anomaly)
+        #expect(context.suspects.contains { $0.name == "*" && $0.typeName == "Amount" }, "\(context.suspects.map(\.name))")
+    }
+
     @Test("the byte search finds what String's own search finds, at the ends, across multi-byte text and repeats")
     func byteSearch() {
         let texts = [

@@ -381,7 +381,13 @@ struct Localiser {
                         // A factory (`func orders(_ event: String) -> Counter`): the properties assigned
                         // from it with the sampled label value (`rejected = orders("rejected")`).
                         let values = samples.filter { $0.name.hasPrefix(name) }.flatMap { $0.labels.values }
-                        let assigned = try! NSRegularExpression(pattern: "([A-Za-z_][A-Za-z0-9_]*)\\s*=\\s*\(f.name)\\(\"([^\"]*)\"")
+                        // The name escaped: an operator function (`static func * (…)`) would be a pattern
+                        // of its own, and an invalid one.
+                        guard
+                            let assigned = try? NSRegularExpression(
+                                pattern: "([A-Za-z_][A-Za-z0-9_]*)\\s*=\\s*\(NSRegularExpression.escapedPattern(for: f.name))\\(\"([^\"]*)\""
+                            )
+                        else { continue }
                         let hits = assigned.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { m -> String? in
                             guard let p = Range(m.range(at: 1), in: text), let v = Range(m.range(at: 2), in: text) else { return nil }
                             return values.isEmpty || values.contains(String(text[v])) ? String(text[p]) : nil

@@ -108,6 +108,19 @@ struct AgentBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the results as JSON here.")
     var report: String = "output/agent-bench.json"
 
+    /// The configuration validation builds and tests in (`--build-configuration`).
+    enum BuildConfigurationOption: String, ExpressibleByArgument, CaseIterable {
+        case debug, release
+        var value: ValidationCommand.BuildConfiguration { self == .release ? .release : .debug }
+    }
+
+    @Option(
+        name: .long,
+        help:
+            "Validate in this build configuration: release (the README's test command, on the build the main command made) or debug (swift test's default)."
+    )
+    var buildConfiguration: BuildConfigurationOption = .release
+
     @Option(name: .long, help: "Fail (exit 1) when fewer bugs than this share are found with history.")
     var minRecall: Double = 0.9
 
@@ -300,6 +313,7 @@ struct AgentBenchCommand: AsyncParsableCommand {
             applyChanges: apply,
             confidenceThreshold: 0.7,
             retries: 1,
+            validation: ValidationCommand.swiftTiers(configuration: buildConfiguration.value),
             rememberHandled: false
         )
         configuration.policy = PatchPolicy(repository: clone)

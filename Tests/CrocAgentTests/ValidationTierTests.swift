@@ -59,6 +59,16 @@ struct ValidationTierTests {
         #expect(forTool[1].0 == nil && forTool[1].1.contains("no test target depends"))
         let forReadme = await AICodeRefactorAgent.resolve(ValidationCommand.swiftTiers(fullSuite: true), for: [patch("README.md")], in: root)
         #expect(forReadme.map { $0.0?.command } == ["swift build --build-tests", "swift test --skip-build --filter '.'", "swift test --skip-build"])
+        // In release (CrocBot's README tests its release build): the same tiers with -c release.
+        let release = ValidationCommand.swiftTiers(fullSuite: true, configuration: .release)
+        let forBRelease = await AICodeRefactorAgent.resolve(release, for: [patch("Sources/B/B.swift")], in: root)
+        #expect(
+            forBRelease.map { $0.0?.command }
+                == [
+                    "swift build -c release --build-tests", "swift test -c release --skip-build --filter '(BTests)\\.'",
+                    "swift test -c release --skip-build",
+                ]
+        )
     }
 
     @Test("a failed command keeps the lines that name its failures, even those its truncated output drops")

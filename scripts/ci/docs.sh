@@ -10,7 +10,8 @@ cd "$(dirname "$0")/../.."
 targets=(CrocSupport CrocCore CrocData CrocModels CrocStrategies CrocEngine CrocExecution CrocRuntime CrocPipelines CrocAgent CrocSweepPostgres)
 
 echo "== symbol graphs of every module"
-swift package dump-symbol-graph --minimum-access-level public --emit-extension-block-symbols | tail -1
+# From the release build the earlier stages made (a debug one would be a cold build of everything).
+swift package -c release dump-symbol-graph --minimum-access-level public --emit-extension-block-symbols | tail -1
 graphs="$(dirname "$(swift build --show-bin-path)")/symbolgraph"
 out=.build/ci-docs
 rm -rf "$out"

@@ -8,7 +8,7 @@ source scripts/ci/env.sh
 : "${CROCBOT_TEST_POSTGRES:?run .ci/run provision first (postgresql)}"
 command -v chromium >/dev/null 2>&1 || { echo "chromium missing: run .ci/run provision first" >&2; exit 1; }
 
-echo "== build (release: crocbot and crocbench)"
+echo "== build (release: crocbot and crocbench; the unit stage's test command built them)"
 swift build -c release
 
 echo "== main job: swift run -c release crocbot backtest"

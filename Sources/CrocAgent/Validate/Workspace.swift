@@ -28,14 +28,30 @@ public struct ValidationCommand: Sendable, Hashable, Codable {
     /// holding it is skipped when no test target depends on the change.
     public static let affectedTestsPlaceholder = "{affected_tests}"
 
+    /// The build configuration validation builds and tests in.
+    public enum BuildConfiguration: String, Sendable, CaseIterable {
+        /// `swift build`'s default: every module testable, nothing optimised.
+        case debug
+        /// `-c release`: for a package whose own modules are compiled testable in release
+        /// (CrocBot's are, so its tests run on the release build its main command made);
+        /// SwiftPM does not make a release build testable by itself.
+        case release
+    }
+
     /// The tiers for a Swift package: build (tests included), then only the test targets
-    /// that depend on the changed modules, then — when `fullSuite` — every test.
-    public static func swiftTiers(fullSuite: Bool = false, timeoutSeconds: Double = 900) -> [ValidationCommand] {
+    /// that depend on the changed modules, then — when `fullSuite` — every test; in
+    /// `configuration`, so validation starts from the build state the repository has.
+    public static func swiftTiers(
+        fullSuite: Bool = false,
+        timeoutSeconds: Double = 900,
+        configuration: BuildConfiguration = .debug
+    ) -> [ValidationCommand] {
+        let c = configuration == .release ? " -c release" : ""
         var tiers = [
-            ValidationCommand("swift build --build-tests", timeoutSeconds: timeoutSeconds),
-            ValidationCommand("swift test --skip-build --filter '\(affectedTestsPlaceholder)'", timeoutSeconds: timeoutSeconds),
+            ValidationCommand("swift build\(c) --build-tests", timeoutSeconds: timeoutSeconds),
+            ValidationCommand("swift test\(c) --skip-build --filter '\(affectedTestsPlaceholder)'", timeoutSeconds: timeoutSeconds),
         ]
-        if fullSuite { tiers.append(ValidationCommand("swift test --skip-build", timeoutSeconds: timeoutSeconds)) }
+        if fullSuite { tiers.append(ValidationCommand("swift test\(c) --skip-build", timeoutSeconds: timeoutSeconds)) }
         return tiers
     }
 }

@@ -12,7 +12,7 @@ targets=(CrocSupport CrocCore CrocData CrocModels CrocStrategies CrocEngine Croc
 echo "== symbol graphs of every module"
 # From the release build the earlier stages made (a debug one would be a cold build of everything).
 swift package -c release dump-symbol-graph --minimum-access-level public --emit-extension-block-symbols | tail -1
-graphs="$(dirname "$(swift build --show-bin-path)")/symbolgraph"
+graphs="$(dirname "$(swift build -c release --show-bin-path)")/symbolgraph"  # the same folder for either configuration
 out=.build/ci-docs
 rm -rf "$out"
 mkdir -p "$out"

@@ -108,18 +108,12 @@ struct AgentBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the results as JSON here.")
     var report: String = "output/agent-bench.json"
 
-    /// The configuration validation builds and tests in (`--build-configuration`).
-    enum BuildConfigurationOption: String, ExpressibleByArgument, CaseIterable {
-        case debug, release
-        var value: ValidationCommand.BuildConfiguration { self == .release ? .release : .debug }
-    }
-
     @Option(
         name: .long,
         help:
             "Validate in this build configuration: release (the README's test command, on the build the main command made) or debug (swift test's default)."
     )
-    var buildConfiguration: BuildConfigurationOption = .release
+    var buildConfiguration: ValidationCommand.BuildConfiguration = .release
 
     @Option(name: .long, help: "Fail (exit 1) when fewer bugs than this share are found with history.")
     var minRecall: Double = 0.9
@@ -313,7 +307,7 @@ struct AgentBenchCommand: AsyncParsableCommand {
             applyChanges: apply,
             confidenceThreshold: 0.7,
             retries: 1,
-            validation: ValidationCommand.swiftTiers(configuration: buildConfiguration.value),
+            validation: ValidationCommand.swiftTiers(configuration: buildConfiguration),
             rememberHandled: false
         )
         configuration.policy = PatchPolicy(repository: clone)
@@ -383,3 +377,6 @@ struct AgentBenchCommand: AsyncParsableCommand {
 
     func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }
+
+/// `--build-configuration debug|release` (CrocAgent's enum, parsed by its raw value).
+extension ValidationCommand.BuildConfiguration: ExpressibleByArgument {}

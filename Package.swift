@@ -225,7 +225,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocModelsTests",
-            dependencies: ["CrocModels", "CrocData", "CrocCore", "CrocSupport", "CrocKernels"],
+            dependencies: ["CrocTestSupport", "CrocModels", "CrocData", "CrocCore", "CrocSupport", "CrocKernels"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
@@ -303,7 +303,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrocSupportTests",
-            dependencies: ["CrocSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CrocTestSupport", "CrocSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
     ]

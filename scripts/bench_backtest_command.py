@@ -9,7 +9,9 @@ the same file with its dates parsed, nothing else. Both best of 5; the ratio is 
     .build/release/crocbench csv                    # writes /tmp/crocbench_1m.csv (1,000,000 minute bars, 72 MB)
     python3 scripts/bench_backtest_command.py [/tmp/crocbench_1m.csv] [.build/release/crocbot]
 """
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,7 @@ import pandas as pd
 path = sys.argv[1] if len(sys.argv) > 1 else "/tmp/crocbench_1m.csv"
 crocbot = sys.argv[2] if len(sys.argv) > 2 else ".build/release/crocbot"
 out = tempfile.mkdtemp(prefix="crocbot-bench-")
+atexit.register(shutil.rmtree, out, ignore_errors=True)
 command = [
     crocbot, "backtest", "--data", path, "--strategy", "sma_cross", "--param", "fast=10", "--param", "slow=20",
     "--commission", "0", "--output", out,

@@ -13,6 +13,7 @@ alternate, best of N each; the ratio is model_topk / momentum_topk.
     .build/release/crocbench cross-section                  # saves /tmp/crocbench_topk_bundle
     python3 scripts/bench_topk_command.py [runs] [.build/release/crocbot]
 """
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ for _ in range(runs):
         t = time.perf_counter()
         r = subprocess.run(command + ["--output", out], capture_output=True, text=True)
         elapsed = time.perf_counter() - t
+        shutil.rmtree(out, ignore_errors=True)
         if r.returncode != 0:
             sys.exit(f"{name} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         best[name] = min(best[name], elapsed)

@@ -60,7 +60,7 @@ struct Fixture {
         """
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-fixture-\(UUID().uuidString)")
+        root = testTemporaryURL().appendingPathComponent("crocagent-fixture-\(UUID().uuidString)")
         let fm = FileManager.default
         for dir in ["Sources/Fixture", "Tests/FixtureTests", "Checks"] {
             try fm.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
@@ -207,7 +207,7 @@ struct AgentEndToEndTests {
         .enabled(if: Workspace.pytestAvailable, "needs python3 -m pytest (.ci/run installs it)")
     )
     func pytestValidation() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-py-\(UUID().uuidString)")
+        let root = testTemporaryURL().appendingPathComponent("crocagent-py-\(UUID().uuidString)")
         func write(_ path: String, _ text: String) throws {
             let url = root.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 struct InspectorTests {
     /// A small repository: a source file with two types, a test file, a non-Swift file.
     func repository() throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-inspect-\(UUID().uuidString)")
+        let root = testTemporaryURL().appendingPathComponent("crocagent-inspect-\(UUID().uuidString)")
         let files: [String: String] = [
             "Sources/Shop/Orders.swift": """
             import Foundation

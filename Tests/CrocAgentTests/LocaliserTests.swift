@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -8,7 +9,7 @@ struct LocaliserTests {
     /// A repository with a timed live path, an engine it calls, an unrelated `process`,
     /// and an agent file and a test that merely name the metric.
     func repository() throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-localise-\(UUID().uuidString)")
+        let root = testTemporaryURL().appendingPathComponent("crocagent-localise-\(UUID().uuidString)")
         let files: [String: String] = [
             "Sources/Live/LiveMetrics.swift": """
             struct LiveMetrics {
@@ -109,7 +110,7 @@ struct LocaliserTests {
 
     @Test("a metric recorded inside an operator function: the operator is a suspect, its name never read as a pattern")
     func operatorRecordSite() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-operator-\(UUID().uuidString)")
+        let root = testTemporaryURL().appendingPathComponent("crocagent-operator-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let url = root.appendingPathComponent("Sources/Money/Scale.swift")
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

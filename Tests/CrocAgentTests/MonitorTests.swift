@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ func logLine(
 
 @Suite("Log monitor")
 struct LogMonitorTests {
-    func temp() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-log-\(UUID().uuidString).jsonl").path }
+    func temp() -> String { testTemporaryURL().appendingPathComponent("crocagent-log-\(UUID().uuidString).jsonl").path }
 
     func append(_ path: String, _ text: String) throws {
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
@@ -146,7 +147,7 @@ struct AnomalyTests {
 struct DecisionLogTests {
     @Test("appends JSON lines, reads them back, remembers decided fingerprints, prints a table")
     func roundTrip() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-\(UUID().uuidString)/decisions.jsonl").path
+        let path = testTemporaryURL().appendingPathComponent("crocagent-\(UUID().uuidString)/decisions.jsonl").path
         let log = DecisionLog(path: path)
         try log.append(DecisionEntry(step: .anomaly, fingerprint: "abc", detail: ["kind": "repeated_error"]))
         try log.append(DecisionEntry(step: .decision, fingerprint: "abc", outcome: .rejected, detail: ["reason": "patch touches .git/config"]))

@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -105,7 +106,7 @@ struct UnifiedDiffTests {
 @Suite("Patch policy")
 struct PatchPolicyTests {
     func repo() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-\(UUID().uuidString)")
+        let dir = testTemporaryURL().appendingPathComponent("crocagent-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("Sources"), withIntermediateDirectories: true)
         return dir
     }
@@ -113,7 +114,7 @@ struct PatchPolicyTests {
     @Test("paths outside the repository, in .git, or on the deny-list are refused; sizes are limited")
     func refusals() throws {
         let root = try repo()
-        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-outside-\(UUID().uuidString)")
+        let outside = testTemporaryURL().appendingPathComponent("crocagent-outside-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("Sources/escape"), withDestinationURL: outside)
         let policy = PatchPolicy(repository: root, denyList: [".github/", "Package.swift", "*.yml"], maxFiles: 2, maxChangedLines: 3)
@@ -142,7 +143,7 @@ struct PatchPolicyTests {
 struct WorkspaceTests {
     @Test("commands report their exit code and output; a command past its limit is killed with what it started")
     func commands() async throws {
-        let dir = FileManager.default.temporaryDirectory
+        let dir = testTemporaryURL()
         let ok = await Workspace.run("echo hello; exit 0", in: dir, timeout: 30, limit: 100)
         #expect(ok.passed && ok.output == "hello\n")
         let bad = await Workspace.run("echo oops >&2; exit 3", in: dir, timeout: 30, limit: 100)
@@ -163,7 +164,7 @@ struct WorkspaceTests {
 
     @Test("a copied workspace takes the patch; the repository does not change; removal deletes it")
     func copy() async throws {
-        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-ws-\(UUID().uuidString)")
+        let repo = testTemporaryURL().appendingPathComponent("crocagent-ws-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: repo.appendingPathComponent("Sources"), withIntermediateDirectories: true)
         try Data(source.utf8).write(to: repo.appendingPathComponent("Sources/Ledger.swift"))
         let ws = try await Workspace.create(from: repo)
@@ -182,7 +183,7 @@ struct WorkspaceTests {
 struct PatchHygieneTests {
     /// A scratch folder holding `files`.
     func folder(_ files: [String: String]) throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-hygiene-\(UUID().uuidString)")
+        let root = testTemporaryURL().appendingPathComponent("crocagent-hygiene-\(UUID().uuidString)")
         for (path, text) in files {
             let url = root.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -29,7 +30,7 @@ struct SeededBugTests {
         "a suite reads its bugs and evidence; thresholds come from the clean run; the detector finds each bug's anomaly; a bug whose find text is not unique is refused"
     )
     func suite() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-bugs-\(UUID().uuidString)")
+        let root = testTemporaryURL().appendingPathComponent("crocagent-bugs-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         func write(_ path: String, _ text: String) throws {
             let url = root.appendingPathComponent(path)

@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 
 /// A small package: A ← B (B depends on A), C alone, a test target for each, and an executable on B.
 private func tieredPackage() throws -> URL {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-tiers-\(UUID().uuidString)")
+    let root = testTemporaryURL().appendingPathComponent("crocagent-tiers-\(UUID().uuidString)")
     let files = [
         "Package.swift": """
         // swift-tools-version: 6.0
@@ -73,7 +74,7 @@ struct ValidationTierTests {
 
     @Test("a failed command keeps the lines that name its failures, even those its truncated output drops")
     func failureLinesSurviveTruncation() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-failures-\(UUID().uuidString)")
+        let dir = testTemporaryURL().appendingPathComponent("crocbot-failures-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         // A long run with one failing test in the middle, past what the truncated output keeps.
@@ -115,7 +116,7 @@ struct ValidationTierTests {
     )
     func persistent() async throws {
         let repo = try tieredPackage()
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
+        let cache = testTemporaryURL().appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
         defer {
             try? FileManager.default.removeItem(at: repo)
             try? FileManager.default.removeItem(at: cache)
@@ -179,7 +180,7 @@ struct ValidationTierTests {
     )
     func overlay() async throws {
         let repo = try tieredPackage()
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
+        let cache = testTemporaryURL().appendingPathComponent("crocagent-cache-\(UUID().uuidString)")
         defer {
             try? FileManager.default.removeItem(at: repo)
             try? FileManager.default.removeItem(at: cache)

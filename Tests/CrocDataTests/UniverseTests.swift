@@ -7,7 +7,7 @@ import Testing
 
 /// A fresh temporary folder.
 private func tempFolder(_ name: String) throws -> String {
-    let dir = NSTemporaryDirectory() + "crocbot-universe-\(name)-\(UUID().uuidString)"
+    let dir = testTemporaryDirectory() + "crocbot-universe-\(name)-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
 }

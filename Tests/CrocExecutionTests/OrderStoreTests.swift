@@ -1,5 +1,6 @@
 import CrocCore
 import CrocEngine
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -53,7 +54,7 @@ struct OrderStoreParityTests {
     }
 
     @Test func inMemoryAndSQLiteAnswerAlike() throws {
-        let path = NSTemporaryDirectory() + "crocbot-store-\(UUID().uuidString).sqlite"
+        let path = testTemporaryDirectory() + "crocbot-store-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let memory = try script(InMemoryOrderStore())
         let sqlite = try script(SQLiteOrderStore(path: path))

@@ -1,13 +1,14 @@
 import CrocCore
 import CrocData
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 
 @testable import CrocModels
 
 func tempDirectory() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("croc-\(UUID().uuidString)").path
+    testTemporaryURL().appendingPathComponent("croc-\(UUID().uuidString)").path
 }
 
 func smallBundle() throws -> ModelBundle {

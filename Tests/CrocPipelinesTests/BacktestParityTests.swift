@@ -138,7 +138,7 @@ struct BacktestParityTests {
                 }
             }
         }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-report-\(UUID().uuidString)").path
+        let dir = testTemporaryURL().appendingPathComponent("croc-report-\(UUID().uuidString)").path
         let files = try BacktestReport.write(result, to: dir)
         let trades = try String(contentsOfFile: files.trades, encoding: .utf8).split(separator: "\n")
         #expect(trades.count == 61)

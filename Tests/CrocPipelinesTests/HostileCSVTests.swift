@@ -2,6 +2,7 @@ import CrocCore
 import CrocData
 import CrocStrategies
 import CrocSupport
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -68,7 +69,7 @@ struct HostileCSVTests {
     }
 
     @Test func randomAndHostileFilesNeverTrapAndFailOnlyWithACSVError() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-hostile-\(UUID().uuidString)")
+        let dir = testTemporaryURL().appendingPathComponent("crocbot-hostile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         var rng = Rng(state: 20_261_202)

@@ -15,7 +15,7 @@ struct PanelTrainingTests {
     static let wide = repoRoot.appendingPathComponent("Examples/data/SP500_10_CLOSE.csv").path
 
     static func temp(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("croc-panel-\(name)-\(UUID().uuidString)").path
+        testTemporaryURL().appendingPathComponent("croc-panel-\(name)-\(UUID().uuidString)").path
     }
 
     /// A small universe config: 2000-2012, three features ranked across symbols, ranked labels.

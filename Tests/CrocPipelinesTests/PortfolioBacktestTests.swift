@@ -111,7 +111,7 @@ struct PortfolioBacktestTests {
 
     /// A small universe in the three layouts, the third symbol missing some dates.
     static func layouts() throws -> [String] {
-        let root = NSTemporaryDirectory() + "crocbot-pf-layouts-\(UUID().uuidString)"
+        let root = testTemporaryDirectory() + "crocbot-pf-layouts-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root + "/folder", withIntermediateDirectories: true)
         let u = try shipped()
         let symbols = ["AAPL", "KO", "JNJ", "GE"]
@@ -279,7 +279,7 @@ struct PortfolioBacktestTests {
         let u = try Self.shipped()
         let strategy = try StrategyFactory.standard.make("momentum_topk", parameters: [:], symbols: u.symbols)
         let r = try Backtester.run(universe: u, instruments: Self.fractional(u), strategy: strategy, options: Self.options(commission: "0.001"))
-        let dir = NSTemporaryDirectory() + "crocbot-pf-report-\(UUID().uuidString)"
+        let dir = testTemporaryDirectory() + "crocbot-pf-report-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try BacktestReport.writeAll(r, to: dir, report: dir + "/report.html", configuration: "x")
         let fills = try String(contentsOfFile: dir + "/fills.csv", encoding: .utf8).split(separator: "\n")
@@ -301,7 +301,7 @@ struct PortfolioBacktestTests {
         let strategy = try StrategyFactory.standard.make("momentum_topk", parameters: ["top": .int(3)], symbols: u.symbols)
         let r = try Backtester.run(universe: u, instruments: Self.fractional(u), strategy: strategy, options: Self.options(commission: "0.001"))
         #expect(!r.weights.isEmpty && r.fills.count > 10)
-        let dir = NSTemporaryDirectory() + "crocbot-pf-writeall-\(UUID().uuidString)"
+        let dir = testTemporaryDirectory() + "crocbot-pf-writeall-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try BacktestReport.writeAll(r, to: dir, report: dir + "/html/report.html", configuration: "cfg: 2")
         let expected: [(String, [UInt8])] = [

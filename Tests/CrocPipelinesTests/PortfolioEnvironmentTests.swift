@@ -155,7 +155,7 @@ struct PortfolioEnvironmentTests {
             ),
             policy: agent.policy
         )
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlp-\(UUID().uuidString)").path
+        let dir = testTemporaryURL().appendingPathComponent("croc-rlp-\(UUID().uuidString)").path
         try bundle.save(to: dir)
         // The greedy episode over the whole universe from the first decision.
         var c = train.config

@@ -62,7 +62,7 @@ struct RLPolicyTests {
 
     @Test("RL bundles round-trip and refuse corruption; the factory builds `rl` from a path")
     func bundles() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rl-\(UUID().uuidString)").path
+        let dir = testTemporaryURL().appendingPathComponent("croc-rl-\(UUID().uuidString)").path
         let b = bundle()
         try b.save(to: dir)
         let back = try RLModelBundle.load(from: dir)
@@ -90,7 +90,7 @@ struct RLPolicyTests {
         arguments: [RLModelBundle.Agent.ppo, .dqn]
     )
     func training(agent: RLModelBundle.Agent) throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlt-\(UUID().uuidString)").path
+        let out = testTemporaryURL().appendingPathComponent("croc-rlt-\(UUID().uuidString)").path
         let yaml = """
             name: small
             agent: \(agent.rawValue)
@@ -122,7 +122,7 @@ struct RLPolicyTests {
 
     @Test("continuous actions: PPO trains a Gaussian policy from config, its bundle acts in [−1, 1]; dqn refuses them")
     func continuousTraining() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("croc-rlc-\(UUID().uuidString)").path
+        let out = testTemporaryURL().appendingPathComponent("croc-rlc-\(UUID().uuidString)").path
         let yaml = """
             name: small-continuous
             agent: ppo

@@ -46,7 +46,7 @@ struct ReportBytesTests {
     )
     func writeAllMatchesTheSequentialWriters(rowsPerPiece: Int) throws {
         let result = try defaultBacktest()
-        let dir = NSTemporaryDirectory() + "crocbot-writeall-\(UUID().uuidString)"
+        let dir = testTemporaryDirectory() + "crocbot-writeall-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let files = try BacktestReport.writeAll(
             result,

@@ -201,7 +201,7 @@ struct SweepRunnerTests {
 
     @Test("a trained model's decision thresholds are swept like any strategy's parameters; each trial equals a direct backtest")
     func modelStrategySweep() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-sweep-model-\(UUID().uuidString)").path
+        let dir = testTemporaryURL().appendingPathComponent("croc-sweep-model-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let training = """
             name: thresholds
@@ -353,7 +353,7 @@ struct SweepRunnerTests {
     func resume() async throws {
         let spec = try smallGrid(name: "resume")
         let runner = try SweepRunner(spec: spec)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
+        let path = testTemporaryURL().appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try SQLiteSweepStore(path: path)
         let failing = FailingStore(inner: store, failAfter: 2)
@@ -378,7 +378,7 @@ struct SweepRunnerTests {
     func shards() async throws {
         let spec = try smallGrid(name: "sharded")
         let runner = try SweepRunner(spec: spec)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
+        let path = testTemporaryURL().appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try await withThrowingTaskGroup(of: SweepRunSummary.self) { group in
             for i in 0..<3 {
@@ -402,7 +402,7 @@ struct SweepRunnerTests {
                 }
         )
         // The run's own summary reuses the rows it recorded; it equals a full read of the store.
-        let summaryPath = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
+        let summaryPath = testTemporaryURL().appendingPathComponent("crocbot-sweep-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: summaryPath) }
         let run = try await runner.run(store: try SQLiteSweepStore(path: summaryPath), workers: 2)
         let stored = try SQLiteSweepStore(path: summaryPath)

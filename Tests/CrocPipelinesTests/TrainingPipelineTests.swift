@@ -67,7 +67,7 @@ struct TrainingPipelineTests {
             label: {kind: sign, horizon: 5}
             model: {kind: gbdt, params: {rounds: 20, maxLeaves: 7, minSamplesLeaf: 40}}
             rule: {longAbove: 0.5, exitBelow: 0.5}
-            output: \(FileManager.default.temporaryDirectory.appendingPathComponent("croc-e2e-\(UUID().uuidString)").path)
+            output: \(testTemporaryURL().appendingPathComponent("croc-e2e-\(UUID().uuidString)").path)
             """
         let config = try TrainingConfig(try AppConfig.parse(text: yaml))
         var steps = 0

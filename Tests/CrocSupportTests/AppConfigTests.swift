@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -204,7 +205,7 @@ struct AppConfigTests {
 
     @Test("CROCBOT_ environment variables override the file, flags override both")
     func overrides() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("croc-cfg-\(UUID().uuidString)")
+        let dir = testTemporaryURL().appendingPathComponent("croc-cfg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let file = dir.appendingPathComponent("c.yaml").path
         try "backtest:\n  cash: 100\n  commission: 0.001\n".write(toFile: file, atomically: true, encoding: .utf8)

@@ -1,3 +1,4 @@
+import CrocTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ struct PackagedFilesTests {
 
     /// A temporary folder with `Examples/data/GOOGL.csv` and ``shipped`` in it.
     private func root() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("packaged-\(UUID().uuidString)")
+        let dir = testTemporaryURL().appendingPathComponent("packaged-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("Examples/data"), withIntermediateDirectories: true)
         for f in ["Examples/data/GOOGL.csv", shipped] {
             try Data("date,open,high,low,close\n".utf8).write(to: dir.appendingPathComponent(f))
@@ -22,14 +23,14 @@ struct PackagedFilesTests {
 
     @Test("a missing default is found under the first root that has it; a path that exists wins")
     func resolvesDefaults() throws {
-        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("packaged-empty-\(UUID().uuidString)")
+        let empty = testTemporaryURL().appendingPathComponent("packaged-empty-\(UUID().uuidString)")
         let r = try root()
         defer { try? FileManager.default.removeItem(at: r) }
         let files = PackagedFiles(roots: [empty, r])
         #expect(files.resolve(shipped) == r.appendingPathComponent(shipped).path)
         #expect(files.resolve("./" + shipped) == r.appendingPathComponent(shipped).path)
         // A file that exists where the command runs wins over the packaged copy.
-        let local = FileManager.default.temporaryDirectory.appendingPathComponent("local-\(UUID().uuidString).csv")
+        let local = testTemporaryURL().appendingPathComponent("local-\(UUID().uuidString).csv")
         try Data("x".utf8).write(to: local)
         defer { try? FileManager.default.removeItem(at: local) }
         let inRoot = PackagedFiles(roots: [r]).resolve(local.path)
@@ -56,7 +57,7 @@ struct PackagedFilesTests {
             count.calls += 1
             return [r]
         })
-        let local = FileManager.default.temporaryDirectory.appendingPathComponent("local-\(UUID().uuidString).csv")
+        let local = testTemporaryURL().appendingPathComponent("local-\(UUID().uuidString).csv")
         try Data("x".utf8).write(to: local)
         defer { try? FileManager.default.removeItem(at: local) }
         #expect(files.resolve(local.path) == local.path)

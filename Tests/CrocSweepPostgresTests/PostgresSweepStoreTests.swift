@@ -63,7 +63,7 @@ struct PostgresSweepStoreTests {
         let mixed = try await store.trials(sweep: name, reusing: known)
         #expect(mixed[3].objective == 42 && mixed[4] == trials[4] && Array(mixed[5...]) == Array(trials[5...]))
         // The same sweep on SQLite gives the same results, bit for bit.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crocbot-pg-\(UUID().uuidString).sqlite").path
+        let path = testTemporaryURL().appendingPathComponent("crocbot-pg-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let lite = try await runner.run(store: try SQLiteSweepStore(path: path), workers: 2).trials
         #expect(lite.map(\.parameters) == trials.map(\.parameters))

@@ -177,6 +177,71 @@ struct PanelTrainingTests {
         #expect(result.statistics.tradeCount > 10)
     }
 
+    @Test("a sweep's model_topk trials share their rebalances' scores; each trial's run is the one it makes alone, on any data")
+    func sharedScores() throws {
+        let dir = Self.temp("shared")
+        _ = try PanelTrainingPipeline.run(try Self.config(output: dir))
+        let u = try TrainingPipeline.loadUniverse(DataConfig(start: "2008-01-01", universe: Self.wide))
+        var options = try BacktestOptions(BacktestSettings(cash: 1_000_000, commission: 0.001))
+        options.fillTiming = .close
+        let instruments = try Backtester.instruments(for: u, config: InstrumentConfig())
+        let trials: [[String: ConfigValue]] = [
+            ["top": .int(3), "dropout": .int(1)],
+            ["top": .int(4), "dropout": .int(0)],
+            ["top": .int(2), "dropout": .int(2), "weighting": .string("score")],
+            ["top": .int(3), "minScore": .double(0.4)],
+        ]
+        func run(_ universe: Universe, _ trial: [String: ConfigValue], _ factory: StrategyFactory) throws -> BacktestResult {
+            let params = trial.merging(["model": .string(dir), "rebalance": .int(10)]) { a, _ in a }
+            let strategy = try factory.make("model_topk", parameters: params, symbols: universe.symbols)
+            return try Backtester.run(universe: universe, instruments: instruments, strategy: strategy, options: options)
+        }
+        func same(_ a: BacktestResult, _ b: BacktestResult, _ what: String) {
+            let equity = a.equity == b.equity
+            let fills = a.fills == b.fills
+            let weights = a.weights.map(\.weights) == b.weights.map(\.weights)
+            #expect(
+                equity && fills && weights,
+                "\(what): equity \(equity), fills \(fills) (\(a.fills.count) and \(b.fills.count)), weights \(weights)"
+            )
+        }
+        let shared = BundleCache(sharingScores: true)
+        let sharing = StrategyFactory.standard(bundles: shared)
+        let alone = StrategyFactory.standard(bundles: BundleCache())
+        #expect(BundleCache().scores == nil)
+        var rebalances = 0
+        for (i, trial) in trials.enumerated() {
+            let a = try run(u, trial, alone)
+            let b = try run(u, trial, sharing)
+            same(a, b, "trial \(i)")
+            if i == 0 { rebalances = shared.scores!.count }
+            // The first trial scored every rebalance; the others read every row back.
+            #expect(shared.scores!.hits == rebalances * i, "trial \(i)")
+        }
+        #expect(rebalances > 50)
+
+        // Other data from a date on: the rows before it are read back, the ones after scored
+        // again (the streams catch up on every bar they skipped), and the run is the one alone.
+        let k = u.count / 2
+        let changedRow = u.members[k].count * 2 / 3
+        var members = u.members
+        var bars = (0..<members[k].count).map { members[k][$0] }
+        for i in changedRow..<bars.count {
+            bars[i].close *= 1.07
+            bars[i].open = bars[i].close
+            bars[i].high = bars[i].close
+            bars[i].low = bars[i].close
+        }
+        members[k] = try BarSeries(symbol: members[k].symbol, bars: bars, pricePrecision: members[k].pricePrecision)
+        let edited = try Universe(members: members)
+        let hits = shared.scores!.hits
+        let kept = shared.scores!.count
+        same(try run(edited, trials[0], alone), try run(edited, trials[0], sharing), "edited data")
+        let reused = shared.scores!.hits - hits
+        let scored = shared.scores!.count - kept
+        #expect(reused > 0 && scored > 0 && reused + scored == rebalances, "\(reused) read back, \(scored) scored")
+    }
+
     @Test("model_topk on paper through the live loop: the backtest's fills, equity and positions, bit for bit")
     func paperEqualsBacktest() async throws {
         let dir = Self.temp("paper")

@@ -275,6 +275,45 @@ func benchModelTopK(universe: Universe, bundle: ModelBundle) throws {
             topk / momentum
         )
     )
+    // A sweep's trials (top x dropout, one schedule) one after another, each scoring its own
+    // rebalances, then sharing them through a ScoreCache (what `crocbot sweep` does).
+    let trials = [(20, 0), (20, 5), (50, 0), (50, 5), (80, 0), (80, 5)]
+    func sweep(_ cache: ScoreCache?) throws -> (Double, [Double]) {
+        var finals: [Double] = []
+        let start = ContinuousClock.now
+        for (top, dropout) in trials {
+            let strategy = ModelTopKStrategy(
+                adapter: InferenceAdapter(bundle: bundle, recordLatency: false),
+                top: top,
+                dropout: dropout,
+                rebalance: 21,
+                sharedScores: cache.map { ($0, topkBundlePath) }
+            )
+            let engine = Backtester.runEngine(universe: universe, instruments: instruments, strategy: strategy, options: options)
+            finals.append(engine.equityCurve.last ?? 0)
+        }
+        return (seconds(ContinuousClock.now - start), finals)
+    }
+    var alone = Double.infinity
+    var shared = Double.infinity
+    var same = true
+    for _ in 0..<2 {
+        let (a, aFinals) = try sweep(nil)
+        let (b, bFinals) = try sweep(ScoreCache())
+        alone = min(alone, a)
+        shared = min(shared, b)
+        same = same && aFinals == bFinals
+    }
+    print(
+        String(
+            format:
+                "model_topk sweep, %d trials (top x dropout, every 21 bars, 500 symbols), engine only: %.3f s scoring each trial, %.3f s sharing the scores (%.2f x); final equities ",
+            trials.count,
+            alone,
+            shared,
+            alone / shared
+        ) + (same ? "identical" : "DIFFER")
+    )
 }
 
 /// Parts 4 and 5 of `cross-section` (`crocbench portfolio-env` runs them alone, for profilers).

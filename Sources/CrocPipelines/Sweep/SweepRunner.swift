@@ -117,9 +117,14 @@ public struct SweepRunner: Sendable {
 
     /// Creates a runner over loaded data.
     /// - Parameter factory: Builds each trial's strategy; by default the built-ins, with
-    ///   model and RL bundles read once for all trials (`BundleCache`).
+    ///   model and RL bundles read once for all trials and `model_topk`'s rebalance scores
+    ///   shared by them (`BundleCache(sharingScores: true)`).
     /// - Throws: `ConfigError` for unrepresentable instrument settings.
-    public init(spec: SweepSpec, series: [BarSeries], factory: StrategyFactory = .standard(bundles: BundleCache())) throws(ConfigError) {
+    public init(
+        spec: SweepSpec,
+        series: [BarSeries],
+        factory: StrategyFactory = .standard(bundles: BundleCache(sharingScores: true))
+    ) throws(ConfigError) {
         self.spec = spec
         self.factory = factory
         self.series = series
@@ -135,7 +140,11 @@ public struct SweepRunner: Sendable {
 
     /// Creates a runner whose trials trade `universe` on one account.
     /// - Throws: `ConfigError` for unrepresentable instrument settings.
-    public init(spec: SweepSpec, universe: Universe, factory: StrategyFactory = .standard(bundles: BundleCache())) throws(ConfigError) {
+    public init(
+        spec: SweepSpec,
+        universe: Universe,
+        factory: StrategyFactory = .standard(bundles: BundleCache(sharingScores: true))
+    ) throws(ConfigError) {
         self.spec = spec
         self.factory = factory
         self.series = []
@@ -149,7 +158,7 @@ public struct SweepRunner: Sendable {
 
     /// Loads the sweep's data files (or its universe) and creates a runner.
     /// - Throws: `CSVError`, `UniverseError` or `ConfigError` naming the file.
-    public init(spec: SweepSpec, factory: StrategyFactory = .standard(bundles: BundleCache())) throws {
+    public init(spec: SweepSpec, factory: StrategyFactory = .standard(bundles: BundleCache(sharingScores: true))) throws {
         if let u = spec.universe {
             try self.init(spec: spec, universe: try TrainingPipeline.loadUniverse(u), factory: factory)
         } else {

@@ -14,9 +14,17 @@ import Synchronization
 public final class BundleCache: Sendable {
     private let models = Mutex<[String: ModelBundle]>([:])
     private let policies = Mutex<[String: RLModelBundle]>([:])
+    /// The rebalance scores that the `model_topk` trials of a sweep share (nil: each strategy
+    /// scores its own rebalances, as a single backtest does).
+    public let scores: ScoreCache?
 
     /// An empty cache.
-    public init() {}
+    /// - Parameter sharingScores: Whether the `model_topk` strategies built through it share
+    ///   their rebalances' scores (`ScoreCache`): what a sweep wants; a single run gains
+    ///   nothing and would only digest its bars.
+    public init(sharingScores: Bool = false) {
+        scores = sharingScores ? ScoreCache() : nil
+    }
 
     /// Reads started by `prefetchModel(at:)` and not yet waited for.
     private let pending = Mutex<[String: DispatchGroup]>([:])

@@ -304,6 +304,8 @@ public struct StrategyFactory: Sendable {
         } catch {
             throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: error.description)
         }
+        // Scores are shared only for a model the cache holds (one decoded copy for every trial).
+        let shared = bundles?.scores != nil && BundleCache.shares(bundle.model)
         return ModelTopKStrategy(
             adapter: InferenceAdapter(bundle: bundle, recordLatency: false),
             top: top,
@@ -311,7 +313,8 @@ public struct StrategyFactory: Sendable {
             rebalance: every,
             bottom: bottom,
             weighting: weighting,
-            minScore: minScore
+            minScore: minScore,
+            sharedScores: shared ? bundles?.scores.map { ($0, path) } : nil
         )
     }
 

@@ -76,6 +76,11 @@ public enum TopKDropout {
 /// the `bottom` worst are shorted too: the long side then carries +½ of equity
 /// and the short side −½ (the account must allow shorts).
 ///
+/// In a sweep, the trials share their rebalances' scores (`ScoreCache`): they depend only on
+/// the model, the schedule and the bars, so a trial that reaches a rebalance another has scored
+/// on the same bars reads the row back, and its streams wait (they catch up, exactly, only if a
+/// later rebalance is not in the cache).
+///
 /// Rebalances come every `rebalance` slices from the first slice at which the
 /// features are warm (`warmupBars`). A symbol whose features are not warm yet
 /// (a late listing, or a history shorter than the warm-up) is not scored — never
@@ -115,10 +120,20 @@ public struct ModelTopKStrategy: Strategy {
     /// Each lane's gathered bars at a catch-up, lane after lane (reused).
     private var gathered: [Bar] = []
     private var slices = 0
+    /// Bars in `backlog`.
+    private var backlogBars = 0
     /// The scores of each rebalance: (slice, score by lane, NaN where not scored).
     public private(set) var decisions: [(slice: Int, scores: [Double])] = []
+    /// The sweep's shared scores and this model's key in them (nil: none).
+    private let sharedScores: (cache: ScoreCache, model: String)?
+    /// Every bar seen so far (kept only with `sharedScores`).
+    private var digest = BarDigest()
 
     /// Creates the strategy.
+    /// - Parameter sharedScores: A sweep's `ScoreCache` and the key of `adapter`'s model in it
+    ///   (its bundle directory): a rebalance scored by another trial on the same bars is read
+    ///   back instead of computed (the same row, so the same run). Only for a model that every
+    ///   trial shares, read once.
     /// - Precondition: top ≥ 1, dropout ≥ 0, every ≥ 1, bottom ≥ 0.
     public init(
         adapter: InferenceAdapter,
@@ -127,9 +142,11 @@ public struct ModelTopKStrategy: Strategy {
         rebalance every: Int = 1,
         bottom: Int = 0,
         weighting: Weighting = .equal,
-        minScore: Double = -.infinity
+        minScore: Double = -.infinity,
+        sharedScores: (cache: ScoreCache, model: String)? = nil
     ) {
         precondition(top >= 1 && dropout >= 0 && every >= 1 && bottom >= 0, "top ≥ 1, dropout ≥ 0, rebalance ≥ 1, bottom ≥ 0")
+        self.sharedScores = sharedScores
         self.minScore = minScore
         self.adapter = adapter
         self.top = top
@@ -159,22 +176,31 @@ public struct ModelTopKStrategy: Strategy {
         let t = slices
         slices += 1
         backlog.append(slice)
+        backlogBars += slice.bars.count
+        if sharedScores != nil { digest.add(slice) }
         guard t >= warmupBars, (t - warmupBars) % every == 0 else { return }
-        catchUp()
-        // Scored: the lanes with a bar in this slice (lanes ascend) whose vector is complete.
-        let lanes = slice.lanes.filter { streams[$0].isWarm && streams[$0].vector.allSatisfy(\.isFinite) }
-        guard !lanes.isEmpty else { return }
-        let scored = score(lanes)
+        // The score row: read back from the sweep's cache when another trial scored this
+        // rebalance on the same bars (the streams then wait: a later row not in the cache catches
+        // them up on every bar since, exactly), else computed. Empty: no lane to score.
+        let key = sharedScores.map { ScoreCache.Key(model: $0.model, every: every, slice: t, data: digest) }
+        var row: [Double]
+        if let key, let cached = sharedScores?.cache.row(key) {
+            row = cached
+            // A long wait is bounded: past a few million bars the streams catch up anyway.
+            if backlogBars > 2_000_000 { catchUp() }
+        } else {
+            row = scoreRow(slice, lanes: n)
+            if let key { sharedScores?.cache.store(row, for: key) }
+        }
+        guard !row.isEmpty else { return }
         var scores: [Int: Double] = [:]
-        var row = [Double](repeating: .nan, count: n)
-        for (i, k) in lanes.enumerated() where scored[i].isFinite { row[k] = scored[i] }
         decisions.append((t, row))
         var weights = [Double](repeating: 0, count: n)
         let longHeld = (0..<n).filter { ($0 == 0 ? context.position : context.positions[$0]).raw > 0 }
         var long = TopKDropout.select(held: longHeld, scores: row, top: top, dropout: dropout)
         if minScore > -.infinity { long.removeAll { !row[$0].isNaN && row[$0] <= minScore } }
         if weighting == .score || bottom > 0 {
-            for (i, k) in lanes.enumerated() where scored[i].isFinite { scores[k] = scored[i] }
+            for k in 0..<n where row[k].isFinite { scores[k] = row[k] }
         }
         let longBudget = bottom > 0 ? 0.5 : 1.0
         assign(long, budget: longBudget, scores: scores, into: &weights, sign: 1)
@@ -186,6 +212,19 @@ public struct ModelTopKStrategy: Strategy {
             assign(short, budget: 0.5, scores: scores.mapValues { -$0 }, into: &weights, sign: -1, slots: bottom)
         }
         try context.rebalance(weights: weights)
+    }
+
+    /// Catches the streams up and scores the lanes of `slice` whose vector is complete: the
+    /// score of each lane (NaN where not scored), or empty when no lane of the slice is warm.
+    private mutating func scoreRow(_ slice: MarketSlice, lanes n: Int) -> [Double] {
+        catchUp()
+        // Scored: the lanes with a bar in this slice (lanes ascend) whose vector is complete.
+        let lanes = slice.lanes.filter { streams[$0].isWarm && streams[$0].vector.allSatisfy(\.isFinite) }
+        guard !lanes.isEmpty else { return [] }
+        let scored = score(lanes)
+        var row = [Double](repeating: .nan, count: n)
+        for (i, k) in lanes.enumerated() where scored[i].isFinite { row[k] = scored[i] }
+        return row
     }
 
     /// Each lane of `set` gets `budget / slots` (equal) or its share of the set's positive scores.
@@ -259,6 +298,7 @@ public struct ModelTopKStrategy: Strategy {
             }
         }
         self.backlog.removeAll(keepingCapacity: true)
+        backlogBars = 0
     }
 
     /// Threads for `work` items: one per `minimumPerTask`, at most the cores and `limit`.

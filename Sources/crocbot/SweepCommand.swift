@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrocPipelines
+import CrocStrategies
 import CrocSupport
 import CrocSweepPostgres
 import Foundation
@@ -104,7 +105,9 @@ struct SweepRunCommand: AsyncParsableCommand {
             guard threads >= 1 else { throw ValidationError("--workers must be ≥ 1") }
             let store = try await storeOptions.open()
             defer { (store as? PostgresSweepStore)?.close() }
-            let runner = try SweepRunner(spec: spec)
+            // One cache for the trials: bundles read once, model_topk's rebalance scores shared.
+            let bundles = BundleCache(sharingScores: true)
+            let runner = try SweepRunner(spec: spec, factory: .standard(bundles: bundles))
             logger.info(
                 "sweep starting",
                 metadata: [
@@ -117,6 +120,9 @@ struct SweepRunCommand: AsyncParsableCommand {
                 try await runWalkForward(spec, runner: runner, store: store, threads: threads, axes: axes, reportPath: reportPath)
             } else {
                 try await runTrials(spec, runner: runner, store: store, shard: part, threads: threads, axes: axes, reportPath: reportPath)
+            }
+            if let scores = bundles.scores, scores.count > 0 {
+                logger.info("rebalance scores shared by the trials", metadata: ["scored": "\(scores.count)", "read back": "\(scores.hits)"])
             }
         }
     }

@@ -240,6 +240,25 @@ struct PanelTrainingTests {
         let reused = shared.scores!.hits - hits
         let scored = shared.scores!.count - kept
         #expect(reused > 0 && scored > 0 && reused + scored == rebalances, "\(reused) read back, \(scored) scored")
+
+        // One more symbol, listed later and last (a walk-forward window that reaches its listing):
+        // the same bars as `u` until then, but rows one score longer — never read from `u`'s.
+        let first = u.members[0]
+        let late = try BarSeries(
+            symbol: "ZZLATE",
+            bars: (first.count * 3 / 4..<first.count).map { first[$0] },
+            pricePrecision: first.pricePrecision
+        )
+        let longer = try Universe(members: u.members + [late])
+        let lateInstruments = try Backtester.instruments(for: longer, config: InstrumentConfig())
+        func runLonger(_ factory: StrategyFactory) throws -> BacktestResult {
+            let params = trials[0].merging(["model": .string(dir), "rebalance": .int(10)]) { a, _ in a }
+            let strategy = try factory.make("model_topk", parameters: params, symbols: longer.symbols)
+            return try Backtester.run(universe: longer, instruments: lateInstruments, strategy: strategy, options: options)
+        }
+        let before = shared.scores!.hits
+        same(try runLonger(alone), try runLonger(sharing), "a symbol listed later")
+        #expect(shared.scores!.hits == before, "no row of the shorter universe read back")
     }
 
     @Test("model_topk on paper through the live loop: the backtest's fills, equity and positions, bit for bit")

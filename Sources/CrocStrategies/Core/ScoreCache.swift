@@ -10,7 +10,8 @@ import Synchronization
 /// and the others read the scores back, so their cost is the engine and the selection.
 ///
 /// A score row is found only under the same model (the bundle directory, read once by the
-/// sweep's `BundleCache`), the same schedule (`every`, the slice index) and a digest of every
+/// sweep's `BundleCache`), the same schedule (`every`, the slice index), the same number of
+/// symbols and a digest of every
 /// bar the strategy has seen, in order (`BarDigest`: times, lanes and the five prices of each
 /// bar): a trial on other data (a walk-forward window, an edited file) never reads another's
 /// scores. The rows are the ones the strategy computed, so a trial's results are the same bit for
@@ -25,6 +26,10 @@ public final class ScoreCache: Sendable {
         public var every: Int
         /// The rebalance's slice index.
         public var slice: Int
+        /// The run's symbols (a row has one score per lane): two universes can agree on every bar
+        /// so far and still differ in length — a walk-forward window that adds a symbol listed
+        /// later, after the others.
+        public var lanes: Int
         /// Every bar seen up to and including the rebalance's slice.
         public var data: BarDigest
     }

@@ -182,9 +182,9 @@ public struct ModelTopKStrategy: Strategy {
         // The score row: read back from the sweep's cache when another trial scored this
         // rebalance on the same bars (the streams then wait: a later row not in the cache catches
         // them up on every bar since, exactly), else computed. Empty: no lane to score.
-        let key = sharedScores.map { ScoreCache.Key(model: $0.model, every: every, slice: t, data: digest) }
+        let key = sharedScores.map { ScoreCache.Key(model: $0.model, every: every, slice: t, lanes: n, data: digest) }
         var row: [Double]
-        if let key, let cached = sharedScores?.cache.row(key) {
+        if let key, let cached = sharedScores?.cache.row(key), cached.isEmpty || cached.count == n {
             row = cached
             // A long wait is bounded: past a few million bars the streams catch up anyway.
             if backlogBars > 2_000_000 { catchUp() }

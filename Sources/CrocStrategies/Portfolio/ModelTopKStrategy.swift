@@ -183,10 +183,10 @@ public struct ModelTopKStrategy: Strategy {
         // rebalance on the same bars (the streams then wait: a later row not in the cache catches
         // them up on every bar since, exactly), else computed. Empty: no lane to score.
         let key = sharedScores.map { ScoreCache.Key(model: $0.model, every: every, slice: t, lanes: n, data: digest) }
-        var row: [Double]
+        let row: [Double]
         if let key, let cached = sharedScores?.cache.row(key), cached.isEmpty || cached.count == n {
             row = cached
-            // A long wait is bounded: past a few million bars the streams catch up anyway.
+            // A long wait is bounded: past 2 million waiting bars the streams catch up anyway.
             if backlogBars > 2_000_000 { catchUp() }
         } else {
             row = scoreRow(slice, lanes: n)

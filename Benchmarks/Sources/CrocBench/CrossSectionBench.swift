@@ -278,7 +278,7 @@ func benchModelTopK(universe: Universe, bundle: ModelBundle) throws {
     // A sweep's trials (top x dropout, one schedule) one after another, each scoring its own
     // rebalances, then sharing them through a ScoreCache (what `crocbot sweep` does).
     let trials = [(20, 0), (20, 5), (50, 0), (50, 5), (80, 0), (80, 5)]
-    func sweep(_ cache: ScoreCache?) throws -> (Double, [Double]) {
+    func sweep(_ cache: ScoreCache?) -> (Double, [Double]) {
         var finals: [Double] = []
         let start = ContinuousClock.now
         for (top, dropout) in trials {
@@ -298,8 +298,8 @@ func benchModelTopK(universe: Universe, bundle: ModelBundle) throws {
     var shared = Double.infinity
     var same = true
     for _ in 0..<2 {
-        let (a, aFinals) = try sweep(nil)
-        let (b, bFinals) = try sweep(ScoreCache())
+        let (a, aFinals) = sweep(nil)
+        let (b, bFinals) = sweep(ScoreCache())
         alone = min(alone, a)
         shared = min(shared, b)
         same = same && aFinals == bFinals

@@ -11,10 +11,9 @@ import Synchronization
 ///
 /// A score row is found only under the same model (the bundle directory, read once by the
 /// sweep's `BundleCache`), the same schedule (`every`, the slice index), the same number of
-/// symbols and a digest of every
-/// bar the strategy has seen, in order (`BarDigest`: times, lanes and the five prices of each
-/// bar): a trial on other data (a walk-forward window, an edited file) never reads another's
-/// scores. The rows are the ones the strategy computed, so a trial's results are the same bit for
+/// symbols and a digest of every bar the strategy has seen, in order (`BarDigest`: times, lanes
+/// and the five prices of each bar): a trial on other data (a walk-forward window, an edited
+/// file) never reads another's scores. The rows are the ones the strategy computed, so a trial's results are the same bit for
 /// bit with or without the cache (tested). Thread-safe; bounded by `capacityBytes` (past it,
 /// rows are computed and not kept).
 public final class ScoreCache: Sendable {

@@ -304,8 +304,6 @@ public struct StrategyFactory: Sendable {
         } catch {
             throw StrategyError(.invalidParameter, keyPath: "strategy.params.model", rule: error.description)
         }
-        // Scores are shared only for a model the cache holds (one decoded copy for every trial).
-        let shared = bundles?.scores != nil && BundleCache.shares(bundle.model)
         return ModelTopKStrategy(
             adapter: InferenceAdapter(bundle: bundle, recordLatency: false),
             top: top,
@@ -314,7 +312,8 @@ public struct StrategyFactory: Sendable {
             bottom: bottom,
             weighting: weighting,
             minScore: minScore,
-            sharedScores: shared ? bundles?.scores.map { ($0, path) } : nil
+            // Scores are shared only for a model the cache holds (one decoded copy for every trial).
+            sharedScores: BundleCache.shares(bundle.model) ? bundles?.scores.map { ($0, path) } : nil
         )
     }
 

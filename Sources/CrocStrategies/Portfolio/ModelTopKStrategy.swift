@@ -120,8 +120,6 @@ public struct ModelTopKStrategy: Strategy {
     /// Each lane's gathered bars at a catch-up, lane after lane (reused).
     private var gathered: [Bar] = []
     private var slices = 0
-    /// Bars in `backlog`.
-    private var backlogBars = 0
     /// The scores of each rebalance: (slice, score by lane, NaN where not scored).
     public private(set) var decisions: [(slice: Int, scores: [Double])] = []
     /// The sweep's shared scores and this model's key in them (nil: none).
@@ -176,7 +174,6 @@ public struct ModelTopKStrategy: Strategy {
         let t = slices
         slices += 1
         backlog.append(slice)
-        backlogBars += slice.bars.count
         if sharedScores != nil { digest.add(slice) }
         guard t >= warmupBars, (t - warmupBars) % every == 0 else { return }
         // The score row: read back from the sweep's cache when another trial scored this
@@ -184,10 +181,10 @@ public struct ModelTopKStrategy: Strategy {
         // them up on every bar since, exactly), else computed. Empty: no lane to score.
         let key = sharedScores.map { ScoreCache.Key(model: $0.model, every: every, slice: t, lanes: n, data: digest) }
         let row: [Double]
-        if let key, let cached = sharedScores?.cache.row(key), cached.isEmpty || cached.count == n {
+        if let key, let cached = sharedScores?.cache.row(key) {
             row = cached
             // A long wait is bounded: past 2 million waiting bars the streams catch up anyway.
-            if backlogBars > 2_000_000 { catchUp() }
+            if backlog.reduce(0, { $0 + $1.bars.count }) > 2_000_000 { catchUp() }
         } else {
             row = scoreRow(slice, lanes: n)
             if let key { sharedScores?.cache.store(row, for: key) }
@@ -298,7 +295,6 @@ public struct ModelTopKStrategy: Strategy {
             }
         }
         self.backlog.removeAll(keepingCapacity: true)
-        backlogBars = 0
     }
 
     /// Threads for `work` items: one per `minimumPerTask`, at most the cores and `limit`.

@@ -153,13 +153,13 @@ struct BacktestCommand: ParsableCommand {
             bundles.prefetchModel(at: path)
         }
         let started = ContinuousClock.now
-        let universe = try TrainingPipeline.loadUniverse(cfg.data)
+        let (universe, cache) = try TrainingPipeline.loadUniverseNoting(cfg.data)
         let loaded = ContinuousClock.now
         logger.info(
             "universe loaded",
             metadata: [
                 "path": "\(cfg.data.universe ?? "")", "symbols": "\(universe.count)", "timestamps": "\(universe.timestamps.count)",
-                "layout": "\(universe.layout.rawValue)", "elapsed": "\(loaded - started)",
+                "layout": "\(universe.layout.rawValue)", "elapsed": "\(loaded - started)", "cache": "\(cache?.description ?? "off")",
             ]
         )
         let instruments = try Backtester.instruments(for: universe, config: cfg.instrument)

@@ -245,6 +245,17 @@ struct AppConfigTests {
         #expect(error?.description.contains("(in t.yaml)") == true)
     }
 
+    @Test("data.cache: auto by default, off or a folder from a file or the environment, never empty")
+    func dataCache() throws {
+        #expect(try AppConfig.load(path: nil).data.cache == "auto")
+        #expect(try AppConfig(from: try AppConfig.parse(text: "data: {cache: 'off'}"), source: "t.yaml").data.cache == "off")
+        #expect(try AppConfig(from: try AppConfig.parse(text: "data: {cache: off}"), source: "t.yaml").data.cache == "off")
+        #expect(try AppConfig(from: try AppConfig.parse(text: "data: {cache: /tmp/c}"), source: "t.yaml").data.cache == "/tmp/c")
+        #expect(try AppConfig.load(path: nil, environment: ["CROCBOT_DATA__CACHE": "/var/cache/crocbot"]).data.cache == "/var/cache/crocbot")
+        let e = #expect(throws: ConfigError.self) { try AppConfig.load(path: nil, overrides: ["data.cache": .string("")]) }
+        #expect(e?.keyPath == "data.cache")
+    }
+
     @Test("per-symbol instrument specs override the defaults for a universe")
     func perSymbolInstruments() throws {
         let yaml =

@@ -77,6 +77,29 @@ public struct BarSeries: Sendable, Hashable, RandomAccessCollection {
             } ?? [Double](repeating: 0, count: closes.count)
     }
 
+    /// A series from its columns as a cache entry stored them (no validation: the entry was
+    /// written from a validated series; the columns' lengths are checked by the reader). Columns
+    /// that shared storage when stored are passed the same array, so they share it again.
+    init(
+        restoring symbol: String,
+        pricePrecision: Int,
+        timestamps: [Int64],
+        open: [Double],
+        high: [Double],
+        low: [Double],
+        close: [Double],
+        volume: [Double]
+    ) {
+        self.symbol = symbol
+        self.pricePrecision = pricePrecision
+        self.timestamps = timestamps
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+    }
+
     /// Appends without validation (loaders validate first).
     public mutating func appendUnchecked(_ bar: Bar) {
         timestamps.append(bar.timestamp.nanoseconds)

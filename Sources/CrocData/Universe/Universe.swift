@@ -106,6 +106,17 @@ public struct Universe: Sendable {
         }
     }
 
+    /// A universe as a cache entry stored it: every derived field given, nothing checked or
+    /// merged again (the entry was written from a universe that `init(members:)` built).
+    init(restoring members: [BarSeries], timestamps: [Int64], layout: UniverseLayout, barLength: Int64?, timeZone: String, runStarts: [Int]) {
+        self.members = members
+        self.timestamps = timestamps
+        self.layout = layout
+        self.barLength = barLength
+        self.timeZone = timeZone
+        self.runStarts = runStarts
+    }
+
     /// The index of `symbol` among the members.
     public func index(of symbol: String) -> Int? { members.firstIndex { $0.symbol == symbol } }
 

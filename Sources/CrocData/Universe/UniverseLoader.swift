@@ -18,6 +18,9 @@ import Synchronization
 /// An ordinary OHLCV file is a universe of one. Close-only data is allowed
 /// everywhere: a bar is then open = high = low = close, volume 0. Errors name
 /// the file, the line and the column, as `CSVError` does for one file.
+///
+/// A change to what the loader returns for the same bytes must raise
+/// `UniverseCache.loaderRevision`, so no cache entry of the earlier loader is read.
 public enum UniverseLoader {
     /// Reads the universe at `path` (a folder or a CSV file).
     /// - Parameters:

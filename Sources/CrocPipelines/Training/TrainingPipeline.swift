@@ -255,6 +255,11 @@ public enum TrainingPipeline {
     /// Loads the universe a data section names (`universe`, `symbols`, `start`, `end`).
     /// - Throws: `UniverseError` naming the file and line, or `ConfigError`.
     public static func loadUniverse(_ data: DataConfig) throws -> Universe {
+        try loadUniverseNoting(data).universe
+    }
+
+    /// `loadUniverse`, with what the universe cache did (nil when `data.cache` is off).
+    public static func loadUniverseNoting(_ data: DataConfig) throws -> (universe: Universe, cache: UniverseCache.Outcome?) {
         guard let path = data.universe else { throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "not set") }
         guard let format = TimestampFormat(configValue: data.timestampFormat) else {
             throw ConfigError(
@@ -264,7 +269,24 @@ public enum TrainingPipeline {
             )
         }
         let options = CSVOptions(delimiter: data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
-        return try restrict(try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), start: data.start, end: data.end)
+        let loaded: Universe
+        let outcome: UniverseCache.Outcome?
+        if let cache = universeCache(data) {
+            (loaded, outcome) = try cache.load(path: path, symbols: data.symbolList, options: options)
+        } else {
+            (loaded, outcome) = (try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), nil)
+        }
+        return (try restrict(loaded, start: data.start, end: data.end), outcome)
+    }
+
+    /// The cache `data.cache` names: nil for `off`, or for `auto` where the environment names
+    /// no home or cache folder.
+    public static func universeCache(_ data: DataConfig) -> UniverseCache? {
+        switch data.cache {
+        case "off": return nil
+        case "auto": return UniverseCache.defaultDirectory().map { UniverseCache(directory: $0) }
+        default: return UniverseCache(directory: data.cache)
+        }
     }
 
     /// `data.start` and `data.end` as times (ns), unbounded where unset.

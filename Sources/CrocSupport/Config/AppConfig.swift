@@ -165,6 +165,10 @@ public struct DataConfig: Sendable, Equatable, Encodable {
     public var universe: String?
     /// The symbols of `universe` to trade, comma-separated (all when unset).
     public var symbols: String?
+    /// Where universes already read are kept (`UniverseCache`): `auto` (the user's cache
+    /// folder, `$XDG_CACHE_HOME/crocbot/universes` or `~/.cache/crocbot/universes`), `off`, or
+    /// a folder. An entry is used only while its source's bytes are unchanged.
+    public var cache: String
 
     /// The shipped default data set.
     public static let defaultPath = "Examples/data/GOOGL.csv"
@@ -178,7 +182,8 @@ public struct DataConfig: Sendable, Equatable, Encodable {
         start: String? = nil,
         end: String? = nil,
         universe: String? = nil,
-        symbols: String? = nil
+        symbols: String? = nil,
+        cache: String = "auto"
     ) {
         self.path = path
         self.symbol = symbol
@@ -188,6 +193,13 @@ public struct DataConfig: Sendable, Equatable, Encodable {
         self.end = end
         self.universe = universe
         self.symbols = symbols
+        self.cache = cache
+    }
+
+    /// `cache` as written; YAML reads a bare `off` as false (and `on` as true).
+    private static func cache(_ r: ConfigReader) throws(ConfigError) -> String {
+        if case .bool(let on)? = r.raw("cache") { return on ? "auto" : "off" }
+        return try r.string("cache", default: "auto")
     }
 
     /// The symbols `symbols` names, trimmed (nil when unset).
@@ -198,7 +210,7 @@ public struct DataConfig: Sendable, Equatable, Encodable {
     /// Reads and validates the section from `r`.
     /// - Throws: `ConfigError` naming the key path.
     public init(_ r: ConfigReader) throws(ConfigError) {
-        try r.rejectUnknownKeys(["path", "symbol", "timestampFormat", "delimiter", "start", "end", "universe", "symbols"])
+        try r.rejectUnknownKeys(["path", "symbol", "timestampFormat", "delimiter", "start", "end", "universe", "symbols", "cache"])
         self.init(
             path: try r.string("path", default: Self.defaultPath),
             symbol: try r.optionalString("symbol"),
@@ -207,8 +219,12 @@ public struct DataConfig: Sendable, Equatable, Encodable {
             start: try r.optionalString("start"),
             end: try r.optionalString("end"),
             universe: try r.optionalString("universe"),
-            symbols: try r.optionalString("symbols")
+            symbols: try r.optionalString("symbols"),
+            cache: try Self.cache(r)
         )
+        if cache.isEmpty {
+            throw ConfigError(.invalidValue, keyPath: r.childPath("cache"), rule: "auto, off or a folder", source: r.source)
+        }
         if universe?.isEmpty == true {
             throw ConfigError(.invalidValue, keyPath: r.childPath("universe"), rule: "must not be empty", source: r.source)
         }

@@ -1,0 +1,512 @@
+import CrocSupport
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A folder of universes already read: each entry is a binary copy of what `UniverseLoader.load`
+/// returned for one source (a file or a folder of files, with its symbols and CSV options),
+/// stamped with a digest of the source's bytes. A later load of the same source digests those
+/// bytes again (about 1 ms for 10 MB) and, when they are unchanged, copies the columns back
+/// instead of parsing and validating the text again — Qlib's binary data and zipline's bundles,
+/// without an ingest step to remember: any change to the source (an edit, a file added to the
+/// folder) is a miss, and the source is read and validated as if there were no cache.
+///
+/// Entries are keyed by the source's path, so a source keeps one entry however often it changes;
+/// the least recently used entries beyond `capacity` are removed. An entry is written to a
+/// temporary file and renamed into place, so concurrent commands never read half an entry; one
+/// that does not read back whole (truncated, another version, a digest that does not match its
+/// bytes) is a miss and is rewritten. The cache never fails a load: when an entry cannot be
+/// written the outcome says why and the universe is returned all the same.
+public struct UniverseCache: Sendable {
+    /// The folder holding the entries (created when the first entry is written).
+    public let directory: String
+    /// Entries kept: after a write, the least recently used beyond this are removed.
+    public let capacity: Int
+
+    /// What a load did with the cache.
+    public enum Outcome: Sendable, Equatable, CustomStringConvertible {
+        /// The source was unchanged: its universe was read from the entry.
+        case hit
+        /// The source was read and validated, and its entry written.
+        case stored
+        /// The source was read and validated; no entry was written (the reason).
+        case notStored(String)
+
+        public var description: String {
+            switch self {
+            case .hit: return "hit"
+            case .stored: return "stored"
+            case .notStored(let why): return "not stored (\(why))"
+            }
+        }
+    }
+
+    /// A cache in `directory`.
+    /// - Parameter capacity: Entries kept (at least 1).
+    public init(directory: String, capacity: Int = 64) {
+        self.directory = directory
+        self.capacity = max(1, capacity)
+    }
+
+    /// The default folder: `$XDG_CACHE_HOME/crocbot/universes`, else
+    /// `$HOME/.cache/crocbot/universes`; nil when neither variable is set.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/crocbot/universes" }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/crocbot/universes" }
+        return nil
+    }
+
+    /// The universe `UniverseLoader.load(path:symbols:options:)` returns, from the entry when the
+    /// source is unchanged since it was written.
+    /// - Throws: `UniverseError`, exactly as `UniverseLoader.load` (a source with an error is never stored).
+    public func load(
+        path: String,
+        symbols: [String]? = nil,
+        options: CSVOptions = .init()
+    ) throws(UniverseError) -> (
+        universe: Universe, outcome: Outcome
+    ) {
+        let entry = entryPath(source: path, symbols: symbols, options: options)
+        guard let before = Self.sourceDigest(path: path, symbols: symbols) else {
+            // Unreadable or missing: the loader names the problem.
+            return (try UniverseLoader.load(path: path, symbols: symbols, options: options), .notStored("the source could not be digested"))
+        }
+        if let universe = Self.read(entry: entry, source: before) { return (universe, .hit) }
+        let universe = try UniverseLoader.load(path: path, symbols: symbols, options: options)
+        // Stored only if the source did not change while it was read (the entry would otherwise
+        // hold other bytes than its digest names).
+        guard Self.sourceDigest(path: path, symbols: symbols) == before else { return (universe, .notStored("the source changed while it was read")) }
+        return (universe, store(universe, source: before, entry: entry))
+    }
+
+    // MARK: Keys and digests
+
+    /// What `UniverseLoader` returns for given bytes, as a number: raise it with any change to
+    /// what the loader reads from the same text (a rule, a parsed format, a derived field), so
+    /// entries written by an earlier loader are never read (they are then the least recently used).
+    static let loaderRevision = 1
+
+    /// The entry's path: one per source path (made absolute), symbols, CSV options, CrocBot
+    /// version and loader revision.
+    func entryPath(source: String, symbols: [String]?, options: CSVOptions) -> String {
+        let absolute = source.hasPrefix("/") ? source : FileManager.default.currentDirectoryPath + "/" + source
+        var key = "\(CrocBotVersion.current)\u{0}\(Self.loaderRevision)\u{0}"
+        key += (absolute as NSString).standardizingPath
+        key += "\u{0}\(options.delimiter)\u{0}\(options.timestampFormat)\u{0}"
+        key += symbols.map { $0.joined(separator: "\u{0}") } ?? "*"
+        return directory + "/" + FNV1a.hex(key) + ".crocu"
+    }
+
+    /// The digest of what a load of `path` reads: a file's bytes; for a folder, every name it
+    /// lists (they decide the members and the errors) and the bytes of each CSV file read.
+    /// Nil when the source cannot be read.
+    static func sourceDigest(path: String, symbols: [String]?) -> ContentDigest? {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return nil }
+        guard isDir.boolValue else {
+            guard let d = fileDigest(path) else { return nil }
+            return combine([0x46], [d])  // "F"
+        }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path).sorted() else { return nil }
+        let only = symbols.map(Set.init)
+        var listing: [UInt8] = [0x44]  // "D"
+        var digests: [ContentDigest] = []
+        for name in names where !name.hasPrefix(".") {
+            listing += Array(name.utf8)
+            listing.append(0)
+            guard name.lowercased().hasSuffix(".csv"), name.count > 4 else { continue }
+            if let only, !only.contains(String(name.dropLast(4))) { continue }
+            guard let d = fileDigest((path as NSString).appendingPathComponent(name)) else { return nil }
+            digests.append(d)
+        }
+        return combine(listing, digests)
+    }
+
+    /// One digest of a listing and the digests of the files it read.
+    static func combine(_ listing: [UInt8], _ digests: [ContentDigest]) -> ContentDigest {
+        var bytes = listing
+        for d in digests {
+            withUnsafeBytes(of: d.high.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: d.low.littleEndian) { bytes += $0 }
+        }
+        return ContentDigest.of(bytes)
+    }
+
+    /// The digest of a file's bytes, read through a mapping (no copy); nil when it cannot be read.
+    static func fileDigest(_ path: String) -> ContentDigest? {
+        guard let file = MappedFile(path: path) else { return nil }
+        defer { file.unmap() }
+        return ContentDigest.of(file.bytes)
+    }
+
+    // MARK: Entry format
+
+    /// `CROCUNI` and the format's version (1).
+    static let magic: UInt64 = 0x0149_4E55_434F_5243
+    /// Bytes before the payload: magic, source digest (2), payload byte count, payload digest (2).
+    static let headerWords = 6
+
+    enum BlockKind: UInt64 {
+        case times = 1
+        case values = 2
+    }
+
+    /// The entry's bytes: a header, then the payload (every field 8 bytes, little-endian, strings
+    /// padded to 8): layout, time zone, bar length, the arrays ("blocks": each distinct storage
+    /// once, so columns that shared an array share one again), the members (symbol, precision, the
+    /// blocks of their six columns), the union calendar's block and the run starts.
+    static func encode(_ u: Universe, source: ContentDigest) -> [UInt8] {
+        var words: [UInt64] = []
+        func string(_ s: String) {
+            let b = Array(s.utf8)
+            words.append(UInt64(b.count))
+            var padded = b + [UInt8](repeating: 0, count: (8 - b.count % 8) % 8)
+            padded.withUnsafeMutableBytes { raw in
+                for i in stride(from: 0, to: raw.count, by: 8) {
+                    words.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                }
+            }
+        }
+        // Blocks: each distinct array (by storage and length) once.
+        var blocks: [Column] = []
+        var known: [String: Int] = [:]
+        func block(_ column: Column, _ id: String) -> Int {
+            if let k = known[id] { return k }
+            known[id] = blocks.count
+            blocks.append(column)
+            return blocks.count - 1
+        }
+        func block(_ a: [Int64]) -> Int { block(.times(a), a.withUnsafeBufferPointer { "t\(Int(bitPattern: $0.baseAddress)):\($0.count)" }) }
+        func block(_ a: [Double]) -> Int { block(.values(a), a.withUnsafeBufferPointer { "v\(Int(bitPattern: $0.baseAddress)):\($0.count)" }) }
+        let memberBlocks = u.members.map { m in
+            [block(m.timestamps), block(m.open), block(m.high), block(m.low), block(m.close), block(m.volume)]
+        }
+        let union = block(u.timestamps)
+        string(u.layout.rawValue)
+        string(u.timeZone)
+        words.append(UInt64(bitPattern: u.barLength ?? .min))
+        words.append(UInt64(u.members.count))
+        for (m, b) in zip(u.members, memberBlocks) {
+            string(m.symbol)
+            words.append(UInt64(bitPattern: Int64(m.pricePrecision)))
+            for k in b { words.append(UInt64(k)) }
+        }
+        words.append(UInt64(union))
+        for s in u.runStarts { words.append(UInt64(bitPattern: Int64(s))) }
+        words.append(UInt64(blocks.count))
+        var total = 0
+        for b in blocks {
+            let (kind, count): (BlockKind, Int)
+            switch b {
+            case .times(let a): (kind, count) = (.times, a.count)
+            case .values(let a): (kind, count) = (.values, a.count)
+            }
+            words.append(kind.rawValue)
+            words.append(UInt64(count))
+            total += count
+        }
+        let head = headerWords * 8
+        let metadata = words.count * 8
+        let size = head + metadata + total * 8
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+            func put(_ w: UInt64, at offset: Int) { out.storeBytes(of: w.littleEndian, toByteOffset: offset, as: UInt64.self) }
+            for (i, w) in words.enumerated() { put(w, at: head + 8 * i) }
+            var at = head + metadata
+            // Every value as a little-endian word: on a little-endian machine, the array's bytes.
+            for b in blocks {
+                switch b {
+                case .times(let a):
+                    a.withUnsafeBytes { bytes in
+                        if 1.littleEndian == 1 {
+                            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                        } else {
+                            for (i, v) in a.enumerated() { put(UInt64(bitPattern: v), at: at + 8 * i) }
+                        }
+                    }
+                    at += 8 * a.count
+                case .values(let a):
+                    a.withUnsafeBytes { bytes in
+                        if 1.littleEndian == 1 {
+                            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                        } else {
+                            for (i, v) in a.enumerated() { put(v.bitPattern, at: at + 8 * i) }
+                        }
+                    }
+                    at += 8 * a.count
+                }
+            }
+            let digest = ContentDigest.of(UnsafeRawBufferPointer(start: out + head, count: size - head))
+            for (i, w) in [magic, source.high, source.low, UInt64(size - head), digest.high, digest.low].enumerated() { put(w, at: 8 * i) }
+            initialized = size
+        }
+    }
+
+    /// The universe in the entry at `entry` when it is whole and was written for `source`.
+    static func read(entry: String, source: ContentDigest) -> Universe? {
+        guard let file = MappedFile(path: entry) else { return nil }
+        defer { file.unmap() }
+        let raw = file.bytes
+        guard raw.count >= headerWords * 8 else { return nil }
+        func word(_ i: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
+        guard word(0) == magic, word(1) == source.high, word(2) == source.low, word(3) == UInt64(raw.count - headerWords * 8) else { return nil }
+        let payload = UnsafeRawBufferPointer(rebasing: raw[(headerWords * 8)...])
+        guard ContentDigest.of(payload) == ContentDigest(high: word(4), low: word(5)) else { return nil }
+        let universe = decode(payload)
+        if universe != nil { _ = utimes(entry, nil) }  // most recently used
+        return universe
+    }
+
+    /// Reads a payload; nil when any count or index does not fit (never trusted past its bytes).
+    static func decode(_ p: UnsafeRawBufferPointer) -> Universe? {
+        var r = WordReader(bytes: p)
+        guard let layoutName = r.string(), let layout = UniverseLayout(rawValue: layoutName), let zone = r.string(),
+            let lengthWord = r.word(), let memberCount = r.count(limit: p.count / 8)
+        else { return nil }
+        var members: [(symbol: String, precision: Int, blocks: [Int])] = []
+        members.reserveCapacity(memberCount)
+        for _ in 0..<memberCount {
+            guard let symbol = r.string(), let precision = r.word() else { return nil }
+            var b: [Int] = []
+            for _ in 0..<6 {
+                guard let k = r.count(limit: .max) else { return nil }
+                b.append(k)
+            }
+            members.append((symbol, Int(Int64(bitPattern: precision)), b))
+        }
+        guard let union = r.count(limit: .max) else { return nil }
+        var runStarts: [Int] = []
+        runStarts.reserveCapacity(memberCount)
+        for _ in 0..<memberCount {
+            guard let s = r.word() else { return nil }
+            runStarts.append(Int(Int64(bitPattern: s)))
+        }
+        guard let blockCount = r.count(limit: p.count / 16) else { return nil }
+        var kinds: [BlockKind] = []
+        var offsets: [Int] = []
+        var counts: [Int] = []
+        for _ in 0..<blockCount {
+            guard let k = r.word(), let kind = BlockKind(rawValue: k), let n = r.count(limit: p.count / 8) else { return nil }
+            kinds.append(kind)
+            counts.append(n)
+        }
+        var at = r.offset
+        for n in counts {
+            offsets.append(at)
+            at += 8 * n
+            guard at <= p.count else { return nil }
+        }
+        guard at == p.count else { return nil }
+        // Every index in range, every column of a member as long as its times.
+        guard union < blockCount, kinds[union] == .times else { return nil }
+        for m in members {
+            guard m.blocks.allSatisfy({ $0 < blockCount }), kinds[m.blocks[0]] == .times,
+                m.blocks.dropFirst().allSatisfy({ kinds[$0] == .values && counts[$0] == counts[m.blocks[0]] })
+            else { return nil }
+        }
+        guard
+            runStarts.indices.allSatisfy({
+                runStarts[$0] == -1 || (runStarts[$0] >= 0 && runStarts[$0] + counts[members[$0].blocks[0]] <= counts[union])
+            })
+        else {
+            return nil
+        }
+        // The blocks, copied out on every core for a large entry.
+        let columns = copyBlocks(p, kinds: kinds, offsets: offsets, counts: counts)
+        func times(_ k: Int) -> [Int64] { if case .times(let a) = columns[k] { return a } else { return [] } }
+        func values(_ k: Int) -> [Double] { if case .values(let a) = columns[k] { return a } else { return [] } }
+        let series = members.map { m in
+            BarSeries(
+                restoring: m.symbol,
+                pricePrecision: m.precision,
+                timestamps: times(m.blocks[0]),
+                open: values(m.blocks[1]),
+                high: values(m.blocks[2]),
+                low: values(m.blocks[3]),
+                close: values(m.blocks[4]),
+                volume: values(m.blocks[5])
+            )
+        }
+        let barLength = Int64(bitPattern: lengthWord)
+        return Universe(
+            restoring: series,
+            timestamps: times(union),
+            layout: layout,
+            barLength: barLength == .min ? nil : barLength,
+            timeZone: zone,
+            runStarts: runStarts
+        )
+    }
+
+    enum Column {
+        case times([Int64])
+        case values([Double])
+    }
+
+    /// Each block as an array (little-endian words copied out; on every core when large).
+    static func copyBlocks(_ p: UnsafeRawBufferPointer, kinds: [BlockKind], offsets: [Int], counts: [Int]) -> [Column] {
+        let n = kinds.count
+        guard n > 0 else { return [] }
+        let total = counts.reduce(0, +)
+        let tasks = max(1, min(Machine.activeCores, n, total / (1 << 18)))
+        let base = UInt(bitPattern: p.baseAddress)
+        return [Column](unsafeUninitializedCapacity: n) { out, initialized in
+            let target = UInt(bitPattern: out.baseAddress)
+            DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                let out = UnsafeMutablePointer<Column>(bitPattern: target)!
+                let source = UnsafeRawPointer(bitPattern: base)
+                var k = task
+                while k < n {
+                    let count = counts[k]
+                    let from = source.map { $0 + offsets[k] }
+                    switch kinds[k] {
+                    case .times:
+                        (out + k).initialize(
+                            to: .times(
+                                [Int64](unsafeUninitializedCapacity: count) { a, c in
+                                    if 1.littleEndian == 1, count > 0 {
+                                        UnsafeMutableRawPointer(a.baseAddress!).copyMemory(from: from!, byteCount: 8 * count)
+                                    } else {
+                                        for i in 0..<count { a[i] = Int64(littleEndian: from!.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
+                                    }
+                                    c = count
+                                }
+                            )
+                        )
+                    case .values:
+                        (out + k).initialize(
+                            to: .values(
+                                [Double](unsafeUninitializedCapacity: count) { a, c in
+                                    if 1.littleEndian == 1, count > 0 {
+                                        UnsafeMutableRawPointer(a.baseAddress!).copyMemory(from: from!, byteCount: 8 * count)
+                                    } else {
+                                        for i in 0..<count {
+                                            a[i] = Double(
+                                                bitPattern: UInt64(littleEndian: from!.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                                            )
+                                        }
+                                    }
+                                    c = count
+                                }
+                            )
+                        )
+                    }
+                    k += tasks
+                }
+            }
+            initialized = n
+        }
+    }
+
+    /// Reads little-endian words and padded strings, never past the end.
+    struct WordReader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        mutating func word() -> UInt64? {
+            guard offset + 8 <= bytes.count else { return nil }
+            defer { offset += 8 }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
+
+        /// A word that is a count or an index no larger than `limit`.
+        mutating func count(limit: Int) -> Int? {
+            guard let w = word(), w <= UInt64(limit) else { return nil }
+            return Int(w)
+        }
+
+        mutating func string() -> String? {
+            guard let n = count(limit: bytes.count) else { return nil }
+            let padded = (n + 7) / 8 * 8
+            guard offset + padded <= bytes.count else { return nil }
+            defer { offset += padded }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]), as: UTF8.self)
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes the entry (a temporary file renamed into place), then trims the folder to `capacity`.
+    func store(_ universe: Universe, source: ContentDigest, entry: String) -> Outcome {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            return .notStored("cannot create \(directory): \(error.localizedDescription)")
+        }
+        let bytes = Self.encode(universe, source: source)
+        let temporary = directory + "/.\(getpid())-\(UInt64.random(in: 0 ... .max)).tmp"
+        guard Self.write(bytes, to: temporary) else {
+            unlink(temporary)
+            return .notStored("cannot write in \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, entry) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            return .notStored("cannot rename into \(entry): \(why)")
+        }
+        trim()
+        return .stored
+    }
+
+    /// Writes `bytes` to a new file at `path` (false on any error; `errno` says which).
+    static func write(_ bytes: [UInt8], to path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+    }
+
+    /// Removes the least recently used entries beyond `capacity`.
+    func trim() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        let entries = names.filter { $0.hasSuffix(".crocu") }
+        guard entries.count > capacity else { return }
+        let dated = entries.map { name -> (String, Date) in
+            let path = directory + "/" + name
+            let date = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+            return (path, date)
+        }
+        for (path, _) in dated.sorted(by: { $0.1 > $1.1 }).dropFirst(capacity) { unlink(path) }
+    }
+}
+
+/// A file mapped read-only (the bytes straight from the page cache).
+struct MappedFile {
+    let bytes: UnsafeRawBufferPointer
+    private let length: Int
+
+    init?(path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & 0o170000 == 0o100000 else { return nil }  // a regular file
+        let size = Int(st.st_size)
+        length = size
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    /// Unmaps the bytes (`bytes` is invalid after).
+    func unmap() {
+        if let p = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: p), length) }
+    }
+}

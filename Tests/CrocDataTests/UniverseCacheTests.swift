@@ -1,0 +1,247 @@
+import CrocSupport
+import CrocTestSupport
+import Foundation
+import Testing
+
+@testable import CrocData
+
+/// A fresh temporary folder.
+private func folder(_ name: String) throws -> String {
+    let dir = testTemporaryDirectory() + "crocbot-cache-\(name)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+private func write(_ text: String, _ path: String) throws {
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
+}
+
+/// Everything a universe holds, compared field by field (values by bit pattern).
+private func expectSame(_ a: Universe, _ b: Universe, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(a.symbols == b.symbols, sourceLocation: sourceLocation)
+    #expect(a.timestamps == b.timestamps, sourceLocation: sourceLocation)
+    #expect(a.layout == b.layout, sourceLocation: sourceLocation)
+    #expect(a.barLength == b.barLength, sourceLocation: sourceLocation)
+    #expect(a.timeZone == b.timeZone, sourceLocation: sourceLocation)
+    #expect(a.runStarts == b.runStarts, sourceLocation: sourceLocation)
+    for (x, y) in zip(a.members, b.members) {
+        #expect(x.pricePrecision == y.pricePrecision, sourceLocation: sourceLocation)
+        #expect(x.timestamps == y.timestamps, sourceLocation: sourceLocation)
+        for (u, v) in [(x.open, y.open), (x.high, y.high), (x.low, y.low), (x.close, y.close), (x.volume, y.volume)] {
+            #expect(u.map(\.bitPattern) == v.map(\.bitPattern), sourceLocation: sourceLocation)
+        }
+    }
+}
+
+private func address(_ a: [Double]) -> Int { a.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+
+/// A wide file of closes whose calendars do not line up (a late listing, an early delisting, a gap).
+private let wideText = """
+    Date,AAA,BBB,CCC
+    2020-01-01,10.5,,7.25
+    2020-01-02,10.75,20.5,7.5
+    2020-01-03,11,20.25,
+    2020-01-06,11.25,20,7.75
+    2020-01-07,,19.5,8
+
+    """
+
+@Suite("Universe cache")
+struct UniverseCacheTests {
+    @Test("A wide file: stored, then read back identical, sharing the close-only columns again")
+    func wideHit() throws {
+        let dir = try folder("wide")
+        let file = dir + "/wide.csv"
+        try write(wideText, file)
+        let cache = UniverseCache(directory: dir + "/cache")
+        let fresh = try UniverseLoader.load(path: file)
+        let first = try cache.load(path: file)
+        #expect(first.outcome == .stored)
+        expectSame(first.universe, fresh)
+        let second = try cache.load(path: file)
+        #expect(second.outcome == .hit)
+        expectSame(second.universe, fresh)
+        #expect(second.universe.runStarts == [0, 1, -1])
+        // open = high = low = close: one storage, as the loader made it (not four copies).
+        let m = second.universe.members[1]
+        #expect(address(m.open) == address(m.close) && address(m.high) == address(m.close) && address(m.low) == address(m.close))
+    }
+
+    @Test("An edit of one digit (same size) is a miss: the new value is read, the entry replaced")
+    func editIsMiss() throws {
+        let dir = try folder("edit")
+        let file = dir + "/wide.csv"
+        try write(wideText, file)
+        let cache = UniverseCache(directory: dir + "/cache")
+        _ = try cache.load(path: file)
+        try write(wideText.replacingOccurrences(of: "20.25", with: "20.35"), file)
+        let edited = try cache.load(path: file)
+        #expect(edited.outcome == .stored)
+        #expect(edited.universe.members[1].close == [20.5, 20.35, 20, 19.5])
+        #expect(try cache.load(path: file).outcome == .hit)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".crocu") }.count == 1)
+    }
+
+    @Test("A folder: a file added or edited is a miss; a non-CSV file is the loader's error; symbols are part of the key")
+    func folderLayout() throws {
+        let dir = try folder("folder")
+        let data = dir + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try write("date,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,100\n2020-01-02,1.5,2.5,1,2,200\n", data + "/AAA.csv")
+        try write("date,close\n2020-01-02,5\n2020-01-03,6\n", data + "/BBB.csv")
+        let cache = UniverseCache(directory: dir + "/cache")
+        #expect(try cache.load(path: data).outcome == .stored)
+        let hit = try cache.load(path: data)
+        #expect(hit.outcome == .hit)
+        expectSame(hit.universe, try UniverseLoader.load(path: data))
+        #expect(hit.universe.members[0].high == [2, 2.5] && hit.universe.members[0].volume == [100, 200])
+
+        try write("date,close\n2020-01-01,9\n", data + "/CCC.csv")
+        let added = try cache.load(path: data)
+        #expect(added.outcome == .stored && added.universe.symbols == ["AAA", "BBB", "CCC"])
+
+        let picked = try cache.load(path: data, symbols: ["CCC", "AAA"])
+        #expect(picked.outcome == .stored && picked.universe.symbols == ["CCC", "AAA"])
+        #expect(try cache.load(path: data, symbols: ["CCC", "AAA"]).outcome == .hit)
+        // A symbol left out of the selection may change without a miss; one selected may not.
+        try write("date,close\n2020-01-02,5\n2020-01-03,6.5\n", data + "/BBB.csv")
+        #expect(try cache.load(path: data, symbols: ["CCC", "AAA"]).outcome == .hit)
+        #expect(try cache.load(path: data).outcome == .stored)
+
+        try write("notes", data + "/README.txt")
+        #expect(throws: UniverseError.notCSV(path: data + "/README.txt")) { try cache.load(path: data) }
+    }
+
+    @Test("A long file whose calendars do not line up reads back the same")
+    func longLayout() throws {
+        let dir = try folder("long")
+        let file = dir + "/long.csv"
+        try write(
+            """
+            date,symbol,open,high,low,close,volume
+            2020-01-01,XX,1,2,0.5,1.5,10
+            2020-01-02,XX,1.5,2.5,1,2,30
+            2020-01-02,YY,3,4,2.5,3.5,20
+            2020-01-03,YY,3.5,4.5,3,4,40
+            2020-01-04,XX,1.5,2.5,1,2,30
+            2020-01-04,YY,3.5,4.5,3,4,40
+            2020-01-05,XX,1.5,2.5,1,2.25,50
+
+            """,
+            file
+        )
+        let cache = UniverseCache(directory: dir + "/cache")
+        _ = try cache.load(path: file)
+        let hit = try cache.load(path: file)
+        #expect(hit.outcome == .hit)
+        expectSame(hit.universe, try UniverseLoader.load(path: file))
+        #expect(hit.universe.runStarts == [-1, 1])
+    }
+
+    @Test("A damaged entry (cut short, a flipped byte, another source's) is a miss and is rewritten")
+    func damagedEntry() throws {
+        let dir = try folder("damaged")
+        let file = dir + "/wide.csv"
+        try write(wideText, file)
+        let cache = UniverseCache(directory: dir + "/cache")
+        _ = try cache.load(path: file)
+        let entry = cache.entryPath(source: file, symbols: nil, options: CSVOptions())
+        let whole = try Data(contentsOf: URL(fileURLWithPath: entry))
+        for damaged in [
+            whole.prefix(whole.count - 8), whole.prefix(20),
+            Data(whole.enumerated().map { $0.offset == whole.count - 3 ? $0.element ^ 1 : $0.element }),
+        ] {
+            try damaged.write(to: URL(fileURLWithPath: entry))
+            let again = try cache.load(path: file)
+            #expect(again.outcome == .stored)
+            expectSame(again.universe, try UniverseLoader.load(path: file))
+        }
+        // An entry written for other bytes is never read for these.
+        let other = dir + "/other.csv"
+        try write(wideText.replacingOccurrences(of: "10.5", with: "10.6"), other)
+        _ = try cache.load(path: other)
+        try FileManager.default.removeItem(atPath: entry)
+        try FileManager.default.copyItem(atPath: cache.entryPath(source: other, symbols: nil, options: CSVOptions()), toPath: entry)
+        let read = try cache.load(path: file)
+        #expect(read.outcome == .stored && read.universe.members[0].close.first == 10.5)
+    }
+
+    @Test("A source with an error throws the loader's error and writes nothing; an unwritable folder still loads")
+    func errors() throws {
+        let dir = try folder("errors")
+        let file = dir + "/bad.csv"
+        try write("Date,AAA\n2020-01-01,1\n2020-01-02,x\n", file)
+        let cache = UniverseCache(directory: dir + "/cache")
+        var expected: UniverseError?
+        do { _ = try UniverseLoader.load(path: file) } catch { expected = error }
+        #expect(expected != nil)
+        #expect(throws: expected!) { try cache.load(path: file) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/cache"))
+        #expect(throws: UniverseError.unreadable(path: dir + "/missing.csv", detail: "no such file or folder")) {
+            try cache.load(path: dir + "/missing.csv")
+        }
+
+        let good = dir + "/good.csv"
+        try write(wideText, good)
+        try write("a file where the cache folder should be", dir + "/blocked")
+        let blocked = try UniverseCache(directory: dir + "/blocked/cache").load(path: good)
+        guard case .notStored(let why) = blocked.outcome else {
+            Issue.record("expected notStored, got \(blocked.outcome)")
+            return
+        }
+        #expect(why.contains("cannot create"))
+        expectSame(blocked.universe, try UniverseLoader.load(path: good))
+    }
+
+    @Test("Only the most recently used entries are kept")
+    func capacity() throws {
+        let dir = try folder("capacity")
+        let cache = UniverseCache(directory: dir + "/cache", capacity: 2)
+        for i in 0..<3 { try write(wideText, dir + "/u\(i).csv") }
+        #expect(try cache.load(path: dir + "/u0.csv").outcome == .stored)
+        Thread.sleep(forTimeInterval: 0.02)
+        #expect(try cache.load(path: dir + "/u1.csv").outcome == .stored)
+        Thread.sleep(forTimeInterval: 0.02)
+        // u0 was stored first but is used again now: u1 is then the least recently used.
+        #expect(try cache.load(path: dir + "/u0.csv").outcome == .hit)
+        Thread.sleep(forTimeInterval: 0.02)
+        #expect(try cache.load(path: dir + "/u2.csv").outcome == .stored)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".crocu") }
+        #expect(kept.count == 2)
+        #expect(try cache.load(path: dir + "/u0.csv").outcome == .hit)
+        #expect(try cache.load(path: dir + "/u2.csv").outcome == .hit)
+        #expect(try cache.load(path: dir + "/u1.csv").outcome == .stored)
+    }
+
+    @Test("The default folder follows XDG_CACHE_HOME, then HOME")
+    func defaultFolder() {
+        #expect(UniverseCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/crocbot/universes")
+        #expect(UniverseCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/h"]) == "/h/.cache/crocbot/universes")
+        #expect(UniverseCache.defaultDirectory(environment: [:]) == nil)
+    }
+}
+
+@Suite("Content digest")
+struct ContentDigestTests {
+    @Test("The same on any number of threads; any one byte changed, or one more byte, changes it")
+    func digest() {
+        var bytes = [UInt8](repeating: 0, count: 3 << 20 + 37)
+        var state: UInt64 = 7
+        for i in bytes.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            bytes[i] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let d = bytes.withUnsafeBytes { ContentDigest.of($0, threads: 1) }
+        #expect(bytes.withUnsafeBytes { ContentDigest.of($0, threads: 2) } == d)
+        #expect(bytes.withUnsafeBytes { ContentDigest.of($0, threads: 3) } == d)
+        for position in [0, 9, 1 << 20, 3 << 20 + 5, bytes.count - 1] {
+            var edited = bytes
+            edited[position] ^= 0x10
+            #expect(ContentDigest.of(edited) != d, "byte \(position)")
+        }
+        #expect(ContentDigest.of(bytes + [0]) != d)
+        #expect(ContentDigest.of([UInt8]()) != ContentDigest.of([0]))
+        #expect(ContentDigest.of([1, 2, 3]) == ContentDigest.of([1, 2, 3]))
+        #expect(d.description.count == 32)
+    }
+}

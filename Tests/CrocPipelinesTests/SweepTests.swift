@@ -106,6 +106,14 @@ struct ParameterSpaceTests {
         let b = try sweepSpec("parameters: {slow: [30], fast: [1, 2]}\nname: s")
         let c = try sweepSpec("name: s\nparameters: {fast: [1, 3], slow: [30]}")
         #expect(a.specHash == b.specHash && a.specHash != c.specHash)
+        // Where parsed universes are cached is not a setting of the results; the universe is.
+        let u = "name: p\nstrategy: momentum_topk\nparameters: {top: [1, 2]}\nuniverse: {path: Examples/data/SP500_10_CLOSE.csv"
+        let plain = try sweepSpec(u + "}")
+        let cached = try sweepSpec(u + ", cache: /tmp/elsewhere}")
+        let off = try sweepSpec(u + ", cache: 'off'}")
+        let fewer = try sweepSpec(u + ", symbols: 'AAPL,KO'}")
+        #expect(plain.specHash == cached.specHash && plain.specHash == off.specHash && plain.specHash != fewer.specHash)
+        #expect(cached.universe?.cache == "/tmp/elsewhere" && off.universe?.cache == "off" && plain.universe?.cache == "auto")
     }
 
     @Test("shards: I/N, Slurm arrays and Kubernetes Indexed Jobs; bad input is typed")

@@ -206,7 +206,8 @@ public struct SweepSpec: Sendable {
                 start: d.start,
                 end: d.end,
                 universe: path,
-                symbols: d.symbols
+                symbols: d.symbols,
+                cache: d.cache
             )
         default: throw ConfigError(.typeMismatch, keyPath: "universe", rule: "expected a path or {path, symbols, start, end}", source: source)
         }
@@ -280,9 +281,20 @@ public struct SweepSpec: Sendable {
         guard blocks >= 4, blocks <= 20, blocks % 2 == 0 else { throw fail("overfitting.blocks", "must be even, in 4...20, found \(blocks)") }
         shards = r.raw("shards") == nil ? nil : try r.int("shards", default: 1)
         if let s = shards, !(1...10_000).contains(s) { throw fail("shards", "must be in 1...10000") }
-        // Everything but the operational `shards` defines the results.
+        // Everything but the operational `shards` and the data's `cache` (where parsed universes
+        // are kept: never what they hold) defines the results.
         var defining = r.values
         defining["shards"] = nil
+        func withoutCache(_ v: ConfigValue) -> ConfigValue {
+            switch v {
+            case .object(var o):
+                for key in o.keys where ConfigReader.normalise(key) == ConfigReader.normalise("cache") { o[key] = nil }
+                return .object(o)
+            case .array(let items): return .array(items.map(withoutCache))
+            default: return v
+            }
+        }
+        for key in defining.keys where ["data", "universe"].contains(ConfigReader.normalise(key)) { defining[key] = defining[key].map(withoutCache) }
         canonical = SweepJSON.encode(ConfigValue.object(defining))
     }
 }

@@ -30,7 +30,7 @@ public struct ConfigReader: Sendable {
 
     /// Keys match case-insensitively and ignore `_`/`-`, so `slippage_bps`,
     /// `slippageBps` and `SLIPPAGEBPS` name the same setting.
-    static func normalise(_ key: String) -> String {
+    public static func normalise(_ key: String) -> String {
         String(key.lowercased().filter { $0 != "_" && $0 != "-" })
     }
 

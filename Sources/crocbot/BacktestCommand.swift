@@ -153,7 +153,8 @@ struct BacktestCommand: ParsableCommand {
             bundles.prefetchModel(at: path)
         }
         let started = ContinuousClock.now
-        let (universe, cache) = try TrainingPipeline.loadUniverseNoting(cfg.data)
+        // A new cache entry is written while the backtest runs (on the core the engine leaves idle).
+        let (universe, cache) = try TrainingPipeline.loadUniverseNoting(cfg.data, background: true)
         let loaded = ContinuousClock.now
         logger.info(
             "universe loaded",
@@ -187,6 +188,11 @@ struct BacktestCommand: ParsableCommand {
         print(BacktestReport.symbolTable(result))
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
         let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: Wiring.settingsJSON(cfg))
+        for outcome in UniverseCache.waitForWrites() {
+            if case .notStored(let why) = outcome {
+                logger.warning("universe not cached", metadata: ["path": "\(cfg.data.universe ?? "")", "reason": "\(why)"])
+            }
+        }
         let dir = cfg.backtest.output as NSString
         print(
             "\nwrote \(files.trades), \(files.equity), \(dir.appendingPathComponent("fills.csv"))"

@@ -213,6 +213,27 @@ struct UniverseCacheTests {
         #expect(try cache.load(path: dir + "/u1.csv").outcome == .stored)
     }
 
+    @Test("An entry written in the background: storing, then stored once waited for, then a hit; old temporaries removed")
+    func background() throws {
+        let dir = try folder("background")
+        let file = dir + "/wide.csv"
+        try write(wideText, file)
+        let cache = UniverseCache(directory: dir + "/cache")
+        try FileManager.default.createDirectory(atPath: dir + "/cache", withIntermediateDirectories: true)
+        let stale = dir + "/cache/.1-2.tmp"
+        let fresh = dir + "/cache/.3-4.tmp"
+        try write("cut short", stale)
+        try write("being written", fresh)
+        try FileManager.default.setAttributes([.modificationDate: Date() - 7200], ofItemAtPath: stale)
+        let first = try cache.load(path: file, background: true)
+        #expect(first.outcome == .storing)
+        expectSame(first.universe, try UniverseLoader.load(path: file))
+        #expect(UniverseCache.waitForWrites() == [.stored])
+        #expect(UniverseCache.waitForWrites().isEmpty)
+        #expect(try cache.load(path: file, background: true).outcome == .hit)
+        #expect(!FileManager.default.fileExists(atPath: stale) && FileManager.default.fileExists(atPath: fresh))
+    }
+
     @Test("The default folder follows XDG_CACHE_HOME, then HOME")
     func defaultFolder() {
         #expect(UniverseCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/crocbot/universes")

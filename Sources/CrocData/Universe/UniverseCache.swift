@@ -1,6 +1,7 @@
 import CrocSupport
 import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -36,12 +37,16 @@ public struct UniverseCache: Sendable {
         case stored
         /// The source was read and validated; no entry was written (the reason).
         case notStored(String)
+        /// The source was read and validated; its entry is being written on another thread
+        /// (`waitForWrites()` returns when it is done, with its outcome).
+        case storing
 
         public var description: String {
             switch self {
             case .hit: return "hit"
             case .stored: return "stored"
             case .notStored(let why): return "not stored (\(why))"
+            case .storing: return "storing"
             }
         }
     }
@@ -64,10 +69,14 @@ public struct UniverseCache: Sendable {
     /// The universe `UniverseLoader.load(path:symbols:options:)` returns, from the entry when the
     /// source is unchanged since it was written.
     /// - Throws: `UniverseError`, exactly as `UniverseLoader.load` (a source with an error is never stored).
+    /// - Parameter background: On a miss, write the entry on another thread (the outcome is then
+    ///   `.storing`; call `waitForWrites()` before the process exits): a command's first read of a
+    ///   source then costs one digest more than no cache, not the entry's encoding and writing.
     public func load(
         path: String,
         symbols: [String]? = nil,
-        options: CSVOptions = .init()
+        options: CSVOptions = .init(),
+        background: Bool = false
     ) throws(UniverseError) -> (
         universe: Universe, outcome: Outcome
     ) {
@@ -80,8 +89,33 @@ public struct UniverseCache: Sendable {
         let universe = try UniverseLoader.load(path: path, symbols: symbols, options: options)
         // Stored only if the source did not change while it was read (the entry would otherwise
         // hold other bytes than its digest names).
-        guard Self.sourceDigest(path: path, symbols: symbols) == before else { return (universe, .notStored("the source changed while it was read")) }
-        return (universe, store(universe, source: before, entry: entry))
+        let write = { @Sendable () -> Outcome in
+            guard Self.sourceDigest(path: path, symbols: symbols) == before else { return .notStored("the source changed while it was read") }
+            return store(universe, source: before, entry: entry)
+        }
+        guard background else { return (universe, write()) }
+        Self.writes.enter()
+        DispatchQueue.global().async {
+            let outcome = write()
+            Self.written.withLock { $0.append(outcome) }
+            Self.writes.leave()
+        }
+        return (universe, .storing)
+    }
+
+    /// Entries being written on other threads (`load(background: true)`).
+    private static let writes = DispatchGroup()
+    /// Their outcomes, until `waitForWrites()` collects them.
+    private static let written = Mutex<[Outcome]>([])
+
+    /// Waits for the entries being written on other threads; their outcomes, in the order they
+    /// finished (each collected once).
+    public static func waitForWrites() -> [Outcome] {
+        writes.wait()
+        return written.withLock { outcomes in
+            defer { outcomes = [] }
+            return outcomes
+        }
     }
 
     // MARK: Keys and digests
@@ -473,6 +507,11 @@ public struct UniverseCache: Sendable {
     /// Removes the least recently used entries beyond `capacity`.
     func trim() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        // A temporary file an hour old was left by a command that stopped while writing it.
+        for name in names where name.hasSuffix(".tmp") {
+            let path = directory + "/" + name
+            if let date = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date, date < Date() - 3600 { unlink(path) }
+        }
         let entries = names.filter { $0.hasSuffix(".crocu") }
         guard entries.count > capacity else { return }
         let dated = entries.map { name -> (String, Date) in

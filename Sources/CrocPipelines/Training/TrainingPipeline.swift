@@ -259,7 +259,14 @@ public enum TrainingPipeline {
     }
 
     /// `loadUniverse`, with what the universe cache did (nil when `data.cache` is off).
-    public static func loadUniverseNoting(_ data: DataConfig) throws -> (universe: Universe, cache: UniverseCache.Outcome?) {
+    /// - Parameter background: Write a new cache entry on another thread (`UniverseCache.waitForWrites()`
+    ///   before the process exits).
+    public static func loadUniverseNoting(
+        _ data: DataConfig,
+        background: Bool = false
+    ) throws -> (
+        universe: Universe, cache: UniverseCache.Outcome?
+    ) {
         guard let path = data.universe else { throw ConfigError(.invalidValue, keyPath: "data.universe", rule: "not set") }
         guard let format = TimestampFormat(configValue: data.timestampFormat) else {
             throw ConfigError(
@@ -272,7 +279,7 @@ public enum TrainingPipeline {
         let loaded: Universe
         let outcome: UniverseCache.Outcome?
         if let cache = universeCache(data) {
-            (loaded, outcome) = try cache.load(path: path, symbols: data.symbolList, options: options)
+            (loaded, outcome) = try cache.load(path: path, symbols: data.symbolList, options: options, background: background)
         } else {
             (loaded, outcome) = (try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), nil)
         }

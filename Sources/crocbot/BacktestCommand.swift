@@ -118,12 +118,15 @@ struct BacktestCommand: ParsableCommand {
             logger.info("shorting enabled: the rl policy was trained with shorts", metadata: ["actions": "\(rl.bundle.environment.actions.rawValue)"])
         }
         let started = ContinuousClock.now
-        let series = try TrainingPipeline.loadSeries(cfg.data)
+        let (series, cache) = try TrainingPipeline.loadSeriesNoting(cfg.data, background: true)
         let loaded = ContinuousClock.now
         let instrument = try Backtester.instrument(for: series, config: cfg.instrument)
         logger.info(
             "data loaded",
-            metadata: ["file": "\(cfg.data.path)", "bars": "\(series.count)", "symbol": "\(series.symbol)", "elapsed": "\(loaded - started)"]
+            metadata: [
+                "file": "\(cfg.data.path)", "bars": "\(series.count)", "symbol": "\(series.symbol)", "elapsed": "\(loaded - started)",
+                "cache": "\(cache?.description ?? "off")",
+            ]
         )
         let bar = series.count >= 1 << 19 ? ProgressReporter("backtest") : nil
         let result = try Backtester.run(series: series, instrument: instrument, strategy: strategy, options: options) { done, total in
@@ -142,6 +145,9 @@ struct BacktestCommand: ParsableCommand {
         print(BacktestReport.table(result))
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
         let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: Wiring.settingsJSON(cfg))
+        for outcome in UniverseCache.waitForWrites() {
+            if case .notStored(let why) = outcome { logger.warning("data not cached", metadata: ["file": "\(cfg.data.path)", "reason": "\(why)"]) }
+        }
         print("\nwrote \(files.trades), \(files.equity) and \(files.report)")
     }
 

@@ -234,6 +234,31 @@ struct UniverseCacheTests {
         #expect(!FileManager.default.fileExists(atPath: stale) && FileManager.default.fileExists(atPath: fresh))
     }
 
+    @Test("A single instrument's file: its own entry, its own rules (a close-only file is refused even when read as a universe before)")
+    func series() throws {
+        let dir = try folder("series")
+        let file = dir + "/GOOG.csv"
+        try write("date,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,100\n2020-01-02,1.5,2.5,1,2,200\n2020-01-03,2,3,1.5,2.5,300\n", file)
+        let cache = UniverseCache(directory: dir + "/cache")
+        let fresh = try CSVBarLoader.load(path: file)
+        #expect(try cache.loadSeries(path: file).outcome == .stored)
+        let hit = try cache.loadSeries(path: file)
+        #expect(hit.outcome == .hit && hit.series == fresh)
+        // Another symbol is another entry (the symbol is part of what was read).
+        let named = try cache.loadSeries(path: file, options: CSVOptions(symbol: "GOOGL"))
+        #expect(named.outcome == .stored && named.series.symbol == "GOOGL")
+        // The same file read as a universe is a universe entry of its own.
+        #expect(try cache.load(path: file).outcome == .stored)
+
+        let closes = dir + "/closes.csv"
+        try write("date,close\n2020-01-01,1\n2020-01-02,2\n", closes)
+        #expect(try cache.load(path: closes).outcome == .stored)
+        #expect(throws: CSVError.self) { try cache.loadSeries(path: closes) }
+        #expect(try cache.loadSeries(path: closes, options: CSVOptions(allowCloseOnly: true)).series.close == [1, 2])
+        #expect(throws: CSVError.self) { try cache.loadSeries(path: dir) }
+        #expect(throws: CSVError.self) { try cache.loadSeries(path: dir + "/missing.csv") }
+    }
+
     @Test("The default folder follows XDG_CACHE_HOME, then HOME")
     func defaultFolder() {
         #expect(UniverseCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/crocbot/universes")

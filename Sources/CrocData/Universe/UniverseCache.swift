@@ -87,20 +87,58 @@ public struct UniverseCache: Sendable {
         }
         if let universe = Self.read(entry: entry, source: before) { return (universe, .hit) }
         let universe = try UniverseLoader.load(path: path, symbols: symbols, options: options)
-        // Stored only if the source did not change while it was read (the entry would otherwise
-        // hold other bytes than its digest names).
+        return (universe, written(universe, source: before, entry: entry, path: path, symbols: symbols, background: background))
+    }
+
+    /// The series `CSVBarLoader.load(path:options:)` returns (a single instrument's file, read
+    /// with its own rules: no close-only file unless `options` allows it), from the entry when the
+    /// file is unchanged since it was written. The entries are the universe cache's (a universe
+    /// of one), keyed apart from a universe read of the same file.
+    /// - Throws: `CSVError`, exactly as `CSVBarLoader.load` (a file with an error is never stored).
+    public func loadSeries(
+        path: String,
+        options: CSVOptions = .init(),
+        background: Bool = false
+    ) throws(CSVError) -> (
+        series: BarSeries, outcome: Outcome
+    ) {
+        let entry = entryPath(source: path, symbols: nil, options: options, series: true)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+            let before = Self.sourceDigest(path: path, symbols: nil)
+        else {
+            return (try CSVBarLoader.load(path: path, options: options), .notStored("the source could not be digested"))
+        }
+        if let u = Self.read(entry: entry, source: before), u.members.count == 1 { return (u.members[0], .hit) }
+        let series = try CSVBarLoader.load(path: path, options: options)
+        let one = Universe(restoring: [series], timestamps: series.timestamps, layout: .single, barLength: nil, timeZone: "", runStarts: [0])
+        return (series, written(one, source: before, entry: entry, path: path, symbols: nil, background: background))
+    }
+
+    /// Writes a miss's entry, now or on another thread: stored only if the source did not change
+    /// while it was read (the entry would otherwise hold other bytes than its digest names).
+    private func written(
+        _ universe: Universe,
+        source before: ContentDigest,
+        entry: String,
+        path: String,
+        symbols: [String]?,
+        background: Bool
+    )
+        -> Outcome
+    {
         let write = { @Sendable () -> Outcome in
             guard Self.sourceDigest(path: path, symbols: symbols) == before else { return .notStored("the source changed while it was read") }
             return store(universe, source: before, entry: entry)
         }
-        guard background else { return (universe, write()) }
+        guard background else { return write() }
         Self.writes.enter()
         DispatchQueue.global().async {
             let outcome = write()
             Self.written.withLock { $0.append(outcome) }
             Self.writes.leave()
         }
-        return (universe, .storing)
+        return .storing
     }
 
     /// Entries being written on other threads (`load(background: true)`).
@@ -127,9 +165,11 @@ public struct UniverseCache: Sendable {
 
     /// The entry's path: one per source path (made absolute), symbols, CSV options, CrocBot
     /// version and loader revision.
-    func entryPath(source: String, symbols: [String]?, options: CSVOptions) -> String {
+    /// A single instrument's read (`series`) is keyed apart, with its symbol and close-only rule.
+    func entryPath(source: String, symbols: [String]?, options: CSVOptions, series: Bool = false) -> String {
         let absolute = source.hasPrefix("/") ? source : FileManager.default.currentDirectoryPath + "/" + source
         var key = "\(CrocBotVersion.current)\u{0}\(Self.loaderRevision)\u{0}"
+        if series { key += "series\u{0}\(options.symbol ?? "")\u{0}\(options.allowCloseOnly)\u{0}" }
         key += (absolute as NSString).standardizingPath
         key += "\u{0}\(options.delimiter)\u{0}\(options.timestampFormat)\u{0}"
         key += symbols.map { $0.joined(separator: "\u{0}") } ?? "*"
@@ -398,11 +438,13 @@ public struct UniverseCache: Sendable {
                 while k < n {
                     let count = counts[k]
                     let from = source.map { $0 + offsets[k] }
+                    // A large column (a long single series) goes into huge pages: ~2,000 fewer page faults per 8 MB.
                     switch kinds[k] {
                     case .times:
                         (out + k).initialize(
                             to: .times(
                                 [Int64](unsafeUninitializedCapacity: count) { a, c in
+                                    if count > 0 { LargeMemory.adviseHugePages(UnsafeMutableRawPointer(a.baseAddress!), bytes: 8 * count) }
                                     if 1.littleEndian == 1, count > 0 {
                                         UnsafeMutableRawPointer(a.baseAddress!).copyMemory(from: from!, byteCount: 8 * count)
                                     } else {
@@ -416,6 +458,7 @@ public struct UniverseCache: Sendable {
                         (out + k).initialize(
                             to: .values(
                                 [Double](unsafeUninitializedCapacity: count) { a, c in
+                                    if count > 0 { LargeMemory.adviseHugePages(UnsafeMutableRawPointer(a.baseAddress!), bytes: 8 * count) }
                                     if 1.littleEndian == 1, count > 0 {
                                         UnsafeMutableRawPointer(a.baseAddress!).copyMemory(from: from!, byteCount: 8 * count)
                                     } else {

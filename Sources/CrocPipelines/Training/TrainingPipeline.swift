@@ -244,12 +244,25 @@ public enum TrainingPipeline {
     /// Loads the configured data, restricted to `start`/`end` when set.
     /// - Throws: `CSVError` or `ConfigError`.
     public static func loadSeries(_ data: DataConfig) throws -> BarSeries {
+        try loadSeriesNoting(data).series
+    }
+
+    /// `loadSeries`, with what the cache did (nil when `data.cache` is off).
+    /// - Parameter background: Write a new cache entry on another thread (`UniverseCache.waitForWrites()`
+    ///   before the process exits).
+    public static func loadSeriesNoting(_ data: DataConfig, background: Bool = false) throws -> (series: BarSeries, cache: UniverseCache.Outcome?) {
         guard let format = TimestampFormat(configValue: data.timestampFormat) else {
             throw ConfigError(.invalidValue, keyPath: "data.timestampFormat", rule: "use auto, epoch_s, epoch_ms or a %-pattern")
         }
         let options = CSVOptions(delimiter: data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format, symbol: data.symbol)
-        let series = try CSVBarLoader.load(path: data.path, options: options)
-        return try restrict(series, start: data.start, end: data.end)
+        let series: BarSeries
+        let outcome: UniverseCache.Outcome?
+        if let cache = universeCache(data) {
+            (series, outcome) = try cache.loadSeries(path: data.path, options: options, background: background)
+        } else {
+            (series, outcome) = (try CSVBarLoader.load(path: data.path, options: options), nil)
+        }
+        return (try restrict(series, start: data.start, end: data.end), outcome)
     }
 
     /// Loads the universe a data section names (`universe`, `symbols`, `start`, `end`).

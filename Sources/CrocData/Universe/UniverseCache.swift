@@ -15,7 +15,9 @@ import Darwin
 /// bytes again (about 1 ms for 10 MB) and, when they are unchanged, copies the columns back
 /// instead of parsing and validating the text again — Qlib's binary data and zipline's bundles,
 /// without an ingest step to remember: any change to the source (an edit, a file added to the
-/// folder) is a miss, and the source is read and validated as if there were no cache.
+/// folder) is a miss, and the source is read and validated as if there were no cache. A single
+/// instrument's file read by `CSVBarLoader`'s rules goes through the same entries
+/// (`loadSeries`, a universe of one, keyed apart).
 ///
 /// Entries are keyed by the source's path, so a source keeps one entry however often it changes;
 /// the least recently used entries beyond `capacity` are removed. An entry is written to a

@@ -257,7 +257,7 @@ public enum TrainingPipeline {
         let options = CSVOptions(delimiter: data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format, symbol: data.symbol)
         let series: BarSeries
         let outcome: UniverseCache.Outcome?
-        if let cache = universeCache(data) {
+        if let cache = dataCache(data) {
             (series, outcome) = try cache.loadSeries(path: data.path, options: options, background: background)
         } else {
             (series, outcome) = (try CSVBarLoader.load(path: data.path, options: options), nil)
@@ -271,7 +271,7 @@ public enum TrainingPipeline {
         try loadUniverseNoting(data).universe
     }
 
-    /// `loadUniverse`, with what the universe cache did (nil when `data.cache` is off).
+    /// `loadUniverse`, with what the data cache did (nil when `data.cache` is off).
     /// - Parameter background: Write a new cache entry on another thread (`UniverseCache.waitForWrites()`
     ///   before the process exits).
     public static func loadUniverseNoting(
@@ -291,7 +291,7 @@ public enum TrainingPipeline {
         let options = CSVOptions(delimiter: data.delimiter.utf8.first ?? UInt8(ascii: ","), timestampFormat: format)
         let loaded: Universe
         let outcome: UniverseCache.Outcome?
-        if let cache = universeCache(data) {
+        if let cache = dataCache(data) {
             (loaded, outcome) = try cache.load(path: path, symbols: data.symbolList, options: options, background: background)
         } else {
             (loaded, outcome) = (try UniverseLoader.load(path: path, symbols: data.symbolList, options: options), nil)
@@ -301,7 +301,7 @@ public enum TrainingPipeline {
 
     /// The cache `data.cache` names: nil for `off`, or for `auto` where the environment names
     /// no home or cache folder.
-    public static func universeCache(_ data: DataConfig) -> UniverseCache? {
+    public static func dataCache(_ data: DataConfig) -> UniverseCache? {
         switch data.cache {
         case "off": return nil
         case "auto": return UniverseCache.defaultDirectory().map { UniverseCache(directory: $0) }

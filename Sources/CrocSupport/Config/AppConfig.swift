@@ -165,9 +165,9 @@ public struct DataConfig: Sendable, Equatable, Encodable {
     public var universe: String?
     /// The symbols of `universe` to trade, comma-separated (all when unset).
     public var symbols: String?
-    /// Where universes already read are kept (`UniverseCache`): `auto` (the user's cache
-    /// folder, `$XDG_CACHE_HOME/crocbot/universes` or `~/.cache/crocbot/universes`), `off`, or
-    /// a folder. An entry is used only while its source's bytes are unchanged.
+    /// Where universes and files already read are kept (`UniverseCache`): `auto` (the user's
+    /// cache folder, `$XDG_CACHE_HOME/crocbot/universes` or `~/.cache/crocbot/universes`), `off`,
+    /// or a folder. An entry is used only while its source's bytes are unchanged.
     public var cache: String
 
     /// The shipped default data set.

@@ -259,6 +259,32 @@ struct UniverseCacheTests {
         #expect(throws: CSVError.self) { try cache.loadSeries(path: dir + "/missing.csv") }
     }
 
+    @Test("Entries beyond the byte budget are removed, least recently used first; the newest always stays")
+    func byteBudget() throws {
+        let dir = try folder("bytes")
+        for i in 0..<3 { try write(wideText, dir + "/u\(i).csv") }
+        let one = try UniverseCache(directory: dir + "/probe").load(path: dir + "/u0.csv")
+        #expect(one.outcome == .stored)
+        let size = try FileManager.default.contentsOfDirectory(atPath: dir + "/probe").map {
+            (try FileManager.default.attributesOfItem(atPath: dir + "/probe/" + $0)[.size] as? NSNumber)?.intValue ?? 0
+        }.reduce(0, +)
+        let cache = UniverseCache(directory: dir + "/cache", maxBytes: 2 * size)
+        for i in 0..<3 {
+            #expect(try cache.load(path: dir + "/u\(i).csv").outcome == .stored)
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".crocu") }
+        #expect(kept.count == 2)
+        #expect(try cache.load(path: dir + "/u2.csv").outcome == .hit)
+        #expect(try cache.load(path: dir + "/u0.csv").outcome == .stored)
+        // A budget smaller than one entry keeps the newest entry alone.
+        let tiny = UniverseCache(directory: dir + "/tiny", maxBytes: 1)
+        #expect(try tiny.load(path: dir + "/u0.csv").outcome == .stored)
+        #expect(try tiny.load(path: dir + "/u1.csv").outcome == .stored)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tiny").filter { $0.hasSuffix(".crocu") }.count == 1)
+        #expect(try tiny.load(path: dir + "/u1.csv").outcome == .hit)
+    }
+
     @Test("The default folder follows XDG_CACHE_HOME, then HOME")
     func defaultFolder() {
         #expect(UniverseCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/crocbot/universes")

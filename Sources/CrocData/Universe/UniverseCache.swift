@@ -20,7 +20,7 @@ import Darwin
 /// (`loadSeries`, a universe of one, keyed apart).
 ///
 /// Entries are keyed by the source's path, so a source keeps one entry however often it changes;
-/// the least recently used entries beyond `capacity` are removed. An entry is written to a
+/// the least recently used entries beyond `capacity` entries or `maxBytes` bytes are removed. An entry is written to a
 /// temporary file and renamed into place, so concurrent commands never read half an entry; one
 /// that does not read back whole (truncated, another version, a digest that does not match its
 /// bytes) is a miss and is rewritten. The cache never fails a load: when an entry cannot be
@@ -30,6 +30,9 @@ public struct UniverseCache: Sendable {
     public let directory: String
     /// Entries kept: after a write, the least recently used beyond this are removed.
     public let capacity: Int
+    /// Bytes kept: after a write, the least recently used entries are removed until the rest
+    /// fit (the newest entry is always kept, however large).
+    public let maxBytes: Int
 
     /// What a load did with the cache.
     public enum Outcome: Sendable, Equatable, CustomStringConvertible {
@@ -54,10 +57,13 @@ public struct UniverseCache: Sendable {
     }
 
     /// A cache in `directory`.
-    /// - Parameter capacity: Entries kept (at least 1).
-    public init(directory: String, capacity: Int = 64) {
+    /// - Parameters:
+    ///   - capacity: Entries kept (at least 1).
+    ///   - maxBytes: Bytes kept (4 GiB by default; the newest entry always stays).
+    public init(directory: String, capacity: Int = 64, maxBytes: Int = 4 << 30) {
         self.directory = directory
         self.capacity = max(1, capacity)
+        self.maxBytes = max(0, maxBytes)
     }
 
     /// The default folder: `$XDG_CACHE_HOME/crocbot/universes`, else
@@ -558,13 +564,23 @@ public struct UniverseCache: Sendable {
             if let date = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date, date < Date() - 3600 { unlink(path) }
         }
         let entries = names.filter { $0.hasSuffix(".crocu") }
-        guard entries.count > capacity else { return }
-        let dated = entries.map { name -> (String, Date) in
+        let dated = entries.map { name -> (path: String, date: Date, bytes: Int) in
             let path = directory + "/" + name
-            let date = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
-            return (path, date)
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            return (path, attributes?[.modificationDate] as? Date ?? .distantPast, (attributes?[.size] as? NSNumber)?.intValue ?? 0)
         }
-        for (path, _) in dated.sorted(by: { $0.1 > $1.1 }).dropFirst(capacity) { unlink(path) }
+        guard entries.count > capacity || dated.reduce(0, { $0 + $1.bytes }) > maxBytes else { return }
+        // Most recently used first: kept while within both budgets (the first always).
+        var kept = 0
+        var bytes = 0
+        for e in dated.sorted(by: { $0.date > $1.date }) {
+            if kept == 0 || (kept < capacity && bytes + e.bytes <= maxBytes) {
+                kept += 1
+                bytes += e.bytes
+            } else {
+                unlink(e.path)
+            }
+        }
     }
 }
 

@@ -285,6 +285,27 @@ struct UniverseCacheTests {
         #expect(try tiny.load(path: dir + "/u1.csv").outcome == .hit)
     }
 
+    @Test("A payload with any word replaced (a huge count or index, -1, 0, a precision of 99) decodes or is refused, never traps")
+    func hostilePayload() throws {
+        let dir = try folder("hostile")
+        try write(wideText, dir + "/wide.csv")
+        let entry = UniverseCache.encode(try UniverseLoader.load(path: dir + "/wide.csv"), source: ContentDigest(high: 1, low: 2))
+        let payload = Array(entry[(UniverseCache.headerWords * 8)...])
+        #expect(payload.withUnsafeBytes { UniverseCache.decode($0) } != nil)
+        var refused = 0
+        for w in 0..<(payload.count / 8) {
+            for value: UInt64 in [.max, UInt64(Int64.max), 0, 99, 1 << 40] {
+                var bytes = payload
+                withUnsafeBytes(of: value.littleEndian) { v in for i in 0..<8 { bytes[8 * w + i] = v[i] } }
+                if bytes.withUnsafeBytes({ UniverseCache.decode($0) }) == nil { refused += 1 }
+            }
+        }
+        #expect(refused > 0)
+        for cut in [0, 7, 8, payload.count / 2, payload.count - 1] {
+            #expect(Array(payload.prefix(cut)).withUnsafeBytes { UniverseCache.decode($0) } == nil)
+        }
+    }
+
     @Test("The default folder follows XDG_CACHE_HOME, then HOME")
     func defaultFolder() {
         #expect(UniverseCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/crocbot/universes")

@@ -1,3 +1,4 @@
+import CrocCore
 import CrocSupport
 import Dispatch
 import Foundation
@@ -348,18 +349,18 @@ public struct UniverseCache: Sendable {
     static func decode(_ p: UnsafeRawBufferPointer) -> Universe? {
         var r = WordReader(bytes: p)
         guard let layoutName = r.string(), let layout = UniverseLayout(rawValue: layoutName), let zone = r.string(),
-            let lengthWord = r.word(), let memberCount = r.count(limit: p.count / 8)
+            let lengthWord = r.word(), let memberCount = r.count(limit: p.count / 8), memberCount > 0
         else { return nil }
         var members: [(symbol: String, precision: Int, blocks: [Int])] = []
         members.reserveCapacity(memberCount)
         for _ in 0..<memberCount {
-            guard let symbol = r.string(), let precision = r.word() else { return nil }
+            guard let symbol = r.string(), let precision = r.count(limit: FixedPoint.decimals) else { return nil }
             var b: [Int] = []
             for _ in 0..<6 {
                 guard let k = r.count(limit: .max) else { return nil }
                 b.append(k)
             }
-            members.append((symbol, Int(Int64(bitPattern: precision)), b))
+            members.append((symbol, precision, b))
         }
         guard let union = r.count(limit: .max) else { return nil }
         var runStarts: [Int] = []
@@ -393,7 +394,8 @@ public struct UniverseCache: Sendable {
         }
         guard
             runStarts.indices.allSatisfy({
-                runStarts[$0] == -1 || (runStarts[$0] >= 0 && runStarts[$0] + counts[members[$0].blocks[0]] <= counts[union])
+                runStarts[$0] == -1
+                    || (runStarts[$0] >= 0 && runStarts[$0] <= counts[union] && counts[members[$0].blocks[0]] <= counts[union] - runStarts[$0])
             })
         else {
             return nil

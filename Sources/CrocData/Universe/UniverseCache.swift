@@ -302,26 +302,20 @@ public struct UniverseCache: Sendable {
             for (i, w) in words.enumerated() { put(w, at: head + 8 * i) }
             var at = head + metadata
             // Every value as a little-endian word: on a little-endian machine, the array's bytes.
+            func copy<T>(_ a: [T], _ word: (T) -> UInt64) {
+                a.withUnsafeBytes { bytes in
+                    if 1.littleEndian == 1 {
+                        if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                    } else {
+                        for (i, v) in a.enumerated() { put(word(v), at: at + 8 * i) }
+                    }
+                }
+                at += 8 * a.count
+            }
             for b in blocks {
                 switch b {
-                case .times(let a):
-                    a.withUnsafeBytes { bytes in
-                        if 1.littleEndian == 1 {
-                            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-                        } else {
-                            for (i, v) in a.enumerated() { put(UInt64(bitPattern: v), at: at + 8 * i) }
-                        }
-                    }
-                    at += 8 * a.count
-                case .values(let a):
-                    a.withUnsafeBytes { bytes in
-                        if 1.littleEndian == 1 {
-                            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-                        } else {
-                            for (i, v) in a.enumerated() { put(v.bitPattern, at: at + 8 * i) }
-                        }
-                    }
-                    at += 8 * a.count
+                case .times(let a): copy(a) { UInt64(bitPattern: $0) }
+                case .values(let a): copy(a) { $0.bitPattern }
                 }
             }
             let digest = ContentDigest.of(UnsafeRawBufferPointer(start: out + head, count: size - head))
@@ -448,45 +442,31 @@ public struct UniverseCache: Sendable {
                 while k < n {
                     let count = counts[k]
                     let from = source.map { $0 + offsets[k] }
-                    // A large column (a long single series) goes into huge pages: ~2,000 fewer page faults per 8 MB.
                     switch kinds[k] {
-                    case .times:
-                        (out + k).initialize(
-                            to: .times(
-                                [Int64](unsafeUninitializedCapacity: count) { a, c in
-                                    if count > 0 { LargeMemory.adviseHugePages(UnsafeMutableRawPointer(a.baseAddress!), bytes: 8 * count) }
-                                    if 1.littleEndian == 1, count > 0 {
-                                        UnsafeMutableRawPointer(a.baseAddress!).copyMemory(from: from!, byteCount: 8 * count)
-                                    } else {
-                                        for i in 0..<count { a[i] = Int64(littleEndian: from!.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
-                                    }
-                                    c = count
-                                }
-                            )
-                        )
-                    case .values:
-                        (out + k).initialize(
-                            to: .values(
-                                [Double](unsafeUninitializedCapacity: count) { a, c in
-                                    if count > 0 { LargeMemory.adviseHugePages(UnsafeMutableRawPointer(a.baseAddress!), bytes: 8 * count) }
-                                    if 1.littleEndian == 1, count > 0 {
-                                        UnsafeMutableRawPointer(a.baseAddress!).copyMemory(from: from!, byteCount: 8 * count)
-                                    } else {
-                                        for i in 0..<count {
-                                            a[i] = Double(
-                                                bitPattern: UInt64(littleEndian: from!.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
-                                            )
-                                        }
-                                    }
-                                    c = count
-                                }
-                            )
-                        )
+                    case .times: (out + k).initialize(to: .times(column(count, from) { Int64(bitPattern: $0) }))
+                    case .values: (out + k).initialize(to: .values(column(count, from) { Double(bitPattern: $0) }))
                     }
                     k += tasks
                 }
             }
             initialized = n
+        }
+    }
+
+    /// `count` little-endian words at `from` as an array (on a little-endian machine, one copy of
+    /// the bytes). A large column (a long single series) goes into huge pages: ~2,000 fewer page
+    /// faults per 8 MB.
+    static func column<T: BitwiseCopyable>(_ count: Int, _ from: UnsafeRawPointer?, _ fromWord: (UInt64) -> T) -> [T] {
+        [T](unsafeUninitializedCapacity: count) { a, c in
+            if count > 0, let from, let base = a.baseAddress {
+                LargeMemory.adviseHugePages(UnsafeMutableRawPointer(base), bytes: 8 * count)
+                if 1.littleEndian == 1 {
+                    UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: 8 * count)
+                } else {
+                    for i in 0..<count { a[i] = fromWord(UInt64(littleEndian: from.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
+                }
+            }
+            c = count
         }
     }
 

@@ -28,7 +28,7 @@ struct ByteTextTests {
             }
         }
         for x in values {
-            for d in [0, 2, 6, 8, 9] {
+            for d in 0...9 {
                 let expected = String(format: "%.\(d)f", x)
                 #expect(fixed(x, d) == expected, "\(x.bitPattern) with \(d) decimals")
             }

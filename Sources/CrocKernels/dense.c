@@ -1,5 +1,5 @@
-// The dense-network kernels (see CrocKernels.h): a portable path and an AVX2 + FMA path that
-// compute every element by the same operations in the same order.
+// The dense-network kernels (see CrocKernels.h): a portable path, an AVX2 + FMA path and an
+// AVX-512 path that compute every element by the same operations in the same order.
 #include "CrocKernels.h"
 
 #include <math.h>
@@ -18,7 +18,7 @@
 #pragma STDC FP_CONTRACT OFF
 
 static int vector_state = -1;  // -1: not detected yet; 0: off or absent; 1: on
-static int vector_wanted = 1;
+static int vector_wanted = 2;  // the widest path the processor has
 
 static int detect_avx2_fma(void) {
 #if CROC_X86
@@ -36,17 +36,32 @@ static int detect_avx2_fma(void) {
 #endif
 }
 
+// AVX-512 Foundation on top of AVX2 + FMA, with the OS saving the opmask and ZMM registers.
+static int detect_avx512f(void) {
+#if CROC_X86
+    if (!detect_avx2_fma()) return 0;
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1)) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xE6) == 0xE6;
+#else
+    return 0;
+#endif
+}
+
 int croc_kernels_vector_path(void) {
     int s = __atomic_load_n(&vector_state, __ATOMIC_RELAXED);
     if (s < 0) {
-        s = __atomic_load_n(&vector_wanted, __ATOMIC_RELAXED) && detect_avx2_fma();
+        const int wanted = __atomic_load_n(&vector_wanted, __ATOMIC_RELAXED);
+        s = wanted >= 2 && detect_avx512f() ? 2 : (wanted >= 1 && detect_avx2_fma() ? 1 : 0);
         __atomic_store_n(&vector_state, s, __ATOMIC_RELAXED);
     }
     return s;
 }
 
-int croc_kernels_set_vector_path(int enabled) {
-    __atomic_store_n(&vector_wanted, enabled != 0, __ATOMIC_RELAXED);
+int croc_kernels_set_vector_path(int level) {
+    __atomic_store_n(&vector_wanted, level < 0 ? 0 : level, __ATOMIC_RELAXED);
     __atomic_store_n(&vector_state, -1, __ATOMIC_RELAXED);
     return croc_kernels_vector_path();
 }
@@ -260,6 +275,139 @@ VECTOR static double sum_squares_avx2(const double *x, int64_t n) {
 }
 #endif
 
+// MARK: - AVX-512 path (8 doubles a vector; the same operations per element, in the same order)
+
+#if CROC_X86
+#define VECTOR512 __attribute__((target("avx512f,avx2,fma")))
+#define TILE512 static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+
+// Rows `R` × `V` vectors of 8 outputs: y (partial sums) += x[·][k0..<k1] · w[k0..<k1][·].
+TILE512 void forward_tile512(const int R, const int V, const double *x, int64_t inner, const double *w, int64_t outputs, double *y,
+                             int64_t k0, int64_t k1) {
+    __m512d a[6][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) a[r][v] = _mm512_loadu_pd(y + r * outputs + 8 * v);
+    for (int64_t k = k0; k < k1; k++) {
+        const double *wk = w + k * outputs;
+        __m512d wv[4];
+        for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_pd(wk + 8 * v);
+        for (int r = 0; r < R; r++) {
+            const __m512d xb = _mm512_set1_pd(x[r * inner + k]);
+            for (int v = 0; v < V; v++) a[r][v] = _mm512_fmadd_pd(xb, wv[v], a[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) _mm512_storeu_pd(y + r * outputs + 8 * v, a[r][v]);
+}
+
+// `forward_rows` with 32-, 16- and 8-wide tiles, then the AVX2 path's 4-wide tile and single columns.
+TILE512 void forward_rows512(const int R, const double *x, int64_t inner, const double *w, int64_t outputs, double *y, int64_t k0,
+                             int64_t k1) {
+    int64_t n = 0;
+    for (; n + 32 <= outputs; n += 32) forward_tile512(R, 4, x, inner, w + n, outputs, y + n, k0, k1);
+    for (; n + 16 <= outputs; n += 16) forward_tile512(R, 2, x, inner, w + n, outputs, y + n, k0, k1);
+    for (; n + 8 <= outputs; n += 8) forward_tile512(R, 1, x, inner, w + n, outputs, y + n, k0, k1);
+    for (; n + 4 <= outputs; n += 4) forward_tile(R, 1, x, inner, w + n, outputs, y + n, k0, k1);
+    for (; n < outputs; n++) {
+        for (int r = 0; r < R; r++) {
+            double acc = y[r * outputs + n];
+            for (int64_t k = k0; k < k1; k++) acc = fma(x[r * inner + k], w[k * outputs + n], acc);
+            y[r * outputs + n] = acc;
+        }
+    }
+}
+
+VECTOR512 static void forward_avx512(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
+                                     int64_t outputs) {
+    for (int64_t s = 0; s < count; s++)
+        for (int64_t n = 0; n < outputs; n++) y[s * outputs + n] = bias ? bias[n] : 0.0;
+    for (int64_t k0 = 0; k0 < inner; k0 += 256) {
+        const int64_t k1 = k0 + 256 < inner ? k0 + 256 : inner;
+        int64_t s = 0;
+        for (; s + 6 <= count; s += 6) forward_rows512(6, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1);
+        switch (count - s) {
+        case 5: forward_rows512(5, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 4: forward_rows512(4, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 3: forward_rows512(3, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 2: forward_rows512(2, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        case 1: forward_rows512(1, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
+        default: break;
+        }
+    }
+}
+
+// `R` outputs × `V` vectors of 8 inputs: g += Σ_s d[s][·] · x[s][·], samples in order.
+TILE512 void gradient_tile512(const int R, const int V, const double *d, int64_t outputs, const double *x, int64_t inputs, double *g,
+                              int64_t count) {
+    __m512d a[6][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) a[r][v] = _mm512_loadu_pd(g + r * inputs + 8 * v);
+    for (int64_t s = 0; s < count; s++) {
+        __m512d xv[4];
+        for (int v = 0; v < V; v++) xv[v] = _mm512_loadu_pd(x + s * inputs + 8 * v);
+        for (int r = 0; r < R; r++) {
+            const __m512d db = _mm512_set1_pd(d[s * outputs + r]);
+            for (int v = 0; v < V; v++) a[r][v] = _mm512_fmadd_pd(db, xv[v], a[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) _mm512_storeu_pd(g + r * inputs + 8 * v, a[r][v]);
+}
+
+// `gradient_outputs` with 32-, 16- and 8-wide tiles, then the AVX2 path's 4-wide tile and single inputs.
+TILE512 void gradient_outputs512(const int R, const double *d, int64_t outputs, const double *x, int64_t inputs, double *g,
+                                 int64_t count, int64_t j0, int64_t j1) {
+    int64_t j = j0;
+    for (; j + 32 <= j1; j += 32) gradient_tile512(R, 4, d, outputs, x + j, inputs, g + j, count);
+    for (; j + 16 <= j1; j += 16) gradient_tile512(R, 2, d, outputs, x + j, inputs, g + j, count);
+    for (; j + 8 <= j1; j += 8) gradient_tile512(R, 1, d, outputs, x + j, inputs, g + j, count);
+    for (; j + 4 <= j1; j += 4) gradient_tile(R, 1, d, outputs, x + j, inputs, g + j, count);
+    for (; j < j1; j++) {
+        for (int r = 0; r < R; r++) {
+            double acc = g[r * inputs + j];
+            for (int64_t s = 0; s < count; s++) acc = fma(d[s * outputs + r], x[s * inputs + j], acc);
+            g[r * inputs + j] = acc;
+        }
+    }
+}
+
+VECTOR512 static void weight_gradient_avx512(const double *d, const double *x, double *g, int64_t count, int64_t outputs,
+                                             int64_t inputs) {
+    for (int64_t j0 = 0; j0 < inputs; j0 += 64) {
+        const int64_t j1 = j0 + 64 < inputs ? j0 + 64 : inputs;
+        int64_t o = 0;
+        for (; o + 6 <= outputs; o += 6) gradient_outputs512(6, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1);
+        switch (outputs - o) {
+        case 5: gradient_outputs512(5, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 4: gradient_outputs512(4, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 3: gradient_outputs512(3, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 2: gradient_outputs512(2, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        case 1: gradient_outputs512(1, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
+        default: break;
+        }
+    }
+}
+
+VECTOR512 static void adam_avx512(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
+                                  double lr, double eps) {
+    const __m512d vs = _mm512_set1_pd(scale), a1 = _mm512_set1_pd(0.9), b1 = _mm512_set1_pd(0.1);
+    const __m512d a2 = _mm512_set1_pd(0.999), b2 = _mm512_set1_pd(0.001);
+    const __m512d vc1 = _mm512_set1_pd(c1), vc2 = _mm512_set1_pd(c2), vlr = _mm512_set1_pd(lr), veps = _mm512_set1_pd(eps);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m512d gi = _mm512_mul_pd(_mm512_loadu_pd(g + i), vs);
+        const __m512d mi = _mm512_add_pd(_mm512_mul_pd(a1, _mm512_loadu_pd(m + i)), _mm512_mul_pd(b1, gi));
+        const __m512d vi = _mm512_add_pd(_mm512_mul_pd(a2, _mm512_loadu_pd(v + i)), _mm512_mul_pd(_mm512_mul_pd(b2, gi), gi));
+        _mm512_storeu_pd(m + i, mi);
+        _mm512_storeu_pd(v + i, vi);
+        const __m512d step = _mm512_div_pd(_mm512_mul_pd(vlr, _mm512_div_pd(mi, vc1)),
+                                           _mm512_add_pd(_mm512_sqrt_pd(_mm512_div_pd(vi, vc2)), veps));
+        _mm512_storeu_pd(p + i, _mm512_sub_pd(_mm512_loadu_pd(p + i), step));
+    }
+    adam_portable(p, g, m, v, i, n, scale, c1, c2, lr, eps);
+}
+#endif
+
 // MARK: - Entry points
 
 void croc_transpose(const double *src, double *dst, int64_t rows, int64_t cols) {
@@ -279,7 +427,12 @@ void croc_dense_forward(const double *x, const double *w, const double *bias, do
                         int64_t outputs) {
     if (count <= 0 || outputs <= 0) return;
 #if CROC_X86
-    if (croc_kernels_vector_path()) {
+    const int path = croc_kernels_vector_path();
+    if (path >= 2) {
+        forward_avx512(x, w, bias, y, count, inner, outputs);
+        return;
+    }
+    if (path == 1) {
         forward_avx2(x, w, bias, y, count, inner, outputs);
         return;
     }
@@ -292,7 +445,12 @@ void croc_dense_weight_gradient(const double *d, const double *x, double *g, dou
     if (count <= 0 || outputs <= 0) return;
     if (gb) bias_gradient(d, gb, count, outputs);
 #if CROC_X86
-    if (croc_kernels_vector_path()) {
+    const int path = croc_kernels_vector_path();
+    if (path >= 2) {
+        weight_gradient_avx512(d, x, g, count, outputs, inputs);
+        return;
+    }
+    if (path == 1) {
         weight_gradient_avx2(d, x, g, count, outputs, inputs);
         return;
     }
@@ -303,7 +461,12 @@ void croc_dense_weight_gradient(const double *d, const double *x, double *g, dou
 void croc_adam_update(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
                       double lr, double eps) {
 #if CROC_X86
-    if (croc_kernels_vector_path()) {
+    const int path = croc_kernels_vector_path();
+    if (path >= 2) {
+        adam_avx512(p, g, m, v, n, scale, c1, c2, lr, eps);
+        return;
+    }
+    if (path == 1) {
         adam_avx2(p, g, m, v, n, scale, c1, c2, lr, eps);
         return;
     }

@@ -121,7 +121,7 @@ struct RLAgentTests {
         }
     }
 
-    @Test("the AVX2 + FMA kernels and the portable ones give the same bits: forward, backward, Adam, gradient norm")
+    @Test("the AVX-512, AVX2 + FMA and portable kernels give the same bits: forward, backward, Adam, gradient norm")
     func kernelPathsAgree() {
         var rng = SplitMix64(seed: 17)
         let nets = [DenseNetwork(sizes: [300, 37, 13, 3], outputGain: 1, rng: &rng), DenseNetwork(sizes: [9, 70, 1], outputGain: 1, rng: &rng)]
@@ -152,12 +152,20 @@ struct RLAgentTests {
             }
             return out
         }
+        // Each path the processor has, widest first (on one without AVX-512 the first two runs
+        // are both AVX2's), against the portable one.
+        let widest = DenseNetwork.useKernels(upTo: 2)
+        let wide = run()
+        let avx2 = DenseNetwork.useKernels(upTo: 1)
         let vector = run()
-        let wasOn = DenseNetwork.useVectorKernels(false)
+        DenseNetwork.useKernels(upTo: 0)
         let portable = run()
-        _ = DenseNetwork.useVectorKernels(true)
-        let differing = zip(vector, portable).filter { $0 != $1 }.count
-        #expect(vector.count == portable.count && differing == 0, "\(differing) of \(vector.count) arrays differ (vector path in use: \(wasOn))")
+        DenseNetwork.useKernels(upTo: 2)
+        #expect(DenseNetwork.kernelPath == widest)
+        for (name, other) in [("widest (\(widest))", wide), ("AVX2 (\(avx2))", vector)] {
+            let differing = zip(other, portable).filter { $0 != $1 }.count
+            #expect(other.count == portable.count && differing == 0, "\(name): \(differing) of \(other.count) arrays differ from the portable path")
+        }
     }
 
     @Test("GAE on a hand-worked example, with an episode end cutting the bootstrap")

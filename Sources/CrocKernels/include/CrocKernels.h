@@ -1,5 +1,5 @@
 // CrocKernels: the dense-network kernels of CrocModels' RL agents, in C so that one build can
-// carry an AVX2 + FMA path (chosen at run time, by CPUID) beside a portable one. Both paths compute
+// carry AVX2 + FMA and AVX-512 paths (chosen at run time, by CPUID) beside a portable one. All paths compute
 // every element by the same chain of IEEE operations in the same order (fused multiply-adds
 // where the definitions below say so), so their results are identical bit for bit: a trained
 // network does not depend on the processor it was trained on.
@@ -49,12 +49,13 @@ int croc_tune_allocator(void);
 /// where unknown: what `croc_tune_allocator` keeps small.
 int64_t croc_allocator_mapped_bytes(void);
 
-/// Whether the AVX2 + FMA path runs (the processor has it and it has not been switched off).
+/// The path in use: 2 AVX-512 (8 doubles a vector), 1 AVX2 + FMA (4), 0 portable — the widest
+/// the processor has, unless a narrower one was asked for.
 int croc_kernels_vector_path(void);
 
-/// Switches the AVX2 + FMA path off (0) or back on where available (1), for tests that compare
-/// the two paths; returns whether it is now in use.
-int croc_kernels_set_vector_path(int enabled);
+/// Caps the path at `level` (0 portable, 1 AVX2 + FMA, 2 AVX-512), for tests that compare the
+/// paths; returns the path now in use (the widest the processor has up to `level`).
+int croc_kernels_set_vector_path(int level);
 
 #ifdef __cplusplus
 }

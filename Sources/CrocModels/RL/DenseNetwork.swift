@@ -50,8 +50,8 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
     ///
     /// Each output is its bias plus the products in input order, each added by one fused
     /// multiply-add (`croc_dense_forward`), whatever the batch: batching changes the speed and
-    /// not a bit of the result, and so does the processor (the AVX2 and the portable paths
-    /// round alike).
+    /// not a bit of the result, and so does the processor (the AVX-512, AVX2 and portable
+    /// paths round alike).
     func layer(_ k: Int, _ input: [Double], count: Int) -> [Double] {
         let (fi, fo) = (sizes[k], sizes[k + 1])
         var out = [Double](repeating: 0, count: count * fo)
@@ -69,14 +69,16 @@ public struct DenseNetwork: Sendable, Hashable, Codable {
         }
     }
 
-    /// Switches the AVX2 + FMA kernels off (false) or back on where the processor has them, for
-    /// tests that compare them with the portable ones (the results are the same); returns whether
-    /// they were in use.
-    static func useVectorKernels(_ enabled: Bool) -> Bool {
-        let before = croc_kernels_vector_path() != 0
-        _ = croc_kernels_set_vector_path(enabled ? 1 : 0)
-        return before
+    /// Caps the kernels' path at `level` — 0 portable, 1 AVX2 + FMA, 2 AVX-512 (the default: the
+    /// widest the processor has) — for tests that compare the paths (the results are the same);
+    /// returns the path now in use.
+    @discardableResult
+    static func useKernels(upTo level: Int) -> Int {
+        Int(croc_kernels_set_vector_path(Int32(level)))
     }
+
+    /// The kernels' path in use (2 AVX-512, 1 AVX2 + FMA, 0 portable).
+    static var kernelPath: Int { Int(croc_kernels_vector_path()) }
 
     /// `y = x · wt + b` for `count` rows of `x` (count × inputs, row-major) and the weights
     /// transposed (`wt`, inputs × outputs); `b` empty adds no bias (sums from +0).

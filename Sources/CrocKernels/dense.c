@@ -17,7 +17,7 @@
 // the portable and the vector paths must round alike, so every fused operation is written out.
 #pragma STDC FP_CONTRACT OFF
 
-static int vector_state = -1;  // -1: not detected yet; 0: off or absent; 1: on
+static int vector_state = -1;  // -1: not detected yet; else the path in use: 0 portable, 1 AVX2 + FMA, 2 AVX-512
 static int vector_wanted = 2;  // the widest path the processor has
 
 static int detect_avx2_fma(void) {

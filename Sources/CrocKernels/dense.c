@@ -144,10 +144,10 @@ TILE void forward_tile(const int R, const int V, const double *x, int64_t inner,
         for (int v = 0; v < V; v++) _mm256_storeu_pd(y + r * outputs + 4 * v, a[r][v]);
 }
 
-// The outputs of `R` rows from column `n` on, for k in k0..<k1.
+// The outputs of `R` rows from column `n0` on, for k in k0..<k1.
 TILE void forward_rows(const int R, const double *x, int64_t inner, const double *w, int64_t outputs, double *y, int64_t k0,
-                       int64_t k1) {
-    int64_t n = 0;
+                       int64_t k1, int64_t n0) {
+    int64_t n = n0;
     if (R == 1) {
         for (; n + 32 <= outputs; n += 32) forward_tile(1, 8, x, inner, w + n, outputs, y + n, k0, k1);
     }
@@ -162,25 +162,29 @@ TILE void forward_rows(const int R, const double *x, int64_t inner, const double
     }
 }
 
+// The forward pass over blocks of 256 inputs (the block's weights, 256 × outputs, stay in the
+// second-level cache while every group of rows passes over them), six rows at a time through
+// `ROWS` (`forward_rows` or `forward_rows512`: the row count must be a constant for their tiles).
+#define FORWARD_BLOCKS(ROWS)                                                                                        \
+    for (int64_t s = 0; s < count; s++)                                                                             \
+        for (int64_t n = 0; n < outputs; n++) y[s * outputs + n] = bias ? bias[n] : 0.0;                            \
+    for (int64_t k0 = 0; k0 < inner; k0 += 256) {                                                                   \
+        const int64_t k1 = k0 + 256 < inner ? k0 + 256 : inner;                                                     \
+        int64_t s = 0;                                                                                              \
+        for (; s + 6 <= count; s += 6) ROWS(6, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1, 0);       \
+        switch (count - s) {                                                                                        \
+        case 5: ROWS(5, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1, 0); break;                       \
+        case 4: ROWS(4, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1, 0); break;                       \
+        case 3: ROWS(3, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1, 0); break;                       \
+        case 2: ROWS(2, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1, 0); break;                       \
+        case 1: ROWS(1, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1, 0); break;                       \
+        default: break;                                                                                             \
+        }                                                                                                           \
+    }
+
 VECTOR static void forward_avx2(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
                                 int64_t outputs) {
-    for (int64_t s = 0; s < count; s++)
-        for (int64_t n = 0; n < outputs; n++) y[s * outputs + n] = bias ? bias[n] : 0.0;
-    // Blocks of 256 inputs: the block's weights (256 × outputs) stay in the second-level cache
-    // while every group of rows passes over them.
-    for (int64_t k0 = 0; k0 < inner; k0 += 256) {
-        const int64_t k1 = k0 + 256 < inner ? k0 + 256 : inner;
-        int64_t s = 0;
-        for (; s + 6 <= count; s += 6) forward_rows(6, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1);
-        switch (count - s) {
-        case 5: forward_rows(5, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 4: forward_rows(4, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 3: forward_rows(3, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 2: forward_rows(2, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 1: forward_rows(1, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        default: break;
-        }
-    }
+    FORWARD_BLOCKS(forward_rows)
 }
 
 // `R` outputs × `V` vectors of 4 inputs: g += Σ_s d[s][·] · x[s][·], samples in order.
@@ -216,23 +220,27 @@ TILE void gradient_outputs(const int R, const double *d, int64_t outputs, const 
     }
 }
 
+// The weight gradient over blocks of 64 inputs (the samples' values of a block, count × 64, stay
+// in the first cache levels while every group of outputs passes over them), six outputs at a
+// time through `OUTPUTS` (`gradient_outputs` or `gradient_outputs512`).
+#define GRADIENT_BLOCKS(OUTPUTS)                                                                                    \
+    for (int64_t j0 = 0; j0 < inputs; j0 += 64) {                                                                   \
+        const int64_t j1 = j0 + 64 < inputs ? j0 + 64 : inputs;                                                     \
+        int64_t o = 0;                                                                                              \
+        for (; o + 6 <= outputs; o += 6) OUTPUTS(6, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1);      \
+        switch (outputs - o) {                                                                                      \
+        case 5: OUTPUTS(5, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;                        \
+        case 4: OUTPUTS(4, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;                        \
+        case 3: OUTPUTS(3, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;                        \
+        case 2: OUTPUTS(2, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;                        \
+        case 1: OUTPUTS(1, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;                        \
+        default: break;                                                                                             \
+        }                                                                                                           \
+    }
+
 VECTOR static void weight_gradient_avx2(const double *d, const double *x, double *g, int64_t count, int64_t outputs,
                                         int64_t inputs) {
-    // Blocks of 64 inputs: the samples' values of a block (count × 64) stay in the first cache
-    // levels while every group of outputs passes over them.
-    for (int64_t j0 = 0; j0 < inputs; j0 += 64) {
-        const int64_t j1 = j0 + 64 < inputs ? j0 + 64 : inputs;
-        int64_t o = 0;
-        for (; o + 6 <= outputs; o += 6) gradient_outputs(6, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1);
-        switch (outputs - o) {
-        case 5: gradient_outputs(5, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 4: gradient_outputs(4, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 3: gradient_outputs(3, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 2: gradient_outputs(2, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 1: gradient_outputs(1, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        default: break;
-        }
-    }
+    GRADIENT_BLOCKS(gradient_outputs)
 }
 
 VECTOR static void adam_avx2(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
@@ -300,40 +308,20 @@ TILE512 void forward_tile512(const int R, const int V, const double *x, int64_t 
         for (int v = 0; v < V; v++) _mm512_storeu_pd(y + r * outputs + 8 * v, a[r][v]);
 }
 
-// `forward_rows` with 32-, 16- and 8-wide tiles, then the AVX2 path's 4-wide tile and single columns.
+// `forward_rows` with 32-, 16- and 8-wide tiles, then `forward_rows` (4-wide tiles, single
+// columns) from where they stop.
 TILE512 void forward_rows512(const int R, const double *x, int64_t inner, const double *w, int64_t outputs, double *y, int64_t k0,
-                             int64_t k1) {
-    int64_t n = 0;
+                             int64_t k1, int64_t n0) {
+    int64_t n = n0;
     for (; n + 32 <= outputs; n += 32) forward_tile512(R, 4, x, inner, w + n, outputs, y + n, k0, k1);
     for (; n + 16 <= outputs; n += 16) forward_tile512(R, 2, x, inner, w + n, outputs, y + n, k0, k1);
     for (; n + 8 <= outputs; n += 8) forward_tile512(R, 1, x, inner, w + n, outputs, y + n, k0, k1);
-    for (; n + 4 <= outputs; n += 4) forward_tile(R, 1, x, inner, w + n, outputs, y + n, k0, k1);
-    for (; n < outputs; n++) {
-        for (int r = 0; r < R; r++) {
-            double acc = y[r * outputs + n];
-            for (int64_t k = k0; k < k1; k++) acc = fma(x[r * inner + k], w[k * outputs + n], acc);
-            y[r * outputs + n] = acc;
-        }
-    }
+    forward_rows(R, x, inner, w, outputs, y, k0, k1, n);
 }
 
 VECTOR512 static void forward_avx512(const double *x, const double *w, const double *bias, double *y, int64_t count, int64_t inner,
                                      int64_t outputs) {
-    for (int64_t s = 0; s < count; s++)
-        for (int64_t n = 0; n < outputs; n++) y[s * outputs + n] = bias ? bias[n] : 0.0;
-    for (int64_t k0 = 0; k0 < inner; k0 += 256) {
-        const int64_t k1 = k0 + 256 < inner ? k0 + 256 : inner;
-        int64_t s = 0;
-        for (; s + 6 <= count; s += 6) forward_rows512(6, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1);
-        switch (count - s) {
-        case 5: forward_rows512(5, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 4: forward_rows512(4, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 3: forward_rows512(3, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 2: forward_rows512(2, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        case 1: forward_rows512(1, x + s * inner, inner, w, outputs, y + s * outputs, k0, k1); break;
-        default: break;
-        }
-    }
+    FORWARD_BLOCKS(forward_rows512)
 }
 
 // `R` outputs × `V` vectors of 8 inputs: g += Σ_s d[s][·] · x[s][·], samples in order.
@@ -354,38 +342,20 @@ TILE512 void gradient_tile512(const int R, const int V, const double *d, int64_t
         for (int v = 0; v < V; v++) _mm512_storeu_pd(g + r * inputs + 8 * v, a[r][v]);
 }
 
-// `gradient_outputs` with 32-, 16- and 8-wide tiles, then the AVX2 path's 4-wide tile and single inputs.
+// `gradient_outputs` with 32-, 16- and 8-wide tiles, then `gradient_outputs` (4-wide tiles,
+// single inputs) from where they stop.
 TILE512 void gradient_outputs512(const int R, const double *d, int64_t outputs, const double *x, int64_t inputs, double *g,
                                  int64_t count, int64_t j0, int64_t j1) {
     int64_t j = j0;
     for (; j + 32 <= j1; j += 32) gradient_tile512(R, 4, d, outputs, x + j, inputs, g + j, count);
     for (; j + 16 <= j1; j += 16) gradient_tile512(R, 2, d, outputs, x + j, inputs, g + j, count);
     for (; j + 8 <= j1; j += 8) gradient_tile512(R, 1, d, outputs, x + j, inputs, g + j, count);
-    for (; j + 4 <= j1; j += 4) gradient_tile(R, 1, d, outputs, x + j, inputs, g + j, count);
-    for (; j < j1; j++) {
-        for (int r = 0; r < R; r++) {
-            double acc = g[r * inputs + j];
-            for (int64_t s = 0; s < count; s++) acc = fma(d[s * outputs + r], x[s * inputs + j], acc);
-            g[r * inputs + j] = acc;
-        }
-    }
+    gradient_outputs(R, d, outputs, x, inputs, g, count, j, j1);
 }
 
 VECTOR512 static void weight_gradient_avx512(const double *d, const double *x, double *g, int64_t count, int64_t outputs,
                                              int64_t inputs) {
-    for (int64_t j0 = 0; j0 < inputs; j0 += 64) {
-        const int64_t j1 = j0 + 64 < inputs ? j0 + 64 : inputs;
-        int64_t o = 0;
-        for (; o + 6 <= outputs; o += 6) gradient_outputs512(6, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1);
-        switch (outputs - o) {
-        case 5: gradient_outputs512(5, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 4: gradient_outputs512(4, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 3: gradient_outputs512(3, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 2: gradient_outputs512(2, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        case 1: gradient_outputs512(1, d + o, outputs, x, inputs, g + o * inputs, count, j0, j1); break;
-        default: break;
-        }
-    }
+    GRADIENT_BLOCKS(gradient_outputs512)
 }
 
 VECTOR512 static void adam_avx512(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,

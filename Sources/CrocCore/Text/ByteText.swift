@@ -186,17 +186,7 @@ public enum ByteText {
     @inline(__always)
     static func writeUnsigned(_ v: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
         let count = digitCount(v)
-        var x = v
-        var i = count
-        while i >= 2 {
-            let q = x / 100
-            let r = Int(truncatingIfNeeded: x &- q &* 100)
-            p[i - 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: r % 10)
-            p[i - 2] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: r / 10)
-            x = q
-            i -= 2
-        }
-        if i == 1 { p[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x) }
+        writeDigits(v, count: count, to: p)
         return count
     }
 

@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "CrocPipelines",
             dependencies: [
-                "CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocSupport",
+                "CrocCore", "CrocData", "CrocStrategies", "CrocEngine", "CrocSupport", "CrocKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings

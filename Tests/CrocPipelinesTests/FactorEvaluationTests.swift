@@ -225,6 +225,25 @@ struct FeaturePanelTests {
                 }
             }
         }
+        // Every cell of every column, over a universe of more members than one block of 8 (the
+        // panel is written 8 members at a time, the last block short): the member's own value or NaN.
+        let all = try PortfolioBacktestTests.shipped()
+        #expect(all.count > 8 && all.count % 8 != 0)
+        let full = FeaturePanel(universe: all, pipeline: pipeline)
+        let rows = all.timestamps.count
+        for (s, member) in all.members.enumerated() {
+            let direct = pipeline.transform(member)
+            for c in 0..<pipeline.width {
+                for t in 0..<rows {
+                    let a = full.values[(c * rows + t) * all.count + s]
+                    if let i = all.barIndex(symbol: s, time: t) {
+                        #expect(a.bitPattern == direct[i, c].bitPattern || (a.isNaN && direct[i, c].isNaN), "\(member.symbol) column \(c) row \(t)")
+                    } else {
+                        #expect(a.isNaN, "\(member.symbol) has no bar at row \(t)")
+                    }
+                }
+            }
+        }
         let forward = FeaturePanel.forwardReturns(u, horizon: 3)
         let ge = u.index(of: "GE")!
         let member = u.members[ge]

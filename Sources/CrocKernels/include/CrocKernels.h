@@ -36,6 +36,16 @@ double croc_sum_squares(const double *x, int64_t n);
 /// `dst` (cols × rows) = `src` (rows × cols) transposed, both row-major, in cache-sized blocks.
 void croc_transpose(const double *src, double *dst, int64_t rows, int64_t cols);
 
+/// Writes `members` consecutive symbols' feature matrices into a panel laid out
+/// `panel[(c · rows + t) · symbols + s]` (column c, time t, symbol s), at symbols
+/// `first ..< first + members`: member j's matrix is `matrices[j][c · bar_counts[j] + i]` (column
+/// c of its bar i) and `bar_at[j · rows + t]` its bar at time t (-1: none, written NaN). Every cell
+/// of those symbols is written, by stores that bypass the caches (x86) and are fenced before
+/// returning: a panel's lines are written once, so they are not fetched first.
+void croc_panel_write_members(double *panel, int64_t symbols, int64_t rows, int64_t first,
+                              const double *const *matrices, const int64_t *bar_counts, const int32_t *bar_at,
+                              int64_t members, int64_t width);
+
 /// Tunes glibc's allocator for a command that reads, computes and writes large buffers
 /// (`crocbot`, `crocbench`): blocks up to 64 MiB come from the heap instead of their own
 /// mappings, and up to 128 MiB of freed heap stays with the process (heap growth 16 MiB at a

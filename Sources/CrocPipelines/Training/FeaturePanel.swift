@@ -1,5 +1,6 @@
 import CrocCore
 import CrocData
+import CrocKernels
 import Foundation
 
 /// The feature pipeline run per symbol of a universe into one panel indexed by
@@ -27,9 +28,9 @@ public struct FeaturePanel: Sendable {
         symbols = universe.symbols
         columnNames = pipeline.columnNames
         // Members go in blocks of 8 (one cache line of a panel row): a block's matrices are
-        // computed, then written a chunk of rows at a time (below), so each line of the panel is
-        // filled by one task while it is in cache — written member by member over all rows,
-        // every line was fetched 8 times. Each block writes every cell of its members
+        // computed, then written line by line (below), so each line of the panel is filled by one
+        // task at once — written member by member over all rows, every line was fetched 8
+        // times. Each block writes every cell of its members
         // (NaN where a member has no bar), so the 8-byte-per-cell panel is never filled twice,
         // and blocks write disjoint cells, so they run concurrently into the one buffer.
         let block = 8
@@ -59,26 +60,23 @@ public struct FeaturePanel: Sendable {
                         }
                     }
                 }
-                // Written a chunk of rows at a time, member by member, column by column: a chunk's
-                // panel lines (20 columns x 64 rows) stay in cache while the block's 8 members
-                // fill them, and each member's columns are read in order (20 streams, not 160).
-                let chunk = 64
-                barAt.withUnsafeBufferPointer { barAt in
-                    for t0 in stride(from: 0, to: rows, by: chunk) {
-                        let t1 = min(t0 + chunk, rows)
-                        for j in members.indices {
-                            matrices[j].values.withUnsafeBufferPointer { m in
-                                let count = members[j].count
-                                let bars = barAt.baseAddress! + j * rows
-                                for c in 0..<width {
-                                    let out = panel + c * rows * n + first + j
-                                    for t in t0..<t1 {
-                                        let i = Int(bars[t])
-                                        (out + t * n).initialize(to: i >= 0 ? m[c * count + i] : .nan)
-                                    }
-                                }
-                            }
-                        }
+                // Written by streaming stores, a panel line (8 symbols of one time and column) at
+                // a time from the block's 8 matrices (CrocKernels): the lines are not read before
+                // they are written, which halves the memory traffic of this 200 MB write.
+                let counts = members.map { Int64($0.count) }
+                withPointers(to: matrices.map(\.values)) { pointers in
+                    barAt.withUnsafeBufferPointer { barAt in
+                        croc_panel_write_members(
+                            panel,
+                            Int64(n),
+                            Int64(rows),
+                            Int64(first),
+                            pointers,
+                            counts,
+                            barAt.baseAddress!,
+                            Int64(members.count),
+                            Int64(width)
+                        )
                     }
                 }
             }
@@ -169,4 +167,19 @@ public struct FeaturePanel: Sendable {
             body(i, t)
         }
     }
+}
+
+/// Calls `body` with a pointer to each array's elements (the arrays stay alive and unmoved
+/// throughout), in order.
+private func withPointers<R>(to arrays: [[Double]], _ body: ([UnsafePointer<Double>?]) -> R) -> R {
+    func nest(_ k: Int, _ pointers: inout [UnsafePointer<Double>?]) -> R {
+        guard k < arrays.count else { return body(pointers) }
+        return arrays[k].withUnsafeBufferPointer { buffer in
+            pointers.append(buffer.baseAddress)
+            return nest(k + 1, &pointers)
+        }
+    }
+    var pointers: [UnsafePointer<Double>?] = []
+    pointers.reserveCapacity(arrays.count)
+    return nest(0, &pointers)
 }

@@ -13,6 +13,11 @@ public enum CrossSection {
         var index: [Int32] = []
         var otherIndex: [Int32] = []
         var counts = [Int](repeating: 0, count: 8 * 256)
+        /// `rankPacked`'s digit counts: two copies (even and odd elements) of three digits.
+        var counts32 = [UInt32](repeating: 0, count: 2 * 3 * 256)
+        /// `i / (m − 1)` for i in 0..<m, the [0, 1] ranks of a row of m finite values without
+        /// ties (kept for the last m: a panel's rows mostly have the same count).
+        var ranks: [Double] = []
 
         /// Empty buffers (they grow to the longest row seen).
         public init() {}
@@ -227,6 +232,162 @@ public enum CrossSection {
         }
     }
 
+    /// `rank(_:scratch:)`'s usual path, for rows of 48 finite values or more: the sort of
+    /// `argsortFinitePacked` with the ranks written as it ends, so the ties are found among
+    /// the few values that share their high three bytes (no other two values can be equal)
+    /// instead of by comparing every value with the next in sorted order. Its parts are
+    /// written to run without branches on the data: a row with no missing value is packed
+    /// by a loop the compiler vectorises, each digit is counted in two tables (even and odd
+    /// elements: a digit most values share would otherwise make each count wait for the one
+    /// before), and the runs of equal high bytes are found by a scan that lists them.
+    /// Negative zero is keyed as zero, so the two are one tie, as `==` has them. The same
+    /// values, bit for bit, as the general path (`forEachAverageRank`). Returns false, the
+    /// row untouched, for a row it does not take (fewer than 48 finite values, or a run longer
+    /// than 64).
+    static func rankPacked(_ row: UnsafeMutableBufferPointer<Double>, _ scratch: inout RankScratch) -> Bool {
+        let n = row.count
+        guard n >= 48 && n <= Int(Int32.max) else { return false }
+        scratch.reserve(n)
+        return scratch.keys.withUnsafeMutableBufferPointer { keysBuffer -> Bool in
+            scratch.otherKeys.withUnsafeMutableBufferPointer { otherBuffer -> Bool in
+                scratch.index.withUnsafeMutableBufferPointer { groups -> Bool in
+                    scratch.counts32.withUnsafeMutableBufferPointer { counts -> Bool in
+                        let values = UnsafeBufferPointer(row)
+                        var source = keysBuffer.baseAddress!
+                        var target = otherBuffer.baseAddress!
+                        let c = counts.baseAddress!
+                        let highMask: UInt64 = 0xFFFF_FFFF_0000_0000
+                        let lowMask: UInt64 = 0xFFFF_FFFF
+                        let exponent: UInt64 = 0x7FF0_0000_0000_0000
+                        // The ordered bits of x + 0 (negative zero keyed as zero), without a branch.
+                        @inline(__always) func key(_ x: Double) -> UInt64 {
+                            let b = (x + 0).bitPattern
+                            let flip = UInt64(bitPattern: Int64(bitPattern: b) >> 63) | (1 << 63)
+                            return b ^ flip
+                        }
+                        // Whether any value is missing (NaN or infinite: every exponent bit set), by an
+                        // OR of (exponent bits + 1 << 52), whose top bit is set exactly then: a vector
+                        // loop without a branch, where a search tests and branches per value.
+                        var missing: UInt64 = 0
+                        for k in 0..<n { missing |= (values[k].bitPattern & exponent) &+ (1 << 52) }
+                        var m = 0
+                        if missing >> 63 == 0 {
+                            for k in 0..<n { source[k] = key(values[k]) & highMask | UInt64(truncatingIfNeeded: k) }
+                            m = n
+                        } else {
+                            for k in 0..<n where values[k].isFinite {
+                                source[m] = key(values[k]) & highMask | UInt64(truncatingIfNeeded: k)
+                                m &+= 1
+                            }
+                            guard m >= 48 else { return false }
+                        }
+                        // Bytes 5, 6 and 7 of the keys, low to high (byte 4 is left to the runs below).
+                        c.update(repeating: 0, count: 2 * 3 * 256)
+                        var i = 0
+                        while i &+ 1 < m {
+                            let a = Int(truncatingIfNeeded: source[i] >> 40)
+                            let b = Int(truncatingIfNeeded: source[i &+ 1] >> 40)
+                            c[a & 255] &+= 1
+                            c[256 &+ ((a >> 8) & 255)] &+= 1
+                            c[512 &+ ((a >> 16) & 255)] &+= 1
+                            c[768 &+ (b & 255)] &+= 1
+                            c[1024 &+ ((b >> 8) & 255)] &+= 1
+                            c[1280 &+ ((b >> 16) & 255)] &+= 1
+                            i &+= 2
+                        }
+                        if i < m {
+                            let a = Int(truncatingIfNeeded: source[i] >> 40)
+                            c[a & 255] &+= 1
+                            c[256 &+ ((a >> 8) & 255)] &+= 1
+                            c[512 &+ ((a >> 16) & 255)] &+= 1
+                        }
+                        for d in 0..<3 {
+                            let base = d &* 256
+                            let shift = UInt64(40 &+ 8 &* d)
+                            // A byte every value shares orders nothing.
+                            let first = Int(truncatingIfNeeded: (source[0] >> shift) & 255)
+                            if Int(c[base &+ first]) &+ Int(c[768 &+ base &+ first]) == m { continue }
+                            var sum: UInt32 = 0
+                            for b in 0..<256 {
+                                let count = c[base &+ b] &+ c[768 &+ base &+ b]
+                                c[base &+ b] = sum
+                                sum &+= count
+                            }
+                            for i in 0..<m {
+                                let word = source[i]
+                                let bucket = base &+ Int(truncatingIfNeeded: (word >> shift) & 255)
+                                let p = Int(c[bucket])
+                                c[bucket] &+= 1
+                                target[p] = word
+                            }
+                            swap(&source, &target)
+                        }
+                        // Runs of equal high bytes: listed (the positions that equal the one before) by
+                        // a scan without branches into the free buffer, then each put in order of the
+                        // whole key by insertion and its ties (equal whole keys) noted as groups.
+                        let listed = target
+                        var count = 0
+                        for x in 1..<m {
+                            listed[count] = UInt64(truncatingIfNeeded: x)
+                            count &+= (source[x] ^ source[x &- 1]) >> 40 == 0 ? 1 : 0
+                        }
+                        @inline(__always) func fullKey(_ word: UInt64) -> UInt64 { key(values[Int(truncatingIfNeeded: word & lowMask)]) }
+                        var groupCount = 0
+                        var r = 0
+                        while r < count {
+                            let start = Int(truncatingIfNeeded: listed[r]) &- 1
+                            var end = start &+ 2
+                            r &+= 1
+                            while r < count && Int(truncatingIfNeeded: listed[r]) == end {
+                                end &+= 1
+                                r &+= 1
+                            }
+                            if end &- start > 64 { return false }
+                            for x in (start &+ 1)..<end {
+                                let word = source[x]
+                                let k = fullKey(word)
+                                var y = x
+                                while y > start && fullKey(source[y &- 1]) > k {
+                                    source[y] = source[y &- 1]
+                                    y &-= 1
+                                }
+                                source[y] = word
+                            }
+                            var a = start
+                            while a < end {
+                                let k = fullKey(source[a])
+                                var b = a
+                                while b &+ 1 < end && fullKey(source[b &+ 1]) == k { b &+= 1 }
+                                if b > a {
+                                    groups[groupCount] = Int32(truncatingIfNeeded: a)
+                                    groups[groupCount &+ 1] = Int32(truncatingIfNeeded: b)
+                                    groupCount &+= 2
+                                }
+                                a = b &+ 1
+                            }
+                        }
+                        // (average rank − 1) / (m − 1): i / (m − 1) for a value without ties (from the
+                        // table, divided once per count of values), then each tie group's mean rank.
+                        let scale = Double(m &- 1)
+                        if scratch.ranks.count != m { scratch.ranks = (0..<m).map { Double($0) / scale } }
+                        scratch.ranks.withUnsafeBufferPointer { ranks in
+                            for i in 0..<m { row[Int(truncatingIfNeeded: source[i] & lowMask)] = ranks[i] }
+                        }
+                        var g = 0
+                        while g < groupCount {
+                            let a = Int(groups[g])
+                            let b = Int(groups[g &+ 1])
+                            let value = (Double(a &+ b) / 2 + 1 - 1) / scale
+                            for i in a...b { row[Int(truncatingIfNeeded: source[i] & lowMask)] = value }
+                            g &+= 2
+                        }
+                        return true
+                    }
+                }
+            }
+        }
+    }
+
     /// Stable insertion sort of `keys[range]`, moving `index` along.
     @inline(__always)
     static func insertionSort(_ keys: UnsafeMutablePointer<UInt64>, _ index: UnsafeMutablePointer<Int32>, _ range: Range<Int>) {
@@ -288,6 +449,7 @@ public enum CrossSection {
 
     /// `rank(_:)` in place on a row of a panel, through reusable `scratch`.
     public static func rank(_ row: UnsafeMutableBufferPointer<Double>, scratch: inout RankScratch) {
+        if rankPacked(row, &scratch) { return }
         // (average rank − 1) / (m − 1) over the m finite values (the sort counts them: no pass
         // of its own); each tie group's value is read before its ranks are written.
         _ = forEachAverageRank(UnsafeBufferPointer(row), &scratch) { k, rank, m in row[k] = m > 1 ? (rank - 1) / Double(m - 1) : 0.5 }
@@ -345,12 +507,13 @@ public enum CrossSection {
         var count = 0
         let n = row.count
         var k = 0
-        // Value k into partial sum k mod 4 (the tail into the first), when finite.
+        // Value k into partial sum k mod 4 (the tail into the first), when finite: a missing
+        // value adds +0, which leaves a sum as it is (a sum that starts at +0 is never −0), so
+        // the loop has no branch and the compiler runs the four sums as one vector.
         @inline(__always) func add(_ x: Double, to s: inout Double) {
-            if x.isFinite {
-                s += term(x)
-                count += 1
-            }
+            let finite = x.isFinite
+            s += finite ? term(x) : 0
+            count &+= finite ? 1 : 0
         }
         while k + 4 <= n {
             add(row[k], to: &s0)

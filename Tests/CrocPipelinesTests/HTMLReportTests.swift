@@ -121,7 +121,20 @@ struct HTMLReportTests {
                 let b = SVG.downsample(points.filter { !$0.y.isNaN }, limit: limit)
                 #expect(a.count == b.count, "\(count) \(limit)")
                 #expect(zip(a, b).allSatisfy { $0.x == $1.x && $0.y == $1.y }, "\(count) \(limit)")
+                // A series of values (x = index) keeps the array, not points: the same sample.
+                let values = SVG.Series(values: points.map(\.y), color: "#000", label: "v")
+                let c = SVG.downsample(skippingNaN: values, limit: limit)
+                #expect(c.count == b.count && zip(c, b).allSatisfy { $0.x == $1.x && $0.y == $1.y }, "values \(count) \(limit)")
+                #expect(values.points.count == count && zip(values.points, points).allSatisfy { $0.x == $1.x && $0.y.bitPattern == $1.y.bitPattern })
             }
+            // The same chart, byte for byte, from values or from their (index, value) points.
+            let ys = points.map(\.y)
+            func chart(_ series: SVG.Series) -> String {
+                SVG.lineChart(id: "c", title: "t", series: [series], xLabel: { String($0) }, zeroLine: true)
+            }
+            #expect(
+                chart(.init(values: ys, color: "#111", label: "a", area: true)) == chart(.init(points: points, color: "#111", label: "a", area: true))
+            )
         }
     }
 }

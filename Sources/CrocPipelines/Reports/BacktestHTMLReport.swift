@@ -38,13 +38,6 @@ public enum BacktestHTMLReport {
             let i = min(max(0, Int(x.rounded())), n - 1)
             return String(Timestamp(nanoseconds: t[i]).iso8601().prefix(10))
         }
-        /// `(index, value)` points, built as the labelled tuples charts take (no second, cast copy).
-        func indexed(_ values: [Double]) -> [(x: Double, y: Double)] {
-            var out: [(x: Double, y: Double)] = []
-            out.reserveCapacity(values.count)
-            for (i, v) in values.enumerated() { out.append((x: Double(i), y: v)) }
-            return out
-        }
         let portfolio = result.symbols.count > 1
         // 1. Price with entries and exits: every trade up to `maxMarkedTrades`, else an evenly
         // spaced sample of them (a 900-pixel chart cannot show more; the caption says how many).
@@ -81,7 +74,7 @@ public enum BacktestHTMLReport {
                     : marked.count == result.trades.count
                         ? "\(result.instrument.symbol) close with trades"
                         : "\(result.instrument.symbol) close with \(marked.count) of \(result.trades.count) trades marked (evenly spaced)",
-                series: [.init(points: indexed(result.closes), color: "#3366cc", label: "close")],
+                series: [.init(values: result.closes, color: "#3366cc", label: "close")],
                 markers: markers,
                 xLabel: date
             ).widened
@@ -90,13 +83,13 @@ public enum BacktestHTMLReport {
         let equity = {
             let start = min(max(0, result.warmupBars), n - 1)
             let initial = result.equity.first ?? 0
-            let hold = (0..<n).map { i in (x: Double(i), y: i < start ? initial : initial * result.closes[i] / result.closes[start]) }
+            let hold = (0..<n).map { i in i < start ? initial : initial * result.closes[i] / result.closes[start] }
             return SVG.lineChart(
                 id: "equity",
                 title: portfolio ? "Equity vs equal-weight buy & hold" : "Equity vs buy & hold",
                 series: [
-                    .init(points: indexed(result.equity), color: "#3366cc", label: "strategy"),
-                    .init(points: hold, color: "#999999", label: portfolio ? "equal-weight buy & hold" : "buy & hold"),
+                    .init(values: result.equity, color: "#3366cc", label: "strategy"),
+                    .init(values: hold, color: "#999999", label: portfolio ? "equal-weight buy & hold" : "buy & hold"),
                 ],
                 xLabel: date
             )
@@ -104,14 +97,14 @@ public enum BacktestHTMLReport {
         // 3. Underwater.
         let drawdown = {
             var peak = -Double.infinity
-            let dd = result.equity.enumerated().map { i, e -> (x: Double, y: Double) in
+            let dd = result.equity.map { e -> Double in
                 peak = max(peak, e)
-                return (Double(i), (e / peak - 1) * 100)
+                return (e / peak - 1) * 100
             }
             return SVG.lineChart(
                 id: "drawdown",
                 title: "Drawdown (%)",
-                series: [.init(points: dd, color: "#d9534f", label: "drawdown", area: true)],
+                series: [.init(values: dd, color: "#d9534f", label: "drawdown", area: true)],
                 xLabel: date,
                 yFormat: { ByteText.fixed($0, decimals: 0) + "%" },
                 zeroLine: true
@@ -139,7 +132,7 @@ public enum BacktestHTMLReport {
                 title: "Rolling Sharpe (\(window) bars, annualised)",
                 series: [
                     .init(
-                        points: indexed(rollingSharpe(result.equity, window: window, perYear: perYear)),
+                        values: rollingSharpe(result.equity, window: window, perYear: perYear),
                         color: "#8e44ad",
                         label: "Sharpe"
                     )

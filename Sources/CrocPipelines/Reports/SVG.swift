@@ -10,8 +10,10 @@ import Foundation
 public enum SVG {
     /// A series of (x, y) points with a style.
     public struct Series {
-        /// Points; NaN y values break the line.
-        public var points: [(x: Double, y: Double)]
+        /// The x of each point; nil: x is the point's index (0, 1, 2, …).
+        var xs: [Double]?
+        /// The y of each point.
+        var ys: [Double]
         /// Stroke colour (CSS).
         public var color: String
         /// Legend label.
@@ -19,12 +21,48 @@ public enum SVG {
         /// Fill down to the baseline instead of a line.
         public var area: Bool = false
 
+        /// Points; NaN y values break the line.
+        public var points: [(x: Double, y: Double)] {
+            get { ys.indices.map { i in (x: x(i), y: ys[i]) } }
+            set {
+                xs = newValue.map(\.x)
+                ys = newValue.map(\.y)
+            }
+        }
+
         /// Creates a series.
         public init(points: [(x: Double, y: Double)], color: String, label: String, area: Bool = false) {
-            self.points = points
+            self.xs = points.map(\.x)
+            self.ys = points.map(\.y)
             self.color = color
             self.label = label
             self.area = area
+        }
+
+        /// A series of `values` at x = 0, 1, 2, … (a bar's index): the array is kept as it is,
+        /// where (x, y) points would be a copy twice its size (32 MB for the equity of 1 M bars).
+        public init(values: [Double], color: String, label: String, area: Bool = false) {
+            self.xs = nil
+            self.ys = values
+            self.color = color
+            self.label = label
+            self.area = area
+        }
+
+        /// The x of point `i`.
+        @inline(__always)
+        func x(_ i: Int) -> Double { xs?[i] ?? Double(i) }
+
+        /// Calls `body(x, y)` for each point in order, reading the arrays by pointer.
+        @inline(__always)
+        func forEachPoint(_ body: (Double, Double) -> Void) {
+            ys.withUnsafeBufferPointer { ys in
+                if let xs {
+                    xs.withUnsafeBufferPointer { xs in for i in ys.indices { body(xs[i], ys[i]) } }
+                } else {
+                    for i in ys.indices { body(Double(i), ys[i]) }
+                }
+            }
         }
     }
 
@@ -125,37 +163,42 @@ public enum SVG {
 
     /// `downsample(p.filter { !$0.y.isNaN })`, the same points, without copying `p`.
     static func downsample(skippingNaN p: [(x: Double, y: Double)], limit: Int = 1600) -> [(x: Double, y: Double)] {
-        p.withUnsafeBufferPointer { pts in
-            var count = 0
-            for q in pts where !q.y.isNaN { count += 1 }
-            var out: [(x: Double, y: Double)] = []
-            guard count > limit else {
-                out.reserveCapacity(count)
-                for q in pts where !q.y.isNaN { out.append(q) }
-                return out
-            }
-            let bucket = Int((Double(count) / Double(limit / 2)).rounded(.up))
-            out.reserveCapacity(2 * (count / bucket + 1))
-            var inBucket = 0
-            var lo = (x: 0.0, y: 0.0)
-            var hi = lo
-            for q in pts where !q.y.isNaN {
-                if inBucket == 0 {
-                    lo = q
-                    hi = q
-                } else {
-                    if q.y < lo.y { lo = q }  // the first lowest, as min(by:)
-                    if q.y > hi.y { hi = q }  // the first highest, as max(by:)
-                }
-                inBucket += 1
-                if inBucket == bucket {
-                    out += lo.x <= hi.x ? [lo, hi] : [hi, lo]
-                    inBucket = 0
-                }
-            }
-            if inBucket > 0 { out += lo.x <= hi.x ? [lo, hi] : [hi, lo] }
+        downsample(skippingNaN: Series(points: p, color: "", label: ""), limit: limit)
+    }
+
+    /// `downsample(series.points.filter { !$0.y.isNaN })`, the same points, read from the
+    /// series' arrays (no (x, y) copy of them).
+    static func downsample(skippingNaN series: Series, limit: Int = 1600) -> [(x: Double, y: Double)] {
+        var count = 0
+        series.ys.withUnsafeBufferPointer { ys in for y in ys where !y.isNaN { count += 1 } }
+        var out: [(x: Double, y: Double)] = []
+        guard count > limit else {
+            out.reserveCapacity(count)
+            series.forEachPoint { x, y in if !y.isNaN { out.append((x, y)) } }
             return out
         }
+        let bucket = Int((Double(count) / Double(limit / 2)).rounded(.up))
+        out.reserveCapacity(2 * (count / bucket + 1))
+        var inBucket = 0
+        var lo = (x: 0.0, y: 0.0)
+        var hi = lo
+        series.forEachPoint { x, y in
+            guard !y.isNaN else { return }
+            if inBucket == 0 {
+                lo = (x, y)
+                hi = (x, y)
+            } else {
+                if y < lo.y { lo = (x, y) }  // the first lowest, as min(by:)
+                if y > hi.y { hi = (x, y) }  // the first highest, as max(by:)
+            }
+            inBucket += 1
+            if inBucket == bucket {
+                out += lo.x <= hi.x ? [lo, hi] : [hi, lo]
+                inBucket = 0
+            }
+        }
+        if inBucket > 0 { out += lo.x <= hi.x ? [lo, hi] : [hi, lo] }
+        return out
     }
 
     /// "Nice" tick values covering [lo, hi].
@@ -196,13 +239,12 @@ public enum SVG {
         // The bounds of the finite points, in one pass and without copying them.
         var (x0, x1, y0, y1) = (Double.infinity, -Double.infinity, Double.infinity, -Double.infinity)
         for ser in series {
-            ser.points.withUnsafeBufferPointer { pts in
-                for p in pts where p.y.isFinite {
-                    x0 = min(x0, p.x)
-                    x1 = max(x1, p.x)
-                    y0 = min(y0, p.y)
-                    y1 = max(y1, p.y)
-                }
+            ser.forEachPoint { x, y in
+                guard y.isFinite else { return }
+                x0 = min(x0, x)
+                x1 = max(x1, x)
+                y0 = min(y0, y)
+                y1 = max(y1, y)
             }
         }
         guard x0 <= x1 else {
@@ -243,7 +285,7 @@ public enum SVG {
         s += "<g class=\"plot\" clip-path=\"url(#clip-\(id))\"><g class=\"lines\">"
         var json = ChartJSON(x0: x0, x1: x1, left: left, width: pw)
         for ser in series {
-            let pts = downsample(skippingNaN: ser.points)
+            let pts = downsample(skippingNaN: ser)
             json.add(series: ser, points: pts, xLabel: xLabel)
             guard !pts.isEmpty else { continue }
             // The path's points written as bytes (`f`'s %.1f text, no string per number).

@@ -117,6 +117,8 @@ struct BacktestCommand: ParsableCommand {
             options.allowShort = true
             logger.info("shorting enabled: the rl policy was trained with shorts", metadata: ["actions": "\(rl.bundle.environment.actions.rawValue)"])
         }
+        // The report's configuration text, encoded on the other core while the data loads.
+        let settings = Background { Wiring.settingsJSON(cfg) }
         let started = ContinuousClock.now
         let (series, cache) = try TrainingPipeline.loadSeriesNoting(cfg.data, background: true)
         let loaded = ContinuousClock.now
@@ -144,7 +146,7 @@ struct BacktestCommand: ParsableCommand {
         }
         print(BacktestReport.table(result))
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
-        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: Wiring.settingsJSON(cfg))
+        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings.value)
         for outcome in UniverseCache.waitForWrites() {
             if case .notStored(let why) = outcome { logger.warning("data not cached", metadata: ["file": "\(cfg.data.path)", "reason": "\(why)"]) }
         }
@@ -158,6 +160,8 @@ struct BacktestCommand: ParsableCommand {
         if cfg.strategy.name == "model_topk", case .string(let path)? = cfg.strategy.params["model"] {
             bundles.prefetchModel(at: path)
         }
+        // The report's configuration text, encoded on the other core while the universe loads.
+        let settings = Background { Wiring.settingsJSON(cfg) }
         let started = ContinuousClock.now
         // A new cache entry is written while the backtest runs (on the core the engine leaves idle).
         let (universe, cache) = try TrainingPipeline.loadUniverseNoting(cfg.data, background: true)
@@ -193,7 +197,7 @@ struct BacktestCommand: ParsableCommand {
         print("")
         print(BacktestReport.symbolTable(result))
         let reportPath = report ?? (cfg.backtest.output as NSString).appendingPathComponent("report.html")
-        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: Wiring.settingsJSON(cfg))
+        let files = try BacktestReport.writeAll(result, to: cfg.backtest.output, report: reportPath, configuration: settings.value)
         for outcome in UniverseCache.waitForWrites() {
             if case .notStored(let why) = outcome {
                 logger.warning("universe not cached", metadata: ["path": "\(cfg.data.universe ?? "")", "reason": "\(why)"])

@@ -567,5 +567,18 @@ struct EqualWeightIndexTests {
             (15.0 / 10 + 40.0 / 50 + 6.0 / 4 + 10.0 / 20) / 4,
         ]
         #expect(index == expected)
+        // A report's run (details) computes it on another thread while the engine runs; a
+        // sweep's trial (no details) inline: the same benchmark, bit for bit, either way.
+        let instruments = u.symbols.map { Instrument(symbol: $0, quantityStep: FixedPoint("0.001")!) }
+        for details in [true, false] {
+            let r = try Backtester.run(
+                universe: u,
+                instruments: instruments,
+                strategy: EveryBarEqualWeight(),
+                options: PortfolioBacktestTests.options(commission: "0.001"),
+                details: details
+            )
+            #expect(r.closes == expected, "details \(details)")
+        }
     }
 }

@@ -116,6 +116,9 @@ extension Backtester {
         guard rows > 0 else { throw BacktestError(description: "no bars to backtest (universe of \(universe.count) symbols)") }
         let warmup = strategy.warmupBars
         let name = strategy.name
+        // The benchmark depends on the universe alone: a report's run computes it on another core
+        // while the engine (one thread) runs; a sweep's trials (no details) already fill the cores.
+        let pendingBenchmark = details ? Background { equalWeightIndex(universe) } : nil
         var engine = runEngine(universe: universe, instruments: instruments, strategy: strategy, options: options, progress: progress)
         if let failure = engine.strategyFailures.first {
             throw BacktestError(
@@ -126,7 +129,7 @@ extension Backtester {
         }
         engine.finish(options.finalize)
         let trades = engine.trades.closed
-        let benchmark = equalWeightIndex(universe)
+        let benchmark = pendingBenchmark?.value ?? equalWeightIndex(universe)
         var periodReturns: [Double] = []
         let calendar = BacktestStatistics.Calendar(timestamps: universe.timestamps)
         let stats = BacktestStatistics.compute(

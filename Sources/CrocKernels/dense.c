@@ -243,23 +243,28 @@ VECTOR static void weight_gradient_avx2(const double *d, const double *x, double
     GRADIENT_BLOCKS(gradient_outputs)
 }
 
+// Adam `W` doubles a vector with the intrinsics prefixed `P` (_mm256, _mm512) on vectors of type
+// `T`, the tail to the portable loop: one body for the AVX2 and AVX-512 paths, the same
+// operations in the same order as `adam_portable`.
+#define ADAM_VECTOR(W, T, P)                                                                                        \
+    const T vs = P##_set1_pd(scale), a1 = P##_set1_pd(0.9), b1 = P##_set1_pd(0.1);                                  \
+    const T a2 = P##_set1_pd(0.999), b2 = P##_set1_pd(0.001);                                                        \
+    const T vc1 = P##_set1_pd(c1), vc2 = P##_set1_pd(c2), vlr = P##_set1_pd(lr), veps = P##_set1_pd(eps);            \
+    int64_t i = 0;                                                                                                  \
+    for (; i + W <= n; i += W) {                                                                                    \
+        const T gi = P##_mul_pd(P##_loadu_pd(g + i), vs);                                                           \
+        const T mi = P##_add_pd(P##_mul_pd(a1, P##_loadu_pd(m + i)), P##_mul_pd(b1, gi));                           \
+        const T vi = P##_add_pd(P##_mul_pd(a2, P##_loadu_pd(v + i)), P##_mul_pd(P##_mul_pd(b2, gi), gi));           \
+        P##_storeu_pd(m + i, mi);                                                                                   \
+        P##_storeu_pd(v + i, vi);                                                                                   \
+        const T step = P##_div_pd(P##_mul_pd(vlr, P##_div_pd(mi, vc1)), P##_add_pd(P##_sqrt_pd(P##_div_pd(vi, vc2)), veps)); \
+        P##_storeu_pd(p + i, P##_sub_pd(P##_loadu_pd(p + i), step));                                                \
+    }                                                                                                               \
+    adam_portable(p, g, m, v, i, n, scale, c1, c2, lr, eps);
+
 VECTOR static void adam_avx2(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
                              double lr, double eps) {
-    const __m256d vs = _mm256_set1_pd(scale), a1 = _mm256_set1_pd(0.9), b1 = _mm256_set1_pd(0.1);
-    const __m256d a2 = _mm256_set1_pd(0.999), b2 = _mm256_set1_pd(0.001);
-    const __m256d vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), vlr = _mm256_set1_pd(lr), veps = _mm256_set1_pd(eps);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const __m256d gi = _mm256_mul_pd(_mm256_loadu_pd(g + i), vs);
-        const __m256d mi = _mm256_add_pd(_mm256_mul_pd(a1, _mm256_loadu_pd(m + i)), _mm256_mul_pd(b1, gi));
-        const __m256d vi = _mm256_add_pd(_mm256_mul_pd(a2, _mm256_loadu_pd(v + i)), _mm256_mul_pd(_mm256_mul_pd(b2, gi), gi));
-        _mm256_storeu_pd(m + i, mi);
-        _mm256_storeu_pd(v + i, vi);
-        const __m256d step = _mm256_div_pd(_mm256_mul_pd(vlr, _mm256_div_pd(mi, vc1)),
-                                           _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vi, vc2)), veps));
-        _mm256_storeu_pd(p + i, _mm256_sub_pd(_mm256_loadu_pd(p + i), step));
-    }
-    adam_portable(p, g, m, v, i, n, scale, c1, c2, lr, eps);
+    ADAM_VECTOR(4, __m256d, _mm256)
 }
 
 VECTOR static double sum_squares_avx2(const double *x, int64_t n) {
@@ -360,21 +365,7 @@ VECTOR512 static void weight_gradient_avx512(const double *d, const double *x, d
 
 VECTOR512 static void adam_avx512(double *p, const double *g, double *m, double *v, int64_t n, double scale, double c1, double c2,
                                   double lr, double eps) {
-    const __m512d vs = _mm512_set1_pd(scale), a1 = _mm512_set1_pd(0.9), b1 = _mm512_set1_pd(0.1);
-    const __m512d a2 = _mm512_set1_pd(0.999), b2 = _mm512_set1_pd(0.001);
-    const __m512d vc1 = _mm512_set1_pd(c1), vc2 = _mm512_set1_pd(c2), vlr = _mm512_set1_pd(lr), veps = _mm512_set1_pd(eps);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m512d gi = _mm512_mul_pd(_mm512_loadu_pd(g + i), vs);
-        const __m512d mi = _mm512_add_pd(_mm512_mul_pd(a1, _mm512_loadu_pd(m + i)), _mm512_mul_pd(b1, gi));
-        const __m512d vi = _mm512_add_pd(_mm512_mul_pd(a2, _mm512_loadu_pd(v + i)), _mm512_mul_pd(_mm512_mul_pd(b2, gi), gi));
-        _mm512_storeu_pd(m + i, mi);
-        _mm512_storeu_pd(v + i, vi);
-        const __m512d step = _mm512_div_pd(_mm512_mul_pd(vlr, _mm512_div_pd(mi, vc1)),
-                                           _mm512_add_pd(_mm512_sqrt_pd(_mm512_div_pd(vi, vc2)), veps));
-        _mm512_storeu_pd(p + i, _mm512_sub_pd(_mm512_loadu_pd(p + i), step));
-    }
-    adam_portable(p, g, m, v, i, n, scale, c1, c2, lr, eps);
+    ADAM_VECTOR(8, __m512d, _mm512)
 }
 #endif
 

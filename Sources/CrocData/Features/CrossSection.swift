@@ -210,18 +210,7 @@ public enum CrossSection {
                             var j = i &+ 1
                             while j < m && source[j] >> 40 == high { j &+= 1 }
                             if j &- i > 64 { return nil }
-                            if j &- i > 1 {
-                                for x in (i &+ 1)..<j {
-                                    let word = source[x]
-                                    let key = fullKey(word)
-                                    var y = x
-                                    while y > i && fullKey(source[y &- 1]) > key {
-                                        source[y] = source[y &- 1]
-                                        y &-= 1
-                                    }
-                                    source[y] = word
-                                }
-                            }
+                            if j &- i > 1 { insertionSort(source, i..<j, by: fullKey) }
                             i = j
                         }
                         for i in 0..<m { index[i] = Int32(truncatingIfNeeded: source[i] & lowMask) }
@@ -343,16 +332,7 @@ public enum CrossSection {
                                 r &+= 1
                             }
                             if end &- start > 64 { return false }
-                            for x in (start &+ 1)..<end {
-                                let word = source[x]
-                                let k = fullKey(word)
-                                var y = x
-                                while y > start && fullKey(source[y &- 1]) > k {
-                                    source[y] = source[y &- 1]
-                                    y &-= 1
-                                }
-                                source[y] = word
-                            }
+                            insertionSort(source, start..<end, by: fullKey)
                             var a = start
                             while a < end {
                                 let k = fullKey(source[a])
@@ -385,6 +365,23 @@ public enum CrossSection {
                     }
                 }
             }
+        }
+    }
+
+    /// Stable insertion sort of the packed words `words[range]` by their whole key `key(word)`
+    /// (the packed sorts' runs of equal high bytes).
+    @inline(__always)
+    static func insertionSort(_ words: UnsafeMutablePointer<UInt64>, _ range: Range<Int>, by key: (UInt64) -> UInt64) {
+        guard range.count > 1 else { return }
+        for x in (range.lowerBound &+ 1)..<range.upperBound {
+            let word = words[x]
+            let k = key(word)
+            var y = x
+            while y > range.lowerBound && key(words[y &- 1]) > k {
+                words[y] = words[y &- 1]
+                y &-= 1
+            }
+            words[y] = word
         }
     }
 

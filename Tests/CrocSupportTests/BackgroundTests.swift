@@ -24,4 +24,36 @@ struct BackgroundTests {
         #expect(job.value.count == 1_000)
         #expect(runs.withLock { $0 } == 1)
     }
+
+    @Test("a body no worker has started is computed by the caller of value, once; the late worker does nothing")
+    func callerComputesWhatNoWorkerStarted() {
+        let runs = Mutex(0)
+        let queued = Mutex<[@Sendable () -> Void]>([])
+        // A starved pool: the worker's job is queued and not run.
+        let job = Background(start: { work in queued.withLock { $0.append(work) } }) { () -> String in
+            runs.withLock { $0 += 1 }
+            return "computed"
+        }
+        #expect(!job.isClaimed)
+        #expect(job.value == "computed")
+        #expect(job.isClaimed)
+        #expect(runs.withLock { $0 } == 1)
+        // The worker gets a thread at last: the body is not run again, and value keeps its result.
+        for work in queued.withLock({ $0 }) { work() }
+        #expect(runs.withLock { $0 } == 1)
+        #expect(job.value == "computed")
+    }
+
+    @Test("a body a worker has claimed is waited for, not run again by the caller")
+    func callerWaitsForAClaimedBody() {
+        let runs = Mutex(0)
+        // The worker runs at once (inside init), as a free pool would before value is asked for.
+        let job = Background(start: { work in work() }) { () -> Int in
+            runs.withLock { $0 += 1 }
+            return 42
+        }
+        #expect(job.isClaimed)
+        #expect(job.value == 42)
+        #expect(runs.withLock { $0 } == 1)
+    }
 }

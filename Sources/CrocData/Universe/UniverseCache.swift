@@ -141,28 +141,24 @@ public struct UniverseCache: Sendable {
             return store(universe, source: before, entry: entry)
         }
         guard background else { return write() }
-        Self.writes.enter()
-        DispatchQueue.global().async {
-            let outcome = write()
-            Self.written.withLock { $0.append(outcome) }
-            Self.writes.leave()
-        }
+        let job = Background(write)
+        Self.writes.withLock { $0.append(job) }
         return .storing
     }
 
-    /// Entries being written on other threads (`load(background: true)`).
-    private static let writes = DispatchGroup()
-    /// Their outcomes, until `waitForWrites()` collects them.
-    private static let written = Mutex<[Outcome]>([])
+    /// Entries being written on other threads (`load(background: true)`), in the order started.
+    private static let writes = Mutex<[Background<Outcome>]>([])
 
     /// Waits for the entries being written on other threads; their outcomes, in the order they
-    /// finished (each collected once).
+    /// were started (each collected once). A write no worker has started yet is done here, on
+    /// the caller's thread (`Background`), so a process allowed one core does not wait for a
+    /// thread libdispatch has not given it.
     public static func waitForWrites() -> [Outcome] {
-        writes.wait()
-        return written.withLock { outcomes in
-            defer { outcomes = [] }
-            return outcomes
+        let jobs = writes.withLock { jobs in
+            defer { jobs = [] }
+            return jobs
         }
+        return jobs.map(\.value)
     }
 
     // MARK: Keys and digests

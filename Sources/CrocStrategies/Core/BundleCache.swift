@@ -1,5 +1,5 @@
 import CrocModels
-import Dispatch
+import CrocSupport
 import Synchronization
 
 /// Model bundles read once and shared, read-only, by the strategies that one
@@ -26,38 +26,29 @@ public final class BundleCache: Sendable {
         scores = sharingScores ? ScoreCache() : nil
     }
 
-    /// Reads started by `prefetchModel(at:)` and not yet waited for.
-    private let pending = Mutex<[String: DispatchGroup]>([:])
-    /// Prefetched bundles whose model is not shared: handed to the first `model(at:)` only.
-    private let prefetched = Mutex<[String: ModelBundle]>([:])
+    /// Reads started by `prefetchModel(at:)` and not yet collected (nil: the read failed).
+    private let pending = Mutex<[String: Background<ModelBundle?>]>([:])
 
     /// Starts reading the model bundle in `directory` on another thread, so that a command reads
     /// it while its data loads; `model(at:)` then waits for this read instead of starting its own.
     /// A failed read is not kept: `model(at:)` reads again and throws the typed error.
     public func prefetchModel(at directory: String) {
-        let group = DispatchGroup()
-        let started = pending.withLock { p -> Bool in
-            guard p[directory] == nil else { return false }
-            p[directory] = group
-            return true
-        }
-        guard started else { return }
-        DispatchQueue.global().async(group: group) {
-            guard let b = try? ModelBundle.load(from: directory) else { return }
-            if Self.shares(b.model) {
-                self.models.withLock { $0[directory] = b }
-            } else {
-                self.prefetched.withLock { $0[directory] = b }
-            }
+        pending.withLock { p in
+            guard p[directory] == nil else { return }
+            p[directory] = Background { try? ModelBundle.load(from: directory) }
         }
     }
 
-    /// The model bundle in `directory`, read and verified on first use (or by a prefetch).
+    /// The model bundle in `directory`, read and verified on first use (or by a prefetch, whose
+    /// read this call does itself when no worker has started it).
     /// - Throws: `BundleError` from `ModelBundle.load(from:)` (failures are not cached).
     public func model(at directory: String) throws(BundleError) -> ModelBundle {
-        if let group = pending.withLock({ $0.removeValue(forKey: directory) }) { group.wait() }
+        if let read = pending.withLock({ $0.removeValue(forKey: directory) }), let b = read.value {
+            // A model that is not shared goes to this first caller only.
+            if Self.shares(b.model) { models.withLock { $0[directory] = b } }
+            return b
+        }
         if let b = models.withLock({ $0[directory] }) { return b }
-        if let b = prefetched.withLock({ $0.removeValue(forKey: directory) }) { return b }
         let b = try ModelBundle.load(from: directory)
         if Self.shares(b.model) { models.withLock { $0[directory] = b } }
         return b

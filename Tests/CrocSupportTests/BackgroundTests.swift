@@ -30,7 +30,8 @@ struct BackgroundTests {
         let runs = Mutex(0)
         let queued = Mutex<[@Sendable () -> Void]>([])
         // A starved pool: the worker's job is queued and not run.
-        let job = Background(start: { work in queued.withLock { $0.append(work) } }) { () -> String in
+        let starve: (@escaping @Sendable () -> Void) -> Void = { work in queued.withLock { $0.append(work) } }
+        let job = Background(start: starve) { () -> String in
             runs.withLock { $0 += 1 }
             return "computed"
         }
@@ -48,7 +49,8 @@ struct BackgroundTests {
     func callerWaitsForAClaimedBody() {
         let runs = Mutex(0)
         // The worker runs at once (inside init), as a free pool would before value is asked for.
-        let job = Background(start: { work in work() }) { () -> Int in
+        let runAtOnce: (@escaping @Sendable () -> Void) -> Void = { work in work() }
+        let job = Background(start: runAtOnce) { () -> Int in
             runs.withLock { $0 += 1 }
             return 42
         }

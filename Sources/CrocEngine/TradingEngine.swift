@@ -842,9 +842,9 @@ public struct TradingEngine: Sendable {
     ) {
         let n = instruments.count
         // Buffers kept by the engine between rebalances (an RL environment rebalances every step).
-        var scratch = rebalanceScratch
-        rebalanceScratch = RebalanceScratch()
-        defer { rebalanceScratch = scratch }
+        var scratch = RebalanceScratch()
+        swap(&scratch, &rebalanceScratch)
+        defer { swap(&scratch, &rebalanceScratch) }
         // Each lane's bar in the step (its index in the slice; -1: none), found in one pass over
         // the slice's ascending lanes. Prices are read only for the lanes a rebalance touches
         // (the held ones and the targets: a few dozen of a 500-symbol universe).
@@ -1084,25 +1084,32 @@ public struct TradingEngine: Sendable {
         let compact = Self.sharesPriceColumns(universe)
         // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]). Kept by
         // the engine between calls (an RL environment processes one row per step).
-        var scratch = rowScratch
-        rowScratch = RowScratch()
+        // The buffers are swapped out into locals and back (their only references are then the
+        // locals: no copy on write, and no reference counting per call — an RL environment
+        // processes one row per step).
+        var scratch = RowScratch()
+        swap(&scratch, &rowScratch)
         scratch.size(lanes: n, rows: block, compact: compact)
-        var laneBuffer = scratch.laneBuffer
-        var barBuffer = scratch.barBuffer
-        var closeBuffer = scratch.closeBuffer
-        var counts = scratch.counts
-        let allLanes = scratch.allLanes
-        var slice = scratch.slice
-        scratch = RowScratch()  // the buffers' only references are the locals now (no copy on write)
+        var laneBuffer: [Int] = []
+        var barBuffer: [Bar] = []
+        var closeBuffer: [(close: Double, volume: Double)] = []
+        var counts: [Int] = []
+        var allLanes: [Int] = []
+        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
+        swap(&laneBuffer, &scratch.laneBuffer)
+        swap(&barBuffer, &scratch.barBuffer)
+        swap(&closeBuffer, &scratch.closeBuffer)
+        swap(&counts, &scratch.counts)
+        swap(&allLanes, &scratch.allLanes)
+        swap(&slice, &scratch.slice)
         defer {
-            rowScratch = RowScratch(
-                laneBuffer: laneBuffer,
-                barBuffer: barBuffer,
-                closeBuffer: closeBuffer,
-                counts: counts,
-                allLanes: allLanes,
-                slice: slice
-            )
+            swap(&laneBuffer, &scratch.laneBuffer)
+            swap(&barBuffer, &scratch.barBuffer)
+            swap(&closeBuffer, &scratch.closeBuffer)
+            swap(&counts, &scratch.counts)
+            swap(&allLanes, &scratch.allLanes)
+            swap(&slice, &scratch.slice)
+            swap(&scratch, &rowScratch)
         }
         var t0 = range.lowerBound
         while t0 < range.upperBound {

@@ -207,6 +207,7 @@ public struct StrategyContext: Sendable {
         // A zero weight for a symbol not held orders nothing and moves no sum: such targets are
         // left out (a top-k of 500 names 500 weights but trades a few dozen symbols).
         var targets: [Rebalance.Target] = []
+        targets.reserveCapacity(symbols.count)  // one allocation, not one per doubling
         for k in symbols.indices where weights[k] != 0 || (k == 0 ? position : positions[k]).raw != 0 {
             targets.append(Rebalance.Target(symbol: symbols[k], weight: weights[k]))
         }

@@ -235,6 +235,52 @@ struct LearnerTests {
         #expect(Set(batch).count > 20)
     }
 
+    @Test("GBDT batch scores through the gather kernel equal the scalar walk and the trees one by one, bit for bit")
+    func gbdtGatherKernel() throws {
+        // Complete trees of depths 0 to 6 (a fitted forest, a lone leaf, a tree with a leaf above
+        // the bottom) beside a packed chain; 603 rows: two blocks of 256 and a tail that is not a
+        // multiple of 8; NaN, ±∞ and values on the thresholds.
+        var params = GBDTParameters()
+        params.rounds = 40
+        params.maxDepth = 6
+        let fitted = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
+        let leaf = RegressionTree(feature: [-1], threshold: [0], left: [0], right: [0], value: [0.125])
+        let shallow = RegressionTree(
+            feature: [1, -1, 0, -1, -1],
+            threshold: [0.25, 0, -0.5, 0, 0],
+            left: [1, 0, 3, 0, 0],
+            right: [2, 0, 4, 0, 0],
+            value: [0, 0.5, 0, -0.75, 1.25]
+        )
+        let m = GradientBoostedTrees(
+            loss: .squared,
+            inputWidth: fitted.inputWidth,
+            baseScore: 0.1,
+            trees: [leaf] + fitted.trees + [shallow],
+            featureGain: fitted.featureGain
+        )
+        #expect(m.walks.allSatisfy(\.isComplete) && Set(m.walks.map(\.depth)).isSuperset(of: [0, 2, 6]))
+        let width = m.inputWidth
+        var rng = SplitMix64(seed: 11)
+        var x = Matrix(rows: 603, columns: width, values: (0..<(603 * width)).map { _ in Double(rng.next() % 4001) / 1000 - 2 })
+        for i in stride(from: 0, to: 603, by: 7) { x[i, i % width] = .nan }
+        for i in stride(from: 3, to: 603, by: 11) { x[i, i % width] = i % 2 == 0 ? .infinity : -.infinity }
+        for i in stride(from: 5, to: 603, by: 13) {
+            // On a threshold of the fitted forest's first split: goes left.
+            let s = m.trees[1]
+            if s.feature[0] >= 0 { x[i, Int(s.feature[0])] = s.threshold[0] }
+        }
+        let kernel = m.predict(batch: x, gathers: true)
+        let scalar = m.predict(batch: x, gathers: false)
+        let single = (0..<x.rows).map { i in
+            x.row(i).withUnsafeBufferPointer { r in m.trees.reduce(m.baseScore) { $0 + $1.evaluate(r) } }
+        }
+        let offScalar = zip(kernel, scalar).filter { $0.bitPattern != $1.bitPattern }.count
+        let offSingle = zip(kernel, single).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(kernel.count == 603 && offScalar == 0 && offSingle == 0, "\(offScalar) rows differ from the scalar walk, \(offSingle) from the trees")
+        #expect(Set(kernel).count > 100)
+    }
+
     @Test("GBDT with squared loss: bin counts read off the hessian sums give the trees counting rows gives, bit for bit")
     func gbdtHessianCounts() throws {
         var params = GBDTParameters()

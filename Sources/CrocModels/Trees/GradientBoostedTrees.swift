@@ -1,3 +1,4 @@
+import CrocKernels
 import CrocSupport
 import Foundation
 
@@ -120,6 +121,11 @@ public struct GradientBoostedTrees: Model, Hashable {
         var threshold: Double
         var feature: Int32
     }
+
+    /// Whether `Split` is laid out as the C kernel reads it (16 bytes: the threshold at 0, the
+    /// feature at 8), so `croc_tree_walk_complete` may walk the complete trees.
+    static let splitLayoutIsC =
+        MemoryLayout<Split>.stride == 16 && MemoryLayout<Split>.offset(of: \.threshold) == 0 && MemoryLayout<Split>.offset(of: \.feature) == 8
 
     /// One tree's walk: a complete tree of `depth` levels whose splits start at `splits[start]`
     /// and leaves at `leaves[leafStart]` — the next slot is `2j + 1 + (x > threshold)`, no child
@@ -263,8 +269,13 @@ public struct GradientBoostedTrees: Model, Hashable {
     /// Batches of 384 rows or more are split across the cores (rows are independent: the same
     /// scores).
     /// - Precondition: `x.columns >= inputWidth`.
-    public func predict(batch x: Matrix) -> [Double] {
+    public func predict(batch x: Matrix) -> [Double] { predict(batch: x, gathers: true) }
+
+    /// `predict(batch:)`, with the AVX-512 gather kernel for complete trees allowed or not (tests
+    /// compare the two walks; the scores are the same bit for bit).
+    func predict(batch x: Matrix, gathers allowed: Bool) -> [Double] {
         precondition(x.columns >= inputWidth, "GBDT: fewer features than the model's input width")
+        let gathers = allowed && Self.splitLayoutIsC && croc_kernels_vector_path() >= 2
         var scores = [Double](repeating: baseScore, count: x.rows)
         let width = x.columns
         let count = x.rows
@@ -276,7 +287,17 @@ public struct GradientBoostedTrees: Model, Hashable {
                     // split across the cores; a smaller one is not worth waking them.
                     let tasks = count >= 2 * Self.rowsPerTask ? min(Machine.activeCores, count / Self.rowsPerTask) : 1
                     guard tasks > 1 else {
-                        Self.walk(walks, rows: rows, width: width, score: score, split: split, leaf: leaf, node: node, range: 0..<count)
+                        Self.walk(
+                            walks,
+                            rows: rows,
+                            width: width,
+                            score: score,
+                            split: split,
+                            leaf: leaf,
+                            node: node,
+                            range: 0..<count,
+                            gathers: gathers
+                        )
                         return
                     }
                     // The buffers by address: each task reads the rows and the forest, and writes
@@ -294,7 +315,8 @@ public struct GradientBoostedTrees: Model, Hashable {
                             split: UnsafePointer(bitPattern: addresses.2)!,
                             leaf: UnsafePointer(bitPattern: addresses.3)!,
                             node: UnsafePointer(bitPattern: addresses.4)!,
-                            range: (t * count / tasks)..<((t + 1) * count / tasks)
+                            range: (t * count / tasks)..<((t + 1) * count / tasks),
+                            gathers: gathers
                         )
                     }
                 }
@@ -315,18 +337,31 @@ public struct GradientBoostedTrees: Model, Hashable {
         split: UnsafePointer<Split>,
         leaf: UnsafePointer<Double>,
         node: UnsafePointer<PackedNode>,
-        range: Range<Int>
+        range: Range<Int>,
+        gathers: Bool
     ) {
         // Rows in blocks that stay in L1/L2 while every tree walks them.
         let block = 256
         guard !range.isEmpty else { return }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: min(range.count, block)) { at in
+        // With `gathers`, complete trees go to the AVX-512 kernel (eight rows a gather).
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: min(range.count, block)) { at in
             for first in stride(from: range.lowerBound, to: range.upperBound, by: block) {
                 let m = min(block, range.upperBound - first)
                 let base = rows + first * width
                 for w in walks {
                     let depth = Int(w.depth)
-                    if w.isComplete {
+                    if w.isComplete && gathers {
+                        croc_tree_walk_complete(
+                            base,
+                            Int64(width),
+                            Int64(m),
+                            score + first,
+                            UnsafeRawPointer(split + Int(w.start)),
+                            leaf + Int(w.leafStart),
+                            w.depth,
+                            at.baseAddress
+                        )
+                    } else if w.isComplete {
                         let sp = split + Int(w.start)
                         let lv = leaf + Int(w.leafStart) - ((1 << depth) - 1)
                         for r in 0..<m { at[r] = 0 }
@@ -336,24 +371,24 @@ public struct GradientBoostedTrees: Model, Hashable {
                         for _ in 0..<depth {
                             var x = base
                             for r in 0..<m {
-                                let j = at[r]
+                                let j = Int(at[r])
                                 let n = sp[j]
-                                at[r] = 2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1)
+                                at[r] = Int64(2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1))
                                 x += width
                             }
                         }
-                        for r in 0..<m { score[first + r] += lv[at[r]] }
+                        for r in 0..<m { score[first + r] += lv[Int(at[r])] }
                     } else {
-                        for r in 0..<m { at[r] = Int(w.start) }
+                        for r in 0..<m { at[r] = Int64(w.start) }
                         for _ in 0..<depth {
                             var x = base
                             for r in 0..<m {
-                                let n = node[at[r]]
-                                at[r] = Int(x[Int(n.feature)] > n.threshold ? n.right : n.left)
+                                let n = node[Int(at[r])]
+                                at[r] = Int64(x[Int(n.feature)] > n.threshold ? n.right : n.left)
                                 x += width
                             }
                         }
-                        for r in 0..<m { score[first + r] += node[at[r]].value }
+                        for r in 0..<m { score[first + r] += node[Int(at[r])].value }
                     }
                 }
             }

@@ -148,6 +148,47 @@ struct PanelTrainingTests {
         #expect(html.contains("test.rank_ic_mean") && !html.contains("https://") && !html.contains("<script src"))
     }
 
+    @Test(
+        "model_topk without a cross-sectional transform scores each lane on the thread that caught its stream up: the batch panel's scores",
+        arguments: [7, 450]  // 450 slices of 10 symbols wait at a rebalance: the catch-up splits over the cores
+    )
+    func fusedScoresEqualBatch(every: Int) throws {
+        let dir = Self.temp("fused")
+        _ = try PanelTrainingPipeline.run(try Self.config(output: dir))
+        var bundle = try ModelBundle.load(from: dir)
+        bundle.crossSection = nil
+        let u = try TrainingPipeline.loadUniverse(try Self.config(output: dir).data)
+        let data = try LabelledPanel(universe: u, features: bundle.features, crossSection: .none, label: bundle.label)
+        let width = data.panel.columnNames.count
+        var strategy = ModelTopKStrategy(adapter: InferenceAdapter(bundle: bundle, recordLatency: false), top: 3, rebalance: every)
+        var context = StrategyContext(instruments: u.symbols.map { Instrument(symbol: $0, pricePrecision: 3) }, fees: .free)
+        for t in 0..<u.timestamps.count {
+            let lanes = (0..<u.count).filter { u.bar(symbol: $0, time: t) != nil }
+            let bars = lanes.map { u.bar(symbol: $0, time: t)! }
+            try strategy.onSlice(MarketSlice(time: Timestamp(nanoseconds: u.timestamps[t]), lanes: lanes, bars: bars), context: &context)
+        }
+        #expect(strategy.decisions.count >= (every == 7 ? 300 : 5))
+        var compared = 0
+        for d in strategy.decisions {
+            for s in 0..<u.count {
+                var v = data.vector((d.slice, s))
+                let batch: Double
+                if v.count == width, v.allSatisfy(\.isFinite) {
+                    bundle.scaler.transform(&v)
+                    batch = bundle.model.predict(v)
+                } else {
+                    batch = .nan
+                }
+                #expect(d.scores[s].isNaN == batch.isNaN, "row \(d.slice) symbol \(s)")
+                if d.scores[s].isFinite {
+                    #expect(abs(d.scores[s] - batch) <= 1e-12, "row \(d.slice) symbol \(s): \(d.scores[s]) vs \(batch)")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared >= (every == 7 ? 3000 : 50))
+    }
+
     @Test("model_topk in a backtest holds at most top symbols and replaces at most dropout per rebalance")
     func backtestRespectsTopAndDropout() throws {
         let dir = Self.temp("bt")

@@ -3,6 +3,7 @@ import CrocData
 import CrocModels
 import CrocSupport
 import Foundation
+import Synchronization
 
 /// Qlib's `TopkDropoutStrategy` selection (`method_sell="bottom"`,
 /// `method_buy="top"`): keep the `top` best-scored symbols, but replace at
@@ -214,6 +215,35 @@ public struct ModelTopKStrategy: Strategy {
     /// Catches the streams up and scores the lanes of `slice` whose vector is complete: the
     /// score of each lane (NaN where not scored), or empty when no lane of the slice is warm.
     private mutating func scoreRow(_ slice: MarketSlice, lanes n: Int) -> [Double] {
+        // Without a cross-sectional transform each lane's score needs only its own vector: the
+        // threads that catch the lanes up score them too, in the same pass (one fork and join per
+        // rebalance instead of two, and no serial step between).
+        if transform == .none && adapter.bundle.metadata.kind != .onnx {
+            var row = [Double](repeating: .nan, count: n)
+            var any = false
+            row.withUnsafeMutableBufferPointer { row in
+                let address = UInt(bitPattern: row.baseAddress!)
+                let adapter = adapter
+                let width = width
+                let scored = Mutex(false)
+                catchUp(slice.lanes) { streams, lo, hi, lanes in
+                    // The slice's lanes in lo..<hi whose vector is complete, scored in one batch.
+                    var rows: [Int] = []
+                    var x: [Double] = []
+                    for k in lanes where k >= lo && k < hi && streams[k].isWarm && streams[k].vector.allSatisfy(\.isFinite) {
+                        rows.append(k)
+                        x.append(contentsOf: streams[k].vector)
+                    }
+                    guard !rows.isEmpty else { return }
+                    scored.withLock { $0 = true }
+                    let scores = adapter.predict(batch: Matrix(rows: rows.count, columns: width, values: x))
+                    let out = UnsafeMutablePointer<Double>(bitPattern: address)!
+                    for (i, k) in rows.enumerated() where scores[i].isFinite { out[k] = scores[i] }
+                }
+                any = scored.withLock { $0 }
+            }
+            return any ? row : []
+        }
         catchUp()
         // Scored: the lanes with a bar in this slice (lanes ascend) whose vector is complete.
         let lanes = slice.lanes.filter { streams[$0].isWarm && streams[$0].vector.allSatisfy(\.isFinite) }
@@ -244,7 +274,14 @@ public struct ModelTopKStrategy: Strategy {
     /// of lanes, gathers their bars from the backlog into its part of one buffer (lane after
     /// lane), and feeds them to their streams (each lane's stream is touched by one thread, so the
     /// result is the same whatever the threads).
-    private mutating func catchUp() {
+    private mutating func catchUp() { catchUp([]) { _, _, _, _ in } }
+
+    /// `catchUp()`, then `then(streams, lo, hi, lanes)` on the thread that caught up lanes
+    /// `lo ..< hi` (`lanes`: what the caller passed), before the threads join.
+    private mutating func catchUp(
+        _ lanes: [Int],
+        then: @Sendable (_ streams: UnsafeMutablePointer<FeatureStream>, _ lo: Int, _ hi: Int, _ lanes: [Int]) -> Void
+    ) {
         let n = streams.count
         let backlog = self.backlog
         var start = [Int](repeating: 0, count: n + 1)
@@ -253,7 +290,10 @@ public struct ModelTopKStrategy: Strategy {
             for k in 0..<n { start[k + 1] += start[k] }
         }
         let waiting = start[n]
-        guard waiting > 0 else { return }
+        guard waiting > 0 else {
+            streams.withUnsafeMutableBufferPointer { then($0.baseAddress!, 0, n, lanes) }
+            return
+        }
         if gathered.count < waiting, let any = backlog.first(where: { !$0.bars.isEmpty })?.bars[0] {
             gathered = Array(repeating: any, count: waiting)
         }
@@ -291,6 +331,7 @@ public struct ModelTopKStrategy: Strategy {
                     for k in lo..<hi where bounds[k + 1] > bounds[k] {
                         streams[k].update(contentsOf: UnsafeBufferPointer(start: out + bounds[k], count: bounds[k + 1] - bounds[k]))
                     }
+                    then(streams, lo, hi, lanes)
                 }
             }
         }

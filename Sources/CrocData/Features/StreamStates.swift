@@ -44,7 +44,7 @@ protocol RangeIndicator: Sendable {
 extension SMA: SkippableIndicator {}
 extension EMA: SingleInputIndicator {}
 extension WMA: SingleInputIndicator {}
-extension RSI: SingleInputIndicator {}
+extension RSI: SkippableIndicator {}
 extension RollingMin: SkippableIndicator {}
 extension RollingMax: SkippableIndicator {}
 extension LaggedIndicator: SkippableIndicator {}
@@ -138,7 +138,7 @@ struct RSIState: StreamState {
     var s: RSI
     let field: PriceField
     mutating func update(_ run: RunInput, _ out: UnsafeMutablePointer<Double>, stride: Int, lastOnly: Bool) {
-        runPlain(&s, field, run, out, stride)
+        runSkipping(&s, field, run, out, stride, lastOnly)
     }
 }
 

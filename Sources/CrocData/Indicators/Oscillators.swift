@@ -61,6 +61,34 @@ public struct RSI: Sendable, Hashable {
         }
         return Self.value(gain: gain, loss: loss)
     }
+
+    /// Adds a price without computing the RSI: `update`'s state change (the averages), without
+    /// its division.
+    @inlinable
+    public mutating func advance(_ x: Double) {
+        seen += 1
+        if seen == 1 {
+            prevValue = x
+            return
+        }
+        let d = x - prevValue
+        prevValue = x
+        if seen <= period + 1 {
+            if d < 0 { loss -= d } else { gain += d }
+            guard seen == period + 1 else { return }
+            loss /= Double(period)
+            gain /= Double(period)
+        } else {
+            gain = Self.smooth(gain, d > 0 ? d : 0, decay, inverse)
+            loss = Self.smooth(loss, d < 0 ? -d : 0, decay, inverse)
+        }
+    }
+
+    /// `advance` on every price of `xs` in order.
+    @inlinable
+    public mutating func advance(contentsOf xs: UnsafeBufferPointer<Double>) {
+        for x in xs { advance(x) }
+    }
 }
 
 /// One MACD observation.

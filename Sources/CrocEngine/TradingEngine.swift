@@ -1083,154 +1083,143 @@ public struct TradingEngine: Sendable {
         // block's scratch then stays in cache, and each slice's bars are built from it in place.
         let compact = Self.sharesPriceColumns(universe)
         // Flat scratch: row r of the block holds its lanes at [r * n, r * n + count[r]). Kept by
-        // the engine between calls (an RL environment processes one row per step).
-        // The buffers are swapped out into locals and back (their only references are then the
-        // locals: no copy on write, and no reference counting per call — an RL environment
-        // processes one row per step).
+        // the engine between calls and swapped out while the rows run; the loop borrows its
+        // buffers one by one (distinct stored properties of a local), so they are neither copied
+        // on write nor retained per call — an RL environment processes one row per step.
         var scratch = RowScratch()
         swap(&scratch, &rowScratch)
+        defer { swap(&scratch, &rowScratch) }
         scratch.size(lanes: n, rows: block, compact: compact)
-        var laneBuffer: [Int] = []
-        var barBuffer: [Bar] = []
-        var closeBuffer: [(close: Double, volume: Double)] = []
-        var counts: [Int] = []
-        var allLanes: [Int] = []
-        var slice = MarketSlice(time: Timestamp(nanoseconds: 0), lanes: [], bars: [])
-        swap(&laneBuffer, &scratch.laneBuffer)
-        swap(&barBuffer, &scratch.barBuffer)
-        swap(&closeBuffer, &scratch.closeBuffer)
-        swap(&counts, &scratch.counts)
-        swap(&allLanes, &scratch.allLanes)
-        swap(&slice, &scratch.slice)
-        defer {
-            swap(&laneBuffer, &scratch.laneBuffer)
-            swap(&barBuffer, &scratch.barBuffer)
-            swap(&closeBuffer, &scratch.closeBuffer)
-            swap(&counts, &scratch.counts)
-            swap(&allLanes, &scratch.allLanes)
-            swap(&slice, &scratch.slice)
-            swap(&scratch, &rowScratch)
-        }
-        var t0 = range.lowerBound
-        while t0 < range.upperBound {
-            let t1 = min(t0 + block, range.upperBound)
-            for i in 0..<block { counts[i] = 0 }
-            laneBuffer.withUnsafeMutableBufferPointer { laneBuffer in
-                barBuffer.withUnsafeMutableBufferPointer { barBuffer in
-                    closeBuffer.withUnsafeMutableBufferPointer { closeBuffer in
-                        counts.withUnsafeMutableBufferPointer { counts in
-                            universe.timestamps.withUnsafeBufferPointer { rowTimes in
-                                // Touch pass: one load per cache line of the block's closes, for every
-                                // member, all independent (many misses in flight at once); the gather
-                                // below then reads them from cache.
-                                var sink: UInt64 = 0
-                                for k in 0..<n {
-                                    let start = universe.runStarts[k]
-                                    guard start >= 0 else { continue }
-                                    universe.members[k].close.withUnsafeBufferPointer { close in
-                                        var i = max(t0 - start, 0)
-                                        let end = min(t1 - start, close.count)
-                                        while i < end {
-                                            sink &+= close[i].bitPattern
-                                            i += 8
+        func run(
+            _ laneBuffer: inout [Int],
+            _ barBuffer: inout [Bar],
+            _ closeBuffer: inout [(close: Double, volume: Double)],
+            _ counts: inout [Int],
+            _ slice: inout MarketSlice,
+            _ allLanes: [Int]
+        ) {
+            var t0 = range.lowerBound
+            while t0 < range.upperBound {
+                let t1 = min(t0 + block, range.upperBound)
+                for i in 0..<block { counts[i] = 0 }
+                laneBuffer.withUnsafeMutableBufferPointer { laneBuffer in
+                    barBuffer.withUnsafeMutableBufferPointer { barBuffer in
+                        closeBuffer.withUnsafeMutableBufferPointer { closeBuffer in
+                            counts.withUnsafeMutableBufferPointer { counts in
+                                universe.timestamps.withUnsafeBufferPointer { rowTimes in
+                                    // Touch pass: one load per cache line of the block's closes, for every
+                                    // member, all independent (many misses in flight at once); the gather
+                                    // below then reads them from cache.
+                                    var sink: UInt64 = 0
+                                    for k in 0..<n {
+                                        let start = universe.runStarts[k]
+                                        guard start >= 0 else { continue }
+                                        universe.members[k].close.withUnsafeBufferPointer { close in
+                                            var i = max(t0 - start, 0)
+                                            let end = min(t1 - start, close.count)
+                                            while i < end {
+                                                sink &+= close[i].bitPattern
+                                                i += 8
+                                            }
                                         }
                                     }
-                                }
-                                touchSink = sink
-                                for k in 0..<n {
-                                    // Each member's columns as buffers: its rows are read by pointer.
-                                    cursor[k] = universe.members[k].withColumns { columns in
-                                        var c = cursor[k]
-                                        let count = columns.timestamps.count
-                                        let start = universe.runStarts[k]
-                                        if start >= 0 {
-                                            // Bars on an unbroken run of rows: row t's bar is t - start, its
-                                            // time the row's (the member's own times are not read).
-                                            let first = max(t0, start)
-                                            let last = min(t1, start + count)
-                                            guard first < last else { return min(max(t1 - start, 0), count) }
-                                            for t in first..<last {
+                                    touchSink = sink
+                                    for k in 0..<n {
+                                        // Each member's columns as buffers: its rows are read by pointer.
+                                        cursor[k] = universe.members[k].withColumns { columns in
+                                            var c = cursor[k]
+                                            let count = columns.timestamps.count
+                                            let start = universe.runStarts[k]
+                                            if start >= 0 {
+                                                // Bars on an unbroken run of rows: row t's bar is t - start, its
+                                                // time the row's (the member's own times are not read).
+                                                let first = max(t0, start)
+                                                let last = min(t1, start + count)
+                                                guard first < last else { return min(max(t1 - start, 0), count) }
+                                                for t in first..<last {
+                                                    let r = t - t0
+                                                    let at = r * n + counts[r]
+                                                    let i = t - start
+                                                    laneBuffer[at] = k
+                                                    if compact {
+                                                        closeBuffer[at] = (columns.close[i], columns.volume[i])
+                                                    } else {
+                                                        barBuffer[at] = Bar(
+                                                            timestamp: Timestamp(nanoseconds: rowTimes[t]),
+                                                            open: columns.open[i],
+                                                            high: columns.high[i],
+                                                            low: columns.low[i],
+                                                            close: columns.close[i],
+                                                            volume: columns.volume[i]
+                                                        )
+                                                    }
+                                                    counts[r] += 1
+                                                }
+                                                return last - start
+                                            }
+                                            for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
                                                 let r = t - t0
                                                 let at = r * n + counts[r]
-                                                let i = t - start
                                                 laneBuffer[at] = k
                                                 if compact {
-                                                    closeBuffer[at] = (columns.close[i], columns.volume[i])
+                                                    closeBuffer[at] = (columns.close[c], columns.volume[c])
                                                 } else {
-                                                    barBuffer[at] = Bar(
-                                                        timestamp: Timestamp(nanoseconds: rowTimes[t]),
-                                                        open: columns.open[i],
-                                                        high: columns.high[i],
-                                                        low: columns.low[i],
-                                                        close: columns.close[i],
-                                                        volume: columns.volume[i]
-                                                    )
+                                                    barBuffer[at] = columns.bar(c)
                                                 }
                                                 counts[r] += 1
+                                                c += 1
                                             }
-                                            return last - start
+                                            return c
                                         }
-                                        for t in t0..<t1 where c < count && columns.timestamps[c] == rowTimes[t] {
-                                            let r = t - t0
-                                            let at = r * n + counts[r]
-                                            laneBuffer[at] = k
-                                            if compact {
-                                                closeBuffer[at] = (columns.close[c], columns.volume[c])
-                                            } else {
-                                                barBuffer[at] = columns.bar(c)
-                                            }
-                                            counts[r] += 1
-                                            c += 1
-                                        }
-                                        return c
                                     }
                                 }
                             }
                         }
                     }
                 }
-            }
-            for t in t0..<t1 {
-                let r = t - t0
-                slice.time = Timestamp(nanoseconds: universe.timestamps[t])
-                if counts[r] == n {
-                    // Every member has a bar: the lanes are 0..<n, shared rather than copied.
-                    slice.lanes = allLanes
-                } else {
-                    slice.lanes.removeAll(keepingCapacity: true)
-                    laneBuffer.withUnsafeBufferPointer { slice.lanes.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
-                }
-                if compact {
-                    // The row's bars built where the slice holds them (open = high = low = close).
-                    let count = counts[r]
-                    if slice.bars.count > count {
-                        slice.bars.removeLast(slice.bars.count - count)
-                    } else if slice.bars.count < count {
-                        slice.bars.append(
-                            contentsOf: repeatElement(
-                                Bar(timestamp: slice.time, open: 0, high: 0, low: 0, close: 0, volume: 0),
-                                count: count - slice.bars.count
-                            )
-                        )
+                for t in t0..<t1 {
+                    let r = t - t0
+                    slice.time = Timestamp(nanoseconds: universe.timestamps[t])
+                    if counts[r] == n {
+                        // Every member has a bar: the lanes are 0..<n, shared rather than copied.
+                        slice.lanes = allLanes
+                    } else {
+                        slice.lanes.removeAll(keepingCapacity: true)
+                        laneBuffer.withUnsafeBufferPointer { slice.lanes.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
                     }
-                    let time = slice.time
-                    closeBuffer.withUnsafeBufferPointer { gathered in
-                        slice.bars.withUnsafeMutableBufferPointer { bars in
-                            for j in 0..<count {
-                                let (x, volume) = gathered[r * n + j]
-                                bars[j] = Bar(timestamp: time, open: x, high: x, low: x, close: x, volume: volume)
+                    if compact {
+                        // The row's bars built where the slice holds them (open = high = low = close).
+                        let count = counts[r]
+                        if slice.bars.count > count {
+                            slice.bars.removeLast(slice.bars.count - count)
+                        } else if slice.bars.count < count {
+                            slice.bars.append(
+                                contentsOf: repeatElement(
+                                    Bar(timestamp: slice.time, open: 0, high: 0, low: 0, close: 0, volume: 0),
+                                    count: count - slice.bars.count
+                                )
+                            )
+                        }
+                        let time = slice.time
+                        closeBuffer.withUnsafeBufferPointer { gathered in
+                            slice.bars.withUnsafeMutableBufferPointer { bars in
+                                for j in 0..<count {
+                                    let (x, volume) = gathered[r * n + j]
+                                    bars[j] = Bar(timestamp: time, open: x, high: x, low: x, close: x, volume: volume)
+                                }
                             }
                         }
+                    } else {
+                        slice.bars.removeAll(keepingCapacity: true)
+                        barBuffer.withUnsafeBufferPointer { slice.bars.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
                     }
-                } else {
-                    slice.bars.removeAll(keepingCapacity: true)
-                    barBuffer.withUnsafeBufferPointer { slice.bars.append(contentsOf: $0[(r * n)..<(r * n + counts[r])]) }
+                    equityCurve.append(stepSlice(slice, &strategy))
                 }
-                equityCurve.append(stepSlice(slice, &strategy))
+                t0 = t1
             }
-            t0 = t1
+            universeCursor = cursor
         }
-        universeCursor = cursor
+        run(&scratch.laneBuffer, &scratch.barBuffer, &scratch.closeBuffer, &scratch.counts, &scratch.slice, scratch.allLanes)
     }
 
     /// Whether every member's open, high and low columns are its close column's storage (a

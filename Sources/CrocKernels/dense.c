@@ -5,12 +5,10 @@
 #include <math.h>
 #include <stddef.h>
 
-#if defined(__x86_64__)
+#include "vector.h"
+
+#if CROC_X86
 #include <cpuid.h>
-#include <immintrin.h>
-#define CROC_X86 1
-#else
-#define CROC_X86 0
 #endif
 
 // No contraction of a multiplication and an addition into a fused multiply-add behind our back:

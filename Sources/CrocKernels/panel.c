@@ -3,9 +3,7 @@
 
 #include <math.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "vector.h"
 
 // A store that bypasses the caches where the compiler has one (x86: MOVNTI), a plain store
 // elsewhere: the panel's lines are written once and not read back while it is built, so

@@ -1,16 +1,9 @@
 // The gradient-boosted trees' batch walk (see CrocKernels.h): an AVX-512 path that walks eight rows
-// at once with gathers, beside a portable one. Both take the same path through each tree (the same
-// comparisons) and add the same leaf to each score, so their scores are identical bit for bit.
+// at once, taking the same path through each tree (the same comparisons) and adding the same leaf to
+// each score as the scalar walk in Swift, so the scores are identical bit for bit.
 #include "CrocKernels.h"
 
-#include <stddef.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define CROC_X86 1
-#else
-#define CROC_X86 0
-#endif
+#include "vector.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -20,21 +13,6 @@ typedef struct {
     int32_t feature;
     int32_t pad;
 } croc_split;
-
-static void walk_portable(const double *rows, int64_t width, int64_t first, int64_t count, double *score,
-                          const croc_split *split, const double *leaf, int32_t depth) {
-    const int64_t bottom = ((int64_t)1 << depth) - 1;
-    for (int64_t r = first; r < count; r++) {
-        const double *x = rows + r * width;
-        int64_t j = 0;
-        for (int32_t level = 0; level < depth; level++) {
-            const croc_split n = split[j];
-            // Right only when x > threshold: NaN compares false and goes left.
-            j = 2 * j + (x[n.feature] > n.threshold ? 2 : 1);
-        }
-        score[r] += leaf[j - bottom];
-    }
-}
 
 #if CROC_X86
 #define VECTOR512 __attribute__((target("avx512f")))
@@ -118,14 +96,13 @@ VECTOR512 static int64_t walk_avx512(const double *rows, int64_t width, int64_t 
 }
 #endif
 
-void croc_tree_walk_complete(const double *rows, int64_t width, int64_t count, double *score, const void *splits,
-                             const double *leaves, int32_t depth, int64_t *scratch) {
-    const croc_split *split = (const croc_split *)splits;
-    int64_t done = 0;
+int64_t croc_tree_walk_complete(const double *rows, int64_t width, int64_t count, double *score, const void *splits,
+                                const double *leaves, int32_t depth, int64_t *scratch) {
 #if CROC_X86
-    if (croc_kernels_vector_path() >= 2) done = walk_avx512(rows, width, count, score, split, leaves, depth, scratch);
+    if (croc_kernels_vector_path() >= 2)
+        return walk_avx512(rows, width, count, score, (const croc_split *)splits, leaves, depth, scratch);
 #else
-    (void)scratch;
+    (void)rows, (void)width, (void)count, (void)score, (void)splits, (void)leaves, (void)depth, (void)scratch;
 #endif
-    walk_portable(rows, width, done, count, score, split, leaves, depth);
+    return 0;
 }

@@ -40,7 +40,7 @@ public final class Background<T: Sendable>: @unchecked Sendable {
     }
 
     /// Whether a thread has claimed the body (it is running or has returned).
-    public var isClaimed: Bool { claim.load(ordering: .acquiring) == 1 }
+    var isClaimed: Bool { claim.load(ordering: .acquiring) == 1 }
 
     /// The computed value: computed here when no worker has started it, else waited for.
     /// Read from one thread.

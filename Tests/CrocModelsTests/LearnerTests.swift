@@ -181,6 +181,18 @@ struct LearnerTests {
         #expect(c.predict(batch: x).map(\.bitPattern) == (0..<x.rows).map { c.predict(x.row($0)).bitPattern })
     }
 
+    /// A depth-2 tree with a leaf at level 1 (walked complete, the leaf filling its subtree).
+    static let smallTree = RegressionTree(
+        feature: [1, -1, 2, -1, -1],
+        threshold: [0.25, 0, -0.5, 0, 0],
+        left: [1, 0, 3, 0, 0],
+        right: [2, 0, 4, 0, 0],
+        value: [0, 0.5, 0, -0.75, 1.25]
+    )
+
+    /// A lone leaf (depth 0).
+    static let loneLeaf = RegressionTree(feature: [-1], threshold: [0], left: [0], right: [0], value: [0.125])
+
     @Test("GBDT forests mixing complete (shallow), packed (deep or thin) and single-leaf trees score as the trees one by one")
     func gbdtMixedForest() throws {
         // Chains of 13 and 8 splits (walked as packed nodes: too deep, and too thin for 2^8
@@ -203,14 +215,8 @@ struct LearnerTests {
             chain.value.append(-2)
             return chain
         }
-        let small = RegressionTree(
-            feature: [1, -1, 2, -1, -1],
-            threshold: [0.25, 0, -0.5, 0, 0],
-            left: [1, 0, 3, 0, 0],
-            right: [2, 0, 4, 0, 0],
-            value: [0, 0.5, 0, -0.75, 1.25]
-        )
-        let leaf = RegressionTree(feature: [-1], threshold: [0], left: [0], right: [0], value: [0.125])
+        let small = Self.smallTree
+        let leaf = Self.loneLeaf
         let m = GradientBoostedTrees(
             loss: .squared,
             inputWidth: 3,
@@ -244,19 +250,11 @@ struct LearnerTests {
         params.rounds = 40
         params.maxDepth = 6
         let fitted = try GradientBoostedTrees.fit(Nonlinear.train, parameters: params)
-        let leaf = RegressionTree(feature: [-1], threshold: [0], left: [0], right: [0], value: [0.125])
-        let shallow = RegressionTree(
-            feature: [1, -1, 0, -1, -1],
-            threshold: [0.25, 0, -0.5, 0, 0],
-            left: [1, 0, 3, 0, 0],
-            right: [2, 0, 4, 0, 0],
-            value: [0, 0.5, 0, -0.75, 1.25]
-        )
         let m = GradientBoostedTrees(
             loss: .squared,
             inputWidth: fitted.inputWidth,
             baseScore: 0.1,
-            trees: [leaf] + fitted.trees + [shallow],
+            trees: [Self.loneLeaf] + fitted.trees + [Self.smallTree],
             featureGain: fitted.featureGain
         )
         #expect(m.walks.allSatisfy(\.isComplete) && Set(m.walks.map(\.depth)).isSuperset(of: [0, 2, 6]))

@@ -43,23 +43,9 @@ public struct RSI: Sendable, Hashable {
     /// Adds a close; returns RSI in [0, 100] or NaN during warm-up.
     @inlinable
     public mutating func update(_ x: Double) -> Double {
-        seen += 1
-        if seen == 1 {
-            prevValue = x
-            return .nan
-        }
-        let d = x - prevValue
-        prevValue = x
-        if seen <= period + 1 {
-            if d < 0 { loss -= d } else { gain += d }
-            guard seen == period + 1 else { return .nan }
-            loss /= Double(period)
-            gain /= Double(period)
-        } else {
-            gain = Self.smooth(gain, d > 0 ? d : 0, decay, inverse)
-            loss = Self.smooth(loss, d < 0 ? -d : 0, decay, inverse)
-        }
-        return Self.value(gain: gain, loss: loss)
+        advance(x)
+        // Defined from the bar that seeds the averages (the period's first n changes) on.
+        return seen > period ? Self.value(gain: gain, loss: loss) : .nan
     }
 
     /// Adds a price without computing the RSI: `update`'s state change (the averages), without

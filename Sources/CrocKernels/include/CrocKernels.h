@@ -46,15 +46,15 @@ void croc_panel_write_members(double *panel, int64_t symbols, int64_t rows, int6
                               const double *const *matrices, const int64_t *bar_counts, const int32_t *bar_at,
                               int64_t members, int64_t width);
 
-/// Walks rows `0 ..< count` of `rows` (`width` values each, row-major) through one complete tree of
-/// `depth` levels and adds each row's leaf to `score[row]`. `splits` holds the tree's 2^depth − 1
-/// splits breadth first, 16 bytes each (the threshold as a double, then the feature as an int32,
-/// then 4 unused bytes): slot j sends a row to slot 2j + 2 when its value of the feature is greater
-/// than the threshold (NaN is not: it goes left, to 2j + 1). `leaves` holds the 2^depth leaves, left
-/// to right. `scratch` holds `count` int64 values. The AVX-512 path walks eight rows at a time by
-/// gathers, the portable path one; the scores are the same bit for bit.
-void croc_tree_walk_complete(const double *rows, int64_t width, int64_t count, double *score, const void *splits,
-                             const double *leaves, int32_t depth, int64_t *scratch);
+/// Walks the first rows of `rows` (`width` values each, row-major) — a multiple of 8, at most
+/// `count` — through one complete tree of `depth` levels, adds each row's leaf to `score[row]`, and
+/// returns how many it walked: 0 where the processor has no AVX-512 (the caller walks the rest).
+/// `splits` holds the tree's 2^depth − 1 splits breadth first, 16 bytes each (the threshold as a
+/// double, then the feature as an int32, then 4 unused bytes): slot j sends a row to slot 2j + 2 when
+/// its value of the feature is greater than the threshold (NaN is not: it goes left, to 2j + 1).
+/// `leaves` holds the 2^depth leaves, left to right. `scratch` holds `count` int64 values.
+int64_t croc_tree_walk_complete(const double *rows, int64_t width, int64_t count, double *score, const void *splits,
+                                const double *leaves, int32_t depth, int64_t *scratch);
 
 /// Tunes glibc's allocator for a command that reads, computes and writes large buffers
 /// (`crocbot`, `crocbench`): blocks up to 64 MiB come from the heap instead of their own

@@ -343,41 +343,48 @@ public struct GradientBoostedTrees: Model, Hashable {
         // Rows in blocks that stay in L1/L2 while every tree walks them.
         let block = 256
         guard !range.isEmpty else { return }
-        // With `gathers`, complete trees go to the AVX-512 kernel (eight rows a gather).
+        // With `gathers`, complete trees go to the AVX-512 kernel first (eight rows a gather).
         withUnsafeTemporaryAllocation(of: Int64.self, capacity: min(range.count, block)) { at in
             for first in stride(from: range.lowerBound, to: range.upperBound, by: block) {
                 let m = min(block, range.upperBound - first)
                 let base = rows + first * width
                 for w in walks {
                     let depth = Int(w.depth)
-                    if w.isComplete && gathers {
-                        croc_tree_walk_complete(
-                            base,
-                            Int64(width),
-                            Int64(m),
-                            score + first,
-                            UnsafeRawPointer(split + Int(w.start)),
-                            leaf + Int(w.leafStart),
-                            w.depth,
-                            at.baseAddress
-                        )
-                    } else if w.isComplete {
+                    if w.isComplete {
+                        // The AVX-512 kernel walks the first rows, eight at a time (none without it);
+                        // this loop the rest.
+                        var done = 0
+                        if gathers {
+                            done = Int(
+                                croc_tree_walk_complete(
+                                    base,
+                                    Int64(width),
+                                    Int64(m),
+                                    score + first,
+                                    UnsafeRawPointer(split + Int(w.start)),
+                                    leaf + Int(w.leafStart),
+                                    w.depth,
+                                    at.baseAddress
+                                )
+                            )
+                        }
+                        guard done < m else { continue }
                         let sp = split + Int(w.start)
                         let lv = leaf + Int(w.leafStart) - ((1 << depth) - 1)
-                        for r in 0..<m { at[r] = 0 }
+                        for r in done..<m { at[r] = 0 }
                         // Level by level over the block: each row's step is independent
                         // of the others', so the core overlaps as many walks as it can hold;
                         // the next slot is computed, not loaded.
                         for _ in 0..<depth {
-                            var x = base
-                            for r in 0..<m {
+                            var x = base + done * width
+                            for r in done..<m {
                                 let j = Int(at[r])
                                 let n = sp[j]
                                 at[r] = Int64(2 &* j &+ (x[Int(n.feature)] > n.threshold ? 2 : 1))
                                 x += width
                             }
                         }
-                        for r in 0..<m { score[first + r] += lv[Int(at[r])] }
+                        for r in done..<m { score[first + r] += lv[Int(at[r])] }
                     } else {
                         for r in 0..<m { at[r] = Int64(w.start) }
                         for _ in 0..<depth {

@@ -259,6 +259,82 @@ struct UniverseCacheTests {
         #expect(throws: CSVError.self) { try cache.loadSeries(path: dir + "/missing.csv") }
     }
 
+    /// The entry's source-digest words overwritten: only a load that trusts the stamp still reads it.
+    private func spoilSourceDigest(_ entry: String) throws {
+        let fd = open(entry, O_WRONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let junk = [UInt8](repeating: 0xA5, count: 16)
+        #expect(junk.withUnsafeBytes { pwrite(fd, $0.baseAddress, 16, 8) } == 16)
+    }
+
+    /// Waits until `path`'s change time differs from `before` (one coarse clock tick at most).
+    private func changeTime(_ path: String) -> timespec {
+        var st = stat()
+        _ = stat(path, &st)
+        return st.st_ctim
+    }
+
+    @Test("An unchanged file's stat stamp stands in for its digest; a touch, an edit that keeps size and mtime, or a recent change does not")
+    func stampedHit() throws {
+        let dir = try folder("stamp")
+        let file = dir + "/wide.csv"
+        try write(wideText, file)
+        var cache = UniverseCache(directory: dir + "/cache")
+        cache.settle = 0
+        let entry = cache.entryPath(source: file, symbols: nil, options: CSVOptions())
+        #expect(try cache.load(path: file).outcome == .stored)
+        // The entry no longer names these bytes' digest, but the stamp matches: read without digesting.
+        try spoilSourceDigest(entry)
+        let stamped = try cache.load(path: file)
+        #expect(stamped.outcome == .hit)
+        expectSame(stamped.universe, try UniverseLoader.load(path: file))
+        // A cache that waits for files to settle takes no stamp of one changed just now: it digests,
+        // and the spoilt digest is a miss (read and stored again).
+        var patient = UniverseCache(directory: dir + "/cache")
+        patient.settle = 3_600
+        #expect(try patient.load(path: file).outcome == .stored)
+
+        // Touched (times changed, bytes not): the digest decides (a hit), and the entry takes the new stamp.
+        let ctime = changeTime(file)
+        while changeTime(file).tv_sec == ctime.tv_sec && changeTime(file).tv_nsec == ctime.tv_nsec {
+            usleep(2_000)
+            _ = utimes(file, nil)
+        }
+        #expect(try cache.load(path: file).outcome == .hit)
+        try spoilSourceDigest(entry)
+        #expect(try cache.load(path: file).outcome == .hit)
+
+        // One digit edited, same size, the modification time set back: the change time moved, so
+        // the stamp no longer matches; the digest is a miss and the new value is read.
+        var st = stat()
+        _ = stat(file, &st)
+        let mtime = st.st_mtim
+        let before = changeTime(file)
+        repeat {
+            usleep(2_000)
+            try write(wideText.replacingOccurrences(of: "20.25", with: "20.35"), file)
+        } while changeTime(file).tv_sec == before.tv_sec && changeTime(file).tv_nsec == before.tv_nsec
+        var times = [timeval(tv_sec: mtime.tv_sec, tv_usec: mtime.tv_nsec / 1_000), timeval(tv_sec: mtime.tv_sec, tv_usec: mtime.tv_nsec / 1_000)]
+        _ = utimes(file, &times)
+        let edited = try cache.load(path: file)
+        #expect(edited.outcome == .stored)
+        #expect(edited.universe.members[1].close == [20.5, 20.35, 20, 19.5])
+
+        // A single instrument's entry the same way; a folder has no stamp (always digested).
+        let series = dir + "/GOOG.csv"
+        try write("date,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,100\n2020-01-02,1.5,2.5,1,2,200\n", series)
+        #expect(try cache.loadSeries(path: series).outcome == .stored)
+        try spoilSourceDigest(cache.entryPath(source: series, symbols: nil, options: CSVOptions(), series: true))
+        #expect(try cache.loadSeries(path: series).outcome == .hit)
+        #expect(UniverseCache.fileStamp(dir, settle: 0) == nil)
+        #expect(UniverseCache.fileStamp(dir + "/missing.csv", settle: 0) == nil)
+        // Settled only when the last change is old enough, by the clock given.
+        let changed = changeTime(file)
+        #expect(UniverseCache.fileStamp(file, settle: 2, now: timespec(tv_sec: changed.tv_sec + 1, tv_nsec: changed.tv_nsec)) == nil)
+        #expect(UniverseCache.fileStamp(file, settle: 2, now: timespec(tv_sec: changed.tv_sec + 2, tv_nsec: changed.tv_nsec))?.count == 5)
+    }
+
     @Test("Entries beyond the byte budget are removed, least recently used first; the newest always stays")
     func byteBudget() throws {
         let dir = try folder("bytes")

@@ -29,6 +29,18 @@ public enum TimestampFormat: Sendable, Hashable {
             self = .pattern(configValue)
         }
     }
+
+    /// A stable spelling that tells the formats apart (`auto`, `epoch_s`, `epoch_ms`, `pattern:` and
+    /// the pattern), for keys: spelled out rather than interpolated, which would reflect on the
+    /// value at run time (a scan of every conformance in the program, the first time).
+    public var key: String {
+        switch self {
+        case .auto: "auto"
+        case .epochSeconds: "epoch_s"
+        case .epochMilliseconds: "epoch_ms"
+        case .pattern(let p): "pattern:" + p
+        }
+    }
 }
 
 /// Byte-level timestamp parsing (no Foundation, no allocation).

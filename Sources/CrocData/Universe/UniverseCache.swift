@@ -16,7 +16,11 @@ import Darwin
 /// bytes again (about 1 ms for 10 MB) and, when they are unchanged, copies the columns back
 /// instead of parsing and validating the text again — Qlib's binary data and zipline's bundles,
 /// without an ingest step to remember: any change to the source (an edit, a file added to the
-/// folder) is a miss, and the source is read and validated as if there were no cache. A single
+/// folder) is a miss, and the source is read and validated as if there were no cache. A source
+/// that is one file whose `stat` (device, inode, size, modification and change times) equals the
+/// one the entry recorded is not digested again: the kernel sets a file's change time on every
+/// write and no call sets it back, and the stamp is only recorded for a file last changed
+/// `settle` seconds before (see `fileStamp`), so an equal stamp means the same bytes. A single
 /// instrument's file read by `CSVBarLoader`'s rules goes through the same entries
 /// (`loadSeries`, a universe of one, keyed apart).
 ///
@@ -34,6 +38,9 @@ public struct UniverseCache: Sendable {
     /// Bytes kept: after a write, the least recently used entries are removed until the rest
     /// fit (the newest entry is always kept, however large).
     public let maxBytes: Int
+    /// Seconds a file must have gone unchanged before its `stat` stamp is recorded and trusted
+    /// in place of its digest (tests lower it; see `fileStamp`).
+    var settle: Double = 2
 
     /// What a load did with the cache.
     public enum Outcome: Sendable, Equatable, CustomStringConvertible {
@@ -90,13 +97,16 @@ public struct UniverseCache: Sendable {
         universe: Universe, outcome: Outcome
     ) {
         let entry = entryPath(source: path, symbols: symbols, options: options)
+        // Taken before the digest: a write after it changes the file's change time.
+        let stamp = Self.fileStamp(path, settle: settle)
+        if let stamp, let universe = Self.read(entry: entry, stamp: stamp) { return (universe, .hit) }
         guard let before = Self.sourceDigest(path: path, symbols: symbols) else {
             // Unreadable or missing: the loader names the problem.
             return (try UniverseLoader.load(path: path, symbols: symbols, options: options), .notStored("the source could not be digested"))
         }
-        if let universe = Self.read(entry: entry, source: before) { return (universe, .hit) }
+        if let universe = Self.read(entry: entry, source: before, restamp: stamp) { return (universe, .hit) }
         let universe = try UniverseLoader.load(path: path, symbols: symbols, options: options)
-        return (universe, written(universe, source: before, entry: entry, path: path, symbols: symbols, background: background))
+        return (universe, written(universe, source: before, stamp: stamp, entry: entry, path: path, symbols: symbols, background: background))
     }
 
     /// The series `CSVBarLoader.load(path:options:)` returns (a single instrument's file, read
@@ -112,16 +122,18 @@ public struct UniverseCache: Sendable {
         series: BarSeries, outcome: Outcome
     ) {
         let entry = entryPath(source: path, symbols: nil, options: options, series: true)
+        let stamp = Self.fileStamp(path, settle: settle)
+        if let stamp, let u = Self.read(entry: entry, stamp: stamp), u.members.count == 1 { return (u.members[0], .hit) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
             let before = Self.sourceDigest(path: path, symbols: nil)
         else {
             return (try CSVBarLoader.load(path: path, options: options), .notStored("the source could not be digested"))
         }
-        if let u = Self.read(entry: entry, source: before), u.members.count == 1 { return (u.members[0], .hit) }
+        if let u = Self.read(entry: entry, source: before, restamp: stamp), u.members.count == 1 { return (u.members[0], .hit) }
         let series = try CSVBarLoader.load(path: path, options: options)
         let one = Universe(restoring: [series], timestamps: series.timestamps, layout: .single, barLength: nil, timeZone: "", runStarts: [0])
-        return (series, written(one, source: before, entry: entry, path: path, symbols: nil, background: background))
+        return (series, written(one, source: before, stamp: stamp, entry: entry, path: path, symbols: nil, background: background))
     }
 
     /// Writes a miss's entry, now or on another thread: stored only if the source did not change
@@ -129,6 +141,7 @@ public struct UniverseCache: Sendable {
     private func written(
         _ universe: Universe,
         source before: ContentDigest,
+        stamp: [UInt64]?,
         entry: String,
         path: String,
         symbols: [String]?,
@@ -138,7 +151,7 @@ public struct UniverseCache: Sendable {
     {
         let write = { @Sendable () -> Outcome in
             guard Self.sourceDigest(path: path, symbols: symbols) == before else { return .notStored("the source changed while it was read") }
-            return store(universe, source: before, entry: entry)
+            return store(universe, source: before, stamp: stamp, entry: entry)
         }
         guard background else { return write() }
         let job = Background(write)
@@ -174,9 +187,9 @@ public struct UniverseCache: Sendable {
     func entryPath(source: String, symbols: [String]?, options: CSVOptions, series: Bool = false) -> String {
         let absolute = source.hasPrefix("/") ? source : FileManager.default.currentDirectoryPath + "/" + source
         var key = "\(CrocBotVersion.current)\u{0}\(Self.loaderRevision)\u{0}"
-        if series { key += "series\u{0}\(options.symbol ?? "")\u{0}\(options.allowCloseOnly)\u{0}" }
+        if series { key += "series\u{0}" + (options.symbol ?? "") + (options.allowCloseOnly ? "\u{0}true\u{0}" : "\u{0}false\u{0}") }
         key += (absolute as NSString).standardizingPath
-        key += "\u{0}\(options.delimiter)\u{0}\(options.timestampFormat)\u{0}"
+        key += "\u{0}" + String(options.delimiter) + "\u{0}" + options.timestampFormat.key + "\u{0}"
         key += symbols.map { $0.joined(separator: "\u{0}") } ?? "*"
         return directory + "/" + FNV1a.hex(key) + ".crocu"
     }
@@ -206,6 +219,36 @@ public struct UniverseCache: Sendable {
         return combine(listing, digests)
     }
 
+    /// Words of a stamp: device, inode, size, modification and change times (ns since the epoch).
+    static let stampWords = 5
+
+    /// The `stat` stamp of a regular file last changed at least `settle` seconds before `now`:
+    /// its device, inode, size, and modification and change times in nanoseconds. Nil for a
+    /// folder, a path that cannot be read, or a file changed more recently.
+    /// The wait is git's rule for "racy" files: the kernel stamps a change with a coarse clock, so
+    /// a second write within one tick of the first leaves the change time as it was; once a file's
+    /// last change is `settle` seconds old, any later write gives it a later change time. The
+    /// change time is set by the kernel on every write, truncation, rename or `utimes` (which sets
+    /// the modification time back, not this one), so an equal stamp means unchanged bytes.
+    static func fileStamp(_ path: String, settle: Double, now: timespec? = nil) -> [UInt64]? {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & 0o170000 == 0o100000 else { return nil }
+        var clock = timespec()
+        if let now { clock = now } else { clock_gettime(CLOCK_REALTIME, &clock) }
+        #if canImport(Darwin)
+        let (modified, changed) = (st.st_mtimespec, st.st_ctimespec)
+        #else
+        let (modified, changed) = (st.st_mtim, st.st_ctim)
+        #endif
+        func nanoseconds(_ t: timespec) -> Int64 { Int64(t.tv_sec) &* 1_000_000_000 &+ Int64(t.tv_nsec) }
+        let age = Double(nanoseconds(clock) &- nanoseconds(changed)) / 1e9
+        guard age >= settle else { return nil }
+        return [
+            UInt64(truncatingIfNeeded: st.st_dev), UInt64(truncatingIfNeeded: st.st_ino), UInt64(truncatingIfNeeded: st.st_size),
+            UInt64(bitPattern: nanoseconds(modified)), UInt64(bitPattern: nanoseconds(changed)),
+        ]
+    }
+
     /// One digest of a listing and the digests of the files it read.
     static func combine(_ listing: [UInt8], _ digests: [ContentDigest]) -> ContentDigest {
         var bytes = listing
@@ -225,10 +268,11 @@ public struct UniverseCache: Sendable {
 
     // MARK: Entry format
 
-    /// `CROCUNI` and the format's version (1).
-    static let magic: UInt64 = 0x0149_4E55_434F_5243
-    /// Bytes before the payload: magic, source digest (2), payload byte count, payload digest (2).
-    static let headerWords = 6
+    /// `CROCUNI` and the format's version (2: the source's `stat` stamp in the header).
+    static let magic: UInt64 = 0x0249_4E55_434F_5243
+    /// Bytes before the payload: magic, source digest (2), payload byte count, payload digest (2),
+    /// the source's stamp (`stampWords`; zeros when none was recorded).
+    static let headerWords = 6 + stampWords
 
     enum BlockKind: UInt64 {
         case times = 1
@@ -239,7 +283,7 @@ public struct UniverseCache: Sendable {
     /// padded to 8): layout, time zone, bar length, the arrays ("blocks": each distinct storage
     /// once, so columns that shared an array share one again), the members (symbol, precision, the
     /// blocks of their six columns), the union calendar's block and the run starts.
-    static func encode(_ u: Universe, source: ContentDigest) -> [UInt8] {
+    static func encode(_ u: Universe, source: ContentDigest, stamp: [UInt64]? = nil) -> [UInt8] {
         var words: [UInt64] = []
         func string(_ s: String) {
             let b = Array(s.utf8)
@@ -315,24 +359,54 @@ public struct UniverseCache: Sendable {
                 }
             }
             let digest = ContentDigest.of(UnsafeRawBufferPointer(start: out + head, count: size - head))
-            for (i, w) in [magic, source.high, source.low, UInt64(size - head), digest.high, digest.low].enumerated() { put(w, at: 8 * i) }
+            let recorded = stamp ?? Array(repeating: 0, count: stampWords)
+            let header = [magic, source.high, source.low, UInt64(size - head), digest.high, digest.low] + recorded
+            for (i, w) in header.enumerated() { put(w, at: 8 * i) }
             initialized = size
         }
     }
 
-    /// The universe in the entry at `entry` when it is whole and was written for `source`.
-    static func read(entry: String, source: ContentDigest) -> Universe? {
+    /// The universe in the entry at `entry` when it is whole and was written for `source`; the
+    /// entry then records `restamp` as its source's stamp (a file touched, its bytes unchanged).
+    static func read(entry: String, source: ContentDigest, restamp: [UInt64]? = nil) -> Universe? {
+        read(entry: entry) { header in
+            guard header[1] == source.high, header[2] == source.low else { return false }
+            if let restamp, Array(header[6..<headerWords]) != restamp { Self.restamp(entry, restamp) }
+            return true
+        }
+    }
+
+    /// The universe in the entry at `entry` when it is whole and recorded `stamp` as its
+    /// source's (nonzero: one was taken), without digesting the source.
+    static func read(entry: String, stamp: [UInt64]) -> Universe? {
+        guard stamp.count == stampWords, stamp != Array(repeating: 0, count: stampWords) else { return nil }
+        return read(entry: entry) { Array($0[6..<headerWords]) == stamp }
+    }
+
+    /// The universe in a whole entry (its magic, payload size and payload digest checked) whose
+    /// header words `accepts`.
+    private static func read(entry: String, accepts: ([UInt64]) -> Bool) -> Universe? {
         guard let file = MappedFile(path: entry) else { return nil }
         defer { file.unmap() }
         let raw = file.bytes
         guard raw.count >= headerWords * 8 else { return nil }
-        func word(_ i: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
-        guard word(0) == magic, word(1) == source.high, word(2) == source.low, word(3) == UInt64(raw.count - headerWords * 8) else { return nil }
+        let header = (0..<headerWords).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) }
+        guard header[0] == magic, header[3] == UInt64(raw.count - headerWords * 8), accepts(header) else { return nil }
         let payload = UnsafeRawBufferPointer(rebasing: raw[(headerWords * 8)...])
-        guard ContentDigest.of(payload) == ContentDigest(high: word(4), low: word(5)) else { return nil }
+        guard ContentDigest.of(payload) == ContentDigest(high: header[4], low: header[5]) else { return nil }
         let universe = decode(payload)
         if universe != nil { _ = utimes(entry, nil) }  // most recently used
         return universe
+    }
+
+    /// Writes `stamp` over the entry's recorded stamp (one write of its header words; an entry
+    /// that cannot be written keeps its old stamp, and its source is digested next time).
+    static func restamp(_ entry: String, _ stamp: [UInt64]) {
+        let fd = open(entry, O_WRONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = stamp.flatMap { w in withUnsafeBytes(of: w.littleEndian) { Array($0) } }
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 6 * 8) }
     }
 
     /// Reads a payload; nil when any count or index does not fit (never trusted past its bytes).
@@ -495,13 +569,13 @@ public struct UniverseCache: Sendable {
     // MARK: Writing
 
     /// Writes the entry (a temporary file renamed into place), then trims the folder to `capacity`.
-    func store(_ universe: Universe, source: ContentDigest, entry: String) -> Outcome {
+    func store(_ universe: Universe, source: ContentDigest, stamp: [UInt64]? = nil, entry: String) -> Outcome {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             return .notStored("cannot create \(directory): \(error.localizedDescription)")
         }
-        let bytes = Self.encode(universe, source: source)
+        let bytes = Self.encode(universe, source: source, stamp: stamp)
         let temporary = directory + "/.\(getpid())-\(UInt64.random(in: 0 ... .max)).tmp"
         guard Self.write(bytes, to: temporary) else {
             unlink(temporary)

@@ -180,7 +180,7 @@ public struct StrategyFactory: Sendable {
         }
         for (name, parameters) in PortfolioAllocators.catalogue {
             let defaults = parameters.split(separator: ",").map { kv in
-                let parts = kv.trimmingCharacters(in: .whitespaces).split(separator: "=")
+                let parts = kv.split(separator: "=").map { $0.filter { $0 != " " } }
                 return (name: String(parts[0]), defaultValue: String(parts[1]))
             }
             f.register(name, summary: PortfolioAllocators.summary(name), parameters: defaults) {

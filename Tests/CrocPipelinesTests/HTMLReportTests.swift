@@ -46,7 +46,7 @@ struct HTMLReportTests {
             title: "t",
             series: [.init(points: points, color: "#123456", label: "a</script>\"b"), .init(points: [(x: 3, y: 2)], color: "#000", label: "c")],
             markers: [.init(x: 10, y: 15, up: true, color: "#0f0", title: "m")],
-            xLabel: { "day \(Int($0))" }
+            xLabel: { Int($0) == 3 ? "<\"3\"\\\n" : "day \(Int($0))" }  // one label to escape
         )
         #expect(chart.contains("<figure class=\"ix\" data-chart=\"t\">"))
         #expect(SVG.widen(chart).hasPrefix("<figure class=\"ix wide\" data-chart=\"t\">"))  // a full-width chart stays interactive
@@ -63,7 +63,7 @@ struct HTMLReportTests {
         let ys = try #require(series[0]["y"] as? [Double])
         let labels = try #require(series[0]["xt"] as? [String])
         #expect(xs.count == 49 && ys.count == 49 && labels.count == 49)  // the NaN point is not drawn
-        #expect(!xs.contains(7) && ys[10] == 16.5 && labels[10] == "day 11")
+        #expect(!xs.contains(7) && ys[10] == 16.5 && labels[10] == "day 11" && labels[3] == "<\"3\"\\\n")
         #expect(series[1]["xt"] == nil)
         // A marker is drawn about the origin and placed by its transform (the script moves it on zoom).
         #expect(chart.contains("class=\"marker\" data-x=\"") && chart.contains("d=\"M0,-6L-5,3L5,3Z\""))

@@ -51,6 +51,40 @@ struct LoggingTests {
         #expect(LogTime.iso8601(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00.000Z")
     }
 
+    @Test("JSON strings: plain ones written as they are, quotes, backslashes, control characters and (HTML-safe) < escaped")
+    func jsonStrings() {
+        /// The escape rules scalar by scalar (what `appendString` wrote before it took plain strings whole).
+        func reference(_ s: String, htmlSafe: Bool) -> String {
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "<" where htmlSafe: out += "\\u003c"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let samples = [
+            "", "S084", "2020-01-01", "plain text, with spaces & symbols: 1.5%", "caf\u{E9} \u{1F40A}", "say \"hi\"", "back\\slash", "<b>",
+            "a<b", "line\nbreak", "tab\there", "cr\r", "bell\u{07}", "\u{1F}", "\u{7F}", "x\u{0}y",
+        ]
+        for s in samples {
+            for htmlSafe in [false, true] {
+                var out = "prefix"
+                JSONText.appendString(s, to: &out, htmlSafe: htmlSafe)
+                #expect(out == "prefix" + reference(s, htmlSafe: htmlSafe), "\(s.debugDescription) htmlSafe \(htmlSafe)")
+                let escapes = reference(s, htmlSafe: htmlSafe) != "\"" + s + "\""
+                #expect(JSONText.needsEscape(s, htmlSafe: htmlSafe) == escapes, "\(s.debugDescription) htmlSafe \(htmlSafe)")
+            }
+        }
+    }
+
     @Test("secrets never reach the log, in either format")
     func redaction() {
         let sink = LogSink.inMemory()

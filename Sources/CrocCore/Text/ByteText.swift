@@ -19,6 +19,11 @@ public enum ByteText {
             }
             return
         }
+        // +0, the most common value of a weights table (every symbol not held): its text at once.
+        if x == 0 && x.sign == .plus {
+            out.append(contentsOf: zeros[decimals])
+            return
+        }
         // Beyond 1e27 (never in a ledger: FixedPoint stops at 9.2e10) the exact product leaves 128 bits;
         // such doubles are integers, written digit by digit.
         guard x.magnitude < 1e27 else {
@@ -29,6 +34,9 @@ public enum ByteText {
         // and uniqueness check per field, not per digit).
         append(capacity: 48, to: &out) { writeFixed(x, decimals: decimals, to: $0) }
     }
+
+    /// `%.{n}f` of +0 for n in 0...9: `0`, `0.0`, `0.00`, ...
+    private static let zeros: [[UInt8]] = (0...9).map { n in Array(("0" + (n > 0 ? "." + String(repeating: "0", count: n) : "")).utf8) }
 
     /// `appendFixed` as a `String`: printf's `%.{decimals}f` text of one value.
     public static func fixed(_ x: Double, decimals: Int) -> String {

@@ -371,7 +371,7 @@ public enum SVG {
                 append(",\"xt\":[")
                 for (k, p) in finite.enumerated() {
                     if k > 0 { bytes.append(UInt8(ascii: ",")) }
-                    append(Self.string(xLabel(p.x)))
+                    Self.appendString(xLabel(p.x), to: &bytes)
                 }
                 append("]")
             }
@@ -402,6 +402,18 @@ public enum SVG {
             var out = ""
             JSONText.appendString(s, to: &out, htmlSafe: true)
             return out
+        }
+
+        /// `string(s)`'s bytes appended to `out` (a label per point: no string built when `s`
+        /// needs no escape, the usual case).
+        static func appendString(_ s: String, to out: inout [UInt8]) {
+            if JSONText.needsEscape(s, htmlSafe: true) {
+                out.append(contentsOf: string(s).utf8)
+            } else {
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: s.utf8)
+                out.append(UInt8(ascii: "\""))
+            }
         }
     }
 

@@ -70,6 +70,14 @@ public enum JSONText {
     /// - Parameter htmlSafe: Also escape `<` (as `\u003c`), so the text can sit inside an HTML
     ///   `<script>` element without ending it.
     public static func appendString(_ s: String, to out: inout String, htmlSafe: Bool = false) {
+        // Most strings (a symbol, a date, a log message) need no escape: one scan of their bytes
+        // and one append, instead of a scalar at a time.
+        if !needsEscape(s, htmlSafe: htmlSafe) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -85,6 +93,13 @@ public enum JSONText {
             }
         }
         out += "\""
+    }
+
+    /// Whether `appendString` changes any of `s`'s bytes: a quote, a backslash, a control
+    /// character, or `<` when `htmlSafe`. (Bytes of other characters are written as they are.)
+    @inline(__always)
+    public static func needsEscape(_ s: String, htmlSafe: Bool) -> Bool {
+        s.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || (htmlSafe && $0 == 0x3C) }
     }
 
     static func appendMetadata(_ m: Logger.Metadata, to out: inout String) {

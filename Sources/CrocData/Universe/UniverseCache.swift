@@ -369,11 +369,14 @@ public struct UniverseCache: Sendable {
     /// The universe in the entry at `entry` when it is whole and was written for `source`; the
     /// entry then records `restamp` as its source's stamp (a file touched, its bytes unchanged).
     static func read(entry: String, source: ContentDigest, restamp: [UInt64]? = nil) -> Universe? {
-        read(entry: entry) { header in
-            guard header[1] == source.high, header[2] == source.low else { return false }
-            if let restamp, Array(header[6..<headerWords]) != restamp { Self.restamp(entry, restamp) }
-            return true
+        var recorded: [UInt64] = []
+        let universe = read(entry: entry) { header in
+            recorded = Array(header[6..<headerWords])
+            return header[1] == source.high && header[2] == source.low
         }
+        // Only a whole entry (payload digest checked, decoded) takes the new stamp.
+        if universe != nil, let restamp, recorded != restamp { Self.restamp(entry, restamp) }
+        return universe
     }
 
     /// The universe in the entry at `entry` when it is whole and recorded `stamp` as its

@@ -11,6 +11,11 @@ targets=(CrocSupport CrocCore CrocData CrocModels CrocStrategies CrocEngine Croc
 
 echo "== symbol graphs of every module"
 # From the release build the earlier stages made (a debug one would be a cold build of everything).
+# Run alone (`.ci/run provision docs`), the stage builds it first: the symbol graphs are dumped for
+# every module of the plan, the test modules included, which only the unit stage's build makes.
+if [ -z "${CROCBOT_CI_RELEASE_BUILT:-}" ]; then
+    swift build -c release --build-tests 2>&1 | tail -1
+fi
 swift package -c release dump-symbol-graph --minimum-access-level public --emit-extension-block-symbols | tail -1
 graphs="$(dirname "$(swift build -c release --show-bin-path)")/symbolgraph"  # the same folder for either configuration
 out=.build/ci-docs

@@ -268,11 +268,17 @@ struct UniverseCacheTests {
         #expect(junk.withUnsafeBytes { pwrite(fd, $0.baseAddress, 16, 8) } == 16)
     }
 
-    /// Waits until `path`'s change time differs from `before` (one coarse clock tick at most).
+    /// `path`'s change time (ctime) as `stat` reports it.
     private func changeTime(_ path: String) -> timespec {
         var st = stat()
         _ = stat(path, &st)
         return st.st_ctim
+    }
+
+    /// Whether `path`'s change time is still `before` (the loops below write until it moves).
+    private func unchanged(_ path: String, since before: timespec) -> Bool {
+        let now = changeTime(path)
+        return now.tv_sec == before.tv_sec && now.tv_nsec == before.tv_nsec
     }
 
     @Test("An unchanged file's stat stamp stands in for its digest; a touch, an edit that keeps size and mtime, or a recent change does not")
@@ -297,7 +303,7 @@ struct UniverseCacheTests {
 
         // Touched (times changed, bytes not): the digest decides (a hit), and the entry takes the new stamp.
         let ctime = changeTime(file)
-        while changeTime(file).tv_sec == ctime.tv_sec && changeTime(file).tv_nsec == ctime.tv_nsec {
+        while unchanged(file, since: ctime) {
             usleep(2_000)
             _ = utimes(file, nil)
         }
@@ -314,7 +320,7 @@ struct UniverseCacheTests {
         repeat {
             usleep(2_000)
             try write(wideText.replacingOccurrences(of: "20.25", with: "20.35"), file)
-        } while changeTime(file).tv_sec == before.tv_sec && changeTime(file).tv_nsec == before.tv_nsec
+        } while unchanged(file, since: before)
         var times = [timeval(tv_sec: mtime.tv_sec, tv_usec: mtime.tv_nsec / 1_000), timeval(tv_sec: mtime.tv_sec, tv_usec: mtime.tv_nsec / 1_000)]
         _ = utimes(file, &times)
         let edited = try cache.load(path: file)
